@@ -1,0 +1,46 @@
+// Wire shapes of room events (PDUs) as they appear in the Server-Server API.
+// Events are kept as plain JSON objects so that signed content survives byte-for-byte; these
+// types describe the fields the server reads, and every other field is preserved untouched.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** An event reference in room versions 1–2: [event_id, {sha256: hash}]. */
+export type EventRefV1 = [string, { sha256?: string }];
+
+/** A persistent data unit, any room version. */
+export interface Pdu {
+  /** Present in v1–v2 events only; v3+ IDs are computed from the reference hash. */
+  event_id?: string;
+  /** Absent from the m.room.create event in room version 12+. */
+  room_id?: string;
+  sender: string;
+  type: string;
+  state_key?: string;
+  content: JsonObject;
+  origin_server_ts: number;
+  depth: number;
+  prev_events: string[] | EventRefV1[];
+  auth_events: string[] | EventRefV1[];
+  hashes: { sha256: string };
+  signatures: Record<string, Record<string, string>>;
+  unsigned?: JsonObject;
+  /** Top-level in redactions before room version 11. */
+  redacts?: string;
+  /** Legacy top-level field (pre-v11 redaction algorithms keep it). */
+  origin?: string;
+  /** Legacy top-level field (pre-v11 redaction algorithms keep it). */
+  membership?: string;
+  prev_state?: unknown;
+  [key: string]: unknown;
+}
+
+/** A PDU together with its event ID (computed or carried), as the core algorithms consume it. */
+export interface RoomEvent extends Pdu {
+  event_id: string;
+}
+
+/** The event IDs referenced by `prev_events` or `auth_events`, whatever the format. */
+export function refIds(refs: string[] | EventRefV1[]): string[] {
+  return refs.map((r) => (typeof r === "string" ? r : r[0]));
+}
