@@ -1,0 +1,49 @@
+# hs — common tasks. Everything installs from the npm registry (Bun included) on first use.
+BUN := ./node_modules/.bin/bun
+DATA ?= ./data
+CONFIG ?= $(DATA)/homeserver.toml
+
+.PHONY: all install run user test test-fast typecheck build release bench sample-config clean
+
+all: build
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed
+
+# Serve on http://127.0.0.1:8008 with SQLite, generating $(CONFIG) and a signing key on first run.
+run: install
+	@test -f $(CONFIG) || $(BUN) bin/hs.ts generate-config --server-name localhost \
+		--config-path $(CONFIG) --data-dir $(DATA) --public-baseurl http://127.0.0.1:8008/
+	$(BUN) bin/hs.ts serve --config $(CONFIG)
+
+# Create an account on the server started by `make run` (prompts for name and password).
+user: install
+	$(BUN) bin/hs.ts register-user --config $(CONFIG)
+
+# The whole test suite: units and HTTP tests on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set.
+test: install
+	bash scripts/test.sh
+
+typecheck: install
+	./node_modules/.bin/tsc --noEmit -p .
+
+# dist/hs for this machine.
+build: install
+	$(BUN) scripts/build.ts native
+
+# dist/hs-linux-x64 and dist/hs-linux-arm64, cross-compiled.
+release: install
+	$(BUN) scripts/build.ts linux-x64 linux-arm64
+
+bench: install
+	@for f in bench/*.ts; do echo "== $$f"; $(BUN) $$f || exit 1; done
+
+# Rewrite the sample homeserver.toml from the config schema.
+sample-config: install
+	$(BUN) scripts/sample-config.ts > homeserver.toml
+
+clean:
+	rm -rf dist .test-tmp

@@ -1,0 +1,32 @@
+// Compiles bin/hs.ts into a single executable: `bun scripts/build.ts native | linux-x64 | linux-arm64 ...`.
+// native → dist/hs; a named target → dist/hs-<target>. The compiled binary carries the SQL migrations
+// (imported as text) and, once it exists, the web client (embedded as assets).
+import { existsSync, mkdirSync } from "node:fs";
+
+const targets = process.argv.slice(2);
+if (targets.length === 0) {
+  console.error("usage: bun scripts/build.ts native|linux-x64|linux-arm64 ...");
+  process.exit(2);
+}
+mkdirSync("dist", { recursive: true });
+for (const t of targets) {
+  const outfile = t === "native" ? "dist/hs" : `dist/hs-${t}`;
+  const started = performance.now();
+  const result = await Bun.build({
+    entrypoints: ["bin/hs.ts"],
+    minify: true,
+    sourcemap: "none",
+    compile: {
+      ...(t === "native" ? {} : { target: `bun-${t}` as Bun.Build.CompileTarget }),
+      outfile,
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      ...(existsSync("web/dist") ? { assets: ["web/dist"] } : {}),
+    },
+  });
+  if (!result.success) {
+    for (const m of result.logs) console.error(m);
+    process.exit(1);
+  }
+  console.log(`built ${outfile} in ${Math.round(performance.now() - started)} ms`);
+}

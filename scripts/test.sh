@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the test suite and ends with the line "N passed, N failed" (bun test does not print it).
+# Extra arguments go to `bun test` (e.g. a path filter).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp)
+./node_modules/.bin/bun test "$@" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+p=$(grep -E '^ *[0-9]+ pass$' "$out" | tail -1 | awk '{print $1}')
+f=$(grep -E '^ *[0-9]+ fail$' "$out" | tail -1 | awk '{print $1}')
+s=$(grep -E '^ *[0-9]+ skip$' "$out" | tail -1 | awk '{print $1}')
+rm -f "$out"
+if [ -z "${p:-}" ] && [ "$rc" -ne 0 ]; then f=${f:-1}; fi
+echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
+exit "$rc"

@@ -1,0 +1,76 @@
+import { describe, expect, test } from "bun:test";
+import { parse } from "smol-toml";
+import { renderConfig } from "./generate.ts";
+import { ConfigError, nearest, validateConfig } from "./load.ts";
+import { SCHEMA } from "./schema.ts";
+import { sampleConfig } from "../../scripts/sample-config.ts";
+import { readFileSync } from "node:fs";
+
+const ok = (doc: Record<string, unknown>) => validateConfig(doc, "hs.toml", "/etc/hs");
+
+describe("config validation", () => {
+  test("minimal config gets every default", () => {
+    const { config, warnings } = ok({ server_name: "example.org" });
+    expect(warnings).toEqual([]);
+    expect(config.public_baseurl).toBe("https://example.org/");
+    expect(config.registration.enabled).toBe(false);
+    expect(config.database.backend).toBe("sqlite");
+    expect(config.database.path).toBe("/etc/hs/homeserver.db");
+    expect(config.signing_key_path).toBe("/etc/hs/example.org.signing.key");
+    expect(config.listeners).toHaveLength(1);
+    expect(config.listeners[0]!.port).toBe(8008);
+    expect(config.listeners[0]!.resources).toEqual(["client", "federation", "keys", "media"]);
+    expect(config.well_known.client).toBe("https://example.org/");
+  });
+
+  test("missing server_name is an error naming the key", () => {
+    expect(() => ok({})).toThrow(/hs\.toml: server_name: expected a server name/);
+  });
+
+  test("wrong type names file, key, expected and found", () => {
+    expect(() => ok({ server_name: "a.b", registration: { enabled: "yes" } })).toThrow(
+      'hs.toml: registration.enabled: expected true or false, found the string "yes"',
+    );
+    expect(() => ok({ server_name: "a.b", listeners: [{ port: 70000 }] })).toThrow(
+      /listeners\[0\]\.port: expected an integer ≥ 0 ≤ 65535, found the integer 70000/,
+    );
+    expect(() => ok({ server_name: "a.b", database: { backend: "mysql" } })).toThrow(
+      /database\.backend: expected one of "sqlite", "postgres", found the string "mysql"/,
+    );
+    expect(() => ok({ server_name: "a b" })).toThrow(/server_name: expected a server name/);
+    expect(() => ok({ server_name: "a.b", listeners: [{ resources: ["client", "web"] }] })).toThrow(/resources among/);
+  });
+
+  test("unknown keys warn with the nearest known key", () => {
+    const { warnings } = ok({ server_name: "a.b", regstration: {}, registration: { enable: true } });
+    expect(warnings).toContain("hs.toml: unknown key regstration (did you mean registration?)");
+    expect(warnings).toContain("hs.toml: unknown key registration.enable (did you mean registration.enabled?)");
+    expect(nearest("shared_secert", ["shared_secret", "enabled"])).toBe("shared_secret");
+  });
+
+  test("postgres needs a url; tls listener needs a certificate", () => {
+    expect(() => ok({ server_name: "a.b", database: { backend: "postgres" } })).toThrow(/database\.url/);
+    expect(() => ok({ server_name: "a.b", listeners: [{ tls: true }] })).toThrow(/certificate_path/);
+  });
+
+  test("generated config documents every option and parses back to the same values", () => {
+    const text = renderConfig({ server_name: "example.org", "registration.shared_secret": "s3cret" });
+    for (const [key, node] of Object.entries(SCHEMA)) {
+      if ("fields" in node) {
+        for (const k of Object.keys(node.fields)) expect(text).toMatch(new RegExp(`^#?${k} = `, "m"));
+      } else expect(text).toMatch(new RegExp(`^#?${key} = `, "m"));
+    }
+    const { config, warnings } = ok(parse(text) as Record<string, unknown>);
+    expect(warnings).toEqual([]);
+    expect(config.server_name).toBe("example.org");
+    expect(config.registration.shared_secret).toBe("s3cret");
+  });
+
+  test("the sample homeserver.toml in the repository is up to date (make sample-config)", () => {
+    expect(readFileSync(new URL("../../homeserver.toml", import.meta.url), "utf8")).toBe(sampleConfig());
+  });
+
+  test("ConfigError is the error class", () => {
+    expect(() => ok({})).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,144 @@
+// The composition root: opens the database, loads the signing key, builds the services and the
+// HTTP app, and opens the listeners once everything is ready to answer.
+import { readFileSync } from "node:fs";
+import type { Server } from "bun";
+import type { Config } from "./config/schema.ts";
+import { createApp, matrixErrorResponse, requestMeta, type App } from "./http/app.ts";
+import { mountRoutes } from "./http/routes.ts";
+import { MatrixError } from "./protocol/errors.ts";
+import { createServices, type Services } from "./services/index.ts";
+import { ensureSigningKey, type ServerSigningKey } from "./services/signing-key-file.ts";
+import type { Db } from "./storage/db.ts";
+import { openDatabase } from "./storage/open.ts";
+import { configureLogging, log } from "./util/log.ts";
+
+export interface ListenerInfo {
+  url: string;
+  port: number;
+  tls: boolean;
+  resources: string[];
+}
+
+export interface Homeserver {
+  config: Config;
+  db: Db;
+  signingKey: ServerSigningKey;
+  services: Services;
+  app: App;
+  listeners: ListenerInfo[];
+  /** Stops accepting, waits for in-flight requests (at most `graceMs`), closes the database. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Which listener resource a path belongs to; undefined = served everywhere. */
+export function resourceOf(path: string): string | undefined {
+  if (path.startsWith("/_matrix/federation/") || path === "/.well-known/matrix/server") return "federation";
+  if (path.startsWith("/_matrix/key/")) return "keys";
+  if (path.startsWith("/_matrix/media/") || path.startsWith("/_matrix/client/v1/media/")) return "media";
+  if (path === "/health") return undefined;
+  return "client";
+}
+
+export const RAW_BODY_PREFIXES = ["/_matrix/media/v3/upload", "/_matrix/media/r0/upload", "/_matrix/media/v1/upload"];
+
+export function buildApp(svc: Services): App {
+  const app = createApp({ maxJsonBodySize: svc.config.max_json_body_size, rawBodyPrefixes: RAW_BODY_PREFIXES });
+  mountRoutes(app, svc);
+  return app;
+}
+
+export interface StartOptions {
+  /** Log in human-readable lines instead of JSON. */
+  prettyLog?: boolean;
+}
+
+export async function startHomeserver(config: Config, opts: StartOptions = {}): Promise<Homeserver> {
+  configureLogging({ level: config.logging.level, file: config.logging.file, pretty: opts.prettyLog });
+  const signingKey = ensureSigningKey(config.signing_key_path, config.server_name);
+  const db = await openDatabase(config.database);
+  const services = createServices(config, db, signingKey);
+  const app = buildApp(services);
+  app.compile();
+
+  const servers: Server<undefined>[] = [];
+  const listeners: ListenerInfo[] = [];
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  try {
+    for (const l of config.listeners) {
+      const resources = new Set(l.resources);
+      const tls = l.tls
+        ? { cert: readFileSync(config.tls.certificate_path, "utf8"), key: readFileSync(config.tls.private_key_path, "utf8") }
+        : undefined;
+      const server = Bun.serve({
+        hostname: l.bind_address,
+        port: l.port,
+        tls,
+        // The largest body any endpoint takes (uploads); JSON endpoints enforce their own limit.
+        maxRequestBodySize: Math.max(config.media.max_upload_size, config.max_json_body_size) + 65536,
+        idleTimeout: 120,
+        fetch: async (req, srv) => {
+          const path = new URL(req.url).pathname;
+          const res = resourceOf(path);
+          if (res !== undefined && !resources.has(res)) {
+            return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
+          }
+          let ip = srv.requestIP(req)?.address ?? "unknown";
+          if (l.x_forwarded) ip = req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || ip;
+          const meta = requestMeta(req);
+          meta.ip = ip;
+          inFlight++;
+          let status = 500;
+          try {
+            const response = await app.handle(req);
+            status = response.status;
+            return response;
+          } finally {
+            if (--inFlight === 0) drained?.();
+            // Path only: query strings may carry access tokens.
+            log.info("request", {
+              request_id: meta.id,
+              ip,
+              method: req.method,
+              path,
+              status,
+              ms: Math.round((performance.now() - meta.start) * 10) / 10,
+            });
+          }
+        },
+        error(err) {
+          log.error("listener error", { error: err.message });
+          return matrixErrorResponse(new MatrixError("M_UNKNOWN", "Internal server error", {}, 500));
+        },
+      });
+      servers.push(server);
+      const host = l.bind_address.includes(":") ? `[${l.bind_address}]` : l.bind_address;
+      const info = { url: `${l.tls ? "https" : "http"}://${host}:${server.port}`, port: server.port ?? l.port, tls: l.tls, resources: l.resources };
+      listeners.push(info);
+      log.info("listening", { url: info.url, resources: l.resources });
+    }
+  } catch (e) {
+    for (const s of servers) s.stop(true);
+    await db.close();
+    throw e;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 10000) =>
+    (stopping ??= (async () => {
+      log.info("shutting down");
+      for (const s of servers) void s.stop(false);
+      for (const hook of services.shutdownHooks) await hook();
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((r) => (drained = r)),
+          new Promise<void>((r) => setTimeout(r, graceMs)),
+        ]);
+      }
+      for (const s of servers) s.stop(true);
+      await db.close();
+      log.info("stopped");
+    })());
+
+  return { config, db, signingKey, services, app, listeners, stop };
+}

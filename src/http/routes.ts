@@ -1,0 +1,9 @@
+// Mounts every route module on the app. Each module is a function (app, services) → void whose
+// handlers validate input, call one service method and return the response.
+import type { Services } from "../services/index.ts";
+import type { App } from "./app.ts";
+import { discoveryRoutes } from "./client/discovery.ts";
+
+export function mountRoutes(app: App, svc: Services): void {
+  discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({}) });
+}

@@ -1,0 +1,79 @@
+// Matrix standard errors: `{"errcode": ..., "error": ...}` with the spec's HTTP status per code.
+// Spec: content/client-server-api/_index.md "Standard error response".
+
+const DEFAULT_STATUS: Record<string, number> = {
+  M_FORBIDDEN: 403,
+  M_UNKNOWN_TOKEN: 401,
+  M_MISSING_TOKEN: 401,
+  M_USER_LOCKED: 401,
+  M_USER_SUSPENDED: 403,
+  M_BAD_JSON: 400,
+  M_NOT_JSON: 400,
+  M_NOT_FOUND: 404,
+  M_LIMIT_EXCEEDED: 429,
+  M_UNRECOGNIZED: 404,
+  M_UNKNOWN: 400,
+  M_UNAUTHORIZED: 401,
+  M_USER_DEACTIVATED: 403,
+  M_USER_IN_USE: 400,
+  M_INVALID_USERNAME: 400,
+  M_ROOM_IN_USE: 400,
+  M_INVALID_ROOM_STATE: 400,
+  M_THREEPID_IN_USE: 400,
+  M_THREEPID_NOT_FOUND: 400,
+  M_THREEPID_AUTH_FAILED: 401,
+  M_THREEPID_DENIED: 403,
+  M_SERVER_NOT_TRUSTED: 403,
+  M_UNSUPPORTED_ROOM_VERSION: 400,
+  M_INCOMPATIBLE_ROOM_VERSION: 400,
+  M_BAD_STATE: 400,
+  M_GUEST_ACCESS_FORBIDDEN: 403,
+  M_CAPTCHA_NEEDED: 400,
+  M_CAPTCHA_INVALID: 400,
+  M_MISSING_PARAM: 400,
+  M_INVALID_PARAM: 400,
+  M_TOO_LARGE: 413,
+  M_EXCLUSIVE: 400,
+  M_RESOURCE_LIMIT_EXCEEDED: 403,
+  M_CANNOT_LEAVE_SERVER_NOTICE_ROOM: 403,
+  M_THREEPID_MEDIUM_NOT_SUPPORTED: 400,
+  M_WEAK_PASSWORD: 400,
+  M_PASSWORD_TOO_SHORT: 400,
+  M_NOT_YET_UPLOADED: 504,
+  M_CANNOT_OVERWRITE_MEDIA: 409,
+  M_UNKNOWN_POS: 400,
+  M_UNABLE_TO_AUTHORISE_JOIN: 400,
+  M_UNABLE_TO_GRANT_JOIN: 400,
+  M_INVALID_SIGNATURE: 400,
+  M_SERVER_NOT_FOUND: 404,
+  M_DUPLICATE_ANNOTATION: 400,
+};
+
+export class MatrixError extends Error {
+  readonly errcode: string;
+  readonly status: number;
+  readonly extra: Record<string, unknown>;
+
+  constructor(errcode: string, message: string, extra: Record<string, unknown> = {}, status?: number) {
+    super(message);
+    this.name = "MatrixError";
+    this.errcode = errcode;
+    this.status = status ?? DEFAULT_STATUS[errcode] ?? 400;
+    this.extra = extra;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { errcode: this.errcode, error: this.message, ...this.extra };
+  }
+}
+
+// Shorthands for the errors thrown most often.
+export const forbidden = (msg: string) => new MatrixError("M_FORBIDDEN", msg);
+export const notFound = (msg: string) => new MatrixError("M_NOT_FOUND", msg);
+export const badJson = (msg: string) => new MatrixError("M_BAD_JSON", msg);
+export const invalidParam = (msg: string) => new MatrixError("M_INVALID_PARAM", msg);
+export const missingParam = (msg: string) => new MatrixError("M_MISSING_PARAM", msg);
+export const unrecognized = (msg = "Unrecognized request", status = 404) =>
+  new MatrixError("M_UNRECOGNIZED", msg, {}, status);
+export const limitExceeded = (retryAfterMs: number) =>
+  new MatrixError("M_LIMIT_EXCEEDED", "Too many requests", { retry_after_ms: retryAfterMs });

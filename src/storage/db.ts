@@ -1,0 +1,32 @@
+// The one database interface the rest of hs sees. SQL is written once with `?` placeholders;
+// adapters (sqlite.ts, postgres.ts) rewrite and run it. Booleans are stored as 0/1 integers and
+// 64-bit integers come back as JS numbers on both engines.
+
+export type SqlParam = string | number | bigint | boolean | null | Uint8Array;
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  /** All rows. */
+  all<T = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
+  /** The first row, or undefined. */
+  get<T = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
+  /** Runs a statement; resolves to the number of rows changed. */
+  run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+}
+
+export interface Db extends Queryable {
+  readonly dialect: "sqlite" | "postgres";
+  /**
+   * Runs fn inside one transaction: committed when fn resolves, rolled back when it throws.
+   * Transactions are serialized on SQLite (one writer); do no network I/O inside one.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs a multi-statement script (migrations). */
+  exec(script: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function normalizeParams(params: readonly SqlParam[] | undefined): SqlParam[] {
+  if (!params) return [];
+  return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
+}

@@ -1,0 +1,21 @@
+// The list of migrations compiled into hs. Add each new file under sql/ here, in order;
+// a test checks this list matches the folder. A migration is one `NNNN_name.sql` shared by both
+// engines, or a pair `NNNN_name.sqlite.sql` + `NNNN_name.postgres.sql` where dialects differ.
+import m0001 from "../../sql/0001_init.sql" with { type: "text" };
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** The script for each engine (identical when one shared file). */
+  sqlite: string;
+  postgres: string;
+}
+
+function shared(version: number, name: string, text: string): Migration {
+  return { version, name, sqlite: text, postgres: text };
+}
+
+export const MIGRATIONS: readonly Migration[] = [shared(1, "0001_init.sql", m0001)];
+
+/** The file names this list was built from (for the folder-consistency test). */
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql"];

@@ -1,0 +1,88 @@
+// PostgreSQL adapter on postgres.js. Rewrites `?` placeholders to `$n`, parses int8 as numbers,
+// and takes a unix-socket directory from the URL's `host` query parameter (libpq style), which
+// postgres.js itself ignores.
+import postgres from "postgres";
+import { normalizeParams, type Db, type Queryable, type SqlParam } from "./db.ts";
+
+/** `?` → `$1, $2, …`, leaving quoted strings and identifiers alone. */
+export function rewritePlaceholders(sql: string): string {
+  let out = "";
+  let n = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i]!;
+    if (quote) {
+      if (ch === quote) quote = null;
+      out += ch;
+    } else if (ch === "'" || ch === '"') {
+      quote = ch;
+      out += ch;
+    } else if (ch === "?") {
+      out += `$${++n}`;
+    } else out += ch;
+  }
+  return out;
+}
+
+const cache = new Map<string, string>();
+function pg(sql: string): string {
+  let r = cache.get(sql);
+  if (r === undefined) {
+    r = rewritePlaceholders(sql);
+    if (cache.size < 5000) cache.set(sql, r);
+  }
+  return r;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- postgres.js's custom-type generics
+type Sql = postgres.Sql<any> | postgres.TransactionSql<any>;
+
+function queryable(sql: Sql): Queryable {
+  const q = (text: string, params?: readonly SqlParam[]) =>
+    sql.unsafe(pg(text), normalizeParams(params) as never[], { prepare: true });
+  return {
+    async all<T>(text: string, params?: readonly SqlParam[]) {
+      return [...(await q(text, params))] as T[];
+    },
+    async get<T>(text: string, params?: readonly SqlParam[]) {
+      const rows = await q(text, params);
+      return rows[0] as T | undefined;
+    },
+    async run(text: string, params?: readonly SqlParam[]) {
+      return (await q(text, params)).count;
+    },
+  };
+}
+
+export function openPostgres(url: string, maxConnections = 10): Db {
+  const u = new URL(url);
+  const socketDir = u.searchParams.get("host");
+  u.searchParams.delete("host");
+  const sql = postgres(u.toString(), {
+    max: maxConnections,
+    onnotice: () => {},
+    ...(socketDir ? { host: socketDir } : {}),
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (x: number | bigint) => x.toString(),
+        parse: (x: string) => Number(x),
+      },
+    },
+  });
+  const base = queryable(sql);
+  return {
+    dialect: "postgres",
+    ...base,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+      return (await sql.begin((tx) => fn(queryable(tx)))) as T;
+    },
+    async exec(script: string) {
+      await sql.unsafe(script);
+    },
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

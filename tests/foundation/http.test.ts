@@ -1,0 +1,85 @@
+// The server skeleton over HTTP: discovery endpoints, spec error shapes, CORS, body limits.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { expectError, TestClient } from "../helpers/client.ts";
+import { assertMatchesSpec } from "../helpers/openapi.ts";
+
+for (const backend of BACKENDS) {
+  describe(`http skeleton [${backend}]`, () => {
+    let s: TestServer;
+    let c: TestClient;
+    beforeAll(async () => {
+      s = await startTestServer({
+        backend,
+        config: { max_json_body_size: 65536, well_known: { server: "matrix.localhost:443" } },
+      });
+      c = new TestClient(s.url);
+    });
+    afterAll(() => s.stop());
+
+    test("GET /versions lists spec versions and matches the spec schema", async () => {
+      const r = await c.get("/_matrix/client/versions");
+      expect(r.status).toBe(200);
+      expect(r.headers.get("content-type")).toContain("application/json");
+      expect(r.body.versions).toContain("v1.1");
+      expect(r.body.versions).toContain("v1.19");
+      assertMatchesSpec("client-server/versions", "GET", "/versions", 200, r.body);
+    });
+
+    test("well-known documents come from the config", async () => {
+      const client = await c.get("/.well-known/matrix/client");
+      expect(client.status).toBe(200);
+      expect(client.body["m.homeserver"].base_url).toBe("https://localhost");
+      assertMatchesSpec("client-server/wellknown", "GET", "/matrix/client", 200, client.body);
+      const server = await c.get("/.well-known/matrix/server");
+      expect(server.body).toEqual({ "m.server": "matrix.localhost:443" });
+    });
+
+    test("GET /health", async () => {
+      const r = await c.get("/health");
+      expect(r.status).toBe(200);
+      expect(r.body).toBe("OK");
+    });
+
+    test("unknown endpoint → 404 M_UNRECOGNIZED", async () => {
+      expectError(await c.get("/_matrix/client/v3/nonsense"), 404, "M_UNRECOGNIZED");
+      expectError(await c.get("/nonsense/at/root"), 404, "M_UNRECOGNIZED");
+    });
+
+    test("known endpoint, wrong method → 405 M_UNRECOGNIZED", async () => {
+      const r = await c.request("DELETE", "/_matrix/client/versions");
+      expectError(r, 405, "M_UNRECOGNIZED");
+      expect(r.headers.get("allow")).toContain("GET");
+      expectError(await c.post("/.well-known/matrix/client", {}), 405, "M_UNRECOGNIZED");
+    });
+
+    test("CORS headers on every response and OPTIONS preflight", async () => {
+      for (const path of ["/_matrix/client/versions", "/_matrix/client/v3/nonsense"]) {
+        const r = await c.get(path);
+        expect(r.headers.get("access-control-allow-origin")).toBe("*");
+        expect(r.headers.get("access-control-allow-methods")).toContain("PUT");
+        expect(r.headers.get("access-control-allow-headers")).toContain("Authorization");
+      }
+      const pre = await fetch(s.url + "/_matrix/client/v3/login", {
+        method: "OPTIONS",
+        headers: { Origin: "https://app.example", "Access-Control-Request-Method": "POST" },
+      });
+      expect(pre.status).toBe(204);
+      expect(pre.headers.get("access-control-allow-origin")).toBe("*");
+      expect(pre.headers.get("access-control-allow-methods")).toContain("POST");
+    });
+
+    test("listener resources: a client-only path is not served on a federation-only listener", async () => {
+      const fed = await startTestServer({
+        backend: "sqlite",
+        config: { listeners: [{ bind_address: "127.0.0.1", port: 0, resources: ["federation"] }] },
+      });
+      try {
+        expectError(await new TestClient(fed.url).get("/_matrix/client/versions"), 404, "M_UNRECOGNIZED");
+        expect((await new TestClient(fed.url).get("/health")).status).toBe(200);
+      } finally {
+        await fed.stop();
+      }
+    });
+  });
+}
