@@ -2,6 +2,7 @@
 // a test checks this list matches the folder. A migration is one `NNNN_name.sql` shared by both
 // engines, or a pair `NNNN_name.sqlite.sql` + `NNNN_name.postgres.sql` where dialects differ.
 import m0001 from "../../sql/0001_init.sql" with { type: "text" };
+import m0002 from "../../sql/0002_accounts.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -15,7 +16,10 @@ function shared(version: number, name: string, text: string): Migration {
   return { version, name, sqlite: text, postgres: text };
 }
 
-export const MIGRATIONS: readonly Migration[] = [shared(1, "0001_init.sql", m0001)];
+export const MIGRATIONS: readonly Migration[] = [
+  shared(1, "0001_init.sql", m0001),
+  shared(2, "0002_accounts.sql", m0002),
+];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql"];
