@@ -51,15 +51,17 @@ const STRINGY_INT = /^\s*[+-]?[0-9]+\s*$/;
 
 /**
  * Parses one power level value as the room version allows it; undefined when the value is not
- * acceptable. v10+: JSON integers only. v1–v9: integers, strings holding a base-10 integer
- * (optional sign, leading zeros and surrounding whitespace) and finite floats (truncated; only
- * representable in rooms without strict canonical JSON, but accepted wherever they appear).
+ * acceptable. v10+: JSON integers only. v1–v9: integers and strings holding a base-10 integer
+ * (optional sign, leading zeros and surrounding whitespace). v1–v5 (no canonical JSON): also
+ * finite floats, truncated at the decimal point.
  */
 export function parsePowerLevelValue(value: unknown, rv: RoomVersion): number | undefined {
   if (typeof value === "number") {
-    if (rv.integerPowerLevels) return Number.isInteger(value) ? value : undefined;
-    if (!Number.isFinite(value)) return undefined;
-    return Math.trunc(value) + 0; // + 0 turns -0 into 0
+    if (Number.isInteger(value)) return value + 0; // + 0 turns -0 into 0
+    // Floats: v1–v5 only (v6+ events are canonical JSON, which has no floats). Exponent applied
+    // by JSON parsing already; truncate at the decimal point. Infinity (from e.g. 1e400) is out.
+    if (rv.strictCanonicalJson || rv.integerPowerLevels || !Number.isFinite(value)) return undefined;
+    return Math.trunc(value) + 0;
   }
   if (typeof value === "string" && !rv.integerPowerLevels) {
     if (!STRINGY_INT.test(value)) return undefined;
@@ -83,7 +85,7 @@ function isObject(v: unknown): v is JsonObject {
 export function isValidUserIdForAuth(s: unknown): s is string {
   if (typeof s !== "string" || s.length < 3 || s.charCodeAt(0) !== 0x40 /* @ */) return false;
   const colon = s.indexOf(":");
-  if (colon < 1 || colon === s.length - 1) return false;
+  if (colon < 2 || colon === s.length - 1) return false; // non-empty localpart and server name
   // A UTF-16 code unit encodes to at most 3 UTF-8 bytes: skip the encoding for short IDs.
   return s.length <= 85 || encoder.encode(s).length <= 255;
 }
