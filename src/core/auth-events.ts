@@ -24,14 +24,14 @@ function isObject(v: unknown): v is JsonObject {
  * The state map keys an event's auth events may have, in selection order.
  * `includeCreate` defaults to "as the room version selects it" (not in v12+); state resolution and
  * auth checking pass `true` because the create event is always part of the auth state.
- * The create event itself has no auth events.
+ * The create event (any event of that type: rule 1 applies to them all) has no auth events.
  */
 export function authTypesForEvent(
   ev: AuthSelectable,
   rv: RoomVersion,
   opts: { includeCreate?: boolean } = {},
 ): string[] {
-  if (ev.type === "m.room.create" && ev.state_key === "") return [];
+  if (ev.type === "m.room.create") return [];
   const includeCreate = opts.includeCreate ?? !rv.roomIdFromCreateEvent;
   const keys: string[] = [];
   if (includeCreate) keys.push(CREATE_KEY);

@@ -124,6 +124,11 @@ describe("m.room.create (rule 1)", () => {
     expect(checkCreateEvent(create(rv, { content: { room_version: v } }), rv).allowed).toBe(true);
   });
 
+  test.each(ALL)("v%s: rule 1 applies to every m.room.create, whatever its state key", async (v) => {
+    const room = await makeRoom(v);
+    expect(reason(await send(room, ev("C2", ALICE, "m.room.create", "x", createContent(getRoomVersion(v)))))).toMatch(/prev_events/);
+  });
+
   test("v12: additional_creators must be an array of valid user IDs", () => {
     const rv = getRoomVersion("12");
     const c = (extra: JsonObject) => checkCreateEvent(create(rv, { content: { room_version: "12", ...extra } }), rv).allowed;
@@ -545,6 +550,12 @@ describe.each(ALL)("m.room.power_levels changes, room version %s", (v) => {
     const room = new TestRoom(rv);
     await room.chain([ev("CREATE", ALICE, "m.room.create", "", createContent(rv)), member("IMA", ALICE, ALICE, "join")]);
     expect(allowed(await send(room, powerLevels("P1", ALICE, plContent(rv, { users: { [ALICE]: 100, [BOB]: 1000 } }))))).toBe(true);
+  });
+
+  test("power levels events with another state key are validated but not compared", async () => {
+    const room = await bob();
+    expect(reason(await send(room, ev("PX1", ALICE, "m.room.power_levels", "x", { users: { nope: 1 } })))).toMatch(/user ID/);
+    expect(allowed(await send(room, ev("PX2", BOB, "m.room.power_levels", "x", { users: { [EVELYN]: 10 } })))).toBe(true);
   });
 
   test("v12: creators may not appear in users and outrank everybody", async () => {

@@ -141,7 +141,7 @@ export function checkAuthEvents(
   rv: RoomVersion,
   opts: { readonly isRejected?: (eventId: string) => boolean } = {},
 ): AuthResult {
-  if (event.type === "m.room.create" && event.state_key === "") return ALLOWED;
+  if (event.type === "m.room.create") return ALLOWED;
   const allowedKeys = new Set(authTypesForEvent(event, rv));
   const seen = new Set<string>();
   let haveCreate = false;
@@ -191,7 +191,7 @@ export function checkEventAgainstAuthEvents(
   rv: RoomVersion,
   opts: AuthCheckOptions & { readonly isRejected?: (eventId: string) => boolean; readonly createEvent?: RoomEvent } = {},
 ): AuthResult {
-  if (event.type === "m.room.create" && event.state_key === "") return checkCreateEvent(event, rv);
+  if (event.type === "m.room.create") return checkCreateEvent(event, rv);
   const listed = checkAuthEvents(event, authEvents, rv, opts);
   if (!listed.allowed) return listed;
   return checkAuth(event, authStateFromAuthEvents(event, authEvents, opts.createEvent), rv, opts);
@@ -210,7 +210,7 @@ export function checkAuth(
   opts: AuthCheckOptions = {},
 ): AuthResult {
   // Rule 1.
-  if (event.type === "m.room.create" && event.state_key === "") return checkCreateEvent(event, rv);
+  if (event.type === "m.room.create") return checkCreateEvent(event, rv);
 
   const create = authState.get(CREATE_KEY);
   if (!create) return deny("no m.room.create event in the auth state");
@@ -262,7 +262,7 @@ export function checkAuth(
     return deny("state_key starts with @ and is not the sender");
   }
 
-  if (event.type === "m.room.power_levels" && isState && event.state_key === "") {
+  if (event.type === "m.room.power_levels") {
     return checkPowerLevels(event, authState, create, senderLevel, rv);
   }
 
@@ -440,7 +440,8 @@ function checkPowerLevels(
       if (Object.hasOwn(next["users"], c)) return deny(`power levels: room creator ${c} may not be listed in users`);
     }
   }
-  const prevEvent = state.get(POWER_LEVELS_KEY);
+  // The previous event at the same key (only the "" key is ever part of the auth state).
+  const prevEvent = event.state_key === "" ? state.get(POWER_LEVELS_KEY) : undefined;
   if (!prevEvent) return ALLOWED;
   const prev = prevEvent.content;
   const parse = (o: JsonObject | undefined, k: string): number | undefined =>
