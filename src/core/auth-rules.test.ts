@@ -137,6 +137,7 @@ describe("m.room.create (rule 1)", () => {
     expect(c({ additional_creators: BOB })).toBe(false);
     expect(c({ additional_creators: ["bob"] })).toBe(false);
     expect(c({ additional_creators: [42] })).toBe(false);
+    expect(c({ additional_creators: ["@bob:bad server"] })).toBe(false);
     // Before v12 the property means nothing to the auth rules.
     const v11 = getRoomVersion("11");
     expect(checkCreateEvent(create(v11, { content: { additional_creators: 42 } }), v11).allowed).toBe(true);

@@ -13,6 +13,7 @@
 // `checkEventAgainstAuthEvents` runs both, as "Checks performed on receipt of a PDU" step 4 needs.
 
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../protocol/events.ts";
+import { isValidUserId } from "../protocol/ids.ts";
 import { authTypesForEvent } from "./auth-events.ts";
 import {
   NAMED_LEVELS,
@@ -122,7 +123,7 @@ export function checkCreateEvent(event: Pdu, rv: RoomVersion): AuthResult {
   if (!rv.implicitRoomCreator && !("creator" in event.content)) return deny("m.room.create: no creator in content");
   if (rv.privilegedCreators && "additional_creators" in event.content) {
     const extra = event.content["additional_creators"];
-    if (!Array.isArray(extra) || !extra.every((u) => isValidUserIdForAuth(u))) {
+    if (!Array.isArray(extra) || !extra.every((u) => typeof u === "string" && isValidUserId(u))) {
       return deny("m.room.create: additional_creators is not an array of valid user IDs");
     }
   }

@@ -5,6 +5,7 @@
 // Spec: data/event-schemas/schema/m.room.power_levels.yaml, server-server-api "Definitions".
 
 import type { JsonObject, JsonValue, Pdu } from "../protocol/events.ts";
+import { isValidUserId } from "../protocol/ids.ts";
 import type { RoomVersion } from "./room-versions.ts";
 
 /** The power level a v12+ room creator has: higher than any integer. */
@@ -78,9 +79,10 @@ function isObject(v: unknown): v is JsonObject {
 }
 
 /**
- * A user ID as auth rules accept it: `@localpart:server`, the historical grammar (any localpart
- * characters except `:`), at most 255 bytes. Full grammar checks belong to src/protocol/ids.ts;
- * the auth rules must stay lenient towards historical IDs already in rooms.
+ * A user ID as the power levels `users` rule accepts it: `@localpart:server` with a non-empty
+ * localpart and server part, at most 255 bytes — as lenient as the reference implementation
+ * (which only splits at the colon), so that old rooms' power levels events stay valid.
+ * (v12 `additional_creators` use src/protocol/ids.ts `isValidUserId`, the sender's validation.)
  */
 export function isValidUserIdForAuth(s: unknown): s is string {
   if (typeof s !== "string" || s.length < 3 || s.charCodeAt(0) !== 0x40 /* @ */) return false;
@@ -107,7 +109,7 @@ export function roomCreators(create: Pick<Pdu, "sender" | "content"> | undefined
   if (rv.privilegedCreators) {
     out.add(create.sender);
     const extra = create.content["additional_creators"];
-    if (Array.isArray(extra)) for (const u of extra) if (isValidUserIdForAuth(u)) out.add(u);
+    if (Array.isArray(extra)) for (const u of extra) if (typeof u === "string" && isValidUserId(u)) out.add(u);
   } else if (rv.implicitRoomCreator) {
     out.add(create.sender);
   } else {
