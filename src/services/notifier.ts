@@ -1,0 +1,73 @@
+// Wakes waiting /sync long-polls. A waiter names its user and the rooms it is in; whoever
+// persists something relevant notifies the room or the user. Shutdown wakes everyone.
+
+interface Waiter {
+  userId: string;
+  rooms: ReadonlySet<string>;
+  wake: () => void;
+}
+
+export class Notifier {
+  private readonly byUser = new Map<string, Set<Waiter>>();
+  private readonly byRoom = new Map<string, Set<Waiter>>();
+  private closed = false;
+
+  private add(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
+    let s = map.get(key);
+    if (!s) map.set(key, (s = new Set()));
+    s.add(w);
+  }
+
+  private remove(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
+    const s = map.get(key);
+    if (!s) return;
+    s.delete(w);
+    if (s.size === 0) map.delete(key);
+  }
+
+  /**
+   * Resolves true when notified, false on timeout. `abort` ends the wait early (client gone).
+   * Call it only after checking that nothing new is there yet; notifications between that check
+   * and the call are caught by `changedSince` (a cheap re-check the caller provides).
+   */
+  wait(userId: string, rooms: Iterable<string>, timeoutMs: number, abort?: AbortSignal): Promise<boolean> {
+    if (this.closed || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const roomSet = new Set(rooms);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (notified: boolean) => {
+        clearTimeout(timer);
+        this.remove(this.byUser, userId, w);
+        for (const r of roomSet) this.remove(this.byRoom, r, w);
+        abort?.removeEventListener("abort", onAbort);
+        resolve(notified);
+      };
+      const onAbort = () => finish(false);
+      const w: Waiter = { userId, rooms: roomSet, wake: () => finish(true) };
+      this.add(this.byUser, userId, w);
+      for (const r of roomSet) this.add(this.byRoom, r, w);
+      timer = setTimeout(() => finish(false), timeoutMs);
+      abort?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  notifyUser(userId: string): void {
+    for (const w of [...(this.byUser.get(userId) ?? [])]) w.wake();
+  }
+
+  notifyRoom(roomId: string): void {
+    for (const w of [...(this.byRoom.get(roomId) ?? [])]) w.wake();
+  }
+
+  /** Wakes every waiter and refuses new waits (server shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const set of this.byUser.values()) for (const w of [...set]) w.wake();
+  }
+
+  get waiting(): number {
+    let n = 0;
+    for (const s of this.byUser.values()) n += s.size;
+    return n;
+  }
+}

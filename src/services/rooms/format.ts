@@ -1,0 +1,86 @@
+// Room events as clients see them (the ClientEvent format): redactions applied with
+// `unsigned.redacted_because`, `unsigned.age`, `prev_content` for state events, and
+// `transaction_id` for the device that sent the event.
+import { redactEvent } from "../../core/redaction.ts";
+import type { RoomVersion } from "../../core/room-versions.ts";
+import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
+import type { EventRow } from "../../storage/rooms-repo.ts";
+import { rowToEvent, type RoomEvents } from "./events.ts";
+
+export interface ClientEvent {
+  event_id: string;
+  type: string;
+  content: JsonObject;
+  sender: string;
+  origin_server_ts: number;
+  room_id?: string;
+  state_key?: string;
+  redacts?: string;
+  unsigned?: JsonObject;
+}
+
+export interface Viewer {
+  userId: string;
+  deviceId?: string;
+}
+
+/** Client format of one stored event. `withRoomId` false for /sync's room-scoped lists. */
+export async function toClientEvents(
+  events: RoomEvents,
+  rows: readonly EventRow[],
+  viewer: Viewer | undefined,
+  opts: { withRoomId?: boolean; now?: number } = {},
+): Promise<ClientEvent[]> {
+  const now = opts.now ?? Date.now();
+  const extraIds: string[] = [];
+  for (const r of rows) {
+    if (r.redacted_by) extraIds.push(r.redacted_by);
+    if (r.replaces_state) extraIds.push(r.replaces_state);
+  }
+  const extra = extraIds.length ? await events.loadEvents(extraIds) : new Map<string, RoomEvent>();
+  const versions = new Map<string, RoomVersion>();
+  for (const r of rows) if (!versions.has(r.room_id)) versions.set(r.room_id, await events.versionOf(r.room_id));
+  return rows.map((row) => {
+    const rv = versions.get(row.room_id)!;
+    let ev = rowToEvent(row);
+    const unsigned: JsonObject = {};
+    if (row.redacted_by) {
+      ev = { ...(redactEvent(ev, rv) as RoomEvent), event_id: row.event_id };
+      const because = extra.get(row.redacted_by);
+      if (because) unsigned.redacted_because = clientFormat(because, { withRoomId: true, now }) as unknown as JsonObject;
+    }
+    if (row.replaces_state) {
+      const prev = extra.get(row.replaces_state);
+      if (prev) {
+        unsigned.prev_content = prev.content;
+        unsigned.replaces_state = prev.event_id;
+        unsigned.prev_sender = prev.sender;
+      }
+    }
+    if (row.txn_id && viewer && row.sender === viewer.userId && row.device_id === viewer.deviceId) {
+      unsigned.transaction_id = row.txn_id;
+    }
+    return clientFormat(ev, { withRoomId: opts.withRoomId ?? true, now, unsigned });
+  });
+}
+
+/** The client format of a (possibly already redacted) event. */
+export function clientFormat(ev: RoomEvent, opts: { withRoomId?: boolean; now?: number; unsigned?: JsonObject } = {}): ClientEvent {
+  const out: ClientEvent = {
+    event_id: ev.event_id,
+    type: ev.type,
+    content: ev.content ?? {},
+    sender: ev.sender,
+    origin_server_ts: Number(ev.origin_server_ts),
+  };
+  if (opts.withRoomId !== false && ev.room_id) out.room_id = ev.room_id;
+  if (ev.state_key !== undefined) out.state_key = ev.state_key;
+  if (ev.type === "m.room.redaction") {
+    const r = (ev.content?.["redacts"] as string | undefined) ?? ev.redacts;
+    if (typeof r === "string") out.redacts = r;
+  }
+  const unsigned: JsonObject = { ...(opts.unsigned ?? {}) };
+  unsigned.age = Math.max(0, (opts.now ?? Date.now()) - out.origin_server_ts);
+  out.unsigned = unsigned;
+  return out;
+}

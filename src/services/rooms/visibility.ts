@@ -1,0 +1,86 @@
+// History visibility: which events a user may see (client-server API "History visibility").
+// For each event, the room's m.room.history_visibility and the user's membership are read from
+// the event's state group — only those two keys, never the whole room state.
+//   1. world_readable → visible;  2. the user was joined → visible;
+//   3. shared, and the user joined at some point after the event → visible;
+//   4. invited, and the user was invited → visible;  5. otherwise hidden.
+// A user always sees their own membership events.
+import { memberKey, stateMapKey } from "../../core/state-map.ts";
+import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { RoomEvents } from "./events.ts";
+
+const HV_KEY = stateMapKey("m.room.history_visibility", "");
+
+export class Visibility {
+  constructor(
+    private readonly repo: RoomsRepo,
+    private readonly events: RoomEvents,
+  ) {}
+
+  /** The events among `rows` that `userId` may see, in the same order. */
+  async filter(userId: string, rows: readonly EventRow[]): Promise<EventRow[]> {
+    if (rows.length === 0) return [];
+    const byGroup = new Map<number, { hv: string; membership: string | undefined }>();
+    const current = new Map<string, { membership: string; stream: number } | undefined>();
+    const out: EventRow[] = [];
+    for (const row of rows) {
+      if (row.type === "m.room.member" && row.state_key === userId) {
+        out.push(row);
+        continue;
+      }
+      if (row.state_group === null) continue;
+      const group = Number(row.state_group);
+      let facts = byGroup.get(group);
+      if (!facts) {
+        const ids = await this.repo.stateOfGroup(group, { keys: [["m.room.history_visibility", ""], ["m.room.member", userId]] });
+        const evs = await this.events.loadEvents([...ids.values()]);
+        const hvEv = ids.get(HV_KEY) ? evs.get(ids.get(HV_KEY)!) : undefined;
+        const memEv = ids.get(memberKey(userId)) ? evs.get(ids.get(memberKey(userId))!) : undefined;
+        facts = {
+          hv: typeof hvEv?.content["history_visibility"] === "string" ? (hvEv.content["history_visibility"] as string) : "shared",
+          membership: memEv?.content["membership"] as string | undefined,
+        };
+        byGroup.set(group, facts);
+      }
+      if (facts.hv === "world_readable" || facts.membership === "join") {
+        out.push(row);
+        continue;
+      }
+      if (facts.hv === "invited" && facts.membership === "invite") {
+        out.push(row);
+        continue;
+      }
+      if (facts.hv === "shared") {
+        if (!current.has(row.room_id)) {
+          const m = await this.repo.localMembership(userId, row.room_id);
+          current.set(row.room_id, m ? { membership: m.membership, stream: Number(m.stream_ordering) } : undefined);
+        }
+        const m = current.get(row.room_id);
+        // Joined now, or left/banned after this event (so they were in the room after it).
+        if (m && (m.membership === "join" || ((m.membership === "leave" || m.membership === "ban") && m.stream > Number(row.stream_ordering) && (await this.wasJoinedAfter(userId, row))))) {
+          out.push(row);
+        }
+      }
+    }
+    return out;
+  }
+
+  private async wasJoinedAfter(userId: string, row: EventRow): Promise<boolean> {
+    // The user's membership just before their current (leave/ban) membership.
+    const m = await this.repo.localMembership(userId, row.room_id);
+    if (!m) return false;
+    const leave = await this.events.loadEvent(m.event_id);
+    if (!leave) return false;
+    const prior = await this.repo.findEvent(m.event_id);
+    if (!prior?.replaces_state) return false;
+    const before = await this.events.loadEvent(prior.replaces_state);
+    return before?.content["membership"] === "join";
+  }
+
+  /** The room's current history visibility. */
+  async currentVisibility(roomId: string): Promise<string> {
+    const ev = await this.events.currentStateEvent(roomId, "m.room.history_visibility", "");
+    const v = ev?.content["history_visibility"];
+    return typeof v === "string" ? v : "shared";
+  }
+}
