@@ -3,6 +3,7 @@
 // engines, or a pair `NNNN_name.sqlite.sql` + `NNNN_name.postgres.sql` where dialects differ.
 import m0001 from "../../sql/0001_init.sql" with { type: "text" };
 import m0002 from "../../sql/0002_accounts.sql" with { type: "text" };
+import m0003 from "../../sql/0003_rooms.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -19,7 +20,8 @@ function shared(version: number, name: string, text: string): Migration {
 export const MIGRATIONS: readonly Migration[] = [
   shared(1, "0001_init.sql", m0001),
   shared(2, "0002_accounts.sql", m0002),
+  shared(3, "0003_rooms.sql", m0003),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql"];
