@@ -5,9 +5,9 @@
 // - no insignificant whitespace;
 // - strings escape only `"`, `\` and U+0000–U+001F (`\b \t \n \f \r` by name, the rest as `\u00xx` with
 //   lower-case hex); everything else, including U+007F, U+2028/U+2029 and astral characters, is emitted
-//   as raw UTF-8. This is exactly what `JSON.stringify` does for a well-formed string, so it is used for
-//   speed. Lone surrogates cannot be encoded as UTF-8 at all and are rejected (the Python reference fails
-//   on them too);
+//   as raw UTF-8. This is exactly what `JSON.stringify` does for a well-formed string (used when a
+//   string needs escaping; strings that need none are quoted directly). Lone surrogates cannot be
+//   encoded as UTF-8 at all and are rejected (the Python reference fails on them too);
 // - keys are sorted by code point. JavaScript compares strings by UTF-16 code unit, which disagrees with
 //   code-point order only when one key has a surrogate (an astral character) where the other has a
 //   character in U+E000–U+FFFF; a slower comparator is used only for objects with such keys;
@@ -57,6 +57,8 @@ const MIN_BIGINT = -MAX_BIGINT;
 export const CANONICAL_JSON_MAX_DEPTH = 512;
 
 const SURROGATE = /[\uD800-\uDFFF]/;
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE_OR_SURROGATE = /[\u0000-\u001f"\\\uD800-\uDFFF]/;
 
 /** Strict canonical JSON of `value` as a string. Throws CanonicalJsonError. */
 export function canonicalJson(value: unknown, options?: CanonicalJsonOptions): string {
@@ -70,8 +72,9 @@ export function canonicalJsonLenient(value: unknown): string {
 
 /** Canonical JSON as UTF-8 bytes. */
 export function canonicalJsonBytes(value: unknown, options?: CanonicalJsonOptions): Uint8Array {
-  return Buffer.from(canonicalJson(value, options), "utf8");
+  return UTF8.encode(canonicalJson(value, options));
 }
+const UTF8 = new TextEncoder();
 
 /** UTF-8 length in bytes of a JS string (without allocating the bytes). */
 export function utf8Length(s: string): number {
@@ -126,8 +129,9 @@ function encode(value: unknown, lenient: boolean, depth: number, parent: PathNod
 }
 
 function encodeString(s: string, parent: PathNode | null, key: string | number): string {
-  // Strings without surrogates are always well-formed; the regex is cheaper than isWellFormed on the
-  // common path and tells us when the check is needed.
+  // Fast path: nothing to escape and no surrogates, so JSON.stringify(s) would be `"` + s + `"`.
+  if (!NEEDS_ESCAPE_OR_SURROGATE.test(s)) return '"' + s + '"';
+  // Strings without surrogates are always well-formed; isWellFormed is only needed when one is present.
   if (SURROGATE.test(s) && !s.isWellFormed()) {
     throw new CanonicalJsonError("string contains a lone surrogate (not encodable as UTF-8)", pathOf(parent, key));
   }
@@ -186,7 +190,7 @@ function encodeObject(o: Record<string, unknown>, lenient: boolean, depth: numbe
     const v = o[k];
     // Members whose value is undefined are absent in JSON (as with JSON.stringify, and as on the wire).
     if (v === undefined) continue;
-    out += (first ? "" : ",") + JSON.stringify(k) + ":" + encode(v, lenient, depth, here, k);
+    out += (first ? "" : ",") + encodeString(k, here, k) + ":" + encode(v, lenient, depth, here, k);
     first = false;
   }
   return out + "}";

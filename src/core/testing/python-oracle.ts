@@ -154,25 +154,43 @@ sys.stdout.write(json.dumps(out, ensure_ascii=True))
 export type OracleRequest = Record<string, unknown> & { op: string };
 export type OracleResponse = { ok: unknown; error?: undefined } | { ok?: undefined; error: string };
 
+let preflightDone = false;
+
+/** Fails loudly, with the install command, when the interpreter or the modules are missing. */
+function preflight(): void {
+  if (preflightDone) return;
+  let r;
+  try {
+    r = Bun.spawnSync([ORACLE_PYTHON, "-c", "import canonicaljson, signedjson.key, signedjson.sign, unpaddedbase64, nacl"]);
+  } catch (e) {
+    throw new Error(`cannot run ${ORACLE_PYTHON} (${(e as Error).message}). Install the reference implementations: ${INSTALL_HINT}`);
+  }
+  if (r.exitCode !== 0) {
+    throw new Error(`${ORACLE_PYTHON} lacks the Matrix reference modules (${r.stderr.toString().trim().split("\n").pop()}). Install them: ${INSTALL_HINT}`);
+  }
+  preflightDone = true;
+}
+
 /** Runs a batch of requests through the reference implementations. Throws if Python is unusable. */
 export async function runOracle(requests: readonly OracleRequest[]): Promise<OracleResponse[]> {
-  let proc;
+  preflight();
+  const proc = Bun.spawn([ORACLE_PYTHON, "-c", SCRIPT], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const stdoutP = new Response(proc.stdout).text();
+  const stderrP = new Response(proc.stderr).text();
+  let writeError: unknown = null;
   try {
-    proc = Bun.spawn([ORACLE_PYTHON, "-c", SCRIPT], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    proc.stdin.write(toLosslessJson(requests));
+    await proc.stdin.end();
   } catch (e) {
-    throw new Error(`cannot run ${ORACLE_PYTHON} (${(e as Error).message}); install it with: ${INSTALL_HINT}`);
+    writeError = e; // the process died early; its stderr says why
   }
-  proc.stdin.write(toLosslessJson(requests));
-  await proc.stdin.end();
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const [stdout, stderr, code] = await Promise.all([stdoutP, stderrP, proc.exited]);
   if (code === 3 && stderr.includes("ORACLE_IMPORT_ERROR")) {
     throw new Error(`${ORACLE_PYTHON} lacks the Matrix reference modules (${stderr.trim()}). Install them: ${INSTALL_HINT}`);
   }
-  if (code !== 0) throw new Error(`python oracle exited with ${code}: ${stderr}`);
+  if (code !== 0 || writeError !== null) {
+    throw new Error(`python oracle exited with ${code}: ${stderr}${writeError ? ` (${String(writeError)})` : ""}`);
+  }
   const out = JSON.parse(stdout) as OracleResponse[];
   if (out.length !== requests.length) throw new Error("python oracle answered a different number of requests");
   return out;
