@@ -69,16 +69,25 @@ for (const backend of BACKENDS) {
       expect(pre.headers.get("access-control-allow-methods")).toContain("POST");
     });
 
-    test("listener resources: a client-only path is not served on a federation-only listener", async () => {
-      const fed = await startTestServer({
+    test("several listeners at once, each serving its resources", async () => {
+      const two = await startTestServer({
         backend: "sqlite",
-        config: { listeners: [{ bind_address: "127.0.0.1", port: 0, resources: ["federation"] }] },
+        config: {
+          listeners: [
+            { bind_address: "127.0.0.1", port: 0, resources: ["client"] },
+            { bind_address: "127.0.0.1", port: 0, resources: ["federation"] },
+          ],
+        },
       });
       try {
-        expectError(await new TestClient(fed.url).get("/_matrix/client/versions"), 404, "M_UNRECOGNIZED");
-        expect((await new TestClient(fed.url).get("/health")).status).toBe(200);
+        const [client, fed] = two.hs.listeners.map((l) => new TestClient(l.url));
+        expect(two.hs.listeners[0]!.port).not.toBe(two.hs.listeners[1]!.port);
+        expect((await client!.get("/_matrix/client/versions")).status).toBe(200);
+        expectError(await fed!.get("/_matrix/client/versions"), 404, "M_UNRECOGNIZED");
+        expect((await fed!.get("/health")).status).toBe(200);
+        expect((await client!.get("/health")).status).toBe(200);
       } finally {
-        await fed.stop();
+        await two.stop();
       }
     });
   });
