@@ -52,6 +52,25 @@ export function chunks<T>(items: readonly T[], size = 500): T[][] {
 
 const placeholders = (n: number) => Array(n).fill("?").join(", ");
 
+/** Which state entries to read: given (type, state_key) pairs, given types, or everything. */
+export interface StateFilter {
+  keys?: ReadonlyArray<[string, string]>;
+  types?: readonly string[];
+}
+
+/** The SQL condition for a StateFilter; null when it selects nothing. */
+function stateFilterSql(filter: StateFilter): { where: string; params: string[] } | null {
+  if (filter.keys) {
+    if (filter.keys.length === 0) return null;
+    return { where: ` AND (${filter.keys.map(() => "(type = ? AND state_key = ?)").join(" OR ")})`, params: filter.keys.flat() };
+  }
+  if (filter.types) {
+    if (filter.types.length === 0) return null;
+    return { where: ` AND type IN (${placeholders(filter.types.length)})`, params: [...filter.types] };
+  }
+  return { where: "", params: [] };
+}
+
 export class RoomsRepo {
   private nextStateGroup = 0;
   /** group id → its chain [group, prev, prev.prev, ...]; chains never change once written. */
@@ -274,22 +293,14 @@ export class RoomsRepo {
    */
   async stateOfGroup(
     groupId: number,
-    filter: { keys?: ReadonlyArray<[string, string]>; types?: readonly string[] } = {},
+    filter: StateFilter = {},
     q: Queryable = this.db,
   ): Promise<Map<string, string>> {
     const chain = await this.chain(groupId, q);
     const rank = new Map(chain.map((g, i) => [g, i]));
-    let where = "";
-    const params: (string | number)[] = [];
-    if (filter.keys) {
-      if (filter.keys.length === 0) return new Map();
-      where = ` AND (${filter.keys.map(() => "(type = ? AND state_key = ?)").join(" OR ")})`;
-      for (const [t, sk] of filter.keys) params.push(t, sk);
-    } else if (filter.types) {
-      if (filter.types.length === 0) return new Map();
-      where = ` AND type IN (${placeholders(filter.types.length)})`;
-      params.push(...filter.types);
-    }
+    const f = stateFilterSql(filter);
+    if (!f) return new Map();
+    const { where, params } = f;
     const best = new Map<string, { rank: number; eventId: string | null }>();
     for (const part of chunks(chain, 200)) {
       const rows = await q.all<{ group_id: number; type: string; state_key: string; event_id: string | null }>(
@@ -312,23 +323,14 @@ export class RoomsRepo {
 
   async currentState(
     roomId: string,
-    filter: { keys?: ReadonlyArray<[string, string]>; types?: readonly string[] } = {},
+    filter: StateFilter = {},
     q: Queryable = this.db,
   ): Promise<Map<string, string>> {
-    let where = "";
-    const params: string[] = [roomId];
-    if (filter.keys) {
-      if (filter.keys.length === 0) return new Map();
-      where = ` AND (${filter.keys.map(() => "(type = ? AND state_key = ?)").join(" OR ")})`;
-      for (const [t, sk] of filter.keys) params.push(t, sk);
-    } else if (filter.types) {
-      if (filter.types.length === 0) return new Map();
-      where = ` AND type IN (${placeholders(filter.types.length)})`;
-      params.push(...filter.types);
-    }
+    const f = stateFilterSql(filter);
+    if (!f) return new Map();
     const rows = await q.all<{ type: string; state_key: string; event_id: string }>(
-      `SELECT type, state_key, event_id FROM current_state WHERE room_id = ?${where}`,
-      params,
+      `SELECT type, state_key, event_id FROM current_state WHERE room_id = ?${f.where}`,
+      [roomId, ...f.params],
     );
     return new Map(rows.map((r) => [`${r.type}\u0000${r.state_key}`, r.event_id]));
   }
