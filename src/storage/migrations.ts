@@ -4,6 +4,7 @@
 import m0001 from "../../sql/0001_init.sql" with { type: "text" };
 import m0002 from "../../sql/0002_accounts.sql" with { type: "text" };
 import m0003 from "../../sql/0003_rooms.sql" with { type: "text" };
+import m0004 from "../../sql/0004_sync.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -21,7 +22,8 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(1, "0001_init.sql", m0001),
   shared(2, "0002_accounts.sql", m0002),
   shared(3, "0003_rooms.sql", m0003),
+  shared(4, "0004_sync.sql", m0004),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql"];
