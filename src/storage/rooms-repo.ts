@@ -56,6 +56,8 @@ const placeholders = (n: number) => Array(n).fill("?").join(", ");
 export interface StateFilter {
   keys?: ReadonlyArray<[string, string]>;
   types?: readonly string[];
+  /** Everything except these types (lazy-loading /sync: all state but m.room.member). */
+  notTypes?: readonly string[];
 }
 
 /** The SQL condition for a StateFilter; null when it selects nothing. */
@@ -67,6 +69,9 @@ function stateFilterSql(filter: StateFilter): { where: string; params: string[] 
   if (filter.types) {
     if (filter.types.length === 0) return null;
     return { where: ` AND type IN (${placeholders(filter.types.length)})`, params: [...filter.types] };
+  }
+  if (filter.notTypes?.length) {
+    return { where: ` AND type NOT IN (${placeholders(filter.notTypes.length)})`, params: [...filter.notTypes] };
   }
   return { where: "", params: [] };
 }
