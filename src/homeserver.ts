@@ -56,7 +56,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   configureLogging({ level: config.logging.level, file: config.logging.file, pretty: opts.prettyLog });
   const signingKey = ensureSigningKey(config.signing_key_path, config.server_name);
   const db = await openDatabase(config.database);
-  const services = createServices(config, db, signingKey);
+  const services = await createServices(config, db, signingKey);
   const app = buildApp(services);
   app.compile();
 

@@ -2,8 +2,14 @@
 // handlers validate input, call one service method and return the response.
 import type { Services } from "../services/index.ts";
 import type { App } from "./app.ts";
+import { accountsRoutes } from "./client/accounts.ts";
 import { discoveryRoutes } from "./client/discovery.ts";
+import { roomRoutes } from "./client/rooms.ts";
+import { installRetryAfter } from "./ratelimit.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
+  installRetryAfter(app);
   discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({}) });
+  accountsRoutes(app, svc);
+  roomRoutes(app, svc);
 }

@@ -60,12 +60,15 @@ export async function toClientEvents(
     if (row.txn_id && viewer && row.sender === viewer.userId && row.device_id === viewer.deviceId) {
       unsigned.transaction_id = row.txn_id;
     }
-    return clientFormat(ev, { withRoomId: opts.withRoomId ?? true, now, unsigned });
+    return clientFormat(ev, { withRoomId: opts.withRoomId ?? true, now, unsigned, roomId: row.room_id });
   });
 }
 
 /** The client format of a (possibly already redacted) event. */
-export function clientFormat(ev: RoomEvent, opts: { withRoomId?: boolean; now?: number; unsigned?: JsonObject } = {}): ClientEvent {
+export function clientFormat(
+  ev: RoomEvent,
+  opts: { withRoomId?: boolean; now?: number; unsigned?: JsonObject; roomId?: string } = {},
+): ClientEvent {
   const out: ClientEvent = {
     event_id: ev.event_id,
     type: ev.type,
@@ -73,7 +76,9 @@ export function clientFormat(ev: RoomEvent, opts: { withRoomId?: boolean; now?: 
     sender: ev.sender,
     origin_server_ts: Number(ev.origin_server_ts),
   };
-  if (opts.withRoomId !== false && ev.room_id) out.room_id = ev.room_id;
+  // v12 create events carry no room_id; clients always get one.
+  const roomId = ev.room_id ?? opts.roomId;
+  if (opts.withRoomId !== false && roomId) out.room_id = roomId;
   if (ev.state_key !== undefined) out.state_key = ev.state_key;
   if (ev.type === "m.room.redaction") {
     const r = (ev.content?.["redacts"] as string | undefined) ?? ev.redacts;

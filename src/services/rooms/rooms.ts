@@ -418,7 +418,8 @@ export class Rooms {
   }
 
   async getEvent(viewer: Viewer, roomId: string, eventId: string): Promise<ClientEvent> {
-    await this.requireRoom(roomId);
+    // Non-members of a room that is not world-readable get 403 (as Synapse); hidden events 404.
+    await this.readPoint(viewer.userId, roomId);
     const row = await this.d.repo.findEvent(eventId);
     if (!row || row.room_id !== roomId || row.rejected_reason !== null || row.outlier) throw new MatrixError("M_NOT_FOUND", "Event not found");
     const visible = await this.visibility.filter(viewer.userId, [row]);

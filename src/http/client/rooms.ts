@@ -1,0 +1,276 @@
+// Room endpoints of the Client-Server API: create, membership, sending, state, reading.
+// Spec: data/api/client-server/{create_room,joining,inviting,leaving,kicking,banning,knocking,
+// room_send,room_state,rooms,message_pagination,event_context,redaction,room_event_by_timestamp,
+// list_joined_rooms}.yaml. Each handler validates input, calls one service method, returns JSON.
+import { MatrixError } from "../../protocol/errors.ts";
+import type { JsonObject } from "../../protocol/events.ts";
+import { isValidEventId, isValidRoomId, isValidUserId } from "../../protocol/ids.ts";
+import type { Services } from "../../services/index.ts";
+import type { CreateRoomRequest } from "../../services/rooms/rooms.ts";
+import { parseRoomEventFilter, type RoomEventFilter } from "../../services/rooms/filters.ts";
+import type { App } from "../app.ts";
+import { authenticate } from "../auth.ts";
+import { jsonBody, optString } from "../params.ts";
+
+const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+
+const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The request body as a JSON object (it came from JSON.parse, so every value is JSON). */
+const objectBody = (body: unknown): JsonObject => jsonBody(body) as JsonObject;
+
+function roomIdParam(v: string | undefined): string {
+  if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
+  return v;
+}
+
+function eventIdParam(v: string | undefined): string {
+  if (!v || !isValidEventId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid event ID");
+  return v;
+}
+
+function nonEmpty(v: string | undefined, what: string): string {
+  if (!v) throw new MatrixError("M_INVALID_PARAM", `Missing ${what}`);
+  if (v.length > 255) throw new MatrixError("M_INVALID_PARAM", `${what} too long`);
+  return v;
+}
+
+function userIdField(body: JsonObject): string {
+  const v = body.user_id;
+  if (v === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'user_id'");
+  if (typeof v !== "string" || !isValidUserId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid 'user_id'");
+  return v;
+}
+
+function intParam(v: string | null, def: number, name: string, min = 0): number {
+  if (v === null || v === "") return def;
+  if (!/^-?\d+$/.test(v)) throw new MatrixError("M_INVALID_PARAM", `'${name}' must be an integer`);
+  const n = Number(v);
+  if (n < min || !Number.isSafeInteger(n)) throw new MatrixError("M_INVALID_PARAM", `'${name}' out of range`);
+  return n;
+}
+
+function filterParam(v: string | null): RoomEventFilter | undefined {
+  if (v === null || v === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    throw new MatrixError("M_INVALID_PARAM", "'filter' is not valid JSON");
+  }
+  return parseRoomEventFilter(parsed, "filter");
+}
+
+function dirParam(v: string | null, required: boolean): "b" | "f" {
+  if (v === null) {
+    if (required) throw new MatrixError("M_MISSING_PARAM", "Missing 'dir'");
+    return "b";
+  }
+  if (v !== "b" && v !== "f") throw new MatrixError("M_INVALID_PARAM", "'dir' must be 'b' or 'f'");
+  return v;
+}
+
+function parseCreateRoom(body: JsonObject): CreateRoomRequest {
+  const req: CreateRoomRequest = {};
+  const str = (k: keyof CreateRoomRequest) => {
+    const v = body[k];
+    if (v === undefined) return;
+    if (typeof v !== "string") throw new MatrixError("M_BAD_JSON", `'${k}' must be a string`);
+    (req as Record<string, unknown>)[k] = v;
+  };
+  str("room_alias_name");
+  str("name");
+  str("topic");
+  str("room_version");
+  if (body.visibility !== undefined) {
+    if (body.visibility !== "public" && body.visibility !== "private") throw new MatrixError("M_BAD_JSON", "'visibility' must be public or private");
+    req.visibility = body.visibility;
+  }
+  if (body.preset !== undefined) {
+    if (!["private_chat", "public_chat", "trusted_private_chat"].includes(body.preset as string)) throw new MatrixError("M_BAD_JSON", "Unknown 'preset'");
+    req.preset = body.preset as CreateRoomRequest["preset"];
+  }
+  if (body.invite !== undefined) {
+    if (!Array.isArray(body.invite) || body.invite.some((u) => typeof u !== "string")) throw new MatrixError("M_BAD_JSON", "'invite' must be a list of user IDs");
+    req.invite = body.invite as string[];
+  }
+  if (body.invite_3pid !== undefined && (!Array.isArray(body.invite_3pid) || body.invite_3pid.length > 0)) {
+    throw new MatrixError("M_THREEPID_DENIED", "Third-party invites need an identity server, which this server does not use");
+  }
+  if (body.is_direct !== undefined) {
+    if (typeof body.is_direct !== "boolean") throw new MatrixError("M_BAD_JSON", "'is_direct' must be a boolean");
+    req.is_direct = body.is_direct;
+  }
+  for (const k of ["creation_content", "power_level_content_override"] as const) {
+    if (body[k] !== undefined) {
+      if (!isObject(body[k])) throw new MatrixError("M_BAD_JSON", `'${k}' must be an object`);
+      req[k] = body[k] as JsonObject;
+    }
+  }
+  if (body.initial_state !== undefined) {
+    if (!Array.isArray(body.initial_state)) throw new MatrixError("M_BAD_JSON", "'initial_state' must be a list");
+    req.initial_state = body.initial_state.map((s, i) => {
+      if (!isObject(s) || typeof s.type !== "string" || !isObject(s.content) || (s.state_key !== undefined && typeof s.state_key !== "string")) {
+        throw new MatrixError("M_BAD_JSON", `initial_state[${i}] needs a string 'type', an object 'content' and an optional string 'state_key'`);
+      }
+      return { type: s.type, state_key: s.state_key as string | undefined, content: s.content };
+    });
+  }
+  return req;
+}
+
+export function roomRoutes(app: App, svc: Services): void {
+  const { rooms } = svc;
+  const query = (request: Request) => new URL(request.url).searchParams;
+
+  for (const p of PREFIXES) {
+    app.post(`${p}/createRoom`, async ({ request, body }) => {
+      const who = await authenticate(svc, request);
+      const roomId = await rooms.createRoom(who.userId, parseCreateRoom(objectBody(body)));
+      return { room_id: roomId };
+    });
+
+    // ---- membership
+    app.post(`${p}/rooms/:roomId/join`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      const b = objectBody(body);
+      return { room_id: await rooms.join(who.userId, roomIdParam(params.roomId), { reason: optString(b, "reason") }) };
+    });
+    app.post(`${p}/join/:roomIdOrAlias`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      const b = objectBody(body);
+      const target = nonEmpty(params.roomIdOrAlias, "room ID or alias");
+      return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason") }) };
+    });
+    app.post(`${p}/knock/:roomIdOrAlias`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      const b = objectBody(body);
+      return { room_id: await rooms.knock(who.userId, nonEmpty(params.roomIdOrAlias, "room ID or alias"), optString(b, "reason")) };
+    });
+    app.post(`${p}/rooms/:roomId/invite`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      const b = objectBody(body);
+      if (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined) {
+        throw new MatrixError("M_THREEPID_DENIED", "Third-party invites need an identity server, which this server does not use");
+      }
+      await rooms.invite(who.userId, roomIdParam(params.roomId), userIdField(b), optString(b, "reason"));
+      return {};
+    });
+    app.post(`${p}/rooms/:roomId/leave`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      await rooms.leave(who.userId, roomIdParam(params.roomId), optString(objectBody(body), "reason"));
+      return {};
+    });
+    app.post(`${p}/rooms/:roomId/forget`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      await rooms.forget(who.userId, roomIdParam(params.roomId));
+      return {};
+    });
+    for (const action of ["kick", "ban", "unban"] as const) {
+      app.post(`${p}/rooms/:roomId/${action}`, async ({ request, params, body }) => {
+        const who = await authenticate(svc, request);
+        const b = objectBody(body);
+        await rooms.moderate(who.userId, roomIdParam(params.roomId), userIdField(b), action, optString(b, "reason"));
+        return {};
+      });
+    }
+
+    // ---- sending
+    app.put(`${p}/rooms/:roomId/send/:eventType/:txnId`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      const roomId = roomIdParam(params.roomId);
+      const type = nonEmpty(params.eventType, "event type");
+      const txnId = nonEmpty(params.txnId, "transaction ID");
+      const content = objectBody(body);
+      const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId });
+      return { event_id: eventId };
+    });
+    const putState = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
+      const who = await authenticate(svc, request);
+      const roomId = roomIdParam(params.roomId);
+      const type = nonEmpty(params.eventType, "event type");
+      const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body));
+      return { event_id: eventId };
+    };
+    app.put(`${p}/rooms/:roomId/state/:eventType`, ({ request, params, body }) => putState(request, params, body));
+    app.put(`${p}/rooms/:roomId/state/:eventType/:stateKey`, ({ request, params, body }) => putState(request, params, body));
+    app.put(`${p}/rooms/:roomId/redact/:eventId/:txnId`, async ({ request, params, body }) => {
+      const who = await authenticate(svc, request);
+      const b = objectBody(body);
+      const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), {
+        deviceId: who.deviceId ?? "",
+        txnId: nonEmpty(params.txnId, "transaction ID"),
+      });
+      return { event_id: eventId };
+    });
+
+    // ---- reading
+    app.get(`${p}/joined_rooms`, async ({ request }) => {
+      const who = await authenticate(svc, request);
+      return { joined_rooms: await rooms.joinedRooms(who.userId) };
+    });
+    app.get(`${p}/rooms/:roomId/state`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      return rooms.getState(viewer(who), roomIdParam(params.roomId));
+    });
+    const getState = async (request: Request, params: Record<string, string | undefined>) => {
+      const who = await authenticate(svc, request);
+      const ev = await rooms.getStateEvent(viewer(who), roomIdParam(params.roomId), nonEmpty(params.eventType, "event type"), params.stateKey ?? "");
+      return query(request).get("format") === "event" ? ev : ev.content;
+    };
+    app.get(`${p}/rooms/:roomId/state/:eventType`, ({ request, params }) => getState(request, params));
+    app.get(`${p}/rooms/:roomId/state/:eventType/:stateKey`, ({ request, params }) => getState(request, params));
+    app.get(`${p}/rooms/:roomId/event/:eventId`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      return rooms.getEvent(viewer(who), roomIdParam(params.roomId), eventIdParam(params.eventId));
+    });
+    app.get(`${p}/rooms/:roomId/members`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      const q = query(request);
+      const chunk = await rooms.members(viewer(who), roomIdParam(params.roomId), {
+        at: q.get("at") ?? undefined,
+        membership: q.get("membership") ?? undefined,
+        notMembership: q.get("not_membership") ?? undefined,
+      });
+      return { chunk };
+    });
+    app.get(`${p}/rooms/:roomId/joined_members`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      return { joined: await rooms.joinedMembers(who.userId, roomIdParam(params.roomId)) };
+    });
+    app.get(`${p}/rooms/:roomId/messages`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      const q = query(request);
+      return rooms.messages(viewer(who), roomIdParam(params.roomId), {
+        from: q.get("from") || undefined,
+        to: q.get("to") || undefined,
+        dir: dirParam(q.get("dir"), true),
+        limit: intParam(q.get("limit"), 10, "limit"),
+        filter: filterParam(q.get("filter")),
+      });
+    });
+    app.get(`${p}/rooms/:roomId/context/:eventId`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      const q = query(request);
+      return rooms.context(
+        viewer(who),
+        roomIdParam(params.roomId),
+        eventIdParam(params.eventId),
+        Math.min(intParam(q.get("limit"), 10, "limit"), 100),
+        filterParam(q.get("filter")),
+      );
+    });
+  }
+
+  app.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", async ({ request, params }) => {
+    const who = await authenticate(svc, request);
+    const q = query(request);
+    const ts = q.get("ts");
+    if (ts === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'ts'");
+    return rooms.timestampToEvent(viewer(who), roomIdParam(params.roomId), intParam(ts, 0, "ts"), dirParam(q.get("dir"), true));
+  });
+}
+
+function viewer(who: { userId: string; deviceId: string | null }) {
+  return { userId: who.userId, deviceId: who.deviceId ?? undefined };
+}
