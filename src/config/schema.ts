@@ -140,6 +140,12 @@ export const SCHEMA = {
     allow_guests: bool(false, "Allow guest accounts (kind=guest)."),
   }),
 
+  auth: section("Access tokens and logins.", {
+    access_token_lifetime: int(0, "Lifetime in seconds of access tokens given to clients that support refresh tokens (refresh_token: true); they get a refresh token with it. 0: access tokens never expire and no refresh tokens are issued.", { min: 0 }),
+    login_token_lifetime: int(120, "Lifetime in seconds of the single-use m.login.token tokens made by POST /login/get_token.", { min: 1 }),
+    login_via_existing_session: bool(true, "Let logged-in users make m.login.token tokens (POST /login/get_token) to log in further clients, after re-entering their password."),
+  }),
+
   database: section("Where hs keeps its data.", {
     backend: oneOf(["sqlite", "postgres"] as const, "sqlite", "Database engine: sqlite (embedded, default) or postgres."),
     path: str("", "SQLite database file (backend = \"sqlite\"). Defaults to <data dir>/homeserver.db.", {
@@ -199,6 +205,16 @@ export const SCHEMA = {
 
   ratelimit: section("Rate limiting of clients.", {
     enabled: bool(true, "Apply rate limits (M_LIMIT_EXCEEDED) to logins, registrations and messages."),
+    login_per_minute: int(6, "Login attempts per minute, counted per client IP address and per account.", { min: 1 }),
+    login_burst: int(5, "Login attempts allowed in a burst before login_per_minute applies.", { min: 1 }),
+    failed_login_per_minute: int(10, "Failed login or password attempts per minute, per account and per IP address, before back-off.", { min: 1 }),
+    failed_login_burst: int(3, "Failed login attempts allowed in a burst before failed_login_per_minute applies.", { min: 1 }),
+    registration_per_minute: int(10, "Registrations (and registration token checks) per minute, per IP address.", { min: 1 }),
+    registration_burst: int(3, "Registrations allowed in a burst before registration_per_minute applies.", { min: 1 }),
+    login_token_per_minute: int(1, "POST /login/get_token requests per minute, per user.", { min: 1 }),
+    login_token_burst: int(1, "POST /login/get_token requests allowed in a burst.", { min: 1 }),
+    message_per_minute: int(12, "Messages (events) sent per minute, per user.", { min: 1 }),
+    message_burst: int(10, "Messages allowed in a burst before message_per_minute applies.", { min: 1 }),
   }),
 
   room_directory: section("The public room directory.", {

@@ -64,3 +64,71 @@ export function expectError(r: ApiResponse, status: number, errcode: string): vo
   }
   expect(typeof r.body.error).toBe("string");
 }
+
+// ---- accounts (issue 4): users created through the shared-secret admin API, logins, UIA.
+
+/** What the account helpers need of a test server (a TestServer fits). */
+export interface AccountServer {
+  url: string;
+  serverName: string;
+  config: { registration: { shared_secret: string } };
+}
+
+let userCounter = 0;
+/** A fresh localpart: `prefix` plus a counter and random suffix (unique within a run). */
+export function uniqueLocalpart(prefix = "user"): string {
+  return `${prefix}${++userCounter}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * Creates a user through the shared-secret registration API (as `hs register-user` does) and
+ * returns a TestClient logged in as that user on a new device.
+ */
+export async function registerUser(server: AccountServer, name: string, password = "password", admin = false): Promise<TestClient> {
+  const { sharedSecretMac } = await import("../../src/services/registration.ts");
+  const anon = new TestClient(server.url);
+  const nonce = (await anon.ok<{ nonce: string }>("GET", "/_synapse/admin/v1/register")).nonce;
+  const mac = sharedSecretMac(server.config.registration.shared_secret, nonce, name, password, admin);
+  const res = await anon.ok<{ user_id: string; access_token: string; device_id: string }>("POST", "/_synapse/admin/v1/register", {
+    nonce,
+    username: name,
+    password,
+    admin,
+    mac,
+  });
+  return new TestClient(server.url, res.access_token, res.user_id, res.device_id);
+}
+
+/** Logs in with a password (localpart or user ID); returns a client on a new (or the given) device. */
+export async function loginUser(server: { url: string }, user: string, password = "password", extra: Record<string, unknown> = {}): Promise<TestClient> {
+  const anon = new TestClient(server.url);
+  const res = await anon.ok<{ user_id: string; access_token: string; device_id: string }>("POST", "/_matrix/client/v3/login", {
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user },
+    password,
+    ...extra,
+  });
+  return new TestClient(server.url, res.access_token, res.user_id, res.device_id);
+}
+
+/**
+ * Performs a request protected by user-interactive authentication with the client's password:
+ * the first attempt must answer 401 with a session, the second carries m.login.password auth.
+ * Returns the final response.
+ */
+export async function withPasswordAuth<T = any>(
+  client: TestClient,
+  method: string,
+  path: string,
+  body: Record<string, unknown> = {},
+  password = "password",
+): Promise<ApiResponse<T>> {
+  const first = await client.request(method, path, body);
+  if (first.status !== 401 || typeof first.body?.session !== "string") {
+    throw new Error(`expected a 401 UIA challenge from ${method} ${path}, got ${first.status} ${JSON.stringify(first.body)}`);
+  }
+  return client.request<T>(method, path, {
+    ...body,
+    auth: { type: "m.login.password", identifier: { type: "m.id.user", user: client.userId }, password, session: first.body.session },
+  });
+}

@@ -1,0 +1,70 @@
+// GET /devices, GET/PUT/DELETE /devices/{deviceId}, POST /delete_devices.
+// Spec: data/api/client-server/device_management.yaml (Device Management module).
+import { badJson, missingParam } from "../../protocol/errors.ts";
+import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
+import type { Device } from "../../services/accounts.ts";
+import type { AccountServices } from "../../services/account-services.ts";
+import type { App } from "../app.ts";
+import { authenticate, connectionOf } from "../auth.ts";
+import { jsonBody, optString, withoutAuth } from "../params.ts";
+
+export type DevicesDeps = Pick<AccountServices, "auth" | "accounts" | "uia">;
+
+/** The spec's client_device shape: absent fields are left out. */
+export function deviceJson(d: Device): Record<string, unknown> {
+  const out: Record<string, unknown> = { device_id: d.deviceId };
+  if (d.displayName !== null) out.display_name = d.displayName;
+  if (d.lastSeenIp !== null) out.last_seen_ip = d.lastSeenIp;
+  if (d.lastSeenTs !== null) out.last_seen_ts = d.lastSeenTs;
+  return out;
+}
+
+export function devicesRoutes(app: App, deps: DevicesDeps): void {
+  app.get("/_matrix/client/v3/devices", async ({ request }) => {
+    const r = await authenticate(deps, request, { allowGuest: true });
+    return { devices: (await deps.accounts.listDevices(r.userId)).map(deviceJson) };
+  });
+
+  app.get("/_matrix/client/v3/devices/:deviceId", async ({ request, params }) => {
+    const r = await authenticate(deps, request, { allowGuest: true });
+    return deviceJson(await deps.accounts.getDevice(r.userId, params.deviceId));
+  });
+
+  app.put("/_matrix/client/v3/devices/:deviceId", async ({ request, params, body }) => {
+    const r = await authenticate(deps, request, { allowGuest: true });
+    // Creating devices this way is for application services only (later); users may only rename.
+    await deps.accounts.updateDevice(r.userId, params.deviceId, optString(jsonBody(body), "display_name"));
+    return {};
+  });
+
+  const deleteWithUia = async (request: Request, rawBody: unknown, uri: string, method: string, ids: (body: Record<string, unknown>) => string[]) => {
+    const r = await authenticate(deps, request);
+    const body = jsonBody(rawBody);
+    // Checked before authentication; a request carrying only `auth` reuses the session's parameters.
+    if (Object.keys(withoutAuth(body)).length > 0) ids(body);
+    const outcome = await deps.uia.authenticate(body.auth, {
+      flows: [{ stages: [LOGIN_TYPE_PASSWORD] }],
+      method,
+      uri,
+      userId: r.userId,
+      clientDict: withoutAuth(body),
+      ip: connectionOf(request).ip,
+    });
+    const deviceIds = ids(outcome.clientDict);
+    await deps.uia.finish(outcome.sessionId);
+    await deps.accounts.deleteDevices(r.userId, deviceIds);
+    return {};
+  };
+
+  app.delete("/_matrix/client/v3/devices/:deviceId", ({ request, params, body }) =>
+    deleteWithUia(request, body, `/_matrix/client/v3/devices/${params.deviceId}`, "DELETE", () => [params.deviceId]),
+  );
+
+  app.post("/_matrix/client/v3/delete_devices", ({ request, body }) =>
+    deleteWithUia(request, body, "/_matrix/client/v3/delete_devices", "POST", (b) => {
+      if (b.devices === undefined) throw missingParam("Missing 'devices'");
+      if (!Array.isArray(b.devices) || b.devices.some((d) => typeof d !== "string")) throw badJson("'devices' must be an array of strings");
+      return b.devices as string[];
+    }),
+  );
+}

@@ -1,0 +1,143 @@
+// POST /_matrix/client/v3/register, GET /register/available,
+// POST /register/{email,msisdn}/requestToken, GET /_matrix/client/v1/register/m.login.registration_token/validity.
+// Spec: data/api/client-server/registration.yaml, registration_tokens.yaml; modules/guest_access.md.
+import { MatrixError, forbidden, missingParam } from "../../protocol/errors.ts";
+import { LOGIN_TYPE_DUMMY, LOGIN_TYPE_REGISTRATION_TOKEN } from "../../protocol/uia.ts";
+import { checkNewPassword } from "../../services/accounts.ts";
+import type { AccountServices } from "../../services/account-services.ts";
+import { hashPassword } from "../../services/passwords.ts";
+import type { Config } from "../../config/schema.ts";
+import type { App } from "../app.ts";
+import { connectionOf } from "../auth.ts";
+import { jsonBody, optBool, optString, reqString, withoutAuth, type JsonObject } from "../params.ts";
+
+export type RegisterDeps = Pick<AccountServices, "auth" | "accounts" | "registration" | "registrationTokens" | "uia" | "ratelimits"> & {
+  config: Config;
+};
+
+const REGISTER_URI = "/_matrix/client/v3/register";
+
+/** Checks the body of a requestToken call (identity service request_*_validation schemas). */
+function checkRequestTokenBody(body: JsonObject, medium: "email" | "msisdn"): void {
+  const secret = reqString(body, "client_secret");
+  if (!/^[0-9a-zA-Z.=_-]{1,255}$/.test(secret)) throw new MatrixError("M_INVALID_PARAM", "Invalid client_secret");
+  if (medium === "email") reqString(body, "email");
+  else {
+    reqString(body, "country");
+    reqString(body, "phone_number");
+  }
+  if (body.send_attempt === undefined) throw missingParam("Missing 'send_attempt'");
+  if (typeof body.send_attempt !== "number" || !Number.isInteger(body.send_attempt)) throw new MatrixError("M_BAD_JSON", "'send_attempt' must be an integer");
+}
+
+export function registerRoutes(app: App, deps: RegisterDeps): void {
+  const { config } = deps;
+
+  app.post(`${REGISTER_URI}`, async ({ request, body: rawBody, query }) => {
+    const body = jsonBody(rawBody);
+    const kind = query.kind ?? "user";
+    const { ip } = connectionOf(request);
+    if (kind === "guest") {
+      if (!config.registration.allow_guests) throw forbidden("Guest access is disabled");
+      deps.ratelimits.registration.consume(`ip:${ip}`);
+      // Everything but initial_device_display_name is ignored for guests.
+      const name = typeof body.initial_device_display_name === "string" ? body.initial_device_display_name : undefined;
+      return deps.registration.registerGuest(name);
+    }
+    if (kind !== "user") throw new MatrixError("M_INVALID_PARAM", `Unknown kind: ${kind}`);
+    // Application services register in their namespace with m.login.application_service (later).
+    if (!config.registration.enabled) throw forbidden("Registration is disabled");
+
+    const username = optString(body, "username");
+    const deviceId = optString(body, "device_id");
+    const initialDeviceDisplayName = optString(body, "initial_device_display_name");
+    const inhibitLogin = optBool(body, "inhibit_login") ?? false;
+    const refresh = optBool(body, "refresh_token") ?? false;
+    const guestToken = optString(body, "guest_access_token");
+    if (body.password !== undefined) checkNewPassword(body.password);
+
+    // Guests upgrade by registering their own localpart with their access token.
+    let guestUserId: string | undefined;
+    if (guestToken !== undefined) {
+      const guest = await deps.auth.validateAccessToken(guestToken);
+      if (!guest.isGuest) throw forbidden("guest_access_token is not a guest's access token");
+      guestUserId = guest.userId;
+    }
+    // Username checks come before user-interactive authentication (spec).
+    const checkUsername = async (name: string | undefined): Promise<string | undefined> => {
+      if (name === undefined) return undefined;
+      if (guestUserId !== undefined) {
+        // The guest's own (numeric) localpart, which is otherwise reserved.
+        if (`@${name.toLowerCase()}:${config.server_name}` !== guestUserId) {
+          throw new MatrixError("M_INVALID_USERNAME", "A guest can only register its own user ID");
+        }
+        return undefined;
+      }
+      const localpart = deps.registration.localpartFor(name);
+      await deps.registration.checkAvailable(localpart);
+      return localpart;
+    };
+    await checkUsername(username);
+    deps.ratelimits.registration.check(`ip:${ip}`);
+
+    const flows = config.registration.requires_token ? [{ stages: [LOGIN_TYPE_REGISTRATION_TOKEN] }] : [{ stages: [LOGIN_TYPE_DUMMY] }];
+    const outcome = await deps.uia.authenticate(body.auth, {
+      flows,
+      method: "POST",
+      uri: REGISTER_URI,
+      clientDict: withoutAuth(body),
+      ip,
+    });
+    // Parameters may come from the first request of the session when this one only carried `auth`.
+    const params = outcome.clientDict;
+    const password = checkNewPassword(body.password ?? params.password);
+    // Checked again: the ID may have been taken while the client was authenticating.
+    const localpart = await checkUsername(username ?? (typeof params.username === "string" ? params.username : undefined));
+    const passwordHash = await hashPassword(password);
+    deps.ratelimits.registration.consume(`ip:${ip}`);
+    const token = outcome.serverData.registration_token;
+    return deps.registration.register({
+      localpart,
+      upgradeGuest: guestUserId,
+      passwordHash,
+      session: inhibitLogin || params.inhibit_login === true
+        ? false
+        : {
+            deviceId: deviceId ?? (typeof params.device_id === "string" ? params.device_id : undefined),
+            initialDeviceDisplayName:
+              initialDeviceDisplayName ?? (typeof params.initial_device_display_name === "string" ? params.initial_device_display_name : undefined),
+            refresh: refresh || params.refresh_token === true,
+          },
+      registrationToken: typeof token === "string" ? token : undefined,
+      uiaSessionId: outcome.sessionId,
+    });
+  });
+
+  const availability = deps.ratelimits.define("username_available", { perMinute: 60, burst: 10 });
+  app.get("/_matrix/client/v3/register/available", async ({ request, query }) => {
+    if (!config.registration.enabled) throw forbidden("Registration is disabled");
+    availability.consume(`ip:${connectionOf(request).ip}`);
+    const username = query.username;
+    if (typeof username !== "string") throw missingParam("Missing 'username'");
+    await deps.registration.checkAvailable(deps.registration.localpartFor(username));
+    return { available: true };
+  });
+
+  // No e-mail or SMS sending here: third-party identifiers cannot be used to register.
+  for (const medium of ["email", "msisdn"] as const) {
+    app.post(`/_matrix/client/v3/register/${medium}/requestToken`, ({ body }) => {
+      checkRequestTokenBody(jsonBody(body), medium);
+      throw new MatrixError("M_THREEPID_DENIED", `Registration with ${medium === "email" ? "an e-mail address" : "a phone number"} is not supported on this server`);
+    });
+  }
+
+  app.get("/_matrix/client/v1/register/m.login.registration_token/validity", async ({ request, query }) => {
+    if (!config.registration.enabled) throw forbidden("Registration is not enabled on this homeserver.");
+    deps.ratelimits.registration.consume(`validity:${connectionOf(request).ip}`);
+    const token = query.token;
+    if (typeof token !== "string") throw missingParam("Missing 'token'");
+    return { valid: await deps.registrationTokens.isValid(token) };
+  });
+}
+
+export { checkRequestTokenBody };

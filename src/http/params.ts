@@ -1,0 +1,49 @@
+// Small checks for JSON request bodies, giving the spec's error codes: a body that is not an
+// object → M_NOT_JSON, a missing required key → M_MISSING_PARAM, a key of the wrong type → M_BAD_JSON.
+import { MatrixError, badJson, missingParam } from "../protocol/errors.ts";
+
+export type JsonObject = Record<string, unknown>;
+
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** The body as a JSON object (undefined/empty bodies count as {}). */
+export function jsonBody(body: unknown): JsonObject {
+  if (body === undefined) return {};
+  if (!isJsonObject(body)) throw new MatrixError("M_NOT_JSON", "Content must be a JSON object");
+  return body;
+}
+
+export function optString(o: JsonObject, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw badJson(`'${key}' must be a string`);
+  return v;
+}
+
+export function reqString(o: JsonObject, key: string): string {
+  const v = optString(o, key);
+  if (v === undefined) throw missingParam(`Missing '${key}'`);
+  return v;
+}
+
+export function optBool(o: JsonObject, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "boolean") throw badJson(`'${key}' must be a boolean`);
+  return v;
+}
+
+export function optInt(o: JsonObject, key: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v)) throw badJson(`'${key}' must be an integer`);
+  return v;
+}
+
+/** The body without `auth` (the UIA client dict). */
+export function withoutAuth(o: JsonObject): JsonObject {
+  const { auth: _auth, ...rest } = o;
+  return rest;
+}

@@ -1,0 +1,195 @@
+// User-Interactive Authentication (spec: client-server-api "User-Interactive Authentication API").
+//
+// An endpoint protected by UIA calls `authenticate(body.auth, spec)` first: it returns once the
+// client has completed every stage of one of `spec.flows`, and otherwise throws a UiaChallenge
+// (401 with flows, params, session and completed stages, plus errcode/error after a failed stage).
+// Sessions live in the database (uia_sessions), so a restart between two stages does not break a
+// registration; they expire after SESSION_LIFETIME_MS. A session is bound to the endpoint (method
+// and path) and to the user who started it. After the protected operation succeeded, call
+// `finish(sessionId)`: a finished session cannot be replayed.
+//
+// Stage types are pluggable (`stages`): m.login.dummy, m.login.password and
+// m.login.registration_token are built in; other features may add theirs.
+import { MatrixError } from "../protocol/errors.ts";
+import { UiaChallenge, type UiaFlow } from "../protocol/uia.ts";
+import type { Db, Queryable } from "../storage/db.ts";
+import { UiaSessionsStore, type UiaSession } from "../storage/uia-sessions.ts";
+import { log } from "../util/log.ts";
+import { randomString } from "../util/random.ts";
+
+export type { UiaFlow };
+
+export const SESSION_LIFETIME_MS = 24 * 60 * 60_000;
+const CLEANUP_INTERVAL_MS = 10 * 60_000;
+
+/** What a protected request needs. */
+export interface UiaSpec {
+  flows: UiaFlow[];
+  /** Per-stage parameters sent to the client (the `params` of the 401 answer). */
+  params?: Record<string, Record<string, unknown>>;
+  method: string;
+  /** The endpoint path, e.g. "/_matrix/client/v3/account/password". */
+  uri: string;
+  /** The authenticated user making the request; undefined for registration. */
+  userId?: string;
+  /** The request body without `auth`: stored with the session and reused when a later request omits it. */
+  clientDict?: Record<string, unknown>;
+  /** Keys of clientDict that are never stored (passwords). Defaults to password and new_password. */
+  secretKeys?: string[];
+  /** The client's IP address (rate limiting of failed attempts). */
+  ip?: string;
+}
+
+/** Result of one stage attempt. */
+export type StageResult = { ok: true; serverData?: Record<string, unknown> } | { ok: false; errcode: string; error: string };
+
+export interface StageContext {
+  spec: UiaSpec;
+  session: UiaSession;
+}
+
+/** Checks the auth dict submitted for one stage type. May throw a MatrixError (e.g. 429). */
+export type StageChecker = (auth: Record<string, unknown>, ctx: StageContext) => Promise<StageResult>;
+
+export interface UiaOutcome {
+  sessionId: string;
+  /** The request parameters: from this request, or those stored when this request had none. */
+  clientDict: Record<string, unknown>;
+  /** Data stage checkers stored on the session (e.g. registration_token). */
+  serverData: Record<string, unknown>;
+  completed: string[];
+}
+
+/** Called with the server data of sessions that expired unfinished (e.g. to release a registration token). */
+export type SessionExpiryHook = (serverData: Record<string, unknown>) => Promise<void>;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+const DEFAULT_SECRET_KEYS = ["password", "new_password"];
+
+export class UiaService {
+  readonly store: UiaSessionsStore;
+  /** Stage checkers by auth type. */
+  readonly stages = new Map<string, StageChecker>();
+  /** Run for each session that expires before it was finished. */
+  readonly onSessionExpired: SessionExpiryHook[] = [];
+  private lastCleanup = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.store = new UiaSessionsStore(db);
+    this.stages.set("m.login.dummy", async () => ({ ok: true }));
+  }
+
+  /** Returns when a flow is complete; throws UiaChallenge (401) or another MatrixError otherwise. */
+  async authenticate(auth: unknown, spec: UiaSpec): Promise<UiaOutcome> {
+    if (auth !== undefined && auth !== null && !isObject(auth)) throw new MatrixError("M_BAD_JSON", "'auth' must be an object");
+    const authDict = isObject(auth) ? auth : undefined;
+    await this.cleanup();
+
+    const requestDict = spec.clientDict ?? {};
+    const secretKeys = spec.secretKeys ?? DEFAULT_SECRET_KEYS;
+    const stored = Object.fromEntries(Object.entries(requestDict).filter(([k]) => !secretKeys.includes(k)));
+
+    let session: UiaSession;
+    const sessionId = authDict?.session;
+    if (sessionId !== undefined) {
+      if (typeof sessionId !== "string") throw new MatrixError("M_BAD_JSON", "'auth.session' must be a string");
+      const found = await this.store.find(sessionId);
+      if (!found || found.createdTs + SESSION_LIFETIME_MS < this.now()) {
+        throw new MatrixError("M_UNKNOWN", `Unknown session ID: ${sessionId}`);
+      }
+      if (found.method !== spec.method || found.uri !== spec.uri) {
+        throw new MatrixError("M_FORBIDDEN", "Requested operation has changed during the UI authentication session.");
+      }
+      if ((found.userId ?? undefined) !== spec.userId) {
+        throw new MatrixError("M_FORBIDDEN", "This authentication session belongs to another user.");
+      }
+      session = found;
+    } else {
+      session = {
+        sessionId: randomString(24),
+        userId: spec.userId ?? null,
+        method: spec.method,
+        uri: spec.uri,
+        clientDict: stored,
+        serverData: {},
+        completed: [],
+        createdTs: this.now(),
+      };
+      await this.store.insert(session);
+    }
+
+    // A request with no parameters of its own continues with those stored in the session.
+    const clientDict = Object.keys(requestDict).length === 0 ? session.clientDict : requestDict;
+    let dirty = Object.keys(requestDict).length > 0 && JSON.stringify(stored) !== JSON.stringify(session.clientDict);
+    if (dirty) session.clientDict = stored;
+
+    const challenge = (failure?: { errcode: string; error: string }) =>
+      new UiaChallenge({ flows: spec.flows, params: spec.params ?? {}, session: session.sessionId, completed: [...session.completed] }, failure);
+
+    const type = authDict?.type;
+    if (type !== undefined) {
+      if (typeof type !== "string") throw new MatrixError("M_BAD_JSON", "'auth.type' must be a string");
+      const offered = spec.flows.some((f) => f.stages.includes(type));
+      const checker = this.stages.get(type);
+      if (!offered || !checker) {
+        if (dirty) await this.save(session);
+        throw new MatrixError("M_UNRECOGNIZED", `Unrecognised authentication type: ${type}`, {}, 400);
+      }
+      // Completed stages cannot be retried: an attempt at one just reports the state.
+      if (!session.completed.includes(type)) {
+        const next = spec.flows.some(
+          (f) => session.completed.every((s, i) => f.stages[i] === s) && f.stages[session.completed.length] === type,
+        );
+        if (!next) {
+          if (dirty) await this.save(session);
+          throw challenge({ errcode: "M_FORBIDDEN", error: `Stage ${type} is not the next stage of any flow` });
+        }
+        let result: StageResult;
+        try {
+          result = await checker(authDict!, { spec, session });
+        } catch (e) {
+          if (dirty) await this.save(session);
+          throw e;
+        }
+        if (!result.ok) {
+          if (dirty) await this.save(session);
+          throw challenge({ errcode: result.errcode, error: result.error });
+        }
+        session.completed.push(type);
+        if (result.serverData) Object.assign(session.serverData, result.serverData);
+        dirty = true;
+      }
+    }
+    if (dirty) await this.save(session);
+
+    const done = spec.flows.some((f) => f.stages.length <= session.completed.length && f.stages.every((s, i) => session.completed[i] === s));
+    if (!done) throw challenge();
+    return { sessionId: session.sessionId, clientDict, serverData: session.serverData, completed: [...session.completed] };
+  }
+
+  private async save(session: UiaSession): Promise<void> {
+    await this.store.update(this.db, session);
+  }
+
+  /** Ends a session after the protected operation succeeded (inside its transaction when given). */
+  async finish(sessionId: string, tx?: Queryable): Promise<void> {
+    await this.store.delete(tx ?? this.db, sessionId);
+  }
+
+  /** Deletes expired sessions (at most every few minutes), running the expiry hooks. */
+  private async cleanup(): Promise<void> {
+    const now = this.now();
+    if (now - this.lastCleanup < CLEANUP_INTERVAL_MS) return;
+    this.lastCleanup = now;
+    try {
+      const expired = await this.store.deleteExpired(now - SESSION_LIFETIME_MS);
+      for (const s of expired) for (const hook of this.onSessionExpired) await hook(s.serverData);
+    } catch (e) {
+      log.warn("could not clean up expired UIA sessions", { error: (e as Error).message });
+    }
+  }
+}

@@ -1,0 +1,285 @@
+// POST /register with user-interactive authentication, /register/available, guests, registration
+// tokens (the UIA stage and /validity), and the requestToken endpoints.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { validateConfig } from "../../src/config/load.ts";
+import { startHomeserver } from "../../src/homeserver.ts";
+import { expectError, registerUser, TestClient, uniqueLocalpart } from "../helpers/client.ts";
+import { assertMatchesSpec } from "../helpers/openapi.ts";
+import { BACKENDS, startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+
+const REGISTER = "/_matrix/client/v3/register";
+
+for (const backend of BACKENDS) {
+  describe(`registration [${backend}]`, () => {
+    let s: TestServer;
+    let anon: TestClient;
+    beforeAll(async () => {
+      s = await startTestServer({ backend, config: { registration: { enabled: true, allow_guests: true } } });
+      anon = new TestClient(s.url);
+    });
+    afterAll(() => s.stop());
+
+    test("the UIA dance: 401 with flows and session, then m.login.dummy completes", async () => {
+      const name = uniqueLocalpart("reg");
+      const first = await anon.post(REGISTER, { username: name, password: "secret-pw" });
+      expect(first.status).toBe(401);
+      assertMatchesSpec("client-server/registration", "POST", "/register", 401, first.body);
+      expect(first.body.flows).toEqual([{ stages: ["m.login.dummy"] }]);
+      expect(typeof first.body.session).toBe("string");
+      expect(first.body.errcode).toBeUndefined();
+      expect(first.body.completed).toBeUndefined();
+
+      const done = await anon.post(REGISTER, {
+        username: name,
+        password: "secret-pw",
+        initial_device_display_name: "My phone",
+        auth: { type: "m.login.dummy", session: first.body.session },
+      });
+      expect(done.status).toBe(200);
+      assertMatchesSpec("client-server/registration", "POST", "/register", 200, done.body);
+      expect(done.body.user_id).toBe(`@${name}:${s.serverName}`);
+      expect(done.body.home_server).toBe(s.serverName);
+      const c = new TestClient(s.url, done.body.access_token);
+      expect((await c.ok("GET", "/_matrix/client/v3/account/whoami")).device_id).toBe(done.body.device_id);
+      const dev = await c.ok("GET", `/_matrix/client/v3/devices/${encodeURIComponent(done.body.device_id)}`);
+      expect(dev.display_name).toBe("My phone");
+      // The display name defaults to the localpart.
+      expect((await anon.ok("GET", `/_matrix/client/v3/profile/${encodeURIComponent(done.body.user_id)}`)).displayname).toBe(name);
+      // A finished session cannot be replayed.
+      const replay = await anon.post(REGISTER, { username: uniqueLocalpart(), password: "x", auth: { type: "m.login.dummy", session: first.body.session } });
+      expect(replay.status).toBe(400);
+    });
+
+    test("a request without auth never succeeds, even with only a dummy stage", async () => {
+      const r = await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw" });
+      expect(r.status).toBe(401);
+    });
+
+    test("an empty probe gets the flows; the session keeps the parameters given first", async () => {
+      const name = uniqueLocalpart("probe");
+      const probe = await anon.post(REGISTER, {});
+      expect(probe.status).toBe(401);
+      // Auth in one go without a session: a session is created and completed at once.
+      const r = await anon.post(REGISTER, { username: name, password: "pw", auth: { type: "m.login.dummy" } });
+      expect(r.status).toBe(200);
+      expect(r.body.user_id).toBe(`@${name}:${s.serverName}`);
+    });
+
+    test("username checks come before authentication: M_USER_IN_USE, M_INVALID_USERNAME", async () => {
+      const taken = await registerUser(s, uniqueLocalpart("taken"));
+      const local = taken.userId!.slice(1).split(":")[0]!;
+      expectError(await anon.post(REGISTER, { username: local, password: "pw" }), 400, "M_USER_IN_USE");
+      // Case-insensitively, as usernames are lower-cased.
+      expectError(await anon.post(REGISTER, { username: local.toUpperCase(), password: "pw" }), 400, "M_USER_IN_USE");
+      for (const bad of ["with space", "é", "_underscore", "12345", "", "a:b", "x".repeat(260)]) {
+        expectError(await anon.post(REGISTER, { username: bad, password: "pw" }), 400, "M_INVALID_USERNAME");
+      }
+    });
+
+    test("upper-case usernames map to lower-case user IDs", async () => {
+      const name = uniqueLocalpart("Mixed");
+      const r = await anon.post(REGISTER, { username: name, password: "pw", auth: { type: "m.login.dummy" } });
+      expect(r.status).toBe(200);
+      expect(r.body.user_id).toBe(`@${name.toLowerCase()}:${s.serverName}`);
+    });
+
+    test("missing password after authentication → M_MISSING_PARAM; bad types → M_BAD_JSON", async () => {
+      expectError(await anon.post(REGISTER, { username: uniqueLocalpart(), auth: { type: "m.login.dummy" } }), 400, "M_MISSING_PARAM");
+      expectError(await anon.post(REGISTER, { username: 42, password: "pw" }), 400, "M_BAD_JSON");
+      expectError(await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw", inhibit_login: "yes" }), 400, "M_BAD_JSON");
+      expectError(await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw", auth: "dummy" }), 400, "M_BAD_JSON");
+    });
+
+    test("unknown auth types → M_UNRECOGNIZED; unknown sessions → 400", async () => {
+      expectError(await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw", auth: { type: "m.login.foo" } }), 400, "M_UNRECOGNIZED");
+      const r = await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw", auth: { type: "m.login.dummy", session: "nope" } });
+      expect(r.status).toBe(400);
+    });
+
+    test("a session is bound to its endpoint", async () => {
+      const first = await anon.post(REGISTER, {});
+      const owner = await registerUser(s, uniqueLocalpart());
+      const r = await owner.post("/_matrix/client/v3/account/deactivate", { auth: { type: "m.login.password", session: first.body.session, password: "password" } });
+      expectError(r, 403, "M_FORBIDDEN");
+    });
+
+    test("inhibit_login returns no token; device_id is honoured", async () => {
+      const name = uniqueLocalpart("inhibit");
+      const r = await anon.post(REGISTER, { username: name, password: "pw", inhibit_login: true, auth: { type: "m.login.dummy" } });
+      expect(r.status).toBe(200);
+      expect(r.body.access_token).toBeUndefined();
+      expect(r.body.device_id).toBeUndefined();
+      const d = await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw", device_id: "MYDEVICE", auth: { type: "m.login.dummy" } });
+      expect(d.body.device_id).toBe("MYDEVICE");
+    });
+
+    test("without a username a (numeric) user ID is generated", async () => {
+      const r = await anon.post(REGISTER, { password: "pw", auth: { type: "m.login.dummy" } });
+      expect(r.status).toBe(200);
+      expect(r.body.user_id).toMatch(new RegExp(`^@[0-9]+:${s.serverName}$`));
+    });
+
+    test("GET /register/available", async () => {
+      const free = await anon.get(`${REGISTER}/available?username=${uniqueLocalpart("free")}`);
+      expect(free.status).toBe(200);
+      expect(free.body).toEqual({ available: true });
+      assertMatchesSpec("client-server/registration", "GET", "/register/available", 200, free.body);
+      const taken = await registerUser(s, uniqueLocalpart());
+      expectError(await anon.get(`${REGISTER}/available?username=${taken.userId!.slice(1).split(":")[0]}`), 400, "M_USER_IN_USE");
+      expectError(await anon.get(`${REGISTER}/available?username=bad%20name`), 400, "M_INVALID_USERNAME");
+      expectError(await anon.get(`${REGISTER}/available`), 400, "M_MISSING_PARAM");
+    });
+
+    test("guests: kind=guest gives a guest account limited to guest endpoints", async () => {
+      const r = await anon.post(`${REGISTER}?kind=guest`, { username: "ignored", password: "ignored", initial_device_display_name: "Guest tab" });
+      expect(r.status).toBe(200);
+      assertMatchesSpec("client-server/registration", "POST", "/register", 200, r.body);
+      expect(r.body.user_id).toMatch(/^@[0-9]+:/);
+      const g = new TestClient(s.url, r.body.access_token);
+      const who = await g.ok("GET", "/_matrix/client/v3/account/whoami");
+      expect(who.is_guest).toBe(true);
+      expect((await g.ok("GET", `/_matrix/client/v3/devices/${r.body.device_id}`)).display_name).toBe("Guest tab");
+      // Not on the guest list: account management.
+      expectError(await g.get("/_matrix/client/v3/account/3pid"), 403, "M_GUEST_ACCESS_FORBIDDEN");
+      expectError(await g.post("/_matrix/client/v3/account/password", { new_password: "x" }), 403, "M_GUEST_ACCESS_FORBIDDEN");
+      // Guests may set their display name but nothing else.
+      expect((await g.put(`/_matrix/client/v3/profile/${r.body.user_id}/displayname`, { displayname: "G" })).status).toBe(200);
+      expectError(await g.put(`/_matrix/client/v3/profile/${r.body.user_id}/avatar_url`, { avatar_url: "mxc://x/y" }), 403, "M_FORBIDDEN");
+      expectError(await anon.post(`${REGISTER}?kind=admin`, {}), 400, "M_INVALID_PARAM");
+    });
+
+    test("guests upgrade to full accounts with guest_access_token", async () => {
+      const r = await anon.post(`${REGISTER}?kind=guest`, {});
+      const local = r.body.user_id.slice(1).split(":")[0];
+      const up = await anon.post(REGISTER, {
+        username: local,
+        password: "upgraded-pw",
+        guest_access_token: r.body.access_token,
+        auth: { type: "m.login.dummy" },
+      });
+      expect(up.status).toBe(200);
+      expect(up.body.user_id).toBe(r.body.user_id);
+      const c = new TestClient(s.url, up.body.access_token);
+      expect((await c.ok("GET", "/_matrix/client/v3/account/whoami")).is_guest).toBe(false);
+      const login = await anon.post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: local }, password: "upgraded-pw" });
+      expect(login.status).toBe(200);
+      // Another guest's ID cannot be taken this way.
+      const other = await anon.post(`${REGISTER}?kind=guest`, {});
+      expectError(
+        await anon.post(REGISTER, { username: uniqueLocalpart(), password: "pw", guest_access_token: other.body.access_token }),
+        400,
+        "M_INVALID_USERNAME",
+      );
+    });
+
+    test("third-party registration is refused: M_THREEPID_DENIED", async () => {
+      const e = await anon.post(`${REGISTER}/email/requestToken`, { client_secret: "secret", email: "a@example.org", send_attempt: 1 });
+      expectError(e, 403, "M_THREEPID_DENIED");
+      assertMatchesSpec("client-server/registration", "POST", "/register/email/requestToken", 403, e.body);
+      expectError(await anon.post(`${REGISTER}/msisdn/requestToken`, { client_secret: "secret", country: "GB", phone_number: "07700900001", send_attempt: 1 }), 403, "M_THREEPID_DENIED");
+      expectError(await anon.post(`${REGISTER}/email/requestToken`, { email: "a@example.org", send_attempt: 1 }), 400, "M_MISSING_PARAM");
+    });
+  });
+
+  describe(`registration settings [${backend}]`, () => {
+    test("registration is off by default: M_FORBIDDEN (guests too)", async () => {
+      const s = await startTestServer({ backend });
+      try {
+        const anon = new TestClient(s.url);
+        const r = await anon.post(REGISTER, { username: "someone", password: "pw" });
+        expectError(r, 403, "M_FORBIDDEN");
+        assertMatchesSpec("client-server/registration", "POST", "/register", 403, r.body);
+        expectError(await anon.post(`${REGISTER}?kind=guest`, {}), 403, "M_FORBIDDEN");
+        expectError(await anon.get(`${REGISTER}/available?username=x`), 403, "M_FORBIDDEN");
+        expectError(await anon.get("/_matrix/client/v1/register/m.login.registration_token/validity?token=abc"), 403, "M_FORBIDDEN");
+      } finally {
+        await s.stop();
+      }
+    });
+
+    test("requires_token: the m.login.registration_token stage, uses counted, /validity", async () => {
+      const s = await startTestServer({ backend, config: { registration: { enabled: true, requires_token: true } } });
+      try {
+        const anon = new TestClient(s.url);
+        const admin = await registerUser(s, uniqueLocalpart("admin"), "password", true);
+        const token = (await admin.ok("POST", "/_synapse/admin/v1/registration_tokens/new", { token: "onlyonce", uses_allowed: 1 })).token;
+        const VALIDITY = "/_matrix/client/v1/register/m.login.registration_token/validity";
+        const v = await anon.get(`${VALIDITY}?token=${token}`);
+        expect(v.body).toEqual({ valid: true });
+        assertMatchesSpec("client-server/registration_tokens", "GET", "/register/m.login.registration_token/validity", 200, v.body);
+        expect((await anon.get(`${VALIDITY}?token=unknown`)).body).toEqual({ valid: false });
+        expectError(await anon.get(VALIDITY), 400, "M_MISSING_PARAM");
+
+        const first = await anon.post(REGISTER, { username: "tokenuser", password: "pw" });
+        expect(first.status).toBe(401);
+        expect(first.body.flows).toEqual([{ stages: ["m.login.registration_token"] }]);
+        // The dummy stage is not offered here.
+        expectError(await anon.post(REGISTER, { username: "tokenuser", password: "pw", auth: { type: "m.login.dummy", session: first.body.session } }), 400, "M_UNRECOGNIZED");
+        const wrong = await anon.post(REGISTER, { username: "tokenuser", password: "pw", auth: { type: "m.login.registration_token", token: "nope", session: first.body.session } });
+        expect(wrong.status).toBe(401);
+        expect(wrong.body.errcode).toBe("M_UNAUTHORIZED");
+        expect(wrong.body.session).toBe(first.body.session);
+        assertMatchesSpec("client-server/registration", "POST", "/register", 401, wrong.body);
+
+        // A second session that passed the token stage would exceed uses_allowed once this one is pending.
+        const ok = await anon.post(REGISTER, { username: "tokenuser", password: "pw", auth: { type: "m.login.registration_token", token, session: first.body.session } });
+        expect(ok.status).toBe(200);
+        const info = await admin.ok("GET", `/_synapse/admin/v1/registration_tokens/${token}`);
+        expect(info).toMatchObject({ pending: 0, completed: 1 });
+        expect((await anon.get(`${VALIDITY}?token=${token}`)).body).toEqual({ valid: false });
+        const again = await anon.post(REGISTER, { username: "tokenuser2", password: "pw", auth: { type: "m.login.registration_token", token } });
+        expect(again.status).toBe(401);
+        expect(again.body.errcode).toBe("M_UNAUTHORIZED");
+      } finally {
+        await s.stop();
+      }
+    });
+
+    test("a pending token use counts against uses_allowed", async () => {
+      const s = await startTestServer({ backend, config: { registration: { enabled: true, requires_token: true } } });
+      try {
+        const anon = new TestClient(s.url);
+        const admin = await registerUser(s, uniqueLocalpart("admin"), "password", true);
+        await admin.ok("POST", "/_synapse/admin/v1/registration_tokens/new", { token: "one", uses_allowed: 1 });
+        // Stage completed, registration not finished (password missing): one use is pending.
+        const a = await anon.post(REGISTER, { username: "pend1", auth: { type: "m.login.registration_token", token: "one" } });
+        expectError(a, 400, "M_MISSING_PARAM");
+        expect(await admin.ok("GET", "/_synapse/admin/v1/registration_tokens/one")).toMatchObject({ pending: 1, completed: 0 });
+        const b = await anon.post(REGISTER, { username: "pend2", password: "pw", auth: { type: "m.login.registration_token", token: "one" } });
+        expect(b.status).toBe(401);
+        expect(b.body.errcode).toBe("M_UNAUTHORIZED");
+      } finally {
+        await s.stop();
+      }
+    });
+  });
+}
+
+test("UIA sessions survive a restart between two stages [sqlite]", async () => {
+  const dir = tempDir();
+  const cfg = () =>
+    validateConfig(
+      {
+        server_name: "localhost",
+        registration: { enabled: true },
+        database: { backend: "sqlite", path: `${dir}/hs.db` },
+        listeners: [{ bind_address: "127.0.0.1", port: 0 }],
+        logging: { level: "error" },
+        ratelimit: { enabled: false },
+      },
+      "test",
+      dir,
+    ).config;
+  let hs = await startHomeserver(cfg());
+  const first = await new TestClient(hs.listeners[0]!.url).post(REGISTER, { username: "restart", password: "pw" });
+  expect(first.status).toBe(401);
+  await hs.stop(1000);
+  hs = await startHomeserver(cfg());
+  try {
+    const done = await new TestClient(hs.listeners[0]!.url).post(REGISTER, { username: "restart", password: "pw", auth: { type: "m.login.dummy", session: first.body.session } });
+    expect(done.status).toBe(200);
+    expect(done.body.user_id).toBe("@restart:localhost");
+  } finally {
+    await hs.stop(1000);
+  }
+});
