@@ -101,7 +101,7 @@ for (const backend of BACKENDS) {
       expect((await alice.ok("GET", `${room}/members?not_membership=leave`)).chunk.length).toBe(2);
       // joined_members
       const jm = await alice.ok("GET", `${room}/joined_members`);
-      expect(Object.keys(jm.joined).sort()).toEqual([alice.userId, bob.userId].sort());
+      expect(Object.keys(jm.joined).sort()).toEqual([alice.userId!, bob.userId!].sort());
       // Leave and forget.
       expectError(await bob.post(`${room}/forget`, {}), 400, "M_UNKNOWN");
       await bob.ok("POST", `${room}/leave`, {});
