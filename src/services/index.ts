@@ -5,6 +5,13 @@ import type { Config } from "../config/schema.ts";
 import type { Db } from "../storage/db.ts";
 import type { ServerSigningKey } from "./signing-key-file.ts";
 import { createAccountServices, type AccountServices } from "./account-services.ts";
+import { RoomsRepo } from "../storage/rooms-repo.ts";
+import { ProfilesStore } from "../storage/profiles.ts";
+import { AccountsStore } from "../storage/accounts.ts";
+import { Notifier } from "./notifier.ts";
+import { StreamAllocator } from "./streams.ts";
+import { RoomEvents } from "./rooms/events.ts";
+import { Rooms } from "./rooms/rooms.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices {
@@ -13,8 +20,40 @@ export interface Services extends AccountServices {
   readonly signingKey: ServerSigningKey;
   /** Called on shutdown: end long-polls, flush queues. */
   readonly shutdownHooks: Array<() => void | Promise<void>>;
+  /** The global stream /sync reads (events, account data, receipts, memberships). */
+  readonly streams: StreamAllocator;
+  /** Wakes /sync long-polls. */
+  readonly notifier: Notifier;
+  readonly roomsRepo: RoomsRepo;
+  /** Building, authorising, persisting and loading room events. */
+  readonly events: RoomEvents;
+  /** Room operations for local users. */
+  readonly rooms: Rooms;
 }
 
-export function createServices(config: Config, db: Db, signingKey: ServerSigningKey): Services {
-  return { config, db, signingKey, shutdownHooks: [], ...createAccountServices(config, db) };
+export async function createServices(config: Config, db: Db, signingKey: ServerSigningKey): Promise<Services> {
+  const serverName = config.server_name;
+  const roomsRepo = new RoomsRepo(db);
+  await roomsRepo.init();
+  const streams = new StreamAllocator(await roomsRepo.maxStreamPosition());
+  const notifier = new Notifier();
+  const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
+  const profiles = new ProfilesStore(db);
+  const accountsStore = new AccountsStore(db);
+  const rooms = new Rooms({
+    db,
+    repo: roomsRepo,
+    events,
+    serverName,
+    profile: async (userId) => {
+      const p = await profiles.getProfile(userId);
+      return {
+        displayname: typeof p.displayname === "string" ? p.displayname : undefined,
+        avatar_url: typeof p.avatar_url === "string" ? p.avatar_url : undefined,
+      };
+    },
+    userExists: async (userId) => (await accountsStore.findUser(userId)) !== undefined,
+  });
+  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
+  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, ...createAccountServices(config, db) };
 }
