@@ -11,9 +11,9 @@ import { checkPduSize, hashAndSignEvent } from "../../core/pdu.ts";
 import { redactEvent } from "../../core/redaction.ts";
 import { getRoomVersion, type RoomVersion } from "../../core/room-versions.ts";
 import { eventStateMapKey, parseStateMapKey, stateMapKey } from "../../core/state-map.ts";
-import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
+import { domainOf, effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
-import type { JsonObject, Pdu, RoomEvent } from "../../protocol/events.ts";
+import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
 import type { Db, Queryable } from "../../storage/db.ts";
 import type { EventRow, RoomsRepo, StateDelta } from "../../storage/rooms-repo.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
@@ -281,13 +281,11 @@ export class RoomEvents {
     },
   ): Promise<PersistedEvent> {
     const { repo } = this.d;
-    const roomId = event.room_id ?? roomIdFromCreateEvent(event, rv);
+    const roomId = roomIdOf(event, rv);
     const stateKey = eventStateMapKey(event);
-    const membership = event.type === "m.room.member" ? String(event.content["membership"] ?? "") : null;
-    const prevIds = (event.prev_events as unknown[]).map((r) => (typeof r === "string" ? r : (r as [string])[0]));
-    const authIds = (event.auth_events as unknown[]).map((r) => (typeof r === "string" ? r : (r as [string])[0]));
-    const redactTarget = event.type === "m.room.redaction" ? ((rv.redactsInContent ? event.content["redacts"] : event.redacts) as string | undefined) : undefined;
-    const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, opts.authState) : false;
+    const membership = membershipOf(event);
+    const redactTarget = redactsOf(event, rv);
+    const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: true, authState: opts.authState }) : false;
 
     const stream = await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
@@ -296,60 +294,227 @@ export class RoomEvents {
         let group = room?.current_state_group ?? null;
         if (stateKey !== undefined) {
           const [t, sk] = parseStateMapKey(stateKey);
-          const delta: StateDelta = [[t, sk, event.event_id]];
-          const prevGroup = group;
-          group = await repo.insertStateGroup(tx, roomId, prevGroup, delta, async () => {
-            const full = await repo.stateOfGroup(prevGroup!, {}, tx);
-            return new Map([...full].map(([k, id]) => {
-              const [tt, ss] = parseStateMapKey(k);
-              return [k, [tt, ss, id] as [string, string, string]];
-            }));
-          });
+          group = await this.newStateGroup(tx, roomId, group, [[t, sk, event.event_id]]);
           await repo.setCurrentStateGroup(tx, roomId, group);
           await repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]);
         }
-        await repo.insertEvent(
-          tx,
-          {
-            event_id: event.event_id,
-            room_id: roomId,
-            stream_ordering: pos,
-            depth: Number(event.depth),
-            type: event.type,
-            state_key: event.state_key ?? null,
-            sender: event.sender,
-            origin_server_ts: Number(event.origin_server_ts),
-            received_ts: Date.now(),
-            json: JSON.stringify(stripEventId(event, rv)),
-            outlier: 0,
-            soft_failed: 0,
-            rejected_reason: null,
-            state_group: group,
-            replaces_state: opts.replaces ?? null,
-            txn_id: opts.txn?.txnId ?? null,
-            device_id: opts.txn?.deviceId ?? null,
-          },
-          prevIds,
-          authIds,
-        );
-        await repo.replaceForwardExtremities(tx, roomId, prevIds, [event.event_id]);
+        await this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn });
+        await repo.replaceForwardExtremities(tx, roomId, refIds(event.prev_events), [event.event_id]);
         if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) {
           await repo.upsertLocalMembership(tx, event.state_key, roomId, membership, event.event_id, pos);
         }
         if (opts.txn) await repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id);
-        if (applyRedaction && redactTarget) {
-          await repo.setRedactedBy(tx, redactTarget, event.event_id);
-          this.cache.delete(redactTarget);
-        }
+        if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
         for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
       });
       return pos;
     });
+    return this.afterWrite(event, roomId, stream, true);
+  }
+
+  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {
     this.cache.set(event.event_id, event);
     this.d.notifier.notifyRoom(roomId);
-    if (membership !== null && event.state_key) this.d.notifier.notifyUser(event.state_key);
-    for (const hook of this.hooks.afterPersist) hook(event, stream);
+    if (event.type === "m.room.member" && event.state_key) this.d.notifier.notifyUser(event.state_key);
+    if (timeline) for (const hook of this.hooks.afterPersist) hook(event, stream);
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };
+  }
+
+  private async markRedacted(tx: Queryable, targetId: string, redactionId: string): Promise<void> {
+    await this.d.repo.setRedactedBy(tx, targetId, redactionId);
+    this.cache.delete(targetId);
+  }
+
+  /** A state group: `delta` over `prevGroup` (a snapshot when the chain is long or there is none). */
+  async newStateGroup(tx: Queryable, roomId: string, prevGroup: number | null, delta: StateDelta): Promise<number> {
+    const { repo } = this.d;
+    return repo.insertStateGroup(tx, roomId, prevGroup, delta, async () => {
+      const full = await repo.stateOfGroup(prevGroup!, {}, tx);
+      return new Map(
+        [...full].map(([k, id]) => {
+          const [t, sk] = parseStateMapKey(k);
+          return [k, [t, sk, id] as [string, string, string]];
+        }),
+      );
+    });
+  }
+
+  /** A state group holding exactly `state`, written as a delta over `base` when given. */
+  async stateGroupFor(tx: Queryable, roomId: string, state: ReadonlyMap<string, string>, base: number | null): Promise<number> {
+    const delta: StateDelta = [];
+    if (base !== null) {
+      const baseState = await this.d.repo.stateOfGroup(base, {}, tx);
+      for (const [k, id] of state) if (baseState.get(k) !== id) delta.push([...parseStateMapKey(k), id]);
+      for (const k of baseState.keys()) if (!state.has(k)) delta.push([...parseStateMapKey(k), null]);
+      if (delta.length === 0) return base;
+    } else {
+      for (const [k, id] of state) delta.push([...parseStateMapKey(k), id]);
+    }
+    return this.newStateGroup(tx, roomId, base, delta);
+  }
+
+  private async writeEventRow(
+    tx: Queryable,
+    event: RoomEvent,
+    rv: RoomVersion,
+    pos: number,
+    f: { group: number | null; replaces?: string | null; txn?: { deviceId: string; txnId: string }; outlier?: boolean; softFailed?: boolean; rejectedReason?: string | null },
+  ): Promise<void> {
+    await this.d.repo.insertEvent(
+      tx,
+      {
+        event_id: event.event_id,
+        room_id: roomIdOf(event, rv),
+        stream_ordering: pos,
+        depth: Number(event.depth),
+        type: event.type,
+        state_key: event.state_key ?? null,
+        sender: event.sender,
+        origin_server_ts: Number(event.origin_server_ts),
+        received_ts: Date.now(),
+        json: JSON.stringify(stripEventId(event, rv)),
+        outlier: f.outlier ? 1 : 0,
+        soft_failed: f.softFailed ? 1 : 0,
+        rejected_reason: f.rejectedReason ?? null,
+        state_group: f.group,
+        replaces_state: f.replaces ?? null,
+        txn_id: f.txn?.txnId ?? null,
+        device_id: f.txn?.deviceId ?? null,
+      },
+      refIds(event.prev_events),
+      refIds(event.auth_events),
+    );
+  }
+
+  // ------------------------------------------------------------------ received events
+
+  /**
+   * Stores events without their room state (auth chains and state fetched while joining or
+   * backfilling). Events already stored are skipped. `rejected` marks those that failed checks.
+   */
+  async persistOutliers(events: ReadonlyArray<{ event: RoomEvent; rejectedReason?: string }>, rv: RoomVersion): Promise<void> {
+    const known = await this.d.repo.getEvents(events.map((e) => e.event.event_id));
+    const fresh = events.filter((e) => !known.has(e.event.event_id));
+    if (fresh.length === 0) return;
+    const positions = fresh.map(() => this.d.streams.allocate());
+    try {
+      await this.d.db.transaction(async (tx) => {
+        for (let i = 0; i < fresh.length; i++) {
+          const { event, rejectedReason } = fresh[i]!;
+          await this.writeEventRow(tx, event, rv, positions[i]!, { group: null, outlier: true, rejectedReason: rejectedReason ?? null });
+        }
+      });
+    } finally {
+      for (const p of positions) this.d.streams.done(p);
+    }
+    for (const { event } of fresh) this.cache.set(event.event_id, event);
+  }
+
+  /**
+   * Persists an event received from another server (call under the room lock), given the room
+   * state before it (`stateBefore`, as a state group or a map). Rejected events are stored with
+   * their reason and no state; soft-failed ones are stored with state but kept out of the timeline
+   * and the forward extremities. The room's current state is then recomputed from the forward
+   * extremities (resolving them when there are several).
+   */
+  async persistReceived(
+    event: RoomEvent,
+    rv: RoomVersion,
+    opts: {
+      stateBefore: { group: number } | { map: ReadonlyMap<string, string>; base: number | null };
+      rejectedReason?: string;
+      softFailed?: boolean;
+      /** For a room this server had no state of (a remote join): creates the room row. */
+      newRoom?: { creator: string };
+      /** Resolves the states of several forward extremities (state resolution of the room version). */
+      resolve: (stateSets: Array<Map<string, string>>) => Promise<Map<string, string>>;
+    },
+  ): Promise<PersistedEvent> {
+    const { repo } = this.d;
+    const roomId = roomIdOf(event, rv);
+    const stateKey = eventStateMapKey(event);
+    const accepted = opts.rejectedReason === undefined;
+    const timeline = accepted && !opts.softFailed;
+    const redactTarget = accepted ? redactsOf(event, rv) : undefined;
+    const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: false }) : false;
+    const prevIds = refIds(event.prev_events);
+
+    const stream = await this.d.streams.with(async (pos) => {
+      await this.d.db.transaction(async (tx) => {
+        if (opts.newRoom && !(await repo.findRoom(roomId, tx))) {
+          await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: Date.now() });
+        }
+        let groupBefore: number | null = null;
+        let replaces: string | null = null;
+        if (accepted) {
+          groupBefore = "group" in opts.stateBefore ? opts.stateBefore.group : await this.stateGroupFor(tx, roomId, opts.stateBefore.map, opts.stateBefore.base);
+        }
+        let groupAfter = groupBefore;
+        if (accepted && stateKey !== undefined && groupBefore !== null) {
+          const [t, sk] = parseStateMapKey(stateKey);
+          replaces = (await repo.stateOfGroup(groupBefore, { keys: [[t, sk]] }, tx)).get(stateKey) ?? null;
+          groupAfter = await this.newStateGroup(tx, roomId, groupBefore, [[t, sk, event.event_id]]);
+        }
+        await this.writeEventRow(tx, event, rv, pos, {
+          group: groupAfter,
+          replaces,
+          softFailed: opts.softFailed,
+          rejectedReason: opts.rejectedReason ?? null,
+        });
+        if (!timeline) return;
+
+        // Forward extremities: this event replaces those of its prev_events that were extremities.
+        const before = await repo.forwardExtremities(roomId, tx);
+        const removed = before.filter((id) => prevIds.includes(id));
+        await repo.replaceForwardExtremities(tx, roomId, removed, [event.event_id]);
+        const extremities = [...before.filter((id) => !removed.includes(id)), event.event_id];
+
+        // Current state: the state after this event when it extends every extremity; otherwise the
+        // resolution of the extremities' states.
+        const room = (await repo.findRoom(roomId, tx))!;
+        let newCurrentGroup = groupAfter!;
+        let newState: Map<string, string> | undefined;
+        if (extremities.length > 1) {
+          const rows = await repo.getEvents(extremities, tx);
+          const groups = [...new Set([...rows.values()].map((r) => r.state_group).filter((g): g is number => g !== null).map(Number))];
+          if (groups.length > 1) {
+            const sets = await Promise.all(groups.map((g) => repo.stateOfGroup(g, {}, tx)));
+            newState = await opts.resolve(sets);
+            newCurrentGroup = await this.stateGroupFor(tx, roomId, newState, groupAfter);
+          }
+        }
+        if (room.current_state_group === null || Number(room.current_state_group) !== newCurrentGroup) {
+          await this.moveCurrentState(tx, roomId, room.current_state_group === null ? null : Number(room.current_state_group), newCurrentGroup, pos, newState);
+        }
+        if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
+        for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
+      });
+      return pos;
+    });
+    return this.afterWrite(event, roomId, stream, timeline);
+  }
+
+  /** Replaces current_state (and local memberships) by the state of `toGroup`. */
+  private async moveCurrentState(tx: Queryable, roomId: string, fromGroup: number | null, toGroup: number, pos: number, toState?: Map<string, string>): Promise<void> {
+    const { repo } = this.d;
+    const from = fromGroup === null ? new Map<string, string>() : await repo.currentState(roomId, {}, tx);
+    const to = toState ?? (await repo.stateOfGroup(toGroup, {}, tx));
+    const changed: string[] = [];
+    for (const [k, id] of to) if (from.get(k) !== id) changed.push(k);
+    const removed = [...from.keys()].filter((k) => !to.has(k));
+    const evs = await this.loadEvents(changed.map((k) => to.get(k)!), tx);
+    const delta: Array<[string, string, string | null, string | null]> = [];
+    for (const k of changed) {
+      const [t, sk] = parseStateMapKey(k);
+      const ev = evs.get(to.get(k)!);
+      delta.push([t, sk, to.get(k)!, ev ? membershipOf(ev) : null]);
+      if (t === "m.room.member" && this.isLocalUser(sk) && ev) {
+        await repo.upsertLocalMembership(tx, sk, roomId, String(ev.content["membership"] ?? ""), ev.event_id, pos);
+      }
+    }
+    for (const k of removed) delta.push([...parseStateMapKey(k), null, null]);
+    await repo.applyCurrentState(tx, roomId, delta);
+    await repo.setCurrentStateGroup(tx, roomId, toGroup);
   }
 
   /**
@@ -357,12 +522,19 @@ export class RoomEvents {
    * its sender may redact (power level ≥ redact) or the redacted event comes from the same server
    * as the redaction — and, for local clients, only a user's own events without the power.
    */
-  private async redactionApplies(redaction: RoomEvent, targetId: string, rv: RoomVersion, authState?: Map<string, RoomEvent>): Promise<boolean> {
+  private async redactionApplies(
+    redaction: RoomEvent,
+    targetId: string,
+    rv: RoomVersion,
+    opts: { fromClient: boolean; authState?: Map<string, RoomEvent> },
+  ): Promise<boolean> {
     const target = await this.loadEvent(targetId);
     if (!target || target.room_id !== redaction.room_id) return false;
     if (target.type === "m.room.create") return false;
     if (target.sender === redaction.sender) return true;
-    const state = authState ?? (await this.currentStateEvents(redaction.room_id!, [["m.room.create", ""], ["m.room.power_levels", ""]]));
+    // Over federation (v3+), a server may redact events of its own users.
+    if (!opts.fromClient && rv.redactionCheckedByDomain && domainOf(target.sender) === domainOf(redaction.sender)) return true;
+    const state = opts.authState ?? (await this.currentStateEvents(redaction.room_id!, [["m.room.create", ""], ["m.room.power_levels", ""]]));
     const pl = effectivePowerLevels(state.get(stateMapKey("m.room.power_levels", ""))?.content, state.get(stateMapKey("m.room.create", "")), rv);
     return userLevel(pl, redaction.sender) >= pl.redact;
   }
@@ -370,6 +542,20 @@ export class RoomEvents {
   isLocalUser(userId: string): boolean {
     return userId.endsWith(`:${this.d.serverName}`);
   }
+}
+
+export function roomIdOf(event: RoomEvent, rv: RoomVersion): string {
+  return event.room_id ?? roomIdFromCreateEvent(event, rv);
+}
+
+function membershipOf(event: RoomEvent): string | null {
+  return event.type === "m.room.member" ? String(event.content["membership"] ?? "") : null;
+}
+
+function redactsOf(event: RoomEvent, rv: RoomVersion): string | undefined {
+  if (event.type !== "m.room.redaction") return undefined;
+  const r = rv.redactsInContent ? event.content["redacts"] : event.redacts;
+  return typeof r === "string" ? r : undefined;
 }
 
 /** The stored form of an event: v3+ events do not carry their ID. */
