@@ -75,7 +75,8 @@ export class RegistrationTokens {
     } else {
       // Short generated tokens can collide: retry with fresh ones.
       for (let attempt = 0; ; attempt++) {
-        const candidate = randomString(length, TOKEN_ALPHABET);
+        // Starts with a letter or digit, so that a command line never mistakes it for a flag.
+        const candidate = randomString(1, TOKEN_ALPHABET.slice(0, 62)) + randomString(length - 1, TOKEN_ALPHABET);
         if (await this.store.insert({ token: candidate, uses_allowed, expiry_time }, this.now())) {
           token = candidate;
           break;

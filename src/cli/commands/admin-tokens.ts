@@ -45,6 +45,7 @@ registerCommand({
     "  --expiry-time TIME   When the token expires: milliseconds since the epoch or an ISO 8601 date (default: never)",
     "  --valid, --invalid   List only tokens that can (or can no longer) be used",
     "  --json               Print JSON as Synapse's admin API does",
+    "  A TOKEN starting with '-' goes after '--': hs admin tokens delete -- -abc",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },

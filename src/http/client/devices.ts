@@ -41,7 +41,7 @@ export function devicesRoutes(app: App, deps: DevicesDeps): void {
     const r = await authenticate(deps, request);
     const body = jsonBody(rawBody);
     // Checked before authentication; a request carrying only `auth` reuses the session's parameters.
-    if (Object.keys(withoutAuth(body)).length > 0) ids(body);
+    if (body.auth === undefined || Object.keys(withoutAuth(body)).length > 0) ids(body);
     const outcome = await deps.uia.authenticate(body.auth, {
       flows: [{ stages: [LOGIN_TYPE_PASSWORD] }],
       method,
