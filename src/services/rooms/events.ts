@@ -39,6 +39,8 @@ export interface LocalEventInput {
   txn?: { deviceId: string; txnId: string };
   /** origin_server_ts override (appservices' `ts`). */
   ts?: number;
+  /** Runs after the auth check, before persisting (under the room lock); may return a co-signed copy. */
+  beforePersist?: (event: RoomEvent, rv: RoomVersion) => Promise<RoomEvent>;
 }
 
 export interface PersistedEvent {
@@ -205,13 +207,18 @@ export class RoomEvents {
     return roomId;
   }
 
-  private signed(ev: Record<string, unknown>, rv: RoomVersion): Pdu {
+  /** Hashes and signs an unsigned event with this server's key (v1–v2: assigns an event ID). */
+  signed(ev: Record<string, unknown>, rv: RoomVersion): Pdu {
     if (rv.eventIdInEvent) ev.event_id = `$${randomString(18)}:${this.d.serverName}`;
     return hashAndSignEvent(ev, rv, this.d.serverName, this.d.signingKey) as unknown as Pdu;
   }
 
-  /** Must be called under the room lock. */
-  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
+  /**
+   * The unsigned event a sender would create now (prev_events, auth_events and depth from the
+   * room's current state), with the auth state it is checked against. Under the room lock.
+   * Also used to answer make_join/make_leave/make_knock for other servers.
+   */
+  async buildTemplate(input: LocalEventInput, rv: RoomVersion): Promise<{ template: Record<string, unknown>; authState: Map<string, RoomEvent>; ownKey?: string }> {
     const { roomId } = input;
     const skeleton: Pdu = {
       room_id: roomId,
@@ -246,21 +253,29 @@ export class RoomEvents {
 
     const ref = (id: string, ev: RoomEvent | undefined): string | [string, { sha256?: string }] =>
       rv.eventFormat === "v1" ? [id, { sha256: ev?.hashes?.sha256 ?? "" }] : id;
-    const unsignedEvent: Record<string, unknown> = {
+    const template: Record<string, unknown> = {
       ...skeleton,
       depth: Math.min(depth + 1, MAX_DEPTH),
       prev_events: prevIds.map((id) => ref(id, prevs.get(id))),
       auth_events: authEventIds.map((id) => ref(id, [...authState.values()].find((e) => e.event_id === id))),
     };
-    delete unsignedEvent.hashes;
-    delete unsignedEvent.signatures;
-    const pdu = this.signed(unsignedEvent, rv);
+    delete template.hashes;
+    delete template.signatures;
+    return { template, authState, ownKey };
+  }
+
+  /** Must be called under the room lock. */
+  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
+    const { template, authState, ownKey } = await this.buildTemplate(input, rv);
+    const pdu = this.signed(template, rv);
     const sizeIssues = checkPduSize(pdu, rv);
     if (sizeIssues.length) throw new MatrixError("M_TOO_LARGE", `Event too large: ${sizeIssues[0]!.field + " " + sizeIssues[0]!.problem}`);
-    const event = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
+    let event = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
 
     const result = checkAuth(event, authState, rv);
     if (!result.allowed) throw new MatrixError("M_FORBIDDEN", `Not allowed: ${result.reason}`);
+    // E.g. an invite of a user on another server, which that server must co-sign first.
+    if (input.beforePersist) event = await input.beforePersist(event, rv);
 
     const replaces = ownKey !== undefined ? authState.get(ownKey)?.event_id : undefined;
     return this.persist(event, rv, { txn: input.txn, replaces, authState });

@@ -1,0 +1,298 @@
+// Receiving room events from other servers: "Checks performed on receipt of a PDU"
+// (server-server-api.md). For each PDU:
+//   1. format and size (drop), 2. signatures (drop), 3. content hash (redact on mismatch),
+//   4. auth against its auth events (reject), 5. auth against the state before it (reject),
+//   6. auth against the room's current state (soft-fail).
+// Missing auth events are fetched (/event_auth); missing prev_events through /get_missing_events,
+// and when a gap remains the state before the event is fetched (/state_ids + /event).
+import { checkAuth, checkEventAgainstAuthEvents } from "../../core/auth-rules.ts";
+import { authTypesForEvent } from "../../core/auth-events.ts";
+import { computeEventId, createEventIdOfRoom } from "../../core/event-id.ts";
+import { checkPdu, verifyEventSignaturesAsync } from "../../core/pdu.ts";
+import type { RoomVersion } from "../../core/room-versions.ts";
+import { CREATE_KEY, eventStateMapKey, parseStateMapKey, stateMapKey, type StateMap } from "../../core/state-map.ts";
+import { refIds, type RoomEvent } from "../../protocol/events.ts";
+import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import { log } from "../../util/log.ts";
+import type { RoomEvents } from "../rooms/events.ts";
+import type { StateResolver } from "../rooms/state-resolution.ts";
+import type { FederationRequester, KeyLookup } from "./ports.ts";
+
+export type PduOutcome = { eventId: string; error?: string };
+
+const MAX_MISSING_EVENTS = 20;
+
+export interface ReceiverDeps {
+  repo: RoomsRepo;
+  events: RoomEvents;
+  resolver: StateResolver;
+  keys: KeyLookup;
+  fed: FederationRequester;
+  serverName: string;
+}
+
+export class PduError extends Error {}
+
+export class FederationReceiver {
+  constructor(private readonly d: ReceiverDeps) {}
+
+  /**
+   * Format, signature and hash checks (steps 1–3): the event as it must be used (redacted when its
+   * content hash does not match), with its ID. Throws PduError for events to drop.
+   */
+  async checkSignedPdu(raw: unknown, rv: RoomVersion): Promise<RoomEvent> {
+    const issues = checkPdu(raw, rv);
+    if (issues.length) throw new PduError(`invalid event: ${issues[0]!.field} ${issues[0]!.problem}`);
+    const pdu = raw as Record<string, unknown>;
+    const v = await verifyEventSignaturesAsync(pdu, rv, (server, keyId, min) => this.d.keys.getVerifyKey(server, keyId, min));
+    if (!v.ok) throw new PduError(`bad signature: ${v.failures.map((f) => `${f.server} ${f.reason}`).join("; ")}`);
+    const ev = v.event as unknown as RoomEvent;
+    ev.event_id = computeEventId(pdu, rv);
+    return ev;
+  }
+
+  /** Handles one PDU of a /send transaction from `origin`. Never throws: errors are per PDU. */
+  async receivePdu(origin: string, raw: unknown): Promise<PduOutcome> {
+    const roomId = typeof (raw as { room_id?: unknown })?.room_id === "string" ? ((raw as { room_id: string }).room_id as string) : undefined;
+    let eventId = "unknown";
+    try {
+      if (!roomId) throw new PduError("missing room_id");
+      const rv = await this.d.events.roomVersion(roomId);
+      if (!rv) throw new PduError("unknown room");
+      const ev = await this.checkSignedPdu(raw, rv);
+      eventId = ev.event_id;
+      await this.d.events.roomLocks.run(roomId, () => this.processEvent(origin, ev, rv, 0));
+      return { eventId };
+    } catch (e) {
+      if (!(e instanceof PduError)) log.warn("failed to process PDU", { origin, event_id: eventId, error: (e as Error).message });
+      return { eventId, error: (e as Error).message };
+    }
+  }
+
+  /**
+   * Steps 4–6 and persistence for a checked event (call under the room lock). `depth` bounds the
+   * recursion of missing-event fetches.
+   */
+  async processEvent(origin: string, ev: RoomEvent, rv: RoomVersion, depth: number): Promise<void> {
+    const roomId = ev.room_id!;
+    if (await this.d.repo.findEvent(ev.event_id)) return;
+
+    // Step 4: auth events (fetch those we lack from the origin).
+    const authEvents = await this.authEventsOf(origin, ev, rv);
+    const createEvent = await this.createEventOf(roomId, rv);
+    const rejectedIds = await this.rejectedAmong(refIds(ev.auth_events));
+    const authCheck = checkEventAgainstAuthEvents(ev, authEvents, rv, { createEvent, isRejected: (id) => rejectedIds.has(id) });
+    if (!authCheck.allowed) {
+      log.info("rejected event (auth events)", { event_id: ev.event_id, reason: authCheck.reason });
+      await this.persistRejected(ev, rv, authCheck.reason);
+      return;
+    }
+
+    // Missing prev_events: ask the origin for the gap, then process those first (oldest first).
+    const prevIds = refIds(ev.prev_events);
+    let missing = await this.unknownIds(prevIds);
+    if (missing.length && depth === 0) {
+      await this.fillGap(origin, ev, rv);
+      missing = await this.unknownIds(prevIds);
+    }
+
+    // Step 5: the state before the event.
+    let stateBefore: { group: number } | { map: Map<string, string>; base: number | null };
+    const known = missing.length === 0 ? await this.d.resolver.stateAfterEvents(roomId, rv, prevIds) : undefined;
+    if (known?.group !== undefined) stateBefore = { group: known.group };
+    else if (known?.map) stateBefore = { map: known.map, base: await this.currentGroup(roomId) };
+    else stateBefore = { map: await this.fetchStateBefore(origin, ev, rv), base: await this.currentGroup(roomId) };
+
+    const beforeAuth = await this.authStateFrom(roomId, ev, rv, stateBefore);
+    const r5 = checkAuth(ev, beforeAuth, rv);
+    if (!r5.allowed) {
+      log.info("rejected event (state before)", { event_id: ev.event_id, reason: r5.reason });
+      await this.persistRejected(ev, rv, r5.reason);
+      return;
+    }
+
+    // Step 6: soft failure against the current state.
+    const current = await this.d.events.currentStateEvents(roomId, authTypesForEvent(ev, rv, { includeCreate: true }).map(parseStateMapKey));
+    const r6 = checkAuth(ev, current, rv);
+    const softFailed = !r6.allowed;
+    if (softFailed) log.info("soft-failed event", { event_id: ev.event_id, reason: r6.reason });
+
+    await this.d.events.persistReceived(ev, rv, {
+      stateBefore,
+      softFailed,
+      resolve: (sets) => this.d.resolver.resolve(roomId, rv, sets),
+    });
+  }
+
+  private async persistRejected(ev: RoomEvent, rv: RoomVersion, reason: string): Promise<void> {
+    await this.d.events.persistReceived(ev, rv, {
+      stateBefore: { map: new Map(), base: null },
+      rejectedReason: reason,
+      resolve: async () => new Map(),
+    });
+  }
+
+  private async currentGroup(roomId: string): Promise<number | null> {
+    const room = await this.d.repo.findRoom(roomId);
+    return room?.current_state_group == null ? null : Number(room.current_state_group);
+  }
+
+  private async unknownIds(ids: readonly string[]): Promise<string[]> {
+    const rows = await this.d.repo.getEvents(ids);
+    return ids.filter((id) => !rows.has(id) || rows.get(id)!.outlier === 1);
+  }
+
+  private async rejectedAmong(ids: readonly string[]): Promise<Set<string>> {
+    const rows = await this.d.repo.getEvents(ids);
+    return new Set([...rows.values()].filter((r) => r.rejected_reason !== null).map((r) => r.event_id));
+  }
+
+  /** v12+: the room's create event, implied by the room ID (not among the auth events). */
+  private async createEventOf(roomId: string, rv: RoomVersion): Promise<RoomEvent | undefined> {
+    if (!rv.roomIdFromCreateEvent) return undefined;
+    return this.d.events.loadEvent(createEventIdOfRoom(roomId, rv));
+  }
+
+  /** The event's auth events, fetching the ones we lack (with their auth chain) from `origin`. */
+  private async authEventsOf(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, RoomEvent>> {
+    const ids = refIds(ev.auth_events);
+    let have = await this.d.events.loadEvents(ids);
+    if (have.size < ids.length) {
+      const res = await this.d.fed.request<{ auth_chain: unknown[] }>({
+        destination: origin,
+        method: "GET",
+        path: `/_matrix/federation/v1/event_auth/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
+      });
+      await this.storeOutliers(res.auth_chain ?? [], rv, ev.room_id!);
+      have = await this.d.events.loadEvents(ids);
+    }
+    return have;
+  }
+
+  /**
+   * Checks and stores events as outliers (auth chains, fetched state). Each must pass the auth
+   * rules against its own auth events, processed in depth order; failures are stored as rejected.
+   */
+  async storeOutliers(raw: readonly unknown[], rv: RoomVersion, roomId: string): Promise<Map<string, RoomEvent>> {
+    const checked: RoomEvent[] = [];
+    for (const r of raw) {
+      try {
+        const ev = await this.checkSignedPdu(r, rv);
+        if (ev.room_id === roomId || (ev.type === "m.room.create" && rv.roomIdFromCreateEvent)) checked.push(ev);
+      } catch (e) {
+        log.info("dropped fetched event", { error: (e as Error).message });
+      }
+    }
+    checked.sort((a, b) => Number(a.depth) - Number(b.depth));
+    const byId = new Map(checked.map((e) => [e.event_id, e]));
+    const known = await this.d.events.loadEvents(checked.flatMap((e) => refIds(e.auth_events)));
+    const rejected = new Set<string>((await this.rejectedAmong([...known.keys()])).values());
+    const createEvent = rv.roomIdFromCreateEvent ? (byId.get(createEventIdOfRoom(roomId, rv)) ?? (await this.createEventOf(roomId, rv))) : undefined;
+    const out: Array<{ event: RoomEvent; rejectedReason?: string }> = [];
+    for (const ev of checked) {
+      const authEvents = new Map<string, RoomEvent>();
+      for (const id of refIds(ev.auth_events)) {
+        const a = byId.get(id) ?? known.get(id);
+        if (a) authEvents.set(id, a);
+      }
+      const r = checkEventAgainstAuthEvents(ev, authEvents, rv, { createEvent, isRejected: (id) => rejected.has(id) });
+      if (!r.allowed) rejected.add(ev.event_id);
+      out.push(r.allowed ? { event: ev } : { event: ev, rejectedReason: r.reason });
+    }
+    await this.d.events.persistOutliers(out, rv);
+    return byId;
+  }
+
+  /** Fetches the events between our forward extremities and `ev` and processes them, oldest first. */
+  private async fillGap(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<void> {
+    const roomId = ev.room_id!;
+    const earliest = await this.d.repo.forwardExtremities(roomId);
+    let res: { events?: unknown[] };
+    try {
+      res = await this.d.fed.request<{ events?: unknown[] }>({
+        destination: origin,
+        method: "POST",
+        path: `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(roomId)}`,
+        body: { earliest_events: earliest, latest_events: [ev.event_id], limit: MAX_MISSING_EVENTS, min_depth: 0 },
+      });
+    } catch (e) {
+      log.info("get_missing_events failed", { origin, error: (e as Error).message });
+      return;
+    }
+    const fetched: RoomEvent[] = [];
+    for (const r of res.events ?? []) {
+      try {
+        fetched.push(await this.checkSignedPdu(r, rv));
+      } catch (e) {
+        log.info("dropped missing event", { error: (e as Error).message });
+      }
+    }
+    fetched.sort((a, b) => Number(a.depth) - Number(b.depth));
+    for (const m of fetched) {
+      if (m.room_id !== roomId || m.event_id === ev.event_id) continue;
+      await this.processEvent(origin, m, rv, 1);
+    }
+  }
+
+  /** The room state before `ev`, asked of `origin` (/state_ids, then /event for what we lack). */
+  private async fetchStateBefore(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
+    const roomId = ev.room_id!;
+    // /state_ids returns the state *at* (before) the given event; ask for the state after each prev
+    // event by naming the event itself is not possible, so use the event: the state before it.
+    const ids = await this.d.fed.request<{ pdu_ids: string[]; auth_chain_ids: string[] }>({
+      destination: origin,
+      method: "GET",
+      path: `/_matrix/federation/v1/state_ids/${encodeURIComponent(roomId)}`,
+      query: { event_id: ev.event_id },
+    });
+    const wanted = [...new Set([...(ids.pdu_ids ?? []), ...(ids.auth_chain_ids ?? [])])];
+    const have = await this.d.events.loadEvents(wanted);
+    const lacking = wanted.filter((id) => !have.has(id));
+    const fetched: unknown[] = [];
+    // Fetch missing events one by one (bounded parallelism).
+    for (let i = 0; i < lacking.length; i += 10) {
+      const batch = await Promise.all(
+        lacking.slice(i, i + 10).map((id) =>
+          this.d.fed
+            .request<{ pdus: unknown[] }>({ destination: origin, method: "GET", path: `/_matrix/federation/v1/event/${encodeURIComponent(id)}` })
+            .then((r) => r.pdus?.[0])
+            .catch(() => undefined),
+        ),
+      );
+      for (const p of batch) if (p) fetched.push(p);
+    }
+    await this.storeOutliers(fetched, rv, roomId);
+    const stateEvents = await this.d.events.loadEvents(ids.pdu_ids ?? []);
+    const map: StateMap<string> = new Map();
+    for (const e of stateEvents.values()) {
+      const k = eventStateMapKey(e);
+      if (k !== undefined) map.set(k, e.event_id);
+    }
+    return map;
+  }
+
+  /** The auth-relevant part of a state (group or map) as events. */
+  private async authStateFrom(
+    roomId: string,
+    ev: RoomEvent,
+    rv: RoomVersion,
+    state: { group: number } | { map: Map<string, string> },
+  ): Promise<Map<string, RoomEvent>> {
+    const keys = authTypesForEvent(ev, rv, { includeCreate: true }).map(parseStateMapKey);
+    const ids =
+      "group" in state
+        ? await this.d.repo.stateOfGroup(state.group, { keys })
+        : new Map(keys.map(([t, s]) => [stateMapKey(t, s), state.map.get(stateMapKey(t, s))]).filter((e): e is [string, string] => e[1] !== undefined));
+    const evs = await this.d.events.loadEvents([...ids.values()]);
+    const out = new Map<string, RoomEvent>();
+    for (const [k, id] of ids) {
+      const e = evs.get(id);
+      if (e) out.set(k, e);
+    }
+    if (rv.roomIdFromCreateEvent && !out.has(CREATE_KEY)) {
+      const c = await this.createEventOf(roomId, rv);
+      if (c) out.set(CREATE_KEY, c);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,179 @@
+// Sending PDUs and EDUs to other servers: one persistent queue per destination (federation_outbox),
+// drained by one worker per destination in transactions of up to 50 PDUs and 100 EDUs
+// (server-server-api.md "Transactions"). A failed destination is retried with exponential
+// back-off (kept in federation_destinations, so it survives restarts); when the destination
+// contacts us again, its back-off is cleared and its queue resumes at once.
+import type { Db } from "../../storage/db.ts";
+import { log } from "../../util/log.ts";
+import { randomString } from "../../util/random.ts";
+import type { FederationRequester } from "./ports.ts";
+
+const MAX_PDUS = 50;
+const MAX_EDUS = 100;
+
+export interface SenderOptions {
+  serverName: string;
+  /** First retry delay after a failure; doubles up to maxBackoffMs. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Whether federation is on at all. */
+  enabled: boolean;
+}
+
+interface OutboxRow {
+  id: number;
+  kind: "pdu" | "edu";
+  json: string;
+}
+
+export class FederationSender {
+  private nextId = 1;
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly pendingWake = new Set<string>();
+  private stopped = false;
+  private readonly minBackoff: number;
+  private readonly maxBackoff: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly fed: FederationRequester,
+    private readonly opts: SenderOptions,
+  ) {
+    this.minBackoff = opts.minBackoffMs ?? 5_000;
+    this.maxBackoff = opts.maxBackoffMs ?? 3_600_000;
+  }
+
+  /** Loads the queue position and resumes destinations with pending items. */
+  async start(): Promise<void> {
+    const r = await this.db.get<{ m: number | null }>("SELECT MAX(id) AS m FROM federation_outbox");
+    this.nextId = Number(r?.m ?? 0) + 1;
+    if (!this.opts.enabled) return;
+    const dests = await this.db.all<{ destination: string }>("SELECT DISTINCT destination FROM federation_outbox");
+    for (const { destination } of dests) this.wake(destination);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** Queues an event for each destination (never ourselves). */
+  async sendPdu(pdu: Record<string, unknown>, destinations: Iterable<string>): Promise<void> {
+    await this.enqueue([...destinations], "pdu", JSON.stringify(pdu));
+  }
+
+  /** Queues an EDU for each destination. */
+  async sendEdu(eduType: string, content: unknown, destinations: Iterable<string>): Promise<void> {
+    await this.enqueue([...destinations], "edu", JSON.stringify({ edu_type: eduType, content }));
+  }
+
+  private async enqueue(destinations: string[], kind: "pdu" | "edu", json: string): Promise<void> {
+    if (!this.opts.enabled) return;
+    const dests = [...new Set(destinations)].filter((d) => d !== this.opts.serverName);
+    if (dests.length === 0) return;
+    const now = Date.now();
+    await this.db.transaction(async (tx) => {
+      for (const d of dests) {
+        await tx.run("INSERT INTO federation_outbox (id, destination, kind, json, created_ts) VALUES (?, ?, ?, ?, ?)", [this.nextId++, d, kind, json, now]);
+      }
+    });
+    for (const d of dests) this.wake(d);
+  }
+
+  /** The destination is reachable again (it sent us something): clear back-off and resume. */
+  async markUp(destination: string): Promise<void> {
+    const had = await this.db.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
+    if (had > 0) {
+      const t = this.timers.get(destination);
+      if (t) clearTimeout(t);
+      this.timers.delete(destination);
+      this.wake(destination);
+    }
+  }
+
+  /** Starts (or re-runs after the current batch) the worker of a destination. */
+  private wake(destination: string): void {
+    if (this.stopped || this.timers.has(destination)) return;
+    if (this.active.has(destination)) {
+      this.pendingWake.add(destination);
+      return;
+    }
+    const run = this.drain(destination).finally(() => {
+      this.active.delete(destination);
+      if (this.pendingWake.delete(destination)) this.wake(destination);
+    });
+    this.active.set(destination, run);
+  }
+
+  private async drain(destination: string): Promise<void> {
+    const backoff = await this.db.get<{ failures: number; retry_after_ts: number }>(
+      "SELECT failures, retry_after_ts FROM federation_destinations WHERE destination = ?",
+      [destination],
+    );
+    if (backoff && Number(backoff.retry_after_ts) > Date.now()) {
+      this.schedule(destination, Number(backoff.retry_after_ts) - Date.now());
+      return;
+    }
+    let failuresSoFar = Number(backoff?.failures ?? 0);
+    while (!this.stopped) {
+      const pdus = await this.db.all<OutboxRow>("SELECT id, kind, json FROM federation_outbox WHERE destination = ? AND kind = 'pdu' ORDER BY id LIMIT ?", [destination, MAX_PDUS]);
+      const edus = await this.db.all<OutboxRow>("SELECT id, kind, json FROM federation_outbox WHERE destination = ? AND kind = 'edu' ORDER BY id LIMIT ?", [destination, MAX_EDUS]);
+      if (pdus.length === 0 && edus.length === 0) return;
+      const txnId = `${Date.now()}_${randomString(8)}`;
+      try {
+        const res = await this.fed.request<{ pdus?: Record<string, { error?: string }> }>({
+          destination,
+          method: "PUT",
+          path: `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`,
+          body: {
+            origin: this.opts.serverName,
+            origin_server_ts: Date.now(),
+            pdus: pdus.map((r) => JSON.parse(r.json)),
+            edus: edus.map((r) => JSON.parse(r.json)),
+          },
+          timeoutMs: 60_000,
+        });
+        for (const [id, r] of Object.entries(res?.pdus ?? {})) {
+          if (r?.error) log.info("remote server did not accept an event", { destination, event_id: id, error: r.error });
+        }
+      } catch (e) {
+        const failures = failuresSoFar + 1;
+        const delay = Math.min(this.maxBackoff, this.minBackoff * 2 ** Math.min(failures - 1, 20));
+        await this.db.run(
+          `INSERT INTO federation_destinations (destination, failures, retry_after_ts) VALUES (?, ?, ?)
+           ON CONFLICT (destination) DO UPDATE SET failures = excluded.failures, retry_after_ts = excluded.retry_after_ts`,
+          [destination, failures, Date.now() + delay],
+        );
+        log.info("federation send failed; backing off", { destination, failures, retry_in_ms: delay, error: (e as Error).message });
+        this.schedule(destination, delay);
+        return;
+      }
+      const ids = [...pdus, ...edus].map((r) => Number(r.id));
+      await this.db.transaction(async (tx) => {
+        for (const id of ids) await tx.run("DELETE FROM federation_outbox WHERE id = ?", [id]);
+        await tx.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
+      });
+      failuresSoFar = 0;
+    }
+  }
+
+  private schedule(destination: string, delayMs: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(destination);
+      this.wake(destination);
+    }, Math.max(0, delayMs));
+    // Queued work must not keep a stopping process alive.
+    (t as { unref?: () => void }).unref?.();
+    this.timers.set(destination, t);
+  }
+
+  /** Pending items per destination (for admin/metrics and tests). */
+  async pending(destination: string): Promise<number> {
+    const r = await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM federation_outbox WHERE destination = ?", [destination]);
+    return Number(r?.n ?? 0);
+  }
+}

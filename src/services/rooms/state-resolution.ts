@@ -1,0 +1,46 @@
+// State resolution over the database: the core algorithm (src/core/state-res.ts) with events
+// loaded from storage, rejected events excluded, and auth chains walked through the
+// event_auth_edges index.
+import { resolveState, type EventSource } from "../../core/state-res.ts";
+import type { RoomVersion } from "../../core/room-versions.ts";
+import type { RoomEvent } from "../../protocol/events.ts";
+import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { RoomEvents } from "./events.ts";
+
+export class StateResolver {
+  constructor(
+    private readonly repo: RoomsRepo,
+    private readonly events: RoomEvents,
+  ) {}
+
+  /** Resolves several room states (maps of type\0state_key → event ID) with the room version's algorithm. */
+  async resolve(roomId: string, rv: RoomVersion, stateSets: ReadonlyArray<ReadonlyMap<string, string>>): Promise<Map<string, string>> {
+    if (stateSets.length === 0) return new Map();
+    if (stateSets.length === 1) return new Map(stateSets[0]);
+    const rejected = new Set<string>();
+    const events = this.events;
+    const repo = this.repo;
+    const source: EventSource = {
+      async getEvents(ids: readonly string[]): Promise<ReadonlyMap<string, RoomEvent>> {
+        const rows = await repo.getEvents(ids);
+        for (const r of rows.values()) if (r.rejected_reason !== null) rejected.add(r.event_id);
+        return events.loadEvents(ids);
+      },
+    };
+    return resolveState(rv, stateSets, source, { isRejected: (id) => rejected.has(id), roomId });
+  }
+
+  /** The state after each of several events, resolved together (the state before an event with these prev_events). */
+  async stateAfterEvents(roomId: string, rv: RoomVersion, eventIds: readonly string[]): Promise<{ group?: number; map?: Map<string, string> } | undefined> {
+    const rows = await this.repo.getEvents(eventIds);
+    const groups = new Set<number>();
+    for (const id of eventIds) {
+      const r = rows.get(id);
+      if (!r || r.state_group === null || r.outlier) return undefined;
+      groups.add(Number(r.state_group));
+    }
+    if (groups.size === 1) return { group: [...groups][0]! };
+    const sets = await Promise.all([...groups].map((g) => this.repo.stateOfGroup(g)));
+    return { map: await this.resolve(roomId, rv, sets) };
+  }
+}
