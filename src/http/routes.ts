@@ -5,6 +5,9 @@ import type { App } from "./app.ts";
 import { accountsRoutes } from "./client/accounts.ts";
 import { discoveryRoutes } from "./client/discovery.ts";
 import { roomRoutes } from "./client/rooms.ts";
+import { syncRoutes } from "./client/sync.ts";
+import { accountDataRoutes } from "./client/account-data.ts";
+import { ephemeralRoutes } from "./client/receipts.ts";
 import { installRetryAfter } from "./ratelimit.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
@@ -12,4 +15,7 @@ export function mountRoutes(app: App, svc: Services): void {
   discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({}) });
   accountsRoutes(app, svc);
   roomRoutes(app, svc);
+  syncRoutes(app, svc);
+  accountDataRoutes(app, svc);
+  ephemeralRoutes(app, svc);
 }

@@ -12,9 +12,10 @@ import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
+import { createSyncServices, type SyncServices } from "./sync-services.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
-export interface Services extends AccountServices {
+export interface Services extends AccountServices, SyncServices {
   readonly config: Config;
   readonly db: Db;
   readonly signingKey: ServerSigningKey;
@@ -55,5 +56,6 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     userExists: async (userId) => (await accountsStore.findUser(userId)) !== undefined,
   });
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
-  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, ...createAccountServices(config, db) };
+  const syncServices = createSyncServices({ db, serverName, roomsRepo, streams, notifier, events, rooms, shutdownHooks });
+  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, ...createAccountServices(config, db), ...syncServices };
 }

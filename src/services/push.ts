@@ -1,0 +1,211 @@
+// Push actions and unread notification counts (spec: client-server-api modules/push.md
+// "Receiving notifications", "Marking notifications as read", "Server behaviour"; modules/receipts.md
+// "Threaded read receipts").
+//
+// When an event is persisted, `hook` (registered on RoomEvents.hooks.inTransaction) evaluates the
+// push rules of every local joined member except the sender — and of a local invitee — and writes
+// the notifying results to event_push_actions in the same transaction, so the counts change in the
+// same /sync as the event. A user's own event marks earlier notifications in its thread as read.
+// Counts are the actions after the user's read position: the furthest of their m.read and
+// m.read.private receipts (unthreaded, or for the event's thread) and their own latest event.
+import { actionEffects, effectiveRuleset, evaluatePushRules, type PushContext, type Ruleset } from "../core/push-rules.ts";
+import { effectivePowerLevels, notificationsLevel, userLevel } from "../core/power-levels.ts";
+import type { RoomVersion } from "../core/room-versions.ts";
+import { stateMapKey } from "../core/state-map.ts";
+import type { JsonObject, RoomEvent } from "../protocol/events.ts";
+import type { Queryable } from "../storage/db.ts";
+import type { PushActionRow, PushActionsRepo } from "../storage/push-actions.ts";
+import type { ReceiptsRepo } from "../storage/receipts.ts";
+import { Lru } from "../util/lru.ts";
+import type { AccountData } from "./account-data.ts";
+import type { RoomEvents } from "./rooms/events.ts";
+
+export const MAIN_THREAD = "main";
+/** Relation hops followed to find an event's thread (the spec recommends at most 3). */
+const MAX_THREAD_HOPS = 3;
+
+export interface Counts {
+  notification_count: number;
+  highlight_count: number;
+}
+
+export interface RoomUnread {
+  /** All threads together. */
+  total: Counts;
+  /** The main timeline only. */
+  main: Counts;
+  /** Per thread root (only threads with something unread). */
+  threads: Map<string, Counts>;
+}
+
+export interface PushDeps {
+  repo: PushActionsRepo;
+  receipts: ReceiptsRepo;
+  events: RoomEvents;
+  accountData: AccountData;
+  serverName: string;
+}
+
+interface CachedRules {
+  rules: Ruleset;
+  /** Some enabled rule has contains_display_name. */
+  needsName: boolean;
+  needsPowerLevels: boolean;
+}
+
+const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function usesDisplayName(rules: Ruleset): boolean {
+  for (const list of Object.values(rules)) {
+    for (const r of list) if (r.enabled && r.conditions?.some((c) => c.kind === "contains_display_name")) return true;
+  }
+  return false;
+}
+
+export class PushActions {
+  private readonly rulesCache = new Lru<string, CachedRules>(10000);
+
+  constructor(private readonly d: PushDeps) {
+    d.accountData.onChange.push((userId, roomId, type) => {
+      if (roomId === "" && type === "m.push_rules") this.rulesCache.delete(userId);
+    });
+  }
+
+  private isLocal(userId: string): boolean {
+    return userId.endsWith(`:${this.d.serverName}`);
+  }
+
+  /** The thread an event belongs to: a thread root's event ID, or "main". */
+  async threadOf(ev: Pick<RoomEvent, "content" | "room_id">, q?: Queryable): Promise<string> {
+    let cur: Pick<RoomEvent, "content" | "room_id"> = ev;
+    for (let hop = 0; hop < MAX_THREAD_HOPS; hop++) {
+      const rel = cur.content?.["m.relates_to"];
+      if (!isObject(rel) || typeof rel.event_id !== "string") return MAIN_THREAD;
+      if (rel.rel_type === "m.thread") return rel.event_id;
+      const parent = (await this.d.events.loadEvents([rel.event_id], q)).get(rel.event_id);
+      if (!parent || parent.room_id !== ev.room_id) return MAIN_THREAD;
+      cur = parent;
+    }
+    return MAIN_THREAD;
+  }
+
+  private async rulesFor(userId: string, q: Queryable): Promise<CachedRules> {
+    let hit = this.rulesCache.get(userId);
+    if (!hit) {
+      const rules = effectiveRuleset(userId, await this.d.accountData.get(userId, "", "m.push_rules", q));
+      hit = { rules, needsName: usesDisplayName(rules), needsPowerLevels: customRulesNeedPowerLevels(rules) };
+      this.rulesCache.set(userId, hit);
+    }
+    return hit;
+  }
+
+  /** RoomEvents.hooks.inTransaction: push actions for the event's local recipients. */
+  readonly hook = async (q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion): Promise<void> => {
+    const roomId = ev.room_id;
+    if (!roomId) return; // a v12 create event: nobody else is in the room yet
+    const threadId = await this.threadOf(ev, q);
+    if (this.isLocal(ev.sender)) await this.d.repo.upsertSentPosition(q, ev.sender, roomId, threadId, stream);
+
+    const members = await this.d.repo.joinedMembers(q, roomId);
+    const memberEvent = new Map(members.map((m) => [m.user_id, m.event_id]));
+    const recipients = members.map((m) => m.user_id).filter((u) => u !== ev.sender && this.isLocal(u));
+    if (ev.type === "m.room.member" && ev.content["membership"] === "invite" && typeof ev.state_key === "string") {
+      if (ev.state_key !== ev.sender && this.isLocal(ev.state_key) && !recipients.includes(ev.state_key)) recipients.push(ev.state_key);
+    }
+    if (recipients.length === 0) return;
+
+    let senderLevel: number | undefined;
+    let pl: ReturnType<typeof effectivePowerLevels> | undefined;
+    const powerLevels = async () => {
+      if (!pl) {
+        const state = await this.d.events.currentStateEvents(roomId, [["m.room.create", ""], ["m.room.power_levels", ""]], q);
+        pl = effectivePowerLevels(state.get(stateMapKey("m.room.power_levels", ""))?.content, state.get(stateMapKey("m.room.create", "")), rv);
+        senderLevel = userLevel(pl, ev.sender);
+      }
+      return pl;
+    };
+    // Conditions are synchronous: power levels are read up front, but only when a rule could ask
+    // (room mentions, or user rules with sender_notification_permission).
+    const mentionsRoom = isObject(ev.content["m.mentions"]) && (ev.content["m.mentions"] as JsonObject).room === true;
+
+    const rows: PushActionRow[] = [];
+    for (const userId of recipients) {
+      const { rules, needsName, needsPowerLevels } = await this.rulesFor(userId, q);
+      let displayName: string | undefined;
+      if (needsName && typeof ev.content["body"] === "string" && memberEvent.has(userId)) {
+        const m = (await this.d.events.loadEvents([memberEvent.get(userId)!], q)).get(memberEvent.get(userId)!);
+        displayName = typeof m?.content["displayname"] === "string" ? (m.content["displayname"] as string) : undefined;
+      }
+      if (mentionsRoom || needsPowerLevels) await powerLevels();
+      const ctx: PushContext = {
+        userId,
+        memberCount: () => members.length,
+        displayName: () => displayName,
+        senderPowerLevel: () => senderLevel ?? 0,
+        notificationLevel: (key) => (pl ? notificationsLevel(pl, key) : 50),
+      };
+      const match = evaluatePushRules(rules, ev, ctx);
+      if (!match) continue;
+      const { notify, highlight } = actionEffects(match.actions);
+      if (!notify && !highlight) continue;
+      rows.push({ room_id: roomId, event_id: ev.event_id, user_id: userId, stream_ordering: stream, thread_id: threadId, notify: notify ? 1 : 0, highlight: highlight ? 1 : 0 });
+    }
+    if (rows.length) await this.d.repo.insert(q, rows);
+  };
+
+  /** Unread counts of a user in some rooms. */
+  async unreadCounts(userId: string, roomIds: readonly string[]): Promise<Map<string, RoomUnread>> {
+    const out = new Map<string, RoomUnread>();
+    if (roomIds.length === 0) return out;
+    // Read positions: unthreaded receipts apply to every thread; threaded ones and own events to theirs.
+    const unthreaded = new Map<string, number>();
+    const threaded = new Map<string, Map<string, number>>();
+    const bump = (roomId: string, threadId: string, pos: number) => {
+      if (threadId === "") {
+        unthreaded.set(roomId, Math.max(unthreaded.get(roomId) ?? -Infinity, pos));
+        return;
+      }
+      let m = threaded.get(roomId);
+      if (!m) threaded.set(roomId, (m = new Map()));
+      m.set(threadId, Math.max(m.get(threadId) ?? -Infinity, pos));
+    };
+    for (const r of await this.d.receipts.readReceiptsOf(userId, roomIds)) bump(r.room_id, r.thread_id, r.event_stream_ordering);
+    for (const s of await this.d.repo.sentPositions(userId, roomIds)) bump(s.room_id, s.thread_id, s.stream_ordering);
+    for (const roomId of roomIds) {
+      const base = unthreaded.get(roomId) ?? -Infinity;
+      const perThread = threaded.get(roomId);
+      const rows = await this.d.repo.listAfter(userId, roomId, Number.isFinite(base) ? base : Number.MIN_SAFE_INTEGER);
+      const res: RoomUnread = { total: zero(), main: zero(), threads: new Map() };
+      for (const row of rows) {
+        const readTo = Math.max(base, perThread?.get(row.thread_id) ?? -Infinity);
+        if (row.stream_ordering <= readTo) continue;
+        const add = (c: Counts) => {
+          if (row.notify) c.notification_count++;
+          if (row.highlight) c.highlight_count++;
+        };
+        add(res.total);
+        if (row.thread_id === MAIN_THREAD) add(res.main);
+        else {
+          let c = res.threads.get(row.thread_id);
+          if (!c) res.threads.set(row.thread_id, (c = zero()));
+          add(c);
+        }
+      }
+      out.set(roomId, res);
+    }
+    return out;
+  }
+}
+
+const zero = (): Counts => ({ notification_count: 0, highlight_count: 0 });
+
+/** Whether a user-defined rule looks at power levels (the default one only for room mentions). */
+function customRulesNeedPowerLevels(rules: Ruleset): boolean {
+  for (const list of Object.values(rules)) {
+    for (const r of list) {
+      if (r.default) continue;
+      if (r.enabled && r.conditions?.some((c) => c.kind === "sender_notification_permission")) return true;
+    }
+  }
+  return false;
+}

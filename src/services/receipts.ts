@@ -1,0 +1,152 @@
+// Read receipts and read markers (spec: client-server-api modules/receipts.md, read_markers.md;
+// receipts.yaml, read_markers.yaml).
+//   m.read          public, delivered to every member in `m.receipt` ephemeral events
+//   m.read.private  delivered to its owner only
+//   m.fully_read    the read marker: room account data, never a receipt
+// Receipts only move forward: one that points before the current receipt of the same type and
+// thread is ignored. Stored receipts are announced to `hooks` (federation sends m.read EDUs).
+import { MatrixError } from "../protocol/errors.ts";
+import { isValidEventId } from "../protocol/ids.ts";
+import type { Db } from "../storage/db.ts";
+import type { ReceiptsRepo } from "../storage/receipts.ts";
+import type { RoomsRepo } from "../storage/rooms-repo.ts";
+import type { AccountData } from "./account-data.ts";
+import type { Notifier } from "./notifier.ts";
+import type { PushActions } from "./push.ts";
+import type { StreamAllocator } from "./streams.ts";
+
+export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read"] as const;
+export type ReceiptType = (typeof RECEIPT_TYPES)[number];
+
+export interface StoredReceipt {
+  roomId: string;
+  userId: string;
+  type: "m.read" | "m.read.private";
+  eventId: string;
+  /** Undefined for unthreaded receipts. */
+  threadId?: string;
+  ts: number;
+  stream: number;
+}
+
+export type ReceiptHook = (r: StoredReceipt) => void;
+
+export interface ReceiptsDeps {
+  db: Db;
+  repo: ReceiptsRepo;
+  roomsRepo: RoomsRepo;
+  streams: StreamAllocator;
+  notifier: Notifier;
+  accountData: AccountData;
+  push: PushActions;
+  now?: () => number;
+}
+
+export class Receipts {
+  /** Run after a receipt was stored (not for ignored, older receipts). */
+  readonly hooks: ReceiptHook[] = [];
+
+  constructor(private readonly d: ReceiptsDeps) {}
+
+  private async requireJoined(userId: string, roomId: string): Promise<void> {
+    const m = await this.d.roomsRepo.localMembership(userId, roomId);
+    if (m?.membership !== "join") {
+      if (!(await this.d.roomsRepo.findRoom(roomId))) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+      throw new MatrixError("M_FORBIDDEN", "You are not joined to this room");
+    }
+  }
+
+  /** An accepted timeline event of the room (404 otherwise). */
+  private async roomEvent(roomId: string, eventId: string) {
+    if (!isValidEventId(eventId)) throw new MatrixError("M_INVALID_PARAM", "Invalid event ID");
+    const row = await this.d.roomsRepo.findEvent(eventId);
+    if (!row || row.room_id !== roomId || row.outlier || row.rejected_reason !== null) throw new MatrixError("M_NOT_FOUND", "Event not found in this room");
+    return row;
+  }
+
+  /** POST /rooms/{roomId}/receipt/{receiptType}/{eventId}. */
+  async postReceipt(userId: string, roomId: string, receiptType: string, eventId: string, body: Record<string, unknown>): Promise<void> {
+    if (!(RECEIPT_TYPES as readonly string[]).includes(receiptType)) {
+      throw new MatrixError("M_INVALID_PARAM", `Receipt type must be one of ${RECEIPT_TYPES.join(", ")}`);
+    }
+    let threadId: string | undefined;
+    if (body.thread_id !== undefined) {
+      if (typeof body.thread_id !== "string" || body.thread_id === "") throw new MatrixError("M_INVALID_PARAM", "thread_id field must be a non-empty string");
+      if (receiptType === "m.fully_read") throw new MatrixError("M_INVALID_PARAM", "thread_id is not allowed for m.fully_read");
+      if (body.thread_id !== "main" && !isValidEventId(body.thread_id)) throw new MatrixError("M_INVALID_PARAM", "thread_id must be 'main' or an event ID");
+      threadId = body.thread_id;
+    }
+    await this.requireJoined(userId, roomId);
+    if (receiptType === "m.fully_read") {
+      await this.setFullyRead(userId, roomId, eventId);
+      return;
+    }
+    await this.storeReceipt(userId, roomId, receiptType as "m.read" | "m.read.private", eventId, threadId);
+  }
+
+  /** POST /rooms/{roomId}/read_markers. */
+  async setReadMarkers(userId: string, roomId: string, body: Record<string, unknown>): Promise<void> {
+    const ids: Array<[string, string]> = [];
+    for (const key of ["m.fully_read", "m.read", "m.read.private"]) {
+      const v = body[key];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== "string") throw new MatrixError("M_BAD_JSON", `'${key}' must be an event ID`);
+      ids.push([key, v]);
+    }
+    await this.requireJoined(userId, roomId);
+    for (const [key, eventId] of ids) {
+      if (key === "m.fully_read") await this.setFullyRead(userId, roomId, eventId);
+      else await this.storeReceipt(userId, roomId, key as "m.read" | "m.read.private", eventId, undefined);
+    }
+  }
+
+  private async setFullyRead(userId: string, roomId: string, eventId: string): Promise<void> {
+    const row = await this.roomEvent(roomId, eventId);
+    const cur = await this.d.accountData.get(userId, roomId, "m.fully_read");
+    if (typeof cur?.event_id === "string") {
+      // The marker only moves forward (as Synapse does).
+      const prev = await this.d.roomsRepo.findEvent(cur.event_id);
+      if (prev && prev.room_id === roomId && Number(prev.stream_ordering) >= Number(row.stream_ordering)) return;
+    }
+    await this.d.accountData.set(userId, roomId, "m.fully_read", { event_id: eventId });
+  }
+
+  private async storeReceipt(userId: string, roomId: string, type: "m.read" | "m.read.private", eventId: string, threadId: string | undefined): Promise<void> {
+    const row = await this.roomEvent(roomId, eventId);
+    if (threadId !== undefined) await this.checkThread(roomId, row, threadId);
+    const eventStream = Number(row.stream_ordering);
+    const ts = (this.d.now ?? Date.now)();
+    const stored = await this.d.streams.with((pos) =>
+      this.d.db.transaction(async (tx) => {
+        const cur = await this.d.repo.find(roomId, type, userId, threadId ?? "", tx);
+        if (cur && cur.event_stream_ordering >= eventStream) return undefined;
+        await this.d.repo.upsert(tx, {
+          room_id: roomId,
+          receipt_type: type,
+          user_id: userId,
+          thread_id: threadId ?? "",
+          event_id: eventId,
+          ts,
+          stream_id: pos,
+          event_stream_ordering: eventStream,
+        });
+        return pos;
+      }),
+    );
+    if (stored === undefined) return;
+    if (type === "m.read") this.d.notifier.notifyRoom(roomId);
+    else this.d.notifier.notifyUser(userId);
+    const r: StoredReceipt = { roomId, userId, type, eventId, ts, stream: stored };
+    if (threadId !== undefined) r.threadId = threadId;
+    for (const h of this.hooks) h(r);
+  }
+
+  /** 400 when the event is not part of the thread the receipt names. */
+  private async checkThread(roomId: string, row: { event_id: string; json: string }, threadId: string): Promise<void> {
+    const ev = JSON.parse(row.json) as { content?: Record<string, unknown>; room_id?: string };
+    const thread = await this.d.push.threadOf({ content: (ev.content ?? {}) as never, room_id: roomId });
+    // A thread root belongs to the main timeline and to its own thread.
+    if (thread === threadId || (threadId !== "main" && row.event_id === threadId)) return;
+    throw new MatrixError("M_INVALID_PARAM", `The event is not in thread ${threadId}`);
+  }
+}

@@ -1,0 +1,699 @@
+// GET /sync (spec: client-server-api/_index.md "Syncing", "Filtering", "Lazy-loading room
+// members"; data/api/client-server/sync.yaml).
+//
+// A sync token `s<stream>_<typing>` names a position in the global stream (events, memberships,
+// account data, receipts all take positions there) and the typing serial. A sync covers the range
+// (since, to] where `to` is the stream position visible when the computation starts; everything is
+// read bounded by it, so nothing committed later is half-shown, and the next sync picks it up.
+//
+// Per room: the timeline is the newest `limit` visible events of the range (`limited` when more
+// exist, `prev_batch` a topological token /messages continues from); `state` is the state at the
+// start of the timeline (initial sync, full_state, newly joined rooms) or, for an incremental
+// limited sync, the state keys that changed in the gap with their values at the timeline start;
+// `state_after` (use_state_after) is the same up to the end of the timeline. State is read from
+// state groups with key/type filters: lazy loading never reads a room's whole member list.
+//
+// Long-polling: an incremental sync with nothing to report waits on the Notifier (by user and by
+// joined room) and recomputes when woken; a wake-up that happened between the computation and
+// registering the wait is caught by comparing the stream and typing positions after registering.
+import type { StateFilter } from "../storage/rooms-repo.ts";
+import { memberKey, parseStateMapKey, stateMapKey } from "../core/state-map.ts";
+import { splitPropertyPath } from "../core/push-rules.ts";
+import { MatrixError } from "../protocol/errors.ts";
+import type { JsonObject } from "../protocol/events.ts";
+import type { AccountDataRepo } from "../storage/account-data.ts";
+import type { ReceiptRow, ReceiptsRepo } from "../storage/receipts.ts";
+import type { EventRow, RoomsRepo } from "../storage/rooms-repo.ts";
+import type { SyncRepo } from "../storage/sync-repo.ts";
+import { Lru } from "../util/lru.ts";
+import type { Notifier } from "./notifier.ts";
+import type { PushActions, RoomUnread } from "./push.ts";
+import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
+import { applyRoomEventFilter, eventFilterMatches, roomAllowed, type RoomEventFilter, type SyncFilter } from "./rooms/filters.ts";
+import { toClientEvents, type ClientEvent } from "./rooms/format.ts";
+import { decodeStreamToken, encodeStreamToken, encodeTopoToken } from "./rooms/tokens.ts";
+import type { Visibility } from "./rooms/visibility.ts";
+import type { StreamAllocator } from "./streams.ts";
+import type { Typing } from "./typing.ts";
+
+export const DEFAULT_TIMELINE_LIMIT = 10;
+export const MAX_TIMELINE_LIMIT = 1000;
+/** Longest long-poll honoured (the listener closes connections idle for 120 s). */
+export const MAX_SYNC_TIMEOUT_MS = 100_000;
+/** Most events scanned per room to fill a filtered timeline before calling it limited. */
+const MAX_TIMELINE_SCAN = 1000;
+/** Rooms computed concurrently (helps PostgreSQL; SQLite runs them one after another anyway). */
+const ROOM_CONCURRENCY = 8;
+const MAX_HEROES = 5;
+
+/** The stripped state shown for invites and knocks (client-server-api "Stripped state"). */
+const STRIPPED_STATE_TYPES = ["m.room.create", "m.room.name", "m.room.avatar", "m.room.topic", "m.room.join_rules", "m.room.canonical_alias", "m.room.encryption"];
+
+export type SyncEvent = Record<string, unknown>;
+
+export interface TimelineBatch {
+  events: SyncEvent[];
+  limited: boolean;
+  prev_batch?: string;
+}
+
+export interface JoinedRoomSync {
+  summary?: Record<string, unknown>;
+  state?: { events: SyncEvent[] };
+  state_after?: { events: SyncEvent[] };
+  timeline: TimelineBatch;
+  ephemeral: { events: SyncEvent[] };
+  account_data: { events: SyncEvent[] };
+  unread_notifications: { notification_count: number; highlight_count: number };
+  unread_thread_notifications?: Record<string, { notification_count: number; highlight_count: number }>;
+}
+
+export interface LeftRoomSync {
+  state?: { events: SyncEvent[] };
+  state_after?: { events: SyncEvent[] };
+  timeline: TimelineBatch;
+  account_data: { events: SyncEvent[] };
+}
+
+export interface SyncResponse {
+  next_batch: string;
+  account_data: { events: SyncEvent[] };
+  presence: { events: SyncEvent[] };
+  rooms: {
+    join: Record<string, JoinedRoomSync>;
+    invite: Record<string, { invite_state: { events: SyncEvent[] } }>;
+    leave: Record<string, LeftRoomSync>;
+    knock: Record<string, { knock_state: { events: SyncEvent[] } }>;
+  };
+  to_device: { events: SyncEvent[] };
+  device_lists?: { changed: string[]; left: string[] };
+  device_one_time_keys_count: Record<string, number>;
+  device_unused_fallback_key_types: string[];
+  [key: string]: unknown;
+}
+
+export interface SyncRequest {
+  userId: string;
+  deviceId: string | null;
+  /** The `since` token; undefined for an initial sync. */
+  since?: string;
+  filter: SyncFilter;
+  fullState?: boolean;
+  timeoutMs?: number;
+  useStateAfter?: boolean;
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
+}
+
+export interface SyncExtensionContext {
+  userId: string;
+  deviceId: string | null;
+  /** The stream position of `since`; undefined for an initial sync. */
+  since?: number;
+  /** The upper bound of this sync (inclusive). */
+  to: number;
+  fullState: boolean;
+  filter: SyncFilter;
+}
+
+/**
+ * Fills top-level parts of a response (to_device, device_lists, one-time key counts, presence)
+ * for the range (since, to]; returns true when it added something new, which ends a long-poll.
+ * Wake waiting syncs with Notifier.notifyUser after storing something.
+ */
+export type SyncExtension = (ctx: SyncExtensionContext, body: SyncResponse) => Promise<boolean>;
+
+export interface SyncDeps {
+  repo: RoomsRepo;
+  syncRepo: SyncRepo;
+  events: RoomEvents;
+  visibility: Visibility;
+  accountData: AccountDataRepo;
+  receipts: ReceiptsRepo;
+  push: PushActions;
+  typing: Typing;
+  streams: StreamAllocator;
+  notifier: Notifier;
+}
+
+interface Membership {
+  room_id: string;
+  membership: string;
+  event_id: string;
+  stream_ordering: number;
+}
+
+/** Everything one computation shares across rooms. */
+interface Pass {
+  req: SyncRequest;
+  since?: { stream: number; typing: number };
+  to: number;
+  fullState: boolean;
+  limit: number;
+  lazy: boolean;
+  redundant: boolean;
+  threads: boolean;
+  roomsWithEvents?: Set<string>;
+  receipts: Map<string, ReceiptRow[]>;
+  roomAccountData: Map<string, SyncEvent[]>;
+  /** Member event IDs already sent to this device, per room (lazy loading). */
+  sentMembers: Map<string, Map<string, string>>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+export class Sync {
+  /** Providers of to_device, device_lists, key counts, presence... (E2EE and presence modules). */
+  readonly extensions: SyncExtension[] = [];
+  /** Lazy loading: per (user, device), the member events each room's client already has. */
+  private readonly lazyCache = new Lru<string, Map<string, Map<string, string>>>(2000);
+  private closed = false;
+
+  constructor(private readonly d: SyncDeps) {}
+
+  /** Ends long-polls (shutdown). */
+  close(): void {
+    this.closed = true;
+  }
+
+  async sync(req: SyncRequest): Promise<SyncResponse> {
+    let since = req.since !== undefined ? decodeStreamToken(req.since) : undefined;
+    // A token from the future (e.g. a restored database) is read as "now".
+    if (since && since.stream > this.d.streams.current()) since = { stream: this.d.streams.current(), typing: since.typing };
+    const wait = since !== undefined && !req.fullState;
+    const deadline = Date.now() + (wait ? Math.max(0, Math.min(req.timeoutMs ?? 0, MAX_SYNC_TIMEOUT_MS)) : 0);
+    for (;;) {
+      const to = this.d.streams.current();
+      const typingTo = this.d.typing.current();
+      const { body, news, rooms } = await this.compute(req, since, to, typingTo);
+      const remaining = deadline - Date.now();
+      if (news || !wait || remaining <= 0 || this.closed || req.signal?.aborted) return body;
+      // Nothing new in (since, to]: the response would have said so with next_batch = to, so the
+      // next round only needs to look at what comes after.
+      since = { stream: to, typing: typingTo };
+      const ac = new AbortController();
+      const onAbort = () => ac.abort();
+      req.signal?.addEventListener("abort", onAbort, { once: true });
+      const woken = this.d.notifier.wait(req.userId, rooms, remaining, ac.signal);
+      // Registered: anything persisted from now on wakes us. Catch what came in before that.
+      const missed = this.d.streams.current() !== to || this.d.typing.current() !== typingTo;
+      if (missed) ac.abort();
+      const notified = await woken;
+      req.signal?.removeEventListener("abort", onAbort);
+      if (!notified && !missed) {
+        // Timed out, client gone or shutting down: answer with the latest position.
+        if (req.signal?.aborted || this.closed) return body;
+        return (await this.compute(req, since, this.d.streams.current(), this.d.typing.current())).body;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ one computation
+
+  private async compute(
+    req: SyncRequest,
+    since: { stream: number; typing: number } | undefined,
+    to: number,
+    typingTo: number,
+  ): Promise<{ body: SyncResponse; news: boolean; rooms: string[] }> {
+    const { userId } = req;
+    const f = req.filter;
+    const rf = f.room ?? {};
+    const initial = since === undefined;
+    const fullState = initial || req.fullState === true;
+    const lazy = rf.state?.lazy_load_members === true;
+    const cacheKey = `${userId}\u0000${req.deviceId ?? ""}`;
+    let sentMembers = this.lazyCache.get(cacheKey);
+    if (!sentMembers || initial) this.lazyCache.set(cacheKey, (sentMembers = new Map()));
+
+    const body: SyncResponse = {
+      next_batch: encodeStreamToken(to, typingTo),
+      account_data: { events: [] },
+      presence: { events: [] },
+      rooms: { join: {}, invite: {}, leave: {}, knock: {} },
+      to_device: { events: [] },
+      device_one_time_keys_count: {},
+      device_unused_fallback_key_types: [],
+    };
+    if (!initial) body.device_lists = { changed: [], left: [] };
+    let news = false;
+
+    // Account data, global and per room.
+    const roomAccountData = new Map<string, SyncEvent[]>();
+    for (const row of await this.d.accountData.list(userId, since?.stream, to)) {
+      const ev = { type: row.type, content: JSON.parse(row.content) as JsonObject };
+      if (row.room_id === "") {
+        if (eventFilterMatches(f.account_data, row.type)) body.account_data.events.push(ev);
+      } else if (eventFilterMatches(rf.account_data, row.type) && roomAllowed(rf.account_data, row.room_id)) {
+        let list = roomAccountData.get(row.room_id);
+        if (!list) roomAccountData.set(row.room_id, (list = []));
+        list.push(ev);
+      }
+    }
+    if (body.account_data.events.length) news = true;
+
+    const memberships = ((await this.d.repo.localMemberships(userId)) as Membership[])
+      .map((m) => ({ ...m, stream_ordering: Number(m.stream_ordering) }))
+      .filter((m) => m.stream_ordering <= to && roomAllowed(rf, m.room_id));
+    const joined = memberships.filter((m) => m.membership === "join").map((m) => m.room_id);
+
+    const receiptRows = initial ? await this.d.receipts.listForRooms(joined, to) : await this.d.receipts.listBetween(since.stream, to);
+    const receipts = new Map<string, ReceiptRow[]>();
+    for (const r of receiptRows) {
+      if (r.receipt_type === "m.read.private" && r.user_id !== userId) continue;
+      let list = receipts.get(r.room_id);
+      if (!list) receipts.set(r.room_id, (list = []));
+      list.push(r);
+    }
+
+    const pass: Pass = {
+      req,
+      since,
+      to,
+      fullState,
+      limit: Math.max(0, Math.min(rf.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT)),
+      lazy,
+      redundant: rf.state?.include_redundant_members === true,
+      threads: rf.timeline?.unread_thread_notifications === true,
+      roomsWithEvents: initial ? undefined : await this.d.syncRepo.roomsWithEventsBetween(since.stream, to),
+      receipts,
+      roomAccountData,
+      sentMembers,
+    };
+
+    const joinedResults = new Map<string, JoinedRoomSync>();
+    const tasks = memberships.map((m) => async () => {
+      const changed = !initial && m.stream_ordering > since.stream;
+      switch (m.membership) {
+        case "join": {
+          const room = await this.joinedRoom(pass, m, changed);
+          if (room) joinedResults.set(m.room_id, room);
+          break;
+        }
+        case "invite":
+          if (initial || changed) body.rooms.invite[m.room_id] = { invite_state: { events: await this.strippedState(m, userId) } };
+          break;
+        case "knock":
+          if (initial || changed) body.rooms.knock[m.room_id] = { knock_state: { events: await this.strippedState(m, userId) } };
+          break;
+        case "leave":
+        case "ban": {
+          if (initial ? rf.include_leave === true : changed) {
+            body.rooms.leave[m.room_id] = await this.leftRoom(pass, m);
+          }
+          break;
+        }
+      }
+    });
+    for (let i = 0; i < tasks.length; i += ROOM_CONCURRENCY) await Promise.all(tasks.slice(i, i + ROOM_CONCURRENCY).map((t) => t()));
+
+    // Unread counts for the joined rooms in the response (as of now: they change with the events).
+    const unread = await this.d.push.unreadCounts(userId, [...joinedResults.keys()]);
+    for (const m of memberships) {
+      const room = joinedResults.get(m.room_id);
+      if (!room) continue;
+      setUnread(room, unread.get(m.room_id), pass.threads);
+      body.rooms.join[m.room_id] = room;
+    }
+    if (
+      Object.keys(body.rooms.join).length ||
+      Object.keys(body.rooms.invite).length ||
+      Object.keys(body.rooms.leave).length ||
+      Object.keys(body.rooms.knock).length
+    ) {
+      news = true;
+    }
+
+    const ctx: SyncExtensionContext = { userId, deviceId: req.deviceId, since: since?.stream, to, fullState, filter: f };
+    for (const ext of this.extensions) if (await ext(ctx, body)) news = true;
+
+    if (f.event_fields) applyEventFields(body, f.event_fields);
+    return { body, news, rooms: joined };
+  }
+
+  // ------------------------------------------------------------------ joined rooms
+
+  private async joinedRoom(p: Pass, m: Membership, membershipChanged: boolean): Promise<JoinedRoomSync | undefined> {
+    const roomId = m.room_id;
+    const userId = p.req.userId;
+    const rf = p.req.filter.room ?? {};
+    const newlyJoined = membershipChanged && (await this.newlyJoined(m.event_id, p.since!.stream));
+    const full = p.fullState || newlyJoined;
+    const hasEvents = p.roomsWithEvents === undefined || p.roomsWithEvents.has(roomId);
+    const ephemeral = this.ephemeral(p, roomId, full);
+    const accountData = p.roomAccountData.get(roomId) ?? [];
+    if (!full && !hasEvents && ephemeral.length === 0 && accountData.length === 0) return undefined;
+
+    const tl = hasEvents || full ? await this.timeline(userId, roomId, p.since?.stream, p.to, p.limit, rf.timeline, m.stream_ordering) : { rows: [], limited: false };
+    const needSummary = full || membershipChanged || tl.limited || tl.rows.some((r) => r.type === "m.room.member");
+    const summary = needSummary ? await this.summary(roomId, userId) : undefined;
+    const heroes = (summary?.["m.heroes"] as string[] | undefined) ?? [];
+
+    const { state, stateAfter } = await this.roomState(p, roomId, tl, full, heroes);
+    if (!full && tl.rows.length === 0 && state.length === 0 && stateAfter.length === 0 && ephemeral.length === 0 && accountData.length === 0) {
+      return undefined;
+    }
+    const out: JoinedRoomSync = {
+      timeline: await this.timelineBatch(p, tl),
+      ephemeral: { events: ephemeral },
+      account_data: { events: accountData },
+      unread_notifications: { notification_count: 0, highlight_count: 0 },
+    };
+    if (summary) out.summary = summary;
+    if (p.req.useStateAfter) out.state_after = { events: await this.format(p, stateAfter) };
+    else out.state = { events: await this.format(p, state) };
+    return out;
+  }
+
+  /**
+   * The user's memberships in a room walking back from their current member event: the one in
+   * force at `since` (undefined: none, or `since` is undefined) and those that came after it.
+   */
+  private async membershipHistory(memberEventId: string, sinceStream: number | undefined): Promise<{ atSince?: string; after: string[] }> {
+    const after: string[] = [];
+    let id: string | null = memberEventId;
+    for (let i = 0; i < 100 && id; i++) {
+      const row: EventRow | undefined = await this.d.repo.findEvent(id);
+      if (!row) break;
+      const membership = String(rowToEvent(row).content["membership"] ?? "");
+      if (sinceStream !== undefined && Number(row.stream_ordering) <= sinceStream) return { atSince: membership, after };
+      after.push(membership);
+      id = row.replaces_state;
+    }
+    return { after };
+  }
+
+  /** Whether the user's membership at `since` was something else than join (or changed meanwhile). */
+  private async newlyJoined(memberEventId: string, sinceStream: number): Promise<boolean> {
+    const h = await this.membershipHistory(memberEventId, sinceStream);
+    return h.atSince !== "join" || h.after.some((m) => m !== "join");
+  }
+
+  private ephemeral(p: Pass, roomId: string, full: boolean): SyncEvent[] {
+    const ef = p.req.filter.room?.ephemeral;
+    const out: SyncEvent[] = [];
+    if (!roomAllowed(ef, roomId)) return out;
+    if (eventFilterMatches(ef, "m.typing")) {
+      const users = this.d.typing.typingUsers(roomId);
+      const changed = p.since !== undefined && this.d.typing.changedSince(roomId, p.since.typing);
+      if (changed || (full && users.length > 0)) out.push({ type: "m.typing", content: { user_ids: users } });
+    }
+    const receipts = p.receipts.get(roomId);
+    if (receipts?.length && eventFilterMatches(ef, "m.receipt")) {
+      const content: Record<string, Record<string, Record<string, Record<string, unknown>>>> = {};
+      for (const r of receipts) {
+        if (ef && !eventFilterMatches({ senders: ef.senders, not_senders: ef.not_senders }, "m.receipt", r.user_id)) continue;
+        const byType = (content[r.event_id] ??= {});
+        const byUser = (byType[r.receipt_type] ??= {});
+        const data: Record<string, unknown> = { ts: r.ts };
+        if (r.thread_id !== "") data.thread_id = r.thread_id;
+        byUser[r.user_id] = data;
+      }
+      if (Object.keys(content).length) out.push({ type: "m.receipt", content });
+    }
+    return out;
+  }
+
+  private async summary(roomId: string, userId: string): Promise<Record<string, unknown>> {
+    const counts = await this.d.repo.memberCounts(roomId);
+    const out: Record<string, unknown> = { "m.joined_member_count": counts.joined, "m.invited_member_count": counts.invited };
+    const named = await this.d.events.currentStateEvents(roomId, [
+      ["m.room.name", ""],
+      ["m.room.canonical_alias", ""],
+    ]);
+    const name = named.get(stateMapKey("m.room.name", ""))?.content["name"];
+    const alias = named.get(stateMapKey("m.room.canonical_alias", ""))?.content["alias"];
+    if (!(typeof name === "string" && name) && !(typeof alias === "string" && alias)) {
+      out["m.heroes"] = await this.d.syncRepo.heroes(roomId, userId, MAX_HEROES);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ left rooms
+
+  private async leftRoom(p: Pass, m: Membership): Promise<LeftRoomSync> {
+    const userId = p.req.userId;
+    const rf = p.req.filter.room ?? {};
+    const h = await this.membershipHistory(m.event_id, p.since?.stream);
+    const joinedAtSince = h.atSince === "join";
+    const everJoined = joinedAtSince || h.after.includes("join");
+    const full = p.since === undefined || p.fullState || !joinedAtSince;
+    // The timeline ends with the user's leave: they see nothing after it.
+    const tl = await this.timeline(userId, m.room_id, full ? undefined : p.since?.stream, m.stream_ordering, p.limit, rf.timeline, undefined);
+    // A user who never joined (a rejected or withdrawn invite, a refused knock) gets no room state.
+    const { state, stateAfter } = everJoined ? await this.roomState({ ...p, to: m.stream_ordering }, m.room_id, tl, full, []) : { state: [], stateAfter: [] };
+    const out: LeftRoomSync = {
+      timeline: await this.timelineBatch(p, tl),
+      account_data: { events: p.roomAccountData.get(m.room_id) ?? [] },
+    };
+    if (p.req.useStateAfter) out.state_after = { events: await this.format(p, stateAfter) };
+    else out.state = { events: await this.format(p, state) };
+    return out;
+  }
+
+  // ------------------------------------------------------------------ invites and knocks
+
+  private async strippedState(m: Membership, userId: string): Promise<SyncEvent[]> {
+    const row = await this.d.repo.findEvent(m.event_id);
+    if (!row) return [];
+    const ev = rowToEvent(row);
+    const strip = (e: { type: string; state_key?: string; content: JsonObject; sender: string }): SyncEvent => ({
+      type: e.type,
+      state_key: e.state_key ?? "",
+      content: e.content,
+      sender: e.sender,
+    });
+    if (row.state_group === null) return [strip(ev)];
+    const keys: Array<[string, string]> = STRIPPED_STATE_TYPES.map((t) => [t, ""] as [string, string]);
+    keys.push(["m.room.member", userId]);
+    if (ev.sender !== userId) keys.push(["m.room.member", ev.sender]);
+    const ids = await this.d.repo.stateOfGroup(Number(row.state_group), { keys });
+    const evs = await this.d.events.loadEvents([...ids.values()]);
+    const out: SyncEvent[] = [];
+    for (const id of ids.values()) {
+      const e = evs.get(id);
+      if (e) out.push(strip(e));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ timeline
+
+  /**
+   * The newest `limit` visible events in (from, to] (oldest first) and whether there are more.
+   * `joinedSince`: the user is joined since this stream position, so later events are visible
+   * without consulting history visibility.
+   */
+  private async timeline(
+    userId: string,
+    roomId: string,
+    fromExclusive: number | undefined,
+    toInclusive: number,
+    limit: number,
+    filter: RoomEventFilter | undefined,
+    joinedSince: number | undefined,
+  ): Promise<{ rows: EventRow[]; limited: boolean; to?: number }> {
+    const want = limit + 1;
+    const batchSize = Math.min(Math.max(want * 2, 20), 200);
+    const collected: EventRow[] = [];
+    let cursor = toInclusive;
+    let scanned = 0;
+    let exhausted = false;
+    while (collected.length < want) {
+      const batch = await this.d.repo.roomEventsByStream(roomId, fromExclusive ?? Number.MIN_SAFE_INTEGER, cursor, batchSize, true);
+      scanned += batch.length;
+      if (batch.length > 0) {
+        cursor = Number(batch[batch.length - 1]!.stream_ordering) - 1;
+        collected.push(...(await this.visible(userId, applyRoomEventFilter(batch, filter), joinedSince)));
+      }
+      if (batch.length < batchSize) {
+        exhausted = true;
+        break;
+      }
+      if (scanned >= MAX_TIMELINE_SCAN) break;
+    }
+    return { rows: collected.slice(0, limit).reverse(), limited: collected.length > limit || !exhausted, to: toInclusive };
+  }
+
+  private async visible(userId: string, rows: EventRow[], joinedSince: number | undefined): Promise<EventRow[]> {
+    if (joinedSince === undefined) return this.d.visibility.filter(userId, rows);
+    // Rows are newest first: those after the user's join come first and are all visible.
+    const i = rows.findIndex((r) => Number(r.stream_ordering) <= joinedSince);
+    if (i < 0) return rows;
+    return [...rows.slice(0, i), ...(await this.d.visibility.filter(userId, rows.slice(i)))];
+  }
+
+  private async timelineBatch(p: Pass, tl: { rows: EventRow[]; limited: boolean; to?: number }): Promise<TimelineBatch> {
+    const first = tl.rows[0];
+    return {
+      events: await this.format(p, tl.rows),
+      limited: tl.limited,
+      prev_batch: first
+        ? encodeTopoToken({ depth: Number(first.depth), stream: Number(first.stream_ordering) })
+        : encodeStreamToken(tl.to ?? p.to, 0),
+    };
+  }
+
+  // ------------------------------------------------------------------ state
+
+  /** State before a timeline event (its state group with its own key rolled back). */
+  private async stateBefore(roomId: string, row: EventRow, filter: StateFilter): Promise<Map<string, string>> {
+    if (row.state_group === null) return this.stateAtStream(roomId, Number(row.stream_ordering) - 1, filter);
+    const map = await this.d.repo.stateOfGroup(Number(row.state_group), filter);
+    if (row.state_key !== null && filterIncludes(filter, row.type, row.state_key)) {
+      const k = stateMapKey(row.type, row.state_key);
+      if (row.replaces_state) map.set(k, row.replaces_state);
+      else map.delete(k);
+    }
+    return map;
+  }
+
+  private async stateAfter(roomId: string, row: EventRow, filter: StateFilter): Promise<Map<string, string>> {
+    if (row.state_group === null) return this.stateAtStream(roomId, Number(row.stream_ordering), filter);
+    return this.d.repo.stateOfGroup(Number(row.state_group), filter);
+  }
+
+  /** State after the last timeline event at or before a stream position. */
+  private async stateAtStream(roomId: string, stream: number, filter: StateFilter): Promise<Map<string, string>> {
+    const row = await this.d.repo.lastEventAtOrBefore(roomId, stream);
+    if (!row || row.state_group === null) return new Map();
+    return this.d.repo.stateOfGroup(Number(row.state_group), filter);
+  }
+
+  /**
+   * The `state` (at the timeline start) and `state_after` (at its end) lists of a room, as event
+   * rows. Only the one the client asked for is computed.
+   */
+  private async roomState(
+    p: Pass,
+    roomId: string,
+    tl: { rows: EventRow[]; limited: boolean; to?: number },
+    full: boolean,
+    heroes: string[],
+  ): Promise<{ state: EventRow[]; stateAfter: EventRow[] }> {
+    const userId = p.req.userId;
+    const sf = p.req.filter.room?.state;
+    const after = p.req.useStateAfter === true;
+    const first = tl.rows[0];
+    const last = tl.rows[tl.rows.length - 1];
+    const upper = tl.to ?? p.to;
+    const at = (filter: StateFilter) =>
+      after
+        ? last
+          ? this.stateAfter(roomId, last, filter)
+          : this.stateAtStream(roomId, upper, filter)
+        : first
+          ? this.stateBefore(roomId, first, filter)
+          : this.stateAtStream(roomId, upper, filter);
+
+    let sent = p.sentMembers.get(roomId);
+    if (full) p.sentMembers.delete(roomId), (sent = undefined);
+    // Lazy loading: members the timeline needs (its senders), plus heroes and, on a full sync, the user.
+    const wantedMembers = new Set(tl.rows.map((r) => r.sender));
+    for (const h of heroes) wantedMembers.add(h);
+    if (full) wantedMembers.add(userId);
+
+    let ids = new Map<string, string>();
+    if (full) {
+      if (!p.lazy) ids = await at({});
+      else {
+        ids = await at({ notTypes: ["m.room.member"] });
+        for (const [k, v] of await at({ keys: [...wantedMembers].map((u) => ["m.room.member", u] as [string, string]) })) ids.set(k, v);
+      }
+    } else {
+      // Incremental: keys that changed in the gap (state) or anywhere in the range (state_after).
+      let changedKeys: Array<[string, string]> = [];
+      if (after) changedKeys = await this.d.syncRepo.stateKeysChangedBetween(roomId, p.since!.stream, upper);
+      else if (tl.limited && first) changedKeys = await this.d.syncRepo.stateKeysChangedBetween(roomId, p.since!.stream, Number(first.stream_ordering) - 1);
+      if (changedKeys.length) ids = await at({ keys: changedKeys });
+      if (p.lazy) {
+        const have = new Set(ids.keys());
+        const extra = [...wantedMembers].filter((u) => !have.has(memberKey(u))).map((u) => ["m.room.member", u] as [string, string]);
+        if (extra.length) {
+          for (const [k, v] of await at({ keys: extra })) {
+            const [, member] = parseStateMapKey(k);
+            // Redundant: the client already has this member event.
+            if (!p.redundant && sent?.get(member) === v) continue;
+            ids.set(k, v);
+          }
+        }
+      }
+    }
+    // Never repeat in `state` what the timeline carries.
+    if (!after) for (const r of tl.rows) if (r.state_key !== null && ids.get(stateMapKey(r.type, r.state_key)) === r.event_id) ids.delete(stateMapKey(r.type, r.state_key));
+
+    const rows = [...(await this.d.repo.getEvents([...ids.values()])).values()].filter(
+      (r) => eventFilterMatches(sf, r.type, r.sender) && roomAllowed(sf, roomId),
+    );
+    if (p.lazy) {
+      let m = p.sentMembers.get(roomId);
+      if (!m) p.sentMembers.set(roomId, (m = new Map()));
+      for (const r of [...rows, ...tl.rows]) if (r.type === "m.room.member" && r.state_key !== null) m.set(r.state_key, r.event_id);
+    }
+    return after ? { state: [], stateAfter: rows } : { state: rows, stateAfter: [] };
+  }
+
+  // ------------------------------------------------------------------ formatting
+
+  private async format(p: Pass, rows: EventRow[]): Promise<SyncEvent[]> {
+    if (rows.length === 0) return [];
+    if (p.req.filter.event_format === "federation") return rows.map((r) => rowToEvent(r) as unknown as SyncEvent);
+    const evs: ClientEvent[] = await toClientEvents(this.d.events, rows, { userId: p.req.userId, deviceId: p.req.deviceId ?? undefined }, { withRoomId: false });
+    return evs as unknown as SyncEvent[];
+  }
+}
+
+function filterIncludes(f: StateFilter, type: string, stateKey: string): boolean {
+  if (f.keys) return f.keys.some(([t, s]) => t === type && s === stateKey);
+  if (f.types) return f.types.includes(type);
+  if (f.notTypes) return !f.notTypes.includes(type);
+  return true;
+}
+
+function setUnread(room: JoinedRoomSync, u: RoomUnread | undefined, threads: boolean): void {
+  if (!u) return;
+  if (!threads) {
+    room.unread_notifications = { ...u.total };
+    return;
+  }
+  room.unread_notifications = { ...u.main };
+  if (u.threads.size) {
+    room.unread_thread_notifications = {};
+    for (const [root, c] of u.threads) room.unread_thread_notifications[root] = { ...c };
+  }
+}
+
+/** Keeps only the listed (dot-separated, `\.`-escaped) fields of each room event. */
+function projectEvent(ev: SyncEvent, fields: string[]): SyncEvent {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) {
+    const path = splitPropertyPath(field);
+    let src: unknown = ev;
+    for (const p of path) src = isObject(src) ? src[p] : undefined;
+    if (src === undefined) continue;
+    let dst = out;
+    for (let i = 0; i < path.length - 1; i++) {
+      const k = path[i]!;
+      if (!isObject(dst[k])) dst[k] = {};
+      dst = dst[k] as Record<string, unknown>;
+    }
+    dst[path[path.length - 1]!] = src;
+  }
+  return out;
+}
+
+function applyEventFields(body: SyncResponse, fields: string[]): void {
+  const map = (list: { events: SyncEvent[] } | undefined) => {
+    if (list) list.events = list.events.map((e) => projectEvent(e, fields));
+  };
+  for (const r of Object.values(body.rooms.join)) {
+    map(r.timeline);
+    map(r.state);
+    map(r.state_after);
+  }
+  for (const r of Object.values(body.rooms.leave)) {
+    map(r.timeline);
+    map(r.state);
+    map(r.state_after);
+  }
+}

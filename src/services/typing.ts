@@ -1,0 +1,132 @@
+// Typing notifications (spec: client-server-api modules/typing_notifications.md, typing.yaml).
+// Kept in memory only: who types where, until when. Every change bumps a serial that /sync tokens
+// carry as their second part (`s<stream>_<typing>`), so a sync knows which rooms' typing lists
+// changed since its token. Local changes are announced to `hooks` (federation sends EDUs there);
+// remote ones arrive through `applyRemote`.
+import { MatrixError } from "../protocol/errors.ts";
+import type { Notifier } from "./notifier.ts";
+
+/** Timeout when the client sends none, and the longest one honoured. */
+export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
+export const MAX_TYPING_TIMEOUT_MS = 120_000;
+
+export interface TypingChange {
+  roomId: string;
+  userId: string;
+  typing: boolean;
+  /** How long the user types, for typing = true (already capped). */
+  timeoutMs?: number;
+}
+
+export type TypingHook = (change: TypingChange) => void;
+
+interface RoomTyping {
+  users: Map<string, { expires: number; timer: ReturnType<typeof setTimeout> }>;
+  /** The serial of the last change in this room. */
+  serial: number;
+}
+
+export interface TypingDeps {
+  notifier: Notifier;
+  /** Whether a user is joined to a room (only joined members may type). */
+  isJoined: (userId: string, roomId: string) => Promise<boolean>;
+  now?: () => number;
+}
+
+export class Typing {
+  /** Local typing changes, for federation. */
+  readonly hooks: TypingHook[] = [];
+  private serial = 0;
+  private readonly rooms = new Map<string, RoomTyping>();
+  private closed = false;
+
+  constructor(private readonly d: TypingDeps) {}
+
+  /** PUT /rooms/{roomId}/typing/{userId} for the requester. */
+  async setTyping(requesterId: string, roomId: string, userId: string, typing: boolean, timeoutMs?: number): Promise<void> {
+    if (requesterId !== userId) throw new MatrixError("M_FORBIDDEN", "Cannot set another user's typing state");
+    if (!(await this.d.isJoined(userId, roomId))) throw new MatrixError("M_FORBIDDEN", "You are not joined to this room");
+    const t = typing ? Math.max(0, Math.min(timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS, MAX_TYPING_TIMEOUT_MS)) : undefined;
+    this.apply(roomId, userId, typing, t);
+    // Hooks see refreshes too (nothing changes for /sync, but remote servers' timers need them).
+    for (const h of this.hooks) h({ roomId, userId, typing, timeoutMs: t });
+  }
+
+  /** A typing change from another server (no hooks run). */
+  applyRemote(roomId: string, userId: string, typing: boolean, timeoutMs = DEFAULT_TYPING_TIMEOUT_MS): void {
+    this.apply(roomId, userId, typing, Math.min(timeoutMs, MAX_TYPING_TIMEOUT_MS));
+  }
+
+  /** Removes a user from a room's typing list (e.g. when they leave). */
+  stop(roomId: string, userId: string): void {
+    this.apply(roomId, userId, false, undefined);
+  }
+
+  /** Returns whether the visible typing list changed. */
+  private apply(roomId: string, userId: string, typing: boolean, timeoutMs: number | undefined): boolean {
+    if (this.closed) return false;
+    let room = this.rooms.get(roomId);
+    const existing = room?.users.get(userId);
+    if (!typing) {
+      if (!room || !existing) return false;
+      clearTimeout(existing.timer);
+      room.users.delete(userId);
+      // The room's entry stays (with its serial) even when empty: syncs compare against it.
+      this.bump(roomId, room);
+      return true;
+    }
+    if (!room) this.rooms.set(roomId, (room = { users: new Map(), serial: 0 }));
+    const now = (this.d.now ?? Date.now)();
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => this.expire(roomId, userId), timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS);
+    (timer as { unref?: () => void }).unref?.();
+    room.users.set(userId, { expires: now + (timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS), timer });
+    if (existing) return false;
+    this.bump(roomId, room);
+    return true;
+  }
+
+  private expire(roomId: string, userId: string): void {
+    const room = this.rooms.get(roomId);
+    if (!room?.users.has(userId)) return;
+    room.users.delete(userId);
+    this.bump(roomId, room);
+  }
+
+  private bump(roomId: string, room: RoomTyping): void {
+    room.serial = ++this.serial;
+    this.d.notifier.notifyRoom(roomId);
+  }
+
+  /** The current serial (the typing part of a sync token). */
+  current(): number {
+    return this.serial;
+  }
+
+  /** Who is typing in a room now. */
+  typingUsers(roomId: string): string[] {
+    return [...(this.rooms.get(roomId)?.users.keys() ?? [])];
+  }
+
+  /**
+   * Whether a room's typing list changed after `serial`. A serial above the current one comes
+   * from before a restart: everything counts as changed then.
+   */
+  changedSince(roomId: string, serial: number): boolean {
+    if (serial > this.serial) return true;
+    return (this.rooms.get(roomId)?.serial ?? 0) > serial;
+  }
+
+  /** Rooms whose typing list changed after `serial`, among `roomIds`. */
+  roomsChangedSince(serial: number, roomIds: Iterable<string>): string[] {
+    const out: string[] = [];
+    for (const r of roomIds) if (this.changedSince(r, serial)) out.push(r);
+    return out;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const room of this.rooms.values()) for (const u of room.users.values()) clearTimeout(u.timer);
+    this.rooms.clear();
+  }
+}
