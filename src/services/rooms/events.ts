@@ -335,6 +335,38 @@ export class RoomEvents {
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };
   }
 
+  /**
+   * An invite (or a knock's answer) to a room this server is not in: the user sees it in /sync
+   * from the stripped state that came with it.
+   */
+  async recordRemoteInvite(ev: RoomEvent, rv: RoomVersion, strippedState: JsonObject[]): Promise<void> {
+    const userId = ev.state_key!;
+    const membership = String(ev.content["membership"] ?? "invite");
+    await this.d.streams.with(async (pos) => {
+      await this.d.db.transaction(async (tx) => {
+        await tx.run(
+          `INSERT INTO remote_invites (room_id, user_id, event_id, room_version, invite_room_state, received_ts) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id, room_version = excluded.room_version,
+             invite_room_state = excluded.invite_room_state, received_ts = excluded.received_ts`,
+          [ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState), Date.now()],
+        );
+        await this.d.repo.upsertLocalMembership(tx, userId, ev.room_id!, membership, ev.event_id, pos);
+      });
+    });
+    this.d.notifier.notifyUser(userId);
+  }
+
+  /** Drops a remote invite (joined, or rejected with `leave`, which becomes the user's membership). */
+  async forgetRemoteInvite(roomId: string, userId: string, leave?: RoomEvent): Promise<void> {
+    await this.d.streams.with(async (pos) => {
+      await this.d.db.transaction(async (tx) => {
+        await tx.run("DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+        if (leave) await this.d.repo.upsertLocalMembership(tx, userId, roomId, "leave", leave.event_id, pos);
+      });
+    });
+    this.d.notifier.notifyUser(userId);
+  }
+
   private async markRedacted(tx: Queryable, targetId: string, redactionId: string): Promise<void> {
     await this.d.repo.setRedactedBy(tx, targetId, redactionId);
     this.cache.delete(targetId);

@@ -1,0 +1,433 @@
+// Joining, leaving, knocking and inviting across servers (server-server-api.md "Joining Rooms",
+// "Restricted rooms", "Knocking upon a room", "Inviting to a room", "Leaving Rooms").
+// Both sides: our users joining rooms elsewhere (make_join → send_join), and other servers' users
+// joining our rooms (answering make_join/send_join), and the same for leave, knock and invite.
+import { checkAuth } from "../../core/auth-rules.ts";
+import { authTypesForEvent } from "../../core/auth-events.ts";
+import { computeEventId } from "../../core/event-id.ts";
+import { signEvent } from "../../core/pdu.ts";
+import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
+import { findRoomVersion, ROOM_VERSIONS, type RoomVersion } from "../../core/room-versions.ts";
+import { eventStateMapKey, stateMapKey } from "../../core/state-map.ts";
+import type { SigningKey } from "../../core/signing.ts";
+import { MatrixError } from "../../protocol/errors.ts";
+import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
+import { findServerNameOf } from "../../protocol/ids.ts";
+import type { Db } from "../../storage/db.ts";
+import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import { log } from "../../util/log.ts";
+import type { RoomEvents } from "../rooms/events.ts";
+import type { StateResolver } from "../rooms/state-resolution.ts";
+import type { FederationRequester } from "./ports.ts";
+import type { FederationReceiver, PduError } from "./receiver.ts";
+
+export interface MembershipDeps {
+  db: Db;
+  repo: RoomsRepo;
+  events: RoomEvents;
+  resolver: StateResolver;
+  receiver: FederationReceiver;
+  fed: FederationRequester;
+  serverName: string;
+  signingKey: SigningKey;
+}
+
+/** Stripped state sent with invites and knocks (client-server-api "Stripped state"). */
+const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+
+type Membership = "join" | "leave" | "knock";
+
+export class FederationMembership {
+  constructor(private readonly d: MembershipDeps) {}
+
+  private isLocal(userId: string): boolean {
+    return findServerNameOf(userId) === this.d.serverName;
+  }
+
+  // =================================================================== resident side
+
+  /** GET make_join / make_leave / make_knock: a template event for a user of `origin`. */
+  async makeMembership(origin: string, roomId: string, userId: string, membership: Membership, supportedVersions: string[]): Promise<{ event: Record<string, unknown>; room_version: string }> {
+    const rv = await this.d.events.roomVersion(roomId);
+    if (!rv || !(await this.residentHere(roomId))) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+    if (findServerNameOf(userId) !== origin) throw new MatrixError("M_FORBIDDEN", "The user is not on the requesting server");
+    if (membership !== "leave" && !supportedVersions.includes(rv.id)) {
+      throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", `Your server does not support room version ${rv.id}`, { room_version: rv.id });
+    }
+    if (membership === "knock" && !rv.knockAllowed) throw new MatrixError("M_FORBIDDEN", `Room version ${rv.id} does not support knocking`);
+    return this.d.events.roomLocks.run(roomId, async () => {
+      const content: JsonObject = { membership };
+      if (membership === "join") {
+        const via = await this.restrictedAuthoriser(roomId, userId, rv);
+        if (via) content.join_authorised_via_users_server = via;
+      }
+      const { template, authState } = await this.d.events.buildTemplate({ roomId, sender: userId, type: "m.room.member", stateKey: userId, content }, rv);
+      // The template must pass the auth rules (apart from signatures) or the join cannot work.
+      const probe = { ...template, event_id: "$probe", hashes: { sha256: "" }, signatures: {} } as unknown as RoomEvent;
+      const ok = checkAuth(probe, authState, rv);
+      if (!ok.allowed) throw new MatrixError("M_FORBIDDEN", `You cannot ${membership} this room: ${ok.reason}`);
+      if (rv.eventIdInEvent) template.event_id = `$placeholder:${origin}`;
+      return { event: template, room_version: rv.id };
+    });
+  }
+
+  /** For restricted rooms: a local user who may authorise `userId`'s join, when a rule applies. */
+  private async restrictedAuthoriser(roomId: string, userId: string, rv: RoomVersion): Promise<string | undefined> {
+    if (!rv.restrictedJoinAllowed) return undefined;
+    const state = await this.d.events.currentStateEvents(roomId, [["m.room.join_rules", ""], ["m.room.member", userId], ["m.room.create", ""], ["m.room.power_levels", ""]]);
+    const jr = state.get(stateMapKey("m.room.join_rules", ""));
+    const rule = jr?.content["join_rule"];
+    if (rule !== "restricted" && !(rule === "knock_restricted" && rv.knockRestrictedAllowed)) return undefined;
+    const m = state.get(stateMapKey("m.room.member", userId))?.content["membership"];
+    if (m === "invite" || m === "join") return undefined;
+    const allow = Array.isArray(jr?.content["allow"]) ? (jr!.content["allow"] as unknown[]) : [];
+    let allowed = false;
+    for (const a of allow) {
+      const roomIdAllowed = typeof a === "object" && a && (a as JsonObject).type === "m.room_membership" ? (a as JsonObject).room_id : undefined;
+      if (typeof roomIdAllowed !== "string") continue;
+      const other = await this.d.events.currentStateEvent(roomIdAllowed, "m.room.member", userId);
+      if (other?.content["membership"] === "join") {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) throw new MatrixError("M_UNABLE_TO_AUTHORISE_JOIN", "This server cannot confirm that you may join this room");
+    const pl = effectivePowerLevels(state.get(stateMapKey("m.room.power_levels", ""))?.content, state.get(stateMapKey("m.room.create", "")), rv);
+    for (const member of await this.d.repo.currentMembers(roomId, "join")) {
+      if (this.isLocal(member.user_id) && userLevel(pl, member.user_id) >= pl.invite) return member.user_id;
+    }
+    throw new MatrixError("M_UNABLE_TO_GRANT_JOIN", "No user on this server can authorise your join");
+  }
+
+  /** Whether this server is in the room (has a joined user). */
+  async residentHere(roomId: string): Promise<boolean> {
+    const row = await this.d.db.get("SELECT 1 FROM local_memberships WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId]);
+    return row !== undefined;
+  }
+
+  /**
+   * PUT send_join / send_leave / send_knock: accept the signed membership event of a user of
+   * `origin`, persist it, and (joins) answer with the room state before it and its auth chain.
+   */
+  async sendMembership(
+    origin: string,
+    roomId: string,
+    eventId: string,
+    raw: unknown,
+    membership: Membership,
+    opts: { omitMembers?: boolean } = {},
+  ): Promise<Record<string, unknown>> {
+    const rv = await this.d.events.roomVersion(roomId);
+    if (!rv || !(await this.residentHere(roomId))) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+    let ev: RoomEvent;
+    try {
+      ev = await this.d.receiver.checkSignedPdu(raw, rv);
+    } catch (e) {
+      throw new MatrixError("M_BAD_JSON", (e as Error).message);
+    }
+    if (ev.event_id !== eventId) throw new MatrixError("M_BAD_JSON", "Event ID does not match the path");
+    if (ev.room_id !== roomId || ev.type !== "m.room.member" || ev.state_key !== ev.sender || ev.content["membership"] !== membership) {
+      throw new MatrixError("M_BAD_JSON", `Not a ${membership} event of its sender in this room`);
+    }
+    if (findServerNameOf(ev.sender) !== origin) throw new MatrixError("M_FORBIDDEN", "The sender is not on the requesting server");
+    // Restricted joins authorised by one of our users carry our signature too.
+    const via = ev.content["join_authorised_via_users_server"];
+    if (membership === "join" && typeof via === "string" && this.isLocal(via)) {
+      const signed = signEvent(ev as unknown as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey) as unknown as RoomEvent;
+      signed.event_id = ev.event_id;
+      ev = signed;
+    }
+    await this.d.events.roomLocks.run(roomId, () => this.d.receiver.processEvent(origin, ev, rv, 1));
+    const row = await this.d.repo.findEvent(ev.event_id);
+    if (!row || row.rejected_reason !== null) throw new MatrixError("M_FORBIDDEN", `The ${membership} was rejected: ${row?.rejected_reason ?? "unknown"}`);
+    if (membership === "leave") return {};
+    if (membership === "knock") return { knock_room_state: await this.strippedState(roomId) };
+
+    const before = await this.stateBefore(ev.event_id);
+    let stateIds = [...before.values()];
+    let membersOmitted = false;
+    if (opts.omitMembers) {
+      membersOmitted = true;
+      stateIds = [...before.entries()].filter(([k]) => !k.startsWith("m.room.member\u0000") || k === stateMapKey("m.room.member", ev.sender)).map(([, id]) => id);
+    }
+    const authChain = await this.authChain(stateIds);
+    const out: Record<string, unknown> = {
+      origin: this.d.serverName,
+      state: await this.pdus(stateIds),
+      auth_chain: await this.pdus(authChain),
+      event: this.wire(ev, rv),
+      members_omitted: membersOmitted,
+    };
+    if (membersOmitted) out.servers_in_room = await this.serversInRoom(roomId);
+    return out;
+  }
+
+  /** The state before an event (its state group minus itself when it is a state event). */
+  async stateBefore(eventId: string): Promise<Map<string, string>> {
+    const row = await this.d.repo.findEvent(eventId);
+    if (!row || row.state_group === null) throw new MatrixError("M_NOT_FOUND", "No state known at that event");
+    const state = await this.d.repo.stateOfGroup(Number(row.state_group));
+    if (row.state_key !== null) {
+      const k = stateMapKey(row.type, row.state_key);
+      if (state.get(k) === row.event_id) {
+        if (row.replaces_state) state.set(k, row.replaces_state);
+        else state.delete(k);
+      }
+    }
+    return state;
+  }
+
+  /** The auth chain of a set of events (excluding them), via the auth edges. */
+  async authChain(eventIds: readonly string[]): Promise<string[]> {
+    const seen = new Set<string>();
+    let frontier = [...eventIds];
+    while (frontier.length) {
+      const next: string[] = [];
+      for (let i = 0; i < frontier.length; i += 500) {
+        const part = frontier.slice(i, i + 500);
+        const rows = await this.d.db.all<{ auth_event_id: string }>(
+          `SELECT auth_event_id FROM event_auth_edges WHERE event_id IN (${part.map(() => "?").join(", ")})`,
+          part,
+        );
+        for (const r of rows) {
+          if (!seen.has(r.auth_event_id)) {
+            seen.add(r.auth_event_id);
+            next.push(r.auth_event_id);
+          }
+        }
+      }
+      frontier = next;
+    }
+    return [...seen];
+  }
+
+  /** Events in their federation (wire) form. */
+  async pdus(ids: readonly string[]): Promise<Record<string, unknown>[]> {
+    const evs = await this.d.events.loadEvents(ids);
+    const out: Record<string, unknown>[] = [];
+    for (const id of ids) {
+      const ev = evs.get(id);
+      if (!ev) continue;
+      const rv = await this.d.events.versionOf(ev.room_id ?? "");
+      out.push(this.wire(ev, rv));
+    }
+    return out;
+  }
+
+  wire(ev: RoomEvent, rv: RoomVersion): Record<string, unknown> {
+    if (rv.eventIdInEvent) return { ...ev };
+    const { event_id: _id, ...rest } = ev;
+    return rest;
+  }
+
+  async serversInRoom(roomId: string): Promise<string[]> {
+    const members = await this.d.repo.currentMembers(roomId, "join");
+    return [...new Set(members.map((m) => findServerNameOf(m.user_id)).filter((s): s is string => !!s))];
+  }
+
+  async strippedState(roomId: string, extraMember?: string): Promise<Record<string, unknown>[]> {
+    const keys: Array<[string, string]> = STRIPPED_TYPES.map((t) => [t, ""]);
+    if (extraMember) keys.push(["m.room.member", extraMember]);
+    const evs = await this.d.events.currentStateEvents(roomId, keys);
+    const rv = await this.d.events.versionOf(roomId);
+    return [...evs.values()].map((e) =>
+      // The create event is sent whole (spec v1.16: stripped state includes the full create event).
+      e.type === "m.room.create" ? this.wire(e, rv) : { type: e.type, state_key: e.state_key ?? "", sender: e.sender, content: e.content },
+    );
+  }
+
+  /** PUT /v2/invite: another server invites one of our users. Returns the event with our signature. */
+  async receiveInvite(origin: string, roomId: string, eventId: string, body: { event?: unknown; room_version?: unknown; invite_room_state?: unknown }): Promise<Record<string, unknown>> {
+    const rv = typeof body.room_version === "string" ? findRoomVersion(body.room_version) : undefined;
+    if (!rv) throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", `This server does not support room version ${String(body.room_version)}`, { room_version: body.room_version });
+    let ev: RoomEvent;
+    try {
+      ev = await this.d.receiver.checkSignedPdu(body.event, rv);
+    } catch (e) {
+      throw new MatrixError("M_BAD_JSON", (e as Error).message);
+    }
+    if (ev.event_id !== eventId || ev.room_id !== roomId) throw new MatrixError("M_BAD_JSON", "Event does not match the path");
+    if (ev.type !== "m.room.member" || ev.content["membership"] !== "invite" || typeof ev.state_key !== "string") {
+      throw new MatrixError("M_BAD_JSON", "Not an invite");
+    }
+    if (findServerNameOf(ev.sender) !== origin) throw new MatrixError("M_FORBIDDEN", "The inviter is not on the requesting server");
+    if (!this.isLocal(ev.state_key)) throw new MatrixError("M_FORBIDDEN", "The invitee is not on this server");
+    const user = await this.d.db.get<{ deactivated: number }>("SELECT deactivated FROM users WHERE user_id = ?", [ev.state_key]);
+    if (!user || user.deactivated) throw new MatrixError("M_NOT_FOUND", "Unknown user");
+    const signed = signEvent(ev as unknown as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey) as unknown as RoomEvent;
+    signed.event_id = ev.event_id;
+    const inviteState = Array.isArray(body.invite_room_state) ? body.invite_room_state : [];
+    if (!(await this.residentHere(roomId))) {
+      // A room we are not in: remember the invite so the user sees it and can join or reject it.
+      await this.d.events.persistOutliers([{ event: signed }], rv);
+      await this.d.events.recordRemoteInvite(signed, rv, inviteState as JsonObject[]);
+    }
+    return { event: this.wire(signed, rv) };
+  }
+
+  // =================================================================== our users, remote rooms
+
+  /** Joins a local user to a room through one of `servers` (make_join/send_join). Returns the room ID. */
+  async joinRemote(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<string> {
+    const supported = [...ROOM_VERSIONS.keys()];
+    let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
+    for (const server of [...new Set(servers)].filter((s) => s !== this.d.serverName)) {
+      try {
+        const made = await this.d.fed.request<{ event?: Record<string, unknown>; room_version?: string }>({
+          destination: server,
+          method: "GET",
+          path: `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(userId)}`,
+          query: { ver: supported },
+        });
+        const rv = findRoomVersion(made.room_version ?? "1");
+        if (!rv || !made.event) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Unsupported room version ${made.room_version}`);
+        await this.completeRemoteJoin(server, roomId, userId, rv, made.event, content);
+        return roomId;
+      } catch (e) {
+        lastError = e;
+        log.info("remote join attempt failed", { server, room_id: roomId, error: (e as Error).message });
+      }
+    }
+    if (lastError instanceof MatrixError) throw lastError;
+    throw new MatrixError("M_UNKNOWN", `Failed to join the room: ${(lastError as Error)?.message ?? "no server answered"}`, {}, 502);
+  }
+
+  private async completeRemoteJoin(server: string, roomId: string, userId: string, rv: RoomVersion, template: Record<string, unknown>, content: JsonObject): Promise<void> {
+    const templateContent = (typeof template.content === "object" && template.content ? template.content : {}) as JsonObject;
+    const proto: Record<string, unknown> = {
+      room_id: roomId,
+      sender: userId,
+      type: "m.room.member",
+      state_key: userId,
+      content: { ...content, ...(templateContent.join_authorised_via_users_server ? { join_authorised_via_users_server: templateContent.join_authorised_via_users_server } : {}), membership: "join" },
+      origin_server_ts: Date.now(),
+      depth: template.depth,
+      prev_events: template.prev_events,
+      auth_events: template.auth_events,
+    };
+    const pdu = this.d.events.signed(proto, rv);
+    let joinEvent = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
+    const res = await this.d.fed.request<{ state?: unknown[]; auth_chain?: unknown[]; event?: unknown; members_omitted?: boolean }>({
+      destination: server,
+      method: "PUT",
+      path: `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(joinEvent.event_id)}`,
+      body: this.wire(joinEvent, rv),
+      timeoutMs: 300_000,
+    });
+    if (res.event) {
+      // Restricted joins come back co-signed by the authorising server.
+      const cosigned = await this.d.receiver.checkSignedPdu(res.event, rv);
+      if (cosigned.event_id === joinEvent.event_id) joinEvent = cosigned;
+    }
+    await this.d.receiver.storeOutliers([...(res.auth_chain ?? []), ...(res.state ?? [])], rv, roomId);
+    const stateMap = new Map<string, string>();
+    const stateIds: string[] = [];
+    for (const raw of res.state ?? []) {
+      try {
+        stateIds.push(computeEventId(raw as Record<string, unknown>, rv));
+      } catch {
+        // malformed: ignored (it was dropped by storeOutliers too)
+      }
+    }
+    const rows = await this.d.repo.getEvents(stateIds);
+    const stateEvents = await this.d.events.loadEvents(stateIds);
+    for (const id of stateIds) {
+      const ev = stateEvents.get(id);
+      const r = rows.get(id);
+      if (!ev || !r || r.rejected_reason !== null) continue;
+      const k = eventStateMapKey(ev);
+      if (k !== undefined) stateMap.set(k, id);
+    }
+    const authKeys = authTypesForEvent(joinEvent, rv, { includeCreate: true });
+    const authState = new Map<string, RoomEvent>();
+    for (const k of authKeys) {
+      const id = stateMap.get(k);
+      const ev = id ? stateEvents.get(id) : undefined;
+      if (ev) authState.set(k, ev);
+    }
+    const ok = checkAuth(joinEvent, authState, rv);
+    if (!ok.allowed) throw new MatrixError("M_FORBIDDEN", `The join is not allowed by the room state: ${ok.reason}`);
+    const create = authState.get(stateMapKey("m.room.create", ""));
+    await this.d.events.roomLocks.run(roomId, async () => {
+      if (await this.d.repo.findEvent(joinEvent.event_id)) return;
+      await this.d.events.persistReceived(joinEvent, rv, {
+        stateBefore: { map: stateMap, base: null },
+        newRoom: { creator: create?.sender ?? "" },
+        resolve: (sets) => this.d.resolver.resolve(roomId, rv, sets),
+      });
+    });
+    await this.d.events.forgetRemoteInvite(roomId, userId);
+  }
+
+  /** Sends a membership change of a local user in a room we are not in (rejecting an invite, knocking). */
+  async remoteMembership(userId: string, roomId: string, servers: string[], membership: "leave" | "knock", reason?: string): Promise<void> {
+    let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers for this room");
+    for (const server of [...new Set(servers)].filter((s) => s !== this.d.serverName)) {
+      try {
+        const made = await this.d.fed.request<{ event?: Record<string, unknown>; room_version?: string }>({
+          destination: server,
+          method: "GET",
+          path: `/_matrix/federation/v1/make_${membership}/${encodeURIComponent(roomId)}/${encodeURIComponent(userId)}`,
+          query: membership === "knock" ? { ver: [...ROOM_VERSIONS.keys()] } : undefined,
+        });
+        const rv = findRoomVersion(made.room_version ?? "1");
+        if (!rv || !made.event) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", "Unsupported room version");
+        const t = made.event;
+        const content: JsonObject = { membership };
+        if (reason) content.reason = reason;
+        const pdu = this.d.events.signed(
+          { room_id: roomId, sender: userId, type: "m.room.member", state_key: userId, content, origin_server_ts: Date.now(), depth: t.depth, prev_events: t.prev_events, auth_events: t.auth_events },
+          rv,
+        );
+        const ev = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
+        const res = await this.d.fed.request<{ knock_room_state?: unknown[] }>({
+          destination: server,
+          method: "PUT",
+          path: `/_matrix/federation/${membership === "leave" ? "v2" : "v1"}/send_${membership}/${encodeURIComponent(roomId)}/${encodeURIComponent(ev.event_id)}`,
+          body: this.wire(ev, rv),
+        });
+        await this.d.events.persistOutliers([{ event: ev }], rv);
+        if (membership === "leave") await this.d.events.forgetRemoteInvite(roomId, userId, ev);
+        else await this.d.events.recordRemoteInvite(ev, rv, (res.knock_room_state ?? []) as JsonObject[]);
+        return;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    throw lastError;
+  }
+
+  /**
+   * Invites a user of another server: their server co-signs the invite (PUT /v2/invite) before
+   * we persist it. Passed as `beforePersist` of the local invite event.
+   */
+  async cosignInvite(ev: RoomEvent, rv: RoomVersion): Promise<RoomEvent> {
+    const target = findServerNameOf(ev.state_key ?? "");
+    if (!target) throw new MatrixError("M_INVALID_PARAM", "Invalid invitee");
+    const res = await this.d.fed.request<{ event?: unknown }>({
+      destination: target,
+      method: "PUT",
+      path: `/_matrix/federation/v2/invite/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
+      body: { event: this.wire(ev, rv), room_version: rv.id, invite_room_state: await this.strippedState(ev.room_id!, ev.sender) },
+    });
+    let signed: RoomEvent;
+    try {
+      signed = await this.d.receiver.checkSignedPdu(res.event, rv);
+    } catch (e) {
+      throw new MatrixError("M_FORBIDDEN", `The invitee's server returned an invalid invite: ${(e as PduError).message}`);
+    }
+    if (signed.event_id !== ev.event_id) throw new MatrixError("M_FORBIDDEN", "The invitee's server changed the invite");
+    const sigs = (signed.signatures ?? {}) as Record<string, unknown>;
+    if (!sigs[target]) throw new MatrixError("M_FORBIDDEN", "The invitee's server did not sign the invite");
+    return signed;
+  }
+
+  /** Helper for routes: the event IDs of `ids` that a server may see (it has a member in the room). */
+  async serverInRoom(origin: string, roomId: string): Promise<boolean> {
+    const rows = await this.d.db.get(
+      "SELECT 1 FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite', 'knock') AND state_key LIKE ? LIMIT 1",
+      [roomId, `%:${origin}`],
+    );
+    return rows !== undefined;
+  }
+}
