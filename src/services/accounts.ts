@@ -162,12 +162,12 @@ export class AccountsService {
    * Checks a password for a user ID, counting failures against the per-user and per-IP back-off.
    * Throws M_LIMIT_EXCEEDED when backing off, M_USER_DEACTIVATED for deactivated accounts.
    */
-  async checkPassword(userId: string | undefined, password: string, ip: string): Promise<boolean> {
-    const userKey = `user:${(userId ?? "").toLowerCase()}`;
+  async checkPassword(userId: string, password: string, ip: string): Promise<boolean> {
+    const userKey = `user:${userId.toLowerCase()}`;
     const ipKey = `ip:${ip}`;
     this.limits.failedLogin.check(userKey);
     this.limits.failedLogin.check(ipKey);
-    const user = userId === undefined ? undefined : await this.store.findUser(userId);
+    const user = await this.store.findUser(userId);
     if (user?.deactivated) throw new MatrixError("M_USER_DEACTIVATED", "This account has been deactivated");
     const ok = user?.passwordHash ? await verifyPassword(password, user.passwordHash) : await verifyDummyPassword(password);
     if (!ok) {
@@ -182,8 +182,10 @@ export class AccountsService {
     if (body.password === undefined) throw missingParam("Missing 'password'");
     if (typeof body.password !== "string") throw badJson("'password' must be a string");
     const user = await this.resolveLocalUser(identifier);
-    this.limits.login.consume(`user:${(user?.userId ?? identifier).toLowerCase()}`);
-    if (!(await this.checkPassword(user?.userId, body.password, ctx.ip)) || !user) {
+    // Unknown users are counted (and back off) under the name that was tried.
+    const attempted = user?.userId ?? identifier;
+    this.limits.login.consume(`user:${attempted.toLowerCase()}`);
+    if (!(await this.checkPassword(attempted, body.password, ctx.ip)) || !user) {
       throw new MatrixError("M_FORBIDDEN", "Invalid username or password");
     }
     return user.userId;
