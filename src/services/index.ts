@@ -56,6 +56,14 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     userExists: async (userId) => (await accountsStore.findUser(userId)) !== undefined,
   });
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
+  const accountServices = createAccountServices(config, db);
+  // Profile changes propagate into the user's member events; deactivation leaves every room.
+  accountServices.profiles.onProfileChange.push(async (userId, field) => {
+    if (field === "displayname" || field === "avatar_url") await rooms.propagateProfile(userId);
+  });
+  accountServices.accounts.onDeactivated.push(async (userId) => {
+    await rooms.leaveAll(userId);
+  });
   const syncServices = createSyncServices({ db, serverName, roomsRepo, streams, notifier, events, rooms, shutdownHooks });
-  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, ...createAccountServices(config, db), ...syncServices };
+  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, ...accountServices, ...syncServices };
 }

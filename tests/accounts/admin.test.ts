@@ -1,6 +1,5 @@
 // Synapse-compatible admin APIs: shared-secret registration and registration tokens.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { registrationMac } from "../../src/cli/commands/register-user.ts";
 import { sharedSecretMac } from "../../src/services/registration.ts";
 import { expectError, registerUser, TestClient, uniqueLocalpart } from "../helpers/client.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -8,10 +7,7 @@ import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts
 const REG = "/_synapse/admin/v1/register";
 const TOKENS = "/_synapse/admin/v1/registration_tokens";
 
-test("the server's MAC is the one hs register-user computes (and Synapse's)", () => {
-  for (const admin of [true, false]) {
-    expect(sharedSecretMac("s3cret", "nonce", "alice", "pässword", admin)).toBe(registrationMac("s3cret", "nonce", "alice", "pässword", admin));
-  }
+test("the shared-secret MAC (server and hs register-user) is Synapse's", () => {
   // Known answer: HMAC-SHA1("secret", "abc\0bob\0pw\0notadmin").
   const expected = new Bun.CryptoHasher("sha1", "secret").update("abc\0bob\0pw\0notadmin").digest("hex");
   expect(sharedSecretMac("secret", "abc", "bob", "pw", false)).toBe(expected);

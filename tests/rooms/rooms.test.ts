@@ -248,6 +248,25 @@ for (const backend of BACKENDS) {
       expectError(await carol.get(`${room}/state/m.room.topic`), 404, "M_NOT_FOUND");
     });
 
+    test("profile changes reach member events; deactivation leaves rooms", async () => {
+      const dave = await registerUser(s, `dave-${backend}`);
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      const room = `/_matrix/client/v3/rooms/${enc(roomId)}`;
+      await dave.ok("POST", `${room}/join`, {});
+      await dave.ok("PUT", `/_matrix/client/v3/profile/${enc(dave.userId!)}/displayname`, { displayname: "Dave D." });
+      const m = await alice.ok("GET", `${room}/state/m.room.member/${enc(dave.userId!)}`);
+      expect(m).toEqual({ membership: "join", displayname: "Dave D." });
+      const jm = await alice.ok("GET", `${room}/joined_members`);
+      expect(jm.joined[dave.userId!].display_name).toBe("Dave D.");
+      const deact = await dave.post("/_matrix/client/v3/account/deactivate", {});
+      const session = deact.body.session;
+      await dave.ok("POST", "/_matrix/client/v3/account/deactivate", {
+        auth: { type: "m.login.password", identifier: { type: "m.id.user", user: dave.userId }, password: "password", session },
+      });
+      const after = await alice.ok("GET", `${room}/state/m.room.member/${enc(dave.userId!)}`);
+      expect(after.membership).toBe("leave");
+    });
+
     test("concurrent sends in one room never fork it and all arrive once", async () => {
       const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
       await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});

@@ -1,22 +1,10 @@
 // Like Synapse's register_new_matrix_user: registers through the running server's shared-secret
 // admin API (GET nonce, then POST with an HMAC-SHA1 over nonce\0user\0password\0admin|notadmin).
-import { createHmac } from "node:crypto";
 import { loadConfig } from "../../config/load.ts";
+import { sharedSecretMac } from "../../services/registration.ts";
 import { prompt } from "../prompt.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
 import { defaultConfigPath } from "./serve.ts";
-
-export function registrationMac(secret: string, nonce: string, user: string, password: string, admin: boolean): string {
-  const h = createHmac("sha1", secret);
-  h.update(nonce);
-  h.update("\x00");
-  h.update(user);
-  h.update("\x00");
-  h.update(password);
-  h.update("\x00");
-  h.update(admin ? "admin" : "notadmin");
-  return h.digest("hex");
-}
 
 registerCommand({
   name: "register-user",
@@ -86,7 +74,7 @@ registerCommand({
     }
     const nonceBody = (await res.json().catch(() => ({}))) as { nonce?: string; error?: string };
     if (!res.ok || !nonceBody.nonce) throw new RunError(`server refused to give a nonce: ${res.status} ${nonceBody.error ?? ""}`.trim());
-    const mac = registrationMac(secret, nonceBody.nonce, user, password, admin);
+    const mac = sharedSecretMac(secret, nonceBody.nonce, user, password, admin);
     res = await fetch(endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/json" },

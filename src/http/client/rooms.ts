@@ -140,12 +140,12 @@ export function roomRoutes(app: App, svc: Services): void {
       const who = await authenticate(svc, request);
       const b = objectBody(body);
       const target = nonEmpty(params.roomIdOrAlias, "room ID or alias");
-      return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason") }) };
+      return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason"), via: viaServers(request) }) };
     });
     app.post(`${p}/knock/:roomIdOrAlias`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request);
       const b = objectBody(body);
-      return { room_id: await rooms.knock(who.userId, nonEmpty(params.roomIdOrAlias, "room ID or alias"), optString(b, "reason")) };
+      return { room_id: await rooms.knock(who.userId, nonEmpty(params.roomIdOrAlias, "room ID or alias"), optString(b, "reason"), viaServers(request)) };
     });
     app.post(`${p}/rooms/:roomId/invite`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request);
@@ -269,6 +269,12 @@ export function roomRoutes(app: App, svc: Services): void {
     if (ts === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'ts'");
     return rooms.timestampToEvent(viewer(who), roomIdParam(params.roomId), intParam(ts, 0, "ts"), dirParam(q.get("dir"), true));
   });
+}
+
+/** `via` (spec v1.12) and the older `server_name` query parameters, repeated. */
+function viaServers(request: Request): string[] {
+  const q = new URL(request.url).searchParams;
+  return [...q.getAll("via"), ...q.getAll("server_name")].filter((s) => s.length > 0 && s.length <= 255);
 }
 
 function viewer(who: { userId: string; deviceId: string | null }) {

@@ -8,7 +8,7 @@ import { memberKey, parseStateMapKey, stateMapKey } from "../../core/state-map.t
 import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import { isValidRoomAlias, isValidUserId, parseRoomAlias } from "../../protocol/ids.ts";
+import { findServerNameOf, isValidRoomAlias, isValidRoomId, isValidUserId, parseRoomAlias } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "./events.ts";
@@ -22,6 +22,20 @@ export interface Profile {
   avatar_url?: string;
 }
 
+/** Membership through other servers (federation), for rooms this server is not in. */
+export interface RemoteMembership {
+  /** Joins a local user to a room via one of `servers`. */
+  join(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<string>;
+  /** Rejects an invite to, or knocks on, a room this server is not in. */
+  membership(userId: string, roomId: string, servers: string[], membership: "leave" | "knock", reason?: string): Promise<void>;
+  /** Has the invitee's server co-sign an invite of a user on another server. */
+  cosignInvite(event: RoomEvent, rv: RoomVersion): Promise<RoomEvent>;
+  /** Resolves an alias of another server (federation directory query). */
+  resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
+  /** Whether this server has a joined user in the room. */
+  residentHere(roomId: string): Promise<boolean>;
+}
+
 export interface RoomsDeps {
   db: Db;
   repo: RoomsRepo;
@@ -31,6 +45,8 @@ export interface RoomsDeps {
   profile: (userId: string) => Promise<Profile | undefined>;
   /** Whether a local user exists (for invites). */
   userExists: (userId: string) => Promise<boolean>;
+  /** Federation, when enabled (set after construction by the composition root). */
+  remote?: RemoteMembership;
 }
 
 export interface CreateRoomRequest {
@@ -192,16 +208,49 @@ export class Rooms {
 
   // ------------------------------------------------------------------ membership
 
-  /** Resolves a room ID or local alias to a room ID this server knows. */
-  async resolveRoom(roomIdOrAlias: string): Promise<string> {
+  /** Resolves a room ID or alias to a room ID, with servers that may know the room. */
+  async resolveRoomAndServers(roomIdOrAlias: string, via: string[] = []): Promise<{ roomId: string; servers: string[] }> {
     if (roomIdOrAlias.startsWith("#")) {
-      if (!parseRoomAlias(roomIdOrAlias)) throw new MatrixError("M_INVALID_PARAM", "Invalid room alias");
+      const alias = parseRoomAlias(roomIdOrAlias);
+      if (!alias) throw new MatrixError("M_INVALID_PARAM", "Invalid room alias");
+      if (alias.serverName !== this.d.serverName) {
+        if (!this.d.remote) throw new MatrixError("M_NOT_FOUND", `Room alias ${roomIdOrAlias} not found`);
+        const r = await this.d.remote.resolveAlias(roomIdOrAlias);
+        return { roomId: r.room_id, servers: [...via, ...r.servers, alias.serverName] };
+      }
       const row = await this.d.db.get<{ room_id: string }>("SELECT room_id FROM room_aliases WHERE alias = ?", [roomIdOrAlias]);
       if (!row) throw new MatrixError("M_NOT_FOUND", `Room alias ${roomIdOrAlias} not found`);
-      return row.room_id;
+      return { roomId: row.room_id, servers: via };
     }
-    if (!roomIdOrAlias.startsWith("!")) throw new MatrixError("M_INVALID_PARAM", "Expected a room ID or alias");
-    return roomIdOrAlias;
+    if (!roomIdOrAlias.startsWith("!") || !isValidRoomId(roomIdOrAlias)) throw new MatrixError("M_INVALID_PARAM", "Expected a room ID or alias");
+    const servers = [...via];
+    const domain = findServerNameOf(roomIdOrAlias);
+    if (domain) servers.push(domain);
+    return { roomId: roomIdOrAlias, servers };
+  }
+
+  /** Resolves a room ID or alias to a room ID. */
+  async resolveRoom(roomIdOrAlias: string): Promise<string> {
+    return (await this.resolveRoomAndServers(roomIdOrAlias)).roomId;
+  }
+
+  /** Whether the room must be reached through other servers (we are not in it). */
+  private async isRemote(roomId: string): Promise<boolean> {
+    if (!this.d.remote) return false;
+    if (!(await this.events.roomVersion(roomId))) return true;
+    return !(await this.d.remote.residentHere(roomId));
+  }
+
+  /** Servers that can help with a room we are not in: the inviter's, then the given ones. */
+  private async helperServers(userId: string, roomId: string, servers: string[]): Promise<string[]> {
+    const m = await this.d.repo.localMembership(userId, roomId);
+    const out: string[] = [];
+    if (m) {
+      const invite = await this.events.loadEvent(m.event_id);
+      const s = invite ? findServerNameOf(invite.sender) : null;
+      if (s) out.push(s);
+    }
+    return [...new Set([...out, ...servers])].filter((s) => s !== this.d.serverName);
   }
 
   private async requireRoom(roomId: string): Promise<RoomVersion> {
@@ -216,15 +265,20 @@ export class Rooms {
     return typeof m === "string" ? m : undefined;
   }
 
-  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; txn?: { deviceId: string; txnId: string } } = {}): Promise<string> {
-    const roomId = await this.resolveRoom(roomIdOrAlias);
+  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[] } = {}): Promise<string> {
+    const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, opts.via);
+    const content: JsonObject = { membership: "join", ...(await this.memberProfile(userId)) };
+    if (opts.reason) content.reason = opts.reason;
+    if (await this.isRemote(roomId)) {
+      const helpers = await this.helperServers(userId, roomId, servers);
+      if (helpers.length === 0) throw new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
+      return this.d.remote!.join(userId, roomId, helpers, content);
+    }
     const rv = await this.events.roomVersion(roomId);
     if (!rv) throw new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
     const current = await this.membershipOf(roomId, userId);
     if (current === "join") return roomId;
     if (current === "ban") throw new MatrixError("M_FORBIDDEN", "You are banned from this room");
-    const content: JsonObject = { membership: "join", ...(await this.memberProfile(userId)) };
-    if (opts.reason) content.reason = opts.reason;
     if (current !== "invite" && rv.restrictedJoinAllowed) {
       const via = await this.restrictedJoinAuthoriser(roomId, userId, rv);
       if (via) content.join_authorised_via_users_server = via;
@@ -267,9 +321,8 @@ export class Rooms {
     if (target.endsWith(`:${this.d.serverName}`) && !(await this.d.userExists(target))) {
       throw new MatrixError("M_NOT_FOUND", "Unknown user");
     }
-    if (!target.endsWith(`:${this.d.serverName}`)) {
-      throw new MatrixError("M_FORBIDDEN", "Inviting users on other servers needs federation, which is not enabled yet");
-    }
+    const remoteTarget = !target.endsWith(`:${this.d.serverName}`);
+    if (remoteTarget && !this.d.remote) throw new MatrixError("M_FORBIDDEN", "Federation is disabled on this server");
     const current = await this.membershipOf(roomId, target);
     if (current === "join") throw new MatrixError("M_FORBIDDEN", `${target} is already in the room`);
     if (current === "ban") throw new MatrixError("M_FORBIDDEN", `${target} is banned from the room`);
@@ -277,10 +330,28 @@ export class Rooms {
     const content: JsonObject = { membership: "invite", ...(await this.memberProfile(target)) };
     if (reason) content.reason = reason;
     if (isDirect) content.is_direct = true;
-    await this.events.send({ roomId, sender, type: "m.room.member", stateKey: target, content });
+    const remote = this.d.remote;
+    await this.events.send({
+      roomId,
+      sender,
+      type: "m.room.member",
+      stateKey: target,
+      content,
+      beforePersist: remoteTarget && remote ? (ev, rv) => remote.cosignInvite(ev, rv) : undefined,
+    });
   }
 
   async leave(userId: string, roomId: string, reason?: string): Promise<void> {
+    if (await this.isRemote(roomId)) {
+      // Rejecting an invite (or withdrawing a knock) to a room we are not in.
+      const m = await this.d.repo.localMembership(userId, roomId);
+      if (!m || (m.membership !== "invite" && m.membership !== "knock")) {
+        if (m && (m.membership === "leave" || m.membership === "ban")) return;
+        throw new MatrixError("M_FORBIDDEN", "You are not in this room");
+      }
+      await this.d.remote!.membership(userId, roomId, await this.helperServers(userId, roomId, []), "leave", reason);
+      return;
+    }
     await this.requireRoom(roomId);
     const current = await this.membershipOf(roomId, userId);
     if (current === undefined) throw new MatrixError("M_FORBIDDEN", "You are not in this room");
@@ -288,6 +359,37 @@ export class Rooms {
     const content: JsonObject = { membership: "leave" };
     if (reason) content.reason = reason;
     await this.events.send({ roomId, sender: userId, type: "m.room.member", stateKey: userId, content });
+  }
+
+  /** Re-sends the user's member event in each joined room with their current profile. */
+  async propagateProfile(userId: string): Promise<void> {
+    const profile = await this.memberProfile(userId);
+    for (const roomId of await this.joinedRooms(userId)) {
+      const current = await this.events.currentStateEvent(roomId, "m.room.member", userId);
+      if (!current || current.content["membership"] !== "join") continue;
+      const content: JsonObject = { ...current.content };
+      delete content.displayname;
+      delete content.avatar_url;
+      Object.assign(content, profile);
+      if (JSON.stringify(content) === JSON.stringify(current.content)) continue;
+      try {
+        await this.events.send({ roomId, sender: userId, type: "m.room.member", stateKey: userId, content });
+      } catch (e) {
+        // One room refusing the change (e.g. its rules) must not stop the others.
+        if (!(e instanceof MatrixError)) throw e;
+      }
+    }
+  }
+
+  /** Leaves (or rejects) every room of a user: deactivation. */
+  async leaveAll(userId: string): Promise<void> {
+    for (const m of await this.d.repo.localMemberships(userId, { memberships: ["join", "invite", "knock"], includeForgotten: true })) {
+      try {
+        await this.leave(userId, m.room_id);
+      } catch (e) {
+        if (!(e instanceof MatrixError)) throw e;
+      }
+    }
   }
 
   async forget(userId: string, roomId: string): Promise<void> {
@@ -313,8 +415,12 @@ export class Rooms {
     await this.events.send({ roomId, sender, type: "m.room.member", stateKey: target, content });
   }
 
-  async knock(userId: string, roomIdOrAlias: string, reason?: string): Promise<string> {
-    const roomId = await this.resolveRoom(roomIdOrAlias);
+  async knock(userId: string, roomIdOrAlias: string, reason?: string, via: string[] = []): Promise<string> {
+    const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, via);
+    if (await this.isRemote(roomId)) {
+      await this.d.remote!.membership(userId, roomId, await this.helperServers(userId, roomId, servers), "knock", reason);
+      return roomId;
+    }
     const rv = await this.events.roomVersion(roomId);
     if (!rv) throw new MatrixError("M_NOT_FOUND", "No known servers to knock on this room through");
     if (!rv.knockAllowed) throw new MatrixError("M_FORBIDDEN", `Room version ${rv.id} does not support knocking`);
