@@ -79,6 +79,7 @@ export class RoomEvents {
   readonly hooks: EventHooks = { inTransaction: [], afterPersist: [] };
   private readonly cache = new Lru<string, RoomEvent>(20000);
   private readonly versions = new Map<string, RoomVersion>();
+  private lastCreateTs = 0;
 
   constructor(private readonly d: EventsDeps) {}
 
@@ -179,7 +180,9 @@ export class RoomEvents {
     opts: { txn?: { deviceId: string; txnId: string } } = {},
   ): Promise<string> {
     void opts;
-    const ts = Date.now();
+    // v12 room IDs are the create event's hash: two rooms created with the same content in the
+    // same millisecond would collide, so create timestamps are kept strictly increasing.
+    const ts = (this.lastCreateTs = Math.max(Date.now(), this.lastCreateTs + 1));
     let roomId: string;
     let create: Pdu;
     if (rv.roomIdFromCreateEvent) {
