@@ -36,12 +36,12 @@ for (const backend of BACKENDS) {
       assertMatchesSpec("client-server/typing", "PUT", "/rooms/{roomId}/typing/{userId}", 200, r.body);
 
       const inc = await sync(alice, { since: first.next_batch });
-      expect(typingIn(inc, roomId)).toEqual([bob.userId]);
+      expect(typingIn(inc, roomId)).toEqual([bob.userId!]);
       // The sync token carries the typing position: the same typing list is not sent again.
       const again = await sync(alice, { since: inc.next_batch });
       expect(typingIn(again, roomId)).toBeUndefined();
       // An initial sync shows who is typing now.
-      expect(typingIn(await sync(alice), roomId)).toEqual([bob.userId]);
+      expect(typingIn(await sync(alice), roomId)).toEqual([bob.userId!]);
 
       await typing(bob, { typing: false });
       const stopped = await sync(alice, { since: inc.next_batch });
@@ -57,7 +57,7 @@ for (const backend of BACKENDS) {
       await typing(bob, { typing: true, timeout: 10000 });
       const r = await pending;
       expect(performance.now() - started).toBeLessThan(3000);
-      expect(typingIn(r, roomId)).toEqual([bob.userId]);
+      expect(typingIn(r, roomId)).toEqual([bob.userId!]);
       await typing(bob, { typing: false });
     });
 
@@ -65,7 +65,7 @@ for (const backend of BACKENDS) {
       const first = await sync(alice);
       await typing(bob, { typing: true, timeout: 300 });
       const mid = await sync(alice, { since: first.next_batch });
-      expect(typingIn(mid, roomId)).toEqual([bob.userId]);
+      expect(typingIn(mid, roomId)).toEqual([bob.userId!]);
       // The expiry wakes the waiting sync with an empty list.
       const started = performance.now();
       const r = await sync(alice, { since: mid.next_batch, timeout: 10000 });
@@ -77,7 +77,7 @@ for (const backend of BACKENDS) {
       const room2 = await createRoom(alice, { preset: "public_chat" });
       await join(bob, room2);
       await typing(bob, { typing: true, timeout: 30000 }, bob.userId!, room2);
-      expect(typingIn(await sync(alice), room2)).toEqual([bob.userId]);
+      expect(typingIn(await sync(alice), room2)).toEqual([bob.userId!]);
       await leave(bob, room2);
       expect(typingIn(await sync(alice), room2)).toBeUndefined();
     });
