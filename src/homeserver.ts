@@ -50,6 +50,8 @@ export function buildApp(svc: Services): App {
 export interface StartOptions {
   /** Log in human-readable lines instead of JSON. */
   prettyLog?: boolean;
+  /** Mounts extra routes before the app is compiled (tests add test-only endpoints this way). */
+  extraRoutes?: (app: App, services: Services) => void;
 }
 
 export async function startHomeserver(config: Config, opts: StartOptions = {}): Promise<Homeserver> {
@@ -58,6 +60,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   const db = await openDatabase(config.database);
   const services = await createServices(config, db, signingKey);
   const app = buildApp(services);
+  opts.extraRoutes?.(app, services);
   app.compile();
 
   const servers: Server<undefined>[] = [];
@@ -80,7 +83,8 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
         fetch: async (req, srv) => {
           const path = new URL(req.url).pathname;
           const res = resourceOf(path);
-          if (res !== undefined && !resources.has(res)) {
+          // Key endpoints are part of the federation resource too (as in Synapse).
+          if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation"))) {
             return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
           }
           let ip = srv.requestIP(req)?.address ?? "unknown";

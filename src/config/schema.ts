@@ -2,6 +2,8 @@
 // The loader validates against it, `hs generate-config` writes the commented sample from it, and
 // the Config type is derived from it.
 
+import { ipRangeProblem } from "../util/ip-range.ts";
+
 type Check<T> = (value: T) => string | undefined;
 
 interface FieldBase<K extends string, T> {
@@ -72,6 +74,25 @@ function section<F extends Record<string, Field>>(doc: string, fields: F): Secti
 
 const serverNameCheck: Check<string> = (v) =>
   /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(v) ? undefined : "a server name like example.org or example.org:8448";
+const oldVerifyKeysCheck: Check<string[]> = (v) => {
+  for (const e of v) {
+    const parts = e.trim().split(/\s+/);
+    if (parts.length !== 3 || !/^ed25519:[a-zA-Z0-9_]+$/.test(parts[0]!) || !/^[A-Za-z0-9+/_-]{43}=?$/.test(parts[1]!) || !/^\d{1,16}$/.test(parts[2]!)) {
+      return `entries like "ed25519:<version> <unpadded base64 public key> <expired_ts in ms>" (not ${JSON.stringify(e)})`;
+    }
+  }
+  return undefined;
+};
+const trustedKeyServersCheck: Check<string[]> = (v) => {
+  for (const e of v) {
+    const [name, ...keys] = e.trim().split(/\s+/);
+    if (!name || serverNameCheck(name) !== undefined || keys.some((k) => !/^ed25519:[a-zA-Z0-9_]+=[A-Za-z0-9+/_-]{43}=?$/.test(k))) {
+      return `entries like "matrix.org" or "matrix.org ed25519:auto=<unpadded base64 public key>" (not ${JSON.stringify(e)})`;
+    }
+  }
+  return undefined;
+};
+const ipRangesCheck: Check<string[]> = (v) => ipRangeProblem(v);
 const urlCheck: Check<string> = (v) => {
   if (v === "") return undefined;
   try {
@@ -131,6 +152,11 @@ export const SCHEMA = {
   signing_key_path: str("", "The ed25519 signing key (Synapse format). Created at start-up when missing. Defaults to <data dir>/<server_name>.signing.key.", {
     example: "./data/example.org.signing.key",
   }),
+  key_validity_period: int(86400, "How long, in seconds, the signing keys published at /_matrix/key/v2/server stay valid (their valid_until_ts); other servers refetch them after that. Synapse's key_refresh_interval, also 1 day by default; the spec advises at least an hour.", { min: 1 }),
+  old_verify_keys: strs([], "Signing keys this server used before, published in old_verify_keys so that events they signed still verify: \"ed25519:<version> <unpadded base64 public key> <expired_ts in ms>\".", {
+    check: oldVerifyKeysCheck,
+    example: '["ed25519:a_old1 VGhpcyBzaG91bGQgYmUgeW91ciBvbGQga2V5J3MgZWQyNTUxOSBwYXlsb2FkLg 1532645052628"]',
+  }),
   max_json_body_size: int(1048576, "Largest JSON request body accepted on client endpoints, in bytes.", { min: 65536 }),
 
   registration: section("Account registration.", {
@@ -180,13 +206,15 @@ export const SCHEMA = {
     enabled: bool(true, "Federate with other servers."),
     verify_tls: bool(true, "Verify TLS certificates of other servers (turn off only for test setups)."),
     ca_files: strs([], "Extra CA certificates (PEM files) trusted for federation."),
-    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges that federation requests never connect to."),
-    trusted_key_servers: strs(["matrix.org"], "Notary servers asked for other servers' signing keys."),
+    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges that federation requests never connect to.", { check: ipRangesCheck }),
+    trusted_key_servers: strs(["matrix.org"], "Notary servers asked for other servers' signing keys when a server does not answer itself. An entry is a server name, optionally followed by the notary's keys (\"matrix.org ed25519:auto=<base64 public key>\"); without keys, the notary's own keys are fetched from it directly.", {
+      check: trustedKeyServersCheck,
+    }),
     domain_allowlist: strs([], "If not empty, federate only with these server names."),
   }),
 
   http_client: section("Outbound HTTP requests (push gateways, appservices, URL previews).", {
-    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges outbound requests never connect to (SSRF protection)."),
+    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges outbound requests never connect to (SSRF protection).", { check: ipRangesCheck }),
   }),
 
   media: section("The media repository.", {

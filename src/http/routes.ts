@@ -9,6 +9,7 @@ import { syncRoutes } from "./client/sync.ts";
 import { accountDataRoutes } from "./client/account-data.ts";
 import { ephemeralRoutes } from "./client/receipts.ts";
 import { installRetryAfter } from "./ratelimit.ts";
+import { federationTransportRoutes } from "./federation/transport.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
   installRetryAfter(app);
@@ -18,4 +19,5 @@ export function mountRoutes(app: App, svc: Services): void {
   syncRoutes(app, svc);
   accountDataRoutes(app, svc);
   ephemeralRoutes(app, svc);
+  federationTransportRoutes(app, svc);
 }

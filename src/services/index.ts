@@ -13,6 +13,7 @@ import { StreamAllocator } from "./streams.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
+import { createFederationServices, type FederationServices } from "./federation/transport.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices {
@@ -30,6 +31,8 @@ export interface Services extends AccountServices, SyncServices {
   readonly events: RoomEvents;
   /** Room operations for local users. */
   readonly rooms: Rooms;
+  /** Federation transport: our keys, KeyRing, discovery, signed client, notary, server ACLs. */
+  readonly federation: FederationServices;
 }
 
 export async function createServices(config: Config, db: Db, signingKey: ServerSigningKey): Promise<Services> {
@@ -65,5 +68,8 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     await rooms.leaveAll(userId);
   });
   const syncServices = createSyncServices({ db, serverName, roomsRepo, streams, notifier, events, rooms, shutdownHooks });
-  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, ...accountServices, ...syncServices };
+  const federation = createFederationServices(config, db, signingKey, {
+    aclContent: async (roomId) => (await events.currentStateEvent(roomId, "m.room.server_acl", ""))?.content,
+  });
+  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, federation, ...accountServices, ...syncServices };
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { validateConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { startHomeserver, type Homeserver } from "../../src/homeserver.ts";
+import { startHomeserver, type Homeserver, type StartOptions } from "../../src/homeserver.ts";
 import { randomString } from "../../src/util/random.ts";
 
 export type Backend = "sqlite" | "postgres";
@@ -28,6 +28,8 @@ export interface TestServerOptions {
   serverName?: string;
   /** TOML-shaped overrides, e.g. { registration: { enabled: true } }. */
   config?: Record<string, unknown>;
+  /** Test-only routes mounted before the app is compiled. */
+  extraRoutes?: StartOptions["extraRoutes"];
 }
 
 export function tempDir(prefix = "hs-test-"): string {
@@ -91,8 +93,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     opts.config ?? {},
   );
   const { config } = validateConfig(doc, "test-config", dir);
-  const hs = await startHomeserver(config);
-  const url = hs.listeners[0]!.url;
+  const hs = await startHomeserver(config, { extraRoutes: opts.extraRoutes });
+  // The first plain-HTTP client listener (test clients do not trust the test TLS certificate).
+  const url = (hs.listeners.find((l) => !l.tls && l.resources.includes("client")) ?? hs.listeners[0]!).url;
   return {
     hs,
     url,
@@ -105,4 +108,93 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// ---- federation: several servers talking to each other over TLS on loopback.
+
+export interface TestCertificate {
+  certPath: string;
+  keyPath: string;
+}
+
+let testCert: TestCertificate | undefined;
+
+/** A self-signed certificate for localhost and 127.0.0.1 (made once per test process with openssl). */
+export function testCertificate(): TestCertificate {
+  if (testCert) return testCert;
+  const dir = tempDir("hs-cert-");
+  const certPath = join(dir, "cert.pem");
+  const keyPath = join(dir, "key.pem");
+  const gen = Bun.spawnSync(
+    ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    { stderr: "pipe", stdout: "pipe" },
+  );
+  if (gen.exitCode !== 0) throw new Error(`openssl failed: ${gen.stderr.toString()}`);
+  testCert = { certPath, keyPath };
+  return testCert;
+}
+
+export interface FederatingServer extends TestServer {
+  /** https://127.0.0.1:<port>, the TLS listener serving the federation and keys resources. */
+  federationUrl: string;
+  /** The federation port (also the port in the server name). */
+  port: number;
+}
+
+export interface FederatingOptions {
+  backend?: Backend;
+  /** Config overrides for every server, or per server (by index). */
+  config?: Record<string, unknown> | ((index: number) => Record<string, unknown>);
+  /**
+   * How servers trust each other's certificate: "ca_files" (default: verification on, the test
+   * certificate listed in [federation] ca_files) or "no_verify" (verify_tls = false).
+   */
+  tls?: "ca_files" | "no_verify";
+  extraRoutes?: StartOptions["extraRoutes"];
+}
+
+/**
+ * Starts `n` servers named `localhost:<port>` that federate with each other: each has a TLS listener
+ * on that port (federation, keys) and a plain-HTTP listener for test clients (`url`). Loopback is
+ * allowed (ip_range_denylist = []) and no notaries are configured.
+ */
+export async function startFederatingServers(n: number, opts: FederatingOptions = {}): Promise<FederatingServer[]> {
+  const cert = testCertificate();
+  const { freePort } = await import("./spawn.ts");
+  const servers: FederatingServer[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const extra = typeof opts.config === "function" ? opts.config(i) : (opts.config ?? {});
+      let lastError: unknown;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const port = freePort();
+        const serverName = `localhost:${port}`;
+        const base: Record<string, unknown> = {
+          tls: { certificate_path: cert.certPath, private_key_path: cert.keyPath },
+          listeners: [
+            { bind_address: "127.0.0.1", port, tls: true, resources: ["federation", "keys"] },
+            { bind_address: "127.0.0.1", port: 0, resources: ["client", "media"] },
+          ],
+          federation: {
+            ip_range_denylist: [],
+            trusted_key_servers: [],
+            ...(opts.tls === "no_verify" ? { verify_tls: false } : { ca_files: [cert.certPath] }),
+          },
+        };
+        try {
+          const ts = await startTestServer({ backend: opts.backend, serverName, config: merge(base, extra), extraRoutes: opts.extraRoutes });
+          servers.push({ ...ts, federationUrl: `https://127.0.0.1:${port}`, port });
+          lastError = undefined;
+          break;
+        } catch (e) {
+          lastError = e; // most likely the port was taken meanwhile: try another
+        }
+      }
+      if (lastError) throw lastError;
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw e;
+  }
+  return servers;
 }
