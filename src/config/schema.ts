@@ -211,6 +211,7 @@ export const SCHEMA = {
       check: trustedKeyServersCheck,
     }),
     domain_allowlist: strs([], "If not empty, federate only with these server names."),
+    retry_min_interval_ms: int(5000, "After a failed delivery to a server, the first retry waits this long (ms); each further failure doubles it, up to an hour. A server that contacts us is retried at once.", { min: 10 }),
   }),
 
   http_client: section("Outbound HTTP requests (push gateways, appservices, URL previews).", {

@@ -10,6 +10,8 @@ import { accountDataRoutes } from "./client/account-data.ts";
 import { ephemeralRoutes } from "./client/receipts.ts";
 import { installRetryAfter } from "./ratelimit.ts";
 import { federationTransportRoutes } from "./federation/transport.ts";
+import { federationRoomRoutes } from "./federation/rooms.ts";
+import { pushRulesRoutes } from "./client/push-rules.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
   installRetryAfter(app);
@@ -19,5 +21,7 @@ export function mountRoutes(app: App, svc: Services): void {
   syncRoutes(app, svc);
   accountDataRoutes(app, svc);
   ephemeralRoutes(app, svc);
+  pushRulesRoutes(app, svc);
   federationTransportRoutes(app, svc);
+  federationRoomRoutes(app, svc);
 }

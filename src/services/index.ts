@@ -14,6 +14,8 @@ import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
 import { createFederationServices, type FederationServices } from "./federation/transport.ts";
+import { createRoomFederation, type RoomFederation } from "./federation/room-federation.ts";
+import { PushRulesService } from "./push-rules.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices {
@@ -33,6 +35,10 @@ export interface Services extends AccountServices, SyncServices {
   readonly rooms: Rooms;
   /** Federation transport: our keys, KeyRing, discovery, signed client, notary, server ACLs. */
   readonly federation: FederationServices;
+  /** Rooms across servers: receiving and sending events, joins, invites, history for other servers. */
+  readonly roomFederation: RoomFederation;
+  /** The push rules API. */
+  readonly pushRules: PushRulesService;
 }
 
 export async function createServices(config: Config, db: Db, signingKey: ServerSigningKey): Promise<Services> {
@@ -71,5 +77,35 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
   const federation = createFederationServices(config, db, signingKey, {
     aclContent: async (roomId) => (await events.currentStateEvent(roomId, "m.room.server_acl", ""))?.content,
   });
-  return { config, db, signingKey, shutdownHooks, streams, notifier, roomsRepo, events, rooms, federation, ...accountServices, ...syncServices };
+  const roomFederation = await createRoomFederation({
+    db,
+    serverName,
+    signingKey,
+    roomsRepo,
+    events,
+    rooms,
+    typing: syncServices.typing,
+    keys: federation.keyRing,
+    fed: federation.client,
+    enabled: federation.enabled,
+    minBackoffMs: config.federation.retry_min_interval_ms,
+    shutdownHooks,
+  });
+  const pushRules = new PushRulesService(syncServices.accountData);
+  return {
+    config,
+    db,
+    signingKey,
+    shutdownHooks,
+    streams,
+    notifier,
+    roomsRepo,
+    events,
+    rooms,
+    federation,
+    roomFederation,
+    pushRules,
+    ...accountServices,
+    ...syncServices,
+  };
 }

@@ -6,6 +6,7 @@ import m0002 from "../../sql/0002_accounts.sql" with { type: "text" };
 import m0003 from "../../sql/0003_rooms.sql" with { type: "text" };
 import m0004 from "../../sql/0004_sync.sql" with { type: "text" };
 import m0005 from "../../sql/0005_federation_keys.sql" with { type: "text" };
+import m0006 from "../../sql/0006_federation_events.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -25,7 +26,8 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(3, "0003_rooms.sql", m0003),
   shared(4, "0004_sync.sql", m0004),
   shared(5, "0005_federation_keys.sql", m0005),
+  shared(6, "0006_federation_events.sql", m0006),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql"];

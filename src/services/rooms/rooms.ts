@@ -85,6 +85,11 @@ export class Rooms {
     this.visibility = new Visibility(d.repo, d.events);
   }
 
+  /** Connects federation (the composition root does, when federation is enabled). */
+  setRemote(remote: RemoteMembership): void {
+    this.d.remote = remote;
+  }
+
   private get events(): RoomEvents {
     return this.d.events;
   }
