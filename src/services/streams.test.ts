@@ -23,3 +23,21 @@ test("with() releases the position when fn throws", async () => {
   await expect(s.with(async () => { throw new Error("x"); })).rejects.toThrow("x");
   expect(s.current()).toBe(1);
 });
+
+test("waitUntil resolves when a position and all below it are visible", async () => {
+  const s = new StreamAllocator(0);
+  const a = s.allocate();
+  const b = s.allocate();
+  expect(s.lastAllocated()).toBe(2);
+  const waiting = s.waitUntil(b, 5000);
+  s.done(b); // still hidden behind a
+  let settled = false;
+  void waiting.then(() => (settled = true));
+  await Bun.sleep(5);
+  expect(settled).toBe(false);
+  s.done(a);
+  expect(await waiting).toBe(true);
+  expect(await s.waitUntil(1, 0)).toBe(true);
+  s.allocate();
+  expect(await s.waitUntil(3, 10)).toBe(false);
+});

@@ -48,6 +48,31 @@ export class StreamAllocator {
     return this.visible;
   }
 
+  /** The highest position handed out so far, visible or not. */
+  lastAllocated(): number {
+    return this.next - 1;
+  }
+
+  /**
+   * Resolves true once every position up to `pos` is visible, false after `timeoutMs`. A reader
+   * woken for a change that committed while a lower position was still pending waits here.
+   */
+  waitUntil(pos: number, timeoutMs: number): Promise<boolean> {
+    if (this.visible >= pos) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const off = this.onAdvance((v) => {
+        if (v < pos) return;
+        off();
+        clearTimeout(timer);
+        resolve(true);
+      });
+      const timer = setTimeout(() => {
+        off();
+        resolve(this.visible >= pos);
+      }, Math.max(0, timeoutMs));
+    });
+  }
+
   onAdvance(listener: (pos: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -30,7 +30,7 @@ import type { Notifier } from "./notifier.ts";
 import type { PushActions, RoomUnread } from "./push.ts";
 import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
 import { applyRoomEventFilter, eventFilterMatches, roomAllowed, type RoomEventFilter, type SyncFilter } from "./rooms/filters.ts";
-import { toClientEvents, type ClientEvent } from "./rooms/format.ts";
+import { clientFormat, toClientEvents, type ClientEvent } from "./rooms/format.ts";
 import { decodeStreamToken, encodeStreamToken, encodeTopoToken } from "./rooms/tokens.ts";
 import type { Visibility } from "./rooms/visibility.ts";
 import type { StreamAllocator } from "./streams.ts";
@@ -101,6 +101,8 @@ export interface SyncRequest {
   fullState?: boolean;
   timeoutMs?: number;
   useStateAfter?: boolean;
+  /** The `set_presence` parameter (online, offline, unavailable), for the presence module. */
+  setPresence?: string;
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
 }
@@ -114,6 +116,8 @@ export interface SyncExtensionContext {
   to: number;
   fullState: boolean;
   filter: SyncFilter;
+  /** The `set_presence` parameter, when given. */
+  setPresence?: string;
 }
 
 /**
@@ -205,6 +209,9 @@ export class Sync {
         if (req.signal?.aborted || this.closed) return body;
         return (await this.compute(req, since, this.d.streams.current(), this.d.typing.current())).body;
       }
+      // What woke us is committed, but may sit above a position still being written elsewhere:
+      // wait until it is visible (usually at once).
+      if (notified) await this.d.streams.waitUntil(this.d.streams.lastAllocated(), Math.max(0, deadline - Date.now()));
     }
   }
 
@@ -324,7 +331,7 @@ export class Sync {
       news = true;
     }
 
-    const ctx: SyncExtensionContext = { userId, deviceId: req.deviceId, since: since?.stream, to, fullState, filter: f };
+    const ctx: SyncExtensionContext = { userId, deviceId: req.deviceId, since: since?.stream, to, fullState, filter: f, setPresence: req.setPresence };
     for (const ext of this.extensions) if (await ext(ctx, body)) news = true;
 
     if (f.event_fields) applyEventFields(body, f.event_fields);
@@ -440,6 +447,11 @@ export class Sync {
     const full = p.since === undefined || p.fullState || !joinedAtSince;
     // The timeline ends with the user's leave: they see nothing after it.
     const tl = await this.timeline(userId, m.room_id, full ? undefined : p.since?.stream, m.stream_ordering, p.limit, rf.timeline, undefined);
+    if (!tl.rows.some((r) => r.event_id === m.event_id)) {
+      // A leave outside the room's timeline (rejecting an invite to a room on another server).
+      const own = await this.d.repo.findEvent(m.event_id);
+      if (own?.outlier) tl.rows.push(own);
+    }
     // A user who never joined (a rejected or withdrawn invite, a refused knock) gets no room state.
     const { state, stateAfter } = everJoined ? await this.roomState({ ...p, to: m.stream_ordering }, m.room_id, tl, full, []) : { state: [], stateAfter: [] };
     const out: LeftRoomSync = {
@@ -463,7 +475,20 @@ export class Sync {
       content: e.content,
       sender: e.sender,
     });
-    if (row.state_group === null) return [strip(ev)];
+    if (row.state_group === null) {
+      // A room this server is not in (an invite or knock over federation): the stripped state that
+      // came with it, pruned to the stripped-state fields (spec v1.16), and the event itself.
+      const remote = (await this.d.syncRepo.remoteInviteState(m.room_id, userId)) ?? [];
+      const out: SyncEvent[] = [];
+      for (const e of remote) {
+        if (!isObject(e) || typeof e.type !== "string" || typeof e.sender !== "string" || !isObject(e.content)) continue;
+        const sk = typeof e.state_key === "string" ? e.state_key : "";
+        if (e.type === ev.type && sk === ev.state_key) continue;
+        out.push({ type: e.type, state_key: sk, content: e.content, sender: e.sender });
+      }
+      out.push(strip(ev));
+      return out;
+    }
     const keys: Array<[string, string]> = STRIPPED_STATE_TYPES.map((t) => [t, ""] as [string, string]);
     keys.push(["m.room.member", userId]);
     if (ev.sender !== userId) keys.push(["m.room.member", ev.sender]);
@@ -638,6 +663,10 @@ export class Sync {
   private async format(p: Pass, rows: EventRow[]): Promise<SyncEvent[]> {
     if (rows.length === 0) return [];
     if (p.req.filter.event_format === "federation") return rows.map((r) => rowToEvent(r) as unknown as SyncEvent);
+    if (!(await this.d.events.roomVersion(rows[0]!.room_id))) {
+      // A room this server is not in (the user's own membership events from federation): as stored.
+      return rows.map((r) => clientFormat(rowToEvent(r), { withRoomId: false }) as unknown as SyncEvent);
+    }
     const evs: ClientEvent[] = await toClientEvents(this.d.events, rows, { userId: p.req.userId, deviceId: p.req.deviceId ?? undefined }, { withRoomId: false });
     return evs as unknown as SyncEvent[];
   }

@@ -42,4 +42,16 @@ export class SyncRepo {
     if (rows.length === 0) rows = await q("'leave', 'ban'");
     return rows.map((r) => r.state_key);
   }
+
+  /** The stripped state that came with an invite (or knock answer) from another server, if any. */
+  async remoteInviteState(roomId: string, userId: string): Promise<unknown[] | undefined> {
+    const r = await this.db.get<{ invite_room_state: string }>("SELECT invite_room_state FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+    if (!r) return undefined;
+    try {
+      const v = JSON.parse(r.invite_room_state) as unknown;
+      return Array.isArray(v) ? v : [];
+    } catch {
+      return [];
+    }
+  }
 }

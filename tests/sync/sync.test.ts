@@ -96,6 +96,23 @@ for (const backend of BACKENDS) {
       expect(bodies(r.rooms.join[roomId].timeline.events)).toEqual(["wake up"]);
     });
 
+    test("a wake-up for an event committed behind a slower writer is not lost", async () => {
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+      const { next_batch } = await sync(alice);
+      const streams = s.hs.services.streams;
+      const started = performance.now();
+      const pending = sync(alice, { since: next_batch, timeout: 10000 });
+      await Bun.sleep(100);
+      const held = streams.allocate(); // a transaction elsewhere, still being written
+      await send(bob, roomId, "behind a slow writer");
+      await Bun.sleep(100);
+      streams.done(held);
+      const r = await pending;
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(bodies(r.rooms.join[roomId].timeline.events)).toEqual(["behind a slow writer"]);
+    });
+
     test("long-poll times out empty", async () => {
       const { next_batch } = await sync(carol);
       const started = performance.now();

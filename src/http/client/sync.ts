@@ -43,6 +43,7 @@ export function syncRoutes(app: App, svc: Services): void {
         fullState,
         timeoutMs,
         useStateAfter,
+        setPresence: presence ?? undefined,
         signal: request.signal,
       });
     });

@@ -1,0 +1,57 @@
+// /sync for rooms on other servers: a remote invite shows its stripped state in rooms.invite;
+// rejecting it puts the leave in rooms.leave. (Joins over federation: tests/federation.)
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { registerUser, type TestClient } from "../helpers/client.ts";
+import { createRoom, enc, invite, send, sync } from "../helpers/sync.ts";
+
+for (const backend of BACKENDS) {
+  describe(`sync with rooms on other servers [${backend}]`, () => {
+    let servers: FederatingServer[];
+    let alice: TestClient; // on server 0
+    let bob: TestClient; // on server 1
+    beforeAll(async () => {
+      servers = await startFederatingServers(2, { backend });
+      alice = await registerUser(servers[0]!, "alice");
+      bob = await registerUser(servers[1]!, "bob");
+    });
+    afterAll(async () => {
+      for (const s of servers ?? []) await s.stop();
+    });
+
+    test("remote invite → rooms.invite with stripped state; rejecting it → rooms.leave", async () => {
+      const roomId = await createRoom(alice, { name: "Over there", preset: "private_chat" });
+      await send(alice, roomId, "history");
+      const before = await sync(bob);
+      await invite(alice, roomId, bob.userId!);
+      let inc: any;
+      for (let i = 0; i < 50; i++) {
+        inc = await sync(bob, { since: before.next_batch, timeout: 1000 });
+        if (inc.rooms.invite[roomId]) break;
+      }
+      const inv = inc.rooms.invite[roomId];
+      expect(inv).toBeDefined();
+      const byType = (t: string, k = "") => inv.invite_state.events.find((e: any) => e.type === t && e.state_key === k);
+      expect(byType("m.room.name")?.content.name).toBe("Over there");
+      expect(byType("m.room.member", bob.userId!)?.content.membership).toBe("invite");
+      for (const e of inv.invite_state.events) expect(Object.keys(e).sort()).toEqual(["content", "sender", "state_key", "type"]);
+
+      // A second invite, rejected: the leave lands in rooms.leave.
+      const room2 = await createRoom(alice, { name: "Say no" });
+      const b2 = await sync(bob);
+      await invite(alice, room2, bob.userId!);
+      let inc2: any;
+      for (let i = 0; i < 50; i++) {
+        inc2 = await sync(bob, { since: b2.next_batch, timeout: 1000 });
+        if (inc2.rooms.invite[room2]) break;
+      }
+      expect(inc2.rooms.invite[room2]).toBeDefined();
+      expect((await bob.post(`/_matrix/client/v3/rooms/${enc(room2)}/leave`, {})).status).toBe(200);
+      const left = await sync(bob, { since: inc2.next_batch });
+      const l = left.rooms.leave[room2];
+      expect(l).toBeDefined();
+      expect(l.timeline.events.map((e: any) => e.content.membership)).toEqual(["leave"]);
+      expect(l.state.events).toEqual([]);
+    });
+  });
+}
