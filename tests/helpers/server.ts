@@ -15,12 +15,15 @@ export type Backend = "sqlite" | "postgres";
 export const BACKENDS: Backend[] = process.env.TEST_POSTGRES_URL ? ["sqlite", "postgres"] : ["sqlite"];
 
 export interface TestServer {
+  /** The running homeserver (replaced by restart()). */
   hs: Homeserver;
   url: string;
   serverName: string;
   config: Config;
   dir: string;
   stop(): Promise<void>;
+  /** Stops the server, runs `during` while it is down, and starts it again on the same data and ports. */
+  restart(during?: () => Promise<void>): Promise<void>;
 }
 
 export interface TestServerOptions {
@@ -96,18 +99,27 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const hs = await startHomeserver(config, { extraRoutes: opts.extraRoutes });
   // The first plain-HTTP client listener (test clients do not trust the test TLS certificate).
   const url = (hs.listeners.find((l) => !l.tls && l.resources.includes("client")) ?? hs.listeners[0]!).url;
-  return {
+  const server: TestServer = {
     hs,
     url,
     serverName,
     config,
     dir,
     async stop() {
-      await hs.stop(2000);
+      await server.hs.stop(2000);
       await dropDb?.();
       rmSync(dir, { recursive: true, force: true });
     },
+    async restart(during) {
+      // The same database, data directory and ports: clients keep their URLs.
+      const ports = server.hs.listeners.map((l) => l.port);
+      await server.hs.stop(2000);
+      await during?.();
+      const pinned = { ...config, listeners: config.listeners.map((l, i) => ({ ...l, port: ports[i] ?? l.port })) };
+      server.hs = await startHomeserver(pinned, { extraRoutes: opts.extraRoutes });
+    },
   };
+  return server;
 }
 
 // ---- federation: several servers talking to each other over TLS on loopback.
@@ -147,9 +159,10 @@ export interface FederatingOptions {
   config?: Record<string, unknown> | ((index: number) => Record<string, unknown>);
   /**
    * How servers trust each other's certificate: "ca_files" (default: verification on, the test
-   * certificate listed in [federation] ca_files) or "no_verify" (verify_tls = false).
+   * certificate listed in [federation] ca_files), "no_verify" (verify_tls = false) or "default"
+   * (verification on, default CAs only: the self-signed test certificate is refused).
    */
-  tls?: "ca_files" | "no_verify";
+  tls?: "ca_files" | "no_verify" | "default";
   extraRoutes?: StartOptions["extraRoutes"];
 }
 
@@ -178,12 +191,12 @@ export async function startFederatingServers(n: number, opts: FederatingOptions 
           federation: {
             ip_range_denylist: [],
             trusted_key_servers: [],
-            ...(opts.tls === "no_verify" ? { verify_tls: false } : { ca_files: [cert.certPath] }),
+            ...(opts.tls === "no_verify" ? { verify_tls: false } : opts.tls === "default" ? {} : { ca_files: [cert.certPath] }),
           },
         };
         try {
           const ts = await startTestServer({ backend: opts.backend, serverName, config: merge(base, extra), extraRoutes: opts.extraRoutes });
-          servers.push({ ...ts, federationUrl: `https://127.0.0.1:${port}`, port });
+          servers.push(Object.assign(ts, { federationUrl: `https://127.0.0.1:${port}`, port }));
           lastError = undefined;
           break;
         } catch (e) {

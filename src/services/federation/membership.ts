@@ -32,6 +32,20 @@ export interface MembershipDeps {
   signingKey: SigningKey;
 }
 
+/**
+ * A failure talking to another server as the client should see it: the remote's own Matrix error
+ * when it refused (4xx with an errcode), else 502 M_UNKNOWN.
+ */
+export function asClientError(e: unknown, what: string): MatrixError {
+  if (e instanceof MatrixError) return e;
+  const r = e as { status?: number; errcode?: string; body?: { error?: unknown }; message?: string } | undefined;
+  if (r?.errcode && r.status !== undefined && r.status >= 400 && r.status < 500) {
+    const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
+    return new MatrixError(r.errcode, msg, {}, r.status);
+  }
+  return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
+}
+
 /** Stripped state sent with invites and knocks (client-server-api "Stripped state"). */
 const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
@@ -153,8 +167,8 @@ export class FederationMembership {
     const authChain = await this.authChain(stateIds);
     const out: Record<string, unknown> = {
       origin: this.d.serverName,
-      state: await this.pdus(stateIds),
-      auth_chain: await this.pdus(authChain),
+      state: await this.pdus(roomId, stateIds),
+      auth_chain: await this.pdus(roomId, authChain),
       event: this.wire(ev, rv),
       members_omitted: membersOmitted,
     };
@@ -201,15 +215,14 @@ export class FederationMembership {
     return [...seen];
   }
 
-  /** Events in their federation (wire) form. */
-  async pdus(ids: readonly string[]): Promise<Record<string, unknown>[]> {
+  /** Events of a room in their federation (wire) form. */
+  async pdus(roomId: string, ids: readonly string[]): Promise<Record<string, unknown>[]> {
     const evs = await this.d.events.loadEvents(ids);
+    const rv = await this.d.events.versionOf(roomId);
     const out: Record<string, unknown>[] = [];
     for (const id of ids) {
       const ev = evs.get(id);
-      if (!ev) continue;
-      const rv = await this.d.events.versionOf(ev.room_id ?? "");
-      out.push(this.wire(ev, rv));
+      if (ev) out.push(this.wire(ev, rv));
     }
     return out;
   }
@@ -288,8 +301,7 @@ export class FederationMembership {
         log.info("remote join attempt failed", { server, room_id: roomId, error: (e as Error).message });
       }
     }
-    if (lastError instanceof MatrixError) throw lastError;
-    throw new MatrixError("M_UNKNOWN", `Failed to join the room: ${(lastError as Error)?.message ?? "no server answered"}`, {}, 502);
+    throw asClientError(lastError, "join the room");
   }
 
   private async completeRemoteJoin(server: string, roomId: string, userId: string, rv: RoomVersion, template: Record<string, unknown>, content: JsonObject): Promise<void> {
@@ -394,7 +406,7 @@ export class FederationMembership {
         lastError = e;
       }
     }
-    throw lastError;
+    throw asClientError(lastError, membership === "leave" ? "leave the room" : "knock on the room");
   }
 
   /**

@@ -178,6 +178,7 @@ export class FederationReceiver {
     for (const r of raw) {
       try {
         const ev = await this.checkSignedPdu(r, rv);
+        if (checked.some((c) => c.event_id === ev.event_id)) continue;
         if (ev.room_id === roomId || (ev.type === "m.room.create" && rv.roomIdFromCreateEvent)) checked.push(ev);
       } catch (e) {
         log.info("dropped fetched event", { error: (e as Error).message });

@@ -194,7 +194,7 @@ export class FederationServe {
     const stateIds = [...state.values()];
     const authIds = await this.d.membership.authChain(stateIds);
     if (idsOnly) return { pdu_ids: stateIds, auth_chain_ids: authIds };
-    return { pdus: await this.d.membership.pdus(stateIds), auth_chain: await this.d.membership.pdus(authIds) };
+    return { pdus: await this.d.membership.pdus(roomId, stateIds), auth_chain: await this.d.membership.pdus(roomId, authIds) };
   }
 
   /** GET /event/{eventId}. */
@@ -210,7 +210,7 @@ export class FederationServe {
     await this.requireServerInRoom(origin, roomId);
     const row = await this.d.repo.findEvent(eventId);
     if (!row || row.room_id !== roomId) throw new MatrixError("M_NOT_FOUND", "Unknown event");
-    return { auth_chain: await this.d.membership.pdus(await this.d.membership.authChain([eventId])) };
+    return { auth_chain: await this.d.membership.pdus(roomId, await this.d.membership.authChain([eventId])) };
   }
 
   /** GET /timestamp_to_event/{roomId}. */

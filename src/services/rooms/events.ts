@@ -444,7 +444,13 @@ export class RoomEvents {
    */
   async persistOutliers(events: ReadonlyArray<{ event: RoomEvent; rejectedReason?: string }>, rv: RoomVersion): Promise<void> {
     const known = await this.d.repo.getEvents(events.map((e) => e.event.event_id));
-    const fresh = events.filter((e) => !known.has(e.event.event_id));
+    const seen = new Set<string>();
+    const fresh = events.filter((e) => {
+      const id = e.event.event_id;
+      if (known.has(id) || seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
     if (fresh.length === 0) return;
     const positions = fresh.map(() => this.d.streams.allocate());
     try {

@@ -1,0 +1,177 @@
+// Rooms across two hs servers: remote joins (by alias and by ID), messages and state both ways,
+// typing, invites, leave/kick/ban, a server offline then catching up, forged events, backfill.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+
+const enc = encodeURIComponent;
+
+/** Polls until fn returns a value (not undefined), or fails after timeoutMs. */
+async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15000, what = "condition"): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+async function messages(c: TestClient, roomId: string, limit = 100): Promise<any[]> {
+  return (await c.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=${limit}`)).chunk;
+}
+
+async function waitForBody(c: TestClient, roomId: string, body: string): Promise<any> {
+  return eventually(async () => {
+    const r = await c.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=50`);
+    return r.status === 200 ? r.body.chunk.find((e: any) => e.content?.body === body) : undefined;
+  }, 15000, `message ${body}`);
+}
+
+for (const backend of BACKENDS) {
+  describe(`federation rooms [${backend}]`, () => {
+    let hs1: FederatingServer;
+    let hs2: FederatingServer;
+    let alice: TestClient; // on hs1
+    let bob: TestClient; // on hs2
+    beforeAll(async () => {
+      const servers = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
+      hs1 = servers[0]!;
+      hs2 = servers[1]!;
+      alice = await registerUser(hs1!, "alice");
+      bob = await registerUser(hs2!, "bob");
+    }, 60000);
+    afterAll(async () => {
+      await hs1?.stop();
+      await hs2?.stop();
+    });
+
+    test("bob joins alice's public room by alias; messages and state flow both ways", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", name: "Fed", room_alias_name: "fed" })).room_id;
+      await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/a1`, { msgtype: "m.text", body: "before bob" });
+      const joined = await bob.ok("POST", `/_matrix/client/v3/join/${enc(`#fed:${hs1.serverName}`)}`, {});
+      expect(joined.room_id).toBe(roomId);
+      // Bob's server knows the room's state now.
+      expect((await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.name`)).name).toBe("Fed");
+      // Alice sees bob's join through federation.
+      await eventually(async () => {
+        const r = await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId!)}`);
+        return r.status === 200 && r.body.membership === "join" ? true : undefined;
+      }, 15000, "bob's join on hs1");
+      // Messages both ways.
+      await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/b1`, { msgtype: "m.text", body: "hello from hs2" });
+      await waitForBody(alice, roomId, "hello from hs2");
+      await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/a2`, { msgtype: "m.text", body: "hello from hs1" });
+      await waitForBody(bob, roomId, "hello from hs1");
+      // State changes too.
+      await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic`, { topic: "federated topic" });
+      await eventually(async () => {
+        const r = await bob.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic`);
+        return r.status === 200 && r.body.topic === "federated topic" ? true : undefined;
+      }, 15000, "topic on hs2");
+      // Both servers agree on the timeline order of the messages they both have.
+      const order = async (c: TestClient) => (await messages(c, roomId)).filter((e) => e.type === "m.room.message").map((e) => e.event_id as string);
+      const [onHs1, onHs2] = [await order(alice), await order(bob)];
+      const common = onHs1.filter((id) => onHs2.includes(id));
+      expect(common.length).toBeGreaterThanOrEqual(2);
+      expect(onHs2.filter((id) => common.includes(id))).toEqual(common);
+    }, 60000);
+
+    test("join by room ID with via; typing notifications cross servers", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      await eventually(async () => {
+        const r = await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`);
+        return r.status === 200 && r.body.joined[bob.userId!] ? true : undefined;
+      }, 15000, "bob joined");
+      await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(bob.userId!)}`, { typing: true, timeout: 20000 });
+      await eventually(async () => {
+        const sync = await alice.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+        const typing = sync.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: any) => e.type === "m.typing");
+        return typing?.content.user_ids.includes(bob.userId) ? true : undefined;
+      }, 15000, "bob typing on hs1");
+    }, 60000);
+
+    test("invites across servers: alice invites bob to a private room, bob accepts; bob invites are rejectable", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "private_chat", name: "Secret" })).room_id;
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: bob.userId });
+      // Bob sees the invite in /sync with the stripped state.
+      const invite = await eventually(async () => {
+        const sync = await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+        return sync.rooms?.invite?.[roomId];
+      }, 15000, "invite on hs2");
+      const strippedTypes = invite.invite_state.events.map((e: any) => e.type);
+      expect(strippedTypes).toContain("m.room.name");
+      await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
+      await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/s1`, { msgtype: "m.text", body: "thanks for the invite" });
+      await waitForBody(alice, roomId, "thanks for the invite");
+
+      // Rejecting an invite to a room on another server.
+      const other = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "private_chat" })).room_id;
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${enc(other)}/invite`, { user_id: bob.userId });
+      await eventually(async () => (await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0")).rooms?.invite?.[other], 15000, "second invite");
+      await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(other)}/leave`, {});
+      await eventually(async () => {
+        const r = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/state/m.room.member/${enc(bob.userId!)}`);
+        return r.membership === "leave" ? true : undefined;
+      }, 15000, "rejection on hs1");
+    }, 60000);
+
+    test("kick and ban across servers; a banned remote user cannot rejoin", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      await eventually(async () => ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).joined[bob.userId!] ? true : undefined));
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/kick`, { user_id: bob.userId, reason: "bye" });
+      await eventually(async () => {
+        const r = await bob.request("GET", "/_matrix/client/v3/joined_rooms");
+        return r.body.joined_rooms.includes(roomId) ? undefined : true;
+      }, 15000, "kick seen on hs2");
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/ban`, { user_id: bob.userId });
+      await eventually(async () => {
+        const r = await bob.request("GET", "/_matrix/client/v3/joined_rooms");
+        return r.body.joined_rooms.includes(roomId) ? undefined : true;
+      }, 15000, "ban seen on hs2");
+      const again = await bob.post(`/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      expect(again.status).toBe(403);
+    }, 60000);
+
+    test("a server offline for a while catches up without losing messages; history is backfilled", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      await eventually(async () => ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).joined[bob.userId!] ? true : undefined));
+      // hs2 is down while alice talks: hs1 must queue, back off and retry.
+      await hs2.restart(async () => {
+        for (let i = 0; i < 12; i++) {
+          await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/off${i}`, { msgtype: "m.text", body: `while offline ${i}` });
+        }
+        await Bun.sleep(500);
+      });
+      for (let i = 0; i < 12; i++) await waitForBody(bob, roomId, `while offline ${i}`);
+      const bodies = (await messages(bob, roomId)).map((e) => e.content?.body).filter((b) => typeof b === "string" && b.startsWith("while offline"));
+      expect(new Set(bodies).size).toBe(12);
+    }, 60000);
+
+    test("forged events are rejected: bad signature, wrong content hash", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      await eventually(async () => ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).joined[bob.userId!] ? true : undefined));
+      // Take a real event of bob's and tamper with it, then deliver it to hs1 as hs2 would.
+      const evId = (await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/f1`, { msgtype: "m.text", body: "genuine" })).event_id;
+      await waitForBody(alice, roomId, "genuine");
+      const pdu = await hs2.hs.services.events.loadEvent(evId);
+      const { event_id: _id, ...wire } = pdu as any;
+      const tampered = { ...wire, content: { msgtype: "m.text", body: "forged" }, origin_server_ts: wire.origin_server_ts + 1 };
+      const res = await hs2.hs.services.federation.client.request<any>({
+        destination: hs1.serverName,
+        method: "PUT",
+        path: `/_matrix/federation/v1/send/forge-${backend}`,
+        body: { origin: hs2.serverName, origin_server_ts: Date.now(), pdus: [tampered] },
+      });
+      const outcome = Object.values(res.pdus)[0] as any;
+      expect(outcome.error).toMatch(/signature/);
+      const bodies = (await messages(alice, roomId)).map((e) => e.content?.body);
+      expect(bodies).not.toContain("forged");
+    }, 60000);
+  });
+}
