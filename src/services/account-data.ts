@@ -41,9 +41,17 @@ function checkType(type: string): void {
   if (utf8ByteLength(type) > 255) throw new MatrixError("M_INVALID_PARAM", "Account data type too long");
 }
 
+/**
+ * How a server-managed global type is shown to clients (GET and /sync): computed from what is
+ * stored (undefined when nothing is). E.g. m.push_rules → the effective ruleset, defaults included.
+ */
+export type AccountDataView = (userId: string, stored: JsonObject | undefined) => Promise<JsonObject | undefined>;
+
 export class AccountData {
   /** Subscribers to changes (e.g. the push rules cache). */
   readonly onChange: AccountDataHook[] = [];
+  /** Server-managed global types shown as the server computes them; listed in every initial /sync. */
+  readonly views = new Map<string, AccountDataView>();
 
   constructor(private readonly d: AccountDataDeps) {}
 
@@ -65,7 +73,9 @@ export class AccountData {
   async getByClient(requesterId: string, userId: string, roomId: string | undefined, type: string): Promise<JsonObject> {
     checkOwner(requesterId, userId, "get");
     if (roomId !== undefined) checkRoomId(roomId);
-    const content = await this.get(userId, roomId ?? "", type);
+    let content = await this.get(userId, roomId ?? "", type);
+    const view = roomId === undefined ? this.views.get(type) : undefined;
+    if (view) content = await view(userId, content);
     if (!content) throw new MatrixError("M_NOT_FOUND", roomId === undefined ? "Account data not found." : "Room account data not found.");
     return content;
   }

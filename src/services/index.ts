@@ -3,6 +3,7 @@
 // request. Services never see Elysia's context or a Request.
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../storage/db.ts";
+import type { JsonObject } from "../protocol/events.ts";
 import type { ServerSigningKey } from "./signing-key-file.ts";
 import { createAccountServices, type AccountServices } from "./account-services.ts";
 import { RoomsRepo } from "../storage/rooms-repo.ts";
@@ -92,6 +93,8 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     shutdownHooks,
   });
   const pushRules = new PushRulesService(syncServices.accountData);
+  // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
+  syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
   return {
     config,
     db,

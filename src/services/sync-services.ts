@@ -70,6 +70,7 @@ export function createSyncServices(d: SyncServicesDeps): SyncServices {
     events,
     visibility: d.rooms.visibility,
     accountData: accountDataRepo,
+    accountDataViews: accountData.views,
     receipts: receiptsRepo,
     push,
     typing,

@@ -133,6 +133,8 @@ export interface SyncDeps {
   events: RoomEvents;
   visibility: Visibility;
   accountData: AccountDataRepo;
+  /** Server-managed global account data types and how they are shown (AccountData.views). */
+  accountDataViews?: ReadonlyMap<string, (userId: string, stored: JsonObject | undefined) => Promise<JsonObject | undefined>>;
   receipts: ReceiptsRepo;
   push: PushActions;
   typing: Typing;
@@ -256,6 +258,16 @@ export class Sync {
         if (!list) roomAccountData.set(row.room_id, (list = []));
         list.push(ev);
       }
+    }
+    // Server-managed types (m.push_rules) as the server computes them; always there initially.
+    for (const [type, view] of this.d.accountDataViews ?? []) {
+      if (!eventFilterMatches(f.account_data, type)) continue;
+      const i = body.account_data.events.findIndex((e) => e.type === type);
+      if (i < 0 && !initial) continue;
+      const stored = i >= 0 ? (body.account_data.events[i]!.content as JsonObject) : undefined;
+      const content = await view(userId, stored);
+      if (i >= 0) body.account_data.events.splice(i, 1);
+      if (content) body.account_data.events.push({ type, content });
     }
     if (body.account_data.events.length) news = true;
 

@@ -42,6 +42,22 @@ for (const backend of BACKENDS) {
       expectError(await alice.put(global(alice, "org.example.array"), [1, 2]), 400, "M_NOT_JSON");
     });
 
+    test("m.push_rules is server-managed: readable (defaults included), in every initial sync, not writable", async () => {
+      const got = await alice.ok("GET", global(alice, "m.push_rules"));
+      expect(got.global.override[0].rule_id).toBe(".m.rule.master");
+      expect(got.global.underride.map((r: any) => r.rule_id)).toContain(".m.rule.message");
+      const first = await sync(alice);
+      const ev = first.account_data.events.find((e: any) => e.type === "m.push_rules");
+      expect(ev.content.global.override[0].rule_id).toBe(".m.rule.master");
+      // A change through the push rules API comes down in the next incremental sync.
+      await alice.ok("PUT", "/_matrix/client/v3/pushrules/global/room/" + enc(roomId), { actions: [] });
+      const inc = await sync(alice, { since: first.next_batch });
+      const changed = inc.account_data.events.find((e: any) => e.type === "m.push_rules");
+      expect(changed.content.global.room.map((r: any) => r.rule_id)).toEqual([roomId]);
+      expect(changed.content.global.override[0].rule_id).toBe(".m.rule.master");
+      expectError(await alice.put(global(alice, "m.push_rules"), changed.content), 405, "M_BAD_JSON");
+    });
+
     test("room account data: put, get, errors", async () => {
       expectError(await alice.get(perRoom(alice, "org.example.room")), 404, "M_NOT_FOUND");
       const put = await alice.put(perRoom(alice, "org.example.room"), { pinned: true });
