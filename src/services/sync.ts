@@ -363,7 +363,10 @@ export class Sync {
     const accountData = p.roomAccountData.get(roomId) ?? [];
     if (!full && !hasEvents && ephemeral.length === 0 && accountData.length === 0) return undefined;
 
-    const tl = hasEvents || full ? await this.timeline(userId, roomId, p.since?.stream, p.to, p.limit, rf.timeline, m.stream_ordering) : { rows: [], limited: false };
+    // A newly joined room's timeline is the room's latest events, as in an initial sync (the client
+    // has none of them; `limited` then tells it to paginate back), not just those since the token.
+    const from = newlyJoined ? undefined : p.since?.stream;
+    const tl = hasEvents || full ? await this.timeline(userId, roomId, from, p.to, p.limit, rf.timeline, m.stream_ordering) : { rows: [], limited: false };
     const needSummary = full || membershipChanged || tl.limited || tl.rows.some((r) => r.type === "m.room.member");
     const summary = needSummary ? await this.summary(roomId, userId) : undefined;
     const heroes = (summary?.["m.heroes"] as string[] | undefined) ?? [];
