@@ -1,0 +1,91 @@
+// matrix-js-sdk's sync loop against hs: typing, receipts, unread counts, account data and tags
+// reach a real client.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { ClientEvent, createClient, NotificationCountType, type MatrixClient } from "matrix-js-sdk";
+import { registerUser } from "../helpers/client.ts";
+import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+
+const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
+
+async function sdkClient(s: TestServer, name: string): Promise<MatrixClient> {
+  const u = await registerUser(s, name);
+  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet });
+}
+
+async function startSyncing(c: MatrixClient): Promise<void> {
+  const ready = new Promise<void>((resolve, reject) => {
+    c.on(ClientEvent.Sync, (state) => {
+      if (state === "PREPARED" || state === "SYNCING") resolve();
+      if (state === "ERROR") reject(new Error("sync error"));
+    });
+  });
+  await c.startClient({ initialSyncLimit: 10, lazyLoadMembers: true });
+  await ready;
+}
+
+function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      const v = fn();
+      if (v !== undefined && v !== false) return resolve(v);
+      if (Date.now() - started > timeoutMs) return reject(new Error("timed out"));
+      setTimeout(tick, 20);
+    };
+    tick();
+  });
+}
+
+for (const backend of BACKENDS) {
+  describe(`matrix-js-sdk sync [${backend}]`, () => {
+    let s: TestServer;
+    let alice: MatrixClient;
+    let bob: MatrixClient;
+    beforeAll(async () => {
+      s = await startTestServer({ backend });
+      alice = await sdkClient(s, "sdkalice");
+      bob = await sdkClient(s, "sdkbob");
+    });
+    afterAll(async () => {
+      alice.stopClient();
+      bob.stopClient();
+      await s.stop();
+    });
+
+    test("typing, receipts, unread counts, account data and tags through the sync loop", async () => {
+      await startSyncing(alice);
+      await startSyncing(bob);
+      const { room_id: roomId } = await alice.createRoom({ name: "Ephemeral", preset: "public_chat" as never });
+      await bob.joinRoom(roomId);
+      await waitFor(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.membership === "join");
+
+      // Typing.
+      await bob.sendTyping(roomId, true, 20000);
+      await waitFor(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.typing === true);
+      await bob.sendTyping(roomId, false, 0);
+      await waitFor(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.typing === false);
+
+      // Unread counts from the server's push rules.
+      const { event_id: e1 } = await bob.sendTextMessage(roomId, "hello alice");
+      await bob.sendMessage(roomId, { msgtype: "m.text", body: "@alice look", "m.mentions": { user_ids: [alice.getUserId()!] } } as never);
+      await waitFor(() => alice.getRoom(roomId)?.getUnreadNotificationCount(NotificationCountType.Total) === 2);
+      expect(alice.getRoom(roomId)!.getUnreadNotificationCount(NotificationCountType.Highlight)).toBe(1);
+
+      // A read receipt from alice reaches bob and clears alice's counts.
+      const ev = alice.getRoom(roomId)!.findEventById(e1)!;
+      await alice.sendReadReceipt(ev);
+      await waitFor(() => bob.getRoom(roomId)?.getUsersReadUpTo(ev).includes(alice.getUserId()!));
+      const last = await waitFor(() => alice.getRoom(roomId)?.getLiveTimeline().getEvents().at(-1));
+      await alice.sendReadReceipt(last);
+      await waitFor(() => alice.getRoom(roomId)?.getUnreadNotificationCount(NotificationCountType.Total) === 0);
+
+      // Account data and tags.
+      await alice.setAccountData("org.example.sdk" as never, { hello: "world" } as never);
+      await waitFor(() => alice.getAccountData("org.example.sdk" as never)?.getContent().hello === "world");
+      await alice.setRoomTag(roomId, "m.favourite", { order: 0.5 });
+      await waitFor(() => alice.getRoom(roomId)?.tags["m.favourite"]?.order === 0.5);
+      // Push rules are there from the initial sync.
+      expect(alice.pushRules?.global.override?.some((r) => r.rule_id === ".m.rule.master")).toBe(true);
+    }, 60000);
+  });
+}
