@@ -36,3 +36,11 @@ CREATE TABLE remote_invites (
   received_ts BIGINT NOT NULL,
   PRIMARY KEY (room_id, user_id)
 );
+
+-- Events referenced as prev_events by events we have, but which we lack (history before we joined):
+-- where /messages backfills from other servers.
+CREATE TABLE backward_extremities (
+  room_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  PRIMARY KEY (room_id, event_id)
+);

@@ -69,6 +69,14 @@ for (const backend of BACKENDS) {
         const r = await bob.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic`);
         return r.status === 200 && r.body.topic === "federated topic" ? true : undefined;
       }, 15000, "topic on hs2");
+      // History from before bob's server joined is backfilled from hs1 by /messages.
+      const history = (await messages(bob, roomId)).map((e) => e.content?.body ?? e.type);
+      expect(history).toContain("before bob");
+      expect(history).toContain("m.room.create");
+      // Backfilled events are history, not news: they do not come down /sync as new.
+      const sync = await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+      const again = await bob.ok("GET", `/_matrix/client/v3/sync?timeout=0&since=${sync.next_batch}`);
+      expect(again.rooms?.join?.[roomId]?.timeline?.events ?? []).toEqual([]);
       // Both servers agree on the timeline order of the messages they both have.
       const order = async (c: TestClient) => (await messages(c, roomId)).filter((e) => e.type === "m.room.message").map((e) => e.event_id as string);
       const [onHs1, onHs2] = [await order(alice), await order(bob)];

@@ -12,9 +12,10 @@ import { checkPdu, verifyEventSignaturesAsync } from "../../core/pdu.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { CREATE_KEY, eventStateMapKey, parseStateMapKey, stateMapKey, type StateMap } from "../../core/state-map.ts";
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
+import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { log } from "../../util/log.ts";
-import type { RoomEvents } from "../rooms/events.ts";
+import { roomIdOf, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
 
@@ -23,6 +24,7 @@ export type PduOutcome = { eventId: string; error?: string };
 const MAX_MISSING_EVENTS = 20;
 
 export interface ReceiverDeps {
+  db: Db;
   repo: RoomsRepo;
   events: RoomEvents;
   resolver: StateResolver;
@@ -124,6 +126,63 @@ export class FederationReceiver {
     });
   }
 
+  /**
+   * Fetches history older than our backward extremities from `servers` (GET /backfill) and stores
+   * it (checked: signatures, hashes, auth events). True when new events were stored.
+   */
+  async backfill(roomId: string, servers: readonly string[], limit: number): Promise<boolean> {
+    const rv = await this.d.events.roomVersion(roomId);
+    if (!rv) return false;
+    const extremities = await this.d.events.backwardExtremities(roomId);
+    if (extremities.length === 0) return false;
+    const earliest = await this.d.db.get<{ state_group: number | null }>(
+      "SELECT state_group FROM events WHERE room_id = ? AND outlier = 0 AND rejected_reason IS NULL AND state_group IS NOT NULL ORDER BY depth ASC, stream_ordering ASC LIMIT 1",
+      [roomId],
+    );
+    if (earliest?.state_group == null) return false;
+    for (const server of servers) {
+      if (server === this.d.serverName) continue;
+      let pdus: unknown[];
+      try {
+        const res = await this.d.fed.request<{ pdus?: unknown[] }>({
+          destination: server,
+          method: "GET",
+          path: `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}`,
+          query: { v: extremities, limit: String(Math.min(limit, 100)) },
+        });
+        pdus = res.pdus ?? [];
+      } catch (e) {
+        log.info("backfill failed", { server, room_id: roomId, error: (e as Error).message });
+        continue;
+      }
+      const events: RoomEvent[] = [];
+      for (const raw of pdus) {
+        try {
+          const ev = await this.checkSignedPdu(raw, rv);
+          if (roomIdOf(ev, rv) === roomId) events.push(ev);
+        } catch (e) {
+          log.info("dropped backfilled event", { server, error: (e as Error).message });
+        }
+      }
+      if (events.length === 0) continue;
+      events.sort((a, b) => Number(a.depth) - Number(b.depth));
+      const createEvent = await this.createEventOf(roomId, rv);
+      let stored = 0;
+      await this.d.events.roomLocks.run(roomId, async () => {
+        for (const ev of events) {
+          if ((await this.d.repo.findEvent(ev.event_id))?.outlier === 0) continue;
+          const authEvents = await this.authEventsOf(server, ev, rv);
+          const rejected = await this.rejectedAmong(refIds(ev.auth_events));
+          const r = checkEventAgainstAuthEvents(ev, authEvents, rv, { createEvent, isRejected: (id) => rejected.has(id) });
+          await this.d.events.persistBackfilled(ev, rv, Number(earliest.state_group), r.allowed ? undefined : r.reason);
+          if (r.allowed) stored++;
+        }
+      });
+      if (stored > 0) return true;
+    }
+    return false;
+  }
+
   private async persistRejected(ev: RoomEvent, rv: RoomVersion, reason: string): Promise<void> {
     await this.d.events.persistReceived(ev, rv, {
       stateBefore: { map: new Map(), base: null },
@@ -179,7 +238,7 @@ export class FederationReceiver {
       try {
         const ev = await this.checkSignedPdu(r, rv);
         if (checked.some((c) => c.event_id === ev.event_id)) continue;
-        if (ev.room_id === roomId || (ev.type === "m.room.create" && rv.roomIdFromCreateEvent)) checked.push(ev);
+        if (roomIdOf(ev, rv) === roomId) checked.push(ev);
       } catch (e) {
         log.info("dropped fetched event", { error: (e as Error).message });
       }

@@ -46,7 +46,7 @@ export interface RoomFederationDeps {
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
   const { db, serverName, events, roomsRepo: repo } = d;
   const resolver = new StateResolver(repo, events);
-  const receiver = new FederationReceiver({ repo, events, resolver, keys: d.keys, fed: d.fed, serverName });
+  const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName });
   const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({ db, repo, events, resolver, receiver, fed: d.fed, serverName, signingKey: d.signingKey });
   const serve = new FederationServe({ db, repo, events, receiver, membership, serverName, onOriginSeen: (o) => void sender.markUp(o) });
@@ -118,6 +118,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
       }
     },
     residentHere: (roomId) => membership.residentHere(roomId),
+    backfill: async (roomId, limit) => receiver.backfill(roomId, await serversInRoom(roomId), limit),
   });
 
   return { receiver, sender, membership, serve, resolver, serversInRoom };

@@ -16,7 +16,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
 import type { Db, Queryable } from "../../storage/db.ts";
 import type { EventRow, RoomsRepo, StateDelta } from "../../storage/rooms-repo.ts";
-import { KeyedMutex } from "../../util/mutex.ts";
+import { KeyedMutex, Mutex } from "../../util/mutex.ts";
 import { Lru } from "../../util/lru.ts";
 import { randomString } from "../../util/random.ts";
 import type { SigningKey } from "../../core/signing.ts";
@@ -79,6 +79,7 @@ export class RoomEvents {
   readonly hooks: EventHooks = { inTransaction: [], afterPersist: [] };
   private readonly cache = new Lru<string, RoomEvent>(20000);
   private readonly versions = new Map<string, RoomVersion>();
+  private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
 
   constructor(private readonly d: EventsDeps) {}
@@ -518,6 +519,7 @@ export class RoomEvents {
           rejectedReason: opts.rejectedReason ?? null,
         });
         if (!timeline) return;
+        await this.trackBackwardExtremities(tx, roomId, event);
 
         // Forward extremities: this event replaces those of its prev_events that were extremities.
         const before = await repo.forwardExtremities(roomId, tx);
@@ -548,6 +550,53 @@ export class RoomEvents {
       return pos;
     });
     return this.afterWrite(event, roomId, stream, timeline);
+  }
+
+  /** Remembers the prev_events of `event` we lack (history to backfill); `event` itself is no longer one. */
+  private async trackBackwardExtremities(tx: Queryable, roomId: string, event: RoomEvent): Promise<void> {
+    await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+    const prevIds = refIds(event.prev_events);
+    const known = await this.d.repo.getEvents(prevIds, tx);
+    for (const id of prevIds) {
+      const r = known.get(id);
+      if (!r || r.outlier === 1) {
+        await tx.run("INSERT INTO backward_extremities (room_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [roomId, id]);
+      }
+    }
+  }
+
+  /** Where history before what this server has begins (for backfilling). */
+  async backwardExtremities(roomId: string): Promise<string[]> {
+    const rows = await this.d.db.all<{ event_id: string }>("SELECT event_id FROM backward_extremities WHERE room_id = ? LIMIT 20", [roomId]);
+    return rows.map((r) => r.event_id);
+  }
+
+  /**
+   * Stores history fetched from other servers (older than anything we had). Backfilled events get
+   * stream positions below every other event, so they never show up in /sync as new; they share
+   * the state group of the event they precede (`stateGroup`), which decides their visibility.
+   */
+  async persistBackfilled(event: RoomEvent, rv: RoomVersion, stateGroup: number, rejectedReason?: string): Promise<void> {
+    const roomId = roomIdOf(event, rv);
+    // One backfill write at a time: each takes the position below the lowest.
+    await this.backfillLock.run(() => this.d.db.transaction(async (tx) => {
+      const existing = await this.d.repo.findEvent(event.event_id, tx);
+      if (existing && (existing.outlier === 0 || rejectedReason)) {
+        await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+        return;
+      }
+      const min = await tx.get<{ m: number | null }>("SELECT MIN(stream_ordering) AS m FROM events");
+      const pos = Math.min(0, Number(min?.m ?? 0)) - 1;
+      if (existing) {
+        // Known as an outlier (from a state or auth chain): it joins the timeline now.
+        await tx.run("UPDATE events SET outlier = 0, stream_ordering = ?, state_group = ? WHERE event_id = ?", [pos, stateGroup, event.event_id]);
+      } else {
+        await this.writeEventRow(tx, event, rv, pos, { group: rejectedReason ? null : stateGroup, rejectedReason: rejectedReason ?? null });
+      }
+      if (!rejectedReason) await this.trackBackwardExtremities(tx, roomId, event);
+      else await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+    }));
+    this.cache.set(event.event_id, event);
   }
 
   /** Replaces current_state (and local memberships) by the state of `toGroup`. */

@@ -34,6 +34,8 @@ export interface RemoteMembership {
   resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
   /** Whether this server has a joined user in the room. */
   residentHere(roomId: string): Promise<boolean>;
+  /** Fetches history older than what we have from other servers in the room; true when some arrived. */
+  backfill(roomId: string, limit: number): Promise<boolean>;
 }
 
 export interface RoomsDeps {
@@ -600,7 +602,7 @@ export class Rooms {
   async messages(
     viewer: Viewer,
     roomId: string,
-    opts: { from?: string; to?: string; dir: "b" | "f"; limit: number; filter?: RoomEventFilter },
+    opts: { from?: string; to?: string; dir: "b" | "f"; limit: number; filter?: RoomEventFilter; noBackfill?: boolean },
   ): Promise<MessagesPage> {
     const point = await this.readPoint(viewer.userId, roomId);
     const limit = Math.max(0, Math.min(opts.limit, 1000));
@@ -650,6 +652,12 @@ export class Rooms {
       }
       if (batch.length < Math.max(limit * 2, 20)) {
         if (chunk.length < limit) exhausted = true;
+      }
+    }
+    if (exhausted && opts.dir === "b" && chunk.length < limit && this.d.remote && !opts.noBackfill) {
+      // The start of what this server has: ask the other servers in the room for older history.
+      if (await this.d.remote.backfill(roomId, Math.max(limit - chunk.length, 20))) {
+        return this.messages(viewer, roomId, { ...opts, noBackfill: true });
       }
     }
     const page: MessagesPage = { chunk: await toClientEvents(this.events, chunk, viewer), start };
