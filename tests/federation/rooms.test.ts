@@ -160,6 +160,39 @@ for (const backend of BACKENDS) {
       expect(new Set(bodies).size).toBe(12);
     }, 60000);
 
+    test("a forked room (concurrent state changes on both servers) resolves identically on both sides", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      const room = `/_matrix/client/v3/rooms/${enc(roomId)}`;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      await eventually(async () => ((await alice.ok("GET", `${room}/joined_members`)).joined[bob.userId!] ? true : undefined));
+      const pl = await alice.ok("GET", `${room}/state/m.room.power_levels`);
+      pl.users[bob.userId!] = 50;
+      await alice.ok("PUT", `${room}/state/m.room.power_levels`, pl);
+      await eventually(async () => ((await bob.ok("GET", `${room}/state/m.room.power_levels`)).users[bob.userId!] === 50 ? true : undefined));
+      for (let round = 0; round < 3; round++) {
+        await Promise.all([
+          alice.ok("PUT", `${room}/state/m.room.topic`, { topic: `alice ${round}` }),
+          bob.ok("PUT", `${room}/state/m.room.topic`, { topic: `bob ${round}` }),
+          alice.ok("PUT", `${room}/send/m.room.message/fa${round}`, { msgtype: "m.text", body: `a${round}` }),
+          bob.ok("PUT", `${room}/send/m.room.message/fb${round}`, { msgtype: "m.text", body: `b${round}` }),
+        ]);
+      }
+      await waitForBody(alice, roomId, "b2");
+      await waitForBody(bob, roomId, "a2");
+      // Both servers end with the same state.
+      await eventually(async () => {
+        const [s1, s2] = [await alice.ok("GET", `${room}/state`), await bob.ok("GET", `${room}/state`)];
+        const ids = (st: any[]) => st.map((e) => `${e.type}|${e.state_key}|${e.event_id}`).sort().join("\n");
+        return ids(s1) === ids(s2) ? true : undefined;
+      }, 15000, "identical state");
+      // The DAG really forked: some later event merges two branches.
+      const merges = await hs1.hs.db.all(
+        "SELECT e.event_id FROM event_edges e JOIN events v ON v.event_id = e.event_id WHERE v.room_id = ? GROUP BY e.event_id HAVING COUNT(*) > 1",
+        [roomId],
+      );
+      expect(merges.length).toBeGreaterThan(0);
+    }, 60000);
+
     test("forged events are rejected: bad signature, wrong content hash", async () => {
       const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
       await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
