@@ -1,5 +1,5 @@
 // /sync for rooms on other servers: a remote invite shows its stripped state in rooms.invite;
-// rejecting it puts the leave in rooms.leave. (Joins over federation: tests/federation.)
+// joining moves it to rooms.join; rejecting puts the leave in rooms.leave.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
 import { registerUser, type TestClient } from "../helpers/client.ts";
@@ -19,7 +19,7 @@ for (const backend of BACKENDS) {
       for (const s of servers ?? []) await s.stop();
     });
 
-    test("remote invite → rooms.invite with stripped state; rejecting it → rooms.leave", async () => {
+    test("remote invite → rooms.invite with stripped state; join → rooms.join; a rejected invite → rooms.leave", async () => {
       const roomId = await createRoom(alice, { name: "Over there", preset: "private_chat" });
       await send(alice, roomId, "history");
       const before = await sync(bob);
@@ -35,6 +35,27 @@ for (const backend of BACKENDS) {
       expect(byType("m.room.name")?.content.name).toBe("Over there");
       expect(byType("m.room.member", bob.userId!)?.content.membership).toBe("invite");
       for (const e of inv.invite_state.events) expect(Object.keys(e).sort()).toEqual(["content", "sender", "state_key", "type"]);
+
+      // Joining over federation: the room moves to rooms.join with its state and history.
+      const j = await bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(servers[0]!.serverName)}`, {});
+      expect(j.status).toBe(200);
+      const joined = await sync(bob, { since: inc.next_batch });
+      expect(joined.rooms.invite[roomId]).toBeUndefined();
+      const room = joined.rooms.join[roomId];
+      expect(room).toBeDefined();
+      const all = [...room.state.events, ...room.timeline.events];
+      expect(all.find((e: any) => e.type === "m.room.name")?.content.name).toBe("Over there");
+      expect(all.find((e: any) => e.type === "m.room.create")).toBeDefined();
+      expect(room.timeline.events.at(-1).state_key).toBe(bob.userId);
+      expect(room.summary["m.joined_member_count"]).toBe(2);
+      // Messages from the other server arrive in bob's incremental syncs.
+      await send(alice, roomId, "across servers");
+      let got: any;
+      for (let i = 0; i < 50 && !got; i++) {
+        const r = await sync(bob, { since: joined.next_batch, timeout: 1000 });
+        got = r.rooms.join[roomId]?.timeline.events.find((e: any) => e.content.body === "across servers");
+      }
+      expect(got?.sender).toBe(alice.userId);
 
       // A second invite, rejected: the leave lands in rooms.leave.
       const room2 = await createRoom(alice, { name: "Say no" });
