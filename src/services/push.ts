@@ -64,6 +64,8 @@ function usesDisplayName(rules: Ruleset): boolean {
 
 export class PushActions {
   private readonly rulesCache = new Lru<string, CachedRules>(10000);
+  /** Joined member count per room (for room_member_count), dropped on every membership change. */
+  private readonly memberCounts = new Lru<string, number>(10000);
 
   constructor(private readonly d: PushDeps) {
     d.accountData.onChange.push((userId, roomId, type) => {
@@ -106,13 +108,20 @@ export class PushActions {
     const threadId = await this.threadOf(ev, q);
     if (this.isLocal(ev.sender)) await this.d.repo.upsertSentPosition(q, ev.sender, roomId, threadId, stream);
 
-    const members = await this.d.repo.joinedMembers(q, roomId);
+    if (ev.type === "m.room.member") this.memberCounts.delete(roomId);
+    const members = await this.d.repo.localJoinedMembers(q, roomId);
     const memberEvent = new Map(members.map((m) => [m.user_id, m.event_id]));
-    const recipients = members.map((m) => m.user_id).filter((u) => u !== ev.sender && this.isLocal(u));
+    const recipients = members.map((m) => m.user_id).filter((u) => u !== ev.sender);
     if (ev.type === "m.room.member" && ev.content["membership"] === "invite" && typeof ev.state_key === "string") {
       if (ev.state_key !== ev.sender && this.isLocal(ev.state_key) && !recipients.includes(ev.state_key)) recipients.push(ev.state_key);
     }
     if (recipients.length === 0) return;
+    let memberCount = this.memberCounts.get(roomId);
+    if (memberCount === undefined) {
+      memberCount = await this.d.repo.joinedCount(q, roomId);
+      this.memberCounts.set(roomId, memberCount);
+    }
+    const joinedCount = memberCount;
 
     let senderLevel: number | undefined;
     let pl: ReturnType<typeof effectivePowerLevels> | undefined;
@@ -139,7 +148,7 @@ export class PushActions {
       if (mentionsRoom || needsPowerLevels) await powerLevels();
       const ctx: PushContext = {
         userId,
-        memberCount: () => members.length,
+        memberCount: () => joinedCount,
         displayName: () => displayName,
         senderPowerLevel: () => senderLevel ?? 0,
         notificationLevel: (key) => (pl ? notificationsLevel(pl, key) : 50),

@@ -43,11 +43,22 @@ export class PushActionsRepo {
   }
 
   /** The joined members of a room (current state), read in the caller's transaction. */
-  joinedMembers(q: Queryable, roomId: string): Promise<Array<{ user_id: string; event_id: string }>> {
+  /** Local users (with an account) joined to a room, and their member events. */
+  localJoinedMembers(q: Queryable, roomId: string): Promise<Array<{ user_id: string; event_id: string }>> {
     return q.all<{ user_id: string; event_id: string }>(
-      "SELECT state_key AS user_id, event_id FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'",
+      `SELECT lm.user_id, lm.event_id FROM local_memberships lm JOIN users u ON u.user_id = lm.user_id
+       WHERE lm.room_id = ? AND lm.membership = 'join'`,
       [roomId],
     );
+  }
+
+  /** How many users (local and remote) are joined to a room. */
+  async joinedCount(q: Queryable, roomId: string): Promise<number> {
+    const r = await q.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'",
+      [roomId],
+    );
+    return Number(r?.n ?? 0);
   }
 
   async upsertSentPosition(q: Queryable, userId: string, roomId: string, threadId: string, stream: number): Promise<void> {

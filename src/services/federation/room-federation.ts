@@ -66,7 +66,12 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   events.hooks.afterPersist.push((ev: RoomEvent) => {
     const roomId = ev.room_id;
     if (!roomId) return;
-    if (ev.type === "m.room.member") serversCache.delete(roomId);
+    if (ev.type === "m.room.member") {
+      // A join from a server already in the room changes nothing; anything else recomputes lazily.
+      const cached = serversCache.get(roomId);
+      const server = typeof ev.state_key === "string" ? findServerNameOf(ev.state_key) : null;
+      if (!(cached && ev.content["membership"] === "join" && server && cached.includes(server))) serversCache.delete(roomId);
+    }
     if (findServerNameOf(ev.sender) !== serverName) return;
     void (async () => {
       const rv = await events.versionOf(roomId);
