@@ -3,7 +3,7 @@ BUN := ./node_modules/.bin/bun
 DATA ?= ./data
 CONFIG ?= $(DATA)/homeserver.toml
 
-.PHONY: all install run user test test-fast typecheck build release bench sample-config clean
+.PHONY: all install run user test test-fast typecheck build release bench sample-config demo demo-stop clean
 
 all: build
 
@@ -44,6 +44,13 @@ bench: install
 # Rewrite the sample homeserver.toml from the config schema.
 sample-config: install
 	$(BUN) scripts/sample-config.ts > homeserver.toml
+
+# Three servers federating on localhost (clients on http://127.0.0.1:8081-8083), one user each.
+demo: install
+	$(BUN) scripts/demo.ts start
+
+demo-stop:
+	$(BUN) scripts/demo.ts stop
 
 clean:
 	rm -rf dist .test-tmp
