@@ -17,6 +17,7 @@ import { createSyncServices, type SyncServices } from "./sync-services.ts";
 import { createFederationServices, type FederationServices } from "./federation/transport.ts";
 import { createRoomFederation, type RoomFederation } from "./federation/room-federation.ts";
 import { PushRulesService } from "./push-rules.ts";
+import { OpenIdTokens } from "./openid.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices {
@@ -40,6 +41,8 @@ export interface Services extends AccountServices, SyncServices {
   readonly roomFederation: RoomFederation;
   /** The push rules API. */
   readonly pushRules: PushRulesService;
+  /** OpenID tokens for third parties (integration managers). */
+  readonly openId: OpenIdTokens;
 }
 
 export async function createServices(config: Config, db: Db, signingKey: ServerSigningKey): Promise<Services> {
@@ -108,6 +111,7 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     federation,
     roomFederation,
     pushRules,
+    openId: new OpenIdTokens(serverName),
     ...accountServices,
     ...syncServices,
   };

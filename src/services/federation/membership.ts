@@ -78,7 +78,8 @@ export class FederationMembership {
       const { template, authState } = await this.d.events.buildTemplate({ roomId, sender: userId, type: "m.room.member", stateKey: userId, content }, rv);
       // The template must pass the auth rules (apart from signatures) or the join cannot work.
       const probe = { ...template, event_id: "$probe", hashes: { sha256: "" }, signatures: {} } as unknown as RoomEvent;
-      const ok = checkAuth(probe, authState, rv);
+      // The template is not signed yet; the authorising signature will be ours (added at send_join).
+      const ok = checkAuth(probe, authState, rv, { verifyServerSignature: (_ev, server) => server === this.d.serverName });
       if (!ok.allowed) throw new MatrixError("M_FORBIDDEN", `You cannot ${membership} this room: ${ok.reason}`);
       if (rv.eventIdInEvent) template.event_id = `$placeholder:${origin}`;
       return { event: template, room_version: rv.id };
@@ -133,9 +134,17 @@ export class FederationMembership {
   ): Promise<Record<string, unknown>> {
     const rv = await this.d.events.roomVersion(roomId);
     if (!rv || !(await this.residentHere(roomId))) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+    // Restricted joins authorised by one of our users must carry our signature: add it before the
+    // signature checks (which require it).
+    let pdu = raw;
+    const rawContent = (raw as { content?: Record<string, unknown> } | null)?.content;
+    const via = rawContent?.["join_authorised_via_users_server"];
+    if (membership === "join" && typeof via === "string" && this.isLocal(via) && typeof raw === "object" && raw !== null) {
+      pdu = signEvent(raw as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey);
+    }
     let ev: RoomEvent;
     try {
-      ev = await this.d.receiver.checkSignedPdu(raw, rv);
+      ev = await this.d.receiver.checkSignedPdu(pdu, rv);
     } catch (e) {
       throw new MatrixError("M_BAD_JSON", (e as Error).message);
     }
@@ -144,13 +153,6 @@ export class FederationMembership {
       throw new MatrixError("M_BAD_JSON", `Not a ${membership} event of its sender in this room`);
     }
     if (findServerNameOf(ev.sender) !== origin) throw new MatrixError("M_FORBIDDEN", "The sender is not on the requesting server");
-    // Restricted joins authorised by one of our users carry our signature too.
-    const via = ev.content["join_authorised_via_users_server"];
-    if (membership === "join" && typeof via === "string" && this.isLocal(via)) {
-      const signed = signEvent(ev as unknown as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey) as unknown as RoomEvent;
-      signed.event_id = ev.event_id;
-      ev = signed;
-    }
     await this.d.events.roomLocks.run(roomId, () => this.d.receiver.processEvent(origin, ev, rv, 1));
     const row = await this.d.repo.findEvent(ev.event_id);
     if (!row || row.rejected_reason !== null) throw new MatrixError("M_FORBIDDEN", `The ${membership} was rejected: ${row?.rejected_reason ?? "unknown"}`);

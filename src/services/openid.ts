@@ -1,0 +1,39 @@
+// OpenID tokens (client-server-api "OpenID", server-server-api "OpenID"): a client asks for a short
+// lived token that a third party (e.g. an integration manager) presents to
+// /_matrix/federation/v1/openid/userinfo to learn which user it belongs to. Tokens live in memory
+// (an hour, as in Synapse): a restart invalidates them and the client simply asks again.
+import { randomString } from "../util/random.ts";
+
+export const OPENID_TOKEN_LIFETIME_MS = 3600_000;
+
+export class OpenIdTokens {
+  private readonly tokens = new Map<string, { userId: string; expiresTs: number }>();
+
+  constructor(
+    private readonly serverName: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  issue(userId: string): { access_token: string; token_type: "Bearer"; matrix_server_name: string; expires_in: number } {
+    this.prune();
+    const token = randomString(32);
+    this.tokens.set(token, { userId, expiresTs: this.now() + OPENID_TOKEN_LIFETIME_MS });
+    return { access_token: token, token_type: "Bearer", matrix_server_name: this.serverName, expires_in: OPENID_TOKEN_LIFETIME_MS / 1000 };
+  }
+
+  /** The user behind a token, or undefined when unknown or expired. */
+  userOf(token: string): string | undefined {
+    const t = this.tokens.get(token);
+    if (!t) return undefined;
+    if (t.expiresTs <= this.now()) {
+      this.tokens.delete(token);
+      return undefined;
+    }
+    return t.userId;
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [k, v] of this.tokens) if (v.expiresTs <= now) this.tokens.delete(k);
+  }
+}
