@@ -1,12 +1,9 @@
 // `hs admin tokens create|list|delete`: manages registration tokens directly in the database (the
 // server may be running or not), with the same rules as Synapse's admin API.
-import { loadConfig } from "../../config/load.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { RegistrationTokens, type RegistrationToken } from "../../services/registration-tokens.ts";
-import { openDatabase } from "../../storage/open.ts";
-import { configureLogging } from "../../util/log.ts";
-import { registerCommand, RunError, UsageError } from "../main.ts";
-import { defaultConfigPath } from "./serve.ts";
+import { RunError, UsageError } from "../main.ts";
+import { openAdminDatabase, registerAdminTopic } from "./admin.ts";
 
 function parseCount(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -29,16 +26,15 @@ function describe(t: RegistrationToken): string {
   return `${t.token}\tuses_allowed=${uses}\tpending=${t.pending}\tcompleted=${t.completed}\texpires=${expiry}`;
 }
 
-registerCommand({
-  name: "admin",
-  summary: "Administration on the database: registration tokens (admin tokens create|list|delete)",
+registerAdminTopic({
+  name: "tokens",
+  summary: "registration tokens",
   usage: [
     "hs admin tokens create [--token T | --length N] [--uses-allowed N] [--expiry-time TIME] [--config PATH] [--json]",
-    "       hs admin tokens list [--valid | --invalid] [--config PATH] [--json]",
-    "       hs admin tokens delete TOKEN [--config PATH]",
-  ].join("\n"),
+    "hs admin tokens list [--valid | --invalid] [--config PATH] [--json]",
+    "hs admin tokens delete TOKEN [--config PATH]",
+  ],
   help: [
-    "  -c, --config PATH    The config file naming the database (default ./homeserver.toml, or $HS_CONFIG)",
     "  --token T            The token to create (1-64 of A-Z a-z 0-9 . _ ~ -); random when omitted",
     "  --length N           Length of a random token (default 16, at most 64)",
     "  --uses-allowed N     How many registrations the token allows (default: unlimited)",
@@ -46,9 +42,8 @@ registerCommand({
     "  --valid, --invalid   List only tokens that can (or can no longer) be used",
     "  --json               Print JSON as Synapse's admin API does",
     "  A TOKEN starting with '-' goes after '--': hs admin tokens delete -- -abc",
-  ].join("\n"),
+  ],
   options: {
-    config: { type: "string", short: "c" },
     token: { type: "string" },
     length: { type: "string" },
     "uses-allowed": { type: "string" },
@@ -57,13 +52,11 @@ registerCommand({
     invalid: { type: "boolean" },
     json: { type: "boolean" },
   },
-  allowPositionals: 3,
-  async run({ values, positionals }) {
-    const [group, action, arg] = positionals;
-    if (group !== "tokens") throw new UsageError(group ? `unknown admin topic '${group}' (only: tokens)` : "expected: admin tokens create|list|delete");
+  async run({ action, args, values }) {
+    const [arg, extra] = args;
     if (!["create", "list", "delete"].includes(action ?? "")) throw new UsageError("expected: admin tokens create|list|delete");
     if (action === "delete" && !arg) throw new UsageError("admin tokens delete needs the TOKEN");
-    if (action !== "delete" && arg) throw new UsageError(`unexpected argument '${arg}'`);
+    if ((action !== "delete" && arg) || extra) throw new UsageError(`unexpected argument '${extra ?? arg}'`);
     if (values.valid && values.invalid) throw new UsageError("--valid and --invalid are exclusive");
     const createReq =
       action === "create"
@@ -75,9 +68,7 @@ registerCommand({
           }
         : undefined;
 
-    const { config } = loadConfig((values.config as string | undefined) ?? defaultConfigPath());
-    configureLogging({ level: "warn", file: "", pretty: true });
-    const db = await openDatabase(config.database);
+    const { db } = await openAdminDatabase(values);
     const tokens = new RegistrationTokens(db);
     const json = !!values.json;
     try {
