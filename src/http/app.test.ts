@@ -78,6 +78,16 @@ describe("http app error mapping", () => {
     expect(await r.json()).toEqual({ errcode: "M_FORBIDDEN", error: "nope" });
   });
 
+  test("a malformed percent-escape in a path parameter → 400 M_INVALID_PARAM", async () => {
+    const b = createApp({ maxJsonBodySize: 1000 }).get("/things/:id", ({ params }) => ({ id: params.id.length }));
+    for (const bad of ["%zz", "%E0%A4%A"]) {
+      const r = await send(b as never, "GET", `/things/${bad}`);
+      expect(r.status).toBe(400);
+      expect((await r.json()).errcode).toBe("M_INVALID_PARAM");
+    }
+    expect(await (await send(b as never, "GET", "/things/%21ok")).json()).toEqual({ id: 3 });
+  });
+
   test("raw-body routes are not parsed as JSON", async () => {
     const r = await send(a, "POST", "/raw", "\x89PNG binary", { "content-type": "image/png" });
     expect(await r.json()).toEqual({ raw: true, len: 12 });

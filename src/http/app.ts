@@ -93,6 +93,12 @@ export function createApp(opts: AppOptions) {
         return new Response(null, { status: 204, headers: CORS_HEADERS });
       }
     })
+    .onTransform(({ params }) => {
+      // A malformed percent-escape in a path segment reaches us as a non-string parameter.
+      for (const [k, v] of Object.entries((params ?? {}) as Record<string, unknown>)) {
+        if (typeof v !== "string") throw new MatrixError("M_INVALID_PARAM", `Invalid percent-encoding in path parameter '${k}'`);
+      }
+    })
     .onParse(async ({ request, contentType }) => {
       const path = new URL(request.url).pathname;
       if (rawPrefixes.some((p) => path.startsWith(p))) return RAW_BODY;
