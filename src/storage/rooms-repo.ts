@@ -90,13 +90,14 @@ export class RoomsRepo {
 
   /** Highest stream position persisted by any table of the global stream. */
   async maxStreamPosition(): Promise<number> {
-    const r = await this.db.get<{ a: number | null; b: number | null; c: number | null; d: number | null }>(
+    const r = await this.db.get<{ a: number | null; b: number | null; c: number | null; d: number | null; e: number | null }>(
       `SELECT (SELECT MAX(stream_ordering) FROM events) AS a,
               (SELECT MAX(stream_id) FROM account_data) AS b,
               (SELECT MAX(stream_id) FROM receipts) AS c,
-              (SELECT MAX(stream_ordering) FROM local_memberships) AS d`,
+              (SELECT MAX(stream_ordering) FROM local_memberships) AS d,
+              (SELECT MAX(stream_id) FROM presence) AS e`,
     );
-    return Math.max(0, Number(r?.a ?? 0), Number(r?.b ?? 0), Number(r?.c ?? 0), Number(r?.d ?? 0));
+    return Math.max(0, Number(r?.a ?? 0), Number(r?.b ?? 0), Number(r?.c ?? 0), Number(r?.d ?? 0), Number(r?.e ?? 0));
   }
 
   // ---- rooms
@@ -208,6 +209,15 @@ export class RoomsRepo {
     return this.db.get<EventRow>(
       `SELECT ${EVENT_COLS} FROM events WHERE room_id = ? AND stream_ordering <= ? AND outlier = 0 AND rejected_reason IS NULL AND soft_failed = 0
        ORDER BY stream_ordering DESC LIMIT 1`,
+      [roomId, stream],
+    );
+  }
+
+  /** The topologically last timeline event among those at or before a stream position (/messages from "now"). */
+  topologicalLastAtOrBefore(roomId: string, stream: number): Promise<EventRow | undefined> {
+    return this.db.get<EventRow>(
+      `SELECT ${EVENT_COLS} FROM events WHERE room_id = ? AND stream_ordering <= ? AND outlier = 0 AND rejected_reason IS NULL AND soft_failed = 0
+       ORDER BY depth DESC, stream_ordering DESC LIMIT 1`,
       [roomId, stream],
     );
   }

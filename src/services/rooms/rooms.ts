@@ -82,6 +82,10 @@ const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !==
 
 export class Rooms {
   readonly visibility: Visibility;
+  /** Run before a room is created (e.g. the directory's publication policy); throw to refuse. */
+  readonly createChecks: Array<(creator: string, req: CreateRoomRequest) => Promise<void>> = [];
+  /** Run before a local user joins, knocks on or is invited to a room; throw to refuse (blocked rooms). */
+  readonly membershipChecks: Array<(roomId: string, userId: string) => Promise<void>> = [];
 
   constructor(private readonly d: RoomsDeps) {
     this.visibility = new Visibility(d.repo, d.events);
@@ -106,6 +110,7 @@ export class Rooms {
     if (!(preset in PRESETS)) throw new MatrixError("M_INVALID_PARAM", `Unknown preset ${JSON.stringify(preset)}`);
     const invites = [...new Set(req.invite ?? [])];
     for (const u of invites) if (!isValidUserId(u)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID in invite: ${u}`);
+    for (const check of this.createChecks) await check(creator, req);
 
     let alias: string | undefined;
     if (req.room_alias_name !== undefined) {
@@ -274,6 +279,7 @@ export class Rooms {
 
   async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[] } = {}): Promise<string> {
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, opts.via);
+    for (const check of this.membershipChecks) await check(roomId, userId);
     const content: JsonObject = { membership: "join", ...(await this.memberProfile(userId)) };
     if (opts.reason) content.reason = opts.reason;
     if (await this.isRemote(roomId)) {
@@ -328,6 +334,7 @@ export class Rooms {
     if (target.endsWith(`:${this.d.serverName}`) && !(await this.d.userExists(target))) {
       throw new MatrixError("M_NOT_FOUND", "Unknown user");
     }
+    if (target.endsWith(`:${this.d.serverName}`)) for (const check of this.membershipChecks) await check(roomId, target);
     const remoteTarget = !target.endsWith(`:${this.d.serverName}`);
     if (remoteTarget && !this.d.remote) throw new MatrixError("M_FORBIDDEN", "Federation is disabled on this server");
     const current = await this.membershipOf(roomId, target);
@@ -424,6 +431,7 @@ export class Rooms {
 
   async knock(userId: string, roomIdOrAlias: string, reason?: string, via: string[] = []): Promise<string> {
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, via);
+    for (const check of this.membershipChecks) await check(roomId, userId);
     if (await this.isRemote(roomId)) {
       await this.d.remote!.membership(userId, roomId, await this.helperServers(userId, roomId, servers), "knock", reason);
       return roomId;
@@ -466,14 +474,26 @@ export class Rooms {
     return r.eventId;
   }
 
+  /**
+   * m.room.canonical_alias (room_state.yaml): invalid syntax → M_INVALID_PARAM; an alias that does
+   * not point to this room (local, or resolved over federation) → M_BAD_ALIAS. An absent, null or
+   * empty `alias` means none.
+   */
   private async checkCanonicalAlias(roomId: string, content: JsonObject): Promise<void> {
-    const aliases = [content.alias, ...(Array.isArray(content.alt_aliases) ? content.alt_aliases : [])].filter((a) => a !== undefined && a !== null);
+    if (content.alt_aliases !== undefined && !Array.isArray(content.alt_aliases)) throw new MatrixError("M_INVALID_PARAM", "'alt_aliases' must be a list of room aliases");
+    const main = content.alias === undefined || content.alias === null || content.alias === "" ? [] : [content.alias];
+    const aliases = [...main, ...((content.alt_aliases as unknown[] | undefined) ?? [])];
     for (const a of aliases) {
-      if (typeof a !== "string" || !isValidRoomAlias(a)) throw new MatrixError("M_BAD_ALIAS", `Invalid alias ${JSON.stringify(a)}`);
+      if (typeof a !== "string" || !isValidRoomAlias(a)) throw new MatrixError("M_INVALID_PARAM", `Invalid room alias ${JSON.stringify(a)}`);
+    }
+    for (const a of new Set(aliases as string[])) {
+      let target: string | undefined;
       if (a.endsWith(`:${this.d.serverName}`)) {
-        const row = await this.d.db.get<{ room_id: string }>("SELECT room_id FROM room_aliases WHERE alias = ?", [a]);
-        if (!row || row.room_id !== roomId) throw new MatrixError("M_BAD_ALIAS", `${a} does not point to this room`);
+        target = (await this.d.db.get<{ room_id: string }>("SELECT room_id FROM room_aliases WHERE alias = ?", [a]))?.room_id;
+      } else if (this.d.remote) {
+        target = await this.d.remote.resolveAlias(a).then((r) => r.room_id, () => undefined);
       }
+      if (target !== roomId) throw new MatrixError("M_BAD_ALIAS", `The alias ${a} does not point to this room`);
     }
   }
 
@@ -511,6 +531,14 @@ export class Rooms {
     }
     if ((await this.visibility.currentVisibility(roomId)) === "world_readable") return { group: Number(room.current_state_group) };
     throw new MatrixError("M_FORBIDDEN", "You aren't a member of the room and weren't previously a member of the room");
+  }
+
+  /**
+   * Throws unless the user may read the room (404 unknown room, 403 not and never a member of a
+   * room that is not world_readable); the stream position their view ends at when they left.
+   */
+  async readableUpTo(userId: string, roomId: string): Promise<number | undefined> {
+    return (await this.readPoint(userId, roomId)).upTo;
   }
 
   async getState(viewer: Viewer, roomId: string): Promise<ClientEvent[]> {
@@ -588,7 +616,8 @@ export class Rooms {
 
   /** The position of the newest visible event for a user (the gap after it). */
   private async latestGap(roomId: string, upTo?: number): Promise<TopoPosition> {
-    const row = await this.d.repo.lastEventAtOrBefore(roomId, upTo ?? Number.MAX_SAFE_INTEGER);
+    // Topologically last (not last received): events arriving out of order still come first.
+    const row = await this.d.repo.topologicalLastAtOrBefore(roomId, upTo ?? Number.MAX_SAFE_INTEGER);
     return row ? { depth: Number(row.depth), stream: Number(row.stream_ordering) + 1 } : { depth: 0, stream: 0 };
   }
 
