@@ -1,0 +1,92 @@
+// Synapse's room admin API (docs/admin_api/rooms.md), for server admins:
+//   GET    /_synapse/admin/v1/rooms                         list (from, limit, order_by, dir,
+//                                                           search_term, public_rooms, empty_rooms)
+//   GET    /_synapse/admin/v1/rooms/{roomId}                details
+//   GET    /_synapse/admin/v1/rooms/{roomId}/members        joined members
+//   GET    /_synapse/admin/v1/rooms/{roomId}/state          current state [?type=]
+//   GET|PUT /_synapse/admin/v1/rooms/{roomId}/block         {block}
+//   POST   /_synapse/admin/v1/rooms/{roomIdOrAlias}/make_room_admin {user_id?}
+//   DELETE /_synapse/admin/v1/rooms/{roomId}                shut down (and purge) before answering
+//   DELETE /_synapse/admin/v2/rooms/{roomId}                the same in the background → {delete_id}
+//   GET    /_synapse/admin/v2/rooms/{roomId}/delete_status, /_synapse/admin/v2/rooms/delete_status/{deleteId}
+import { MatrixError } from "../../protocol/errors.ts";
+import type { Services } from "../../services/index.ts";
+import type { App } from "../app.ts";
+import { authenticate, requireAdmin, type Requester } from "../auth.ts";
+import { isJsonObject, jsonBody } from "../params.ts";
+import { queryBool, queryInt } from "./query.ts";
+
+type Deps = Pick<Services, "auth" | "adminRooms">;
+
+export function roomAdminRoutes(app: App, svc: Deps): void {
+  const admin = async (request: Request): Promise<Requester> => {
+    const r = await authenticate(svc, request);
+    requireAdmin(r);
+    return r;
+  };
+
+  app.get("/_synapse/admin/v1/rooms", async ({ request, query }) => {
+    await admin(request);
+    return svc.adminRooms.list({
+      from: queryInt(query, "from"),
+      limit: queryInt(query, "limit", { min: 1 }),
+      orderBy: query.order_by,
+      dir: query.dir,
+      searchTerm: query.search_term,
+      publicRooms: queryBool(query, "public_rooms"),
+      emptyRooms: queryBool(query, "empty_rooms"),
+    });
+  });
+
+  app.get("/_synapse/admin/v1/rooms/:roomId", async ({ request, params }) => {
+    await admin(request);
+    return svc.adminRooms.details(params.roomId);
+  });
+  app.get("/_synapse/admin/v1/rooms/:roomId/members", async ({ request, params }) => {
+    await admin(request);
+    return svc.adminRooms.members(params.roomId);
+  });
+  app.get("/_synapse/admin/v1/rooms/:roomId/state", async ({ request, params, query }) => {
+    await admin(request);
+    return svc.adminRooms.state(params.roomId, query.type);
+  });
+
+  app.get("/_synapse/admin/v1/rooms/:roomId/block", async ({ request, params }) => {
+    await admin(request);
+    return svc.adminRooms.blockStatus(params.roomId);
+  });
+  app.put("/_synapse/admin/v1/rooms/:roomId/block", async ({ request, params, body }) => {
+    const r = await admin(request);
+    return svc.adminRooms.setBlocked(params.roomId, jsonBody(body).block, r.userId);
+  });
+
+  app.post("/_synapse/admin/v1/rooms/:roomId/make_room_admin", async ({ request, params, body }) => {
+    const r = await admin(request);
+    const userId = jsonBody(body).user_id ?? r.userId;
+    if (typeof userId !== "string") throw new MatrixError("M_BAD_JSON", "'user_id' must be a string");
+    await svc.adminRooms.makeRoomAdmin(params.roomId, userId);
+    return {};
+  });
+
+  // The body must be a JSON object (at least {}), as in Synapse.
+  const deleteBody = (body: unknown) => {
+    if (!isJsonObject(body)) throw new MatrixError("M_NOT_JSON", "The body must be a JSON object (at least {})");
+    return svc.adminRooms.parseDeleteOptions(body);
+  };
+  app.delete("/_synapse/admin/v1/rooms/:roomId", async ({ request, params, body }) => {
+    const r = await admin(request);
+    return svc.adminRooms.deleteNow(params.roomId, deleteBody(body), r.userId);
+  });
+  app.delete("/_synapse/admin/v2/rooms/:roomId", async ({ request, params, body }) => {
+    const r = await admin(request);
+    return svc.adminRooms.startDelete(params.roomId, deleteBody(body), r.userId);
+  });
+  app.get("/_synapse/admin/v2/rooms/:roomId/delete_status", async ({ request, params }) => {
+    await admin(request);
+    return svc.adminRooms.deleteStatusOfRoom(params.roomId);
+  });
+  app.get("/_synapse/admin/v2/rooms/delete_status/:deleteId", async ({ request, params }) => {
+    await admin(request);
+    return svc.adminRooms.deleteStatus(params.deleteId);
+  });
+}
