@@ -63,6 +63,8 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   opts.extraRoutes?.(app, services);
   app.compile();
 
+  // The largest body any endpoint takes (uploads); JSON endpoints enforce their own, smaller limit.
+  const maxBody = Math.max(config.media.max_upload_size, config.max_json_body_size);
   const servers: Server<undefined>[] = [];
   const listeners: ListenerInfo[] = [];
   let inFlight = 0;
@@ -77,8 +79,9 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
         hostname: l.bind_address,
         port: l.port,
         tls,
-        // The largest body any endpoint takes (uploads); JSON endpoints enforce their own limit.
-        maxRequestBodySize: Math.max(config.media.max_upload_size, config.max_json_body_size) + 65536,
+        // Bun's own limit is a backstop for bodies without Content-Length: above it Bun answers a bare
+        // 413. Declared sizes are checked below, so clients get a Matrix error.
+        maxRequestBodySize: maxBody + 1048576,
         idleTimeout: 120,
         fetch: async (req, srv) => {
           const path = new URL(req.url).pathname;
@@ -86,6 +89,10 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
           // Key endpoints are part of the federation resource too (as in Synapse).
           if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation"))) {
             return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
+          }
+          const declared = Number(req.headers.get("content-length") ?? "0");
+          if (declared > maxBody) {
+            return matrixErrorResponse(new MatrixError("M_TOO_LARGE", `Request body too large (at most ${maxBody} bytes)`), { Connection: "close" });
           }
           let ip = srv.requestIP(req)?.address ?? "unknown";
           if (l.x_forwarded) ip = req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || ip;

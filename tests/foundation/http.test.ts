@@ -92,3 +92,37 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+test("a body over the largest allowed size gets a Matrix 413 with CORS headers", async () => {
+  const s = await startTestServer({ config: { media: { max_upload_size: 2048 }, max_json_body_size: 65536 } });
+  try {
+    const r = await fetch(`${s.url}/_matrix/client/v3/login`, { method: "POST", body: "x".repeat(70000), headers: { "Content-Type": "application/json" } });
+    expect(r.status).toBe(413);
+    expect((await r.json()).errcode).toBe("M_TOO_LARGE");
+    expect(r.headers.get("access-control-allow-origin")).toBe("*");
+  } finally {
+    await s.stop();
+  }
+});
+
+test("a slow body does not hold up other clients", async () => {
+  const s = await startTestServer();
+  try {
+    const { connect } = await import("node:net");
+    const port = Number(new URL(s.url).port);
+    const sock = connect(port, "127.0.0.1");
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    sock.write("POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{");
+    const timer = setInterval(() => sock.write(" "), 100);
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) expect((await fetch(`${s.url}/_matrix/client/versions`)).status).toBe(200);
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      clearInterval(timer);
+      sock.destroy();
+    }
+  } finally {
+    await s.stop();
+  }
+});
