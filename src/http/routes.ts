@@ -12,6 +12,7 @@ import { installRetryAfter } from "./ratelimit.ts";
 import { federationTransportRoutes } from "./federation/transport.ts";
 import { federationRoomRoutes } from "./federation/rooms.ts";
 import { pushRulesRoutes } from "./client/push-rules.ts";
+import { relationsRoutes } from "./client/relations.ts";
 import { openIdRoutes } from "./client/openid.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
@@ -23,6 +24,7 @@ export function mountRoutes(app: App, svc: Services): void {
   accountDataRoutes(app, svc);
   ephemeralRoutes(app, svc);
   pushRulesRoutes(app, svc);
+  relationsRoutes(app, svc);
   openIdRoutes(app, svc);
   federationTransportRoutes(app, svc);
   federationRoomRoutes(app, svc);

@@ -17,10 +17,11 @@ import { createSyncServices, type SyncServices } from "./sync-services.ts";
 import { createFederationServices, type FederationServices } from "./federation/transport.ts";
 import { createRoomFederation, type RoomFederation } from "./federation/room-federation.ts";
 import { PushRulesService } from "./push-rules.ts";
+import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
 import { OpenIdTokens } from "./openid.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
-export interface Services extends AccountServices, SyncServices {
+export interface Services extends AccountServices, SyncServices, RoomExtraServices {
   readonly config: Config;
   readonly db: Db;
   readonly signingKey: ServerSigningKey;
@@ -98,6 +99,17 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
   const pushRules = new PushRulesService(syncServices.accountData);
   // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
   syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
+  // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
+  const roomExtraServices = createRoomExtraServices({
+    config,
+    db,
+    roomsRepo,
+    events,
+    rooms,
+    accountData: syncServices.accountData,
+    push: syncServices.push,
+    shutdownHooks,
+  });
   return {
     config,
     db,
@@ -114,5 +126,6 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     openId: new OpenIdTokens(serverName),
     ...accountServices,
     ...syncServices,
+    ...roomExtraServices,
   };
 }

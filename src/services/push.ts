@@ -16,13 +16,13 @@ import type { JsonObject, RoomEvent } from "../protocol/events.ts";
 import type { Queryable } from "../storage/db.ts";
 import type { PushActionRow, PushActionsRepo } from "../storage/push-actions.ts";
 import type { ReceiptsRepo } from "../storage/receipts.ts";
+import type { RelationsRepo } from "../storage/relations.ts";
 import { Lru } from "../util/lru.ts";
 import type { AccountData } from "./account-data.ts";
 import type { RoomEvents } from "./rooms/events.ts";
+import { MAIN_THREAD, threadOfEvent } from "./rooms/threads.ts";
 
-export const MAIN_THREAD = "main";
-/** Relation hops followed to find an event's thread (the spec recommends at most 3). */
-const MAX_THREAD_HOPS = 3;
+export { MAIN_THREAD };
 
 export interface Counts {
   notification_count: number;
@@ -43,6 +43,8 @@ export interface PushDeps {
   receipts: ReceiptsRepo;
   events: RoomEvents;
   accountData: AccountData;
+  /** The relations index: an event's thread is decided from it (src/services/rooms/threads.ts). */
+  relations: RelationsRepo;
   serverName: string;
 }
 
@@ -63,9 +65,11 @@ function usesDisplayName(rules: Ruleset): boolean {
 }
 
 export class PushActions {
-  private readonly rulesCache = new Lru<string, CachedRules>(10000);
+  private readonly rulesCache = new Lru<string, CachedRules>(10000, "push_rules");
   /** Joined member count per room (for room_member_count), dropped on every membership change. */
-  private readonly memberCounts = new Lru<string, number>(10000);
+  private readonly memberCounts = new Lru<string, number>(10000, "room_member_counts");
+  /** The users a user ignores: their events never notify (set by the composition root). */
+  private ignoredOf: (userId: string) => Promise<ReadonlySet<string>> = async () => new Set();
 
   constructor(private readonly d: PushDeps) {
     d.accountData.onChange.push((userId, roomId, type) => {
@@ -77,18 +81,14 @@ export class PushActions {
     return userId.endsWith(`:${this.d.serverName}`);
   }
 
-  /** The thread an event belongs to: a thread root's event ID, or "main". */
+  setIgnoredUsers(fn: (userId: string) => Promise<ReadonlySet<string>>): void {
+    this.ignoredOf = fn;
+  }
+
+  /** The thread an event belongs to: a thread root's event ID, or "main" (rooms/threads.ts). */
   async threadOf(ev: Pick<RoomEvent, "content" | "room_id">, q?: Queryable): Promise<string> {
-    let cur: Pick<RoomEvent, "content" | "room_id"> = ev;
-    for (let hop = 0; hop < MAX_THREAD_HOPS; hop++) {
-      const rel = cur.content?.["m.relates_to"];
-      if (!isObject(rel) || typeof rel.event_id !== "string") return MAIN_THREAD;
-      if (rel.rel_type === "m.thread") return rel.event_id;
-      const parent = (await this.d.events.loadEvents([rel.event_id], q)).get(rel.event_id);
-      if (!parent || parent.room_id !== ev.room_id) return MAIN_THREAD;
-      cur = parent;
-    }
-    return MAIN_THREAD;
+    const roomId = ev.room_id;
+    return threadOfEvent(ev.content, async (parentId) => (roomId ? this.d.relations.threadOf(parentId, roomId, q) : undefined));
   }
 
   private async rulesFor(userId: string, q: Queryable): Promise<CachedRules> {
@@ -139,6 +139,8 @@ export class PushActions {
 
     const rows: PushActionRow[] = [];
     for (const userId of recipients) {
+      // Events of ignored users notify nobody who ignores them.
+      if ((await this.ignoredOf(userId)).has(ev.sender)) continue;
       const { rules, needsName, needsPowerLevels } = await this.rulesFor(userId, q);
       let displayName: string | undefined;
       if (needsName && typeof ev.content["body"] === "string" && memberEvent.has(userId)) {
@@ -157,7 +159,16 @@ export class PushActions {
       if (!match) continue;
       const { notify, highlight } = actionEffects(match.actions);
       if (!notify && !highlight) continue;
-      rows.push({ room_id: roomId, event_id: ev.event_id, user_id: userId, stream_ordering: stream, thread_id: threadId, notify: notify ? 1 : 0, highlight: highlight ? 1 : 0 });
+      rows.push({
+        room_id: roomId,
+        event_id: ev.event_id,
+        user_id: userId,
+        stream_ordering: stream,
+        thread_id: threadId,
+        notify: notify ? 1 : 0,
+        highlight: highlight ? 1 : 0,
+        actions: JSON.stringify(match.actions),
+      });
     }
     if (rows.length) await this.d.repo.insert(q, rows);
   };

@@ -6,6 +6,7 @@ import type { Db } from "../storage/db.ts";
 import { FiltersRepo } from "../storage/filters.ts";
 import { PushActionsRepo } from "../storage/push-actions.ts";
 import { ReceiptsRepo } from "../storage/receipts.ts";
+import { RelationsRepo } from "../storage/relations.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { SyncRepo } from "../storage/sync-repo.ts";
 import { AccountData } from "./account-data.ts";
@@ -50,7 +51,7 @@ export function createSyncServices(d: SyncServicesDeps): SyncServices {
   const accountDataRepo = new AccountDataRepo(db);
   const receiptsRepo = new ReceiptsRepo(db);
   const accountData = new AccountData({ db, repo: accountDataRepo, streams, notifier });
-  const push = new PushActions({ repo: new PushActionsRepo(db), receipts: receiptsRepo, events, accountData, serverName: d.serverName });
+  const push = new PushActions({ repo: new PushActionsRepo(db), receipts: receiptsRepo, events, accountData, relations: new RelationsRepo(db), serverName: d.serverName });
   events.hooks.inTransaction.push(push.hook);
   const typing = new Typing({
     notifier,

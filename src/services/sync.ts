@@ -172,7 +172,7 @@ export class Sync {
   /** Providers of to_device, device_lists, key counts, presence... (E2EE and presence modules). */
   readonly extensions: SyncExtension[] = [];
   /** Lazy loading: per (user, device), the member events each room's client already has. */
-  private readonly lazyCache = new Lru<string, Map<string, Map<string, string>>>(2000);
+  private readonly lazyCache = new Lru<string, Map<string, Map<string, string>>>(2000, "sync_lazy_members");
   private closed = false;
 
   constructor(private readonly d: SyncDeps) {}
@@ -310,7 +310,10 @@ export class Sync {
           break;
         }
         case "invite":
-          if (initial || changed) body.rooms.invite[m.room_id] = { invite_state: { events: await this.strippedState(m, userId) } };
+          // Invites from ignored users are not shown (modules/ignore_users.md).
+          if ((initial || changed) && !(await this.invitedByIgnored(m, userId))) {
+            body.rooms.invite[m.room_id] = { invite_state: { events: await this.strippedState(m, userId) } };
+          }
           break;
         case "knock":
           if (initial || changed) body.rooms.knock[m.room_id] = { knock_state: { events: await this.strippedState(m, userId) } };
@@ -480,6 +483,13 @@ export class Sync {
 
   // ------------------------------------------------------------------ invites and knocks
 
+  private async invitedByIgnored(m: Membership, userId: string): Promise<boolean> {
+    const ignored = await this.d.visibility.ignored(userId);
+    if (ignored.size === 0) return false;
+    const ev = await this.d.events.loadEvent(m.event_id);
+    return ev !== undefined && ignored.has(ev.sender);
+  }
+
   private async strippedState(m: Membership, userId: string): Promise<SyncEvent[]> {
     const row = await this.d.repo.findEvent(m.event_id);
     if (!row) return [];
@@ -557,16 +567,18 @@ export class Sync {
 
   private async visible(userId: string, rows: EventRow[], joinedSince: number | undefined): Promise<EventRow[]> {
     if (joinedSince === undefined) return this.d.visibility.filter(userId, rows);
-    // Rows are newest first: those after the user's join come first and are all visible.
+    // Rows are newest first: those after the user's join come first and are all visible (but
+    // for the events of users they ignore).
     const i = rows.findIndex((r) => Number(r.stream_ordering) <= joinedSince);
-    if (i < 0) return rows;
-    return [...rows.slice(0, i), ...(await this.d.visibility.filter(userId, rows.slice(i)))];
+    if (i < 0) return this.d.visibility.withoutIgnored(userId, rows);
+    return [...(await this.d.visibility.withoutIgnored(userId, rows.slice(0, i))), ...(await this.d.visibility.filter(userId, rows.slice(i)))];
   }
 
   private async timelineBatch(p: Pass, tl: { rows: EventRow[]; limited: boolean; to?: number }): Promise<TimelineBatch> {
     const first = tl.rows[0];
     return {
-      events: await this.format(p, tl.rows),
+      // Bundled aggregations for limited timelines (client-server API "Aggregations of child events").
+      events: await this.format(p, tl.rows, tl.limited),
       limited: tl.limited,
       prev_batch: first
         ? encodeTopoToken({ depth: Number(first.depth), stream: Number(first.stream_ordering) })
@@ -675,14 +687,14 @@ export class Sync {
 
   // ------------------------------------------------------------------ formatting
 
-  private async format(p: Pass, rows: EventRow[]): Promise<SyncEvent[]> {
+  private async format(p: Pass, rows: EventRow[], bundle = false): Promise<SyncEvent[]> {
     if (rows.length === 0) return [];
     if (p.req.filter.event_format === "federation") return rows.map((r) => rowToEvent(r) as unknown as SyncEvent);
     if (!(await this.d.events.roomVersion(rows[0]!.room_id))) {
       // A room this server is not in (the user's own membership events from federation): as stored.
       return rows.map((r) => clientFormat(rowToEvent(r), { withRoomId: false }) as unknown as SyncEvent);
     }
-    const evs: ClientEvent[] = await toClientEvents(this.d.events, rows, { userId: p.req.userId, deviceId: p.req.deviceId ?? undefined }, { withRoomId: false });
+    const evs: ClientEvent[] = await toClientEvents(this.d.events, rows, { userId: p.req.userId, deviceId: p.req.deviceId ?? undefined }, { withRoomId: false, bundle });
     return evs as unknown as SyncEvent[];
   }
 }

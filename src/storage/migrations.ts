@@ -8,6 +8,7 @@ import m0004 from "../../sql/0004_sync.sql" with { type: "text" };
 import m0005 from "../../sql/0005_federation_keys.sql" with { type: "text" };
 import m0006 from "../../sql/0006_federation_events.sql" with { type: "text" };
 import m0007 from "../../sql/0007_room_member_indexes.sql" with { type: "text" };
+import m0011 from "../../sql/0011_relations_reports.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -29,7 +30,8 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(5, "0005_federation_keys.sql", m0005),
   shared(6, "0006_federation_events.sql", m0006),
   shared(7, "0007_room_member_indexes.sql", m0007),
+  shared(11, "0011_relations_reports.sql", m0011),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0011_relations_reports.sql"];

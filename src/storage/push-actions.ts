@@ -11,6 +11,8 @@ export interface PushActionRow {
   thread_id: string;
   notify: number;
   highlight: number;
+  /** The matched push rule actions as JSON (for /notifications). */
+  actions?: string | null;
 }
 
 export class PushActionsRepo {
@@ -18,10 +20,10 @@ export class PushActionsRepo {
 
   async insert(q: Queryable, rows: readonly PushActionRow[]): Promise<void> {
     for (const part of chunks(rows, 100)) {
-      const values = part.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ");
-      const params = part.flatMap((r) => [r.room_id, r.event_id, r.user_id, r.stream_ordering, r.thread_id, r.notify, r.highlight]);
+      const values = part.map(() => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+      const params = part.flatMap((r) => [r.room_id, r.event_id, r.user_id, r.stream_ordering, r.thread_id, r.notify, r.highlight, r.actions ?? null]);
       await q.run(
-        `INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, thread_id, notify, highlight) VALUES ${values}
+        `INSERT INTO event_push_actions (room_id, event_id, user_id, stream_ordering, thread_id, notify, highlight, actions) VALUES ${values}
          ON CONFLICT (user_id, event_id) DO NOTHING`,
         params,
       );

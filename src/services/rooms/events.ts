@@ -56,7 +56,21 @@ export interface PersistedEvent {
 export interface EventHooks {
   inTransaction: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
   afterPersist: Array<(ev: RoomEvent, stream: number) => void>;
+  /**
+   * Checks of a local event after the auth rules allowed it, under the room lock (relation rules,
+   * server notice rooms); throwing a MatrixError refuses the event. `authState` is the state it
+   * was authorised against.
+   */
+  beforeLocal: Array<(ev: RoomEvent, rv: RoomVersion, authState: ReadonlyMap<string, RoomEvent>) => Promise<void>>;
+  /** Run inside the transaction that stores history fetched from other servers (relations index). */
+  backfilled: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
 }
+
+/**
+ * Bundled aggregations (`unsigned["m.relations"]`) of events as a viewer sees them, by event ID;
+ * set by the relations service and applied by toClientEvents.
+ */
+export type AggregationBundler = (rows: readonly EventRow[], viewer: { userId: string }) => Promise<Map<string, JsonObject>>;
 
 export interface EventsDeps {
   db: Db;
@@ -76,8 +90,10 @@ export function rowToEvent(row: EventRow): RoomEvent {
 
 export class RoomEvents {
   readonly roomLocks = new KeyedMutex();
-  readonly hooks: EventHooks = { inTransaction: [], afterPersist: [] };
-  private readonly cache = new Lru<string, RoomEvent>(20000);
+  readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [] };
+  /** Bundled aggregations for client formats (the relations service sets it). */
+  bundleAggregations?: AggregationBundler;
+  private readonly cache = new Lru<string, RoomEvent>(20000, "events");
   private readonly versions = new Map<string, RoomVersion>();
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
@@ -278,6 +294,7 @@ export class RoomEvents {
 
     const result = checkAuth(event, authState, rv);
     if (!result.allowed) throw new MatrixError("M_FORBIDDEN", `Not allowed: ${result.reason}`);
+    for (const hook of this.hooks.beforeLocal) await hook(event, rv, authState);
     // E.g. an invite of a user on another server, which that server must co-sign first.
     if (input.beforePersist) event = await input.beforePersist(event, rv);
 
@@ -593,8 +610,10 @@ export class RoomEvents {
       } else {
         await this.writeEventRow(tx, event, rv, pos, { group: rejectedReason ? null : stateGroup, rejectedReason: rejectedReason ?? null });
       }
-      if (!rejectedReason) await this.trackBackwardExtremities(tx, roomId, event);
-      else await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+      if (!rejectedReason) {
+        await this.trackBackwardExtremities(tx, roomId, event);
+        for (const hook of this.hooks.backfilled) await hook(tx, event, pos, rv);
+      } else await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
     }));
     this.cache.set(event.event_id, event);
   }

@@ -1,6 +1,7 @@
 // Room events as clients see them (the ClientEvent format): redactions applied with
-// `unsigned.redacted_because`, `unsigned.age`, `prev_content` for state events, and
-// `transaction_id` for the device that sent the event.
+// `unsigned.redacted_because`, `unsigned.age`, `prev_content` for state events,
+// `transaction_id` for the device that sent the event, and bundled aggregations
+// (`unsigned["m.relations"]`, computed for the whole batch by RoomEvents.bundleAggregations).
 import { redactEvent } from "../../core/redaction.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
@@ -29,9 +30,14 @@ export async function toClientEvents(
   events: RoomEvents,
   rows: readonly EventRow[],
   viewer: Viewer | undefined,
-  opts: { withRoomId?: boolean; now?: number } = {},
+  opts: { withRoomId?: boolean; now?: number; bundle?: boolean } = {},
 ): Promise<ClientEvent[]> {
   const now = opts.now ?? Date.now();
+  // Bundled aggregations (client-server API "Aggregations of child events"); never for state events.
+  const bundles =
+    opts.bundle !== false && viewer && events.bundleAggregations && rows.some((r) => r.state_key === null)
+      ? await events.bundleAggregations(rows.filter((r) => r.state_key === null), viewer)
+      : undefined;
   const extraIds: string[] = [];
   for (const r of rows) {
     if (r.redacted_by) extraIds.push(r.redacted_by);
@@ -60,6 +66,8 @@ export async function toClientEvents(
     if (row.txn_id && viewer && row.sender === viewer.userId && row.device_id === viewer.deviceId) {
       unsigned.transaction_id = row.txn_id;
     }
+    const relations = bundles?.get(row.event_id);
+    if (relations) unsigned["m.relations"] = relations;
     return clientFormat(ev, { withRoomId: opts.withRoomId ?? true, now, unsigned, roomId: row.room_id });
   });
 }

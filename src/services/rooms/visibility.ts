@@ -5,20 +5,50 @@
 //   3. shared, and the user joined at some point after the event → visible;
 //   4. invited, and the user was invited → visible;  5. otherwise hidden.
 // A user always sees their own membership events.
+// Ignored users (modules/ignore_users.md): the non-state events of users in the viewer's
+// m.ignored_user_list are never shown; `withoutIgnored` is that one filter, applied by `filter`
+// and by /sync for the events it shows without consulting history visibility.
 import { memberKey, stateMapKey } from "../../core/state-map.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "./events.ts";
 
 const HV_KEY = stateMapKey("m.room.history_visibility", "");
 
+/** The users a user ignores (m.ignored_user_list). */
+export type IgnoredUsersOf = (userId: string) => Promise<ReadonlySet<string>>;
+
 export class Visibility {
+  private ignoredOf: IgnoredUsersOf = async () => new Set();
+
   constructor(
     private readonly repo: RoomsRepo,
     private readonly events: RoomEvents,
   ) {}
 
-  /** The events among `rows` that `userId` may see, in the same order. */
-  async filter(userId: string, rows: readonly EventRow[]): Promise<EventRow[]> {
+  /** Connects the ignored-users lists (the composition root does). */
+  setIgnoredUsers(fn: IgnoredUsersOf): void {
+    this.ignoredOf = fn;
+  }
+
+  /** The users `userId` ignores. */
+  ignored(userId: string): Promise<ReadonlySet<string>> {
+    return this.ignoredOf(userId);
+  }
+
+  /** `rows` without the non-state events of users that `userId` ignores. */
+  async withoutIgnored<R extends { sender: string; state_key: string | null }>(userId: string, rows: readonly R[]): Promise<R[]> {
+    if (rows.length === 0) return [];
+    const ignored = await this.ignoredOf(userId);
+    if (ignored.size === 0) return [...rows];
+    return rows.filter((r) => r.state_key !== null || !ignored.has(r.sender));
+  }
+
+  /**
+   * The events among `rows` that `userId` may see, in the same order. `keepIgnored`: also events
+   * of ignored users (the threads list shows their roots redacted instead).
+   */
+  async filter(userId: string, rows0: readonly EventRow[], opts: { keepIgnored?: boolean } = {}): Promise<EventRow[]> {
+    const rows = opts.keepIgnored ? rows0 : await this.withoutIgnored(userId, rows0);
     if (rows.length === 0) return [];
     const byGroup = new Map<number, { hv: string; membership: string | undefined }>();
     const current = new Map<string, { membership: string; stream: number } | undefined>();

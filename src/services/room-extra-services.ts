@@ -1,0 +1,54 @@
+// Builds the services of the rest of the room experience (issue 9, part B) — relations and threads,
+// ignored users, room upgrades, reports, server notices, /notifications, mutual rooms, room
+// previews (initialSync, /events) — and hooks them into the room events, /sync and push
+// pipelines; src/services/index.ts spreads the result into Services.
+import type { Config } from "../config/schema.ts";
+import type { Db } from "../storage/db.ts";
+import { RelationsRepo } from "../storage/relations.ts";
+import type { RoomsRepo } from "../storage/rooms-repo.ts";
+import { log } from "../util/log.ts";
+import type { AccountData } from "./account-data.ts";
+import { IgnoredUsers } from "./ignored-users.ts";
+import type { PushActions } from "./push.ts";
+import type { RoomEvents } from "./rooms/events.ts";
+import { Relations } from "./rooms/relations.ts";
+import type { Rooms } from "./rooms/rooms.ts";
+
+export interface RoomExtraServices {
+  /** Relations index, bundled aggregations, /relations and /threads. */
+  readonly relations: Relations;
+  /** m.ignored_user_list, cached. */
+  readonly ignoredUsers: IgnoredUsers;
+}
+
+export interface RoomExtraDeps {
+  config: Config;
+  db: Db;
+  roomsRepo: RoomsRepo;
+  events: RoomEvents;
+  rooms: Rooms;
+  accountData: AccountData;
+  push: PushActions;
+  shutdownHooks: Array<() => void | Promise<void>>;
+}
+
+export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
+  const { db, events, rooms } = d;
+  const ignoredUsers = new IgnoredUsers(d.accountData);
+  rooms.visibility.setIgnoredUsers(ignoredUsers.of);
+  d.push.setIgnoredUsers(ignoredUsers.of);
+
+  const relations = new Relations({ db, repo: new RelationsRepo(db), roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });
+  events.hooks.inTransaction.push(relations.hook);
+  events.hooks.backfilled.push(relations.hook);
+  events.hooks.beforeLocal.push(relations.checkLocal);
+  events.bundleAggregations = relations.bundle;
+  // Events stored before relations were indexed: once, in the background.
+  const indexing = relations.indexExisting().catch((e) => log.error("indexing relations failed", { error: e instanceof Error ? e.message : String(e) }));
+  d.shutdownHooks.push(async () => {
+    relations.stop();
+    await indexing;
+  });
+
+  return { relations, ignoredUsers };
+}
