@@ -10,6 +10,7 @@ import type { AccountsStore } from "../storage/accounts.ts";
 import type { Db, Queryable } from "../storage/db.ts";
 import { TokensStore } from "../storage/tokens.ts";
 import { log } from "../util/log.ts";
+import { Lru } from "../util/lru.ts";
 import { randomString } from "../util/random.ts";
 
 /** Who made a request: the result of access token validation. */
@@ -68,7 +69,7 @@ export class AuthService {
   readonly tokens: TokensStore;
   /** Tried, in order, before user access tokens (application services register here). */
   readonly tokenResolvers: TokenResolver[] = [];
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache = new Lru<string, CacheEntry>(CACHE_MAX, "access_tokens");
   private readonly lastSeen = new Map<string, number>();
 
   constructor(
@@ -142,7 +143,6 @@ export class AuthService {
         used: t.used,
         cachedAt: now,
       };
-      if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(hash, entry);
     }
     if (entry.expiresTs !== null && entry.expiresTs <= now && !opts.allowExpired) {
@@ -243,7 +243,7 @@ export class AuthService {
 
   /** Drops every cached token of a user (admin flag or account state changed). */
   forgetUser(userId: string): void {
-    for (const [h, e] of this.cache) if (e.requester.userId === userId) this.cache.delete(h);
+    for (const [h, e] of [...this.cache.entries()]) if (e.requester.userId === userId) this.cache.delete(h);
   }
 
   /** A single-use m.login.token token for `userId`, valid for [auth] login_token_lifetime. */

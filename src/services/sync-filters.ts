@@ -9,7 +9,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 export class SyncFilters {
   /** Parsed stored filters (they never change once uploaded). */
-  private readonly cache = new Lru<string, SyncFilter>(5000);
+  private readonly cache = new Lru<string, SyncFilter>(5000, "sync_filters");
 
   constructor(private readonly repo: FiltersRepo) {}
 

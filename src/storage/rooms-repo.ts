@@ -1,6 +1,7 @@
 // SQL for rooms, the event graph, state groups and current state.
 // Writes take a Queryable so the caller can group them into one transaction.
 import type { Db, Queryable } from "./db.ts";
+import { Lru } from "../util/lru.ts";
 
 export interface RoomRow {
   room_id: string;
@@ -79,7 +80,7 @@ function stateFilterSql(filter: StateFilter): { where: string; params: string[] 
 export class RoomsRepo {
   private nextStateGroup = 0;
   /** group id → its chain [group, prev, prev.prev, ...]; chains never change once written. */
-  private readonly chainCache = new Map<number, number[]>();
+  private readonly chainCache = new Lru<number, number[]>(10000, "state_group_chains");
 
   constructor(private readonly db: Db) {}
 
@@ -296,7 +297,6 @@ export class RoomsRepo {
       if (!row) throw new Error(`state group ${cur} is missing`);
       cur = row.prev_group === null ? null : Number(row.prev_group);
     }
-    if (this.chainCache.size > 10000) this.chainCache.clear();
     this.chainCache.set(groupId, chain);
     return chain;
   }

@@ -151,9 +151,9 @@ export class ServerResolver {
   readonly #deps: DiscoveryDeps;
   readonly #now: () => number;
   readonly #random: () => number;
-  readonly #wellKnown = new Lru<string, WellKnownEntry>(10000);
+  readonly #wellKnown = new Lru<string, WellKnownEntry>(10000, "well_known");
   readonly #wellKnownInFlight = new Map<string, Promise<string | null>>();
-  readonly #srv = new Lru<string, { records: SrvRecord[]; expiresAt: number }>(10000);
+  readonly #srv = new Lru<string, { records: SrvRecord[]; expiresAt: number }>(10000, "srv_records");
 
   constructor(deps: DiscoveryDeps) {
     this.#deps = deps;

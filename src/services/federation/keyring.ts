@@ -96,7 +96,7 @@ export class KeyRing {
   readonly #notaries: readonly TrustedKeyServer[];
   readonly #now: () => number;
   readonly #minRefetch: number;
-  readonly #entries = new Lru<string, ServerEntry>(10000);
+  readonly #entries = new Lru<string, ServerEntry>(10000, "server_keys");
   readonly #loading = new Map<string, Promise<ServerEntry>>();
   readonly #refreshing = new Map<string, Promise<void>>();
   /** Counters, for tests and metrics. */
