@@ -54,6 +54,35 @@ function queryable(sql: Sql): Queryable {
   };
 }
 
+/** Errors meaning the server went away (restart, failover, network): the statement did not run. */
+const CONNECTION_LOST = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EPIPE", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"]);
+
+export function isConnectionLost(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && CONNECTION_LOST.has(code);
+}
+
+/** How long a request waits for PostgreSQL to come back before the error reaches the client. */
+export const RECONNECT_WAIT_MS = 30_000;
+
+/**
+ * Runs fn, retrying with back-off while PostgreSQL is unreachable (a restart underneath a running
+ * server): requests wait for the database instead of failing, up to RECONNECT_WAIT_MS.
+ */
+export async function retryOnConnectionLoss<T>(fn: () => Promise<T>, waitMs = RECONNECT_WAIT_MS): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  let delay = 50;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isConnectionLost(e) || Date.now() + delay > deadline) throw e;
+      await Bun.sleep(delay);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
 export function openPostgres(url: string, maxConnections = 10): Db {
   const u = new URL(url);
   const socketDir = u.searchParams.get("host");
@@ -74,9 +103,12 @@ export function openPostgres(url: string, maxConnections = 10): Db {
   const base = queryable(sql);
   return {
     dialect: "postgres",
-    ...base,
+    all: (text, params) => retryOnConnectionLoss(() => base.all(text, params)),
+    get: (text, params) => retryOnConnectionLoss(() => base.get(text, params)),
+    run: (text, params) => retryOnConnectionLoss(() => base.run(text, params)),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
-      return (await sql.begin((tx) => fn(queryable(tx)))) as T;
+      // A transaction cut off by a lost connection was rolled back by the server: run it again.
+      return retryOnConnectionLoss(async () => (await sql.begin((tx) => fn(queryable(tx)))) as T);
     },
     async exec(script: string) {
       await sql.unsafe(script);
