@@ -69,6 +69,12 @@ function validationError(error: unknown): MatrixError {
   return new MatrixError("M_INVALID_PARAM", `Invalid ${where} parameter${field ? ` '${field}'` : ""}: ${detail}`);
 }
 
+/** SQLite's SQLITE_FULL / PostgreSQL's disk_full (53100): the disk the database lives on is full. */
+function isStorageFull(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === "SQLITE_FULL" || code === "53100" || code === "ENOSPC";
+}
+
 export function matrixErrorResponse(err: MatrixError, extraHeaders: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(err.toJSON()), {
     status: err.status,
@@ -138,6 +144,11 @@ export function createApp(opts: AppOptions) {
           return matrixErrorResponse(validationError(error));
         default: {
           const m = requestMeta(request);
+          if (isStorageFull(error)) {
+            // Writes fail cleanly while the disk is full; reads go on.
+            log.error("storage full", { request_id: m.id, method: request.method, path });
+            return matrixErrorResponse(new MatrixError("M_UNKNOWN", "The server's storage is full; try again later", {}, 503), { "Retry-After": "60" });
+          }
           log.error("unhandled error", {
             request_id: m.id,
             method: request.method,
