@@ -212,15 +212,23 @@ export const SCHEMA = {
     }),
     domain_allowlist: strs([], "If not empty, federate only with these server names."),
     retry_min_interval_ms: int(5000, "After a failed delivery to a server, the first retry waits this long (ms); each further failure doubles it, up to an hour. A server that contacts us is retried at once.", { min: 10 }),
+    allow_device_name_lookup_over_federation: bool(false, "Show the display names of local users' devices to other servers (in /user/keys/query, /user/devices and device list updates), and so to their users. Off (as in Synapse): other servers' users see device IDs only; local users always see the names."),
   }),
 
-  http_client: section("Outbound HTTP requests (push gateways, appservices, URL previews).", {
-    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges outbound requests never connect to (SSRF protection).", { check: ipRangesCheck }),
+  http_client: section("Outbound HTTP requests (push gateways, URL previews).", {
+    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges outbound requests never connect to (SSRF protection), push gateways included. Application services are not checked against it: their URLs come from the admin's registration files (as in Synapse).", { check: ipRangesCheck }),
   }),
 
   media: section("The media repository.", {
     store_path: str("", "Directory for uploaded and cached media. Defaults to <data dir>/media.", { example: "./data/media" }),
-    max_upload_size: int(52428800, "Largest upload accepted, in bytes.", { min: 1024 }),
+    max_upload_size: int(52428800, "Largest upload accepted, in bytes. Also the largest remote file fetched over federation.", { min: 1024 }),
+    enable_authenticated_media: bool(true, "Freeze the deprecated unauthenticated endpoints (/_matrix/media/v3/download and /thumbnail), as Synapse's enable_authenticated_media does: media uploaded (or remote media cached) while this is on is served only through the authenticated /_matrix/client/v1/media/* endpoints and over federation; older media stays reachable the old way."),
+    max_image_pixels: int(32000000, "Images with more pixels than this (width × height × frames) are not thumbnailed: a guard against decompression bombs.", { min: 1 }),
+    dynamic_thumbnails: bool(false, "Generate thumbnails of the exact size a client asks for. Off: the spec's recommended sizes (32x32 and 96x96 crop, 320x240, 640x480 and 800x600 scale) are made at upload and the best fit is served."),
+    unused_expiration_time: int(86400, "Seconds a media ID created with POST /_matrix/media/v1/create stays reserved for its upload.", { min: 60 }),
+    max_pending_uploads: int(5, "Media IDs a user may hold created but not yet uploaded; more get 429 M_LIMIT_EXCEEDED.", { min: 1 }),
+    local_media_lifetime: int(0, "Delete local media not downloaded for this many seconds (checked hourly). 0: keep forever.", { min: 0 }),
+    remote_media_lifetime: int(0, "Delete cached remote media not downloaded for this many seconds (checked hourly); it is fetched again when asked for. 0: keep forever.", { min: 0 }),
   }),
 
   logging: section("Logging.", {
@@ -229,11 +237,21 @@ export const SCHEMA = {
   }),
 
   appservices: section("Application services (bridges).", {
-    config_files: strs([], "Registration files (YAML or JSON) of the application services."),
+    config_files: strs([], "Registration files (YAML or JSON) of the application services, as the spec's Registration describes them (id, url, as_token, hs_token, sender_localpart, namespaces, rate_limited, protocols, receive_ephemeral). Relative paths are read from the config file's directory. An invalid file stops the server at start-up with an error naming the file and the field.", {
+      example: '["/etc/hs/telegram-registration.yaml"]',
+    }),
+    retry_min_interval_ms: int(2000, "After a transaction to an application service fails, the first retry waits this long (ms); each further failure doubles it, up to 5 minutes. A successful ping (POST /_matrix/client/v1/appservice/{id}/ping) retries at once.", { min: 10 }),
+  }),
+
+  push: section("Push notifications sent to push gateways (pushers of kind http).", {
+    include_content: bool(true, "Send the event's content (message text) to push gateways. Off: only sender, room and counts (clients then fetch the event). Pushers with format event_id_only never get content."),
+    group_unread_count_by_room: bool(true, "The badge count sent to push gateways (counts.unread) is the number of rooms with unread notifications. Off: the number of unread notifications."),
+    retry_min_interval_ms: int(1000, "After a push gateway fails to accept a notification, the first retry waits this long (ms); each further failure doubles it, up to an hour. A notification still failing after a day is dropped.", { min: 10 }),
   }),
 
   ratelimit: section("Rate limiting of clients.", {
     enabled: bool(true, "Apply rate limits (M_LIMIT_EXCEEDED) to logins, registrations and messages."),
+    max_sync_waiters: int(20000, "Most /sync long-polls waiting at once; beyond it, new long-polls are not woken early (they return after their timeout).", { min: 1 }),
     login_per_minute: int(6, "Login attempts per minute, counted per client IP address and per account.", { min: 1 }),
     login_burst: int(5, "Login attempts allowed in a burst before login_per_minute applies.", { min: 1 }),
     failed_login_per_minute: int(10, "Failed login or password attempts per minute, per account and per IP address, before back-off.", { min: 1 }),
@@ -246,14 +264,59 @@ export const SCHEMA = {
     message_burst: int(10, "Messages allowed in a burst before message_per_minute applies.", { min: 1 }),
   }),
 
+  web_client: section("The web client served at / on listeners with the client resource (built into the binary).", {
+    enabled: bool(true, "Serve the web client and admin console at / (and /admin). Off: / answers 404 like any unknown path."),
+  }),
+
   room_directory: section("The public room directory.", {
     publication_allowed: bool(true, "Let users publish rooms to the directory."),
     public_rooms_without_auth: bool(false, "Serve /publicRooms to clients without an access token."),
+    public_rooms_over_federation: bool(
+      false,
+      "Serve this server's published rooms to other servers (GET/POST /_matrix/federation/v1/publicRooms), so their users can browse them with /publicRooms?server=.",
+    ),
   }),
 
-  url_preview: section("URL previews for links in messages.", {
-    enabled: bool(false, "Fetch pages to build URL previews."),
-    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges the previewer never connects to."),
+  user_directory: section("The user directory (POST /user_directory/search).", {
+    search_all_users: bool(
+      false,
+      "Let searches find every local user. Otherwise a search finds only users who share a room with the searcher or are joined to a public or world-readable room.",
+    ),
+  }),
+
+  presence: section("Presence: online/unavailable/offline, last active time and status messages.", {
+    enabled: bool(
+      true,
+      "Track presence and share it with other users and servers. When false, the presence endpoints still answer, but nothing is tracked, sent or shown (saves work on small machines).",
+    ),
+    idle_timeout_ms: int(300_000, "A user who has done nothing for this long (milliseconds) is shown as unavailable.", { min: 1 }),
+    offline_timeout_ms: int(
+      120_000,
+      "A user none of whose clients has synced or done anything for this long (milliseconds) is shown as offline. Keep it above the longest /sync long-poll clients use (100 s here).",
+      { min: 1 },
+    ),
+  }),
+
+  url_preview: section("URL previews for links in messages (GET /_matrix/client/v1/media/preview_url).", {
+    enabled: bool(false, "Fetch pages to build URL previews. Off: the preview endpoints answer 404 M_UNRECOGNIZED."),
+    ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges the previewer never connects to. A host with any address in these ranges is refused, checked at every connection (redirects and images included) against the address actually connected to.", { check: ipRangesCheck }),
+    url_denylist: strs([], "URLs never previewed: a host name glob (\"*.example.com\", matching the host and its subdomains' names) or, starting with ^, a regular expression matched against the whole URL.", {
+      example: '["*.internal.example.com", "^https?://[^/]*/private/"]',
+      check: (v) => {
+        for (const e of v) {
+          if (!e.startsWith("^")) continue;
+          try {
+            new RegExp(e);
+          } catch {
+            return `host name globs or regular expressions starting with ^ (not ${JSON.stringify(e)}, an invalid regular expression)`;
+          }
+        }
+        return undefined;
+      },
+    }),
+    max_page_size: int(10485760, "Largest page or image downloaded for a preview, in bytes.", { min: 1024 }),
+    timeout: int(10, "Seconds allowed to fetch a page (redirects included) or its image.", { min: 1 }),
+    cache_lifetime: int(3600, "Seconds a preview is answered from the cache before the page is fetched again.", { min: 0 }),
   }),
 } as const;
 

@@ -17,11 +17,17 @@ import { createSyncServices, type SyncServices } from "./sync-services.ts";
 import { createFederationServices, type FederationServices } from "./federation/transport.ts";
 import { createRoomFederation, type RoomFederation } from "./federation/room-federation.ts";
 import { PushRulesService } from "./push-rules.ts";
+import { createDirectoryServices, type DirectoryServices } from "./directory-services.ts";
+import { createMediaServices, type MediaServices } from "./media/index.ts";
+import { createE2eeServices, type E2eeServices } from "./e2ee/index.ts";
+import { E2eeRepo } from "../storage/e2ee-repo.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
+import { createAdminServices, type AdminServices } from "./admin-services.ts";
+import { HsMetrics } from "./metrics.ts";
 import { OpenIdTokens } from "./openid.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
-export interface Services extends AccountServices, SyncServices, RoomExtraServices {
+export interface Services extends AccountServices, SyncServices, AdminServices, RoomExtraServices, DirectoryServices {
   readonly config: Config;
   readonly db: Db;
   readonly signingKey: ServerSigningKey;
@@ -40,19 +46,31 @@ export interface Services extends AccountServices, SyncServices, RoomExtraServic
   readonly federation: FederationServices;
   /** Rooms across servers: receiving and sending events, joins, invites, history for other servers. */
   readonly roomFederation: RoomFederation;
+  /** Prometheus metrics (/_hs/metrics). */
+  readonly metrics: HsMetrics;
   /** The push rules API. */
   readonly pushRules: PushRulesService;
+  /** The media repository (media) and URL previews (urlPreviews): services/media/. */
+  readonly media: MediaServices["media"];
+  readonly urlPreviews: MediaServices["urlPreviews"];
+  /** End-to-end encryption: keys, cross-signing, device lists, to-device messages, key backups. */
+  readonly e2ee: E2eeServices;
   /** OpenID tokens for third parties (integration managers). */
   readonly openId: OpenIdTokens;
 }
 
-export async function createServices(config: Config, db: Db, signingKey: ServerSigningKey): Promise<Services> {
+export async function createServices(config: Config, rawDb: Db, signingKey: ServerSigningKey): Promise<Services> {
   const serverName = config.server_name;
+  // Every database call is timed (hs_db_query_duration_seconds).
+  const metrics = new HsMetrics();
+  const db = metrics.instrument(rawDb);
   const roomsRepo = new RoomsRepo(db);
   await roomsRepo.init();
-  const streams = new StreamAllocator(await roomsRepo.maxStreamPosition());
-  const notifier = new Notifier();
+  const e2eeRepo = new E2eeRepo(db);
+  const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
+  const notifier = new Notifier(config.ratelimit.max_sync_waiters);
   const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
+  metrics.attach({ db, notifier, events, serverName });
   const profiles = new ProfilesStore(db);
   const accountsStore = new AccountsStore(db);
   const rooms = new Rooms({
@@ -96,9 +114,26 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     minBackoffMs: config.federation.retry_min_interval_ms,
     shutdownHooks,
   });
+  const e2ee = createE2eeServices({
+    db,
+    repo: e2eeRepo,
+    serverName,
+    streams,
+    notifier,
+    accounts: accountServices.accounts,
+    events,
+    sync: syncServices.sync,
+    fed: federation.client,
+    sender: roomFederation.sender,
+    edus: roomFederation.serve.edus,
+    serversInRoom: roomFederation.serversInRoom,
+    shareDisplayNames: config.federation.allow_device_name_lookup_over_federation,
+  });
   const pushRules = new PushRulesService(syncServices.accountData);
+  const mediaServices = createMediaServices(config, db, { federationClient: federation.client, shutdownHooks });
   // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
   syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
+  const adminServices = await createAdminServices({ db, serverName, accounts: accountServices, roomsRepo, events, rooms, shutdownHooks });
   // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
   const roomExtraServices = createRoomExtraServices({
     config,
@@ -108,6 +143,22 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     rooms,
     accountData: syncServices.accountData,
     push: syncServices.push,
+    shutdownHooks,
+  });
+  // Aliases and the room directory, user directory, spaces, presence, search (issue 9, part A).
+  const directoryServices = await createDirectoryServices({
+    config,
+    db,
+    roomsRepo,
+    events,
+    rooms,
+    streams,
+    notifier,
+    sync: syncServices.sync,
+    receipts: syncServices.receipts,
+    profiles: accountServices.profiles,
+    federation,
+    roomFederation,
     shutdownHooks,
   });
   return {
@@ -123,9 +174,14 @@ export async function createServices(config: Config, db: Db, signingKey: ServerS
     federation,
     roomFederation,
     pushRules,
+    ...mediaServices,
+    e2ee,
     openId: new OpenIdTokens(serverName),
     ...accountServices,
     ...syncServices,
+    ...adminServices,
+    metrics,
     ...roomExtraServices,
+    ...directoryServices,
   };
 }

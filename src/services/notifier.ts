@@ -11,6 +11,10 @@ export class Notifier {
   private readonly byUser = new Map<string, Set<Waiter>>();
   private readonly byRoom = new Map<string, Set<Waiter>>();
   private closed = false;
+  private count = 0;
+
+  /** `maxWaiters`: beyond this many waiting long-polls, new ones just wait out their timeout un-notified. */
+  constructor(private readonly maxWaiters = 20_000) {}
 
   private add(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
     let s = map.get(key);
@@ -32,10 +36,22 @@ export class Notifier {
    */
   wait(userId: string, rooms: Iterable<string>, timeoutMs: number, abort?: AbortSignal): Promise<boolean> {
     if (this.closed || timeoutMs <= 0) return Promise.resolve(false);
+    if (this.count >= this.maxWaiters) {
+      // Over the limit: no registration (no wake-up fan-out); the client polls again after its timeout.
+      return new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), Math.min(timeoutMs, 30_000));
+        abort?.addEventListener("abort", () => (clearTimeout(t), resolve(false)), { once: true });
+      });
+    }
+    this.count++;
     return new Promise<boolean>((resolve) => {
       const roomSet = new Set(rooms);
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let done = false;
       const finish = (notified: boolean) => {
+        if (done) return;
+        done = true;
+        this.count--;
         clearTimeout(timer);
         this.remove(this.byUser, userId, w);
         for (const r of roomSet) this.remove(this.byRoom, r, w);

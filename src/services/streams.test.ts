@@ -41,3 +41,20 @@ test("waitUntil resolves when a position and all below it are visible", async ()
   s.allocate();
   expect(await s.waitUntil(3, 10)).toBe(false);
 });
+
+import { Notifier } from "./notifier.ts";
+
+test("notifier: wakes waiters by user and room; over the limit, waits are not registered", async () => {
+  const n = new Notifier(2);
+  const a = n.wait("@a:x", ["!r:x"], 5000);
+  const b = n.wait("@b:x", [], 5000);
+  expect(n.waiting).toBe(2);
+  const c = n.wait("@c:x", ["!r:x"], 50); // over the limit
+  expect(n.waiting).toBe(2);
+  n.notifyRoom("!r:x");
+  expect(await a).toBe(true);
+  n.notifyUser("@b:x");
+  expect(await b).toBe(true);
+  expect(await c).toBe(false);
+  expect(n.waiting).toBe(0);
+});

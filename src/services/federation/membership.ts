@@ -51,6 +51,9 @@ const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.
 
 type Membership = "join" | "leave" | "knock";
 
+/** How long an invitee's server may take to co-sign an invite. */
+export const INVITE_TIMEOUT_MS = 10_000;
+
 export class FederationMembership {
   constructor(private readonly d: MembershipDeps) {}
 
@@ -423,6 +426,8 @@ export class FederationMembership {
       method: "PUT",
       path: `/_matrix/federation/v2/invite/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
       body: { event: this.wire(ev, rv), room_version: rv.id, invite_room_state: await this.strippedState(ev.room_id!, ev.sender) },
+      // This runs under the room's write lock: a slow or dead server must not hold the room up long.
+      timeoutMs: INVITE_TIMEOUT_MS,
     });
     let signed: RoomEvent;
     try {

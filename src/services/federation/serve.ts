@@ -46,7 +46,8 @@ export class FederationServe {
     if (pdus.length > MAX_PDUS || edus.length > MAX_EDUS) throw new MatrixError("M_BAD_JSON", `At most ${MAX_PDUS} PDUs and ${MAX_EDUS} EDUs per transaction`);
     if (body.origin !== undefined && body.origin !== origin) throw new MatrixError("M_FORBIDDEN", "Transaction origin does not match the request's origin");
     this.d.onOriginSeen?.(origin);
-    return this.txnLocks.run(`${origin}\u0000${txnId}`, async () => {
+    // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others.
+    return this.txnLocks.run(origin, async () => {
       const done = await this.d.db.get<{ response: string }>("SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?", [origin, txnId]);
       if (done) return JSON.parse(done.response);
       const results: Record<string, { error?: string }> = {};
