@@ -1,0 +1,103 @@
+// Relations and threads across two hs servers (both databases): children received over
+// federation are indexed and aggregated; history backfilled from the other server is indexed;
+// a redaction received over federation breaks the relationship; thread notification counts
+// for remote thread replies.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { enc, send, sync } from "../helpers/sync.ts";
+
+async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 15000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+const thread = (root: string, body: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root } });
+
+for (const backend of BACKENDS) {
+  describe(`relations over federation [${backend}]`, () => {
+    let hs1: FederatingServer;
+    let hs2: FederatingServer;
+    let alice: TestClient; // hs1
+    let bob: TestClient; // hs2
+    beforeAll(async () => {
+      [hs1, hs2] = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
+      alice = await registerUser(hs1!, "alice");
+      bob = await registerUser(hs2!, "bob");
+    }, 60000);
+    afterAll(async () => {
+      await hs1?.stop();
+      await hs2?.stop();
+    });
+
+    const relations = async (c: TestClient, roomId: string, eventId: string, suffix = "") =>
+      (await c.ok("GET", `/_matrix/client/v1/rooms/${enc(roomId)}/relations/${enc(eventId)}${suffix}`)).chunk as any[];
+    const threadSummary = async (c: TestClient, roomId: string, eventId: string) =>
+      (await c.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`)).unsigned?.["m.relations"]?.["m.thread"];
+
+    test("backfilled history, remote children, remote redactions, remote thread replies counted per thread", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
+      const root = await send(alice, roomId, "root on hs1");
+      const early = await send(alice, roomId, thread(root, "before bob came"));
+      await send(alice, roomId, { "m.relates_to": { rel_type: "m.annotation", event_id: root, key: "⭐" } }, "m.reaction");
+
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
+      // History from before the join arrives by backfill (/messages), and its relations are indexed.
+      const history = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=50`);
+      expect(history.chunk.map((e: any) => e.event_id)).toContain(early);
+      expect((await relations(bob, roomId, root)).map((e) => e.event_id)).toContain(early);
+      expect((await relations(bob, roomId, root, "/m.annotation")).map((e) => e.content["m.relates_to"].key)).toEqual(["⭐"]);
+      const onHs2 = await bob.ok("GET", `/_matrix/client/v1/rooms/${enc(roomId)}/threads`);
+      expect(onHs2.chunk.map((e: any) => e.event_id)).toEqual([root]);
+      expect(onHs2.chunk[0].unsigned["m.relations"]["m.thread"]).toMatchObject({ count: 1, current_user_participated: false });
+
+      // Bob replies in the thread from hs2: hs1 indexes the remote child and aggregates it.
+      await eventually(async () => {
+        const r = await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId!)}`);
+        return r.status === 200 ? true : undefined;
+      }, "bob's join on hs1");
+      const reply = await send(bob, roomId, thread(root, "hello from hs2"));
+      const summary = await eventually(async () => {
+        const t = await threadSummary(alice, roomId, root);
+        return t?.count === 2 ? t : undefined;
+      }, "the remote reply aggregated on hs1");
+      expect(summary.latest_event.event_id).toBe(reply);
+      expect(summary.latest_event.sender).toBe(bob.userId);
+      expect(summary.current_user_participated).toBe(true);
+      expect((await relations(alice, roomId, root, "/m.thread")).map((e) => e.event_id)).toEqual([reply, early]);
+      // The remote reply counts in alice's thread notifications on hs1.
+      const unread = (await sync(alice, { filter: { room: { rooms: [roomId], timeline: { limit: 1, unread_thread_notifications: true } } } })).rooms.join[roomId];
+      expect(unread.unread_thread_notifications[root].notification_count).toBe(1);
+      // And bob now participates, as hs2 sees it.
+      expect((await threadSummary(bob, roomId, root)).current_user_participated).toBe(true);
+
+      // Bob redacts his reply: the relationship is broken on both servers.
+      await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(reply)}/${crypto.randomUUID()}`, {});
+      expect((await threadSummary(bob, roomId, root)).count).toBe(1);
+      const after = await eventually(async () => {
+        const t = await threadSummary(alice, roomId, root);
+        return t?.count === 1 ? t : undefined;
+      }, "the redaction applied on hs1");
+      expect(after.latest_event.event_id).toBe(early);
+      expect((await relations(alice, roomId, root, "/m.thread")).map((e) => e.event_id)).toEqual([early]);
+
+      // An edit from hs1 reaches hs2 and is bundled there.
+      const editId = await send(alice, roomId, {
+        msgtype: "m.text",
+        body: "* root, edited",
+        "m.new_content": { msgtype: "m.text", body: "root, edited" },
+        "m.relates_to": { rel_type: "m.replace", event_id: root },
+      });
+      const bundled = await eventually(async () => {
+        const ev = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(root)}`);
+        return ev.unsigned?.["m.relations"]?.["m.replace"]?.event_id === editId ? ev : undefined;
+      }, "the edit bundled on hs2");
+      expect(bundled.content.body).toBe("root on hs1");
+    }, 90000);
+  });
+}
