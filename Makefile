@@ -3,7 +3,7 @@ BUN := ./node_modules/.bin/bun
 DATA ?= ./data
 CONFIG ?= $(DATA)/homeserver.toml
 
-.PHONY: all install run user test test-fast typecheck build release bench sample-config demo demo-stop clean
+.PHONY: all install run user test test-reliability soak typecheck build release bench sample-config demo demo-stop clean
 
 all: build
 
@@ -26,6 +26,14 @@ user: install
 # The whole test suite: units and HTTP tests on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set.
 test: install
 	bash scripts/test.sh
+
+# Crash safety, hostile input, isolation, outages (also part of `make test`).
+test-reliability: install
+	bash scripts/test.sh tests/reliability
+
+# Longer runs of the same: 100 SIGKILLs per database.
+soak: install
+	HS_CRASH_KILLS=100 bash scripts/test.sh tests/reliability/crash.test.ts
 
 typecheck: install
 	./node_modules/.bin/tsc --noEmit -p .
