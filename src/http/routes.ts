@@ -12,6 +12,9 @@ import { installRetryAfter } from "./ratelimit.ts";
 import { federationTransportRoutes } from "./federation/transport.ts";
 import { federationRoomRoutes } from "./federation/rooms.ts";
 import { pushRulesRoutes } from "./client/push-rules.ts";
+import { e2eeRoutes } from "./client/e2ee.ts";
+import { keyBackupRoutes } from "./client/key-backup.ts";
+import { federationE2eeRoutes } from "./federation/e2ee.ts";
 import { relationsRoutes } from "./client/relations.ts";
 import { openIdRoutes } from "./client/openid.ts";
 
@@ -24,8 +27,11 @@ export function mountRoutes(app: App, svc: Services): void {
   accountDataRoutes(app, svc);
   ephemeralRoutes(app, svc);
   pushRulesRoutes(app, svc);
+  e2eeRoutes(app, svc);
+  keyBackupRoutes(app, svc);
   relationsRoutes(app, svc);
   openIdRoutes(app, svc);
   federationTransportRoutes(app, svc);
   federationRoomRoutes(app, svc);
+  federationE2eeRoutes(app, svc);
 }

@@ -6,6 +6,7 @@
 //  - loginTypes: further POST /login types (m.login.application_service comes with appservices);
 //  - onDevicesDeleted: a device was deleted (logout, DELETE /devices, deactivation): its E2EE keys
 //    and to-device queue go with it;
+//  - onDeviceRenamed: a device's display name changed (other users see it in /keys/query);
 //  - onDeactivated: an account was deactivated (leave rooms, delete pushers and account data);
 //  - onUserCreated: a user was registered (default push rules, ...).
 import type { Config } from "../config/schema.ts";
@@ -83,6 +84,7 @@ export class AccountsService {
   readonly store: AccountsStore;
   readonly loginTypes = new Map<string, LoginType>();
   readonly onDevicesDeleted: DevicesDeletedHook[] = [];
+  readonly onDeviceRenamed: Array<(userId: string, deviceId: string) => Promise<void>> = [];
   readonly onDeactivated: DeactivatedHook[] = [];
   readonly onUserCreated: UserCreatedHook[] = [];
 
@@ -268,6 +270,7 @@ export class AccountsService {
       return;
     }
     if (!(await this.store.updateDeviceDisplayName(userId, deviceId, displayName))) throw notFound("Device not found");
+    for (const hook of this.onDeviceRenamed) await hook(userId, deviceId);
   }
 
   /**

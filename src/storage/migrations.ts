@@ -8,6 +8,7 @@ import m0004 from "../../sql/0004_sync.sql" with { type: "text" };
 import m0005 from "../../sql/0005_federation_keys.sql" with { type: "text" };
 import m0006 from "../../sql/0006_federation_events.sql" with { type: "text" };
 import m0007 from "../../sql/0007_room_member_indexes.sql" with { type: "text" };
+import m0008 from "../../sql/0008_e2ee.sql" with { type: "text" };
 import m0011 from "../../sql/0011_relations_reports.sql" with { type: "text" };
 
 export interface Migration {
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(5, "0005_federation_keys.sql", m0005),
   shared(6, "0006_federation_events.sql", m0006),
   shared(7, "0007_room_member_indexes.sql", m0007),
+  shared(8, "0008_e2ee.sql", m0008),
   shared(11, "0011_relations_reports.sql", m0011),
 ];
 

@@ -1,0 +1,111 @@
+// Builds the end-to-end encryption services and connects them to the rest of hs:
+//   - /sync: to_device events, device_lists (incremental syncs), one-time key counts and unused
+//     fallback key types, through Sync.extensions;
+//   - accounts: deleted devices lose their keys and inbox, renamed devices are announced,
+//     deactivated accounts lose their cross-signing keys and backups;
+//   - federation: m.device_list_update, m.signing_key_update and m.direct_to_device EDUs in and out;
+//   - rooms: membership changes drop remote device list caches nobody here needs any more.
+import type { Db } from "../../storage/db.ts";
+import { E2eeRepo } from "../../storage/e2ee-repo.ts";
+import type { AccountsService } from "../accounts.ts";
+import type { FederationRequester } from "../federation/ports.ts";
+import type { FederationSender } from "../federation/sender.ts";
+import type { EduHandlers } from "../federation/serve.ts";
+import type { Notifier } from "../notifier.ts";
+import type { RoomEvents } from "../rooms/events.ts";
+import type { StreamAllocator } from "../streams.ts";
+import type { Sync } from "../sync.ts";
+import { KeyBackup } from "./backup.ts";
+import { DeviceLists } from "./device-lists.ts";
+import { E2eeKeys } from "./keys.ts";
+import { ToDevice } from "./to-device.ts";
+
+export interface E2eeServices {
+  readonly repo: E2eeRepo;
+  /** /keys/upload, /keys/query, /keys/claim, cross-signing, and their federation counterparts. */
+  readonly keys: E2eeKeys;
+  /** Device list changes: /sync device_lists, /keys/changes, device list EDUs, the remote cache. */
+  readonly deviceLists: DeviceLists;
+  /** /sendToDevice and the to-device inbox. */
+  readonly toDevice: ToDevice;
+  /** /room_keys: server-side key backups. */
+  readonly backup: KeyBackup;
+}
+
+export interface E2eeServicesDeps {
+  db: Db;
+  repo: E2eeRepo;
+  serverName: string;
+  streams: StreamAllocator;
+  notifier: Notifier;
+  accounts: AccountsService;
+  events: RoomEvents;
+  sync: Sync;
+  fed: FederationRequester;
+  sender: Pick<FederationSender, "sendEdu">;
+  edus: EduHandlers;
+  serversInRoom: (roomId: string) => Promise<string[]>;
+  /** [federation] allow_device_name_lookup_over_federation. */
+  shareDisplayNames: boolean;
+}
+
+export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
+  const { db, repo, serverName } = d;
+  const deviceIds = async (userId: string) => (await d.accounts.listDevices(userId)).map((dev) => dev.deviceId);
+  const sendEdu = (type: string, content: Record<string, unknown>, destinations: string[]) => d.sender.sendEdu(type, content, destinations);
+  // DeviceLists and E2eeKeys need each other: the lists ask the keys how devices look to other servers.
+  let keys: E2eeKeys | undefined;
+  const deviceLists = new DeviceLists({
+    db,
+    repo,
+    streams: d.streams,
+    notifier: d.notifier,
+    serverName,
+    fed: d.fed,
+    sendEdu,
+    serversInRoom: d.serversInRoom,
+    shareDisplayNames: d.shareDisplayNames,
+    localDeviceForFederation: (u, dev) => keys!.localDeviceForFederation(u, dev),
+    localCrossSigningForFederation: (u) => keys!.localCrossSigningForFederation(u),
+  });
+  keys = new E2eeKeys({ db, repo, serverName, deviceLists, fed: d.fed, deviceIds, shareDisplayNames: d.shareDisplayNames });
+  const toDevice = new ToDevice({ db, repo, streams: d.streams, notifier: d.notifier, serverName, deviceIds, sendEdu });
+  const backup = new KeyBackup(db, repo);
+  const k = keys;
+
+  d.sync.extensions.push(async (ctx, body) => {
+    let news = false;
+    if (ctx.deviceId !== null) {
+      body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
+      body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
+      const events = await toDevice.forSync(ctx.userId, ctx.deviceId, ctx.since, ctx.to);
+      if (events.length) {
+        body.to_device.events.push(...events);
+        news = true;
+      }
+    }
+    if (ctx.since !== undefined) {
+      const lists = await deviceLists.changesFor(ctx.userId, ctx.since, ctx.to);
+      body.device_lists = lists;
+      if (lists.changed.length || lists.left.length) news = true;
+    }
+    return news;
+  });
+
+  d.accounts.onDevicesDeleted.push((userId, ids) => k.devicesDeleted(userId, ids));
+  d.accounts.onDeviceRenamed.push((userId, deviceId) => k.deviceRenamed(userId, deviceId));
+  d.accounts.onDeactivated.push((userId) => k.deactivated(userId));
+
+  d.edus["m.device_list_update"] = (origin, c) => deviceLists.receiveDeviceListUpdate(origin, c);
+  d.edus["m.signing_key_update"] = (origin, c) => deviceLists.receiveSigningKeyUpdate(origin, c);
+  d.edus["m.direct_to_device"] = (origin, c) => toDevice.receive(origin, c);
+
+  d.events.hooks.afterPersist.push((ev) => {
+    if (ev.type !== "m.room.member" || typeof ev.state_key !== "string" || !ev.room_id) return;
+    const membership = ev.content["membership"];
+    if (typeof membership !== "string") return;
+    void deviceLists.membershipChanged(ev.room_id, ev.state_key, membership).catch(() => undefined);
+  });
+
+  return { repo, keys: k, deviceLists, toDevice, backup };
+}
