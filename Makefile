@@ -13,8 +13,16 @@ node_modules/.installed: package.json package-lock.json
 
 install: node_modules/.installed
 
+# The web client (web/src → web/dist), rebuilt when a source changes; the server serves web/dist
+# when run from source, and `make build` embeds it in the binary.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/favicon.svg scripts/build-web.ts
+web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
+	$(BUN) scripts/build-web.ts
+
+web: web/dist/index.html
+
 # Serve on http://127.0.0.1:8008 with SQLite, generating $(CONFIG) and a signing key on first run.
-run: install
+run: install web
 	@test -f $(CONFIG) || $(BUN) bin/hs.ts generate-config --server-name localhost \
 		--config-path $(CONFIG) --data-dir $(DATA) --public-baseurl http://127.0.0.1:8008/
 	$(BUN) bin/hs.ts serve --config $(CONFIG)
@@ -24,7 +32,7 @@ user: install
 	$(BUN) bin/hs.ts register-user --config $(CONFIG)
 
 # The whole test suite: units and HTTP tests on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set.
-test: install
+test: install web
 	bash scripts/test.sh
 
 # Crash safety, hostile input, isolation, outages (also part of `make test`).
@@ -37,6 +45,7 @@ soak: install
 
 typecheck: install
 	./node_modules/.bin/tsc --noEmit -p .
+	./node_modules/.bin/tsc --noEmit -p web
 
 # dist/hs for this machine.
 build: install
@@ -61,4 +70,4 @@ demo-stop:
 	$(BUN) scripts/demo.ts stop
 
 clean:
-	rm -rf dist .test-tmp
+	rm -rf dist .test-tmp web/dist

@@ -1,7 +1,8 @@
 // Compiles bin/hs.ts into a single executable: `bun scripts/build.ts native | linux-x64 | linux-arm64 ...`.
 // native → dist/hs; a named target → dist/hs-<target>. The compiled binary carries the SQL migrations
-// (imported as text) and, once it exists, the web client (embedded as assets).
-import { existsSync, mkdirSync } from "node:fs";
+// (imported as text) and the web client (built first, embedded as assets).
+import { mkdirSync } from "node:fs";
+import { buildWeb } from "./build-web.ts";
 
 const targets = process.argv.slice(2);
 if (targets.length === 0) {
@@ -9,6 +10,9 @@ if (targets.length === 0) {
   process.exit(2);
 }
 mkdirSync("dist", { recursive: true });
+// The web client is always rebuilt, so the binary embeds the current one (web/dist as assets).
+const web = await buildWeb();
+console.log(`built web/dist in ${Math.round(web.ms)} ms`);
 for (const t of targets) {
   const outfile = t === "native" ? "dist/hs" : `dist/hs-${t}`;
   const started = performance.now();
@@ -21,7 +25,7 @@ for (const t of targets) {
       outfile,
       autoloadDotenv: false,
       autoloadBunfig: false,
-      ...(existsSync("web/dist") ? { assets: ["web/dist"] } : {}),
+      assets: ["web/dist"],
     },
   });
   if (!result.success) {

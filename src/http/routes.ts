@@ -17,9 +17,11 @@ import { keyBackupRoutes } from "./client/key-backup.ts";
 import { federationE2eeRoutes } from "./federation/e2ee.ts";
 import { relationsRoutes } from "./client/relations.ts";
 import { openIdRoutes } from "./client/openid.ts";
+import { webClientRoutes } from "./web.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
   installRetryAfter(app);
+  webClientRoutes(app, svc);
   discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({}) });
   accountsRoutes(app, svc);
   roomRoutes(app, svc);

@@ -1,0 +1,517 @@
+// The client: the session, the /sync loop feeding the rooms, and every action the UI takes
+// (sending with local echo and retry, pagination, receipts, typing, membership, profile).
+import { Api, arr, MatrixApiError, num, obj, paths, str, type Json, type JsonObject, type Session } from "./api.ts";
+import { Room, type MEvent, type Membership, type PendingEvent } from "./room.ts";
+
+const SESSION_KEY = "hs.session";
+
+export function loadSession(): Session | undefined {
+  try {
+    const s = obj(JSON.parse(localStorage.getItem(SESSION_KEY) ?? "null"));
+    if (typeof s.userId === "string" && typeof s.accessToken === "string" && typeof s.deviceId === "string") {
+      return { userId: s.userId, accessToken: s.accessToken, deviceId: s.deviceId };
+    }
+  } catch {
+    /* no session */
+  }
+  return undefined;
+}
+
+export function saveSession(s: Session | undefined): void {
+  if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  else localStorage.removeItem(SESSION_KEY);
+}
+
+export type SyncState = "starting" | "ok" | "error";
+
+const SYNC_FILTER = {
+  room: {
+    timeline: { limit: 40 },
+    state: { lazy_load_members: false },
+  },
+  presence: { not_types: ["*"] },
+};
+
+let txnCounter = 0;
+const newTxnId = () => `web${Date.now().toString(36)}${(txnCounter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+export class Client {
+  readonly rooms = new Map<string, Room>();
+  readonly accountData = new Map<string, JsonObject>();
+  syncState: SyncState = "starting";
+  syncError = "";
+  /** First sync done: the room list is complete. */
+  ready = false;
+  profile: { displayname?: string; avatar_url?: string } = {};
+  isAdmin = false;
+  private since: string | undefined;
+  private stopped = false;
+  private abort: AbortController | undefined;
+  private listeners = new Set<() => void>();
+  private scheduled = false;
+  private typingSent = new Map<string, number>();
+
+  constructor(
+    readonly api: Api,
+    readonly session: Session,
+  ) {
+    api.session = session;
+  }
+
+  get userId(): string {
+    return this.session.userId;
+  }
+
+  // ---- change notification (batched per animation frame)
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  emit(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  // ---- lifecycle
+
+  start(): void {
+    void this.loadProfile();
+    void this.checkAdmin();
+    void this.syncLoop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  async logout(): Promise<void> {
+    this.stop();
+    try {
+      await this.api.post("/_matrix/client/v3/logout");
+    } catch {
+      /* the token may already be gone */
+    }
+  }
+
+  async loadProfile(): Promise<void> {
+    try {
+      const p = await this.api.get(paths.profile(this.userId));
+      this.profile = { displayname: str(p.displayname), avatar_url: str(p.avatar_url) };
+      this.emit();
+    } catch {
+      /* no profile yet */
+    }
+  }
+
+  /** Server admins see the admin console (probed through the admin API itself). */
+  async checkAdmin(): Promise<void> {
+    try {
+      const r = await this.api.get(`/_synapse/admin/v1/users/${paths.enc(this.userId)}/admin`);
+      this.isAdmin = r.admin === true;
+    } catch (e) {
+      if (e instanceof MatrixApiError && e.unsupported) {
+        try {
+          await this.api.get("/_synapse/admin/v1/registration_tokens");
+          this.isAdmin = true;
+        } catch {
+          this.isAdmin = false;
+        }
+      }
+    }
+    this.emit();
+  }
+
+  private async syncLoop(): Promise<void> {
+    let backoff = 1000;
+    let filterId: string | undefined;
+    try {
+      const f = await this.api.post(`/_matrix/client/v3/user/${paths.enc(this.userId)}/filter`, SYNC_FILTER);
+      filterId = str(f.filter_id);
+    } catch {
+      /* inline filter below */
+    }
+    const filter = filterId ?? JSON.stringify(SYNC_FILTER);
+    while (!this.stopped) {
+      this.abort = new AbortController();
+      try {
+        const r = await this.api.get(
+          "/_matrix/client/v3/sync",
+          { filter, since: this.since, timeout: this.since ? 30000 : 0, set_presence: "online" },
+          this.abort.signal,
+        );
+        this.processSync(r);
+        this.since = str(r.next_batch);
+        if (this.syncState !== "ok" || !this.ready) {
+          this.syncState = "ok";
+          this.ready = true;
+        }
+        backoff = 1000;
+        this.emit();
+      } catch (e) {
+        if (this.stopped) return;
+        if (e instanceof MatrixApiError && e.errcode === "M_UNKNOWN_TOKEN") return;
+        this.syncState = "error";
+        this.syncError = e instanceof Error ? e.message : String(e);
+        this.emit();
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 30000);
+      }
+    }
+  }
+
+  room(roomId: string): Room {
+    let r = this.rooms.get(roomId);
+    if (!r) this.rooms.set(roomId, (r = new Room(roomId, this.userId)));
+    return r;
+  }
+
+  private processSync(r: JsonObject): void {
+    for (const ev of arr(obj(r.account_data).events)) {
+      const e = obj(ev);
+      const type = str(e.type);
+      if (type) this.accountData.set(type, obj(e.content));
+    }
+    const rooms = obj(r.rooms);
+    for (const [roomId, data] of Object.entries(obj(rooms.join))) this.processJoined(roomId, obj(data));
+    for (const [roomId, data] of Object.entries(obj(rooms.invite))) {
+      const room = this.room(roomId);
+      room.membership = "invite";
+      room.inviteState = arr(obj(obj(data).invite_state).events).map((e) => obj(e) as unknown as MEvent);
+      room.touch();
+    }
+    for (const [roomId, data] of Object.entries(obj(rooms.leave))) {
+      const room = this.rooms.get(roomId);
+      if (!room) continue;
+      const d = obj(data);
+      for (const ev of arr(obj(d.state).events)) room.setState(obj(ev) as unknown as MEvent);
+      for (const ev of arr(obj(d.timeline).events)) this.addTimelineEvent(room, obj(ev) as unknown as MEvent);
+      const mine = room.membershipOf(this.userId);
+      room.membership = mine === "ban" ? "ban" : "leave";
+      room.touch();
+    }
+  }
+
+  private processJoined(roomId: string, d: JsonObject): void {
+    const room = this.room(roomId);
+    room.membership = "join";
+    room.inviteState = [];
+    const summary = obj(d.summary);
+    if (summary["m.heroes"]) room.heroes = arr(summary["m.heroes"]).map(String);
+    if (summary["m.joined_member_count"] !== undefined) room.joinedCount = num(summary["m.joined_member_count"]) ?? 0;
+    if (summary["m.invited_member_count"] !== undefined) room.invitedCount = num(summary["m.invited_member_count"]) ?? 0;
+    for (const ev of arr(obj(d.state).events)) room.setState(obj(ev) as unknown as MEvent);
+    const tl = obj(d.timeline);
+    const events = arr(tl.events).map((e) => obj(e) as unknown as MEvent);
+    if (tl.limited === true) {
+      // A gap: start over from this batch (older history is paginated again on demand).
+      room.timeline = [];
+      room.prevBatch = str(tl.prev_batch) ?? null;
+    } else if (room.timeline.length === 0 && room.prevBatch === null) {
+      room.prevBatch = str(tl.prev_batch) ?? null;
+    }
+    for (const ev of events) this.addTimelineEvent(room, ev);
+    for (const ev of arr(obj(d.ephemeral).events)) {
+      const e = obj(ev);
+      if (e.type === "m.typing") room.typing = arr(obj(e.content).user_ids).map(String).filter((u) => u !== this.userId);
+      if (e.type === "m.receipt") {
+        for (const [eventId, byType] of Object.entries(obj(e.content))) {
+          for (const rtype of ["m.read", "m.read.private"]) {
+            for (const [user, info] of Object.entries(obj(obj(byType)[rtype]))) {
+              const ts = num(obj(info).ts) ?? 0;
+              const prev = room.receipts.get(user);
+              if (!prev || this.isAfter(room, eventId, prev.eventId)) room.receipts.set(user, { eventId, ts });
+            }
+          }
+        }
+      }
+    }
+    for (const ev of arr(obj(d.account_data).events)) {
+      const e = obj(ev);
+      if (e.type === "m.tag") room.tags = obj(obj(e.content).tags);
+    }
+    const counts = obj(d.unread_notifications);
+    if (counts.notification_count !== undefined) room.unread = num(counts.notification_count) ?? 0;
+    if (counts.highlight_count !== undefined) room.highlights = num(counts.highlight_count) ?? 0;
+    room.touch();
+  }
+
+  /** Is event a later in the loaded timeline than event b (unknown events count as later)? */
+  private isAfter(room: Room, a: string, b: string): boolean {
+    const ia = room.timeline.findIndex((e) => e.event_id === a);
+    const ib = room.timeline.findIndex((e) => e.event_id === b);
+    if (ia < 0) return true;
+    if (ib < 0) return true;
+    return ia >= ib;
+  }
+
+  private addTimelineEvent(room: Room, ev: MEvent): void {
+    if (room.timeline.some((e) => e.event_id === ev.event_id)) return;
+    if (ev.state_key !== undefined) room.setState(ev);
+    room.timeline.push(ev);
+    // The server's copy of a local echo replaces it.
+    const txn = str(ev.unsigned?.transaction_id);
+    room.pending = room.pending.filter((p) => {
+      const same = (txn && p.txnId === txn) || (p.eventId && p.eventId === ev.event_id);
+      if (same && p.previewUrl) setTimeout(() => URL.revokeObjectURL(p.previewUrl!), 60000);
+      return !same;
+    });
+    // A sender has read up to their own message.
+    const prev = room.receipts.get(ev.sender);
+    if (!prev || this.isAfter(room, ev.event_id, prev.eventId)) room.receipts.set(ev.sender, { eventId: ev.event_id, ts: ev.origin_server_ts });
+    if (ev.type === "m.room.member" && ev.state_key === this.userId) {
+      const m = str(ev.content.membership);
+      if (m === "leave" || m === "ban") room.membership = m as Membership;
+    }
+  }
+
+  // ---- reading
+
+  /** Loads older events into the room's timeline; false when there is nothing more. */
+  async paginate(room: Room, limit = 30): Promise<boolean> {
+    if (room.loadingHistory || room.prevBatch === null) return false;
+    room.loadingHistory = true;
+    this.emit();
+    try {
+      const r = await this.api.get(`${paths.room(room.id)}/messages`, { dir: "b", from: room.prevBatch, limit });
+      const chunk = arr(r.chunk).map((e) => obj(e) as unknown as MEvent);
+      const known = new Set(room.timeline.map((e) => e.event_id));
+      const older = chunk.filter((e) => !known.has(e.event_id)).reverse();
+      room.timeline = [...older, ...room.timeline];
+      room.prevBatch = chunk.length === 0 ? null : (str(r.end) ?? null);
+      return chunk.length > 0;
+    } finally {
+      room.loadingHistory = false;
+      room.touch();
+      this.emit();
+    }
+  }
+
+  /** Sends a read receipt (and moves the fully-read marker) to the latest event of the room. */
+  async markRead(room: Room): Promise<void> {
+    const last = [...room.timeline].reverse().find((e) => !e.event_id.startsWith("~"));
+    if (!last || room.sentReceipt === last.event_id) return;
+    room.sentReceipt = last.event_id;
+    if (room.unread || room.highlights) {
+      room.unread = 0;
+      room.highlights = 0;
+      room.touch();
+      this.emit();
+    }
+    try {
+      await this.api.post(`${paths.room(room.id)}/read_markers`, { "m.fully_read": last.event_id, "m.read": last.event_id });
+    } catch {
+      try {
+        await this.api.post(`${paths.room(room.id)}/receipt/m.read/${paths.enc(last.event_id)}`, {});
+      } catch {
+        room.sentReceipt = undefined;
+      }
+    }
+  }
+
+  // ---- sending
+
+  sendMessage(room: Room, content: JsonObject, type = "m.room.message"): void {
+    const p: PendingEvent = { txnId: newTxnId(), type, content, status: "sending", ts: Date.now() };
+    room.pending.push(p);
+    room.touch();
+    this.emit();
+    void this.transmit(room, p);
+  }
+
+  sendFile(room: Room, file: File, dims?: { w: number; h: number }): void {
+    const isImage = file.type.startsWith("image/");
+    const content: JsonObject = {
+      msgtype: isImage ? "m.image" : file.type.startsWith("video/") ? "m.video" : file.type.startsWith("audio/") ? "m.audio" : "m.file",
+      body: file.name,
+      info: { mimetype: file.type || "application/octet-stream", size: file.size, ...(dims ? { w: dims.w, h: dims.h } : {}) },
+    };
+    const p: PendingEvent = {
+      txnId: newTxnId(),
+      type: "m.room.message",
+      content,
+      status: "sending",
+      ts: Date.now(),
+      file,
+      previewUrl: isImage ? URL.createObjectURL(file) : undefined,
+    };
+    room.pending.push(p);
+    room.touch();
+    this.emit();
+    void this.transmit(room, p);
+  }
+
+  retry(room: Room, p: PendingEvent): void {
+    p.status = "sending";
+    p.error = undefined;
+    room.touch();
+    this.emit();
+    void this.transmit(room, p);
+  }
+
+  cancelPending(room: Room, p: PendingEvent): void {
+    room.pending = room.pending.filter((x) => x !== p);
+    if (p.previewUrl) URL.revokeObjectURL(p.previewUrl);
+    room.touch();
+    this.emit();
+  }
+
+  private async transmit(room: Room, p: PendingEvent): Promise<void> {
+    try {
+      if (p.file) {
+        const uri = await this.api.upload(p.file, p.file.name);
+        p.content = { ...p.content, url: uri };
+        p.file = undefined;
+      }
+      const r = await this.api.put(`${paths.room(room.id)}/send/${paths.enc(p.type)}/${paths.enc(p.txnId)}`, p.content);
+      p.eventId = str(r.event_id);
+      // The event may already have come down /sync.
+      if (p.eventId && room.timeline.some((e) => e.event_id === p.eventId)) room.pending = room.pending.filter((x) => x !== p);
+    } catch (e) {
+      p.status = "failed";
+      p.error = e instanceof MatrixApiError && e.errcode === "M_UNRECOGNIZED" && p.file ? "File uploads are not available on this server yet" : e instanceof Error ? e.message : String(e);
+    }
+    room.touch();
+    this.emit();
+  }
+
+  async redact(room: Room, eventId: string, reason?: string): Promise<void> {
+    await this.api.put(`${paths.room(room.id)}/redact/${paths.enc(eventId)}/${newTxnId()}`, reason ? { reason } : {});
+  }
+
+  react(room: Room, eventId: string, key: string): void {
+    this.sendMessage(room, { "m.relates_to": { rel_type: "m.annotation", event_id: eventId, key } }, "m.reaction");
+  }
+
+  /** Tells the room I am typing (at most every 20 s) or stopped. */
+  typing(room: Room, typing: boolean): void {
+    const last = this.typingSent.get(room.id) ?? 0;
+    const now = Date.now();
+    if (typing && now - last < 20000) return;
+    if (!typing && last === 0) return;
+    this.typingSent.set(room.id, typing ? now : 0);
+    void this.api
+      .put(`${paths.room(room.id)}/typing/${paths.enc(this.userId)}`, typing ? { typing: true, timeout: 30000 } : { typing: false })
+      .catch(() => {});
+  }
+
+  // ---- rooms and membership
+
+  async createRoom(opts: { name: string; topic: string; isPublic: boolean; encrypted: boolean; invite: string[]; direct?: boolean }): Promise<string> {
+    const initial_state: Json[] = [];
+    if (opts.encrypted) initial_state.push({ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } });
+    const body: JsonObject = {
+      preset: opts.direct ? "trusted_private_chat" : opts.isPublic ? "public_chat" : "private_chat",
+      visibility: opts.isPublic ? "public" : "private",
+      invite: opts.invite,
+      initial_state,
+    };
+    if (opts.name) body.name = opts.name;
+    if (opts.topic) body.topic = opts.topic;
+    if (opts.direct) body.is_direct = true;
+    const r = await this.api.post("/_matrix/client/v3/createRoom", body);
+    const roomId = str(r.room_id)!;
+    if (opts.direct && opts.invite[0]) await this.markDirect(roomId, opts.invite[0]);
+    return roomId;
+  }
+
+  /** Records a room as a direct chat with someone in m.direct account data. */
+  async markDirect(roomId: string, userId: string): Promise<void> {
+    const direct = obj(this.accountData.get("m.direct"));
+    const list = arr(direct[userId]).map(String);
+    if (list.includes(roomId)) return;
+    const next = { ...direct, [userId]: [...list, roomId] };
+    this.accountData.set("m.direct", next);
+    await this.api.put(`/_matrix/client/v3/user/${paths.enc(this.userId)}/account_data/m.direct`, next);
+  }
+
+  /** Room ID → the other user, for rooms in m.direct. */
+  directRooms(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [user, rooms] of Object.entries(obj(this.accountData.get("m.direct")))) {
+      for (const r of arr(rooms)) if (typeof r === "string") out.set(r, user);
+    }
+    return out;
+  }
+
+  async join(roomIdOrAlias: string, via: string[] = []): Promise<string> {
+    const query = via.length ? { server_name: via[0] } : undefined;
+    const r = await this.api.post(`/_matrix/client/v3/join/${paths.enc(roomIdOrAlias)}`, {}, query);
+    const roomId = str(r.room_id)!;
+    const room = this.rooms.get(roomId);
+    if (room?.membership === "invite" && room.invitedAsDirect && room.inviter) void this.markDirect(roomId, room.inviter).catch(() => {});
+    return roomId;
+  }
+
+  async leave(roomId: string): Promise<void> {
+    await this.api.post(`${paths.room(roomId)}/leave`, {});
+    const room = this.rooms.get(roomId);
+    if (room) {
+      room.membership = "leave";
+      room.touch();
+      this.emit();
+    }
+  }
+
+  async forget(roomId: string): Promise<void> {
+    await this.api.post(`${paths.room(roomId)}/forget`, {}).catch(() => {});
+    this.rooms.delete(roomId);
+    this.emit();
+  }
+
+  async invite(roomId: string, userId: string): Promise<void> {
+    await this.api.post(`${paths.room(roomId)}/invite`, { user_id: userId });
+  }
+
+  async kick(roomId: string, userId: string, reason?: string): Promise<void> {
+    await this.api.post(`${paths.room(roomId)}/kick`, { user_id: userId, ...(reason ? { reason } : {}) });
+  }
+
+  async ban(roomId: string, userId: string, reason?: string): Promise<void> {
+    await this.api.post(`${paths.room(roomId)}/ban`, { user_id: userId, ...(reason ? { reason } : {}) });
+  }
+
+  async unban(roomId: string, userId: string): Promise<void> {
+    await this.api.post(`${paths.room(roomId)}/unban`, { user_id: userId });
+  }
+
+  async setState(roomId: string, type: string, content: JsonObject, stateKey = ""): Promise<void> {
+    await this.api.put(`${paths.room(roomId)}/state/${paths.enc(type)}/${paths.enc(stateKey)}`, content);
+  }
+
+  async setDisplayName(name: string): Promise<void> {
+    await this.api.put(`${paths.profile(this.userId)}/displayname`, { displayname: name });
+    this.profile = { ...this.profile, displayname: name };
+    this.emit();
+  }
+
+  async setAvatar(file: File): Promise<void> {
+    const uri = await this.api.upload(file, file.name);
+    await this.api.put(`${paths.profile(this.userId)}/avatar_url`, { avatar_url: uri });
+    this.profile = { ...this.profile, avatar_url: uri };
+    this.emit();
+  }
+
+  /** A user's profile (for room invites and DMs). */
+  async lookupProfile(userId: string): Promise<{ displayname?: string; avatar_url?: string } | undefined> {
+    try {
+      const p = await this.api.get(paths.profile(userId));
+      return { displayname: str(p.displayname), avatar_url: str(p.avatar_url) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Rooms sorted for the list: invites first, then by latest activity. */
+  sortedRooms(): Room[] {
+    return [...this.rooms.values()]
+      .filter((r) => r.membership === "join" || r.membership === "invite")
+      .sort((a, b) => (a.membership === "invite" ? 0 : 1) - (b.membership === "invite" ? 0 : 1) || b.lastActivity - a.lastActivity);
+  }
+}

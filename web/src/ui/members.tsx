@@ -1,0 +1,107 @@
+// The member list of a room, with invite, kick, ban and unban for those with the power to.
+import { useState } from "preact/hooks";
+import type { Room } from "../room.ts";
+import { AsyncForm, attempt, Avatar, IconButton, useClient, val } from "./common.tsx";
+
+function roleOf(power: number): string | null {
+  if (power === Infinity) return "Owner";
+  if (power >= 100) return "Admin";
+  if (power >= 50) return "Moderator";
+  return null;
+}
+
+export function MemberPanel({ room, onClose }: { room: Room; onClose: () => void }) {
+  const client = useClient();
+  const members = room.members;
+  const joined = members.filter((m) => m.membership === "join");
+  const invited = members.filter((m) => m.membership === "invite");
+  const banned = members.filter((m) => m.membership === "ban");
+  const [invitee, setInvitee] = useState("");
+  const [open, setOpen] = useState<string | null>(null);
+
+  const Row = ({ m }: { m: (typeof members)[number] }) => {
+    const role = roleOf(m.power);
+    const canKick = m.userId !== client.userId && room.canDo("kick") && room.outranks(m.userId) && m.membership !== "ban";
+    const canBan = m.userId !== client.userId && room.canDo("ban") && room.outranks(m.userId);
+    return (
+      <li class="member">
+        <Avatar id={m.userId} name={m.name} mxc={m.avatar} size={32} />
+        <span class="member-text">
+          <span class="member-name">
+            {m.name} {role && <span class="tag">{role}</span>}
+          </span>
+          <span class="muted small">{m.userId}</span>
+        </span>
+        {(canKick || canBan) && <IconButton icon="more" label={`Actions for ${m.name}`} onClick={() => setOpen(open === m.userId ? null : m.userId)} size={16} />}
+        {open === m.userId && (
+          <div class="member-menu" role="menu" aria-label={`Actions for ${m.name}`}>
+            {canKick && (
+              <button type="button" role="menuitem" onClick={() => confirm(`Remove ${m.name} from the room?`) && void attempt(() => client.kick(room.id, m.userId), `${m.name} was removed`).then(() => setOpen(null))}>
+                {m.membership === "invite" ? "Cancel invitation" : "Remove from room"}
+              </button>
+            )}
+            {canBan && m.membership !== "ban" && (
+              <button type="button" role="menuitem" class="danger-text" onClick={() => confirm(`Ban ${m.name}? They cannot come back until unbanned.`) && void attempt(() => client.ban(room.id, m.userId), `${m.name} was banned`).then(() => setOpen(null))}>
+                Ban
+              </button>
+            )}
+            {canBan && m.membership === "ban" && (
+              <button type="button" role="menuitem" onClick={() => void attempt(() => client.unban(room.id, m.userId), `${m.name} was unbanned`).then(() => setOpen(null))}>
+                Unban
+              </button>
+            )}
+          </div>
+        )}
+      </li>
+    );
+  };
+
+  return (
+    <aside class="members" aria-label="Members">
+      <header class="panel-head">
+        <h2>Members · {joined.length}</h2>
+        <IconButton icon="close" label="Close members" onClick={onClose} />
+      </header>
+      {room.canDo("invite") && (
+        <AsyncForm
+          class="invite-form"
+          submitLabel="Invite"
+          busyLabel="Inviting…"
+          onSubmit={async () => {
+            const id = invitee.trim();
+            if (!/^@[^:]+:.+$/.test(id)) throw new Error("Enter a full user ID, like @alice:example.org");
+            await client.invite(room.id, id);
+            setInvitee("");
+          }}
+        >
+          <input aria-label="User ID to invite" placeholder="@name:server" value={invitee} onInput={(e) => setInvitee(val(e))} autocapitalize="none" spellcheck={false} />
+        </AsyncForm>
+      )}
+      <ul class="member-list">
+        {joined.map((m) => (
+          <Row key={m.userId} m={m} />
+        ))}
+      </ul>
+      {invited.length > 0 && (
+        <>
+          <h3 class="panel-sub">Invited</h3>
+          <ul class="member-list">
+            {invited.map((m) => (
+              <Row key={m.userId} m={m} />
+            ))}
+          </ul>
+        </>
+      )}
+      {banned.length > 0 && (
+        <>
+          <h3 class="panel-sub">Banned</h3>
+          <ul class="member-list">
+            {banned.map((m) => (
+              <Row key={m.userId} m={m} />
+            ))}
+          </ul>
+        </>
+      )}
+    </aside>
+  );
+}

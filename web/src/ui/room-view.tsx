@@ -1,0 +1,454 @@
+// One room: header, the scrolling timeline (pagination, day separators, receipts, typing, jump to
+// latest) and the composer (formatting, replies, edits, attachments with preview).
+import type { ComponentChildren } from "preact";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { obj, str, type JsonObject } from "../api.ts";
+import { dayKey, dayLabel, formatBytes, markdownToHtml } from "../format.ts";
+import { isRedacted, type MEvent, type Room } from "../room.ts";
+import { attempt, Avatar, Icon, IconButton, navigate, Spinner, useClient } from "./common.tsx";
+import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, TypingIndicator } from "./timeline.tsx";
+
+export function RoomView({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
+  if (room.membership === "invite") return <InviteView room={room} />;
+  return (
+    <section class="room" aria-label={room.name}>
+      <RoomHeader room={room} showMembers={showMembers} toggleMembers={toggleMembers} openSettings={openSettings} />
+      <Timeline key={room.id} room={room} />
+    </section>
+  );
+}
+
+function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
+  const joined = room.members.filter((m) => m.membership === "join").length;
+  return (
+    <header class="room-head">
+      <IconButton icon="back" label="Back to rooms" class="only-narrow" onClick={() => navigate("/")} />
+      <Avatar id={room.id} name={room.name} mxc={room.avatarUrl} size={36} />
+      <div class="room-head-text">
+        <h1>
+          {room.name}
+          {room.encrypted && (
+            <span class="tag" title="End-to-end encrypted">
+              <Icon name="lock" size={12} /> Encrypted
+            </span>
+          )}
+        </h1>
+        <p class="muted small topic" title={room.topic}>
+          {room.topic || `${joined} member${joined === 1 ? "" : "s"}`}
+        </p>
+      </div>
+      <IconButton icon="users" label={showMembers ? "Hide members" : "Show members"} pressed={showMembers} onClick={toggleMembers} />
+      <IconButton icon="settings" label="Room settings" onClick={openSettings} />
+    </header>
+  );
+}
+
+function InviteView({ room }: { room: Room }) {
+  const client = useClient();
+  const inviter = room.inviter;
+  const [busy, setBusy] = useState(false);
+  const act = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    await attempt(fn);
+    setBusy(false);
+  };
+  return (
+    <section class="room invite-view" aria-label={`Invitation to ${room.name}`}>
+      <header class="room-head">
+        <IconButton icon="back" label="Back to rooms" class="only-narrow" onClick={() => navigate("/")} />
+      </header>
+      <div class="invite-card">
+        <Avatar id={room.id} name={room.name} mxc={room.avatarUrl} size={72} />
+        <h1>{room.name}</h1>
+        {room.topic && <p class="muted">{room.topic}</p>}
+        <p>{inviter ? `${room.displayName(inviter)} (${inviter}) invited you${room.invitedAsDirect ? " to a direct chat" : ""}.` : "You are invited."}</p>
+        <div class="row gap">
+          <button type="button" class="btn primary" disabled={busy} onClick={() => act(() => client.join(room.id))}>
+            Accept
+          </button>
+          <button
+            type="button"
+            class="btn"
+            disabled={busy}
+            onClick={() =>
+              act(async () => {
+                await client.leave(room.id);
+                navigate("/");
+              })
+            }
+          >
+            Decline
+          </button>
+        </div>
+      </div>
+    </section>
+  );
+}
+
+/** Events as rows: day separators, messages grouped by sender, compact state lines. */
+function buildRows(room: Room, myUserId: string) {
+  const { edits, reactions, redacted } = room.relations();
+  const readersAt = room.readersAt();
+  const rows: Array<{ key: string; node: (onReply: (e: MEvent) => void, onEdit: (e: MEvent) => void) => ComponentChildren }> = [];
+  let lastDay = "";
+  let lastSender = "";
+  let lastTs = 0;
+  // Receipts on hidden events (reactions, edits) move back to the nearest shown event.
+  const shown: Array<{ ev: MEvent; readers: string[] }> = [];
+  const visible = (ev: MEvent) => isMessageLike(ev) || describeState(ev, room) !== null;
+  for (const ev of room.timeline) {
+    const readers = readersAt.get(ev.event_id) ?? [];
+    if (visible(ev)) shown.push({ ev, readers: [...readers] });
+    else if (shown.length) shown[shown.length - 1]!.readers.push(...readers);
+  }
+  for (const { ev, readers } of shown) {
+    const day = dayKey(ev.origin_server_ts);
+    if (day !== lastDay) {
+      rows.push({ key: `day-${day}`, node: () => <DaySeparator label={dayLabel(ev.origin_server_ts)} /> });
+      lastDay = day;
+      lastSender = "";
+    }
+    if (isMessageLike(ev)) {
+      const cont = lastSender === ev.sender && ev.origin_server_ts - lastTs < 5 * 60000;
+      const e = ev.unsigned?.redacted_because || redacted.has(ev.event_id) ? { ...ev, unsigned: { ...ev.unsigned, redacted_because: {} } } : ev;
+      const ed = edits.get(ev.event_id);
+      const re = reactions.get(ev.event_id);
+      const rd = readers.filter((u) => u !== ev.sender);
+      rows.push({
+        key: ev.event_id,
+        node: (onReply, onEdit) => <Message ev={e} room={room} continuation={cont} edit={ed} reactions={re} readers={rd} onReply={onReply} onEdit={onEdit} highlight={false} />,
+      });
+      lastSender = ev.sender;
+      lastTs = ev.origin_server_ts;
+    } else {
+      const text = describeState(ev, room)!;
+      rows.push({ key: ev.event_id, node: () => <StateLine text={text} ts={ev.origin_server_ts} /> });
+      lastSender = "";
+    }
+  }
+  for (const p of room.pending) {
+    if (p.type === "m.reaction" || obj(p.content["m.relates_to"]).rel_type === "m.replace") continue;
+    const cont = lastSender === myUserId;
+    rows.push({ key: p.txnId, node: () => <PendingMessage p={p} room={room} continuation={cont} /> });
+    lastSender = myUserId;
+  }
+  return rows;
+}
+
+function Timeline({ room }: { room: Room }) {
+  const client = useClient();
+  const scroller = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+  const anchor = useRef<{ height: number; top: number } | null>(null);
+  const [showJump, setShowJump] = useState(false);
+  const [replyTo, setReplyTo] = useState<MEvent | null>(null);
+  const [editing, setEditing] = useState<MEvent | null>(null);
+  const rows = buildRows(room, client.userId);
+  const firstId = room.timeline[0]?.event_id;
+
+  const loadOlder = async () => {
+    const el = scroller.current;
+    if (!el || room.loadingHistory || room.prevBatch === null) return;
+    anchor.current = { height: el.scrollHeight, top: el.scrollTop };
+    await attempt(() => client.paginate(room));
+  };
+
+  const maybeRead = () => {
+    if (atBottom.current && document.visibilityState === "visible" && document.hasFocus()) void client.markRead(room);
+  };
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (!el) return;
+    const dist = el.scrollHeight - el.scrollTop - el.clientHeight;
+    atBottom.current = dist < 40;
+    setShowJump(dist > 400);
+    if (el.scrollTop < 300) void loadOlder();
+    maybeRead();
+  };
+
+  // Keep the view pinned: at the bottom for new events, in place when history is prepended.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    if (anchor.current && !room.loadingHistory) {
+      el.scrollTop = anchor.current.top + (el.scrollHeight - anchor.current.height);
+      anchor.current = null;
+    } else if (atBottom.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+  });
+
+  // Fill the screen with history when the first batch is short.
+  useEffect(() => {
+    const el = scroller.current;
+    if (el && el.scrollHeight <= el.clientHeight + 50 && room.prevBatch !== null && !room.loadingHistory) void loadOlder();
+    maybeRead();
+  }, [room.version, firstId]);
+
+  useEffect(() => {
+    const on = () => maybeRead();
+    addEventListener("focus", on);
+    document.addEventListener("visibilitychange", on);
+    return () => {
+      removeEventListener("focus", on);
+      document.removeEventListener("visibilitychange", on);
+    };
+  }, [room.id]);
+
+  const jump = () => {
+    const el = scroller.current;
+    if (el) el.scrollTo({ top: el.scrollHeight, behavior: "smooth" });
+  };
+
+  const onImageLoad = () => {
+    const el = scroller.current;
+    if (el && atBottom.current) el.scrollTop = el.scrollHeight;
+  };
+
+  return (
+    <>
+      <div class="timeline" ref={scroller} onScroll={onScroll} onLoadCapture={onImageLoad} role="log" aria-label={`Messages in ${room.name}`} tabIndex={0}>
+        <div class="timeline-start">
+          {room.loadingHistory ? (
+            <Spinner label="Loading older messages" />
+          ) : room.prevBatch === null ? (
+            <p class="muted small">This is the beginning of the conversation.</p>
+          ) : (
+            <button type="button" class="btn small" onClick={loadOlder}>
+              Load older messages
+            </button>
+          )}
+        </div>
+        {room.encrypted && (
+          <div class="e2ee-banner" role="note">
+            <Icon name="lock" size={16} /> This room is end-to-end encrypted. This web client does not support encryption yet: it cannot read or send messages here. Use a Matrix app with encryption (such as Element) for this room.
+          </div>
+        )}
+        {rows.map((r) => (
+          <div key={r.key} class="row-wrap">
+            {r.node(
+              (ev) => {
+                setEditing(null);
+                setReplyTo(ev);
+              },
+              (ev) => {
+                setReplyTo(null);
+                setEditing(ev);
+              },
+            )}
+          </div>
+        ))}
+      </div>
+      {showJump && (
+        <button type="button" class="jump" onClick={jump}>
+          <Icon name="down" size={16} /> Jump to latest
+        </button>
+      )}
+      <TypingIndicator room={room} />
+      {room.encrypted ? (
+        <div class="composer disabled" role="note">
+          <Icon name="lock" size={16} /> Sending in encrypted rooms is not supported by this web client yet.
+        </div>
+      ) : !room.canSendMessage() ? (
+        <div class="composer disabled" role="note">
+          You do not have permission to post in this room.
+        </div>
+      ) : (
+        <Composer
+          room={room}
+          replyTo={replyTo}
+          editing={editing}
+          clear={() => {
+            setReplyTo(null);
+            setEditing(null);
+          }}
+          editLast={() => {
+            const last = [...room.timeline].reverse().find((e) => e.sender === client.userId && e.type === "m.room.message" && !isRedacted(e) && obj(e.content["m.relates_to"]).rel_type !== "m.replace" && ["m.text", "m.emote"].includes(str(e.content.msgtype) ?? ""));
+            if (last) setEditing(last);
+          }}
+          onSent={() => {
+            atBottom.current = true;
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function textContent(text: string): JsonObject {
+  const content: JsonObject = { msgtype: "m.text", body: text };
+  if (text.startsWith("/me ")) {
+    content.msgtype = "m.emote";
+    content.body = text.slice(4);
+  }
+  const html = markdownToHtml(str(content.body)!);
+  if (html) {
+    content.format = "org.matrix.custom.html";
+    content.formatted_body = html;
+  }
+  return content;
+}
+
+function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: Room; replyTo: MEvent | null; editing: MEvent | null; clear: () => void; editLast: () => void; onSent: () => void }) {
+  const client = useClient();
+  const [text, setText] = useState("");
+  const [file, setFile] = useState<{ file: File; url?: string; dims?: { w: number; h: number } } | null>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const drafts = useRef(new Map<string, string>());
+
+  useEffect(() => {
+    setText(drafts.current.get(room.id) ?? "");
+    input.current?.focus();
+  }, [room.id]);
+  useEffect(() => {
+    if (editing) setText(plainBody({ ...editing, content: obj(obj(room.relations().edits.get(editing.event_id)?.content)["m.new_content"] ?? editing.content) } as MEvent));
+    if (editing || replyTo) input.current?.focus();
+  }, [editing?.event_id, replyTo?.event_id]);
+  useLayoutEffect(() => {
+    const el = input.current;
+    if (!el) return;
+    el.style.height = "auto";
+    el.style.height = `${Math.min(el.scrollHeight, 200)}px`;
+  }, [text]);
+
+  const pick = (f: File) => {
+    if (f.type.startsWith("image/")) {
+      const url = URL.createObjectURL(f);
+      const img = new Image();
+      img.onload = () => setFile({ file: f, url, dims: { w: img.naturalWidth, h: img.naturalHeight } });
+      img.onerror = () => setFile({ file: f, url });
+      img.src = url;
+    } else setFile({ file: f });
+  };
+
+  const send = () => {
+    if (file) {
+      client.sendFile(room, file.file, file.dims);
+      setFile(null);
+      onSent();
+      if (!text.trim()) return;
+    }
+    const body = text.trim();
+    if (!body) return;
+    if (editing) {
+      const next = textContent(body);
+      client.sendMessage(room, {
+        msgtype: next.msgtype ?? "m.text",
+        body: `* ${body}`,
+        "m.new_content": next,
+        "m.relates_to": { rel_type: "m.replace", event_id: editing.event_id },
+      });
+    } else {
+      const content = textContent(body);
+      if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.event_id } };
+      client.sendMessage(room, content);
+    }
+    setText("");
+    drafts.current.delete(room.id);
+    client.typing(room, false);
+    clear();
+    onSent();
+  };
+
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    } else if (e.key === "Escape") {
+      if (file) setFile(null);
+      else if (editing) setText("");
+      clear();
+    } else if (e.key === "ArrowUp" && !text && !editing) {
+      e.preventDefault();
+      editLast();
+    }
+  };
+
+  const onInput = (e: Event) => {
+    const v = (e.currentTarget as HTMLTextAreaElement).value;
+    setText(v);
+    drafts.current.set(room.id, v);
+    client.typing(room, v.length > 0);
+  };
+
+  const onPaste = (e: ClipboardEvent) => {
+    const f = [...(e.clipboardData?.files ?? [])][0];
+    if (f) {
+      e.preventDefault();
+      pick(f);
+    }
+  };
+
+  const onDrop = (e: DragEvent) => {
+    const f = [...(e.dataTransfer?.files ?? [])][0];
+    if (f) {
+      e.preventDefault();
+      pick(f);
+    }
+  };
+
+  return (
+    <div class="composer" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
+      {(replyTo || editing) && (
+        <div class="composer-context">
+          <Icon name={editing ? "edit" : "reply"} size={14} />
+          <span>
+            {editing ? "Editing your message" : `Replying to ${room.displayName(replyTo!.sender)}: `}
+            {!editing && <span class="muted">{plainBody(replyTo!).slice(0, 80)}</span>}
+          </span>
+          <IconButton
+            icon="close"
+            label={editing ? "Cancel editing" : "Cancel reply"}
+            size={14}
+            onClick={() => {
+              if (editing) setText("");
+              clear();
+            }}
+          />
+        </div>
+      )}
+      {file && (
+        <div class="attachment" aria-label="Attachment to send">
+          {file.url ? <img src={file.url} alt={`Preview of ${file.file.name}`} /> : <Icon name="file" size={32} />}
+          <span class="file-text">
+            <strong>{file.file.name}</strong>
+            <span class="muted small">{formatBytes(file.file.size)}</span>
+          </span>
+          <button type="button" class="btn primary small" onClick={send}>
+            Send
+          </button>
+          <IconButton icon="close" label="Remove attachment" onClick={() => setFile(null)} size={16} />
+        </div>
+      )}
+      <div class="composer-row">
+        <IconButton icon="attach" label="Attach a file or image" onClick={() => fileInput.current?.click()} />
+        <input
+          ref={fileInput}
+          type="file"
+          class="visually-hidden"
+          aria-label="Choose a file to send"
+          tabIndex={-1}
+          onChange={(e) => {
+            const f = (e.currentTarget as HTMLInputElement).files?.[0];
+            if (f) pick(f);
+            (e.currentTarget as HTMLInputElement).value = "";
+          }}
+        />
+        <textarea
+          ref={input}
+          rows={1}
+          value={text}
+          placeholder={`Message ${room.name}`}
+          aria-label={`Message ${room.name}`}
+          onInput={onInput}
+          onKeyDown={onKeyDown}
+          onPaste={onPaste}
+          onBlur={() => client.typing(room, false)}
+        />
+        <IconButton icon="send" label="Send" onClick={send} class="send" disabled={!text.trim() && !file} />
+      </div>
+    </div>
+  );
+}

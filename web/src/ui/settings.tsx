@@ -1,0 +1,183 @@
+// Account settings: profile (display name, avatar), sessions (devices) with sign-out, theme, password.
+import { useEffect, useState } from "preact/hooks";
+import { arr, num, obj, str } from "../api.ts";
+import { shortDate } from "../format.ts";
+import { AsyncForm, attempt, Avatar, Dialog, Field, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
+
+interface Device {
+  device_id: string;
+  display_name?: string;
+  last_seen_ts?: number;
+  last_seen_ip?: string;
+}
+
+export function SettingsView({ theme, setTheme, onLogout }: { theme: string; setTheme: (t: string) => void; onLogout: () => void }) {
+  const client = useClient();
+  const [name, setName] = useState(client.profile.displayname ?? "");
+  useEffect(() => setName(client.profile.displayname ?? ""), [client.profile.displayname]);
+  return (
+    <main class="page" aria-label="Settings">
+      <header class="page-head">
+        <IconButton icon="back" label="Back to chats" onClick={() => navigate("/")} />
+        <h1>Settings</h1>
+      </header>
+      <div class="page-body">
+        <section class="card">
+          <h2>Profile</h2>
+          <div class="settings-avatar">
+            <Avatar id={client.userId} name={client.profile.displayname ?? client.userId} mxc={client.profile.avatar_url} size={72} />
+            <label class="btn small">
+              Change picture
+              <input
+                type="file"
+                accept="image/*"
+                class="visually-hidden"
+                onChange={(e) => {
+                  const f = (e.currentTarget as HTMLInputElement).files?.[0];
+                  if (f) void attempt(() => client.setAvatar(f), "Picture updated");
+                }}
+              />
+            </label>
+            <span class="muted">{client.userId}</span>
+          </div>
+          <AsyncForm class="inline" submitLabel="Save name" busyLabel="Saving…" onSubmit={async () => {
+            await client.setDisplayName(name.trim());
+            toast("Name saved");
+          }}>
+            <Field label="Display name">
+              <input name="displayname" value={name} onInput={(e) => setName(val(e))} />
+            </Field>
+          </AsyncForm>
+        </section>
+        <section class="card">
+          <h2>Appearance</h2>
+          <fieldset class="choice row">
+            <legend class="visually-hidden">Theme</legend>
+            {[
+              ["system", "Same as device"],
+              ["light", "Light"],
+              ["dark", "Dark"],
+            ].map(([v, label]) => (
+              <label key={v}>
+                <input type="radio" name="theme" checked={theme === v} onChange={() => setTheme(v!)} /> {label}
+              </label>
+            ))}
+          </fieldset>
+        </section>
+        <Devices />
+        <PasswordCard />
+        <section class="card">
+          <h2>Sign out</h2>
+          <p class="muted">Signs this browser out. Your rooms and messages stay on the server.</p>
+          <button type="button" class="btn danger" onClick={onLogout}>
+            Sign out
+          </button>
+        </section>
+      </div>
+    </main>
+  );
+}
+
+function Devices() {
+  const client = useClient();
+  const [devices, setDevices] = useState<Device[] | null>(null);
+  const [removing, setRemoving] = useState<Device | null>(null);
+  const load = () =>
+    client.api.get("/_matrix/client/v3/devices").then(
+      (r) =>
+        setDevices(
+          arr(r.devices)
+            .map((d) => {
+              const o = obj(d);
+              return { device_id: str(o.device_id) ?? "", display_name: str(o.display_name), last_seen_ts: num(o.last_seen_ts), last_seen_ip: str(o.last_seen_ip) };
+            })
+            .sort((a, b) => (b.last_seen_ts ?? 0) - (a.last_seen_ts ?? 0)),
+        ),
+      () => setDevices([]),
+    );
+  useEffect(() => void load(), []);
+  return (
+    <section class="card">
+      <h2>Sessions</h2>
+      <p class="muted">Everywhere you are signed in. Sign out of devices you do not recognise.</p>
+      {devices === null ? (
+        <Spinner />
+      ) : (
+        <ul class="devices">
+          {devices.map((d) => (
+            <li key={d.device_id}>
+              <span class="device-text">
+                <strong>{d.display_name ?? d.device_id}</strong>
+                {d.device_id === client.session.deviceId && <span class="tag">This browser</span>}
+                <span class="muted small">
+                  {d.device_id}
+                  {d.last_seen_ts ? ` · last seen ${shortDate(d.last_seen_ts)}` : ""}
+                  {d.last_seen_ip ? ` · ${d.last_seen_ip}` : ""}
+                </span>
+              </span>
+              {d.device_id !== client.session.deviceId && (
+                <button type="button" class="btn small" onClick={() => setRemoving(d)}>
+                  Sign out
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {removing && <ConfirmPassword title={`Sign out ${removing.display_name ?? removing.device_id}`} onClose={() => setRemoving(null)} action={async (password) => {
+        await client.api.withPassword("DELETE", `/_matrix/client/v3/devices/${encodeURIComponent(removing.device_id)}`, {}, password);
+        setRemoving(null);
+        toast("Signed out");
+        await load();
+      }} />}
+    </section>
+  );
+}
+
+function ConfirmPassword({ title, onClose, action }: { title: string; onClose: () => void; action: (password: string) => Promise<void> }) {
+  const [password, setPassword] = useState("");
+  return (
+    <Dialog title={title} onClose={onClose}>
+      <AsyncForm submitLabel="Confirm" busyLabel="Working…" danger onSubmit={() => action(password)}>
+        <Field label="Your password" hint="To confirm it is you.">
+          <input type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(val(e))} />
+        </Field>
+      </AsyncForm>
+    </Dialog>
+  );
+}
+
+function PasswordCard() {
+  const client = useClient();
+  const [oldPw, setOld] = useState("");
+  const [pw, setPw] = useState("");
+  const [pw2, setPw2] = useState("");
+  return (
+    <section class="card">
+      <h2>Password</h2>
+      <AsyncForm
+        submitLabel="Change password"
+        busyLabel="Changing…"
+        onSubmit={async () => {
+          if (pw.length < 8) throw new Error("Choose a password of at least 8 characters.");
+          if (pw !== pw2) throw new Error("The new passwords do not match.");
+          await client.api.withPassword("POST", "/_matrix/client/v3/account/password", { new_password: pw, logout_devices: false }, oldPw);
+          setOld("");
+          setPw("");
+          setPw2("");
+          toast("Password changed");
+        }}
+      >
+        <Field label="Current password">
+          <input type="password" autocomplete="current-password" required value={oldPw} onInput={(e) => setOld(val(e))} />
+        </Field>
+        <Field label="New password">
+          <input type="password" autocomplete="new-password" required value={pw} onInput={(e) => setPw(val(e))} />
+        </Field>
+        <Field label="Repeat new password">
+          <input type="password" autocomplete="new-password" required value={pw2} onInput={(e) => setPw2(val(e))} />
+        </Field>
+      </AsyncForm>
+    </section>
+  );
+}

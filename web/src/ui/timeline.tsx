@@ -1,0 +1,361 @@
+// Rendering timeline events: messages (text, images, files), replies, edits, reactions, redactions,
+// membership and state changes as compact lines, local echoes with their sending state.
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import { num, obj, str, type JsonObject } from "../api.ts";
+import { formatBytes, isEmojiOnly, linkify, renderHtml, stripReplyFallback, timeOf } from "../format.ts";
+import { isRedacted, type MEvent, type PendingEvent, type Reaction, type Room } from "../room.ts";
+import { attempt, Avatar, Dialog, errorText, Icon, IconButton, toast, useClient, useMedia } from "./common.tsx";
+
+export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+
+/** Event types shown as messages. */
+export function isMessageLike(ev: MEvent): boolean {
+  if (ev.type === "m.room.encrypted" || ev.type === "m.sticker") return true;
+  if (ev.type !== "m.room.message") return false;
+  return obj(ev.content["m.relates_to"]).rel_type !== "m.replace";
+}
+
+/** A one-line description of a state or membership event, or null to hide it. */
+export function describeState(ev: MEvent, room: Room): string | null {
+  const who = room.displayName(ev.sender);
+  const c = ev.content;
+  const prev = obj(ev.unsigned?.prev_content);
+  switch (ev.type) {
+    case "m.room.create":
+      return `${who} created the room`;
+    case "m.room.member": {
+      const target = str(c.displayname) ?? ev.state_key ?? "";
+      const m = str(c.membership);
+      const pm = str(prev.membership);
+      const reason = str(c.reason) ? ` (${str(c.reason)})` : "";
+      if (m === "join" && pm === "join") {
+        if (c.displayname !== prev.displayname) return prev.displayname ? `${str(prev.displayname)} is now known as ${target}` : `${ev.state_key} set their name to ${target}`;
+        if (c.avatar_url !== prev.avatar_url) return `${target} changed their avatar`;
+        return null;
+      }
+      if (m === "join") return `${target} joined`;
+      if (m === "invite") return `${who} invited ${target}`;
+      if (m === "leave") {
+        if (ev.sender !== ev.state_key) return pm === "ban" ? `${who} unbanned ${str(prev.displayname) ?? ev.state_key}` : `${who} removed ${str(prev.displayname) ?? ev.state_key}${reason}`;
+        return pm === "invite" ? `${str(prev.displayname) ?? ev.state_key} declined the invitation` : `${str(prev.displayname) ?? who} left`;
+      }
+      if (m === "ban") return `${who} banned ${str(prev.displayname) ?? ev.state_key}${reason}`;
+      if (m === "knock") return `${target} asked to join`;
+      return null;
+    }
+    case "m.room.name":
+      return str(c.name) ? `${who} named the room “${str(c.name)}”` : `${who} removed the room name`;
+    case "m.room.topic":
+      return str(c.topic) ? `${who} set the topic to “${str(c.topic)}”` : `${who} removed the topic`;
+    case "m.room.avatar":
+      return `${who} changed the room picture`;
+    case "m.room.join_rules":
+      return str(c.join_rule) === "public" ? `${who} made the room open to anyone` : `${who} made the room invite-only`;
+    case "m.room.encryption":
+      return `${who} turned on end-to-end encryption`;
+    case "m.room.history_visibility":
+      return `${who} changed who can read history`;
+    case "m.room.guest_access":
+      return null;
+    case "m.room.power_levels":
+      return Object.keys(prev).length ? `${who} changed permissions` : null;
+    case "m.room.canonical_alias":
+      return str(c.alias) ? `${who} set the address to ${str(c.alias)}` : null;
+    case "m.room.server_acl":
+      return `${who} changed the server access list`;
+    case "m.room.tombstone":
+      return `${who} upgraded this room`;
+    default:
+      return null;
+  }
+}
+
+function replyTarget(content: JsonObject): string | undefined {
+  return str(obj(obj(content["m.relates_to"])["m.in_reply_to"]).event_id);
+}
+
+export function plainBody(ev: MEvent): string {
+  return stripReplyFallback(str(ev.content.body) ?? "");
+}
+
+/** The message body: safe HTML when formatted, linkified text otherwise. */
+function Body({ content, sender, room }: { content: JsonObject; sender: string; room: Room }) {
+  const body = stripReplyFallback(str(content.body) ?? "");
+  const html = content.format === "org.matrix.custom.html" ? str(content.formatted_body) : undefined;
+  const emote = content.msgtype === "m.emote";
+  const inner = html ? renderHtml(html) : linkify(body);
+  return (
+    <div class={`body ${content.msgtype === "m.notice" ? "notice" : ""} ${!html && isEmojiOnly(body) ? "emoji" : ""}`}>
+      {emote && <span class="emote-name">* {room.displayName(sender)} </span>}
+      {inner}
+    </div>
+  );
+}
+
+function ImageBody({ content, previewUrl }: { content: JsonObject; previewUrl?: string }) {
+  const info = obj(content.info);
+  const mxc = str(content.url);
+  const w = num(info.w) ?? 320;
+  const hh = num(info.h) ?? 240;
+  const scale = Math.min(1, 320 / w, 280 / hh);
+  const box = { width: `${Math.max(60, Math.round(w * scale))}px`, aspectRatio: `${w} / ${hh}` };
+  const thumb = useMedia(previewUrl ? undefined : mxc, { w: 640, h: 480, method: "scale" });
+  const [open, setOpen] = useState(false);
+  const src = previewUrl ?? thumb.url;
+  const name = str(content.body) ?? "image";
+  return (
+    <>
+      <button type="button" class="image-msg" style={box} onClick={() => mxc && setOpen(true)} aria-label={`Open image ${name} full size`}>
+        {src ? <img src={src} alt={name} /> : thumb.error ? <span class="muted small">Image unavailable: {thumb.error}</span> : <span class="img-loading" />}
+      </button>
+      {open && mxc && <Lightbox mxc={mxc} name={name} onClose={() => setOpen(false)} />}
+    </>
+  );
+}
+
+function Lightbox({ mxc, name, onClose }: { mxc: string; name: string; onClose: () => void }) {
+  const full = useMedia(mxc);
+  return (
+    <Dialog title={name} onClose={onClose} wide>
+      <div class="lightbox">
+        {full.url ? <img src={full.url} alt={name} /> : full.error ? <p>{full.error}</p> : <span class="img-loading" />}
+      </div>
+      {full.url && (
+        <a class="btn" href={full.url} download={name}>
+          <Icon name="download" size={16} /> Download
+        </a>
+      )}
+    </Dialog>
+  );
+}
+
+function FileBody({ content }: { content: JsonObject }) {
+  const client = useClient();
+  const info = obj(content.info);
+  const name = str(content.body) ?? "file";
+  const mxc = str(content.url);
+  const download = async () => {
+    if (!mxc) return;
+    try {
+      const blob = await client.api.fetchMedia(mxc);
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 30000);
+    } catch (e) {
+      toast(errorText(e), "error");
+    }
+  };
+  return (
+    <div class="file-msg">
+      <Icon name="file" size={28} />
+      <span class="file-text">
+        <strong>{name}</strong>
+        <span class="muted small">{num(info.size) !== undefined ? formatBytes(num(info.size)!) : str(info.mimetype) ?? "file"}</span>
+      </span>
+      {mxc && <IconButton icon="download" label={`Download ${name}`} onClick={download} />}
+    </div>
+  );
+}
+
+function Content({ ev, room, content, previewUrl }: { ev: { type: string; sender: string }; room: Room; content: JsonObject; previewUrl?: string }) {
+  if (ev.type === "m.room.encrypted") {
+    return (
+      <div class="body encrypted-msg">
+        <Icon name="lock" size={14} /> Encrypted message. This web client cannot decrypt it yet: read it in an app with end-to-end encryption (such as Element).
+      </div>
+    );
+  }
+  const msgtype = str(content.msgtype);
+  if (msgtype === "m.image" || ev.type === "m.sticker") return <ImageBody content={content} previewUrl={previewUrl} />;
+  if (msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") return <FileBody content={content} />;
+  return <Body content={content} sender={ev.sender} room={room} />;
+}
+
+export interface MessageProps {
+  ev: MEvent;
+  room: Room;
+  continuation: boolean;
+  edit?: MEvent;
+  reactions?: Reaction[];
+  readers?: string[];
+  onReply: (ev: MEvent) => void;
+  onEdit: (ev: MEvent) => void;
+  highlight?: boolean;
+}
+
+export function Message({ ev, room, continuation, edit, reactions, readers, onReply, onEdit, highlight }: MessageProps) {
+  const client = useClient();
+  const mine = ev.sender === client.userId;
+  const redacted = isRedacted(ev);
+  const content = edit ? { ...obj(edit.content["m.new_content"]), "m.relates_to": ev.content["m.relates_to"] } : ev.content;
+  const replyId = replyTarget(ev.content);
+  const reply = replyId ? room.timeline.find((e) => e.event_id === replyId) : undefined;
+  const [picker, setPicker] = useState(false);
+  const name = room.displayName(ev.sender);
+  const canEdit = mine && !redacted && ev.type === "m.room.message" && ["m.text", "m.emote", "m.notice"].includes(str(ev.content.msgtype) ?? "");
+  const canDelete = !redacted && (mine || room.canDo("redact"));
+  const thread = obj(ev.content["m.relates_to"]).rel_type === "m.thread";
+  const toggleReaction = (key: string) => {
+    const r = reactions?.find((x) => x.key === key);
+    if (r?.mine) void attempt(() => client.redact(room, r.mine!));
+    else client.react(room, ev.event_id, key);
+    setPicker(false);
+  };
+  const report = async () => {
+    const reason = prompt("Why are you reporting this message to the server administrators?");
+    if (reason === null) return;
+    await attempt(() => client.api.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.id)}/report/${encodeURIComponent(ev.event_id)}`, { reason }), "Reported to the administrators");
+  };
+  return (
+    <article class={`msg ${continuation ? "cont" : ""} ${mine ? "mine" : ""} ${highlight ? "flash" : ""}`} id={`ev-${ev.event_id}`} aria-label={`${name} at ${timeOf(ev.origin_server_ts)}`} data-event-id={ev.event_id}>
+      <div class="msg-gutter">{continuation ? <span class="msg-time-hover">{timeOf(ev.origin_server_ts)}</span> : <Avatar id={ev.sender} name={name} mxc={room.avatarOf(ev.sender)} size={36} />}</div>
+      <div class="msg-main">
+        {!continuation && (
+          <div class="msg-head">
+            <strong class="sender">{name}</strong>
+            <time class="muted small" dateTime={new Date(ev.origin_server_ts).toISOString()}>
+              {timeOf(ev.origin_server_ts)}
+            </time>
+          </div>
+        )}
+        {replyId && !redacted && (
+          <button type="button" class="reply-quote" onClick={() => document.getElementById(`ev-${replyId}`)?.scrollIntoView({ behavior: "smooth", block: "center" })}>
+            {reply ? (
+              <>
+                <strong>{room.displayName(reply.sender)}</strong> <span>{isRedacted(reply) ? "Message deleted" : str(reply.content.msgtype) === "m.image" ? "Image" : plainBody(reply).slice(0, 140)}</span>
+              </>
+            ) : (
+              <span class="muted">In reply to an earlier message</span>
+            )}
+          </button>
+        )}
+        {thread && <span class="thread-tag small muted">in a thread</span>}
+        {redacted ? (
+          <div class="body deleted muted">
+            <Icon name="trash" size={14} /> Message deleted
+          </div>
+        ) : (
+          <Content ev={ev} room={room} content={content} />
+        )}
+        {edit && !redacted && <span class="edited muted small">(edited)</span>}
+        {reactions && reactions.length > 0 && (
+          <div class="reactions">
+            {reactions.map((r) => (
+              <button type="button" key={r.key} class={`reaction ${r.mine ? "mine" : ""}`} aria-pressed={!!r.mine} onClick={() => toggleReaction(r.key)} title={r.senders.map((s) => room.displayName(s)).join(", ")} aria-label={`${r.key} ${r.count}, by ${r.senders.map((s) => room.displayName(s)).join(", ")}`}>
+                <span>{r.key}</span> <span class="count">{r.count}</span>
+              </button>
+            ))}
+          </div>
+        )}
+        {readers && readers.length > 0 && <Readers room={room} users={readers} />}
+      </div>
+      {!redacted && ev.type !== "m.room.encrypted" && (
+        <div class="msg-actions" role="toolbar" aria-label="Message actions">
+          <IconButton icon="smile" label="React" onClick={() => setPicker(!picker)} size={16} />
+          <IconButton icon="reply" label="Reply" onClick={() => onReply(ev)} size={16} />
+          {canEdit && <IconButton icon="edit" label="Edit" onClick={() => onEdit(ev)} size={16} />}
+          {canDelete && <IconButton icon="trash" label="Delete" onClick={() => confirm("Delete this message for everyone?") && void attempt(() => client.redact(room, ev.event_id))} size={16} />}
+          {!mine && <IconButton icon="flag" label="Report" onClick={report} size={16} />}
+          {picker && (
+            <div class="picker" role="menu" aria-label="Reactions">
+              {QUICK_REACTIONS.map((k) => (
+                <button type="button" role="menuitem" key={k} onClick={() => toggleReaction(k)} aria-label={`React with ${k}`}>
+                  {k}
+                </button>
+              ))}
+            </div>
+          )}
+        </div>
+      )}
+    </article>
+  );
+}
+
+function Readers({ room, users }: { room: Room; users: string[] }) {
+  const shown = users.slice(0, 4);
+  const names = users.map((u) => room.displayName(u));
+  return (
+    <div class="readers" aria-label={`Read by ${names.join(", ")}`} title={`Read by ${names.join(", ")}`}>
+      {shown.map((u) => (
+        <Avatar key={u} id={u} name={room.displayName(u)} mxc={room.avatarOf(u)} size={16} />
+      ))}
+      {users.length > shown.length && <span class="small muted">+{users.length - shown.length}</span>}
+    </div>
+  );
+}
+
+export function PendingMessage({ p, room, continuation }: { p: PendingEvent; room: Room; continuation: boolean }) {
+  const client = useClient();
+  const name = room.displayName(client.userId);
+  if (p.type === "m.reaction") return null;
+  return (
+    <article class={`msg mine pending ${continuation ? "cont" : ""} ${p.status}`} aria-label={p.status === "failed" ? "Message not sent" : "Sending message"}>
+      <div class="msg-gutter">{continuation ? null : <Avatar id={client.userId} name={name} mxc={client.profile.avatar_url} size={36} />}</div>
+      <div class="msg-main">
+        {!continuation && (
+          <div class="msg-head">
+            <strong class="sender">{name}</strong>
+          </div>
+        )}
+        <Content ev={{ type: p.type, sender: client.userId }} room={room} content={p.content} previewUrl={p.previewUrl} />
+        {p.status === "sending" ? (
+          <span class="send-state small muted">{p.file ? "Uploading…" : "Sending…"}</span>
+        ) : (
+          <span class="send-state failed small" role="alert">
+            <Icon name="alert" size={14} /> Not sent{p.error ? `: ${p.error}` : ""}.{" "}
+            <button type="button" class="link" onClick={() => client.retry(room, p)}>
+              Retry
+            </button>{" "}
+            <button type="button" class="link" onClick={() => client.cancelPending(room, p)}>
+              Delete
+            </button>
+          </span>
+        )}
+      </div>
+    </article>
+  );
+}
+
+export function StateLine({ text, ts }: { text: string; ts: number }) {
+  return (
+    <div class="state-line" role="note">
+      <span>{text}</span>
+      <time class="muted">{timeOf(ts)}</time>
+    </div>
+  );
+}
+
+export function DaySeparator({ label }: { label: string }) {
+  return (
+    <div class="day-sep" role="separator" aria-label={label}>
+      <span>{label}</span>
+    </div>
+  );
+}
+
+export function TypingIndicator({ room }: { room: Room }) {
+  const names = room.typing.map((u) => room.displayName(u));
+  let text: ComponentChildren = null;
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = "Several people are typing…";
+  return (
+    <div class="typing" aria-live="polite">
+      {text && (
+        <>
+          <span class="dots" aria-hidden="true">
+            <i />
+            <i />
+            <i />
+          </span>
+          {text}
+        </>
+      )}
+    </div>
+  );
+}
+
