@@ -9,6 +9,7 @@ import m0005 from "../../sql/0005_federation_keys.sql" with { type: "text" };
 import m0006 from "../../sql/0006_federation_events.sql" with { type: "text" };
 import m0007 from "../../sql/0007_room_member_indexes.sql" with { type: "text" };
 import m0008 from "../../sql/0008_e2ee.sql" with { type: "text" };
+import m0009 from "../../sql/0009_media.sql" with { type: "text" };
 import m0011 from "../../sql/0011_relations_reports.sql" with { type: "text" };
 
 export interface Migration {
@@ -32,8 +33,9 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(6, "0006_federation_events.sql", m0006),
   shared(7, "0007_room_member_indexes.sql", m0007),
   shared(8, "0008_e2ee.sql", m0008),
+  shared(9, "0009_media.sql", m0009),
   shared(11, "0011_relations_reports.sql", m0011),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0011_relations_reports.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0009_media.sql", "0011_relations_reports.sql"];

@@ -188,7 +188,38 @@ export class FederationClient {
     }
   }
 
-  async #exchange<T>(req: FederationRequest): Promise<FederationResponse<T>> {
+  /**
+   * Sends one signed request and returns the answer with its body unread, whatever its status (for
+   * media, streamed to disk). Same checks as request (enabled, domain_allowlist, backoff when asked)
+   * except that the status is not looked at: the caller reads or cancels the body.
+   */
+  async open(req: FederationRequest): Promise<Response> {
+    const dest = req.destination;
+    if (!this.#enabled) throw new FederationError(dest, "disabled", "federation is disabled");
+    if (!this.#allowed(dest)) throw new FederationError(dest, "denied", `${dest} is not in the federation domain allowlist`);
+    if (req.backoff) {
+      const wait = this.backoff.retryAfterMs(dest);
+      if (wait > 0) throw new FederationError(dest, "backoff", `${dest} is backed off for another ${wait} ms`, { retryAfterMs: wait });
+    }
+    const out = await this.#prepare(req);
+    try {
+      return await this.#http.open(out);
+    } catch (e) {
+      throw this.#outboundError(req, e);
+    }
+  }
+
+  #outboundError(req: FederationRequest, e: unknown): FederationError {
+    const dest = req.destination;
+    if (e instanceof OutboundError) {
+      const kind = e.kind === "too_large" ? "invalid_response" : e.kind;
+      return new FederationError(dest, kind, `${req.method} ${req.path} on ${dest}: ${e.message}`, { cause: e });
+    }
+    return new FederationError(dest, "network", `${req.method} ${req.path} on ${dest}: ${(e as Error).message}`, { cause: e });
+  }
+
+  /** Resolves the destination and signs the request: what the outbound client sends. */
+  async #prepare(req: FederationRequest) {
     const dest = req.destination;
     let resolved;
     try {
@@ -209,25 +240,26 @@ export class FederationClient {
       body = JSON.stringify(content);
       headers["Content-Type"] = "application/json";
     }
+    return {
+      targets: resolved.targets,
+      hostHeader: resolved.hostHeader,
+      tlsName: resolved.tlsName,
+      method: req.method,
+      pathAndQuery: uri,
+      headers,
+      body,
+      timeoutMs: req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+  }
+
+  async #exchange<T>(req: FederationRequest): Promise<FederationResponse<T>> {
+    const dest = req.destination;
+    const out = await this.#prepare(req);
     let res;
     try {
-      res = await this.#http.request({
-        targets: resolved.targets,
-        hostHeader: resolved.hostHeader,
-        tlsName: resolved.tlsName,
-        method: req.method,
-        pathAndQuery: uri,
-        headers,
-        body,
-        timeoutMs: req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        maxResponseBytes: req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-      });
+      res = await this.#http.request({ ...out, maxResponseBytes: req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES });
     } catch (e) {
-      if (e instanceof OutboundError) {
-        const kind = e.kind === "too_large" ? "invalid_response" : e.kind;
-        throw new FederationError(dest, kind, `${req.method} ${req.path} on ${dest}: ${e.message}`, { cause: e });
-      }
-      throw new FederationError(dest, "network", `${req.method} ${req.path} on ${dest}: ${(e as Error).message}`, { cause: e });
+      throw this.#outboundError(req, e);
     }
     let parsed: unknown;
     let parseError: unknown;

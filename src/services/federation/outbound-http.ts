@@ -28,6 +28,8 @@ export interface OutboundRequest {
   /** Overall deadline (all attempts, and reading the body). */
   timeoutMs: number;
   maxResponseBytes: number;
+  /** "https" (default, with the TLS checks above) or "http" (URL previews of http:// pages). */
+  scheme?: "https" | "http";
 }
 
 export interface OutboundResponse {
@@ -153,7 +155,29 @@ export class OutboundHttp {
   }
 
   async request(req: OutboundRequest): Promise<OutboundResponse> {
+    const { res, signal } = await this.#connect(req);
+    try {
+      const body = await readLimited(res, req.maxResponseBytes);
+      return { status: res.status, headers: res.headers, body };
+    } catch (e) {
+      if (e instanceof OutboundError) throw e;
+      if (signal.aborted) throw new OutboundError("timeout", `request to ${req.hostHeader} timed out after ${req.timeoutMs} ms`, e);
+      throw new OutboundError("network", `reading the response of ${req.hostHeader} failed: ${(e as Error).message}`, e);
+    }
+  }
+
+  /**
+   * Like request, but returns the answer with its body unread (to stream it, e.g. media to disk).
+   * The deadline still applies: reading the body fails once `timeoutMs` has passed. The caller
+   * enforces its own size limit and must read or cancel the body.
+   */
+  async open(req: Omit<OutboundRequest, "maxResponseBytes">): Promise<Response> {
+    return (await this.#connect(req)).res;
+  }
+
+  async #connect(req: Omit<OutboundRequest, "maxResponseBytes">): Promise<{ res: Response; signal: AbortSignal }> {
     const signal = AbortSignal.timeout(req.timeoutMs);
+    const scheme = req.scheme ?? "https";
     const tlsNameIsIp = parseIp(req.tlsName) !== null;
     const tls: Record<string, unknown> = { rejectUnauthorized: this.#verifyTls };
     if (!tlsNameIsIp) tls.serverName = req.tlsName;
@@ -173,13 +197,13 @@ export class OutboundHttp {
       for (const ip of addrs.allowed) {
         let res: Response;
         try {
-          res = await this.#fetch(`https://${urlHost(ip)}:${target.port}${req.pathAndQuery}`, {
+          res = await this.#fetch(`${scheme}://${urlHost(ip)}:${target.port}${req.pathAndQuery}`, {
             method: req.method,
             headers: { ...req.headers, Host: req.hostHeader },
             body: req.body,
             redirect: "manual",
             signal,
-            tls,
+            ...(scheme === "https" ? { tls } : {}),
             proxy: false,
             decompress: true,
           } as RequestInit);
@@ -191,14 +215,7 @@ export class OutboundHttp {
           if (CONNECT_ERRORS.has(code)) continue;
           throw new OutboundError("network", `request to ${req.hostHeader} (${ip}) failed: ${code || (e as Error).message}`, e);
         }
-        try {
-          const body = await readLimited(res, req.maxResponseBytes);
-          return { status: res.status, headers: res.headers, body };
-        } catch (e) {
-          if (e instanceof OutboundError) throw e;
-          if (signal.aborted) throw new OutboundError("timeout", `request to ${req.hostHeader} timed out after ${req.timeoutMs} ms`, e);
-          throw new OutboundError("network", `reading the response of ${req.hostHeader} failed: ${(e as Error).message}`, e);
-        }
+        return { res, signal };
       }
     }
     if (deniedOnly && req.targets.length > 0) {

@@ -1,0 +1,162 @@
+// Media files on disk, named by the sha256 of their content (identical uploads share one file):
+//   <store_path>/content/ab/cd/abcd…    the files
+//   <store_path>/tmp/                   uploads being written (moved into content/ when complete)
+// Content is streamed to disk while it is hashed and counted, never held whole in memory. Placing a
+// file and deleting an unused one run under a per-hash lock, so a deletion cannot remove a file that
+// an upload of the same content has just started to use.
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { KeyedMutex } from "../../util/mutex.ts";
+import { randomString } from "../../util/random.ts";
+
+export class TooLargeError extends Error {
+  override name = "TooLargeError";
+  constructor(readonly limit: number) {
+    super(`content exceeds ${limit} bytes`);
+  }
+}
+
+export interface StoredFile {
+  sha256: string;
+  size: number;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export class FileStore {
+  readonly root: string;
+  readonly #locks = new KeyedMutex();
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Creates the directories and removes uploads a previous run left half-written. */
+  init(): void {
+    mkdirSync(join(this.root, "content"), { recursive: true });
+    const tmp = join(this.root, "tmp");
+    mkdirSync(tmp, { recursive: true });
+    for (const f of readdirSync(tmp)) rmSync(join(tmp, f), { force: true });
+  }
+
+  pathOf(sha256: string): string {
+    if (!HEX64.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    return join(this.root, "content", sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+
+  /** The file as a lazily read Blob (Bun.file), or undefined when it is missing. */
+  async file(sha256: string): Promise<Blob | undefined> {
+    const f = Bun.file(this.pathOf(sha256));
+    return (await f.exists()) ? f : undefined;
+  }
+
+  /**
+   * Streams content into a temporary file, hashing and counting it; throws TooLargeError past
+   * `maxBytes` (the partial file is removed). Call `place` (under `withLock`) to keep it.
+   */
+  async receive(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array> | null, maxBytes: number): Promise<PendingFile> {
+    const tmp = join(this.root, "tmp", randomString(20));
+    const fh = await open(tmp, "wx", 0o644);
+    const hasher = new Bun.CryptoHasher("sha256");
+    let size = 0;
+    let ok = false;
+    try {
+      if (chunks) {
+        for await (const chunk of chunks as AsyncIterable<Uint8Array>) {
+          size += chunk.byteLength;
+          if (size > maxBytes) throw new TooLargeError(maxBytes);
+          hasher.update(chunk);
+          let off = 0;
+          while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+        }
+      }
+      await fh.datasync();
+      ok = true;
+    } finally {
+      await fh.close();
+      if (!ok) await unlink(tmp).catch(() => {});
+    }
+    return new PendingFile(this, tmp, hasher.digest("hex"), size);
+  }
+
+  /** Stores bytes already in memory (thumbnails, small images). Call under `withLock`. */
+  async writeBytes(bytes: Uint8Array): Promise<StoredFile> {
+    const pending = await this.receive([bytes], Number.MAX_SAFE_INTEGER);
+    await pending.place();
+    return { sha256: pending.sha256, size: pending.size };
+  }
+
+  /** Runs fn holding the lock of one content hash. */
+  withLock<T>(sha256: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(sha256, fn);
+  }
+
+  /** Deletes the file of `sha256` when `refs()` says nothing names it any more. */
+  async removeIfUnused(sha256: string, refs: () => Promise<number>): Promise<boolean> {
+    return this.withLock(sha256, async () => {
+      if ((await refs()) > 0) return false;
+      await unlink(this.pathOf(sha256)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== "ENOENT") throw e;
+      });
+      return true;
+    });
+  }
+
+  /** Bytes used by the content directory (walks it: for the CLI and tests, not hot paths). */
+  async diskUsage(): Promise<number> {
+    let total = 0;
+    const walk = async (dir: string) => {
+      let entries: string[];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = join(dir, e);
+        const s = await stat(p);
+        if (s.isDirectory()) await walk(p);
+        else total += s.size;
+      }
+    };
+    await walk(join(this.root, "content"));
+    return total;
+  }
+
+  /** @internal */
+  async _place(tmp: string, sha256: string): Promise<void> {
+    const dest = this.pathOf(sha256);
+    if (await Bun.file(dest).exists()) {
+      await unlink(tmp).catch(() => {});
+      return;
+    }
+    await mkdir(join(this.root, "content", sha256.slice(0, 2), sha256.slice(2, 4)), { recursive: true });
+    await rename(tmp, dest);
+  }
+}
+
+/** Content received into a temporary file, not yet in the store. */
+export class PendingFile {
+  #done = false;
+  constructor(
+    private readonly store: FileStore,
+    private readonly tmp: string,
+    readonly sha256: string,
+    readonly size: number,
+  ) {}
+
+  /** Moves the file into the store (dropping it when identical content is already there). */
+  async place(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.store._place(this.tmp, this.sha256);
+  }
+
+  /** Removes the temporary file (when the upload is refused after all). */
+  async discard(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await unlink(this.tmp).catch(() => {});
+  }
+}

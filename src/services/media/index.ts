@@ -1,0 +1,72 @@
+// The media services, built from the config: the file store, the media service (uploads,
+// downloads, thumbnails, remote media, retention) and the URL previewer.
+import { readFileSync } from "node:fs";
+import type { Config } from "../../config/schema.ts";
+import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
+import type { Db } from "../../storage/db.ts";
+import { MediaRepo } from "../../storage/media.ts";
+import { IpRangeSet } from "../../util/ip-range.ts";
+import { log } from "../../util/log.ts";
+import type { FederationClient } from "../federation/client.ts";
+import { OutboundHttp, type HostLookup } from "../federation/outbound-http.ts";
+import { FileStore } from "./file-store.ts";
+import { MediaService } from "./media.ts";
+import { RemoteMediaFetcher } from "./remote.ts";
+import { SafeFetcher } from "./safe-fetch.ts";
+import { Thumbnailer } from "./thumbnailer.ts";
+import { UrlPreviewer } from "./url-preview.ts";
+
+export interface MediaServices {
+  readonly media: MediaService;
+  readonly urlPreviews: UrlPreviewer;
+}
+
+export interface MediaServicesOptions {
+  /** Where remote media comes from; omitted by the command line (no remote fetches). */
+  federationClient?: FederationClient;
+  /** Address lookups for `Location` redirects of remote media (tests). */
+  lookup?: HostLookup;
+  /** Registers what to stop on shutdown; also starts the hourly retention job when given. */
+  shutdownHooks?: Array<() => void | Promise<void>>;
+}
+
+const RETENTION_INTERVAL_MS = 60 * 60_000;
+
+export function createMediaServices(config: Config, db: Db, opts: MediaServicesOptions = {}): MediaServices {
+  const repo = new MediaRepo(db);
+  const files = new FileStore(config.media.store_path);
+  files.init();
+  const thumbnailer = new Thumbnailer({ maxPixels: config.media.max_image_pixels });
+  let remote: RemoteMediaFetcher | undefined;
+  if (opts.federationClient) {
+    const fed = config.federation;
+    const http = new OutboundHttp({
+      denylist: new IpRangeSet(fed.ip_range_denylist),
+      verifyTls: fed.verify_tls,
+      extraCaPems: fed.ca_files.map((f) => readFileSync(f, "utf8")),
+      lookup: opts.lookup,
+    });
+    remote = new RemoteMediaFetcher({
+      fed: opts.federationClient,
+      fetcher: new SafeFetcher({ http, userAgent: `${SERVER_NAME}/${SERVER_VERSION}` }),
+      files,
+      maxBytes: config.media.max_upload_size,
+    });
+  }
+  const media = new MediaService({ serverName: config.server_name, config: config.media, repo, files, thumbnailer, remote });
+  const urlPreviews = new UrlPreviewer({ config: config.url_preview, repo, media, serverName: config.server_name });
+  if (opts.shutdownHooks) {
+    const timer = setInterval(() => {
+      void (async () => {
+        await media.runRetention();
+        await urlPreviews.expire();
+      })().catch((e) => log.warn("media retention failed", { error: (e as Error).message }));
+    }, RETENTION_INTERVAL_MS);
+    timer.unref?.();
+    opts.shutdownHooks.push(async () => {
+      clearInterval(timer);
+      await media.stop();
+    });
+  }
+  return { media, urlPreviews };
+}
