@@ -19,6 +19,7 @@ import { e2eeRoutes } from "./client/e2ee.ts";
 import { keyBackupRoutes } from "./client/key-backup.ts";
 import { federationE2eeRoutes } from "./federation/e2ee.ts";
 import { relationsRoutes } from "./client/relations.ts";
+import { roomUpgradeRoutes } from "./client/room-upgrades.ts";
 import { openIdRoutes } from "./client/openid.ts";
 import { webClientRoutes } from "./web.ts";
 
@@ -38,6 +39,7 @@ export function mountRoutes(app: App, svc: Services): void {
   e2eeRoutes(app, svc);
   keyBackupRoutes(app, svc);
   relationsRoutes(app, svc);
+  roomUpgradeRoutes(app, svc);
   openIdRoutes(app, svc);
   federationTransportRoutes(app, svc);
   federationRoomRoutes(app, svc);

@@ -5,6 +5,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../storage/db.ts";
 import { RelationsRepo } from "../storage/relations.ts";
+import { RoomUpgradesRepo } from "../storage/room-upgrades.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
@@ -13,12 +14,15 @@ import type { PushActions } from "./push.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import { Relations } from "./rooms/relations.ts";
 import type { Rooms } from "./rooms/rooms.ts";
+import { RoomUpgrades } from "./rooms/upgrade.ts";
 
 export interface RoomExtraServices {
   /** Relations index, bundled aggregations, /relations and /threads. */
   readonly relations: Relations;
   /** m.ignored_user_list, cached. */
   readonly ignoredUsers: IgnoredUsers;
+  /** POST /rooms/{roomId}/upgrade. */
+  readonly roomUpgrades: RoomUpgrades;
 }
 
 export interface RoomExtraDeps {
@@ -50,5 +54,14 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
     await indexing;
   });
 
-  return { relations, ignoredUsers };
+  const roomUpgrades = new RoomUpgrades({
+    events,
+    roomsRepo: d.roomsRepo,
+    repo: new RoomUpgradesRepo(db),
+    accountData: d.accountData,
+    serverName: d.config.server_name,
+  });
+  events.hooks.afterPersist.push(roomUpgrades.carryOverOnJoin);
+
+  return { relations, ignoredUsers, roomUpgrades };
 }
