@@ -114,3 +114,20 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what = "co
     await Bun.sleep(25);
   }
 }
+
+/**
+ * Long-polls /sync from `since` until a response satisfies `pred` (other news, e.g. presence, may
+ * end a poll first); returns that response.
+ */
+export async function syncUntil(c: TestClient, since: string, pred: (body: any) => boolean, what = "sync condition", timeoutMs = 15000): Promise<any> {
+  const { sync } = await import("../helpers/sync.ts");
+  const started = Date.now();
+  let from = since;
+  for (;;) {
+    const left = timeoutMs - (Date.now() - started);
+    if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+    const body = await sync(c, { since: from, timeout: Math.min(left, 5000) });
+    if (pred(body)) return body;
+    from = body.next_batch;
+  }
+}

@@ -5,7 +5,7 @@ import { expectError, loginUser, registerUser, withPasswordAuth } from "../helpe
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 import { createRoom, join, leave, sync } from "../helpers/sync.ts";
-import { TestDevice, randomKey, signAs } from "./helpers.ts";
+import { TestDevice, randomKey, signAs, syncUntil } from "./helpers.ts";
 
 const KEYS = "client-server/keys";
 
@@ -163,7 +163,7 @@ for (const backend of BACKENDS) {
 
       // Alice gets a new device with keys: bob (sharing a room) sees it, the stranger does not.
       const alice2 = new TestDevice(await loginUser(s, alice.userId!));
-      const longPoll = sync(bob, { since: b0.next_batch, timeout: 10000 });
+      const longPoll = syncUntil(bob, b0.next_batch, (b) => b.device_lists.changed.length > 0, "alice's new device");
       await alice2.upload(0, false);
       const b1 = await longPoll;
       expect(b1.device_lists.changed).toEqual([alice.userId]);
