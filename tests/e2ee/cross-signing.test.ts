@@ -89,7 +89,7 @@ for (const backend of BACKENDS) {
       // The device carries the self-signing signature; the master key alice's device signature, not bob's.
       const dev = asCarol.device_keys[alice.userId!][alice.deviceId!];
       expect(dev.signatures[alice.userId!][`ed25519:${acs.selfSigning.publicKeyBase64}`]).toBe(signedDevice.signatures[alice.userId!][`ed25519:${acs.selfSigning.publicKeyBase64}`]);
-      expect(Object.keys(asCarol.master_keys[alice.userId!].signatures)).toEqual([alice.userId]);
+      expect(Object.keys(asCarol.master_keys[alice.userId!].signatures)).toEqual([alice.userId!]);
       expect(asCarol.master_keys[alice.userId!].signatures[alice.userId!][`ed25519:${alice.deviceId}`]).toBeDefined();
       // Bob sees his own signature on alice's master key; alice does not.
       const asBob = await query(bob);
