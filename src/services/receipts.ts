@@ -114,8 +114,24 @@ export class Receipts {
   private async storeReceipt(userId: string, roomId: string, type: "m.read" | "m.read.private", eventId: string, threadId: string | undefined): Promise<void> {
     const row = await this.roomEvent(roomId, eventId);
     if (threadId !== undefined) await this.checkThread(roomId, row, threadId);
-    const eventStream = Number(row.stream_ordering);
     const ts = (this.d.now ?? Date.now)();
+    const stored = await this.write(roomId, userId, type, eventId, threadId, ts, Number(row.stream_ordering));
+    if (stored === undefined) return;
+    const r: StoredReceipt = { roomId, userId, type, eventId, ts, stream: stored };
+    if (threadId !== undefined) r.threadId = threadId;
+    for (const h of this.hooks) h(r);
+  }
+
+  /** Stores a receipt unless it points before the current one; wakes /sync. The stream position, or undefined. */
+  private async write(
+    roomId: string,
+    userId: string,
+    type: "m.read" | "m.read.private",
+    eventId: string,
+    threadId: string | undefined,
+    ts: number,
+    eventStream: number,
+  ): Promise<number | undefined> {
     const stored = await this.d.streams.with((pos) =>
       this.d.db.transaction(async (tx) => {
         const cur = await this.d.repo.find(roomId, type, userId, threadId ?? "", tx);
@@ -133,12 +149,30 @@ export class Receipts {
         return pos;
       }),
     );
-    if (stored === undefined) return;
+    if (stored === undefined) return undefined;
     if (type === "m.read") this.d.notifier.notifyRoom(roomId);
     else this.d.notifier.notifyUser(userId);
-    const r: StoredReceipt = { roomId, userId, type, eventId, ts, stream: stored };
-    if (threadId !== undefined) r.threadId = threadId;
-    for (const h of this.hooks) h(r);
+    return stored;
+  }
+
+  /**
+   * An m.read receipt from another server (m.receipt EDU) for one of its users: stored like a local
+   * receipt (only moving forward) so it shows in /sync, without running the hooks (it is not sent
+   * back out). Ignored (false) unless the user is joined to the room and the event is one of the
+   * room's accepted events.
+   */
+  async storeRemoteReceipt(r: { roomId: string; userId: string; eventId: string; threadId?: string; ts: number }): Promise<boolean> {
+    if (!isValidEventId(r.eventId)) return false;
+    if (r.threadId !== undefined && r.threadId !== "main" && !isValidEventId(r.threadId)) return false;
+    const member = await this.d.db.get<{ membership: string | null }>(
+      "SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
+      [r.roomId, r.userId],
+    );
+    if (member?.membership !== "join") return false;
+    const row = await this.d.roomsRepo.findEvent(r.eventId);
+    if (!row || row.room_id !== r.roomId || row.outlier || row.rejected_reason !== null) return false;
+    const ts = Number.isSafeInteger(r.ts) && r.ts > 0 ? r.ts : (this.d.now ?? Date.now)();
+    return (await this.write(r.roomId, r.userId, "m.read", r.eventId, r.threadId, ts, Number(row.stream_ordering))) !== undefined;
   }
 
   /** 400 when the event is not part of the thread the receipt names. */

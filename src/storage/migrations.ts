@@ -10,6 +10,8 @@ import m0006 from "../../sql/0006_federation_events.sql" with { type: "text" };
 import m0007 from "../../sql/0007_room_member_indexes.sql" with { type: "text" };
 import m0008 from "../../sql/0008_e2ee.sql" with { type: "text" };
 import m0009 from "../../sql/0009_media.sql" with { type: "text" };
+import m0010sqlite from "../../sql/0010_directory_search.sqlite.sql" with { type: "text" };
+import m0010postgres from "../../sql/0010_directory_search.postgres.sql" with { type: "text" };
 import m0011 from "../../sql/0011_relations_reports.sql" with { type: "text" };
 
 export interface Migration {
@@ -24,6 +26,11 @@ function shared(version: number, name: string, text: string): Migration {
   return { version, name, sqlite: text, postgres: text };
 }
 
+/** A migration written twice: `NNNN_name.sqlite.sql` and `NNNN_name.postgres.sql` (named `NNNN_name`). */
+function pair(version: number, name: string, sqlite: string, postgres: string): Migration {
+  return { version, name, sqlite, postgres };
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   shared(1, "0001_init.sql", m0001),
   shared(2, "0002_accounts.sql", m0002),
@@ -34,8 +41,9 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(7, "0007_room_member_indexes.sql", m0007),
   shared(8, "0008_e2ee.sql", m0008),
   shared(9, "0009_media.sql", m0009),
+  pair(10, "0010_directory_search", m0010sqlite, m0010postgres),
   shared(11, "0011_relations_reports.sql", m0011),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0009_media.sql", "0011_relations_reports.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0009_media.sql", "0010_directory_search.sqlite.sql", "0010_directory_search.postgres.sql", "0011_relations_reports.sql"];

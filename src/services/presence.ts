@@ -1,0 +1,380 @@
+// Presence (spec: client-server-api modules/presence.md, presence.yaml, m.presence;
+// server-server-api "Presence").
+//
+// Each user is online, unavailable or offline, with an optional status message and the time of
+// their last pro-active action (sending an event or a receipt, or setting presence to online).
+// A local user is online while their clients sync (set_presence online, the default) or act;
+// unavailable after [presence] idle_timeout_ms without activity (or when a client says so); offline
+// after offline_timeout_ms without syncing or activity. `currently_active` is true for a minute
+// after an action; while it is, last_active_ago updates are not sent.
+//
+// What clients are shown only changes on a state or status change or a currently_active flip: such a
+// change takes a position in the global stream and a row in `presence` (for /sync), wakes the /sync
+// long-polls of users sharing a room, and (local users) goes out as an m.presence EDU to the servers
+// sharing a room. Between changes, last_active_ts moves in memory only. Remote users' presence comes
+// in through EDUs from their server (only for users sharing a room with ours) and falls back to
+// offline when their server has said nothing for 30 minutes (servers repeat it every 25 minutes).
+// [presence] enabled = false: the endpoints still answer (everyone offline), nothing is tracked.
+import { MatrixError } from "../protocol/errors.ts";
+import { isValidUserId } from "../protocol/ids.ts";
+import type { PresenceRepo, PresenceRow } from "../storage/presence.ts";
+import { KeyedMutex } from "../util/mutex.ts";
+import type { Notifier } from "./notifier.ts";
+import { eventFilterMatches } from "./rooms/filters.ts";
+import type { StreamAllocator } from "./streams.ts";
+import type { SyncExtension } from "./sync.ts";
+
+export type PresenceState = "online" | "unavailable" | "offline";
+export const PRESENCE_STATES: readonly PresenceState[] = ["online", "unavailable", "offline"];
+
+/** How long after an action a user counts as currently active. */
+const ACTIVE_WINDOW_MS = 60_000;
+/** Remote presence not refreshed for this long is shown as offline. */
+const REMOTE_TIMEOUT_MS = 30 * 60_000;
+/** Local users' presence is sent again to other servers this often. */
+const FEDERATION_PING_MS = 25 * 60_000;
+
+export interface PresenceContent {
+  presence: PresenceState;
+  last_active_ago?: number;
+  currently_active?: boolean;
+  status_msg?: string;
+}
+
+/** A change of a local user's presence, for federation. */
+export interface PresenceUpdate {
+  user_id: string;
+  presence: PresenceState;
+  status_msg?: string;
+  last_active_ago: number;
+  currently_active: boolean;
+}
+
+export type PresenceHook = (update: PresenceUpdate) => void;
+
+interface LocalState {
+  row: PresenceRow;
+  /** Last /sync (any client). */
+  lastSyncTs: number;
+  /** Last time the presence went to other servers. */
+  lastFederatedTs: number;
+}
+
+export interface PresenceDeps {
+  repo: PresenceRepo;
+  streams: StreamAllocator;
+  notifier: Notifier;
+  serverName: string;
+  enabled: boolean;
+  idleTimeoutMs: number;
+  offlineTimeoutMs: number;
+  now?: () => number;
+}
+
+export class Presence {
+  /** Local users' changes (federation sends them as m.presence EDUs). */
+  readonly hooks: PresenceHook[] = [];
+  /** Local users who are not offline, and those seen since start-up. */
+  private readonly local = new Map<string, LocalState>();
+  private readonly locks = new KeyedMutex();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private started = false;
+
+  constructor(private readonly d: PresenceDeps) {}
+
+  get enabled(): boolean {
+    return this.d.enabled;
+  }
+
+  private now(): number {
+    return (this.d.now ?? Date.now)();
+  }
+
+  private isLocal(userId: string): boolean {
+    return userId.endsWith(`:${this.d.serverName}`);
+  }
+
+  private get activeWindow(): number {
+    return Math.min(ACTIVE_WINDOW_MS, this.d.idleTimeoutMs);
+  }
+
+  /** Resumes local users' presence and starts the timeout sweep. */
+  async start(): Promise<void> {
+    if (!this.d.enabled || this.started) return;
+    this.started = true;
+    const now = this.now();
+    for (const row of await this.d.repo.listLocalNotOffline(this.d.serverName)) {
+      // Nobody synced while we were down: the sweep decides (from last_active_ts) when they go offline.
+      this.local.set(row.user_id, { row, lastSyncTs: now, lastFederatedTs: now });
+    }
+    const every = Math.max(50, Math.min(5000, Math.floor(Math.min(this.d.idleTimeoutMs, this.d.offlineTimeoutMs, this.activeWindow) / 4)));
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), every);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Stops the sweep and writes the in-memory last-active times. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const s of this.local.values()) {
+      await this.locks.run(s.row.user_id, () => this.d.repo.upsert(s.row)).catch(() => undefined);
+    }
+  }
+
+  // ------------------------------------------------------------------ local state
+
+  private async localState(userId: string): Promise<LocalState> {
+    let s = this.local.get(userId);
+    if (!s) {
+      const row = (await this.d.repo.find(userId)) ?? {
+        user_id: userId,
+        state: "offline",
+        status_msg: null,
+        last_active_ts: 0,
+        currently_active: 0,
+        stream_id: 0,
+        updated_ts: 0,
+      };
+      // Another call may have filled it meanwhile.
+      s = this.local.get(userId) ?? { row, lastSyncTs: 0, lastFederatedTs: 0 };
+      this.local.set(userId, s);
+    }
+    return s;
+  }
+
+  /**
+   * Applies a change to a local user's presence under their lock: `mutate` edits a copy; when what
+   * clients see changed, the row takes a new stream position and everyone interested hears of it.
+   */
+  private async changeLocal(userId: string, mutate: (row: PresenceRow, s: LocalState) => void): Promise<void> {
+    await this.locks.run(userId, async () => {
+      const s = await this.localState(userId);
+      const before = s.row;
+      const row = { ...before };
+      mutate(row, s);
+      const visibleChange = row.state !== before.state || row.status_msg !== before.status_msg || row.currently_active !== before.currently_active;
+      s.row = row;
+      if (visibleChange) await this.publish(row);
+      if (row.state === "offline") this.local.delete(userId);
+    });
+  }
+
+  /** Writes a changed row at a new stream position and tells everyone interested. */
+  private async publish(row: PresenceRow): Promise<void> {
+    const now = this.now();
+    row.updated_ts = now;
+    await this.d.streams.with(async (pos) => {
+      row.stream_id = pos;
+      await this.d.repo.upsert(row);
+    });
+    for (const roomId of await this.d.repo.joinedRooms(row.user_id)) this.d.notifier.notifyRoom(roomId);
+    this.d.notifier.notifyUser(row.user_id);
+    if (this.isLocal(row.user_id)) {
+      const s = this.local.get(row.user_id);
+      if (s) s.lastFederatedTs = now;
+      const update = this.update(row, now);
+      for (const h of this.hooks) h(update);
+    }
+  }
+
+  private update(row: PresenceRow, now: number): PresenceUpdate {
+    const u: PresenceUpdate = {
+      user_id: row.user_id,
+      presence: row.state as PresenceState,
+      last_active_ago: Math.max(0, now - row.last_active_ts),
+      currently_active: row.currently_active === 1,
+    };
+    if (row.status_msg !== null) u.status_msg = row.status_msg;
+    return u;
+  }
+
+  private bump(row: PresenceRow, now: number): void {
+    row.last_active_ts = now;
+    row.currently_active = 1;
+    row.state = "online";
+  }
+
+  /** PUT /presence/{userId}/status. */
+  async setStatus(requester: string, userId: string, presence: PresenceState, statusMsg: string | undefined): Promise<void> {
+    if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
+    if (requester !== userId) throw new MatrixError("M_FORBIDDEN", "You cannot set the presence of another user");
+    if (!PRESENCE_STATES.includes(presence)) throw new MatrixError("M_INVALID_PARAM", "'presence' must be one of online, unavailable, offline");
+    if (!this.d.enabled) return;
+    const now = this.now();
+    await this.changeLocal(userId, (row) => {
+      if (presence === "online") this.bump(row, now);
+      else {
+        row.state = presence;
+        row.currently_active = 0;
+      }
+      row.status_msg = statusMsg ?? null;
+    });
+  }
+
+  /** A pro-active action of a local user (sent an event or a receipt): online, currently active. */
+  async userActive(userId: string): Promise<void> {
+    if (!this.d.enabled || !this.isLocal(userId)) return;
+    const now = this.now();
+    const s = this.local.get(userId);
+    // The common case needs no lock, no write and no stream position.
+    if (s && s.row.state === "online" && s.row.currently_active === 1) {
+      s.row.last_active_ts = now;
+      return;
+    }
+    await this.changeLocal(userId, (row) => this.bump(row, now));
+  }
+
+  /** A /sync of a local user, with its `set_presence`. */
+  async syncing(userId: string, setPresence: string | undefined): Promise<void> {
+    if (!this.d.enabled) return;
+    const now = this.now();
+    const wanted = setPresence ?? "online";
+    if (wanted === "offline") return;
+    const s = this.local.get(userId);
+    if (s) s.lastSyncTs = now;
+    if (s && (s.row.state === wanted || (wanted === "online" && s.row.state === "unavailable"))) return;
+    await this.changeLocal(userId, (row, st) => {
+      st.lastSyncTs = now;
+      if (wanted === "online") {
+        // Coming online is an action; an idle (unavailable) user stays so until they act.
+        if (row.state === "offline") this.bump(row, now);
+      } else if (row.state !== "unavailable") {
+        row.state = "unavailable";
+        row.currently_active = 0;
+      }
+    });
+  }
+
+  /** Applies the timeouts to local users (runs periodically). */
+  async sweep(): Promise<void> {
+    const now = this.now();
+    for (const [userId, s] of [...this.local]) {
+      const r = s.row;
+      if (r.state === "offline") continue;
+      const quietFor = now - Math.max(s.lastSyncTs, r.last_active_ts);
+      const goOffline = quietFor > this.d.offlineTimeoutMs;
+      const goIdle = r.state === "online" && now - r.last_active_ts > this.d.idleTimeoutMs;
+      const inactive = r.currently_active === 1 && now - r.last_active_ts > this.activeWindow;
+      if (goOffline || goIdle || inactive) {
+        await this.changeLocal(userId, (row) => {
+          if (goOffline) row.state = "offline";
+          else if (goIdle) row.state = "unavailable";
+          row.currently_active = 0;
+        });
+      } else if (now - s.lastFederatedTs > FEDERATION_PING_MS) {
+        s.lastFederatedTs = now;
+        const update = this.update(r, now);
+        for (const h of this.hooks) h(update);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  /** What a row looks like now (timeouts applied to rows not swept yet). */
+  private view(row: PresenceRow, now: number): PresenceContent {
+    let state = row.state as PresenceState;
+    let active = row.currently_active === 1;
+    if (!this.isLocal(row.user_id) && now - row.updated_ts > REMOTE_TIMEOUT_MS) state = "offline";
+    if (active && now - row.last_active_ts > this.activeWindow) active = false;
+    const c: PresenceContent = { presence: state };
+    if (row.last_active_ts > 0) c.last_active_ago = Math.max(0, now - row.last_active_ts);
+    if (state === "online") c.currently_active = active;
+    if (row.status_msg !== null) c.status_msg = row.status_msg;
+    return c;
+  }
+
+  private async rowOf(userId: string): Promise<PresenceRow | undefined> {
+    return this.local.get(userId)?.row ?? (await this.d.repo.find(userId));
+  }
+
+  /** GET /presence/{userId}/status: for the user themselves and users sharing a room with them. */
+  async get(requester: string, userId: string): Promise<PresenceContent> {
+    if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
+    if (requester !== userId) {
+      if (this.isLocal(userId) && !(await this.d.repo.userExists(userId))) throw new MatrixError("M_NOT_FOUND", "Unknown user");
+      if (!(await this.d.repo.sharingRoomWith(requester, [userId])).has(userId)) {
+        throw new MatrixError("M_FORBIDDEN", "You are not allowed to see their presence");
+      }
+    }
+    if (!this.d.enabled) return { presence: "offline" };
+    const row = await this.rowOf(userId);
+    return row ? this.view(row, this.now()) : { presence: "offline" };
+  }
+
+  // ------------------------------------------------------------------ /sync
+
+  /**
+   * The /sync extension: marks the user as syncing, then adds the presence of users sharing a room
+   * with them (and their own) that changed in (since, to] — on an initial sync, everyone not
+   * offline — passing the `presence` filter.
+   */
+  readonly syncExtension: SyncExtension = async (ctx, body) => {
+    if (!this.d.enabled) return false;
+    await this.syncing(ctx.userId, ctx.setPresence);
+    const f = ctx.filter.presence;
+    if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
+    const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
+    if (rows.length === 0) return false;
+    const others = rows.map((r) => r.user_id).filter((u) => u !== ctx.userId);
+    const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();
+    const now = this.now();
+    const events: Array<{ type: "m.presence"; sender: string; content: PresenceContent }> = [];
+    for (const r of rows) {
+      if (r.user_id !== ctx.userId && !visible.has(r.user_id)) continue;
+      if (!eventFilterMatches(f, "m.presence", r.user_id)) continue;
+      // The in-memory row of a local user has the current last_active_ts.
+      const row = this.local.get(r.user_id)?.row.stream_id === r.stream_id ? this.local.get(r.user_id)!.row : r;
+      events.push({ type: "m.presence", sender: r.user_id, content: this.view(row, now) });
+    }
+    const limited = f?.limit !== undefined ? events.slice(-f.limit) : events;
+    if (limited.length === 0) return false;
+    body.presence.events.push(...limited);
+    return true;
+  };
+
+  // ------------------------------------------------------------------ federation
+
+  /** The current presence of a local user as an EDU item (for servers that just joined a room). */
+  async localUpdate(userId: string): Promise<PresenceUpdate | undefined> {
+    const row = await this.rowOf(userId);
+    if (!row || row.state === "offline") return undefined;
+    return this.update(row, this.now());
+  }
+
+  /** Local users of a room who are not offline (their presence goes to a server joining it). */
+  async localUpdatesForRoom(roomId: string): Promise<PresenceUpdate[]> {
+    if (!this.d.enabled) return [];
+    const now = this.now();
+    return (await this.d.repo.localMembersNotOffline(roomId)).map((r) => this.update(this.local.get(r.user_id)?.row ?? r, now));
+  }
+
+  /**
+   * One item of an inbound m.presence EDU from `origin`: applied when the user belongs to `origin`
+   * and shares a room with a local user; otherwise ignored.
+   */
+  async applyRemote(origin: string, item: Record<string, unknown>): Promise<boolean> {
+    if (!this.d.enabled) return false;
+    const userId = item.user_id;
+    if (typeof userId !== "string" || !isValidUserId(userId) || !userId.endsWith(`:${origin}`) || this.isLocal(userId)) return false;
+    const state = item.presence;
+    if (typeof state !== "string" || !PRESENCE_STATES.includes(state as PresenceState)) return false;
+    const ago = typeof item.last_active_ago === "number" && Number.isFinite(item.last_active_ago) ? Math.max(0, item.last_active_ago) : undefined;
+    if (!(await this.d.repo.sharesRoomWithLocalUser(userId))) return false;
+    const now = this.now();
+    await this.locks.run(userId, async () => {
+      const prior = await this.d.repo.find(userId);
+      const row: PresenceRow = {
+        user_id: userId,
+        state,
+        status_msg: typeof item.status_msg === "string" ? item.status_msg : null,
+        last_active_ts: ago !== undefined ? now - ago : (prior?.last_active_ts ?? 0),
+        currently_active: item.currently_active === true ? 1 : 0,
+        stream_id: prior?.stream_id ?? 0,
+        updated_ts: now,
+      };
+      await this.publish(row);
+    });
+    return true;
+  }
+}
