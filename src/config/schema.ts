@@ -131,13 +131,16 @@ const listenerFields = {
   bind_address: str("127.0.0.1", "Address to listen on (\"::\" or \"0.0.0.0\" for all interfaces)."),
   port: int(8008, "TCP port (0 picks a free port, logged at start-up).", { min: 0, max: 65535 }),
   tls: bool(false, "Serve HTTPS on this listener, using [tls] certificate_path and private_key_path."),
-  resources: strs(["client", "federation", "keys", "media"], "What this listener serves: client, federation, keys, media.", {
+  resources: strs(["client", "federation", "keys", "media"], "What this listener serves: client, federation, keys, media, metrics (Prometheus metrics at /_hs/metrics, unauthenticated: give it its own listener on a private address).", {
     check: (v) => {
-      const bad = v.find((r) => !["client", "federation", "keys", "media"].includes(r));
-      return bad === undefined ? undefined : `resources among client, federation, keys, media (not ${JSON.stringify(bad)})`;
+      const bad = v.find((r) => !["client", "federation", "keys", "media", "metrics"].includes(r));
+      return bad === undefined ? undefined : `resources among client, federation, keys, media, metrics (not ${JSON.stringify(bad)})`;
     },
   }),
-  x_forwarded: bool(false, "Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy in front of this listener."),
+  x_forwarded: bool(false, "Behind a reverse proxy: take the client's address and scheme from X-Forwarded-For / X-Forwarded-Proto, but only on connections from trusted_proxies."),
+  trusted_proxies: strs(["127.0.0.1/8", "::1/128"], "With x_forwarded: the addresses (CIDR ranges) of the reverse proxies whose X-Forwarded-* headers are believed. Other clients' headers are ignored.", {
+    check: ipRangesCheck,
+  }),
 };
 
 export const SCHEMA = {
@@ -231,9 +234,35 @@ export const SCHEMA = {
     remote_media_lifetime: int(0, "Delete cached remote media not downloaded for this many seconds (checked hourly); it is fetched again when asked for. 0: keep forever.", { min: 0 }),
   }),
 
-  logging: section("Logging.", {
+  logging: section("Logging. Access tokens, passwords and other secrets are never written.", {
     level: oneOf(["debug", "info", "warn", "error"] as const, "info", "Least severe level written."),
     file: str("", "Also write the log to this file instead of stderr. Empty: stderr only."),
+    format: oneOf(["auto", "json", "text"] as const, "auto", "json: one JSON object per line; text: human-readable lines; auto: text on a terminal, JSON otherwise."),
+    modules: strs([], "Levels for single modules, overriding level: \"module=level\" entries, e.g. [\"http=warn\", \"federation=debug\"]. Modules: http (the request log), federation, rooms, sync, media, admin, db and hs (everything else).", {
+      check: (v) => {
+        const bad = v.find((e) => !/^[a-z_]+=(debug|info|warn|error)$/.test(e));
+        return bad === undefined ? undefined : `entries like "federation=debug" (levels debug, info, warn, error), not ${JSON.stringify(bad)}`;
+      },
+      example: '["http=warn", "federation=debug"]',
+    }),
+  }),
+
+  caches: section("Memory: one budget for every in-memory cache.", {
+    memory_target_mb: int(256, "How much memory hs aims to stay under, in MiB. Every cache (events, state, push rules, keys, tokens, ...) is sized in proportion (256 = the default sizes), and when the process grows past this the caches are trimmed. The default suits a Raspberry Pi with 1 GB; raise it on a big server.", { min: 32 }),
+  }),
+
+  voip: section("Voice and video calls: TURN servers handed to clients (GET /_matrix/client/v3/voip/turnServer).", {
+    turn_uris: strs([], "TURN server URIs, e.g. [\"turn:turn.example.org:3478?transport=udp\", \"turns:turn.example.org:5349?transport=tcp\"]. Empty: no TURN server (clients get {}).", {
+      check: (v) => {
+        const bad = v.find((u) => !/^turns?:[^\s]+$/.test(u));
+        return bad === undefined ? undefined : `turn: or turns: URIs (not ${JSON.stringify(bad)})`;
+      },
+    }),
+    turn_shared_secret: str("", "The shared secret of coturn's REST API (static-auth-secret with use-auth-secret): clients get short-lived credentials made from it. Takes precedence over turn_username/turn_password."),
+    turn_username: str("", "A fixed TURN username (when the TURN server has no shared secret)."),
+    turn_password: str("", "The fixed TURN password that goes with turn_username."),
+    turn_user_lifetime: int(3600, "How long, in seconds, credentials made from turn_shared_secret stay valid.", { min: 60 }),
+    turn_allow_guests: bool(true, "Give TURN credentials to guest accounts too."),
   }),
 
   appservices: section("Application services (bridges).", {

@@ -25,7 +25,16 @@ import { keyBackupRoutes } from "./client/key-backup.ts";
 import { federationE2eeRoutes } from "./federation/e2ee.ts";
 import { relationsRoutes } from "./client/relations.ts";
 import { roomUpgradeRoutes } from "./client/room-upgrades.ts";
+import { reportRoutes } from "./client/reports.ts";
+import { reportAdminRoutes } from "./admin/reports.ts";
+import { userAdminRoutes } from "./admin/users.ts";
+import { roomAdminRoutes } from "./admin/rooms.ts";
+import { serverAdminRoutes } from "./admin/server.ts";
+import { metricsRoutes } from "./metrics.ts";
+import { voipRoutes } from "./client/voip.ts";
 import { openIdRoutes } from "./client/openid.ts";
+import { appserviceRoutes } from "./client/appservice.ts";
+import { pushersRoutes } from "./client/pushers.ts";
 import { webClientRoutes } from "./web.ts";
 
 export function mountRoutes(app: App, svc: Services): void {
@@ -50,7 +59,16 @@ export function mountRoutes(app: App, svc: Services): void {
   keyBackupRoutes(app, svc);
   relationsRoutes(app, svc);
   roomUpgradeRoutes(app, svc);
+  reportRoutes(app, svc);
+  reportAdminRoutes(app, svc);
+  userAdminRoutes(app, svc);
+  roomAdminRoutes(app, svc);
+  serverAdminRoutes(app, svc);
+  metricsRoutes(app, svc);
+  voipRoutes(app, svc);
   openIdRoutes(app, svc);
+  appserviceRoutes(app, svc);
+  pushersRoutes(app, svc);
   federationTransportRoutes(app, svc);
   federationRoomRoutes(app, svc);
   federationE2eeRoutes(app, svc);

@@ -24,7 +24,13 @@ import { E2eeRepo } from "../storage/e2ee-repo.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
 import { createAdminServices, type AdminServices } from "./admin-services.ts";
 import { HsMetrics } from "./metrics.ts";
+import { TurnService } from "./turn.ts";
 import { OpenIdTokens } from "./openid.ts";
+import { connectAliases, createAppservices, type Appservices } from "./appservices/index.ts";
+import { Pushers } from "./pushers.ts";
+import { PushersRepo } from "../storage/pushers.ts";
+import { OutboundHttp } from "./federation/outbound-http.ts";
+import { IpRangeSet } from "../util/ip-range.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices, AdminServices, RoomExtraServices, DirectoryServices {
@@ -48,6 +54,8 @@ export interface Services extends AccountServices, SyncServices, AdminServices, 
   readonly roomFederation: RoomFederation;
   /** Prometheus metrics (/_hs/metrics). */
   readonly metrics: HsMetrics;
+  /** TURN credentials for calls ([voip]). */
+  readonly turn: TurnService;
   /** The push rules API. */
   readonly pushRules: PushRulesService;
   /** The media repository (media) and URL previews (urlPreviews): services/media/. */
@@ -57,6 +65,10 @@ export interface Services extends AccountServices, SyncServices, AdminServices, 
   readonly e2ee: E2eeServices;
   /** OpenID tokens for third parties (integration managers). */
   readonly openId: OpenIdTokens;
+  /** Application services (bridges): as_token clients, transactions, queries, third-party lookups. */
+  readonly appservices: Appservices;
+  /** Pushers and delivery to push gateways. */
+  readonly pushers: Pushers;
 }
 
 export async function createServices(config: Config, rawDb: Db, signingKey: ServerSigningKey): Promise<Services> {
@@ -73,6 +85,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   metrics.attach({ db, notifier, events, serverName });
   const profiles = new ProfilesStore(db);
   const accountsStore = new AccountsStore(db);
+  let appservicesRef: Appservices | undefined;
   const rooms = new Rooms({
     db,
     repo: roomsRepo,
@@ -85,7 +98,10 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
         avatar_url: typeof p.avatar_url === "string" ? p.avatar_url : undefined,
       };
     },
-    userExists: async (userId) => (await accountsStore.findUser(userId)) !== undefined,
+    // An unknown user in an application service's namespace is asked about first (spec: GET /users/{userId}).
+    userExists: async (userId) =>
+      (await accountsStore.findUser(userId)) !== undefined ||
+      ((await appservicesRef?.queryUser(userId)) === true && (await accountsStore.findUser(userId)) !== undefined),
   });
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
   const accountServices = createAccountServices(config, db);
@@ -161,6 +177,41 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     roomFederation,
     shutdownHooks,
   });
+  // Application services (issue 12): registration files, as_token clients, transactions.
+  const appservices = (appservicesRef = await createAppservices({
+    config,
+    db,
+    accounts: accountServices,
+    events,
+    streams,
+    typing: syncServices.typing,
+    receipts: syncServices.receipts,
+    shutdownHooks,
+  }));
+  connectAliases(appservices, serverName, {
+    rooms: rooms as never,
+    roomDirectory: directoryServices.roomDirectory as never,
+    roomSummary: async (roomId) => (await directoryServices.roomSummaries.facts(roomId))?.summary,
+  });
+  // Pushers (issue 12): delivery of the push actions written by syncServices.push.
+  const pushers = new Pushers({
+    db,
+    repo: new PushersRepo(db),
+    streams,
+    events,
+    push: syncServices.push,
+    joinedRooms: (userId) => rooms.joinedRooms(userId),
+    http: new OutboundHttp({ denylist: new IpRangeSet(config.http_client.ip_range_denylist), verifyTls: true }),
+    config: config.push,
+  });
+  await pushers.start();
+  events.hooks.afterPersist.push((ev, stream) => pushers.eventPersisted(ev.event_id, stream));
+  syncServices.receipts.hooks.push((r) => {
+    if (pushers.hasPushers(r.userId)) void pushers.updateBadge(r.userId).catch(() => undefined);
+  });
+  accountServices.accounts.onDevicesDeleted.push((userId, deviceIds) => pushers.devicesDeleted(userId, deviceIds));
+  accountServices.accounts.onDeactivated.push((userId) => pushers.userDeactivated(userId));
+  shutdownHooks.push(() => pushers.close());
   return {
     config,
     db,
@@ -177,10 +228,13 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     ...mediaServices,
     e2ee,
     openId: new OpenIdTokens(serverName),
+    appservices,
+    pushers,
     ...accountServices,
     ...syncServices,
     ...adminServices,
     metrics,
+    turn: new TurnService(config.voip),
     ...roomExtraServices,
     ...directoryServices,
   };

@@ -107,3 +107,26 @@ export function assertMatchesSpec(file: string, method: string, path: string, st
   const errors = schemaErrors(file, method, path, status, body);
   if (errors.length) throw new Error(`response does not match ${file} ${method} ${path} ${status}:\n  ${errors.join("\n  ")}`);
 }
+
+/**
+ * Validates a request body against the spec's schema for `method path` in `api/<file>.yaml` (e.g.
+ * what a push gateway or an application service received from hs). Returns the problems.
+ */
+export function requestSchemaErrors(file: string, method: string, path: string, body: unknown): string[] {
+  const full = join(SPEC_API, `${file}.yaml`);
+  const doc = loadYaml(full);
+  const op = doc.paths?.[path]?.[method.toLowerCase()];
+  if (!op) throw new Error(`${file}.yaml has no ${method} ${path}`);
+  const [req, reqFile] = deref(op.requestBody ?? {}, full);
+  const schema = req?.content?.["application/json"]?.schema;
+  if (!schema) throw new Error(`${file}.yaml: ${method} ${path} has no JSON request schema`);
+  const errors: string[] = [];
+  check(body, schema, reqFile, "$", errors);
+  return errors;
+}
+
+/** Throws with the list of problems when a request body does not match the spec's schema. */
+export function assertRequestMatchesSpec(file: string, method: string, path: string, body: unknown): void {
+  const errors = requestSchemaErrors(file, method, path, body);
+  if (errors.length) throw new Error(`request does not match ${file} ${method} ${path}:\n  ${errors.join("\n  ")}`);
+}

@@ -8,11 +8,13 @@ import type { AccountServices } from "../../services/account-services.ts";
 import { hashPassword } from "../../services/passwords.ts";
 import type { Config } from "../../config/schema.ts";
 import type { App } from "../app.ts";
-import { connectionOf } from "../auth.ts";
+import { accessTokenOf, connectionOf } from "../auth.ts";
 import { jsonBody, optBool, optString, reqString, withoutAuth, type JsonObject } from "../params.ts";
 
 export type RegisterDeps = Pick<AccountServices, "auth" | "accounts" | "registration" | "registrationTokens" | "uia" | "ratelimits"> & {
   config: Config;
+  /** Application services: type m.login.application_service registers in a namespace (no UIA). */
+  appservices?: { register(asToken: string | undefined, body: JsonObject): Promise<Record<string, unknown>> };
 };
 
 const REGISTER_URI = "/_matrix/client/v3/register";
@@ -45,7 +47,12 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
       return deps.registration.registerGuest(name);
     }
     if (kind !== "user") throw new MatrixError("M_INVALID_PARAM", `Unknown kind: ${kind}`);
-    // Application services register in their namespace with m.login.application_service (later).
+    // Application services register in their namespace with m.login.application_service, with
+    // their as_token and without user-interactive auth, even when registration is disabled.
+    if (body.type === "m.login.application_service") {
+      if (!deps.appservices) throw new MatrixError("M_UNKNOWN_TOKEN", "No application services are configured");
+      return deps.appservices.register(accessTokenOf(request), body);
+    }
     if (!config.registration.enabled) throw forbidden("Registration is disabled");
 
     const username = optString(body, "username");

@@ -70,6 +70,18 @@ function dirParam(v: string | null, required: boolean): "b" | "f" {
   return v;
 }
 
+/**
+ * Application services' timestamp massaging (application-service-api.md): `ts` sets the event's
+ * origin_server_ts on /send and /state. Ignored for other clients (as Synapse does).
+ */
+function tsOverride(who: { appserviceId?: string }, request: Request): number | undefined {
+  if (who.appserviceId === undefined) return undefined;
+  const ts = new URL(request.url).searchParams.get("ts");
+  if (ts === null) return undefined;
+  if (!/^\d{1,16}$/.test(ts) || !Number.isSafeInteger(Number(ts))) throw new MatrixError("M_INVALID_PARAM", "'ts' must be a timestamp in milliseconds");
+  return Number(ts);
+}
+
 function parseCreateRoom(body: JsonObject): CreateRoomRequest {
   const req: CreateRoomRequest = {};
   const str = (k: keyof CreateRoomRequest) => {
@@ -182,14 +194,14 @@ export function roomRoutes(app: App, svc: Services): void {
       const type = nonEmpty(params.eventType, "event type");
       const txnId = nonEmpty(params.txnId, "transaction ID");
       const content = objectBody(body);
-      const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId });
+      const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId }, tsOverride(who, request));
       return { event_id: eventId };
     });
     const putState = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
       const who = await authenticate(svc, request);
       const roomId = roomIdParam(params.roomId);
       const type = nonEmpty(params.eventType, "event type");
-      const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body));
+      const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request));
       return { event_id: eventId };
     };
     app.put(`${p}/rooms/:roomId/state/:eventType`, ({ request, params, body }) => putState(request, params, body));

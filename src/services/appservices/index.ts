@@ -1,0 +1,169 @@
+// Builds the application service module and plugs it into the rest of the server: the as_token
+// resolver (AuthService), m.login.application_service (login), M_EXCLUSIVE user IDs
+// (registration), user queries before invites of unknown users, alias queries and exclusive
+// aliases (rooms), transactions on every stream advance, typing and receipts as ephemeral data.
+import type { Config } from "../../config/schema.ts";
+import { MatrixError } from "../../protocol/errors.ts";
+import type { Db } from "../../storage/db.ts";
+import { AppservicesRepo } from "../../storage/appservices.ts";
+import { log } from "../../util/log.ts";
+import type { AccountServices } from "../account-services.ts";
+import type { Receipts } from "../receipts.ts";
+import type { RoomEvents } from "../rooms/events.ts";
+import type { StreamAllocator } from "../streams.ts";
+import type { Typing } from "../typing.ts";
+import { Appservices, LOGIN_TYPE_APPLICATION_SERVICE } from "./appservices.ts";
+import { AppserviceHttp } from "./http.ts";
+import { loadRegistrations } from "./registration.ts";
+import { AppserviceSender, Interest } from "./sender.ts";
+
+export { Appservices, LOGIN_TYPE_APPLICATION_SERVICE };
+
+export interface AppserviceDeps {
+  config: Config;
+  db: Db;
+  accounts: AccountServices;
+  events: RoomEvents;
+  streams: StreamAllocator;
+  typing: Typing;
+  receipts: Receipts;
+  shutdownHooks: Array<() => void | Promise<void>>;
+  fetch?: typeof fetch;
+}
+
+/** Reads the registration files (throws ConfigError naming the file and field). */
+export function readAppserviceRegistrations(config: Config) {
+  return loadRegistrations(config.appservices.config_files, config.config_dir, config.server_name);
+}
+
+export async function createAppservices(d: AppserviceDeps): Promise<Appservices> {
+  const services = readAppserviceRegistrations(d.config);
+  const repo = new AppservicesRepo(d.db);
+  const http = new AppserviceHttp(d.fetch);
+  const { auth, accounts, registration } = d.accounts;
+  const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http });
+  if (services.length === 0) return appservices;
+
+  auth.tokenResolvers.push(appservices.tokenResolver);
+  accounts.loginTypes.set(LOGIN_TYPE_APPLICATION_SERVICE, { handler: appservices.login });
+  registration.exclusiveUserIdChecks.push(appservices.isExclusiveUser);
+  await appservices.ensureSenderUsers();
+
+  const interest = new Interest(repo, d.config.server_name);
+  for (const as of services) {
+    if (as.url === null) continue;
+    const sender = new AppserviceSender(as, {
+      repo,
+      streams: d.streams,
+      events: d.events,
+      interest,
+      http,
+      minBackoffMs: d.config.appservices.retry_min_interval_ms,
+    });
+    appservices.senders.set(as.id, sender);
+    await sender.start();
+  }
+  const kickAll = () => {
+    for (const s of appservices.senders.values()) s.kick();
+  };
+  const offAdvance = d.streams.onAdvance(kickAll);
+  d.events.hooks.afterPersist.push((ev) => {
+    if (ev.type === "m.room.member" && ev.room_id) interest.forgetRoom(ev.room_id);
+  });
+
+  // Ephemeral data (receive_ephemeral): typing and receipts in rooms a service is interested in.
+  const ephemeral = async (roomId: string, item: (as: (typeof services)[number]) => Record<string, unknown> | undefined) => {
+    for (const sender of appservices.senders.values()) {
+      if (!sender.as.receiveEphemeral) continue;
+      if (!(await interest.roomInterests(sender.as, roomId))) continue;
+      const it = item(sender.as);
+      if (it) sender.addEphemeral(it as never);
+    }
+  };
+  const fail = (e: unknown) => log.warn("appservice ephemeral data failed", { error: (e as Error).message });
+  d.typing.hooks.push((c) => {
+    void ephemeral(c.roomId, () => ({ type: "m.typing", room_id: c.roomId, content: { user_ids: d.typing.typingUsers(c.roomId) } })).catch(fail);
+  });
+  d.receipts.hooks.push((r) => {
+    void ephemeral(r.roomId, (as) => {
+      // Private receipts go only to the services of the user who sent them.
+      if (r.type === "m.read.private" && !as.isInterestedInUser(r.userId)) return undefined;
+      const data: Record<string, unknown> = { ts: r.ts };
+      if (r.threadId !== undefined) data.thread_id = r.threadId;
+      return { type: "m.receipt", room_id: r.roomId, content: { [r.eventId]: { [r.type]: { [r.userId]: data } } } };
+    }).catch(fail);
+  });
+
+  d.shutdownHooks.push(async () => {
+    offAdvance();
+    await Promise.all([...appservices.senders.values()].map((s) => s.close()));
+  });
+  return appservices;
+}
+
+/** What the alias and directory wiring needs of the rooms and directory services. */
+export interface AliasHosts {
+  rooms: {
+    resolveRoomAndServers(roomIdOrAlias: string, via?: string[]): Promise<{ roomId: string; servers: string[] }>;
+    createRoom(creator: string, req: { room_alias_name?: string } & Record<string, unknown>): Promise<string>;
+  };
+  roomDirectory: {
+    resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
+    createAlias(actor: { userId: string; isAdmin: boolean }, alias: string, roomId: string): Promise<void>;
+    localPublicRooms(req: { thirdPartyInstanceId?: string; limit?: number } & Record<string, unknown>): Promise<{ chunk: unknown[]; total_room_count_estimate?: number }>;
+  };
+  /** A published room's directory entry (undefined when the room is unknown here). */
+  roomSummary: (roomId: string) => Promise<unknown | undefined>;
+}
+
+/**
+ * Connects application services to aliases and the room directory, around the rooms and
+ * directory services (which know nothing of application services):
+ *  - an unknown local alias in a service's aliases namespace is queried (GET /rooms/{alias}) and
+ *    resolved again when the service says it now exists (joins by alias, GET /directory/room);
+ *  - aliases in an exclusive namespace can only be created by that service's users (M_EXCLUSIVE),
+ *    with createRoom's room_alias_name or PUT /directory/room;
+ *  - /publicRooms with third_party_instance_id lists the rooms the service published for that
+ *    network (PUT /directory/list/appservice/{networkId}/{roomId}).
+ */
+export function connectAliases(appservices: Appservices, serverName: string, hosts: AliasHosts): void {
+  if (appservices.list.length === 0) return;
+  const { rooms, roomDirectory } = hosts;
+  const isLocalAlias = (a: string) => a.startsWith("#") && a.endsWith(`:${serverName}`);
+  const retryAfterQuery = async <T>(alias: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (e) {
+      if (!(e instanceof MatrixError && e.errcode === "M_NOT_FOUND") || !isLocalAlias(alias)) throw e;
+      if (!(await appservices.queryAlias(alias))) throw e;
+      return run();
+    }
+  };
+  const resolveRoomAndServers = rooms.resolveRoomAndServers.bind(rooms);
+  rooms.resolveRoomAndServers = (target, via) => retryAfterQuery(target, () => resolveRoomAndServers(target, via));
+  const resolveAlias = roomDirectory.resolveAlias.bind(roomDirectory);
+  roomDirectory.resolveAlias = (alias) => retryAfterQuery(alias, () => resolveAlias(alias));
+
+  const createRoom = rooms.createRoom.bind(rooms);
+  rooms.createRoom = async (creator, req) => {
+    if (typeof req.room_alias_name === "string") appservices.checkAliasCreation(`#${req.room_alias_name}:${serverName}`, creator);
+    return createRoom(creator, req);
+  };
+  const createAlias = roomDirectory.createAlias.bind(roomDirectory);
+  roomDirectory.createAlias = async (actor, alias, roomId) => {
+    appservices.checkAliasCreation(alias, actor.userId);
+    return createAlias(actor, alias, roomId);
+  };
+
+  const localPublicRooms = roomDirectory.localPublicRooms.bind(roomDirectory);
+  roomDirectory.localPublicRooms = async (req) => {
+    if (req.thirdPartyInstanceId === undefined) return localPublicRooms(req);
+    const chunk: unknown[] = [];
+    for (const roomId of await appservices.publishedRooms(req.thirdPartyInstanceId)) {
+      const s = await hosts.roomSummary(roomId);
+      if (s !== undefined) chunk.push(s);
+    }
+    const limit = req.limit === undefined || req.limit === 0 ? chunk.length : req.limit;
+    return { chunk: chunk.slice(0, limit), total_room_count_estimate: chunk.length };
+  };
+}
