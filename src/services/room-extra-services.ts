@@ -6,6 +6,7 @@ import type { Config } from "../config/schema.ts";
 import type { Db } from "../storage/db.ts";
 import { RelationsRepo } from "../storage/relations.ts";
 import { RoomUpgradesRepo } from "../storage/room-upgrades.ts";
+import { ReportsRepo } from "../storage/reports.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
@@ -15,6 +16,7 @@ import type { RoomEvents } from "./rooms/events.ts";
 import { Relations } from "./rooms/relations.ts";
 import type { Rooms } from "./rooms/rooms.ts";
 import { RoomUpgrades } from "./rooms/upgrade.ts";
+import { Reports } from "./reports.ts";
 
 export interface RoomExtraServices {
   /** Relations index, bundled aggregations, /relations and /threads. */
@@ -23,6 +25,8 @@ export interface RoomExtraServices {
   readonly ignoredUsers: IgnoredUsers;
   /** POST /rooms/{roomId}/upgrade. */
   readonly roomUpgrades: RoomUpgrades;
+  /** Event, room and user reports; the reports admin API. */
+  readonly reports: Reports;
 }
 
 export interface RoomExtraDeps {
@@ -63,5 +67,13 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   });
   events.hooks.afterPersist.push(roomUpgrades.carryOverOnJoin);
 
-  return { relations, ignoredUsers, roomUpgrades };
+  const reports = new Reports({
+    repo: new ReportsRepo(db),
+    roomsRepo: d.roomsRepo,
+    events,
+    visibility: rooms.visibility,
+    serverName: d.config.server_name,
+  });
+
+  return { relations, ignoredUsers, roomUpgrades, reports };
 }
