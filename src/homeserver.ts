@@ -10,7 +10,12 @@ import { createServices, type Services } from "./services/index.ts";
 import { ensureSigningKey, type ServerSigningKey } from "./services/signing-key-file.ts";
 import type { Db } from "./storage/db.ts";
 import { openDatabase } from "./storage/open.ts";
-import { configureLogging, log } from "./util/log.ts";
+import { configureLogging, log, logger } from "./util/log.ts";
+import { IpRangeSet } from "./util/ip-range.ts";
+import { startMemoryGuard } from "./util/memory-guard.ts";
+import { clientAddress } from "./http/forwarded.ts";
+
+const httpLog = logger("http");
 
 export interface ListenerInfo {
   url: string;
@@ -35,6 +40,7 @@ export function resourceOf(path: string): string | undefined {
   if (path.startsWith("/_matrix/federation/") || path === "/.well-known/matrix/server") return "federation";
   if (path.startsWith("/_matrix/key/")) return "keys";
   if (path.startsWith("/_matrix/media/") || path.startsWith("/_matrix/client/v1/media/")) return "media";
+  if (path === "/_hs/metrics") return "metrics";
   if (path === "/health") return undefined;
   return "client";
 }
@@ -55,7 +61,15 @@ export interface StartOptions {
 }
 
 export async function startHomeserver(config: Config, opts: StartOptions = {}): Promise<Homeserver> {
-  configureLogging({ level: config.logging.level, file: config.logging.file, pretty: opts.prettyLog });
+  configureLogging({
+    level: config.logging.level,
+    file: config.logging.file,
+    pretty: opts.prettyLog,
+    format: config.logging.format === "auto" ? undefined : config.logging.format,
+    modules: config.logging.modules,
+  });
+  // Every cache is sized from [caches] memory_target_mb, and trimmed when the process outgrows it.
+  const memoryGuard = startMemoryGuard(config.caches.memory_target_mb);
   const signingKey = ensureSigningKey(config.signing_key_path, config.server_name);
   const db = await openDatabase(config.database);
   const services = await createServices(config, db, signingKey);
@@ -72,6 +86,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   try {
     for (const l of config.listeners) {
       const resources = new Set(l.resources);
+      const trusted = l.x_forwarded ? new IpRangeSet(l.trusted_proxies) : undefined;
       const tls = l.tls
         ? { cert: readFileSync(config.tls.certificate_path, "utf8"), key: readFileSync(config.tls.private_key_path, "utf8") }
         : undefined;
@@ -94,11 +109,13 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
           if (declared > maxBody) {
             return matrixErrorResponse(new MatrixError("M_TOO_LARGE", `Request body too large (at most ${maxBody} bytes)`), { Connection: "close" });
           }
-          let ip = srv.requestIP(req)?.address ?? "unknown";
-          if (l.x_forwarded) ip = req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || ip;
+          // The client behind a trusted reverse proxy (X-Forwarded-For/-Proto), else the peer.
+          const { ip, proto } = clientAddress(srv.requestIP(req)?.address ?? "unknown", req.headers, l.tls ? "https" : "http", trusted);
           const meta = requestMeta(req);
           meta.ip = ip;
+          meta.proto = proto;
           inFlight++;
+          services.metrics.requestStarted();
           let status = 500;
           try {
             const response = await app.handle(req);
@@ -106,14 +123,17 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
             return response;
           } finally {
             if (--inFlight === 0) drained?.();
+            const ms = performance.now() - meta.start;
+            // By route template (never the raw path: IDs would make unbounded label sets).
+            services.metrics.requestFinished(req.method, meta.route ?? "unmatched", status, ms / 1000);
             // Path only: query strings may carry access tokens.
-            log.info("request", {
+            httpLog.info("request", {
               request_id: meta.id,
               ip,
               method: req.method,
               path,
               status,
-              ms: Math.round((performance.now() - meta.start) * 10) / 10,
+              ms: Math.round(ms * 10) / 10,
             });
           }
         },
@@ -138,6 +158,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   const stop = (graceMs = 10000) =>
     (stopping ??= (async () => {
       log.info("shutting down");
+      memoryGuard.stop();
       for (const s of servers) void s.stop(false);
       for (const hook of services.shutdownHooks) await hook();
       if (inFlight > 0) {

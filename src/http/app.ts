@@ -17,6 +17,10 @@ export interface RequestMeta {
   id: string;
   start: number;
   ip: string;
+  /** The scheme the client used (X-Forwarded-Proto from a trusted proxy, else the listener's). */
+  proto?: string;
+  /** The matched route template (e.g. /_matrix/client/v3/rooms/:roomId/send/...), for metrics. */
+  route?: string;
 }
 const meta = new WeakMap<Request, RequestMeta>();
 
@@ -99,7 +103,8 @@ export function createApp(opts: AppOptions) {
         return new Response(null, { status: 204, headers: CORS_HEADERS });
       }
     })
-    .onTransform(({ params }) => {
+    .onTransform(({ params, request, route }) => {
+      requestMeta(request).route = route;
       // A malformed percent-escape in a path segment reaches us as a non-string parameter.
       for (const [k, v] of Object.entries((params ?? {}) as Record<string, unknown>)) {
         if (typeof v !== "string") throw new MatrixError("M_INVALID_PARAM", `Invalid percent-encoding in path parameter '${k}'`);

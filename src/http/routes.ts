@@ -27,8 +27,6 @@ import { relationsRoutes } from "./client/relations.ts";
 import { roomUpgradeRoutes } from "./client/room-upgrades.ts";
 import { reportRoutes } from "./client/reports.ts";
 import { reportAdminRoutes } from "./admin/reports.ts";
-import { reportRoutes } from "./client/reports.ts";
-import { reportAdminRoutes } from "./admin/reports.ts";
 import { userAdminRoutes } from "./admin/users.ts";
 import { roomAdminRoutes } from "./admin/rooms.ts";
 import { serverAdminRoutes } from "./admin/server.ts";
@@ -61,8 +59,6 @@ export function mountRoutes(app: App, svc: Services): void {
   keyBackupRoutes(app, svc);
   relationsRoutes(app, svc);
   roomUpgradeRoutes(app, svc);
-  reportRoutes(app, svc);
-  reportAdminRoutes(app, svc);
   reportRoutes(app, svc);
   reportAdminRoutes(app, svc);
   userAdminRoutes(app, svc);

@@ -67,6 +67,8 @@ export class Gauge extends Labelled<{ n: number }> implements Metric {
     help: string,
     labelNames: readonly string[],
     private readonly collector?: GaugeCollector,
+    /** "counter" for monotonic values read from elsewhere at scrape time. */
+    private readonly type: "gauge" | "counter" = "gauge",
   ) {
     super(name, help, labelNames);
   }
@@ -84,7 +86,7 @@ export class Gauge extends Labelled<{ n: number }> implements Metric {
   }
 
   async render(): Promise<string[]> {
-    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} gauge`];
+    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
     if (this.collector) {
       // Collected series replace the stored ones (destinations that drained disappear).
       this.series.clear();
@@ -150,6 +152,11 @@ export class MetricsRegistry {
 
   gauge(name: string, help: string, labelNames: readonly string[] = [], collector?: GaugeCollector): Gauge {
     return this.add(new Gauge(name, help, labelNames, collector));
+  }
+
+  /** A counter whose values are read at scrape time (kept elsewhere, e.g. cache statistics). */
+  counterFrom(name: string, help: string, labelNames: readonly string[], collector: GaugeCollector): Gauge {
+    return this.add(new Gauge(name, help, labelNames, collector, "counter"));
   }
 
   histogram(name: string, help: string, labelNames: readonly string[] = [], buckets?: readonly number[]): Histogram {

@@ -15,8 +15,8 @@ registerCommand({
   options: { config: { type: "string", short: "c" } },
   async run({ values }) {
     const { config, warnings } = loadConfig((values.config as string | undefined) ?? defaultConfigPath());
-    const prettyLog = !!process.stderr.isTTY;
-    configureLogging({ level: config.logging.level, file: config.logging.file, pretty: prettyLog });
+    const prettyLog = config.logging.format === "auto" ? !!process.stderr.isTTY : config.logging.format === "text";
+    configureLogging({ level: config.logging.level, file: config.logging.file, pretty: prettyLog, modules: config.logging.modules });
     for (const w of warnings) log.warn(w);
     const hs = await startHomeserver(config, { prettyLog });
     await new Promise<void>((resolve) => {

@@ -1,0 +1,10 @@
+// GET /_hs/metrics: Prometheus metrics in the text exposition format. Served only by listeners
+// with the `metrics` resource (src/homeserver.ts resourceOf), without authentication, as
+// Synapse's metrics listener: bind that listener to a private address.
+import type { Services } from "../services/index.ts";
+import { METRICS_CONTENT_TYPE } from "../util/metrics.ts";
+import type { App } from "./app.ts";
+
+export function metricsRoutes(app: App, svc: Pick<Services, "metrics">): void {
+  app.get("/_hs/metrics", async () => new Response(await svc.metrics.registry.render(), { headers: { "Content-Type": METRICS_CONTENT_TYPE } }));
+}
