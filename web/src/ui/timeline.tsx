@@ -19,6 +19,10 @@ export function isMessageLike(ev: MEvent): boolean {
 /** A one-line description of a state or membership event, or null to hide it. */
 export function describeState(ev: MEvent, room: Room): string | null {
   const who = room.displayName(ev.sender);
+  const create = room.getState("m.room.create");
+  const setup = !!create && ev.sender === create.sender && ev.origin_server_ts - create.origin_server_ts < 3000;
+  if (setup && ["m.room.join_rules", "m.room.history_visibility", "m.room.power_levels", "m.room.guest_access"].includes(ev.type)) return null;
+  if (setup && ev.type === "m.room.member" && ev.state_key === ev.sender && ev.content.membership === "join") return null;
   const c = ev.content;
   const prev = obj(ev.unsigned?.prev_content);
   switch (ev.type) {
@@ -75,12 +79,18 @@ function replyTarget(content: JsonObject): string | undefined {
   return str(obj(obj(content["m.relates_to"])["m.in_reply_to"]).event_id);
 }
 
+/** A message as plain text (for quotes and previews): the HTML's text when formatted. */
 export function plainBody(ev: MEvent): string {
+  const html = ev.content.format === "org.matrix.custom.html" ? str(ev.content.formatted_body) : undefined;
+  if (html) {
+    const doc = new DOMParser().parseFromString(`<body>${html.replace(/<mx-reply>[\s\S]*?<\/mx-reply>/g, "")}</body>`, "text/html");
+    return doc.body.textContent ?? "";
+  }
   return stripReplyFallback(str(ev.content.body) ?? "");
 }
 
 /** The message body: safe HTML when formatted, linkified text otherwise. */
-function Body({ content, sender, room }: { content: JsonObject; sender: string; room: Room }) {
+function Body({ content, sender, room, edited }: { content: JsonObject; sender: string; room: Room; edited?: boolean }) {
   const body = stripReplyFallback(str(content.body) ?? "");
   const html = content.format === "org.matrix.custom.html" ? str(content.formatted_body) : undefined;
   const emote = content.msgtype === "m.emote";
@@ -89,6 +99,7 @@ function Body({ content, sender, room }: { content: JsonObject; sender: string; 
     <div class={`body ${content.msgtype === "m.notice" ? "notice" : ""} ${!html && isEmojiOnly(body) ? "emoji" : ""}`}>
       {emote && <span class="emote-name">* {room.displayName(sender)} </span>}
       {inner}
+      {edited && <span class="edited muted small"> (edited)</span>}
     </div>
   );
 }
@@ -161,7 +172,7 @@ function FileBody({ content }: { content: JsonObject }) {
   );
 }
 
-function Content({ ev, room, content, previewUrl }: { ev: { type: string; sender: string }; room: Room; content: JsonObject; previewUrl?: string }) {
+function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
   if (ev.type === "m.room.encrypted") {
     return (
       <div class="body encrypted-msg">
@@ -172,7 +183,7 @@ function Content({ ev, room, content, previewUrl }: { ev: { type: string; sender
   const msgtype = str(content.msgtype);
   if (msgtype === "m.image" || ev.type === "m.sticker") return <ImageBody content={content} previewUrl={previewUrl} />;
   if (msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") return <FileBody content={content} />;
-  return <Body content={content} sender={ev.sender} room={room} />;
+  return <Body content={content} sender={ev.sender} room={room} edited={edited} />;
 }
 
 export interface MessageProps {
@@ -239,9 +250,8 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
             <Icon name="trash" size={14} /> Message deleted
           </div>
         ) : (
-          <Content ev={ev} room={room} content={content} />
+          <Content ev={ev} room={room} content={content} edited={!!edit} />
         )}
-        {edit && !redacted && <span class="edited muted small">(edited)</span>}
         {reactions && reactions.length > 0 && (
           <div class="reactions">
             {reactions.map((r) => (

@@ -1,0 +1,351 @@
+// The web client in a real browser (Debian's Chromium driven by playwright-core): an admin creates a
+// registration token in the admin console; two people sign up with it, create a room, invite, join,
+// exchange messages and an image, see typing, receipts, unread counts, replies, reactions and edits.
+// Screenshots go to $HS_SCREENSHOTS (or a temp dir, printed) for a person to look at.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { ensureWebBuilt } from "../../scripts/build-web.ts";
+import { registerUser } from "../helpers/client.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+
+export const CHROMIUM = "/usr/bin/chromium";
+export const CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** CI installs Chromium (.ci/run); a developer machine without it skips the browser tests. */
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: install Debian's chromium`);
+
+const SHOTS = process.env.HS_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "hs-web-shots-"));
+mkdirSync(SHOTS, { recursive: true });
+
+/** A small PNG (a colour gradient) made here, so the test needs no image files. */
+function makePng(w: number, h: number): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b: Buffer) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    raw[y * (w * 3 + 1)] = 0;
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = Math.round((x / w) * 255);
+      raw[o + 1] = Math.round((y / h) * 200) + 40;
+      raw[o + 2] = 200;
+    }
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+describe.skipIf(!haveChromium)("web client in Chromium", () => {
+  let s: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  let admin: Page;
+  let alice: Page;
+  let bob: Page;
+  let token = "";
+  const errors: string[] = [];
+
+  async function newPage(width = 1280, height = 800): Promise<Page> {
+    const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: "light", deviceScaleFactor: 1 });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(10000);
+    page.on("dialog", (d) => void d.accept(d.type() === "prompt" ? "spam" : undefined));
+    page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+    page.on("console", (m) => {
+      // CSP violations and script errors show up as console errors.
+      if (m.type() === "error" && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
+    });
+    return page;
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+
+  async function signIn(page: Page, user: string, password: string) {
+    await page.goto(s.url);
+    await page.getByLabel("User name").fill(user);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "Rooms" }).waitFor();
+  }
+
+  async function signUp(page: Page, user: string, password: string, tok: string) {
+    await page.goto(s.url);
+    await page.getByRole("tab", { name: "Create account" }).click();
+    await page.getByLabel("User name").fill(user);
+    await page.getByLabel("Password", { exact: true }).fill(password);
+    await page.getByLabel("Confirm password").fill(password);
+    await page.getByLabel("Registration token").fill(tok);
+    await page.getByRole("button", { name: "Create account" }).click();
+  }
+
+  beforeAll(async () => {
+    await ensureWebBuilt();
+    s = await startTestServer({ config: { registration: { enabled: true, requires_token: true } } });
+    await registerUser(s, "root", "rootpassword", true);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    console.log(`web client screenshots: ${SHOTS}`);
+  }, 60000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await s?.stop();
+  });
+
+  test("an admin signs in and creates a registration token in the admin console", async () => {
+    admin = await newPage();
+    await signIn(admin, "root", "rootpassword");
+    await admin.getByRole("button", { name: "Admin console" }).click();
+    await admin.getByRole("heading", { name: "Admin console" }).waitFor();
+    await admin.getByText("Server version").waitFor();
+    await shot(admin, "admin-overview");
+    await admin.getByRole("link", { name: "Registration tokens" }).click();
+    await admin.getByLabel("Uses allowed").fill("3");
+    await admin.getByRole("button", { name: "Create token" }).click();
+    const code = admin.locator("code.token").first();
+    await code.waitFor();
+    token = (await code.textContent()) ?? "";
+    expect(token.length).toBeGreaterThan(4);
+    await admin.getByRole("link", { name: "Users" }).click();
+    await admin.getByRole("cell", { name: /@root:localhost/ }).waitFor();
+    await shot(admin, "admin-users");
+  }, 30000);
+
+  test("two people sign up with the token (a wrong token is refused)", async () => {
+    alice = await newPage();
+    bob = await newPage(390, 844); // a phone
+    await signUp(alice, "alice", "alice-password", "not-the-token");
+    await alice.getByRole("alert").waitFor();
+    await shot(alice, "signup-wrong-token");
+    await alice.getByLabel("Registration token").fill(token);
+    await alice.getByRole("button", { name: "Create account" }).click();
+    await alice.getByRole("navigation", { name: "Rooms" }).waitFor();
+    await signUp(bob, "bob", "bob-password", token);
+    await bob.getByRole("navigation", { name: "Rooms" }).waitFor();
+    // The admin sees the token used twice.
+    await admin.getByRole("link", { name: "Registration tokens" }).click();
+    await admin.getByRole("cell", { name: "2 / 3" }).waitFor();
+  }, 30000);
+
+  test("alice creates a room and invites bob; bob accepts on his phone", async () => {
+    await alice.getByRole("button", { name: "Create a room" }).first().click();
+    const dialog = alice.getByRole("dialog", { name: "Create a room" });
+    await dialog.getByLabel("Name").fill("Family");
+    await dialog.getByLabel("Topic (optional)").fill("Dinner plans and holiday photos");
+    await dialog.getByLabel(/^Invite/).fill("@bob:localhost");
+    await dialog.getByRole("button", { name: "Create room" }).click();
+    await alice.getByRole("heading", { name: "Family" }).waitFor();
+
+    await bob.getByRole("link", { name: /Family/ }).click();
+    await bob.getByText(/invited you/).waitFor();
+    await shot(bob, "phone-invite");
+    await bob.getByRole("button", { name: "Accept" }).click();
+    await bob.getByRole("textbox", { name: "Message Family" }).waitFor();
+    await alice.getByText("bob joined").waitFor();
+  }, 30000);
+
+  test("messages with formatting, typing, read receipts and unread counts", async () => {
+    const aliceBox = alice.getByRole("textbox", { name: "Message Family" });
+    const bobBox = bob.getByRole("textbox", { name: "Message Family" });
+    await aliceBox.fill("Hi **Bob**! Dinner at 7? Menu: https://example.org/menu");
+    await aliceBox.press("Enter");
+    const msg = bob.locator(".msg", { hasText: "Dinner at 7?" });
+    await msg.waitFor();
+    expect(await msg.locator("strong", { hasText: "Bob" }).count()).toBe(1);
+    expect(await msg.locator('a[href="https://example.org/menu"]').count()).toBe(1);
+
+    // Bob has the room open at the bottom: his read receipt shows under alice's message.
+    await alice.locator(".msg", { hasText: "Dinner at 7?" }).locator('.readers[aria-label="Read by bob"]').waitFor();
+
+    await bobBox.pressSequentially("Sounds good", { delay: 10 });
+    await alice.locator(".typing", { hasText: "bob is typing…" }).waitFor();
+    await bobBox.press("Enter");
+    await alice.locator(".msg", { hasText: "Sounds good" }).waitFor();
+
+    // Bob goes back to his room list: a new message shows as unread there.
+    await bob.getByRole("button", { name: "Back to rooms" }).click();
+    await aliceBox.fill("Bring dessert please");
+    await aliceBox.press("Enter");
+    await bob.getByRole("link", { name: /Family/ }).locator(".badge", { hasText: "1" }).waitFor();
+    await shot(bob, "phone-room-list");
+    await bob.getByRole("link", { name: /Family/ }).click();
+    await bob.locator(".msg", { hasText: "Bring dessert please" }).waitFor();
+  }, 30000);
+
+  test("an image with preview, then replies, reactions and edits", async () => {
+    const png = makePng(480, 320);
+    await alice.locator('input[type="file"]').setInputFiles({ name: "sunset.png", mimeType: "image/png", buffer: png });
+    await alice.getByRole("img", { name: "Preview of sunset.png" }).waitFor();
+    await alice.getByRole("button", { name: "Send", exact: true }).first().click();
+    const img = bob.getByRole("img", { name: "sunset.png" });
+    await img.waitFor();
+    await bob.waitForFunction(() => {
+      const i = document.querySelector<HTMLImageElement>('img[alt="sunset.png"]');
+      return !!i && i.complete && i.naturalWidth > 0;
+    });
+    expect(await img.evaluate((el) => (el as HTMLImageElement).src.startsWith("blob:"))).toBe(true);
+    await bob.getByRole("button", { name: "Open image sunset.png full size" }).click();
+    await bob.getByRole("dialog", { name: "sunset.png" }).getByRole("img", { name: "sunset.png" }).waitFor();
+    await bob.keyboard.press("Escape");
+
+    // Bob replies to the dinner message and reacts to it.
+    const dinner = bob.locator(".msg", { hasText: "Dinner at 7?" }).first();
+    await dinner.hover();
+    await dinner.getByRole("button", { name: "Reply" }).click();
+    const bobBox = bob.getByRole("textbox", { name: "Message Family" });
+    await bobBox.fill("I'll bring the cake");
+    await bobBox.press("Enter");
+    await dinner.hover();
+    await dinner.getByRole("button", { name: "React" }).click();
+    await dinner.getByRole("menuitem", { name: "React with 👍" }).click();
+
+    const reply = alice.locator(".msg", { hasText: "I'll bring the cake" });
+    await reply.locator(".reply-quote", { hasText: "Dinner at 7?" }).waitFor();
+    await alice.locator(".msg", { hasText: "Dinner at 7?" }).first().locator(".reaction", { hasText: "👍" }).waitFor();
+
+    // Alice edits her last text message with the up arrow.
+    const aliceBox = alice.getByRole("textbox", { name: "Message Family" });
+    await aliceBox.click();
+    await aliceBox.press("ArrowUp");
+    await expect(aliceBox.inputValue()).resolves.toBe("Bring dessert please");
+    await aliceBox.fill("Bring dessert please, and candles");
+    await aliceBox.press("Enter");
+    const edited = bob.locator(".msg", { hasText: "Bring dessert please, and candles" });
+    await edited.locator(".edited").waitFor();
+
+    await alice.mouse.move(5, 5);
+    await shot(alice, "room-desktop");
+    await shot(bob, "room-phone");
+  }, 45000);
+
+  test("a public room found in Explore; a direct chat accepted from Invites", async () => {
+    await alice.getByRole("button", { name: "Create a room" }).first().click();
+    const dialog = alice.getByRole("dialog", { name: "Create a room" });
+    await dialog.getByLabel("Name").fill("Book club");
+    await dialog.getByLabel(/^Public/).check();
+    await dialog.getByRole("button", { name: "Create room" }).click();
+    await alice.getByRole("heading", { name: "Book club" }).waitFor();
+
+    await bob.getByRole("button", { name: "Back to rooms" }).click();
+    await bob.getByRole("button", { name: "Explore and join rooms" }).click();
+    const explore = bob.getByRole("dialog", { name: "Explore rooms" });
+    await explore.getByRole("listitem").filter({ hasText: "Book club" }).getByRole("button", { name: "Join" }).click();
+    await bob.getByRole("heading", { name: "Book club" }).waitFor();
+    await alice.getByText("bob joined").waitFor();
+
+    await bob.getByRole("button", { name: "Back to rooms" }).click();
+    await bob.getByRole("button", { name: "Start a direct chat" }).click();
+    await bob.getByRole("dialog", { name: "Start a direct chat" }).getByLabel("User ID").fill("@alice:localhost");
+    await bob.getByRole("button", { name: "Start chat" }).click();
+    await bob.getByRole("textbox", { name: /^Message / }).fill("Psst, about the surprise party");
+    await bob.getByRole("textbox", { name: /^Message / }).press("Enter");
+    const invites = alice.getByRole("region", { name: "Invites" });
+    await invites.getByRole("link", { name: /bob/ }).click();
+    await alice.getByText(/invited you to a direct chat/).waitFor();
+    await alice.getByRole("button", { name: "Accept" }).click();
+    await alice.locator(".msg", { hasText: "Psst, about the surprise party" }).waitFor();
+    await alice.getByRole("region", { name: "People" }).getByRole("link", { name: /bob/ }).waitFor();
+    await bob.getByRole("button", { name: "Back to rooms" }).click();
+    await bob.getByRole("region", { name: "People" }).getByRole("link", { name: /alice/ }).waitFor();
+  }, 30000);
+
+  test("room settings and moderation: topic change, removing a member", async () => {
+    await alice.getByRole("link", { name: /Book club/ }).click();
+    await alice.getByRole("button", { name: "Room settings" }).click();
+    const settings = alice.getByRole("dialog", { name: "Room settings" });
+    await settings.getByLabel("Topic").fill("One book a month");
+    await settings.getByRole("button", { name: "Save" }).click();
+    await alice.locator(".room-head .topic", { hasText: "One book a month" }).waitFor();
+    const members = alice.getByRole("complementary", { name: "Members" });
+    await members.getByRole("button", { name: "Actions for bob" }).click();
+    await members.getByRole("menuitem", { name: "Remove from room" }).click();
+    await alice.getByText("alice removed bob").waitFor();
+    await bob.getByRole("region", { name: "Rooms" }).getByRole("link", { name: /Book club/ }).waitFor({ state: "detached" });
+  }, 30000);
+
+  test("admin console: create a user, make them admin, deactivate; rooms, media and reports", async () => {
+    await admin.getByRole("link", { name: "Users" }).click();
+    await admin.getByRole("button", { name: "New user" }).click();
+    const dialog = admin.getByRole("dialog", { name: "New user" });
+    await dialog.getByLabel("User name").fill("carol");
+    await dialog.getByLabel("Display name (optional)").fill("Carol");
+    await dialog.getByLabel("Password").fill("carol-password");
+    await dialog.getByRole("button", { name: "Create user" }).click();
+    const carol = admin.getByRole("row", { name: /@carol:localhost/ });
+    await carol.waitFor();
+    await carol.getByRole("button", { name: "Make admin" }).click();
+    await carol.getByText("admin", { exact: true }).waitFor();
+    await carol.getByRole("button", { name: "Deactivate" }).click();
+    await carol.getByText("deactivated").waitFor();
+    await admin.getByRole("searchbox", { name: "Search users" }).fill("ali");
+    await admin.getByRole("row", { name: /@carol:localhost/ }).waitFor({ state: "detached" });
+    await admin.getByRole("row", { name: /@alice:localhost/ }).waitFor();
+
+    await admin.getByRole("link", { name: "Rooms" }).click();
+    const family = admin.getByRole("row", { name: /Family/ });
+    await family.waitFor();
+    await admin.getByRole("row", { name: /Book club/ }).getByRole("button", { name: "Details" }).click();
+    const details = admin.getByRole("dialog", { name: "Room details" });
+    await details.getByText("@alice:localhost", { exact: true }).first().waitFor();
+    await shot(admin, "admin-room-details");
+    await details.getByRole("button", { name: "Delete and purge room" }).click();
+    await admin.getByRole("row", { name: /Book club/ }).waitFor({ state: "detached", timeout: 15000 });
+
+    await admin.getByRole("link", { name: "Media" }).click();
+    await admin.getByRole("row", { name: /@alice:localhost/ }).waitFor();
+    await shot(admin, "admin-media");
+    await admin.getByRole("link", { name: "Reports" }).click();
+    await admin.locator(".unavailable, .table, p.muted").first().waitFor();
+  }, 45000);
+
+  test("dark theme, settings with sessions, and the session survives a reload", async () => {
+    await alice.getByRole("link", { name: /Family/ }).click();
+    await alice.getByRole("button", { name: "Switch to dark theme" }).click();
+    await expect(alice.evaluate(() => document.documentElement.dataset.theme)).resolves.toBe("dark");
+    await alice.mouse.move(5, 5);
+    await shot(alice, "room-desktop-dark");
+    await alice.reload();
+    await alice.getByRole("heading", { name: "Family" }).waitFor();
+    await expect(alice.evaluate(() => document.documentElement.dataset.theme)).resolves.toBe("dark");
+    await alice.getByRole("button", { name: "Your profile and settings" }).click();
+    await alice.getByRole("heading", { name: "Sessions" }).waitFor();
+    await alice.getByText("This browser", { exact: true }).waitFor();
+    await alice.getByLabel("Display name").fill("Alice");
+    await alice.getByRole("button", { name: "Save name" }).click();
+    await bob.getByRole("region", { name: "Rooms" }).getByRole("link", { name: /Family/ }).click();
+    await bob.getByText("alice is now known as Alice").waitFor();
+    await shot(alice, "settings-dark");
+    await alice.getByRole("button", { name: "Sign out" }).last().click();
+    await alice.getByRole("button", { name: "Sign in" }).waitFor();
+  }, 30000);
+
+  test("no script errors or CSP violations in any page", () => {
+    expect(errors).toEqual([]);
+  });
+});
