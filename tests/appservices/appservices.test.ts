@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { BACKENDS, startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
 import { TestClient, expectError, registerUser } from "../helpers/client.ts";
 import { assertMatchesSpec, assertRequestMatchesSpec } from "../helpers/openapi.ts";
-import { createRoom, enc, join as joinRoom, send } from "../helpers/sync.ts";
+import { createRoom, enc, send } from "../helpers/sync.ts";
 
 const AS_TOKEN = "as_token_bridge_0123456789";
 const HS_TOKEN = "hs_token_bridge_0123456789";
@@ -248,7 +248,7 @@ for (const backend of BACKENDS) {
       expect(ev.origin_server_ts).toBe(ts);
       const aliceMsg = await send(alice, roomId, "hello bridge");
 
-      const got = await waitFor("the message in a transaction", () => fake.events().find((e) => e.event_id === aliceMsg) && fake.events());
+      const got: any[] = await waitFor("the message in a transaction", () => fake.events().find((e) => e.event_id === aliceMsg) && fake.events());
       expect(got.some((e) => e.event_id === sent.event_id && e.origin_server_ts === ts)).toBe(true);
       expect(got.some((e) => e.type === "m.room.member" && e.state_key === "@_bridge_known1:localhost" && e.content.membership === "invite")).toBe(true);
       expect(got.some((e) => e.room_id === unrelated)).toBe(false);
@@ -395,6 +395,3 @@ describe("application service registration at start-up", () => {
     await expect(startTestServer({ config: { appservices: { config_files: [file] } } })).rejects.toThrow(`${file}: namespaces.users[0].regex: expected a regular expression (string), found number 5`);
   });
 });
-
-// Keeps the unused helper import honest (joinRoom is used by other suites through sync.ts).
-void joinRoom;
