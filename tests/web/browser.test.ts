@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
-import { registerUser } from "../helpers/client.ts";
+import { loginUser, registerUser } from "../helpers/client.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -243,6 +243,56 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await shot(alice, "room-desktop");
     await shot(bob, "room-phone");
   }, 45000);
+
+  test("history: scroll back, jump to latest; deleting a message; a failed send retried", async () => {
+    const roomId = decodeURIComponent(new URL(alice.url()).pathname.split("/")[2]!);
+    const api = await loginUser(s, "bob", "bob-password");
+    for (let i = 1; i <= 60; i++) {
+      await api.ok("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/hist${i}`, { msgtype: "m.text", body: `Catching up, message ${i}` });
+    }
+    await alice.reload(); // a fresh sync holds only the latest 40 events
+    await alice.locator(".msg", { hasText: "Catching up, message 60" }).waitFor();
+    expect(await alice.locator(".msg", { hasText: "Dinner at 7?" }).count()).toBe(0);
+    const timeline = alice.getByRole("log", { name: "Messages in Family" });
+    for (let i = 0; i < 10 && (await alice.getByText("This is the beginning of the conversation.").count()) === 0; i++) {
+      await timeline.evaluate((el) => el.scrollTo({ top: 0 }));
+      await alice.waitForTimeout(300);
+    }
+    await alice.locator(".msg", { hasText: "Dinner at 7?" }).first().waitFor();
+    await alice.locator(".msg", { hasText: "Catching up, message 1" }).first().waitFor();
+    await alice.getByRole("button", { name: "Jump to latest" }).click();
+    await alice.getByRole("button", { name: "Jump to latest" }).waitFor({ state: "detached" });
+
+    // Alice (the room's owner) deletes one of bob's messages; bob sees it deleted.
+    const last = alice.locator(".msg", { hasText: "Catching up, message 60" });
+    await last.hover();
+    await last.getByRole("button", { name: "Delete" }).click();
+    await bob.locator(".msg", { hasText: "Message deleted" }).waitFor();
+    expect(await bob.locator(".msg", { hasText: "Catching up, message 60" }).count()).toBe(0);
+
+    // The network drops a send: the message says so and goes out on Retry.
+    await alice.route("**/send/m.room.message/**", (route) => route.abort());
+    const box = alice.getByRole("textbox", { name: "Message Family" });
+    await box.fill("Is anyone there?");
+    await box.press("Enter");
+    await alice.getByRole("alert").filter({ hasText: "Not sent" }).waitFor();
+    await alice.unroute("**/send/m.room.message/**");
+    await alice.getByRole("button", { name: "Retry" }).click();
+    await bob.locator(".msg", { hasText: "Is anyone there?" }).waitFor();
+    await alice.getByRole("alert").filter({ hasText: "Not sent" }).waitFor({ state: "detached" });
+  }, 45000);
+
+  test("an encrypted room says clearly that this client cannot take part", async () => {
+    await alice.getByRole("button", { name: "Create a room" }).first().click();
+    const dialog = alice.getByRole("dialog", { name: "Create a room" });
+    await dialog.getByLabel("Name").fill("Secrets");
+    await dialog.getByLabel(/End-to-end encrypted/).check();
+    await dialog.getByRole("button", { name: "Create room" }).click();
+    await alice.getByRole("heading", { name: /Secrets/ }).waitFor();
+    await alice.getByText("This web client does not support encryption yet").waitFor();
+    await alice.getByText("Sending in encrypted rooms is not supported by this web client yet.").waitFor();
+    expect(await alice.getByRole("textbox", { name: "Message Secrets" }).count()).toBe(0);
+  }, 20000);
 
   test("a public room found in Explore; a direct chat accepted from Invites", async () => {
     await alice.getByRole("button", { name: "Create a room" }).first().click();

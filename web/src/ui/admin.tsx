@@ -549,7 +549,7 @@ function RoomDetails({ roomId, onClose, onDeleted }: { roomId: string; onClose: 
   const [block, setBlock] = useState(false);
   const [message, setMessage] = useState("");
   return (
-    <Dialog title="Room details" onClose={onClose} wide>
+    <Dialog title="Room details" onClose={onClose} wide focusFirst={false}>
       <Loaded state={state}>
         {({ info, members }) => (
           <>

@@ -140,12 +140,12 @@ export function Avatar({ id, name, mxc, size = 36 }: { id: string; name: string;
 
 // ---- dialogs
 
-export function Dialog({ title, onClose, children, wide }: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
+export function Dialog({ title, onClose, children, wide, focusFirst = true }: { title: string; onClose: () => void; children: ComponentChildren; wide?: boolean; focusFirst?: boolean }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const prev = document.activeElement as HTMLElement | null;
-    const first = ref.current?.querySelector<HTMLElement>("input, textarea, select, button:not(.dialog-close)");
-    first?.focus();
+    const first = focusFirst ? ref.current?.querySelector<HTMLElement>("input, textarea, select, button:not(.dialog-close)") : null;
+    (first ?? ref.current)?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         e.stopPropagation();
@@ -160,7 +160,7 @@ export function Dialog({ title, onClose, children, wide }: { title: string; onCl
   }, []);
   return (
     <div class="dialog-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div class={`dialog ${wide ? "wide" : ""}`} role="dialog" aria-modal="true" aria-label={title} ref={ref}>
+      <div class={`dialog ${wide ? "wide" : ""}`} role="dialog" aria-modal="true" aria-label={title} ref={ref} tabIndex={-1}>
         <header class="dialog-head">
           <h2>{title}</h2>
           <IconButton icon="close" label="Close" class="dialog-close" onClick={onClose} />
@@ -222,7 +222,7 @@ let toastId = 0;
 
 export function toast(text: string, kind: Toast["kind"] = "info"): void {
   const t = { id: ++toastId, text, kind };
-  toasts = [...toasts, t];
+  toasts = [...toasts.slice(-2), t];
   toastListeners.forEach((l) => l());
   setTimeout(() => {
     toasts = toasts.filter((x) => x !== t);

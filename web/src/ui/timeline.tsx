@@ -128,7 +128,7 @@ function ImageBody({ content, previewUrl }: { content: JsonObject; previewUrl?: 
 function Lightbox({ mxc, name, onClose }: { mxc: string; name: string; onClose: () => void }) {
   const full = useMedia(mxc);
   return (
-    <Dialog title={name} onClose={onClose} wide>
+    <Dialog title={name} onClose={onClose} wide focusFirst={false}>
       <div class="lightbox">
         {full.url ? <img src={full.url} alt={name} /> : full.error ? <p>{full.error}</p> : <span class="img-loading" />}
       </div>
