@@ -306,6 +306,17 @@ export const SCHEMA = {
     ),
   }),
 
+  server_notices: section("Server notices: a room per user in which server admins send official notices (POST /_synapse/admin/v1/send_server_notice), as in Synapse.", {
+    system_mxid_localpart: str("", "Localpart of the user notices come from (e.g. \"notices\" for @notices:<server_name>); the account is created when the first notice is sent. Empty: server notices are off.", {
+      example: "notices",
+    }),
+    system_mxid_display_name: str("Server Notices", "Display name of the notices user."),
+    system_mxid_avatar_url: str("", "Avatar (mxc:// URI) of the notices user."),
+    room_name: str("Server Notices", "Name of each user's server notices room."),
+    room_topic: str("", "Topic of the server notices rooms."),
+    room_avatar_url: str("", "Avatar (mxc:// URI) of the server notices rooms."),
+  }),
+
   user_directory: section("The user directory (POST /user_directory/search).", {
     search_all_users: bool(
       false,

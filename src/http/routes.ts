@@ -27,6 +27,7 @@ import { relationsRoutes } from "./client/relations.ts";
 import { roomUpgradeRoutes } from "./client/room-upgrades.ts";
 import { reportRoutes } from "./client/reports.ts";
 import { reportAdminRoutes } from "./admin/reports.ts";
+import { serverNoticeAdminRoutes } from "./admin/server-notices.ts";
 import { userAdminRoutes } from "./admin/users.ts";
 import { roomAdminRoutes } from "./admin/rooms.ts";
 import { serverAdminRoutes } from "./admin/server.ts";
@@ -61,6 +62,7 @@ export function mountRoutes(app: App, svc: Services): void {
   roomUpgradeRoutes(app, svc);
   reportRoutes(app, svc);
   reportAdminRoutes(app, svc);
+  serverNoticeAdminRoutes(app, svc);
   userAdminRoutes(app, svc);
   roomAdminRoutes(app, svc);
   serverAdminRoutes(app, svc);

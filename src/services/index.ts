@@ -159,6 +159,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     rooms,
     accountData: syncServices.accountData,
     push: syncServices.push,
+    userExists: async (userId) => (await accountsStore.findUser(userId)) !== undefined,
     shutdownHooks,
   });
   // Aliases and the room directory, user directory, spaces, presence, search (issue 9, part A).

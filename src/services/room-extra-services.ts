@@ -7,6 +7,7 @@ import type { Db } from "../storage/db.ts";
 import { RelationsRepo } from "../storage/relations.ts";
 import { RoomUpgradesRepo } from "../storage/room-upgrades.ts";
 import { ReportsRepo } from "../storage/reports.ts";
+import { ServerNoticesRepo } from "../storage/server-notices.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
@@ -17,6 +18,7 @@ import { Relations } from "./rooms/relations.ts";
 import type { Rooms } from "./rooms/rooms.ts";
 import { RoomUpgrades } from "./rooms/upgrade.ts";
 import { Reports } from "./reports.ts";
+import { ServerNotices } from "./server-notices.ts";
 
 export interface RoomExtraServices {
   /** Relations index, bundled aggregations, /relations and /threads. */
@@ -27,6 +29,8 @@ export interface RoomExtraServices {
   readonly roomUpgrades: RoomUpgrades;
   /** Event, room and user reports; the reports admin API. */
   readonly reports: Reports;
+  /** [server_notices]: the notices user and each user's notices room. */
+  readonly serverNotices: ServerNotices;
 }
 
 export interface RoomExtraDeps {
@@ -37,6 +41,8 @@ export interface RoomExtraDeps {
   rooms: Rooms;
   accountData: AccountData;
   push: PushActions;
+  /** Whether a local user has an account. */
+  userExists: (userId: string) => Promise<boolean>;
   shutdownHooks: Array<() => void | Promise<void>>;
 }
 
@@ -75,5 +81,16 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
     serverName: d.config.server_name,
   });
 
-  return { relations, ignoredUsers, roomUpgrades, reports };
+  const noticesRepo = new ServerNoticesRepo(db);
+  const serverNotices = new ServerNotices({
+    config: d.config,
+    repo: noticesRepo,
+    rooms,
+    events,
+    accountData: d.accountData,
+    userExists: d.userExists,
+  });
+  events.hooks.beforeLocal.push(serverNotices.guardLeave);
+
+  return { relations, ignoredUsers, roomUpgrades, reports, serverNotices };
 }

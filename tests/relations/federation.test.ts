@@ -26,7 +26,9 @@ for (const backend of BACKENDS) {
     let alice: TestClient; // hs1
     let bob: TestClient; // hs2
     beforeAll(async () => {
-      [hs1, hs2] = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
+      const servers = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
+      hs1 = servers[0]!;
+      hs2 = servers[1]!;
       alice = await registerUser(hs1!, "alice");
       bob = await registerUser(hs2!, "bob");
     }, 60000);
