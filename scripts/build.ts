@@ -3,6 +3,7 @@
 // (imported as text) and the web client (built first, embedded as assets).
 import { mkdirSync } from "node:fs";
 import { buildWeb } from "./build-web.ts";
+import { sharpBuildOptions } from "./sharp-embed.ts";
 
 const targets = process.argv.slice(2);
 if (targets.length === 0) {
@@ -17,6 +18,8 @@ for (const t of targets) {
   const outfile = t === "native" ? "dist/hs" : `dist/hs-${t}`;
   const started = performance.now();
   const result = await Bun.build({
+    // sharp (thumbnails) with libvips for the target's CPU: scripts/sharp-embed.ts.
+    ...(await sharpBuildOptions(t)),
     entrypoints: ["bin/hs.ts"],
     minify: true,
     sourcemap: "none",

@@ -36,9 +36,10 @@ export function freePort(): number {
 }
 
 /** Starts `hs serve` and resolves once the port accepts connections. */
-export async function startServe(configPath: string, opts: { binary?: string; prefix?: string[]; url: string; timeoutMs?: number; cwd?: string }) {
+export async function startServe(configPath: string, opts: { binary?: string; prefix?: string[]; url: string; timeoutMs?: number; cwd?: string; env?: Record<string, string> }) {
   const proc = Bun.spawn([...(opts.prefix ?? []), ...hsCommand(opts.binary), "serve", "--config", configPath], {
     cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
     stdout: "pipe",
     stderr: "pipe",
   });
