@@ -245,34 +245,38 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
   }, 45000);
 
   test("history: scroll back, jump to latest; deleting a message; a failed send retried", async () => {
-    const roomId = decodeURIComponent(new URL(alice.url()).pathname.split("/")[2]!);
+    // Bob writes a long history in a new room through the API, then invites alice.
     const api = await loginUser(s, "bob", "bob-password");
-    for (let i = 1; i <= 60; i++) {
-      await api.ok("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/hist${i}`, { msgtype: "m.text", body: `Catching up, message ${i}` });
-    }
-    await alice.reload(); // a fresh sync holds only the latest 40 events
-    await alice.locator(".msg", { hasText: "Catching up, message 60" }).waitFor();
-    expect(await alice.locator(".msg", { hasText: "Dinner at 7?" }).count()).toBe(0);
-    const timeline = alice.getByRole("log", { name: "Messages in Family" });
-    for (let i = 0; i < 10 && (await alice.getByText("This is the beginning of the conversation.").count()) === 0; i++) {
+    const { room_id: roomId } = await api.ok("POST", "/_matrix/client/v3/createRoom", { name: "Road trip", preset: "private_chat" });
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+    await api.ok("PUT", `${path}/send/m.room.message/first`, { msgtype: "m.text", body: "Where shall we go this summer?" });
+    for (let i = 1; i <= 60; i++) await api.ok("PUT", `${path}/send/m.room.message/hist${i}`, { msgtype: "m.text", body: `Idea number ${i}` });
+    await api.ok("POST", `${path}/invite`, { user_id: "@alice:localhost" });
+    await alice.getByRole("region", { name: "Invites" }).getByRole("link", { name: /Road trip/ }).click();
+    await alice.getByRole("button", { name: "Accept" }).click();
+    await alice.locator(".msg", { hasText: "Idea number 60" }).waitFor();
+    expect(await alice.locator(".msg", { hasText: "Where shall we go" }).count()).toBe(0); // not in the first batch
+    const timeline = alice.getByRole("log", { name: "Messages in Road trip" });
+    for (let i = 0; i < 20 && (await alice.getByText("This is the beginning of the conversation.").count()) === 0; i++) {
       await timeline.evaluate((el) => el.scrollTo({ top: 0 }));
-      await alice.waitForTimeout(300);
+      await alice.waitForTimeout(200);
     }
-    await alice.locator(".msg", { hasText: "Dinner at 7?" }).first().waitFor();
-    await alice.locator(".msg", { hasText: "Catching up, message 1" }).first().waitFor();
+    await alice.locator(".msg", { hasText: "Where shall we go this summer?" }).waitFor();
     await alice.getByRole("button", { name: "Jump to latest" }).click();
     await alice.getByRole("button", { name: "Jump to latest" }).waitFor({ state: "detached" });
+    await bob.getByRole("button", { name: "Back to rooms" }).click();
+    await bob.getByRole("region", { name: "Rooms" }).getByRole("link", { name: /Road trip/ }).click();
 
-    // Alice (the room's owner) deletes one of bob's messages; bob sees it deleted.
-    const last = alice.locator(".msg", { hasText: "Catching up, message 60" });
-    await last.hover();
+    // Bob deletes one of his messages; alice sees it deleted.
+    const last = bob.locator(".msg", { hasText: "Idea number 60" });
+    await last.click();
     await last.getByRole("button", { name: "Delete" }).click();
-    await bob.locator(".msg", { hasText: "Message deleted" }).waitFor();
-    expect(await bob.locator(".msg", { hasText: "Catching up, message 60" }).count()).toBe(0);
+    await alice.locator(".msg", { hasText: "Message deleted" }).waitFor();
+    expect(await alice.locator(".msg", { hasText: "Idea number 60" }).count()).toBe(0);
 
     // The network drops a send: the message says so and goes out on Retry.
     await alice.route("**/send/m.room.message/**", (route) => route.abort());
-    const box = alice.getByRole("textbox", { name: "Message Family" });
+    const box = alice.getByRole("textbox", { name: "Message Road trip" });
     await box.fill("Is anyone there?");
     await box.press("Enter");
     await alice.getByRole("alert").filter({ hasText: "Not sent" }).waitFor();
@@ -323,6 +327,10 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await alice.getByRole("region", { name: "People" }).getByRole("link", { name: /bob/ }).waitFor();
     await bob.getByRole("button", { name: "Back to rooms" }).click();
     await bob.getByRole("region", { name: "People" }).getByRole("link", { name: /alice/ }).waitFor();
+    await alice.getByRole("link", { name: /Family/ }).click();
+    await alice.locator(".msg", { hasText: "I'll bring the cake" }).waitFor();
+    await alice.mouse.move(5, 5);
+    await shot(alice, "overview-desktop");
   }, 30000);
 
   test("room settings and moderation: topic change, removing a member", async () => {

@@ -46,6 +46,7 @@ function Loaded<T>({ state, children }: { state: Load<T>; children: (d: T) => Co
   return <>{children(state.data)}</>;
 }
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 const when = (ts: unknown) => (typeof ts === "number" && ts > 0 ? new Date(ts).toLocaleString() : "—");
 
 export function AdminConsole({ tab }: { tab: string }) {
@@ -255,7 +256,7 @@ function Users() {
       <Loaded state={state}>
         {(d) => (
           <>
-            <p class="muted small">{d.total ?? d.users.length} users</p>
+            <p class="muted small">{plural(d.total ?? d.users.length, "user")}</p>
             <table class="table">
               <thead>
                 <tr>
@@ -493,7 +494,7 @@ function Rooms() {
       <Loaded state={state}>
         {(d) => (
           <>
-            <p class="muted small">{d.total ?? d.rooms.length} rooms</p>
+            <p class="muted small">{plural(d.total ?? d.rooms.length, "room")}</p>
             <table class="table">
               <thead>
                 <tr>

@@ -79,6 +79,8 @@ function RoomItem({ room, active }: { room: Room; active: boolean }) {
     const who = last.sender === client.userId ? "You" : room.displayName(last.sender).split(" ")[0];
     const body = isRedacted(last) ? "Message deleted" : last.type === "m.room.encrypted" ? "Encrypted message" : last.content.msgtype === "m.image" ? "sent an image" : last.content.msgtype === "m.file" ? "sent a file" : (str(last.content.body) ?? "");
     preview = `${who}: ${body}`;
+  } else if (room.membership === "join") {
+    preview = room.encrypted ? "Encrypted room" : "No messages yet";
   }
   const unread = room.unread > 0 || room.membership === "invite";
   return (
