@@ -200,6 +200,22 @@ for (const backend of BACKENDS) {
       expect((await alice.ok("GET", asPath("/_matrix/client/v3/account/whoami", "@_bridge_ghost1:localhost"))).user_id).toBe(alice.userId);
     });
 
+    test("device management: services create ghosts' devices with PUT and delete them without UIA", async () => {
+      const ghost = "@_bridge_devices:localhost";
+      await bot.ok("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_devices", inhibit_login: true });
+      await bot.ok("PUT", asPath("/_matrix/client/v3/devices/BRIDGEDEV", ghost), { display_name: "Bridge device" });
+      const devices = await bot.ok("GET", asPath("/_matrix/client/v3/devices", ghost));
+      expect(devices.devices.map((d: any) => [d.device_id, d.display_name])).toEqual([["BRIDGEDEV", "Bridge device"]]);
+      const who = await bot.ok("GET", `/_matrix/client/v3/account/whoami?user_id=${enc(ghost)}&device_id=BRIDGEDEV`);
+      expect(who.device_id).toBe("BRIDGEDEV");
+      const del = await bot.request("DELETE", asPath("/_matrix/client/v3/devices/BRIDGEDEV", ghost), {});
+      expect(del.status).toBe(200);
+      expect((await bot.ok("GET", asPath("/_matrix/client/v3/devices", ghost))).devices).toEqual([]);
+      // Users can only rename their devices, and deleting needs user-interactive auth.
+      expectError(await alice.put("/_matrix/client/v3/devices/NEWDEV", { display_name: "x" }), 404, "M_NOT_FOUND");
+      expect((await alice.request("DELETE", `/_matrix/client/v3/devices/${alice.deviceId}`, {})).status).toBe(401);
+    });
+
     test("m.login.application_service registration and login; M_EXCLUSIVE both ways", async () => {
       const anon = new TestClient(s.url);
       expectError(await anon.post("/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_x" }), 401, "M_MISSING_TOKEN");

@@ -5,10 +5,13 @@ import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
 import type { Device } from "../../services/accounts.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { authenticate, connectionOf } from "../auth.ts";
+import { authenticate, connectionOf, type Requester } from "../auth.ts";
 import { jsonBody, optString, withoutAuth } from "../params.ts";
 
-export type DevicesDeps = Pick<AccountServices, "auth" | "accounts" | "uia">;
+export type DevicesDeps = Pick<AccountServices, "auth" | "accounts" | "uia"> & {
+  /** Application services create devices with PUT and delete them without UIA (spec v1.17). */
+  appservices?: { putDevice(r: Requester, deviceId: string, displayName: string | undefined): Promise<void> };
+};
 
 /** The spec's client_device shape: absent fields are left out. */
 export function deviceJson(d: Device): Record<string, unknown> {
@@ -32,14 +35,21 @@ export function devicesRoutes(app: App, deps: DevicesDeps): void {
 
   app.put("/_matrix/client/v3/devices/:deviceId", async ({ request, params, body }) => {
     const r = await authenticate(deps, request, { allowGuest: true });
-    // Creating devices this way is for application services only (later); users may only rename.
-    await deps.accounts.updateDevice(r.userId, params.deviceId, optString(jsonBody(body), "display_name"));
+    // Application services may create devices this way; users may only rename.
+    const name = optString(jsonBody(body), "display_name");
+    if (r.appserviceId !== undefined && deps.appservices) await deps.appservices.putDevice(r, params.deviceId, name);
+    else await deps.accounts.updateDevice(r.userId, params.deviceId, name);
     return {};
   });
 
   const deleteWithUia = async (request: Request, rawBody: unknown, uri: string, method: string, ids: (body: Record<string, unknown>) => string[]) => {
     const r = await authenticate(deps, request);
     const body = jsonBody(rawBody);
+    // Application services delete their users' devices without user-interactive auth (spec v1.17).
+    if (r.appserviceId !== undefined) {
+      await deps.accounts.deleteDevices(r.userId, ids(withoutAuth(body)));
+      return {};
+    }
     // Checked before authentication; a request carrying only `auth` reuses the session's parameters.
     if (body.auth === undefined || Object.keys(withoutAuth(body)).length > 0) ids(body);
     const outcome = await deps.uia.authenticate(body.auth, {

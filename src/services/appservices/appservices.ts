@@ -4,9 +4,10 @@
 // pings, third-party lookups and published room directories. Transactions are sent by
 // sender.ts, one AppserviceSender per service.
 import { MatrixError, missingParam } from "../../protocol/errors.ts";
-import { isValidRoomId, isValidUserLocalpart, parseRoomAlias, parseUserId } from "../../protocol/ids.ts";
+import { isValidDeviceId, isValidRoomId, isValidUserLocalpart, parseRoomAlias, parseUserId } from "../../protocol/ids.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import type { AppservicesRepo } from "../../storage/appservices.ts";
+import type { Db } from "../../storage/db.ts";
 import { log } from "../../util/log.ts";
 import type { AccountsService, LoginContext } from "../accounts.ts";
 import { sha256Hex, type Requester, type TokenResolver } from "../auth.ts";
@@ -30,6 +31,7 @@ export interface AppservicesDeps {
   accounts: AccountsService;
   registration: RegistrationService;
   http: AppserviceHttp;
+  db: Db;
 }
 
 export class Appservices {
@@ -171,6 +173,19 @@ export class Appservices {
     if (user.deactivated) throw new MatrixError("M_USER_DEACTIVATED", "This account has been deactivated");
     return userId;
   };
+
+  // ------------------------------------------------------------------ devices
+
+  /**
+   * PUT /devices/{deviceId} by an application service (spec v1.17 "Device management"): creates
+   * the device of the (masqueraded) user when missing, or renames it.
+   */
+  async putDevice(r: Requester, deviceId: string, displayName: string | undefined): Promise<void> {
+    if (!r.appserviceId) throw new MatrixError("M_FORBIDDEN", "Only application services can create devices");
+    if (!isValidDeviceId(deviceId)) throw new MatrixError("M_INVALID_PARAM", "Invalid device ID");
+    const created = await this.d.db.transaction((tx) => this.d.accounts.store.insertDevice(tx, r.userId, deviceId, displayName?.slice(0, 100) ?? null, Date.now()));
+    if (!created && displayName !== undefined) await this.d.accounts.updateDevice(r.userId, deviceId, displayName);
+  }
 
   // ------------------------------------------------------------------ queries
 

@@ -41,7 +41,7 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
   const repo = new AppservicesRepo(d.db);
   const http = new AppserviceHttp(d.fetch);
   const { auth, accounts, registration } = d.accounts;
-  const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http });
+  const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http, db: d.db });
   if (services.length === 0) return appservices;
 
   auth.tokenResolvers.push(appservices.tokenResolver);
