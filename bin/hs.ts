@@ -6,6 +6,7 @@ import "../src/cli/commands/generate-config.ts";
 import "../src/cli/commands/register-user.ts";
 import "../src/cli/commands/hash-password.ts";
 import "../src/cli/commands/admin-tokens.ts";
+import "../src/cli/commands/admin-media.ts";
 import "../src/cli/commands/version.ts";
 
 process.exit(await main(process.argv.slice(2)));

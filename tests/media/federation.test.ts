@@ -30,7 +30,7 @@ const randomBytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
 function fakeRemote(routes: (url: URL, port: number) => Response | undefined): { server: Server<undefined>; name: string; seen: URL[] } {
   const cert = testCertificate();
   const seen: URL[] = [];
-  const server = Bun.serve({
+  const server: Server<undefined> = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     tls: { cert: readFileSync(cert.certPath, "utf8"), key: readFileSync(cert.keyPath, "utf8") },
@@ -43,10 +43,10 @@ function fakeRemote(routes: (url: URL, port: number) => Response | undefined): {
   return { server, name: `localhost:${server.port}`, seen };
 }
 
-function multipart(boundary: string, partHeaders: string, body: Uint8Array | string): Uint8Array {
+function multipart(boundary: string, partHeaders: string, body: Uint8Array | string): Uint8Array<ArrayBuffer> {
   const enc = new TextEncoder();
   const bytes = typeof body === "string" ? enc.encode(body) : body;
-  return new Uint8Array(
+  return Uint8Array.from(
     Buffer.concat([enc.encode(`--${boundary}\r\nContent-Type: application/json\r\n\r\n{}\r\n--${boundary}\r\n${partHeaders}\r\n\r\n`), bytes, enc.encode(`\r\n--${boundary}--\r\n`)]),
   );
 }

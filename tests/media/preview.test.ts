@@ -28,7 +28,7 @@ interface Site {
 function startSite(hostname: string, port: number, routes: (url: URL, port: number) => Response | Promise<Response> | undefined): Site {
   const hits = new Map<string, number>();
   const hosts: string[] = [];
-  const server = Bun.serve({
+  const server: Server<undefined> = Bun.serve({
     hostname,
     port,
     fetch(req) {

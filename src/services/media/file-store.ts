@@ -32,12 +32,15 @@ export class FileStore {
     this.root = root;
   }
 
-  /** Creates the directories and removes uploads a previous run left half-written. */
-  init(): void {
+  /**
+   * Creates the directories and, with `cleanTmp` (the server at start-up; not the command line,
+   * which may run beside a server), removes uploads a previous run left half-written.
+   */
+  init(cleanTmp = true): void {
     mkdirSync(join(this.root, "content"), { recursive: true });
     const tmp = join(this.root, "tmp");
     mkdirSync(tmp, { recursive: true });
-    for (const f of readdirSync(tmp)) rmSync(join(tmp, f), { force: true });
+    if (cleanTmp) for (const f of readdirSync(tmp)) rmSync(join(tmp, f), { force: true });
   }
 
   pathOf(sha256: string): string {

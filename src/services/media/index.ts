@@ -26,7 +26,10 @@ export interface MediaServicesOptions {
   federationClient?: FederationClient;
   /** Address lookups for `Location` redirects of remote media (tests). */
   lookup?: HostLookup;
-  /** Registers what to stop on shutdown; also starts the hourly retention job when given. */
+  /**
+   * Registers what to stop on shutdown; when given (the server), also starts the hourly retention
+   * job and clears half-written uploads of a previous run. The command line leaves it out.
+   */
   shutdownHooks?: Array<() => void | Promise<void>>;
 }
 
@@ -35,7 +38,7 @@ const RETENTION_INTERVAL_MS = 60 * 60_000;
 export function createMediaServices(config: Config, db: Db, opts: MediaServicesOptions = {}): MediaServices {
   const repo = new MediaRepo(db);
   const files = new FileStore(config.media.store_path);
-  files.init();
+  files.init(opts.shutdownHooks !== undefined);
   const thumbnailer = new Thumbnailer({ maxPixels: config.media.max_image_pixels });
   let remote: RemoteMediaFetcher | undefined;
   if (opts.federationClient) {
