@@ -28,6 +28,7 @@ import { roomUpgradeRoutes } from "./client/room-upgrades.ts";
 import { reportRoutes } from "./client/reports.ts";
 import { reportAdminRoutes } from "./admin/reports.ts";
 import { serverNoticeAdminRoutes } from "./admin/server-notices.ts";
+import { roomExtrasRoutes } from "./client/room-extras.ts";
 import { userAdminRoutes } from "./admin/users.ts";
 import { roomAdminRoutes } from "./admin/rooms.ts";
 import { serverAdminRoutes } from "./admin/server.ts";
@@ -63,6 +64,7 @@ export function mountRoutes(app: App, svc: Services): void {
   reportRoutes(app, svc);
   reportAdminRoutes(app, svc);
   serverNoticeAdminRoutes(app, svc);
+  roomExtrasRoutes(app, svc);
   userAdminRoutes(app, svc);
   roomAdminRoutes(app, svc);
   serverAdminRoutes(app, svc);

@@ -159,6 +159,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     rooms,
     accountData: syncServices.accountData,
     push: syncServices.push,
+    streams,
+    notifier,
     userExists: async (userId) => (await accountsStore.findUser(userId)) !== undefined,
     shutdownHooks,
   });

@@ -8,6 +8,8 @@ import { RelationsRepo } from "../storage/relations.ts";
 import { RoomUpgradesRepo } from "../storage/room-upgrades.ts";
 import { ReportsRepo } from "../storage/reports.ts";
 import { ServerNoticesRepo } from "../storage/server-notices.ts";
+import { RoomExtrasRepo } from "../storage/room-extras.ts";
+import { ReceiptsRepo } from "../storage/receipts.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
@@ -19,6 +21,11 @@ import type { Rooms } from "./rooms/rooms.ts";
 import { RoomUpgrades } from "./rooms/upgrade.ts";
 import { Reports } from "./reports.ts";
 import { ServerNotices } from "./server-notices.ts";
+import { Notifications } from "./notifications.ts";
+import { MutualRooms } from "./mutual-rooms.ts";
+import { RoomPreviews } from "./rooms/previews.ts";
+import type { Notifier } from "./notifier.ts";
+import type { StreamAllocator } from "./streams.ts";
 
 export interface RoomExtraServices {
   /** Relations index, bundled aggregations, /relations and /threads. */
@@ -31,6 +38,12 @@ export interface RoomExtraServices {
   readonly reports: Reports;
   /** [server_notices]: the notices user and each user's notices room. */
   readonly serverNotices: ServerNotices;
+  /** GET /notifications. */
+  readonly notifications: Notifications;
+  /** GET /mutual_rooms. */
+  readonly mutualRooms: MutualRooms;
+  /** Room previews: /rooms/{roomId}/initialSync, /events; the deprecated /initialSync and /events/{eventId}. */
+  readonly roomPreviews: RoomPreviews;
 }
 
 export interface RoomExtraDeps {
@@ -41,6 +54,8 @@ export interface RoomExtraDeps {
   rooms: Rooms;
   accountData: AccountData;
   push: PushActions;
+  streams: StreamAllocator;
+  notifier: Notifier;
   /** Whether a local user has an account. */
   userExists: (userId: string) => Promise<boolean>;
   shutdownHooks: Array<() => void | Promise<void>>;
@@ -92,5 +107,11 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   });
   events.hooks.beforeLocal.push(serverNotices.guardLeave);
 
-  return { relations, ignoredUsers, roomUpgrades, reports, serverNotices };
+  const extrasRepo = new RoomExtrasRepo(db);
+  const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: new ReceiptsRepo(db), events, visibility: rooms.visibility });
+  const mutualRooms = new MutualRooms(extrasRepo);
+  const roomPreviews = new RoomPreviews({ rooms, roomsRepo: d.roomsRepo, events, visibility: rooms.visibility, repo: extrasRepo, streams: d.streams, notifier: d.notifier });
+  d.shutdownHooks.push(() => roomPreviews.close());
+
+  return { relations, ignoredUsers, roomUpgrades, reports, serverNotices, notifications, mutualRooms, roomPreviews };
 }

@@ -1,0 +1,192 @@
+// Room previews and the old sync API (spec: client-server-api modules/room_previews.md,
+// room_initial_sync.yaml, peeking_events.yaml, old_sync.yaml):
+//   - GET /rooms/{roomId}/initialSync: state, latest messages (oldest first), directory visibility,
+//     room account data and membership; for members, former members (as the room was when they
+//     left) and anyone when the room is world_readable ("peeking"); otherwise 403.
+//   - GET /events?room_id=: new events of one room after a stream token, long-polling up to
+//     `timeout`; non-members see only events whose history visibility was world_readable.
+//   - GET /events (no room_id, deprecated): the same over every room the user is joined to.
+//   - GET /events/{eventId} (deprecated): one event the user may see.
+//   - GET /initialSync (deprecated): initialSync of every room the user is joined to or invited
+//     to (and left, with archived=true), plus global account data.
+import { MatrixError } from "../../protocol/errors.ts";
+import type { JsonObject } from "../../protocol/events.ts";
+import { isValidEventId } from "../../protocol/ids.ts";
+import type { RoomExtrasRepo } from "../../storage/room-extras.ts";
+import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { Notifier } from "../notifier.ts";
+import type { StreamAllocator } from "../streams.ts";
+import type { RoomEvents } from "./events.ts";
+import { toClientEvents, type ClientEvent, type Viewer } from "./format.ts";
+import type { Rooms } from "./rooms.ts";
+import { decodeStreamToken, encodeStreamToken } from "./tokens.ts";
+import type { Visibility } from "./visibility.ts";
+
+/** Messages per room in initialSync. */
+export const INITIAL_SYNC_LIMIT = 10;
+/** Most events one /events answer carries. */
+export const MAX_EVENTS_CHUNK = 100;
+/** Longest /events long-poll honoured (as /sync). */
+export const MAX_EVENTS_TIMEOUT_MS = 100_000;
+export const DEFAULT_EVENTS_TIMEOUT_MS = 30_000;
+
+const MEMBERSHIPS = new Set(["invite", "join", "leave", "ban"]);
+
+export interface RoomPreviewsDeps {
+  rooms: Rooms;
+  roomsRepo: RoomsRepo;
+  events: RoomEvents;
+  visibility: Visibility;
+  repo: RoomExtrasRepo;
+  streams: StreamAllocator;
+  notifier: Notifier;
+}
+
+export interface RoomInfo {
+  room_id: string;
+  membership?: string;
+  messages?: { chunk: ClientEvent[]; start?: string; end: string };
+  state?: ClientEvent[];
+  visibility?: "public" | "private";
+  account_data?: JsonObject[];
+  invite?: ClientEvent;
+}
+
+export class RoomPreviews {
+  private closed = false;
+
+  constructor(private readonly d: RoomPreviewsDeps) {}
+
+  /** Ends long-polls (shutdown). */
+  close(): void {
+    this.closed = true;
+  }
+
+  private async requireReadable(userId: string, roomId: string): Promise<void> {
+    try {
+      await this.d.rooms.readableUpTo(userId, roomId);
+    } catch (e) {
+      if (e instanceof MatrixError && (e.errcode === "M_NOT_FOUND" || e.errcode === "M_FORBIDDEN")) {
+        throw new MatrixError("M_FORBIDDEN", "You aren't a member of the room and weren't previously a member of the room");
+      }
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ initialSync
+
+  async roomInitialSync(viewer: Viewer, roomId: string, limit = INITIAL_SYNC_LIMIT): Promise<RoomInfo> {
+    await this.requireReadable(viewer.userId, roomId);
+    const m = await this.d.roomsRepo.localMembership(viewer.userId, roomId);
+    const page = await this.d.rooms.messages(viewer, roomId, { dir: "b", limit });
+    const messages: RoomInfo["messages"] = { chunk: [...page.chunk].reverse(), end: page.start };
+    if (page.end !== undefined) messages.start = page.end;
+    const room = await this.d.roomsRepo.findRoom(roomId);
+    const out: RoomInfo = {
+      room_id: roomId,
+      messages,
+      state: await this.d.rooms.getState(viewer, roomId),
+      visibility: room && Number(room.is_public) === 1 ? "public" : "private",
+      account_data: (await this.d.repo.roomAccountData(viewer.userId, roomId)).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject })),
+    };
+    if (m && MEMBERSHIPS.has(m.membership)) out.membership = m.membership;
+    return out;
+  }
+
+  /** GET /initialSync (deprecated): every room of the user, the end token, global account data. */
+  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: JsonObject[]; account_data: JsonObject[] }> {
+    const end = encodeStreamToken(this.d.streams.current());
+    const wanted = opts.archived ? ["join", "invite", "leave", "ban"] : ["join", "invite"];
+    const memberships = await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: wanted });
+    const rooms: RoomInfo[] = [];
+    for (const m of memberships) {
+      if (m.membership === "invite") {
+        const inv = await this.d.roomsRepo.findEvent(m.event_id);
+        const info: RoomInfo = { room_id: m.room_id, membership: "invite" };
+        if (inv) info.invite = (await toClientEvents(this.d.events, [inv], viewer))[0];
+        rooms.push(info);
+        continue;
+      }
+      try {
+        rooms.push(await this.roomInitialSync(viewer, m.room_id, opts.limit ?? INITIAL_SYNC_LIMIT));
+      } catch (e) {
+        // A room that went away under us (e.g. a remote room we only have our membership of).
+        if (!(e instanceof MatrixError)) throw e;
+        rooms.push({ room_id: m.room_id, membership: m.membership });
+      }
+    }
+    const accountData = (await this.d.repo.roomAccountData(viewer.userId, "")).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject }));
+    return { end, rooms, presence: [], account_data: accountData };
+  }
+
+  // ------------------------------------------------------------------ /events
+
+  /**
+   * New events after `from` (a sync or /events token; now when absent) in one room (peeking) or in
+   * every joined room, waiting up to `timeoutMs` for some to arrive.
+   */
+  async events(
+    viewer: Viewer,
+    opts: { roomId?: string; from?: string; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<{ start: string; end: string; chunk: ClientEvent[] }> {
+    let from = opts.from !== undefined ? decodeStreamToken(opts.from).stream : this.d.streams.current();
+    from = Math.min(from, this.d.streams.current());
+    const start = encodeStreamToken(from);
+    let rooms: string[];
+    if (opts.roomId !== undefined) {
+      // Members read their room; others only a world_readable one (room_previews.md "Server behaviour").
+      const m = await this.d.roomsRepo.localMembership(viewer.userId, opts.roomId);
+      if (m?.membership !== "join") {
+        if (!(await this.d.events.roomVersion(opts.roomId)) || (await this.d.rooms.visibility.currentVisibility(opts.roomId)) !== "world_readable") {
+          throw new MatrixError("M_FORBIDDEN", "You are not in this room and it cannot be previewed");
+        }
+      }
+      rooms = [opts.roomId];
+    } else {
+      rooms = (await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: ["join"] })).map((r) => r.room_id);
+    }
+    const deadline = Date.now() + Math.max(0, Math.min(opts.timeoutMs ?? DEFAULT_EVENTS_TIMEOUT_MS, MAX_EVENTS_TIMEOUT_MS));
+    for (;;) {
+      const to = this.d.streams.current();
+      const { rows, end } = await this.collect(viewer.userId, rooms, from, to);
+      if (rows.length || Date.now() >= deadline || this.closed || opts.signal?.aborted) {
+        return { start, end: encodeStreamToken(end), chunk: await toClientEvents(this.d.events, rows, viewer) };
+      }
+      // Nothing visible in (from, to]: wait for the next change, then look at what came after.
+      from = to;
+      const ac = new AbortController();
+      const onAbort = () => ac.abort();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const woken = this.d.notifier.wait(viewer.userId, rooms, deadline - Date.now(), ac.signal);
+      if (this.d.streams.current() !== to) ac.abort(); // committed while we were registering
+      const notified = await woken;
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (notified) await this.d.streams.waitUntil(this.d.streams.lastAllocated(), Math.max(0, deadline - Date.now()));
+    }
+  }
+
+  /** Visible events of `rooms` in (from, to], oldest first, at most MAX_EVENTS_CHUNK; `end` where the next call starts. */
+  private async collect(userId: string, rooms: string[], from: number, to: number): Promise<{ rows: EventRow[]; end: number }> {
+    if (to <= from) return { rows: [], end: to };
+    let all = await this.d.repo.eventsInRooms(rooms, from, to, MAX_EVENTS_CHUNK + 1);
+    let end = to;
+    if (all.length > MAX_EVENTS_CHUNK) {
+      all = all.slice(0, MAX_EVENTS_CHUNK);
+      end = Number(all[all.length - 1]!.stream_ordering);
+    }
+    return { rows: await this.d.visibility.filter(userId, all), end };
+  }
+
+  /** GET /events/{eventId} (deprecated): an event the user may see, wherever it is. */
+  async event(viewer: Viewer, eventId: string): Promise<ClientEvent> {
+    if (!isValidEventId(eventId)) throw new MatrixError("M_INVALID_PARAM", "Invalid event ID");
+    const row = await this.d.roomsRepo.findEvent(eventId);
+    if (!row) throw new MatrixError("M_NOT_FOUND", "Event not found");
+    try {
+      return await this.d.rooms.getEvent(viewer, row.room_id, eventId);
+    } catch (e) {
+      if (e instanceof MatrixError && e.errcode === "M_FORBIDDEN") throw new MatrixError("M_NOT_FOUND", "Event not found");
+      throw e;
+    }
+  }
+}
