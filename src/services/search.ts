@@ -26,6 +26,7 @@ import { encodeTopoToken } from "./rooms/tokens.ts";
 import { plainTopic } from "./directory/summaries.ts";
 import type { RoomVersion } from "../core/room-versions.ts";
 
+export type { SearchKey };
 export const SEARCH_KEYS: readonly SearchKey[] = ["content.body", "content.name", "content.topic"];
 export const DEFAULT_SEARCH_LIMIT = 10;
 const MAX_SEARCH_LIMIT = 100;

@@ -2,8 +2,7 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import { parseRoomEventFilter } from "../../services/rooms/filters.ts";
-import { SEARCH_KEYS, type SearchCriteria } from "../../services/search.ts";
-import type { SearchKey } from "../../storage/search.ts";
+import { SEARCH_KEYS, type SearchCriteria, type SearchKey } from "../../services/search.ts";
 import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody, optBool, optInt, type JsonObject } from "../params.ts";

@@ -1,0 +1,176 @@
+// Presence over HTTP: PUT/GET /presence/{userId}/status, last_active_ago and currently_active,
+// presence in /sync (initial, incremental, filters, long-poll wake-ups, set_presence), the idle and
+// offline timeouts, and [presence] enabled = false; on both databases.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { assertMatchesSpec } from "../helpers/openapi.ts";
+import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { createRoom, enc, join, send, sync, syncPath } from "../helpers/sync.ts";
+
+const statusPath = (userId: string) => `/_matrix/client/v3/presence/${enc(userId)}/status`;
+const presenceOf = (body: any, userId: string) => body.presence.events.filter((e: any) => e.sender === userId).at(-1)?.content;
+
+/** Polls until fn returns a value (not undefined). */
+async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 10000, what = "condition"): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(25);
+  }
+}
+
+for (const backend of BACKENDS) {
+  describe(`presence [${backend}]`, () => {
+    let s: TestServer;
+    let alice: TestClient;
+    let bob: TestClient; // shares a room with alice
+    let carol: TestClient; // shares nothing
+    beforeAll(async () => {
+      s = await startTestServer({ backend });
+      alice = await registerUser(s, "alice");
+      bob = await registerUser(s, "bob");
+      carol = await registerUser(s, "carol");
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+    });
+    afterAll(() => s.stop());
+
+    test("set and get status; who may see it", async () => {
+      const put = await alice.put(statusPath(alice.userId!), { presence: "online", status_msg: "Making cupcakes" });
+      expect(put.status).toBe(200);
+      assertMatchesSpec("client-server/presence", "PUT", "/presence/{userId}/status", 200, put.body);
+      const got = await bob.get(statusPath(alice.userId!));
+      expect(got.status).toBe(200);
+      assertMatchesSpec("client-server/presence", "GET", "/presence/{userId}/status", 200, got.body);
+      expect(got.body.presence).toBe("online");
+      expect(got.body.status_msg).toBe("Making cupcakes");
+      expect(got.body.currently_active).toBe(true);
+      expect(got.body.last_active_ago).toBeGreaterThanOrEqual(0);
+      expect(got.body.last_active_ago).toBeLessThan(10000);
+      // Own presence, always.
+      expect((await alice.ok("GET", statusPath(alice.userId!))).presence).toBe("online");
+      // Not sharing a room: 403; unknown local user: 404; someone else's presence cannot be set.
+      const forbidden = await carol.get(statusPath(alice.userId!));
+      expectError(forbidden, 403, "M_FORBIDDEN");
+      assertMatchesSpec("client-server/presence", "GET", "/presence/{userId}/status", 403, forbidden.body);
+      expectError(await carol.get(statusPath(`@nobody:${s.serverName}`)), 404, "M_NOT_FOUND");
+      expectError(await bob.put(statusPath(alice.userId!), { presence: "offline" }), 403, "M_FORBIDDEN");
+      expectError(await alice.put(statusPath(alice.userId!), { presence: "busy" }), 400, "M_INVALID_PARAM");
+      expectError(await alice.put(statusPath(alice.userId!), {}), 400, "M_MISSING_PARAM");
+      expectError(await alice.put(statusPath(alice.userId!), { presence: "online", status_msg: 3 }), 400, "M_BAD_JSON");
+      expectError(await alice.get(statusPath("not-a-user")), 400, "M_INVALID_PARAM");
+      // unavailable: not currently active; the status message goes when not given.
+      await alice.ok("PUT", statusPath(alice.userId!), { presence: "unavailable" });
+      const idle = await bob.ok("GET", statusPath(alice.userId!));
+      expect(idle.presence).toBe("unavailable");
+      expect(idle.currently_active).toBeUndefined();
+      expect(idle.status_msg).toBeUndefined();
+    });
+
+    test("presence in /sync: initial, incremental, filtered, and it wakes a long-poll", async () => {
+      await alice.ok("PUT", statusPath(alice.userId!), { presence: "online", status_msg: "hi" });
+      const initial = await sync(bob, { set_presence: "offline" });
+      const content = presenceOf(initial, alice.userId!);
+      expect(content).toMatchObject({ presence: "online", status_msg: "hi", currently_active: true });
+      // carol shares no room with alice: nothing about alice.
+      expect(presenceOf(await sync(carol, { set_presence: "offline" }), alice.userId!)).toBeUndefined();
+      // A change wakes bob's long-poll.
+      const poll = bob.get(syncPath({ since: initial.next_batch, timeout: 10000, set_presence: "offline" }));
+      await Bun.sleep(50);
+      await alice.ok("PUT", statusPath(alice.userId!), { presence: "unavailable", status_msg: "lunch" });
+      const woke = await poll;
+      expect(woke.status).toBe(200);
+      expect(presenceOf(woke.body, alice.userId!)).toMatchObject({ presence: "unavailable", status_msg: "lunch" });
+      // Nothing new: nothing in the next incremental sync.
+      const quiet = await sync(bob, { since: woke.body.next_batch, set_presence: "offline" });
+      expect(presenceOf(quiet, alice.userId!)).toBeUndefined();
+      // The presence filter can turn it off.
+      const filtered = await sync(bob, { set_presence: "offline", filter: { presence: { not_types: ["m.presence"] } } });
+      expect(filtered.presence.events).toEqual([]);
+      const bySender = await sync(bob, { set_presence: "offline", filter: { presence: { senders: [bob.userId] } } });
+      expect(presenceOf(bySender, alice.userId!)).toBeUndefined();
+    });
+
+    test("syncing brings a user online; sending a message makes them active again", async () => {
+      const dave = await registerUser(s, "dave");
+      const roomId = await createRoom(bob, { preset: "public_chat" });
+      // Joining is not activity: dave is still offline.
+      await join(dave, roomId);
+      expect((await bob.ok("GET", statusPath(dave.userId!))).presence).toBe("offline");
+      await sync(dave); // set_presence defaults to online
+      expect((await bob.ok("GET", statusPath(dave.userId!))).presence).toBe("online");
+      await sync(dave, { set_presence: "unavailable" });
+      expect((await bob.ok("GET", statusPath(dave.userId!))).presence).toBe("unavailable");
+      await send(dave, roomId, "I am back");
+      const back = await bob.ok("GET", statusPath(dave.userId!));
+      expect(back.presence).toBe("online");
+      expect(back.currently_active).toBe(true);
+      // Own presence shows in one's own sync.
+      await eventually(async () => (presenceOf(await sync(dave), dave.userId!)?.presence === "online" ? true : undefined), 10000, "own presence in sync");
+    });
+  });
+
+  describe(`presence timeouts [${backend}]`, () => {
+    let s: TestServer;
+    beforeAll(async () => {
+      s = await startTestServer({ backend, config: { presence: { idle_timeout_ms: 300, offline_timeout_ms: 800 } } });
+    });
+    afterAll(() => s.stop());
+
+    test("idle users become unavailable, then offline; a sync brings them back", async () => {
+      const alice = await registerUser(s, "alice");
+      const bob = await registerUser(s, "bob");
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+      await alice.ok("PUT", statusPath(alice.userId!), { presence: "online" });
+      const first = await sync(bob, { set_presence: "offline" });
+      expect(presenceOf(first, alice.userId!)?.presence).toBe("online");
+      // Alice keeps syncing but does nothing: unavailable after the idle timeout (a /sync change).
+      let since = first.next_batch;
+      const idle = await eventually(async () => {
+        await alice.ok("GET", syncPath({ timeout: 0 }));
+        const r = await sync(bob, { since, set_presence: "offline" });
+        since = r.next_batch;
+        const c = presenceOf(r, alice.userId!);
+        return c?.presence === "unavailable" ? c : undefined;
+      }, 10000, "alice unavailable");
+      expect(idle.currently_active).toBeUndefined();
+      expect(idle.last_active_ago).toBeGreaterThanOrEqual(300);
+      // She stops syncing: offline after the offline timeout.
+      await eventually(async () => ((await bob.ok("GET", statusPath(alice.userId!))).presence === "offline" ? true : undefined), 10000, "alice offline");
+      const off = await sync(bob, { since, set_presence: "offline" });
+      expect(presenceOf(off, alice.userId!)?.presence).toBe("offline");
+      // Syncing again: online.
+      await sync(alice);
+      expect((await bob.ok("GET", statusPath(alice.userId!))).presence).toBe("online");
+    }, 20000);
+  });
+
+  describe(`presence disabled [${backend}]`, () => {
+    let s: TestServer;
+    beforeAll(async () => {
+      s = await startTestServer({ backend, config: { presence: { enabled: false } } });
+    });
+    afterAll(() => s.stop());
+
+    test("the endpoints answer but nothing is tracked or shown", async () => {
+      const alice = await registerUser(s, "alice");
+      const bob = await registerUser(s, "bob");
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+      const put = await alice.put(statusPath(alice.userId!), { presence: "online", status_msg: "hello" });
+      expect(put.status).toBe(200);
+      expect(put.body).toEqual({});
+      const got = await bob.get(statusPath(alice.userId!));
+      expect(got.status).toBe(200);
+      assertMatchesSpec("client-server/presence", "GET", "/presence/{userId}/status", 200, got.body);
+      expect(got.body).toEqual({ presence: "offline" });
+      await sync(alice);
+      expect((await sync(bob)).presence.events).toEqual([]);
+      expectError(await alice.put(statusPath(alice.userId!), { presence: "busy" }), 400, "M_INVALID_PARAM");
+      expect((await s.hs.db.all("SELECT * FROM presence")).length).toBe(0);
+    });
+  });
+}
