@@ -337,11 +337,29 @@ for (const backend of BACKENDS) {
   });
 }
 
-describe("media: legacy endpoints when not frozen (enable_authenticated_media = false)", () => {
+/** A PNG whose header claims `w`×`h` pixels, with next to no data: a decompression bomb's header. */
+function bombPng(w: number, h: number): Uint8Array<ArrayBuffer> {
+  const chunk = (type: string, data: Uint8Array) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(Bun.hash.crc32(body) >>> 0);
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Uint8Array.from(Buffer.concat([sig, chunk("IHDR", ihdr), chunk("IDAT", new Uint8Array([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk("IEND", new Uint8Array())]));
+}
+
+describe("media: legacy endpoints when not frozen (enable_authenticated_media = false); pixel limit", () => {
   let s: TestServer;
   let alice: TestClient;
   beforeAll(async () => {
-    s = await startTestServer({ config: { media: { enable_authenticated_media: false } } });
+    s = await startTestServer({ config: { media: { enable_authenticated_media: false, max_image_pixels: 150_000 } } });
     alice = await registerUser(s, "alice");
   });
   afterAll(() => s.stop());
@@ -358,6 +376,11 @@ describe("media: legacy endpoints when not frozen (enable_authenticated_media = 
     const t = await raw(alice, "GET", `/_matrix/media/r0/thumbnail/${path}?width=32&height=32&method=crop`, { token: null });
     expect(t.status).toBe(200);
     expect(await sharp(t.bytes).metadata()).toMatchObject({ width: 32, height: 32, format: "png" });
+    // More pixels than max_image_pixels: 413 M_TOO_LARGE, nothing decoded (a 30000x30000 header, 60 bytes of file).
+    const bomb = pathOf(await upload(alice, bombPng(30000, 30000), "image/png"));
+    expectError(await alice.get(`/_matrix/client/v1/media/thumbnail/${bomb}?width=32&height=32`), 413, "M_TOO_LARGE");
+    const over = pathOf(await upload(alice, await image(500, 400, "png"), "image/png"));
+    expectError(await alice.get(`/_matrix/client/v1/media/thumbnail/${over}?width=32&height=32`), 413, "M_TOO_LARGE");
     // allow_remote=false for media of another server that is not cached: 404 without trying.
     const remote = await raw(alice, "GET", "/_matrix/media/v3/download/other.example/abc?allow_remote=false", { token: null });
     expect(remote.status).toBe(404);
