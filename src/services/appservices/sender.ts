@@ -31,10 +31,13 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 /** The position of a service is written at least every this many events it did not care about. */
 const POSITION_WRITE_EVERY = 500;
 
+const ALIAS_CACHE_MS = 60_000;
+
 /** Which rooms and events interest which services; caches room members and aliases. */
 export class Interest {
-  private readonly members = new Lru<string, string[]>(5000);
-  private readonly aliases = new Lru<string, string[]>(5000);
+  private readonly members = new Lru<string, string[]>(5000, "appservice_room_members");
+  /** Aliases change without events (PUT /directory/room): cached for a minute. */
+  private readonly aliases = new Lru<string, { at: number; list: string[] }>(5000, "appservice_room_aliases");
 
   constructor(
     private readonly repo: AppservicesRepo,
@@ -61,12 +64,13 @@ export class Interest {
   }
 
   private async roomAliases(roomId: string): Promise<string[]> {
+    const now = Date.now();
     let a = this.aliases.get(roomId);
-    if (!a) {
-      a = await this.repo.aliasesOf(roomId);
+    if (!a || now - a.at > ALIAS_CACHE_MS) {
+      a = { at: now, list: await this.repo.aliasesOf(roomId) };
       this.aliases.set(roomId, a);
     }
-    return a;
+    return a.list;
   }
 
   /** The room matches the service's rooms or aliases namespace, or one of its users is joined. */
