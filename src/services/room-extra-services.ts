@@ -24,6 +24,7 @@ import { ServerNotices } from "./server-notices.ts";
 import { Notifications } from "./notifications.ts";
 import { MutualRooms } from "./mutual-rooms.ts";
 import { RoomPreviews } from "./rooms/previews.ts";
+import { ThirdPartyInvites } from "./rooms/third-party-invites.ts";
 import type { Notifier } from "./notifier.ts";
 import type { StreamAllocator } from "./streams.ts";
 
@@ -44,6 +45,8 @@ export interface RoomExtraServices {
   readonly mutualRooms: MutualRooms;
   /** Room previews: /rooms/{roomId}/initialSync, /events; the deprecated /initialSync and /events/{eventId}. */
   readonly roomPreviews: RoomPreviews;
+  /** POST /rooms/{roomId}/invite with a third-party identifier (refused: no identity server). */
+  readonly thirdPartyInvites: ThirdPartyInvites;
 }
 
 export interface RoomExtraDeps {
@@ -113,5 +116,15 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   const roomPreviews = new RoomPreviews({ rooms, roomsRepo: d.roomsRepo, events, visibility: rooms.visibility, repo: extrasRepo, streams: d.streams, notifier: d.notifier });
   d.shutdownHooks.push(() => roomPreviews.close());
 
-  return { relations, ignoredUsers, roomUpgrades, reports, serverNotices, notifications, mutualRooms, roomPreviews };
+  return {
+    relations,
+    ignoredUsers,
+    roomUpgrades,
+    reports,
+    serverNotices,
+    notifications,
+    mutualRooms,
+    roomPreviews,
+    thirdPartyInvites: new ThirdPartyInvites(events),
+  };
 }

@@ -8,6 +8,7 @@ import { isValidEventId, isValidRoomId, isValidUserId } from "../../protocol/ids
 import type { Services } from "../../services/index.ts";
 import type { CreateRoomRequest } from "../../services/rooms/rooms.ts";
 import { parseRoomEventFilter, type RoomEventFilter } from "../../services/rooms/filters.ts";
+import { checkCreateRoomInvite3pid } from "../../services/rooms/third-party-invites.ts";
 import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody, optString } from "../params.ts";
@@ -106,9 +107,7 @@ function parseCreateRoom(body: JsonObject): CreateRoomRequest {
     if (!Array.isArray(body.invite) || body.invite.some((u) => typeof u !== "string")) throw new MatrixError("M_BAD_JSON", "'invite' must be a list of user IDs");
     req.invite = body.invite as string[];
   }
-  if (body.invite_3pid !== undefined && (!Array.isArray(body.invite_3pid) || body.invite_3pid.length > 0)) {
-    throw new MatrixError("M_THREEPID_DENIED", "Third-party invites need an identity server, which this server does not use");
-  }
+  checkCreateRoomInvite3pid(body.invite_3pid);
   if (body.is_direct !== undefined) {
     if (typeof body.is_direct !== "boolean") throw new MatrixError("M_BAD_JSON", "'is_direct' must be a boolean");
     req.is_direct = body.is_direct;
@@ -162,8 +161,9 @@ export function roomRoutes(app: App, svc: Services): void {
     app.post(`${p}/rooms/:roomId/invite`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request);
       const b = objectBody(body);
-      if (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined) {
-        throw new MatrixError("M_THREEPID_DENIED", "Third-party invites need an identity server, which this server does not use");
+      // The third-party form (third_party_membership.yaml): refused without an identity server.
+      if (b.user_id === undefined && (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined)) {
+        await svc.thirdPartyInvites.invite(who.userId, roomIdParam(params.roomId), b);
       }
       await rooms.invite(who.userId, roomIdParam(params.roomId), userIdField(b), optString(b, "reason"));
       return {};
