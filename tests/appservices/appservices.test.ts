@@ -400,6 +400,14 @@ for (const backend of BACKENDS) {
       expect(typing.content.user_ids).toContain(alice.userId);
       const txn = fake.transactions().find((t) => (t.body.ephemeral ?? []).includes(typing))!;
       assertRequestMatchesSpec("application-service/transactions", "PUT", "/transactions/{txnId}", txn.body);
+      // Read receipts too, with the room ID added.
+      const eventId = await send(alice, roomId, "read this");
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, {});
+      const receipt = await waitFor("the receipt", () =>
+        fake.transactions().flatMap((t) => t.body.ephemeral ?? []).find((e: any) => e.type === "m.receipt" && e.room_id === roomId),
+      );
+      expect(Object.keys(receipt.content[eventId]["m.read"])).toEqual([alice.userId]);
+      expect(typeof receipt.content[eventId]["m.read"][alice.userId!].ts).toBe("number");
     });
   });
 }
