@@ -406,7 +406,7 @@ for (const backend of BACKENDS) {
       const receipt = await waitFor("the receipt", () =>
         fake.transactions().flatMap((t) => t.body.ephemeral ?? []).find((e: any) => e.type === "m.receipt" && e.room_id === roomId),
       );
-      expect(Object.keys(receipt.content[eventId]["m.read"])).toEqual([alice.userId]);
+      expect(Object.keys(receipt.content[eventId]["m.read"])).toEqual([alice.userId!]);
       expect(typeof receipt.content[eventId]["m.read"][alice.userId!].ts).toBe("number");
     });
   });
