@@ -153,6 +153,11 @@ for (const backend of BACKENDS) {
       expect(bodies((byRoom.get(a) as any).messages.chunk)).toEqual(["in a"]);
       expect((byRoom.get(invitedTo) as any).membership).toBe("invite");
       expect((byRoom.get(invitedTo) as any).invite.sender).toBe(bob.userId);
+      // Invites from ignored users are not shown.
+      const ignoreList = `/_matrix/client/v3/user/${enc(alice.userId!)}/account_data/m.ignored_user_list`;
+      await alice.ok("PUT", ignoreList, { ignored_users: { [bob.userId!]: {} } });
+      expect((await alice.ok("GET", "/_matrix/client/v3/initialSync")).rooms.some((x: any) => x.room_id === invitedTo)).toBe(false);
+      await alice.ok("PUT", ignoreList, { ignored_users: {} });
       await leave(alice, b);
       expect((await alice.ok("GET", "/_matrix/client/v3/initialSync")).rooms.some((x: any) => x.room_id === b)).toBe(false);
       expect((await alice.ok("GET", "/_matrix/client/v3/initialSync?archived=true")).rooms.find((x: any) => x.room_id === b).membership).toBe("leave");

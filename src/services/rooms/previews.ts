@@ -99,9 +99,12 @@ export class RoomPreviews {
     const wanted = opts.archived ? ["join", "invite", "leave", "ban"] : ["join", "invite"];
     const memberships = await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: wanted });
     const rooms: RoomInfo[] = [];
+    const ignored = await this.d.visibility.ignored(viewer.userId);
     for (const m of memberships) {
       if (m.membership === "invite") {
         const inv = await this.d.roomsRepo.findEvent(m.event_id);
+        // Invites from ignored users are not shown (ignore_users.md).
+        if (inv && ignored.has(inv.sender)) continue;
         const info: RoomInfo = { room_id: m.room_id, membership: "invite" };
         if (inv) info.invite = (await toClientEvents(this.d.events, [inv], viewer))[0];
         rooms.push(info);
