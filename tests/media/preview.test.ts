@@ -56,7 +56,7 @@ for (const backend of BACKENDS) {
             `<meta property="og:image" content="${image}"></head><body><p>hello</p></body></html>`,
           { headers: { "Content-Type": "text/html; charset=utf-8" } },
         );
-      site = startSite(PAGE_HOST, 0, (url, port) => {
+      const routes = (url: URL, port: number): Response | Promise<Response> | undefined => {
         switch (url.pathname) {
           case "/page.html":
             return page("Test page", "/img.png");
@@ -86,8 +86,19 @@ for (const backend of BACKENDS) {
             return new Response("no", { status: 500 });
         }
         return undefined;
-      });
-      secret = startSite("127.0.0.1", site.port, () => new Response("secret"));
+      };
+      // The page server on 127.0.0.2 and the "secret" one on 127.0.0.1 share a port (so that a
+      // rebinding to 127.0.0.1 would land on it); retry when another process holds that port.
+      for (let attempt = 0; ; attempt++) {
+        site = startSite(PAGE_HOST, 0, routes);
+        try {
+          secret = startSite("127.0.0.1", site.port, () => new Response("secret"));
+          break;
+        } catch (e) {
+          site.server.stop(true);
+          if (attempt >= 10) throw e;
+        }
+      }
       s = await startTestServer({
         backend,
         config: { url_preview: { enabled: true, ip_range_denylist: RELAXED, url_denylist: ["*.blocked.test", "^https?://[^/]+/private/"], max_page_size: 100_000, timeout: 1 } },
