@@ -1,8 +1,8 @@
 // Builds the server administration services (Synapse's admin API for users and rooms) and wires
 // them into the rest: blocked rooms refuse joins, running room deletions finish before shutdown,
-// deletions interrupted by a restart are marked failed, and users deactivated while the server was
-// down (hs admin users deactivate) leave their rooms at start-up. src/services/index.ts spreads the
-// result into Services.
+// deletions interrupted by a restart are marked failed, and users deactivated on the database
+// (hs admin users deactivate) lose their devices and leave their rooms (at start-up, then every
+// minute). src/services/index.ts spreads the result into Services.
 import type { Db } from "../storage/db.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
@@ -27,6 +27,8 @@ export interface AdminDeps {
   events: RoomEvents;
   rooms: Rooms;
   shutdownHooks: Array<() => void | Promise<void>>;
+  /** How often deactivations made offline are finished (default one minute). */
+  sweepIntervalMs?: number;
 }
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
@@ -43,20 +45,39 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
   await adminRooms.init();
   d.rooms.membershipChecks.push((roomId) => adminRooms.checkNotBlocked(roomId));
   d.shutdownHooks.push(() => adminRooms.drain());
-  // Accounts deactivated offline still have memberships: leave those rooms now (in the background).
-  const pending = await adminUsers.store.deactivatedWithMemberships();
-  if (pending.length > 0) {
-    const task = (async () => {
-      for (const userId of pending) {
-        try {
-          await d.rooms.leaveAll(userId);
-        } catch (e) {
-          log.warn("could not remove a deactivated user from their rooms", { user_id: userId, error: (e as Error).message });
-        }
+  // Accounts deactivated offline (hs admin users deactivate) still have devices and memberships:
+  // the server removes the devices (with their keys and tokens) and leaves the rooms, at start-up
+  // and then every minute.
+  let sweeping: Promise<void> = Promise.resolve();
+  let stopped = false;
+  const sweep = async () => {
+    const devices = await adminUsers.store.deactivatedWithDevices();
+    const rooms = await adminUsers.store.deactivatedWithMemberships();
+    for (const userId of devices) {
+      if (stopped) return;
+      await d.accounts.accounts.deleteDevices(userId);
+      d.accounts.auth.forgetUser(userId);
+    }
+    for (const userId of rooms) {
+      if (stopped) return;
+      try {
+        await d.rooms.leaveAll(userId);
+      } catch (e) {
+        log.warn("could not remove a deactivated user from their rooms", { user_id: userId, error: (e as Error).message });
       }
-      log.info("deactivated users removed from their rooms", { users: pending.length });
-    })();
-    d.shutdownHooks.push(() => task);
-  }
+    }
+    if (devices.length + rooms.length > 0) log.info("finished deactivations made offline", { users_with_devices: devices.length, users_with_rooms: rooms.length });
+  };
+  const runSweep = () => {
+    sweeping = sweeping.then(sweep).catch((e) => log.warn("deactivation sweep failed", { error: (e as Error).message }));
+  };
+  runSweep();
+  const timer = setInterval(runSweep, d.sweepIntervalMs ?? 60_000);
+  timer.unref?.();
+  d.shutdownHooks.push(async () => {
+    stopped = true;
+    clearInterval(timer);
+    await sweeping;
+  });
   return { adminUsers, adminRooms };
 }

@@ -148,6 +148,14 @@ export class AdminStore {
     return this.db.all("SELECT room_id, membership FROM local_memberships WHERE user_id = ? ORDER BY room_id", [userId]);
   }
 
+  /** Deactivated users who still have devices (deactivated offline: the server removes them). */
+  async deactivatedWithDevices(): Promise<string[]> {
+    const rows = await this.db.all<{ user_id: string }>(
+      "SELECT DISTINCT d.user_id FROM devices d JOIN users u ON u.user_id = d.user_id WHERE u.deactivated = 1 ORDER BY d.user_id",
+    );
+    return rows.map((r) => r.user_id);
+  }
+
   /** Deactivated users still joined to, invited to or knocking on rooms. */
   async deactivatedWithMemberships(): Promise<string[]> {
     const rows = await this.db.all<{ user_id: string }>(

@@ -64,7 +64,7 @@ describe("hs admin tokens", () => {
     expect(del.code).toBe(0);
     expect((await runHs(["admin", "tokens", "list", "-c", cfg])).stdout).not.toContain(made.token);
     expect((await runHs(["admin", "tokens", "delete", "nope", "-c", cfg])).code).toBe(1);
-    for (const args of [["admin"], ["admin", "tokens"], ["admin", "tokens", "delete"], ["admin", "users", "list"], ["admin", "tokens", "create", "--uses-allowed", "many"]]) {
+    for (const args of [["admin"], ["admin", "tokens"], ["admin", "tokens", "delete"], ["admin", "nosuch", "list"], ["admin", "tokens", "create", "--uses-allowed", "many"]]) {
       const r = await runHs([...args, "-c", cfg]);
       expect(r.code).toBe(2);
     }

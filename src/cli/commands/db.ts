@@ -1,0 +1,78 @@
+// `hs db check` and `hs db vacuum`: the database's health and housekeeping, without migrating it.
+import { existsSync, statSync } from "node:fs";
+import { loadConfig } from "../../config/load.ts";
+import type { Config } from "../../config/schema.ts";
+import type { Db } from "../../storage/db.ts";
+import { checkDatabase } from "../../storage/integrity.ts";
+import { openPostgres } from "../../storage/postgres.ts";
+import { openSqlite } from "../../storage/sqlite.ts";
+import { configureLogging } from "../../util/log.ts";
+import { registerCommand, RunError, UsageError } from "../main.ts";
+import { defaultConfigPath } from "./serve.ts";
+
+/** Opens the configured database as it is (no migrations); an absent SQLite file is an error. */
+export function openExistingDatabase(config: Config): Db {
+  if (config.database.backend === "postgres") return openPostgres(config.database.url, 2);
+  const path = config.database.path;
+  if (path !== ":memory:" && !existsSync(path)) throw new RunError(`no database at ${path} (start hs serve once to create it)`);
+  return openSqlite(path);
+}
+
+const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+async function sizeOf(db: Db, config: Config): Promise<number> {
+  if (db.dialect === "postgres") return Number((await db.get<{ n: number }>("SELECT pg_database_size(current_database()) AS n"))?.n ?? 0);
+  const p = config.database.path;
+  return [p, `${p}-wal`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+}
+
+registerCommand({
+  name: "db",
+  summary: "Database health: db check (integrity and hs's invariants), db vacuum (reclaim space)",
+  usage: "hs db check [--config PATH] [--json]\n       hs db vacuum [--config PATH]",
+  help: [
+    "  -c, --config PATH    The config file naming the database (default ./homeserver.toml, or $HS_CONFIG)",
+    "  --json               check: print {ok, problems, notes} as JSON",
+    "  check exits 1 when it finds a problem. Both work while the server runs (vacuum then waits for",
+    "  a quiet moment on SQLite); neither migrates the database.",
+  ].join("\n"),
+  options: { config: { type: "string", short: "c" }, json: { type: "boolean" } },
+  allowPositionals: 1,
+  async run({ values, positionals }) {
+    const [action] = positionals;
+    if (action !== "check" && action !== "vacuum") throw new UsageError(action ? `unknown db action '${action}' (check or vacuum)` : "expected: db check|vacuum");
+    if (action === "vacuum" && values.json) throw new UsageError("db vacuum takes no option --json");
+    const { config } = loadConfig((values.config as string | undefined) ?? defaultConfigPath());
+    configureLogging({ level: "warn", file: "", pretty: true });
+    const db = openExistingDatabase(config);
+    try {
+      if (action === "check") {
+        const r = await checkDatabase(db, config.server_name);
+        if (values.json) process.stdout.write(JSON.stringify({ ok: r.problems.length === 0, ...r }) + "\n");
+        else {
+          for (const n of r.notes) process.stdout.write(`  ${n}\n`);
+          for (const p of r.problems) process.stdout.write(`PROBLEM: ${p}\n`);
+          process.stdout.write(r.problems.length === 0 ? "Database OK\n" : `${r.problems.length} problem(s) found\n`);
+        }
+        return r.problems.length === 0 ? 0 : 1;
+      }
+      const before = await sizeOf(db, config);
+      const start = performance.now();
+      if (db.dialect === "sqlite") {
+        await db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        await db.exec("VACUUM");
+        await db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        await db.exec("PRAGMA optimize");
+      } else {
+        await db.exec("VACUUM (ANALYZE)");
+      }
+      const after = await sizeOf(db, config);
+      process.stdout.write(`Vacuumed in ${((performance.now() - start) / 1000).toFixed(1)} s: ${mb(before)} → ${mb(after)}\n`);
+    } catch (e) {
+      if (e instanceof RunError) throw e;
+      throw new RunError(`${action} failed: ${(e as Error).message}`);
+    } finally {
+      await db.close();
+    }
+  },
+});

@@ -1,0 +1,148 @@
+// The offline administration commands against a real database (both engines), with the server
+// running in this process: hs admin users, hs admin rooms, hs db check, hs db vacuum. Usage errors
+// exit 2 with one line; failures exit 1 with one line.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expectError, loginUser, registerUser, TestClient } from "../helpers/client.ts";
+import { configuredServer, type ConfiguredServer } from "../helpers/ops.ts";
+import { BACKENDS } from "../helpers/server.ts";
+import { runHs } from "../helpers/spawn.ts";
+
+const oneLine = (s: string) => expect(s.trim().split("\n")).toHaveLength(1);
+
+test("--help for every new command; usage errors exit 2 with one line", async () => {
+  for (const c of [["admin"], ["db"], ["backup"], ["restore"], ["port-db"]]) {
+    const r = await runHs([...c, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: hs ${c[0]}`);
+  }
+  const help = (await runHs(["admin", "--help"])).stdout;
+  for (const s of ["admin users list", "admin users reset-password", "admin users deactivate", "admin users set-admin", "admin rooms list", "admin rooms purge", "admin tokens create"]) expect(help).toContain(s);
+  for (const args of [
+    ["admin", "users"],
+    ["admin", "users", "frobnicate"],
+    ["admin", "users", "deactivate"],
+    ["admin", "users", "list", "--erase"],
+    ["admin", "users", "list", "--limit", "lots"],
+    ["admin", "rooms", "purge"],
+    ["admin", "rooms", "purge", "not-a-room"],
+    ["admin", "nosuch"],
+    ["db"],
+    ["db", "shrink"],
+    ["backup"],
+    ["restore"],
+    ["port-db", "--from", "sqlite:x.db"],
+    ["port-db", "--from", "x.db", "--to", "postgres:postgres://h/db"],
+    ["port-db", "--from", "sqlite:x.db", "--to", "mysql://h/db"],
+  ]) {
+    const r = await runHs([...args, "-c", "/nonexistent/hs.toml"]);
+    if (r.code !== 2) throw new Error(`${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+    oneLine(r.stderr);
+    expect(r.stderr).toMatch(/^hs /);
+  }
+});
+
+for (const backend of BACKENDS) {
+  describe(`hs admin and hs db on the database [${backend}]`, () => {
+    let s: ConfiguredServer;
+    beforeAll(async () => {
+      s = await configuredServer(backend);
+      await s.start();
+    });
+    afterAll(() => s.cleanup());
+    const hs = (...args: string[]) => runHs([...args, "-c", s.configPath]);
+
+    test("users: list, set-admin, reset-password, deactivate; the running server follows", async () => {
+      const alice = await registerUser(s, "alice", "alicepw");
+      const bob = await registerUser(s, "bob", "bobpw");
+      const room = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", name: "Shared" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${encodeURIComponent(room)}`, {});
+
+      const list = await hs("admin", "users", "list", "--json");
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.stdout).users.map((u: { name: string }) => u.name)).toEqual(["@alice:ops.test", "@bob:ops.test"]);
+      expect((await hs("admin", "users", "list")).stdout).toContain("@bob:ops.test\tbob\t-");
+
+      expect((await hs("admin", "users", "set-admin", "alice")).code).toBe(0);
+      expect((await hs("admin", "users", "list", "--admins", "--json")).stdout).toContain("@alice:ops.test");
+      // The server's token cache may hold the old flag for a while; a new login sees it at once.
+      const alice2 = await loginUser(s, "alice", "alicepw");
+      expect((await alice2.get("/_synapse/admin/v2/users")).status).toBe(200);
+
+      const reset = await hs("admin", "users", "reset-password", "@bob:ops.test", "--password", "newbobpw");
+      expect(reset.code).toBe(0);
+      expect(reset.stdout).toContain("1 session(s) logged out");
+      await loginUser(s, "bob", "newbobpw");
+      expectError(await new TestClient(s.url).post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: "bob" }, password: "bobpw" }), 403, "M_FORBIDDEN");
+      // The password can come from stdin too (prompted twice).
+      expect((await runHs(["admin", "users", "reset-password", "bob", "--keep-devices", "-c", s.configPath], { stdin: "third\nthird\n" })).code).toBe(0);
+      await loginUser(s, "bob", "third");
+      expect((await runHs(["admin", "users", "reset-password", "bob", "-c", s.configPath], { stdin: "a\nb\n" })).code).toBe(1);
+
+      // Deactivation on the database: no login at once; the server removes devices and memberships.
+      const d = await hs("admin", "users", "deactivate", "bob", "--erase");
+      expect(d.code).toBe(0);
+      expectError(await new TestClient(s.url).post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: "bob" }, password: "third" }), 403, "M_USER_DEACTIVATED");
+      await s.stop();
+      await s.start();
+      const admin = await loginUser(s, "alice", "alicepw");
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const members = (await admin.ok("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(room)}/members`)).members;
+        const devices = (await admin.ok("GET", `/_synapse/admin/v2/users/${encodeURIComponent("@bob:ops.test")}/devices`)).total;
+        if (!members.includes("@bob:ops.test") && devices === 0) break;
+        if (Date.now() > deadline) throw new Error("bob was not removed from the room and his devices");
+        await Bun.sleep(25);
+      }
+      expect(await admin.ok("GET", `/_synapse/admin/v2/users/${encodeURIComponent("@bob:ops.test")}`)).toMatchObject({ deactivated: true, erased: true });
+      const listed = JSON.parse((await hs("admin", "users", "list", "--json", "--deactivated")).stdout);
+      expect(listed.users.find((u: { name: string }) => u.name === "@bob:ops.test").deactivated).toBe(true);
+
+      for (const args of [["admin", "users", "deactivate", "@nobody:ops.test"], ["admin", "users", "set-admin", "@x:other.server"]]) {
+        const r = await hs(...args);
+        expect(r.code).toBe(1);
+        oneLine(r.stderr);
+      }
+    });
+
+    test("rooms: list and purge (refused while the server runs or users are joined)", async () => {
+      const carol = await registerUser(s, "carol", "pw");
+      const room = (await carol.ok("POST", "/_matrix/client/v3/createRoom", { name: "Ephemeral" })).room_id;
+      await carol.ok("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/x1`, { msgtype: "m.text", body: "hello" });
+      const list = JSON.parse((await hs("admin", "rooms", "list", "--json", "--search", "Ephemeral")).stdout);
+      expect(list.rooms).toEqual([expect.objectContaining({ room_id: room, name: "Ephemeral", joined_members: 1, joined_local_members: 1 })]);
+      expect((await hs("admin", "rooms", "list")).stdout).toContain(room);
+
+      // Joined users: refused without --force (they would lose the room without leaving).
+      await s.stop();
+      const refused = await hs("admin", "rooms", "purge", room);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("still joined");
+      const purged = await hs("admin", "rooms", "purge", room, "--force", "--block");
+      expect(purged.code).toBe(0);
+      expect(purged.stdout).toContain(`Purged ${room}`);
+      expect((await hs("admin", "rooms", "purge", room)).code).toBe(1);
+      await s.start();
+      const admin = await loginUser(s, "alice", "alicepw");
+      expectError(await admin.get(`/_synapse/admin/v1/rooms/${encodeURIComponent(room)}`), 404, "M_NOT_FOUND");
+      expect(await admin.ok("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(room)}/block`)).toMatchObject({ block: true });
+      expect((await (await loginUser(s, "carol", "pw")).ok("GET", "/_matrix/client/v3/joined_rooms")).joined_rooms).not.toContain(room);
+    });
+
+    test("db check finds broken invariants; db vacuum", async () => {
+      const ok = await hs("db", "check");
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain("Database OK");
+      expect(JSON.parse((await hs("db", "check", "--json")).stdout)).toMatchObject({ ok: true, problems: [] });
+      // Break one invariant: a device of a user that does not exist.
+      await s.hs!.db.run("INSERT INTO devices (user_id, device_id, created_ts) VALUES ('@ghost:ops.test', 'GHOST', 0)");
+      const bad = await hs("db", "check");
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain("PROBLEM: 1 devices of users that do not exist (e.g. @ghost:ops.test)");
+      await s.hs!.db.run("DELETE FROM devices WHERE user_id = '@ghost:ops.test'");
+      const v = await hs("db", "vacuum");
+      expect(v.code).toBe(0);
+      expect(v.stdout).toMatch(/^Vacuumed in [0-9.]+ s: /);
+      expect((await hs("db", "check")).code).toBe(0);
+    });
+  });
+}
