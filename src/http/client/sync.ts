@@ -22,6 +22,15 @@ function timeoutParam(v: string | null): number {
   return Number(v);
 }
 
+/** Renames each room's `state_after` to MSC4222's unstable `org.matrix.msc4222.state_after`. */
+function unstableStateAfter(rooms: { join: Record<string, object>; leave: Record<string, object> }): void {
+  for (const room of [...Object.values(rooms.join), ...Object.values(rooms.leave)] as Array<Record<string, unknown>>) {
+    if (!("state_after" in room)) continue;
+    room["org.matrix.msc4222.state_after"] = room.state_after;
+    delete room.state_after;
+  }
+}
+
 export function syncRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {
     app.get(`${p}/sync`, async ({ request }) => {
@@ -35,7 +44,7 @@ export function syncRoutes(app: App, svc: Services): void {
       const timeoutMs = timeoutParam(q.get("timeout"));
       const useStateAfter = boolParam(q.get("use_state_after") ?? q.get("org.matrix.msc4222.use_state_after"), "use_state_after") ?? false;
       const filter = await svc.syncFilters.resolve(who.userId, q.get("filter"));
-      return svc.sync.sync({
+      const body = await svc.sync.sync({
         userId: who.userId,
         deviceId: who.deviceId,
         since: q.get("since") || undefined,
@@ -46,6 +55,9 @@ export function syncRoutes(app: App, svc: Services): void {
         setPresence: presence ?? undefined,
         signal: request.signal,
       });
+      // Clients asking with MSC4222's unstable parameter (matrix-js-sdk) read the unstable field name.
+      if (useStateAfter && q.get("use_state_after") === null) unstableStateAfter(body.rooms);
+      return body;
     });
 
     app.post(`${p}/user/:userId/filter`, async ({ request, params, body }) => {

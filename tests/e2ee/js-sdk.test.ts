@@ -1,0 +1,203 @@
+// End-to-end encryption with real clients: two matrix-js-sdk clients using the Rust crypto stack
+// (@matrix-org/matrix-sdk-crypto-wasm, in-memory stores) upload their keys, one creates an encrypted
+// room, sends a message, and the other decrypts it to the original text — on one server and across
+// two federated servers. Cross-signing bootstrap and key backup creation (with the room key landing
+// in the backup) succeed too. Every client is stopped at the end (their sync loops keep timers alive).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { LoggerLevel, Tracing } from "@matrix-org/matrix-sdk-crypto-wasm";
+import { ClientEvent, createClient, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
+import { registerUser, type TestClient } from "../helpers/client.ts";
+import { sync as sync0 } from "../helpers/sync.ts";
+import { BACKENDS, startFederatingServers, startTestServer, type FederatingServer, type TestServer } from "../helpers/server.ts";
+
+const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
+// The SDK's crypto layer also logs through its global logger; its children copy the root's methodFactory.
+const rootLogger = sdkLogger as unknown as { methodFactory: () => () => void; rebuild(): void };
+rootLogger.methodFactory = () => () => {};
+rootLogger.rebuild();
+const enc = encodeURIComponent;
+
+/** A logged-in js-sdk client with Rust crypto (in-memory store), syncing. */
+async function cryptoClient(server: { url: string }, user: TestClient, started: MatrixClient[]): Promise<MatrixClient> {
+  const c = createClient({ baseUrl: server.url, accessToken: user.accessToken, userId: user.userId, deviceId: user.deviceId, logger: quiet });
+  started.push(c);
+  await c.initRustCrypto({ useIndexedDB: false });
+  // js-sdk turns the Rust SDK's tracing on at debug level; keep test output readable.
+  new Tracing(LoggerLevel.Error).turnOn();
+  const ready = new Promise<void>((resolve, reject) => {
+    c.on(ClientEvent.Sync, (state) => {
+      if (state === "PREPARED" || state === "SYNCING") resolve();
+      if (state === "ERROR") reject(new Error("sync error"));
+    });
+  });
+  await c.startClient({ initialSyncLimit: 10 });
+  await ready;
+  return c;
+}
+
+function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 30000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = async () => {
+      try {
+        const v = await fn();
+        if (v !== undefined) return resolve(v);
+      } catch (e) {
+        return reject(e);
+      }
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 50);
+    };
+    void tick();
+  });
+}
+
+/** The decrypted body of the first encrypted message in a room of `c`'s store that has one. */
+async function decryptedBody(c: MatrixClient, roomId: string, body: string): Promise<MatrixEvent | undefined> {
+  const room = c.getRoom(roomId);
+  if (!room) return undefined;
+  for (const ev of room.getLiveTimeline().getEvents()) {
+    if (!ev.isEncrypted()) continue;
+    await c.decryptEventIfNeeded(ev);
+    if (ev.getType() === "m.room.message" && ev.getContent().body === body) return ev;
+  }
+  return undefined;
+}
+
+/** Alice creates an encrypted room with bob, bob joins, alice sends `text`; returns bob's decrypted event. */
+async function encryptedConversation(alice: MatrixClient, bob: MatrixClient, text: string, via?: string): Promise<{ roomId: string; event: MatrixEvent }> {
+  const { room_id: roomId } = await alice.createRoom({
+    preset: "private_chat" as never,
+    invite: [bob.getUserId()!],
+    initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+  });
+  await waitFor(() => (bob.getRoom(roomId)?.getMyMembership() === "invite" ? true : undefined), "bob's invite");
+  await bob.joinRoom(roomId, via ? { viaServers: [via] } : undefined);
+  await waitFor(() => (alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.membership === "join" ? true : undefined), "bob's join seen by alice");
+  for (const [c, who] of [[alice, "alice"], [bob, "bob"]] as const) {
+    await waitFor(async () => ((await c.getCrypto()!.isEncryptionEnabledInRoom(roomId)) ? true : undefined), `encryption on in ${who}'s client`);
+  }
+  await alice.sendTextMessage(roomId, text);
+  const event = await waitFor(() => decryptedBody(bob, roomId, text), "bob decrypting alice's message");
+  return { roomId, event };
+}
+
+for (const backend of BACKENDS) {
+  describe(`matrix-js-sdk Rust crypto [${backend}]`, () => {
+    let s: TestServer;
+    const started: MatrixClient[] = [];
+    beforeAll(async () => {
+      s = await startTestServer({ backend });
+    });
+    afterAll(async () => {
+      for (const c of started) c.stopClient();
+      await s.stop();
+    });
+
+    test("alice encrypts, bob decrypts; the server only ever sees ciphertext", async () => {
+      const aliceUser = await registerUser(s, "rcalice");
+      const bobUser = await registerUser(s, "rcbob");
+      const alice = await cryptoClient(s, aliceUser, started);
+      const bob = await cryptoClient(s, bobUser, started);
+      // Both devices upload their keys (in the background after start-up).
+      const q = await waitFor(async () => {
+        const r = await aliceUser.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [aliceUser.userId!]: [], [bobUser.userId!]: [] } });
+        return Object.keys(r.device_keys[aliceUser.userId!]).length && Object.keys(r.device_keys[bobUser.userId!]).length ? r : undefined;
+      }, "both devices' keys");
+      expect(Object.keys(q.device_keys[aliceUser.userId!])).toEqual([aliceUser.deviceId!]);
+      expect(Object.keys(q.device_keys[bobUser.userId!])).toEqual([bobUser.deviceId!]);
+      expect((await sync0(bobUser)).device_one_time_keys_count.signed_curve25519).toBeGreaterThan(0);
+
+      const { roomId, event } = await encryptedConversation(alice, bob, "the eagle lands at midnight");
+      expect(event.getSender()).toBe(aliceUser.userId!);
+      expect(event.getWireType()).toBe("m.room.encrypted");
+      const raw = (await bobUser.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=20`)).chunk as any[];
+      const wire = raw.find((e) => e.event_id === event.getId());
+      expect(wire.type).toBe("m.room.encrypted");
+      expect(wire.content.algorithm).toBe("m.megolm.v1.aes-sha2");
+      expect(JSON.stringify(raw)).not.toContain("eagle");
+
+      // A reply the other way, on the session bob sets up.
+      await bob.sendTextMessage(roomId, "copy that");
+      await waitFor(() => decryptedBody(alice, roomId, "copy that"), "alice decrypting bob's reply");
+    }, 90000);
+
+    test("cross-signing bootstrap and key backup creation; the room key lands in the backup", async () => {
+      const aliceUser = await registerUser(s, "rcalice2");
+      const bobUser = await registerUser(s, "rcbob2");
+      const alice = await cryptoClient(s, aliceUser, started);
+      const bob = await cryptoClient(s, bobUser, started);
+      const crypto = alice.getCrypto()!;
+      let uiaCalls = 0;
+      await crypto.bootstrapCrossSigning({
+        authUploadDeviceSigningKeys: async (makeRequest) => {
+          uiaCalls++;
+          await makeRequest({ type: "m.login.password", identifier: { type: "m.id.user", user: aliceUser.userId! }, password: "password" } as never);
+        },
+      });
+      expect(uiaCalls).toBe(1);
+      expect(await crypto.isCrossSigningReady()).toBe(true);
+      const status = await crypto.getCrossSigningStatus();
+      expect(status.publicKeysOnDevice).toBe(true);
+      expect(status.privateKeysCachedLocally).toEqual({ masterKey: true, selfSigningKey: true, userSigningKey: true });
+      // The server has the keys, and alice's device is signed by her self-signing key.
+      const q = await bobUser.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [aliceUser.userId!]: [] } });
+      const ssk = Object.keys(q.self_signing_keys[aliceUser.userId!].keys)[0]!;
+      expect(q.device_keys[aliceUser.userId!][aliceUser.deviceId!].signatures[aliceUser.userId!][ssk]).toBeDefined();
+      expect(q.user_signing_keys).toEqual({});
+
+      // Key backup: a new version signed by alice's keys, trusted and enabled by her client.
+      await crypto.resetKeyBackup();
+      const version = await waitFor(async () => (await crypto.getActiveSessionBackupVersion()) ?? undefined, "an active backup");
+      const info = await aliceUser.ok("GET", "/_matrix/client/v3/room_keys/version");
+      expect(info.version).toBe(version);
+      expect(info.algorithm).toBe("m.megolm_backup.v1.curve25519-aes-sha2");
+      expect(info.auth_data.signatures[aliceUser.userId!]).toBeDefined();
+      const trust = await crypto.isKeyBackupTrusted(info);
+      expect(trust.trusted).toBe(true);
+
+      // An encrypted conversation: alice's outbound room key is backed up.
+      const { roomId } = await encryptedConversation(alice, bob, "backed up");
+      const keys = await waitFor(async () => {
+        const r = await aliceUser.ok("GET", `/_matrix/client/v3/room_keys/keys?version=${version}`);
+        return r.rooms[roomId] ? r : undefined;
+      }, "the room key in the backup");
+      const sessions = Object.values(keys.rooms[roomId].sessions) as any[];
+      expect(sessions.length).toBeGreaterThan(0);
+      expect(sessions[0].session_data.ciphertext).toEqual(expect.any(String));
+      expect((await aliceUser.ok("GET", `/_matrix/client/v3/room_keys/version/${version}`)).count).toBeGreaterThan(0);
+
+      // Bob, now tracking alice (they share an encrypted room), sees her device cross-signed by her.
+      await waitFor(async () => {
+        const v = await bob.getCrypto()!.getDeviceVerificationStatus(aliceUser.userId!, aliceUser.deviceId!);
+        return v?.signedByOwner ? true : undefined;
+      }, "alice's device signed by its owner, seen by bob");
+      expect((await bob.getCrypto()!.getUserVerificationStatus(aliceUser.userId!)).isCrossSigningVerified()).toBe(false);
+    }, 90000);
+  });
+
+  describe(`matrix-js-sdk Rust crypto across two servers [${backend}]`, () => {
+    let servers: FederatingServer[] = [];
+    const started: MatrixClient[] = [];
+    beforeAll(async () => {
+      servers = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
+    }, 60000);
+    afterAll(async () => {
+      for (const c of started) c.stopClient();
+      for (const s of servers) await s.stop();
+    });
+
+    test("alice on one server encrypts, bob on the other decrypts, and back", async () => {
+      const [hs1, hs2] = servers as [FederatingServer, FederatingServer];
+      const aliceUser = await registerUser(hs1, "fcalice");
+      const bobUser = await registerUser(hs2, "fcbob");
+      const alice = await cryptoClient(hs1, aliceUser, started);
+      const bob = await cryptoClient(hs2, bobUser, started);
+      const { roomId, event } = await encryptedConversation(alice, bob, "across the federation", hs1.serverName);
+      expect(event.getWireType()).toBe("m.room.encrypted");
+      await bob.sendTextMessage(roomId, "received on hs2");
+      await waitFor(() => decryptedBody(alice, roomId, "received on hs2"), "alice decrypting bob's reply across servers");
+    }, 90000);
+  });
+}
