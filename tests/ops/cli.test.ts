@@ -39,7 +39,7 @@ test("--help for every new command; usage errors exit 2 with one line", async ()
     oneLine(r.stderr);
     expect(r.stderr).toMatch(/^hs /);
   }
-});
+}, 30000);
 
 for (const backend of BACKENDS) {
   describe(`hs admin and hs db on the database [${backend}]`, () => {
@@ -126,7 +126,7 @@ for (const backend of BACKENDS) {
       expectError(await admin.get(`/_synapse/admin/v1/rooms/${encodeURIComponent(room)}`), 404, "M_NOT_FOUND");
       expect(await admin.ok("GET", `/_synapse/admin/v1/rooms/${encodeURIComponent(room)}/block`)).toMatchObject({ block: true });
       expect((await (await loginUser(s, "carol", "pw")).ok("GET", "/_matrix/client/v3/joined_rooms")).joined_rooms).not.toContain(room);
-    });
+    }, 30000);
 
     test("db check finds broken invariants; db vacuum", async () => {
       const ok = await hs("db", "check");
@@ -143,6 +143,6 @@ for (const backend of BACKENDS) {
       expect(v.code).toBe(0);
       expect(v.stdout).toMatch(/^Vacuumed in [0-9.]+ s: /);
       expect((await hs("db", "check")).code).toBe(0);
-    });
+    }, 30000);
   });
 }
