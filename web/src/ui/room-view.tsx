@@ -246,7 +246,23 @@ function Timeline({ room }: { room: Room }) {
         </button>
       )}
       <TypingIndicator room={room} />
-      {room.encrypted ? (
+      {room.membership === "leave" || room.membership === "ban" ? (
+        <div class="composer disabled" role="note">
+          <Icon name="logout" size={16} /> {room.membership === "ban" ? "You were banned from this room." : "You are no longer in this room."}
+          <button
+            type="button"
+            class="btn small push-right"
+            onClick={() =>
+              void attempt(async () => {
+                await client.forget(room.id);
+                navigate("/");
+              })
+            }
+          >
+            Forget it
+          </button>
+        </div>
+      ) : room.encrypted ? (
         <div class="composer disabled" role="note">
           <Icon name="lock" size={16} /> Sending in encrypted rooms is not supported by this web client yet.
         </div>
