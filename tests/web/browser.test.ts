@@ -214,6 +214,11 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await bob.getByRole("dialog", { name: "sunset.png" }).getByRole("img", { name: "sunset.png" }).waitFor();
     await bob.keyboard.press("Escape");
 
+    // A file: a card with its name, size and a download button.
+    await alice.locator('input[type="file"]').setInputFiles({ name: "shopping-list.txt", mimeType: "text/plain", buffer: Buffer.from("eggs\nflour\nsugar\n") });
+    await alice.getByRole("button", { name: "Send", exact: true }).first().click();
+    await bob.locator(".file-msg", { hasText: "shopping-list.txt" }).getByRole("button", { name: "Download shopping-list.txt" }).waitFor();
+
     // Bob replies to the dinner message and reacts to it.
     const dinner = bob.locator(".msg", { hasText: "Dinner at 7?" }).first();
     await dinner.hover();
@@ -405,6 +410,15 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await alice.getByRole("button", { name: "Your profile and settings" }).click();
     await alice.getByRole("heading", { name: "Sessions" }).waitFor();
     await alice.getByText("This browser", { exact: true }).waitFor();
+    // Another device of alice's, signed out from here (the password confirms it).
+    const phone = await loginUser(s, "alice", "alice-password", { initial_device_display_name: "Alice's old phone" });
+    await alice.reload();
+    const old = alice.getByRole("listitem").filter({ hasText: "Alice's old phone" });
+    await old.getByRole("button", { name: "Sign out" }).click();
+    await alice.getByRole("dialog").getByLabel("Your password").fill("alice-password");
+    await alice.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await old.waitFor({ state: "detached" });
+    expect((await phone.get("/_matrix/client/v3/account/whoami")).status).toBe(401);
     await alice.getByLabel("Display name").fill("Alice");
     await alice.getByRole("button", { name: "Save name" }).click();
     await bob.getByRole("region", { name: "Rooms" }).getByRole("link", { name: /Family/ }).click();
