@@ -292,6 +292,10 @@ export class E2eeRepo {
     return out;
   }
 
+  async deleteCrossSigningKeys(q: Queryable, userId: string): Promise<void> {
+    await q.run("DELETE FROM e2e_cross_signing_keys WHERE user_id = ?", [userId]);
+  }
+
   /** A deactivated user's cross-signing keys and every signature they made. */
   async deleteCrossSigning(q: Queryable, userId: string): Promise<void> {
     await q.run("DELETE FROM e2e_cross_signing_keys WHERE user_id = ?", [userId]);
@@ -384,13 +388,13 @@ export class E2eeRepo {
     return out;
   }
 
-  /** Accepted membership events persisted in (from, to]: (room, member). */
-  async memberEventsBetween(fromExclusive: number, toInclusive: number): Promise<Array<{ room_id: string; state_key: string }>> {
+  /** Accepted membership events persisted in (from, to] in rooms a local user is (or was) in: (room, member). */
+  async memberEventsBetween(userId: string, fromExclusive: number, toInclusive: number): Promise<Array<{ room_id: string; state_key: string }>> {
     return this.db.all(
-      `SELECT room_id, state_key FROM events
-       WHERE stream_ordering > ? AND stream_ordering <= ? AND type = 'm.room.member' AND state_key IS NOT NULL
-         AND outlier = 0 AND rejected_reason IS NULL AND soft_failed = 0`,
-      [fromExclusive, toInclusive],
+      `SELECT e.room_id, e.state_key FROM events e JOIN local_memberships lm ON lm.room_id = e.room_id AND lm.user_id = ?
+       WHERE e.stream_ordering > ? AND e.stream_ordering <= ? AND e.type = 'm.room.member' AND e.state_key IS NOT NULL
+         AND e.outlier = 0 AND e.rejected_reason IS NULL AND e.soft_failed = 0`,
+      [userId, fromExclusive, toInclusive],
     );
   }
 
@@ -497,6 +501,12 @@ export class E2eeRepo {
         [m.userId, m.deviceId, stream, m.sender, m.type, m.content],
       );
     }
+  }
+
+  /** Whether some messages were delivered in responses up to `since` (and so are now acknowledged). */
+  async hasAcknowledged(userId: string, deviceId: string, since: number): Promise<boolean> {
+    const r = await this.db.get("SELECT 1 AS x FROM device_inbox WHERE user_id = ? AND device_id = ? AND delivered_at IS NOT NULL AND delivered_at <= ? LIMIT 1", [userId, deviceId, since]);
+    return r !== undefined;
   }
 
   /** Deletes the messages delivered in responses up to `since` (acknowledged by the client). */

@@ -1,7 +1,7 @@
 // Cross-signing over HTTP on one server: /keys/device_signing/upload (UIA only when replacing keys),
 // /keys/signatures/upload, and what /keys/query shows to whom.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { expectError, registerUser } from "../helpers/client.ts";
+import { expectError, registerUser, withPasswordAuth } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 import { createRoom, join, sync } from "../helpers/sync.ts";
@@ -122,6 +122,28 @@ for (const backend of BACKENDS) {
       expect(r.failures[dan.userId!][cs.master.publicKeyBase64].errcode).toBe("M_INVALID_PARAM");
       expect(r.failures[`@nobody:${s.serverName}`].X.errcode).toBe("M_NOT_FOUND");
       expect(r.failures.notauser["*"].errcode).toBe("M_INVALID_PARAM");
+    });
+
+    test("deactivation removes the account's device keys, cross-signing keys and backups; sharers are told", async () => {
+      const gail = await registerUser(s, "csgail");
+      const hank = await registerUser(s, "cshank");
+      const room = await createRoom(gail, { preset: "public_chat" });
+      await join(hank, room);
+      await new TestDevice(gail).upload(2);
+      await gail.ok("POST", UPLOAD, new CrossSigning(gail.userId!).body());
+      await gail.ok("POST", "/_matrix/client/v3/room_keys/version", { algorithm: "m.megolm_backup.v1.curve25519-aes-sha2", auth_data: {} });
+      const h0 = await sync(hank);
+      const gone = await withPasswordAuth(gail, "POST", "/_matrix/client/v3/account/deactivate", {});
+      expect(gone.status).toBe(200);
+      const h1 = await sync(hank, { since: h0.next_batch });
+      expect([...h1.device_lists.changed, ...h1.device_lists.left]).toContain(gail.userId);
+      const q = await hank.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [gail.userId!]: [] } });
+      expect(q.device_keys[gail.userId!]).toEqual({});
+      expect(q.master_keys).toEqual({});
+      expect(q.self_signing_keys).toEqual({});
+      const claimed = await hank.ok("POST", "/_matrix/client/v3/keys/claim", { one_time_keys: { [gail.userId!]: { [gail.deviceId!]: "signed_curve25519" } } });
+      expect(claimed.one_time_keys).toEqual({});
+      expect(await s.hs.services.e2ee.repo.backupVersion(gail.userId!, undefined)).toBeUndefined();
     });
 
     test("uploading cross-signing keys appears in the device_lists of users sharing a room", async () => {

@@ -151,7 +151,7 @@ export class DeviceLists {
     const memberships = await this.d.repo.localMemberships(userId);
     const joinedNow = new Set(memberships.filter((m) => m.membership === "join").map((m) => m.room_id));
     const leftInRange = memberships.filter((m) => m.membership !== "join" && m.stream_ordering > fromExclusive && m.stream_ordering <= toInclusive).map((m) => m.room_id);
-    const events = await this.d.repo.memberEventsBetween(fromExclusive, toInclusive);
+    const events = await this.d.repo.memberEventsBetween(userId, fromExclusive, toInclusive);
     const byRoom = new Map<string, Set<string>>();
     for (const e of events) {
       if (!joinedNow.has(e.room_id)) continue;
@@ -295,6 +295,8 @@ export class DeviceLists {
       if ((await this.d.repo.remoteListStreamId(userId)) === undefined) return;
       const keys = remoteCrossSigningKeys(userId, { master_key: c.master_key, self_signing_key: c.self_signing_key });
       await this.d.db.transaction(async (tx) => {
+        // An update without keys: the user has none any more (a deactivated account).
+        if (c.master_key === undefined && c.self_signing_key === undefined) await this.d.repo.deleteCrossSigningKeys(tx, userId);
         for (const k of keys) await this.d.repo.upsertCrossSigningKey(tx, userId, k.type, k.publicKey, k.json);
       });
     });

@@ -122,7 +122,8 @@ export class ToDevice {
    * earlier responses up to `since` carried, then returns the oldest pending messages.
    */
   async forSync(userId: string, deviceId: string, since: number | undefined, to: number): Promise<ToDeviceEvent[]> {
-    if (since !== undefined) await this.d.repo.ackInbox(userId, deviceId, since);
+    // Only a sync after a delivery writes (most syncs just find an empty inbox).
+    if (since !== undefined && (await this.d.repo.hasAcknowledged(userId, deviceId, since))) await this.d.repo.ackInbox(userId, deviceId, since);
     const rows = await this.d.repo.pendingInbox(userId, deviceId, MAX_PER_SYNC + 1);
     const batch = rows.slice(0, MAX_PER_SYNC);
     if (batch.length === 0) return [];
