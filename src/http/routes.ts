@@ -4,6 +4,8 @@ import type { Services } from "../services/index.ts";
 import type { App } from "./app.ts";
 import { accountsRoutes } from "./client/accounts.ts";
 import { discoveryRoutes } from "./client/discovery.ts";
+import { SLIDING_SYNC_FEATURE, slidingSyncRoutes } from "./client/sliding-sync.ts";
+import { authMetadataRoutes } from "./client/auth-metadata.ts";
 import { roomRoutes } from "./client/rooms.ts";
 import { syncRoutes } from "./client/sync.ts";
 import { accountDataRoutes } from "./client/account-data.ts";
@@ -42,7 +44,7 @@ import { webClientRoutes } from "./web.ts";
 export function mountRoutes(app: App, svc: Services): void {
   installRetryAfter(app);
   webClientRoutes(app, svc);
-  discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({}) });
+  discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({ [SLIDING_SYNC_FEATURE]: true }) });
   accountsRoutes(app, svc);
   roomRoutes(app, svc);
   syncRoutes(app, svc);
@@ -71,6 +73,8 @@ export function mountRoutes(app: App, svc: Services): void {
   metricsRoutes(app, svc);
   voipRoutes(app, svc);
   openIdRoutes(app, svc);
+  slidingSyncRoutes(app, svc);
+  authMetadataRoutes(app);
   appserviceRoutes(app, svc);
   pushersRoutes(app, svc);
   federationTransportRoutes(app, svc);

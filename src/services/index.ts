@@ -29,6 +29,7 @@ import { OpenIdTokens } from "./openid.ts";
 import { connectAliases, createAppservices, type Appservices } from "./appservices/index.ts";
 import { Pushers } from "./pushers.ts";
 import { PushersRepo } from "../storage/pushers.ts";
+import { createSlidingSync, type SlidingSync } from "./sliding-sync/index.ts";
 import { OutboundHttp } from "./federation/outbound-http.ts";
 import { IpRangeSet } from "../util/ip-range.ts";
 
@@ -69,6 +70,8 @@ export interface Services extends AccountServices, SyncServices, AdminServices, 
   readonly appservices: Appservices;
   /** Pushers and delivery to push gateways. */
   readonly pushers: Pushers;
+  /** Simplified sliding sync (MSC4186), for Element X. */
+  readonly slidingSync: SlidingSync;
 }
 
 export async function createServices(config: Config, rawDb: Db, signingKey: ServerSigningKey): Promise<Services> {
@@ -215,6 +218,24 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   accountServices.accounts.onDevicesDeleted.push((userId, deviceIds) => pushers.devicesDeleted(userId, deviceIds));
   accountServices.accounts.onDeactivated.push((userId) => pushers.userDeactivated(userId));
   shutdownHooks.push(() => pushers.close());
+  // Simplified sliding sync (issue 13): room lists by recency, per-connection state, extensions.
+  const slidingSync = createSlidingSync({
+    db,
+    repo: roomsRepo,
+    events,
+    visibility: rooms.visibility,
+    accountDataViews: syncServices.accountData.views,
+    push: syncServices.push,
+    typing: syncServices.typing,
+    streams,
+    notifier,
+    e2ee,
+    syncing: (userId, setPresence) => directoryServices.presence.syncing(userId, setPresence),
+  });
+  accountServices.accounts.onDevicesDeleted.push(async (userId, deviceIds) => {
+    for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
+  });
+  shutdownHooks.push(() => slidingSync.close());
   return {
     config,
     db,
@@ -233,6 +254,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     openId: new OpenIdTokens(serverName),
     appservices,
     pushers,
+    slidingSync,
     ...accountServices,
     ...syncServices,
     ...adminServices,

@@ -34,20 +34,16 @@ import { clientFormat, toClientEvents, type ClientEvent } from "./rooms/format.t
 import { decodeStreamToken, encodeStreamToken, encodeTopoToken } from "./rooms/tokens.ts";
 import type { Visibility } from "./rooms/visibility.ts";
 import type { StreamAllocator } from "./streams.ts";
+import { membershipHistory, readTimeline, receiptContent, stateAfterEvent, stateAtStream, stateBeforeEvent, strippedStateFor } from "./sync-common.ts";
 import type { Typing } from "./typing.ts";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 export const MAX_TIMELINE_LIMIT = 1000;
 /** Longest long-poll honoured (the listener closes connections idle for 120 s). */
 export const MAX_SYNC_TIMEOUT_MS = 100_000;
-/** Most events scanned per room to fill a filtered timeline before calling it limited. */
-const MAX_TIMELINE_SCAN = 1000;
 /** Rooms computed concurrently (helps PostgreSQL; SQLite runs them one after another anyway). */
 const ROOM_CONCURRENCY = 8;
 const MAX_HEROES = 5;
-
-/** The stripped state shown for invites and knocks (client-server-api "Stripped state"). */
-const STRIPPED_STATE_TYPES = ["m.room.create", "m.room.name", "m.room.avatar", "m.room.topic", "m.room.join_rules", "m.room.canonical_alias", "m.room.encryption"];
 
 export type SyncEvent = Record<string, unknown>;
 
@@ -395,17 +391,7 @@ export class Sync {
    * force at `since` (undefined: none, or `since` is undefined) and those that came after it.
    */
   private async membershipHistory(memberEventId: string, sinceStream: number | undefined): Promise<{ atSince?: string; after: string[] }> {
-    const after: string[] = [];
-    let id: string | null = memberEventId;
-    for (let i = 0; i < 100 && id; i++) {
-      const row: EventRow | undefined = await this.d.repo.findEvent(id);
-      if (!row) break;
-      const membership = String(rowToEvent(row).content["membership"] ?? "");
-      if (sinceStream !== undefined && Number(row.stream_ordering) <= sinceStream) return { atSince: membership, after };
-      after.push(membership);
-      id = row.replaces_state;
-    }
-    return { after };
+    return membershipHistory(this.d.repo, memberEventId, sinceStream);
   }
 
   /** Whether the user's membership at `since` was something else than join (or changed meanwhile). */
@@ -425,15 +411,7 @@ export class Sync {
     }
     const receipts = p.receipts.get(roomId);
     if (receipts?.length && eventFilterMatches(ef, "m.receipt")) {
-      const content: Record<string, Record<string, Record<string, Record<string, unknown>>>> = {};
-      for (const r of receipts) {
-        if (ef && !eventFilterMatches({ senders: ef.senders, not_senders: ef.not_senders }, "m.receipt", r.user_id)) continue;
-        const byType = (content[r.event_id] ??= {});
-        const byUser = (byType[r.receipt_type] ??= {});
-        const data: Record<string, unknown> = { ts: r.ts };
-        if (r.thread_id !== "") data.thread_id = r.thread_id;
-        byUser[r.user_id] = data;
-      }
+      const content = receiptContent(receipts, (r) => !ef || eventFilterMatches({ senders: ef.senders, not_senders: ef.not_senders }, "m.receipt", r.user_id));
       if (Object.keys(content).length) out.push({ type: "m.receipt", content });
     }
     return out;
@@ -491,40 +469,7 @@ export class Sync {
   }
 
   private async strippedState(m: Membership, userId: string): Promise<SyncEvent[]> {
-    const row = await this.d.repo.findEvent(m.event_id);
-    if (!row) return [];
-    const ev = rowToEvent(row);
-    const strip = (e: { type: string; state_key?: string; content: JsonObject; sender: string }): SyncEvent => ({
-      type: e.type,
-      state_key: e.state_key ?? "",
-      content: e.content,
-      sender: e.sender,
-    });
-    if (row.state_group === null) {
-      // A room this server is not in (an invite or knock over federation): the stripped state that
-      // came with it, pruned to the stripped-state fields (spec v1.16), and the event itself.
-      const remote = (await this.d.syncRepo.remoteInviteState(m.room_id, userId)) ?? [];
-      const out: SyncEvent[] = [];
-      for (const e of remote) {
-        if (!isObject(e) || typeof e.type !== "string" || typeof e.sender !== "string" || !isObject(e.content)) continue;
-        const sk = typeof e.state_key === "string" ? e.state_key : "";
-        if (e.type === ev.type && sk === ev.state_key) continue;
-        out.push({ type: e.type, state_key: sk, content: e.content, sender: e.sender });
-      }
-      out.push(strip(ev));
-      return out;
-    }
-    const keys: Array<[string, string]> = STRIPPED_STATE_TYPES.map((t) => [t, ""] as [string, string]);
-    keys.push(["m.room.member", userId]);
-    if (ev.sender !== userId) keys.push(["m.room.member", ev.sender]);
-    const ids = await this.d.repo.stateOfGroup(Number(row.state_group), { keys });
-    const evs = await this.d.events.loadEvents([...ids.values()]);
-    const out: SyncEvent[] = [];
-    for (const id of ids.values()) {
-      const e = evs.get(id);
-      if (e) out.push(strip(e));
-    }
-    return out;
+    return strippedStateFor(this.d, m.event_id, m.room_id, userId);
   }
 
   // ------------------------------------------------------------------ timeline
@@ -543,35 +488,7 @@ export class Sync {
     filter: RoomEventFilter | undefined,
     joinedSince: number | undefined,
   ): Promise<{ rows: EventRow[]; limited: boolean; to?: number }> {
-    const want = limit + 1;
-    const batchSize = Math.min(Math.max(want * 2, 20), 200);
-    const collected: EventRow[] = [];
-    let cursor = toInclusive;
-    let scanned = 0;
-    let exhausted = false;
-    while (collected.length < want) {
-      const batch = await this.d.repo.roomEventsByStream(roomId, fromExclusive ?? Number.MIN_SAFE_INTEGER, cursor, batchSize, true);
-      scanned += batch.length;
-      if (batch.length > 0) {
-        cursor = Number(batch[batch.length - 1]!.stream_ordering) - 1;
-        collected.push(...(await this.visible(userId, applyRoomEventFilter(batch, filter), joinedSince)));
-      }
-      if (batch.length < batchSize) {
-        exhausted = true;
-        break;
-      }
-      if (scanned >= MAX_TIMELINE_SCAN) break;
-    }
-    return { rows: collected.slice(0, limit).reverse(), limited: collected.length > limit || !exhausted, to: toInclusive };
-  }
-
-  private async visible(userId: string, rows: EventRow[], joinedSince: number | undefined): Promise<EventRow[]> {
-    if (joinedSince === undefined) return this.d.visibility.filter(userId, rows);
-    // Rows are newest first: those after the user's join come first and are all visible (but
-    // for the events of users they ignore).
-    const i = rows.findIndex((r) => Number(r.stream_ordering) <= joinedSince);
-    if (i < 0) return this.d.visibility.withoutIgnored(userId, rows);
-    return [...(await this.d.visibility.withoutIgnored(userId, rows.slice(0, i))), ...(await this.d.visibility.filter(userId, rows.slice(i)))];
+    return readTimeline(this.d, userId, roomId, fromExclusive, toInclusive, limit, filter, joinedSince);
   }
 
   private async timelineBatch(p: Pass, tl: { rows: EventRow[]; limited: boolean; to?: number }): Promise<TimelineBatch> {
@@ -589,27 +506,17 @@ export class Sync {
   // ------------------------------------------------------------------ state
 
   /** State before a timeline event (its state group with its own key rolled back). */
-  private async stateBefore(roomId: string, row: EventRow, filter: StateFilter): Promise<Map<string, string>> {
-    if (row.state_group === null) return this.stateAtStream(roomId, Number(row.stream_ordering) - 1, filter);
-    const map = await this.d.repo.stateOfGroup(Number(row.state_group), filter);
-    if (row.state_key !== null && filterIncludes(filter, row.type, row.state_key)) {
-      const k = stateMapKey(row.type, row.state_key);
-      if (row.replaces_state) map.set(k, row.replaces_state);
-      else map.delete(k);
-    }
-    return map;
+  private stateBefore(roomId: string, row: EventRow, filter: StateFilter): Promise<Map<string, string>> {
+    return stateBeforeEvent(this.d.repo, roomId, row, filter);
   }
 
-  private async stateAfter(roomId: string, row: EventRow, filter: StateFilter): Promise<Map<string, string>> {
-    if (row.state_group === null) return this.stateAtStream(roomId, Number(row.stream_ordering), filter);
-    return this.d.repo.stateOfGroup(Number(row.state_group), filter);
+  private stateAfter(roomId: string, row: EventRow, filter: StateFilter): Promise<Map<string, string>> {
+    return stateAfterEvent(this.d.repo, roomId, row, filter);
   }
 
   /** State after the last timeline event at or before a stream position. */
-  private async stateAtStream(roomId: string, stream: number, filter: StateFilter): Promise<Map<string, string>> {
-    const row = await this.d.repo.lastEventAtOrBefore(roomId, stream);
-    if (!row || row.state_group === null) return new Map();
-    return this.d.repo.stateOfGroup(Number(row.state_group), filter);
+  private stateAtStream(roomId: string, stream: number, filter: StateFilter): Promise<Map<string, string>> {
+    return stateAtStream(this.d.repo, roomId, stream, filter);
   }
 
   /**
@@ -697,13 +604,6 @@ export class Sync {
     const evs: ClientEvent[] = await toClientEvents(this.d.events, rows, { userId: p.req.userId, deviceId: p.req.deviceId ?? undefined }, { withRoomId: false, bundle });
     return evs as unknown as SyncEvent[];
   }
-}
-
-function filterIncludes(f: StateFilter, type: string, stateKey: string): boolean {
-  if (f.keys) return f.keys.some(([t, s]) => t === type && s === stateKey);
-  if (f.types) return f.types.includes(type);
-  if (f.notTypes) return !f.notTypes.includes(type);
-  return true;
 }
 
 function setUnread(room: JoinedRoomSync, u: RoomUnread | undefined, threads: boolean): void {
