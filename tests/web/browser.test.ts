@@ -308,13 +308,17 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     const dialog = alice.getByRole("dialog", { name: "Create a room" });
     await dialog.getByLabel("Name").fill("Book club");
     await dialog.getByLabel(/^Public/).check();
+    await dialog.getByLabel("Address (optional)").fill("bookclub");
     await dialog.getByRole("button", { name: "Create room" }).click();
     await alice.getByRole("heading", { name: "Book club" }).waitFor();
 
+    // Bob finds it in the directory and joins by its address.
     await bob.getByRole("button", { name: "Back to rooms" }).click();
     await bob.getByRole("button", { name: "Explore and join rooms" }).click();
     const explore = bob.getByRole("dialog", { name: "Explore rooms" });
-    await explore.getByRole("listitem").filter({ hasText: "Book club" }).getByRole("button", { name: "Join" }).click();
+    await explore.getByRole("listitem").filter({ hasText: "Book club" }).filter({ hasText: "#bookclub:localhost" }).getByRole("button", { name: "Join" }).waitFor();
+    await explore.getByLabel("Join by address").fill("#bookclub:localhost");
+    await explore.getByRole("button", { name: "Join", exact: true }).first().click();
     await bob.getByRole("heading", { name: "Book club" }).waitFor();
     await alice.getByText("bob joined").waitFor();
 
@@ -419,6 +423,8 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await alice.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
     await old.waitFor({ state: "detached" });
     expect((await phone.get("/_matrix/client/v3/account/whoami")).status).toBe(401);
+    await alice.locator(".card", { hasText: "Profile" }).locator('input[type="file"]').setInputFiles({ name: "me.png", mimeType: "image/png", buffer: makePng(96, 96) });
+    await alice.locator(".sidebar-head img.avatar").waitFor();
     await alice.getByLabel("Display name").fill("Alice");
     await alice.getByRole("button", { name: "Save name" }).click();
     await bob.getByRole("region", { name: "Rooms" }).getByRole("link", { name: /Family/ }).click();

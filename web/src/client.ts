@@ -403,7 +403,7 @@ export class Client {
 
   // ---- rooms and membership
 
-  async createRoom(opts: { name: string; topic: string; isPublic: boolean; encrypted: boolean; invite: string[]; direct?: boolean }): Promise<string> {
+  async createRoom(opts: { name: string; topic: string; isPublic: boolean; encrypted: boolean; invite: string[]; direct?: boolean; alias?: string }): Promise<string> {
     const initial_state: Json[] = [];
     if (opts.encrypted) initial_state.push({ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } });
     const body: JsonObject = {
@@ -415,6 +415,7 @@ export class Client {
     if (opts.name) body.name = opts.name;
     if (opts.topic) body.topic = opts.topic;
     if (opts.direct) body.is_direct = true;
+    if (opts.alias) body.room_alias_name = opts.alias;
     const r = await this.api.post("/_matrix/client/v3/createRoom", body);
     const roomId = str(r.room_id)!;
     if (opts.direct && opts.invite[0]) await this.markDirect(roomId, opts.invite[0]);

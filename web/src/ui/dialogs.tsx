@@ -14,6 +14,8 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
   const [isPublic, setPublic] = useState(false);
   const [encrypted, setEncrypted] = useState(false);
   const [invite, setInvite] = useState("");
+  const [alias, setAlias] = useState("");
+  const server = client.userId.slice(client.userId.indexOf(":") + 1);
   return (
     <Dialog title="Create a room" onClose={onClose}>
       <AsyncForm
@@ -23,7 +25,9 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
           const invites = invite.split(/[\s,]+/).filter(Boolean);
           const bad = invites.find((u) => !userIdOk(u));
           if (bad) throw new Error(`“${bad}” is not a user ID (like @alice:example.org)`);
-          const id = await client.createRoom({ name: name.trim(), topic: topic.trim(), isPublic, encrypted: encrypted && !isPublic, invite: invites });
+          const a = alias.trim().replace(/^#/, "").replace(/:.*$/, "");
+          if (isPublic && a && !/^[a-z0-9._=\-/]+$/i.test(a)) throw new Error("An address may use letters, digits and . _ = - /");
+          const id = await client.createRoom({ name: name.trim(), topic: topic.trim(), isPublic, encrypted: encrypted && !isPublic, invite: invites, alias: isPublic && a ? a : undefined });
           onClose();
           navigate(`/room/${encodeURIComponent(id)}`);
         }}
@@ -49,6 +53,11 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
             </span>
           </label>
         </fieldset>
+        {isPublic && (
+          <Field label="Address (optional)" hint={`People can join with #${alias.trim().replace(/^#/, "") || "name"}:${server}`}>
+            <input name="alias" value={alias} onInput={(e) => setAlias(val(e))} placeholder="bookclub" autocapitalize="none" spellcheck={false} />
+          </Field>
+        )}
         {!isPublic && (
           <label class="check">
             <input type="checkbox" checked={encrypted} onChange={(e) => setEncrypted((e.currentTarget as HTMLInputElement).checked)} />
