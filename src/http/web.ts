@@ -174,15 +174,34 @@ export interface WebClientOptions {
 /** Mounts the web client on the app (a request hook: it must not add routes that change API 404/405s). */
 export function webClientRoutes(app: App, deps: { config: Config }, opts: WebClientOptions = {}): void {
   if (!deps.config.web_client.enabled) return;
-  const root = opts.root ?? findWebRoot();
-  const files = root ? loadFiles(root) : new Map<string, WebFile>();
-  const index = files.get("/index.html");
+  // Embedded in the binary the files never change; from source, `make web` may rebuild them while
+  // the server runs (new hashed names), so the listing is reloaded when the build marker changes.
+  let root = opts.root ?? findWebRoot();
+  const embedded = import.meta.dir.startsWith("/$bunfs") || /^[A-Z]:[\\/]~BUN/.test(import.meta.dir);
+  let files = new Map<string, WebFile>();
+  let builtAt = 0;
+  const refresh = () => {
+    root ??= findWebRoot();
+    if (!root) return;
+    try {
+      const mtime = statSync(join(root, WEB_MANIFEST)).mtimeMs;
+      if (mtime === builtAt) return;
+      files = loadFiles(root);
+      builtAt = mtime;
+    } catch {
+      files = new Map(); // mid-rebuild: answer "not built" until the new files are in place
+      builtAt = 0;
+    }
+  };
+  refresh();
 
   app.onRequest(({ request }) => {
     if (request.method !== "GET" && request.method !== "HEAD") return;
     const url = new URL(request.url);
     const path = url.pathname;
     if (isApiPath(path)) return;
+    if (!embedded) refresh();
+    const index = files.get("/index.html");
     const segs = safeSegments(path);
     if (!segs) return plain(400, "Bad path");
     const clean = `/${segs.join("/")}`;
