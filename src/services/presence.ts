@@ -58,6 +58,11 @@ interface LocalState {
   lastSyncTs: number;
   /** Last time the presence went to other servers. */
   lastFederatedTs: number;
+  /**
+   * The stream position of a change made by the user's own /sync (set_presence): their own
+   * incremental syncs skip it, so that coming online does not end their next long-poll at once.
+   */
+  syncCausedStream?: number;
 }
 
 export interface PresenceDeps {
@@ -146,7 +151,7 @@ export class Presence {
    * Applies a change to a local user's presence under their lock: `mutate` edits a copy; when what
    * clients see changed, the row takes a new stream position and everyone interested hears of it.
    */
-  private async changeLocal(userId: string, mutate: (row: PresenceRow, s: LocalState) => void): Promise<void> {
+  private async changeLocal(userId: string, mutate: (row: PresenceRow, s: LocalState) => void, opts: { bySync?: boolean } = {}): Promise<void> {
     await this.locks.run(userId, async () => {
       const s = await this.localState(userId);
       const before = s.row;
@@ -154,7 +159,10 @@ export class Presence {
       mutate(row, s);
       const visibleChange = row.state !== before.state || row.status_msg !== before.status_msg || row.currently_active !== before.currently_active;
       s.row = row;
-      if (visibleChange) await this.publish(row);
+      if (visibleChange) {
+        await this.publish(row);
+        s.syncCausedStream = opts.bySync ? row.stream_id : undefined;
+      }
       if (row.state === "offline") this.local.delete(userId);
     });
   }
@@ -242,7 +250,7 @@ export class Presence {
         row.state = "unavailable";
         row.currently_active = 0;
       }
-    });
+    }, { bySync: true });
   }
 
   /** Applies the timeouts to local users (runs periodically). */
@@ -320,8 +328,13 @@ export class Presence {
     const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();
     const now = this.now();
     const events: Array<{ type: "m.presence"; sender: string; content: PresenceContent }> = [];
+    const ownSyncChange = this.local.get(ctx.userId)?.syncCausedStream;
     for (const r of rows) {
       if (r.user_id !== ctx.userId && !visible.has(r.user_id)) continue;
+      // What the user's own syncing changed is no news to them (it would end every first long-poll).
+      if (ctx.since !== undefined && r.user_id === ctx.userId && r.stream_id === ownSyncChange) continue;
+      // Remote users whose server went quiet are offline: nothing to show in an initial sync.
+      if (ctx.since === undefined && this.view(r, now).presence === "offline") continue;
       if (!eventFilterMatches(f, "m.presence", r.user_id)) continue;
       // The in-memory row of a local user has the current last_active_ts.
       const row = this.local.get(r.user_id)?.row.stream_id === r.stream_id ? this.local.get(r.user_id)!.row : r;

@@ -93,6 +93,18 @@ for (const backend of BACKENDS) {
       expect(presenceOf(bySender, alice.userId!)).toBeUndefined();
     });
 
+    test("coming online by syncing is no news to the user's own next long-poll", async () => {
+      const erin = await registerUser(s, "erin");
+      const first = await sync(erin);
+      const started = performance.now();
+      const r = await sync(erin, { since: first.next_batch, timeout: 400 });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(350);
+      expect(r.presence.events).toEqual([]);
+      // An explicit change is.
+      await erin.ok("PUT", statusPath(erin.userId!), { presence: "online", status_msg: "explicit" });
+      expect(presenceOf(await sync(erin, { since: r.next_batch }), erin.userId!)?.status_msg).toBe("explicit");
+    });
+
     test("syncing brings a user online; sending a message makes them active again", async () => {
       const dave = await registerUser(s, "dave");
       const roomId = await createRoom(bob, { preset: "public_chat" });
