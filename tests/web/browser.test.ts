@@ -75,7 +75,10 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     contexts.push(ctx);
     const page = await ctx.newPage();
     page.setDefaultTimeout(10000);
-    page.on("dialog", (d) => void d.accept(d.type() === "prompt" ? "spam" : undefined));
+    page.on("dialog", (d) => {
+      errors.push(`native ${d.type()} dialog: ${d.message()}`); // the client uses its own dialogs
+      void d.dismiss();
+    });
     page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
     page.on("console", (m) => {
       // CSP violations and script errors show up as console errors.
@@ -276,6 +279,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     const last = bob.locator(".msg", { hasText: "Idea number 80" });
     await last.hover();
     await last.getByRole("button", { name: "Delete" }).click();
+    await bob.getByRole("dialog", { name: "Delete message" }).getByRole("button", { name: "Delete" }).click();
     await alice.locator(".msg", { hasText: "Message deleted" }).waitFor();
     expect(await alice.locator(".msg", { hasText: "Idea number 80" }).count()).toBe(0);
 
@@ -352,6 +356,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     const members = alice.getByRole("complementary", { name: "Members" });
     await members.getByRole("button", { name: "Actions for bob" }).click();
     await members.getByRole("menuitem", { name: "Remove from room" }).click();
+    await alice.getByRole("dialog", { name: "Remove from room" }).getByRole("button", { name: "Remove" }).click();
     await alice.getByText("alice removed bob").waitFor();
     await bob.getByRole("region", { name: "Rooms" }).getByRole("link", { name: /Book club/ }).waitFor({ state: "detached" });
   }, 30000);
@@ -369,6 +374,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await carol.getByRole("button", { name: "Make admin" }).click();
     await carol.getByText("admin", { exact: true }).waitFor();
     await carol.getByRole("button", { name: "Deactivate" }).click();
+    await admin.getByRole("dialog", { name: "Deactivate user" }).getByRole("button", { name: "Deactivate" }).click();
     await carol.getByText("deactivated").waitFor();
     await admin.getByRole("searchbox", { name: "Search users" }).fill("ali");
     await admin.getByRole("row", { name: /@carol:localhost/ }).waitFor({ state: "detached" });
@@ -382,6 +388,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await details.getByText("@alice:localhost", { exact: true }).first().waitFor();
     await shot(admin, "admin-room-details");
     await details.getByRole("button", { name: "Delete and purge room" }).click();
+    await admin.getByRole("dialog", { name: "Delete room", exact: true }).getByRole("button", { name: "Delete room" }).click();
     await admin.getByRole("row", { name: /Book club/ }).waitFor({ state: "detached", timeout: 15000 });
 
     await admin.getByRole("link", { name: "Media" }).click();
@@ -394,6 +401,9 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
       const m = bob.locator(".msg", { hasText: "Dinner at 7?" }).first();
       await m.hover();
       await m.getByRole("button", { name: "Report" }).click();
+      const report = bob.getByRole("dialog", { name: "Report message" });
+      await report.getByLabel("Reason").fill("spam");
+      await report.getByRole("button", { name: "Report" }).click();
       await bob.getByText("Reported to the administrators").waitFor();
       await bob.getByRole("button", { name: "Back to rooms" }).click();
     }

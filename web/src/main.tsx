@@ -7,7 +7,7 @@ import { Client, loadSession, saveSession } from "./client.ts";
 import "./styles.css";
 import { AdminConsole } from "./ui/admin.tsx";
 import { AuthScreen } from "./ui/auth.tsx";
-import { ClientContext, Empty, Icon, navigate, Toasts, usePath } from "./ui/common.tsx";
+import { ClientContext, Empty, Icon, navigate, QuestionHost, Toasts, usePath } from "./ui/common.tsx";
 import { CreateRoomDialog, ExploreDialog, RoomSettingsDialog, StartDmDialog } from "./ui/dialogs.tsx";
 import { MemberPanel } from "./ui/members.tsx";
 import { RoomView } from "./ui/room-view.tsx";
@@ -96,6 +96,7 @@ function App() {
   return (
     <ClientContext.Provider value={client}>
       <Shell client={client} theme={theme} setTheme={setTheme} onLogout={logout} />
+      <QuestionHost />
       <Toasts />
     </ClientContext.Provider>
   );

@@ -5,7 +5,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { arr, MatrixApiError, num, obj, str, type JsonObject } from "../api.ts";
 import { formatBytes, localpart } from "../format.ts";
-import { AsyncForm, attempt, Dialog, errorText, Field, Icon, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
+import { ask, AsyncForm, attempt, Dialog, errorText, Field, Icon, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
 
 const A1 = "/_synapse/admin/v1";
 const A2 = "/_synapse/admin/v2";
@@ -236,11 +236,10 @@ function Users() {
     }, admin ? `${u.name} is now a server admin` : `${u.name} is no longer a server admin`);
 
   const deactivate = (u: AdminUser) =>
-    confirm(`Deactivate ${u.name}? They are signed out everywhere and cannot sign in again.`) &&
-    attempt(async () => {
+    void ask({ title: "Deactivate user", text: `Deactivate ${u.name}? They are signed out everywhere and cannot sign in again.`, confirm: "Deactivate", danger: true }).then((ok) => ok && attempt(async () => {
       await client.api.post(`${A1}/deactivate/${enc(u.name)}`, { erase: false });
       reload();
-    }, `${u.name} was deactivated`);
+    }, `${u.name} was deactivated`));
 
   return (
     <section>
@@ -591,7 +590,7 @@ function RoomDetails({ roomId, onClose, onDeleted }: { roomId: string; onClose: 
         submitLabel="Delete and purge room"
         busyLabel="Deleting…"
         onSubmit={async () => {
-          if (!confirm("Delete this room for everyone on this server and purge its history? This cannot be undone.")) return;
+          if (!(await ask({ title: "Delete room", text: "Delete this room for everyone on this server and purge its history? This cannot be undone.", confirm: "Delete room", danger: true }))) return;
           const body = { block, purge: true, ...(message.trim() ? { message: message.trim() } : {}) };
           try {
             await client.api.del(`${A2}/rooms/${enc(roomId)}`, body);
@@ -636,7 +635,7 @@ function Media() {
           onSubmit={async () => {
             const ageDays = Number(days);
             if (!(ageDays > 0)) throw new Error("Enter a number of days");
-            if (!confirm(`Delete all local media older than ${ageDays} days?`)) return;
+            if (!(await ask({ title: "Delete old media", text: `Delete all media uploaded here more than ${ageDays} days ago? This cannot be undone.`, confirm: "Delete", danger: true }))) return;
             const server = serverName(client.userId);
             const r = await client.api.post(`${A1}/media/${enc(server)}/delete`, {}, { before_ts: Date.now() - ageDays * 86400000 });
             toast(`${num(r.total) ?? arr(r.deleted_media).length} files deleted`);
@@ -678,10 +677,10 @@ function Media() {
                       <td>{num(u.media_count) ?? 0}</td>
                       <td>{formatBytes(num(u.media_length) ?? 0)}</td>
                       <td class="actions">
-                        <button type="button" class="btn small danger" onClick={() => confirm(`Delete all media uploaded by ${id}?`) && void attempt(async () => {
+                        <button type="button" class="btn small danger" onClick={() => void ask({ title: "Delete media", text: `Delete all media uploaded by ${id}? This cannot be undone.`, confirm: "Delete", danger: true }).then((ok) => ok && attempt(async () => {
                           await client.api.del(`${A1}/users/${enc(id)}/media`);
                           reload();
-                        }, "Media deleted")}>
+                        }, "Media deleted"))}>
                           Delete their media
                         </button>
                       </td>

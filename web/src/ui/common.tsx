@@ -277,3 +277,77 @@ export function Empty({ icon, title, children }: { icon: string; title: string; 
 }
 
 export const val = (e: Event) => (e.currentTarget as HTMLInputElement).value;
+
+// ---- confirmations and questions in the page's own dialogs (not the browser's)
+
+interface Question {
+  title: string;
+  text?: string;
+  confirm: string;
+  danger?: boolean;
+  /** Ask for a line of text with this label (the answer is the text, possibly empty). */
+  input?: string;
+  resolve: (answer: string | null) => void;
+}
+let question: Question | null = null;
+const questionListeners = new Set<() => void>();
+
+function setQuestion(q: Question | null): void {
+  question = q;
+  questionListeners.forEach((l) => l());
+}
+
+/** Asks the user to confirm; resolves true when they do. */
+export function ask(opts: { title: string; text?: string; confirm: string; danger?: boolean }): Promise<boolean> {
+  return new Promise((resolve) => setQuestion({ ...opts, resolve: (a) => resolve(a !== null) }));
+}
+
+/** Asks for a line of text; resolves null when cancelled. */
+export function askText(opts: { title: string; text?: string; confirm: string; input: string }): Promise<string | null> {
+  return new Promise((resolve) => setQuestion({ ...opts, resolve }));
+}
+
+export function QuestionHost() {
+  const [, set] = useState(0);
+  const [answer, setAnswer] = useState("");
+  useEffect(() => {
+    const l = () => {
+      setAnswer("");
+      set((n) => n + 1);
+    };
+    questionListeners.add(l);
+    return () => questionListeners.delete(l);
+  }, []);
+  const q = question;
+  if (!q) return null;
+  const done = (a: string | null) => {
+    setQuestion(null);
+    q.resolve(a);
+  };
+  return (
+    <Dialog title={q.title} onClose={() => done(null)}>
+      <form
+        class="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          done(answer);
+        }}
+      >
+        {q.text && <p class="question-text">{q.text}</p>}
+        {q.input && (
+          <Field label={q.input}>
+            <input value={answer} onInput={(e) => setAnswer(val(e))} />
+          </Field>
+        )}
+        <div class="row gap end">
+          <button type="button" class="btn" onClick={() => done(null)}>
+            Cancel
+          </button>
+          <button type="submit" class={`btn ${q.danger ? "danger solid" : "primary"}`}>
+            {q.confirm}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

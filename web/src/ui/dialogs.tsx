@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { arr, MatrixApiError, num, obj, str, type JsonObject } from "../api.ts";
 import type { Room } from "../room.ts";
-import { AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
+import { ask, AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
 
 const userIdOk = (s: string) => /^@[^:\s]+:[^\s]+$/.test(s);
 
@@ -293,14 +293,17 @@ export function RoomSettingsDialog({ room, onClose }: { room: Room; onClose: () 
       <button
         type="button"
         class="btn danger"
-        onClick={() =>
-          confirm(`Leave ${room.name}?`) &&
-          void attempt(async () => {
-            await client.leave(room.id);
-            onClose();
-            navigate("/");
-          }, "You left the room")
-        }
+        onClick={() => {
+          onClose();
+          void ask({ title: "Leave room", text: `Leave ${room.name}? You need an invitation to come back unless it is public.`, confirm: "Leave", danger: true }).then(
+            (ok) =>
+              ok &&
+              attempt(async () => {
+                await client.leave(room.id);
+                navigate("/");
+              }, "You left the room"),
+          );
+        }}
       >
         Leave room
       </button>

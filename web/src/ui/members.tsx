@@ -1,7 +1,7 @@
 // The member list of a room, with invite, kick, ban and unban for those with the power to.
 import { useState } from "preact/hooks";
 import type { Room } from "../room.ts";
-import { AsyncForm, attempt, Avatar, IconButton, useClient, val } from "./common.tsx";
+import { ask, AsyncForm, attempt, Avatar, IconButton, useClient, val } from "./common.tsx";
 
 function roleOf(power: number): string | null {
   if (power === Infinity) return "Owner";
@@ -36,12 +36,18 @@ export function MemberPanel({ room, onClose }: { room: Room; onClose: () => void
         {open === m.userId && (
           <div class="member-menu" role="menu" aria-label={`Actions for ${m.name}`}>
             {canKick && (
-              <button type="button" role="menuitem" onClick={() => confirm(`Remove ${m.name} from the room?`) && void attempt(() => client.kick(room.id, m.userId), `${m.name} was removed`).then(() => setOpen(null))}>
+              <button type="button" role="menuitem" onClick={() => void ask({ title: m.membership === "invite" ? "Cancel invitation" : "Remove from room", text: `Remove ${m.name} (${m.userId}) from ${room.name}? They can come back if invited again.`, confirm: "Remove", danger: true }).then(async (ok) => {
+                if (ok) await attempt(() => client.kick(room.id, m.userId), `${m.name} was removed`);
+                setOpen(null);
+              })}>
                 {m.membership === "invite" ? "Cancel invitation" : "Remove from room"}
               </button>
             )}
             {canBan && m.membership !== "ban" && (
-              <button type="button" role="menuitem" class="danger-text" onClick={() => confirm(`Ban ${m.name}? They cannot come back until unbanned.`) && void attempt(() => client.ban(room.id, m.userId), `${m.name} was banned`).then(() => setOpen(null))}>
+              <button type="button" role="menuitem" class="danger-text" onClick={() => void ask({ title: "Ban", text: `Ban ${m.name} (${m.userId}) from ${room.name}? They cannot come back until unbanned.`, confirm: "Ban", danger: true }).then(async (ok) => {
+                if (ok) await attempt(() => client.ban(room.id, m.userId), `${m.name} was banned`);
+                setOpen(null);
+              })}>
                 Ban
               </button>
             )}

@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { num, obj, str, type JsonObject } from "../api.ts";
 import { formatBytes, isEmojiOnly, linkify, renderHtml, stripReplyFallback, timeOf } from "../format.ts";
 import { isRedacted, type MEvent, type PendingEvent, type Reaction, type Room } from "../room.ts";
-import { attempt, Avatar, Dialog, errorText, Icon, IconButton, toast, useClient, useMedia } from "./common.tsx";
+import { ask, askText, attempt, Avatar, Dialog, errorText, Icon, IconButton, toast, useClient, useMedia } from "./common.tsx";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
@@ -217,7 +217,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
     setPicker(false);
   };
   const report = async () => {
-    const reason = prompt("Why are you reporting this message to the server administrators?");
+    const reason = await askText({ title: "Report message", text: `The server's administrators will see this message from ${name} and your reason.`, input: "Reason", confirm: "Report" });
     if (reason === null) return;
     await attempt(() => client.api.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.id)}/report/${encodeURIComponent(ev.event_id)}`, { reason }), "Reported to the administrators");
   };
@@ -268,7 +268,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
           <IconButton icon="smile" label="React" onClick={() => setPicker(!picker)} size={16} />
           <IconButton icon="reply" label="Reply" onClick={() => onReply(ev)} size={16} />
           {canEdit && <IconButton icon="edit" label="Edit" onClick={() => onEdit(ev)} size={16} />}
-          {canDelete && <IconButton icon="trash" label="Delete" onClick={() => confirm("Delete this message for everyone?") && void attempt(() => client.redact(room, ev.event_id))} size={16} />}
+          {canDelete && <IconButton icon="trash" label="Delete" onClick={() => void ask({ title: "Delete message", text: "Delete this message for everyone in the room?", confirm: "Delete", danger: true }).then((ok) => ok && attempt(() => client.redact(room, ev.event_id)))} size={16} />}
           {!mine && <IconButton icon="flag" label="Report" onClick={report} size={16} />}
           {picker && (
             <div class="picker" role="menu" aria-label="Reactions">
