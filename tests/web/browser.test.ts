@@ -182,6 +182,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await msg.waitFor();
     expect(await msg.locator("strong", { hasText: "Bob" }).count()).toBe(1);
     expect(await msg.locator('a[href="https://example.org/menu"]').count()).toBe(1);
+    expect(await msg.evaluate((el) => el.classList.contains("mention"))).toBe(true); // "Bob" is his name
 
     // Bob has the room open at the bottom: his read receipt shows under alice's message.
     await alice.locator(".msg", { hasText: "Dinner at 7?" }).locator('.readers[aria-label="Read by bob"]').waitFor();

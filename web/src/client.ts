@@ -237,9 +237,29 @@ export class Client {
       if (e.type === "m.tag") room.tags = obj(obj(e.content).tags);
     }
     const counts = obj(d.unread_notifications);
+    const before = room.unread;
     if (counts.notification_count !== undefined) room.unread = num(counts.notification_count) ?? 0;
+    // The server's push rules said "notify": tell the user when they are looking elsewhere.
+    if (this.ready && room.unread > before) this.notify(room, events);
     if (counts.highlight_count !== undefined) room.highlights = num(counts.highlight_count) ?? 0;
     room.touch();
+  }
+
+  /** A desktop notification (when enabled in settings and the page is hidden). */
+  private notify(room: Room, events: MEvent[]): void {
+    if (typeof Notification === "undefined" || Notification.permission !== "granted" || localStorage.getItem("hs.notify") !== "on") return;
+    if (document.visibilityState === "visible" && document.hasFocus()) return;
+    const ev = [...events].reverse().find((e) => e.sender !== this.userId && (e.type === "m.room.message" || e.type === "m.room.encrypted"));
+    if (!ev) return;
+    const body = ev.type === "m.room.encrypted" ? "Encrypted message" : ev.content.msgtype === "m.image" ? "sent an image" : (str(ev.content.body) ?? "");
+    const sender = room.displayName(ev.sender);
+    const n = new Notification(room.name === sender ? sender : `${sender} in ${room.name}`, { body: body.slice(0, 200), tag: room.id });
+    n.onclick = () => {
+      window.focus();
+      history.pushState(null, "", `/room/${encodeURIComponent(room.id)}`);
+      dispatchEvent(new PopStateEvent("popstate"));
+      n.close();
+    };
   }
 
   /** Is event a later in the loaded timeline than event b (unknown events count as later)? */

@@ -64,6 +64,7 @@ export function SettingsView({ theme, setTheme, onLogout }: { theme: string; set
             ))}
           </fieldset>
         </section>
+        <NotificationsCard />
         <Devices />
         <PasswordCard />
         <section class="card">
@@ -178,6 +179,38 @@ function PasswordCard() {
           <input type="password" autocomplete="new-password" required value={pw2} onInput={(e) => setPw2(val(e))} />
         </Field>
       </AsyncForm>
+    </section>
+  );
+}
+
+function NotificationsCard() {
+  const supported = typeof Notification !== "undefined";
+  const [on, setOn] = useState(supported && Notification.permission === "granted" && localStorage.getItem("hs.notify") === "on");
+  const toggle = async (want: boolean) => {
+    if (want && Notification.permission !== "granted") {
+      const p = await Notification.requestPermission();
+      if (p !== "granted") {
+        toast("The browser did not allow notifications for this site.", "error");
+        return;
+      }
+    }
+    localStorage.setItem("hs.notify", want ? "on" : "off");
+    setOn(want);
+  };
+  return (
+    <section class="card">
+      <h2>Notifications</h2>
+      {supported ? (
+        <label class="check">
+          <input type="checkbox" checked={on} onChange={(e) => void toggle((e.currentTarget as HTMLInputElement).checked)} />
+          <span>
+            Desktop notifications
+            <span class="field-hint">For direct messages, mentions and other messages your notification settings count, while this tab is in the background.</span>
+          </span>
+        </label>
+      ) : (
+        <p class="muted">This browser cannot show notifications.</p>
+      )}
     </section>
   );
 }

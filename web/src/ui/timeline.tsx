@@ -210,6 +210,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
   const canEdit = mine && !redacted && ev.type === "m.room.message" && ["m.text", "m.emote", "m.notice"].includes(str(ev.content.msgtype) ?? "");
   const canDelete = !redacted && (mine || room.canDo("redact"));
   const thread = obj(ev.content["m.relates_to"]).rel_type === "m.thread";
+  const mention = !mine && !redacted && mentionsMe(ev, client.userId, room.displayName(client.userId));
   const toggleReaction = (key: string) => {
     const r = reactions?.find((x) => x.key === key);
     if (r?.mine) void attempt(() => client.redact(room, r.mine!));
@@ -222,7 +223,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
     await attempt(() => client.api.post(`/_matrix/client/v3/rooms/${encodeURIComponent(room.id)}/report/${encodeURIComponent(ev.event_id)}`, { reason }), "Reported to the administrators");
   };
   return (
-    <article class={`msg ${continuation ? "cont" : ""} ${mine ? "mine" : ""} ${highlight ? "flash" : ""}`} id={`ev-${ev.event_id}`} aria-label={`${name} at ${timeOf(ev.origin_server_ts)}`} data-event-id={ev.event_id}>
+    <article class={`msg ${continuation ? "cont" : ""} ${mine ? "mine" : ""} ${highlight ? "flash" : ""} ${mention ? "mention" : ""}`} id={`ev-${ev.event_id}`} aria-label={`${name} at ${timeOf(ev.origin_server_ts)}`} data-event-id={ev.event_id}>
       <div class="msg-gutter">{continuation ? <span class="msg-time-hover">{timeOf(ev.origin_server_ts)}</span> : <Avatar id={ev.sender} name={name} mxc={room.avatarOf(ev.sender)} size={36} />}</div>
       <div class="msg-main">
         {!continuation && (
@@ -283,6 +284,17 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
       )}
     </article>
   );
+}
+
+/** Does this message mention me (intentional mentions, or my name or user ID in the text)? */
+function mentionsMe(ev: MEvent, userId: string, displayName: string): boolean {
+  const mentions = obj(ev.content["m.mentions"]);
+  if (Array.isArray(mentions.user_ids) && mentions.user_ids.includes(userId)) return true;
+  if (ev.content["m.mentions"] !== undefined) return false; // the sender listed who they meant
+  const body = (str(ev.content.body) ?? "").toLowerCase();
+  const local = userId.slice(1, userId.indexOf(":")).toLowerCase();
+  const words = [userId.toLowerCase(), displayName.toLowerCase(), local].filter((w) => w.length > 1);
+  return words.some((w) => new RegExp(`(^|[^\\p{L}\\p{N}_])${w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^\\p{L}\\p{N}_])`, "u").test(body));
 }
 
 function Readers({ room, users }: { room: Room; users: string[] }) {
