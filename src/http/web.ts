@@ -179,7 +179,7 @@ export function webClientRoutes(app: App, deps: { config: Config }, opts: WebCli
   let root = opts.root ?? findWebRoot();
   const embedded = import.meta.dir.startsWith("/$bunfs") || /^[A-Z]:[\\/]~BUN/.test(import.meta.dir);
   let files = new Map<string, WebFile>();
-  let builtAt = 0;
+  let builtAt: number | undefined; // the marker's mtime when loaded (0 inside the binary's bunfs)
   const refresh = () => {
     root ??= findWebRoot();
     if (!root) return;
@@ -190,7 +190,7 @@ export function webClientRoutes(app: App, deps: { config: Config }, opts: WebCli
       builtAt = mtime;
     } catch {
       files = new Map(); // mid-rebuild: answer "not built" until the new files are in place
-      builtAt = 0;
+      builtAt = undefined;
     }
   };
   refresh();
