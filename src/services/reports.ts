@@ -10,6 +10,8 @@ import { stateMapKey } from "../core/state-map.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/events.ts";
 import type { EventReportRow, ReportKind, ReportListQuery, ReportsRepo, RoomReportRow, UserReportRow } from "../storage/reports.ts";
+
+export type { ReportKind };
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
 import type { Visibility } from "./rooms/visibility.ts";

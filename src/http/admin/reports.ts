@@ -6,7 +6,7 @@
 // target_user_id filters) for the room and user reports of spec v1.13/v1.14.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
-import type { ReportKind } from "../../storage/reports.ts";
+import type { ReportKind } from "../../services/reports.ts";
 import type { App } from "../app.ts";
 import { authenticate, requireAdmin } from "../auth.ts";
 import { queryInt, type Query } from "./query.ts";

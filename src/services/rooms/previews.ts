@@ -28,7 +28,8 @@ export const INITIAL_SYNC_LIMIT = 10;
 export const MAX_EVENTS_CHUNK = 100;
 /** Longest /events long-poll honoured (as /sync). */
 export const MAX_EVENTS_TIMEOUT_MS = 100_000;
-export const DEFAULT_EVENTS_TIMEOUT_MS = 30_000;
+/** No `timeout`: answer at once (as /sync does). */
+export const DEFAULT_EVENTS_TIMEOUT_MS = 0;
 
 const MEMBERSHIPS = new Set(["invite", "join", "leave", "ban"]);
 
