@@ -7,6 +7,7 @@
 //   - rooms: membership changes drop remote device list caches nobody here needs any more.
 import type { Db } from "../../storage/db.ts";
 import { E2eeRepo } from "../../storage/e2ee-repo.ts";
+import { log } from "../../util/log.ts";
 import type { AccountsService } from "../accounts.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import type { FederationSender } from "../federation/sender.ts";
@@ -96,7 +97,11 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   d.accounts.onDeviceRenamed.push((userId, deviceId) => k.deviceRenamed(userId, deviceId));
   d.accounts.onDeactivated.push((userId) => k.deactivated(userId));
 
-  d.edus["m.device_list_update"] = (origin, c) => deviceLists.receiveDeviceListUpdate(origin, c);
+  // Applied in the background: a resync (an outbound request) must not hold up the inbound
+  // transaction; updates of one user still apply in arrival order (DeviceLists queues them per user).
+  d.edus["m.device_list_update"] = (origin, c) => {
+    deviceLists.receiveDeviceListUpdate(origin, c).catch((e) => log.info("device list update failed", { origin, error: (e as Error).message }));
+  };
   d.edus["m.signing_key_update"] = (origin, c) => deviceLists.receiveSigningKeyUpdate(origin, c);
   d.edus["m.direct_to_device"] = (origin, c) => toDevice.receive(origin, c);
 
