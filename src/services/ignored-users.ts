@@ -24,7 +24,11 @@ export class IgnoredUsers {
   /** Bumped on every change: a read that raced with a change is not cached. */
   private generation = 0;
 
-  constructor(private readonly accountData: AccountData) {
+  constructor(
+    private readonly accountData: AccountData,
+    /** The stored m.ignored_user_list of several users at once. */
+    private readonly loadMany: (userIds: readonly string[]) => Promise<Map<string, JsonObject>>,
+  ) {
     accountData.onChange.push((userId, roomId, type) => {
       if (roomId === "" && type === IGNORED_USER_LIST) {
         this.generation++;
@@ -42,5 +46,27 @@ export class IgnoredUsers {
     if (set.has(userId)) set = new Set([...set].filter((u) => u !== userId));
     if (gen === this.generation) this.cache.set(userId, set);
     return set;
+  };
+
+  /** Which of `userIds` ignore `sender` (cached lists; the others read in one query). */
+  readonly ignoring = async (userIds: readonly string[], sender: string): Promise<ReadonlySet<string>> => {
+    const out = new Set<string>();
+    const missing: string[] = [];
+    for (const u of userIds) {
+      const hit = this.cache.get(u);
+      if (hit === undefined) missing.push(u);
+      else if (hit.has(sender)) out.add(u);
+    }
+    if (missing.length) {
+      const gen = this.generation;
+      const stored = await this.loadMany(missing);
+      for (const u of missing) {
+        let set = ignoredUserIds(stored.get(u));
+        if (set.has(u)) set = new Set([...set].filter((x) => x !== u));
+        if (gen === this.generation) this.cache.set(u, set);
+        if (set.has(sender)) out.add(u);
+      }
+    }
+    return out;
   };
 }

@@ -68,8 +68,8 @@ export class PushActions {
   private readonly rulesCache = new Lru<string, CachedRules>(10000, "push_rules");
   /** Joined member count per room (for room_member_count), dropped on every membership change. */
   private readonly memberCounts = new Lru<string, number>(10000, "room_member_counts");
-  /** The users a user ignores: their events never notify (set by the composition root). */
-  private ignoredOf: (userId: string) => Promise<ReadonlySet<string>> = async () => new Set();
+  /** Which of some users ignore a sender: their events never notify them (set by the composition root). */
+  private ignoring: (userIds: readonly string[], sender: string) => Promise<ReadonlySet<string>> = async () => new Set();
 
   constructor(private readonly d: PushDeps) {
     d.accountData.onChange.push((userId, roomId, type) => {
@@ -81,8 +81,8 @@ export class PushActions {
     return userId.endsWith(`:${this.d.serverName}`);
   }
 
-  setIgnoredUsers(fn: (userId: string) => Promise<ReadonlySet<string>>): void {
-    this.ignoredOf = fn;
+  setIgnoredUsers(fn: (userIds: readonly string[], sender: string) => Promise<ReadonlySet<string>>): void {
+    this.ignoring = fn;
   }
 
   /** The thread an event belongs to: a thread root's event ID, or "main" (rooms/threads.ts). */
@@ -138,9 +138,10 @@ export class PushActions {
     const mentionsRoom = isObject(ev.content["m.mentions"]) && (ev.content["m.mentions"] as JsonObject).room === true;
 
     const rows: PushActionRow[] = [];
+    // Events of ignored users notify nobody who ignores them (one lookup for all recipients).
+    const ignoring = await this.ignoring(recipients, ev.sender);
     for (const userId of recipients) {
-      // Events of ignored users notify nobody who ignores them.
-      if ((await this.ignoredOf(userId)).has(ev.sender)) continue;
+      if (ignoring.has(userId)) continue;
       const { rules, needsName, needsPowerLevels } = await this.rulesFor(userId, q);
       let displayName: string | undefined;
       if (needsName && typeof ev.content["body"] === "string" && memberEvent.has(userId)) {

@@ -13,7 +13,8 @@ import { ReceiptsRepo } from "../storage/receipts.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
-import { IgnoredUsers } from "./ignored-users.ts";
+import { IGNORED_USER_LIST, IgnoredUsers } from "./ignored-users.ts";
+import type { JsonObject } from "../protocol/events.ts";
 import type { PushActions } from "./push.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import { Relations } from "./rooms/relations.ts";
@@ -66,9 +67,10 @@ export interface RoomExtraDeps {
 
 export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   const { db, events, rooms } = d;
-  const ignoredUsers = new IgnoredUsers(d.accountData);
+  const extrasRepo = new RoomExtrasRepo(db);
+  const ignoredUsers = new IgnoredUsers(d.accountData, async (userIds) => (await extrasRepo.globalAccountData(IGNORED_USER_LIST, userIds)) as Map<string, JsonObject>);
   rooms.visibility.setIgnoredUsers(ignoredUsers.of);
-  d.push.setIgnoredUsers(ignoredUsers.of);
+  d.push.setIgnoredUsers(ignoredUsers.ignoring);
 
   const relations = new Relations({ db, repo: new RelationsRepo(db), roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });
   events.hooks.inTransaction.push(relations.hook);
@@ -110,7 +112,6 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   });
   events.hooks.beforeLocal.push(serverNotices.guardLeave);
 
-  const extrasRepo = new RoomExtrasRepo(db);
   const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: new ReceiptsRepo(db), events, visibility: rooms.visibility });
   const mutualRooms = new MutualRooms(extrasRepo);
   const roomPreviews = new RoomPreviews({ rooms, roomsRepo: d.roomsRepo, events, visibility: rooms.visibility, repo: extrasRepo, streams: d.streams, notifier: d.notifier });

@@ -69,6 +69,19 @@ export class RoomExtrasRepo {
     return out.slice(0, limit);
   }
 
+  /** One global account data type of several users (user → parsed content). */
+  async globalAccountData(type: string, userIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    for (const part of chunks(userIds, 400)) {
+      const rows = await this.db.all<{ user_id: string; content: string }>(
+        `SELECT user_id, content FROM account_data WHERE room_id = '' AND type = ? AND user_id IN (${part.map(() => "?").join(", ")})`,
+        [type, ...part],
+      );
+      for (const r of rows) out.set(r.user_id, JSON.parse(r.content) as Record<string, unknown>);
+    }
+    return out;
+  }
+
   /** A user's account data in one room. */
   async roomAccountData(userId: string, roomId: string): Promise<Array<{ type: string; content: string }>> {
     return this.db.all<{ type: string; content: string }>("SELECT type, content FROM account_data WHERE user_id = ? AND room_id = ? ORDER BY type", [userId, roomId]);
