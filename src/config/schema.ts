@@ -93,6 +93,21 @@ const trustedKeyServersCheck: Check<string[]> = (v) => {
   return undefined;
 };
 const ipRangesCheck: Check<string[]> = (v) => ipRangeProblem(v);
+const supportContactsCheck: Check<string[]> = (v) => {
+  for (const e of v) {
+    const [role, ...contacts] = e.trim().split(/\s+/);
+    const ok =
+      role !== undefined &&
+      /^[a-z0-9_.-]+\.[a-z0-9_.-]+$/i.test(role) &&
+      contacts.length >= 1 &&
+      contacts.length <= 2 &&
+      contacts.every((c) => /^@[^\s:]+:[^\s]+$/.test(c) || /^[^@\s]+@[^@\s]+$/.test(c)) &&
+      contacts.filter((c) => c.startsWith("@")).length <= 1 &&
+      contacts.filter((c) => !c.startsWith("@")).length <= 1;
+    if (!ok) return `entries like "m.role.admin @admin:example.org admin@example.org" (not ${JSON.stringify(e)})`;
+  }
+  return undefined;
+};
 const urlCheck: Check<string> = (v) => {
   if (v === "") return undefined;
   try {
@@ -203,7 +218,11 @@ export const SCHEMA = {
     server: str("", "Delegated server for /.well-known/matrix/server, e.g. matrix.example.org:443. Empty: not served.", {
       example: "matrix.example.org:443",
     }),
-  }),
+    support_page: str("", "A help page for this server's users, served in /.well-known/matrix/support.", { check: urlCheck, example: "https://example.org/matrix-help" }),
+    support_contacts: strs([], "How to reach the admins, served in /.well-known/matrix/support: \"<role> <contact>...\" where the role is m.role.admin, m.role.security or a namespaced one, and contacts are a Matrix ID and/or an email address. With neither support_page nor support_contacts, /.well-known/matrix/support answers 404.", {
+      example: '["m.role.admin @admin:example.org admin@example.org", "m.role.security security@example.org"]',
+      check: supportContactsCheck,
+    }),
 
   federation: section("Talking to other homeservers.", {
     enabled: bool(true, "Federate with other servers."),

@@ -31,6 +31,7 @@ import { reportRoutes } from "./client/reports.ts";
 import { reportAdminRoutes } from "./admin/reports.ts";
 import { serverNoticeAdminRoutes } from "./admin/server-notices.ts";
 import { roomExtrasRoutes } from "./client/room-extras.ts";
+import { supportRoutes } from "./client/support.ts";
 import { userAdminRoutes } from "./admin/users.ts";
 import { roomAdminRoutes } from "./admin/rooms.ts";
 import { serverAdminRoutes } from "./admin/server.ts";
@@ -67,6 +68,7 @@ export function mountRoutes(app: App, svc: Services): void {
   reportAdminRoutes(app, svc);
   serverNoticeAdminRoutes(app, svc);
   roomExtrasRoutes(app, svc);
+  supportRoutes(app, svc);
   userAdminRoutes(app, svc);
   roomAdminRoutes(app, svc);
   serverAdminRoutes(app, svc);
