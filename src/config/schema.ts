@@ -223,6 +223,7 @@ export const SCHEMA = {
       example: '["m.role.admin @admin:example.org admin@example.org", "m.role.security security@example.org"]',
       check: supportContactsCheck,
     }),
+  }),
 
   federation: section("Talking to other homeservers.", {
     enabled: bool(true, "Federate with other servers."),
