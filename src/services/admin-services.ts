@@ -5,12 +5,14 @@
 // minute). src/services/index.ts spreads the result into Services.
 import type { Db } from "../storage/db.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
-import { log } from "../util/log.ts";
+import { logger } from "../util/log.ts";
 import type { AccountServices } from "./account-services.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import type { Rooms } from "./rooms/rooms.ts";
+
+const log = logger("admin");
 
 export interface AdminServices {
   /** Synapse's user admin API. */

@@ -16,12 +16,14 @@ import { MatrixError, missingParam } from "../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../protocol/events.ts";
 import type { Db } from "../storage/db.ts";
 import type { PendingPush, PusherRow, PushersRepo } from "../storage/pushers.ts";
-import { log } from "../util/log.ts";
+import { logger } from "../util/log.ts";
 import type { Requester } from "./auth.ts";
 import type { OutboundHttp } from "./federation/outbound-http.ts";
 import type { PushActions } from "./push.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import type { StreamAllocator } from "./streams.ts";
+
+const log = logger("push");
 
 export const NOTIFY_PATH = "/_matrix/push/v1/notify";
 const MAX_BACKOFF_MS = 60 * 60_000;

@@ -1,7 +1,9 @@
 // Forward-only schema migrations, applied at start-up, each inside a transaction.
-import { log } from "../util/log.ts";
+import { logger } from "../util/log.ts";
 import type { Db } from "./db.ts";
 import { MIGRATIONS, type Migration } from "./migrations.ts";
+
+const log = logger("db");
 
 export class SchemaTooNewError extends Error {}
 

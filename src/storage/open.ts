@@ -2,12 +2,14 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Config } from "../config/schema.ts";
-import { log } from "../util/log.ts";
+import { logger } from "../util/log.ts";
 import type { Db } from "./db.ts";
 import { migrate } from "./migrate.ts";
 import { openPostgres } from "./postgres.ts";
 import { openSqlite } from "./sqlite.ts";
 import { existsSync } from "node:fs";
+
+const log = logger("db");
 
 export async function openDatabase(cfg: Config["database"]): Promise<Db> {
   let db: Db;

@@ -10,11 +10,13 @@ import { AdminStore, type RoomDeletionRow } from "../../storage/admin.ts";
 import type { Db } from "../../storage/db.ts";
 import { purgeRoom } from "../../storage/room-purge.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import { toClientEvents, type ClientEvent } from "../rooms/format.ts";
 import type { Rooms } from "../rooms/rooms.ts";
+
+const log = logger("admin");
 
 /** One room as the list and details APIs show it. */
 export interface AdminRoom {

@@ -8,13 +8,15 @@ import { isValidDeviceId, isValidRoomId, isValidUserLocalpart, parseRoomAlias, p
 import type { JsonObject } from "../../protocol/events.ts";
 import type { AppservicesRepo } from "../../storage/appservices.ts";
 import type { Db } from "../../storage/db.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import type { AccountsService, LoginContext } from "../accounts.ts";
 import { sha256Hex, type Requester, type TokenResolver } from "../auth.ts";
 import type { RegisterResult, RegistrationService } from "../registration.ts";
 import { describeResult, type AppserviceHttp, type AsResult } from "./http.ts";
 import type { ApplicationService } from "./registration.ts";
 import type { AppserviceSender } from "./sender.ts";
+
+const log = logger("appservices");
 
 export const LOGIN_TYPE_APPLICATION_SERVICE = "m.login.application_service";
 

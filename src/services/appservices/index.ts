@@ -6,7 +6,7 @@ import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Db } from "../../storage/db.ts";
 import { AppservicesRepo } from "../../storage/appservices.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import type { AccountServices } from "../account-services.ts";
 import type { Receipts } from "../receipts.ts";
 import type { RoomEvents } from "../rooms/events.ts";
@@ -16,6 +16,8 @@ import { Appservices, LOGIN_TYPE_APPLICATION_SERVICE } from "./appservices.ts";
 import { AppserviceHttp } from "./http.ts";
 import { loadRegistrations } from "./registration.ts";
 import { AppserviceSender, Interest } from "./sender.ts";
+
+const log = logger("appservices");
 
 export { Appservices, LOGIN_TYPE_APPLICATION_SERVICE };
 

@@ -13,13 +13,15 @@
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import type { AppservicesRepo } from "../../storage/appservices.ts";
 import type { EventRow } from "../../storage/rooms-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import { toClientEvents } from "../rooms/format.ts";
 import type { StreamAllocator } from "../streams.ts";
 import { describeResult, type AppserviceHttp } from "./http.ts";
 import type { ApplicationService } from "./registration.ts";
+
+const log = logger("appservices");
 
 /** Events and ephemeral items per transaction (as Synapse). */
 const MAX_EVENTS_PER_TXN = 100;

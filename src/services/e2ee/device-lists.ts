@@ -19,11 +19,13 @@ import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { E2eeRepo } from "../../storage/e2ee-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";
+
+const log = logger("e2ee");
 
 export interface DeviceListsDeps {
   db: Db;

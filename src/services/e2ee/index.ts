@@ -7,7 +7,7 @@
 //   - rooms: membership changes drop remote device list caches nobody here needs any more.
 import type { Db } from "../../storage/db.ts";
 import { E2eeRepo } from "../../storage/e2ee-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import type { AccountsService } from "../accounts.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import type { FederationSender } from "../federation/sender.ts";
@@ -20,6 +20,8 @@ import { KeyBackup } from "./backup.ts";
 import { DeviceLists } from "./device-lists.ts";
 import { E2eeKeys } from "./keys.ts";
 import { ToDevice } from "./to-device.ts";
+
+const log = logger("e2ee");
 
 export interface E2eeServices {
   readonly repo: E2eeRepo;

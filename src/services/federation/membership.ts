@@ -15,11 +15,13 @@ import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import type { FederationRequester } from "./ports.ts";
 import type { FederationReceiver, PduError } from "./receiver.ts";
+
+const log = logger("federation");
 
 export interface MembershipDeps {
   db: Db;

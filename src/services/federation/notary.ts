@@ -2,8 +2,10 @@
 // other servers' key responses, from cache or freshly fetched (KeyRing.responsesForNotary), each
 // signed by us. Spec: server-server-api.md "Querying Keys Through Another Server", keys_query.yaml.
 import { signJson, type SigningKey } from "../../core/signing.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import type { KeyRing } from "./keyring.ts";
+
+const log = logger("federation");
 
 export interface NotaryCriteria {
   serverName: string;

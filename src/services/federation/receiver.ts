@@ -14,10 +14,12 @@ import { CREATE_KEY, eventStateMapKey, parseStateMapKey, stateMapKey, type State
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { roomIdOf, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
+
+const log = logger("federation");
 
 export type PduOutcome = { eventId: string; error?: string };
 

@@ -4,9 +4,11 @@
 // back-off (kept in federation_destinations, so it survives restarts); when the destination
 // contacts us again, its back-off is cleared and its queue resumes at once.
 import type { Db } from "../../storage/db.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
 import type { FederationRequester } from "./ports.ts";
+
+const log = logger("federation");
 
 const MAX_PDUS = 50;
 const MAX_EDUS = 100;

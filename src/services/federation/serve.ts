@@ -9,11 +9,13 @@ import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { FederationMembership } from "./membership.ts";
 import type { FederationReceiver, PduOutcome } from "./receiver.ts";
+
+const log = logger("federation");
 
 export interface EduHandlers {
   [eduType: string]: (origin: string, content: Record<string, unknown>) => Promise<void> | void;

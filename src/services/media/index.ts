@@ -6,7 +6,7 @@ import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
 import type { Db } from "../../storage/db.ts";
 import { MediaRepo } from "../../storage/media.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import type { FederationClient } from "../federation/client.ts";
 import { OutboundHttp, type HostLookup } from "../federation/outbound-http.ts";
 import { FileStore } from "./file-store.ts";
@@ -15,6 +15,8 @@ import { RemoteMediaFetcher } from "./remote.ts";
 import { SafeFetcher } from "./safe-fetch.ts";
 import { Thumbnailer } from "./thumbnailer.ts";
 import { UrlPreviewer } from "./url-preview.ts";
+
+const log = logger("media");
 
 export interface MediaServices {
   readonly media: MediaService;

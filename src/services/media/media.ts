@@ -8,13 +8,15 @@ import { parseServerName } from "../../protocol/ids.ts";
 import type { MediaKey, MediaRecord, MediaRepo, MediaSelection, ThumbnailRecord, UserMediaOrder } from "../../storage/media.ts";
 
 export type { MediaKey, MediaRecord, UserMediaOrder };
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import { randomString } from "../../util/random.ts";
 import { TooLargeError, type FileStore, type PendingFile } from "./file-store.ts";
 import type { RemoteMediaFetcher } from "./remote.ts";
 import { ImageTooLargeError, NotAnImageError, type ImageInfo, type Thumbnailer } from "./thumbnailer.ts";
+
+const log = logger("media");
 
 /** What a download serves. */
 export interface MediaFile {

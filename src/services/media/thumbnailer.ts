@@ -7,7 +7,9 @@
 // before decoding, and refused past `maxPixels` (width × height × frames): decompression bombs.
 import type sharpDefault from "sharp";
 import { planThumbnail, type ThumbnailSize } from "../../core/thumbnails.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
+
+const log = logger("media");
 
 type SharpConstructor = typeof sharpDefault;
 

@@ -10,11 +10,13 @@ import { MatrixError } from "../../protocol/errors.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
 import type { MediaRepo } from "../../storage/media.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { OutboundHttp, systemLookup, type HostLookup } from "../federation/outbound-http.ts";
 import { baseType, type MediaService } from "./media.ts";
 import { decodeHtml, parseOpenGraph } from "./opengraph.ts";
 import { SafeFetchError, SafeFetcher, type FetchedResponse } from "./safe-fetch.ts";
+
+const log = logger("media");
 
 export type PreviewJson = Record<string, string | number>;
 

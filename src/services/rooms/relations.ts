@@ -24,13 +24,15 @@ import type { RelationRow, RelationsRepo, ThreadRow } from "../../storage/relati
 import { RECURSION_DEPTH } from "../../storage/relations.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { redactForClient, rowToEvent, type RoomEvents } from "./events.ts";
 import { toClientEvents, type ClientEvent, type Viewer } from "./format.ts";
 import type { Rooms } from "./rooms.ts";
 import { relationOf, threadOfEvent } from "./threads.ts";
 import { decodeToken, encodeTopoToken, type TopoPosition } from "./tokens.ts";
 import type { Visibility } from "./visibility.ts";
+
+const log = logger("rooms");
 
 export const DEFAULT_RELATIONS_LIMIT = 50;
 export const MAX_RELATIONS_LIMIT = 1000;

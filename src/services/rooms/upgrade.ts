@@ -23,10 +23,12 @@ import type { JsonObject, JsonValue, RoomEvent } from "../../protocol/events.ts"
 import { isValidUserId } from "../../protocol/ids.ts";
 import type { RoomUpgradesRepo } from "../../storage/room-upgrades.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
-import { log } from "../../util/log.ts";
+import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import type { AccountData } from "../account-data.ts";
 import type { LocalEventInput, RoomEvents } from "./events.ts";
+
+const log = logger("rooms");
 
 /** State copied to the new room, as the spec recommends (power levels handled apart). */
 export const TRANSFERRED_STATE = [
