@@ -38,26 +38,27 @@ for (const backend of BACKENDS) {
       secret = await createRoom(alice, { preset: "private_chat", name: "Secret" });
       sub = await createRoom(alice, { preset: "public_chat", name: "Sub-space", creation_content: { type: "m.space" } });
       deep = await createRoom(alice, { preset: "public_chat", name: "Deep" });
-      // Ordered: general ("a"), sub ("b"), random (no order, older), secret (no order, newer).
+      // Ordered: general ("a"), sub ("b"), secret ("c"), random (no order).
       await child(space, random);
       await child(space, general, { order: "a", suggested: true });
       await child(space, sub, { order: "b" });
-      await child(space, secret);
+      await child(space, secret, { order: "c" });
       // Not a child: no via.
       await setState(alice, space, "m.space.child", {}, `!gone:${s.serverName}`);
-      await child(sub, deep, { suggested: true });
+      await child(sub, deep, { suggested: true, order: "a" });
       // A loop back to the top.
-      await child(sub, space);
+      await child(sub, space, { order: "b" });
     });
     afterAll(() => s.stop());
 
     test("depth-first walk in the spec's order; rooms the user may not preview are left out", async () => {
       const all = await hierarchy(alice, space);
-      expect(roomIds(all)).toEqual([space, general, sub, deep, random, secret]);
+      expect(roomIds(all)).toEqual([space, general, sub, deep, secret, random]);
       expect(all.next_batch).toBeUndefined();
       const top = all.rooms[0];
       expect(top).toMatchObject({ room_id: space, name: "Space", room_type: "m.space", join_rule: "public", num_joined_members: 1, canonical_alias: `#the-space:${s.serverName}` });
-      expect(top.children_state.map((c: any) => c.state_key)).toEqual([general, sub, random, secret]);
+      // Valid `order` first (code points), then the rest by timestamp.
+      expect(top.children_state.map((c: any) => c.state_key)).toEqual([general, sub, secret, random]);
       expect(top.children_state[0]).toMatchObject({ type: "m.space.child", sender: alice.userId, content: { via: [s.serverName], order: "a", suggested: true } });
       expect(typeof top.children_state[0].origin_server_ts).toBe("number");
       expect(all.rooms[1]).toMatchObject({ room_id: general, name: "General", topic: "Talk", children_state: [] });
@@ -71,9 +72,9 @@ for (const backend of BACKENDS) {
     test("suggested_only and max_depth", async () => {
       expect(roomIds(await hierarchy(alice, space, "suggested_only=true"))).toEqual([space, general]);
       expect(roomIds(await hierarchy(alice, space, "max_depth=0"))).toEqual([space]);
-      expect(roomIds(await hierarchy(alice, space, "max_depth=1"))).toEqual([space, general, sub, random, secret]);
+      expect(roomIds(await hierarchy(alice, space, "max_depth=1"))).toEqual([space, general, sub, secret, random]);
       // Starting from the sub-space: the loop back to the top is walked once.
-      expect(roomIds(await hierarchy(alice, sub))).toEqual([sub, deep, space, general, random, secret]);
+      expect(roomIds(await hierarchy(alice, sub))).toEqual([sub, deep, space, general, secret, random]);
       expectError(await alice.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy?max_depth=-1`), 400, "M_INVALID_PARAM");
       expectError(await alice.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy?limit=0`), 400, "M_INVALID_PARAM");
       expectError(await alice.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy?suggested_only=yes`), 400, "M_INVALID_PARAM");
@@ -89,7 +90,7 @@ for (const backend of BACKENDS) {
         from = page.next_batch;
         if (!from) break;
       }
-      expect(seen).toEqual([space, general, sub, deep, random, secret]);
+      expect(seen).toEqual([space, general, sub, deep, secret, random]);
       const first = await hierarchy(alice, space, "limit=1");
       expectError(await alice.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy?from=${enc(first.next_batch)}&suggested_only=true`), 400, "M_INVALID_PARAM");
       expectError(await alice.get(`/_matrix/client/v1/rooms/${enc(space)}/hierarchy?from=nonsense`), 400, "M_INVALID_PARAM");
