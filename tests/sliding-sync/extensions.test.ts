@@ -118,13 +118,23 @@ for (const backend of BACKENDS) {
       r = await ss(a, body(), { pos: r.pos });
       const content = r.extensions.receipts.rooms[room];
       expect(content.type).toBe("m.receipt");
-      expect(Object.keys(content.content[last]["m.read"])).toEqual([b.userId]);
+      expect(Object.keys(content.content[last]["m.read"])).toEqual([b.userId!]);
       // A fresh connection: receipts on the timeline events.
       const fresh = await ss(a, { ...body(), conn_id: "fresh" });
-      expect(Object.keys(fresh.extensions.receipts.rooms[room].content[last]["m.read"])).toEqual([b.userId]);
+      expect(Object.keys(fresh.extensions.receipts.rooms[room].content[last]["m.read"])).toEqual([b.userId!]);
       // lists: [] and rooms: []: nothing covered.
       const none = await ss(a, { ...body({ lists: [], rooms: [] }), conn_id: "none" });
       expect(none.extensions.receipts.rooms).toEqual({});
+
+      // An invited user sees no receipts of the room before joining.
+      const c = await user("rcc");
+      await a.ok("POST", `/_matrix/client/v3/rooms/${enc(room)}/invite`, { user_id: c.userId });
+      let rc = await ss(c, body());
+      expect(rc.rooms[room].membership).toBe("invite");
+      const later = await send(a, room, "later");
+      await b.ok("POST", `/_matrix/client/v3/rooms/${enc(room)}/receipt/m.read/${enc(later)}`, {});
+      rc = await ss(c, body(), { pos: rc.pos, timeout: 0 });
+      expect(rc.extensions.receipts.rooms).toEqual({});
     });
 
     test("typing: who types in the rooms of the response; changes end a long-poll", async () => {

@@ -72,7 +72,7 @@ for (const backend of BACKENDS) {
       for (const id of newest.slice(2, 4)) expect(r.rooms[id].initial).toBe(true);
       // The whole list when `ranges` is absent.
       r = await ss(a, { conn_id: "main", lists: { all: { timeline_limit: 1, required_state: [] } } }, { pos: r.pos, timeout: 0 });
-      expect(Object.keys(r.rooms)).toEqual([newest[4]]);
+      expect(Object.keys(r.rooms)).toEqual([newest[4]!]);
       expect(r.lists.all.count).toBe(5);
     });
 

@@ -182,7 +182,11 @@ export class SlidingSyncExtensions {
   // ------------------------------------------------------------------ receipts (MSC3960)
 
   private async receipts(inp: ExtensionInput, out: ExtensionOutput, ext: RoomScopedExtension): Promise<void> {
-    const rooms = this.scope(ext, inp);
+    // Not for invites and knocks: the user is not in those rooms yet.
+    const rooms = this.scope(ext, inp).filter((id) => {
+      const m = inp.rooms.get(id)?.m;
+      return m === undefined || (m.membership !== "invite" && m.membership !== "knock");
+    });
     const byRoom = new Map<string, ReceiptRow[]>();
     const add = (rows: ReceiptRow[]) => {
       for (const r of rows) {

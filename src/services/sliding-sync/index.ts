@@ -92,6 +92,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 interface UserExtras {
   directPos?: number;
   direct: Set<string>;
+  /** Changes when the DM set does. */
+  directVersion: number;
+  /** The rooms lists may show (self-left ones aside), and each list's filtered rooms, cached. */
+  candidates?: { key: string; rooms: Membership[] };
+  filtered: Map<string, { key: string; rooms: Membership[] }>;
   tagsPos?: number;
   tags: Map<string, Set<string>>;
   /** Type and encryption of invited/knocked rooms this server is not in (from stripped state). */
@@ -100,6 +105,8 @@ interface UserExtras {
 
 export class SlidingSync {
   readonly connections: Connections;
+  /** Computations run (each request runs one, plus one per long-poll wake-up). */
+  readonly stats = { computes: 0 };
   private readonly users = new Lru<string, { rooms: UserRooms; extras: UserExtras }>(1000, "sliding_sync_users");
   private readonly roomResults: RoomResults;
   private readonly extensions: SlidingSyncExtensions;
@@ -163,7 +170,7 @@ export class SlidingSync {
   private async userState(userId: string): Promise<{ rooms: UserRooms; extras: UserExtras }> {
     let u = this.users.get(userId);
     if (!u) {
-      u = { rooms: new UserRooms(userId, this.d.ssRepo, this.d.infos), extras: { direct: new Set(), tags: new Map(), strippedMeta: new Map() } };
+      u = { rooms: new UserRooms(userId, this.d.ssRepo, this.d.infos), extras: { direct: new Set(), directVersion: 0, filtered: new Map(), tags: new Map(), strippedMeta: new Map() } };
       this.users.set(userId, u);
     }
     return u;
@@ -174,10 +181,15 @@ export class SlidingSync {
     const { rooms: user, extras } = await this.userState(userId);
     await user.refresh(to, this.now());
     if (extras.directPos === undefined || to > extras.directPos) {
-      extras.direct = parseDirect(await this.d.accountData.find(userId, "", "m.direct"));
+      const direct = parseDirect(await this.d.accountData.find(userId, "", "m.direct"));
+      if (direct.size !== extras.direct.size || [...direct].some((id) => !extras.direct.has(id))) {
+        extras.direct = direct;
+        extras.directVersion++;
+      }
       extras.directPos = to;
     }
     const ignored = await this.d.visibility.ignored(userId);
+    this.stats.computes++;
 
     // Which of the user's rooms lists may show: not self-left rooms (the user knows), unless this
     // connection showed the room and has not told the client it left yet; not invites from
@@ -205,14 +217,38 @@ export class SlidingSync {
       }
     };
     if (body.lists.size) {
-      const ordered = user.ordered();
-      const candidates: Membership[] = [];
-      for (const id of ordered) {
-        const m = user.entries.get(id)!;
-        if (eligible(m)) candidates.push(m);
+      // Self-left rooms this connection has not reported yet (rare): no caches then.
+      let selfLeftShown = false;
+      for (const id of user.selfLeft()) {
+        const sent = view.room(id);
+        if (sent && sent.membership !== "leave") selfLeftShown = true;
+      }
+      const baseKey = `${user.version}|${objectId(ignored)}`;
+      let candidates: Membership[];
+      if (!selfLeftShown && extras.candidates?.key === baseKey) candidates = extras.candidates.rooms;
+      else {
+        candidates = [];
+        for (const id of user.ordered()) {
+          const m = user.entries.get(id)!;
+          if (eligible(m)) candidates.push(m);
+        }
+        if (!selfLeftShown) extras.candidates = { key: baseKey, rooms: candidates };
       }
       for (const [key, list] of body.lists) {
-        const filtered = await this.filter(userId, candidates, list.filters, extras);
+        // Filtered lists are cached while nothing they depend on changed (space and tag filters
+        // read state and account data, so they are computed each time).
+        const cacheable = !selfLeftShown && !list.filters?.spaces && !list.filters?.tags && !list.filters?.not_tags;
+        const fKey = `${baseKey}|${extras.directVersion}|${this.d.infos.metaEpoch}|${JSON.stringify(list.filters ?? {})}`;
+        let filtered: Membership[];
+        const hit = cacheable ? extras.filtered.get(fKey) : undefined;
+        if (hit) filtered = hit.rooms;
+        else {
+          filtered = await this.filter(userId, candidates, list.filters, extras);
+          if (cacheable) {
+            if (extras.filtered.size > 20) extras.filtered.clear();
+            extras.filtered.set(fKey, { key: fKey, rooms: filtered });
+          }
+        }
         const ids: string[] = [];
         const ops: Array<Record<string, unknown>> = [];
         const ranges = list.ranges ?? [[0, Math.max(0, filtered.length - 1)]];
@@ -237,13 +273,13 @@ export class SlidingSync {
     }
 
     // ---- rooms to send: new to the connection, or changed since last sent
+    await this.d.infos.load(relevant.keys());
     const todo: Array<{ id: string; m: Membership; cfg: EffectiveConfig; prev: RoomSent | undefined }> = [];
     for (const [id, cfg] of relevant) {
       const m = user.entries.get(id)!;
       const prev = view.room(id);
       if (!prev || this.changed(user, m, prev, cfg, extras.direct.has(id))) todo.push({ id, m, cfg, prev });
     }
-    await this.d.infos.load(todo.map((t) => t.id));
     const outputs = new Map<string, RoomOutput>();
     for (let i = 0; i < todo.length; i += ROOM_CONCURRENCY) {
       await Promise.all(
@@ -309,8 +345,9 @@ export class SlidingSync {
     });
 
     const out: Computed["body"] = body.lists.size ? { lists: listsOut, rooms, extensions: ext.body } : { rooms, extensions: ext.body };
-    const waitRooms = user.joinedRooms();
-    for (const id of body.subscriptions.keys()) if (!user.entries.has(id) || user.entries.get(id)!.membership !== "join") waitRooms.push(id);
+    let waitRooms = user.joinedRooms() as string[];
+    const extra = [...body.subscriptions.keys()].filter((id) => user.entries.get(id)?.membership !== "join");
+    if (extra.length) waitRooms = [...waitRooms, ...extra];
     return { body: out, news: Object.keys(rooms).length > 0 || ext.news, changes, otkSignature: ext.otkSignature, waitRooms };
   }
 
@@ -425,6 +462,15 @@ export class SlidingSync {
 function widensSig(prev: RoomSent, cfg: EffectiveConfig): boolean {
   const before = new Set(prev.required.map((p) => `${p[0]}\u0000${p[1]}`));
   return cfg.required.some((p) => !before.has(`${p[0]}\u0000${p[1]}`));
+}
+
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 0;
+/** A number identifying an object (cache keys on sets that are replaced when they change). */
+function objectId(o: object): number {
+  let id = objectIds.get(o);
+  if (id === undefined) objectIds.set(o, (id = ++nextObjectId));
+  return id;
 }
 
 /** The rooms listed in m.direct account data (user → [room IDs]); anything else ignored. */

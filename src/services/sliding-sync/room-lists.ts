@@ -34,6 +34,8 @@ const BUMP_LOG_SIZE = 20_000;
 
 export class RoomInfoCache {
   private readonly rooms = new Lru<string, RoomInfo>(100_000, "sliding_sync_rooms");
+  /** Changes whenever a room's type or encryption is learnt or changes (list filter caches). */
+  metaEpoch = 0;
   /** Rooms whose bump changed, in order; `bumpSeq` counts them all. */
   private readonly bumpLog: string[] = [];
   private bumpSeq = 0;
@@ -49,11 +51,15 @@ export class RoomInfoCache {
       info.bump = stream;
       this.logBump(roomId);
     }
-    if (stateKey === "" && type === "m.room.encryption" && info.metaKnown) info.encrypted = typeof content["algorithm"] === "string";
+    if (stateKey === "" && type === "m.room.encryption" && info.metaKnown) {
+      info.encrypted = typeof content["algorithm"] === "string";
+      this.metaEpoch++;
+    }
     if (stateKey === "" && type === "m.room.create") {
       info.type = typeof content["type"] === "string" ? (content["type"] as string) : null;
       info.encrypted ??= false;
       info.metaKnown = true;
+      this.metaEpoch++;
     }
   }
 
@@ -77,7 +83,7 @@ export class RoomInfoCache {
   }
 
   get(roomId: string): RoomInfo | undefined {
-    return this.rooms.get(roomId);
+    return this.rooms.peek(roomId);
   }
 
   /** Makes sure the recency of these rooms is known. */
@@ -109,6 +115,7 @@ export class RoomInfoCache {
     if (missing.length === 0) return;
     await this.load(missing);
     const rows = await this.repo.roomMeta(missing);
+    this.metaEpoch++;
     const found = new Map<string, { type: string | null; encrypted: boolean }>();
     for (const row of rows) {
       let content: JsonObject = {};
@@ -168,6 +175,10 @@ export class UserRooms {
   private order: string[] = [];
   private readonly placedKey = new Map<string, number>();
   private sortedSeq = 0;
+  /** Changes whenever memberships or the order change (list caches). */
+  version = 0;
+  private joinedCache: { version: number; rooms: string[] } | undefined;
+  private readonly selfLeftIds = new Set<string>();
   /** Latest stream position of the user's own receipts per room (since this object exists). */
   readonly ownReceipts = new Map<string, number>();
   private receiptPos: number | undefined;
@@ -178,8 +189,16 @@ export class UserRooms {
     private readonly infos: RoomInfoCache,
   ) {}
 
-  /** Catches up with memberships and own receipts up to `to`, then the order. */
-  async refresh(to: number, now = Date.now()): Promise<void> {
+  /** Catches up with memberships and own receipts up to `to`, then the order (one at a time). */
+  refresh(to: number, now = Date.now()): Promise<void> {
+    const run = this.refreshing.then(() => this.doRefresh(to, now));
+    this.refreshing = run.catch(() => undefined);
+    return run;
+  }
+
+  private refreshing: Promise<void> = Promise.resolve();
+
+  private async doRefresh(to: number, now: number): Promise<void> {
     const full = this.pos === undefined || now - this.loadedAt > FULL_RELOAD_MS;
     if (full || to > this.pos!) {
       const rows = await this.repo.memberships(this.userId, full ? undefined : this.pos, to);
@@ -189,12 +208,14 @@ export class UserRooms {
         for (const id of this.entries.keys()) {
           if (!seen.has(id)) {
             this.entries.delete(id);
+            this.selfLeftIds.delete(id);
             dirty.add(id);
           }
         }
         this.loadedAt = now;
       }
       for (const r of rows) this.apply(r, dirty);
+      if (dirty.size) this.version++;
       this.pos = Math.max(this.pos ?? to, to);
       if (full) {
         await this.infos.load(this.entries.keys());
@@ -215,11 +236,14 @@ export class UserRooms {
   private apply(r: MembershipRow, dirty: Set<string>): void {
     if (r.forgotten) {
       if (this.entries.delete(r.room_id)) dirty.add(r.room_id);
+      this.selfLeftIds.delete(r.room_id);
       return;
     }
     const prev = this.entries.get(r.room_id);
-    if (prev && prev.eventId === r.event_id) return;
+    if (prev && (prev.eventId === r.event_id || prev.stream > r.stream_ordering)) return;
     this.entries.set(r.room_id, { roomId: r.room_id, membership: r.membership, eventId: r.event_id, stream: r.stream_ordering, sender: r.sender });
+    if (r.membership === "leave" && r.sender === this.userId) this.selfLeftIds.add(r.room_id);
+    else this.selfLeftIds.delete(r.room_id);
     dirty.add(r.room_id);
   }
 
@@ -229,7 +253,13 @@ export class UserRooms {
     const bumped = this.infos.bumpedSince(this.sortedSeq);
     this.sortedSeq = seq;
     if (bumped === undefined) return this.rebuild();
-    for (const id of new Set(bumped)) if (this.entries.has(id)) this.place(id);
+    for (const id of new Set(bumped)) {
+      if (!this.entries.has(id)) continue;
+      const key = this.keyOf(id);
+      if (key === this.placedKey.get(id)) continue;
+      this.place(id);
+      this.version++;
+    }
   }
 
   private keyOf(id: string): number {
@@ -277,6 +307,7 @@ export class UserRooms {
       return kb - ka || (a < b ? -1 : a > b ? 1 : 0);
     });
     this.sortedSeq = this.infos.seq;
+    this.version++;
   }
 
   /** Every room of the user, most recent first. */
@@ -291,9 +322,17 @@ export class UserRooms {
   }
 
   /** Joined rooms (what a long-poll listens to). */
-  joinedRooms(): string[] {
-    const out: string[] = [];
-    for (const m of this.entries.values()) if (m.membership === "join") out.push(m.roomId);
-    return out;
+  joinedRooms(): readonly string[] {
+    if (this.joinedCache?.version !== this.version) {
+      const rooms: string[] = [];
+      for (const m of this.entries.values()) if (m.membership === "join") rooms.push(m.roomId);
+      this.joinedCache = { version: this.version, rooms };
+    }
+    return this.joinedCache.rooms;
+  }
+
+  /** Rooms the user left by themselves (lists show them only to connections not told yet). */
+  selfLeft(): ReadonlySet<string> {
+    return this.selfLeftIds;
   }
 }
