@@ -109,11 +109,11 @@ export class RelationsRepo {
     return r?.thread_id;
   }
 
-  /** Whether `sender` already annotated `parent` with this event type and key. */
-  async hasAnnotation(parentId: string, sender: string, eventType: string, key: string, q: Queryable = this.db): Promise<boolean> {
+  /** Whether `sender` already annotated `parent` (in `roomId`) with this event type and key. */
+  async hasAnnotation(roomId: string, parentId: string, sender: string, eventType: string, key: string, q: Queryable = this.db): Promise<boolean> {
     const r = await q.get(
-      "SELECT 1 AS x FROM event_relations WHERE relates_to_id = ? AND rel_type = 'm.annotation' AND sender = ? AND event_type = ? AND aggregation_key = ?",
-      [parentId, sender, eventType, key],
+      "SELECT 1 AS x FROM event_relations WHERE relates_to_id = ? AND room_id = ? AND rel_type = 'm.annotation' AND sender = ? AND event_type = ? AND aggregation_key = ?",
+      [parentId, roomId, sender, eventType, key],
     );
     return r !== undefined;
   }
@@ -198,34 +198,38 @@ export class RelationsRepo {
 
   // ---- bundled aggregations (batched over many parents)
 
-  /** Per thread root: the number of thread children and whether `userId` sent one. */
-  async threadSummaries(parentIds: readonly string[], userId: string, notSenders: readonly string[]): Promise<Map<string, { count: number; participated: boolean }>> {
+  /**
+   * Per thread root: the number of thread children and whether `userId` sent one. `parents` maps
+   * each parent to its room: children in another room do not count (the relationship is invalid).
+   */
+  async threadSummaries(parents: ReadonlyMap<string, string>, userId: string, notSenders: readonly string[]): Promise<Map<string, { count: number; participated: boolean }>> {
     const out = new Map<string, { count: number; participated: boolean }>();
     const w = childWhere({ notSenders });
-    for (const part of chunks(parentIds, 300)) {
-      const rows = await this.db.all<{ relates_to_id: string; n: number; mine: number }>(
-        `SELECT relates_to_id, COUNT(*) AS n, MAX(CASE WHEN sender = ? THEN 1 ELSE 0 END) AS mine FROM event_relations
-         WHERE relates_to_id IN (${placeholders(part.length)}) AND rel_type = 'm.thread'${w.sql} GROUP BY relates_to_id`,
+    for (const part of chunks([...parents.keys()], 300)) {
+      const rows = await this.db.all<{ relates_to_id: string; room_id: string; n: number; mine: number }>(
+        `SELECT relates_to_id, room_id, COUNT(*) AS n, MAX(CASE WHEN sender = ? THEN 1 ELSE 0 END) AS mine FROM event_relations
+         WHERE relates_to_id IN (${placeholders(part.length)}) AND rel_type = 'm.thread'${w.sql} GROUP BY relates_to_id, room_id`,
         [userId, ...part, ...w.params],
       );
-      for (const r of rows) out.set(r.relates_to_id, { count: Number(r.n), participated: Number(r.mine) === 1 });
+      for (const r of rows) if (parents.get(r.relates_to_id) === r.room_id) out.set(r.relates_to_id, { count: Number(r.n), participated: Number(r.mine) === 1 });
     }
     return out;
   }
 
-  /** Per thread root: the topologically latest thread child not sent by `notSenders`. */
-  async latestThreadEvents(parentIds: readonly string[], notSenders: readonly string[]): Promise<Map<string, string>> {
+  /** Per thread root (mapped to its room): the topologically latest thread child in that room not sent by `notSenders`. */
+  async latestThreadEvents(parents: ReadonlyMap<string, string>, notSenders: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const w = childWhere({ notSenders });
-    for (const part of chunks(parentIds, 300)) {
-      const rows = await this.db.all<{ relates_to_id: string; event_id: string }>(
-        `SELECT relates_to_id, event_id FROM (
-           SELECT relates_to_id, event_id, ROW_NUMBER() OVER (PARTITION BY relates_to_id ORDER BY depth DESC, stream_ordering DESC) AS rn
+    for (const part of chunks([...parents.keys()], 300)) {
+      const rows = await this.db.all<{ relates_to_id: string; room_id: string; event_id: string }>(
+        `SELECT relates_to_id, room_id, event_id FROM (
+           SELECT relates_to_id, room_id, event_id,
+                  ROW_NUMBER() OVER (PARTITION BY relates_to_id, room_id ORDER BY depth DESC, stream_ordering DESC) AS rn
            FROM event_relations WHERE relates_to_id IN (${placeholders(part.length)}) AND rel_type = 'm.thread'${w.sql}
          ) t WHERE rn = 1`,
         [...part, ...w.params],
       );
-      for (const r of rows) out.set(r.relates_to_id, r.event_id);
+      for (const r of rows) if (parents.get(r.relates_to_id) === r.room_id) out.set(r.relates_to_id, r.event_id);
     }
     return out;
   }

@@ -266,6 +266,26 @@ for (const backend of BACKENDS) {
       await send(alice, roomId, thread(richReply, "thread off a reply"));
     });
 
+    test("children in another room do not relate: not listed, not aggregated", async () => {
+      const roomA = await createRoom(alice, { preset: "public_chat" });
+      const roomB = await createRoom(alice, { preset: "public_chat" });
+      const root = await send(alice, roomA, "root in A");
+      const inA = await send(alice, roomA, thread(root, "reply in A"));
+      await send(alice, roomB, thread(root, "reply in B"));
+      await send(alice, roomB, edit(root, "edit from B"));
+      await send(alice, roomB, reference(root), "org.example.ref");
+      expect((await rel(alice, roomA, root)).body.chunk.map((e: any) => e.event_id)).toEqual([inA]);
+      const r = (await getEvent(alice, roomA, root)).unsigned["m.relations"];
+      expect(Object.keys(r)).toEqual(["m.thread"]);
+      expect(r["m.thread"].count).toBe(1);
+      expect(r["m.thread"].latest_event.event_id).toBe(inA);
+      // An annotation from another room does not make one here a duplicate.
+      await send(alice, roomB, reaction(root, "👍"), "m.reaction");
+      await send(alice, roomA, reaction(root, "👍"), "m.reaction");
+      expect((await alice.ok("GET", `/_matrix/client/v1/rooms/${enc(roomA)}/threads`)).chunk.map((e: any) => e.event_id)).toEqual([root]);
+      expect((await alice.ok("GET", `/_matrix/client/v1/rooms/${enc(roomB)}/threads`)).chunk).toEqual([]);
+    });
+
     test("relations of events stored before indexing are indexed at start-up", async () => {
       const roomId = await createRoom(alice, { preset: "public_chat" });
       const root = await send(alice, roomId, "old root");

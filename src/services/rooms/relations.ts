@@ -159,7 +159,7 @@ export class Relations {
     if (!rel) return;
     if (rel.relType === "m.annotation" && rel.key !== undefined) {
       // modules/event_annotations.md "Avoiding duplicate annotations".
-      if (await this.d.repo.hasAnnotation(rel.eventId, ev.sender, ev.type, rel.key)) {
+      if (ev.room_id && (await this.d.repo.hasAnnotation(ev.room_id, rel.eventId, ev.sender, ev.type, rel.key))) {
         throw new MatrixError("M_DUPLICATE_ANNOTATION", "You already sent this annotation to that event", {}, 400);
       }
     }
@@ -190,6 +190,7 @@ export class Relations {
     }
     if (parents.size === 0) return out;
     const ids = [...parents.keys()];
+    const roomOf = new Map([...parents].map(([id, p]) => [id, p.row.room_id]));
     const ignored = [...(await this.d.visibility.ignored(viewer.userId))];
     const entry = (id: string): JsonObject => {
       let e = out.get(id);
@@ -199,9 +200,9 @@ export class Relations {
 
     // m.thread
     if (withThreads) {
-      const summaries = await this.d.repo.threadSummaries(ids, viewer.userId, ignored);
+      const summaries = await this.d.repo.threadSummaries(roomOf, viewer.userId, ignored);
       if (summaries.size) {
-        const latestIds = await this.d.repo.latestThreadEvents([...summaries.keys()], ignored);
+        const latestIds = await this.d.repo.latestThreadEvents(new Map([...summaries.keys()].map((id) => [id, roomOf.get(id)!])), ignored);
         const latestRows = await this.d.roomsRepo.getEvents([...latestIds.values()]);
         const ordered = [...latestRows.values()];
         const formatted = await toClientEvents(this.d.events, ordered, viewer, { bundle: false });
@@ -227,6 +228,8 @@ export class Relations {
     const edits = new Map<string, RelationRow[]>();
     for (const c of children) {
       const parent = parents.get(c.relates_to_id)!;
+      // A child in another room does not relate to this event (the relationship is invalid).
+      if (c.room_id !== parent.row.room_id) continue;
       if (c.rel_type === "m.reference") {
         const e = entry(c.relates_to_id);
         const ref = (e["m.reference"] ??= { chunk: [] }) as { chunk: JsonObject[] };
