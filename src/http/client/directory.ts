@@ -84,7 +84,7 @@ export function directoryRoutes(app: App, svc: Services): void {
       return {};
     });
     app.get(`${p}/rooms/:roomId/aliases`, async ({ request, params }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       return { aliases: await dir().localAliases(who, roomIdParam(params.roomId)) };
     });
 

@@ -12,7 +12,7 @@ const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
 export function presenceRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {
     app.put(`${p}/presence/:userId/status`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       const b = jsonBody(body);
       const presence = b.presence;
       if (presence === undefined || presence === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'presence'");
@@ -24,7 +24,7 @@ export function presenceRoutes(app: App, svc: Services): void {
       return {};
     });
     app.get(`${p}/presence/:userId/status`, async ({ request, params }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       return svc.presence.get(who.userId, userIdParam(params.userId));
     });
   }
