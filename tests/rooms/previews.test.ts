@@ -80,6 +80,13 @@ for (const backend of BACKENDS) {
         expect(bodies(peek.body.messages.chunk)).toEqual(["welcome"]);
         expect(peek.body.state.find((e: any) => e.type === "m.room.name").content.name).toBe("Lobby");
       }
+      // The room previews flow: initialSync, then /events from its `end`.
+      const end = (await initialSync(eve, lobby)).body.messages.end;
+      const next = await send(alice, lobby, "after the snapshot");
+      expect((await eve.ok("GET", `/_matrix/client/v3/events?room_id=${enc(lobby)}&from=${enc(end)}&timeout=0`)).chunk.map((e: any) => e.event_id)).toEqual([next]);
+      // A /messages token is accepted as well.
+      const tok = (await eve.ok("GET", `/_matrix/client/v3/rooms/${enc(lobby)}/messages?dir=b&limit=1`)).start;
+      expect((await eve.ok("GET", `/_matrix/client/v3/events?room_id=${enc(lobby)}&from=${enc(tok)}&timeout=0`)).chunk).toEqual([]);
     });
 
     test("GET /events?room_id= peeks: long-polls for new events of a world_readable room", async () => {

@@ -19,7 +19,7 @@ import type { StreamAllocator } from "../streams.ts";
 import type { RoomEvents } from "./events.ts";
 import { toClientEvents, type ClientEvent, type Viewer } from "./format.ts";
 import type { Rooms } from "./rooms.ts";
-import { decodeStreamToken, encodeStreamToken } from "./tokens.ts";
+import { decodeToken, encodeStreamToken } from "./tokens.ts";
 import type { Visibility } from "./visibility.ts";
 
 /** Messages per room in initialSync. */
@@ -79,8 +79,10 @@ export class RoomPreviews {
   async roomInitialSync(viewer: Viewer, roomId: string, limit = INITIAL_SYNC_LIMIT): Promise<RoomInfo> {
     await this.requireReadable(viewer.userId, roomId);
     const m = await this.d.roomsRepo.localMembership(viewer.userId, roomId);
+    // `end` is a stream position (taken first: nothing is missed), good for /messages and /events.
+    const end = encodeStreamToken(this.d.streams.current());
     const page = await this.d.rooms.messages(viewer, roomId, { dir: "b", limit });
-    const messages: RoomInfo["messages"] = { chunk: [...page.chunk].reverse(), end: page.start };
+    const messages: RoomInfo["messages"] = { chunk: [...page.chunk].reverse(), end };
     if (page.end !== undefined) messages.start = page.end;
     const room = await this.d.roomsRepo.findRoom(roomId);
     const out: RoomInfo = {
@@ -133,7 +135,12 @@ export class RoomPreviews {
     viewer: Viewer,
     opts: { roomId?: string; from?: string; timeoutMs?: number; signal?: AbortSignal },
   ): Promise<{ start: string; end: string; chunk: ClientEvent[] }> {
-    let from = opts.from !== undefined ? decodeStreamToken(opts.from).stream : this.d.streams.current();
+    let from = this.d.streams.current();
+    if (opts.from !== undefined) {
+      const t = decodeToken(opts.from);
+      // A /messages token: the gap after event (depth, stream - 1).
+      from = t.kind === "stream" ? t.stream : t.stream - 1;
+    }
     from = Math.min(from, this.d.streams.current());
     const start = encodeStreamToken(from);
     let rooms: string[];
