@@ -79,6 +79,9 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
     serversInRoom,
     publicationAllowed: config.room_directory.publication_allowed,
   });
+  events.hooks.afterPersist.push((ev) => {
+    if (ev.state_key !== undefined && ev.room_id) roomDirectory.invalidate(ev.room_id);
+  });
   rooms.createChecks.push(async (creator, req) => {
     if (req.visibility === "public") await roomDirectory.checkPublishOnCreate(creator);
   });

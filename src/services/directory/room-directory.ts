@@ -19,7 +19,8 @@ import { asClientError } from "../federation/membership.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { Rooms } from "../rooms/rooms.ts";
-import { OPEN_JOIN_RULES, type RoomSummaries, type RoomSummary } from "./summaries.ts";
+import { Lru } from "../../util/lru.ts";
+import { OPEN_JOIN_RULES, type RoomFacts, type RoomSummaries, type RoomSummary } from "./summaries.ts";
 
 export interface PublicRoomsRequest {
   limit?: number;
@@ -84,7 +85,15 @@ function cmp(a: { n: number; r: string }, b: { n: number; r: string }): number {
 const key = (s: RoomSummary) => ({ n: s.num_joined_members, r: s.room_id });
 
 export class RoomDirectory {
+  /** Directory entries of published rooms; dropped when a state event of the room is stored. */
+  private readonly entries = new Lru<string, RoomFacts | null>(2000, "directory_entries");
+
   constructor(private readonly d: RoomDirectoryDeps) {}
+
+  /** A state event (membership, name, join rules...) changed a room: its entry is recomputed. */
+  invalidate(roomId: string): void {
+    this.entries.delete(roomId);
+  }
 
   // ------------------------------------------------------------------ aliases
 
@@ -199,7 +208,11 @@ export class RoomDirectory {
   private async listed(): Promise<RoomSummary[]> {
     const out: RoomSummary[] = [];
     for (const roomId of await this.d.repo.publishedRooms()) {
-      const f = await this.d.summaries.facts(roomId);
+      let f = this.entries.get(roomId);
+      if (f === undefined) {
+        f = (await this.d.summaries.facts(roomId)) ?? null;
+        this.entries.set(roomId, f);
+      }
       if (!f || f.summary.num_joined_members === 0) continue;
       if (!OPEN_JOIN_RULES.has(f.joinRule) && f.historyVisibility !== "world_readable") continue;
       out.push(f.summary);

@@ -1,12 +1,13 @@
 // The spec's child ordering (client-server-api modules/spaces.md "Ordering of children within a
 // space"), with its own example.
 import { expect, test } from "bun:test";
+import type { JsonObject, JsonValue } from "../../protocol/events.ts";
 import { orderChildren } from "./spaces.ts";
 
-const c = (state_key: string, origin_server_ts: number, order?: unknown) => ({
+const c = (state_key: string, origin_server_ts: number, order?: JsonValue) => ({
   state_key,
   origin_server_ts,
-  content: order === undefined ? { via: ["example.org"] } : { order, via: ["example.org"] },
+  content: (order === undefined ? { via: ["example.org"] } : { order, via: ["example.org"] }) as JsonObject,
 });
 
 test("the spec's example", () => {
