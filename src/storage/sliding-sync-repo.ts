@@ -39,8 +39,10 @@ export interface MembershipRow {
 
 export interface RoomMetaRow {
   room_id: string;
+  /** m.room.create or m.room.encryption. */
   type: string;
-  json: string;
+  /** content.type of the create event, content.algorithm of the encryption event. */
+  value: unknown;
 }
 
 export interface ThreadUpdateRow {
@@ -96,24 +98,39 @@ export class SlidingSyncRepo {
    */
   async memberships(userId: string, fromExclusive: number | undefined, toInclusive: number): Promise<MembershipRow[]> {
     const rows = await this.db.all<MembershipRow>(
-      `SELECT lm.room_id, lm.membership, lm.event_id, lm.stream_ordering, lm.forgotten, e.sender
-       FROM local_memberships lm LEFT JOIN events e ON e.event_id = lm.event_id
-       WHERE lm.user_id = ? AND lm.stream_ordering > ? AND lm.stream_ordering <= ?`,
+      `SELECT room_id, membership, event_id, stream_ordering, forgotten FROM local_memberships
+       WHERE user_id = ? AND stream_ordering > ? AND stream_ordering <= ?`,
       [userId, fromExclusive ?? Number.MIN_SAFE_INTEGER, toInclusive],
     );
+    // Senders matter for invites (ignored inviters) and leaves (kicks): read only those.
+    const need = rows.filter((r) => r.membership === "invite" || r.membership === "leave").map((r) => r.event_id);
+    const senders = new Map<string, string>();
+    for (const part of chunks(need, 500)) {
+      const found = await this.db.all<{ event_id: string; sender: string }>(`SELECT event_id, sender FROM events WHERE event_id IN (${placeholders(part.length)})`, part);
+      for (const f of found) senders.set(f.event_id, f.sender);
+    }
     for (const r of rows) {
       r.stream_ordering = Number(r.stream_ordering);
       r.forgotten = Number(r.forgotten);
+      r.sender = senders.get(r.event_id) ?? null;
     }
     return rows;
   }
 
-  /** The current m.room.create and m.room.encryption events of some rooms (their JSON). */
+  /**
+   * The room type (create event's content.type) and encryption algorithm (encryption event's
+   * content.algorithm) of some rooms, from current state; the JSON is read by the database so
+   * that a few thousand rooms cost one small row each.
+   */
   async roomMeta(roomIds: readonly string[]): Promise<RoomMetaRow[]> {
+    const value =
+      this.db.dialect === "sqlite"
+        ? "CASE cs.type WHEN 'm.room.create' THEN json_extract(e.json, '$.content.type') ELSE json_extract(e.json, '$.content.algorithm') END"
+        : "CASE cs.type WHEN 'm.room.create' THEN (e.json::json -> 'content' ->> 'type') ELSE (e.json::json -> 'content' ->> 'algorithm') END";
     const out: RoomMetaRow[] = [];
     for (const part of chunks(roomIds, 400)) {
       const rows = await this.db.all<RoomMetaRow>(
-        `SELECT cs.room_id, cs.type, e.json FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+        `SELECT cs.room_id, cs.type, ${value} AS value FROM current_state cs JOIN events e ON e.event_id = cs.event_id
          WHERE cs.room_id IN (${placeholders(part.length)}) AND cs.state_key = '' AND cs.type IN ('m.room.create', 'm.room.encryption')`,
         part,
       );

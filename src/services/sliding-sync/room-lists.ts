@@ -118,15 +118,9 @@ export class RoomInfoCache {
     this.metaEpoch++;
     const found = new Map<string, { type: string | null; encrypted: boolean }>();
     for (const row of rows) {
-      let content: JsonObject = {};
-      try {
-        content = (JSON.parse(row.json) as { content?: JsonObject }).content ?? {};
-      } catch {
-        // unreadable: treated as empty content
-      }
       const m = found.get(row.room_id) ?? { type: null, encrypted: false };
-      if (row.type === "m.room.create") m.type = typeof content["type"] === "string" ? (content["type"] as string) : null;
-      else m.encrypted = typeof content["algorithm"] === "string";
+      if (row.type === "m.room.create") m.type = typeof row.value === "string" ? row.value : null;
+      else m.encrypted = typeof row.value === "string";
       found.set(row.room_id, m);
     }
     for (const r of missing) {
