@@ -1,6 +1,6 @@
 // The Db interface and migrations, on SQLite and (with TEST_POSTGRES_URL) PostgreSQL.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../../src/storage/db.ts";
 import { currentSchemaVersion, migrate, SchemaTooNewError, splitStatements } from "../../src/storage/migrate.ts";
@@ -20,6 +20,26 @@ test("the embedded migration list matches the sql/ folder", () => {
   expect(versions).toEqual([...versions].sort((a, b) => a - b));
   expect(new Set(versions).size).toBe(versions.length);
   versions.forEach((v, i) => expect(v).toBe(i + 1));
+});
+
+test("each migration is one shared file or a .sqlite.sql + .postgres.sql pair, embedded as written", () => {
+  const dir = join(import.meta.dir, "../../sql");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".sql"));
+  const dialect = /\.(sqlite|postgres)\.sql$/;
+  for (const m of MIGRATIONS) {
+    const mine = files.filter((f) => Number(f.slice(0, 4)) === m.version);
+    if (mine.length === 1) {
+      expect(mine[0]).not.toMatch(dialect);
+      expect(m.name).toBe(mine[0]!);
+      const text = readFileSync(join(dir, mine[0]!), "utf8");
+      expect(m.sqlite).toBe(text);
+      expect(m.postgres).toBe(text);
+    } else {
+      expect(mine.sort()).toEqual([`${m.name}.postgres.sql`, `${m.name}.sqlite.sql`]);
+      expect(m.sqlite).toBe(readFileSync(join(dir, `${m.name}.sqlite.sql`), "utf8"));
+      expect(m.postgres).toBe(readFileSync(join(dir, `${m.name}.postgres.sql`), "utf8"));
+    }
+  }
 });
 
 test("placeholders are rewritten outside quotes only", () => {
