@@ -258,7 +258,7 @@ export const SCHEMA = {
     level: oneOf(["debug", "info", "warn", "error"] as const, "info", "Least severe level written."),
     file: str("", "Also write the log to this file instead of stderr. Empty: stderr only."),
     format: oneOf(["auto", "json", "text"] as const, "auto", "json: one JSON object per line; text: human-readable lines; auto: text on a terminal, JSON otherwise."),
-    modules: strs([], "Levels for single modules, overriding level: \"module=level\" entries, e.g. [\"http=warn\", \"federation=debug\"]. Modules: http (the request log), federation, rooms, sync, media, admin, db and hs (everything else).", {
+    modules: strs([], "Levels for single modules, overriding level: \"module=level\" entries, e.g. [\"http=warn\", \"federation=debug\"]. Modules: http (the request log), federation, rooms, media, e2ee, appservices, push, admin, db and hs (everything else).", {
       check: (v) => {
         const bad = v.find((e) => !/^[a-z_]+=(debug|info|warn|error)$/.test(e));
         return bad === undefined ? undefined : `entries like "federation=debug" (levels debug, info, warn, error), not ${JSON.stringify(bad)}`;
@@ -268,7 +268,7 @@ export const SCHEMA = {
   }),
 
   caches: section("Memory: one budget for every in-memory cache.", {
-    memory_target_mb: int(256, "How much memory hs aims to stay under, in MiB. Every cache (events, state, push rules, keys, tokens, ...) is sized in proportion (256 = the default sizes), and when the process grows past this the caches are trimmed. The default suits a Raspberry Pi with 1 GB; raise it on a big server.", { min: 32 }),
+    memory_target_mb: int(256, "How much memory hs aims to stay under, in MiB. Every cache (events, state, push rules, keys, tokens, ...) is sized in proportion (256 = the default sizes), and when the process grows past this the caches are trimmed. The default suits a Raspberry Pi with 1 GB; raise it on a big server.", { min: 64 }),
   }),
 
   voip: section("Voice and video calls: TURN servers handed to clients (GET /_matrix/client/v3/voip/turnServer).", {
