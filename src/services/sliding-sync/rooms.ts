@@ -144,6 +144,11 @@ export class RoomResults {
       tl = await readTimeline(this.d, userId, roomId, fromBound, upper, limit, undefined, joined ? m.stream : undefined);
     }
     const rows = tl?.rows ?? [];
+    if (tl && left && !rows.some((r) => r.event_id === m.eventId) && (prev === undefined || m.stream > prev.sentUpTo)) {
+      // A leave outside the room's timeline (rejecting an invite to a room on another server).
+      const own = await this.d.repo.findEvent(m.eventId);
+      if (own?.outlier) rows.push(own);
+    }
 
     // ---- state
     const rs = parseRequiredState(config.required, userId);
