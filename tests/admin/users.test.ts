@@ -77,6 +77,7 @@ for (const backend of BACKENDS) {
       expectError(await admin.get(`/_synapse/admin/v2/users/not-a-user-id`), 400, "M_INVALID_PARAM");
       expectError(await admin.put(`/_synapse/admin/v2/users/${enc(id)}`, { admin: "yes" }), 400, "M_BAD_JSON");
       expectError(await admin.put(`/_synapse/admin/v2/users/${enc(id)}`, { password: 5 }), 400, "M_BAD_JSON");
+      expectError(await admin.put(`/_synapse/admin/v2/users/${enc(`@long:${s.serverName}`)}`, { displayname: "x".repeat(300) }), 400, "M_INVALID_PARAM");
       expectError(await admin.put(`/_synapse/admin/v2/users/${enc(id)}`, { threepids: [{ medium: "email", address: "c@example.org" }] }), 400, "M_INVALID_PARAM");
       expectError(await admin.put(`/_synapse/admin/v2/users/${enc(id)}`, "[1]"), 400, "M_NOT_JSON");
       expectError(await admin.put(`/_synapse/admin/v2/users/${enc(`@UPPER:${s.serverName}`)}`, { password: "x" }), 400, "M_INVALID_USERNAME");

@@ -9,7 +9,7 @@ import type { AccountsService, Device } from "../accounts.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { sha256Hex, type AuthService, type Requester } from "../auth.ts";
 import { hashPassword } from "../passwords.ts";
-import type { ProfileService } from "../profiles.ts";
+import { MAX_DISPLAYNAME_LENGTH, type ProfileService } from "../profiles.ts";
 import { USER_TYPES, type RegistrationService } from "../registration.ts";
 import { randomString } from "../../util/random.ts";
 
@@ -202,6 +202,9 @@ export class AdminUsers {
     if (typeof logoutDevices !== "boolean") throw badJson("'logout_devices' must be a boolean");
     const displayname = body.displayname;
     if (displayname !== undefined && displayname !== null && typeof displayname !== "string") throw badJson("'displayname' must be a string");
+    if (typeof displayname === "string" && displayname.length > MAX_DISPLAYNAME_LENGTH) {
+      throw new MatrixError("M_INVALID_PARAM", `'displayname' is too long (max ${MAX_DISPLAYNAME_LENGTH})`);
+    }
     const avatarUrl = body.avatar_url;
     if (avatarUrl !== undefined && avatarUrl !== null && typeof avatarUrl !== "string") throw badJson("'avatar_url' must be a string");
     const admin = body.admin;
