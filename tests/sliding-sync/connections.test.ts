@@ -143,6 +143,30 @@ for (const backend of BACKENDS) {
       expect(performance.now() - started).toBeLessThan(2000);
     });
 
+    test("after a restart positions are unknown; recency comes back from room_recency (and its backfill)", async () => {
+      const a = await user("restart");
+      const older = await createRoom(a, { name: "older" });
+      const newer = await createRoom(a, { name: "newer" });
+      await send(a, older, "bump the older one");
+      const body = { lists: { all: list([0, 9]) } };
+      const r = await ss(a, body);
+      expect(roomIdsOf(r, "all")).toEqual([older, newer]);
+      // The migration's backfill rebuilds the table from the events (as on an upgraded server).
+      const migration = await Bun.file(new URL("../../sql/0014_sliding_sync.sql", import.meta.url)).text();
+      const backfill = migration.slice(migration.indexOf("INSERT INTO room_recency")).replace(/;\s*$/, "");
+      await s.restart(async () => {
+        const { openDatabase } = await import("../../src/storage/open.ts");
+        const db = await openDatabase(s.config.database);
+        await db.run("DELETE FROM room_recency");
+        await db.run(backfill);
+        await db.close();
+      });
+      expectError(await a.request("POST", ssPath({ pos: r.pos }), body), 400, "M_UNKNOWN_POS");
+      const fresh = await ss(a, body);
+      expect(roomIdsOf(fresh, "all")).toEqual([older, newer]);
+      expect(fresh.rooms[older].bump_stamp).toBe(r.rooms[older].bump_stamp);
+    });
+
     test("no lists and no subscriptions: an empty answer with a pos", async () => {
       const a = await user("empty");
       await createRoom(a, {});
