@@ -114,6 +114,20 @@ for (const backend of BACKENDS) {
       expectError(await admin.post(path, { user_id: "@x:elsewhere.org" }), 400, "M_INVALID_PARAM");
     });
 
+    test("join a user to a room: public directly, private through an invite by the admin", async () => {
+      const erin = await registerUser(s, uniqueLocalpart("erin"), "pw");
+      const pub = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      expect(await admin.ok("POST", `/_synapse/admin/v1/join/${enc(pub)}`, { user_id: erin.userId })).toEqual({ room_id: pub });
+      expect((await erin.ok("GET", "/_matrix/client/v3/joined_rooms")).joined_rooms).toContain(pub);
+      const priv = (await alice.ok("POST", "/_matrix/client/v3/createRoom", {})).room_id;
+      expectError(await admin.post(`/_synapse/admin/v1/join/${enc(priv)}`, { user_id: erin.userId }), 403, "M_FORBIDDEN");
+      const own = (await admin.ok("POST", "/_matrix/client/v3/createRoom", { room_alias_name: `own${tag}` })).room_id;
+      expect(await admin.ok("POST", `/_synapse/admin/v1/join/${enc(`#own${tag}:${s.serverName}`)}`, { user_id: erin.userId })).toEqual({ room_id: own });
+      expectError(await admin.post(`/_synapse/admin/v1/join/${enc(own)}`, { user_id: `@nobody:${s.serverName}` }), 404, "M_NOT_FOUND");
+      expectError(await admin.post(`/_synapse/admin/v1/join/${enc(own)}`, {}), 400, "M_MISSING_PARAM");
+      expectError(await alice.post(`/_synapse/admin/v1/join/${enc(pub)}`, { user_id: alice.userId }), 403, "M_FORBIDDEN");
+    });
+
     test("block and unblock: blocked rooms refuse joins and invites of local users", async () => {
       const room = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
       const path = `/_synapse/admin/v1/rooms/${enc(room)}/block`;

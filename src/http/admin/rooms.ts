@@ -6,6 +6,7 @@
 //   GET    /_synapse/admin/v1/rooms/{roomId}/state          current state [?type=]
 //   GET|PUT /_synapse/admin/v1/rooms/{roomId}/block         {block}
 //   POST   /_synapse/admin/v1/rooms/{roomIdOrAlias}/make_room_admin {user_id?}
+//   POST   /_synapse/admin/v1/join/{roomIdOrAlias}          {user_id}: makes a local user join
 //   DELETE /_synapse/admin/v1/rooms/{roomId}                shut down (and purge) before answering
 //   DELETE /_synapse/admin/v2/rooms/{roomId}                the same in the background → {delete_id}
 //   GET    /_synapse/admin/v2/rooms/{roomId}/delete_status, /_synapse/admin/v2/rooms/delete_status/{deleteId}
@@ -66,6 +67,13 @@ export function roomAdminRoutes(app: App, svc: Deps): void {
     if (typeof userId !== "string") throw new MatrixError("M_BAD_JSON", "'user_id' must be a string");
     await svc.adminRooms.makeRoomAdmin(params.roomId, userId);
     return {};
+  });
+
+  app.post("/_synapse/admin/v1/join/:roomIdOrAlias", async ({ request, params, body }) => {
+    const r = await admin(request);
+    const userId = jsonBody(body).user_id;
+    if (typeof userId !== "string") throw new MatrixError("M_MISSING_PARAM", "Missing 'user_id' (a string)");
+    return svc.adminRooms.joinUser(r.userId, params.roomIdOrAlias, userId);
   });
 
   // The body must be a JSON object (at least {}), as in Synapse.

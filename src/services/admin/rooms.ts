@@ -317,6 +317,30 @@ export class AdminRooms {
     }
   }
 
+  // ---- joining users
+
+  /**
+   * POST /_synapse/admin/v1/join/{roomIdOrAlias}: makes a local user join a room. A public room is
+   * joined directly; otherwise the requesting admin, joined to the room, invites the user first.
+   */
+  async joinUser(adminUserId: string, roomIdOrAlias: string, userId: string): Promise<{ room_id: string }> {
+    const p = parseUserId(userId);
+    if (!p) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
+    if (p.serverName !== this.d.serverName) throw new MatrixError("M_INVALID_PARAM", "This endpoint can only be used with local users");
+    if (!(await this.d.db.get("SELECT 1 AS x FROM users WHERE user_id = ?", [userId]))) throw notFound("User not found");
+    const roomId = await this.d.rooms.resolveRoom(roomIdOrAlias);
+    if (await this.d.repo.findRoom(roomId)) {
+      const joinRule = (await this.d.events.currentStateEvent(roomId, "m.room.join_rules", ""))?.content.join_rule;
+      const membership = (await this.d.events.currentStateEvent(roomId, "m.room.member", userId))?.content.membership;
+      if (joinRule !== "public" && membership !== "invite" && membership !== "join") {
+        const adminIn = (await this.d.events.currentStateEvent(roomId, "m.room.member", adminUserId))?.content.membership === "join";
+        if (!adminIn) throw new MatrixError("M_FORBIDDEN", "The room is not public and you are not in it to invite the user");
+        await this.d.rooms.invite(adminUserId, roomId, userId);
+      }
+    }
+    return { room_id: await this.d.rooms.join(userId, roomId) };
+  }
+
   // ---- deleting rooms
 
   /** Validates a delete request body (v1 and v2 take the same). */
