@@ -20,7 +20,7 @@ export function ignoredUserIds(content: JsonObject | undefined): ReadonlySet<str
 }
 
 export class IgnoredUsers {
-  private readonly cache = new Lru<string, ReadonlySet<string>>(10000);
+  private readonly cache = new Lru<string, ReadonlySet<string>>(10000, "ignored_users");
   /** Bumped on every change: a read that raced with a change is not cached. */
   private generation = 0;
 

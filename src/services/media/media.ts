@@ -114,7 +114,7 @@ export class MediaService {
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #inflight = new Map<string, Promise<MediaRecord>>();
   readonly #thumbLocks = new KeyedMutex();
-  readonly #probes = new Lru<string, ImageInfo | Error>(512);
+  readonly #probes = new Lru<string, ImageInfo | Error>(512, "media_probes");
   #pregen: Promise<void> = Promise.resolve();
   #stopped = false;
 
