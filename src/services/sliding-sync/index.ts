@@ -8,7 +8,7 @@
 // the connection last sent it. A long-poll with nothing to report registers with the Notifier
 // (the user and their joined rooms) and costs nothing until woken; a wake-up for a room outside
 // every range recomputes cheaply (in memory, plus one or two indexed reads) and waits again.
-import { unionPairs } from "../../core/required-state.ts";
+import { pairsSignature, unionPairs, type StatePair } from "../../core/required-state.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { AccountDataRepo } from "../../storage/account-data.ts";
@@ -207,12 +207,23 @@ export class SlidingSync {
     const relevant = new Map<string, EffectiveConfig>();
     const listRooms = new Map<string, string[]>();
     const listsOut: Record<string, unknown> = {};
-    const include = (roomId: string, cfg: { timelineLimit: number; requiredState: readonly (readonly [string, string])[] }, list?: string) => {
+    // Each list's (and subscription's) pairs once: rooms share them, and so do connection records.
+    const own = new Map<object, { pairs: StatePair[]; sig: string }>();
+    const ownPairs = (cfg: { requiredState: readonly StatePair[] }) => {
+      let p = own.get(cfg);
+      if (!p) own.set(cfg, (p = internPairs(unionPairs([], cfg.requiredState))));
+      return p;
+    };
+    const include = (roomId: string, cfg: { timelineLimit: number; requiredState: readonly StatePair[] }, list?: string) => {
       const cur = relevant.get(roomId);
-      if (!cur) relevant.set(roomId, { timelineLimit: cfg.timelineLimit, required: unionPairs([], cfg.requiredState), lists: list ? [list] : [] });
-      else {
+      if (!cur) {
+        const p = ownPairs(cfg);
+        relevant.set(roomId, { timelineLimit: cfg.timelineLimit, required: p.pairs, requiredSig: p.sig, lists: list ? [list] : [] });
+      } else {
         cur.timelineLimit = Math.max(cur.timelineLimit, cfg.timelineLimit);
-        cur.required = unionPairs(cur.required, cfg.requiredState);
+        const p = internPairs(unionPairs(cur.required, cfg.requiredState));
+        cur.required = p.pairs;
+        cur.requiredSig = p.sig;
         if (list) cur.lists.push(list);
       }
     };
@@ -357,7 +368,7 @@ export class SlidingSync {
     if ((prev.isDm ?? false) !== isDm) return true;
     if (m.membership === "invite" || m.membership === "knock") return false;
     if (cfg.timelineLimit > prev.timelineLimit) return true;
-    if (cfg.required.length && JSON.stringify(cfg.required) !== prev.requiredSig && widensSig(prev, cfg)) return true;
+    if (cfg.requiredSig !== prev.requiredSig && widensSig(prev, cfg)) return true;
     if (m.membership !== "join") return false;
     const info = this.d.infos.get(m.roomId);
     if (info && info.last > prev.sentUpTo) return true;
@@ -462,6 +473,15 @@ export class SlidingSync {
 function widensSig(prev: RoomSent, cfg: EffectiveConfig): boolean {
   const before = new Set(prev.required.map((p) => `${p[0]}\u0000${p[1]}`));
   return cfg.required.some((p) => !before.has(`${p[0]}\u0000${p[1]}`));
+}
+
+/** Shared copies of required_state configs (most rooms of most connections have the same few). */
+const interned = new Lru<string, { pairs: StatePair[]; sig: string }>(1000, "sliding_sync_configs");
+function internPairs(pairs: StatePair[]): { pairs: StatePair[]; sig: string } {
+  const sig = pairsSignature(pairs);
+  let hit = interned.get(sig);
+  if (!hit) interned.set(sig, (hit = { pairs, sig }));
+  return hit;
 }
 
 const objectIds = new WeakMap<object, number>();

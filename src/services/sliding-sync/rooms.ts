@@ -10,7 +10,7 @@
 // Invites and knocks carry only their stripped state. Left and banned rooms end at the
 // user's membership event: nothing after it is shown.
 import { memberKey, parseStateMapKey, stateMapKey } from "../../core/state-map.ts";
-import { parseRequiredState, readPlan, wantsNothing, wantsState, widens, pairsSignature, type RequiredState, type StatePair } from "../../core/required-state.ts";
+import { parseRequiredState, readPlan, wantsNothing, wantsState, widens, type RequiredState, type StatePair } from "../../core/required-state.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import type { EventRow, RoomsRepo, StateFilter } from "../../storage/rooms-repo.ts";
 import type { SyncRepo } from "../../storage/sync-repo.ts";
@@ -39,6 +39,8 @@ export interface RoomDeps {
 export interface EffectiveConfig {
   timelineLimit: number;
   required: StatePair[];
+  /** pairsSignature(required). */
+  requiredSig: string;
   lists: string[];
 }
 
@@ -110,7 +112,7 @@ export class RoomResults {
         membership: m.membership,
         timelineLimit: config.timelineLimit,
         required: config.required,
-        requiredSig: pairsSignature(config.required),
+        requiredSig: config.requiredSig,
         bumpStamp: inp.bumpStamp,
         isDm: inp.isDm,
       },
@@ -285,7 +287,7 @@ export class RoomResults {
         membership: m.membership,
         timelineLimit: rememberedLimit,
         required: config.required,
-        requiredSig: pairsSignature(config.required),
+        requiredSig: config.requiredSig,
         bumpStamp: bump,
         isDm: inp.isDm,
         lazyMembers: rs.lazy ? lazyMembers : undefined,
