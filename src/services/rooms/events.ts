@@ -554,7 +554,15 @@ export class RoomEvents {
           const groups = [...new Set([...rows.values()].map((r) => r.state_group).filter((g): g is number => g !== null).map(Number))];
           if (groups.length > 1) {
             const sets = await Promise.all(groups.map((g) => repo.stateOfGroup(g, {}, tx)));
-            newState = await opts.resolve(sets);
+            // State resolution loads events outside this transaction: make this (uncommitted)
+            // event visible to it through the event cache, or its own state would be ignored.
+            this.cache.set(event.event_id, event);
+            try {
+              newState = await opts.resolve(sets);
+            } catch (e) {
+              this.cache.delete(event.event_id);
+              throw e;
+            }
             newCurrentGroup = await this.stateGroupFor(tx, roomId, newState, groupAfter);
           }
         }
