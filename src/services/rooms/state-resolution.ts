@@ -36,7 +36,9 @@ export class StateResolver {
     const groups = new Set<number>();
     for (const id of eventIds) {
       const r = rows.get(id);
-      if (!r || r.state_group === null || r.outlier) return undefined;
+      // Backfilled history (negative stream positions) carries an approximate state group, good
+      // for visibility but not for resolving state: treat its state as unknown (fetched instead).
+      if (!r || r.state_group === null || r.outlier || Number(r.stream_ordering) < 0) return undefined;
       groups.add(Number(r.state_group));
     }
     if (groups.size === 1) return { group: [...groups][0]! };
