@@ -55,11 +55,16 @@ export class FederationSender {
     for (const { destination } of dests) this.wake(destination);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops sending. Deliveries in flight get a moment to finish; one hanging on a dead server is
+   * abandoned (its items stay queued on disk and go out after the next start), so shutdown never
+   * waits for another server.
+   */
+  async stop(graceMs = 1000): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    await Promise.allSettled([...this.active.values()]);
+    await Promise.race([Promise.allSettled([...this.active.values()]), Bun.sleep(graceMs)]);
   }
 
   /** Queues an event for each destination (never ourselves). */
@@ -103,10 +108,15 @@ export class FederationSender {
       this.pendingWake.add(destination);
       return;
     }
-    const run = this.drain(destination).finally(() => {
-      this.active.delete(destination);
-      if (this.pendingWake.delete(destination)) this.wake(destination);
-    });
+    const run = this.drain(destination)
+      .catch((e) => {
+        // After stop() the database may be closed under a delivery that outlived the grace period.
+        if (!this.stopped) log.warn("federation sender failed", { destination, error: (e as Error).message });
+      })
+      .finally(() => {
+        this.active.delete(destination);
+        if (this.pendingWake.delete(destination)) this.wake(destination);
+      });
     this.active.set(destination, run);
   }
 
