@@ -53,10 +53,23 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
   u.pathname = `/${name}`;
   return {
     url: u.toString(),
+    // A test database is throwaway: when PostgreSQL will not drop it yet (a background worker of
+    // another role still attached), try a few times, then leave it.
     drop: async () => {
       const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            return;
+          } catch (e) {
+            if (attempt >= 4) return;
+            await Bun.sleep(200 * (attempt + 1));
+          }
+        }
+      } finally {
+        await a.end();
+      }
     },
   };
 }

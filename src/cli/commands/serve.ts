@@ -7,6 +7,27 @@ export function defaultConfigPath(): string {
   return process.env.HS_CONFIG || "./homeserver.toml";
 }
 
+/**
+ * An error escaping to the event loop (seen: postgres.js writing to a socket that PostgreSQL closed
+ * during a restart) is logged and the server keeps serving: every write is transactional, so nothing
+ * is half-done. A storm of them (over 100 a minute) means something is badly wrong: exit 1 and let
+ * the supervisor restart the server.
+ */
+function installCrashGuard(): void {
+  let recent: number[] = [];
+  const onError = (kind: string) => (e: unknown) => {
+    const now = Date.now();
+    recent = [...recent.filter((t) => now - t < 60_000), now];
+    log.error(kind, { error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
+    if (recent.length > 100) {
+      log.error("too many uncaught errors; exiting");
+      process.exit(1);
+    }
+  };
+  process.on("uncaughtException", onError("uncaught exception"));
+  process.on("unhandledRejection", onError("unhandled promise rejection"));
+}
+
 registerCommand({
   name: "serve",
   summary: "Run the homeserver (client, federation, media and web client)",
@@ -18,6 +39,7 @@ registerCommand({
     const prettyLog = config.logging.format === "auto" ? !!process.stderr.isTTY : config.logging.format === "text";
     configureLogging({ level: config.logging.level, file: config.logging.file, pretty: prettyLog, modules: config.logging.modules });
     for (const w of warnings) log.warn(w);
+    installCrashGuard();
     const hs = await startHomeserver(config, { prettyLog });
     await new Promise<void>((resolve) => {
       const onSignal = (sig: string) => {
