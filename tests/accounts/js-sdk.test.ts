@@ -4,10 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createClient, InteractiveAuth, MatrixError, type AuthDict } from "matrix-js-sdk";
 import { registerUser, uniqueLocalpart } from "../helpers/client.ts";
+import { quiet } from "../helpers/sdk.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-
-// The SDK logs its requests at info level; keep test output readable.
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk [${backend}]`, () => {

@@ -2,29 +2,9 @@
 // /publicRooms, user directory search, presence (and the User objects its sync loop keeps),
 // server-side search, the space hierarchy and room summaries.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ClientEvent, createClient, SearchOrderBy, Visibility, type MatrixClient } from "matrix-js-sdk";
-import { registerUser } from "../helpers/client.ts";
+import { ClientEvent, SearchOrderBy, Visibility, type MatrixClient } from "matrix-js-sdk";
+import { sdkClient, waitFor } from "../helpers/sdk.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
-
-async function sdkClient(s: TestServer, name: string): Promise<MatrixClient> {
-  const u = await registerUser(s, name);
-  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet });
-}
-
-function waitFor<T>(fn: () => T | undefined, timeoutMs = 10000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      const v = fn();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - started > timeoutMs) return reject(new Error("timed out"));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk directory, presence, search, spaces [${backend}]`, () => {

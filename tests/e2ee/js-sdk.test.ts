@@ -5,13 +5,13 @@
 // in the backup) succeed too. Every client is stopped at the end (their sync loops keep timers alive).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { LoggerLevel, Tracing } from "@matrix-org/matrix-sdk-crypto-wasm";
-import { ClientEvent, createClient, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { registerUser, type TestClient } from "../helpers/client.ts";
+import { sdkFor, startSyncing } from "../helpers/sdk.ts";
 import { sync as sync0 } from "../helpers/sync.ts";
 import { BACKENDS, startFederatingServers, startTestServer, type FederatingServer, type TestServer } from "../helpers/server.ts";
 
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
 // The SDK's crypto layer also logs through its global logger; its children copy the root's methodFactory.
 const rootLogger = sdkLogger as unknown as { methodFactory: () => () => void; rebuild(): void };
 rootLogger.methodFactory = () => () => {};
@@ -20,19 +20,12 @@ const enc = encodeURIComponent;
 
 /** A logged-in js-sdk client with Rust crypto (in-memory store), syncing. */
 async function cryptoClient(server: { url: string }, user: TestClient, started: MatrixClient[]): Promise<MatrixClient> {
-  const c = createClient({ baseUrl: server.url, accessToken: user.accessToken, userId: user.userId, deviceId: user.deviceId, logger: quiet });
+  const c = sdkFor(server, user);
   started.push(c);
   await c.initRustCrypto({ useIndexedDB: false });
   // js-sdk turns the Rust SDK's tracing on at debug level; keep test output readable.
   new Tracing(LoggerLevel.Error).turnOn();
-  const ready = new Promise<void>((resolve, reject) => {
-    c.on(ClientEvent.Sync, (state) => {
-      if (state === "PREPARED" || state === "SYNCING") resolve();
-      if (state === "ERROR") reject(new Error("sync error"));
-    });
-  });
-  await c.startClient({ initialSyncLimit: 10 });
-  await ready;
+  await startSyncing(c);
   return c;
 }
 

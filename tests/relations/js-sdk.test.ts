@@ -2,25 +2,11 @@
 // builds Thread models (from bundled aggregations and thread events), its relations and thread
 // list requests parse our answers, and edits and reactions come back as it expects.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ClientEvent, createClient, Direction, THREAD_RELATION_TYPE, ThreadFilterType, type MatrixClient } from "matrix-js-sdk";
+import { ClientEvent, Direction, THREAD_RELATION_TYPE, ThreadFilterType, type MatrixClient } from "matrix-js-sdk";
 import { registerUser, type TestClient } from "../helpers/client.ts";
+import { sdkFor, waitFor } from "../helpers/sdk.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 import { send } from "../helpers/sync.ts";
-
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
-
-function waitFor<T>(fn: () => T | undefined, timeoutMs = 10000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      const v = fn();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - started > timeoutMs) return reject(new Error("timed out"));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk threads and relations [${backend}]`, () => {
@@ -31,7 +17,7 @@ for (const backend of BACKENDS) {
       s = await startTestServer({ backend });
       const a = await registerUser(s, "sdkalice");
       bob = await registerUser(s, "sdkbob");
-      alice = createClient({ baseUrl: s.url, accessToken: a.accessToken, userId: a.userId, deviceId: a.deviceId, logger: quiet });
+      alice = sdkFor(s, a);
     });
     afterAll(async () => {
       alice.stopClient();

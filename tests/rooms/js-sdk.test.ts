@@ -1,41 +1,9 @@
 // matrix-js-sdk as a real client: create a room, invite, join, send, receive through its sync
 // loop, and paginate back through history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ClientEvent, createClient, Direction, RoomEvent, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { registerUser } from "../helpers/client.ts";
+import { createClient, Direction, RoomEvent, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { quiet, sdkClient, startSyncing, waitFor } from "../helpers/sdk.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
-
-async function sdkClient(s: TestServer, name: string): Promise<MatrixClient> {
-  const u = await registerUser(s, name);
-  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet });
-}
-
-/** Starts the SDK's sync loop and waits until it is prepared. */
-async function startSyncing(c: MatrixClient): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    c.on(ClientEvent.Sync, (state) => {
-      if (state === "PREPARED" || state === "SYNCING") resolve();
-      if (state === "ERROR") reject(new Error("sync error"));
-    });
-  });
-  await c.startClient({ initialSyncLimit: 10 });
-  await ready;
-}
-
-function waitFor<T>(fn: () => T | undefined, timeoutMs = 10000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = () => {
-      const v = fn();
-      if (v !== undefined) return resolve(v);
-      if (Date.now() - started > timeoutMs) return reject(new Error("timed out"));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk rooms [${backend}]`, () => {

@@ -2,21 +2,17 @@
 // room subscription, a new message arriving through the long-poll loop, a growing range), and
 // MatrixClient driven by it (SlidingSyncSdk: rooms, names, timelines, typing, read receipts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ClientEvent, createClient, RoomEvent, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { ClientEvent, RoomEvent, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { SlidingSync, SlidingSyncEvent, SlidingSyncState, type MSC3575RoomData } from "matrix-js-sdk/lib/sliding-sync.js";
 import { registerUser, type TestClient } from "../helpers/client.ts";
+import { sdkFor } from "../helpers/sdk.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 import { createRoom, enc, join, send } from "../helpers/sync.ts";
 import { until } from "./helpers.ts";
 
 // The SDK's sliding sync modules log through its global logger.
 (sdkLogger as unknown as { setLevel(l: string): void }).setLevel("error");
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
-
-function sdkFor(s: TestServer, u: TestClient): MatrixClient {
-  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet });
-}
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk sliding sync [${backend}]`, () => {

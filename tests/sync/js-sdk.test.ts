@@ -1,27 +1,11 @@
 // matrix-js-sdk's sync loop against hs: typing, receipts, unread counts, account data and tags
 // reach a real client.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ClientEvent, createClient, NotificationCountType, type MatrixClient } from "matrix-js-sdk";
-import { registerUser } from "../helpers/client.ts";
+import { NotificationCountType, type MatrixClient } from "matrix-js-sdk";
+import { sdkClient, startSyncing } from "../helpers/sdk.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 
-const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
-
-async function sdkClient(s: TestServer, name: string): Promise<MatrixClient> {
-  const u = await registerUser(s, name);
-  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet });
-}
-
-async function startSyncing(c: MatrixClient): Promise<void> {
-  const ready = new Promise<void>((resolve, reject) => {
-    c.on(ClientEvent.Sync, (state) => {
-      if (state === "PREPARED" || state === "SYNCING") resolve();
-      if (state === "ERROR") reject(new Error("sync error"));
-    });
-  });
-  await c.startClient({ initialSyncLimit: 10, lazyLoadMembers: true });
-  await ready;
-}
+const syncOpts = { initialSyncLimit: 10, lazyLoadMembers: true };
 
 function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10000): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -53,8 +37,8 @@ for (const backend of BACKENDS) {
     });
 
     test("typing, receipts, unread counts, account data and tags through the sync loop", async () => {
-      await startSyncing(alice);
-      await startSyncing(bob);
+      await startSyncing(alice, syncOpts);
+      await startSyncing(bob, syncOpts);
       const { room_id: roomId } = await alice.createRoom({ name: "Ephemeral", preset: "public_chat" as never });
       await bob.joinRoom(roomId);
       await waitFor(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.membership === "join");
