@@ -3,6 +3,7 @@
 import { encodeBase64 } from "../../src/core/base64.ts";
 import { generateSigningKey, signedContent, type SigningKey } from "../../src/core/signing.ts";
 import type { TestClient } from "../helpers/client.ts";
+import { eventually as poll } from "../helpers/wait.ts";
 
 export type Json = Record<string, any>;
 
@@ -105,14 +106,8 @@ export class CrossSigning {
 }
 
 /** Polls `fn` until it returns a value other than undefined (no fixed sleeps). */
-export async function eventually<T>(fn: () => Promise<T | undefined>, what = "condition", timeoutMs = 15000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
+export function eventually<T>(fn: () => Promise<T | undefined>, what = "condition", timeoutMs = 15000): Promise<T> {
+  return poll(fn, timeoutMs, what, 25);
 }
 
 /**

@@ -3,19 +3,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { eventually } from "../helpers/wait.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 
 const enc = encodeURIComponent;
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15000, what = "condition"): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 for (const backend of BACKENDS) {
   describe(`federation membership [${backend}]`, () => {

@@ -3,20 +3,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
 
 /** Polls until fn returns a value (not undefined), or fails after timeoutMs. */
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15000, what = "condition"): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
 async function messages(c: TestClient, roomId: string, limit = 100): Promise<any[]> {
   return (await c.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=${limit}`)).chunk;
 }

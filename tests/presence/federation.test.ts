@@ -4,17 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { eventually } from "../helpers/wait.ts";
 import { createRoom, enc, send, sync } from "../helpers/sync.ts";
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15000, what = "condition"): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 const statusPath = (userId: string) => `/_matrix/client/v3/presence/${enc(userId)}/status`;
 const receiptsIn = (body: any, roomId: string): any => body.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: any) => e.type === "m.receipt")?.content ?? {};

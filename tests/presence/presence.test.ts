@@ -6,20 +6,13 @@ import { expectError, registerUser, type TestClient } from "../helpers/client.ts
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 import { createRoom, enc, join, send, sync, syncPath } from "../helpers/sync.ts";
+import { eventually as poll } from "../helpers/wait.ts";
 
 const statusPath = (userId: string) => `/_matrix/client/v3/presence/${enc(userId)}/status`;
 const presenceOf = (body: any, userId: string) => body.presence.events.filter((e: any) => e.sender === userId).at(-1)?.content;
 
 /** Polls until fn returns a value (not undefined). */
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 10000, what = "condition"): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
+const eventually = <T>(fn: () => Promise<T | undefined>, timeoutMs = 10000, what = "condition") => poll(fn, timeoutMs, what, 25);
 
 for (const backend of BACKENDS) {
   describe(`presence [${backend}]`, () => {

@@ -5,17 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { eventually } from "../helpers/wait.ts";
 import { enc, send, sync } from "../helpers/sync.ts";
-
-async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 15000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
 
 const thread = (root: string, body: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root } });
 
@@ -62,12 +53,12 @@ for (const backend of BACKENDS) {
       await eventually(async () => {
         const r = await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId!)}`);
         return r.status === 200 ? true : undefined;
-      }, "bob's join on hs1");
+      }, 15000, "bob's join on hs1");
       const reply = await send(bob, roomId, thread(root, "hello from hs2"));
       const summary = await eventually(async () => {
         const t = await threadSummary(alice, roomId, root);
         return t?.count === 2 ? t : undefined;
-      }, "the remote reply aggregated on hs1");
+      }, 15000, "the remote reply aggregated on hs1");
       expect(summary.latest_event.event_id).toBe(reply);
       expect(summary.latest_event.sender).toBe(bob.userId);
       expect(summary.current_user_participated).toBe(true);
@@ -84,7 +75,7 @@ for (const backend of BACKENDS) {
       const after = await eventually(async () => {
         const t = await threadSummary(alice, roomId, root);
         return t?.count === 1 ? t : undefined;
-      }, "the redaction applied on hs1");
+      }, 15000, "the redaction applied on hs1");
       expect(after.latest_event.event_id).toBe(early);
       expect((await relations(alice, roomId, root, "/m.thread")).map((e) => e.event_id)).toEqual([early]);
 
@@ -98,7 +89,7 @@ for (const backend of BACKENDS) {
       const bundled = await eventually(async () => {
         const ev = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(root)}`);
         return ev.unsigned?.["m.relations"]?.["m.replace"]?.event_id === editId ? ev : undefined;
-      }, "the edit bundled on hs2");
+      }, 15000, "the edit bundled on hs2");
       expect(bundled.content.body).toBe("root on hs1");
     }, 90000);
   });

@@ -5,19 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { eventually } from "../helpers/wait.ts";
 import { computeEventId } from "../../src/core/event-id.ts";
 
 const enc = encodeURIComponent;
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 20000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - started > timeoutMs) throw new Error("timed out");
-    await Bun.sleep(50);
-  }
-}
 
 describe("hostile federation input", () => {
   let hs1: FederatingServer;
@@ -33,7 +24,7 @@ describe("hostile federation input", () => {
     bob = await registerUser(hs2, "bob");
     roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", name: "Target" })).room_id;
     await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?via=${enc(hs1.serverName)}`, {});
-    await eventually(async () => ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).joined[bob.userId!] ? true : undefined));
+    await eventually(async () => ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).joined[bob.userId!] ? true : undefined), 20000);
   }, 60000);
   afterAll(async () => {
     await hs1?.stop();
