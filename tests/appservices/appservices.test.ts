@@ -10,6 +10,7 @@ import { BACKENDS, startTestServer, tempDir, type TestServer } from "../helpers/
 import { TestClient, expectError, registerUser } from "../helpers/client.ts";
 import { assertMatchesSpec, assertRequestMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, send } from "../helpers/sync.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const AS_TOKEN = "as_token_bridge_0123456789";
 const HS_TOKEN = "hs_token_bridge_0123456789";
@@ -65,16 +66,6 @@ class FakeAppservice {
   }
   stop(): void {
     this.server.stop(true);
-  }
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
   }
 }
 

@@ -11,6 +11,7 @@ import { registerUser, type TestClient } from "../helpers/client.ts";
 import { freePort } from "../helpers/spawn.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, send } from "../helpers/sync.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 // matrix-bot-sdk loads its end-to-end encryption binding (a native module downloaded by an install
 // script, which npm does not run here) when imported; this bridge does not encrypt, so it gets a stub.
@@ -19,16 +20,6 @@ const sdk = await import("matrix-bot-sdk");
 sdk.LogService.setLevel(sdk.LogLevel.ERROR);
 sdk.LogService.muteModule("Appservice");
 sdk.LogService.muteModule("MatrixHttpClient");
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 for (const backend of BACKENDS) {
   describe(`matrix-bot-sdk Appservice against hs [${backend}]`, () => {

@@ -7,6 +7,7 @@ import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts
 import { TestClient, expectError, loginUser, registerUser } from "../helpers/client.ts";
 import { assertMatchesSpec, assertRequestMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send } from "../helpers/sync.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** A push gateway: records /notify bodies; answers with `status` and `rejected`. */
 class FakeGateway {
@@ -34,16 +35,6 @@ class FakeGateway {
   /** Notifications about an event (not badge-only updates). */
   forEvent(eventId: string): any[] {
     return this.received.filter((b) => b.notification?.event_id === eventId);
-  }
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
   }
 }
 
