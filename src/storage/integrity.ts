@@ -17,9 +17,10 @@ interface Invariant {
   what: string;
   /** Tables the check reads; skipped when one is missing. */
   tables: string[];
-  /** Counts the rows breaking the invariant; `sample` selects one of them (a key to look at). */
-  count: string;
-  sample: string;
+  /** `FROM` clause (tables, joins and `WHERE`) selecting the rows that break the invariant. */
+  rows: string;
+  /** Column expression naming one such row (a key to look at). */
+  key: string;
 }
 
 /** Invariants of hs's tables (orphans and dangling references no foreign key catches). */
@@ -29,92 +30,92 @@ function invariants(serverName: string): Invariant[] {
     {
       what: "events of rooms that do not exist",
       tables: ["events", "rooms"],
-      count: "SELECT COUNT(*) AS n FROM events e WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = e.room_id)",
-      sample: "SELECT e.event_id AS k FROM events e WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = e.room_id) LIMIT 1",
+      key: "e.event_id",
+      rows: "events e WHERE NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = e.room_id)",
     },
     {
       what: "current state entries naming missing events",
       tables: ["current_state", "events"],
-      count: "SELECT COUNT(*) AS n FROM current_state c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)",
-      sample: "SELECT c.room_id AS k FROM current_state c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id) LIMIT 1",
+      key: "c.room_id",
+      rows: "current_state c WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)",
     },
     {
       what: "rooms whose current state group is missing",
       tables: ["rooms", "state_groups"],
-      count: "SELECT COUNT(*) AS n FROM rooms r WHERE r.current_state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = r.current_state_group)",
-      sample: "SELECT r.room_id AS k FROM rooms r WHERE r.current_state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = r.current_state_group) LIMIT 1",
+      key: "r.room_id",
+      rows: "rooms r WHERE r.current_state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = r.current_state_group)",
     },
     {
       what: "state groups whose previous group is missing",
       tables: ["state_groups"],
-      count: "SELECT COUNT(*) AS n FROM state_groups g WHERE g.prev_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups p WHERE p.id = g.prev_group)",
-      sample: "SELECT CAST(g.id AS TEXT) AS k FROM state_groups g WHERE g.prev_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups p WHERE p.id = g.prev_group) LIMIT 1",
+      key: "CAST(g.id AS TEXT)",
+      rows: "state_groups g WHERE g.prev_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups p WHERE p.id = g.prev_group)",
     },
     {
       what: "state group entries of missing groups",
       tables: ["state_group_entries", "state_groups"],
-      count: "SELECT COUNT(*) AS n FROM state_group_entries s WHERE NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = s.group_id)",
-      sample: "SELECT CAST(s.group_id AS TEXT) AS k FROM state_group_entries s WHERE NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = s.group_id) LIMIT 1",
+      key: "CAST(s.group_id AS TEXT)",
+      rows: "state_group_entries s WHERE NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = s.group_id)",
     },
     {
       what: "events whose state group is missing",
       tables: ["events", "state_groups"],
-      count: "SELECT COUNT(*) AS n FROM events e WHERE e.state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = e.state_group)",
-      sample: "SELECT e.event_id AS k FROM events e WHERE e.state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = e.state_group) LIMIT 1",
+      key: "e.event_id",
+      rows: "events e WHERE e.state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM state_groups g WHERE g.id = e.state_group)",
     },
     {
       what: "forward extremities naming missing events",
       tables: ["forward_extremities", "events"],
-      count: "SELECT COUNT(*) AS n FROM forward_extremities f WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = f.event_id)",
-      sample: "SELECT f.room_id AS k FROM forward_extremities f WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = f.event_id) LIMIT 1",
+      key: "f.room_id",
+      rows: "forward_extremities f WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = f.event_id)",
     },
     {
       what: "rooms with members but no forward extremity",
       tables: ["rooms", "forward_extremities", "current_state"],
-      count: "SELECT COUNT(*) AS n FROM rooms r WHERE r.current_state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM forward_extremities f WHERE f.room_id = r.room_id)",
-      sample: "SELECT r.room_id AS k FROM rooms r WHERE r.current_state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM forward_extremities f WHERE f.room_id = r.room_id) LIMIT 1",
+      key: "r.room_id",
+      rows: "rooms r WHERE r.current_state_group IS NOT NULL AND NOT EXISTS (SELECT 1 FROM forward_extremities f WHERE f.room_id = r.room_id)",
     },
     {
       what: "memberships of local users that do not exist",
       tables: ["local_memberships", "users"],
-      count: "SELECT COUNT(*) AS n FROM local_memberships m WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = m.user_id)",
-      sample: "SELECT m.user_id AS k FROM local_memberships m WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = m.user_id) LIMIT 1",
+      key: "m.user_id",
+      rows: "local_memberships m WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = m.user_id)",
     },
     {
       what: "devices of users that do not exist",
       tables: ["devices", "users"],
-      count: "SELECT COUNT(*) AS n FROM devices d WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = d.user_id)",
-      sample: "SELECT d.user_id AS k FROM devices d WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = d.user_id) LIMIT 1",
+      key: "d.user_id",
+      rows: "devices d WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = d.user_id)",
     },
     {
       what: "access tokens of users that do not exist",
       tables: ["access_tokens", "users"],
-      count: "SELECT COUNT(*) AS n FROM access_tokens t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = t.user_id)",
-      sample: "SELECT t.user_id AS k FROM access_tokens t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = t.user_id) LIMIT 1",
+      key: "t.user_id",
+      rows: "access_tokens t WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = t.user_id)",
     },
     {
       what: "access tokens of devices that do not exist",
       tables: ["access_tokens", "devices"],
-      count: "SELECT COUNT(*) AS n FROM access_tokens t WHERE t.device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = t.user_id AND d.device_id = t.device_id)",
-      sample: "SELECT t.user_id AS k FROM access_tokens t WHERE t.device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = t.user_id AND d.device_id = t.device_id) LIMIT 1",
+      key: "t.user_id",
+      rows: "access_tokens t WHERE t.device_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = t.user_id AND d.device_id = t.device_id)",
     },
     {
       what: "deactivated users who still have access tokens",
       tables: ["access_tokens", "users"],
-      count: "SELECT COUNT(*) AS n FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE u.deactivated = 1",
-      sample: "SELECT t.user_id AS k FROM access_tokens t JOIN users u ON u.user_id = t.user_id WHERE u.deactivated = 1 LIMIT 1",
+      key: "t.user_id",
+      rows: "access_tokens t JOIN users u ON u.user_id = t.user_id WHERE u.deactivated = 1",
     },
     {
       what: "local room aliases pointing to rooms that do not exist",
       tables: ["room_aliases", "rooms"],
-      count: `SELECT COUNT(*) AS n FROM room_aliases a WHERE a.alias LIKE '${local.replace(/'/g, "''")}' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = a.room_id)`,
-      sample: `SELECT a.alias AS k FROM room_aliases a WHERE a.alias LIKE '${local.replace(/'/g, "''")}' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = a.room_id) LIMIT 1`,
+      key: "a.alias",
+      rows: `room_aliases a WHERE a.alias LIKE '${local.replace(/'/g, "''")}' ESCAPE '\\' AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = a.room_id)`,
     },
     {
       what: "event edges of events that do not exist",
       tables: ["event_edges", "events"],
-      count: "SELECT COUNT(*) AS n FROM event_edges x WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = x.event_id)",
-      sample: "SELECT x.event_id AS k FROM event_edges x WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = x.event_id) LIMIT 1",
+      key: "x.event_id",
+      rows: "event_edges x WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = x.event_id)",
     },
   ];
 }
@@ -172,9 +173,9 @@ export async function checkDatabase(db: Db, serverName: string): Promise<CheckRe
 
   for (const inv of invariants(serverName)) {
     if (!inv.tables.every((t) => names.has(t))) continue;
-    const n = Number((await db.get<{ n: number }>(inv.count))?.n ?? 0);
+    const n = Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${inv.rows}`))?.n ?? 0);
     if (n > 0) {
-      const k = (await db.get<{ k: string }>(inv.sample))?.k;
+      const k = (await db.get<{ k: string }>(`SELECT ${inv.key} AS k FROM ${inv.rows} LIMIT 1`))?.k;
       problems.push(`${n} ${inv.what}${k ? ` (e.g. ${k})` : ""}`);
     }
   }
