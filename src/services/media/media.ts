@@ -154,6 +154,12 @@ export class MediaService {
   /** POST /_matrix/media/v3/upload: stores the content, returns its mxc:// URI. */
   async upload(req: UploadRequest): Promise<string> {
     const pending = await this.#receive(req);
+    const mediaId = await this.#storeLocal(pending, { userId: req.userId, contentType: req.contentType, uploadName: req.filename || null, urlPreview: false });
+    return `mxc://${this.serverName}/${mediaId}`;
+  }
+
+  /** Places a received file and records it as new local media under a fresh media ID (returned). */
+  async #storeLocal(pending: PendingFile, m: { userId: string | null; contentType: string | null; uploadName: string | null; urlPreview: boolean }): Promise<string> {
     const now = this.#now();
     const mediaId = randomString(24);
     await this.files.withLock(pending.sha256, async () => {
@@ -161,9 +167,9 @@ export class MediaService {
       await this.repo.insert({
         origin: this.serverName,
         mediaId,
-        userId: req.userId,
-        contentType: normalizeContentType(req.contentType),
-        uploadName: req.filename || null,
+        userId: m.userId,
+        contentType: normalizeContentType(m.contentType),
+        uploadName: m.uploadName,
         sha256: pending.sha256,
         size: pending.size,
         createdTs: now,
@@ -172,11 +178,11 @@ export class MediaService {
         authenticated: this.config.enable_authenticated_media,
         quarantinedBy: null,
         protected: false,
-        urlPreview: false,
+        urlPreview: m.urlPreview,
       });
     });
     this.#schedulePregeneration(this.serverName, mediaId);
-    return `mxc://${this.serverName}/${mediaId}`;
+    return mediaId;
   }
 
   /** Stores an image fetched by the URL previewer as local media; returns its media ID and file. */
@@ -188,28 +194,7 @@ export class MediaService {
       if (e instanceof TooLargeError) throw new MatrixError("M_TOO_LARGE", "Image too large");
       throw e;
     }
-    const now = this.#now();
-    const mediaId = randomString(24);
-    await this.files.withLock(pending.sha256, async () => {
-      await pending.place();
-      await this.repo.insert({
-        origin: this.serverName,
-        mediaId,
-        userId: null,
-        contentType: normalizeContentType(contentType),
-        uploadName: null,
-        sha256: pending.sha256,
-        size: pending.size,
-        createdTs: now,
-        unusedExpiresTs: null,
-        lastAccessTs: now,
-        authenticated: this.config.enable_authenticated_media,
-        quarantinedBy: null,
-        protected: false,
-        urlPreview: true,
-      });
-    });
-    this.#schedulePregeneration(this.serverName, mediaId);
+    const mediaId = await this.#storeLocal(pending, { userId: null, contentType, uploadName: null, urlPreview: true });
     return { mediaId, size: pending.size, path: this.files.pathOf(pending.sha256) };
   }
 
