@@ -2,8 +2,9 @@
 // the matched actions, `read` from receipts (threaded too), `only=highlight`, paging with
 // next_token, events of ignored users left out, and the spec's errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send } from "../helpers/sync.ts";
 
@@ -14,10 +15,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 

@@ -2,8 +2,9 @@
 // cleared by read receipts (public or private) and by the user's own messages, per thread when
 // the filter asks, and user rules from m.push_rules account data. Both databases.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { type TestClient } from "../helpers/client.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 
 for (const backend of BACKENDS) {
@@ -13,10 +14,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 

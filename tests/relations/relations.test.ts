@@ -3,8 +3,9 @@
 // /messages, /context and limited /sync timelines, edits per spec v1.7 (content untouched, most
 // recent valid edit, redactions), duplicate annotations, thread validation.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 
@@ -25,10 +26,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let eve: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      eve = await registerUser(s, "eve");
+      [s, alice, bob, eve] = await serverWithUsers({ backend }, "alice", "bob", "eve");
     });
     afterAll(() => s.stop());
 

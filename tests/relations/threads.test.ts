@@ -2,8 +2,9 @@
 // pagination, errors, bundled summaries, roots of ignored users redacted), and the thread of an
 // event as push counts and threaded receipts see it (one computation, from the relations index).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 
@@ -17,11 +18,7 @@ for (const backend of BACKENDS) {
     let carol: TestClient;
     let dave: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
-      dave = await registerUser(s, "dave");
+      [s, alice, bob, carol, dave] = await serverWithUsers({ backend }, "alice", "bob", "carol", "dave");
     });
     afterAll(() => s.stop());
 

@@ -3,8 +3,9 @@
 // /relations, never their state events; their invites are not shown; their messages do not
 // count as unread; un-ignoring resumes delivery.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { bodies, createRoom, enc, join, send, setState, sync } from "../helpers/sync.ts";
 
 for (const backend of BACKENDS) {
@@ -14,10 +15,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let troll: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      troll = await registerUser(s, "troll");
+      [s, alice, bob, troll] = await serverWithUsers({ backend }, "alice", "bob", "troll");
     });
     afterAll(() => s.stop());
 

@@ -1,8 +1,9 @@
 // GET /_matrix/client/v1/mutual_rooms (spec v1.19) on both databases: rooms both users are
 // joined to, the total count, paging with next_batch, and the spec's 400s.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, leave } from "../helpers/sync.ts";
 
@@ -13,10 +14,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 

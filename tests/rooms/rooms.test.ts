@@ -1,6 +1,7 @@
 // Rooms over HTTP: create, membership, send, state, history, redaction, on both databases.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 
@@ -13,10 +14,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 

@@ -3,8 +3,9 @@
 // requesters who may not invite get M_FORBIDDEN, well-formed ones M_THREEPID_DENIED; createRoom
 // refuses invite_3pid before creating anything.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join } from "../helpers/sync.ts";
 
@@ -17,10 +18,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 

@@ -3,8 +3,9 @@
 // directory listing moved, the tombstone, the old room locked down; permissions and errors;
 // settings carried over when members follow.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 
@@ -16,11 +17,7 @@ for (const backend of BACKENDS) {
     let carol: TestClient;
     let mallory: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
-      mallory = await registerUser(s, "mallory");
+      [s, alice, bob, carol, mallory] = await serverWithUsers({ backend }, "alice", "bob", "carol", "mallory");
     });
     afterAll(() => s.stop());
 

@@ -1,7 +1,8 @@
 // Stored and inline filters, and lazy-loading room members in /sync, on both databases.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { bodies, createRoom, enc, join, send, setState, sync, syncPath } from "../helpers/sync.ts";
 
@@ -15,11 +16,7 @@ for (const backend of BACKENDS) {
     let carol: TestClient;
     let dave: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
-      dave = await registerUser(s, "dave");
+      [s, alice, bob, carol, dave] = await serverWithUsers({ backend }, "alice", "bob", "carol", "dave");
     });
     afterAll(() => s.stop());
 

@@ -1,7 +1,8 @@
 // The invite, leave and knock sections of /sync, forgotten rooms and include_leave, on both databases.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { type TestClient } from "../helpers/client.ts";
 import { bodies, createRoom, enc, invite, join, leave, send, setState, sync } from "../helpers/sync.ts";
 
 const stripped = (events: any[]) => events.map((e) => `${e.type}|${e.state_key}`).sort();
@@ -13,10 +14,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 

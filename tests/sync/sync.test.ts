@@ -1,8 +1,9 @@
 // GET /sync over HTTP: initial and incremental syncs, long-polling, limited timelines continued by
 // /messages, state vs timeline, full_state, state_after, on both databases.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { bodies, createRoom, enc, join, send, setState, sync, syncPath } from "../helpers/sync.ts";
 
 for (const backend of BACKENDS) {
@@ -12,10 +13,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let carol: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
     });
     afterAll(() => s.stop());
 
