@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, join, setState } from "../helpers/sync.ts";
 
 for (const backend of BACKENDS) {
@@ -18,10 +19,7 @@ for (const backend of BACKENDS) {
     const a = (name: string) => `#${name}:${s.serverName}`;
     const path = (alias: string) => `/_matrix/client/v3/directory/room/${enc(alias)}`;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
       admin = await registerUser(s, "root", "password", true);
       roomId = await createRoom(alice, { preset: "public_chat", room_alias_name: "made-at-creation" });
       await join(bob, roomId);
@@ -128,9 +126,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let admin: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend, config: { room_directory: { publication_allowed: false } } });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
+      [s, alice, bob] = await serverWithUsers({ backend, config: { room_directory: { publication_allowed: false } } }, "alice", "bob");
       admin = await registerUser(s, "root", "password", true);
     });
     afterAll(() => s.stop());

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, join, leave, setState } from "../helpers/sync.ts";
 
 const search = async (c: TestClient, term: string, limit?: number) => {
@@ -24,12 +25,7 @@ for (const backend of BACKENDS) {
     let hidden: TestClient; // in a private room without the searcher
     let lonely: TestClient; // in no room
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      searcher = await registerUser(s, "searcher");
-      zoe = await registerUser(s, "zoe");
-      zoey = await registerUser(s, "zoey");
-      hidden = await registerUser(s, "zoehidden");
-      lonely = await registerUser(s, "zoelonely");
+      [s, searcher, zoe, zoey, hidden, lonely] = await serverWithUsers({ backend }, "searcher", "zoe", "zoey", "zoehidden", "zoelonely");
       await setName(zoe, "Zoë Ärger");
       await zoe.ok("PUT", `/_matrix/client/v3/profile/${enc(zoe.userId!)}/avatar_url`, { avatar_url: "mxc://example.org/zoe" });
       await setName(zoey, "Zoey Public");

@@ -1,7 +1,8 @@
 // Account data (global and per room) and room tags over HTTP, and their delivery in /sync.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, sync } from "../helpers/sync.ts";
 
@@ -12,9 +13,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient;
     let roomId: string;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
+      [s, alice, bob] = await serverWithUsers({ backend }, "alice", "bob");
       roomId = await createRoom(alice, {});
     });
     afterAll(() => s.stop());

@@ -1,7 +1,8 @@
 // Typing notifications over HTTP: PUT /rooms/{roomId}/typing/{userId} and m.typing in /sync.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, leave, sync } from "../helpers/sync.ts";
 
@@ -16,10 +17,7 @@ for (const backend of BACKENDS) {
     let carol: TestClient;
     let roomId: string;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
       roomId = await createRoom(alice, { preset: "public_chat" });
       await join(bob, roomId);
     });

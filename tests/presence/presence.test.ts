@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, join, send, sync, syncPath } from "../helpers/sync.ts";
 import { eventually as poll } from "../helpers/wait.ts";
 
@@ -21,10 +22,7 @@ for (const backend of BACKENDS) {
     let bob: TestClient; // shares a room with alice
     let carol: TestClient; // shares nothing
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      carol = await registerUser(s, "carol");
+      [s, alice, bob, carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
       const roomId = await createRoom(alice, { preset: "public_chat" });
       await join(bob, roomId);
     });

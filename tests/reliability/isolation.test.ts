@@ -3,8 +3,9 @@
 // logged-out token and a non-admin on admin endpoints each get the spec's error — and never the
 // private data (marked with a secret string that must not appear in any response).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { registerUser, TestClient, withPasswordAuth } from "../helpers/client.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { TestClient, withPasswordAuth } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 
 const enc = encodeURIComponent;
 
@@ -29,11 +30,7 @@ for (const backend of BACKENDS) {
     let probes: Probe[] = [];
 
     beforeAll(async () => {
-      s = await startTestServer({ backend, config: { registration: { enabled: true, allow_guests: true } } });
-      owner = await registerUser(s, "owner");
-      outsider = await registerUser(s, "outsider");
-      former = await registerUser(s, "former");
-      loggedOut = await registerUser(s, "gone");
+      [s, owner, outsider, former, loggedOut] = await serverWithUsers({ backend, config: { registration: { enabled: true, allow_guests: true } } }, "owner", "outsider", "former", "gone");
       await loggedOut.ok("POST", "/_matrix/client/v3/logout", {});
       const g = await new TestClient(s.url).ok("POST", "/_matrix/client/v3/register?kind=guest", {});
       guest = new TestClient(s.url, g.access_token, g.user_id, g.device_id);

@@ -3,8 +3,9 @@
 // long-polling; non-members see only world_readable history), the deprecated GET /events,
 // GET /events/{eventId} and GET /initialSync.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, registerUser, TestClient } from "../helpers/client.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
+import { expectError, TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { bodies, createRoom, enc, join, leave, send, setState } from "../helpers/sync.ts";
 
@@ -16,10 +17,7 @@ for (const backend of BACKENDS) {
     let eve: TestClient;
     let guest: TestClient;
     beforeAll(async () => {
-      s = await startTestServer({ backend, config: { registration: { allow_guests: true } } });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      eve = await registerUser(s, "eve");
+      [s, alice, bob, eve] = await serverWithUsers({ backend, config: { registration: { allow_guests: true } } }, "alice", "bob", "eve");
       const g = await new TestClient(s.url).ok("POST", "/_matrix/client/v3/register?kind=guest", {});
       guest = new TestClient(s.url, g.access_token, g.user_id, g.device_id);
     });

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, invite, join, leave, send, setState } from "../helpers/sync.ts";
 
 async function search(c: TestClient, criteria: Record<string, unknown>, nextBatch?: string): Promise<any> {
@@ -26,10 +27,7 @@ for (const backend of BACKENDS) {
     let roomA: string;
     let roomB: string;
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-      eve = await registerUser(s, "eve");
+      [s, alice, bob, eve] = await serverWithUsers({ backend }, "alice", "bob", "eve");
       await alice.ok("PUT", `/_matrix/client/v3/profile/${enc(alice.userId!)}/displayname`, { displayname: "Alice A" });
       roomA = await createRoom(alice, { preset: "public_chat", name: "Martian Embassy", topic: "Where martians meet" });
       await join(bob, roomA);

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, registerUser, TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { BACKENDS, type TestServer } from "../helpers/server.ts";
+import { serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, invite, setState } from "../helpers/sync.ts";
 
 const hierarchy = async (c: TestClient, roomId: string, query = ""): Promise<any> => {
@@ -29,9 +30,7 @@ for (const backend of BACKENDS) {
     const child = (parent: string, roomId: string, content: Record<string, unknown> = {}) =>
       setState(alice, parent, "m.space.child", { via: [s.serverName], ...content }, roomId);
     beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
+      [s, alice, bob] = await serverWithUsers({ backend }, "alice", "bob");
       space = await createRoom(alice, { preset: "public_chat", name: "Space", creation_content: { type: "m.space" }, room_alias_name: "the-space" });
       general = await createRoom(alice, { preset: "public_chat", name: "General", topic: "Talk" });
       random = await createRoom(alice, { preset: "public_chat", name: "Random" });
