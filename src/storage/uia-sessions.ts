@@ -25,6 +25,19 @@ interface Row {
 
 const COLS = "session_id, user_id, method, uri, client_dict, server_data, completed, created_ts";
 
+function fromRow(r: Row): UiaSession {
+  return {
+    sessionId: r.session_id,
+    userId: r.user_id,
+    method: r.method,
+    uri: r.uri,
+    clientDict: JSON.parse(r.client_dict),
+    serverData: JSON.parse(r.server_data),
+    completed: JSON.parse(r.completed),
+    createdTs: Number(r.created_ts),
+  };
+}
+
 export class UiaSessionsStore {
   constructor(private readonly db: Db) {}
 
@@ -43,17 +56,7 @@ export class UiaSessionsStore {
 
   async find(sessionId: string, q: Queryable = this.db): Promise<UiaSession | undefined> {
     const r = await q.get<Row>(`SELECT ${COLS} FROM uia_sessions WHERE session_id = ?`, [sessionId]);
-    if (!r) return undefined;
-    return {
-      sessionId: r.session_id,
-      userId: r.user_id,
-      method: r.method,
-      uri: r.uri,
-      clientDict: JSON.parse(r.client_dict),
-      serverData: JSON.parse(r.server_data),
-      completed: JSON.parse(r.completed),
-      createdTs: Number(r.created_ts),
-    };
+    return r ? fromRow(r) : undefined;
   }
 
   async update(q: Queryable, s: Pick<UiaSession, "sessionId" | "clientDict" | "serverData" | "completed">): Promise<void> {
@@ -73,16 +76,7 @@ export class UiaSessionsStore {
   async deleteExpired(before: number): Promise<UiaSession[]> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.all<Row>(`DELETE FROM uia_sessions WHERE created_ts < ? RETURNING ${COLS}`, [before]);
-      return rows.map((r) => ({
-        sessionId: r.session_id,
-        userId: r.user_id,
-        method: r.method,
-        uri: r.uri,
-        clientDict: JSON.parse(r.client_dict),
-        serverData: JSON.parse(r.server_data),
-        completed: JSON.parse(r.completed),
-        createdTs: Number(r.created_ts),
-      }));
+      return rows.map(fromRow);
     });
   }
 }
