@@ -122,6 +122,15 @@ export class RegistrationService {
   /** Creates (or upgrades) the account, its profile and optionally a logged-in device, atomically. */
   async register(opts: RegisterOptions): Promise<RegisterResult> {
     const result = await this.db.transaction(async (tx) => {
+      const insertUser = (userId: string) =>
+        this.accounts.store.insertUser(tx, {
+          userId,
+          passwordHash: opts.passwordHash,
+          isAdmin: !!opts.admin,
+          isGuest: !!opts.guest,
+          userType: opts.userType ?? null,
+          createdTs: this.now(),
+        });
       let userId: string;
       let localpart: string;
       if (opts.upgradeGuest !== undefined) {
@@ -133,29 +142,13 @@ export class RegistrationService {
       } else if (opts.localpart !== undefined) {
         localpart = opts.localpart;
         userId = `@${localpart}:${this.serverName}`;
-        const created = await this.accounts.store.insertUser(tx, {
-          userId,
-          passwordHash: opts.passwordHash,
-          isAdmin: !!opts.admin,
-          isGuest: !!opts.guest,
-          userType: opts.userType ?? null,
-          createdTs: this.now(),
-        });
-        if (!created) throw new MatrixError("M_USER_IN_USE", "User ID already taken.");
+        if (!(await insertUser(userId))) throw new MatrixError("M_USER_IN_USE", "User ID already taken.");
       } else {
         // Generated IDs are numeric (reserved: never chosen by users), skipping any taken one.
         for (;;) {
           localpart = String(await this.accounts.store.nextCounter(tx, "generated_user_id"));
           userId = `@${localpart}:${this.serverName}`;
-          const created = await this.accounts.store.insertUser(tx, {
-            userId,
-            passwordHash: opts.passwordHash,
-            isAdmin: !!opts.admin,
-            isGuest: !!opts.guest,
-            userType: opts.userType ?? null,
-            createdTs: this.now(),
-          });
-          if (created) break;
+          if (await insertUser(userId)) break;
         }
       }
       if (opts.upgradeGuest === undefined) {
