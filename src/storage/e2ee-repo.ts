@@ -599,32 +599,30 @@ export class E2eeRepo {
   }
 
   async listBackupKeys(userId: string, version: number, roomId?: string, sessionId?: string): Promise<BackupKeyRow[]> {
-    let sql = "SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, session_data FROM e2e_room_keys WHERE user_id = ? AND version = ?";
-    const params: (string | number)[] = [userId, version];
-    if (roomId !== undefined) {
-      sql += " AND room_id = ?";
-      params.push(roomId);
-    }
-    if (sessionId !== undefined) {
-      sql += " AND session_id = ?";
-      params.push(sessionId);
-    }
+    const { where, params } = backupKeysWhere(userId, version, roomId, sessionId);
+    const sql = `SELECT room_id, session_id, first_message_index, forwarded_count, is_verified, session_data FROM e2e_room_keys WHERE ${where}`;
     return (await this.db.all<BackupKeyRow>(`${sql} ORDER BY room_id, session_id`, params)).map(normaliseBackupKey);
   }
 
   async deleteBackupKeys(q: Queryable, userId: string, version: number, roomId?: string, sessionId?: string): Promise<number> {
-    let sql = "DELETE FROM e2e_room_keys WHERE user_id = ? AND version = ?";
-    const params: (string | number)[] = [userId, version];
-    if (roomId !== undefined) {
-      sql += " AND room_id = ?";
-      params.push(roomId);
-    }
-    if (sessionId !== undefined) {
-      sql += " AND session_id = ?";
-      params.push(sessionId);
-    }
-    return q.run(sql, params);
+    const { where, params } = backupKeysWhere(userId, version, roomId, sessionId);
+    return q.run(`DELETE FROM e2e_room_keys WHERE ${where}`, params);
   }
+}
+
+/** The backup keys of one backup version, optionally of one room and one session. */
+function backupKeysWhere(userId: string, version: number, roomId?: string, sessionId?: string): { where: string; params: (string | number)[] } {
+  let where = "user_id = ? AND version = ?";
+  const params: (string | number)[] = [userId, version];
+  if (roomId !== undefined) {
+    where += " AND room_id = ?";
+    params.push(roomId);
+  }
+  if (sessionId !== undefined) {
+    where += " AND session_id = ?";
+    params.push(sessionId);
+  }
+  return { where, params };
 }
 
 function normaliseBackupKey(r: BackupKeyRow): BackupKeyRow {
