@@ -101,6 +101,16 @@ export function AdminConsole({ tab }: { tab: string }) {
   );
 }
 
+/** The toolbar's search box of a list. */
+function SearchField({ label, value, onInput }: { label: string; value: string; onInput: (v: string) => void }) {
+  return (
+    <label class="search">
+      <Icon name="search" size={16} />
+      <input type="search" aria-label={label} placeholder={label} value={value} onInput={(e) => onInput(val(e))} />
+    </label>
+  );
+}
+
 function Stat({ label, value }: { label: string; value: ComponentChildren }) {
   return (
     <div class="stat">
@@ -244,10 +254,7 @@ function Users() {
   return (
     <section>
       <div class="toolbar">
-        <label class="search">
-          <Icon name="search" size={16} />
-          <input type="search" aria-label="Search users" placeholder="Search users" value={search} onInput={(e) => setSearch(val(e))} />
-        </label>
+        <SearchField label="Search users" value={search} onInput={setSearch} />
         <button type="button" class="btn primary" onClick={() => setCreating(true)}>
           <Icon name="plus" size={16} /> New user
         </button>
@@ -485,10 +492,7 @@ function Rooms() {
   return (
     <section>
       <div class="toolbar">
-        <label class="search">
-          <Icon name="search" size={16} />
-          <input type="search" aria-label="Search rooms" placeholder="Search rooms" value={search} onInput={(e) => setSearch(val(e))} />
-        </label>
+        <SearchField label="Search rooms" value={search} onInput={setSearch} />
       </div>
       <Loaded state={state}>
         {(d) => (
