@@ -166,8 +166,8 @@ export class FederationClient {
     return (await this.send<T>(req)).body;
   }
 
-  /** Like request, with the status and headers of the answer. */
-  async send<T = unknown>(req: FederationRequest): Promise<FederationResponse<T>> {
+  /** Throws unless federation is enabled, the destination allowed and (when asked) not backed off. */
+  #checkSendable(req: FederationRequest): void {
     const dest = req.destination;
     if (!this.#enabled) throw new FederationError(dest, "disabled", "federation is disabled");
     if (!this.#allowed(dest)) throw new FederationError(dest, "denied", `${dest} is not in the federation domain allowlist`);
@@ -175,6 +175,12 @@ export class FederationClient {
       const wait = this.backoff.retryAfterMs(dest);
       if (wait > 0) throw new FederationError(dest, "backoff", `${dest} is backed off for another ${wait} ms`, { retryAfterMs: wait });
     }
+  }
+
+  /** Like request, with the status and headers of the answer. */
+  async send<T = unknown>(req: FederationRequest): Promise<FederationResponse<T>> {
+    const dest = req.destination;
+    this.#checkSendable(req);
     try {
       const res = await this.#exchange<T>(req);
       if (req.backoff) this.backoff.recordSuccess(dest);
@@ -194,13 +200,7 @@ export class FederationClient {
    * except that the status is not looked at: the caller reads or cancels the body.
    */
   async open(req: FederationRequest): Promise<Response> {
-    const dest = req.destination;
-    if (!this.#enabled) throw new FederationError(dest, "disabled", "federation is disabled");
-    if (!this.#allowed(dest)) throw new FederationError(dest, "denied", `${dest} is not in the federation domain allowlist`);
-    if (req.backoff) {
-      const wait = this.backoff.retryAfterMs(dest);
-      if (wait > 0) throw new FederationError(dest, "backoff", `${dest} is backed off for another ${wait} ms`, { retryAfterMs: wait });
-    }
+    this.#checkSendable(req);
     const out = await this.#prepare(req);
     try {
       return await this.#http.open(out);
