@@ -133,6 +133,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     minBackoffMs: config.federation.retry_min_interval_ms,
     shutdownHooks,
   });
+  // A server that contacts us is up: deliveries queued for it resume at once.
+  federation.inboundHooks.push((origin) => void roomFederation.sender.markUp(origin));
   const e2ee = createE2eeServices({
     db,
     repo: e2eeRepo,

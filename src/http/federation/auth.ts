@@ -11,7 +11,7 @@ import type { FederationServices } from "../../services/federation/transport.ts"
 
 export interface FederationAuthDeps {
   config: Pick<Config, "server_name">;
-  federation: Pick<FederationServices, "enabled" | "keyRing" | "isDomainAllowed" | "backoff">;
+  federation: Pick<FederationServices, "enabled" | "keyRing" | "isDomainAllowed" | "backoff" | "inboundHooks">;
 }
 
 const unauthorized = (msg: string) => new MatrixError("M_UNAUTHORIZED", msg, {}, 401);
@@ -68,6 +68,7 @@ export async function authenticateServer(svc: FederationAuthDeps, request: Reque
   if (!check.ok) throw unauthorized(`Invalid signature: ${check.reason}`);
   // The origin is up: outbound requests to it need not wait for their backoff any longer.
   svc.federation.backoff.recordSuccess(origin);
+  for (const hook of svc.federation.inboundHooks) hook(origin);
   return origin;
 }
 

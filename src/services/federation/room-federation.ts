@@ -49,7 +49,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName });
   const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({ db, repo, events, resolver, receiver, fed: d.fed, serverName, signingKey: d.signingKey });
-  const serve = new FederationServe({ db, repo, events, receiver, membership, serverName, onOriginSeen: (o) => void sender.markUp(o) });
+  const serve = new FederationServe({ db, repo, events, receiver, membership, serverName });
 
   const serversCache = new Map<string, string[]>();
   const serversInRoom = async (roomId: string): Promise<string[]> => {

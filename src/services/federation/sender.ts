@@ -33,6 +33,8 @@ export class FederationSender {
   private readonly active = new Map<string, Promise<void>>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly pendingWake = new Set<string>();
+  /** Destinations with a row in federation_destinations (markUp runs on every inbound request). */
+  private readonly backedOff = new Set<string>();
   private stopped = false;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
@@ -50,6 +52,9 @@ export class FederationSender {
   async start(): Promise<void> {
     const r = await this.db.get<{ m: number | null }>("SELECT MAX(id) AS m FROM federation_outbox");
     this.nextId = Number(r?.m ?? 0) + 1;
+    for (const { destination } of await this.db.all<{ destination: string }>("SELECT destination FROM federation_destinations")) {
+      this.backedOff.add(destination);
+    }
     if (!this.opts.enabled) return;
     const dests = await this.db.all<{ destination: string }>("SELECT DISTINCT destination FROM federation_outbox");
     for (const { destination } of dests) this.wake(destination);
@@ -92,6 +97,7 @@ export class FederationSender {
 
   /** The destination is reachable again (it sent us something): clear back-off and resume. */
   async markUp(destination: string): Promise<void> {
+    if (!this.backedOff.delete(destination)) return;
     const had = await this.db.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
     if (had > 0) {
       const t = this.timers.get(destination);
@@ -159,6 +165,7 @@ export class FederationSender {
            ON CONFLICT (destination) DO UPDATE SET failures = excluded.failures, retry_after_ts = excluded.retry_after_ts`,
           [destination, failures, Date.now() + delay],
         );
+        this.backedOff.add(destination);
         log.info("federation send failed; backing off", { destination, failures, retry_in_ms: delay, error: (e as Error).message });
         this.schedule(destination, delay);
         return;
@@ -166,8 +173,9 @@ export class FederationSender {
       const ids = [...pdus, ...edus].map((r) => Number(r.id));
       await this.db.transaction(async (tx) => {
         for (const id of ids) await tx.run("DELETE FROM federation_outbox WHERE id = ?", [id]);
-        await tx.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
+        if (this.backedOff.has(destination)) await tx.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
       });
+      this.backedOff.delete(destination);
       failuresSoFar = 0;
     }
   }

@@ -28,8 +28,6 @@ export interface ServeDeps {
   receiver: FederationReceiver;
   membership: FederationMembership;
   serverName: string;
-  /** Called for each inbound transaction (the sender marks the origin as reachable). */
-  onOriginSeen?: (origin: string) => void;
 }
 
 const MAX_PDUS = 50;
@@ -47,7 +45,6 @@ export class FederationServe {
     const edus = Array.isArray(body.edus) ? body.edus : [];
     if (pdus.length > MAX_PDUS || edus.length > MAX_EDUS) throw new MatrixError("M_BAD_JSON", `At most ${MAX_PDUS} PDUs and ${MAX_EDUS} EDUs per transaction`);
     if (body.origin !== undefined && body.origin !== origin) throw new MatrixError("M_FORBIDDEN", "Transaction origin does not match the request's origin");
-    this.d.onOriginSeen?.(origin);
     // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others.
     return this.txnLocks.run(origin, async () => {
       const done = await this.d.db.get<{ response: string }>("SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?", [origin, txnId]);

@@ -28,6 +28,8 @@ export interface FederationServices {
   readonly backoff: DestinationBackoff;
   readonly notary: Notary;
   readonly acls: ServerAcls;
+  /** Run for each authenticated request from another server: it is up (e.g. resume deliveries to it). */
+  readonly inboundHooks: Array<(origin: string) => void>;
   /** domain_allowlist: whether we federate with this server at all. */
   isDomainAllowed(serverName: string): boolean;
 }
@@ -86,5 +88,5 @@ export function createFederationServices(config: Config, db: Db, signingKey: Sig
   });
   const notary = new Notary(keyRing, serverName, signingKey);
   const acls = new ServerAcls(opts.aclContent ?? (async () => undefined));
-  return { enabled: fed.enabled, ownKeys, keyRing, resolver, client, backoff, notary, acls, isDomainAllowed };
+  return { enabled: fed.enabled, ownKeys, keyRing, resolver, client, backoff, notary, acls, isDomainAllowed, inboundHooks: [] };
 }
