@@ -12,13 +12,11 @@ import {
   thirdPartyInviteKey,
   type ReadonlyStateMap,
 } from "./state-map.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 /** The fields of an event (built or received) that auth event selection looks at. */
 export type AuthSelectable = Pick<Pdu, "type" | "sender" | "state_key" | "content">;
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * The state map keys an event's auth events may have, in selection order.

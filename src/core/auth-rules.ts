@@ -38,6 +38,7 @@ import {
   type ReadonlyStateMap,
   type StateMap,
 } from "./state-map.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export type AuthResult = { readonly allowed: true } | { readonly allowed: false; readonly reason: string };
 
@@ -76,9 +77,6 @@ export const AUTH_STATE_TYPES: ReadonlySet<string> = new Set([
   "m.room.third_party_invite",
 ]);
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** The `membership` of a member event, if it has a string one. */
 export function membershipOf(ev: Pick<Pdu, "content"> | undefined): string | undefined {

@@ -7,6 +7,7 @@
 import type { JsonObject, JsonValue, Pdu } from "../protocol/events.ts";
 import { isValidUserId } from "../protocol/ids.ts";
 import type { RoomVersion } from "./room-versions.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 /** The power level a v12+ room creator has: higher than any integer. */
 export const CREATOR_POWER_LEVEL = Number.POSITIVE_INFINITY;
@@ -74,9 +75,6 @@ export function parsePowerLevelValue(value: unknown, rv: RoomVersion): number | 
 
 const encoder = new TextEncoder();
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * A user ID as the power levels `users` rule accepts it: `@localpart:server` with a non-empty

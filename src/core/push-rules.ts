@@ -7,6 +7,7 @@
 // room_id and content are looked at) and facts about the room that the caller provides lazily,
 // and returns the actions of the first matching rule.
 import type { JsonObject, JsonValue } from "../protocol/events.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export interface PushCondition {
   kind: string;
@@ -86,7 +87,6 @@ export function defaultRuleset(userId: string): Ruleset {
   };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function parseRule(v: unknown, kind: RuleKind): PushRule | undefined {
   if (!isObject(v) || typeof v.rule_id !== "string" || !Array.isArray(v.actions)) return undefined;

@@ -40,6 +40,11 @@ export interface RoomEvent extends Pdu {
   event_id: string;
 }
 
+/** A JSON object: not null, not an array (the check every parser of request and event JSON needs). */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 /** The event IDs referenced by `prev_events` or `auth_events`, whatever the format. */
 export function refIds(refs: string[] | EventRefV1[]): string[] {
   return refs.map((r) => (typeof r === "string" ? r : r[0]));

@@ -9,6 +9,7 @@ import type { Db, Queryable } from "../storage/db.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { Notifier } from "./notifier.ts";
 import type { StreamAllocator } from "./streams.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 /** Types the server manages: clients get 405 M_BAD_JSON when setting them (spec v1.10). */
 export const SERVER_MANAGED_TYPES: ReadonlySet<string> = new Set(["m.fully_read", "m.push_rules"]);
@@ -24,7 +25,6 @@ export interface AccountDataDeps {
   notifier: Notifier;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function checkOwner(requesterId: string, userId: string, verb: "add" | "get"): void {
   if (requesterId !== userId) {

@@ -20,6 +20,7 @@ import type { AuthService, IssuedTokens, Requester } from "./auth.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "./passwords.ts";
 import type { ProfileService } from "./profiles.ts";
 import type { RateLimits } from "./ratelimit.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export type { Device, User };
 
@@ -67,7 +68,6 @@ export interface WhoisResponse {
   devices: Record<string, { sessions: Array<{ connections: Array<{ ip: string; last_seen: number; user_agent: string }> }> }>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Validates a new password: a non-empty string of at most 512 characters. */
 export function checkNewPassword(password: unknown, name = "password"): string {

@@ -27,6 +27,7 @@ import type { Rooms } from "./rooms/rooms.ts";
 import { Search } from "./search.ts";
 import type { StreamAllocator } from "./streams.ts";
 import type { Sync } from "./sync.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export interface DirectoryServices {
   /** Room aliases, directory visibility, /publicRooms (local and remote). */
@@ -59,7 +60,6 @@ export interface DirectoryServicesDeps {
   shutdownHooks: Array<() => void | Promise<void>>;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export async function createDirectoryServices(d: DirectoryServicesDeps): Promise<DirectoryServices> {
   const { config, db, roomsRepo, events, rooms, roomFederation } = d;

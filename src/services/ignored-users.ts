@@ -5,11 +5,11 @@
 import type { JsonObject } from "../protocol/events.ts";
 import { Lru } from "../util/lru.ts";
 import type { AccountData } from "./account-data.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export const IGNORED_USER_LIST = "m.ignored_user_list";
 
 const EMPTY: ReadonlySet<string> = new Set();
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The ignored user IDs of an m.ignored_user_list content (anything malformed ignores nobody). */
 export function ignoredUserIds(content: JsonObject | undefined): ReadonlySet<string> {

@@ -6,8 +6,8 @@ import { effectiveRuleset, RULE_KINDS, type PushRule, type RuleKind, type Rulese
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject, JsonValue } from "../protocol/events.ts";
 import type { AccountData } from "./account-data.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 const notFound = () => new MatrixError("M_NOT_FOUND", "The push rule was not found.");
 
 export function parseKind(kind: string | undefined): RuleKind {

@@ -21,6 +21,7 @@ import { Lru } from "../util/lru.ts";
 import type { AccountData } from "./account-data.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import { MAIN_THREAD, threadOfEvent } from "./rooms/threads.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export { MAIN_THREAD };
 
@@ -55,7 +56,6 @@ interface CachedRules {
   needsPowerLevels: boolean;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function usesDisplayName(rules: Ruleset): boolean {
   for (const list of Object.values(rules)) {

@@ -22,6 +22,7 @@ import type { OutboundHttp } from "./federation/outbound-http.ts";
 import type { PushActions } from "./push.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import type { StreamAllocator } from "./streams.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 const log = logger("push");
 
@@ -31,7 +32,6 @@ const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
 const PUSH_TIMEOUT_MS = 30_000;
 const BATCH = 20;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** A pusher as GET /pushers shows it. */
 export interface PusherView {

@@ -9,6 +9,7 @@ import type { SyncRepo } from "../storage/sync-repo.ts";
 import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
 import { applyRoomEventFilter, type RoomEventFilter } from "./rooms/filters.ts";
 import type { Visibility } from "./rooms/visibility.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 /** Most events scanned per room to fill a filtered timeline before calling it limited. */
 const MAX_TIMELINE_SCAN = 1000;
@@ -27,7 +28,6 @@ export interface Timeline {
   to?: number;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * The newest `limit` visible events of a room in (from, to] (oldest first) and whether there are

@@ -4,8 +4,8 @@ import { MatrixError } from "../protocol/errors.ts";
 import type { FiltersRepo } from "../storage/filters.ts";
 import { Lru } from "../util/lru.ts";
 import { parseSyncFilter, type SyncFilter } from "./rooms/filters.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class SyncFilters {
   /** Parsed stored filters (they never change once uploaded). */

@@ -36,6 +36,7 @@ import type { Visibility } from "./rooms/visibility.ts";
 import type { StreamAllocator } from "./streams.ts";
 import { membershipHistory, readTimeline, receiptContent, stateAfterEvent, stateAtStream, stateBeforeEvent, strippedStateFor } from "./sync-common.ts";
 import type { Typing } from "./typing.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 export const MAX_TIMELINE_LIMIT = 1000;
@@ -162,7 +163,6 @@ interface Pass {
   sentMembers: Map<string, Map<string, string>>;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class Sync {
   /** Providers of to_device, device_lists, key counts, presence... (E2EE and presence modules). */

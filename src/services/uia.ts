@@ -16,6 +16,7 @@ import type { Db, Queryable } from "../storage/db.ts";
 import { UiaSessionsStore, type UiaSession } from "../storage/uia-sessions.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
+import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export type { UiaFlow };
 
@@ -63,7 +64,6 @@ export interface UiaOutcome {
 /** Called with the server data of sessions that expired unfinished (e.g. to release a registration token). */
 export type SessionExpiryHook = (serverData: Record<string, unknown>) => Promise<void>;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const DEFAULT_SECRET_KEYS = ["password", "new_password"];
 

@@ -13,10 +13,10 @@ import type { App } from "../app.ts";
 import { authenticate, authenticateOptional } from "../auth.ts";
 import { jsonBody, optBool, optInt, optString, reqString, type JsonObject } from "../params.ts";
 import { intQuery, queryOf, roomIdParam, strQuery } from "./query-params.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function aliasParam(v: string | undefined): string {
   if (!v) throw new MatrixError("M_INVALID_PARAM", "Room alias invalid");

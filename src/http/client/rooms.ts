@@ -12,10 +12,10 @@ import { checkCreateRoomInvite3pid } from "../../services/rooms/third-party-invi
 import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody, optString } from "../params.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The request body as a JSON object (it came from JSON.parse, so every value is JSON). */
 const objectBody = (body: unknown): JsonObject => jsonBody(body) as JsonObject;

@@ -7,10 +7,10 @@ import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody, optBool, optInt, type JsonObject } from "../params.ts";
 import { queryOf, strQuery } from "./query-params.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function parseCriteria(c: unknown): SearchCriteria {
   if (!isObject(c)) throw new MatrixError("M_BAD_JSON", "'search_categories.room_events' must be an object");

@@ -5,10 +5,10 @@ import type { Services } from "../../services/index.ts";
 import type { PublicRoomsRequest } from "../../services/directory/room-directory.ts";
 import type { App } from "../app.ts";
 import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const F = "/_matrix/federation/v1";
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function intParam(v: string | null, name: string): number | undefined {
   if (v === null || v === "") return undefined;

@@ -7,10 +7,10 @@ import { isValidEventId, isValidRoomId, isValidUserId, parseRoomAlias } from "..
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const F = "/_matrix/federation";
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function roomIdParam(v: string | undefined): string {
   if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");

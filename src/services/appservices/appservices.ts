@@ -15,6 +15,7 @@ import type { RegisterResult, RegistrationService } from "../registration.ts";
 import { describeResult, type AppserviceHttp, type AsResult } from "./http.ts";
 import type { ApplicationService } from "./registration.ts";
 import type { AppserviceSender } from "./sender.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const log = logger("appservices");
 
@@ -23,7 +24,6 @@ export const LOGIN_TYPE_APPLICATION_SERVICE = "m.login.application_service";
 /** How long a user or alias query, a ping or a third-party lookup may take. */
 const QUERY_TIMEOUT_MS = 30_000;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const enc = encodeURIComponent;
 
 export interface AppservicesDeps {

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "../../config/load.ts";
 import { isValidUserLocalpart, parseUserId } from "../../protocol/ids.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export interface Namespace {
   regex: RegExp;
@@ -74,7 +75,6 @@ export class ApplicationService {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function describe(v: unknown): string {
   if (v === undefined) return "nothing";

@@ -21,6 +21,7 @@ import type { FederationRequester } from "../federation/ports.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { Rooms } from "../rooms/rooms.ts";
 import { OPEN_JOIN_RULES, type RoomSummaries, type RoomSummary } from "./summaries.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export const DEFAULT_HIERARCHY_LIMIT = 50;
 export const MAX_HIERARCHY_LIMIT = 50;
@@ -81,7 +82,6 @@ export interface SpacesDeps {
   now?: () => number;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** A valid `order` (spec: at most 50 characters in \x20–\x7E). */
 function validOrder(o: unknown): o is string {

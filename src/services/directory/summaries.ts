@@ -10,6 +10,7 @@ import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "../rooms/events.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 /** The fields of a room summary (room_summary.yaml, a superset of public_rooms_chunk.yaml). */
 export interface RoomSummary {
@@ -52,7 +53,6 @@ const KEYS: Array<[string, string]> = [
   ["m.room.power_levels", ""],
 ];
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 /** The plain-text topic of an m.room.topic content: `topic`, else the text/plain `m.topic` body. */

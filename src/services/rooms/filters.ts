@@ -2,6 +2,7 @@
 // sync_filter}.yaml): parsing with clear errors, and matching stored events.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { EventRow } from "../../storage/rooms-repo.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export interface EventFilter {
   limit?: number;
@@ -36,7 +37,6 @@ export interface SyncFilter {
   };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function strings(v: unknown, path: string): string[] | undefined {
   if (v === undefined) return undefined;

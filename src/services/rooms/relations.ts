@@ -31,6 +31,7 @@ import type { Rooms } from "./rooms.ts";
 import { relationOf, threadOfEvent } from "./threads.ts";
 import { decodeToken, encodeTopoToken, type TopoPosition } from "./tokens.ts";
 import type { Visibility } from "./visibility.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const log = logger("rooms");
 
@@ -66,7 +67,6 @@ export interface RelationsPage {
   recursion_depth?: number;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function redactsOf(ev: RoomEvent, rv: RoomVersion): string | undefined {
   const r = rv.redactsInContent ? ev.content["redacts"] : ev.redacts;

@@ -16,6 +16,7 @@ import { toClientEvents, type ClientEvent, type Viewer } from "./format.ts";
 import { Visibility } from "./visibility.ts";
 import { decodeToken, encodeTopoToken, type TopoPosition } from "./tokens.ts";
 import { applyRoomEventFilter, type RoomEventFilter } from "./filters.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export interface Profile {
   displayname?: string;
@@ -78,7 +79,6 @@ const PRESETS = {
   public_chat: { join_rule: "public", history_visibility: "shared", guest_access: "forbidden" },
 } as const;
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class Rooms {
   readonly visibility: Visibility;

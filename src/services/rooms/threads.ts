@@ -7,6 +7,7 @@
 // thread of its root; an event relating to another event in some other way (a reaction, an edit)
 // is in the thread of that event; everything else — thread roots included — is in "main".
 import type { JsonObject } from "../../protocol/events.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export const MAIN_THREAD = "main";
 
@@ -17,7 +18,6 @@ export interface Relation {
   key?: string;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The relationship of an event's content, or undefined when it has none (or a malformed one). */
 export function relationOf(content: unknown): Relation | undefined {

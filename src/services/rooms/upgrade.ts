@@ -27,6 +27,7 @@ import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import type { AccountData } from "../account-data.ts";
 import type { LocalEventInput, RoomEvents } from "./events.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const log = logger("rooms");
 
@@ -50,7 +51,6 @@ export interface RoomUpgradesDeps {
   serverName: string;
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 const clone = <T>(v: T): T => structuredClone(v);
 
 /** The power levels content of the old room as the new room version takes it. */

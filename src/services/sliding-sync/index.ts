@@ -30,6 +30,7 @@ import { SlidingSyncExtensions, type AccountDataView, type E2eePort, type Extens
 import type { ListConfig, ListFilters, SlidingSyncBody } from "./request.ts";
 import { RoomInfoCache, UserRooms, type Membership } from "./room-lists.ts";
 import { metaFromStripped, RoomResults, type EffectiveConfig, type RoomOutput } from "./rooms.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export { parseSlidingSyncBody } from "./request.ts";
 export type { SlidingSyncBody } from "./request.ts";
@@ -86,7 +87,6 @@ interface Computed {
   waitRooms: string[];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Per-user facts read alongside the room list: DM rooms, tags, invite metadata. */
 interface UserExtras {

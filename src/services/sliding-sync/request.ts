@@ -6,6 +6,7 @@
 // extensions are ignored; wrong types are 400 M_BAD_JSON naming the field.
 import type { StatePair } from "../../core/required-state.ts";
 import { MatrixError } from "../../protocol/errors.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 /** The most timeline events per room (Synapse's limit). */
 export const MAX_TIMELINE_LIMIT = 1000;
@@ -65,7 +66,6 @@ export interface SlidingSyncBody {
   setPresence?: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const bad = (field: string, what: string) => new MatrixError("M_BAD_JSON", `'${field}' ${what}`);
 
 function optBool(o: Record<string, unknown>, k: string, field: string): boolean | undefined {

@@ -22,6 +22,7 @@ import type { Visibility } from "../rooms/visibility.ts";
 import { membershipHistory, readTimeline, strippedStateFor, type Timeline } from "../sync-common.ts";
 import type { RoomSent } from "./connections.ts";
 import type { Membership } from "./room-lists.ts";
+import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const MEMBER = "m.room.member";
 const MAX_HEROES = 5;
@@ -71,7 +72,6 @@ export interface RoomOutput {
   sent: RoomSent;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class RoomResults {
   constructor(private readonly d: RoomDeps) {}
