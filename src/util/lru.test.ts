@@ -32,3 +32,18 @@ test("the factor scales every cache (never below 16 entries); trimming keeps the
   }
   expect(c.capacity).toBe(200);
 });
+
+test("session state ({ trim: false }) survives trimming but not its capacity", () => {
+  const state = new Lru<number, number>(100, "lru-test-state", { trim: false });
+  const cache = new Lru<number, number>(100, "lru-test-cache");
+  for (let i = 0; i < 40; i++) {
+    state.set(i, i);
+    cache.set(i, i);
+  }
+  trimCaches(0.5);
+  expect(state.size).toBe(40);
+  expect(cache.size).toBe(20);
+  for (let i = 40; i < 150; i++) state.set(i, i);
+  expect(state.size).toBe(100);
+  expect(state.peek(149)).toBe(149);
+});

@@ -1,7 +1,9 @@
 // A small least-recently-used cache on Map's insertion order, with one memory budget for all of
 // them: every cache has a name and a base capacity (entries), scaled by a process-wide factor
 // (configureCaches, from [caches] memory_target_mb), counts its hits and misses (metrics), and can
-// be trimmed when the process grows past its memory target (trimCaches).
+// be trimmed when the process grows past its memory target (trimCaches). Maps that hold session
+// state rather than recomputable data (e.g. sliding sync connections, whose loss makes every client
+// start over) opt out of trimming with `{ trim: false }`: only their capacity bounds them.
 
 export interface CacheStats {
   name: string;
@@ -37,10 +39,14 @@ export class Lru<K, V> {
   private readonly map = new Map<K, V>();
   private readonly stats: Counters;
 
-  /** `capacity`: entries at the default memory target; `name`: how metrics call this cache. */
+  /**
+   * `capacity`: entries at the default memory target; `name`: how metrics call this cache;
+   * `trim: false` keeps the entries when the process is over its memory target.
+   */
   constructor(
     private readonly baseCapacity: number,
     readonly name = "other",
+    private readonly opts: { trim?: boolean } = {},
   ) {
     this.stats = countersOf(name);
     const ref = new WeakRef(this as Lru<unknown, unknown>);
@@ -51,6 +57,11 @@ export class Lru<K, V> {
   /** The current maximum number of entries (base capacity × the memory factor). */
   get capacity(): number {
     return Math.max(MIN_CAPACITY, Math.round(this.baseCapacity * factor));
+  }
+
+  /** Whether trimCaches may drop entries (false for session state). */
+  get trimmable(): boolean {
+    return this.opts.trim !== false;
   }
 
   get(key: K): V | undefined {
@@ -121,7 +132,7 @@ export function trimCaches(fraction: number): number {
   let dropped = 0;
   for (const ref of live) {
     const c = ref.deref();
-    if (!c) continue;
+    if (!c || !c.trimmable) continue;
     const before = c.size;
     c.shrinkTo(Math.floor(before * fraction));
     dropped += before - c.size;

@@ -105,6 +105,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       listeners: [{ bind_address: "127.0.0.1", port: 0 }],
       logging: { level: process.env.HS_TEST_LOG ?? "error" },
       ratelimit: { enabled: false },
+      // Every test server shares this process, so its resident size is that of all of them: the
+      // memory guard would trim caches at random moments (src/util/memory-guard.test.ts tests it).
+      caches: { memory_target_mb: 8192 },
     },
     opts.config ?? {},
   );

@@ -125,7 +125,7 @@ for (const backend of BACKENDS) {
       const misses = pick(samples, "hs_cache_misses_total", { cache: "events" })[0]!.value;
       expect(hits + misses).toBeGreaterThan(0);
       expect(pick(samples, "hs_cache_capacity", { cache: "events" })[0]!.value).toBeGreaterThanOrEqual(20000);
-      expect(pick(samples, "hs_cache_factor")[0]!.value).toBe(1);
+      expect(pick(samples, "hs_cache_factor")[0]!.value).toBe(s.config.caches.memory_target_mb / 256);
     });
 
     test("federation queue depth and failures per destination", async () => {

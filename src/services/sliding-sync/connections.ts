@@ -8,8 +8,9 @@
 // an unknown position (400 M_UNKNOWN_POS) and the client starts over. Applying a response costs
 // what it changed, never the size of the room list.
 //
-// Connections live in memory: a restart, a long idle time or memory pressure expires them, which
-// clients handle by starting a new connection (MSC4186 "Connections").
+// Connections live in memory: a restart, a long idle time or more than the capacity of connections
+// (scaled by [caches] memory_target_mb) expires them, which clients handle by starting a new
+// connection (MSC4186 "Connections"). Memory-pressure trimming of caches leaves them alone.
 import { randomString } from "../../util/random.ts";
 import { Lru } from "../../util/lru.ts";
 import type { StatePair } from "../../core/required-state.ts";
@@ -109,7 +110,8 @@ export class Connection {
 }
 
 export class Connections {
-  private readonly conns = new Lru<string, Connection>(2000, "sliding_sync_connections");
+  // Session state, not a cache: trimming it under memory pressure would make every client start over.
+  private readonly conns = new Lru<string, Connection>(2000, "sliding_sync_connections", { trim: false });
 
   constructor(private readonly now: () => number = Date.now) {}
 
