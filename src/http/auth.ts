@@ -3,7 +3,7 @@
 // parameter; a request using both is refused (as Synapse does). Every authenticated endpoint calls
 // `authenticate(svc, request, opts)` first.
 import { MatrixError } from "../protocol/errors.ts";
-import type { AuthService, Requester } from "../services/auth.ts";
+import { refuseIfSuspended, type AuthService, type Requester } from "../services/auth.ts";
 import { requestMeta } from "./app.ts";
 
 export type { Requester };
@@ -13,6 +13,10 @@ export interface AuthOptions {
   allowGuest?: boolean;
   /** Expired (refreshable) tokens are accepted, e.g. for /logout. */
   allowExpired?: boolean;
+  /** A locked account may use this endpoint (only /logout and /logout/all; spec "Account locking"). */
+  allowLocked?: boolean;
+  /** A suspended account gets 403 M_USER_SUSPENDED here (spec "Account suspension"). */
+  refuseSuspended?: boolean;
 }
 
 const missingToken = (msg = "Missing access token") => new MatrixError("M_MISSING_TOKEN", msg);
@@ -45,12 +49,14 @@ export async function authenticate(svc: { auth: AuthService }, request: Request,
   const url = new URL(request.url);
   const requester = await svc.auth.validateAccessToken(token, connectionOf(request), {
     allowExpired: opts.allowExpired,
+    allowLocked: opts.allowLocked,
     userIdParam: url.searchParams.get("user_id") ?? undefined,
     deviceIdParam: url.searchParams.get("device_id") ?? url.searchParams.get("org.matrix.msc3202.device_id") ?? undefined,
   });
   if (requester.isGuest && !opts.allowGuest) {
     throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access not allowed");
   }
+  if (opts.refuseSuspended) refuseIfSuspended(requester);
   return requester;
 }
 

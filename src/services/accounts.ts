@@ -16,7 +16,7 @@ import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_TOKEN } from "../protocol/uia.ts";
 import { AccountsStore, type Device, type User } from "../storage/accounts.ts";
 import type { Db, Queryable } from "../storage/db.ts";
 import { randomString } from "../util/random.ts";
-import type { AuthService, IssuedTokens, Requester } from "./auth.ts";
+import { userLocked, type AuthService, type IssuedTokens, type Requester } from "./auth.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "./passwords.ts";
 import type { ProfileService } from "./profiles.ts";
 import type { RateLimits } from "./ratelimit.ts";
@@ -125,6 +125,12 @@ export class AccountsService {
     this.auth.forgetUser(userId);
   }
 
+  /** Locks/unlocks or suspends/unsuspends an account; its sessions see the change on their next request. */
+  async setModeration(userId: string, flag: "locked" | "suspended", on: boolean): Promise<void> {
+    if (!(await this.store.setModeration(userId, flag, on))) throw notFound("User not found");
+    this.auth.forgetUser(userId);
+  }
+
   /**
    * The local user a login identifier names: a localpart or a full user ID, matched
    * case-insensitively as Synapse does (an exact match wins when legacy IDs differ only in case).
@@ -213,6 +219,8 @@ export class AccountsService {
     if (!lt) throw new MatrixError("M_UNKNOWN", "Unknown login type");
     this.limits.login.consume(`ip:${ctx.ip}`);
     const userId = await lt.handler(body, ctx);
+    // Right credentials for a locked account: no new session until it is unlocked.
+    if ((await this.store.findUser(userId))?.locked) throw userLocked();
     const s = await this.createSession(userId, opts);
     return { user_id: userId, home_server: this.serverName, ...s };
   }

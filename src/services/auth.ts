@@ -20,6 +20,11 @@ export interface Requester {
   deviceId: string | null;
   isGuest: boolean;
   isAdmin: boolean;
+  /**
+   * Account suspension (client-server-api "Account suspension"): the user may read, leave, redact
+   * their own events and manage devices and keys, but not join, invite, send or change their profile.
+   */
+  isSuspended?: boolean;
   /** sha256 (hex) of the access token: identifies this session without revealing the token. */
   tokenHash: string;
   /** Set when an application service made the request (application services, later). */
@@ -46,6 +51,7 @@ export interface IssuedTokens {
 
 interface CacheEntry {
   requester: Requester;
+  locked: boolean;
   expiresTs: number | null;
   refreshTokenHash: string | null;
   used: boolean;
@@ -63,6 +69,16 @@ export function sha256Hex(s: string): string {
 
 export function unknownToken(message = "Unrecognised access token", softLogout = false): MatrixError {
   return new MatrixError("M_UNKNOWN_TOKEN", message, softLogout ? { soft_logout: true } : {});
+}
+
+/** 401 M_USER_LOCKED with soft_logout (client-server-api "Account locking"). */
+export function userLocked(): MatrixError {
+  return new MatrixError("M_USER_LOCKED", "This account has been locked", { soft_logout: true });
+}
+
+/** 403 M_USER_SUSPENDED when the requester's account is suspended (client-server-api "Account suspension"). */
+export function refuseIfSuspended(r: Requester, action = "perform this action"): void {
+  if (r.isSuspended) throw new MatrixError("M_USER_SUSPENDED", `You cannot ${action} while suspended.`);
 }
 
 export class AuthService {
@@ -118,7 +134,7 @@ export class AuthService {
   async validateAccessToken(
     token: string,
     conn?: ConnectionInfo,
-    opts: { allowExpired?: boolean; userIdParam?: string; deviceIdParam?: string } = {},
+    opts: { allowExpired?: boolean; allowLocked?: boolean; userIdParam?: string; deviceIdParam?: string } = {},
   ): Promise<Requester> {
     for (const resolve of this.tokenResolvers) {
       const r = await resolve(token, opts);
@@ -136,8 +152,11 @@ export class AuthService {
       if (!t) throw unknownToken();
       const user = await this.users.findUser(t.userId);
       if (!user || user.deactivated) throw unknownToken();
+      const requester: Requester = { userId: t.userId, deviceId: t.deviceId, isGuest: user.isGuest, isAdmin: user.isAdmin, tokenHash: hash };
+      if (user.suspended) requester.isSuspended = true;
       entry = {
-        requester: { userId: t.userId, deviceId: t.deviceId, isGuest: user.isGuest, isAdmin: user.isAdmin, tokenHash: hash },
+        requester,
+        locked: user.locked,
         expiresTs: t.expiresTs,
         refreshTokenHash: t.refreshTokenHash,
         used: t.used,
@@ -148,6 +167,8 @@ export class AuthService {
     if (entry.expiresTs !== null && entry.expiresTs <= now && !opts.allowExpired) {
       throw unknownToken("Access token has expired", true);
     }
+    // Sessions of a locked account are kept (for when it is unlocked), but only logout works.
+    if (entry.locked && !opts.allowLocked) throw userLocked();
     if (!entry.used && entry.refreshTokenHash !== null) await this.firstUse(entry);
     if (conn) await this.recordSeen(entry.requester, conn, now);
     return entry.requester;
@@ -195,6 +216,7 @@ export class AuthService {
       if (!rt) throw unknownToken("Unknown or already used refresh token");
       const user = await this.users.findUser(rt.userId, tx);
       if (!user || user.deactivated) throw unknownToken("Unknown or already used refresh token");
+      if (user.locked) throw userLocked();
       let revoked: string[] = [];
       // Using this token proves the client has it: the one it replaced is no longer needed.
       if (rt.prevTokenHash) revoked = await this.revokeRefreshChain(tx, rt.prevTokenHash, rt.tokenHash);

@@ -22,11 +22,14 @@ export function accountCapabilities(config: Config): CapabilityProvider {
   return (r) => ({
     "m.room_versions": roomVersionsCapability(),
     "m.change_password": { enabled: !r.isGuest },
-    "m.set_displayname": { enabled: true },
-    "m.set_avatar_url": { enabled: !r.isGuest },
+    // Suspended accounts may not change their profile (client-server-api "Account suspension").
+    "m.set_displayname": { enabled: !r.isSuspended },
+    "m.set_avatar_url": { enabled: !r.isGuest && !r.isSuspended },
     // No e-mail or phone verification, no identity servers: no third-party identifiers.
     "m.3pid_changes": { enabled: false },
     "m.get_login_token": { enabled: config.auth.login_via_existing_session && !r.isGuest },
-    "m.profile_fields": r.isGuest ? { enabled: true, allowed: ["displayname"] } : { enabled: true },
+    "m.profile_fields": r.isSuspended ? { enabled: false } : r.isGuest ? { enabled: true, allowed: ["displayname"] } : { enabled: true },
+    // Server admins may lock and suspend other accounts (/_matrix/client/v1/admin/{lock,suspend}).
+    ...(r.isAdmin ? { "m.account_moderation": { suspend: true, lock: true } } : {}),
   });
 }

@@ -8,6 +8,10 @@ export interface User {
   isGuest: boolean;
   userType: string | null;
   deactivated: boolean;
+  /** Account moderation: every request but logout refused (401 M_USER_LOCKED). */
+  locked: boolean;
+  /** Account moderation: limited to reading, leaving and tidying up (403 M_USER_SUSPENDED). */
+  suspended: boolean;
   createdTs: number;
 }
 
@@ -35,6 +39,8 @@ interface UserRow {
   is_guest: number;
   user_type: string | null;
   deactivated: number;
+  locked: number;
+  suspended: number;
   created_ts: number;
 }
 
@@ -48,7 +54,7 @@ interface DeviceRow {
   created_ts: number;
 }
 
-const USER_COLS = "user_id, password_hash, is_admin, is_guest, user_type, deactivated, created_ts";
+const USER_COLS = "user_id, password_hash, is_admin, is_guest, user_type, deactivated, locked, suspended, created_ts";
 const DEVICE_COLS = "user_id, device_id, display_name, last_seen_ip, last_seen_ts, last_seen_user_agent, created_ts";
 
 const toUser = (r: UserRow): User => ({
@@ -58,6 +64,8 @@ const toUser = (r: UserRow): User => ({
   isGuest: Number(r.is_guest) === 1,
   userType: r.user_type,
   deactivated: Number(r.deactivated) === 1,
+  locked: Number(r.locked) === 1,
+  suspended: Number(r.suspended) === 1,
   createdTs: Number(r.created_ts),
 });
 
@@ -89,9 +97,9 @@ export class AccountsStore {
     return rows.map(toUser);
   }
 
-  async insertUser(q: Queryable, u: Omit<User, "deactivated">): Promise<boolean> {
+  async insertUser(q: Queryable, u: Omit<User, "deactivated" | "locked" | "suspended">): Promise<boolean> {
     const n = await q.run(
-      `INSERT INTO users (${USER_COLS}) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (user_id) DO NOTHING`,
+      `INSERT INTO users (${USER_COLS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?) ON CONFLICT (user_id) DO NOTHING`,
       [u.userId, u.passwordHash, u.isAdmin, u.isGuest, u.userType, u.createdTs],
     );
     return n === 1;
@@ -103,6 +111,12 @@ export class AccountsStore {
 
   async setAdmin(userId: string, admin: boolean): Promise<void> {
     await this.db.run("UPDATE users SET is_admin = ? WHERE user_id = ?", [admin, userId]);
+  }
+
+  /** Sets the locked or suspended flag; false when the user does not exist. */
+  async setModeration(userId: string, flag: "locked" | "suspended", on: boolean): Promise<boolean> {
+    const column = flag === "locked" ? "locked" : "suspended";
+    return (await this.db.run(`UPDATE users SET ${column} = ? WHERE user_id = ?`, [on ? 1 : 0, userId])) === 1;
   }
 
   /** Turns a guest into a full user with a password. False when the user is not (or no longer) a guest. */

@@ -8,6 +8,8 @@ export interface AdminUserRow {
   is_admin: number;
   user_type: string | null;
   deactivated: number;
+  locked: number;
+  suspended: number;
   created_ts: number;
   /** JSON text of the profile field, or null. */
   displayname: string | null;
@@ -23,6 +25,7 @@ export const USER_ORDER_COLUMNS = {
   admin: "is_admin",
   user_type: "user_type",
   deactivated: "deactivated",
+  locked: "locked",
   shadow_banned: "user_id",
   displayname: "displayname",
   avatar_url: "avatar_url",
@@ -52,7 +55,7 @@ export function likeContains(term: string): string {
   return `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-const USER_SELECT = `SELECT u.user_id, u.is_guest, u.is_admin, u.user_type, u.deactivated, u.created_ts,
+const USER_SELECT = `SELECT u.user_id, u.is_guest, u.is_admin, u.user_type, u.deactivated, u.locked, u.suspended, u.created_ts,
     dn.value AS displayname, av.value AS avatar_url,
     CASE WHEN eu.user_id IS NULL THEN 0 ELSE 1 END AS erased,
     (SELECT MAX(ui.last_seen_ts) FROM user_ips ui WHERE ui.user_id = u.user_id) AS last_seen_ts
@@ -307,6 +310,8 @@ function normalizeUserRow(r: AdminUserRow): AdminUserRow {
     is_guest: Number(r.is_guest),
     is_admin: Number(r.is_admin),
     deactivated: Number(r.deactivated),
+    locked: Number(r.locked),
+    suspended: Number(r.suspended),
     created_ts: Number(r.created_ts),
     erased: Number(r.erased),
     last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts),

@@ -16,7 +16,7 @@ test("--help for every new command; usage errors exit 2 with one line", async ()
     expect(r.stdout).toContain(`Usage: hs ${c[0]}`);
   }
   const help = (await runHs(["admin", "--help"])).stdout;
-  for (const s of ["admin users list", "admin users reset-password", "admin users deactivate", "admin users set-admin", "admin rooms list", "admin rooms purge", "admin tokens create"]) expect(help).toContain(s);
+  for (const s of ["admin users list", "admin users reset-password", "admin users deactivate", "admin users set-admin", "admin users lock", "admin users suspend", "admin rooms list", "admin rooms purge", "admin tokens create"]) expect(help).toContain(s);
   for (const args of [
     ["admin", "users"],
     ["admin", "users", "frobnicate"],
@@ -67,6 +67,17 @@ for (const backend of BACKENDS) {
       // The server's token cache may hold the old flag for a while; a new login sees it at once.
       const alice2 = await loginUser(s, "alice", "alicepw");
       expect((await alice2.get("/_synapse/admin/v2/users")).status).toBe(200);
+
+      // Lock and suspend on the database; the admin API (which reads the database) shows them.
+      expect((await hs("admin", "users", "suspend", "bob")).stdout).toContain("@bob:ops.test is now suspended");
+      expect((await hs("admin", "users", "lock", "bob")).code).toBe(0);
+      expect(await alice2.ok("GET", `/_synapse/admin/v2/users/${encodeURIComponent("@bob:ops.test")}`)).toMatchObject({ locked: true, suspended: true });
+      expect((await hs("admin", "users", "list")).stdout).toContain("locked,suspended");
+      expectError(await new TestClient(s.url).post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: "bob" }, password: "bobpw" }), 401, "M_USER_LOCKED");
+      expect((await hs("admin", "users", "lock", "bob", "--revoke")).stdout).toContain("no longer locked");
+      expect((await hs("admin", "users", "suspend", "bob", "--revoke")).code).toBe(0);
+      expect(await alice2.ok("GET", `/_synapse/admin/v2/users/${encodeURIComponent("@bob:ops.test")}`)).toMatchObject({ locked: false, suspended: false });
+      expect((await hs("admin", "users", "lock", "@nobody:ops.test")).code).toBe(1);
 
       const reset = await hs("admin", "users", "reset-password", "@bob:ops.test", "--password", "newbobpw");
       expect(reset.code).toBe(0);

@@ -1,4 +1,4 @@
-// `hs admin users list|reset-password|deactivate|set-admin`: user administration on the database,
+// `hs admin users list|reset-password|deactivate|set-admin|lock|suspend`: user administration on the database,
 // with or without the server running (src/services/admin/offline.ts says what the server finishes).
 import { MatrixError } from "../../protocol/errors.ts";
 import { OfflineAdmin } from "../../services/admin/offline.ts";
@@ -7,7 +7,7 @@ import { prompt } from "../prompt.ts";
 import { RunError, UsageError } from "../main.ts";
 import { openAdminDatabase, registerAdminTopic } from "./admin.ts";
 
-const ACTIONS = ["list", "reset-password", "deactivate", "set-admin"];
+const ACTIONS = ["list", "reset-password", "deactivate", "set-admin", "lock", "suspend"];
 
 function parseLimit(v: string | boolean | undefined): number {
   if (v === undefined) return 100;
@@ -23,6 +23,8 @@ registerAdminTopic({
     "hs admin users reset-password USER [--password P] [--keep-devices] [--config PATH]",
     "hs admin users deactivate USER [--erase] [--config PATH]",
     "hs admin users set-admin USER [--revoke] [--config PATH]",
+    "hs admin users lock USER [--revoke] [--config PATH]",
+    "hs admin users suspend USER [--revoke] [--config PATH]",
   ],
   help: [
     "  USER                 A user ID (@alice:example.org) or a localpart (alice)",
@@ -32,7 +34,10 @@ registerAdminTopic({
     "  --password P         The new password (prompted twice when omitted)",
     "  --keep-devices       Do not log the user out everywhere after the reset",
     "  --erase              Also mark the user as erased (GDPR)",
-    "  --revoke             Take the admin flag away instead of giving it",
+    "  --revoke             Take the admin flag (set-admin), lock or suspension away instead of giving it",
+    "  lock                 Every request of the user's sessions but logout is refused until unlocked",
+    "  suspend              The user can read, leave rooms and redact their own events, but not join,",
+    "                       invite, send or change their profile (a running server applies both within 5 min)",
   ],
   options: {
     name: { type: "string" },
@@ -56,6 +61,8 @@ registerAdminTopic({
       "reset-password": ["password", "keep-devices"],
       deactivate: ["erase"],
       "set-admin": ["revoke"],
+      lock: ["revoke"],
+      suspend: ["revoke"],
     };
     for (const [k, v] of Object.entries(values)) {
       if (v !== undefined && k !== "config" && k !== "help" && !allowed[action]!.includes(k)) throw new UsageError(`admin users ${action} takes no option --${k}`);
@@ -89,7 +96,7 @@ registerAdminTopic({
           process.stdout.write("No users.\n");
         } else {
           for (const u of users) {
-            const flags = [u.is_admin ? "admin" : "", u.deactivated ? "deactivated" : "", u.is_guest ? "guest" : "", u.erased ? "erased" : "", u.user_type ?? ""].filter(Boolean);
+            const flags = [u.is_admin ? "admin" : "", u.deactivated ? "deactivated" : "", u.is_guest ? "guest" : "", u.erased ? "erased" : "", u.locked ? "locked" : "", u.suspended ? "suspended" : "", u.user_type ?? ""].filter(Boolean);
             const dn = u.displayname === null ? "" : String(JSON.parse(u.displayname));
             process.stdout.write(`${u.user_id}\t${dn}\t${flags.join(",") || "-"}\tcreated=${new Date(u.created_ts).toISOString()}\n`);
           }
@@ -104,6 +111,9 @@ registerAdminTopic({
       } else if (action === "deactivate") {
         await admin.deactivate(userId, !!values.erase);
         process.stdout.write(`Deactivated ${userId}${values.erase ? " (erased)" : ""}; the server removes their devices and rooms at start-up or within a minute\n`);
+      } else if (action === "lock" || action === "suspend") {
+        await admin.setModeration(userId, action === "lock" ? "locked" : "suspended", !values.revoke);
+        process.stdout.write(`${userId} is ${values.revoke ? "no longer" : "now"} ${action === "lock" ? "locked" : "suspended"}\n`);
       } else {
         await admin.setAdmin(userId, !values.revoke);
         process.stdout.write(`${userId} is ${values.revoke ? "no longer" : "now"} a server admin\n`);

@@ -13,6 +13,10 @@
 //   POST   /_synapse/admin/v2/users/{userId}/delete_devices {devices}
 //   POST   /_synapse/admin/v1/users/{userId}/login        {valid_until_ms}
 //   GET    /_synapse/admin/v1/username_available?username=
+//   PUT    /_synapse/admin/v1/suspend/{userId}            {suspend}
+// and the spec's account moderation endpoints (client-server-api "Server administration"):
+//   GET|PUT /_matrix/client/v1/admin/lock/{userId}         {locked}
+//   GET|PUT /_matrix/client/v1/admin/suspend/{userId}      {suspended}
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
@@ -134,4 +138,24 @@ export function userAdminRoutes(app: App, svc: Deps): void {
     await svc.registration.checkAvailable(svc.registration.localpartFor(username));
     return { available: true };
   });
+
+  app.put("/_synapse/admin/v1/suspend/:userId", async ({ request, params, body }) => {
+    const r = await admin(request);
+    const on = await svc.adminUsers.setModeration(r, params.userId, "suspended", jsonBody(body).suspend);
+    return { [`user_${params.userId}_suspended`]: on };
+  });
+
+  // The admin check comes before any lookup of the target (no user enumeration).
+  for (const [path, flag] of [["lock", "locked"], ["suspend", "suspended"]] as const) {
+    app.get(`/_matrix/client/v1/admin/${path}/:userId`, async ({ request, params }) => {
+      const r = await admin(request);
+      return { [flag]: await svc.adminUsers.moderation(r, params.userId, flag) };
+    });
+    app.put(`/_matrix/client/v1/admin/${path}/:userId`, async ({ request, params, body }) => {
+      const r = await admin(request);
+      const b = jsonBody(body);
+      if (b[flag] === undefined) throw new MatrixError("M_MISSING_PARAM", `Missing '${flag}'`);
+      return { [flag]: await svc.adminUsers.setModeration(r, params.userId, flag, b[flag]) };
+    });
+  }
 }

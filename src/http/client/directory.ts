@@ -72,7 +72,7 @@ export function directoryRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {
     // ---- aliases
     app.put(`${p}/directory/room/:roomAlias`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const roomId = reqString(jsonBody(body), "room_id");
       await dir().createAlias(who, aliasParam(params.roomAlias), roomId);
       return {};
@@ -91,7 +91,7 @@ export function directoryRoutes(app: App, svc: Services): void {
     // ---- published rooms
     app.get(`${p}/directory/list/room/:roomId`, async ({ params }) => ({ visibility: await dir().visibility(roomIdParam(params.roomId)) }));
     app.put(`${p}/directory/list/room/:roomId`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = jsonBody(body);
       const v = optString(b, "visibility") ?? "public";
       if (v !== "public" && v !== "private") throw new MatrixError("M_INVALID_PARAM", "'visibility' must be public or private");

@@ -42,13 +42,13 @@ export function loginRoutes(app: App, deps: LoginDeps): void {
   });
 
   app.post("/_matrix/client/v3/logout", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowExpired: true });
+    const r = await authenticate(deps, request, { allowExpired: true, allowLocked: true });
     await deps.accounts.logout(r);
     return {};
   });
 
   app.post("/_matrix/client/v3/logout/all", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowExpired: true });
+    const r = await authenticate(deps, request, { allowExpired: true, allowLocked: true });
     await deps.accounts.logoutAll(r.userId);
     return {};
   });

@@ -156,7 +156,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   // ---- uploads
 
   const upload = async (request: Request) => {
-    const who = await authenticate(svc, request, { allowGuest: false });
+    const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
     const q = queryOf(request);
     const contentUri = await media.upload({
       userId: who.userId,
@@ -171,12 +171,12 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   app.post("/_matrix/media/r0/upload", ({ request }) => upload(request));
 
   app.post("/_matrix/media/v1/create", async ({ request }) => {
-    const who = await authenticate(svc, request, { allowGuest: false });
+    const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
     return media.create(who.userId);
   });
 
   const uploadTo = async (request: Request, params: { serverName: string; mediaId: string }) => {
-    const who = await authenticate(svc, request, { allowGuest: false });
+    const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
     await media.uploadTo({
       userId: who.userId,
       serverName: params.serverName,

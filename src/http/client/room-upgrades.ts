@@ -9,7 +9,7 @@ import { roomIdParam } from "./query-params.ts";
 export function roomUpgradeRoutes(app: App, svc: Services): void {
   for (const p of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     app.post(`${p}/rooms/:roomId/upgrade`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = jsonBody(body);
       const newVersion = reqString(b, "new_version");
       let additional: string[] = [];

@@ -10,7 +10,8 @@ import type { CreateRoomRequest } from "../../services/rooms/rooms.ts";
 import { parseRoomEventFilter, type RoomEventFilter } from "../../services/rooms/filters.ts";
 import { checkCreateRoomInvite3pid } from "../../services/rooms/third-party-invites.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
+import { authenticate, type Requester } from "../auth.ts";
+import { refuseIfSuspended } from "../../services/auth.ts";
 import { jsonBody, optString } from "../params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
@@ -133,33 +134,39 @@ function parseCreateRoom(body: JsonObject): CreateRoomRequest {
 export function roomRoutes(app: App, svc: Services): void {
   const { rooms } = svc;
   const query = (request: Request) => new URL(request.url).searchParams;
+  /** A suspended user may redact their own events only (client-server-api "Account suspension"). */
+  const refuseSuspendedRedaction = async (who: Requester, roomId: string, eventId: unknown) => {
+    if (!who.isSuspended) return;
+    const target = typeof eventId === "string" && isValidEventId(eventId) ? await rooms.getEvent(viewer(who), roomId, eventId).catch(() => undefined) : undefined;
+    if (target?.sender !== who.userId) refuseIfSuspended(who, "redact other users' events");
+  };
 
   for (const p of PREFIXES) {
     app.post(`${p}/createRoom`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const roomId = await rooms.createRoom(who.userId, parseCreateRoom(objectBody(body)));
       return { room_id: roomId };
     });
 
     // ---- membership
     app.post(`${p}/rooms/:roomId/join`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = objectBody(body);
       return { room_id: await rooms.join(who.userId, roomIdParam(params.roomId), { reason: optString(b, "reason") }) };
     });
     app.post(`${p}/join/:roomIdOrAlias`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = objectBody(body);
       const target = nonEmpty(params.roomIdOrAlias, "room ID or alias");
       return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason"), via: viaServers(request) }) };
     });
     app.post(`${p}/knock/:roomIdOrAlias`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = objectBody(body);
       return { room_id: await rooms.knock(who.userId, nonEmpty(params.roomIdOrAlias, "room ID or alias"), optString(b, "reason"), viaServers(request)) };
     });
     app.post(`${p}/rooms/:roomId/invite`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
+      const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = objectBody(body);
       // The third-party form (third_party_membership.yaml): refused without an identity server.
       if (b.user_id === undefined && (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined)) {
@@ -180,7 +187,7 @@ export function roomRoutes(app: App, svc: Services): void {
     });
     for (const action of ["kick", "ban", "unban"] as const) {
       app.post(`${p}/rooms/:roomId/${action}`, async ({ request, params, body }) => {
-        const who = await authenticate(svc, request);
+        const who = await authenticate(svc, request, { refuseSuspended: true });
         const b = objectBody(body);
         await rooms.moderate(who.userId, roomIdParam(params.roomId), userIdField(b), action, optString(b, "reason"));
         return {};
@@ -194,6 +201,11 @@ export function roomRoutes(app: App, svc: Services): void {
       const type = nonEmpty(params.eventType, "event type");
       const txnId = nonEmpty(params.txnId, "transaction ID");
       const content = objectBody(body);
+      if (who.isSuspended) {
+        // A suspended user may still redact their own events (a redaction sent through /send).
+        if (type !== "m.room.redaction") refuseIfSuspended(who, "send messages");
+        await refuseSuspendedRedaction(who, roomId, content.redacts);
+      }
       const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId }, tsOverride(who, request));
       return { event_id: eventId };
     });
@@ -201,6 +213,10 @@ export function roomRoutes(app: App, svc: Services): void {
       const who = await authenticate(svc, request);
       const roomId = roomIdParam(params.roomId);
       const type = nonEmpty(params.eventType, "event type");
+      // A suspended user may leave (or reject an invite); every other state change is refused.
+      if (who.isSuspended && !(type === "m.room.member" && params.stateKey === who.userId && isObject(body) && body.membership === "leave")) {
+        refuseIfSuspended(who, "change room state");
+      }
       const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request));
       return { event_id: eventId };
     };
@@ -209,6 +225,7 @@ export function roomRoutes(app: App, svc: Services): void {
     app.put(`${p}/rooms/:roomId/redact/:eventId/:txnId`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request);
       const b = objectBody(body);
+      await refuseSuspendedRedaction(who, roomIdParam(params.roomId), eventIdParam(params.eventId));
       const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), {
         deviceId: who.deviceId ?? "",
         txnId: nonEmpty(params.txnId, "transaction ID"),

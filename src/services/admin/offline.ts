@@ -87,6 +87,13 @@ export class OfflineAdmin {
     await this.accounts.setAdmin(userId, admin);
   }
 
+  /** Locks/unlocks or suspends/unsuspends an account (see the migration 0015_account_moderation.sql). */
+  async setModeration(userId: string, flag: "locked" | "suspended", on: boolean): Promise<void> {
+    const user = await this.accounts.findUser(userId);
+    if (!user || user.deactivated) throw new MatrixError("M_NOT_FOUND", `${userId} does not exist or is deactivated`);
+    await this.accounts.setModeration(userId, flag, on);
+  }
+
   /** Rooms with their name, alias and member counts. */
   async listRooms(search?: string): Promise<OfflineRoom[]> {
     const rooms = await this.store.listRooms();

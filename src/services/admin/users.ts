@@ -81,8 +81,8 @@ function toAdminUser(r: AdminUserRow): AdminUser {
     deactivated: r.deactivated === 1,
     erased: r.erased === 1,
     shadow_banned: false,
-    locked: false,
-    suspended: false,
+    locked: r.locked === 1,
+    suspended: r.suspended === 1,
     creation_ts: r.created_ts,
     last_seen_ts: r.last_seen_ts,
     appservice_id: null,
@@ -213,7 +213,7 @@ export class AdminUsers {
     if (deactivated !== undefined && typeof deactivated !== "boolean") throw badJson("'deactivated' must be a bool");
     const locked = body.locked;
     if (locked !== undefined && typeof locked !== "boolean") throw badJson("'locked' must be a bool");
-    if (locked === true) throw new MatrixError("M_INVALID_PARAM", "Locking accounts is not supported by this server; deactivate the account instead");
+    if (locked === true && userId === requester.userId) throw new MatrixError("M_FORBIDDEN", "You may not lock your own account");
     const hasUserType = "user_type" in body;
     const userType = body.user_type ?? null;
     if (userType !== null && !(USER_TYPES as readonly unknown[]).includes(userType)) throw new MatrixError("M_INVALID_PARAM", "Invalid user type");
@@ -247,6 +247,7 @@ export class AdminUsers {
       await this.d.accounts.setAdmin(userId, admin);
     }
     if (hasUserType && userType !== existing.userType) await this.store.setUserType(userId, userType as string | null);
+    if (locked !== undefined && locked !== existing.locked) await this.d.accounts.setModeration(userId, "locked", locked);
     if (deactivated === true && !existing.deactivated) {
       await this.d.accounts.deactivate(userId, { erase: false });
     } else if (deactivated === false && existing.deactivated) {
@@ -292,6 +293,34 @@ export class AdminUsers {
     await this.get(userId);
     if (userId === requester.userId && !admin) throw new MatrixError("M_UNKNOWN", "You may not demote yourself.");
     await this.d.accounts.setAdmin(userId, admin);
+  }
+
+  // ---- account moderation (client-server-api "Server administration": /admin/lock, /admin/suspend)
+
+  /**
+   * The target of a moderation request: a local (400 M_INVALID_PARAM), existing and active
+   * (404 M_NOT_FOUND) user who is not another server admin (403 M_FORBIDDEN).
+   */
+  private async moderationTarget(requester: Requester, userId: string): Promise<AdminUser> {
+    this.requireLocal(userId);
+    const r = await this.store.findUser(userId);
+    if (!r || r.deactivated === 1) throw notFound("User not found");
+    if (r.is_admin === 1 && userId !== requester.userId) throw new MatrixError("M_FORBIDDEN", "The target user is a server administrator");
+    return toAdminUser(r);
+  }
+
+  /** GET /admin/{lock,suspend}/{userId}: whether the account is locked or suspended. */
+  async moderation(requester: Requester, userId: string, flag: "locked" | "suspended"): Promise<boolean> {
+    return (await this.moderationTarget(requester, userId))[flag];
+  }
+
+  /** PUT /admin/{lock,suspend}/{userId}: locks/unlocks or suspends/unsuspends the account. */
+  async setModeration(requester: Requester, userId: string, flag: "locked" | "suspended", on: unknown): Promise<boolean> {
+    if (typeof on !== "boolean") throw new MatrixError("M_BAD_JSON", `'${flag === "locked" ? "locked" : "suspended"}' must be a boolean`);
+    const user = await this.moderationTarget(requester, userId);
+    if (userId === requester.userId) throw new MatrixError("M_FORBIDDEN", `You may not ${flag === "locked" ? "lock" : "suspend"} your own account`);
+    if (user[flag] !== on) await this.d.accounts.setModeration(userId, flag, on);
+    return on;
   }
 
   async joinedRooms(userId: string): Promise<{ joined_rooms: string[]; total: number }> {

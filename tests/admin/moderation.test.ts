@@ -1,0 +1,172 @@
+// Account moderation (client-server-api "Account locking", "Account suspension" and the v1.18
+// admin endpoints /_matrix/client/v1/admin/{lock,suspend}/{userId}), with Synapse's admin API
+// equivalents (`locked` in PUT /_synapse/admin/v2/users, PUT /_synapse/admin/v1/suspend) and the
+// `m.account_moderation` capability, on both databases.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expectError, loginUser, registerUser, TestClient, uniqueLocalpart } from "../helpers/client.ts";
+import { assertMatchesSpec } from "../helpers/openapi.ts";
+import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { createRoom, send } from "../helpers/sync.ts";
+
+const enc = encodeURIComponent;
+const ADMIN_API = "client-server/admin";
+
+for (const backend of BACKENDS) {
+  describe(`account moderation [${backend}]`, () => {
+    let s: TestServer;
+    let admin: TestClient;
+    let otherAdmin: TestClient;
+    beforeAll(async () => {
+      s = await startTestServer({ backend });
+      admin = await registerUser(s, uniqueLocalpart("admin"), "adminpw", true);
+      otherAdmin = await registerUser(s, uniqueLocalpart("admin2"), "adminpw", true);
+    });
+    afterAll(() => s.stop());
+
+    test("the admin endpoints: authorisation first, then local (400), existing (404), not another admin (403), not oneself (403)", async () => {
+      const user = await registerUser(s, uniqueLocalpart("target"), "pw");
+      const u = enc(user.userId!);
+      for (const path of ["lock", "suspend"]) {
+        const flag = path === "lock" ? "locked" : "suspended";
+        // Non-admins are refused before any lookup, even of users that do not exist.
+        for (const target of [u, enc(`@nobody:${s.serverName}`)]) {
+          expectError(await user.request("GET", `/_matrix/client/v1/admin/${path}/${target}`), 403, "M_FORBIDDEN");
+          expectError(await user.request("PUT", `/_matrix/client/v1/admin/${path}/${target}`, { [flag]: true }), 403, "M_FORBIDDEN");
+        }
+        expectError(await new TestClient(s.url).request("GET", `/_matrix/client/v1/admin/${path}/${u}`), 401, "M_MISSING_TOKEN");
+
+        const got = await admin.request("GET", `/_matrix/client/v1/admin/${path}/${u}`);
+        expect(got.status).toBe(200);
+        expect(got.body).toEqual({ [flag]: false });
+        assertMatchesSpec(ADMIN_API, "get", `/v1/admin/${path}/{userId}`, 200, got.body);
+
+        const remote = await admin.request("GET", `/_matrix/client/v1/admin/${path}/${enc("@x:elsewhere.example")}`);
+        expectError(remote, 400, "M_INVALID_PARAM");
+        assertMatchesSpec(ADMIN_API, "get", `/v1/admin/${path}/{userId}`, 400, remote.body);
+        expectError(await admin.request("GET", `/_matrix/client/v1/admin/${path}/${enc(`@nobody:${s.serverName}`)}`), 404, "M_NOT_FOUND");
+        expectError(await admin.request("PUT", `/_matrix/client/v1/admin/${path}/${enc(otherAdmin.userId!)}`, { [flag]: true }), 403, "M_FORBIDDEN");
+        expectError(await admin.request("GET", `/_matrix/client/v1/admin/${path}/${enc(otherAdmin.userId!)}`), 403, "M_FORBIDDEN");
+        expectError(await admin.request("PUT", `/_matrix/client/v1/admin/${path}/${enc(admin.userId!)}`, { [flag]: true }), 403, "M_FORBIDDEN");
+        // Bad bodies.
+        expectError(await admin.request("PUT", `/_matrix/client/v1/admin/${path}/${u}`, {}), 400, "M_MISSING_PARAM");
+        expectError(await admin.request("PUT", `/_matrix/client/v1/admin/${path}/${u}`, { [flag]: "yes" }), 400, "M_BAD_JSON");
+      }
+      // A deactivated user is not found.
+      const gone = await registerUser(s, uniqueLocalpart("gone"), "pw");
+      await admin.ok("POST", `/_synapse/admin/v1/deactivate/${enc(gone.userId!)}`, {});
+      expectError(await admin.request("PUT", `/_matrix/client/v1/admin/lock/${enc(gone.userId!)}`, { locked: true }), 404, "M_NOT_FOUND");
+    });
+
+    test("the m.account_moderation capability is offered to admins only", async () => {
+      const user = await registerUser(s, uniqueLocalpart("cap"), "pw");
+      expect((await admin.ok("GET", "/_matrix/client/v3/capabilities")).capabilities["m.account_moderation"]).toEqual({ suspend: true, lock: true });
+      expect((await user.ok("GET", "/_matrix/client/v3/capabilities")).capabilities["m.account_moderation"]).toBeUndefined();
+    });
+
+    test("a locked account: 401 M_USER_LOCKED with soft_logout everywhere but logout; sessions survive and work again after unlocking", async () => {
+      const name = uniqueLocalpart("locked");
+      const bob = await registerUser(s, name, "bobpw");
+      const second = await loginUser(s, name, "bobpw");
+      const roomId = await createRoom(bob, { name: "before the lock" });
+      const put = await admin.request("PUT", `/_matrix/client/v1/admin/lock/${enc(bob.userId!)}`, { locked: true });
+      expect(put.status).toBe(200);
+      expect(put.body).toEqual({ locked: true });
+      assertMatchesSpec(ADMIN_API, "put", "/v1/admin/lock/{userId}", 200, put.body);
+      expect(await admin.ok("GET", `/_matrix/client/v1/admin/lock/${enc(bob.userId!)}`)).toEqual({ locked: true });
+      expect((await admin.ok("GET", `/_synapse/admin/v2/users/${enc(bob.userId!)}`)).locked).toBe(true);
+
+      for (const [method, path, body] of [
+        ["GET", "/_matrix/client/v3/sync?timeout=0"],
+        ["GET", "/_matrix/client/v3/account/whoami"],
+        ["GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b`],
+        ["PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/t1`, { msgtype: "m.text", body: "hi" }],
+        ["GET", "/_matrix/client/v3/devices"],
+      ] as Array<[string, string, unknown?]>) {
+        const r = await bob.request(method, path, body);
+        expectError(r, 401, "M_USER_LOCKED");
+        expect(r.body.soft_logout).toBe(true);
+      }
+      // The right password does not open a new session either (same error, so the client keeps its state).
+      const login = await new TestClient(s.url).request("POST", "/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: name }, password: "bobpw" });
+      expectError(login, 401, "M_USER_LOCKED");
+      expect(login.body.soft_logout).toBe(true);
+      // A wrong password still says only that (no account-state disclosure).
+      expectError(await new TestClient(s.url).request("POST", "/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: name }, password: "nope" }), 403, "M_FORBIDDEN");
+      // Logout works for a locked account.
+      expect((await second.request("POST", "/_matrix/client/v3/logout", {})).status).toBe(200);
+
+      // Unlocked (through Synapse's admin API this time): the first session works again.
+      const unlocked = await admin.put(`/_synapse/admin/v2/users/${enc(bob.userId!)}`, { locked: false });
+      expect(unlocked.status).toBe(200);
+      expect(unlocked.body.locked).toBe(false);
+      expect((await bob.ok("GET", "/_matrix/client/v3/account/whoami")).user_id).toBe(bob.userId);
+      await send(bob, roomId, "after the lock");
+      // The logged-out session stays logged out.
+      expectError(await second.request("GET", "/_matrix/client/v3/account/whoami"), 401, "M_UNKNOWN_TOKEN");
+      // Locking through Synapse's API works too, and admins cannot lock themselves there either.
+      expect((await admin.put(`/_synapse/admin/v2/users/${enc(bob.userId!)}`, { locked: true })).body.locked).toBe(true);
+      expectError(await bob.request("GET", "/_matrix/client/v3/account/whoami"), 401, "M_USER_LOCKED");
+      expectError(await admin.request("PUT", `/_synapse/admin/v2/users/${enc(admin.userId!)}`, { locked: true }), 403, "M_FORBIDDEN");
+      expect((await admin.ok("GET", "/_synapse/admin/v2/users?name=" + name)).users[0].locked).toBe(true);
+    });
+
+    test("a suspended account reads, leaves and redacts its own events, but cannot join, invite, send, or change its profile", async () => {
+      const carol = await registerUser(s, uniqueLocalpart("carol"), "pw");
+      const dave = await registerUser(s, uniqueLocalpart("dave"), "pw");
+      const room = await createRoom(dave, { name: "dave's", preset: "public_chat" });
+      await carol.ok("POST", `/_matrix/client/v3/join/${enc(room)}`, {});
+      const own = await send(carol, room, "mine");
+      const theirs = await send(dave, room, "theirs");
+      const other = await createRoom(dave, { name: "elsewhere", preset: "public_chat" });
+      const invitedTo = await createRoom(dave, { name: "invited" });
+      await dave.ok("POST", `/_matrix/client/v3/rooms/${enc(invitedTo)}/invite`, { user_id: carol.userId });
+
+      const put = await admin.request("PUT", `/_matrix/client/v1/admin/suspend/${enc(carol.userId!)}`, { suspended: true });
+      expect(put.body).toEqual({ suspended: true });
+      assertMatchesSpec(ADMIN_API, "put", "/v1/admin/suspend/{userId}", 200, put.body);
+      expect((await admin.ok("GET", `/_synapse/admin/v2/users/${enc(carol.userId!)}`)).suspended).toBe(true);
+
+      const refused: Array<[string, string, unknown?]> = [
+        ["POST", "/_matrix/client/v3/createRoom", {}],
+        ["POST", `/_matrix/client/v3/join/${enc(other)}`, {}],
+        ["POST", `/_matrix/client/v3/rooms/${enc(invitedTo)}/join`, {}],
+        ["POST", `/_matrix/client/v3/knock/${enc(other)}`, {}],
+        ["POST", `/_matrix/client/v3/rooms/${enc(room)}/invite`, { user_id: admin.userId }],
+        ["PUT", `/_matrix/client/v3/rooms/${enc(room)}/send/m.room.message/s1`, { msgtype: "m.text", body: "hi" }],
+        ["PUT", `/_matrix/client/v3/rooms/${enc(room)}/state/m.room.topic`, { topic: "x" }],
+        ["PUT", `/_matrix/client/v3/rooms/${enc(room)}/redact/${enc(theirs)}/r1`, {}],
+        ["PUT", `/_matrix/client/v3/rooms/${enc(room)}/send/m.room.redaction/r2`, { redacts: theirs }],
+        ["PUT", `/_matrix/client/v3/profile/${enc(carol.userId!)}/displayname`, { displayname: "C" }],
+        ["PUT", `/_matrix/client/v3/directory/room/${enc(`#carols:${s.serverName}`)}`, { room_id: room }],
+        ["POST", "/_matrix/media/v1/create"],
+        ["POST", `/_matrix/client/v3/rooms/${enc(room)}/kick`, { user_id: dave.userId }],
+      ];
+      for (const [method, path, body] of refused) {
+        const r = await carol.request(method, path, body);
+        expectError(r, 403, "M_USER_SUSPENDED");
+      }
+      const caps = (await carol.ok("GET", "/_matrix/client/v3/capabilities")).capabilities;
+      expect(caps["m.set_displayname"]).toEqual({ enabled: false });
+      expect(caps["m.profile_fields"]).toEqual({ enabled: false });
+
+      // What a suspended user may still do: read, sync, redact their own events, reject an invite, leave.
+      expect((await carol.ok("GET", `/_matrix/client/v3/rooms/${enc(room)}/messages?dir=b`)).chunk.length).toBeGreaterThan(0);
+      expect((await carol.request("GET", "/_matrix/client/v3/sync?timeout=0")).status).toBe(200);
+      expect((await carol.request("PUT", `/_matrix/client/v3/rooms/${enc(room)}/redact/${enc(own)}/r3`, {})).status).toBe(200);
+      expect((await carol.request("PUT", `/_matrix/client/v3/rooms/${enc(room)}/typing/${enc(carol.userId!)}`, { typing: false })).status).toBe(200);
+      expect((await carol.request("POST", `/_matrix/client/v3/rooms/${enc(invitedTo)}/leave`, {})).status).toBe(200);
+      expect((await carol.request("PUT", `/_matrix/client/v3/rooms/${enc(room)}/state/m.room.member/${enc(carol.userId!)}`, { membership: "leave" })).status).toBe(200);
+      // Logging in again works (the new session is suspended too).
+      const again = await loginUser(s, carol.userId!, "pw");
+      expectError(await again.request("POST", "/_matrix/client/v3/createRoom", {}), 403, "M_USER_SUSPENDED");
+
+      // Synapse's suspend endpoint lifts it.
+      const lifted = await admin.request("PUT", `/_synapse/admin/v1/suspend/${enc(carol.userId!)}`, { suspend: false });
+      expect(lifted.status).toBe(200);
+      expect(lifted.body).toEqual({ [`user_${carol.userId}_suspended`]: false });
+      expect(await admin.ok("GET", `/_matrix/client/v1/admin/suspend/${enc(carol.userId!)}`)).toEqual({ suspended: false });
+      expect((await again.request("POST", `/_matrix/client/v3/join/${enc(other)}`, {})).status).toBe(200);
+      expectError(await admin.request("PUT", `/_synapse/admin/v1/suspend/${enc(carol.userId!)}`, { suspend: "no" }), 400, "M_BAD_JSON");
+    });
+  });
+}
