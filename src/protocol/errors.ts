@@ -47,6 +47,7 @@ const DEFAULT_STATUS: Record<string, number> = {
   M_INVALID_SIGNATURE: 400,
   M_SERVER_NOT_FOUND: 404,
   M_DUPLICATE_ANNOTATION: 400,
+  M_INVITE_BLOCKED: 403,
 };
 
 export class MatrixError extends Error {

@@ -1,7 +1,8 @@
 // Ignored users (spec: client-server-api modules/ignore_users.md): a user's `m.ignored_user_list`
 // global account data names the users whose events and invites they no longer get. This service
-// reads and caches that list; the filtering itself happens in Visibility (events), Sync (invites),
-// PushActions (notifications) and the relations bundler (aggregations).
+// reads and caches that list; the filtering itself happens in Visibility (events; invites through
+// hiddenInvites, for /sync, sliding sync and /initialSync), PushActions (notifications) and the
+// relations bundler (aggregations).
 import type { JsonObject } from "../protocol/events.ts";
 import { Lru } from "../util/lru.ts";
 import type { AccountData } from "./account-data.ts";

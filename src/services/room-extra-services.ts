@@ -1,6 +1,6 @@
 // Builds the services of the rest of the room experience (issue 9, part B) — relations and threads,
-// ignored users, room upgrades, reports, server notices, /notifications, mutual rooms, room
-// previews (initialSync, /events) — and hooks them into the room events, /sync and push
+// ignored users, invite permission, room upgrades, reports, server notices, /notifications, mutual
+// rooms, room previews (initialSync, /events) — and hooks them into the room events, /sync and push
 // pipelines; src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
 import type { Db } from "../storage/db.ts";
@@ -14,6 +14,7 @@ import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
 import { IGNORED_USER_LIST, IgnoredUsers } from "./ignored-users.ts";
+import { InvitePermission } from "./invite-permission.ts";
 import type { JsonObject } from "../protocol/events.ts";
 import type { PushActions } from "./push.ts";
 import type { RoomEvents } from "./rooms/events.ts";
@@ -34,6 +35,8 @@ export interface RoomExtraServices {
   readonly relations: Relations;
   /** m.ignored_user_list, cached. */
   readonly ignoredUsers: IgnoredUsers;
+  /** m.invite_permission_config, cached: invites refused and hidden while a user blocks them. */
+  readonly invitePermission: InvitePermission;
   /** POST /rooms/{roomId}/upgrade. */
   readonly roomUpgrades: RoomUpgrades;
   /** Event, room and user reports; the reports admin API. */
@@ -71,6 +74,9 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   const ignoredUsers = new IgnoredUsers(d.accountData, async (userIds) => (await extrasRepo.globalAccountData(IGNORED_USER_LIST, userIds)) as Map<string, JsonObject>);
   rooms.visibility.setIgnoredUsers(ignoredUsers.of);
   d.push.setIgnoredUsers(ignoredUsers.ignoring);
+  const invitePermission = new InvitePermission(d.accountData);
+  rooms.inviteChecks.push(invitePermission.check);
+  rooms.visibility.setInvitesBlocked(invitePermission.blocked);
 
   const relations = new Relations({ db, repo: new RelationsRepo(db), roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });
   events.hooks.inTransaction.push(relations.hook);
@@ -120,6 +126,7 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   return {
     relations,
     ignoredUsers,
+    invitePermission,
     roomUpgrades,
     reports,
     serverNotices,

@@ -32,7 +32,8 @@ import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
 import { applyRoomEventFilter, eventFilterMatches, roomAllowed, type RoomEventFilter, type SyncFilter } from "./rooms/filters.ts";
 import { clientFormat, toClientEvents, type ClientEvent } from "./rooms/format.ts";
 import { decodeStreamToken, encodeStreamToken, encodeTopoToken } from "./rooms/tokens.ts";
-import type { Visibility } from "./rooms/visibility.ts";
+import { inviteHidden, type HiddenInvites, type Visibility } from "./rooms/visibility.ts";
+import { INVITE_PERMISSION_CONFIG } from "./invite-permission.ts";
 import type { StreamAllocator } from "./streams.ts";
 import { membershipHistory, readTimeline, receiptContent, stateAfterEvent, stateAtStream, stateBeforeEvent, strippedStateFor } from "./sync-common.ts";
 import type { Typing } from "./typing.ts";
@@ -245,9 +246,11 @@ export class Sync {
 
     // Account data, global and per room.
     const roomAccountData = new Map<string, SyncEvent[]>();
+    let invitePermissionChanged = false;
     for (const row of await this.d.accountData.list(userId, since?.stream, to)) {
       const ev = { type: row.type, content: JSON.parse(row.content) as JsonObject };
       if (row.room_id === "") {
+        if (row.type === INVITE_PERMISSION_CONFIG) invitePermissionChanged = true;
         if (eventFilterMatches(f.account_data, row.type)) body.account_data.events.push(ev);
       } else if (eventFilterMatches(rf.account_data, row.type) && roomAllowed(rf.account_data, row.room_id)) {
         let list = roomAccountData.get(row.room_id);
@@ -296,6 +299,11 @@ export class Sync {
       sentMembers,
     };
 
+    // Invites not shown (ignored inviters; all while invites are blocked). Lifting the block
+    // shows the pending invites again in the sync that reports the change (invite_permission.md).
+    const hiddenInvites = await this.d.visibility.hiddenInvites(userId);
+    const reshowInvites = !initial && invitePermissionChanged && hiddenInvites !== "all";
+
     const joinedResults = new Map<string, JoinedRoomSync>();
     const tasks = memberships.map((m) => async () => {
       const changed = !initial && m.stream_ordering > since.stream;
@@ -306,8 +314,7 @@ export class Sync {
           break;
         }
         case "invite":
-          // Invites from ignored users are not shown (modules/ignore_users.md).
-          if ((initial || changed) && !(await this.invitedByIgnored(m, userId))) {
+          if ((initial || changed || reshowInvites) && !(await this.inviteHidden(m, hiddenInvites))) {
             body.rooms.invite[m.room_id] = { invite_state: { events: await this.strippedState(m, userId) } };
           }
           break;
@@ -461,11 +468,12 @@ export class Sync {
 
   // ------------------------------------------------------------------ invites and knocks
 
-  private async invitedByIgnored(m: Membership, userId: string): Promise<boolean> {
-    const ignored = await this.d.visibility.ignored(userId);
-    if (ignored.size === 0) return false;
+  /** Whether an invite is hidden (modules/ignore_users.md, modules/invite_permission.md). */
+  private async inviteHidden(m: Membership, hidden: HiddenInvites): Promise<boolean> {
+    if (hidden === "all") return true;
+    if (hidden.size === 0) return false;
     const ev = await this.d.events.loadEvent(m.event_id);
-    return ev !== undefined && ignored.has(ev.sender);
+    return inviteHidden(hidden, ev?.sender);
   }
 
   private async strippedState(m: Membership, userId: string): Promise<SyncEvent[]> {

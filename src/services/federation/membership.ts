@@ -32,6 +32,8 @@ export interface MembershipDeps {
   fed: FederationRequester;
   serverName: string;
   signingKey: SigningKey;
+  /** Refuses the invite of a local user (Rooms.checkInvitee: 403 M_INVITE_BLOCKED). */
+  checkInvitee?: (invitee: string, inviter: string) => Promise<void>;
 }
 
 /**
@@ -274,6 +276,7 @@ export class FederationMembership {
     if (!this.isLocal(ev.state_key)) throw new MatrixError("M_FORBIDDEN", "The invitee is not on this server");
     const user = await this.d.db.get<{ deactivated: number }>("SELECT deactivated FROM users WHERE user_id = ?", [ev.state_key]);
     if (!user || user.deactivated) throw new MatrixError("M_NOT_FOUND", "Unknown user");
+    await this.d.checkInvitee?.(ev.state_key, ev.sender);
     const signed = signEvent(ev as unknown as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey) as unknown as RoomEvent;
     signed.event_id = ev.event_id;
     const inviteState = Array.isArray(body.invite_room_state) ? body.invite_room_state : [];
@@ -423,14 +426,21 @@ export class FederationMembership {
   async cosignInvite(ev: RoomEvent, rv: RoomVersion): Promise<RoomEvent> {
     const target = findServerNameOf(ev.state_key ?? "");
     if (!target) throw new MatrixError("M_INVALID_PARAM", "Invalid invitee");
-    const res = await this.d.fed.request<{ event?: unknown }>({
-      destination: target,
-      method: "PUT",
-      path: `/_matrix/federation/v2/invite/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
-      body: { event: this.wire(ev, rv), room_version: rv.id, invite_room_state: await this.strippedState(ev.room_id!, ev.sender) },
-      // This runs under the room's write lock: a slow or dead server must not hold the room up long.
-      timeoutMs: INVITE_TIMEOUT_MS,
-    });
+    const body = { event: this.wire(ev, rv), room_version: rv.id, invite_room_state: await this.strippedState(ev.room_id!, ev.sender) };
+    let res: { event?: unknown };
+    try {
+      res = await this.d.fed.request<{ event?: unknown }>({
+        destination: target,
+        method: "PUT",
+        path: `/_matrix/federation/v2/invite/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
+        body,
+        // This runs under the room's write lock: a slow or dead server must not hold the room up long.
+        timeoutMs: INVITE_TIMEOUT_MS,
+      });
+    } catch (e) {
+      // The invitee's refusal as the client should see it (e.g. 403 M_INVITE_BLOCKED).
+      throw asClientError(e, "invite the user");
+    }
     let signed: RoomEvent;
     try {
       signed = await this.d.receiver.checkSignedPdu(res.event, rv);

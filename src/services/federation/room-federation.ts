@@ -48,7 +48,17 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const resolver = new StateResolver(repo, events);
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName });
   const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
-  const membership = new FederationMembership({ db, repo, events, resolver, receiver, fed: d.fed, serverName, signingKey: d.signingKey });
+  const membership = new FederationMembership({
+    db,
+    repo,
+    events,
+    resolver,
+    receiver,
+    fed: d.fed,
+    serverName,
+    signingKey: d.signingKey,
+    checkInvitee: (invitee, inviter) => d.rooms.checkInvitee(invitee, inviter),
+  });
   const serve = new FederationServe({ db, repo, events, receiver, membership, serverName });
 
   const serversCache = new Map<string, string[]>();

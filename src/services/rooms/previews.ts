@@ -20,7 +20,7 @@ import type { RoomEvents } from "./events.ts";
 import { toClientEvents, type ClientEvent, type Viewer } from "./format.ts";
 import type { Rooms } from "./rooms.ts";
 import { decodeToken, encodeStreamToken } from "./tokens.ts";
-import type { Visibility } from "./visibility.ts";
+import { inviteHidden, type Visibility } from "./visibility.ts";
 
 /** Messages per room in initialSync. */
 export const INITIAL_SYNC_LIMIT = 10;
@@ -102,12 +102,14 @@ export class RoomPreviews {
     const wanted = opts.archived ? ["join", "invite", "leave", "ban"] : ["join", "invite"];
     const memberships = await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: wanted });
     const rooms: RoomInfo[] = [];
-    const ignored = await this.d.visibility.ignored(viewer.userId);
+    const hiddenInvites = await this.d.visibility.hiddenInvites(viewer.userId);
     for (const m of memberships) {
       if (m.membership === "invite") {
+        // Invites from ignored users are not shown (ignore_users.md), none while the user blocks
+        // invites (invite_permission.md).
+        if (hiddenInvites === "all") continue;
         const inv = await this.d.roomsRepo.findEvent(m.event_id);
-        // Invites from ignored users are not shown (ignore_users.md).
-        if (inv && ignored.has(inv.sender)) continue;
+        if (inviteHidden(hiddenInvites, inv?.sender)) continue;
         const info: RoomInfo = { room_id: m.room_id, membership: "invite" };
         if (inv) info.invite = (await toClientEvents(this.d.events, [inv], viewer))[0];
         rooms.push(info);

@@ -86,6 +86,11 @@ export class Rooms {
   readonly createChecks: Array<(creator: string, req: CreateRoomRequest) => Promise<void>> = [];
   /** Run before a local user joins, knocks on or is invited to a room; throw to refuse (blocked rooms). */
   readonly membershipChecks: Array<(roomId: string, userId: string) => Promise<void>> = [];
+  /**
+   * Run before a local user is invited, whoever invites them (POST /invite, PUT state
+   * m.room.member, createRoom, another server's PUT /invite); throw to refuse (invite permission).
+   */
+  readonly inviteChecks: Array<(invitee: string, inviter: string) => Promise<void>> = [];
 
   constructor(private readonly d: RoomsDeps) {
     this.visibility = new Visibility(d.repo, d.events);
@@ -108,9 +113,16 @@ export class Rooms {
     if (!rv) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Room version ${JSON.stringify(versionId)} is not supported`);
     const preset = req.preset ?? (req.visibility === "public" ? "public_chat" : "private_chat");
     if (!(preset in PRESETS)) throw new MatrixError("M_INVALID_PARAM", `Unknown preset ${JSON.stringify(preset)}`);
-    const invites = [...new Set(req.invite ?? [])];
-    for (const u of invites) if (!isValidUserId(u)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID in invite: ${u}`);
+    const requested = [...new Set(req.invite ?? [])];
+    for (const u of requested) if (!isValidUserId(u)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID in invite: ${u}`);
     for (const check of this.createChecks) await check(creator, req);
+    // Local users who block invites are left out from the start (not made creators or given power
+    // levels either); the room is created all the same (invite_permission.md).
+    const invites: string[] = [];
+    for (const u of requested) {
+      if (this.events.isLocalUser(u) && (await this.inviteRefused(u, creator))) continue;
+      invites.push(u);
+    }
 
     let alias: string | undefined;
     if (req.room_alias_name !== undefined) {
@@ -158,7 +170,12 @@ export class Rooms {
     }
     if (req.visibility === "public") await this.d.db.run("UPDATE rooms SET is_public = 1 WHERE room_id = ?", [roomId]);
     for (const invitee of invites) {
-      await this.invite(creator, roomId, invitee, undefined, req.is_direct === true);
+      try {
+        await this.invite(creator, roomId, invitee, undefined, req.is_direct === true);
+      } catch (e) {
+        // An invitee who blocks invites (a remote one, whose server refused): just not invited.
+        if (!isInviteBlocked(e)) throw e;
+      }
     }
     return roomId;
   }
@@ -328,13 +345,32 @@ export class Rooms {
     throw new MatrixError("M_UNABLE_TO_GRANT_JOIN", "No local user can authorise this join");
   }
 
+  /** Runs the inviteChecks for a local invitee: throws (403 M_INVITE_BLOCKED) to refuse the invite. */
+  async checkInvitee(invitee: string, inviter: string): Promise<void> {
+    for (const check of this.inviteChecks) await check(invitee, inviter);
+  }
+
+  /** Whether the inviteChecks refuse a local invitee because they block invites. */
+  private async inviteRefused(invitee: string, inviter: string): Promise<boolean> {
+    try {
+      await this.checkInvitee(invitee, inviter);
+      return false;
+    } catch (e) {
+      if (isInviteBlocked(e)) return true;
+      throw e;
+    }
+  }
+
   async invite(sender: string, roomId: string, target: string, reason?: string, isDirect = false): Promise<void> {
     await this.requireRoom(roomId);
     if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     if (target.endsWith(`:${this.d.serverName}`) && !(await this.d.userExists(target))) {
       throw new MatrixError("M_NOT_FOUND", "Unknown user");
     }
-    if (target.endsWith(`:${this.d.serverName}`)) for (const check of this.membershipChecks) await check(roomId, target);
+    if (target.endsWith(`:${this.d.serverName}`)) {
+      for (const check of this.membershipChecks) await check(roomId, target);
+      await this.checkInvitee(target, sender);
+    }
     const remoteTarget = !target.endsWith(`:${this.d.serverName}`);
     if (remoteTarget && !this.d.remote) throw new MatrixError("M_FORBIDDEN", "Federation is disabled on this server");
     const current = await this.membershipOf(roomId, target);
@@ -463,6 +499,7 @@ export class Rooms {
       // Membership changes through the state API follow the same checks as the membership endpoints.
       const m = content["membership"];
       if (typeof m !== "string") throw new MatrixError("M_BAD_JSON", "m.room.member needs a membership");
+      if (m === "invite" && this.events.isLocalUser(stateKey)) await this.checkInvitee(stateKey, sender);
     } else {
       await this.requireJoined(sender, roomId);
     }
@@ -753,6 +790,11 @@ export class Rooms {
   memberKeyOf(userId: string): string {
     return memberKey(userId);
   }
+}
+
+/** An invite refused because the invitee blocks invites (here or on their server). */
+function isInviteBlocked(e: unknown): boolean {
+  return e instanceof MatrixError && e.errcode === "M_INVITE_BLOCKED";
 }
 
 function cmpPos(r: EventRow, p: TopoPosition): number {

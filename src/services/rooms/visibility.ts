@@ -8,6 +8,9 @@
 // Ignored users (modules/ignore_users.md): the non-state events of users in the viewer's
 // m.ignored_user_list are never shown; `withoutIgnored` is that one filter, applied by `filter`
 // and by /sync for the events it shows without consulting history visibility.
+// Invites a user is not shown (/sync, sliding sync, /initialSync): those of ignored users, and all
+// of them while the user blocks invites (modules/invite_permission.md) — `hiddenInvites` and
+// `inviteHidden`, the one rule those endpoints apply.
 import { memberKey, stateMapKey } from "../../core/state-map.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "./events.ts";
@@ -17,8 +20,20 @@ const HV_KEY = stateMapKey("m.room.history_visibility", "");
 /** The users a user ignores (m.ignored_user_list). */
 export type IgnoredUsersOf = (userId: string) => Promise<ReadonlySet<string>>;
 
+/** Whether a user blocks all invites (m.invite_permission_config). */
+export type InvitesBlocked = (userId: string) => Promise<boolean>;
+
+/** The invites a user is not shown: all of them, or those sent by these users. */
+export type HiddenInvites = "all" | ReadonlySet<string>;
+
+/** Whether an invite sent by `sender` (null: unknown) is hidden. */
+export function inviteHidden(hidden: HiddenInvites, sender: string | null | undefined): boolean {
+  return hidden === "all" || (sender != null && hidden.has(sender));
+}
+
 export class Visibility {
   private ignoredOf: IgnoredUsersOf = async () => new Set();
+  private invitesBlocked: InvitesBlocked = async () => false;
 
   constructor(
     private readonly repo: RoomsRepo,
@@ -30,9 +45,22 @@ export class Visibility {
     this.ignoredOf = fn;
   }
 
+  /** Connects the invite permission settings (the composition root does). */
+  setInvitesBlocked(fn: InvitesBlocked): void {
+    this.invitesBlocked = fn;
+  }
+
   /** The users `userId` ignores. */
   ignored(userId: string): Promise<ReadonlySet<string>> {
     return this.ignoredOf(userId);
+  }
+
+  /**
+   * The invites not shown to `userId` over /sync and the like: all while they block invites,
+   * else those of the users they ignore (cached settings, nothing read per room).
+   */
+  async hiddenInvites(userId: string): Promise<HiddenInvites> {
+    return (await this.invitesBlocked(userId)) ? "all" : this.ignoredOf(userId);
   }
 
   /** `rows` without the non-state events of users that `userId` ignores. */

@@ -21,7 +21,7 @@ import type { E2eeServices } from "../e2ee/index.ts";
 import type { Notifier } from "../notifier.ts";
 import type { PushActions } from "../push.ts";
 import { roomIdOf, type RoomEvents } from "../rooms/events.ts";
-import type { Visibility } from "../rooms/visibility.ts";
+import { inviteHidden, type Visibility } from "../rooms/visibility.ts";
 import type { StreamAllocator } from "../streams.ts";
 import { strippedStateFor } from "../sync-common.ts";
 import type { Typing } from "../typing.ts";
@@ -188,18 +188,18 @@ export class SlidingSync {
       }
       extras.directPos = to;
     }
-    const ignored = await this.d.visibility.ignored(userId);
+    const hiddenInvites = await this.d.visibility.hiddenInvites(userId);
     this.stats.computes++;
 
     // Which of the user's rooms lists may show: not self-left rooms (the user knows), unless this
-    // connection showed the room and has not told the client it left yet; not invites from
-    // ignored users.
+    // connection showed the room and has not told the client it left yet; not hidden invites
+    // (from ignored users; all while the user blocks invites).
     const eligible = (m: Membership): boolean => {
       if (m.membership === "leave" && m.sender === userId) {
         const sent = view.room(m.roomId);
         return sent !== undefined && sent.membership !== "leave";
       }
-      if (m.membership === "invite" && m.sender !== null && ignored.has(m.sender)) return false;
+      if (m.membership === "invite" && inviteHidden(hiddenInvites, m.sender)) return false;
       return true;
     };
 
@@ -234,7 +234,7 @@ export class SlidingSync {
         const sent = view.room(id);
         if (sent && sent.membership !== "leave") selfLeftShown = true;
       }
-      const baseKey = `${user.version}|${objectId(ignored)}`;
+      const baseKey = `${user.version}|${hiddenInvites === "all" ? "all" : objectId(hiddenInvites)}`;
       let candidates: Membership[];
       if (!selfLeftShown && extras.candidates?.key === baseKey) candidates = extras.candidates.rooms;
       else {
@@ -279,7 +279,7 @@ export class SlidingSync {
     // ---- subscriptions: rooms the user is or was in (or invited to, or knocked on)
     for (const [roomId, sub] of body.subscriptions) {
       const m = user.entries.get(roomId);
-      if (!m || (m.membership === "invite" && m.sender !== null && ignored.has(m.sender))) continue;
+      if (!m || (m.membership === "invite" && inviteHidden(hiddenInvites, m.sender))) continue;
       include(roomId, sub);
     }
 
