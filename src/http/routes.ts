@@ -22,7 +22,7 @@ import { federationDirectoryRoutes } from "./federation/directory.ts";
 import { mediaRoutes } from "./client/media.ts";
 import { federationMediaRoutes } from "./federation/media.ts";
 import { mediaAdminRoutes } from "./admin/media.ts";
-import { e2eeRoutes } from "./client/e2ee.ts";
+import { DEHYDRATION_FEATURE, e2eeRoutes } from "./client/e2ee.ts";
 import { keyBackupRoutes } from "./client/key-backup.ts";
 import { federationE2eeRoutes } from "./federation/e2ee.ts";
 import { relationsRoutes } from "./client/relations.ts";
@@ -45,7 +45,7 @@ import { webClientRoutes } from "./web.ts";
 export function mountRoutes(app: App, svc: Services): void {
   installRetryAfter(app);
   webClientRoutes(app, svc);
-  discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({ [SLIDING_SYNC_FEATURE]: true }) });
+  discoveryRoutes(app, { config: svc.config, unstableFeatures: () => ({ [SLIDING_SYNC_FEATURE]: true, [DEHYDRATION_FEATURE]: true }) });
   accountsRoutes(app, svc);
   roomRoutes(app, svc);
   syncRoutes(app, svc);

@@ -137,6 +137,11 @@ export class AdminStore {
     }
   }
 
+  /** The ID of the user's dehydrated device (MSC3814), if any. */
+  async dehydratedDeviceId(userId: string): Promise<string | undefined> {
+    return (await this.db.get<{ device_id: string }>("SELECT device_id FROM dehydrated_devices WHERE user_id = ?", [userId]))?.device_id;
+  }
+
   /** Clears the deactivated flag (the admin API's deactivated: false). */
   async reactivate(userId: string): Promise<void> {
     await this.db.run("UPDATE users SET deactivated = 0 WHERE user_id = ?", [userId]);

@@ -532,6 +532,50 @@ export class E2eeRepo {
     }
   }
 
+  /** Messages of a device after a stream position, oldest first (dehydrated devices page through these). */
+  async inboxAfter(userId: string, deviceId: string, after: number, limit: number): Promise<InboxRow[]> {
+    const rows = await this.db.all<InboxRow>(
+      "SELECT stream_id, sender, type, content, delivered_at FROM device_inbox WHERE user_id = ? AND device_id = ? AND stream_id > ? ORDER BY stream_id LIMIT ?",
+      [userId, deviceId, after, limit],
+    );
+    return rows.map((r) => ({ ...r, stream_id: Number(r.stream_id), delivered_at: r.delivered_at === null ? null : Number(r.delivered_at) }));
+  }
+
+  /** Deletes a device's messages up to a stream position (those a dehydrated device's reader has). */
+  async deleteInboxUpTo(userId: string, deviceId: string, upTo: number): Promise<number> {
+    return this.db.run("DELETE FROM device_inbox WHERE user_id = ? AND device_id = ? AND stream_id <= ?", [userId, deviceId, upTo]);
+  }
+
+  // ------------------------------------------------------------------ dehydrated devices (MSC3814)
+
+  /** The user's dehydrated device, when it still exists as a device. */
+  async dehydratedDevice(userId: string, q: Queryable = this.db): Promise<{ deviceId: string; deviceData: string } | undefined> {
+    const r = await q.get<{ device_id: string; device_data: string }>(
+      `SELECT d.device_id, d.device_data FROM dehydrated_devices d
+       JOIN devices v ON v.user_id = d.user_id AND v.device_id = d.device_id WHERE d.user_id = ?`,
+      [userId],
+    );
+    return r && { deviceId: r.device_id, deviceData: r.device_data };
+  }
+
+  /** Records the user's dehydrated device, replacing the previous one; returns the previous device ID. */
+  async setDehydratedDevice(q: Queryable, userId: string, deviceId: string, deviceData: string, now: number): Promise<string | undefined> {
+    const old = await q.get<{ device_id: string }>("SELECT device_id FROM dehydrated_devices WHERE user_id = ?", [userId]);
+    await q.run(
+      `INSERT INTO dehydrated_devices (user_id, device_id, device_data, created_ts) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET device_id = excluded.device_id, device_data = excluded.device_data, created_ts = excluded.created_ts`,
+      [userId, deviceId, deviceData, now],
+    );
+    return old?.device_id;
+  }
+
+  /** Forgets the dehydrated device record when it is one of these devices. */
+  async forgetDehydratedDevice(userId: string, deviceIds: readonly string[]): Promise<void> {
+    for (const part of chunks(deviceIds)) {
+      await this.db.run(`DELETE FROM dehydrated_devices WHERE user_id = ? AND device_id IN (${placeholders(part.length)})`, [userId, ...part]);
+    }
+  }
+
   // ------------------------------------------------------------------ key backup
 
   async backupVersion(userId: string, version: number | undefined, q: Queryable = this.db): Promise<BackupVersionRow | undefined> {

@@ -2,6 +2,8 @@
 //   POST /keys/upload, POST /keys/query, POST /keys/claim, GET /keys/changes          (keys.yaml)
 //   POST /keys/device_signing/upload, POST /keys/signatures/upload           (cross_signing.yaml)
 //   PUT /sendToDevice/{eventType}/{txnId}                                        (to_device.yaml)
+//   GET|PUT|DELETE /unstable/org.matrix.msc3814.v1/dehydrated_device, POST .../{deviceId}/events
+//                                                                  (MSC3814 dehydrated devices)
 // Spec: client-server-api modules/end_to_end_encryption.md, send_to_device.md; guests may use
 // upload, query, claim and sendToDevice (guest_access.md).
 import { MatrixError } from "../../protocol/errors.ts";
@@ -85,4 +87,18 @@ export function e2eeRoutes(app: App, svc: Services): void {
       return {};
     });
   }
+
+  // Dehydrated devices (MSC3814), under the unstable prefix clients use; advertised in /versions.
+  const dehydrated = () => svc.e2ee.dehydrated;
+  const DEHYDRATION = `/_matrix/client/unstable/${DEHYDRATION_FEATURE}.v1/dehydrated_device`;
+  app.get(DEHYDRATION, async ({ request }) => dehydrated().get((await authenticate(svc, request)).userId));
+  app.put(DEHYDRATION, async ({ request, body }) => dehydrated().put((await authenticate(svc, request)).userId, jsonBody(body)));
+  app.delete(DEHYDRATION, async ({ request }) => dehydrated().delete((await authenticate(svc, request)).userId));
+  app.post(`${DEHYDRATION}/:deviceId/events`, async ({ request, params, body }) => {
+    const who = await authenticate(svc, request);
+    return dehydrated().events(who.userId, pathParam(params.deviceId, "device ID"), jsonBody(body).next_batch);
+  });
 }
+
+/** The unstable feature flag of dehydrated devices in /versions. */
+export const DEHYDRATION_FEATURE = "org.matrix.msc3814";

@@ -111,14 +111,14 @@ function listEntry(u: AdminUser) {
   };
 }
 
-export function toAdminDevice(d: Device): AdminDevice {
+export function toAdminDevice(d: Device, dehydratedId?: string): AdminDevice {
   const out: AdminDevice = {
     device_id: d.deviceId,
     last_seen_ip: d.lastSeenIp,
     last_seen_user_agent: d.lastSeenUserAgent,
     last_seen_ts: d.lastSeenTs,
     user_id: d.userId,
-    dehydrated: false,
+    dehydrated: d.deviceId === dehydratedId,
   };
   if (d.displayName !== null) out.display_name = d.displayName;
   return out;
@@ -340,13 +340,14 @@ export class AdminUsers {
 
   async devices(userId: string): Promise<{ devices: AdminDevice[]; total: number }> {
     await this.get(userId);
-    const devices = (await this.d.accounts.listDevices(userId)).map(toAdminDevice);
+    const dehydrated = await this.store.dehydratedDeviceId(userId);
+    const devices = (await this.d.accounts.listDevices(userId)).map((d) => toAdminDevice(d, dehydrated));
     return { devices, total: devices.length };
   }
 
   async device(userId: string, deviceId: string): Promise<AdminDevice> {
     await this.get(userId);
-    return toAdminDevice(await this.d.accounts.getDevice(userId, deviceId));
+    return toAdminDevice(await this.d.accounts.getDevice(userId, deviceId), await this.store.dehydratedDeviceId(userId));
   }
 
   async createDevice(userId: string, deviceId: unknown): Promise<void> {

@@ -17,6 +17,7 @@ import type { RoomEvents } from "../rooms/events.ts";
 import type { StreamAllocator } from "../streams.ts";
 import type { Sync } from "../sync.ts";
 import { KeyBackup } from "./backup.ts";
+import { DehydratedDevices } from "./dehydrated-devices.ts";
 import { DeviceLists } from "./device-lists.ts";
 import { E2eeKeys } from "./keys.ts";
 import { ToDevice } from "./to-device.ts";
@@ -33,6 +34,8 @@ export interface E2eeServices {
   readonly toDevice: ToDevice;
   /** /room_keys: server-side key backups. */
   readonly backup: KeyBackup;
+  /** Dehydrated devices (MSC3814). */
+  readonly dehydrated: DehydratedDevices;
 }
 
 export interface E2eeServicesDeps {
@@ -75,6 +78,7 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   const toDevice = new ToDevice({ db, repo, streams: d.streams, notifier: d.notifier, serverName, deviceIds, sendEdu });
   const backup = new KeyBackup(db, repo);
   const k = keys;
+  const dehydrated = new DehydratedDevices({ db, repo, accounts: d.accounts, keys: k });
 
   d.sync.extensions.push(async (ctx, body) => {
     let news = false;
@@ -96,6 +100,7 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   });
 
   d.accounts.onDevicesDeleted.push((userId, ids) => k.devicesDeleted(userId, ids));
+  d.accounts.onDevicesDeleted.push((userId, ids) => dehydrated.devicesDeleted(userId, ids));
   d.accounts.onDeviceRenamed.push((userId, deviceId) => k.deviceRenamed(userId, deviceId));
   d.accounts.onDeactivated.push((userId) => k.deactivated(userId));
 
@@ -114,5 +119,5 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
     void deviceLists.membershipChanged(ev.room_id, ev.state_key, membership).catch(() => undefined);
   });
 
-  return { repo, keys: k, deviceLists, toDevice, backup };
+  return { repo, keys: k, deviceLists, toDevice, backup, dehydrated };
 }
