@@ -114,6 +114,14 @@ for (const backend of BACKENDS) {
         const r = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/state/m.room.member/${enc(bob.userId!)}`);
         return r.membership === "leave" ? true : undefined;
       }, 15000, "rejection on hs1");
+
+      // An invite made through the state API goes to bob's server too (co-signed there), and he can join.
+      const third = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "private_chat" })).room_id;
+      await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(third)}/state/m.room.member/${enc(bob.userId!)}`, { membership: "invite" });
+      await eventually(async () => (await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0")).rooms?.invite?.[third], 15000, "state-API invite on hs2");
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(third)}`, {});
+      const ev = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(third)}/state/m.room.member/${enc(bob.userId!)}`);
+      expect(ev.membership).toBe("join");
     }, 60000);
 
     test("kick and ban across servers; a banned remote user cannot rejoin", async () => {

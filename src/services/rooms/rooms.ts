@@ -495,11 +495,20 @@ export class Rooms {
 
   async sendState(sender: string, roomId: string, type: string, stateKey: string, content: JsonObject, ts?: number): Promise<string> {
     await this.requireRoom(roomId);
+    let beforePersist: ((ev: RoomEvent, rv: RoomVersion) => Promise<RoomEvent>) | undefined;
     if (type === "m.room.member") {
       // Membership changes through the state API follow the same checks as the membership endpoints.
       const m = content["membership"];
       if (typeof m !== "string") throw new MatrixError("M_BAD_JSON", "m.room.member needs a membership");
-      if (m === "invite" && this.events.isLocalUser(stateKey)) await this.checkInvitee(stateKey, sender);
+      if (m === "invite" && this.events.isLocalUser(stateKey)) {
+        for (const check of this.membershipChecks) await check(roomId, stateKey);
+        await this.checkInvitee(stateKey, sender);
+      } else if (m === "invite") {
+        // A remote invitee's server co-signs the invite first (and may refuse it), as with POST /invite.
+        const remote = this.d.remote;
+        if (!remote) throw new MatrixError("M_FORBIDDEN", "Federation is disabled on this server");
+        beforePersist = (ev, rv) => remote.cosignInvite(ev, rv);
+      }
     } else {
       await this.requireJoined(sender, roomId);
     }
@@ -507,7 +516,7 @@ export class Rooms {
     // Sending the same content again is a no-op that returns the current event (as Synapse does).
     const current = await this.events.currentStateEvent(roomId, type, stateKey);
     if (current && current.sender === sender && JSON.stringify(current.content) === JSON.stringify(content)) return current.event_id;
-    const r = await this.events.send({ roomId, sender, type, stateKey, content, ts });
+    const r = await this.events.send({ roomId, sender, type, stateKey, content, ts, beforePersist });
     return r.eventId;
   }
 
