@@ -75,7 +75,8 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   rooms.visibility.setIgnoredUsers(ignoredUsers.of);
   d.push.setIgnoredUsers(ignoredUsers.ignoring);
   const invitePermission = new InvitePermission(d.accountData);
-  rooms.inviteChecks.push(invitePermission.check);
+  // Server notices reach users who block invites (once: their notices room keeps the invite).
+  rooms.inviteChecks.push((invitee, inviter) => (inviter === serverNotices.systemUserId ? Promise.resolve() : invitePermission.check(invitee)));
   rooms.visibility.setInvitesBlocked(invitePermission.blocked);
 
   const relations = new Relations({ db, repo: new RelationsRepo(db), roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });

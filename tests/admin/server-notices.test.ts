@@ -25,6 +25,25 @@ for (const backend of BACKENDS) {
     const notice = (body: string) => ({ msgtype: "m.server_notice", body, server_notice_type: "org.example.announcement" });
     const sendNotice = (c: TestClient, body: unknown) => c.post("/_synapse/admin/v1/send_server_notice", body);
 
+    test("a user who blocks invites still gets their notices room, once; it shows when they unblock", async () => {
+      const carol = await registerUser(s, "carol_blocks");
+      await carol.ok("PUT", `/_matrix/client/v3/user/${enc(carol.userId!)}/account_data/m.invite_permission_config`, { default_action: "block" });
+      const n1 = await admin.ok("POST", "/_synapse/admin/v1/send_server_notice", { user_id: carol.userId, content: notice("one") });
+      const n2 = await admin.ok("POST", "/_synapse/admin/v1/send_server_notice", { user_id: carol.userId, content: notice("two") });
+      // Other invites stay blocked.
+      const other = (await alice.ok("POST", "/_matrix/client/v3/createRoom", {})).room_id;
+      expectError(await alice.post(`/_matrix/client/v3/rooms/${enc(other)}/invite`, { user_id: carol.userId }), 403, "M_INVITE_BLOCKED");
+      // While blocked, no invite is listed; unblocked, exactly one notices room with both notices.
+      expect(Object.keys((await sync(carol)).rooms?.invite ?? {})).toEqual([]);
+      await carol.ok("PUT", `/_matrix/client/v3/user/${enc(carol.userId!)}/account_data/m.invite_permission_config`, {});
+      const invites = Object.keys((await sync(carol)).rooms.invite);
+      expect(invites).toHaveLength(1);
+      await carol.ok("POST", `/_matrix/client/v3/rooms/${enc(invites[0]!)}/join`, {});
+      const ids = (await carol.ok("GET", `/_matrix/client/v3/rooms/${enc(invites[0]!)}/messages?dir=b&limit=20`)).chunk.map((e: any) => e.event_id);
+      expect(ids).toContain(n1.event_id);
+      expect(ids).toContain(n2.event_id);
+    });
+
     test("the first notice invites the user to a tagged room they cannot reject; later ones reuse it", async () => {
       const first = await sendNotice(admin, { user_id: alice.userId, content: notice("Maintenance tonight") });
       expect(first.status).toBe(200);
