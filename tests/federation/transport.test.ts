@@ -176,17 +176,6 @@ for (const backend of BACKENDS) {
       }
     });
 
-    test("backoff: opt-in requests to a failing destination are refused until the backoff passes", async () => {
-      const client = a.hs.services.federation.client;
-      const dead = "localhost:1"; // nothing listens there
-      await expectFedError(client.getJson(dead, "/_matrix/federation/v1/version", { backoff: true }), "network");
-      const e = await expectFedError(client.getJson(dead, "/_matrix/federation/v1/version", { backoff: true }), "backoff");
-      expect(e.retryAfterMs).toBeGreaterThan(0);
-      // Requests without the option still go out.
-      await expectFedError(client.getJson(dead, "/_matrix/federation/v1/version"), "network");
-      client.backoff.recordSuccess(dead);
-    });
-
     test("federation disabled: nothing is sent, federation endpoints refuse", async () => {
       const [off] = await start(1, { backend, config: { federation: { enabled: false } } });
       try {

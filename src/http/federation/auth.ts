@@ -11,7 +11,7 @@ import type { FederationServices } from "../../services/federation/transport.ts"
 
 export interface FederationAuthDeps {
   config: Pick<Config, "server_name">;
-  federation: Pick<FederationServices, "enabled" | "keyRing" | "isDomainAllowed" | "backoff" | "inboundHooks">;
+  federation: Pick<FederationServices, "enabled" | "keyRing" | "isDomainAllowed" | "inboundHooks">;
 }
 
 const unauthorized = (msg: string) => new MatrixError("M_UNAUTHORIZED", msg, {}, 401);
@@ -66,8 +66,7 @@ export async function authenticateServer(svc: FederationAuthDeps, request: Reque
   const obj = { ...requestSigningObject(toSign), signatures: { [origin]: signatures } };
   const check = await svc.federation.keyRing.verifyJsonForServer(origin, obj, Date.now(), signed);
   if (!check.ok) throw unauthorized(`Invalid signature: ${check.reason}`);
-  // The origin is up: outbound requests to it need not wait for their backoff any longer.
-  svc.federation.backoff.recordSuccess(origin);
+  // The origin is up: deliveries queued for it need not wait for their back-off any longer.
   for (const hook of svc.federation.inboundHooks) hook(origin);
   return origin;
 }

@@ -4,11 +4,10 @@
 // responses parsed under a size cap and failures mapped onto FederationError.
 //
 //   const body = await svc.federation.client.getJson(dest, fedPath`/_matrix/federation/v1/event/${eventId}`);
-//   await svc.federation.client.putJson(dest, fedPath`/_matrix/federation/v1/send/${txnId}`, txn, { backoff: true });
+//   await svc.federation.client.putJson(dest, fedPath`/_matrix/federation/v1/send/${txnId}`, txn);
 import { signRequest } from "../../core/x-matrix.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
-import type { DestinationBackoff } from "./backoff.ts";
 import { ServerDiscoveryError, type ServerResolver } from "./discovery.ts";
 import { OutboundError, type OutboundHttp } from "./outbound-http.ts";
 
@@ -25,7 +24,6 @@ export type FederationErrorKind =
   /** Federation is disabled in the config. */
   | "disabled"
   /** The destination is backed off after earlier failures (see retryAfterMs). */
-  | "backoff"
   /** The answer was not JSON, or too large. */
   | "invalid_response"
   /** The server name is invalid. */
@@ -41,7 +39,7 @@ export class FederationError extends Error {
   readonly errcode: string | undefined;
   /** The remote's parsed error body, if any. */
   readonly body: unknown;
-  /** How long to wait before retrying (backoff, or the remote's retry_after_ms / Retry-After). */
+  /** How long to wait before retrying (the remote's retry_after_ms / Retry-After). */
   readonly retryAfterMs: number | undefined;
 
   constructor(
@@ -61,7 +59,7 @@ export class FederationError extends Error {
 
   /** Failures that say nothing about the request itself: worth retrying later. */
   get transient(): boolean {
-    return this.kind === "network" || this.kind === "timeout" || this.kind === "backoff" || (this.kind === "http" && (this.status ?? 0) >= 500) || this.status === 429;
+    return this.kind === "network" || this.kind === "timeout" || (this.kind === "http" && (this.status ?? 0) >= 500) || this.status === 429;
   }
 }
 
@@ -98,12 +96,6 @@ export interface FederationRequest {
   timeoutMs?: number;
   /** Largest response accepted (default 100 MiB). */
   maxResponseBytes?: number;
-  /**
-   * Take part in the destination's backoff: refuse while it is backed off (kind "backoff"), record
-   * network failures and 5xx answers as failures and anything else as success. For the sender queue;
-   * interactive requests (joins, key fetches, backfill) leave it off.
-   */
-  backoff?: boolean;
 }
 
 export interface FederationResponse<T = unknown> {
@@ -112,14 +104,13 @@ export interface FederationResponse<T = unknown> {
   headers: Headers;
 }
 
-export type RequestOptions = Pick<FederationRequest, "timeoutMs" | "maxResponseBytes" | "backoff" | "query">;
+export type RequestOptions = Pick<FederationRequest, "timeoutMs" | "maxResponseBytes" | "query">;
 
 export interface FederationClientOptions {
   serverName: string;
   signingKey: SigningKey;
   resolver: ServerResolver;
   http: OutboundHttp;
-  backoff: DestinationBackoff;
   /** false: every request fails with kind "disabled" and nothing is sent. */
   enabled: boolean;
   /** Whether a destination may be contacted (domain_allowlist). */
@@ -140,7 +131,6 @@ function parseRetryAfter(headers: Headers, body: unknown): number | undefined {
 
 export class FederationClient {
   readonly serverName: string;
-  readonly backoff: DestinationBackoff;
   readonly resolver: ServerResolver;
   readonly #key: SigningKey;
   readonly #http: OutboundHttp;
@@ -152,7 +142,6 @@ export class FederationClient {
     this.#key = opts.signingKey;
     this.resolver = opts.resolver;
     this.#http = opts.http;
-    this.backoff = opts.backoff;
     this.#enabled = opts.enabled;
     this.#allowed = opts.isDomainAllowed;
   }
@@ -166,37 +155,25 @@ export class FederationClient {
     return (await this.send<T>(req)).body;
   }
 
-  /** Throws unless federation is enabled, the destination allowed and (when asked) not backed off. */
+  /**
+   * Throws unless federation is enabled and the destination allowed. (Retry back-off per
+   * destination is the sender queue's: FederationSender, persisted in federation_destinations.)
+   */
   #checkSendable(req: FederationRequest): void {
     const dest = req.destination;
     if (!this.#enabled) throw new FederationError(dest, "disabled", "federation is disabled");
     if (!this.#allowed(dest)) throw new FederationError(dest, "denied", `${dest} is not in the federation domain allowlist`);
-    if (req.backoff) {
-      const wait = this.backoff.retryAfterMs(dest);
-      if (wait > 0) throw new FederationError(dest, "backoff", `${dest} is backed off for another ${wait} ms`, { retryAfterMs: wait });
-    }
   }
 
   /** Like request, with the status and headers of the answer. */
   async send<T = unknown>(req: FederationRequest): Promise<FederationResponse<T>> {
-    const dest = req.destination;
     this.#checkSendable(req);
-    try {
-      const res = await this.#exchange<T>(req);
-      if (req.backoff) this.backoff.recordSuccess(dest);
-      return res;
-    } catch (e) {
-      if (req.backoff && e instanceof FederationError) {
-        if (e.kind === "http" && (e.status ?? 0) < 500) this.backoff.recordSuccess(dest);
-        else if (e.kind !== "disabled" && e.kind !== "backoff") this.backoff.recordFailure(dest);
-      }
-      throw e;
-    }
+    return this.#exchange<T>(req);
   }
 
   /**
    * Sends one signed request and returns the answer with its body unread, whatever its status (for
-   * media, streamed to disk). Same checks as request (enabled, domain_allowlist, backoff when asked)
+   * media, streamed to disk). Same checks as request (enabled, domain_allowlist)
    * except that the status is not looked at: the caller reads or cancels the body.
    */
   async open(req: FederationRequest): Promise<Response> {

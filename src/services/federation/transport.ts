@@ -1,5 +1,5 @@
 // The federation transport services, built from the config: our keys, the KeyRing, server
-// discovery, the signed outbound client with per-destination backoff, the notary and server ACLs.
+// discovery, the signed outbound client, the notary and server ACLs.
 // When [federation] enabled = false nothing is ever sent: the client refuses every request and the
 // KeyRing answers from what it already has.
 import { readFileSync } from "node:fs";
@@ -9,7 +9,6 @@ import type { Db } from "../../storage/db.ts";
 import { ServerKeysStore } from "../../storage/server-keys.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { ServerAcls, type AclContentLookup } from "./acl.ts";
-import { DestinationBackoff, type BackoffOptions } from "./backoff.ts";
 import { FederationClient } from "./client.ts";
 import { makeWellKnownFetcher, ServerResolver, systemResolveSrv, type DiscoveryDeps } from "./discovery.ts";
 import { KeyRing, parseTrustedKeyServers, type KeyFetcher } from "./keyring.ts";
@@ -24,8 +23,6 @@ export interface FederationServices {
   readonly keyRing: KeyRing;
   readonly resolver: ServerResolver;
   readonly client: FederationClient;
-  /** Per-destination backoff (in memory) the client applies to requests made with `backoff: true`. */
-  readonly backoff: DestinationBackoff;
   readonly notary: Notary;
   readonly acls: ServerAcls;
   /** Run for each authenticated request from another server: it is up (e.g. resume deliveries to it). */
@@ -37,10 +34,9 @@ export interface FederationServices {
 export interface FederationServicesOptions {
   /** The content of a room's current m.room.server_acl event (undefined: none). */
   aclContent?: AclContentLookup;
-  /** Test hooks: fake DNS and /.well-known, address lookups, backoff timings, clock. */
+  /** Test hooks: fake DNS and /.well-known, address lookups, clock. */
   discovery?: Partial<DiscoveryDeps>;
   lookup?: HostLookup;
-  backoff?: BackoffOptions;
   now?: () => number;
 }
 
@@ -63,8 +59,7 @@ export function createFederationServices(config: Config, db: Db, signingKey: Sig
     now: opts.discovery?.now ?? now,
     random: opts.discovery?.random,
   });
-  const backoff = new DestinationBackoff({ now, ...opts.backoff });
-  const client = new FederationClient({ serverName, signingKey, resolver, http, backoff, enabled: fed.enabled, isDomainAllowed });
+  const client = new FederationClient({ serverName, signingKey, resolver, http, enabled: fed.enabled, isDomainAllowed });
   const ownKeys = new OwnKeys({
     serverName,
     signingKey,
@@ -88,5 +83,5 @@ export function createFederationServices(config: Config, db: Db, signingKey: Sig
   });
   const notary = new Notary(keyRing, serverName, signingKey);
   const acls = new ServerAcls(opts.aclContent ?? (async () => undefined));
-  return { enabled: fed.enabled, ownKeys, keyRing, resolver, client, backoff, notary, acls, isDomainAllowed, inboundHooks: [] };
+  return { enabled: fed.enabled, ownKeys, keyRing, resolver, client, notary, acls, isDomainAllowed, inboundHooks: [] };
 }
