@@ -51,7 +51,7 @@ for (const backend of BACKENDS) {
     afterAll(() => s.cleanup());
     const hs = (...args: string[]) => runHs([...args, "-c", s.configPath]);
 
-    test("users: list, set-admin, reset-password, deactivate; the running server follows", async () => {
+    test("users: list, set-admin, lock, suspend, reset-password, deactivate; the running server follows", async () => {
       const alice = await registerUser(s, "alice", "alicepw");
       const bob = await registerUser(s, "bob", "bobpw");
       const room = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", name: "Shared" })).room_id;
@@ -113,7 +113,7 @@ for (const backend of BACKENDS) {
         expect(r.code).toBe(1);
         oneLine(r.stderr);
       }
-    });
+    }, 30000);
 
     test("rooms: list and purge (refused while the server runs or users are joined)", async () => {
       const carol = await registerUser(s, "carol", "pw");
