@@ -1,15 +1,15 @@
 // matrix-js-sdk in tests: a silent logger, a client for a freshly registered user, and starting
 // its sync loop.
-import { ClientEvent, createClient, type IStartClientOpts, type MatrixClient } from "matrix-js-sdk";
+import { ClientEvent, createClient, type ICreateClientOpts, type IStartClientOpts, type MatrixClient } from "matrix-js-sdk";
 import { registerUser, type TestClient } from "./client.ts";
 import type { TestServer } from "./server.ts";
 
 /** A logger for the SDK that prints nothing. */
 export const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
 
-/** An SDK client logged in as an existing test user. */
-export function sdkFor(s: { url: string }, u: TestClient): MatrixClient {
-  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet });
+/** An SDK client logged in as an existing test user; `extra` adds options (e.g. cryptoCallbacks). */
+export function sdkFor(s: { url: string }, u: TestClient, extra: Partial<ICreateClientOpts> = {}): MatrixClient {
+  return createClient({ baseUrl: s.url, accessToken: u.accessToken, userId: u.userId, deviceId: u.deviceId, logger: quiet, ...extra });
 }
 
 /** Registers `name` and returns an SDK client logged in as that user. */
