@@ -309,7 +309,7 @@ export const SCHEMA = {
     registration_burst: int(3, "Registrations allowed in a burst before registration_per_minute applies.", { min: 1 }),
     login_token_per_minute: int(1, "POST /login/get_token requests per minute, per user.", { min: 1 }),
     login_token_burst: int(1, "POST /login/get_token requests allowed in a burst.", { min: 1 }),
-    message_per_minute: int(12, "Messages (events) sent per minute, per user.", { min: 1 }),
+    message_per_minute: int(12, "Events a user sends per minute (messages, state changes, redactions, new rooms), as Synapse's rc_message; application services registered with rate_limited: false are exempt.", { min: 1 }),
     message_burst: int(10, "Messages allowed in a burst before message_per_minute applies.", { min: 1 }),
   }),
 

@@ -27,8 +27,10 @@ export interface Requester {
   isSuspended?: boolean;
   /** sha256 (hex) of the access token: identifies this session without revealing the token. */
   tokenHash: string;
-  /** Set when an application service made the request (application services, later). */
+  /** Set when an application service made the request. */
   appserviceId?: string;
+  /** Not subject to per-user rate limits (an application service registered with rate_limited: false). */
+  rateLimitExempt?: boolean;
 }
 
 /** Where a request came from, for last-seen tracking. */

@@ -93,7 +93,7 @@ export class RateLimits {
   readonly registration: RateLimiter;
   /** POST /login/get_token, per user. */
   readonly loginToken: RateLimiter;
-  /** Events sent by clients, per user (used by the rooms module). */
+  /** Events sent by clients, per user: see consumeMessage. */
   readonly message: RateLimiter;
   private readonly extra = new Map<string, RateLimiter>();
 
@@ -108,6 +108,16 @@ export class RateLimits {
 
   get enabled(): boolean {
     return this.cfg.enabled;
+  }
+
+  /**
+   * Counts one event a client sends (a message, state, redaction, or a new room) against
+   * [ratelimit] message_per_minute / message_burst for its user, or throws M_LIMIT_EXCEEDED.
+   * Application services registered with `rate_limited: false` are exempt.
+   */
+  consumeMessage(r: { userId: string; rateLimitExempt?: boolean }): void {
+    if (r.rateLimitExempt) return;
+    this.message.consume(r.userId);
   }
 
   /** A named limiter for another feature (one per name; later calls return the first). */

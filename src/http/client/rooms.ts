@@ -144,6 +144,7 @@ export function roomRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {
     app.post(`${p}/createRoom`, async ({ request, body }) => {
       const who = await authenticate(svc, request, { refuseSuspended: true });
+      svc.ratelimits.consumeMessage(who);
       const roomId = await rooms.createRoom(who.userId, parseCreateRoom(objectBody(body)));
       return { room_id: roomId };
     });
@@ -206,6 +207,7 @@ export function roomRoutes(app: App, svc: Services): void {
         if (type !== "m.room.redaction") refuseIfSuspended(who, "send messages");
         await refuseSuspendedRedaction(who, roomId, content.redacts);
       }
+      svc.ratelimits.consumeMessage(who);
       const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId }, tsOverride(who, request));
       return { event_id: eventId };
     });
@@ -217,6 +219,7 @@ export function roomRoutes(app: App, svc: Services): void {
       if (who.isSuspended && !(type === "m.room.member" && params.stateKey === who.userId && isObject(body) && body.membership === "leave")) {
         refuseIfSuspended(who, "change room state");
       }
+      svc.ratelimits.consumeMessage(who);
       const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request));
       return { event_id: eventId };
     };
@@ -226,6 +229,7 @@ export function roomRoutes(app: App, svc: Services): void {
       const who = await authenticate(svc, request);
       const b = objectBody(body);
       await refuseSuspendedRedaction(who, roomIdParam(params.roomId), eventIdParam(params.eventId));
+      svc.ratelimits.consumeMessage(who);
       const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), {
         deviceId: who.deviceId ?? "",
         txnId: nonEmpty(params.txnId, "transaction ID"),

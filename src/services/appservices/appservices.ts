@@ -100,6 +100,7 @@ export class Appservices {
       deviceId = opts.deviceIdParam;
     }
     const r: Requester = { userId, deviceId, isGuest: false, isAdmin: user.isAdmin, tokenHash: sha256Hex(token), appserviceId: as.id };
+    if (!as.rateLimited) r.rateLimitExempt = true;
     return r;
   };
 
