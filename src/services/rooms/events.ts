@@ -94,6 +94,8 @@ export class RoomEvents {
   /** Bundled aggregations for client formats (the relations service sets it). */
   bundleAggregations?: AggregationBundler;
   private readonly cache = new Lru<string, RoomEvent>(20000, "events");
+  /** A user's membership in a state group ("leave" when none); groups never change. */
+  private readonly membershipCache = new Lru<string, string>(20000, "membership_at");
   private readonly versions = new Map<string, RoomVersion>();
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
@@ -118,6 +120,26 @@ export class RoomEvents {
         this.cache.set(id, ev);
         out.set(id, ev);
       }
+    }
+    return out;
+  }
+
+  /**
+   * `userId`'s membership in each of these state groups ("leave" when they have no member event
+   * there), for unsigned.membership: the state of an event's group is the state after it.
+   */
+  async membershipsAt(userId: string, groups: Iterable<number>): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const g of new Set(groups)) {
+      const key = `${g}\u0000${userId}`;
+      let m = this.membershipCache.get(key);
+      if (m === undefined) {
+        const id = (await this.d.repo.stateOfGroup(g, { keys: [["m.room.member", userId]] })).values().next().value as string | undefined;
+        const content = id ? (await this.loadEvent(id))?.content : undefined;
+        m = typeof content?.["membership"] === "string" ? (content["membership"] as string) : "leave";
+        this.membershipCache.set(key, m);
+      }
+      out.set(g, m);
     }
     return out;
   }

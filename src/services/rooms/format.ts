@@ -46,6 +46,8 @@ export async function toClientEvents(
   const extra = extraIds.length ? await events.loadEvents(extraIds) : new Map<string, RoomEvent>();
   const versions = new Map<string, RoomVersion>();
   for (const r of rows) if (!versions.has(r.room_id)) versions.set(r.room_id, await events.versionOf(r.room_id));
+  // unsigned.membership (v1.11): the viewer's membership at each event, from the state after it.
+  const memberships = viewer ? await events.membershipsAt(viewer.userId, rows.flatMap((r) => (r.state_group === null ? [] : [Number(r.state_group)]))) : undefined;
   return rows.map((row) => {
     const rv = versions.get(row.room_id)!;
     let ev = rowToEvent(row);
@@ -66,6 +68,8 @@ export async function toClientEvents(
     if (row.txn_id && viewer && row.sender === viewer.userId && row.device_id === viewer.deviceId) {
       unsigned.transaction_id = row.txn_id;
     }
+    const membership = row.state_group === null ? undefined : memberships?.get(Number(row.state_group));
+    if (membership !== undefined) unsigned.membership = membership;
     const relations = bundles?.get(row.event_id);
     if (relations) unsigned["m.relations"] = relations;
     return clientFormat(ev, { withRoomId: opts.withRoomId ?? true, now, unsigned, roomId: row.room_id });
