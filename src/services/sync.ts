@@ -573,6 +573,12 @@ export class Sync {
       if (after) changedKeys = await this.d.syncRepo.stateKeysChangedBetween(roomId, p.since!.stream, upper);
       else if (tl.limited && first) changedKeys = await this.d.syncRepo.stateKeysChangedBetween(roomId, p.since!.stream, Number(first.stream_ordering) - 1);
       if (changedKeys.length) ids = await at({ keys: changedKeys });
+      if (!after) {
+        // Keys state resolution changed during the timeline with no event of their own (a state
+        // reset after a netsplit): the client gets their values as of the end of the timeline.
+        const reset = await this.d.syncRepo.resolutionDeltaKeys(roomId, first ? Number(first.stream_ordering) - 1 : p.since!.stream, upper);
+        if (reset.length) for (const [k, v] of await this.stateAtStream(roomId, upper, { keys: reset })) ids.set(k, v);
+      }
       if (p.lazy) {
         const have = new Set(ids.keys());
         const extra = [...wantedMembers].filter((u) => !have.has(memberKey(u))).map((u) => ["m.room.member", u] as [string, string]);

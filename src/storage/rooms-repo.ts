@@ -350,6 +350,13 @@ export class RoomsRepo {
     return new Map(rows.map((r) => [`${r.type}\u0000${r.state_key}`, r.event_id]));
   }
 
+  /** Records current-state keys changed by state resolution rather than by the event at `stream`. */
+  async insertResolutionDeltas(q: Queryable, roomId: string, stream: number, keys: ReadonlyArray<[string, string]>): Promise<void> {
+    for (const [type, stateKey] of keys) {
+      await q.run("INSERT INTO state_resolution_deltas (room_id, stream_ordering, type, state_key) VALUES (?, ?, ?, ?)", [roomId, stream, type, stateKey]);
+    }
+  }
+
   /** Applies changes to current_state; `membershipOf` gives the membership of member events. */
   async applyCurrentState(q: Queryable, roomId: string, delta: ReadonlyArray<[string, string, string | null, string | null]>): Promise<void> {
     for (const [type, sk, eventId, membership] of delta) {

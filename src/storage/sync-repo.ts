@@ -15,12 +15,26 @@ export class SyncRepo {
     return new Set(rows.map((r) => r.room_id));
   }
 
-  /** The (type, state_key) of accepted state events of a room persisted in (from, to]. */
+  /**
+   * The (type, state_key) of accepted state events of a room persisted in (from, to], and of the
+   * keys state resolution changed in that range.
+   */
   async stateKeysChangedBetween(roomId: string, fromExclusive: number, toInclusive: number): Promise<Array<[string, string]>> {
     const rows = await this.db.all<{ type: string; state_key: string }>(
-      `SELECT DISTINCT type, state_key FROM events
+      `SELECT type, state_key FROM events
        WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ? AND state_key IS NOT NULL
-         AND outlier = 0 AND rejected_reason IS NULL AND soft_failed = 0`,
+         AND outlier = 0 AND rejected_reason IS NULL AND soft_failed = 0
+       UNION
+       SELECT type, state_key FROM state_resolution_deltas WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?`,
+      [roomId, fromExclusive, toInclusive, roomId, fromExclusive, toInclusive],
+    );
+    return rows.map((r) => [r.type, r.state_key]);
+  }
+
+  /** Keys state resolution changed in (fromExclusive, toInclusive] (no event of the timeline explains them). */
+  async resolutionDeltaKeys(roomId: string, fromExclusive: number, toInclusive: number): Promise<Array<[string, string]>> {
+    const rows = await this.db.all<{ type: string; state_key: string }>(
+      "SELECT DISTINCT type, state_key FROM state_resolution_deltas WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?",
       [roomId, fromExclusive, toInclusive],
     );
     return rows.map((r) => [r.type, r.state_key]);

@@ -589,7 +589,7 @@ export class RoomEvents {
           }
         }
         if (room.current_state_group === null || Number(room.current_state_group) !== newCurrentGroup) {
-          await this.moveCurrentState(tx, roomId, room.current_state_group === null ? null : Number(room.current_state_group), newCurrentGroup, pos, newState);
+          await this.moveCurrentState(tx, roomId, room.current_state_group === null ? null : Number(room.current_state_group), newCurrentGroup, pos, newState, event.event_id);
         }
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
         for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
@@ -648,8 +648,12 @@ export class RoomEvents {
     this.cache.set(event.event_id, event);
   }
 
-  /** Replaces current_state (and local memberships) by the state of `toGroup`. */
-  private async moveCurrentState(tx: Queryable, roomId: string, fromGroup: number | null, toGroup: number, pos: number, toState?: Map<string, string>): Promise<void> {
+  /**
+   * Replaces current_state (and local memberships) by the state of `toGroup`, because `causedBy`
+   * (at `pos`) arrived; keys that changed to anything but `causedBy` itself are recorded as
+   * resolution deltas for /sync.
+   */
+  private async moveCurrentState(tx: Queryable, roomId: string, fromGroup: number | null, toGroup: number, pos: number, toState: Map<string, string> | undefined, causedBy: string): Promise<void> {
     const { repo } = this.d;
     const from = fromGroup === null ? new Map<string, string>() : await repo.currentState(roomId, {}, tx);
     const to = toState ?? (await repo.stateOfGroup(toGroup, {}, tx));
@@ -668,6 +672,10 @@ export class RoomEvents {
     }
     for (const k of removed) delta.push([...parseStateMapKey(k), null, null]);
     await repo.applyCurrentState(tx, roomId, delta);
+    if (fromGroup !== null) {
+      const unexplained = [...changed.filter((k) => to.get(k) !== causedBy), ...removed].map(parseStateMapKey);
+      if (unexplained.length) await repo.insertResolutionDeltas(tx, roomId, pos, unexplained);
+    }
     await repo.setCurrentStateGroup(tx, roomId, toGroup);
   }
 
