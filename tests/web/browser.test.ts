@@ -294,6 +294,21 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await alice.getByRole("button", { name: "Retry" }).click();
     await bob.locator(".msg", { hasText: "Is anyone there?" }).waitFor();
     await alice.getByRole("alert").filter({ hasText: "Not sent" }).waitFor({ state: "detached" });
+
+    // Rate limited (429 M_LIMIT_EXCEEDED): the client waits as told and sends again by itself.
+    let attempts = 0;
+    await alice.route("**/send/m.room.message/**", (route) => {
+      if (attempts++ === 0) {
+        return route.fulfill({ status: 429, contentType: "application/json", body: JSON.stringify({ errcode: "M_LIMIT_EXCEEDED", error: "Too many requests", retry_after_ms: 300 }) });
+      }
+      return route.continue();
+    });
+    await box.fill("Slow down?");
+    await box.press("Enter");
+    await bob.locator(".msg", { hasText: "Slow down?" }).waitFor();
+    expect(attempts).toBe(2);
+    expect(await alice.getByRole("alert").filter({ hasText: "Not sent" }).count()).toBe(0);
+    await alice.unroute("**/send/m.room.message/**");
   }, 45000);
 
   test("an encrypted room says clearly that this client cannot take part", async () => {

@@ -394,6 +394,12 @@ export class Client {
       // The event may already have come down /sync.
       if (p.eventId && room.timeline.some((e) => e.event_id === p.eventId)) room.pending = room.pending.filter((x) => x !== p);
     } catch (e) {
+      // Rate limited: send again once the server says so (same transaction ID, so never twice).
+      const wait = e instanceof MatrixApiError && e.errcode === "M_LIMIT_EXCEEDED" ? Number(e.data.retry_after_ms ?? 1000) : NaN;
+      if (wait >= 0 && wait <= 120_000 && !this.stopped) {
+        setTimeout(() => void this.transmit(room, p), wait + 50);
+        return;
+      }
       p.status = "failed";
       p.error = e instanceof MatrixApiError && e.errcode === "M_UNRECOGNIZED" && p.file ? "File uploads are not available on this server yet" : e instanceof Error ? e.message : String(e);
     }
