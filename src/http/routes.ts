@@ -33,6 +33,7 @@ import { serverNoticeAdminRoutes } from "./admin/server-notices.ts";
 import { roomExtrasRoutes } from "./client/room-extras.ts";
 import { supportRoutes } from "./client/support.ts";
 import { userAdminRoutes } from "./admin/users.ts";
+import { federationAdminRoutes } from "./admin/federation.ts";
 import { roomAdminRoutes } from "./admin/rooms.ts";
 import { serverAdminRoutes } from "./admin/server.ts";
 import { metricsRoutes } from "./metrics.ts";
@@ -70,6 +71,7 @@ export function mountRoutes(app: App, svc: Services): void {
   roomExtrasRoutes(app, svc);
   supportRoutes(app, svc);
   userAdminRoutes(app, svc);
+  federationAdminRoutes(app, svc);
   roomAdminRoutes(app, svc);
   serverAdminRoutes(app, svc);
   metricsRoutes(app, svc);

@@ -7,7 +7,10 @@ import type { Db } from "../storage/db.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
 import { logger } from "../util/log.ts";
 import type { AccountServices } from "./account-services.ts";
+import type { Config } from "../config/schema.ts";
+import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
+import { AdminServer } from "./admin/server.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import type { Rooms } from "./rooms/rooms.ts";
@@ -19,10 +22,19 @@ export interface AdminServices {
   readonly adminUsers: AdminUsers;
   /** Synapse's room admin API (list, details, block, delete, make room admin). */
   readonly adminRooms: AdminRooms;
+  /** Synapse's federation admin API (destinations, their health, reset_connection). */
+  readonly adminFederation: AdminFederation;
+  /** The admin console's server overview. */
+  readonly adminServer: AdminServer;
 }
 
 export interface AdminDeps {
   db: Db;
+  config: Config;
+  /** When this server started (uptime). */
+  startedTs: number;
+  /** Ends a federation destination's back-off and retries its queue (false: it was not backed off). */
+  resetFederationConnection: (destination: string) => Promise<boolean>;
   serverName: string;
   accounts: AccountServices;
   roomsRepo: RoomsRepo;
@@ -81,5 +93,7 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     clearInterval(timer);
     await sweeping;
   });
-  return { adminUsers, adminRooms };
+  const adminFederation = new AdminFederation({ db: d.db, resetConnection: d.resetFederationConnection });
+  const adminServer = new AdminServer({ db: d.db, config: d.config, startedTs: d.startedTs });
+  return { adminUsers, adminRooms, adminFederation, adminServer };
 }

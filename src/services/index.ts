@@ -154,7 +154,18 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const mediaServices = createMediaServices(config, db, { federationClient: federation.client, shutdownHooks });
   // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
   syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
-  const adminServices = await createAdminServices({ db, serverName, accounts: accountServices, roomsRepo, events, rooms, shutdownHooks });
+  const adminServices = await createAdminServices({
+    db,
+    config,
+    startedTs: Date.now(),
+    resetFederationConnection: (destination) => roomFederation.sender.resetConnection(destination),
+    serverName,
+    accounts: accountServices,
+    roomsRepo,
+    events,
+    rooms,
+    shutdownHooks,
+  });
   // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
   const roomExtraServices = createRoomExtraServices({
     config,
@@ -194,6 +205,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     streams,
     typing: syncServices.typing,
     receipts: syncServices.receipts,
+    e2ee,
     shutdownHooks,
   }));
   connectAliases(appservices, serverName, {

@@ -127,6 +127,10 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await admin.getByRole("button", { name: "Admin console" }).click();
     await admin.getByRole("heading", { name: "Admin console" }).waitFor();
     await admin.getByText("Server version").waitFor();
+    // The overview has every figure: uptime, events and the database from /_hs/admin/v1/server.
+    await admin.getByText("SQLite ·").waitFor();
+    for (const label of ["Uptime", "Events", "Database", "Federation destinations"]) await admin.getByText(label, { exact: true }).waitFor();
+    expect(await admin.getByText("n/a", { exact: true }).count()).toBe(0);
     await shot(admin, "admin-overview");
     await admin.getByRole("link", { name: "Registration tokens" }).click();
     await admin.getByLabel("Uses allowed").fill("3");

@@ -1,8 +1,9 @@
 // `hs db check` and `hs db vacuum`: the database's health and housekeeping, without migrating it.
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { loadConfig } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
 import type { Db } from "../../storage/db.ts";
+import { databaseSizeBytes } from "../../storage/db-size.ts";
 import { checkDatabase } from "../../storage/integrity.ts";
 import { openPostgres } from "../../storage/postgres.ts";
 import { openSqlite } from "../../storage/sqlite.ts";
@@ -20,11 +21,7 @@ export function openExistingDatabase(config: Config): Db {
 
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
-async function sizeOf(db: Db, config: Config): Promise<number> {
-  if (db.dialect === "postgres") return Number((await db.get<{ n: number }>("SELECT pg_database_size(current_database()) AS n"))?.n ?? 0);
-  const p = config.database.path;
-  return [p, `${p}-wal`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
-}
+const sizeOf = (db: Db, config: Config): Promise<number> => databaseSizeBytes(db, config.database.path);
 
 registerCommand({
   name: "db",

@@ -33,7 +33,7 @@ export class FederationSender {
   private readonly active = new Map<string, Promise<void>>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly pendingWake = new Set<string>();
-  /** Destinations with a row in federation_destinations (markUp runs on every inbound request). */
+  /** Destinations backed off (failures > 0 in federation_destinations; markUp runs on every inbound request). */
   private readonly backedOff = new Set<string>();
   private stopped = false;
   private readonly minBackoff: number;
@@ -52,7 +52,7 @@ export class FederationSender {
   async start(): Promise<void> {
     const r = await this.db.get<{ m: number | null }>("SELECT MAX(id) AS m FROM federation_outbox");
     this.nextId = Number(r?.m ?? 0) + 1;
-    for (const { destination } of await this.db.all<{ destination: string }>("SELECT destination FROM federation_destinations")) {
+    for (const { destination } of await this.db.all<{ destination: string }>("SELECT destination FROM federation_destinations WHERE failures > 0")) {
       this.backedOff.add(destination);
     }
     if (!this.opts.enabled) return;
@@ -98,13 +98,30 @@ export class FederationSender {
   /** The destination is reachable again (it sent us something): clear back-off and resume. */
   async markUp(destination: string): Promise<void> {
     if (!this.backedOff.delete(destination)) return;
-    const had = await this.db.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
+    await this.clearBackoff(destination);
+  }
+
+  /**
+   * Ends a destination's back-off now and retries what is queued (the admin API's
+   * reset_connection); false when it was not backed off.
+   */
+  async resetConnection(destination: string): Promise<boolean> {
+    this.backedOff.delete(destination);
+    return this.clearBackoff(destination);
+  }
+
+  private async clearBackoff(destination: string): Promise<boolean> {
+    const had = await this.db.run(
+      "UPDATE federation_destinations SET failures = 0, retry_after_ts = 0, failure_ts = NULL, retry_last_ts = NULL WHERE destination = ? AND failures > 0",
+      [destination],
+    );
     if (had > 0) {
       const t = this.timers.get(destination);
       if (t) clearTimeout(t);
       this.timers.delete(destination);
       this.wake(destination);
     }
+    return had > 0;
   }
 
   /** Starts (or re-runs after the current batch) the worker of a destination. */
@@ -160,10 +177,13 @@ export class FederationSender {
       } catch (e) {
         const failures = failuresSoFar + 1;
         const delay = Math.min(this.maxBackoff, this.minBackoff * 2 ** Math.min(failures - 1, 20));
+        const now = Date.now();
+        // failure_ts: when this run of failures began; retry_last_ts: this attempt.
         await this.db.run(
-          `INSERT INTO federation_destinations (destination, failures, retry_after_ts) VALUES (?, ?, ?)
-           ON CONFLICT (destination) DO UPDATE SET failures = excluded.failures, retry_after_ts = excluded.retry_after_ts`,
-          [destination, failures, Date.now() + delay],
+          `INSERT INTO federation_destinations (destination, failures, retry_after_ts, failure_ts, retry_last_ts) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (destination) DO UPDATE SET failures = excluded.failures, retry_after_ts = excluded.retry_after_ts,
+             retry_last_ts = excluded.retry_last_ts, failure_ts = COALESCE(federation_destinations.failure_ts, excluded.failure_ts)`,
+          [destination, failures, now + delay, now, now],
         );
         this.backedOff.add(destination);
         log.info("federation send failed; backing off", { destination, failures, retry_in_ms: delay, error: (e as Error).message });
@@ -173,7 +193,11 @@ export class FederationSender {
       const ids = [...pdus, ...edus].map((r) => Number(r.id));
       await this.db.transaction(async (tx) => {
         for (const id of ids) await tx.run("DELETE FROM federation_outbox WHERE id = ?", [id]);
-        if (this.backedOff.has(destination)) await tx.run("DELETE FROM federation_destinations WHERE destination = ?", [destination]);
+        await tx.run(
+          `INSERT INTO federation_destinations (destination, failures, retry_after_ts, last_success_ts) VALUES (?, 0, 0, ?)
+           ON CONFLICT (destination) DO UPDATE SET failures = 0, retry_after_ts = 0, failure_ts = NULL, retry_last_ts = NULL, last_success_ts = excluded.last_success_ts`,
+          [destination, Date.now()],
+        );
       });
       this.backedOff.delete(destination);
       failuresSoFar = 0;

@@ -111,6 +111,17 @@ function SearchField({ label, value, onInput }: { label: string; value: string; 
   );
 }
 
+/** 3 d 4 h, 5 h 6 min, 7 min, 8 s. */
+function formatDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  if (d > 0) return `${d} d ${h} h`;
+  if (h > 0) return `${h} h ${m} min`;
+  if (m > 0) return `${m} min`;
+  return `${seconds} s`;
+}
+
 function Stat({ label, value }: { label: string; value: ComponentChildren }) {
   return (
     <div class="stat">
@@ -134,21 +145,26 @@ function Overview() {
   const client = useClient();
   const [state] = useLoad(async () => {
     const api = client.api;
-    const [version, users, rooms, media, destinations, versions] = await Promise.all([
+    const [version, users, rooms, media, destinations, versions, server] = await Promise.all([
       optional(api.get(`${A1}/server_version`)),
       optional(api.get(`${A2}/users`, { limit: 1, guests: false })),
       optional(api.get(`${A1}/rooms`, { limit: 1 })),
       optional(api.get(`${A1}/statistics/users/media`, { limit: 500 })),
       optional(api.get(`${A1}/federation/destinations`, { limit: 100 })),
       api.get("/_matrix/client/versions", undefined),
+      // hs's own overview (uptime, database); other servers do not have it.
+      optional(api.get("/_hs/admin/v1/server")),
     ]);
-    return { version, users, rooms, media, destinations, versions };
+    return { version, users, rooms, media, destinations, versions, server };
   }, []);
   return (
     <Loaded state={state}>
       {(d) => {
-        const mediaBytes = d.media ? arr(d.media.users).reduce<number>((a, u) => a + (num(obj(u).media_length) ?? 0), 0) : undefined;
-        const mediaCount = d.media ? arr(d.media.users).reduce<number>((a, u) => a + (num(obj(u).media_count) ?? 0), 0) : undefined;
+        const local = d.server ? obj(d.server.local_media) : undefined;
+        const mediaBytes = local ? num(local.bytes) : d.media ? arr(d.media.users).reduce<number>((a, u) => a + (num(obj(u).media_length) ?? 0), 0) : undefined;
+        const mediaCount = local ? num(local.files) : d.media ? arr(d.media.users).reduce<number>((a, u) => a + (num(obj(u).media_count) ?? 0), 0) : undefined;
+        const db = d.server ? obj(d.server.database) : undefined;
+        const uptime = d.server ? num(d.server.uptime_seconds) : undefined;
         const dests = d.destinations ? arr(d.destinations.destinations).map(obj) : undefined;
         const specVersions = arr(d.versions.versions).map(String);
         return (
@@ -159,6 +175,9 @@ function Overview() {
               <Stat label="Rooms" value={d.rooms ? (num(d.rooms.total_rooms) ?? arr(d.rooms.rooms).length) : "n/a"} />
               <Stat label="Media" value={mediaBytes !== undefined ? `${formatBytes(mediaBytes)} · ${mediaCount} files` : "n/a"} />
               <Stat label="Federation destinations" value={dests ? dests.length : "n/a"} />
+              <Stat label="Uptime" value={uptime !== undefined ? formatDuration(uptime) : "n/a"} />
+              <Stat label="Events" value={d.server ? (num(d.server.events) ?? "?") : "n/a"} />
+              <Stat label="Database" value={db ? `${str(db.engine) === "postgres" ? "PostgreSQL" : "SQLite"} · ${formatBytes(num(db.size_bytes) ?? 0)}` : "n/a"} />
               <Stat label="Matrix spec" value={specVersions[specVersions.length - 1] ?? "?"} />
             </div>
             <p class="muted small">

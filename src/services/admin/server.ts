@@ -1,0 +1,40 @@
+// The server overview of the admin console (GET /_hs/admin/v1/server): version, uptime, the
+// database engine and size, and how many users, rooms, events and local media there are.
+import type { Config } from "../../config/schema.ts";
+import { SERVER_VERSION } from "../../protocol/versions.ts";
+import type { Db } from "../../storage/db.ts";
+import { databaseSizeBytes, serverCounts } from "../../storage/db-size.ts";
+
+export interface ServerOverview {
+  server_name: string;
+  server_version: string;
+  started_ts: number;
+  uptime_seconds: number;
+  database: { engine: "sqlite" | "postgres"; size_bytes: number };
+  users: number;
+  rooms: number;
+  events: number;
+  local_media: { files: number; bytes: number };
+}
+
+export class AdminServer {
+  constructor(
+    private readonly d: { db: Db; config: Config; startedTs: number; now?: () => number },
+  ) {}
+
+  async overview(): Promise<ServerOverview> {
+    const now = (this.d.now ?? Date.now)();
+    const [size, counts] = await Promise.all([databaseSizeBytes(this.d.db, this.d.config.database.path), serverCounts(this.d.db, this.d.config.server_name)]);
+    return {
+      server_name: this.d.config.server_name,
+      server_version: SERVER_VERSION,
+      started_ts: this.d.startedTs,
+      uptime_seconds: Math.max(0, Math.floor((now - this.d.startedTs) / 1000)),
+      database: { engine: this.d.db.dialect, size_bytes: size },
+      users: counts.users,
+      rooms: counts.rooms,
+      events: counts.events,
+      local_media: { files: counts.localMediaFiles, bytes: counts.localMediaBytes },
+    };
+  }
+}
