@@ -181,7 +181,8 @@ function Overview() {
               <Stat label="Matrix spec" value={specVersions[specVersions.length - 1] ?? "?"} />
             </div>
             <p class="muted small">
-              Server: <strong>{location.host}</strong> · signed in as {client.userId}. Figures marked n/a come from admin API endpoints this server does not offer yet.
+              Server: <strong>{location.host}</strong> · signed in as {client.userId}.
+              {[d.version, d.users, d.rooms, d.destinations, d.server].some((x) => x === undefined) && " Figures marked n/a come from admin API endpoints this server does not offer."}
             </p>
             {dests && (
               <section class="card">
