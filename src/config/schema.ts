@@ -286,7 +286,7 @@ export const SCHEMA = {
   }),
 
   appservices: section("Application services (bridges).", {
-    config_files: strs([], "Registration files (YAML or JSON) of the application services, as the spec's Registration describes them (id, url, as_token, hs_token, sender_localpart, namespaces, rate_limited, protocols, receive_ephemeral). Relative paths are read from the config file's directory. An invalid file stops the server at start-up with an error naming the file and the field.", {
+    config_files: strs([], "Registration files (YAML or JSON) of the application services, as the spec's Registration describes them (id, url, as_token, hs_token, sender_localpart, namespaces, rate_limited, protocols, receive_ephemeral), plus the unstable keys bridges write: de.sorunome.msc2409.push_ephemeral (as receive_ephemeral; to-device messages to the service's users come in transactions too) and org.matrix.msc3202 (device list changes, one-time key counts and unused fallback key types of its users' devices in transactions, for bridges doing encryption without /sync). Relative paths are read from the config file's directory. An invalid file stops the server at start-up with an error naming the file and the field.", {
       example: '["/etc/hs/telegram-registration.yaml"]',
     }),
     retry_min_interval_ms: int(2000, "After a transaction to an application service fails, the first retry waits this long (ms); each further failure doubles it, up to 5 minutes. A successful ping (POST /_matrix/client/v1/appservice/{id}/ping) retries at once.", { min: 10 }),

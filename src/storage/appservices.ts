@@ -16,6 +16,35 @@ export interface StoredTxn {
   body: string;
 }
 
+/** A to-device message waiting in device_inbox (MSC2409: pushed to application services). */
+export interface InboxRow {
+  user_id: string;
+  device_id: string;
+  stream_id: number;
+  sender: string;
+  type: string;
+  content: string;
+  delivered_at: number | null;
+}
+
+/** A device_inbox row, by its key. */
+export interface InboxKey {
+  user_id: string;
+  device_id: string;
+  stream_id: number;
+}
+
+const INBOX_COLS = "user_id, device_id, stream_id, sender, type, content, delivered_at";
+const IN_CHUNK = 500;
+
+function placeholders(n: number): string {
+  return Array(n).fill("?").join(", ");
+}
+
+function inboxRow(r: InboxRow): InboxRow {
+  return { ...r, stream_id: Number(r.stream_id), delivered_at: r.delivered_at === null ? null : Number(r.delivered_at) };
+}
+
 export class AppservicesRepo {
   constructor(private readonly db: Db) {}
 
@@ -33,16 +62,51 @@ export class AppservicesRepo {
     await this.db.run("UPDATE appservice_states SET stream_ordering = ? WHERE as_id = ?", [pos, asId]);
   }
 
-  /** Stores a new transaction, taking the next ID, and moves the position past its events. */
-  async insertTxn(asId: string, body: (txnId: number) => string, newPosition: number): Promise<StoredTxn> {
+  /**
+   * Stores a new transaction, taking the next ID, and moves the position past its events. The
+   * to-device messages `moveFromInbox` (carried by the transaction) leave device_inbox in the same
+   * database transaction, unless a /sync has already picked them up.
+   */
+  async insertTxn(asId: string, body: (txnId: number) => string, newPosition: number, moveFromInbox: readonly InboxKey[] = []): Promise<StoredTxn> {
     return this.db.transaction(async (tx) => {
       const r = await tx.get<{ next_txn_id: number }>("SELECT next_txn_id FROM appservice_states WHERE as_id = ?", [asId]);
       const txnId = Number(r!.next_txn_id);
       const text = body(txnId);
       await tx.run("INSERT INTO appservice_txns (as_id, txn_id, body, created_ts) VALUES (?, ?, ?, ?)", [asId, txnId, text, Date.now()]);
       await tx.run("UPDATE appservice_states SET next_txn_id = ?, stream_ordering = ? WHERE as_id = ?", [txnId + 1, newPosition, asId]);
+      for (const m of moveFromInbox) {
+        await tx.run("DELETE FROM device_inbox WHERE user_id = ? AND device_id = ? AND stream_id = ? AND delivered_at IS NULL", [m.user_id, m.device_id, m.stream_id]);
+      }
       return { txn_id: txnId, body: text };
     });
+  }
+
+  // ---- to-device messages (MSC2409)
+
+  /** Users with to-device messages stored after `after` (a scan of the inbox, at start-up). */
+  async inboxUsersAfter(after: number): Promise<string[]> {
+    const rows = await this.db.all<{ user_id: string }>("SELECT DISTINCT user_id FROM device_inbox WHERE stream_id > ?", [after]);
+    return rows.map((r) => r.user_id);
+  }
+
+  /**
+   * To-device messages of some users stored in (after, upTo], oldest first, at most `limit`
+   * (undefined: all). Looked up by user (the inbox's key starts with user_id).
+   */
+  async inboxOf(userIds: readonly string[], after: number, upTo: number, limit?: number): Promise<InboxRow[]> {
+    const out: InboxRow[] = [];
+    const users = [...new Set(userIds)];
+    for (let i = 0; i < users.length; i += IN_CHUNK) {
+      const part = users.slice(i, i + IN_CHUNK);
+      const rows = await this.db.all<InboxRow>(
+        `SELECT ${INBOX_COLS} FROM device_inbox WHERE user_id IN (${placeholders(part.length)}) AND stream_id > ? AND stream_id <= ?
+         ORDER BY stream_id, user_id, device_id${limit === undefined ? "" : " LIMIT ?"}`,
+        limit === undefined ? [...part, after, upTo] : [...part, after, upTo, limit],
+      );
+      out.push(...rows.map(inboxRow));
+    }
+    out.sort((a, b) => a.stream_id - b.stream_id || (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : a.device_id < b.device_id ? -1 : a.device_id > b.device_id ? 1 : 0));
+    return limit === undefined ? out : out.slice(0, limit);
   }
 
   /** The oldest unacknowledged transaction. */

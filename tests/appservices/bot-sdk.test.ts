@@ -2,7 +2,8 @@
 // loopback with a YAML registration file, on both databases. It registers its bot and ghost users
 // with m.login.application_service, receives transactions (room.message events), sends messages as
 // a ghost through as_token masquerading, answers user queries (an invite of an unknown ghost) and
-// room alias queries (a join by an alias of its namespace), and serves third-party lookups.
+// room alias queries (a join by an alias of its namespace), serves third-party lookups, and gets a
+// ghost device's to-device messages and one-time key counts (MSC2409, MSC3202) as the SDK reads them.
 import { afterAll, beforeAll, describe, expect, mock, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +29,8 @@ for (const backend of BACKENDS) {
     let alice: TestClient;
     const received: Array<{ roomId: string; event: any }> = [];
     const invites: string[] = [];
+    const ephemeral: any[] = [];
+    const otkCounts: any[] = [];
 
     beforeAll(async () => {
       const port = freePort();
@@ -66,6 +69,8 @@ for (const backend of BACKENDS) {
           "protocols:",
           "  - sdknet",
           "rate_limited: false",
+          "de.sorunome.msc2409.push_ephemeral: true",
+          "org.matrix.msc3202: true",
           "",
         ].join("\n"),
       );
@@ -81,6 +86,8 @@ for (const backend of BACKENDS) {
       });
       appservice.on("room.message", (roomId: string, event: any) => received.push({ roomId, event }));
       appservice.on("room.invite", (roomId: string) => invites.push(roomId));
+      appservice.on("ephemeral.event", (event: any) => ephemeral.push(event));
+      appservice.on("otk.counts", (counts: any) => otkCounts.push(counts));
       appservice.on("query.user", (userId: string, createUser: (r: unknown) => void) => {
         createUser(userId.startsWith("@_sdk_known") ? { display_name: "Known Ghost" } : false);
       });
@@ -144,6 +151,19 @@ for (const backend of BACKENDS) {
       const name = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(joined.room_id)}/state/m.room.name`);
       expect(name.name).toBe("SDK portal");
       expect((await alice.get(`/_matrix/client/v3/directory/room/${enc("#_sdk_nothing:localhost")}`)).status).toBe(404);
+    });
+
+    test("encryption data for a ghost's device (MSC2409, MSC3202): to-device messages and one-time key counts", async () => {
+      const ghost = appservice.getIntentForSuffix("cryptoghost");
+      await ghost.ensureRegistered("SDKDEV");
+      // The SDK masquerades as the ghost's device with org.matrix.msc3202.device_id.
+      const up = await ghost.underlyingClient.doRequest("POST", "/_matrix/client/v3/keys/upload", null, { one_time_keys: { "curve25519:AAAAAQ": "c2RrIG9uZS10aW1lIGtleQ" } });
+      expect(up.one_time_key_counts.curve25519).toBe(1);
+      const counts = await waitFor("the counts", () => otkCounts.find((c) => c[ghost.userId]?.SDKDEV?.curve25519 === 1));
+      expect(counts[ghost.userId].SDKDEV.signed_curve25519).toBe(0);
+      await alice.ok("PUT", "/_matrix/client/v3/sendToDevice/m.test.sdk/sdk1", { messages: { [ghost.userId]: { SDKDEV: { hello: "ghost" } } } });
+      const ev = await waitFor("the to-device event", () => ephemeral.find((e) => e.type === "m.test.sdk"));
+      expect(ev).toMatchObject({ sender: alice.userId, content: { hello: "ghost" }, to_user_id: ghost.userId, to_device_id: "SDKDEV" });
     });
 
     test("third-party protocols come from the SDK's handler", async () => {

@@ -1,13 +1,15 @@
 // Builds the application service module and plugs it into the rest of the server: the as_token
 // resolver (AuthService), m.login.application_service (login), M_EXCLUSIVE user IDs
 // (registration), user queries before invites of unknown users, alias queries and exclusive
-// aliases (rooms), transactions on every stream advance, typing and receipts as ephemeral data.
+// aliases (rooms), transactions on every stream advance, typing and receipts as ephemeral data,
+// to-device messages (MSC2409) and device lists and key counts (MSC3202) from the e2ee services.
 import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Db } from "../../storage/db.ts";
 import { AppservicesRepo } from "../../storage/appservices.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountServices } from "../account-services.ts";
+import type { E2eeServices } from "../e2ee/index.ts";
 import type { Receipts } from "../receipts.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { StreamAllocator } from "../streams.ts";
@@ -15,7 +17,7 @@ import type { Typing } from "../typing.ts";
 import { Appservices, LOGIN_TYPE_APPLICATION_SERVICE } from "./appservices.ts";
 import { AppserviceHttp } from "./http.ts";
 import { loadRegistrations } from "./registration.ts";
-import { AppserviceSender, Interest } from "./sender.ts";
+import { AppserviceSender, Interest, type SenderE2ee } from "./sender.ts";
 
 const log = logger("appservices");
 
@@ -29,6 +31,8 @@ export interface AppserviceDeps {
   streams: StreamAllocator;
   typing: Typing;
   receipts: Receipts;
+  /** To-device messages (MSC2409) and device lists, one-time key counts (MSC3202) for transactions. */
+  e2ee?: Pick<E2eeServices, "repo" | "keys" | "toDevice">;
   shutdownHooks: Array<() => void | Promise<void>>;
   fetch?: typeof fetch;
 }
@@ -52,6 +56,14 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
   await appservices.ensureSenderUsers();
 
   const interest = new Interest(repo, d.config.server_name);
+  const e2ee = d.e2ee;
+  const senderE2ee: SenderE2ee | undefined = e2ee && {
+    usersWithDeviceListChanges: (from, to) => e2ee.repo.usersChangedBetween(from, to),
+    joinedRooms: (userId) => e2ee.repo.joinedRooms(userId),
+    oneTimeKeyCounts: (userId, deviceId) => e2ee.keys.oneTimeKeyCounts(userId, deviceId),
+    unusedFallbackKeyTypes: (userId, deviceId) => e2ee.keys.unusedFallbackKeyTypes(userId, deviceId),
+  };
+  const senders: AppserviceSender[] = [];
   for (const as of services) {
     if (as.url === null) continue;
     const sender = new AppserviceSender(as, {
@@ -61,10 +73,21 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
       interest,
       http,
       minBackoffMs: d.config.appservices.retry_min_interval_ms,
+      e2ee: senderE2ee,
     });
     appservices.senders.set(as.id, sender);
-    await sender.start();
+    senders.push(sender);
   }
+  // Hooked before the senders start, so that the inbox scan at start-up and the hook cover every message.
+  if (e2ee) {
+    e2ee.toDevice.onStored.push((pos, userIds) => {
+      for (const s of senders) s.toDeviceStored(pos, userIds);
+    });
+    e2ee.keys.onOneTimeKeysChanged.push((userId, deviceId) => {
+      for (const s of senders) s.keysChanged(userId, deviceId);
+    });
+  }
+  for (const sender of senders) await sender.start();
   const kickAll = () => {
     for (const s of appservices.senders.values()) s.kick();
   };

@@ -30,6 +30,7 @@ describe("appservice registration files", () => {
     expect(as.sender).toBe("@_irc_bot:example.org");
     expect(as.rateLimited).toBe(true);
     expect(as.receiveEphemeral).toBe(true);
+    expect(as.msc3202).toBe(false);
     expect(as.protocols).toEqual(["irc"]);
     expect(as.isExclusiveUser("@_irc_bridge_bob:example.org")).toBe(true);
     expect(as.isInterestedInUser("@_irc_bot:example.org")).toBe(true);
@@ -48,8 +49,23 @@ describe("appservice registration files", () => {
     );
     expect(as.url).toBeNull();
     expect(as.rateLimited).toBe(false);
+    expect(as.receiveEphemeral).toBe(false);
+    expect(as.msc3202).toBe(false);
     expect(as.isUserInNamespace("@_x_1:hs")).toBe(true);
     expect(compileNamespaceRegex("@a\\Z").test("@a")).toBe(true);
+  });
+
+  test("MSC2409's and MSC3202's unstable keys (as mautrix bridges write them)", () => {
+    const as = parseRegistrationText(
+      'id: x\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: b\nnamespaces: {}\nde.sorunome.msc2409.push_ephemeral: true\norg.matrix.msc3202: true',
+      "x.yaml",
+      "hs",
+    );
+    expect(as.receiveEphemeral).toBe(true);
+    expect(as.msc3202).toBe(true);
+    expect(() => parseRegistrationText("id: x\nurl: null\nas_token: a\nhs_token: h\nsender_localpart: b\nnamespaces: {}\norg.matrix.msc3202: yes please", "x.yaml", "hs")).toThrow(
+      "org.matrix.msc3202: expected true or false",
+    );
   });
 
   const bad: Array<[string, string]> = [

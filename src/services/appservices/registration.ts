@@ -38,8 +38,13 @@ export class ApplicationService {
     /** Requests of masqueraded users are rate-limited (the sender never is). */
     readonly rateLimited: boolean,
     readonly protocols: readonly string[],
-    /** receive_ephemeral (MSC2409): typing and receipts in transactions. */
+    /** receive_ephemeral (MSC2409): typing, receipts and to-device messages to its users in transactions. */
     readonly receiveEphemeral: boolean,
+    /**
+     * org.matrix.msc3202: device list changes, one-time key counts and unused fallback key types
+     * of its users' devices in transactions (end-to-end encryption without /sync).
+     */
+    readonly msc3202: boolean,
     /** The file it came from. */
     readonly file: string,
   ) {}
@@ -137,6 +142,8 @@ export function parseRegistration(doc: unknown, where: string, serverName: strin
   // MSC2409's unstable names first, then the stable one (spec v1.13).
   const receiveEphemeral =
     boolField("de.sorunome.msc2409.push_ephemeral", false) || boolField("push_ephemeral", false) || boolField("receive_ephemeral", false);
+  // MSC3202 (as Synapse and the mautrix bridges name it); no stable name yet.
+  const msc3202 = boolField("org.matrix.msc3202", false);
 
   let protocols: string[] = [];
   if (d.protocols !== undefined && d.protocols !== null) {
@@ -169,7 +176,7 @@ export function parseRegistration(doc: unknown, where: string, serverName: strin
     });
   };
   const namespaces: Namespaces = { users: list("users"), aliases: list("aliases"), rooms: list("rooms") };
-  return new ApplicationService(id, url, asToken, hsToken, senderLocalpart, sender, namespaces, rateLimited, protocols, receiveEphemeral, where);
+  return new ApplicationService(id, url, asToken, hsToken, senderLocalpart, sender, namespaces, rateLimited, protocols, receiveEphemeral, msc3202, where);
 }
 
 /** Parses a registration file's text (YAML or JSON). */

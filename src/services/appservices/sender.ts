@@ -10,8 +10,30 @@
 // gets everything it missed, in order, once it is back, and a restart loses nothing.
 // Ephemeral data (typing, receipts: receive_ephemeral) is kept in memory until it is put in a
 // transaction.
+//
+// End-to-end encryption for bridges that do not /sync (Synapse's unstable field names):
+//  - MSC2409 to-device messages (receive_ephemeral): messages for a local user the service is
+//    interested in, `*` expanded to the user's devices, go in `de.sorunome.msc2409.to_device` as
+//    {type, sender, content, to_user_id, to_device_id}. They are read from device_inbox by stream
+//    position, in the same range (position, newPosition] as the events, so the position that moves
+//    with the stored transaction covers them too: a message acknowledged to its sender is either
+//    still in device_inbox or in a stored transaction, and a restart loses none. Which users have
+//    messages waiting is tracked in memory (ToDevice.onStored, before the position becomes visible;
+//    a scan of the inbox at start-up), so building a transaction reads the inbox only by user.
+//    For MSC3202 services, the messages of users in their exclusive namespaces (and the sender)
+//    move out of device_inbox into the transaction (nobody /syncs those devices; otherwise they
+//    would pile up forever); other services' messages stay in the inbox for /sync as well.
+//  - MSC3202 (org.matrix.msc3202): `org.matrix.msc3202.device_lists` {changed, left} for the same
+//    range, `org.matrix.msc3202.device_one_time_keys_count` {user: {device: {algorithm: count}}}
+//    (also under Synapse's older name device_one_time_key_counts) and
+//    `org.matrix.msc3202.device_unused_fallback_key_types` {user: {device: [algorithm]}}, for the
+//    devices of its users whose keys were uploaded or claimed since the last transaction, and the
+//    devices to-device messages in the transaction are for. changed (Synapse's rule): users whose
+//    device list changed in the range who are the service's users or are joined to a room that
+//    interests the service; left: users whose leave or ban is in the transaction and who are in no
+//    such room any more.
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import type { AppservicesRepo } from "../../storage/appservices.ts";
+import type { AppservicesRepo, InboxKey, InboxRow, StoredTxn } from "../../storage/appservices.ts";
 import type { EventRow } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
@@ -26,6 +48,8 @@ const log = logger("appservices");
 /** Events and ephemeral items per transaction (as Synapse). */
 const MAX_EVENTS_PER_TXN = 100;
 const MAX_EPHEMERAL_PER_TXN = 100;
+/** To-device messages per transaction (more when one message goes to more devices). */
+const MAX_TO_DEVICE_PER_TXN = 100;
 /** Ephemeral items kept for a service that is down; older ones are dropped. */
 const MAX_EPHEMERAL_QUEUED = 1000;
 const TXN_TIMEOUT_MS = 60_000;
@@ -85,6 +109,16 @@ export class Interest {
     return false;
   }
 
+  /**
+   * Whether the service cares about a user's devices (MSC3202 device_lists, as Synapse): one of its
+   * users, or joined to a room that interests it. `joinedRooms`: the user's joined rooms.
+   */
+  async deviceListInterests(as: ApplicationService, userId: string, joinedRooms: (userId: string) => Promise<string[]>): Promise<boolean> {
+    if (as.isInterestedInUser(userId)) return true;
+    for (const roomId of await joinedRooms(userId)) if (await this.roomInterests(as, roomId)) return true;
+    return false;
+  }
+
   /** Whether an event goes to the service (spec: registration "namespaces"). */
   async eventInterests(as: ApplicationService, ev: RoomEvent, roomId: string): Promise<boolean> {
     if (this.isLocal(ev.sender) && as.isInterestedInUser(ev.sender)) return true;
@@ -98,6 +132,16 @@ export class Interest {
   }
 }
 
+/** What MSC3202 needs of the end-to-end encryption services. */
+export interface SenderE2ee {
+  /** Users whose device list changed at a stream position in (fromExclusive, toInclusive]. */
+  usersWithDeviceListChanges(fromExclusive: number, toInclusive: number): Promise<string[]>;
+  /** The rooms a (local or remote) user is joined to. */
+  joinedRooms(userId: string): Promise<string[]>;
+  oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
+  unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
+}
+
 export interface SenderDeps {
   repo: AppservicesRepo;
   streams: StreamAllocator;
@@ -106,7 +150,12 @@ export interface SenderDeps {
   http: AppserviceHttp;
   /** First retry delay after a failed transaction; doubles per failure, up to 5 minutes. */
   minBackoffMs: number;
+  /** Needed for MSC3202 (services without it get no device data). */
+  e2ee?: SenderE2ee;
 }
+
+/** user ID → device ID → value. */
+type PerDevice<T> = Record<string, Record<string, T>>;
 
 export class AppserviceSender {
   private position = 0;
@@ -117,6 +166,13 @@ export class AppserviceSender {
   private backoffMs = 0;
   private closed = false;
   private readonly ephemeral: JsonObject[] = [];
+  /**
+   * Users of the service with to-device messages in device_inbox that may not be in a transaction
+   * yet → the highest stream position stored for them (receive_ephemeral only).
+   */
+  private readonly toDeviceUsers = new Map<string, number>();
+  /** Devices of the service's users whose one-time or fallback keys changed (MSC3202). */
+  private keyDevices = new Map<string, Set<string>>();
   /** Resolvers waiting for the queue to drain (tests, shutdown). */
   private idleWaiters: Array<() => void> = [];
 
@@ -128,6 +184,42 @@ export class AppserviceSender {
   async start(): Promise<void> {
     const state = await this.d.repo.state(this.as.id, this.d.streams.current());
     this.position = this.persistedPosition = state.stream_ordering;
+    if (this.pushesToDevice) {
+      // Messages stored before a restart that no transaction carried yet (later ones come through toDeviceStored).
+      const upTo = this.d.streams.current();
+      for (const u of await this.d.repo.inboxUsersAfter(this.position)) {
+        if (this.as.isInterestedInUser(u)) this.toDeviceUsers.set(u, Math.max(upTo, this.toDeviceUsers.get(u) ?? 0));
+      }
+    }
+    this.kick();
+  }
+
+  private get pushesToDevice(): boolean {
+    return this.as.url !== null && this.as.receiveEphemeral;
+  }
+
+  private get pushesKeys(): boolean {
+    return this.as.url !== null && this.as.msc3202 && this.d.e2ee !== undefined;
+  }
+
+  /**
+   * To-device messages were stored at `pos` for these local users. Called after they are committed
+   * and before `pos` becomes visible, so a transaction built up to a visible position never misses
+   * them (the stream advancing then starts the work).
+   */
+  toDeviceStored(pos: number, userIds: readonly string[]): void {
+    if (!this.pushesToDevice) return;
+    for (const u of userIds) {
+      if (this.as.isInterestedInUser(u)) this.toDeviceUsers.set(u, Math.max(pos, this.toDeviceUsers.get(u) ?? 0));
+    }
+  }
+
+  /** A local device's one-time or fallback keys changed (uploaded or claimed). */
+  keysChanged(userId: string, deviceId: string): void {
+    if (!this.pushesKeys || !this.as.isInterestedInUser(userId)) return;
+    let s = this.keyDevices.get(userId);
+    if (!s) this.keyDevices.set(userId, (s = new Set()));
+    s.add(deviceId);
     this.kick();
   }
 
@@ -184,31 +276,18 @@ export class AppserviceSender {
   private async step(): Promise<boolean> {
     let txn = await this.d.repo.oldestTxn(this.as.id);
     if (!txn) {
-      const upTo = this.d.streams.current();
-      const rows = upTo > this.position ? await this.d.repo.eventsAfter(this.position, upTo, MAX_EVENTS_PER_TXN) : [];
-      const full = rows.length === MAX_EVENTS_PER_TXN;
-      const newPosition = full ? Number(rows.at(-1)!.stream_ordering) : Math.max(upTo, this.position);
-      const interesting: EventRow[] = [];
-      for (const row of rows) {
-        const ev = JSON.parse(row.json) as RoomEvent;
-        ev.event_id = row.event_id;
-        if (await this.d.interest.eventInterests(this.as, ev, row.room_id)) interesting.push(row);
+      // Taken now; put back if building fails (changes arriving meanwhile go to the next one).
+      const keyDevices = this.keyDevices;
+      this.keyDevices = new Map();
+      let built: { txn?: StoredTxn; more: boolean };
+      try {
+        built = await this.build(keyDevices);
+      } catch (e) {
+        for (const [u, devs] of keyDevices) for (const dev of devs) this.keysChanged(u, dev);
+        throw e;
       }
-      const eph = this.ephemeral.splice(0, MAX_EPHEMERAL_PER_TXN);
-      if (interesting.length === 0 && eph.length === 0) {
-        this.position = newPosition;
-        if (this.position - this.persistedPosition >= POSITION_WRITE_EVERY) await this.persistPosition();
-        return full;
-      }
-      const events = await toClientEvents(this.d.events, interesting, undefined, { withRoomId: true, bundle: false });
-      const body: JsonObject = { events: events as unknown as JsonObject[] };
-      if (eph.length) {
-        body.ephemeral = eph;
-        // MSC2409's unstable name, which older bridges read.
-        body["de.sorunome.msc2409.ephemeral"] = eph;
-      }
-      txn = await this.d.repo.insertTxn(this.as.id, () => JSON.stringify(body), newPosition);
-      this.position = this.persistedPosition = newPosition;
+      if (built.txn === undefined) return built.more;
+      txn = built.txn;
     }
     const res = await this.d.http.request(this.as, {
       method: "PUT",
@@ -225,6 +304,138 @@ export class AppserviceSender {
     await this.d.repo.deleteTxn(this.as.id, txn.txn_id);
     this.backoffMs = 0;
     return true;
+  }
+
+  /**
+   * Builds and stores the next transaction from what happened after the position (events,
+   * to-device messages, device list changes in one stream range) and what is queued in memory.
+   * Without anything for the service, only the position moves. `more`: the range was cut short.
+   */
+  private async build(keyDevices: Map<string, Set<string>>): Promise<{ txn?: StoredTxn; more: boolean }> {
+    const from = this.position;
+    const upTo = this.d.streams.current();
+    let rows = upTo > from ? await this.d.repo.eventsAfter(from, upTo, MAX_EVENTS_PER_TXN) : [];
+    let to = rows.length === MAX_EVENTS_PER_TXN ? Number(rows.at(-1)!.stream_ordering) : Math.max(upTo, from);
+
+    let toDevice: InboxRow[] = [];
+    if (this.pushesToDevice && this.toDeviceUsers.size > 0 && to > from) {
+      ({ rows: toDevice, to } = await this.toDeviceBetween(from, to));
+      rows = rows.filter((r) => Number(r.stream_ordering) <= to);
+    }
+
+    const interesting: EventRow[] = [];
+    const parsed: RoomEvent[] = [];
+    for (const row of rows) {
+      const ev = JSON.parse(row.json) as RoomEvent;
+      ev.event_id = row.event_id;
+      if (await this.d.interest.eventInterests(this.as, ev, row.room_id)) {
+        interesting.push(row);
+        parsed.push(ev);
+      }
+    }
+    const eph = this.ephemeral.splice(0, MAX_EPHEMERAL_PER_TXN);
+
+    let deviceLists: { changed: string[]; left: string[] } | undefined;
+    let otkCounts: PerDevice<Record<string, number>> | undefined;
+    let fallbackTypes: PerDevice<string[]> | undefined;
+    if (this.pushesKeys) {
+      const e2ee = this.d.e2ee!;
+      if (to > from) deviceLists = await this.deviceListChanges(e2ee, from, to, parsed);
+      // The devices whose keys changed, and those the to-device messages are for (a new Olm session
+      // has just used one of their one-time keys).
+      for (const r of toDevice) {
+        let s = keyDevices.get(r.user_id);
+        if (!s) keyDevices.set(r.user_id, (s = new Set()));
+        s.add(r.device_id);
+      }
+      if (keyDevices.size > 0) {
+        otkCounts = {};
+        fallbackTypes = {};
+        for (const [userId, devices] of keyDevices) {
+          for (const deviceId of devices) {
+            (otkCounts[userId] ??= {})[deviceId] = await e2ee.oneTimeKeyCounts(userId, deviceId);
+            (fallbackTypes[userId] ??= {})[deviceId] = await e2ee.unusedFallbackKeyTypes(userId, deviceId);
+          }
+        }
+      }
+    }
+
+    const finish = () => {
+      for (const [u, pos] of this.toDeviceUsers) if (pos <= to) this.toDeviceUsers.delete(u);
+    };
+    const hasLists = deviceLists !== undefined && (deviceLists.changed.length > 0 || deviceLists.left.length > 0);
+    if (interesting.length === 0 && eph.length === 0 && toDevice.length === 0 && !hasLists && otkCounts === undefined) {
+      this.position = to;
+      finish();
+      if (this.position - this.persistedPosition >= POSITION_WRITE_EVERY) await this.persistPosition();
+      return { more: to < upTo };
+    }
+
+    const events = await toClientEvents(this.d.events, interesting, undefined, { withRoomId: true, bundle: false });
+    const body: JsonObject = { events: events as unknown as JsonObject[] };
+    if (eph.length) {
+      body.ephemeral = eph;
+      // MSC2409's unstable name, which older bridges read.
+      body["de.sorunome.msc2409.ephemeral"] = eph;
+    }
+    if (toDevice.length) {
+      // No stable name yet (MSC4203); Synapse sends only this one.
+      body["de.sorunome.msc2409.to_device"] = toDevice.map((r) => ({
+        type: r.type,
+        sender: r.sender,
+        content: JSON.parse(r.content) as JsonObject,
+        to_user_id: r.user_id,
+        to_device_id: r.device_id,
+      }));
+    }
+    if (hasLists) body["org.matrix.msc3202.device_lists"] = deviceLists!;
+    if (otkCounts !== undefined) {
+      body["org.matrix.msc3202.device_one_time_keys_count"] = otkCounts;
+      // The name Synapse used before 1.73, still sent by it for older bridges.
+      body["org.matrix.msc3202.device_one_time_key_counts"] = otkCounts;
+      body["org.matrix.msc3202.device_unused_fallback_key_types"] = fallbackTypes!;
+    }
+    // Nobody /syncs the devices of an MSC3202 service's exclusive users: their messages move into the transaction.
+    const moved: InboxKey[] = this.as.msc3202
+      ? toDevice.filter((r) => r.delivered_at === null && this.as.isExclusiveUser(r.user_id)).map((r) => ({ user_id: r.user_id, device_id: r.device_id, stream_id: r.stream_id }))
+      : [];
+    const txn = await this.d.repo.insertTxn(this.as.id, () => JSON.stringify(body), to, moved);
+    this.position = this.persistedPosition = to;
+    finish();
+    return { txn, more: true };
+  }
+
+  /**
+   * The to-device messages of the service's users in (from, to], at most MAX_TO_DEVICE_PER_TXN
+   * unless one stream position holds more; `to` is lowered when they do not all fit.
+   */
+  private async toDeviceBetween(from: number, to: number): Promise<{ rows: InboxRow[]; to: number }> {
+    const users = [...this.toDeviceUsers.keys()];
+    const rows = await this.d.repo.inboxOf(users, from, to, MAX_TO_DEVICE_PER_TXN + 1);
+    if (rows.length <= MAX_TO_DEVICE_PER_TXN) return { rows, to };
+    const boundary = rows[MAX_TO_DEVICE_PER_TXN]!.stream_id;
+    const before = rows.filter((r) => r.stream_id < boundary);
+    if (before.length > 0) return { rows: before, to: boundary - 1 };
+    // One message to more devices than fit: all of it in one transaction.
+    return { rows: await this.d.repo.inboxOf(users, boundary - 1, boundary), to: boundary };
+  }
+
+  /** org.matrix.msc3202.device_lists for (from, to]; `events`: the transaction's events. */
+  private async deviceListChanges(e2ee: SenderE2ee, from: number, to: number, events: readonly RoomEvent[]): Promise<{ changed: string[]; left: string[] }> {
+    const changed = new Set<string>();
+    for (const u of await e2ee.usersWithDeviceListChanges(from, to)) {
+      if (await this.d.interest.deviceListInterests(this.as, u, (x) => e2ee.joinedRooms(x))) changed.add(u);
+    }
+    const left = new Set<string>();
+    for (const ev of events) {
+      if (ev.type !== "m.room.member" || typeof ev.state_key !== "string") continue;
+      const membership = ev.content["membership"];
+      if (membership !== "leave" && membership !== "ban") continue;
+      if (this.as.isInterestedInUser(ev.state_key) || left.has(ev.state_key)) continue;
+      if (!(await this.d.interest.deviceListInterests(this.as, ev.state_key, (x) => e2ee.joinedRooms(x)))) left.add(ev.state_key);
+    }
+    for (const u of left) changed.delete(u);
+    return { changed: [...changed].sort(), left: [...left].sort() };
   }
 
   private scheduleRetry(): void {

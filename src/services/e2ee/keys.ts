@@ -104,6 +104,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 export class E2eeKeys {
   private readonly now: () => number;
+  /**
+   * Called when a local device's one-time or fallback keys may have changed (uploaded or claimed):
+   * application services get the new counts in transactions (MSC3202).
+   */
+  readonly onOneTimeKeysChanged: Array<(userId: string, deviceId: string) => void> = [];
 
   constructor(private readonly d: E2eeKeysDeps) {
     this.now = d.now ?? Date.now;
@@ -178,6 +183,7 @@ export class E2eeKeys {
       return changed;
     });
     if (deviceChanged) await this.d.deviceLists.localDevicesChanged(userId, [deviceId]);
+    if (isJsonMap(otks) || isJsonMap(fallbacks)) this.oneTimeKeysChanged(userId, deviceId);
     return { one_time_key_counts: await this.oneTimeKeyCounts(userId, deviceId) };
   }
 
@@ -366,9 +372,14 @@ export class E2eeKeys {
         const key = (await this.d.repo.claimOneTimeKey(userId, deviceId, algorithm)) ?? (await this.d.repo.claimFallbackKey(userId, deviceId, algorithm));
         if (!key) continue;
         ((out[userId] ??= {})[deviceId] ??= {})[`${key.algorithm}:${key.key_id}`] = JSON.parse(key.key_json);
+        this.oneTimeKeysChanged(userId, deviceId);
       }
     }
     return out;
+  }
+
+  private oneTimeKeysChanged(userId: string, deviceId: string): void {
+    for (const h of this.onOneTimeKeysChanged) h(userId, deviceId);
   }
 
   // ------------------------------------------------------------------ federation device list

@@ -8,6 +8,8 @@
 // response's position (delivered_at); the next /sync whose `since` is at or past that position
 // acknowledges them, and they are deleted. A response that leaves messages behind advances the
 // stream, so that the next response has a later position than the one acknowledging this one.
+// Application services with receive_ephemeral also get the messages of their users in transactions
+// (MSC2409, appservices/sender.ts reads them from device_inbox; onStored tells it where to look).
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
@@ -44,6 +46,12 @@ export type ToDeviceEvent = {
 export class ToDevice {
   private readonly now: () => number;
   private lastCleanup = 0;
+  /**
+   * Called once messages are committed to device_inbox at stream position `pos` for these local
+   * users, before `pos` becomes visible (application services push them in transactions, MSC2409).
+   * Must not throw.
+   */
+  readonly onStored: Array<(pos: number, userIds: readonly string[]) => void> = [];
 
   constructor(private readonly d: ToDeviceDeps) {
     this.now = d.now ?? Date.now;
@@ -106,14 +114,18 @@ export class ToDevice {
    * ID) succeeds in the same transaction; wakes the recipients. False for a repeat.
    */
   private async store(inbox: NewInboxMessage[], claim: (tx: Queryable) => Promise<boolean>): Promise<boolean> {
-    const fresh = await this.d.streams.with((pos) =>
-      this.d.db.transaction(async (tx) => {
+    const users = [...new Set(inbox.map((m) => m.userId))];
+    const fresh = await this.d.streams.with(async (pos) => {
+      const ok = await this.d.db.transaction(async (tx) => {
         if (!(await claim(tx))) return false;
         await this.d.repo.insertInbox(tx, pos, inbox);
         return true;
-      }),
-    );
-    if (fresh) for (const u of new Set(inbox.map((m) => m.userId))) this.d.notifier.notifyUser(u);
+      });
+      // Committed, and `pos` not visible yet: whoever reads up to a visible position knows of it.
+      if (ok && users.length) for (const h of this.onStored) h(pos, users);
+      return ok;
+    });
+    if (fresh) for (const u of users) this.d.notifier.notifyUser(u);
     return fresh;
   }
 
