@@ -69,14 +69,15 @@ export const RECONNECT_WAIT_MS = 30_000;
  * Runs fn, retrying with back-off while PostgreSQL is unreachable (a restart underneath a running
  * server): requests wait for the database instead of failing, up to RECONNECT_WAIT_MS.
  */
-export async function retryOnConnectionLoss<T>(fn: () => Promise<T>, waitMs = RECONNECT_WAIT_MS): Promise<T> {
+export async function retryOnConnectionLoss<T>(fn: () => Promise<T>, waitMs = RECONNECT_WAIT_MS, closed: () => boolean = () => false): Promise<T> {
   const deadline = Date.now() + waitMs;
   let delay = 50;
   for (;;) {
     try {
       return await fn();
     } catch (e) {
-      if (!isConnectionLost(e) || Date.now() + delay > deadline) throw e;
+      // Our own pool closing (shutdown) ends the wait: nothing will come back.
+      if (!isConnectionLost(e) || closed() || Date.now() + delay > deadline) throw e;
       await Bun.sleep(delay);
       delay = Math.min(delay * 2, 1000);
     }
@@ -101,19 +102,26 @@ export function openPostgres(url: string, maxConnections = 10): Db {
     },
   });
   const base = queryable(sql);
+  // Once closing, new queries fail at once instead of reaching a pool that is shutting down (a query
+  // queued on a closing connection makes postgres.js write to a socket it has already dropped, an
+  // error no caller can catch).
+  let closed = false;
+  const open = <T>(fn: () => Promise<T>): Promise<T> => (closed ? Promise.reject(new Error("the database is closed")) : retryOnConnectionLoss(fn, RECONNECT_WAIT_MS, () => closed));
   return {
     dialect: "postgres",
-    all: (text, params) => retryOnConnectionLoss(() => base.all(text, params)),
-    get: (text, params) => retryOnConnectionLoss(() => base.get(text, params)),
-    run: (text, params) => retryOnConnectionLoss(() => base.run(text, params)),
+    all: (text, params) => open(() => base.all(text, params)),
+    get: (text, params) => open(() => base.get(text, params)),
+    run: (text, params) => open(() => base.run(text, params)),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
       // A transaction cut off by a lost connection was rolled back by the server: run it again.
-      return retryOnConnectionLoss(async () => (await sql.begin((tx) => fn(queryable(tx)))) as T);
+      return open(async () => (await sql.begin((tx) => fn(queryable(tx)))) as T);
     },
     async exec(script: string) {
+      if (closed) throw new Error("the database is closed");
       await sql.unsafe(script);
     },
     async close() {
+      closed = true;
       await sql.end({ timeout: 5 });
     },
   };
