@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminServer } from "./admin/server.ts";
+import { ErasedUsers } from "./admin/erased-users.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import type { Rooms } from "./rooms/rooms.ts";
@@ -46,6 +47,9 @@ export interface AdminDeps {
 }
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
+  // GDPR erasure: erased users' events are redacted for those who were not in the room then.
+  const erasedUsers = new ErasedUsers(d.db);
+  d.events.erasedSenders = (senders) => erasedUsers.among(senders);
   const adminUsers = new AdminUsers({
     db: d.db,
     serverName: d.serverName,
@@ -54,6 +58,7 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     profiles: d.accounts.profiles,
     registration: d.accounts.registration,
     joinedRooms: (userId) => d.rooms.joinedRooms(userId),
+    onErasedChanged: () => erasedUsers.invalidate(),
   });
   const adminRooms = new AdminRooms({ db: d.db, serverName: d.serverName, repo: d.roomsRepo, events: d.events, rooms: d.rooms });
   await adminRooms.init();

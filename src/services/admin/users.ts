@@ -133,6 +133,8 @@ export interface AdminUsersDeps {
   registration: RegistrationService;
   /** The rooms a local user is joined to. */
   joinedRooms: (userId: string) => Promise<string[]>;
+  /** Someone was erased or un-erased (their events' visibility changes). */
+  onErasedChanged?: () => void;
   now?: () => number;
 }
 
@@ -254,6 +256,7 @@ export class AdminUsers {
       if (password === undefined) throw new MatrixError("M_UNKNOWN", "Must provide a password to re-activate an account.");
       await this.store.reactivate(userId);
       await this.store.setErased(userId, false, this.now());
+      this.d.onErasedChanged?.();
       this.d.auth.forgetUser(userId);
     }
     const active = deactivated === false || (deactivated === undefined && !existing.deactivated);
@@ -271,7 +274,10 @@ export class AdminUsers {
   async deactivate(userId: string, erase: boolean): Promise<{ id_server_unbind_result: "success" }> {
     await this.get(userId);
     const r = await this.d.accounts.deactivate(userId, { erase });
-    if (erase) await this.store.setErased(userId, true, this.now());
+    if (erase) {
+      await this.store.setErased(userId, true, this.now());
+      this.d.onErasedChanged?.();
+    }
     return r;
   }
 

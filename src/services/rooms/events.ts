@@ -93,6 +93,8 @@ export class RoomEvents {
   readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [] };
   /** Bundled aggregations for client formats (the relations service sets it). */
   bundleAggregations?: AggregationBundler;
+  /** Which of these senders were erased (GDPR); the admin services set it. */
+  erasedSenders?: (senders: Iterable<string>) => Promise<ReadonlySet<string>>;
   private readonly cache = new Lru<string, RoomEvent>(20000, "events");
   /** A user's membership in a state group ("leave" when none); groups never change. */
   private readonly membershipCache = new Lru<string, string>(20000, "membership_at");

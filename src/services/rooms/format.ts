@@ -48,10 +48,16 @@ export async function toClientEvents(
   for (const r of rows) if (!versions.has(r.room_id)) versions.set(r.room_id, await events.versionOf(r.room_id));
   // unsigned.membership (v1.11): the viewer's membership at each event, from the state after it.
   const memberships = viewer ? await events.membershipsAt(viewer.userId, rows.flatMap((r) => (r.state_group === null ? [] : [Number(r.state_group)]))) : undefined;
+  // Erased users' events are redacted for whoever was not in the room when they were sent.
+  const erased = events.erasedSenders ? await events.erasedSenders(new Set(rows.map((r) => r.sender))) : undefined;
   return rows.map((row) => {
     const rv = versions.get(row.room_id)!;
     let ev = rowToEvent(row);
     const unsigned: JsonObject = {};
+    const membership = row.state_group === null ? undefined : memberships?.get(Number(row.state_group));
+    if (erased?.has(row.sender) && membership !== "join" && !row.redacted_by) {
+      ev = { ...(redactEvent(ev, rv) as RoomEvent), event_id: row.event_id };
+    }
     if (row.redacted_by) {
       ev = { ...(redactEvent(ev, rv) as RoomEvent), event_id: row.event_id };
       const because = extra.get(row.redacted_by);
@@ -68,7 +74,6 @@ export async function toClientEvents(
     if (row.txn_id && viewer && row.sender === viewer.userId && row.device_id === viewer.deviceId) {
       unsigned.transaction_id = row.txn_id;
     }
-    const membership = row.state_group === null ? undefined : memberships?.get(Number(row.state_group));
     if (membership !== undefined) unsigned.membership = membership;
     const relations = bundles?.get(row.event_id);
     if (relations) unsigned["m.relations"] = relations;
