@@ -127,8 +127,34 @@ export class RoomEvents {
   }
 
   /**
+   * `userId`'s membership at each of these events (by event ID; none for outliers), for
+   * unsigned.membership: events after the user's latest membership change (most of what clients
+   * read) take their current membership from local_memberships, one lookup per room; older ones
+   * that of the state after the event.
+   */
+  async membershipsAtEvents(userId: string, rows: readonly EventRow[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const current = new Map<string, { membership: string; stream: number; eventId: string } | undefined>();
+    const older: EventRow[] = [];
+    for (const r of rows) {
+      if (!current.has(r.room_id)) {
+        const m = await this.d.repo.localMembership(userId, r.room_id);
+        current.set(r.room_id, m ? { membership: m.membership, stream: Number(m.stream_ordering), eventId: m.event_id } : undefined);
+      }
+      const m = current.get(r.room_id);
+      if (m && (Number(r.stream_ordering) > m.stream || r.event_id === m.eventId)) out.set(r.event_id, m.membership);
+      else if (r.state_group !== null) older.push(r);
+    }
+    if (older.length) {
+      const byGroup = await this.membershipsAt(userId, older.map((r) => Number(r.state_group)));
+      for (const r of older) out.set(r.event_id, byGroup.get(Number(r.state_group))!);
+    }
+    return out;
+  }
+
+  /**
    * `userId`'s membership in each of these state groups ("leave" when they have no member event
-   * there), for unsigned.membership: the state of an event's group is the state after it.
+   * there): the state of an event's group is the state after it.
    */
   async membershipsAt(userId: string, groups: Iterable<number>): Promise<Map<number, string>> {
     const out = new Map<number, string>();

@@ -47,14 +47,14 @@ export async function toClientEvents(
   const versions = new Map<string, RoomVersion>();
   for (const r of rows) if (!versions.has(r.room_id)) versions.set(r.room_id, await events.versionOf(r.room_id));
   // unsigned.membership (v1.11): the viewer's membership at each event, from the state after it.
-  const memberships = viewer ? await events.membershipsAt(viewer.userId, rows.flatMap((r) => (r.state_group === null ? [] : [Number(r.state_group)]))) : undefined;
+  const memberships = viewer ? await events.membershipsAtEvents(viewer.userId, rows) : undefined;
   // Erased users' events are redacted for whoever was not in the room when they were sent.
   const erased = events.erasedSenders ? await events.erasedSenders(new Set(rows.map((r) => r.sender))) : undefined;
   return rows.map((row) => {
     const rv = versions.get(row.room_id)!;
     let ev = rowToEvent(row);
     const unsigned: JsonObject = {};
-    const membership = row.state_group === null ? undefined : memberships?.get(Number(row.state_group));
+    const membership = memberships?.get(row.event_id);
     if (erased?.has(row.sender) && membership !== "join" && !row.redacted_by) {
       ev = { ...(redactEvent(ev, rv) as RoomEvent), event_id: row.event_id };
     }
