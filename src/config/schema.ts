@@ -235,6 +235,11 @@ export const SCHEMA = {
     }),
     domain_allowlist: strs([], "If not empty, federate only with these server names."),
     retry_min_interval_ms: int(5000, "After a failed delivery to a server, the first retry waits this long (ms); each further failure doubles it, up to an hour. A server that contacts us is retried at once.", { min: 10 }),
+    max_concurrent_inbound_transactions: int(
+      8,
+      "Transactions from other servers processed at once (each server also sends one at a time); more wait their turn. Bounds the memory and CPU a burst of federation traffic can take, e.g. on a Raspberry Pi.",
+      { min: 1 },
+    ),
     allow_device_name_lookup_over_federation: bool(false, "Show the display names of local users' devices to other servers (in /user/keys/query, /user/devices and device list updates), and so to their users. Off (as in Synapse): other servers' users see device IDs only; local users always see the names."),
   }),
 

@@ -30,3 +30,30 @@ export class KeyedMutex {
     return result;
   }
 }
+
+/** At most `permits` holders at once; the others wait in arrival order. */
+export class Semaphore {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private permits: number) {
+    if (!(permits >= 1)) throw new Error("a semaphore needs at least one permit");
+  }
+
+  /** Holders waiting for a permit. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  async run<T>(fn: () => Promise<T> | T): Promise<T> {
+    if (this.permits > 0) this.permits--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // The permit passes straight to the next in line, or goes back.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.permits++;
+    }
+  }
+}

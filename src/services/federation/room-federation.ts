@@ -40,6 +40,8 @@ export interface RoomFederationDeps {
   enabled: boolean;
   /** Back-off of the sender (tests shorten it). */
   minBackoffMs?: number;
+  /** [federation] max_concurrent_inbound_transactions. */
+  maxConcurrentTransactions?: number;
   shutdownHooks: Array<() => void | Promise<void>>;
 }
 
@@ -59,7 +61,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
     signingKey: d.signingKey,
     checkInvitee: (invitee, inviter) => d.rooms.checkInvitee(invitee, inviter),
   });
-  const serve = new FederationServe({ db, repo, events, receiver, membership, serverName });
+  const serve = new FederationServe({ db, repo, events, receiver, membership, serverName, maxConcurrentTransactions: d.maxConcurrentTransactions });
 
   const serversCache = new Map<string, string[]>();
   const serversInRoom = async (roomId: string): Promise<string[]> => {

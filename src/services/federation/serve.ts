@@ -10,7 +10,7 @@ import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
-import { KeyedMutex } from "../../util/mutex.ts";
+import { KeyedMutex, Semaphore } from "../../util/mutex.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { FederationMembership } from "./membership.ts";
 import type { FederationReceiver, PduOutcome } from "./receiver.ts";
@@ -28,6 +28,8 @@ export interface ServeDeps {
   receiver: FederationReceiver;
   membership: FederationMembership;
   serverName: string;
+  /** [federation] max_concurrent_inbound_transactions (default 8). */
+  maxConcurrentTransactions?: number;
 }
 
 const MAX_PDUS = 50;
@@ -36,8 +38,12 @@ const MAX_EDUS = 100;
 export class FederationServe {
   readonly edus: EduHandlers = {};
   private readonly txnLocks = new KeyedMutex();
+  /** Transactions being processed at once, all origins together. */
+  readonly inbound: Semaphore;
 
-  constructor(private readonly d: ServeDeps) {}
+  constructor(private readonly d: ServeDeps) {
+    this.inbound = new Semaphore(d.maxConcurrentTransactions ?? 8);
+  }
 
   /** PUT /send/{txnId}: PDUs in order (per room), then EDUs. A repeated transaction gets the same answer. */
   async receiveTransaction(origin: string, txnId: string, body: Record<string, unknown>): Promise<{ pdus: Record<string, { error?: string }> }> {
@@ -45,8 +51,9 @@ export class FederationServe {
     const edus = Array.isArray(body.edus) ? body.edus : [];
     if (pdus.length > MAX_PDUS || edus.length > MAX_EDUS) throw new MatrixError("M_BAD_JSON", `At most ${MAX_PDUS} PDUs and ${MAX_EDUS} EDUs per transaction`);
     if (body.origin !== undefined && body.origin !== origin) throw new MatrixError("M_FORBIDDEN", "Transaction origin does not match the request's origin");
-    // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others.
-    return this.txnLocks.run(origin, async () => {
+    // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others;
+    // and a bounded number at once in all.
+    return this.txnLocks.run(origin, () => this.inbound.run(async () => {
       const done = await this.d.db.get<{ response: string }>("SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?", [origin, txnId]);
       if (done) return JSON.parse(done.response);
       const results: Record<string, { error?: string }> = {};
@@ -82,7 +89,7 @@ export class FederationServe {
         [origin, txnId, JSON.stringify(response), Date.now()],
       );
       return response;
-    });
+    }));
   }
 
   // ------------------------------------------------------------------ visibility for servers
