@@ -150,6 +150,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     edus: roomFederation.serve.edus,
     serversInRoom: roomFederation.serversInRoom,
     shareDisplayNames: config.federation.allow_device_name_lookup_over_federation,
+    shutdownHooks,
   });
   const pushRules = new PushRulesService(syncServices.accountData);
   const mediaServices = createMediaServices(config, db, { federationClient: federation.client, shutdownHooks });

@@ -310,6 +310,18 @@ export class E2eeRepo {
     }
   }
 
+  /**
+   * Deletes changes below `before` that a later change of the same user supersedes: the question
+   * /sync asks ("did this user change after my token?") has the same answer with the latest only.
+   */
+  async pruneDeviceListChanges(before: number): Promise<number> {
+    return this.db.run(
+      `DELETE FROM device_list_changes WHERE stream_id < ?
+         AND EXISTS (SELECT 1 FROM device_list_changes later WHERE later.user_id = device_list_changes.user_id AND later.stream_id > device_list_changes.stream_id)`,
+      [before],
+    );
+  }
+
   /** Users with a device list change in (from, to]. */
   async usersChangedBetween(fromExclusive: number, toInclusive: number): Promise<string[]> {
     const rows = await this.db.all<{ user_id: string }>(

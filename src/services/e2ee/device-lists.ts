@@ -64,6 +64,15 @@ export class DeviceLists {
     return findServerNameOf(userId) === this.d.serverName;
   }
 
+  /**
+   * Housekeeping (hourly): device_list_changes keeps each user's latest change, and older ones
+   * only for an hour (`horizon`: the stream position at the previous run), so that a sync whose
+   * range was computed before a newer change still sees the older one.
+   */
+  async prune(horizon: number): Promise<number> {
+    return this.d.repo.pruneDeviceListChanges(horizon);
+  }
+
   // ------------------------------------------------------------------ recording changes
 
   /** Records that these users' device lists changed and wakes the /sync of everyone sharing a room. */

@@ -53,7 +53,12 @@ export interface E2eeServicesDeps {
   serversInRoom: (roomId: string) => Promise<string[]>;
   /** [federation] allow_device_name_lookup_over_federation. */
   shareDisplayNames: boolean;
+  /** Where the hourly housekeeping timer is stopped. */
+  shutdownHooks?: Array<() => void | Promise<void>>;
 }
+
+/** How often superseded device list changes are pruned. */
+const PRUNE_INTERVAL_MS = 3_600_000;
 
 export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   const { db, repo, serverName } = d;
@@ -98,6 +103,18 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
     }
     return news;
   });
+
+  if (d.shutdownHooks) {
+    // Each run prunes what was superseded before the previous run (so at least an hour ago).
+    let horizon = d.streams.current();
+    const timer = setInterval(() => {
+      const h = horizon;
+      horizon = d.streams.current();
+      deviceLists.prune(h).catch((e) => log.warn("pruning device list changes failed", { error: (e as Error).message }));
+    }, PRUNE_INTERVAL_MS);
+    timer.unref?.();
+    d.shutdownHooks.push(() => clearInterval(timer));
+  }
 
   d.accounts.onDevicesDeleted.push((userId, ids) => k.devicesDeleted(userId, ids));
   d.accounts.onDevicesDeleted.push((userId, ids) => dehydrated.devicesDeleted(userId, ids));
