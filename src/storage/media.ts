@@ -146,6 +146,9 @@ export interface UserUsage {
   mediaLength: number;
 }
 
+/** An mxc:// URI inside event JSON: server name (host, IPv6 literal, port) and media ID. */
+const MXC_IN_JSON = /mxc:\/\/([A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)\/([A-Za-z0-9_\-]+)/g;
+
 export class MediaRepo {
   constructor(private readonly db: Db) {}
 
@@ -302,6 +305,35 @@ export class MediaRepo {
   async setQuarantine(origin: string, mediaId: string, by: string | null): Promise<number> {
     if (by === null) return this.db.run("UPDATE media SET quarantined_by = NULL WHERE origin = ? AND media_id = ?", [origin, mediaId]);
     return this.db.run("UPDATE media SET quarantined_by = ? WHERE origin = ? AND media_id = ? AND protected = 0", [by, origin, mediaId]);
+  }
+
+  /**
+   * The media a room's events refer to (mxc:// URIs anywhere in their JSON, redacted events
+   * included), read in batches of 500 events so a large room is never loaded whole.
+   */
+  async mxcsInRoom(roomId: string): Promise<MediaKey[]> {
+    const found = new Map<string, MediaKey>();
+    let after = Number.MIN_SAFE_INTEGER;
+    for (;;) {
+      const rows = await this.db.all<{ stream_ordering: number; json: string }>(
+        "SELECT stream_ordering, json FROM events WHERE room_id = ? AND stream_ordering > ? AND json LIKE '%mxc://%' ORDER BY stream_ordering LIMIT 500",
+        [roomId, after],
+      );
+      for (const r of rows) {
+        for (const m of r.json.matchAll(MXC_IN_JSON)) found.set(`${m[1]}/${m[2]}`, { origin: m[1]!, mediaId: m[2]! });
+      }
+      if (rows.length < 500) return [...found.values()];
+      after = Number(rows[rows.length - 1]!.stream_ordering);
+    }
+  }
+
+  /** Quarantines these media items (protected ones excepted); returns how many were newly quarantined. */
+  async quarantineMany(keys: readonly MediaKey[], by: string): Promise<number> {
+    let n = 0;
+    for (const k of keys) {
+      n += await this.db.run("UPDATE media SET quarantined_by = ? WHERE origin = ? AND media_id = ? AND protected = 0 AND quarantined_by IS NULL", [by, k.origin, k.mediaId]);
+    }
+    return n;
   }
 
   async quarantineUser(userId: string, by: string): Promise<number> {

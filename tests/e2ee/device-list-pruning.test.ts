@@ -27,7 +27,7 @@ for (const backend of BACKENDS) {
       await dev.upload(1);
       await bob.ok("PUT", `/_matrix/client/v3/devices/${enc(bob.deviceId!)}`, { display_name: "phone" });
       await bob.ok("PUT", `/_matrix/client/v3/devices/${enc(bob.deviceId!)}`, { display_name: "phone 2" });
-      const rows = async () => (await s.hs.db.all<{ user_id: string }>("SELECT user_id FROM device_list_changes WHERE user_id = ?", [bob.userId])).length;
+      const rows = async () => (await s.hs.db.all<{ user_id: string }>("SELECT user_id FROM device_list_changes WHERE user_id = ?", [bob.userId!])).length;
       const before = await rows();
       expect(before).toBeGreaterThanOrEqual(3);
       const changes = async () => (await alice.ok("GET", `/_matrix/client/v3/keys/changes?from=${enc(since)}&to=${enc((await sync(alice)).next_batch)}`)).changed;

@@ -10,8 +10,10 @@
 //   GET    /_synapse/admin/v1/users/{userId}/media                      a user's uploads (paginated)
 //   DELETE /_synapse/admin/v1/users/{userId}/media                      delete them
 //   GET    /_synapse/admin/v1/statistics/users/media                    space used per user
+//   GET    /_synapse/admin/v1/room/{roomId}/media                       media a room refers to
+//   POST   /_synapse/admin/v1/room/{roomId}/media/quarantine            quarantine it (also /quarantine_media/{roomId})
 import { MatrixError } from "../../protocol/errors.ts";
-import { isValidUserId, parseUserId } from "../../protocol/ids.ts";
+import { isValidRoomId, isValidUserId, parseUserId } from "../../protocol/ids.ts";
 import type { Services } from "../../services/index.ts";
 import type { MediaRecord, UserMediaOrder } from "../../services/media/media.ts";
 import type { App } from "../app.ts";
@@ -39,7 +41,7 @@ function dirParam(q: Query): "f" | "b" {
   return d;
 }
 
-export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" | "config">): void {
+export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" | "config" | "events">): void {
   const media = svc.media;
   const ourName = svc.config.server_name;
   const admin = async (request: Request) => {
@@ -114,6 +116,22 @@ export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" 
     await media.unquarantine(params.serverName, params.mediaId);
     return {};
   });
+  const roomParam = (roomId: string) => {
+    if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
+    return roomId;
+  };
+  app.get("/_synapse/admin/v1/room/:roomId/media", async ({ request, params }) => {
+    await admin(request);
+    const roomId = roomParam(params.roomId);
+    if (!(await svc.events.roomVersion(roomId))) throw new MatrixError("M_NOT_FOUND", "Room not found");
+    return media.roomMedia(roomId);
+  });
+  const quarantineRoom = async (request: Request, roomId: string) => {
+    const r = await admin(request);
+    return { num_quarantined: await media.quarantineRoomMedia(roomParam(roomId), r.userId) };
+  };
+  app.post("/_synapse/admin/v1/room/:roomId/media/quarantine", ({ request, params }) => quarantineRoom(request, params.roomId));
+  app.post("/_synapse/admin/v1/quarantine_media/:roomId", ({ request, params }) => quarantineRoom(request, params.roomId));
   app.post("/_synapse/admin/v1/user/:userId/media/quarantine", async ({ request, params }) => {
     const r = await admin(request);
     return { num_quarantined: await media.quarantineUserMedia(localUser(params.userId), r.userId) };

@@ -587,6 +587,18 @@ export class MediaService {
     return (await this.repo.setQuarantine(origin, mediaId, null)) > 0;
   }
 
+  /** The media a room's events refer to, ours and other servers' (GET /room/{roomId}/media). */
+  async roomMedia(roomId: string): Promise<{ local: string[]; remote: string[] }> {
+    const keys = await this.repo.mxcsInRoom(roomId);
+    const mxc = (k: { origin: string; mediaId: string }) => `mxc://${k.origin}/${k.mediaId}`;
+    return { local: keys.filter((k) => k.origin === this.serverName).map(mxc), remote: keys.filter((k) => k.origin !== this.serverName).map(mxc) };
+  }
+
+  /** Quarantines every media item a room's events refer to (that this server has). */
+  async quarantineRoomMedia(roomId: string, by: string): Promise<number> {
+    return this.repo.quarantineMany(await this.repo.mxcsInRoom(roomId), by);
+  }
+
   async quarantineUserMedia(userId: string, by: string): Promise<number> {
     return this.repo.quarantineUser(userId, by);
   }
