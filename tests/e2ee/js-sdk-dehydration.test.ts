@@ -8,80 +8,15 @@
 // new device decrypts Bob's message. There is no key backup and key requests are off in the SDK,
 // so the dehydrated device is the only way the key can arrive.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { LoggerLevel, Tracing } from "@matrix-org/matrix-sdk-crypto-wasm";
 import { type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 import { CryptoEvent, type GeneratedSecretStorageKey } from "matrix-js-sdk/lib/crypto-api/index.js";
-import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { loginUser, registerUser, type TestClient } from "../helpers/client.ts";
-import { sdkFor, startSyncing } from "../helpers/sdk.ts";
+import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "./sdk-crypto.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 
-// The SDK's crypto layer also logs through its global logger; its children copy the root's methodFactory.
-const rootLogger = sdkLogger as unknown as { methodFactory: () => () => void; rebuild(): void };
-rootLogger.methodFactory = () => () => {};
-rootLogger.rebuild();
-
-// js-sdk turns the Rust SDK's tracing on at debug level before creating each OlmMachine; keep test
-// output readable by capping it at errors while this file runs.
-const turnOn = Tracing.prototype.turnOn;
-Tracing.prototype.turnOn = function (this: Tracing) {
-  this.minLevel = LoggerLevel.Error;
-  turnOn.call(this);
-};
-afterAll(() => {
-  Tracing.prototype.turnOn = turnOn;
-});
+quietCryptoLogs();
 
 const DEHYDRATION = "/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device";
-
-/**
- * A logged-in js-sdk client with Rust crypto (in-memory store), syncing, that answers secret storage
- * requests with `ssKey().privateKey` (the user's recovery key, which a real client would ask for).
- */
-async function cryptoClient(server: { url: string }, user: TestClient, started: MatrixClient[], ssKey: () => GeneratedSecretStorageKey | undefined): Promise<MatrixClient> {
-  const c = sdkFor(server, user, {
-    cryptoCallbacks: {
-      getSecretStorageKey: async ({ keys }) => {
-        const key = ssKey();
-        const keyId = Object.keys(keys)[0];
-        return key && keyId ? [keyId, key.privateKey] : null;
-      },
-    },
-  });
-  started.push(c);
-  await c.initRustCrypto({ useIndexedDB: false });
-  await startSyncing(c);
-  return c;
-}
-
-function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 15000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = async () => {
-      try {
-        const v = await fn();
-        if (v !== undefined) return resolve(v);
-      } catch (e) {
-        return reject(e);
-      }
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    void tick();
-  });
-}
-
-/** The decrypted event with `body` in a room of `c`'s store, if it is there and decrypts. */
-async function decryptedBody(c: MatrixClient, roomId: string, body: string): Promise<MatrixEvent | undefined> {
-  const room = c.getRoom(roomId);
-  if (!room) return undefined;
-  for (const ev of room.getLiveTimeline().getEvents()) {
-    if (!ev.isEncrypted()) continue;
-    await c.decryptEventIfNeeded(ev);
-    if (ev.getType() === "m.room.message" && ev.getContent().body === body) return ev;
-  }
-  return undefined;
-}
 
 /** Password UIA for uploading cross-signing keys. */
 function passwordAuth(user: TestClient) {

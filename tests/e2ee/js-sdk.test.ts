@@ -4,59 +4,14 @@
 // two federated servers. Cross-signing bootstrap and key backup creation (with the room key landing
 // in the backup) succeed too. Every client is stopped at the end (their sync loops keep timers alive).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { LoggerLevel, Tracing } from "@matrix-org/matrix-sdk-crypto-wasm";
 import { type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { logger as sdkLogger } from "matrix-js-sdk/lib/logger.js";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { sdkFor, startSyncing } from "../helpers/sdk.ts";
 import { sync as sync0 } from "../helpers/sync.ts";
+import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "./sdk-crypto.ts";
 import { BACKENDS, startFederatingServers, startTestServer, type FederatingServer, type TestServer } from "../helpers/server.ts";
 
-// The SDK's crypto layer also logs through its global logger; its children copy the root's methodFactory.
-const rootLogger = sdkLogger as unknown as { methodFactory: () => () => void; rebuild(): void };
-rootLogger.methodFactory = () => () => {};
-rootLogger.rebuild();
+quietCryptoLogs();
 const enc = encodeURIComponent;
-
-/** A logged-in js-sdk client with Rust crypto (in-memory store), syncing. */
-async function cryptoClient(server: { url: string }, user: TestClient, started: MatrixClient[]): Promise<MatrixClient> {
-  const c = sdkFor(server, user);
-  started.push(c);
-  await c.initRustCrypto({ useIndexedDB: false });
-  // js-sdk turns the Rust SDK's tracing on at debug level; keep test output readable.
-  new Tracing(LoggerLevel.Error).turnOn();
-  await startSyncing(c);
-  return c;
-}
-
-function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 30000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = async () => {
-      try {
-        const v = await fn();
-        if (v !== undefined) return resolve(v);
-      } catch (e) {
-        return reject(e);
-      }
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 50);
-    };
-    void tick();
-  });
-}
-
-/** The decrypted body of the first encrypted message in a room of `c`'s store that has one. */
-async function decryptedBody(c: MatrixClient, roomId: string, body: string): Promise<MatrixEvent | undefined> {
-  const room = c.getRoom(roomId);
-  if (!room) return undefined;
-  for (const ev of room.getLiveTimeline().getEvents()) {
-    if (!ev.isEncrypted()) continue;
-    await c.decryptEventIfNeeded(ev);
-    if (ev.getType() === "m.room.message" && ev.getContent().body === body) return ev;
-  }
-  return undefined;
-}
 
 /** Alice creates an encrypted room with bob, bob joins, alice sends `text`; returns bob's decrypted event. */
 async function encryptedConversation(alice: MatrixClient, bob: MatrixClient, text: string, via?: string): Promise<{ roomId: string; event: MatrixEvent }> {
