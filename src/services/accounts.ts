@@ -126,7 +126,7 @@ export class AccountsService {
   }
 
   /** Locks/unlocks or suspends/unsuspends an account; its sessions see the change on their next request. */
-  async setModeration(userId: string, flag: "locked" | "suspended", on: boolean): Promise<void> {
+  async setModeration(userId: string, flag: "locked" | "suspended" | "shadow_banned", on: boolean): Promise<void> {
     if (!(await this.store.setModeration(userId, flag, on))) throw notFound("User not found");
     this.auth.forgetUser(userId);
   }

@@ -25,6 +25,8 @@ export interface Requester {
    * their own events and manage devices and keys, but not join, invite, send or change their profile.
    */
   isSuspended?: boolean;
+  /** Shadow-banned (Synapse): what they send is accepted but goes nowhere. */
+  isShadowBanned?: boolean;
   /** sha256 (hex) of the access token: identifies this session without revealing the token. */
   tokenHash: string;
   /** Set when an application service made the request. */
@@ -156,6 +158,7 @@ export class AuthService {
       if (!user || user.deactivated) throw unknownToken();
       const requester: Requester = { userId: t.userId, deviceId: t.deviceId, isGuest: user.isGuest, isAdmin: user.isAdmin, tokenHash: hash };
       if (user.suspended) requester.isSuspended = true;
+      if (user.shadowBanned) requester.isShadowBanned = true;
       entry = {
         requester,
         locked: user.locked,

@@ -12,6 +12,8 @@ export interface User {
   locked: boolean;
   /** Account moderation: limited to reading, leaving and tidying up (403 M_USER_SUSPENDED). */
   suspended: boolean;
+  /** What the user sends silently goes nowhere (Synapse's shadow-ban). */
+  shadowBanned: boolean;
   createdTs: number;
 }
 
@@ -41,6 +43,7 @@ interface UserRow {
   deactivated: number;
   locked: number;
   suspended: number;
+  shadow_banned: number;
   created_ts: number;
 }
 
@@ -54,7 +57,7 @@ interface DeviceRow {
   created_ts: number;
 }
 
-const USER_COLS = "user_id, password_hash, is_admin, is_guest, user_type, deactivated, locked, suspended, created_ts";
+const USER_COLS = "user_id, password_hash, is_admin, is_guest, user_type, deactivated, locked, suspended, shadow_banned, created_ts";
 const DEVICE_COLS = "user_id, device_id, display_name, last_seen_ip, last_seen_ts, last_seen_user_agent, created_ts";
 
 const toUser = (r: UserRow): User => ({
@@ -66,6 +69,7 @@ const toUser = (r: UserRow): User => ({
   deactivated: Number(r.deactivated) === 1,
   locked: Number(r.locked) === 1,
   suspended: Number(r.suspended) === 1,
+  shadowBanned: Number(r.shadow_banned) === 1,
   createdTs: Number(r.created_ts),
 });
 
@@ -97,9 +101,9 @@ export class AccountsStore {
     return rows.map(toUser);
   }
 
-  async insertUser(q: Queryable, u: Omit<User, "deactivated" | "locked" | "suspended">): Promise<boolean> {
+  async insertUser(q: Queryable, u: Omit<User, "deactivated" | "locked" | "suspended" | "shadowBanned">): Promise<boolean> {
     const n = await q.run(
-      `INSERT INTO users (${USER_COLS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?) ON CONFLICT (user_id) DO NOTHING`,
+      `INSERT INTO users (${USER_COLS}) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, ?) ON CONFLICT (user_id) DO NOTHING`,
       [u.userId, u.passwordHash, u.isAdmin, u.isGuest, u.userType, u.createdTs],
     );
     return n === 1;
@@ -114,8 +118,8 @@ export class AccountsStore {
   }
 
   /** Sets the locked or suspended flag; false when the user does not exist. */
-  async setModeration(userId: string, flag: "locked" | "suspended", on: boolean): Promise<boolean> {
-    const column = flag === "locked" ? "locked" : "suspended";
+  async setModeration(userId: string, flag: "locked" | "suspended" | "shadow_banned", on: boolean): Promise<boolean> {
+    const column = flag === "locked" ? "locked" : flag === "suspended" ? "suspended" : "shadow_banned";
     return (await this.db.run(`UPDATE users SET ${column} = ? WHERE user_id = ?`, [on ? 1 : 0, userId])) === 1;
   }
 

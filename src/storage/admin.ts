@@ -10,6 +10,7 @@ export interface AdminUserRow {
   deactivated: number;
   locked: number;
   suspended: number;
+  shadow_banned: number;
   created_ts: number;
   /** JSON text of the profile field, or null. */
   displayname: string | null;
@@ -18,7 +19,7 @@ export interface AdminUserRow {
   last_seen_ts: number | null;
 }
 
-/** order_by values of the users list → columns of USER_SELECT. Nobody is shadow-banned here. */
+/** order_by values of the users list → columns of USER_SELECT. */
 export const USER_ORDER_COLUMNS = {
   name: "user_id",
   is_guest: "is_guest",
@@ -26,7 +27,7 @@ export const USER_ORDER_COLUMNS = {
   user_type: "user_type",
   deactivated: "deactivated",
   locked: "locked",
-  shadow_banned: "user_id",
+  shadow_banned: "shadow_banned",
   displayname: "displayname",
   avatar_url: "avatar_url",
   creation_ts: "created_ts",
@@ -55,7 +56,7 @@ export function likeContains(term: string): string {
   return `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-const USER_SELECT = `SELECT u.user_id, u.is_guest, u.is_admin, u.user_type, u.deactivated, u.locked, u.suspended, u.created_ts,
+const USER_SELECT = `SELECT u.user_id, u.is_guest, u.is_admin, u.user_type, u.deactivated, u.locked, u.suspended, u.shadow_banned, u.created_ts,
     dn.value AS displayname, av.value AS avatar_url,
     CASE WHEN eu.user_id IS NULL THEN 0 ELSE 1 END AS erased,
     (SELECT MAX(ui.last_seen_ts) FROM user_ips ui WHERE ui.user_id = u.user_id) AS last_seen_ts
@@ -317,6 +318,7 @@ function normalizeUserRow(r: AdminUserRow): AdminUserRow {
     deactivated: Number(r.deactivated),
     locked: Number(r.locked),
     suspended: Number(r.suspended),
+    shadow_banned: Number(r.shadow_banned),
     created_ts: Number(r.created_ts),
     erased: Number(r.erased),
     last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts),

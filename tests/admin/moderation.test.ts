@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { expectError, loginUser, registerUser, TestClient, uniqueLocalpart } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
-import { createRoom, send } from "../helpers/sync.ts";
+import { createRoom, send, sync } from "../helpers/sync.ts";
 
 const enc = encodeURIComponent;
 const ADMIN_API = "client-server/admin";
@@ -167,6 +167,43 @@ for (const backend of BACKENDS) {
       expect(await admin.ok("GET", `/_matrix/client/v1/admin/suspend/${enc(carol.userId!)}`)).toEqual({ suspended: false });
       expect((await again.request("POST", `/_matrix/client/v3/join/${enc(other)}`, {})).status).toBe(200);
       expectError(await admin.request("PUT", `/_synapse/admin/v1/suspend/${enc(carol.userId!)}`, { suspend: "no" }), 400, "M_BAD_JSON");
+    });
+
+    test("shadow-ban (Synapse's admin API): requests succeed, nothing reaches the room; undone by DELETE", async () => {
+      const spam = await registerUser(s, uniqueLocalpart("spammer"), "pw");
+      const victim = await registerUser(s, uniqueLocalpart("victim"), "pw");
+      const room = await createRoom(victim, { preset: "public_chat" });
+      await spam.ok("POST", `/_matrix/client/v3/join/${enc(room)}`, {});
+      expectError(await spam.request("POST", `/_synapse/admin/v1/users/${enc(spam.userId!)}/shadow_ban`, {}), 403, "M_FORBIDDEN");
+      expect(await admin.ok("POST", `/_synapse/admin/v1/users/${enc(spam.userId!)}/shadow_ban`, {})).toEqual({});
+      expect((await admin.ok("GET", `/_synapse/admin/v2/users/${enc(spam.userId!)}`)).shadow_banned).toBe(true);
+      expectError(await admin.request("POST", `/_synapse/admin/v1/users/${enc(`@nobody:${s.serverName}`)}/shadow_ban`, {}), 404, "M_NOT_FOUND");
+
+      // Every answer looks normal.
+      const sent = await spam.ok("PUT", `/_matrix/client/v3/rooms/${enc(room)}/send/m.room.message/x1`, { msgtype: "m.text", body: "BUY NOW" });
+      expect(sent.event_id).toMatch(/^\$/);
+      expect((await spam.ok("PUT", `/_matrix/client/v3/rooms/${enc(room)}/send/m.room.message/x1`, { msgtype: "m.text", body: "BUY NOW" })).event_id).toBe(sent.event_id);
+      expect((await spam.ok("PUT", `/_matrix/client/v3/rooms/${enc(room)}/state/m.room.topic`, { topic: "spam" })).event_id).toMatch(/^\$/);
+      const other = await registerUser(s, uniqueLocalpart("target"), "pw");
+      expect(await spam.ok("POST", `/_matrix/client/v3/rooms/${enc(room)}/invite`, { user_id: other.userId })).toEqual({});
+      const own = (await spam.ok("POST", "/_matrix/client/v3/createRoom", { invite: [other.userId] })).room_id;
+      expect(await spam.ok("PUT", `/_matrix/client/v3/rooms/${enc(room)}/typing/${enc(spam.userId!)}`, { typing: true, timeout: 10000 })).toEqual({});
+
+      // Nothing of it reached anyone.
+      const msgs = (await victim.ok("GET", `/_matrix/client/v3/rooms/${enc(room)}/messages?dir=b&limit=50`)).chunk as any[];
+      expect(msgs.some((e) => e.content?.body === "BUY NOW" || e.content?.topic === "spam")).toBe(false);
+      expect(msgs.some((e) => e.type === "m.room.member" && e.state_key === other.userId)).toBe(false);
+      const otherSync = await sync(other);
+      expect(Object.keys(otherSync.rooms?.invite ?? {})).not.toContain(own);
+      expectError(await victim.request("GET", `/_matrix/client/v3/rooms/${enc(room)}/event/${enc(sent.event_id)}`), 404, "M_NOT_FOUND");
+      const typing = (await sync(victim)).rooms.join[room].ephemeral.events.find((e: any) => e.type === "m.typing");
+      expect(typing?.content.user_ids ?? []).not.toContain(spam.userId);
+
+      // Lifted: the user's messages go through again.
+      expect(await admin.ok("DELETE", `/_synapse/admin/v1/users/${enc(spam.userId!)}/shadow_ban`)).toEqual({});
+      await send(spam, room, "sorry");
+      const after = (await victim.ok("GET", `/_matrix/client/v3/rooms/${enc(room)}/messages?dir=b&limit=5`)).chunk as any[];
+      expect(after.some((e) => e.content?.body === "sorry")).toBe(true);
     });
   });
 }

@@ -14,6 +14,7 @@
 //   POST   /_synapse/admin/v1/users/{userId}/login        {valid_until_ms}
 //   GET    /_synapse/admin/v1/username_available?username=
 //   PUT    /_synapse/admin/v1/suspend/{userId}            {suspend}
+//   POST|DELETE /_synapse/admin/v1/users/{userId}/shadow_ban
 // and the spec's account moderation endpoints (client-server-api "Server administration"):
 //   GET|PUT /_matrix/client/v1/admin/lock/{userId}         {locked}
 //   GET|PUT /_matrix/client/v1/admin/suspend/{userId}      {suspended}
@@ -137,6 +138,17 @@ export function userAdminRoutes(app: App, svc: Deps): void {
     if (typeof username !== "string") throw new MatrixError("M_MISSING_PARAM", "Missing 'username'");
     await svc.registration.checkAvailable(svc.registration.localpartFor(username));
     return { available: true };
+  });
+
+  app.post("/_synapse/admin/v1/users/:userId/shadow_ban", async ({ request, params }) => {
+    await admin(request);
+    await svc.adminUsers.setShadowBanned(params.userId, true);
+    return {};
+  });
+  app.delete("/_synapse/admin/v1/users/:userId/shadow_ban", async ({ request, params }) => {
+    await admin(request);
+    await svc.adminUsers.setShadowBanned(params.userId, false);
+    return {};
   });
 
   app.put("/_synapse/admin/v1/suspend/:userId", async ({ request, params, body }) => {

@@ -134,6 +134,12 @@ function parseCreateRoom(body: JsonObject): CreateRoomRequest {
 export function roomRoutes(app: App, svc: Services): void {
   const { rooms } = svc;
   const query = (request: Request) => new URL(request.url).searchParams;
+  /**
+   * What a shadow-banned user is told they sent: an event ID nothing stores, the same for a retried
+   * transaction (so the client cannot tell).
+   */
+  const shadowEventId = (who: Requester, key: string) =>
+    `$${new Bun.CryptoHasher("sha256").update(`${who.tokenHash}\u0000${key}`).digest("base64url")}`;
   /** A suspended user may redact their own events only (client-server-api "Account suspension"). */
   const refuseSuspendedRedaction = async (who: Requester, roomId: string, eventId: unknown) => {
     if (!who.isSuspended) return;
@@ -145,7 +151,10 @@ export function roomRoutes(app: App, svc: Services): void {
     app.post(`${p}/createRoom`, async ({ request, body }) => {
       const who = await authenticate(svc, request, { refuseSuspended: true });
       svc.ratelimits.consumeMessage(who);
-      const roomId = await rooms.createRoom(who.userId, parseCreateRoom(objectBody(body)));
+      const req = parseCreateRoom(objectBody(body));
+      // A shadow-banned user's room is created, but nobody is invited to it.
+      if (who.isShadowBanned) delete req.invite;
+      const roomId = await rooms.createRoom(who.userId, req);
       return { room_id: roomId };
     });
 
@@ -173,6 +182,7 @@ export function roomRoutes(app: App, svc: Services): void {
       if (b.user_id === undefined && (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined)) {
         await svc.thirdPartyInvites.invite(who.userId, roomIdParam(params.roomId), b);
       }
+      if (who.isShadowBanned) return {};
       await rooms.invite(who.userId, roomIdParam(params.roomId), userIdField(b), optString(b, "reason"));
       return {};
     });
@@ -208,6 +218,7 @@ export function roomRoutes(app: App, svc: Services): void {
         await refuseSuspendedRedaction(who, roomId, content.redacts);
       }
       svc.ratelimits.consumeMessage(who);
+      if (who.isShadowBanned) return { event_id: shadowEventId(who, `send\u0000${roomId}\u0000${txnId}`) };
       const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId }, tsOverride(who, request));
       return { event_id: eventId };
     });
@@ -220,6 +231,11 @@ export function roomRoutes(app: App, svc: Services): void {
         refuseIfSuspended(who, "change room state");
       }
       svc.ratelimits.consumeMessage(who);
+      // Shadow-banned: joins and leaves work; invites and other state go nowhere.
+      const membership = type === "m.room.member" && isObject(body) ? body.membership : undefined;
+      if (who.isShadowBanned && (type !== "m.room.member" || membership === "invite")) {
+        return { event_id: shadowEventId(who, `state\u0000${roomId}\u0000${type}\u0000${params.stateKey ?? ""}\u0000${JSON.stringify(body)}`) };
+      }
       const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request));
       return { event_id: eventId };
     };
@@ -230,6 +246,7 @@ export function roomRoutes(app: App, svc: Services): void {
       const b = objectBody(body);
       await refuseSuspendedRedaction(who, roomIdParam(params.roomId), eventIdParam(params.eventId));
       svc.ratelimits.consumeMessage(who);
+      if (who.isShadowBanned) return { event_id: shadowEventId(who, `redact\u0000${params.roomId}\u0000${params.txnId}`) };
       const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), {
         deviceId: who.deviceId ?? "",
         txnId: nonEmpty(params.txnId, "transaction ID"),

@@ -80,7 +80,7 @@ function toAdminUser(r: AdminUserRow): AdminUser {
     admin: r.is_admin === 1,
     deactivated: r.deactivated === 1,
     erased: r.erased === 1,
-    shadow_banned: false,
+    shadow_banned: r.shadow_banned === 1,
     locked: r.locked === 1,
     suspended: r.suspended === 1,
     creation_ts: r.created_ts,
@@ -327,6 +327,12 @@ export class AdminUsers {
     if (userId === requester.userId) throw new MatrixError("M_FORBIDDEN", `You may not ${flag === "locked" ? "lock" : "suspend"} your own account`);
     if (user[flag] !== on) await this.d.accounts.setModeration(userId, flag, on);
     return on;
+  }
+
+  /** POST/DELETE /_synapse/admin/v1/users/{userId}/shadow_ban (a local, existing user). */
+  async setShadowBanned(userId: string, on: boolean): Promise<void> {
+    await this.get(userId);
+    await this.d.accounts.setModeration(userId, "shadow_banned", on);
   }
 
   async joinedRooms(userId: string): Promise<{ joined_rooms: string[]; total: number }> {
