@@ -154,6 +154,7 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   if (!c.public_baseurl) c.public_baseurl = `https://${c.server_name}/`;
   if (!c.public_baseurl.endsWith("/")) c.public_baseurl += "/";
   if (!c.well_known.client) c.well_known.client = c.public_baseurl;
+  if (!c.media.quota_info_uri) c.media.quota_info_uri = c.public_baseurl;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   c.signing_key_path = abs(c.signing_key_path || `${c.server_name}.signing.key`);
   c.database.path = abs(c.database.path || "homeserver.db");

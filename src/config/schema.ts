@@ -253,6 +253,12 @@ export const SCHEMA = {
     enable_authenticated_media: bool(true, "Freeze the deprecated unauthenticated endpoints (/_matrix/media/v3/download and /thumbnail), as Synapse's enable_authenticated_media does: media uploaded (or remote media cached) while this is on is served only through the authenticated /_matrix/client/v1/media/* endpoints and over federation; older media stays reachable the old way."),
     max_image_pixels: int(32000000, "Images with more pixels than this (width × height × frames) are not thumbnailed: a guard against decompression bombs.", { min: 1 }),
     dynamic_thumbnails: bool(false, "Generate thumbnails of the exact size a client asks for. Off: the spec's recommended sizes (32x32 and 96x96 crop, 320x240, 640x480 and 800x600 scale) are made at upload and the best fit is served."),
+    max_storage_per_user: int(
+      0,
+      "Bytes of uploads a user may keep (their uploads' total size); an upload beyond it gets 403 M_USER_LIMIT_EXCEEDED. Server admins are not limited. 0: no limit.",
+      { min: 0 },
+    ),
+    quota_info_uri: str("", "The page shown to a user who reached max_storage_per_user (the error's info_uri), e.g. how to free space or ask for more. Empty: the server's public base URL."),
     unused_expiration_time: int(86400, "Seconds a media ID created with POST /_matrix/media/v1/create stays reserved for its upload.", { min: 60 }),
     max_pending_uploads: int(5, "Media IDs a user may hold created but not yet uploaded; more get 429 M_LIMIT_EXCEEDED.", { min: 1 }),
     local_media_lifetime: int(0, "Delete local media not downloaded for this many seconds (checked hourly). 0: keep forever.", { min: 0 }),

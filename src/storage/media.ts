@@ -344,6 +344,11 @@ export class MediaRepo {
     return this.db.run("UPDATE media SET protected = ? WHERE origin = ? AND media_id = ?", [value ? 1 : 0, origin, mediaId]);
   }
 
+  /** Bytes of content a user has uploaded (what counts against max_storage_per_user). */
+  async bytesOfUser(userId: string): Promise<number> {
+    return Number((await this.db.get<{ n: number | null }>("SELECT SUM(size) AS n FROM media WHERE user_id = ? AND url_preview = 0", [userId]))?.n ?? 0);
+  }
+
   /** Space used per local user (uploaded content only), largest first or by user ID. */
   async usageByUser(opts: { from: number; limit: number; orderBy: "media_length" | "media_count" | "user_id"; dir: "f" | "b" }): Promise<{ users: UserUsage[]; total: number }> {
     const col = opts.orderBy === "user_id" ? "user_id" : opts.orderBy === "media_count" ? "media_count" : "media_length";

@@ -160,6 +160,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
     const q = queryOf(request);
     const contentUri = await media.upload({
       userId: who.userId,
+      unlimited: who.isAdmin,
       contentType: request.headers.get("content-type"),
       filename: q.get("filename"),
       body: request.body,
@@ -179,6 +180,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
     const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
     await media.uploadTo({
       userId: who.userId,
+      unlimited: who.isAdmin,
       serverName: params.serverName,
       mediaId: params.mediaId,
       contentType: request.headers.get("content-type"),

@@ -61,6 +61,8 @@ export interface UploadRequest {
   body: ReadableStream<Uint8Array> | null;
   /** The declared Content-Length, when there is one (refused early when too large). */
   contentLength: number | null;
+  /** Not held to [media] max_storage_per_user (server admins). */
+  unlimited?: boolean;
 }
 
 /** Content types thumbnails are made of (sharp then checks the real format). */
@@ -137,6 +139,18 @@ export class MediaService {
     return new MatrixError("M_TOO_LARGE", `Cannot upload files larger than ${this.config.max_upload_size} bytes`);
   }
 
+  /**
+   * 403 M_USER_LIMIT_EXCEEDED (spec v1.18) when `bytes` more would take the user past
+   * [media] max_storage_per_user, with the configured info_uri.
+   */
+  async #checkQuota(req: UploadRequest, bytes: number): Promise<void> {
+    const limit = this.config.max_storage_per_user;
+    if (limit <= 0 || req.unlimited) return;
+    if ((await this.repo.bytesOfUser(req.userId)) + bytes > limit) {
+      throw new MatrixError("M_USER_LIMIT_EXCEEDED", `This upload would exceed your storage quota of ${limit} bytes`, { info_uri: this.config.quota_info_uri, can_upgrade: false });
+    }
+  }
+
   async #receive(req: UploadRequest): Promise<PendingFile> {
     if (req.filename !== null && req.filename.length > 1024) throw new MatrixError("M_INVALID_PARAM", "filename is too long");
     if (req.contentLength !== null && req.contentLength > this.config.max_upload_size) {
@@ -144,11 +158,26 @@ export class MediaService {
       throw this.#tooLarge();
     }
     try {
-      return await this.files.receive(req.body, this.config.max_upload_size);
+      await this.#checkQuota(req, req.contentLength ?? 0);
+    } catch (e) {
+      await req.body?.cancel().catch(() => {});
+      throw e;
+    }
+    let pending: PendingFile;
+    try {
+      pending = await this.files.receive(req.body, this.config.max_upload_size);
     } catch (e) {
       if (e instanceof TooLargeError) throw this.#tooLarge();
       throw e;
     }
+    // Without a Content-Length the size is known only now.
+    try {
+      await this.#checkQuota(req, pending.size);
+    } catch (e) {
+      await pending.discard();
+      throw e;
+    }
+    return pending;
   }
 
   /** POST /_matrix/media/v3/upload: stores the content, returns its mxc:// URI. */
