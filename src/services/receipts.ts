@@ -45,6 +45,8 @@ export interface ReceiptsDeps {
 export class Receipts {
   /** Run after a receipt was stored (not for ignored, older receipts). */
   readonly hooks: ReceiptHook[] = [];
+  /** Receipts from other servers (application services); never sent back out. */
+  readonly remoteHooks: ReceiptHook[] = [];
 
   constructor(private readonly d: ReceiptsDeps) {}
 
@@ -172,7 +174,12 @@ export class Receipts {
     const row = await this.d.roomsRepo.findEvent(r.eventId);
     if (!row || row.room_id !== r.roomId || row.outlier || row.rejected_reason !== null) return false;
     const ts = Number.isSafeInteger(r.ts) && r.ts > 0 ? r.ts : (this.d.now ?? Date.now)();
-    return (await this.write(r.roomId, r.userId, "m.read", r.eventId, r.threadId, ts, Number(row.stream_ordering))) !== undefined;
+    const stored = await this.write(r.roomId, r.userId, "m.read", r.eventId, r.threadId, ts, Number(row.stream_ordering));
+    if (stored === undefined) return false;
+    const out: StoredReceipt = { roomId: r.roomId, userId: r.userId, type: "m.read", eventId: r.eventId, ts, stream: stored };
+    if (r.threadId !== undefined) out.threadId = r.threadId;
+    for (const h of this.remoteHooks) h(out);
+    return true;
   }
 
   /** 400 when the event is not part of the thread the receipt names. */

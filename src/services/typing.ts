@@ -36,6 +36,8 @@ export interface TypingDeps {
 export class Typing {
   /** Local typing changes, for federation. */
   readonly hooks: TypingHook[] = [];
+  /** Typing changes from other servers (application services); never sent back out. */
+  readonly remoteHooks: TypingHook[] = [];
   private serial = 0;
   private readonly rooms = new Map<string, RoomTyping>();
   private closed = false;
@@ -52,9 +54,10 @@ export class Typing {
     for (const h of this.hooks) h({ roomId, userId, typing, timeoutMs: t });
   }
 
-  /** A typing change from another server (no hooks run). */
+  /** A typing change from another server (the federation hooks do not run; remoteHooks do). */
   applyRemote(roomId: string, userId: string, typing: boolean, timeoutMs = DEFAULT_TYPING_TIMEOUT_MS): void {
-    this.apply(roomId, userId, typing, Math.min(timeoutMs, MAX_TYPING_TIMEOUT_MS));
+    const t = Math.min(timeoutMs, MAX_TYPING_TIMEOUT_MS);
+    if (this.apply(roomId, userId, typing, t)) for (const h of this.remoteHooks) h({ roomId, userId, typing, timeoutMs: typing ? t : undefined });
   }
 
   /** Removes a user from a room's typing list (e.g. when they leave). */

@@ -10,7 +10,7 @@ import { AppservicesRepo } from "../../storage/appservices.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountServices } from "../account-services.ts";
 import type { E2eeServices } from "../e2ee/index.ts";
-import type { Receipts } from "../receipts.ts";
+import type { Receipts, StoredReceipt } from "../receipts.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { StreamAllocator } from "../streams.ts";
 import type { Typing } from "../typing.ts";
@@ -106,10 +106,13 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
     }
   };
   const fail = (e: unknown) => log.warn("appservice ephemeral data failed", { error: (e as Error).message });
-  d.typing.hooks.push((c) => {
+  // Local changes and those from other servers alike.
+  const onTyping = (c: { roomId: string }) => {
     void ephemeral(c.roomId, () => ({ type: "m.typing", room_id: c.roomId, content: { user_ids: d.typing.typingUsers(c.roomId) } })).catch(fail);
-  });
-  d.receipts.hooks.push((r) => {
+  };
+  d.typing.hooks.push(onTyping);
+  d.typing.remoteHooks.push(onTyping);
+  const onReceipt = (r: StoredReceipt) => {
     void ephemeral(r.roomId, (as) => {
       // Private receipts go only to the services of the user who sent them.
       if (r.type === "m.read.private" && !as.isInterestedInUser(r.userId)) return undefined;
@@ -117,7 +120,9 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
       if (r.threadId !== undefined) data.thread_id = r.threadId;
       return { type: "m.receipt", room_id: r.roomId, content: { [r.eventId]: { [r.type]: { [r.userId]: data } } } };
     }).catch(fail);
-  });
+  };
+  d.receipts.hooks.push(onReceipt);
+  d.receipts.remoteHooks.push(onReceipt);
 
   d.shutdownHooks.push(async () => {
     offAdvance();
