@@ -12,6 +12,12 @@ import {
   checkPduFormat,
   checkPduSize,
   hashAndSignEvent,
+  computeEventSignature,
+  hasValidPolicySignature,
+  needsPolicySignature,
+  policyServerOf,
+  POLICY_SERVER_KEY_ID,
+  withPolicySignature,
   requiredSignatureServers,
   signEvent,
   signatureKeyRequests,
@@ -359,5 +365,46 @@ describe("hashAndSignEvent: differential against Python (spec example code + sig
       const theirs = Buffer.from(oracleBytes(res[i]!)).toString("utf8");
       expect({ i, v: rv.id, ours: canonicalJson(ours, { lenient: true }) }).toEqual({ i, v: rv.id, ours: theirs });
     });
+  });
+});
+
+describe("policy server signatures", () => {
+  const rv = getRoomVersion("12")!;
+  const server = signingKeyFromSeed(new Uint8Array(32).fill(1), "a_1");
+  const policyKey = signingKeyFromSeed(new Uint8Array(32).fill(2), "policy_server");
+  const event = hashAndSignEvent(
+    { type: "m.room.message", room_id: "!r:a.org", sender: "@u:a.org", content: { body: "hi" }, origin_server_ts: 1, depth: 3, prev_events: [], auth_events: [] },
+    rv,
+    "a.org",
+    server,
+  );
+
+  test("the m.room.policy content: via and an ed25519 key, else no policy server", () => {
+    expect(policyServerOf({ via: "ps.org", public_keys: { ed25519: "abc" } })).toEqual({ via: "ps.org", ed25519: "abc" });
+    for (const bad of [undefined, {}, { via: "ps.org" }, { via: 5, public_keys: { ed25519: "x" } }, { via: "", public_keys: { ed25519: "x" } }, { via: "ps.org", public_keys: { curve: "x" } }, { via: "ps.org", public_keys: "x" }]) {
+      expect(policyServerOf(bad)).toBeUndefined();
+    }
+  });
+
+  test("every event but the m.room.policy state event itself needs the signature", () => {
+    expect(needsPolicySignature({ type: "m.room.policy", state_key: "" })).toBe(false);
+    expect(needsPolicySignature({ type: "m.room.policy", state_key: "x" })).toBe(true);
+    expect(needsPolicySignature({ type: "m.room.policy" })).toBe(true);
+    expect(needsPolicySignature({ type: "m.room.member", state_key: "@u:a.org" })).toBe(true);
+  });
+
+  test("a signature by the room-state key under ed25519:policy_server verifies; others do not", () => {
+    const sig = computeEventSignature(event, rv, policyKey);
+    const signed = withPolicySignature(event, "ps.org", { [POLICY_SERVER_KEY_ID]: sig });
+    // The origin's signature is kept.
+    expect(Object.keys(signed.signatures as object).sort()).toEqual(["a.org", "ps.org"]);
+    expect(hasValidPolicySignature(signed, rv, "ps.org", policyKey.publicKeyBase64)).toBe(true);
+    expect(hasValidPolicySignature(event, rv, "ps.org", policyKey.publicKeyBase64)).toBe(false);
+    expect(hasValidPolicySignature(signed, rv, "ps.org", server.publicKeyBase64)).toBe(false);
+    expect(hasValidPolicySignature(signed, rv, "other.org", policyKey.publicKeyBase64)).toBe(false);
+    // Signed for another event (different content, so different hashes): invalid here.
+    const other = hashAndSignEvent({ ...event, content: { body: "changed" }, hashes: undefined, signatures: undefined } as never, rv, "a.org", server);
+    const moved = withPolicySignature(other, "ps.org", { [POLICY_SERVER_KEY_ID]: sig });
+    expect(hasValidPolicySignature(moved, rv, "ps.org", policyKey.publicKeyBase64)).toBe(false);
   });
 });

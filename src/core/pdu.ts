@@ -17,6 +17,7 @@ import type { RoomVersion } from "./room-versions.ts";
 import {
   addSignature,
   checkEntitySignature,
+  checkSignatureOnContent,
   signatureKeyIds,
   signedContent,
   type SigningKey,
@@ -50,6 +51,45 @@ function wireForm(event: Readonly<JsonRecord>, roomVersion: RoomVersion): Readon
 
 function canonicalOptions(roomVersion: RoomVersion) {
   return { lenient: !roomVersion.strictCanonicalJson };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Policy servers (server-server-api "Policy Servers", v1.18)
+
+/** The key ID of a policy server's signature on events; always this for ed25519. */
+export const POLICY_SERVER_KEY_ID = "ed25519:policy_server";
+
+/** A room's policy server from its m.room.policy content: `via` and the ed25519 key, if valid. */
+export function policyServerOf(content: unknown): { via: string; ed25519: string } | undefined {
+  if (!isRecord(content) || typeof content.via !== "string" || content.via === "") return undefined;
+  const keys = content.public_keys;
+  if (!isRecord(keys) || typeof keys.ed25519 !== "string") return undefined;
+  return { via: content.via, ed25519: keys.ed25519 };
+}
+
+/** Every event needs the policy server's signature except the m.room.policy state event itself. */
+export function needsPolicySignature(event: Readonly<JsonRecord>): boolean {
+  return !(event.type === "m.room.policy" && event.state_key === "");
+}
+
+/** Whether `event` carries a valid signature of the policy server `via` with its room-state key. */
+export function hasValidPolicySignature(event: Readonly<JsonRecord>, roomVersion: RoomVersion, via: string, ed25519: string): boolean {
+  const redacted = redactEvent(wireForm(event, roomVersion), roomVersion);
+  const withSignatures = { ...redacted, signatures: event.signatures };
+  let content: string;
+  try {
+    content = signedContent(redacted, canonicalOptions(roomVersion));
+  } catch {
+    return false;
+  }
+  return checkSignatureOnContent(withSignatures, content, via, POLICY_SERVER_KEY_ID, ed25519).ok;
+}
+
+/** A copy of `event` with the policy server's signatures (as POST /_matrix/policy/v1/sign returns them) added. */
+export function withPolicySignature<T extends JsonRecord>(event: T, via: string, signatures: Record<string, unknown>): T {
+  const sigs = isRecord(event.signatures) ? { ...event.signatures } : {};
+  sigs[via] = { ...(isRecord(sigs[via]) ? sigs[via] : {}), ...signatures };
+  return { ...event, signatures: sigs };
 }
 
 // ---------------------------------------------------------------------------------------------------

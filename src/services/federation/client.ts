@@ -23,7 +23,6 @@ export type FederationErrorKind =
   | "denied"
   /** Federation is disabled in the config. */
   | "disabled"
-  /** The destination is backed off after earlier failures (see retryAfterMs). */
   /** The answer was not JSON, or too large. */
   | "invalid_response"
   /** The server name is invalid. */

@@ -33,6 +33,8 @@ export interface ReceiverDeps {
   keys: KeyLookup;
   fed: FederationRequester;
   serverName: string;
+  /** Policy servers: events a room's policy server does not recommend are soft-failed (step 7). */
+  policy?: { recommended(ev: RoomEvent, rv: RoomVersion, roomId: string): Promise<boolean> };
 }
 
 export class PduError extends Error {}
@@ -118,8 +120,13 @@ export class FederationReceiver {
     // Step 6: soft failure against the current state.
     const current = await this.d.events.currentStateEvents(roomId, authTypesForEvent(ev, rv, { includeCreate: true }).map(parseStateMapKey));
     const r6 = checkAuth(ev, current, rv);
-    const softFailed = !r6.allowed;
-    if (softFailed) log.info("soft-failed event", { event_id: ev.event_id, reason: r6.reason });
+    let softFailed = !r6.allowed;
+    if (!r6.allowed) log.info("soft-failed event", { event_id: ev.event_id, reason: r6.reason });
+    // Step 7: the room's policy server recommends it (v1.18).
+    if (!softFailed && this.d.policy && !(await this.d.policy.recommended(ev, rv, roomId))) {
+      softFailed = true;
+      log.info("soft-failed event (not signed by the room's policy server)", { event_id: ev.event_id });
+    }
 
     await this.d.events.persistReceived(ev, rv, {
       stateBefore,

@@ -13,6 +13,7 @@ import { StateResolver } from "../rooms/state-resolution.ts";
 import type { Typing } from "../typing.ts";
 import { FederationMembership } from "./membership.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
+import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
 import { FederationSender } from "./sender.ts";
 import { FederationServe } from "./serve.ts";
@@ -48,7 +49,9 @@ export interface RoomFederationDeps {
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
   const { db, serverName, events, roomsRepo: repo } = d;
   const resolver = new StateResolver(repo, events);
-  const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName });
+  const policy = new PolicyServers({ db, events, fed: d.fed });
+  if (d.enabled) events.policySign = policy.signLocal;
+  const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy });
   const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({
     db,

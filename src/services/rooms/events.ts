@@ -93,6 +93,11 @@ export class RoomEvents {
   readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [] };
   /** Bundled aggregations for client formats (the relations service sets it). */
   bundleAggregations?: AggregationBundler;
+  /**
+   * Adds the signature of the room's policy server to a local event before it is stored, or throws
+   * (its refusal); the federation services set it (spec v1.18 "Policy Servers").
+   */
+  policySign?: (ev: RoomEvent, rv: RoomVersion, roomId: string) => Promise<RoomEvent>;
   /** Which of these senders were erased (GDPR); the admin services set it. */
   erasedSenders?: (senders: Iterable<string>) => Promise<ReadonlySet<string>>;
   private readonly cache = new Lru<string, RoomEvent>(20000, "events");
@@ -347,6 +352,7 @@ export class RoomEvents {
     for (const hook of this.hooks.beforeLocal) await hook(event, rv, authState);
     // E.g. an invite of a user on another server, which that server must co-sign first.
     if (input.beforePersist) event = await input.beforePersist(event, rv);
+    if (this.policySign) event = await this.policySign(event, rv, roomIdOf(event, rv));
 
     const replaces = ownKey !== undefined ? authState.get(ownKey)?.event_id : undefined;
     return this.persist(event, rv, { txn: input.txn, replaces, authState });
