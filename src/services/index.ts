@@ -132,6 +132,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     enabled: federation.enabled,
     minBackoffMs: config.federation.retry_min_interval_ms,
     maxConcurrentTransactions: config.federation.max_concurrent_inbound_transactions,
+    acls: federation.acls,
     shutdownHooks,
   });
   // A server that contacts us is up: deliveries queued for it resume at once.

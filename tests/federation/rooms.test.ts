@@ -89,6 +89,24 @@ for (const backend of BACKENDS) {
         const typing = sync.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: any) => e.type === "m.typing");
         return typing?.content.user_ids.includes(bob.userId) ? true : undefined;
       }, 15000, "bob typing on hs1");
+
+      // Server ACLs apply to typing EDUs: once bob's server is denied, his typing is ignored.
+      await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(bob.userId!)}`, { typing: false });
+      await eventually(async () => {
+        const sync = await alice.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+        const typing = sync.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: any) => e.type === "m.typing");
+        return (typing?.content.user_ids ?? []).includes(bob.userId) ? undefined : true;
+      }, 15000, "bob stopped typing on hs1");
+      await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.server_acl`, { allow: ["*"], deny: ["localhost"], allow_ip_literals: true });
+      const txns = async () => Number((await hs1.hs.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM federation_received_txns WHERE origin = ?", [hs2.serverName]))?.n ?? 0);
+      const before = await txns();
+      await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(bob.userId!)}`, { typing: true, timeout: 20000 });
+      // Bob's server sends the EDU (it has not seen the ACL, or sends anyway); hs1 must drop it. A
+      // transaction is recorded once its EDUs were processed.
+      await eventually(async () => ((await txns()) > before ? true : undefined), 15000, "the EDU's transaction processed on hs1");
+      const sync = await alice.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+      const typing = sync.rooms?.join?.[roomId]?.ephemeral?.events?.find((e: any) => e.type === "m.typing");
+      expect(typing?.content.user_ids ?? []).not.toContain(bob.userId);
     }, 60000);
 
     test("invites across servers: alice invites bob to a private room, bob accepts; bob invites are rejectable", async () => {

@@ -43,6 +43,8 @@ export interface RoomFederationDeps {
   minBackoffMs?: number;
   /** [federation] max_concurrent_inbound_transactions. */
   maxConcurrentTransactions?: number;
+  /** Server ACLs (room-scoped EDUs from denied servers are ignored). */
+  acls?: { isAllowed(roomId: string, serverName: string): Promise<boolean> };
   shutdownHooks: Array<() => void | Promise<void>>;
 }
 
@@ -111,6 +113,8 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   serve.edus["m.typing"] = async (origin, c) => {
     if (typeof c.room_id !== "string" || !FederationServe.fromOrigin(c.user_id, origin)) return;
     if (!(await membership.serverInRoom(origin, c.room_id))) return;
+    // Server ACLs apply to room-scoped EDUs (server-server-api "Server Access Control Lists").
+    if (d.acls && !(await d.acls.isAllowed(c.room_id, origin))) return;
     d.typing.applyRemote(c.room_id, c.user_id, c.typing === true);
   };
 
