@@ -23,6 +23,9 @@ import type { FederationReceiver, PduError } from "./receiver.ts";
 
 const log = logger("federation");
 
+/** Room versions whose invites may still carry loosely formatted invite_room_state (v1.16). */
+const LEGACY_INVITE_STATE_VERSIONS = new Set(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]);
+
 export interface MembershipDeps {
   db: Db;
   repo: RoomsRepo;
@@ -252,10 +255,34 @@ export class FederationMembership {
     if (extraMember) keys.push(["m.room.member", extraMember]);
     const evs = await this.d.events.currentStateEvents(roomId, keys);
     const rv = await this.d.events.versionOf(roomId);
-    return [...evs.values()].map((e) =>
-      // The create event is sent whole (spec v1.16: stripped state includes the full create event).
-      e.type === "m.room.create" ? this.wire(e, rv) : { type: e.type, state_key: e.state_key ?? "", sender: e.sender, content: e.content },
-    );
+    // Whole events in the room version's format, signed (spec v1.16, MSC4311): receivers check them,
+    // and must find the create event among them; clients get the stripped fields only.
+    return [...evs.values()].map((e) => this.wire(e, rv));
+  }
+
+  /**
+   * What is wrong with the invite_room_state (or knock_room_state) of an invite to `roomId`, if
+   * anything (v1.16): every entry a properly signed event of this room, the create event among them.
+   */
+  private async checkInviteState(state: unknown[], roomId: string, rv: RoomVersion): Promise<{ problem: string } | { events: RoomEvent[] }> {
+    let create = false;
+    const events: RoomEvent[] = [];
+    for (const raw of state) {
+      let ev: RoomEvent;
+      try {
+        // As checked: redacted when its content hash does not match.
+        ev = await this.d.receiver.checkSignedPdu(raw, rv);
+      } catch (e) {
+        return { problem: `an entry is not a valid event of room version ${rv.id}: ${(e as Error).message}` };
+      }
+      events.push(ev);
+      const isCreate = ev.type === "m.room.create" && ev.state_key === "";
+      // A v12 create event has no room_id: the room ID is its event ID with the room sigil.
+      const room = isCreate && ev.room_id === undefined && rv.roomIdFromCreateEvent ? `!${ev.event_id.slice(1)}` : ev.room_id;
+      if (room !== roomId) return { problem: "an entry belongs to another room" };
+      if (isCreate) create = true;
+    }
+    return create ? { events } : { problem: "the m.room.create event is missing" };
   }
 
   /** PUT /v2/invite: another server invites one of our users. Returns the event with our signature. */
@@ -279,7 +306,15 @@ export class FederationMembership {
     await this.d.checkInvitee?.(ev.state_key, ev.sender);
     const signed = signEvent(ev as unknown as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey) as unknown as RoomEvent;
     signed.event_id = ev.event_id;
-    const inviteState = Array.isArray(body.invite_room_state) ? body.invite_room_state : [];
+    let inviteState = Array.isArray(body.invite_room_state) ? body.invite_room_state : [];
+    const checked = await this.checkInviteState(inviteState, roomId, rv);
+    if ("problem" in checked) {
+      // Required from room version 12 on; older rooms only warn while servers migrate (v1.16).
+      if (!LEGACY_INVITE_STATE_VERSIONS.has(rv.id)) throw new MatrixError("M_INVALID_PARAM", `invite_room_state: ${checked.problem}`);
+      log.warn("invite_room_state does not follow the room version's format", { room_id: roomId, origin, problem: checked.problem });
+    } else {
+      inviteState = checked.events;
+    }
     if (!(await this.residentHere(roomId))) {
       // A room we are not in: remember the invite so the user sees it and can join or reject it.
       await this.d.events.persistOutliers([{ event: signed }], rv);
