@@ -103,6 +103,10 @@ export class RoomEvents {
   private readonly cache = new Lru<string, RoomEvent>(20000, "events");
   /** A user's membership in a state group ("leave" when none); groups never change. */
   private readonly membershipCache = new Lru<string, string>(20000, "membership_at");
+  /** Local users' current memberships (local_memberships rows; null: none), for membershipsAtEvents. */
+  private readonly localMembershipCache = new Lru<string, { membership: string; stream: number; eventId: string } | null>(20000, "local_memberships");
+  /** Bumped by every change of a local membership: a read that overlapped one is not cached. */
+  private membershipEpoch = 0;
   private readonly versions = new Map<string, RoomVersion>();
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
@@ -142,10 +146,7 @@ export class RoomEvents {
     const current = new Map<string, { membership: string; stream: number; eventId: string } | undefined>();
     const older: EventRow[] = [];
     for (const r of rows) {
-      if (!current.has(r.room_id)) {
-        const m = await this.d.repo.localMembership(userId, r.room_id);
-        current.set(r.room_id, m ? { membership: m.membership, stream: Number(m.stream_ordering), eventId: m.event_id } : undefined);
-      }
+      if (!current.has(r.room_id)) current.set(r.room_id, (await this.localMembershipOf(userId, r.room_id)) ?? undefined);
       const m = current.get(r.room_id);
       if (m && (Number(r.stream_ordering) > m.stream || r.event_id === m.eventId)) out.set(r.event_id, m.membership);
       else if (r.state_group !== null) older.push(r);
@@ -155,6 +156,27 @@ export class RoomEvents {
       for (const r of older) out.set(r.event_id, byGroup.get(Number(r.state_group))!);
     }
     return out;
+  }
+
+  /** A local user's current membership in a room (cached; see membershipChanged). */
+  private async localMembershipOf(userId: string, roomId: string): Promise<{ membership: string; stream: number; eventId: string } | null> {
+    const key = `${userId}\u0000${roomId}`;
+    const hit = this.localMembershipCache.get(key);
+    if (hit !== undefined) return hit;
+    const epoch = this.membershipEpoch;
+    const m = await this.d.repo.localMembership(userId, roomId);
+    const v = m ? { membership: m.membership, stream: Number(m.stream_ordering), eventId: m.event_id } : null;
+    if (epoch === this.membershipEpoch) this.localMembershipCache.set(key, v);
+    return v;
+  }
+
+  /**
+   * A local membership is changing: called inside the writing transaction and again after it
+   * committed, so no read from before the commit stays cached.
+   */
+  private membershipChanged(userId: string, roomId: string): void {
+    this.membershipEpoch++;
+    this.localMembershipCache.delete(`${userId}\u0000${roomId}`);
   }
 
   /**
@@ -393,6 +415,7 @@ export class RoomEvents {
         await this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn });
         await repo.replaceForwardExtremities(tx, roomId, refIds(event.prev_events), [event.event_id]);
         if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) {
+          this.membershipChanged(event.state_key, roomId);
           await repo.upsertLocalMembership(tx, event.state_key, roomId, membership, event.event_id, pos);
         }
         if (opts.txn) await repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id);
@@ -401,6 +424,7 @@ export class RoomEvents {
       });
       return pos;
     });
+    if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) this.membershipChanged(event.state_key, roomId);
     return this.afterWrite(event, roomId, stream, true);
   }
 
@@ -427,9 +451,11 @@ export class RoomEvents {
              invite_room_state = excluded.invite_room_state, received_ts = excluded.received_ts`,
           [ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState), Date.now()],
         );
+        this.membershipChanged(userId, ev.room_id!);
         await this.d.repo.upsertLocalMembership(tx, userId, ev.room_id!, membership, ev.event_id, pos);
       });
     });
+    this.membershipChanged(userId, ev.room_id!);
     this.d.notifier.notifyUser(userId);
   }
 
@@ -438,9 +464,11 @@ export class RoomEvents {
     await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
         await tx.run("DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+        this.membershipChanged(userId, roomId);
         if (leave) await this.d.repo.upsertLocalMembership(tx, userId, roomId, "leave", leave.event_id, pos);
       });
     });
+    this.membershipChanged(userId, roomId);
     this.d.notifier.notifyUser(userId);
   }
 
@@ -568,6 +596,8 @@ export class RoomEvents {
     const redactTarget = accepted ? redactsOf(event, rv) : undefined;
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: false }) : false;
     const prevIds = refIds(event.prev_events);
+    /** Local users whose membership the new current state changes. */
+    const touched: string[] = [];
 
     const stream = await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
@@ -623,13 +653,14 @@ export class RoomEvents {
           }
         }
         if (room.current_state_group === null || Number(room.current_state_group) !== newCurrentGroup) {
-          await this.moveCurrentState(tx, roomId, room.current_state_group === null ? null : Number(room.current_state_group), newCurrentGroup, pos, newState, event.event_id);
+          await this.moveCurrentState(tx, roomId, room.current_state_group === null ? null : Number(room.current_state_group), newCurrentGroup, pos, newState, event.event_id, touched);
         }
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
         for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
       });
       return pos;
     });
+    for (const u of touched) this.membershipChanged(u, roomId);
     return this.afterWrite(event, roomId, stream, timeline);
   }
 
@@ -687,7 +718,16 @@ export class RoomEvents {
    * (at `pos`) arrived; keys that changed to anything but `causedBy` itself are recorded as
    * resolution deltas for /sync.
    */
-  private async moveCurrentState(tx: Queryable, roomId: string, fromGroup: number | null, toGroup: number, pos: number, toState: Map<string, string> | undefined, causedBy: string): Promise<void> {
+  private async moveCurrentState(
+    tx: Queryable,
+    roomId: string,
+    fromGroup: number | null,
+    toGroup: number,
+    pos: number,
+    toState: Map<string, string> | undefined,
+    causedBy: string,
+    touched: string[],
+  ): Promise<void> {
     const { repo } = this.d;
     const from = fromGroup === null ? new Map<string, string>() : await repo.currentState(roomId, {}, tx);
     const to = toState ?? (await repo.stateOfGroup(toGroup, {}, tx));
@@ -701,6 +741,8 @@ export class RoomEvents {
       const ev = evs.get(to.get(k)!);
       delta.push([t, sk, to.get(k)!, ev ? membershipOf(ev) : null]);
       if (t === "m.room.member" && this.isLocalUser(sk) && ev) {
+        this.membershipChanged(sk, roomId);
+        touched.push(sk);
         await repo.upsertLocalMembership(tx, sk, roomId, String(ev.content["membership"] ?? ""), ev.event_id, pos);
       }
     }
