@@ -11,63 +11,10 @@ import { TestClient, expectError, registerUser } from "../helpers/client.ts";
 import { assertMatchesSpec, assertRequestMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, send } from "../helpers/sync.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { FakeAppservice } from "../helpers/appservice.ts";
 
 const AS_TOKEN = "as_token_bridge_0123456789";
 const HS_TOKEN = "hs_token_bridge_0123456789";
-
-interface Recorded {
-  method: string;
-  path: string;
-  auth: string | null;
-  body: any;
-}
-
-/** A fake application service: records requests; `handler` may answer differently per test. */
-class FakeAppservice {
-  readonly requests: Recorded[] = [];
-  handler: (r: Recorded, url: URL) => Promise<Response | undefined> | Response | undefined = () => undefined;
-  failTransactions = 0;
-  readonly server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: async (req) => {
-      const url = new URL(req.url);
-      const text = await req.text();
-      const rec: Recorded = { method: req.method, path: url.pathname + url.search, auth: req.headers.get("authorization"), body: text ? JSON.parse(text) : undefined };
-      this.requests.push(rec);
-      if (rec.auth !== `Bearer ${HS_TOKEN}`) return Response.json({ errcode: "M_FORBIDDEN" }, { status: 403 });
-      const custom = await this.handler(rec, url);
-      if (custom) return custom;
-      if (url.pathname.startsWith("/_matrix/app/v1/transactions/")) {
-        if (this.failTransactions > 0) {
-          this.failTransactions--;
-          return Response.json({ errcode: "M_UNKNOWN" }, { status: 500 });
-        }
-        return Response.json({});
-      }
-      if (url.pathname === "/_matrix/app/v1/ping") return Response.json({});
-      return Response.json({ errcode: "M_NOT_FOUND" }, { status: 404 });
-    },
-  });
-  get url(): string {
-    return `http://127.0.0.1:${this.server.port}`;
-  }
-  /** Transactions received (the last attempt of each ID). */
-  transactions(): Array<{ txnId: string; body: any }> {
-    const out = new Map<string, any>();
-    for (const r of this.requests) {
-      const m = /^\/_matrix\/app\/v1\/transactions\/([^/?]+)$/.exec(r.path);
-      if (m && r.method === "PUT") out.set(m[1]!, r.body);
-    }
-    return [...out].map(([txnId, body]) => ({ txnId, body }));
-  }
-  events(): any[] {
-    return this.transactions().flatMap((t) => t.body.events);
-  }
-  stop(): void {
-    this.server.stop(true);
-  }
-}
 
 function registrationFile(dir: string, name: string, doc: Record<string, unknown>): string {
   const path = join(dir, name);
@@ -97,7 +44,7 @@ for (const backend of BACKENDS) {
     const asPath = (p: string, userId?: string) => (userId ? `${p}${p.includes("?") ? "&" : "?"}user_id=${enc(userId)}` : p);
 
     beforeAll(async () => {
-      fake = new FakeAppservice();
+      fake = new FakeAppservice(HS_TOKEN);
       const dead = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
       deadPort = dead.port!;
       dead.stop(true);

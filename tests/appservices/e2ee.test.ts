@@ -12,55 +12,8 @@ import { TestClient, registerUser } from "../helpers/client.ts";
 import { assertRequestMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, sync } from "../helpers/sync.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { FakeAppservice, type Transaction } from "../helpers/appservice.ts";
 import { TestDevice } from "../e2ee/helpers.ts";
-
-interface Txn {
-  txnId: string;
-  body: any;
-}
-
-/** A fake application service: answers transactions (or fails them) and records them. */
-class FakeAppservice {
-  readonly attempts: Txn[] = [];
-  failTransactions = 0;
-  readonly server;
-  constructor(readonly hsToken: string) {
-    this.server = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      fetch: async (req) => {
-        const url = new URL(req.url);
-        if (req.headers.get("authorization") !== `Bearer ${this.hsToken}`) return Response.json({ errcode: "M_FORBIDDEN" }, { status: 403 });
-        const m = /^\/_matrix\/app\/v1\/transactions\/([^/]+)$/.exec(url.pathname);
-        if (m && req.method === "PUT") {
-          this.attempts.push({ txnId: m[1]!, body: await req.json() });
-          if (this.failTransactions > 0) {
-            this.failTransactions--;
-            return Response.json({ errcode: "M_UNKNOWN" }, { status: 500 });
-          }
-          return Response.json({});
-        }
-        if (url.pathname === "/_matrix/app/v1/ping") return Response.json({});
-        return Response.json({ errcode: "M_NOT_FOUND" }, { status: 404 });
-      },
-    });
-  }
-  get url(): string {
-    return `http://127.0.0.1:${this.server.port}`;
-  }
-  /** Transactions received (the last attempt of each ID), in order. */
-  transactions(): Txn[] {
-    const out = new Map<string, any>();
-    for (const a of this.attempts) out.set(a.txnId, a.body);
-    return [...out].map(([txnId, body]) => ({ txnId, body }));
-  }
-  toDevice(): any[] {
-    return this.transactions().flatMap((t) => t.body["de.sorunome.msc2409.to_device"] ?? []);
-  }
-  stop(): void {
-    this.server.stop(true);
-  }
-}
 
 /** An as_token client acting as one of the service's users and one of its devices (MSC3202 masquerading). */
 class MasqueradingClient extends TestClient {
@@ -172,7 +125,7 @@ for (const backend of BACKENDS) {
       expect((await dev.client.ok("GET", "/_matrix/client/v3/account/whoami")).device_id).toBe("K1");
       const up = await dev.upload(5, true);
       expect(up.one_time_key_counts.signed_curve25519).toBe(5);
-      const countsOf = (t: Txn) => t.body["org.matrix.msc3202.device_one_time_keys_count"]?.[userId]?.K1;
+      const countsOf = (t: Transaction) => t.body["org.matrix.msc3202.device_one_time_keys_count"]?.[userId]?.K1;
       const first = await waitFor("the counts after the upload", () => crypto.transactions().find((t) => countsOf(t)?.signed_curve25519 === 5));
       expect(first.body["org.matrix.msc3202.device_one_time_key_counts"]).toEqual(first.body["org.matrix.msc3202.device_one_time_keys_count"]);
       expect(first.body["org.matrix.msc3202.device_unused_fallback_key_types"][userId].K1).toEqual(["signed_curve25519"]);
@@ -205,7 +158,7 @@ for (const backend of BACKENDS) {
       // dave shares no room with the service's users: his change is not the service's business.
       await new TestDevice(dave).upload(1, false);
       await new TestDevice(carol).upload(1, false);
-      const changed = (t: Txn): string[] => t.body["org.matrix.msc3202.device_lists"]?.changed ?? [];
+      const changed = (t: Transaction): string[] => t.body["org.matrix.msc3202.device_lists"]?.changed ?? [];
       await waitFor("carol in device_lists.changed", () => crypto.transactions().some((t) => changed(t).includes(carol.userId!)));
       expect(crypto.transactions().some((t) => changed(t).includes(dave.userId!))).toBe(false);
 
@@ -225,7 +178,7 @@ for (const backend of BACKENDS) {
       crypto.failTransactions = 1_000_000;
       await alice.ok("PUT", "/_matrix/client/v3/sendToDevice/m.test.down/r1", { messages: { [g]: { R1: { n: 1 } } } });
       await waitFor("a failed attempt with the first message", () =>
-        crypto.attempts.some((a) => (a.body["de.sorunome.msc2409.to_device"] ?? []).some((e: any) => e.type === "m.test.down")),
+        crypto.attempts().some((a) => (a.body["de.sorunome.msc2409.to_device"] ?? []).some((e: any) => e.type === "m.test.down")),
       );
       // Behind the failing transaction, only in device_inbox when the server stops.
       await alice.ok("PUT", "/_matrix/client/v3/sendToDevice/m.test.down/r2", { messages: { [g]: { R1: { n: 2 } } } });

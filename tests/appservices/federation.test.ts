@@ -8,6 +8,7 @@ import { registerUser, TestClient } from "../helpers/client.ts";
 import { BACKENDS, startFederatingServers, tempDir, type FederatingServer } from "../helpers/server.ts";
 import { createRoom, enc, send } from "../helpers/sync.ts";
 import { eventually } from "../helpers/wait.ts";
+import { FakeAppservice } from "../helpers/appservice.ts";
 
 const HS_TOKEN = "hs_fed_bridge";
 const AS_TOKEN = "as_fed_bridge";
@@ -16,24 +17,15 @@ for (const backend of BACKENDS) {
   describe(`application services and remote users [${backend}]`, () => {
     let hs1: FederatingServer;
     let hs2: FederatingServer;
-    const received: any[] = [];
-    let bridge: ReturnType<typeof Bun.serve>;
+    let bridge: FakeAppservice;
     beforeAll(async () => {
-      bridge = Bun.serve({
-        hostname: "127.0.0.1",
-        port: 0,
-        fetch: async (req) => {
-          if (req.headers.get("authorization") !== `Bearer ${HS_TOKEN}`) return Response.json({ errcode: "M_FORBIDDEN" }, { status: 403 });
-          if (new URL(req.url).pathname.startsWith("/_matrix/app/v1/transactions/")) received.push(await req.json());
-          return Response.json({});
-        },
-      });
+      bridge = new FakeAppservice(HS_TOKEN);
       const file = join(tempDir("hs-asfed-"), "bridge.json");
       writeFileSync(
         file,
         JSON.stringify({
           id: "fedbridge",
-          url: `http://127.0.0.1:${bridge.port}`,
+          url: bridge.url,
           as_token: AS_TOKEN,
           hs_token: HS_TOKEN,
           sender_localpart: "fedbridge_bot",
@@ -44,7 +36,7 @@ for (const backend of BACKENDS) {
       [hs1, hs2] = (await startFederatingServers(2, { backend, config: (i) => (i === 0 ? { appservices: { config_files: [file], retry_min_interval_ms: 20 } } : {}) })) as [FederatingServer, FederatingServer];
     }, 60000);
     afterAll(async () => {
-      bridge?.stop(true);
+      bridge?.stop();
       await hs1?.stop();
       await hs2?.stop();
     });
@@ -63,9 +55,8 @@ for (const backend of BACKENDS) {
 
       await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(bob.userId!)}`, { typing: true, timeout: 20000 });
       await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(msg)}`, {});
-      const ephemeral = () => received.flatMap((t) => [...(t.ephemeral ?? []), ...(t["de.sorunome.msc2409.ephemeral"] ?? [])]);
-      await eventually(async () => (ephemeral().some((e) => e.type === "m.typing" && e.room_id === roomId && e.content.user_ids.includes(bob.userId)) ? true : undefined), 15000, "bob's typing at the bridge");
-      await eventually(async () => (ephemeral().some((e) => e.type === "m.receipt" && e.room_id === roomId && e.content[msg]?.["m.read"]?.[bob.userId!]) ? true : undefined), 15000, "bob's receipt at the bridge");
+      await eventually(async () => (bridge.ephemeral().some((e) => e.type === "m.typing" && e.room_id === roomId && e.content.user_ids.includes(bob.userId)) ? true : undefined), 15000, "bob's typing at the bridge");
+      await eventually(async () => (bridge.ephemeral().some((e) => e.type === "m.receipt" && e.room_id === roomId && e.content[msg]?.["m.read"]?.[bob.userId!]) ? true : undefined), 15000, "bob's receipt at the bridge");
     }, 60000);
   });
 }
