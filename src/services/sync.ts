@@ -576,7 +576,7 @@ export class Sync {
       if (!after) {
         // Keys state resolution changed during the timeline with no event of their own (a state
         // reset after a netsplit): the client gets their values as of the end of the timeline.
-        const reset = await this.d.syncRepo.resolutionDeltaKeys(roomId, first ? Number(first.stream_ordering) - 1 : p.since!.stream, upper);
+        const reset = await this.d.repo.resolutionDeltaKeys(roomId, first ? Number(first.stream_ordering) - 1 : p.since!.stream, upper);
         if (reset.length) for (const [k, v] of await this.stateAtStream(roomId, upper, { keys: reset })) ids.set(k, v);
       }
       if (p.lazy) {

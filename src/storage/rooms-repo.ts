@@ -355,6 +355,32 @@ export class RoomsRepo {
     for (const [type, stateKey] of keys) {
       await q.run("INSERT INTO state_resolution_deltas (room_id, stream_ordering, type, state_key) VALUES (?, ?, ?, ?)", [roomId, stream, type, stateKey]);
     }
+    this.latestResolutionDelta = Math.max(this.latestResolutionDelta ?? Number.MIN_SAFE_INTEGER, stream);
+  }
+
+  /**
+   * Keys state resolution changed in (fromExclusive, toInclusive] (no event of the timeline explains
+   * them). Such changes are rare: while none is newer than `fromExclusive` (the newest one's position
+   * is kept in memory; this process writes them all) no query is made, as on most incremental syncs.
+   */
+  async resolutionDeltaKeys(roomId: string, fromExclusive: number, toInclusive: number): Promise<Array<[string, string]>> {
+    if ((await this.resolutionDeltaWatermark()) <= fromExclusive) return [];
+    const rows = await this.db.all<{ type: string; state_key: string }>(
+      "SELECT DISTINCT type, state_key FROM state_resolution_deltas WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?",
+      [roomId, fromExclusive, toInclusive],
+    );
+    return rows.map((r) => [r.type, r.state_key]);
+  }
+
+  private latestResolutionDelta: number | undefined;
+
+  private async resolutionDeltaWatermark(): Promise<number> {
+    if (this.latestResolutionDelta === undefined) {
+      const m = Number((await this.db.get<{ m: number | null }>("SELECT MAX(stream_ordering) AS m FROM state_resolution_deltas"))?.m ?? Number.MIN_SAFE_INTEGER);
+      // Merged, not assigned: an insert may have raised it meanwhile.
+      this.latestResolutionDelta = Math.max(this.latestResolutionDelta ?? Number.MIN_SAFE_INTEGER, m);
+    }
+    return this.latestResolutionDelta;
   }
 
   /** Applies changes to current_state; `membershipOf` gives the membership of member events. */

@@ -31,15 +31,6 @@ export class SyncRepo {
     return rows.map((r) => [r.type, r.state_key]);
   }
 
-  /** Keys state resolution changed in (fromExclusive, toInclusive] (no event of the timeline explains them). */
-  async resolutionDeltaKeys(roomId: string, fromExclusive: number, toInclusive: number): Promise<Array<[string, string]>> {
-    const rows = await this.db.all<{ type: string; state_key: string }>(
-      "SELECT DISTINCT type, state_key FROM state_resolution_deltas WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?",
-      [roomId, fromExclusive, toInclusive],
-    );
-    return rows.map((r) => [r.type, r.state_key]);
-  }
-
   /**
    * Up to `limit` members of a room other than `exclude`, oldest membership first: joined or
    * invited ones, or when there are none, those who left or were banned (room summary heroes).
