@@ -170,12 +170,14 @@ export class MediaService {
       if (e instanceof TooLargeError) throw this.#tooLarge();
       throw e;
     }
-    // Without a Content-Length the size is known only now.
-    try {
-      await this.#checkQuota(req, pending.size);
-    } catch (e) {
-      await pending.discard();
-      throw e;
+    // Without a Content-Length the size is known only now (with one, the check above counted it).
+    if (req.contentLength === null || pending.size > req.contentLength) {
+      try {
+        await this.#checkQuota(req, pending.size);
+      } catch (e) {
+        await pending.discard();
+        throw e;
+      }
     }
     return pending;
   }
