@@ -12,7 +12,6 @@ import { hasValidPolicySignature, needsPolicySignature, policyServerOf, withPoli
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { isJsonObject, type RoomEvent } from "../../protocol/events.ts";
-import type { Db } from "../../storage/db.ts";
 import { logger } from "../../util/log.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import { asClientError } from "./membership.ts";
@@ -24,9 +23,10 @@ const log = logger("federation");
 export const POLICY_SIGN_TIMEOUT_MS = 10_000;
 
 export interface PolicyServersDeps {
-  db: Db;
   events: RoomEvents;
   fed: FederationRequester;
+  /** The servers with joined users in a room (RoomFederation.serversInRoom, cached). */
+  serversInRoom: (roomId: string) => Promise<string[]>;
 }
 
 export type RoomPolicy = { via: string; ed25519: string };
@@ -39,12 +39,7 @@ export class PolicyServers {
     const ev = await this.d.events.currentStateEvent(roomId, "m.room.policy", "");
     const p = ev ? policyServerOf(ev.content) : undefined;
     if (!p) return undefined;
-    const pattern = `%:${p.via.replace(/[\\%_]/g, (c) => `\\${c}`)}`;
-    const joined = await this.d.db.get(
-      "SELECT 1 AS x FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' AND state_key LIKE ? ESCAPE '\\' LIMIT 1",
-      [roomId, pattern],
-    );
-    return joined ? p : undefined;
+    return (await this.d.serversInRoom(roomId)).includes(p.via) ? p : undefined;
   }
 
   /**

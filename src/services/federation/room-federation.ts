@@ -51,7 +51,8 @@ export interface RoomFederationDeps {
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
   const { db, serverName, events, roomsRepo: repo } = d;
   const resolver = new StateResolver(repo, events);
-  const policy = new PolicyServers({ db, events, fed: d.fed });
+  // serversInRoom (below) is ready before any event is sent or received.
+  const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
   if (d.enabled) events.policySign = policy.signLocal;
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy });
   const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
