@@ -1,28 +1,17 @@
 // matrix-js-sdk as a real client of the directory features: aliases, directory visibility and
 // /publicRooms, user directory search, presence (and the User objects its sync loop keeps),
 // server-side search, the space hierarchy and room summaries.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ClientEvent, SearchOrderBy, Visibility, type MatrixClient } from "matrix-js-sdk";
-import { sdkClient, waitFor } from "../helpers/sdk.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { describe, expect, test } from "bun:test";
+import { ClientEvent, SearchOrderBy, Visibility } from "matrix-js-sdk";
+import { sdkPair, waitFor } from "../helpers/sdk.ts";
+import { BACKENDS } from "../helpers/server.ts";
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk directory, presence, search, spaces [${backend}]`, () => {
-    let s: TestServer;
-    let alice: MatrixClient;
-    let bob: MatrixClient;
-    beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await sdkClient(s, "sdkalice");
-      bob = await sdkClient(s, "sdkbob");
-    });
-    afterAll(async () => {
-      alice.stopClient();
-      bob.stopClient();
-      await s.stop();
-    });
+    const pair = sdkPair(backend);
 
     test("aliases, directory and user search", async () => {
+      const { s, alice, bob } = pair;
       const { room_id: roomId } = await alice.createRoom({ name: "SDK lobby", preset: "public_chat" as never, visibility: Visibility.Public });
       const alias = `#sdk-lobby:${s.serverName}`;
       await alice.createAlias(alias, roomId);
@@ -40,6 +29,7 @@ for (const backend of BACKENDS) {
     });
 
     test("presence through the sync loop, and server-side search", async () => {
+      const { s, alice, bob } = pair;
       const { room_id: roomId } = await alice.createRoom({ name: "Presence", preset: "public_chat" as never });
       await bob.joinRoom(roomId);
       const ready = new Promise<void>((resolve) => bob.on(ClientEvent.Sync, (st) => (st === "PREPARED" || st === "SYNCING") && resolve()));
@@ -64,6 +54,7 @@ for (const backend of BACKENDS) {
     });
 
     test("space hierarchy and room summary", async () => {
+      const { s, alice, bob } = pair;
       const { room_id: space } = await alice.createRoom({ name: "SDK space", preset: "public_chat" as never, creation_content: { type: "m.space" } });
       const { room_id: child } = await alice.createRoom({ name: "Child", preset: "public_chat" as never });
       await alice.sendStateEvent(space, "m.space.child" as never, { via: [s.serverName], suggested: true } as never, child);

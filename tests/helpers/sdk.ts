@@ -1,8 +1,9 @@
-// matrix-js-sdk in tests: a silent logger, a client for a freshly registered user, and starting
-// its sync loop.
+// matrix-js-sdk in tests: a silent logger, a client for a freshly registered user, starting its
+// sync loop, and a server with two clients for a describe block.
+import { afterAll, beforeAll } from "bun:test";
 import { ClientEvent, createClient, type ICreateClientOpts, type IStartClientOpts, type MatrixClient } from "matrix-js-sdk";
 import { registerUser, type TestClient } from "./client.ts";
-import type { TestServer } from "./server.ts";
+import { startTestServer, type Backend, type TestServer } from "./server.ts";
 
 /** A logger for the SDK that prints nothing. */
 export const quiet = { debug() {}, info() {}, log() {}, warn() {}, error() {}, trace() {}, getChild() { return quiet; } };
@@ -42,4 +43,26 @@ export function waitFor<T>(fn: () => T | undefined, timeoutMs = 10000): Promise<
     };
     tick();
   });
+}
+
+/** A test server with two SDK clients, alice and bob, for the calling describe block (stopped after it). */
+export interface SdkPair {
+  readonly s: TestServer;
+  readonly alice: MatrixClient;
+  readonly bob: MatrixClient;
+}
+
+export function sdkPair(backend: Backend): SdkPair {
+  const pair = {} as { s: TestServer; alice: MatrixClient; bob: MatrixClient };
+  beforeAll(async () => {
+    pair.s = await startTestServer({ backend });
+    pair.alice = await sdkClient(pair.s, "sdkalice");
+    pair.bob = await sdkClient(pair.s, "sdkbob");
+  });
+  afterAll(async () => {
+    pair.alice?.stopClient();
+    pair.bob?.stopClient();
+    await pair.s?.stop();
+  });
+  return pair;
 }

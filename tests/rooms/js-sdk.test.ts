@@ -1,27 +1,16 @@
 // matrix-js-sdk as a real client: create a room, invite, join, send, receive through its sync
 // loop, and paginate back through history.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createClient, Direction, RoomEvent, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { quiet, sdkClient, startSyncing, waitFor } from "../helpers/sdk.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { describe, expect, test } from "bun:test";
+import { createClient, Direction, RoomEvent, type MatrixEvent } from "matrix-js-sdk";
+import { quiet, sdkPair, startSyncing, waitFor } from "../helpers/sdk.ts";
+import { BACKENDS } from "../helpers/server.ts";
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk rooms [${backend}]`, () => {
-    let s: TestServer;
-    let alice: MatrixClient;
-    let bob: MatrixClient;
-    beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await sdkClient(s, "sdkalice");
-      bob = await sdkClient(s, "sdkbob");
-    });
-    afterAll(async () => {
-      alice.stopClient();
-      bob.stopClient();
-      await s.stop();
-    });
+    const pair = sdkPair(backend);
 
     test("create, invite, join, send and receive through the sync loop, paginate back", async () => {
+      const { s, alice, bob } = pair;
       await startSyncing(alice);
       await startSyncing(bob);
       const { room_id: roomId } = await alice.createRoom({ name: "SDK room", preset: "private_chat" as never });

@@ -1,9 +1,9 @@
 // matrix-js-sdk's sync loop against hs: typing, receipts, unread counts, account data and tags
 // reach a real client.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { NotificationCountType, type MatrixClient } from "matrix-js-sdk";
-import { sdkClient, startSyncing } from "../helpers/sdk.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { describe, expect, test } from "bun:test";
+import { NotificationCountType } from "matrix-js-sdk";
+import { sdkPair, startSyncing } from "../helpers/sdk.ts";
+import { BACKENDS } from "../helpers/server.ts";
 
 const syncOpts = { initialSyncLimit: 10, lazyLoadMembers: true };
 
@@ -22,21 +22,10 @@ function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 10000): Promise
 
 for (const backend of BACKENDS) {
   describe(`matrix-js-sdk sync [${backend}]`, () => {
-    let s: TestServer;
-    let alice: MatrixClient;
-    let bob: MatrixClient;
-    beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await sdkClient(s, "sdkalice");
-      bob = await sdkClient(s, "sdkbob");
-    });
-    afterAll(async () => {
-      alice.stopClient();
-      bob.stopClient();
-      await s.stop();
-    });
+    const pair = sdkPair(backend);
 
     test("typing, receipts, unread counts, account data and tags through the sync loop", async () => {
+      const { s, alice, bob } = pair;
       await startSyncing(alice, syncOpts);
       await startSyncing(bob, syncOpts);
       const { room_id: roomId } = await alice.createRoom({ name: "Ephemeral", preset: "public_chat" as never });
