@@ -6,6 +6,7 @@
 // The evaluator takes an event (federation or client format: only type, state_key, sender,
 // room_id and content are looked at) and facts about the room that the caller provides lazily,
 // and returns the actions of the first matching rule.
+import { globMatch } from "./glob.ts";
 import type { JsonObject, JsonValue } from "../protocol/events.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";
 
@@ -175,32 +176,12 @@ export function propertyAt(ev: unknown, path: string): unknown {
   return cur;
 }
 
-const globCache = new Map<string, RegExp>();
-
-function globToRegexSource(glob: string): string {
-  let out = "";
-  for (const c of glob) {
-    if (c === "*") out += "[\\s\\S]*";
-    else if (c === "?") out += "[\\s\\S]";
-    else out += c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-  }
-  return out;
-}
-
 /**
  * Case-insensitive glob match. `wordBoundary` (for content.body): the pattern must match a
  * substring that starts and ends at a word boundary (start/end or a character outside [A-Za-z0-9_]).
  */
 export function globMatches(pattern: string, value: string, wordBoundary = false): boolean {
-  const cacheKey = `${wordBoundary ? "w" : "e"}:${pattern}`;
-  let re = globCache.get(cacheKey);
-  if (!re) {
-    const src = globToRegexSource(pattern);
-    re = wordBoundary ? new RegExp(`(?:^|[^A-Za-z0-9_])${src}(?:[^A-Za-z0-9_]|$)`, "iu") : new RegExp(`^${src}$`, "iu");
-    if (globCache.size > 5000) globCache.clear();
-    globCache.set(cacheKey, re);
-  }
-  return re.test(value);
+  return globMatch(pattern, value, { caseInsensitive: true, wordBoundary });
 }
 
 /** A non-compound canonical JSON value: string, safe integer, boolean or null. */

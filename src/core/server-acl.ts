@@ -12,23 +12,11 @@
 // entries, and `allow`/`deny` values that are not arrays, are ignored (as Synapse does); a missing
 // `allow` is an empty list, which denies everyone.
 
-const globCache = new Map<string, RegExp>();
-const GLOB_CACHE_MAX = 4096;
+import { compileGlob } from "./glob.ts";
 
 /** A regular expression matching the whole string against a Matrix glob, case-insensitively. */
 export function globToRegExp(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (re) return re;
-  let src = "";
-  for (const ch of glob) {
-    if (ch === "*") src += "[\\s\\S]*";
-    else if (ch === "?") src += "[\\s\\S]";
-    else src += ch.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-  }
-  re = new RegExp(`^${src}$`, "iu");
-  if (globCache.size >= GLOB_CACHE_MAX) globCache.clear();
-  globCache.set(glob, re);
-  return re;
+  return compileGlob(glob, { caseInsensitive: true });
 }
 
 /** The host part of a server name: the port removed, IPv6 brackets kept (`[::1]:8448` → `[::1]`). */

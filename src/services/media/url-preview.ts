@@ -5,6 +5,7 @@
 // The fetch goes through SafeFetcher with [url_preview] ip_range_denylist: the first URL, each
 // redirect and the image are all checked, against the address actually connected to, so neither
 // a redirect to 127.0.0.1 nor a name resolving to 10.x (or changing its answer) reaches the inside.
+import { compileGlob } from "../../core/glob.ts";
 import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
@@ -22,18 +23,10 @@ export type PreviewJson = Record<string, string | number>;
 
 const MAX_URL_LENGTH = 2048;
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .toLowerCase()
-    .split("*")
-    .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  return new RegExp(`^${body}$`);
-}
 
 /** [url_preview] url_denylist: host name globs, or regular expressions (starting with ^) on the whole URL. */
 export function urlDenylist(patterns: readonly string[]): (u: URL) => string | undefined {
-  const hostGlobs = patterns.filter((p) => !p.startsWith("^")).map(globToRegExp);
+  const hostGlobs = patterns.filter((p) => !p.startsWith("^")).map((p) => compileGlob(p, { caseInsensitive: true, questionMark: false }));
   const regexes = patterns.filter((p) => p.startsWith("^")).map((p) => new RegExp(p));
   return (u) => {
     const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, "");

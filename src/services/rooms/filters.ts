@@ -1,5 +1,6 @@
 // Event filters (client-server API "Filtering"; definitions/{event_filter,room_event_filter,
 // sync_filter}.yaml): parsing with clear errors, and matching stored events.
+import { globMatch } from "../../core/glob.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { EventRow } from "../../storage/rooms-repo.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
@@ -109,8 +110,7 @@ export function parseSyncFilter(v: unknown): SyncFilter {
 /** Glob match where `*` matches any sequence (filter types and senders). */
 function matchesPattern(value: string, pattern: string): boolean {
   if (!pattern.includes("*")) return value === pattern;
-  const re = new RegExp("^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$");
-  return re.test(value);
+  return globMatch(pattern, value, { questionMark: false });
 }
 
 /** Whether an event of this type and sender passes an EventFilter (limit aside). */
