@@ -3,6 +3,7 @@
 // the Config type is derived from it.
 
 import { ipRangeProblem } from "../util/ip-range.ts";
+import { findRoomVersion, ROOM_VERSIONS } from "../core/room-versions.ts";
 
 type Check<T> = (value: T) => string | undefined;
 
@@ -174,6 +175,9 @@ export const SCHEMA = {
   old_verify_keys: strs([], "Signing keys this server used before, published in old_verify_keys so that events they signed still verify: \"ed25519:<version> <unpadded base64 public key> <expired_ts in ms>\".", {
     check: oldVerifyKeysCheck,
     example: '["ed25519:a_old1 VGhpcyBzaG91bGQgYmUgeW91ciBvbGQga2V5J3MgZWQyNTUxOSBwYXlsb2FkLg 1532645052628"]',
+  }),
+  default_room_version: str("12", "The room version of rooms created without one (Synapse's name for this key). 12 is what the spec recommends; a server whose peers run older Synapse releases (which know versions 1 to 10) can set \"10\" so that they can join its rooms.", {
+    check: (v) => (findRoomVersion(v)?.stable ? undefined : `a stable room version this server supports (${[...ROOM_VERSIONS.values()].filter((r) => r.stable).map((r) => r.id).join(", ")})`),
   }),
   max_json_body_size: int(1048576, "Largest JSON request body accepted on client endpoints, in bytes.", { min: 65536 }),
 

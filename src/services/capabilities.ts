@@ -20,7 +20,7 @@ export class Capabilities {
 /** The account-related capabilities. Guests may only change their display name. */
 export function accountCapabilities(config: Config): CapabilityProvider {
   return (r) => ({
-    "m.room_versions": roomVersionsCapability(),
+    "m.room_versions": roomVersionsCapability(config.default_room_version),
     "m.change_password": { enabled: !r.isGuest },
     // Suspended accounts may not change their profile (client-server-api "Account suspension").
     "m.set_displayname": { enabled: !r.isSuspended },

@@ -94,6 +94,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     repo: roomsRepo,
     events,
     serverName,
+    defaultRoomVersion: config.default_room_version,
     profile: async (userId) => {
       const p = await profiles.getProfile(userId);
       return {

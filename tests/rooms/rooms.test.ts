@@ -278,3 +278,21 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe("default_room_version", () => {
+  let s: TestServer;
+  let alice: TestClient;
+  beforeAll(async () => {
+    [s, alice] = await serverWithUsers({ config: { default_room_version: "10" } }, "alice");
+  });
+  afterAll(() => s.stop());
+
+  test("rooms created without a version get the configured one, and /capabilities says so", async () => {
+    const { room_id } = await alice.ok("POST", "/_matrix/client/v3/createRoom", {});
+    expect(room_id).toMatch(/^![^:]+:/); // a version 10 room ID names its server
+    const create = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(room_id)}/state/m.room.create/`);
+    expect(create.room_version).toBe("10");
+    const caps = await alice.ok("GET", "/_matrix/client/v3/capabilities");
+    expect(caps.capabilities["m.room_versions"].default).toBe("10");
+  });
+});

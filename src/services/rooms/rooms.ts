@@ -3,7 +3,7 @@
 // Spec: client-server-api/_index.md "Rooms", create_room.yaml, joining/inviting/leaving/kicking/
 // banning/knocking.yaml, room_send.yaml, room_state.yaml, rooms.yaml, message_pagination.yaml,
 // event_context.yaml, redaction.yaml, room_event_by_timestamp.yaml.
-import { DEFAULT_ROOM_VERSION, findRoomVersion, type RoomVersion } from "../../core/room-versions.ts";
+import { findRoomVersion, type RoomVersion } from "../../core/room-versions.ts";
 import { memberKey, parseStateMapKey, stateMapKey } from "../../core/state-map.ts";
 import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
@@ -44,6 +44,8 @@ export interface RoomsDeps {
   repo: RoomsRepo;
   events: RoomEvents;
   serverName: string;
+  /** The version of rooms created without one ([default_room_version]). */
+  defaultRoomVersion: string;
   /** A local user's profile (for the displayname/avatar_url of their member events). */
   profile: (userId: string) => Promise<Profile | undefined>;
   /** Whether a local user exists (for invites). */
@@ -108,7 +110,7 @@ export class Rooms {
   // ------------------------------------------------------------------ create
 
   async createRoom(creator: string, req: CreateRoomRequest): Promise<string> {
-    const versionId = req.room_version ?? DEFAULT_ROOM_VERSION;
+    const versionId = req.room_version ?? this.d.defaultRoomVersion;
     const rv = findRoomVersion(versionId);
     if (!rv) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Room version ${JSON.stringify(versionId)} is not supported`);
     const preset = req.preset ?? (req.visibility === "public" ? "public_chat" : "private_chat");
