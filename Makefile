@@ -3,7 +3,7 @@ BUN := ./node_modules/.bin/bun
 DATA ?= ./data
 CONFIG ?= $(DATA)/homeserver.toml
 
-.PHONY: all install run user test test-reliability soak typecheck build release bench sample-config demo demo-stop clean
+.PHONY: all install run user test test-reliability soak sytest typecheck build release bench sample-config demo demo-stop clean
 
 all: build
 
@@ -34,6 +34,11 @@ user: install
 # The whole test suite: units and HTTP tests on SQLite, and on PostgreSQL when TEST_POSTGRES_URL is set.
 test: install web
 	bash scripts/test.sh
+
+# SyTest (matrix-org's integration suite, from ../shared/sytest) against a fresh dist/hs: every test on
+# sytest/whitelist.txt must pass; sytest/expected-failures.txt says why the others fail.
+sytest: install
+	bash scripts/sytest.sh
 
 # Crash safety, hostile input, isolation, outages (also part of `make test`).
 test-reliability: install
