@@ -166,10 +166,20 @@ for (const backend of BACKENDS) {
       expect(redacted.content).toEqual({});
       expect(redacted.unsigned.redacted_because.event_id).toBe(r.event_id);
       expect(redacted.unsigned.redacted_because.content.reason).toBe("oops");
-      // Bob cannot redact alice's message (PL 0 < redact 50).
+      // Bob cannot redact alice's message (PL 0 < redact 50): refused, and nothing is stored.
       const fromAlice = await send(alice, roomId, "alice says");
-      await bob.ok("PUT", `${room}/redact/${enc(fromAlice)}/redact-2`, {});
+      const before = (await bob.ok("GET", `${room}/messages?dir=b&limit=1`)).chunk[0].event_id;
+      expectError(await bob.put(`${room}/redact/${enc(fromAlice)}/redact-2`, {}), 403, "M_FORBIDDEN");
+      expectError(await bob.put(`${room}/send/m.room.redaction/redact-2b`, { redacts: fromAlice }), 403, "M_FORBIDDEN");
+      expect((await bob.ok("GET", `${room}/messages?dir=b&limit=1`)).chunk[0].event_id).toBe(before);
       expect((await alice.ok("GET", `${room}/event/${enc(fromAlice)}`)).content.body).toBe("alice says");
+      // Unknown events: only someone with the power to redact may redact them (Synapse: 404 otherwise).
+      expectError(await bob.put(`${room}/redact/${enc("$unknown:localhost")}/redact-3`, {}), 404, "M_NOT_FOUND");
+      // An event of another room cannot be redacted through this one (400), even by its sender.
+      const other = (await alice.ok("POST", "/_matrix/client/v3/createRoom", {})).room_id as string;
+      const elsewhere = await send(alice, other, "elsewhere");
+      expectError(await alice.put(`${room}/redact/${enc(elsewhere)}/redact-4`, {}), 400, "M_INVALID_PARAM");
+      expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/event/${enc(elsewhere)}`)).content.body).toBe("elsewhere");
       expectError(await carol.get(`${room}/event/${enc(a)}`), 403, "M_FORBIDDEN");
       expectError(await carol.put(`${room}/send/m.room.message/t1`, { body: "x" }), 403, "M_FORBIDDEN");
       // Bad bodies.

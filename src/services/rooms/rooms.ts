@@ -491,7 +491,10 @@ export class Rooms {
 
   async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string }, ts?: number): Promise<string> {
     await this.requireJoined(sender, roomId);
-    const r = await this.events.send({ roomId, sender, type, content, txn, ts });
+    // A redaction sent through /send (allowed in every room version since v1.18): `redacts` is
+    // read from the content and, in versions before 11, also set at the top level.
+    const redacts = type === "m.room.redaction" && typeof content["redacts"] === "string" ? content["redacts"] : undefined;
+    const r = await this.events.send({ roomId, sender, type, content, txn, ts, redacts });
     return r.eventId;
   }
 
