@@ -610,8 +610,12 @@ export class Rooms {
   }
 
   async getEvent(viewer: Viewer, roomId: string, eventId: string): Promise<ClientEvent> {
-    // Non-members of a room that is not world-readable get 403 (as Synapse); hidden events 404.
-    await this.readPoint(viewer.userId, roomId);
+    // rooms.yaml: 404 "not found or you do not have permission to read this event" — also for
+    // users who may not read the room at all (as Synapse), so an event ID reveals nothing.
+    await this.readPoint(viewer.userId, roomId).catch((e: unknown) => {
+      if (e instanceof MatrixError && e.errcode === "M_FORBIDDEN") throw new MatrixError("M_NOT_FOUND", "Event not found");
+      throw e;
+    });
     const row = await this.d.repo.findEvent(eventId);
     if (!row || row.room_id !== roomId || row.rejected_reason !== null || row.outlier) throw new MatrixError("M_NOT_FOUND", "Event not found");
     const visible = await this.visibility.filter(viewer.userId, [row]);
