@@ -108,6 +108,8 @@ export class RoomEvents {
   /** Bumped by every change of a local membership: a read that overlapped one is not cached. */
   private membershipEpoch = 0;
   private readonly versions = new Map<string, RoomVersion>();
+  /** stateGroupBefore's answers (state groups never change). */
+  private readonly groupBeforeCache = new Lru<string, number>(1000, "state_group_before");
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
 
@@ -491,6 +493,23 @@ export class RoomEvents {
         }),
       );
     });
+  }
+
+  /**
+   * The state group of the state before a stored event: its own group with its state key rolled
+   * back to what it replaced (removed when it replaced nothing). Remembered per event.
+   */
+  async stateGroupBefore(
+    roomId: string,
+    row: { event_id: string; type: string; state_key: string | null; state_group: number | null; replaces_state: string | null },
+  ): Promise<number> {
+    const group = Number(row.state_group);
+    if (row.state_key === null) return group;
+    const hit = this.groupBeforeCache.get(row.event_id);
+    if (hit !== undefined) return hit;
+    const before = await this.d.db.transaction((tx) => this.newStateGroup(tx, roomId, group, [[row.type, row.state_key!, row.replaces_state]]));
+    this.groupBeforeCache.set(row.event_id, before);
+    return before;
   }
 
   /** A state group holding exactly `state`, written as a delta over `base` when given. */
