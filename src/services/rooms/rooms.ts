@@ -686,7 +686,7 @@ export class Rooms {
   async messages(
     viewer: Viewer,
     roomId: string,
-    opts: { from?: string; to?: string; dir: "b" | "f"; limit: number; filter?: RoomEventFilter; noBackfill?: boolean },
+    opts: { from?: string; to?: string; dir: "b" | "f"; limit: number; filter?: RoomEventFilter; noBackfill?: boolean; alwaysEnd?: boolean },
   ): Promise<MessagesPage> {
     const point = await this.readPoint(viewer.userId, roomId);
     const limit = Math.max(0, Math.min(opts.limit, 1000));
@@ -745,7 +745,7 @@ export class Rooms {
       }
     }
     const page: MessagesPage = { chunk: await toClientEvents(this.events, chunk, viewer), start };
-    if (!exhausted || chunk.length === limit) page.end = encodeTopoToken(cursor);
+    if (!exhausted || chunk.length === limit || opts.alwaysEnd) page.end = encodeTopoToken(cursor);
     if (opts.filter?.lazy_load_members && chunk.length) page.state = await this.lazyMembers(viewer, roomId, chunk);
     return page;
   }
