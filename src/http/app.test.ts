@@ -43,6 +43,15 @@ describe("http app error mapping", () => {
     expect((await r.json()).errcode).toBe("M_NOT_JSON");
   });
 
+  test("invalid UTF-8 in a JSON body → 400 M_NOT_JSON; valid multi-byte UTF-8 parses", async () => {
+    const bytes = new Uint8Array([...new TextEncoder().encode('{"username": "a'), 0x81, ...new TextEncoder().encode('"}')]);
+    let r = await a.handle(new Request("http://localhost/echo", { method: "POST", body: bytes, headers: { "content-type": "application/json" } }));
+    expect(r.status).toBe(400);
+    expect((await r.json()).errcode).toBe("M_NOT_JSON");
+    r = await a.handle(new Request("http://localhost/echo", { method: "POST", body: new TextEncoder().encode('{"a":"é☃😀"}') }));
+    expect(await r.json()).toEqual({ got: { a: "é☃😀" } });
+  });
+
   test("body over the limit → 413 M_TOO_LARGE", async () => {
     const r = await send(a, "POST", "/echo", JSON.stringify({ x: "y".repeat(2000) }), { "content-type": "application/json" });
     expect(r.status).toBe(413);

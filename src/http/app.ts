@@ -117,7 +117,7 @@ export function createApp(opts: AppOptions) {
       void contentType;
       const len = Number(request.headers.get("content-length") ?? "0");
       if (len > opts.maxJsonBodySize) throw new MatrixError("M_TOO_LARGE", "Request body too large");
-      const text = await request.text();
+      const text = decodeUtf8Body(await request.arrayBuffer());
       if (text.length > opts.maxJsonBodySize) throw new MatrixError("M_TOO_LARGE", "Request body too large");
       if (text.trim() === "") return {};
       try {
@@ -172,3 +172,14 @@ export function createApp(opts: AppOptions) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A JSON body must be UTF-8 (RFC 8259): invalid bytes are M_NOT_JSON, not replaced by U+FFFD. */
+export function decodeUtf8Body(bytes: ArrayBuffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new MatrixError("M_NOT_JSON", "Content not JSON: invalid UTF-8");
+  }
+}

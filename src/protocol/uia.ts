@@ -33,8 +33,8 @@ export class UiaChallenge extends MatrixError {
   }
 
   override toJSON(): Record<string, unknown> {
-    const body: Record<string, unknown> = { ...this.body };
-    if (this.body.completed === undefined || this.body.completed.length === 0) delete body.completed;
+    // `completed` is always present, empty at first (as Synapse; some clients expect the key).
+    const body: Record<string, unknown> = { ...this.body, completed: this.body.completed ?? [] };
     return this.failure ? { errcode: this.failure.errcode, error: this.failure.error, ...body } : body;
   }
 }

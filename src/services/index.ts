@@ -200,6 +200,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     roomFederation,
     shutdownHooks,
   });
+  roomExtraServices.roomPreviews.presence = (userId, among) => directoryServices.presence.initialSyncPresence(userId, among);
   // Application services (issue 12): registration files, as_token clients, transactions.
   const appservices = (appservicesRef = await createAppservices({
     config,

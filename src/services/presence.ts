@@ -346,6 +346,30 @@ export class Presence {
     return true;
   };
 
+  /**
+   * Presence for the old initialSync APIs (old_sync.yaml, room_initial_sync.yaml): events with
+   * `content.user_id`, of the user themselves (marked as syncing, as /sync does) and of the users
+   * sharing a room with them — or only those of `among` (a room's members) — who are not offline.
+   */
+  async initialSyncPresence(userId: string, among?: readonly string[]): Promise<Array<{ type: "m.presence"; content: PresenceContent & { user_id: string } }>> {
+    if (!this.d.enabled) return [];
+    await this.syncing(userId, undefined);
+    const wanted = among ? new Set(among) : undefined;
+    const rows = (await this.d.repo.listNotOffline(Number.MAX_SAFE_INTEGER)).filter((r) => !wanted || wanted.has(r.user_id));
+    const others = rows.map((r) => r.user_id).filter((u) => u !== userId);
+    const visible = others.length ? await this.d.repo.sharingRoomWith(userId, others) : new Set<string>();
+    const now = this.now();
+    const out: Array<{ type: "m.presence"; content: PresenceContent & { user_id: string } }> = [];
+    for (const r of rows) {
+      if (r.user_id !== userId && !visible.has(r.user_id)) continue;
+      const row = this.local.get(r.user_id)?.row ?? r;
+      const view = this.view(row, now);
+      if (view.presence === "offline" && r.user_id !== userId) continue;
+      out.push({ type: "m.presence", content: { ...view, user_id: r.user_id } });
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ federation
 
   /** The current presence of a local user as an EDU item (for servers that just joined a room). */

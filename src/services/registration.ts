@@ -156,7 +156,7 @@ export class RegistrationService {
         if (displayName) await this.profiles.setFieldUnchecked(tx, userId, "displayname", displayName);
       }
       if (opts.registrationToken !== undefined) await this.registrationTokens.complete(tx, opts.registrationToken);
-      if (opts.uiaSessionId !== undefined) await this.uia.finish(opts.uiaSessionId, tx);
+      if (opts.uiaSessionId !== undefined) await this.uia.finish(opts.uiaSessionId, tx, { user_id: userId });
       const out: RegisterResult = { user_id: userId, home_server: this.serverName };
       if (opts.session !== false) Object.assign(out, await this.accounts.createSession(userId, opts.session, tx));
       return out;

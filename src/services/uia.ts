@@ -6,7 +6,8 @@
 // Sessions live in the database (uia_sessions), so a restart between two stages does not break a
 // registration; they expire after SESSION_LIFETIME_MS. A session is bound to the endpoint (method
 // and path) and to the user who started it. After the protected operation succeeded, call
-// `finish(sessionId)`: a finished session cannot be replayed.
+// `finish(sessionId)`: a finished session cannot authorise the operation again (a retry gets 401
+// with its completed stages, or what `finishedResult` kept, e.g. registration's user).
 //
 // Stage types are pluggable (`stages`): m.login.dummy, m.login.password and
 // m.login.registration_token are built in; other features may add theirs.
@@ -66,6 +67,8 @@ export type SessionExpiryHook = (serverData: Record<string, unknown>) => Promise
 
 
 const DEFAULT_SECRET_KEYS = ["password", "new_password"];
+/** serverData key of a finished session: what the protected operation left for retries. */
+const FINISHED = "finished";
 
 export class UiaService {
   readonly store: UiaSessionsStore;
@@ -106,6 +109,14 @@ export class UiaService {
       }
       if ((found.userId ?? undefined) !== spec.userId) {
         throw new MatrixError("M_FORBIDDEN", "This authentication session belongs to another user.");
+      }
+      if (found.serverData[FINISHED] !== undefined) {
+        // "Completed stages cannot be retried": a retry of a finished session answers 401 with its
+        // completed stages; the same session cannot authorise a different request.
+        if (Object.keys(requestDict).length > 0 && JSON.stringify(stored) !== JSON.stringify(found.clientDict)) {
+          throw new MatrixError("M_FORBIDDEN", "Requested operation has changed during the UI authentication session.");
+        }
+        throw new UiaChallenge({ flows: spec.flows, params: spec.params ?? {}, session: found.sessionId, completed: [...found.completed] });
       }
       session = found;
     } else {
@@ -175,9 +186,35 @@ export class UiaService {
     await this.store.update(this.db, session);
   }
 
-  /** Ends a session after the protected operation succeeded (inside its transaction when given). */
-  async finish(sessionId: string, tx?: Queryable): Promise<void> {
-    await this.store.delete(tx ?? this.db, sessionId);
+  /**
+   * Ends a session after the protected operation succeeded (inside its transaction when given).
+   * The session is kept, finished, until it expires: a retry of it is answered from `result` (see
+   * `finishedResult`) or with its completed stages, never by running the operation again.
+   */
+  async finish(sessionId: string, tx?: Queryable, result: Record<string, unknown> = {}): Promise<void> {
+    const q = tx ?? this.db;
+    const s = await this.store.find(sessionId, q);
+    if (!s) return;
+    await this.store.update(q, { ...s, serverData: { ...s.serverData, [FINISHED]: result } });
+  }
+
+  /**
+   * What the operation of a finished session left (e.g. the registered user), when this request
+   * retries it: same session, endpoint, user and parameters (or none). Undefined otherwise.
+   */
+  async finishedResult(auth: unknown, spec: Pick<UiaSpec, "method" | "uri" | "userId" | "clientDict" | "secretKeys">): Promise<Record<string, unknown> | undefined> {
+    const sessionId = isObject(auth) ? auth.session : undefined;
+    if (typeof sessionId !== "string") return undefined;
+    const s = await this.store.find(sessionId);
+    if (!s || s.createdTs + SESSION_LIFETIME_MS < this.now()) return undefined;
+    if (s.method !== spec.method || s.uri !== spec.uri || (s.userId ?? undefined) !== spec.userId) return undefined;
+    const result = s.serverData[FINISHED];
+    if (!isObject(result)) return undefined;
+    const secretKeys = spec.secretKeys ?? DEFAULT_SECRET_KEYS;
+    const requestDict = spec.clientDict ?? {};
+    const stored = Object.fromEntries(Object.entries(requestDict).filter(([k]) => !secretKeys.includes(k)));
+    if (Object.keys(requestDict).length > 0 && JSON.stringify(stored) !== JSON.stringify(s.clientDict)) return undefined;
+    return result;
   }
 
   /** Deletes expired sessions (at most every few minutes), running the expiry hooks. */
@@ -187,7 +224,10 @@ export class UiaService {
     this.lastCleanup = now;
     try {
       const expired = await this.store.deleteExpired(now - SESSION_LIFETIME_MS);
-      for (const s of expired) for (const hook of this.onSessionExpired) await hook(s.serverData);
+      for (const s of expired) {
+        if (s.serverData[FINISHED] !== undefined) continue;
+        for (const hook of this.onSessionExpired) await hook(s.serverData);
+      }
     } catch (e) {
       log.warn("could not clean up expired UIA sessions", { error: (e as Error).message });
     }

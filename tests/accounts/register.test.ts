@@ -27,7 +27,7 @@ for (const backend of BACKENDS) {
       expect(first.body.flows).toEqual([{ stages: ["m.login.dummy"] }]);
       expect(typeof first.body.session).toBe("string");
       expect(first.body.errcode).toBeUndefined();
-      expect(first.body.completed).toBeUndefined();
+      expect(first.body.completed).toEqual([]); // always present, as Synapse
 
       const done = await anon.post(REGISTER, {
         username: name,
@@ -45,9 +45,30 @@ for (const backend of BACKENDS) {
       expect(dev.display_name).toBe("My phone");
       // The display name defaults to the localpart.
       expect((await anon.ok("GET", `/_matrix/client/v3/profile/${encodeURIComponent(done.body.user_id)}`)).displayname).toBe(name);
-      // A finished session cannot be replayed.
+      // A finished session cannot authorise another registration.
       const replay = await anon.post(REGISTER, { username: uniqueLocalpart(), password: "x", auth: { type: "m.login.dummy", session: first.body.session } });
-      expect(replay.status).toBe(400);
+      expect(replay.status).toBe(403);
+      expect(replay.body.errcode).toBe("M_FORBIDDEN");
+    });
+
+    test("retrying a completed registration returns the same user, logged in again; a wrong password does not", async () => {
+      for (const username of [uniqueLocalpart("again"), undefined]) {
+        const req = { ...(username ? { username } : {}), password: "sUp3rs3kr1t" };
+        const first = await anon.post(REGISTER, req);
+        expect(first.status).toBe(401);
+        const auth = { type: "m.login.dummy", session: first.body.session };
+        const done = await anon.ok("POST", REGISTER, { ...req, auth });
+        const again = await anon.ok("POST", REGISTER, { ...req, auth });
+        expect(again.user_id).toBe(done.user_id);
+        expect(again.access_token).not.toBe(done.access_token);
+        expect((await new TestClient(s.url, again.access_token).ok("GET", "/_matrix/client/v3/account/whoami")).user_id).toBe(done.user_id);
+        // Without the account's password the retry is an ordinary request: the name is taken, or
+        // (no name) the finished session only reports its completed stages.
+        const wrong = await anon.post(REGISTER, { ...req, password: "not-it", auth });
+        expect(wrong.body.access_token).toBeUndefined();
+        if (username) expect([wrong.status, wrong.body.errcode]).toEqual([400, "M_USER_IN_USE"]);
+        else expect([wrong.status, wrong.body.completed]).toEqual([401, ["m.login.dummy"]]);
+      }
     });
 
     test("a request without auth never succeeds, even with only a dummy stage", async () => {

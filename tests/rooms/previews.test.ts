@@ -52,6 +52,30 @@ for (const backend of BACKENDS) {
       expect(bodies(newer.chunk)).toEqual(["newer"]);
     });
 
+    test("initialSync: limit, a start token even at the start of history, members' presence", async () => {
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+      await bob.ok("PUT", `/_matrix/client/v3/presence/${enc(bob.userId!)}/status`, { presence: "online" });
+      for (let i = 0; i < 3; i++) await send(alice, roomId, `m${i}`);
+      const none = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/initialSync?limit=0`);
+      expect(none.messages.chunk).toEqual([]);
+      const two = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/initialSync?limit=2`);
+      expect(bodies(two.messages.chunk)).toEqual(["m1", "m2"]);
+      expectError(await alice.get(`/_matrix/client/v3/rooms/${enc(roomId)}/initialSync?limit=-1`), 400, "M_INVALID_PARAM");
+      const all = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/initialSync?limit=50`);
+      expect(typeof all.messages.start).toBe("string");
+      const before = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&from=${enc(all.messages.start)}`);
+      expect(before.chunk).toEqual([]);
+      expect(all.presence.find((p: any) => p.content.user_id === bob.userId).content.presence).toBe("online");
+      // A former member sees the room as they left it, without presence.
+      await leave(bob, roomId);
+      await send(alice, roomId, "after bob left");
+      const left = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/initialSync?limit=1`);
+      expect(left.membership).toBe("leave");
+      expect(left.presence).toEqual([]);
+      expect(left.messages.chunk.map((e: any) => e.type)).toEqual(["m.room.member"]);
+    });
+
     test("initialSync: former members see the room as they left it; others are refused unless world_readable", async () => {
       const roomId = await createRoom(alice, { preset: "public_chat" });
       await join(bob, roomId);
@@ -152,7 +176,12 @@ for (const backend of BACKENDS) {
       const invitedTo = await createRoom(bob, { preset: "private_chat", invite: [alice.userId!] });
       const all = await alice.ok("GET", "/_matrix/client/v3/initialSync?limit=1");
       expect(typeof all.end).toBe("string");
-      expect(all.presence).toEqual([]);
+      // Presence as the old API has it (content.user_id): the user's own, marked online by the sync.
+      const own = all.presence.find((p: any) => p.content.user_id === alice.userId);
+      expect(own.type).toBe("m.presence");
+      expect(own.content.presence).toBe("online");
+      expect(typeof own.content.last_active_ago).toBe("number");
+      expect(all.presence.some((p: any) => p.content.user_id === eve.userId)).toBe(false); // shares no room
       const byRoom = new Map(all.rooms.map((x: any) => [x.room_id, x]));
       expect((byRoom.get(a) as any).membership).toBe("join");
       expect(bodies((byRoom.get(a) as any).messages.chunk)).toEqual(["in a"]);

@@ -166,11 +166,22 @@ for (const backend of BACKENDS) {
       expect(redacted.content).toEqual({});
       expect(redacted.unsigned.redacted_because.event_id).toBe(r.event_id);
       expect(redacted.unsigned.redacted_because.content.reason).toBe("oops");
-      // Bob cannot redact alice's message (PL 0 < redact 50).
+      // Bob cannot redact alice's message (PL 0 < redact 50): refused, and nothing is stored.
       const fromAlice = await send(alice, roomId, "alice says");
-      await bob.ok("PUT", `${room}/redact/${enc(fromAlice)}/redact-2`, {});
+      const before = (await bob.ok("GET", `${room}/messages?dir=b&limit=1`)).chunk[0].event_id;
+      expectError(await bob.put(`${room}/redact/${enc(fromAlice)}/redact-2`, {}), 403, "M_FORBIDDEN");
+      expectError(await bob.put(`${room}/send/m.room.redaction/redact-2b`, { redacts: fromAlice }), 403, "M_FORBIDDEN");
+      expect((await bob.ok("GET", `${room}/messages?dir=b&limit=1`)).chunk[0].event_id).toBe(before);
       expect((await alice.ok("GET", `${room}/event/${enc(fromAlice)}`)).content.body).toBe("alice says");
-      expectError(await carol.get(`${room}/event/${enc(a)}`), 403, "M_FORBIDDEN");
+      // Unknown events: only someone with the power to redact may redact them (Synapse: 404 otherwise).
+      expectError(await bob.put(`${room}/redact/${enc("$unknown:localhost")}/redact-3`, {}), 404, "M_NOT_FOUND");
+      // An event of another room cannot be redacted through this one (400), even by its sender.
+      const other = (await alice.ok("POST", "/_matrix/client/v3/createRoom", {})).room_id as string;
+      const elsewhere = await send(alice, other, "elsewhere");
+      expectError(await alice.put(`${room}/redact/${enc(elsewhere)}/redact-4`, {}), 400, "M_INVALID_PARAM");
+      expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/event/${enc(elsewhere)}`)).content.body).toBe("elsewhere");
+      // GET /event of a room one may not read: 404, as for any invisible event (rooms.yaml).
+      expectError(await carol.get(`${room}/event/${enc(a)}`), 404, "M_NOT_FOUND");
       expectError(await carol.put(`${room}/send/m.room.message/t1`, { body: "x" }), 403, "M_FORBIDDEN");
       // Bad bodies.
       expectError(await bob.request("PUT", `${room}/send/m.room.message/t2`, "[1,2]"), 400, "M_NOT_JSON");
@@ -241,9 +252,38 @@ for (const backend of BACKENDS) {
       expect(seen).toContain("while carol");
       expect(seen).not.toContain("before bob");
       expect(seen).not.toContain("after carol left");
+      // GET /event follows the same rules: 404 for what carol may not see.
+      const ids = (await alice.ok("GET", `${room}/messages?dir=b&limit=50`)).chunk as any[];
+      const idOf = (body: string) => ids.find((e) => e.content.body === body).event_id as string;
+      expectError(await carol.get(`${room}/event/${enc(idOf("before bob"))}`), 404, "M_NOT_FOUND");
+      expectError(await carol.get(`${room}/event/${enc(idOf("after carol left"))}`), 404, "M_NOT_FOUND");
+      expect((await carol.ok("GET", `${room}/event/${enc(idOf("while carol"))}`)).content.body).toBe("while carol");
       // Carol's view of state is frozen at her leave.
       await alice.ok("PUT", `${room}/state/m.room.topic`, { topic: "secret" });
       expectError(await carol.get(`${room}/state/m.room.topic`), 404, "M_NOT_FOUND");
+    });
+
+    test("history visibility events are visible when the visibility before or after them allows it", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      const room = `/_matrix/client/v3/rooms/${enc(roomId)}`;
+      const hv = (v: string) => alice.ok("PUT", `${room}/state/m.room.history_visibility`, { history_visibility: v });
+      await hv("joined"); // shared → joined: visible (shared before it)
+      await send(alice, roomId, "1");
+      await hv("invited"); // joined → invited: hidden from a user who joins later
+      await send(alice, roomId, "2");
+      await hv("shared"); // invited → shared: visible (shared after it)
+      await send(alice, roomId, "3");
+      const dave = await registerUser(s, `hvdave-${backend}`);
+      await dave.ok("POST", `${room}/join`, {});
+      const seen = (await dave.ok("GET", `${room}/messages?dir=b&limit=50`)).chunk.reverse();
+      const hvs = seen.filter((e: any) => e.type === "m.room.history_visibility").map((e: any) => e.content.history_visibility);
+      // The room's first one (shared, set by the preset) and the two on boundaries.
+      expect(hvs).toEqual(["shared", "joined", "shared"]);
+      expect(seen.filter((e: any) => e.type === "m.room.message").map((e: any) => e.content.body)).toEqual(["3"]);
+      const sync = await dave.ok("GET", "/_matrix/client/v3/sync");
+      const tail = sync.rooms.join[roomId].timeline.events.slice(-4);
+      expect(tail.map((e: any) => e.type)).toEqual(["m.room.history_visibility", "m.room.history_visibility", "m.room.message", "m.room.member"]);
+      expect(tail.map((e: any) => e.content.history_visibility ?? e.content.body ?? e.content.membership)).toEqual(["joined", "shared", "3", "join"]);
     });
 
     test("profile changes reach member events; deactivation leaves rooms", async () => {

@@ -84,6 +84,14 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
       await deps.registration.checkAvailable(localpart);
       return localpart;
     };
+    // A retry of a registration that succeeded (same session and parameters, and the account's
+    // password): the same user, logged in again, as the spec allows for completed sessions.
+    const prior = await deps.uia.finishedResult(body.auth, { method: "POST", uri: REGISTER_URI, clientDict: withoutAuth(body) });
+    if (typeof prior?.user_id === "string" && typeof body.password === "string" && (await deps.accounts.checkPassword(prior.user_id, body.password, ip))) {
+      const userId = prior.user_id;
+      if (inhibitLogin) return { user_id: userId, home_server: config.server_name };
+      return { user_id: userId, home_server: config.server_name, ...(await deps.accounts.createSession(userId, { deviceId, initialDeviceDisplayName, refresh })) };
+    }
     await checkUsername(username);
     deps.ratelimits.registration.check(`ip:${ip}`);
 

@@ -27,7 +27,8 @@ export function roomExtrasRoutes(app: App, svc: Services): void {
 
     app.get(`${p}/rooms/:roomId/initialSync`, async ({ request, params }) => {
       const who = await authenticate(svc, request, { allowGuest: true });
-      return svc.roomPreviews.roomInitialSync(viewer(who), roomIdParam(params.roomId));
+      const limit = intQuery(queryOf(request), "limit");
+      return svc.roomPreviews.roomInitialSync(viewer(who), roomIdParam(params.roomId), limit);
     });
 
     app.get(`${p}/events`, async ({ request }) => {

@@ -45,10 +45,12 @@ export interface MembershipDeps {
  */
 export function asClientError(e: unknown, what: string): MatrixError {
   if (e instanceof MatrixError) return e;
-  const r = e as { status?: number; errcode?: string; body?: { error?: unknown }; message?: string } | undefined;
+  const r = e as { status?: number; errcode?: string; body?: { error?: unknown; room_version?: unknown }; message?: string } | undefined;
   if (r?.errcode && r.status !== undefined && r.status >= 400 && r.status < 500) {
     const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
-    return new MatrixError(r.errcode, msg, {}, r.status);
+    // M_INCOMPATIBLE_ROOM_VERSION names the version the client would need (federation make_join).
+    const extra = r.errcode === "M_INCOMPATIBLE_ROOM_VERSION" && typeof r.body?.room_version === "string" ? { room_version: r.body.room_version } : {};
+    return new MatrixError(r.errcode, msg, extra, r.status);
   }
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }

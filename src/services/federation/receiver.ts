@@ -144,11 +144,15 @@ export class FederationReceiver {
     if (!rv) return false;
     const extremities = await this.d.events.backwardExtremities(roomId);
     if (extremities.length === 0) return false;
-    const earliest = await this.d.db.get<{ state_group: number | null }>(
-      "SELECT state_group FROM events WHERE room_id = ? AND outlier = 0 AND rejected_reason IS NULL AND state_group IS NOT NULL ORDER BY depth ASC, stream_ordering ASC LIMIT 1",
+    const earliest = await this.d.db.get<{ event_id: string; type: string; state_key: string | null; state_group: number | null; replaces_state: string | null; stream_ordering: number }>(
+      "SELECT event_id, type, state_key, state_group, replaces_state, stream_ordering FROM events WHERE room_id = ? AND outlier = 0 AND rejected_reason IS NULL AND state_group IS NOT NULL ORDER BY depth ASC, stream_ordering ASC LIMIT 1",
       [roomId],
     );
     if (earliest?.state_group == null) return false;
+    // History before the earliest event we have shares the state *before* it: after a remote join
+    // that is the state without the join, so events from before a `joined`-visibility join stay
+    // hidden from the joiner. (Backfilled events already carry such a "before" group.)
+    const groupBefore = Number(earliest.stream_ordering) >= 0 ? await this.d.events.stateGroupBefore(roomId, earliest) : Number(earliest.state_group);
     for (const server of servers) {
       if (server === this.d.serverName) continue;
       let pdus: unknown[];
@@ -183,7 +187,7 @@ export class FederationReceiver {
           const authEvents = await this.authEventsOf(server, ev, rv);
           const rejected = await this.rejectedAmong(refIds(ev.auth_events));
           const r = checkEventAgainstAuthEvents(ev, authEvents, rv, { createEvent, isRejected: (id) => rejected.has(id) });
-          await this.d.events.persistBackfilled(ev, rv, Number(earliest.state_group), r.allowed ? undefined : r.reason);
+          await this.d.events.persistBackfilled(ev, rv, groupBefore, r.allowed ? undefined : r.reason);
           if (r.allowed) stored++;
         }
       });

@@ -108,6 +108,8 @@ export class RoomEvents {
   /** Bumped by every change of a local membership: a read that overlapped one is not cached. */
   private membershipEpoch = 0;
   private readonly versions = new Map<string, RoomVersion>();
+  /** stateGroupBefore's answers (state groups never change). */
+  private readonly groupBeforeCache = new Lru<string, number>(1000, "state_group_before");
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
 
@@ -371,6 +373,8 @@ export class RoomEvents {
 
     const result = checkAuth(event, authState, rv);
     if (!result.allowed) throw new MatrixError("M_FORBIDDEN", `Not allowed: ${result.reason}`);
+    const redactTarget = redactsOf(event, rv);
+    if (redactTarget !== undefined) await this.checkLocalRedaction(event, redactTarget, rv, authState);
     for (const hook of this.hooks.beforeLocal) await hook(event, rv, authState);
     // E.g. an invite of a user on another server, which that server must co-sign first.
     if (input.beforePersist) event = await input.beforePersist(event, rv);
@@ -489,6 +493,23 @@ export class RoomEvents {
         }),
       );
     });
+  }
+
+  /**
+   * The state group of the state before a stored event: its own group with its state key rolled
+   * back to what it replaced (removed when it replaced nothing). Remembered per event.
+   */
+  async stateGroupBefore(
+    roomId: string,
+    row: { event_id: string; type: string; state_key: string | null; state_group: number | null; replaces_state: string | null },
+  ): Promise<number> {
+    const group = Number(row.state_group);
+    if (row.state_key === null) return group;
+    const hit = this.groupBeforeCache.get(row.event_id);
+    if (hit !== undefined) return hit;
+    const before = await this.d.db.transaction((tx) => this.newStateGroup(tx, roomId, group, [[row.type, row.state_key!, row.replaces_state]]));
+    this.groupBeforeCache.set(row.event_id, before);
+    return before;
   }
 
   /** A state group holding exactly `state`, written as a delta over `base` when given. */
@@ -775,6 +796,23 @@ export class RoomEvents {
     const state = opts.authState ?? (await this.currentStateEvents(redaction.room_id!, [["m.room.create", ""], ["m.room.power_levels", ""]]));
     const pl = effectivePowerLevels(state.get(stateMapKey("m.room.power_levels", ""))?.content, state.get(stateMapKey("m.room.create", "")), rv);
     return userLevel(pl, redaction.sender) >= pl.redact;
+  }
+
+  /**
+   * A local user's redaction (redaction.yaml: one's own events with the m.room.redaction level,
+   * others' only with the `redact` level) is refused rather than stored without effect, as Synapse
+   * does: 400 for an event of another room, 403 for the create event or without the power, 404
+   * for an unknown event one could only redact if it were one's own.
+   */
+  private async checkLocalRedaction(redaction: RoomEvent, targetId: string, rv: RoomVersion, authState: Map<string, RoomEvent>): Promise<void> {
+    const row = await this.d.repo.findEvent(targetId);
+    const target = row && row.rejected_reason === null ? rowToEvent(row) : undefined;
+    if (target && row!.room_id !== redaction.room_id) throw new MatrixError("M_INVALID_PARAM", "Cannot redact an event of a different room", {}, 400);
+    if (target?.type === "m.room.create") throw new MatrixError("M_FORBIDDEN", "The room's create event cannot be redacted");
+    const pl = effectivePowerLevels(authState.get(stateMapKey("m.room.power_levels", ""))?.content, authState.get(stateMapKey("m.room.create", "")), rv);
+    if (userLevel(pl, redaction.sender) >= pl.redact) return;
+    if (!target) throw new MatrixError("M_NOT_FOUND", "Event not found");
+    if (target.sender !== redaction.sender) throw new MatrixError("M_FORBIDDEN", "You don't have permission to redact other users' events");
   }
 
   isLocalUser(userId: string): boolean {

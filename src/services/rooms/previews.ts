@@ -48,13 +48,20 @@ export interface RoomInfo {
   membership?: string;
   messages?: { chunk: ClientEvent[]; start?: string; end: string };
   state?: ClientEvent[];
+  /** Presence of the room's members (as Synapse; not in room_initial_sync.yaml). */
+  presence?: object[];
   visibility?: "public" | "private";
   account_data?: JsonObject[];
   invite?: ClientEvent;
 }
 
+/** Presence events (with content.user_id) a user sees: of co-members, or of `among` only. */
+export type InitialSyncPresence = (userId: string, among?: readonly string[]) => Promise<object[]>;
+
 export class RoomPreviews {
   private closed = false;
+  /** The presence module connects it (the composition root does); none without. */
+  presence: InitialSyncPresence = async () => [];
 
   constructor(private readonly d: RoomPreviewsDeps) {}
 
@@ -76,19 +83,24 @@ export class RoomPreviews {
 
   // ------------------------------------------------------------------ initialSync
 
-  async roomInitialSync(viewer: Viewer, roomId: string, limit = INITIAL_SYNC_LIMIT): Promise<RoomInfo> {
+  async roomInitialSync(viewer: Viewer, roomId: string, limit: number = INITIAL_SYNC_LIMIT): Promise<RoomInfo> {
     await this.requireReadable(viewer.userId, roomId);
     const m = await this.d.roomsRepo.localMembership(viewer.userId, roomId);
     // `end` is a stream position (taken first: nothing is missed), good for /messages and /events.
     const end = encodeStreamToken(this.d.streams.current());
-    const page = await this.d.rooms.messages(viewer, roomId, { dir: "b", limit });
+    // `start` is always given (as Synapse): at the start of history it pages to an empty chunk.
+    const page = await this.d.rooms.messages(viewer, roomId, { dir: "b", limit, alwaysEnd: true });
     const messages: RoomInfo["messages"] = { chunk: [...page.chunk].reverse(), end };
     if (page.end !== undefined) messages.start = page.end;
     const room = await this.d.roomsRepo.findRoom(roomId);
+    const state = await this.d.rooms.getState(viewer, roomId);
+    // Presence of the room's members, for a member only (a former member sees none).
+    const joined = state.filter((e) => e.type === "m.room.member" && e.content["membership"] === "join").map((e) => e.state_key as string);
     const out: RoomInfo = {
       room_id: roomId,
       messages,
-      state: await this.d.rooms.getState(viewer, roomId),
+      state,
+      presence: m?.membership === "join" ? await this.presence(viewer.userId, joined) : [],
       visibility: room && Number(room.is_public) === 1 ? "public" : "private",
       account_data: (await this.d.repo.roomAccountData(viewer.userId, roomId)).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject })),
     };
@@ -97,7 +109,7 @@ export class RoomPreviews {
   }
 
   /** GET /initialSync (deprecated): every room of the user, the end token, global account data. */
-  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: JsonObject[]; account_data: JsonObject[] }> {
+  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: object[]; account_data: JsonObject[] }> {
     const end = encodeStreamToken(this.d.streams.current());
     const wanted = opts.archived ? ["join", "invite", "leave", "ban"] : ["join", "invite"];
     const memberships = await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: wanted });
@@ -124,7 +136,7 @@ export class RoomPreviews {
       }
     }
     const accountData = (await this.d.repo.roomAccountData(viewer.userId, "")).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject }));
-    return { end, rooms, presence: [], account_data: accountData };
+    return { end, rooms, presence: await this.presence(viewer.userId), account_data: accountData };
   }
 
   // ------------------------------------------------------------------ /events

@@ -491,7 +491,10 @@ export class Rooms {
 
   async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string }, ts?: number): Promise<string> {
     await this.requireJoined(sender, roomId);
-    const r = await this.events.send({ roomId, sender, type, content, txn, ts });
+    // A redaction sent through /send (allowed in every room version since v1.18): `redacts` is
+    // read from the content and, in versions before 11, also set at the top level.
+    const redacts = type === "m.room.redaction" && typeof content["redacts"] === "string" ? content["redacts"] : undefined;
+    const r = await this.events.send({ roomId, sender, type, content, txn, ts, redacts });
     return r.eventId;
   }
 
@@ -607,8 +610,12 @@ export class Rooms {
   }
 
   async getEvent(viewer: Viewer, roomId: string, eventId: string): Promise<ClientEvent> {
-    // Non-members of a room that is not world-readable get 403 (as Synapse); hidden events 404.
-    await this.readPoint(viewer.userId, roomId);
+    // rooms.yaml: 404 "not found or you do not have permission to read this event" — also for
+    // users who may not read the room at all (as Synapse), so an event ID reveals nothing.
+    await this.readPoint(viewer.userId, roomId).catch((e: unknown) => {
+      if (e instanceof MatrixError && e.errcode === "M_FORBIDDEN") throw new MatrixError("M_NOT_FOUND", "Event not found");
+      throw e;
+    });
     const row = await this.d.repo.findEvent(eventId);
     if (!row || row.room_id !== roomId || row.rejected_reason !== null || row.outlier) throw new MatrixError("M_NOT_FOUND", "Event not found");
     const visible = await this.visibility.filter(viewer.userId, [row]);
@@ -679,7 +686,7 @@ export class Rooms {
   async messages(
     viewer: Viewer,
     roomId: string,
-    opts: { from?: string; to?: string; dir: "b" | "f"; limit: number; filter?: RoomEventFilter; noBackfill?: boolean },
+    opts: { from?: string; to?: string; dir: "b" | "f"; limit: number; filter?: RoomEventFilter; noBackfill?: boolean; alwaysEnd?: boolean },
   ): Promise<MessagesPage> {
     const point = await this.readPoint(viewer.userId, roomId);
     const limit = Math.max(0, Math.min(opts.limit, 1000));
@@ -738,7 +745,7 @@ export class Rooms {
       }
     }
     const page: MessagesPage = { chunk: await toClientEvents(this.events, chunk, viewer), start };
-    if (!exhausted || chunk.length === limit) page.end = encodeTopoToken(cursor);
+    if (!exhausted || chunk.length === limit || opts.alwaysEnd) page.end = encodeTopoToken(cursor);
     if (opts.filter?.lazy_load_members && chunk.length) page.state = await this.lazyMembers(viewer, roomId, chunk);
     return page;
   }

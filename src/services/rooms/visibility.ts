@@ -31,6 +31,11 @@ export function inviteHidden(hidden: HiddenInvites, sender: string | null | unde
   return hidden === "all" || (sender != null && hidden.has(sender));
 }
 
+/** A history_visibility value; absent or not understood means "shared" (history_visibility.md). */
+export function knownVisibility(v: unknown): string {
+  return v === "world_readable" || v === "shared" || v === "invited" || v === "joined" ? v : "shared";
+}
+
 export class Visibility {
   private ignoredOf: IgnoredUsersOf = async () => new Set();
   private invitesBlocked: InvitesBlocked = async () => false;
@@ -95,32 +100,48 @@ export class Visibility {
         const hvEv = ids.get(HV_KEY) ? evs.get(ids.get(HV_KEY)!) : undefined;
         const memEv = ids.get(memberKey(userId)) ? evs.get(ids.get(memberKey(userId))!) : undefined;
         facts = {
-          hv: typeof hvEv?.content["history_visibility"] === "string" ? (hvEv.content["history_visibility"] as string) : "shared",
+          hv: knownVisibility(hvEv?.content["history_visibility"]),
           membership: memEv?.content["membership"] as string | undefined,
         };
         byGroup.set(group, facts);
       }
-      if (facts.hv === "world_readable" || facts.membership === "join") {
-        out.push(row);
-        continue;
-      }
-      if (facts.hv === "invited" && facts.membership === "invite") {
-        out.push(row);
-        continue;
-      }
-      if (facts.hv === "shared") {
-        if (!current.has(row.room_id)) {
-          const m = await this.repo.localMembership(userId, row.room_id);
-          current.set(row.room_id, m ? { membership: m.membership, stream: Number(m.stream_ordering) } : undefined);
-        }
-        const m = current.get(row.room_id);
-        // Joined now, or left/banned after this event (so they were in the room after it).
-        if (m && (m.membership === "join" || ((m.membership === "leave" || m.membership === "ban") && m.stream > Number(row.stream_ordering) && (await this.wasJoinedAfter(userId, row))))) {
+      // An m.room.history_visibility event is visible when the visibility before or after it allows it.
+      const hvs = [facts.hv];
+      if (row.type === "m.room.history_visibility" && row.state_key === "") hvs.push(await this.visibilityBefore(row));
+      for (const hv of new Set(hvs)) {
+        if (await this.allows(userId, row, hv, facts.membership, current)) {
           out.push(row);
+          break;
         }
       }
     }
     return out;
+  }
+
+  /** The rules of history_visibility.md for one event under visibility `hv`. */
+  private async allows(
+    userId: string,
+    row: EventRow,
+    hv: string,
+    membership: string | undefined,
+    current: Map<string, { membership: string; stream: number } | undefined>,
+  ): Promise<boolean> {
+    if (hv === "world_readable" || membership === "join") return true;
+    if (hv === "invited" && membership === "invite") return true;
+    if (hv !== "shared") return false;
+    if (!current.has(row.room_id)) {
+      const m = await this.repo.localMembership(userId, row.room_id);
+      current.set(row.room_id, m ? { membership: m.membership, stream: Number(m.stream_ordering) } : undefined);
+    }
+    const m = current.get(row.room_id);
+    // Joined now, or left/banned after this event (so they were in the room after it).
+    return !!m && (m.membership === "join" || ((m.membership === "leave" || m.membership === "ban") && m.stream > Number(row.stream_ordering) && (await this.wasJoinedAfter(userId, row))));
+  }
+
+  /** The history visibility an m.room.history_visibility event replaced ("shared" when none). */
+  private async visibilityBefore(row: EventRow): Promise<string> {
+    const prev = row.replaces_state ? await this.events.loadEvent(row.replaces_state) : undefined;
+    return knownVisibility(prev?.content["history_visibility"]);
   }
 
   private async wasJoinedAfter(userId: string, row: EventRow): Promise<boolean> {
@@ -138,7 +159,6 @@ export class Visibility {
   /** The room's current history visibility. */
   async currentVisibility(roomId: string): Promise<string> {
     const ev = await this.events.currentStateEvent(roomId, "m.room.history_visibility", "");
-    const v = ev?.content["history_visibility"];
-    return typeof v === "string" ? v : "shared";
+    return knownVisibility(ev?.content["history_visibility"]);
   }
 }
