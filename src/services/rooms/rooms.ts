@@ -489,7 +489,8 @@ export class Rooms {
 
   // ------------------------------------------------------------------ sending
 
-  async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string }, ts?: number): Promise<string> {
+  /** `txn` undefined: the legacy POST form without a transaction ID (no deduplication). */
+  async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string } | undefined, ts?: number): Promise<string> {
     await this.requireJoined(sender, roomId);
     const r = await this.events.send({ roomId, sender, type, content, txn, ts });
     return r.eventId;
@@ -545,7 +546,7 @@ export class Rooms {
     }
   }
 
-  async redact(sender: string, roomId: string, eventId: string, reason: string | undefined, txn: { deviceId: string; txnId: string }): Promise<string> {
+  async redact(sender: string, roomId: string, eventId: string, reason: string | undefined, txn: { deviceId: string; txnId: string } | undefined): Promise<string> {
     await this.requireJoined(sender, roomId);
     const content: JsonObject = {};
     if (reason !== undefined) content.reason = reason;
