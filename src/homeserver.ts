@@ -14,6 +14,7 @@ import { configureLogging, log, logger } from "./util/log.ts";
 import { IpRangeSet } from "./util/ip-range.ts";
 import { startMemoryGuard } from "./util/memory-guard.ts";
 import { clientAddress } from "./http/forwarded.ts";
+import { withCurrentPath } from "./http/legacy-paths.ts";
 
 const httpLog = logger("http");
 
@@ -98,8 +99,10 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
         // 413. Declared sizes are checked below, so clients get a Matrix error.
         maxRequestBodySize: maxBody + 1048576,
         idleTimeout: 120,
-        fetch: async (req, srv) => {
-          const path = new URL(req.url).pathname;
+        fetch: async (original, srv) => {
+          const path = new URL(original.url).pathname;
+          // /_matrix/client/r0/... is served as /_matrix/client/v3/... (src/http/legacy-paths.ts).
+          const req = withCurrentPath(original);
           const res = resourceOf(path);
           // Key endpoints are part of the federation resource too (as in Synapse).
           if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation"))) {
@@ -110,7 +113,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
             return matrixErrorResponse(new MatrixError("M_TOO_LARGE", `Request body too large (at most ${maxBody} bytes)`), { Connection: "close" });
           }
           // The client behind a trusted reverse proxy (X-Forwarded-For/-Proto), else the peer.
-          const { ip, proto } = clientAddress(srv.requestIP(req)?.address ?? "unknown", req.headers, l.tls ? "https" : "http", trusted);
+          const { ip, proto } = clientAddress(srv.requestIP(original)?.address ?? "unknown", req.headers, l.tls ? "https" : "http", trusted);
           const meta = requestMeta(req);
           meta.ip = ip;
           meta.proto = proto;

@@ -165,7 +165,7 @@ for (const backend of BACKENDS) {
       expectError(await g.post("/_matrix/client/v3/account/password", { new_password: "x" }), 403, "M_GUEST_ACCESS_FORBIDDEN");
       // Guests may set their display name but nothing else.
       expect((await g.put(`/_matrix/client/v3/profile/${r.body.user_id}/displayname`, { displayname: "G" })).status).toBe(200);
-      expectError(await g.put(`/_matrix/client/v3/profile/${r.body.user_id}/avatar_url`, { avatar_url: "mxc://x/y" }), 403, "M_FORBIDDEN");
+      expectError(await g.put(`/_matrix/client/v3/profile/${r.body.user_id}/avatar_url`, { avatar_url: "mxc://x/y" }), 403, "M_GUEST_ACCESS_FORBIDDEN");
       expectError(await anon.post(`${REGISTER}?kind=admin`, {}), 400, "M_INVALID_PARAM");
     });
 

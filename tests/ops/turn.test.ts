@@ -38,11 +38,11 @@ for (const backend of BACKENDS) {
       expect(r.body.password).toBe(createHmac("sha1", "coturn-secret").update(r.body.username).digest("base64"));
       expect(r.body.uris).toEqual(URIS);
       expect(r.body.ttl).toBe(600);
-      // r0 path too; no token is 401; guests are refused here.
+      // r0 path too; no token is 401; guests are refused here (turn_allow_guests = false).
       expect((await alice.get("/_matrix/client/r0/voip/turnServer")).status).toBe(200);
       expectError(await new TestClient(shared.url).get("/_matrix/client/v3/voip/turnServer"), 401, "M_MISSING_TOKEN");
       const guest = await new TestClient(shared.url).ok("POST", "/_matrix/client/v3/register?kind=guest", {});
-      expectError(await new TestClient(shared.url, guest.access_token).get("/_matrix/client/v3/voip/turnServer"), 403, "M_FORBIDDEN");
+      expectError(await new TestClient(shared.url, guest.access_token).get("/_matrix/client/v3/voip/turnServer"), 403, "M_GUEST_ACCESS_FORBIDDEN");
     });
 
     test("fixed credentials; no TURN server configured gives {}", async () => {

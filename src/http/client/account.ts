@@ -23,7 +23,7 @@ const DEACTIVATE_URI = "/_matrix/client/v3/account/deactivate";
 
 export function accountRoutes(app: App, deps: AccountDeps): void {
   app.get("/_matrix/client/v3/account/whoami", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowGuest: true });
+    const r = await authenticate(deps, request);
     const out: Record<string, unknown> = { user_id: r.userId, is_guest: r.isGuest };
     if (r.deviceId !== null) out.device_id = r.deviceId;
     return out;

@@ -9,7 +9,7 @@ import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody } from "../params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 function pathParam(v: string | undefined, what: string): string {
   if (!v) throw new MatrixError("M_INVALID_PARAM", `Missing ${what}`);

@@ -5,7 +5,7 @@ import { authenticate } from "../auth.ts";
 
 export function capabilitiesRoutes(app: App, deps: Pick<AccountServices, "auth" | "capabilities">): void {
   app.get("/_matrix/client/v3/capabilities", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowGuest: true });
+    const r = await authenticate(deps, request);
     return { capabilities: deps.capabilities.for(r) };
   });
 }

@@ -24,17 +24,17 @@ export function deviceJson(d: Device): Record<string, unknown> {
 
 export function devicesRoutes(app: App, deps: DevicesDeps): void {
   app.get("/_matrix/client/v3/devices", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowGuest: true });
+    const r = await authenticate(deps, request);
     return { devices: (await deps.accounts.listDevices(r.userId)).map(deviceJson) };
   });
 
   app.get("/_matrix/client/v3/devices/:deviceId", async ({ request, params }) => {
-    const r = await authenticate(deps, request, { allowGuest: true });
+    const r = await authenticate(deps, request);
     return deviceJson(await deps.accounts.getDevice(r.userId, params.deviceId));
   });
 
   app.put("/_matrix/client/v3/devices/:deviceId", async ({ request, params, body }) => {
-    const r = await authenticate(deps, request, { allowGuest: true });
+    const r = await authenticate(deps, request);
     // Application services may create devices this way; users may only rename.
     const name = optString(jsonBody(body), "display_name");
     if (r.appserviceId !== undefined && deps.appservices) await deps.appservices.putDevice(r, params.deviceId, name);

@@ -15,7 +15,7 @@ import { jsonBody, optBool, optInt, optString, reqString, type JsonObject } from
 import { intQuery, queryOf, roomIdParam, strQuery } from "./query-params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 
 function aliasParam(v: string | undefined): string {
@@ -66,7 +66,7 @@ export function directoryRoutes(app: App, svc: Services): void {
   /** /publicRooms needs a token unless [room_directory] public_rooms_without_auth. */
   const publicRoomsAuth = async (request: Request) => {
     if (svc.config.room_directory.public_rooms_without_auth) await authenticateOptional(svc, request);
-    else await authenticate(svc, request, { allowGuest: true });
+    else await authenticate(svc, request);
   };
 
   for (const p of PREFIXES) {

@@ -14,7 +14,7 @@ import type { App } from "../app.ts";
 import { authenticate, connectionOf } from "../auth.ts";
 import { jsonBody, withoutAuth } from "../params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 function pathParam(v: string | undefined, what: string): string {
   if (!v) throw new MatrixError("M_INVALID_PARAM", `Missing ${what}`);
@@ -26,17 +26,17 @@ export function e2eeRoutes(app: App, svc: Services): void {
   const keys = () => svc.e2ee.keys;
   for (const p of PREFIXES) {
     app.post(`${p}/keys/upload`, async ({ request, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       return keys().upload(who.userId, who.deviceId, jsonBody(body));
     });
 
     app.post(`${p}/keys/query`, async ({ request, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       return keys().query(who.userId, jsonBody(body));
     });
 
     app.post(`${p}/keys/claim`, async ({ request, body }) => {
-      await authenticate(svc, request, { allowGuest: true });
+      await authenticate(svc, request);
       return keys().claim(jsonBody(body));
     });
 
@@ -80,7 +80,7 @@ export function e2eeRoutes(app: App, svc: Services): void {
     });
 
     app.put(`${p}/sendToDevice/:eventType/:txnId`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       const type = pathParam(params.eventType, "event type");
       const txnId = pathParam(params.txnId, "transaction ID");
       await svc.e2ee.toDevice.send(who.userId, who.deviceId, type, txnId, jsonBody(body));

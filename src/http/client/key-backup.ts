@@ -7,7 +7,7 @@ import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { isJsonObject, jsonBody } from "../params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 function roomIdParam(v: string | undefined): string {
   if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");

@@ -156,7 +156,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   // ---- uploads
 
   const upload = async (request: Request) => {
-    const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
+    const who = await authenticate(svc, request, { refuseSuspended: true });
     const q = queryOf(request);
     const contentUri = await media.upload({
       userId: who.userId,
@@ -172,12 +172,12 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   app.post("/_matrix/media/r0/upload", ({ request }) => upload(request));
 
   app.post("/_matrix/media/v1/create", async ({ request }) => {
-    const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
+    const who = await authenticate(svc, request, { refuseSuspended: true });
     return media.create(who.userId);
   });
 
   const uploadTo = async (request: Request, params: { serverName: string; mediaId: string }) => {
-    const who = await authenticate(svc, request, { allowGuest: false, refuseSuspended: true });
+    const who = await authenticate(svc, request, { refuseSuspended: true });
     await media.uploadTo({
       userId: who.userId,
       unlimited: who.isAdmin,
@@ -195,7 +195,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   // ---- config
 
   const config = async (request: Request) => {
-    await authenticate(svc, request, { allowGuest: true });
+    await authenticate(svc, request);
     return media.mediaConfig();
   };
   app.get("/_matrix/client/v1/media/config", ({ request }) => config(request));
@@ -205,7 +205,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   // ---- downloads
 
   const download = async (request: Request, params: { serverName: string; mediaId: string; fileName?: string }, legacy: boolean) => {
-    if (!legacy) await authenticate(svc, request, { allowGuest: true });
+    if (!legacy) await authenticate(svc, request);
     const q = queryOf(request);
     const file = await media.download({
       serverName: params.serverName,
@@ -228,7 +228,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   }
 
   const thumbnail = async (request: Request, params: { serverName: string; mediaId: string }, legacy: boolean) => {
-    if (!legacy) await authenticate(svc, request, { allowGuest: true });
+    if (!legacy) await authenticate(svc, request);
     const q = queryOf(request);
     const t = await media.thumbnail({
       serverName: params.serverName,
@@ -251,7 +251,7 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   // ---- URL previews
 
   const preview = async (request: Request) => {
-    await authenticate(svc, request, { allowGuest: false });
+    await authenticate(svc, request);
     if (!svc.urlPreviews.enabled) throw new MatrixError("M_UNRECOGNIZED", "URL previews are disabled on this server", {}, 404);
     const q = queryOf(request);
     const url = q.get("url");

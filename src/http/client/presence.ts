@@ -7,7 +7,7 @@ import { authenticate } from "../auth.ts";
 import { jsonBody, optString } from "../params.ts";
 import { userIdParam } from "./query-params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 export function presenceRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {

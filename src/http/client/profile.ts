@@ -22,7 +22,7 @@ export function profileRoutes(app: App, deps: ProfileDeps): void {
   });
 
   app.put("/_matrix/client/v3/profile/:userId/:keyName", async ({ request, params, body: raw }) => {
-    const r = await authenticate(deps, request, { allowGuest: true, refuseSuspended: true });
+    const r = await authenticate(deps, request, { refuseSuspended: true });
     checkProfileKey(params.keyName);
     const body = jsonBody(raw);
     if (!(params.keyName in body)) throw missingParam(`Missing '${params.keyName}'`);
@@ -31,7 +31,7 @@ export function profileRoutes(app: App, deps: ProfileDeps): void {
   });
 
   app.delete("/_matrix/client/v3/profile/:userId/:keyName", async ({ request, params }) => {
-    const r = await authenticate(deps, request, { allowGuest: true, refuseSuspended: true });
+    const r = await authenticate(deps, request, { refuseSuspended: true });
     await deps.profiles.deleteField(r, params.userId, params.keyName);
     return {};
   });

@@ -4,7 +4,7 @@ import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody } from "../params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 export function pushersRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {

@@ -10,7 +10,7 @@ import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { jsonBody, optInt } from "../params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 function roomIdParam(v: string | undefined): string {
   if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
@@ -20,7 +20,7 @@ function roomIdParam(v: string | undefined): string {
 export function ephemeralRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {
     app.put(`${p}/rooms/:roomId/typing/:userId`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       const b = jsonBody(body);
       if (b.typing === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'typing'");
       if (typeof b.typing !== "boolean") throw new MatrixError("M_BAD_JSON", "'typing' must be a boolean");
@@ -32,12 +32,12 @@ export function ephemeralRoutes(app: App, svc: Services): void {
       return {};
     });
     app.post(`${p}/rooms/:roomId/receipt/:receiptType/:eventId`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       await svc.receipts.postReceipt(who.userId, roomIdParam(params.roomId), params.receiptType, params.eventId, jsonBody(body));
       return {};
     });
     app.post(`${p}/rooms/:roomId/read_markers`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       await svc.receipts.setReadMarkers(who.userId, roomIdParam(params.roomId), jsonBody(body));
       return {};
     });

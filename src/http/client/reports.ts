@@ -7,7 +7,7 @@ import { jsonBody, optString, reqString } from "../params.ts";
 import { eventIdParam, roomIdParam, userIdParam } from "./query-params.ts";
 
 export function reportRoutes(app: App, svc: Services): void {
-  for (const p of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
+  for (const p of ["/_matrix/client/v3"]) {
     app.post(`${p}/rooms/:roomId/report/:eventId`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request);
       const b = jsonBody(body);

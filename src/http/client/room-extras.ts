@@ -8,7 +8,7 @@ import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 import { boolQuery, intQuery, queryOf, roomIdParam, strQuery, userIdParam } from "./query-params.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 const viewer = (who: { userId: string; deviceId: string | null }) => ({ userId: who.userId, deviceId: who.deviceId ?? undefined });
 
 export function roomExtrasRoutes(app: App, svc: Services): void {
@@ -26,13 +26,13 @@ export function roomExtrasRoutes(app: App, svc: Services): void {
     });
 
     app.get(`${p}/rooms/:roomId/initialSync`, async ({ request, params }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       const limit = intQuery(queryOf(request), "limit");
       return svc.roomPreviews.roomInitialSync(viewer(who), roomIdParam(params.roomId), limit);
     });
 
     app.get(`${p}/events`, async ({ request }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       const q = queryOf(request);
       const roomId = q.get("room_id");
       return svc.roomPreviews.events(viewer(who), {

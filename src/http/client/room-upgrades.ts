@@ -7,7 +7,7 @@ import { jsonBody, reqString } from "../params.ts";
 import { roomIdParam } from "./query-params.ts";
 
 export function roomUpgradeRoutes(app: App, svc: Services): void {
-  for (const p of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
+  for (const p of ["/_matrix/client/v3"]) {
     app.post(`${p}/rooms/:roomId/upgrade`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = jsonBody(body);

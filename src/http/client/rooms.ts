@@ -15,7 +15,7 @@ import { refuseIfSuspended } from "../../services/auth.ts";
 import { jsonBody, optString } from "../params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 
 /** The request body as a JSON object (it came from JSON.parse, so every value is JSON). */
@@ -206,11 +206,13 @@ export function roomRoutes(app: App, svc: Services): void {
     }
 
     // ---- sending
-    app.put(`${p}/rooms/:roomId/send/:eventType/:txnId`, async ({ request, params, body }) => {
+    // PUT with a transaction ID; POST without one is the legacy form (no deduplication) that
+    // older clients still use, as Synapse serves it.
+    const send = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
       const who = await authenticate(svc, request);
       const roomId = roomIdParam(params.roomId);
       const type = nonEmpty(params.eventType, "event type");
-      const txnId = nonEmpty(params.txnId, "transaction ID");
+      const txnId = params.txnId === undefined ? undefined : nonEmpty(params.txnId, "transaction ID");
       const content = objectBody(body);
       if (who.isSuspended) {
         // A suspended user may still redact their own events (a redaction sent through /send).
@@ -218,10 +220,13 @@ export function roomRoutes(app: App, svc: Services): void {
         await refuseSuspendedRedaction(who, roomId, content.redacts);
       }
       svc.ratelimits.consumeMessage(who);
-      if (who.isShadowBanned) return { event_id: shadowEventId(who, `send\u0000${roomId}\u0000${txnId}`) };
-      const eventId = await rooms.sendMessage(who.userId, roomId, type, content, { deviceId: who.deviceId ?? "", txnId }, tsOverride(who, request));
+      if (who.isShadowBanned) return { event_id: shadowEventId(who, `send\u0000${roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
+      const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
+      const eventId = await rooms.sendMessage(who.userId, roomId, type, content, txn, tsOverride(who, request));
       return { event_id: eventId };
-    });
+    };
+    app.put(`${p}/rooms/:roomId/send/:eventType/:txnId`, ({ request, params, body }) => send(request, params, body));
+    app.post(`${p}/rooms/:roomId/send/:eventType`, ({ request, params, body }) => send(request, params, body));
     const putState = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
       const who = await authenticate(svc, request);
       const roomId = roomIdParam(params.roomId);
@@ -241,18 +246,20 @@ export function roomRoutes(app: App, svc: Services): void {
     };
     app.put(`${p}/rooms/:roomId/state/:eventType`, ({ request, params, body }) => putState(request, params, body));
     app.put(`${p}/rooms/:roomId/state/:eventType/:stateKey`, ({ request, params, body }) => putState(request, params, body));
-    app.put(`${p}/rooms/:roomId/redact/:eventId/:txnId`, async ({ request, params, body }) => {
+    const redact = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
       const who = await authenticate(svc, request);
       const b = objectBody(body);
+      const txnId = params.txnId === undefined ? undefined : nonEmpty(params.txnId, "transaction ID");
       await refuseSuspendedRedaction(who, roomIdParam(params.roomId), eventIdParam(params.eventId));
       svc.ratelimits.consumeMessage(who);
-      if (who.isShadowBanned) return { event_id: shadowEventId(who, `redact\u0000${params.roomId}\u0000${params.txnId}`) };
-      const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), {
-        deviceId: who.deviceId ?? "",
-        txnId: nonEmpty(params.txnId, "transaction ID"),
-      });
+      if (who.isShadowBanned) return { event_id: shadowEventId(who, `redact\u0000${params.roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
+      const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
+      const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), txn);
       return { event_id: eventId };
-    });
+    };
+    app.put(`${p}/rooms/:roomId/redact/:eventId/:txnId`, ({ request, params, body }) => redact(request, params, body));
+    // Without a transaction ID: the legacy form (as Synapse serves it).
+    app.post(`${p}/rooms/:roomId/redact/:eventId`, ({ request, params, body }) => redact(request, params, body));
 
     // ---- reading
     app.get(`${p}/joined_rooms`, async ({ request }) => {

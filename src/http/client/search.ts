@@ -9,7 +9,7 @@ import { jsonBody, optBool, optInt, type JsonObject } from "../params.ts";
 import { queryOf, strQuery } from "./query-params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 
 
 function parseCriteria(c: unknown): SearchCriteria {

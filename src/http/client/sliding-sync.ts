@@ -19,7 +19,7 @@ function timeoutParam(v: string | null): number | undefined {
 
 export function slidingSyncRoutes(app: App, svc: Services): void {
   app.post(SLIDING_SYNC_PATH, async ({ request, body }) => {
-    const who = await authenticate(svc, request, { allowGuest: true });
+    const who = await authenticate(svc, request);
     const q = new URL(request.url).searchParams;
     const parsed = parseSlidingSyncBody(body);
     return svc.slidingSync.sync({

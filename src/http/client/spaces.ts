@@ -10,7 +10,7 @@ import { boolQuery, intQuery, queryOf, roomIdParam, strQuery } from "./query-par
 
 export function spacesRoutes(app: App, svc: Services): void {
   const hierarchy = async (request: Request, roomId: string | undefined) => {
-    const who = await authenticate(svc, request, { allowGuest: true });
+    const who = await authenticate(svc, request);
     const q = queryOf(request);
     return svc.spaces.hierarchy(who.userId, roomIdParam(roomId), {
       suggestedOnly: boolQuery(q, "suggested_only") ?? false,

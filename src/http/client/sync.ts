@@ -6,7 +6,7 @@ import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
 
-const PREFIXES = ["/_matrix/client/v3", "/_matrix/client/r0"];
+const PREFIXES = ["/_matrix/client/v3"];
 const PRESENCE = new Set(["online", "offline", "unavailable"]);
 
 function boolParam(v: string | null, name: string): boolean | undefined {
@@ -34,7 +34,7 @@ function unstableStateAfter(rooms: { join: Record<string, object>; leave: Record
 export function syncRoutes(app: App, svc: Services): void {
   for (const p of PREFIXES) {
     app.get(`${p}/sync`, async ({ request }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       const q = new URL(request.url).searchParams;
       const presence = q.get("set_presence");
       if (presence !== null && !PRESENCE.has(presence)) {
@@ -61,11 +61,11 @@ export function syncRoutes(app: App, svc: Services): void {
     });
 
     app.post(`${p}/user/:userId/filter`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       return { filter_id: await svc.syncFilters.upload(who.userId, params.userId, body) };
     });
     app.get(`${p}/user/:userId/filter/:filterId`, async ({ request, params }) => {
-      const who = await authenticate(svc, request, { allowGuest: true });
+      const who = await authenticate(svc, request);
       return svc.syncFilters.download(who.userId, params.userId, params.filterId);
     });
   }

@@ -1,5 +1,5 @@
 // GET /_matrix/key/v2/server (and the deprecated /_matrix/key/v2/server/{keyId}),
-// GET /_matrix/key/v2/query/{serverName}, POST /_matrix/key/v2/query.
+// GET /_matrix/key/v2/query/{serverName} (and the deprecated /{keyId} form), POST /_matrix/key/v2/query.
 // Spec: server-server-api.md "Retrieving server keys"; data/api/server-server/keys_server.yaml,
 // keys_query.yaml.
 import { MatrixError } from "../../protocol/errors.ts";
@@ -30,14 +30,16 @@ export function keysRoutes(app: App, svc: KeysDeps): void {
   app.get("/_matrix/key/v2/server", ownKeys);
   app.get("/_matrix/key/v2/server/:keyId", ownKeys);
 
-  app.get("/_matrix/key/v2/query/:serverName", async ({ params, request }) => {
+  const queryOne = async (request: Request, serverName: string, keyIds: string[]) => {
     requireFederationEnabled(svc);
-    const serverName = params.serverName;
     if (parseServerName(serverName) === null) throw new MatrixError("M_INVALID_PARAM", "Invalid server name");
     const q = new URL(request.url).searchParams.get("minimum_valid_until_ts") ?? undefined;
     const min = parseMinimum(q, "query", Date.now());
-    return svc.federation.notary.query([{ serverName, keyIds: [], minimumValidUntilTs: min }]);
-  });
+    return svc.federation.notary.query([{ serverName, keyIds, minimumValidUntilTs: min }]);
+  };
+  app.get("/_matrix/key/v2/query/:serverName", ({ params, request }) => queryOne(request, params.serverName, []));
+  // The deprecated form naming one key ID (removed from the spec in v1.1; Synapse and SyTest still use it).
+  app.get("/_matrix/key/v2/query/:serverName/:keyId", ({ params, request }) => queryOne(request, params.serverName, [params.keyId]));
 
   app.post("/_matrix/key/v2/query", async ({ body }) => {
     requireFederationEnabled(svc);

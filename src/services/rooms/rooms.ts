@@ -489,7 +489,8 @@ export class Rooms {
 
   // ------------------------------------------------------------------ sending
 
-  async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string }, ts?: number): Promise<string> {
+  /** `txn` undefined: the legacy POST form without a transaction ID (no deduplication). */
+  async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string } | undefined, ts?: number): Promise<string> {
     await this.requireJoined(sender, roomId);
     // A redaction sent through /send (allowed in every room version since v1.18): `redacts` is
     // read from the content and, in versions before 11, also set at the top level.
@@ -548,7 +549,7 @@ export class Rooms {
     }
   }
 
-  async redact(sender: string, roomId: string, eventId: string, reason: string | undefined, txn: { deviceId: string; txnId: string }): Promise<string> {
+  async redact(sender: string, roomId: string, eventId: string, reason: string | undefined, txn: { deviceId: string; txnId: string } | undefined): Promise<string> {
     await this.requireJoined(sender, roomId);
     const content: JsonObject = {};
     if (reason !== undefined) content.reason = reason;

@@ -1,0 +1,128 @@
+// Guest access (spec: client-server-api/modules/guest_access.md, "Client behaviour"): the spec's
+// list is the one source of truth. The list in src/protocol/guest-access.ts must equal the spec's
+// (parsed from the module's Markdown), and every route of the app is called as a guest: a listed
+// endpoint never answers M_GUEST_ACCESS_FORBIDDEN, every other endpoint that needs a token does.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { GUEST_BY_SETTING, GUEST_ENDPOINTS, GUEST_SAME_OPERATION, guestMayCall } from "../../src/protocol/guest-access.ts";
+import { registerUser, TestClient } from "../helpers/client.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+
+const MODULE = resolve(import.meta.dir, "../../../shared/matrix-spec/content/client-server-api/modules/guest_access.md");
+
+/** The endpoints of the module's "Client behaviour" list, as full paths (version from each link's anchor). */
+function specGuestList(): string[] {
+  const md = readFileSync(MODULE, "utf8");
+  const section = md.slice(md.indexOf("#### Client behaviour"), md.indexOf("#### Server behaviour"));
+  const out: string[] = [];
+  for (const m of section.matchAll(/^\s*\*.*?\[(GET|PUT|POST|DELETE) (\/[^\]\s]+)\]\(#(?:get|put|post|delete)_matrix(client)(v\d+)/gm)) {
+    const [, method, path, api, version] = m;
+    // The link for PUT/DELETE /profile/{userId}/displayname points at {keyName}: the list names displayname.
+    out.push(`${method} /_matrix/${api}/${version}${path}`);
+  }
+  return out;
+}
+
+describe("guest access: the spec's list", () => {
+  test("src/protocol/guest-access.ts lists exactly the spec's endpoints", () => {
+    const spec = specGuestList();
+    expect(spec.length).toBeGreaterThanOrEqual(25);
+    expect(GUEST_ENDPOINTS.map((e) => `${e.method} ${e.path}`).sort()).toEqual([...spec].sort());
+  });
+
+  test("each same-operation path stands for a listed endpoint", () => {
+    const listed = new Set(GUEST_ENDPOINTS.map((e) => `${e.method} ${e.path}`));
+    for (const e of GUEST_SAME_OPERATION) expect(listed.has(e.sameAs)).toBe(true);
+  });
+
+  test("matching: parameters, the optional state key, literal segments", () => {
+    expect(guestMayCall("GET", "/_matrix/client/v3/rooms/!a:b/state/m.room.name")).toBe(true);
+    expect(guestMayCall("GET", "/_matrix/client/v3/rooms/!a:b/state/m.room.name/")).toBe(true);
+    expect(guestMayCall("GET", "/_matrix/client/v3/rooms/!a:b/state/m.room.member/%40u%3Ab")).toBe(true);
+    expect(guestMayCall("PUT", "/_matrix/client/v3/profile/%40u%3Ab/displayname")).toBe(true);
+    expect(guestMayCall("PUT", "/_matrix/client/v3/profile/%40u%3Ab/avatar_url")).toBe(false);
+    expect(guestMayCall("POST", "/_matrix/client/v3/rooms/!a:b/send/m.room.message")).toBe(true);
+    expect(guestMayCall("GET", "/_matrix/client/v3/rooms/!a:b/send/m.room.message/t1")).toBe(false);
+    expect(guestMayCall("PUT", "/_matrix/client/v3/user/%40u%3Ab/account_data/m.direct")).toBe(false);
+    expect(guestMayCall("GET", "/_matrix/client/v3/sync/extra")).toBe(false);
+  });
+});
+
+describe("guest access: every route, called as a guest", () => {
+  let s: TestServer;
+  let anon: TestClient;
+  let guest: TestClient;
+  let roomId: string;
+  beforeAll(async () => {
+    s = await startTestServer({ config: { registration: { enabled: true, allow_guests: true } } });
+    anon = new TestClient(s.url);
+    const g = await anon.ok("POST", "/_matrix/client/v3/register?kind=guest", {});
+    guest = new TestClient(s.url, g.access_token, g.user_id, g.device_id);
+    const owner = await registerUser(s, "owner");
+    roomId = (await owner.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+  });
+  afterAll(() => s.stop());
+
+  const sample = (name: string): string => {
+    if (name === "roomId" || name === "roomIdOrAlias") return encodeURIComponent(roomId);
+    if (name === "userId") return encodeURIComponent(guest.userId!);
+    if (name === "deviceId") return encodeURIComponent(guest.deviceId!);
+    if (name === "eventId") return encodeURIComponent("$nothing");
+    if (name === "serverName") return "localhost";
+    return "x";
+  };
+  const concrete = (path: string) =>
+    path
+      .split("/")
+      .map((seg) => (seg === "*" ? "x" : seg.startsWith(":") ? sample(seg.slice(1).replace(/\?$/, "")) : seg))
+      .join("/");
+  const bySetting = (method: string, path: string) => GUEST_BY_SETTING.some((e) => e.method === method && e.path.replace(/\{[^}]+\}/g, "x") === path);
+
+  test("listed endpoints are open to guests; every other authenticated endpoint refuses them", async () => {
+    const routes = s.hs.app.routes.filter(
+      (r) => ["GET", "PUT", "POST", "DELETE"].includes(r.method) && /^\/(_matrix\/(client|media)|_synapse|_hs)\//.test(r.path),
+    );
+    expect(routes.length).toBeGreaterThan(150);
+    const wrong: string[] = [];
+    let refused = 0;
+    let allowed = 0;
+    for (const r of routes) {
+      const path = concrete(r.path);
+      const body = r.method === "GET" || r.method === "DELETE" ? undefined : {};
+      const asGuest = await guest.request(r.method, path, body);
+      const guestRefused = asGuest.status === 403 && asGuest.body?.errcode === "M_GUEST_ACCESS_FORBIDDEN";
+      if (guestMayCall(r.method, path) || bySetting(r.method, path)) {
+        allowed++;
+        if (guestRefused) wrong.push(`${r.method} ${r.path}: listed, but refused`);
+        continue;
+      }
+      const noToken = await anon.request(r.method, path, body);
+      if (noToken.body?.errcode !== "M_MISSING_TOKEN") {
+        // Needs no token (or answers before asking for one): open to everyone, guests included.
+        if (guestRefused) wrong.push(`${r.method} ${r.path}: needs no token, but refuses guests`);
+        continue;
+      }
+      refused++;
+      if (!guestRefused) wrong.push(`${r.method} ${r.path}: not listed, but a guest got ${asGuest.status} ${JSON.stringify(asGuest.body).slice(0, 80)}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(allowed).toBeGreaterThanOrEqual(GUEST_ENDPOINTS.length);
+    expect(refused).toBeGreaterThan(100);
+  }, 60_000);
+
+  test("a guest cannot set global account data (issue 18), but joins, sends and reads a room open to guests", async () => {
+    const u = encodeURIComponent(guest.userId!);
+    const ad = await guest.put(`/_matrix/client/v3/user/${u}/account_data/m.direct`, {});
+    expect([ad.status, ad.body.errcode]).toEqual([403, "M_GUEST_ACCESS_FORBIDDEN"]);
+    const owner = await registerUser(s, "owner2");
+    const room = (await owner.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", initial_state: [{ type: "m.room.guest_access", state_key: "", content: { guest_access: "can_join" } }] })).room_id;
+    const r = encodeURIComponent(room);
+    await guest.ok("POST", `/_matrix/client/v3/join/${r}`, {});
+    const sent = await guest.ok("PUT", `/_matrix/client/v3/rooms/${r}/send/m.room.message/t1`, { msgtype: "m.text", body: "hi" });
+    const msgs = await guest.ok("GET", `/_matrix/client/v3/rooms/${r}/messages?dir=b&limit=5`);
+    expect(msgs.chunk.map((e: { event_id: string }) => e.event_id)).toContain(sent.event_id);
+    await guest.ok("GET", `/_matrix/client/v3/rooms/${r}/state/m.room.member/${encodeURIComponent(guest.userId!)}`);
+    await guest.ok("POST", `/_matrix/client/v3/rooms/${r}/leave`, {});
+  });
+});
