@@ -38,6 +38,10 @@ interface Recorded {
   filterId: string;
   /** The event bob's read receipt points at. */
   receipted: string;
+  /** bob's last sync token from Synapse, a pagination token from it, and what Synapse paginated from there. */
+  bobSince: string;
+  prevBatch: string;
+  pageFromPrevBatch: string[];
 }
 
 const strip = (e: Ev) => ({ event_id: e.event_id, type: e.type, sender: e.sender, content: e.content, state_key: e.state_key, origin_server_ts: e.origin_server_ts });
@@ -136,7 +140,15 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
     backupVersion: backup.version,
     filterId: filter.filter_id,
     receipted: last,
+    bobSince: "",
+    prevBatch: "",
+    pageFromPrevBatch: [],
   };
+  const bs = await bob.ok("GET", "/_matrix/client/v3/sync?filter=" + enc(JSON.stringify({ room: { timeline: { limit: 3 } } })));
+  rec.bobSince = bs.next_batch;
+  rec.prevBatch = bs.rooms.join[main].timeline.prev_batch;
+  const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(main)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
+  rec.pageFromPrevBatch = page.chunk.map((e: Ev) => e.event_id);
   for (const r of [main, old]) {
     rec.history.set(r, await history(bob, r));
     rec.state.set(r, await stateIds(bob, r));
@@ -300,6 +312,18 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
         }
         const redacted = rec.history.get(rec.rooms[0]!)!.find((e) => e.event_id === rec.redacted)!;
         expect(redacted.content).toEqual({});
+      });
+
+      test("Synapse's sync and pagination tokens still work: sync carries on, /messages pages from the same place", async () => {
+        expect(rec.bobSince).toMatch(/^s\d+_\d+_/);
+        const bob = new TestClient(url, rec.tokens.bob);
+        const s = await bob.ok("GET", `/_matrix/client/v3/sync?timeout=0&since=${enc(rec.bobSince)}`);
+        const old = new Set([...rec.history.values()].flat().map((e) => e.event_id));
+        for (const r of Object.values(s.rooms?.join ?? {}) as Array<{ timeline: { events: Ev[] } }>) {
+          for (const e of r.timeline.events) expect(old.has(e.event_id)).toBe(false);
+        }
+        const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(rec.rooms[0]!)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
+        expect(page.chunk.map((e: Ev) => e.event_id)).toEqual(rec.pageFromPrevBatch);
       });
 
       test("account data, tags, push rules, filters and receipts come along", async () => {
