@@ -11,9 +11,12 @@ import { startHomeserver, type Homeserver } from "../../src/homeserver.ts";
 import { registerUser, TestClient, withPasswordAuth } from "../helpers/client.ts";
 import { BACKENDS, freshPostgresDatabase, tempDir } from "../helpers/server.ts";
 import { runHs } from "../helpers/spawn.ts";
-import { startSynapse, synapseUnavailable, type SynapseServer } from "../helpers/synapse.ts";
+import { startSynapse, SYNAPSE_KIT, synapseSourceDir, synapseUnavailable, type SynapseServer } from "../helpers/synapse.ts";
+import { Database } from "bun:sqlite";
+import postgres from "postgres";
 import { createRoom, enc, invite, join, send, setState } from "../helpers/sync.ts";
 import { CrossSigning, TestDevice } from "../e2ee/helpers.ts";
+import { eventually } from "../helpers/wait.ts";
 
 const unavailable = synapseUnavailable();
 if (unavailable) console.warn(`skipping hs import-synapse tests: ${unavailable}`);
@@ -29,6 +32,10 @@ interface Recorded {
   history: Map<string, Ev[]>;
   state: Map<string, string[]>;
   edited: Set<string>;
+  /** The thread root, its reply in the thread and the reaction to it. */
+  threadRoot: string;
+  threadReply: string;
+  reaction: string;
   redacted: string;
   mediaUri: string;
   media: Uint8Array;
@@ -88,8 +95,8 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
   await send(bob, main, "hi alice");
   const toEdit = await send(alice, main, "typo mesage");
   await send(alice, main, { msgtype: "m.text", body: "* typo message", "m.new_content": { msgtype: "m.text", body: "typo message" }, "m.relates_to": { rel_type: "m.replace", event_id: toEdit } });
-  await send(bob, main, { "m.relates_to": { rel_type: "m.annotation", event_id: first, key: "👍" } }, "m.reaction");
-  await send(bob, main, { msgtype: "m.text", body: "in a thread", "m.relates_to": { rel_type: "m.thread", event_id: first } });
+  const reaction = await send(bob, main, { "m.relates_to": { rel_type: "m.annotation", event_id: first, key: "👍" } }, "m.reaction");
+  const threadReply = await send(bob, main, { msgtype: "m.text", body: "in a thread", "m.relates_to": { rel_type: "m.thread", event_id: first } });
   const gone = await send(bob, main, "oops, secret");
   await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(main)}/redact/${enc(gone)}/r1`, { reason: "secret" });
   await setState(alice, main, "m.room.topic", { topic: "The main room" });
@@ -132,6 +139,9 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
     history: new Map(),
     state: new Map(),
     edited: new Set([toEdit]),
+    threadRoot: first,
+    threadReply,
+    reaction,
     redacted: gone,
     mediaUri: up.body.content_uri,
     media,
@@ -156,6 +166,63 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
   return rec;
 }
 
+async function waitForBackgroundUpdates(syn: SynapseServer): Promise<void> {
+  await eventually(
+    async () => {
+      const db = new Database(syn.dbPath, { readonly: true });
+      try {
+        db.exec("PRAGMA busy_timeout = 5000");
+        return (db.query("SELECT COUNT(*) AS n FROM background_updates").get() as { n: number }).n === 0 ? true : undefined;
+      } finally {
+        db.close();
+      }
+    },
+    120_000,
+    "Synapse's background updates",
+    1000,
+  );
+}
+
+async function portSynapseToPostgres(syn: SynapseServer): Promise<{ url: string; drop: () => Promise<void> }> {
+  // Synapse insists on C collation for a new database.
+  const adminUrl = process.env.TEST_POSTGRES_URL!;
+  const name = `hs_test_synapse_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  const pg = {
+    url: u.toString(),
+    drop: async () => {
+      const a = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await a.end();
+    },
+  };
+  const yaml = pathJoin(syn.dir, "port-postgres.yaml");
+  writeFileSync(
+    yaml,
+    JSON.stringify({
+      server_name: syn.serverName,
+      report_stats: false,
+      signing_key_path: syn.signingKeyPath,
+      database: {
+        name: "psycopg2",
+        args: { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), host: u.hostname, port: Number(u.port || 5432), database: u.pathname.slice(1) },
+      },
+    }),
+  );
+  const proc = Bun.spawn(["/usr/bin/python3", "-m", "synapse._scripts.synapse_port_db", "--sqlite-database", syn.dbPath, "--postgres-config", yaml], {
+    env: { ...process.env, PYTHONPATH: `${synapseSourceDir()}:${pathJoin(SYNAPSE_KIT, "pylib")}` },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`synapse_port_db failed (${code}): ${out.slice(-2000)}\n${err.slice(-2000)}`);
+  return pg;
+}
+
 describe.skipIf(unavailable !== null)("hs import-synapse", () => {
   let syn: SynapseServer;
   let rec: Recorded;
@@ -163,7 +230,10 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
   beforeAll(async () => {
     syn = await startSynapse();
     rec = await populate(syn);
-  }, 120_000);
+    // synapse_port_db (for the PostgreSQL source) wants Synapse's background updates finished,
+    // as they are on any Synapse that has run for a while.
+    if (process.env.TEST_POSTGRES_URL) await waitForBackgroundUpdates(syn);
+  }, 180_000);
   afterAll(async () => {
     await syn?.stop();
   });
@@ -177,8 +247,16 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
     expect(r.stderr).toContain("Synapse is running");
   }, 30_000);
 
-  for (const backend of BACKENDS) {
-    describe(`into ${backend}`, () => {
+  /** A Synapse database on PostgreSQL, ported from the SQLite one by Synapse's own synapse_port_db. */
+  let synapsePg: { url: string; drop: () => Promise<void> } | undefined;
+  afterAll(async () => {
+    await synapsePg?.drop();
+  });
+  const combos: Array<{ source: "sqlite" | "postgres"; backend: (typeof BACKENDS)[number] }> = BACKENDS.map((backend) => ({ source: "sqlite", backend }));
+  if (process.env.TEST_POSTGRES_URL) combos.push({ source: "postgres", backend: "sqlite" });
+
+  for (const { source, backend } of combos) {
+    describe(`from Synapse on ${source} into hs on ${backend}`, () => {
       let hs: Homeserver;
       let url: string;
       let dir: string;
@@ -188,6 +266,11 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
 
       beforeAll(async () => {
         await syn.stop(); // idempotent: the first describe stops it
+        let sourceArgs = ["--synapse-config", pathJoin(syn.dir, "synapse.yaml")];
+        if (source === "postgres") {
+          synapsePg ??= await portSynapseToPostgres(syn);
+          sourceArgs = ["--database", synapsePg.url, "--signing-key", syn.signingKeyPath, "--media-store", syn.mediaPath];
+        }
         dir = tempDir("import-");
         let db = `path = "${pathJoin(dir, "hs.db")}"`;
         let pgUrl = "";
@@ -219,10 +302,10 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
             "",
           ].join("\n"),
         );
-        const check = await runHs(["import-synapse", "--synapse-config", pathJoin(syn.dir, "synapse.yaml"), "-c", cfg, "--check"]);
+        const check = await runHs(["import-synapse", ...sourceArgs, "-c", cfg, "--check"]);
         expect(check.code).toBe(0);
         expect(check.stdout).toContain("dry run");
-        const r = await runHs(["import-synapse", "--synapse-config", pathJoin(syn.dir, "synapse.yaml"), "-c", cfg]);
+        const r = await runHs(["import-synapse", ...sourceArgs, "-c", cfg]);
         output = r.stdout;
         if (r.code !== 0) throw new Error(`import failed (${r.code}): ${r.stdout}\n${r.stderr}`);
         const { config } = validateConfig(
@@ -356,6 +439,18 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
           expect(h[0]!.event_id).toBe(id);
           expect(h[1]!.event_id).toBe(rec.history.get(room)![0]!.event_id);
         }
+      });
+
+      test("relations and threads are indexed (in the background after the first start)", async () => {
+        const bob = new TestClient(url, rec.tokens.bob);
+        const room = enc(rec.rooms[0]!);
+        const rel = await eventually(async () => {
+          const r = await bob.ok("GET", `/_matrix/client/v1/rooms/${room}/relations/${enc(rec.threadRoot)}`);
+          return r.chunk.length >= 2 ? r : undefined;
+        });
+        expect(rel.chunk.map((e: Ev) => e.event_id).sort()).toEqual([rec.reaction, rec.threadReply].sort());
+        const threads = await bob.ok("GET", `/_matrix/client/v1/rooms/${room}/threads`);
+        expect(threads.chunk.map((e: Ev) => e.event_id)).toEqual([rec.threadRoot]);
       });
 
       test("media downloads byte-identical", async () => {

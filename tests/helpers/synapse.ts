@@ -15,6 +15,11 @@ export function synapseUnavailable(): string | null {
   return null;
 }
 
+/** Where synapse-peer unpacks Synapse's sources (for running its scripts, e.g. synapse_port_db). */
+export function synapseSourceDir(): string {
+  return join(process.env.TMPDIR ?? "/tmp", "hs-synapse-1.67.0");
+}
+
 export interface SynapseServer {
   url: string;
   serverName: string;

@@ -156,6 +156,10 @@ export class SynapseImporter {
     const server = this.o.serverName;
     const maxStream = Number((await src.all("SELECT MAX(stream_ordering) AS m FROM events"))[0]?.m ?? 0);
     this.otherStreamPos = Math.max(0, maxStream) + 1;
+    const pendingUpdates = await count(src, "background_updates");
+    if (pendingUpdates) {
+      this.notes.push(`Synapse has ${pendingUpdates} unfinished background update(s): for the most faithful import, let Synapse run until they finish (admin API /_synapse/admin/v1/background_updates/status), stop it, and import again`);
+    }
 
     // ---- accounts
     await this.step(
