@@ -4,7 +4,7 @@
 // is recorded; it is stopped; its database is imported into hs (SQLite, and PostgreSQL when
 // TEST_POSTGRES_URL is set); hs then serves the same sessions, rooms, state and history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join as pathJoin } from "node:path";
 import { validateConfig } from "../../src/config/load.ts";
 import { startHomeserver, type Homeserver } from "../../src/homeserver.ts";
@@ -236,6 +236,7 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
   }, 180_000);
   afterAll(async () => {
     await syn?.stop();
+    if (syn) rmSync(syn.dir, { recursive: true, force: true });
   });
 
   test("refuses while Synapse runs", async () => {
@@ -329,7 +330,14 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
       afterAll(async () => {
         await hs?.stop(2000);
         await dropDb?.();
+        rmSync(dir, { recursive: true, force: true });
       });
+
+      test("hs db check finds the imported database consistent", async () => {
+        const r = await runHs(["db", "check", "-c", cfg]);
+        expect(r.stdout).toContain("Database OK");
+        expect(r.code).toBe(0);
+      }, 30_000);
 
       test("the dry run wrote nothing and the import printed a passing verification table", () => {
         expect(output).toContain("Verification (");

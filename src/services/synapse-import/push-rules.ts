@@ -77,10 +77,9 @@ export function convertPushRules(userId: string, rules: readonly SynapsePushRule
     }
     global[kind].push(rule);
   }
-  for (const [namespaced, on] of enabled) {
+  for (const namespaced of enabled.keys()) {
     const id = splitRuleId(namespaced);
     if (id && id.ruleId.startsWith(".") && !changedDefaults.has(namespaced)) changedDefaults.set(namespaced, { ...id });
-    void on;
   }
   for (const [namespaced, c] of changedDefaults) {
     const def = defaults[c.kind].find((d) => d.rule_id === c.ruleId);
