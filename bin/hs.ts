@@ -11,6 +11,7 @@ import "../src/cli/commands/admin-rooms.ts";
 import "../src/cli/commands/db.ts";
 import "../src/cli/commands/backup.ts";
 import "../src/cli/commands/port-db.ts";
+import "../src/cli/commands/import-synapse.ts";
 import "../src/cli/commands/admin-media.ts";
 import "../src/cli/commands/version.ts";
 

@@ -9,3 +9,11 @@ test("tokens round-trip and bad tokens are M_INVALID_PARAM", () => {
     expect(() => decodeToken(bad)).toThrow(expect.objectContaining({ errcode: "M_INVALID_PARAM" }));
   }
 });
+
+test("Synapse's sync and pagination tokens (servers moved with hs import-synapse) are read by their event positions", () => {
+  expect(decodeToken("s72_3_0_1_1_1_1_2_0")).toEqual({ kind: "stream", stream: 72, typing: 0 });
+  expect(decodeToken("t12-345_3_0_1_1_1_1_2_0")).toEqual({ kind: "topo", depth: 12, stream: 345 });
+  for (const bad of ["s72_3_x", "t12-345", "t12--3_0_0", "m72~1.3_0_0"]) {
+    expect(() => decodeToken(bad)).toThrow(expect.objectContaining({ errcode: "M_INVALID_PARAM" }));
+  }
+});
