@@ -16,7 +16,7 @@ import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
-import type { RoomEvents } from "../rooms/events.ts";
+import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import type { FederationRequester } from "./ports.ts";
 import type { FederationReceiver, PduError } from "./receiver.ts";
@@ -327,6 +327,7 @@ export class FederationMembership {
 
   /** Joins a local user to a room through one of `servers` (make_join/send_join). Returns the room ID. */
   async joinRemote(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<string> {
+    assertClientEventJson({ type: "m.room.member", stateKey: userId, content: { ...content, membership: "join" } });
     const supported = [...ROOM_VERSIONS.keys()];
     let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
     for (const server of [...new Set(servers)].filter((s) => s !== this.d.serverName)) {
@@ -418,6 +419,7 @@ export class FederationMembership {
 
   /** Sends a membership change of a local user in a room we are not in (rejecting an invite, knocking). */
   async remoteMembership(userId: string, roomId: string, servers: string[], membership: "leave" | "knock", reason?: string): Promise<void> {
+    assertClientEventJson({ type: "m.room.member", stateKey: userId, content: { membership, reason } });
     let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers for this room");
     for (const server of [...new Set(servers)].filter((s) => s !== this.d.serverName)) {
       try {

@@ -1,0 +1,45 @@
+// Nesting depth of parsed JSON, measured without recursion (JSON.parse itself accepts a million
+// levels; code that recurses over such a value would overflow the stack).
+
+/**
+ * The path (e.g. `a.b[3]`) of the first object or array nested more than `max` levels deep in
+ * `value` (the top-level value is level 1), or null when there is none.
+ */
+export function jsonTooDeep(value: unknown, max: number): string | null {
+  if (value === null || typeof value !== "object") return null;
+  interface Frame {
+    v: object;
+    depth: number;
+    parent: Frame | null;
+    key: string | number;
+  }
+  const stack: Frame[] = [{ v: value, depth: 1, parent: null, key: "" }];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (f.depth > max) return pathOf(f);
+    if (Array.isArray(f.v)) {
+      for (let i = 0; i < f.v.length; i++) {
+        const c: unknown = f.v[i];
+        if (c !== null && typeof c === "object") stack.push({ v: c, depth: f.depth + 1, parent: f, key: i });
+      }
+    } else {
+      for (const k in f.v) {
+        const c = (f.v as Record<string, unknown>)[k];
+        if (c !== null && typeof c === "object") stack.push({ v: c, depth: f.depth + 1, parent: f, key: k });
+      }
+    }
+  }
+  return null;
+}
+
+function pathOf(f: { parent: unknown; key: string | number }): string {
+  const parts: Array<string | number> = [];
+  for (let p = f as { parent: unknown; key: string | number } | null; p && p.parent; p = p.parent as typeof p) parts.push(p.key);
+  parts.reverse();
+  // A path 10,000 levels long says no more than its first steps and its length.
+  const shown = parts.length > 12 ? parts.slice(0, 8) : parts;
+  let s = "";
+  for (const k of shown) s += typeof k === "number" ? `[${k}]` : /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
+  if (shown.length < parts.length) s += `… (${parts.length} levels)`;
+  return s.startsWith(".") ? s.slice(1) : s || "(top level)";
+}
