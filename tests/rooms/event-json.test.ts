@@ -102,3 +102,17 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe("found by the content fuzzer", () => {
+  test("inviting a remote user while federation is disabled: 403 M_FORBIDDEN, not a 502", async () => {
+    const [s, alice] = await serverWithUsers({ config: { federation: { enabled: false } } }, "alice");
+    try {
+      const roomId = await createRoom(alice, {});
+      const r = await alice.post(`/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: "@someone:remote.example" });
+      expectError(r, 403, "M_FORBIDDEN");
+      expect(r.body.error).toContain("federation is disabled");
+    } finally {
+      await s.stop();
+    }
+  });
+});

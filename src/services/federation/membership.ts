@@ -18,6 +18,7 @@ import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
+import { FederationError } from "./client.ts";
 import type { FederationRequester } from "./ports.ts";
 import type { FederationReceiver, PduError } from "./receiver.ts";
 
@@ -45,6 +46,8 @@ export interface MembershipDeps {
  */
 export function asClientError(e: unknown, what: string): MatrixError {
   if (e instanceof MatrixError) return e;
+  // Not an upstream failure: this server is configured not to federate.
+  if (e instanceof FederationError && e.kind === "disabled") return new MatrixError("M_FORBIDDEN", `Cannot ${what}: federation is disabled on this server`);
   const r = e as { status?: number; errcode?: string; body?: { error?: unknown }; message?: string } | undefined;
   if (r?.errcode && r.status !== undefined && r.status >= 400 && r.status < 500) {
     const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
