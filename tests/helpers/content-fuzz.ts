@@ -413,7 +413,7 @@ interface World {
 }
 
 async function setupWorld(t: FuzzTarget, tag: string): Promise<World> {
-  const info = { url: t.url, config: { registration: { shared_secret: t.sharedSecret } } };
+  const info = { url: t.url, serverName: t.serverName, config: { registration: { shared_secret: t.sharedSecret } } };
   const a: TestClient = await registerUser(info, `fuzz_${tag}`, "password", true);
   const b: TestClient = await registerUser(info, `fuzzb_${tag}`, "password");
   const room = (await a.ok<{ room_id: string }>("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_alias_name: `fuzz_${tag}` })).room_id;
