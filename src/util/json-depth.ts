@@ -7,6 +7,36 @@
  */
 export function jsonTooDeep(value: unknown, max: number): string | null {
   if (value === null || typeof value !== "object") return null;
+  // The common case (nothing too deep) allocates no per-node objects: values and depths on two stacks.
+  const values: object[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop()!;
+    const d = depths.pop()!;
+    if (d > max) return pathTo(value, max);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const c: unknown = v[i];
+        if (c !== null && typeof c === "object") {
+          values.push(c);
+          depths.push(d + 1);
+        }
+      }
+    } else {
+      for (const k in v) {
+        const c = (v as Record<string, unknown>)[k];
+        if (c !== null && typeof c === "object") {
+          values.push(c);
+          depths.push(d + 1);
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/** The path to the first value deeper than `max` (known to exist), walked again keeping parents. */
+function pathTo(value: object, max: number): string {
   interface Frame {
     v: object;
     depth: number;
@@ -14,10 +44,11 @@ export function jsonTooDeep(value: unknown, max: number): string | null {
     key: string | number;
   }
   const stack: Frame[] = [{ v: value, depth: 1, parent: null, key: "" }];
-  while (stack.length > 0) {
+  let found: Frame | undefined;
+  while (stack.length > 0 && !found) {
     const f = stack.pop()!;
-    if (f.depth > max) return pathOf(f);
-    if (Array.isArray(f.v)) {
+    if (f.depth > max) found = f;
+    else if (Array.isArray(f.v)) {
       for (let i = 0; i < f.v.length; i++) {
         const c: unknown = f.v[i];
         if (c !== null && typeof c === "object") stack.push({ v: c, depth: f.depth + 1, parent: f, key: i });
@@ -29,12 +60,8 @@ export function jsonTooDeep(value: unknown, max: number): string | null {
       }
     }
   }
-  return null;
-}
-
-function pathOf(f: { parent: unknown; key: string | number }): string {
   const parts: Array<string | number> = [];
-  for (let p = f as { parent: unknown; key: string | number } | null; p && p.parent; p = p.parent as typeof p) parts.push(p.key);
+  for (let p: Frame | null = found ?? null; p && p.parent; p = p.parent) parts.push(p.key);
   parts.reverse();
   // A path 10,000 levels long says no more than its first steps and its length.
   const shown = parts.length > 12 ? parts.slice(0, 8) : parts;
