@@ -44,9 +44,13 @@ sytest: install
 test-reliability: install
 	bash scripts/test.sh tests/reliability
 
-# Longer runs of the same: 100 SIGKILLs per database.
+# Longer runs of the same: 100 SIGKILLs per database; 20,000 content-fuzz requests per database
+# against dist/hs with its memory sampled (fails on any 5xx or memory still growing at the end).
 soak: install
 	HS_CRASH_KILLS=100 bash scripts/test.sh tests/reliability/crash.test.ts
+	$(BUN) scripts/build.ts native
+	$(BUN) scripts/fuzz.ts --requests 20000
+	if [ -n "$${TEST_POSTGRES_URL:-}" ]; then $(BUN) scripts/fuzz.ts --backend postgres --requests 20000; fi
 
 typecheck: install
 	./node_modules/.bin/tsc --noEmit -p .

@@ -95,9 +95,9 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
         hostname: l.bind_address,
         port: l.port,
         tls,
-        // Bun's own limit is a backstop for bodies without Content-Length: above it Bun answers a bare
-        // 413. Declared sizes are checked below, so clients get a Matrix error.
-        maxRequestBodySize: maxBody + 1048576,
+        // Bun's own limit is a backstop: above it Bun answers a bare 413 and closes. Declared sizes up to
+        // it are checked below and the body is read and discarded, so clients get a Matrix error.
+        maxRequestBodySize: maxBody + OVERSIZE_DRAIN_BYTES,
         idleTimeout: 120,
         fetch: async (original, srv) => {
           const path = new URL(original.url).pathname;
@@ -110,7 +110,11 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
           }
           const declared = Number(req.headers.get("content-length") ?? "0");
           if (declared > maxBody) {
-            return matrixErrorResponse(new MatrixError("M_TOO_LARGE", `Request body too large (at most ${maxBody} bytes)`), { Connection: "close" });
+            // A client (Node's fetch, browsers) sends the whole body before it reads the answer: closing
+            // now would hand it EPIPE or a reset instead of the 413. Read and discard the body first;
+            // Bun itself refuses bodies past maxRequestBodySize, which bounds the reading.
+            await discardBody(req);
+            return matrixErrorResponse(new MatrixError("M_TOO_LARGE", `Request body too large (at most ${maxBody} bytes)`));
           }
           // The client behind a trusted reverse proxy (X-Forwarded-For/-Proto), else the peer.
           const { ip, proto } = clientAddress(srv.requestIP(original)?.address ?? "unknown", req.headers, l.tls ? "https" : "http", trusted);
@@ -176,4 +180,18 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
     })());
 
   return { config, db, signingKey, services, app, listeners, stop };
+}
+
+/** How far past the largest accepted body an oversized one is still read (and discarded) to answer 413. */
+export const OVERSIZE_DRAIN_BYTES = 16 * 1048576;
+
+/** Reads a request body to its end and throws it away (errors mean the client went away). */
+async function discardBody(req: Request): Promise<void> {
+  const reader = req.body?.getReader();
+  if (!reader) return;
+  try {
+    for (;;) if ((await reader.read()).done) return;
+  } catch {
+    // The client closed the connection: nothing left to answer.
+  }
 }

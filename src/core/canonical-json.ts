@@ -31,10 +31,11 @@
 export class CanonicalJsonError extends Error {
   override name = "CanonicalJsonError";
   constructor(
-    message: string,
+    /** What is wrong, without the path. */
+    readonly reason: string,
     readonly path: string,
   ) {
-    super(path === "" ? message : `${message} at ${path}`);
+    super(path === "" ? reason : `${reason} at ${path}`);
   }
 }
 

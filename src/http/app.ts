@@ -3,6 +3,7 @@
 // known paths comes from the app's route table (405 M_UNRECOGNIZED on a known path, wrong method).
 import { Elysia } from "elysia";
 import { MatrixError } from "../protocol/errors.ts";
+import { jsonTooDeep } from "../util/json-depth.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
 
@@ -51,6 +52,12 @@ function patternToRegex(path: string): RegExp {
   });
   return new RegExp(`^${parts.join("/")}/?$`);
 }
+
+/**
+ * Deepest nesting accepted in a JSON request body (the top-level value is level 1). The same bound
+ * as canonical JSON's, so that anything deeper is refused before a handler sees it.
+ */
+export const MAX_BODY_DEPTH = 512;
 
 export interface AppOptions {
   /** Largest JSON body accepted (bytes); larger bodies get 413 M_TOO_LARGE. */
@@ -120,11 +127,20 @@ export function createApp(opts: AppOptions) {
       const text = decodeUtf8Body(await request.arrayBuffer());
       if (text.length > opts.maxJsonBodySize) throw new MatrixError("M_TOO_LARGE", "Request body too large");
       if (text.trim() === "") return {};
+      let value: unknown;
       try {
-        return JSON.parse(text);
+        value = JSON.parse(text);
       } catch {
         throw new MatrixError("M_NOT_JSON", "Content not JSON.");
       }
+      // JSON.parse accepts any depth; the code behind it (and canonical JSON) does not.
+      // Each level takes two characters at least, so only longer bodies can be too deep. Measured: the
+      // walk costs 0–30% of JSON.parse (none for short bodies or long strings, most for many small objects).
+      const deep = text.length > 2 * MAX_BODY_DEPTH ? jsonTooDeep(value, MAX_BODY_DEPTH) : null;
+      if (deep !== null) throw new MatrixError("M_BAD_JSON", `JSON nested deeper than ${MAX_BODY_DEPTH} levels at ${deep}`);
+      // Duplicate keys: the last value wins (as in JSON.parse, Python's json and so Synapse), the same
+      // value everywhere the body is used, since the body is parsed once, here.
+      return value;
     })
     .onError(({ code, error, request, path }) => {
       if (error instanceof MatrixError) return matrixErrorResponse(error);

@@ -42,6 +42,20 @@ export function optInt(o: JsonObject, key: string): number | undefined {
   return v;
 }
 
+/**
+ * Longest search term accepted, in UTF-16 code units (user directory, /search, room directory
+ * filters, admin listings). A longer one is refused with 400 M_INVALID_PARAM before it reaches a query.
+ */
+export const MAX_SEARCH_TERM_LENGTH = 1000;
+
+/** `term` unchanged, or 400 M_INVALID_PARAM naming `field` when it is longer than MAX_SEARCH_TERM_LENGTH. */
+export function boundedSearchTerm<T extends string | undefined>(term: T, field: string): T {
+  if (term !== undefined && term.length > MAX_SEARCH_TERM_LENGTH) {
+    throw new MatrixError("M_INVALID_PARAM", `'${field}' is longer than ${MAX_SEARCH_TERM_LENGTH} characters`);
+  }
+  return term;
+}
+
 /** The body without `auth` (the UIA client dict). */
 export function withoutAuth(o: JsonObject): JsonObject {
   const { auth: _auth, ...rest } = o;

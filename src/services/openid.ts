@@ -5,6 +5,8 @@
 import { randomString } from "../util/random.ts";
 
 export const OPENID_TOKEN_LIFETIME_MS = 3600_000;
+/** Live tokens kept at most (any user may ask for many): past it the oldest is forgotten. */
+export const MAX_OPENID_TOKENS = 100_000;
 
 export class OpenIdTokens {
   private readonly tokens = new Map<string, { userId: string; expiresTs: number }>();
@@ -18,6 +20,7 @@ export class OpenIdTokens {
     this.prune();
     const token = randomString(32);
     this.tokens.set(token, { userId, expiresTs: this.now() + OPENID_TOKEN_LIFETIME_MS });
+    while (this.tokens.size > MAX_OPENID_TOKENS) this.tokens.delete(this.tokens.keys().next().value as string);
     return { access_token: token, token_type: "Bearer", matrix_server_name: this.serverName, expires_in: OPENID_TOKEN_LIFETIME_MS / 1000 };
   }
 
@@ -32,8 +35,17 @@ export class OpenIdTokens {
     return t.userId;
   }
 
+  /** Tokens all live as long, so the map is in expiry order: only the expired front is looked at. */
   private prune(): void {
     const now = this.now();
-    for (const [k, v] of this.tokens) if (v.expiresTs <= now) this.tokens.delete(k);
+    for (const [k, v] of this.tokens) {
+      if (v.expiresTs > now) break;
+      this.tokens.delete(k);
+    }
+  }
+
+  /** Tokens held now. */
+  get size(): number {
+    return this.tokens.size;
   }
 }

@@ -4,6 +4,7 @@
 // 255 bytes (M_KEY_TOO_LARGE) and the whole profile, as JSON, under 64 KiB (M_PROFILE_TOO_LARGE).
 // Profile changes are announced through `onProfileChange` (the rooms module propagates displayname
 // and avatar_url into memberships there); remote profiles come through `remoteLookup` (federation).
+import { clientEventJsonIssue } from "../core/client-event-json.ts";
 import { MatrixError, forbidden, notFound } from "../protocol/errors.ts";
 import { parseUserId } from "../protocol/ids.ts";
 import type { AccountsStore } from "../storage/accounts.ts";
@@ -109,6 +110,11 @@ export class ProfileService {
       case "m.tz":
         if (typeof value !== "string") throw new MatrixError("M_BAD_JSON", "m.tz must be a string");
         break;
+    }
+    if (key === "displayname" || key === "avatar_url") {
+      // These go into the user's member events: refused here, before anything is stored, when they could not.
+      const issue = clientEventJsonIssue({ type: "m.room.member", content: { [key]: value } });
+      if (issue) throw new MatrixError("M_BAD_JSON", `Invalid ${key}: ${issue.message.replace(/^Invalid JSON at [^:]*: /, "")}`);
     }
     const json = JSON.stringify(value);
     await this.db.transaction(async (tx) => {

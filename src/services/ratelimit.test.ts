@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { MatrixError } from "../protocol/errors.ts";
-import { RateLimiter } from "./ratelimit.ts";
+import { RateLimiter, SWEEP_AT } from "./ratelimit.ts";
 
 test("a burst is allowed, then the rate; refusals say how long to wait", () => {
   let now = 1_000_000;
@@ -38,4 +38,10 @@ test("check() does not count; record() counts past the limit; disabled limiters 
   expect(l.waitMs("k")).toBe(0);
   const off = new RateLimiter("off", { perMinute: 1, burst: 1 }, () => false);
   for (let i = 0; i < 10; i++) off.consume("k");
+});
+
+test("buckets stay bounded when every request comes from a new, busy client", () => {
+  const l = new RateLimiter("t", { perMinute: 1, burst: 10 }, () => true, () => 0);
+  for (let i = 0; i < 3 * SWEEP_AT; i++) l.record(`client-${i}`);
+  expect(l.size).toBeLessThanOrEqual(SWEEP_AT);
 });

@@ -18,7 +18,8 @@ interface Bucket {
   updated: number;
 }
 
-const SWEEP_AT = 10_000;
+/** Buckets per limiter at most (keys are client-chosen: IPs, user IDs). */
+export const SWEEP_AT = 10_000;
 
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
@@ -49,6 +50,18 @@ export class RateLimiter {
     for (const [k, b] of this.buckets) {
       if (b.level - ((now - b.updated) / 60_000) * this.rule.perMinute <= 0) this.buckets.delete(k);
     }
+    // Still full (many clients, e.g. one per IPv6 address, all busy): the oldest buckets go, down to
+    // 90% so that the next sweep is some inserts away. Memory stays bounded; a forgotten client
+    // merely starts with an empty bucket.
+    for (const k of this.buckets.keys()) {
+      if (this.buckets.size < SWEEP_AT * 0.9) break;
+      this.buckets.delete(k);
+    }
+  }
+
+  /** Buckets held now. */
+  get size(): number {
+    return this.buckets.size;
   }
 
   /** Milliseconds until `cost` more actions are allowed for `key` (0: allowed now). Consumes nothing. */

@@ -17,6 +17,8 @@ import type { UiaService } from "./uia.ts";
 
 /** How long a shared-secret registration nonce stays usable (60 s, as Synapse). */
 export const NONCE_TIMEOUT_MS = 60_000;
+/** Outstanding shared-secret registration nonces kept at most (GET /_synapse/admin/v1/register needs no auth). */
+export const MAX_NONCES = 10_000;
 /** Synapse's user types. */
 export const USER_TYPES = ["bot", "support"] as const;
 
@@ -182,12 +184,18 @@ export class RegistrationService {
     this.clearOldNonces();
     const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(64))).toString("hex");
     this.nonces.set(nonce, this.now());
+    // Anyone may ask for nonces: keep at most MAX_NONCES, the oldest go first.
+    while (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.keys().next().value as string);
     return nonce;
   }
 
+  /** Nonces are kept in the order they were made: only the expired ones at the front are looked at. */
   private clearOldNonces(): void {
     const now = this.now();
-    for (const [n, t] of this.nonces) if (now - t > NONCE_TIMEOUT_MS) this.nonces.delete(n);
+    for (const [n, t] of this.nonces) {
+      if (now - t <= NONCE_TIMEOUT_MS) break;
+      this.nonces.delete(n);
+    }
   }
 
   /** POST /_synapse/admin/v1/register, with Synapse's checks and error answers. */

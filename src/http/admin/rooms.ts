@@ -14,7 +14,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { authenticate, requireAdmin, type Requester } from "../auth.ts";
-import { isJsonObject, jsonBody } from "../params.ts";
+import { boundedSearchTerm, isJsonObject, jsonBody } from "../params.ts";
 import { queryBool, queryInt } from "./query.ts";
 
 type Deps = Pick<Services, "auth" | "adminRooms">;
@@ -33,7 +33,7 @@ export function roomAdminRoutes(app: App, svc: Deps): void {
       limit: queryInt(query, "limit", { min: 1 }),
       orderBy: query.order_by,
       dir: query.dir,
-      searchTerm: query.search_term,
+      searchTerm: boundedSearchTerm(query.search_term, "search_term"),
       publicRooms: queryBool(query, "public_rooms"),
       emptyRooms: queryBool(query, "empty_rooms"),
     });

@@ -22,7 +22,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { authenticate, requireAdmin, type Requester } from "../auth.ts";
-import { jsonBody } from "../params.ts";
+import { boundedSearchTerm, jsonBody } from "../params.ts";
 import { queryAll, queryBool, queryInt, type Query } from "./query.ts";
 
 type Deps = Pick<Services, "auth" | "adminUsers" | "registration">;
@@ -40,8 +40,8 @@ export function userAdminRoutes(app: App, svc: Deps): void {
     return svc.adminUsers.list({
       from: queryInt(query, "from"),
       limit: queryInt(query, "limit", { min: 1 }),
-      userId: query.user_id,
-      name: query.name,
+      userId: boundedSearchTerm(query.user_id, "user_id"),
+      name: boundedSearchTerm(query.name, "name"),
       guests: queryBool(query, "guests"),
       admins: queryBool(query, "admins"),
       // v2: deactivated=true includes them (default: excluded); v3: true = only them, false = none.

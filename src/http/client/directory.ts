@@ -11,7 +11,7 @@ import type { Services } from "../../services/index.ts";
 import type { PublicRoomsRequest } from "../../services/directory/room-directory.ts";
 import type { App } from "../app.ts";
 import { authenticate, authenticateOptional } from "../auth.ts";
-import { jsonBody, optBool, optInt, optString, reqString, type JsonObject } from "../params.ts";
+import { boundedSearchTerm, jsonBody, optBool, optInt, optString, reqString, type JsonObject } from "../params.ts";
 import { intQuery, queryOf, roomIdParam, strQuery } from "./query-params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
@@ -41,7 +41,7 @@ function publicRoomsBody(b: JsonObject): PublicRoomsRequest {
   if (b.filter !== undefined && b.filter !== null) {
     if (!isObject(b.filter)) throw new MatrixError("M_BAD_JSON", "'filter' must be an object");
     const f: NonNullable<PublicRoomsRequest["filter"]> = {};
-    const term = optString(b.filter, "generic_search_term");
+    const term = boundedSearchTerm(optString(b.filter, "generic_search_term"), "filter.generic_search_term");
     if (term !== undefined) f.generic_search_term = term;
     const types = b.filter.room_types;
     if (types !== undefined && types !== null) {
@@ -116,7 +116,7 @@ export function directoryRoutes(app: App, svc: Services): void {
     app.post(`${p}/user_directory/search`, async ({ request, body }) => {
       const who = await authenticate(svc, request);
       const b = jsonBody(body);
-      const term = reqString(b, "search_term");
+      const term = boundedSearchTerm(reqString(b, "search_term"), "search_term");
       const limit = optInt(b, "limit");
       return svc.userDirectory.search(who.userId, term, limit);
     });

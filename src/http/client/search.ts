@@ -5,7 +5,7 @@ import { parseRoomEventFilter } from "../../services/rooms/filters.ts";
 import { SEARCH_KEYS, type SearchCriteria, type SearchKey } from "../../services/search.ts";
 import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
-import { jsonBody, optBool, optInt, type JsonObject } from "../params.ts";
+import { boundedSearchTerm, jsonBody, optBool, optInt, type JsonObject } from "../params.ts";
 import { queryOf, strQuery } from "./query-params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
@@ -16,7 +16,7 @@ function parseCriteria(c: unknown): SearchCriteria {
   if (!isObject(c)) throw new MatrixError("M_BAD_JSON", "'search_categories.room_events' must be an object");
   if (c.search_term === undefined || c.search_term === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'search_term'");
   if (typeof c.search_term !== "string") throw new MatrixError("M_BAD_JSON", "'search_term' must be a string");
-  const criteria: SearchCriteria = { searchTerm: c.search_term, orderBy: "rank", includeState: false, groupBy: [] };
+  const criteria: SearchCriteria = { searchTerm: boundedSearchTerm(c.search_term, "search_term"), orderBy: "rank", includeState: false, groupBy: [] };
   if (c.keys !== undefined && c.keys !== null) {
     if (!Array.isArray(c.keys) || c.keys.some((k) => typeof k !== "string")) throw new MatrixError("M_BAD_JSON", "'keys' must be a list of strings");
     for (const k of c.keys) if (!SEARCH_KEYS.includes(k as SearchKey)) throw new MatrixError("M_INVALID_PARAM", `Unknown search key ${JSON.stringify(k)}`);

@@ -6,6 +6,7 @@ import type { PublicRoomsRequest } from "../../services/directory/room-directory
 import type { App } from "../app.ts";
 import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
+import { boundedSearchTerm } from "../params.ts";
 
 const F = "/_matrix/federation/v1";
 
@@ -44,7 +45,7 @@ export function federationDirectoryRoutes(app: App, svc: Services): void {
     if (typeof b.since === "string") req.since = b.since;
     if (isObject(b.filter)) {
       req.filter = {};
-      if (typeof b.filter.generic_search_term === "string") req.filter.generic_search_term = b.filter.generic_search_term;
+      if (typeof b.filter.generic_search_term === "string") req.filter.generic_search_term = boundedSearchTerm(b.filter.generic_search_term, "filter.generic_search_term");
       if (Array.isArray(b.filter.room_types)) req.filter.room_types = b.filter.room_types.filter((t): t is string | null => t === null || typeof t === "string");
     }
     if (typeof b.third_party_instance_id === "string" && b.include_all_networks !== true) req.thirdPartyInstanceId = b.third_party_instance_id;

@@ -16,8 +16,9 @@ import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
-import type { RoomEvents } from "../rooms/events.ts";
+import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
+import { FederationError } from "./client.ts";
 import type { FederationRequester } from "./ports.ts";
 import type { FederationReceiver, PduError } from "./receiver.ts";
 
@@ -45,6 +46,8 @@ export interface MembershipDeps {
  */
 export function asClientError(e: unknown, what: string): MatrixError {
   if (e instanceof MatrixError) return e;
+  // Not an upstream failure: this server is configured not to federate.
+  if (e instanceof FederationError && e.kind === "disabled") return new MatrixError("M_FORBIDDEN", `Cannot ${what}: federation is disabled on this server`);
   const r = e as { status?: number; errcode?: string; body?: { error?: unknown; room_version?: unknown }; message?: string } | undefined;
   if (r?.errcode && r.status !== undefined && r.status >= 400 && r.status < 500) {
     const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
@@ -329,6 +332,7 @@ export class FederationMembership {
 
   /** Joins a local user to a room through one of `servers` (make_join/send_join). Returns the room ID. */
   async joinRemote(userId: string, roomId: string, servers: string[], content: JsonObject): Promise<string> {
+    assertClientEventJson({ type: "m.room.member", stateKey: userId, content: { ...content, membership: "join" } });
     const supported = [...ROOM_VERSIONS.keys()];
     let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
     for (const server of [...new Set(servers)].filter((s) => s !== this.d.serverName)) {
@@ -420,6 +424,7 @@ export class FederationMembership {
 
   /** Sends a membership change of a local user in a room we are not in (rejecting an invite, knocking). */
   async remoteMembership(userId: string, roomId: string, servers: string[], membership: "leave" | "knock", reason?: string): Promise<void> {
+    assertClientEventJson({ type: "m.room.member", stateKey: userId, content: { membership, reason } });
     let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers for this room");
     for (const server of [...new Set(servers)].filter((s) => s !== this.d.serverName)) {
       try {

@@ -6,6 +6,8 @@
 // retried send with the same transaction ID finds the first event.
 import { checkAuth } from "../../core/auth-rules.ts";
 import { authTypesForEvent, selectAuthEvents } from "../../core/auth-events.ts";
+import { clientEventJsonIssue } from "../../core/client-event-json.ts";
+import { CanonicalJsonError } from "../../core/canonical-json.ts";
 import { computeEventId, roomIdFromCreateEvent } from "../../core/event-id.ts";
 import { checkPduSize, hashAndSignEvent } from "../../core/pdu.ts";
 import { redactEvent } from "../../core/redaction.ts";
@@ -41,6 +43,12 @@ export interface LocalEventInput {
   ts?: number;
   /** Runs after the auth check, before persisting (under the room lock); may return a co-signed copy. */
   beforePersist?: (event: RoomEvent, rv: RoomVersion) => Promise<RoomEvent>;
+}
+
+/** 400 M_BAD_JSON / 413 M_TOO_LARGE unless the event's content, type and state key may go into an event. */
+export function assertClientEventJson(input: { type: string; stateKey?: string; content: unknown }): void {
+  const issue = clientEventJsonIssue({ type: input.type, state_key: input.stateKey, content: input.content });
+  if (issue) throw new MatrixError(issue.errcode, issue.message);
 }
 
 export interface PersistedEvent {
@@ -246,6 +254,7 @@ export class RoomEvents {
    * it. With `txn`, a repeated transaction ID returns the first event instead.
    */
   async send(input: LocalEventInput): Promise<PersistedEvent> {
+    assertClientEventJson(input);
     return this.roomLocks.run(input.roomId, async () => {
       if (input.txn) {
         const prior = await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId);
@@ -276,6 +285,7 @@ export class RoomEvents {
     opts: { txn?: { deviceId: string; txnId: string } } = {},
   ): Promise<string> {
     void opts;
+    assertClientEventJson({ type: "m.room.create", stateKey: "", content: createContent });
     // v12 room IDs are the create event's hash: two rooms created with the same content in the
     // same millisecond would collide, so create timestamps are kept strictly increasing.
     const ts = (this.lastCreateTs = Math.max(Date.now(), this.lastCreateTs + 1));
@@ -295,13 +305,16 @@ export class RoomEvents {
       );
     }
     await this.roomLocks.run(roomId, async () => {
+      // Every event of the new room is checked before the first is stored: no half-created rooms.
+      const inputs = rest(roomId);
+      for (const input of inputs) assertClientEventJson(input);
       const sizeIssues = checkPduSize(create, rv);
       if (sizeIssues.length) throw new MatrixError("M_TOO_LARGE", `m.room.create too large: ${sizeIssues[0]!.field + " " + sizeIssues[0]!.problem}`);
       const createEv = { ...create, event_id: computeEventId(create, rv) } as RoomEvent;
       const auth = checkAuth(createEv, new Map(), rv);
       if (!auth.allowed) throw new MatrixError("M_BAD_JSON", `Invalid m.room.create: ${auth.reason}`);
       await this.persist(createEv, rv, { newRoom: { creator, ts } });
-      for (const input of rest(roomId)) await this.buildAndPersist(input, rv);
+      for (const input of inputs) await this.buildAndPersist(input, rv);
     });
     return roomId;
   }
@@ -309,7 +322,13 @@ export class RoomEvents {
   /** Hashes and signs an unsigned event with this server's key (v1–v2: assigns an event ID). */
   signed(ev: Record<string, unknown>, rv: RoomVersion): Pdu {
     if (rv.eventIdInEvent) ev.event_id = `$${randomString(18)}:${this.d.serverName}`;
-    return hashAndSignEvent(ev, rv, this.d.serverName, this.d.signingKey) as unknown as Pdu;
+    try {
+      return hashAndSignEvent(ev, rv, this.d.serverName, this.d.signingKey) as unknown as Pdu;
+    } catch (e) {
+      // Content is checked on the way in (assertClientEventJson); this catches any path that skipped it.
+      if (e instanceof CanonicalJsonError) throw new MatrixError("M_BAD_JSON", `Invalid JSON at ${e.path || "event"}: ${e.reason}`);
+      throw e;
+    }
   }
 
   /**

@@ -1,0 +1,47 @@
+// What a client (or this server on a client's behalf) may put into an event it builds: the one place
+// that decides it, used by every path that creates a local event (sends, state, createRoom with its
+// creation_content / initial_state / power_level_content_override, redactions, membership changes
+// carrying profile data, room upgrades, appservice and admin APIs).
+//
+// The rule: the event's `content` (and its `type` and `state_key`) must be strict canonical JSON
+// whatever the room version (appendices.md "Canonical JSON"; v6-canonical-json.md): integers in
+// [-(2^53)+1, 2^53-1], no floats, no NaN/Infinity, no lone surrogates in strings or keys, nesting
+// within the canonical bound. Lenient canonical JSON (room versions 1–5) exists only to accept other
+// servers' events; this server never creates one. The event must also fit the 65,536-byte PDU limit
+// (client-server-api "Size limits"), checked here on the content (exactly, with the event's other
+// fields, once built: pdu.ts checkPduSize). Duplicate keys cannot reach this point: request bodies are
+// parsed once, and the last value of a repeated key wins (src/http/app.ts).
+import { CanonicalJsonError, canonicalJson, utf8Length } from "./canonical-json.ts";
+import { MAX_PDU_BYTES } from "./pdu.ts";
+
+export interface ClientEventJsonIssue {
+  /** M_BAD_JSON for values canonical JSON cannot carry, M_TOO_LARGE past the PDU size limit. */
+  readonly errcode: "M_BAD_JSON" | "M_TOO_LARGE";
+  /** Where, from the event's top level: `content.info.mimetype`, `state_key`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ClientEventFields {
+  readonly type?: unknown;
+  readonly state_key?: unknown;
+  readonly content: unknown;
+}
+
+/** The first reason the event fields cannot go into an event, or null. */
+export function clientEventJsonIssue(fields: ClientEventFields): ClientEventJsonIssue | null {
+  const ev: Record<string, unknown> = { content: fields.content };
+  if (fields.type !== undefined) ev.type = fields.type;
+  if (fields.state_key !== undefined) ev.state_key = fields.state_key;
+  let json: string;
+  try {
+    json = canonicalJson(ev);
+  } catch (e) {
+    if (!(e instanceof CanonicalJsonError)) throw e;
+    return { errcode: "M_BAD_JSON", path: e.path, message: `Invalid JSON at ${e.path || "content"}: ${e.reason}` };
+  }
+  if (utf8Length(json) > MAX_PDU_BYTES) {
+    return { errcode: "M_TOO_LARGE", path: "content", message: `Event too large: content is over ${MAX_PDU_BYTES} bytes of canonical JSON` };
+  }
+  return null;
+}
