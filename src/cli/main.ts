@@ -2,6 +2,7 @@
 // run-time errors print one line and exit 1.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { SERVER_VERSION } from "../protocol/versions.ts";
+import { InterruptedError, setPromptCommand } from "./prompt.ts";
 
 export class UsageError extends Error {}
 export class RunError extends Error {}
@@ -79,9 +80,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hs ${name}: unexpected argument '${parsed.positionals[cmd.allowPositionals ?? 0]}' (see hs ${name} --help)\n`);
     return 2;
   }
+  setPromptCommand(name);
   try {
     return (await cmd.run(parsed as never)) ?? 0;
   } catch (e) {
+    if (e instanceof InterruptedError) {
+      process.stderr.write(`hs ${name}: interrupted\n`);
+      return 130;
+    }
     if (e instanceof UsageError) {
       process.stderr.write(`hs ${name}: ${e.message} (see hs ${name} --help)\n`);
       return 2;

@@ -5,7 +5,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { startHomeserver } from "../../src/homeserver.ts";
 import { expectError, loginUser, TestClient, uniqueLocalpart } from "../helpers/client.ts";
 import { startTestServer, tempDir } from "../helpers/server.ts";
-import { runHs } from "../helpers/spawn.ts";
+import { freePort, runHs } from "../helpers/spawn.ts";
 
 describe("hs register-user", () => {
   test("with flags, then with answers on stdin; the users can log in", async () => {
@@ -35,6 +35,18 @@ describe("hs register-user", () => {
     } finally {
       await s.stop();
     }
+  });
+});
+
+describe("hs register-user with the server down", () => {
+  test("says which URL it tried and to start hs serve, before asking anything", async () => {
+    const port = freePort();
+    const r = await runHs(["register-user", "-k", "secret", `http://127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain("localpart");
+    expect(r.stderr).toContain(`http://127.0.0.1:${port}`);
+    expect(r.stderr).toContain("hs serve");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 });
 
