@@ -44,6 +44,9 @@ function commandHelp(c: Command): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Everything hs creates (database, -wal/-shm, media, backups, keys, logs) is private to its
+  // account, whatever the umask it was started with (see src/util/private-files.ts).
+  process.umask(0o077);
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     const target = rest[0] ? commands.get(rest[0]) : undefined;

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { renderConfig } from "../../config/generate.ts";
 import { SCHEMA } from "../../config/schema.ts";
 import { writeNewSigningKey } from "../../services/signing-key-file.ts";
+import { ensurePrivateDir } from "../../util/private-files.ts";
 import { randomString } from "../../util/random.ts";
 import { defaultConfigPath } from "./serve.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
@@ -46,7 +47,7 @@ registerCommand({
       return r.startsWith("..") || isAbsolute(r) ? p : `./${r}`;
     };
     const keyPath = resolve(dataDir, `${serverName}.signing.key`);
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     mkdirSync(configDir, { recursive: true });
     if (existsSync(keyPath)) {
       process.stderr.write(`keeping the existing signing key ${keyPath}\n`);
