@@ -122,6 +122,27 @@ function fillFields(
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
+/**
+ * [registration] mode, or the older enabled/requires_token pair: fills all three consistently.
+ * A mode that contradicts an explicit enabled/requires_token is an error naming both.
+ */
+function resolveRegistrationMode(file: string, raw: Record<string, unknown>, reg: { mode: string; enabled: boolean; requires_token: boolean }, warnings: string[]): void {
+  if ("mode" in raw) {
+    const enabled = reg.mode !== "closed";
+    const requiresToken = reg.mode === "token";
+    if ("enabled" in raw && reg.enabled !== enabled)
+      throw new ConfigError(`${file}: registration.enabled = ${reg.enabled} contradicts registration.mode = "${reg.mode}": remove enabled (mode says it all)`);
+    if ("requires_token" in raw && reg.requires_token !== requiresToken)
+      throw new ConfigError(`${file}: registration.requires_token = ${reg.requires_token} contradicts registration.mode = "${reg.mode}": remove requires_token (mode says it all)`);
+    reg.enabled = enabled;
+    reg.requires_token = requiresToken;
+    return;
+  }
+  reg.mode = !reg.enabled ? "closed" : reg.requires_token ? "token" : "open";
+  if (reg.requires_token && !reg.enabled)
+    warnings.push(`${file}: registration.requires_token = true has no effect while registration is closed (enabled = false): set [registration] mode = "token" to let people sign up with a token`);
+}
+
 /** Validate a parsed TOML document. `file` names it in messages; relative paths resolve against `baseDir`. */
 export function validateConfig(doc: Record<string, unknown>, file: string, baseDir: string): LoadedConfig {
   const warnings: string[] = [];
@@ -150,6 +171,7 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   }
 
   const c = out as Record<string, any>;
+  resolveRegistrationMode(file, isTable(doc.registration) ? doc.registration : {}, c.registration, warnings);
   if (!c.server_name) throw new ConfigError(`${file}: server_name: expected a server name like example.org, found nothing`);
   if (!c.public_baseurl) c.public_baseurl = `https://${c.server_name}/`;
   if (!c.public_baseurl.endsWith("/")) c.public_baseurl += "/";

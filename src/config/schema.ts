@@ -178,9 +178,10 @@ export const SCHEMA = {
   max_json_body_size: int(1048576, "Largest JSON request body accepted on client endpoints, in bytes.", { min: 65536 }),
 
   registration: section("Account registration.", {
-    enabled: bool(false, "Allow anyone to register an account through /register (off by default, as in Synapse)."),
+    mode: oneOf(["closed", "token", "open"] as const, "closed", "Who may sign up through /register: closed (nobody; admins create accounts with hs register-user), token (only people with a registration token from the admin console or hs admin tokens create), open (anyone). Replaces enabled and requires_token, which still work when mode is not set."),
+    enabled: bool(false, "Older form of mode: true is mode = \"open\" (or \"token\" with requires_token). Leave unset when mode is set."),
     shared_secret: str("", "Secret for the shared-secret admin registration API (hs register-user). Empty disables it."),
-    requires_token: bool(false, "Require a registration token (m.login.registration_token) to register."),
+    requires_token: bool(false, "Older form of mode = \"token\" (with enabled = true); on its own, with registration closed, it has no effect. Leave unset when mode is set."),
     allow_guests: bool(false, "Allow guest accounts (kind=guest)."),
   }),
 

@@ -197,6 +197,30 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('[registration] mode: "token" offers only the token stage, "open" the dummy one, "closed" refuses; the admin overview says what tokens need', async () => {
+      for (const [mode, flows] of [
+        ["token", [{ stages: ["m.login.registration_token"] }]],
+        ["open", [{ stages: ["m.login.dummy"] }]],
+        ["closed", undefined],
+      ] as const) {
+        const s = await startTestServer({ backend, config: { registration: { mode } } });
+        try {
+          const r = await new TestClient(s.url).post(REGISTER, { username: "modeuser", password: "pw" });
+          if (flows) {
+            expect(r.status).toBe(401);
+            expect(r.body.flows).toEqual(flows);
+          } else expectError(r, 403, "M_FORBIDDEN");
+          const admin = await registerUser(s, uniqueLocalpart("admin"), "password", true);
+          const o = await admin.ok("GET", "/_hs/admin/v1/server");
+          expect(o.registration.mode).toBe(mode);
+          if (mode === "token") expect(o.registration.token_notice).toBeUndefined();
+          else expect(o.registration.token_notice).toContain(`[registration] mode = "${mode}"`);
+        } finally {
+          await s.stop();
+        }
+      }
+    });
+
     test("requires_token: the m.login.registration_token stage, uses counted, /validity", async () => {
       const s = await startTestServer({ backend, config: { registration: { enabled: true, requires_token: true } } });
       try {

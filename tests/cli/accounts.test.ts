@@ -60,6 +60,8 @@ describe("hs admin tokens", () => {
     const c1 = await runHs(["admin", "tokens", "create", "--token", "welcome", "--uses-allowed", "2", "--config", cfg]);
     expect(c1.code).toBe(0);
     expect(c1.stdout).toContain("welcome");
+    // A generated config has registration closed: the CLI says the token cannot be used yet, and how.
+    expect(c1.stderr).toContain('Note: Registration is closed on this server ([registration] mode = "closed"), so nobody can sign up with a token yet: set mode = "token"');
     const c2 = await runHs(["admin", "tokens", "create", "--length", "10", "--expiry-time", "2099-01-01T00:00:00Z", "--json", "-c", cfg]);
     expect(c2.code).toBe(0);
     const made = JSON.parse(c2.stdout);
@@ -82,7 +84,12 @@ describe("hs admin tokens", () => {
     }
 
     // The running server sees the token made offline.
+    await Bun.write(cfg, (await Bun.file(cfg).text()).replace("[registration]\n", '[registration]\nmode = "token"\n'));
+    const quiet = await runHs(["admin", "tokens", "create", "--token", "later", "-c", cfg]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
     const { config: loaded } = loadConfig(cfg);
+    expect(loaded.registration.mode).toBe("token");
     const config = {
       ...loaded,
       registration: { ...loaded.registration, enabled: true, requires_token: true },
