@@ -197,6 +197,19 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   return { config: c as Config, warnings };
 }
 
+/**
+ * "hs.toml:12:5: invalid TOML: illegal character in key", then the line itself and a caret under
+ * the column (smol-toml knows both; its message repeats them in its own layout).
+ */
+export function tomlSyntaxError(path: string, text: string, e: unknown): string {
+  const err = e as Error & { line?: number; column?: number };
+  const what = err.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+  if (typeof err.line !== "number" || typeof err.column !== "number") return `${path}: invalid TOML: ${what}`;
+  const src = (text.split(/\r?\n/)[err.line - 1] ?? "").replace(/\t/g, " ");
+  const prefix = `${err.line} | `;
+  return `${path}:${err.line}:${err.column}: invalid TOML: ${what}\n${prefix}${src}\n${" ".repeat(prefix.length + Math.max(0, err.column - 1))}^`;
+}
+
 /** Read, parse and validate a config file. Throws ConfigError with a one-line message. */
 export function loadConfig(path: string): LoadedConfig {
   let text: string;
@@ -214,7 +227,7 @@ export function loadConfig(path: string): LoadedConfig {
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`${path}: invalid TOML: ${(e as Error).message.split("\n")[0]}`);
+    throw new ConfigError(tomlSyntaxError(path, text, e));
   }
   return validateConfig(doc, path, dirname(resolve(path)));
 }
