@@ -185,6 +185,14 @@ export const SCHEMA = {
     allow_guests: bool(false, "Allow guest accounts (kind=guest)."),
   }),
 
+  password_policy: section("Rules for new passwords chosen by users (registration, password change) and set by admins, like Synapse's password_config.policy. A weak password is refused with M_WEAK_PASSWORD naming the rules; clients read them at GET /_matrix/client/v3/password_policy. hs generate-config writes minimum_length = 10.", {
+    minimum_length: int(0, "Fewest characters a new password may have (0: any non-empty password).", { min: 0, max: 512 }),
+    require_digit: bool(false, "A new password must contain a digit."),
+    require_symbol: bool(false, "A new password must contain a symbol (neither a letter nor a digit)."),
+    require_lowercase: bool(false, "A new password must contain a lower-case letter."),
+    require_uppercase: bool(false, "A new password must contain an upper-case letter."),
+  }),
+
   auth: section("Access tokens and logins.", {
     access_token_lifetime: int(0, "Lifetime in seconds of access tokens given to clients that support refresh tokens (refresh_token: true); they get a refresh token with it. 0: access tokens never expire and no refresh tokens are issued.", { min: 0 }),
     login_token_lifetime: int(120, "Lifetime in seconds of the single-use m.login.token tokens made by POST /login/get_token.", { min: 1 }),

@@ -97,7 +97,11 @@ describe("generate-config", () => {
     expect(r.code).toBe(0);
     const text = readFileSync(join(dir, "hs.toml"), "utf8");
     expect(text).toContain('server_name = "example.org"');
-    expect(text).toContain("# Allow anyone to register");
+    expect(text).toContain("# Who may sign up through /register");
+    // Generated configs ask for 10-character passwords, and the output says what to do next.
+    expect((parse(text) as any).password_policy.minimum_length).toBe(10);
+    expect(r.stderr).toContain("Next steps:\n  - Start the server:        hs serve --config hs.toml\n  - Create the first admin:  hs register-user --config hs.toml --admin");
+    expect(r.stderr).toContain("Open https://example.org/ in a browser");
     const doc = parse(text) as any;
     expect(doc.registration.shared_secret.length).toBeGreaterThanOrEqual(32);
     expect(doc.signing_key_path).toBe("./d/example.org.signing.key");
@@ -169,6 +173,11 @@ describe("serve", () => {
     expect(log).toContain("unknown key signing_key_pth (did you mean signing_key_path?)");
     expect(log).toContain("created signing key");
     expect(log).toContain("creating SQLite database");
+    // The first start: one schema line, not one per migration, and what to do next.
+    expect(log).toContain("created the database schema");
+    expect(log).not.toContain("applied database migration");
+    const next = log.split("\n").find((l) => l.includes("next steps"));
+    expect(JSON.parse(next!)).toMatchObject({ msg: "no accounts yet: next steps", open: "https://serve.test/", first_admin: `hs register-user --config ${join(dir, "hs.toml")} --admin` });
   });
 
   test("HTTPS listener from [tls]", async () => {
