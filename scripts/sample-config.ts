@@ -7,6 +7,7 @@ export function sampleConfig(): string {
     public_baseurl: "https://matrix.example.org/",
     signing_key_path: "./data/example.org.signing.key",
     "registration.shared_secret": "CHANGE-ME-to-a-long-random-string",
+    "password_policy.minimum_length": 10,
     "database.path": "./data/homeserver.db",
     "media.store_path": "./data/media",
   });

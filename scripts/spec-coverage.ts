@@ -1,5 +1,5 @@
 // Client-Server API coverage: which non-deprecated endpoints of the spec (the OpenAPI files in
-// ../shared/matrix-spec/data/api/client-server) hs routes. The route table is the real one: the
+// data/api/client-server of the spec scripts/matrix-spec.ts finds) hs routes. The route table is the real one: the
 // Elysia app `buildApp` builds on services over a throwaway SQLite database.
 //
 //   bun scripts/spec-coverage.ts                   prints the count and the missing endpoints
@@ -17,8 +17,10 @@ import { createServices } from "../src/services/index.ts";
 import { ensureSigningKey } from "../src/services/signing-key-file.ts";
 import { openDatabase } from "../src/storage/open.ts";
 import { configureLogging } from "../src/util/log.ts";
+import { specAbsentNote, specPath } from "./matrix-spec.ts";
 
-export const SPEC_CS_DIR = resolve(import.meta.dir, "../../shared/matrix-spec/data/api/client-server");
+/** The spec's Client-Server OpenAPI directory, or undefined when no spec is available. */
+export const SPEC_CS_DIR = specPath("data/api/client-server");
 export const BASELINE_FILE = resolve(import.meta.dir, "../tests/spec-coverage.baseline.json");
 
 /** The endpoints (endpointKey) known to be routed: the test fails if one goes missing. */
@@ -39,6 +41,7 @@ export const endpointKey = (e: { method: string; path: string }) => `${e.method.
 
 /** Every operation of the Client-Server API that is not marked deprecated. */
 export function specEndpoints(dir = SPEC_CS_DIR): SpecEndpoint[] {
+  if (!dir) throw new Error(specAbsentNote("the coverage count"));
   const out: SpecEndpoint[] = [];
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
     const doc = Bun.YAML.parse(readFileSync(join(dir, f), "utf8")) as {

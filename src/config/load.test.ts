@@ -41,6 +41,28 @@ describe("config validation", () => {
     expect(() => ok({ server_name: "a.b", listeners: [{ resources: ["client", "web"] }] })).toThrow(/resources among/);
   });
 
+  test("[registration] mode, and the older enabled/requires_token that still work", () => {
+    const reg = (r: Record<string, unknown>) => ok({ server_name: "a.b", registration: r });
+    const pick = (r: Record<string, unknown>) => {
+      const c = reg(r).config.registration;
+      return [c.mode, c.enabled, c.requires_token];
+    };
+    expect(pick({})).toEqual(["closed", false, false]);
+    expect(pick({ mode: "token" })).toEqual(["token", true, true]);
+    expect(pick({ mode: "open" })).toEqual(["open", true, false]);
+    expect(pick({ mode: "closed" })).toEqual(["closed", false, false]);
+    expect(pick({ enabled: true })).toEqual(["open", true, false]);
+    expect(pick({ enabled: true, requires_token: true })).toEqual(["token", true, true]);
+    expect(pick({ mode: "token", enabled: true })).toEqual(["token", true, true]);
+    // requires_token alone did nothing: still closed, with a warning saying how to get token-only sign-up.
+    const lone = reg({ requires_token: true });
+    expect(lone.config.registration.mode).toBe("closed");
+    expect(lone.warnings.join("\n")).toContain('has no effect while registration is closed (enabled = false): set [registration] mode = "token"');
+    expect(() => reg({ mode: "closed", enabled: true })).toThrow('hs.toml: registration.enabled = true contradicts registration.mode = "closed"');
+    expect(() => reg({ mode: "open", requires_token: true })).toThrow('registration.requires_token = true contradicts registration.mode = "open"');
+    expect(() => reg({ mode: "invite" })).toThrow('registration.mode: expected one of "closed", "token", "open"');
+  });
+
   test("unknown keys warn with the nearest known key", () => {
     const { warnings } = ok({ server_name: "a.b", regstration: {}, registration: { enable: true } });
     expect(warnings).toContain("hs.toml: unknown key regstration (did you mean registration?)");

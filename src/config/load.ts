@@ -122,6 +122,27 @@ function fillFields(
 const isTable = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
+/**
+ * [registration] mode, or the older enabled/requires_token pair: fills all three consistently.
+ * A mode that contradicts an explicit enabled/requires_token is an error naming both.
+ */
+function resolveRegistrationMode(file: string, raw: Record<string, unknown>, reg: { mode: string; enabled: boolean; requires_token: boolean }, warnings: string[]): void {
+  if ("mode" in raw) {
+    const enabled = reg.mode !== "closed";
+    const requiresToken = reg.mode === "token";
+    if ("enabled" in raw && reg.enabled !== enabled)
+      throw new ConfigError(`${file}: registration.enabled = ${reg.enabled} contradicts registration.mode = "${reg.mode}": remove enabled (mode says it all)`);
+    if ("requires_token" in raw && reg.requires_token !== requiresToken)
+      throw new ConfigError(`${file}: registration.requires_token = ${reg.requires_token} contradicts registration.mode = "${reg.mode}": remove requires_token (mode says it all)`);
+    reg.enabled = enabled;
+    reg.requires_token = requiresToken;
+    return;
+  }
+  reg.mode = !reg.enabled ? "closed" : reg.requires_token ? "token" : "open";
+  if (reg.requires_token && !reg.enabled)
+    warnings.push(`${file}: registration.requires_token = true has no effect while registration is closed (enabled = false): set [registration] mode = "token" to let people sign up with a token`);
+}
+
 /** Validate a parsed TOML document. `file` names it in messages; relative paths resolve against `baseDir`. */
 export function validateConfig(doc: Record<string, unknown>, file: string, baseDir: string): LoadedConfig {
   const warnings: string[] = [];
@@ -150,6 +171,7 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   }
 
   const c = out as Record<string, any>;
+  resolveRegistrationMode(file, isTable(doc.registration) ? doc.registration : {}, c.registration, warnings);
   if (!c.server_name) throw new ConfigError(`${file}: server_name: expected a server name like example.org, found nothing`);
   if (!c.public_baseurl) c.public_baseurl = `https://${c.server_name}/`;
   if (!c.public_baseurl.endsWith("/")) c.public_baseurl += "/";
@@ -175,6 +197,19 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   return { config: c as Config, warnings };
 }
 
+/**
+ * "hs.toml:12:5: invalid TOML: illegal character in key", then the line itself and a caret under
+ * the column (smol-toml knows both; its message repeats them in its own layout).
+ */
+export function tomlSyntaxError(path: string, text: string, e: unknown): string {
+  const err = e as Error & { line?: number; column?: number };
+  const what = err.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+  if (typeof err.line !== "number" || typeof err.column !== "number") return `${path}: invalid TOML: ${what}`;
+  const src = (text.split(/\r?\n/)[err.line - 1] ?? "").replace(/\t/g, " ");
+  const prefix = `${err.line} | `;
+  return `${path}:${err.line}:${err.column}: invalid TOML: ${what}\n${prefix}${src}\n${" ".repeat(prefix.length + Math.max(0, err.column - 1))}^`;
+}
+
 /** Read, parse and validate a config file. Throws ConfigError with a one-line message. */
 export function loadConfig(path: string): LoadedConfig {
   let text: string;
@@ -192,7 +227,7 @@ export function loadConfig(path: string): LoadedConfig {
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`${path}: invalid TOML: ${(e as Error).message.split("\n")[0]}`);
+    throw new ConfigError(tomlSyntaxError(path, text, e));
   }
   return validateConfig(doc, path, dirname(resolve(path)));
 }

@@ -182,10 +182,19 @@ export const SCHEMA = {
   max_json_body_size: int(1048576, "Largest JSON request body accepted on client endpoints, in bytes.", { min: 65536 }),
 
   registration: section("Account registration.", {
-    enabled: bool(false, "Allow anyone to register an account through /register (off by default, as in Synapse)."),
+    mode: oneOf(["closed", "token", "open"] as const, "closed", "Who may sign up through /register: closed (nobody; admins create accounts with hs register-user), token (only people with a registration token from the admin console or hs admin tokens create), open (anyone). Replaces enabled and requires_token, which still work when mode is not set."),
+    enabled: bool(false, "Older form of mode: true is mode = \"open\" (or \"token\" with requires_token). Leave unset when mode is set."),
     shared_secret: str("", "Secret for the shared-secret admin registration API (hs register-user). Empty disables it."),
-    requires_token: bool(false, "Require a registration token (m.login.registration_token) to register."),
+    requires_token: bool(false, "Older form of mode = \"token\" (with enabled = true); on its own, with registration closed, it has no effect. Leave unset when mode is set."),
     allow_guests: bool(false, "Allow guest accounts (kind=guest)."),
+  }),
+
+  password_policy: section("Rules for new passwords chosen by users (registration, password change) and set by admins, like Synapse's password_config.policy. A weak password is refused with M_WEAK_PASSWORD naming the rules; clients read them at GET /_matrix/client/v3/password_policy. hs generate-config writes minimum_length = 10.", {
+    minimum_length: int(0, "Fewest characters a new password may have (0: any non-empty password).", { min: 0, max: 512 }),
+    require_digit: bool(false, "A new password must contain a digit."),
+    require_symbol: bool(false, "A new password must contain a symbol (neither a letter nor a digit)."),
+    require_lowercase: bool(false, "A new password must contain a lower-case letter."),
+    require_uppercase: bool(false, "A new password must contain an upper-case letter."),
   }),
 
   auth: section("Access tokens and logins.", {

@@ -21,6 +21,7 @@ import { hashPassword, verifyDummyPassword, verifyPassword } from "./passwords.t
 import type { ProfileService } from "./profiles.ts";
 import type { RateLimits } from "./ratelimit.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";
+import { checkPasswordPolicy } from "./password-policy.ts";
 
 export type { Device, User };
 
@@ -81,6 +82,11 @@ export function checkNewPassword(password: unknown, name = "password"): string {
 }
 
 export class AccountsService {
+  /** Throws M_WEAK_PASSWORD when a new password breaks [password_policy]. */
+  checkPasswordPolicy(password: string): void {
+    checkPasswordPolicy(password, this.config.password_policy);
+  }
+
   readonly store: AccountsStore;
   readonly loginTypes = new Map<string, LoginType>();
   readonly onDevicesDeleted: DevicesDeletedHook[] = [];

@@ -125,3 +125,15 @@ export class RegistrationTokens {
     return this.store.release(token);
   }
 }
+
+/**
+ * What a registration token needs when the server cannot use it (said by `hs admin tokens create`
+ * and the admin console): undefined when registration is token-only, as tokens expect.
+ */
+export function registrationTokenNotice(mode: "closed" | "token" | "open"): string | undefined {
+  if (mode === "closed")
+    return 'Registration is closed on this server ([registration] mode = "closed"), so nobody can sign up with a token yet: set mode = "token" in homeserver.toml and restart hs.';
+  if (mode === "open")
+    return 'Registration is open ([registration] mode = "open"): anyone can sign up without a token. Set mode = "token" in homeserver.toml (and restart hs) to require one.';
+  return undefined;
+}

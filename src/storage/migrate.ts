@@ -31,9 +31,11 @@ export async function migrate(db: Db, migrations: readonly Migration[] = MIGRATI
       for (const stmt of splitStatements(script)) await tx.run(stmt);
       await tx.run("INSERT INTO schema_version (version) VALUES (?)", [m.version]);
     });
-    log.info("applied database migration", { migration: m.name });
+    log.debug("applied database migration", { migration: m.name });
     applied.push(m.version);
   }
+  // One line at info level (a new database applies every migration: the list is at debug level).
+  if (applied.length > 0) log.info(current === 0 ? "created the database schema" : "updated the database schema", { from_version: current, to_version: applied[applied.length - 1], migrations: applied.length });
   return applied;
 }
 

@@ -79,7 +79,7 @@ function emit(module: string, level: LogLevel, msg: string, fields?: Record<stri
       : JSON.stringify({ ts, level, module, msg: safeMsg, ...safe }) + "\n";
   if (file) {
     try {
-      appendFileSync(file, line);
+      appendFileSync(file, line, { mode: 0o600 });
       return;
     } catch {
       // fall back to stderr when the log file is not writable

@@ -218,6 +218,56 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('[registration] mode: "token" offers only the token stage, "open" the dummy one, "closed" refuses; the admin overview says what tokens need', async () => {
+      for (const [mode, flows] of [
+        ["token", [{ stages: ["m.login.registration_token"] }]],
+        ["open", [{ stages: ["m.login.dummy"] }]],
+        ["closed", undefined],
+      ] as const) {
+        const s = await startTestServer({ backend, config: { registration: { mode } } });
+        try {
+          const r = await new TestClient(s.url).post(REGISTER, { username: "modeuser", password: "pw" });
+          if (flows) {
+            expect(r.status).toBe(401);
+            expect(r.body.flows).toEqual(flows);
+          } else expectError(r, 403, "M_FORBIDDEN");
+          const admin = await registerUser(s, uniqueLocalpart("admin"), "password", true);
+          const o = await admin.ok("GET", "/_hs/admin/v1/server");
+          expect(o.registration.mode).toBe(mode);
+          if (mode === "token") expect(o.registration.token_notice).toBeUndefined();
+          else expect(o.registration.token_notice).toContain(`[registration] mode = "${mode}"`);
+        } finally {
+          await s.stop();
+        }
+      }
+    });
+
+    test("[password_policy]: GET /password_policy; weak passwords refused with M_WEAK_PASSWORD on register, change and admin reset", async () => {
+      const s = await startTestServer({ backend, config: { registration: { mode: "open" }, password_policy: { minimum_length: 10, require_digit: true } } });
+      try {
+        const anon = new TestClient(s.url);
+        const policy = await anon.ok("GET", "/_matrix/client/v3/password_policy");
+        expect(policy).toEqual({ "m.minimum_length": 10, "m.require_digit": true, "m.require_symbol": false, "m.require_lowercase": false, "m.require_uppercase": false });
+        // Refused before any authentication stage.
+        const weak = await anon.post(REGISTER, { username: "weakling", password: "abcdefghij" });
+        expectError(weak, 400, "M_WEAK_PASSWORD");
+        expect(weak.body.error).toBe("Password too weak: it needs a digit (this server's policy: at least 10 characters and a digit)");
+        expectError(await anon.post(REGISTER, { username: "weakling", password: "short1" }), 400, "M_WEAK_PASSWORD");
+        const first = await anon.post(REGISTER, { username: "strong", password: "abcdefghi1" });
+        expect(first.status).toBe(401);
+        const ok = await anon.post(REGISTER, { username: "strong", password: "abcdefghi1", auth: { type: "m.login.dummy", session: first.body.session } });
+        expect(ok.status).toBe(200);
+        const user = new TestClient(s.url, ok.body.access_token);
+        const change = await user.post("/_matrix/client/v3/account/password", { new_password: "tooweak", auth: { type: "m.login.password", identifier: { type: "m.id.user", user: "strong" }, password: "abcdefghi1" } });
+        expectError(change, 400, "M_WEAK_PASSWORD");
+        const admin = await registerUser(s, uniqueLocalpart("admin"), "password", true);
+        expectError(await admin.post(`/_synapse/admin/v1/reset_password/${encodeURIComponent(ok.body.user_id)}`, { new_password: "weak" }), 400, "M_WEAK_PASSWORD");
+        expect((await admin.post(`/_synapse/admin/v1/reset_password/${encodeURIComponent(ok.body.user_id)}`, { new_password: "0123456789" })).status).toBe(200);
+      } finally {
+        await s.stop();
+      }
+    });
+
     test("requires_token: the m.login.registration_token stage, uses counted, /validity", async () => {
       const s = await startTestServer({ backend, config: { registration: { enabled: true, requires_token: true } } });
       try {

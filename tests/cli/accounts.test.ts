@@ -5,7 +5,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { startHomeserver } from "../../src/homeserver.ts";
 import { expectError, loginUser, TestClient, uniqueLocalpart } from "../helpers/client.ts";
 import { startTestServer, tempDir } from "../helpers/server.ts";
-import { runHs } from "../helpers/spawn.ts";
+import { freePort, runHs } from "../helpers/spawn.ts";
 
 describe("hs register-user", () => {
   test("with flags, then with answers on stdin; the users can log in", async () => {
@@ -38,6 +38,18 @@ describe("hs register-user", () => {
   });
 });
 
+describe("hs register-user with the server down", () => {
+  test("says which URL it tried and to start hs serve, before asking anything", async () => {
+    const port = freePort();
+    const r = await runHs(["register-user", "-k", "secret", `http://127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain("localpart");
+    expect(r.stderr).toContain(`http://127.0.0.1:${port}`);
+    expect(r.stderr).toContain("hs serve");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+
 describe("hs admin tokens", () => {
   test("create, list and delete on the database; the server honours the tokens", async () => {
     const dir = tempDir();
@@ -48,6 +60,8 @@ describe("hs admin tokens", () => {
     const c1 = await runHs(["admin", "tokens", "create", "--token", "welcome", "--uses-allowed", "2", "--config", cfg]);
     expect(c1.code).toBe(0);
     expect(c1.stdout).toContain("welcome");
+    // A generated config has registration closed: the CLI says the token cannot be used yet, and how.
+    expect(c1.stderr).toContain('Note: Registration is closed on this server ([registration] mode = "closed"), so nobody can sign up with a token yet: set mode = "token"');
     const c2 = await runHs(["admin", "tokens", "create", "--length", "10", "--expiry-time", "2099-01-01T00:00:00Z", "--json", "-c", cfg]);
     expect(c2.code).toBe(0);
     const made = JSON.parse(c2.stdout);
@@ -70,7 +84,12 @@ describe("hs admin tokens", () => {
     }
 
     // The running server sees the token made offline.
+    await Bun.write(cfg, (await Bun.file(cfg).text()).replace("[registration]\n", '[registration]\nmode = "token"\n'));
+    const quiet = await runHs(["admin", "tokens", "create", "--token", "later", "-c", cfg]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
     const { config: loaded } = loadConfig(cfg);
+    expect(loaded.registration.mode).toBe("token");
     const config = {
       ...loaded,
       registration: { ...loaded.registration, enabled: true, requires_token: true },

@@ -34,6 +34,41 @@ describe("usage", () => {
     }
   });
 
+  test("mistakes get hs's own words: nearest command, unknown and value-less options, -v", async () => {
+    const cases: Array<[string[], string]> = [
+      [["sreve"], "hs: unknown command 'sreve' (did you mean `hs serve`?); see hs help"],
+      [["help", "genrate-config"], "hs: unknown command 'genrate-config' (did you mean `hs generate-config`?); see hs help"],
+      [["frobnicate"], "hs: unknown command 'frobnicate'; see hs help"],
+      [["serve", "--confg", "x"], "hs serve: unknown option --confg (did you mean --config?) (see hs serve --help)"],
+      [["serve", "--config"], "hs serve: option --config needs a value (see hs serve --help)"],
+      [["register-user", "--admin=yes"], "hs register-user: option --admin takes no value (see hs register-user --help)"],
+      [["admin", "tokns", "list"], "hs admin: unknown admin subcommand 'tokns' (did you mean `hs admin tokens`?); subcommands: tokens, users, rooms, media (see hs admin --help)"],
+    ];
+    for (const [args, line] of cases) {
+      const r = await runHs(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(line + "\n");
+    }
+    for (const flag of ["-v", "--version", "-V"]) {
+      const r = await runHs([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^hs \d+\.\d+\.\d+/);
+    }
+  });
+
+  test("hs admin --help lists the subcommands with their actions; hs admin TOPIC --help that topic's options", async () => {
+    const r = await runHs(["admin", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith("Usage: hs admin <subcommand> <action> [options]");
+    expect(r.stdout).toContain("Subcommands:\n  tokens     registration tokens\n      create [--token T");
+    expect(r.stdout).toMatch(/\n  users +users\n/);
+    const t = await runHs(["admin", "users", "--help"]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toContain("hs admin users reset-password USER");
+    expect(t.stdout).toContain("--keep-devices");
+    expect(t.stdout).not.toContain("--uses-allowed");
+  });
+
   test("version", async () => {
     const r = await runHs(["version"]);
     expect(r.code).toBe(0);
@@ -46,9 +81,12 @@ describe("usage", () => {
     const hash = r.stdout.trim();
     expect(hash).toStartWith("$argon2id$");
     expect(await Bun.password.verify("correct horse", hash)).toBe(true);
-    const b = await runHs(["hash-password"], { stdin: "pw1\npw2\n" });
-    expect(b.code).toBe(1);
-    expect(b.stderr).toContain("do not match");
+    // Piped: one line, no confirmation (the confirmation on a terminal: tests/cli/prompts.test.ts).
+    const b = await runHs(["hash-password"], { stdin: "pw1\n" });
+    expect(b.code).toBe(0);
+    expect(await Bun.password.verify("pw1", b.stdout.trim())).toBe(true);
+    const empty = await runHs(["hash-password"], { stdin: "" });
+    expect(empty.code).toBe(1);
   });
 });
 
@@ -59,7 +97,11 @@ describe("generate-config", () => {
     expect(r.code).toBe(0);
     const text = readFileSync(join(dir, "hs.toml"), "utf8");
     expect(text).toContain('server_name = "example.org"');
-    expect(text).toContain("# Allow anyone to register");
+    expect(text).toContain("# Who may sign up through /register");
+    // Generated configs ask for 10-character passwords, and the output says what to do next.
+    expect((parse(text) as any).password_policy.minimum_length).toBe(10);
+    expect(r.stderr).toContain("Next steps:\n  - Start the server:        hs serve --config hs.toml\n  - Create the first admin:  hs register-user --config hs.toml --admin");
+    expect(r.stderr).toContain("Open https://example.org/ in a browser");
     const doc = parse(text) as any;
     expect(doc.registration.shared_secret.length).toBeGreaterThanOrEqual(32);
     expect(doc.signing_key_path).toBe("./d/example.org.signing.key");
@@ -100,6 +142,16 @@ describe("serve", () => {
     const syntax = await runHs(["serve", "--config", join(dir, "syntax.toml")]);
     expect(syntax.code).toBe(1);
     expect(syntax.stderr).toContain("invalid TOML");
+    // In a long file: file:line:column, the line itself and a caret under the column.
+    const long = readFileSync(join(import.meta.dir, "../../homeserver.toml"), "utf8").split("\n");
+    const at = long.findIndex((l) => l.startsWith("[registration]")) + 1;
+    long.splice(at, 0, "shared secret = \"x\"");
+    writeFileSync(join(dir, "long.toml"), long.join("\n"));
+    const l = await runHs(["serve", "--config", join(dir, "long.toml")]);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toBe(
+      `hs serve: ${join(dir, "long.toml")}:${at + 1}:8: invalid TOML: illegal character in key\n${at + 1} | shared secret = "x"\n${" ".repeat(String(at + 1).length + 3 + 7)}^\n`,
+    );
   });
 
   test("creates database and key, warns about unknown keys, is ready when the port opens, exits 0 on SIGTERM", async () => {
@@ -121,6 +173,11 @@ describe("serve", () => {
     expect(log).toContain("unknown key signing_key_pth (did you mean signing_key_path?)");
     expect(log).toContain("created signing key");
     expect(log).toContain("creating SQLite database");
+    // The first start: one schema line, not one per migration, and what to do next.
+    expect(log).toContain("created the database schema");
+    expect(log).not.toContain("applied database migration");
+    const next = log.split("\n").find((l) => l.includes("next steps"));
+    expect(JSON.parse(next!)).toMatchObject({ msg: "no accounts yet: next steps", open: "https://serve.test/", first_admin: `hs register-user --config ${join(dir, "hs.toml")} --admin` });
   });
 
   test("HTTPS listener from [tls]", async () => {

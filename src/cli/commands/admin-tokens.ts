@@ -1,7 +1,7 @@
 // `hs admin tokens create|list|delete`: manages registration tokens directly in the database (the
 // server may be running or not), with the same rules as Synapse's admin API.
 import { MatrixError } from "../../protocol/errors.ts";
-import { RegistrationTokens, type RegistrationToken } from "../../services/registration-tokens.ts";
+import { registrationTokenNotice, RegistrationTokens, type RegistrationToken } from "../../services/registration-tokens.ts";
 import { RunError, UsageError } from "../main.ts";
 import { openAdminDatabase, registerAdminTopic } from "./admin.ts";
 
@@ -68,18 +68,24 @@ registerAdminTopic({
           }
         : undefined;
 
-    const { db } = await openAdminDatabase(values);
+    const { db, config } = await openAdminDatabase(values);
     const tokens = new RegistrationTokens(db);
     const json = !!values.json;
     try {
       if (action === "create") {
         const t = await tokens.create(createReq!);
         process.stdout.write(json ? JSON.stringify(t) + "\n" : `Created registration token ${describe(t)}\n`);
+        const notice = registrationTokenNotice(config.registration.mode);
+        if (notice) process.stderr.write(`Note: ${notice}\n`);
       } else if (action === "list") {
         const list = await tokens.list(values.valid ? true : values.invalid ? false : undefined);
         if (json) process.stdout.write(JSON.stringify({ registration_tokens: list }) + "\n");
         else if (list.length === 0) process.stdout.write("No registration tokens.\n");
-        else process.stdout.write(list.map(describe).join("\n") + "\n");
+        else {
+          process.stdout.write(list.map(describe).join("\n") + "\n");
+          const notice = registrationTokenNotice(config.registration.mode);
+          if (notice) process.stderr.write(`Note: ${notice}\n`);
+        }
       } else {
         await tokens.delete(arg!);
         process.stdout.write(`Deleted registration token ${arg}\n`);

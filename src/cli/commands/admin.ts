@@ -7,7 +7,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Db } from "../../storage/db.ts";
 import { openDatabase } from "../../storage/open.ts";
 import { configureLogging } from "../../util/log.ts";
-import { registerCommand, UsageError } from "../main.ts";
+import { registerCommand, suggest, UsageError } from "../main.ts";
 import { defaultConfigPath } from "./serve.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
@@ -57,6 +57,29 @@ export async function openAdminDatabase(values: Record<string, string | boolean 
 
 const topicNames = () => [...topics.keys()].join(", ");
 
+const CONFIG_HELP = "  -c, --config PATH    The config file naming the database (default ./homeserver.toml, or $HS_CONFIG)";
+
+/** `hs admin --help`: the topics as subcommands with their actions; `hs admin TOPIC --help`: that topic's usage and options. */
+function adminHelp(positionals: string[]): string {
+  const t = positionals[0] ? topics.get(positionals[0]) : undefined;
+  if (t) {
+    return [`Usage: ${t.usage.join("\n       ")}`, "", `hs admin ${t.name}: ${t.summary}`, "", "Options:", CONFIG_HELP, ...t.help, "  -h, --help           Show this help"].join("\n");
+  }
+  const lines = [
+    "Usage: hs admin <subcommand> <action> [options]",
+    "",
+    "Administration on the database (the server may be running or not).",
+    "",
+    "Subcommands:",
+  ];
+  for (const topic of topics.values()) {
+    lines.push(`  ${topic.name.padEnd(10)} ${topic.summary}`);
+    for (const u of topic.usage) lines.push(`      ${u.replace(/^hs admin \S+ /, "").replace(/ \[--config PATH\]/, "")}`);
+  }
+  lines.push("", "Every subcommand takes -c, --config PATH (default ./homeserver.toml, or $HS_CONFIG).", "Run `hs admin <subcommand> --help` for its options.");
+  return lines.join("\n");
+}
+
 registerCommand({
   name: "admin",
   get summary() {
@@ -70,11 +93,15 @@ registerCommand({
   },
   options,
   allowPositionals: 8,
+  helpText: adminHelp,
   async run({ values, positionals }) {
     const [topic, action, ...args] = positionals;
-    if (!topic) throw new UsageError(`expected a topic: ${topicNames()}`);
+    if (!topic) throw new UsageError(`expected a subcommand: ${topicNames()}`);
     const t = topics.get(topic);
-    if (!t) throw new UsageError(`unknown admin topic '${topic}' (topics: ${topicNames()})`);
+    if (!t) {
+      const near = suggest(topic, [...topics.keys()]);
+      throw new UsageError(`unknown admin subcommand '${topic}'${near ? ` (did you mean \`hs admin ${near}\`?)` : ""}; subcommands: ${topicNames()}`);
+    }
     for (const [k, v] of Object.entries(values)) {
       if (v !== undefined && k !== "config" && k !== "help" && !(k in t.options)) throw new UsageError(`admin ${topic} takes no option --${k}`);
     }

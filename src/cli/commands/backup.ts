@@ -88,7 +88,7 @@ export async function createBackup(configPath: string, config: Config, output: s
   const outDir = dirname(resolve(output));
   if (!existsSync(outDir)) throw new RunError(`the directory ${outDir} does not exist`);
   const staging = join(outDir, `.hs-backup-${randomString(8)}`);
-  mkdirSync(staging, { recursive: true });
+  mkdirSync(staging, { recursive: true, mode: 0o700 });
   const partial = `${output}.partial`;
   try {
     // 1. The database snapshot.

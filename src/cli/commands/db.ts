@@ -1,5 +1,6 @@
 // `hs db check` and `hs db vacuum`: the database's health and housekeeping, without migrating it.
 import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { loadConfig } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
 import type { Db } from "../../storage/db.ts";
@@ -8,6 +9,7 @@ import { checkDatabase } from "../../storage/integrity.ts";
 import { openPostgres } from "../../storage/postgres.ts";
 import { openSqlite } from "../../storage/sqlite.ts";
 import { configureLogging } from "../../util/log.ts";
+import { looseModes } from "../../util/private-files.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
 import { defaultConfigPath } from "./serve.ts";
 
@@ -17,6 +19,17 @@ export function openExistingDatabase(config: Config): Db {
   const path = config.database.path;
   if (path !== ":memory:" && !existsSync(path)) throw new RunError(`no database at ${path} (start hs serve once to create it)`);
   return openSqlite(path);
+}
+
+/** Data files and directories that other local users can read (they should be 0600 / 0700). */
+export function fileModeWarnings(config: Config): string[] {
+  const paths: string[] = [];
+  if (config.database.backend === "sqlite" && config.database.path !== ":memory:") {
+    const p = config.database.path;
+    paths.push(dirname(p), p, `${p}-wal`, `${p}-shm`);
+  }
+  paths.push(config.signing_key_path, config.media.store_path, join(config.media.store_path, "content"));
+  return looseModes([...new Set(paths)]);
 }
 
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
@@ -30,6 +43,7 @@ registerCommand({
   help: [
     "  -c, --config PATH    The config file naming the database (default ./homeserver.toml, or $HS_CONFIG)",
     "  --json               check: print {ok, problems, notes} as JSON",
+    "  check also warns about data files other local users can read (want 0600 files, 0700 directories).",
     "  check exits 1 when it finds a problem. Both work while the server runs (vacuum then waits for",
     "  a quiet moment on SQLite); neither migrates the database.",
   ].join("\n"),
@@ -45,9 +59,11 @@ registerCommand({
     try {
       if (action === "check") {
         const r = await checkDatabase(db, config.server_name);
-        if (values.json) process.stdout.write(JSON.stringify({ ok: r.problems.length === 0, ...r }) + "\n");
+        const warnings = fileModeWarnings(config);
+        if (values.json) process.stdout.write(JSON.stringify({ ok: r.problems.length === 0, ...r, warnings }) + "\n");
         else {
           for (const n of r.notes) process.stdout.write(`  ${n}\n`);
+          for (const w of warnings) process.stdout.write(`WARNING: ${w}\n`);
           for (const p of r.problems) process.stdout.write(`PROBLEM: ${p}\n`);
           process.stdout.write(r.problems.length === 0 ? "Database OK\n" : `${r.problems.length} problem(s) found\n`);
         }

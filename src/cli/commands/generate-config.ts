@@ -3,8 +3,9 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { renderConfig } from "../../config/generate.ts";
 import { SCHEMA } from "../../config/schema.ts";
 import { writeNewSigningKey } from "../../services/signing-key-file.ts";
+import { ensurePrivateDir } from "../../util/private-files.ts";
 import { randomString } from "../../util/random.ts";
-import { defaultConfigPath } from "./serve.ts";
+import { defaultConfigPath, nextStepsText } from "./serve.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
 
 registerCommand({
@@ -46,7 +47,7 @@ registerCommand({
       return r.startsWith("..") || isAbsolute(r) ? p : `./${r}`;
     };
     const keyPath = resolve(dataDir, `${serverName}.signing.key`);
-    mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     mkdirSync(configDir, { recursive: true });
     if (existsSync(keyPath)) {
       process.stderr.write(`keeping the existing signing key ${keyPath}\n`);
@@ -59,11 +60,15 @@ registerCommand({
       ...(baseurl ? { public_baseurl: baseurl } : {}),
       signing_key_path: rel(keyPath),
       "registration.shared_secret": randomString(48),
+      "password_policy.minimum_length": 10,
       "database.path": rel(resolve(dataDir, "homeserver.db")),
       "media.store_path": rel(resolve(dataDir, "media")),
       listeners: [{ port }],
     });
     writeFileSync(configPath, text, { mode: 0o600, flag: "wx" });
     process.stderr.write(`wrote ${configPath}\n`);
+    const given = (values["config-path"] as string | undefined) ?? defaultConfigPath();
+    const url = baseurl ?? `https://${serverName}/`;
+    process.stderr.write(`\n${nextStepsText(given, url, false)}\n`);
   },
 });

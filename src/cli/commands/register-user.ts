@@ -50,6 +50,18 @@ registerCommand({
     }
     const base = parsed.toString().replace(/\/$/, "");
 
+    // Before asking anything: is the server there? (The nonce is fetched again after the prompts.)
+    const endpoint = `${base}/_synapse/admin/v1/register`;
+    const unreachable = (e: unknown) =>
+      new RunError(
+        `cannot reach the server at ${base} (${(e as { code?: string }).code ?? (e as Error).message}): is it running? Start it with \`hs serve${values.config ? ` --config ${values.config}` : ""}\` (or \`make run\`, or \`systemctl start hs\`), or pass its URL`,
+      );
+    try {
+      await fetch(endpoint, { signal: AbortSignal.timeout(10_000) });
+    } catch (e) {
+      throw unreachable(e);
+    }
+
     let user = values.user as string | undefined;
     while (!user) user = (await prompt("New user localpart: ")).trim();
     let password = values.password as string | undefined;
@@ -65,12 +77,11 @@ registerCommand({
       admin = a === "y" || a === "yes" || a === "true";
     }
 
-    const endpoint = `${base}/_synapse/admin/v1/register`;
     let res: Response;
     try {
       res = await fetch(endpoint);
     } catch (e) {
-      throw new RunError(`cannot reach ${base}: ${(e as Error).message}`);
+      throw unreachable(e);
     }
     const nonceBody = (await res.json().catch(() => ({}))) as { nonce?: string; error?: string };
     if (!res.ok || !nonceBody.nonce) throw new RunError(`server refused to give a nonce: ${res.status} ${nonceBody.error ?? ""}`.trim());

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../config/load.ts";
-import { startHomeserver } from "../../homeserver.ts";
+import { startHomeserver, type Homeserver } from "../../homeserver.ts";
 import { configureLogging, log } from "../../util/log.ts";
 import { registerCommand } from "../main.ts";
 
@@ -28,6 +28,32 @@ function installCrashGuard(): void {
   process.on("unhandledRejection", onError("unhandled promise rejection"));
 }
 
+/** The next steps, as text: the URL to open and how to create the first admin. */
+export function nextStepsText(configPath: string, url: string, serving: boolean): string {
+  const cfg = configPath === "./homeserver.toml" ? "" : ` --config ${configPath}`;
+  return [
+    "Next steps:",
+    ...(serving ? [] : [`  - Start the server:        hs serve${cfg}`]),
+    `  - Create the first admin:  hs register-user${cfg} --admin   (in another terminal${serving ? "" : ", with the server running"})`,
+    `  - Open ${url} in a browser and sign in.`,
+  ].join("\n");
+}
+
+/** On a server without any account yet (a first start): what to do next, instead of silence. */
+async function printNextSteps(hs: Homeserver, configPath: string, pretty: boolean): Promise<void> {
+  let users: number;
+  try {
+    users = (await hs.services.adminServer.overview()).users;
+  } catch {
+    return;
+  }
+  if (users > 0) return;
+  // Where clients reach the server (public_baseurl); the listener's own address may not be reachable.
+  const url = hs.config.public_baseurl;
+  if (pretty) process.stderr.write(`\nhs is running. ${nextStepsText(configPath, url, true)}\n\n`);
+  else log.info("no accounts yet: next steps", { open: url, first_admin: `hs register-user --config ${configPath} --admin` });
+}
+
 registerCommand({
   name: "serve",
   summary: "Run the homeserver (client, federation, media and web client)",
@@ -41,6 +67,7 @@ registerCommand({
     for (const w of warnings) log.warn(w);
     installCrashGuard();
     const hs = await startHomeserver(config, { prettyLog });
+    await printNextSteps(hs, (values.config as string | undefined) ?? defaultConfigPath(), prettyLog);
     await new Promise<void>((resolve) => {
       const onSignal = (sig: string) => {
         log.info("received signal", { signal: sig });

@@ -33,7 +33,7 @@ export function accountRoutes(app: App, deps: AccountDeps): void {
     const r = await authenticate(deps, request);
     const body = jsonBody(raw);
     // Type checks before authentication, so that a client does not enter a password in vain.
-    if (body.new_password !== undefined) checkNewPassword(body.new_password, "new_password");
+    if (body.new_password !== undefined) deps.accounts.checkPasswordPolicy(checkNewPassword(body.new_password, "new_password"));
     optBool(body, "logout_devices");
     const outcome = await deps.uia.authenticate(body.auth, {
       flows: [{ stages: [LOGIN_TYPE_PASSWORD] }],
@@ -44,6 +44,7 @@ export function accountRoutes(app: App, deps: AccountDeps): void {
       ip: connectionOf(request).ip,
     });
     const newPassword = checkNewPassword(body.new_password, "new_password");
+    deps.accounts.checkPasswordPolicy(newPassword);
     const logoutDevices = optBool(body, "logout_devices") ?? (outcome.clientDict.logout_devices === false ? false : true);
     await deps.accounts.changePassword(r.userId, newPassword, { logoutDevices, keep: r });
     await deps.uia.finish(outcome.sessionId);

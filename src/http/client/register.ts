@@ -4,6 +4,7 @@
 import { MatrixError, forbidden, missingParam } from "../../protocol/errors.ts";
 import { LOGIN_TYPE_DUMMY, LOGIN_TYPE_REGISTRATION_TOKEN } from "../../protocol/uia.ts";
 import { checkNewPassword } from "../../services/accounts.ts";
+import { checkPasswordPolicy, policyBody } from "../../services/password-policy.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import { hashPassword } from "../../services/passwords.ts";
 import type { Config } from "../../config/schema.ts";
@@ -61,7 +62,8 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
     const inhibitLogin = optBool(body, "inhibit_login") ?? false;
     const refresh = optBool(body, "refresh_token") ?? false;
     const guestToken = optString(body, "guest_access_token");
-    if (body.password !== undefined) checkNewPassword(body.password);
+    // Checked before authentication too, so that nobody completes a registration stage in vain.
+    if (body.password !== undefined) checkPasswordPolicy(checkNewPassword(body.password), config.password_policy);
 
     // Guests upgrade by registering their own localpart with their access token.
     let guestUserId: string | undefined;
@@ -106,6 +108,7 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
     // Parameters may come from the first request of the session when this one only carried `auth`.
     const params = outcome.clientDict;
     const password = checkNewPassword(body.password ?? params.password);
+    checkPasswordPolicy(password, config.password_policy);
     // Checked again: the ID may have been taken while the client was authenticating.
     const localpart = await checkUsername(username ?? (typeof params.username === "string" ? params.username : undefined));
     const passwordHash = await hashPassword(password);
@@ -145,6 +148,9 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
       throw new MatrixError("M_THREEPID_DENIED", `Registration with ${medium === "email" ? "an e-mail address" : "a phone number"} is not supported on this server`);
     });
   }
+
+  // The password rules, for clients to show before the user types (Synapse's endpoint; not in the spec).
+  for (const v of ["v3", "r0"]) app.get(`/_matrix/client/${v}/password_policy`, () => policyBody(config.password_policy));
 
   app.get("/_matrix/client/v1/register/m.login.registration_token/validity", async ({ request, query }) => {
     if (!config.registration.enabled) throw forbidden("Registration is not enabled on this homeserver.");

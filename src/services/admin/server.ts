@@ -4,6 +4,7 @@ import type { Config } from "../../config/schema.ts";
 import { SERVER_VERSION } from "../../protocol/versions.ts";
 import type { Db } from "../../storage/db.ts";
 import { databaseSizeBytes, serverCounts } from "../../storage/db-size.ts";
+import { registrationTokenNotice } from "../registration-tokens.ts";
 
 export interface ServerOverview {
   server_name: string;
@@ -15,6 +16,8 @@ export interface ServerOverview {
   rooms: number;
   events: number;
   local_media: { files: number; bytes: number };
+  /** [registration] mode, and what registration tokens need when the server cannot use them. */
+  registration: { mode: "closed" | "token" | "open"; token_notice?: string };
 }
 
 export class AdminServer {
@@ -24,6 +27,7 @@ export class AdminServer {
 
   async overview(): Promise<ServerOverview> {
     const now = (this.d.now ?? Date.now)();
+    const notice = registrationTokenNotice(this.d.config.registration.mode);
     const [size, counts] = await Promise.all([databaseSizeBytes(this.d.db, this.d.config.database.path), serverCounts(this.d.db, this.d.config.server_name)]);
     return {
       server_name: this.d.config.server_name,
@@ -35,6 +39,7 @@ export class AdminServer {
       rooms: counts.rooms,
       events: counts.events,
       local_media: { files: counts.localMediaFiles, bytes: counts.localMediaBytes },
+      registration: { mode: this.d.config.registration.mode, ...(notice ? { token_notice: notice } : {}) },
     };
   }
 }

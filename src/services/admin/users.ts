@@ -284,6 +284,7 @@ export class AdminUsers {
   /** POST /_synapse/admin/v1/reset_password/{userId}. */
   async resetPassword(requester: Requester, userId: string, newPassword: unknown, logoutDevices: unknown): Promise<void> {
     const password = checkNewPassword(newPassword, "new_password");
+    this.d.accounts.checkPasswordPolicy(password);
     if (logoutDevices !== undefined && typeof logoutDevices !== "boolean") throw badJson("'logout_devices' must be a boolean");
     const user = await this.get(userId);
     if (user.deactivated) throw new MatrixError("M_UNKNOWN", "Cannot set the password of a deactivated user; reactivate it with PUT /_synapse/admin/v2/users");

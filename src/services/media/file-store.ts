@@ -4,11 +4,12 @@
 // Content is streamed to disk while it is hashed and counted, never held whole in memory. Placing a
 // file and deleting an unused one run under a per-hash lock, so a deletion cannot remove a file that
 // an upload of the same content has just started to use.
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { KeyedMutex } from "../../util/mutex.ts";
 import { randomString } from "../../util/random.ts";
+import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../util/private-files.ts";
 
 export class TooLargeError extends Error {
   override name = "TooLargeError";
@@ -37,9 +38,10 @@ export class FileStore {
    * which may run beside a server), removes uploads a previous run left half-written.
    */
   init(cleanTmp = true): void {
-    mkdirSync(join(this.root, "content"), { recursive: true });
+    // Private to hs (0700 directories, 0600 files): see src/util/private-files.ts.
+    ensurePrivateDir(join(this.root, "content"));
     const tmp = join(this.root, "tmp");
-    mkdirSync(tmp, { recursive: true });
+    ensurePrivateDir(tmp);
     if (cleanTmp) for (const f of readdirSync(tmp)) rmSync(join(tmp, f), { force: true });
   }
 
@@ -60,7 +62,7 @@ export class FileStore {
    */
   async receive(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array> | null, maxBytes: number): Promise<PendingFile> {
     const tmp = join(this.root, "tmp", randomString(20));
-    const fh = await open(tmp, "wx", 0o644);
+    const fh = await open(tmp, "wx", PRIVATE_FILE_MODE);
     const hasher = new Bun.CryptoHasher("sha256");
     let size = 0;
     let ok = false;
@@ -134,7 +136,7 @@ export class FileStore {
       await unlink(tmp).catch(() => {});
       return;
     }
-    await mkdir(join(this.root, "content", sha256.slice(0, 2), sha256.slice(2, 4)), { recursive: true });
+    await mkdir(join(this.root, "content", sha256.slice(0, 2), sha256.slice(2, 4)), { recursive: true, mode: PRIVATE_DIR_MODE });
     await rename(tmp, dest);
   }
 }

@@ -413,12 +413,21 @@ function Tokens() {
   const [uses, setUses] = useState("1");
   const [days, setDays] = useState("7");
   const [state, reload] = useLoad(async () => arr((await client.api.get(`${A1}/registration_tokens`)).registration_tokens).map(obj), []);
+  // hs says whether tokens can be used ([registration] mode); other servers do not, and nothing is shown.
+  const [server] = useLoad(async () => optional(client.api.get("/_hs/admin/v1/server")), []);
+  const registration = server.data ? obj(server.data.registration) : undefined;
+  const notice = registration ? str(registration.token_notice) : undefined;
   const link = (token: string) => `${location.origin}/?token=${encodeURIComponent(token)}#register`;
   return (
     <section>
+      {notice && (
+        <p class="notice" role="status" data-testid="token-notice">
+          <Icon name="alert" size={14} /> {notice}
+        </p>
+      )}
       <section class="card">
         <h2>New registration token</h2>
-        <p class="muted">People sign up with a token when the server requires one ([registration] requires_token). Share the token or the sign-up link.</p>
+        <p class="muted">People sign up with a token when the server's registration is token-only ([registration] mode = "token"). Share the token or the sign-up link.</p>
         <AsyncForm
           class="inline"
           submitLabel="Create token"
@@ -428,7 +437,7 @@ function Tokens() {
             if (uses.trim()) body.uses_allowed = Number(uses);
             if (days.trim()) body.expiry_time = Date.now() + Number(days) * 86400000;
             const r = await client.api.post(`${A1}/registration_tokens/new`, body);
-            toast(`Token ${str(r.token)} created`);
+            toast(notice ? `Token ${str(r.token)} created, but it cannot be used yet: see the note above` : `Token ${str(r.token)} created`);
             reload();
           }}
         >

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Api, Session } from "../api.ts";
 import { AsyncForm, Field, Icon, val } from "./common.tsx";
+import { describeRules, rulesProblem, usePasswordRules } from "../password-policy.ts";
 
 type Flows = { flows: string[][] } | null | undefined;
 
@@ -75,9 +76,11 @@ function RegisterForm({ api, onSession, needsToken, initialToken }: { api: Api; 
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [token, setToken] = useState(initialToken);
+  const rules = usePasswordRules(api);
   const submit = async () => {
     if (!/^[a-z0-9._=\-/+]+$/.test(user.trim())) throw new Error("User names may use lower-case letters, digits and . _ = - / +");
-    if (password.length < 8) throw new Error("Choose a password of at least 8 characters.");
+    const weak = rulesProblem(password, rules);
+    if (weak) throw new Error(weak);
     if (password !== confirm) throw new Error("The passwords do not match.");
     onSession(await api.register(user.trim(), password, needsToken ? token.trim() : undefined));
   };
@@ -86,8 +89,8 @@ function RegisterForm({ api, onSession, needsToken, initialToken }: { api: Api; 
       <Field label="User name" hint="Lower-case letters, digits and . _ - only. It cannot be changed later.">
         <input name="username" autocomplete="username" required value={user} onInput={(e) => setUser(val(e).toLowerCase())} autocapitalize="none" spellcheck={false} />
       </Field>
-      <Field label="Password">
-        <input name="password" type="password" autocomplete="new-password" required value={password} onInput={(e) => setPassword(val(e))} />
+      <Field label="Password" hint={describeRules(rules)}>
+        <input name="password" type="password" autocomplete="new-password" required minLength={rules.minLength || undefined} value={password} onInput={(e) => setPassword(val(e))} />
       </Field>
       <Field label="Confirm password">
         <input name="confirm" type="password" autocomplete="new-password" required value={confirm} onInput={(e) => setConfirm(val(e))} />

@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { arr, num, obj, str } from "../api.ts";
 import { shortDate } from "../format.ts";
 import { AsyncForm, attempt, Avatar, Dialog, Field, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
+import { describeRules, rulesProblem, usePasswordRules } from "../password-policy.ts";
 
 interface Device {
   device_id: string;
@@ -153,6 +154,7 @@ function PasswordCard() {
   const [oldPw, setOld] = useState("");
   const [pw, setPw] = useState("");
   const [pw2, setPw2] = useState("");
+  const rules = usePasswordRules(client.api);
   return (
     <section class="card">
       <h2>Password</h2>
@@ -160,7 +162,8 @@ function PasswordCard() {
         submitLabel="Change password"
         busyLabel="Changing…"
         onSubmit={async () => {
-          if (pw.length < 8) throw new Error("Choose a password of at least 8 characters.");
+          const weak = rulesProblem(pw, rules);
+          if (weak) throw new Error(weak);
           if (pw !== pw2) throw new Error("The new passwords do not match.");
           await client.api.withPassword("POST", "/_matrix/client/v3/account/password", { new_password: pw, logout_devices: false }, oldPw);
           setOld("");
@@ -172,7 +175,7 @@ function PasswordCard() {
         <Field label="Current password">
           <input type="password" autocomplete="current-password" required value={oldPw} onInput={(e) => setOld(val(e))} />
         </Field>
-        <Field label="New password">
+        <Field label="New password" hint={describeRules(rules)}>
           <input type="password" autocomplete="new-password" required value={pw} onInput={(e) => setPw(val(e))} />
         </Field>
         <Field label="Repeat new password">
