@@ -20,7 +20,9 @@ export function encodeTopoToken(p: TopoPosition): string {
 }
 
 const STREAM = /^s(\d{1,16})(?:_(\d{1,16}))?$/;
-const TOPO = /^t(\d{1,16})_(\d{1,16})$/;
+// Backfilled events sit below every other position (negative stream orderings, see
+// RoomEvents.persistBackfilled), so the stream part of a topological token may be negative.
+const TOPO = /^t(\d{1,16})_(-?\d{1,16})$/;
 
 export function decodeToken(token: string): Token {
   let m = STREAM.exec(token);
