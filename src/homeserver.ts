@@ -46,6 +46,14 @@ export function resourceOf(path: string): string | undefined {
   return "client";
 }
 
+/**
+ * Servers without authenticated media (Synapse 1.67) fetch media from the federation address on
+ * the legacy download/thumbnail paths, signed with X-Matrix: the federation resource serves them.
+ */
+export function isLegacyServerMediaRequest(path: string, headers: Headers): boolean {
+  return /^\/_matrix\/media\/(r0|v3|v1)\/(download|thumbnail)\//.test(path) && /^X-Matrix\s/i.test(headers.get("authorization") ?? "");
+}
+
 export const RAW_BODY_PREFIXES = ["/_matrix/media/v3/upload", "/_matrix/media/r0/upload", "/_matrix/media/v1/upload"];
 
 export function buildApp(svc: Services): App {
@@ -105,7 +113,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
           const req = withCurrentPath(original);
           const res = resourceOf(path);
           // Key endpoints are part of the federation resource too (as in Synapse).
-          if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation"))) {
+          if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation")) && !(res === "media" && resources.has("federation") && isLegacyServerMediaRequest(path, req.headers))) {
             return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
           }
           const declared = Number(req.headers.get("content-length") ?? "0");

@@ -31,6 +31,7 @@ import { Pushers } from "./pushers.ts";
 import { PushersRepo } from "../storage/pushers.ts";
 import { createSlidingSync, type SlidingSync } from "./sliding-sync/index.ts";
 import { OutboundHttp } from "./federation/outbound-http.ts";
+import { RemoteProfiles } from "./federation/remote-profiles.ts";
 import { IpRangeSet } from "../util/ip-range.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
@@ -136,6 +137,14 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     acls: federation.acls,
     shutdownHooks,
   });
+  // Remote users' profiles come over federation (cached).
+  const remoteProfiles = new RemoteProfiles(federation.client);
+  accountServices.profiles.remoteLookup = remoteProfiles.lookup;
+  // A remote user's new member event may carry a new name: ask again on the next read.
+  events.hooks.afterPersist.push((ev) => {
+    if (ev.type === "m.room.member" && typeof ev.state_key === "string" && !ev.state_key.endsWith(`:${serverName}`)) remoteProfiles.invalidate(ev.state_key);
+  });
+  accountServices.profiles.assertWired();
   // A server that contacts us is up: deliveries queued for it resume at once.
   federation.inboundHooks.push((origin) => void roomFederation.sender.markUp(origin));
   const e2ee = createE2eeServices({

@@ -56,13 +56,36 @@ export class ProfileService {
   async getProfile(userId: string): Promise<Record<string, unknown>> {
     if (!parseUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     if (!this.isLocal(userId)) {
-      const remote = this.remoteLookup ? await this.remoteLookup(userId) : null;
+      if (!this.remoteLookup) throw new Error("ProfileService.remoteLookup is not wired (federation)");
+      let remote: Record<string, unknown> | null;
+      try {
+        remote = await this.remoteLookup(userId);
+      } catch (e) {
+        if (e instanceof MatrixError) throw e;
+        // The user's server could not be reached or answered nonsense (Synapse: 502).
+        throw new MatrixError("M_UNKNOWN", `Could not fetch the profile from ${parseUserId(userId)?.serverName}`, {}, 502);
+      }
       if (!remote) throw notFound("Profile not found");
       return remote;
     }
     const user = await this.users.findUser(userId);
     if (!user || user.deactivated) throw notFound("Profile not found");
     return this.store.getProfile(userId);
+  }
+
+  /**
+   * The profile a federation query for one field answers: the user's profile with only that field,
+   * or without it when unset (spec: query/profile answers 404 only for unknown users).
+   */
+  async getLocalFieldProfile(userId: string, key: string): Promise<Record<string, unknown>> {
+    checkProfileKey(key);
+    const profile = await this.getProfile(userId);
+    return key in profile ? { [key]: profile[key] } : {};
+  }
+
+  /** Throws unless the hooks federation must set are set (checked once at start-up). */
+  assertWired(): void {
+    if (!this.remoteLookup) throw new Error("ProfileService.remoteLookup is not set: remote profiles would always be 404");
   }
 
   /** One field; 404 M_NOT_FOUND when the user or the field does not exist. */

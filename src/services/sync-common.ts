@@ -63,7 +63,11 @@ export async function readTimeline(
     }
     if (scanned >= MAX_TIMELINE_SCAN) break;
   }
-  return { rows: collected.slice(0, limit).reverse(), limited: collected.length > limit || !exhausted, to: toInclusive };
+  // Read to the first event this server has of the room: when older history exists on other
+  // servers (e.g. after a remote join) the timeline is still limited, so clients paginate back
+  // (which backfills).
+  const limited = collected.length > limit || !exhausted || (fromExclusive === undefined && (await d.repo.hasBackwardExtremities(roomId)));
+  return { rows: collected.slice(0, limit).reverse(), limited, to: toInclusive };
 }
 
 async function visibleRows(visibility: Visibility, userId: string, rows: EventRow[], joinedSince: number | undefined): Promise<EventRow[]> {

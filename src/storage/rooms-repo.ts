@@ -178,6 +178,11 @@ export class RoomsRepo {
     );
   }
 
+  /** Whether older history of the room exists on other servers (it has backward extremities). */
+  async hasBackwardExtremities(roomId: string): Promise<boolean> {
+    return (await this.db.get<{ x: number }>("SELECT 1 AS x FROM backward_extremities WHERE room_id = ? LIMIT 1", [roomId])) !== undefined;
+  }
+
   /**
    * Timeline events in topological order around a gap (depth, stream): `b` returns the events
    * before the gap (< (depth, stream)), newest first; `f` the events from the gap on

@@ -11,7 +11,7 @@ import { startHomeserver, type Homeserver } from "../../src/homeserver.ts";
 import { registerUser, TestClient, withPasswordAuth } from "../helpers/client.ts";
 import { BACKENDS, freshPostgresDatabase, tempDir } from "../helpers/server.ts";
 import { runHs } from "../helpers/spawn.ts";
-import { startSynapse, SYNAPSE_KIT, synapseSourceDir, synapseUnavailable, type SynapseServer } from "../helpers/synapse.ts";
+import { startSynapsePeer, SYNAPSE_KIT, synapseSourceDir, synapseUnavailable, type SynapsePeer } from "../helpers/synapse.ts";
 import { Database } from "bun:sqlite";
 import postgres from "postgres";
 import { createRoom, enc, invite, join, send, setState } from "../helpers/sync.ts";
@@ -70,7 +70,7 @@ async function stateIds(c: TestClient, roomId: string): Promise<string[]> {
   return r.map((e) => e.event_id).sort();
 }
 
-async function populate(syn: SynapseServer): Promise<Recorded> {
+async function populate(syn: SynapsePeer): Promise<Recorded> {
   const alice = await registerUser(syn, "alice", "alice-password", true);
   const bob = await registerUser(syn, "bob", "bob-password");
   const carol = await registerUser(syn, "carol", "carol-password");
@@ -166,7 +166,7 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
   return rec;
 }
 
-async function waitForBackgroundUpdates(syn: SynapseServer): Promise<void> {
+async function waitForBackgroundUpdates(syn: SynapsePeer): Promise<void> {
   await eventually(
     async () => {
       const db = new Database(syn.dbPath, { readonly: true });
@@ -183,7 +183,7 @@ async function waitForBackgroundUpdates(syn: SynapseServer): Promise<void> {
   );
 }
 
-async function portSynapseToPostgres(syn: SynapseServer): Promise<{ url: string; drop: () => Promise<void> }> {
+async function portSynapseToPostgres(syn: SynapsePeer): Promise<{ url: string; drop: () => Promise<void> }> {
   // Synapse insists on C collation for a new database.
   const adminUrl = process.env.TEST_POSTGRES_URL!;
   const name = `hs_test_synapse_${Math.random().toString(36).slice(2, 10)}`;
@@ -223,12 +223,12 @@ async function portSynapseToPostgres(syn: SynapseServer): Promise<{ url: string;
   return pg;
 }
 
-describe.skipIf(unavailable !== null)("hs import-synapse", () => {
-  let syn: SynapseServer;
+describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
+  let syn: SynapsePeer;
   let rec: Recorded;
 
   beforeAll(async () => {
-    syn = await startSynapse();
+    syn = await startSynapsePeer({ keepData: true });
     rec = await populate(syn);
     // synapse_port_db (for the PostgreSQL source) wants Synapse's background updates finished,
     // as they are on any Synapse that has run for a while.

@@ -1,98 +1,166 @@
-// A real Synapse 1.67 (../shared/synapse-1.67/synapse-peer) started from an hs-style TOML, for
-// tests that need Synapse's own database (hs import-synapse) or a Synapse peer.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { freePort } from "./spawn.ts";
-import { tempDir } from "./server.ts";
+// A real Synapse 1.67 as the second server of federation tests (issue 17): ../shared/synapse-1.67's
+// `synapse-peer serve --config homeserver.toml` takes the TOML an hs test server gets and runs
+// Synapse in the foreground. Like startFederatingServers' servers it is named localhost:<port>, with
+// a TLS listener (federation, keys) on that port and a plain-HTTP listener for test clients.
+//
+//   const why = synapseUnavailable();           // a reason to skip, or undefined
+//   const syn = await startSynapsePeer();      // ~5 s
+//   const bob = await registerUser(syn, "bob"); // the shared-secret admin API, as with hs
+//
+// hs import-synapse's tests use the same server for its database: `keepData` leaves the files
+// (dbPath, mediaPath, signingKeyPath, synapse.yaml in dir) after stop().
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { freePort, ROOT } from "./spawn.ts";
+import { tempDir, testCertificate } from "./server.ts";
 
-export const SYNAPSE_KIT = process.env.HS_SYNAPSE_KIT ?? "/work/shared/synapse-1.67";
+/** ../shared/synapse-1.67 beside the project (HS_SYNAPSE_KIT overrides it). */
+export const SYNAPSE_KIT = process.env.HS_SYNAPSE_KIT ?? resolve(ROOT, "../shared/synapse-1.67");
+const PEER = join(SYNAPSE_KIT, "synapse-peer");
 
-/** Why Synapse cannot run here, or null when it can (the kit and its Python dependencies are present). */
-export function synapseUnavailable(): string | null {
-  if (!existsSync(join(SYNAPSE_KIT, "synapse-peer"))) return `no Synapse kit at ${SYNAPSE_KIT}`;
-  const r = Bun.spawnSync(["/usr/bin/python3", "-c", "import twisted, signedjson, nacl, bcrypt, canonicaljson, frozendict, pymacaroons, jsonschema, PIL"]);
-  if (r.exitCode !== 0) return `Synapse's Python dependencies are missing (run ${SYNAPSE_KIT}/install-deps.sh)`;
-  return null;
+let unavailable: string | null | undefined;
+
+/** Why Synapse cannot run here (kit or Python packages missing), or undefined when it can. */
+export function synapseUnavailable(): string | undefined {
+  if (unavailable !== undefined) return unavailable ?? undefined;
+  if (!existsSync(PEER)) {
+    unavailable = `${SYNAPSE_KIT} is absent`;
+  } else {
+    // A few of the packages install-deps.sh installs; if they import, the rest are there too.
+    const r = Bun.spawnSync(["/usr/bin/python3", "-c", "import twisted, signedjson, canonicaljson, nacl, jsonschema, frozendict, bcrypt, PIL, pymacaroons, msgpack, phonenumbers, prometheus_client, netaddr, jinja2, bleach, ijson, treq, yaml, attr, sortedcontainers, unpaddedbase64, OpenSSL, pydantic"], { stdout: "ignore", stderr: "pipe" });
+    unavailable = r.exitCode === 0 ? null : `Synapse's Python packages are missing (run ${SYNAPSE_KIT}/install-deps.sh)`;
+  }
+  return unavailable ?? undefined;
 }
+
+export interface SynapsePeer {
+  kind: "synapse";
+  /** http://127.0.0.1:<port>, the client and media listener. */
+  url: string;
+  /** https://127.0.0.1:<port> (federation, keys). */
+  federationUrl: string;
+  port: number;
+  serverName: string;
+  config: { registration: { shared_secret: string } };
+  dir: string;
+  /** Synapse's own log. */
+  logFile: string;
+  /** Its SQLite database, media store and signing key (synapse-peer writes synapse.yaml into dir). */
+  dbPath: string;
+  mediaPath: string;
+  signingKeyPath: string;
+  /** Stops Synapse (idempotent) and, unless started with keepData, deletes its files. */
+  stop(): Promise<void>;
+  /** Stops Synapse, runs `during` while it is down, and starts it again on the same data and ports. */
+  restart(during?: () => Promise<void>): Promise<void>;
+}
+
+const SECRET = "synapse-test-shared-secret";
 
 /** Where synapse-peer unpacks Synapse's sources (for running its scripts, e.g. synapse_port_db). */
 export function synapseSourceDir(): string {
   return join(process.env.TMPDIR ?? "/tmp", "hs-synapse-1.67.0");
 }
 
-export interface SynapseServer {
-  url: string;
-  serverName: string;
-  dir: string;
-  dbPath: string;
-  mediaPath: string;
-  signingKeyPath: string;
-  config: { registration: { shared_secret: string } };
-  stop(): Promise<void>;
-}
-
-/** Starts Synapse on a free loopback port (plain HTTP, client + federation + media). */
-export async function startSynapse(opts: { serverName?: string; dir?: string } = {}): Promise<SynapseServer> {
-  const dir = opts.dir ?? tempDir("synapse-");
-  mkdirSync(dir, { recursive: true });
+export async function startSynapsePeer(opts: { timeoutMs?: number; keepData?: boolean } = {}): Promise<SynapsePeer> {
+  const why = synapseUnavailable();
+  if (why) throw new Error(why);
+  const cert = testCertificate();
+  const dir = tempDir("synapse-peer-");
   const port = freePort();
-  const serverName = opts.serverName ?? "localhost";
-  const secret = "synapse-shared-secret";
+  const clientPort = freePort();
+  const serverName = `localhost:${port}`;
+  const logFile = join(dir, "homeserver.log");
+  mkdirSync(join(dir, "media"), { recursive: true });
   const toml = [
     `server_name = "${serverName}"`,
-    `public_baseurl = "http://127.0.0.1:${port}/"`,
+    `public_baseurl = "http://127.0.0.1:${clientPort}/"`,
     `signing_key_path = "${join(dir, "signing.key")}"`,
-    `[registration]`,
-    `enabled = true`,
-    `shared_secret = "${secret}"`,
-    `allow_guests = true`,
-    `[database]`,
+    "",
+    "[registration]",
+    "enabled = false",
+    `shared_secret = "${SECRET}"`,
+    "allow_guests = true",
+    "",
+    "[database]",
     `path = "${join(dir, "homeserver.db")}"`,
-    `[media]`,
+    "",
+    "[tls]",
+    `certificate_path = "${cert.certPath}"`,
+    `private_key_path = "${cert.keyPath}"`,
+    "",
+    "[media]",
     `store_path = "${join(dir, "media")}"`,
-    `[logging]`,
-    `level = "warning"`,
-    `file = "${join(dir, "synapse.log")}"`,
-    `[[listeners]]`,
-    `bind_address = "127.0.0.1"`,
+    "",
+    "[logging]",
+    `level = "${process.env.SYNAPSE_TEST_LOG ?? "info"}"`,
+    `file = "${logFile}"`,
+    "",
+    "[[listeners]]",
+    'bind_address = "127.0.0.1"',
     `port = ${port}`,
-    `resources = ["client", "federation", "media"]`,
+    "tls = true",
+    'resources = ["federation", "keys"]',
+    "",
+    "[[listeners]]",
+    'bind_address = "127.0.0.1"',
+    `port = ${clientPort}`,
+    'resources = ["client", "media"]',
     "",
   ].join("\n");
-  const cfg = join(dir, "homeserver.toml");
-  writeFileSync(cfg, toml);
-  const proc = Bun.spawn([join(SYNAPSE_KIT, "synapse-peer"), "serve", "--config", cfg], { stdout: "ignore", stderr: "pipe" });
-  const stderr = new Response(proc.stderr).text();
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${url}/_matrix/client/versions`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
+  const configPath = join(dir, "homeserver.toml");
+  writeFileSync(configPath, toml);
+  const url = `http://127.0.0.1:${clientPort}`;
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
+
+  const start = async () => {
+    proc = Bun.spawn([PEER, "serve", "--config", configPath], { stdout: "ignore", stderr: "pipe", cwd: dir });
+    const stderr = new Response(proc.stderr as ReadableStream).text();
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    for (;;) {
+      try {
+        const r = await fetch(`${url}/_matrix/client/versions`);
+        if (r.ok) {
+          // The federation listener too (keys are fetched from it).
+          const k = await fetch(`https://127.0.0.1:${port}/_matrix/key/v2/server`, { tls: { rejectUnauthorized: false } } as RequestInit);
+          if (k.ok) return;
+        }
+      } catch {
+        // not up yet
+      }
+      if (proc.exitCode !== null) throw new Error(`synapse-peer exited with ${proc.exitCode}: ${(await stderr).slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`synapse-peer did not start within ${opts.timeoutMs ?? 60_000} ms (log: ${logFile})`);
+      await Bun.sleep(100);
     }
-    if (proc.exitCode !== null) throw new Error(`Synapse exited (${proc.exitCode}): ${await stderr}`);
-    if (Date.now() > deadline) {
-      proc.kill();
-      throw new Error("Synapse did not start within 60 s");
-    }
-    await Bun.sleep(200);
-  }
+  };
+  const halt = async () => {
+    if (!proc || proc.exitCode !== null) return;
+    proc.kill("SIGTERM");
+    const t = setTimeout(() => proc?.kill("SIGKILL"), 10_000);
+    await proc.exited;
+    clearTimeout(t);
+  };
+  await start();
   return {
+    kind: "synapse",
     url,
+    federationUrl: `https://127.0.0.1:${port}`,
+    port,
     serverName,
+    config: { registration: { shared_secret: SECRET } },
     dir,
+    logFile,
     dbPath: join(dir, "homeserver.db"),
     mediaPath: join(dir, "media"),
     signingKeyPath: join(dir, "signing.key"),
-    config: { registration: { shared_secret: secret } },
     async stop() {
-      if (proc.exitCode !== null) return;
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-      await proc.exited;
-      clearTimeout(timer);
+      await halt();
+      if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
+    },
+    async restart(during) {
+      await halt();
+      await during?.();
+      await start();
     },
   };
 }

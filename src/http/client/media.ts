@@ -17,6 +17,7 @@ import type { Services } from "../../services/index.ts";
 import type { MediaFile } from "../../services/media/media.ts";
 import { CORS_HEADERS, matrixErrorResponse, type App } from "../app.ts";
 import { authenticate } from "../auth.ts";
+import { authenticateServer, type FederationAuthDeps } from "../federation/auth.ts";
 import { boolQuery, intQuery, queryOf } from "./query-params.ts";
 
 /** Types served `inline` (spec "Serving inline content"); everything else is an attachment. */
@@ -150,7 +151,12 @@ function contentLengthOf(request: Request): number | null {
   return Number(h);
 }
 
-export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "urlPreviews">): void {
+/** A request signed by another server (Authorization: X-Matrix ...). */
+export function isServerSigned(request: Request): boolean {
+  return /^X-Matrix\s/i.test(request.headers.get("authorization") ?? "");
+}
+
+export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "urlPreviews"> & FederationAuthDeps): void {
   const media = svc.media;
 
   // ---- uploads
@@ -204,9 +210,26 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
 
   // ---- downloads
 
+  /**
+   * Servers that predate authenticated media (Synapse <= 1.x before v1.11) fetch our media on the
+   * legacy path with an X-Matrix signature: a valid one is served our own media like the
+   * federation media endpoints (never frozen, never remote); a bad one is 401.
+   */
+  const fromServer = async (request: Request, serverName: string): Promise<boolean> => {
+    if (!isServerSigned(request)) return false;
+    await authenticateServer(svc, request);
+    if (serverName !== svc.config.server_name) throw new MatrixError("M_NOT_FOUND", "Media not found");
+    return true;
+  };
+
   const download = async (request: Request, params: { serverName: string; mediaId: string; fileName?: string }, legacy: boolean) => {
     if (!legacy) await authenticate(svc, request);
     const q = queryOf(request);
+    if (legacy && (await fromServer(request, params.serverName))) {
+      const file = await media.downloadForFederation(params.mediaId, timeoutParam(q));
+      const name = params.fileName !== undefined && params.fileName !== "" ? params.fileName : file.uploadName;
+      return mediaResponse(request, file, { "Content-Disposition": dispositionFor(file.contentType, name), "Cache-Control": "private, max-age=86400" });
+    }
     const file = await media.download({
       serverName: params.serverName,
       mediaId: params.mediaId,
@@ -230,13 +253,14 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   const thumbnail = async (request: Request, params: { serverName: string; mediaId: string }, legacy: boolean) => {
     if (!legacy) await authenticate(svc, request);
     const q = queryOf(request);
+    const signed = legacy && (await fromServer(request, params.serverName));
     const t = await media.thumbnail({
       serverName: params.serverName,
       mediaId: params.mediaId,
       ...thumbnailParams(q),
-      allowRemote: legacy ? (boolQuery(q, "allow_remote") ?? true) : true,
+      allowRemote: signed ? false : legacy ? (boolQuery(q, "allow_remote") ?? true) : true,
       timeoutMs: timeoutParam(q),
-      legacy,
+      legacy: legacy && !signed,
     });
     const ext = t.contentType.split("/")[1]?.split(";")[0] ?? "bin";
     return mediaResponse(request, t, {

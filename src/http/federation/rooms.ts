@@ -151,7 +151,8 @@ export function federationRoomRoutes(app: App, svc: Services): void {
     const userId = userIdParam(q.get("user_id") ?? undefined);
     const field = q.get("field");
     if (!userId.endsWith(`:${svc.config.server_name}`)) throw new MatrixError("M_NOT_FOUND", "Not a user of this server");
-    if (field) return { [field]: await svc.profiles.getField(userId, field) };
+    // An unset field of an existing user is 200 without it; 404 only for unknown users.
+    if (field) return svc.profiles.getLocalFieldProfile(userId, field);
     return svc.profiles.getProfile(userId);
   });
 }

@@ -458,7 +458,47 @@ export class FederationMembership {
         lastError = e;
       }
     }
+    // Rejecting an invite when the inviting side is unreachable or refuses (make_leave failing
+    // with 403, 500, no answer): the user still gets rid of the invite. The rejection is recorded
+    // locally as an out-of-band leave event after the invite (what Synapse does), and the room
+    // moves to the leave section of their /sync.
+    if (membership === "leave" && (await this.rejectInviteLocally(userId, roomId, reason))) {
+      log.info("invite rejected locally: no server in the room accepted the rejection", { room_id: roomId, user_id: userId, error: (lastError as Error)?.message });
+      return;
+    }
     throw asClientError(lastError, membership === "leave" ? "leave the room" : "knock on the room");
+  }
+
+  /** A local, out-of-band rejection of a remote invite; false when there is no invite to reject. */
+  private async rejectInviteLocally(userId: string, roomId: string, reason?: string): Promise<boolean> {
+    const row = await this.d.db.get<{ event_id: string; room_version: string }>(
+      "SELECT event_id, room_version FROM remote_invites WHERE room_id = ? AND user_id = ?",
+      [roomId, userId],
+    );
+    if (!row) return false;
+    const rv = findRoomVersion(row.room_version);
+    const invite = await this.d.events.loadEvent(row.event_id);
+    if (!rv || !invite) return false;
+    const content: JsonObject = { membership: "leave" };
+    if (reason) content.reason = reason;
+    const pdu = this.d.events.signed(
+      {
+        room_id: roomId,
+        sender: userId,
+        type: "m.room.member",
+        state_key: userId,
+        content,
+        origin_server_ts: Date.now(),
+        depth: Number(invite.depth ?? 0) + 1,
+        prev_events: rv.eventIdInEvent ? [[invite.event_id, (invite.hashes ?? {}) as JsonObject]] : [invite.event_id],
+        auth_events: rv.eventIdInEvent ? [[invite.event_id, (invite.hashes ?? {}) as JsonObject]] : [invite.event_id],
+      },
+      rv,
+    );
+    const ev = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
+    await this.d.events.persistOutliers([{ event: ev }], rv);
+    await this.d.events.forgetRemoteInvite(roomId, userId, ev);
+    return true;
   }
 
   /**

@@ -17,3 +17,14 @@ test("Synapse's sync and pagination tokens (servers moved with hs import-synapse
     expect(() => decodeToken(bad)).toThrow(expect.objectContaining({ errcode: "M_INVALID_PARAM" }));
   }
 });
+
+test("topological tokens of backfilled events (negative stream positions) round-trip", () => {
+  // Backfilled events get stream positions below 0 (RoomEvents.persistBackfilled).
+  for (const p of [{ depth: 85, stream: -21 }, { depth: 1, stream: -1 }, { depth: 0, stream: -123456 }]) {
+    expect(decodeToken(encodeTopoToken(p))).toEqual({ kind: "topo", ...p });
+  }
+  expect(decodeToken("t85_-21")).toEqual({ kind: "topo", depth: 85, stream: -21 });
+  for (const bad of ["t-1_2", "t1_--2", "t1_-", "s1_-2"]) {
+    expect(() => decodeToken(bad)).toThrow(expect.objectContaining({ errcode: "M_INVALID_PARAM" }));
+  }
+});

@@ -24,7 +24,9 @@ export function encodeTopoToken(p: TopoPosition): string {
 }
 
 const STREAM = /^s(\d{1,16})(?:_(\d{1,16}))?$/;
-const TOPO = /^t(\d{1,16})_(\d{1,16})$/;
+// Backfilled events sit below every other position (negative stream orderings, see
+// RoomEvents.persistBackfilled), so the stream part of a topological token may be negative.
+const TOPO = /^t(\d{1,16})_(-?\d{1,16})$/;
 const SYNAPSE_STREAM = /^s(\d{1,16})(?:_\d{1,16}){2,12}$/;
 const SYNAPSE_TOPO = /^t(\d{1,16})-(\d{1,16})(?:_\d{1,16}){2,12}$/;
 
