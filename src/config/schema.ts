@@ -3,7 +3,7 @@
 // the Config type is derived from it.
 
 import { ipRangeProblem } from "../util/ip-range.ts";
-import { findRoomVersion, ROOM_VERSIONS } from "../core/room-versions.ts";
+import { STABLE_ROOM_VERSIONS } from "../protocol/versions.ts";
 
 type Check<T> = (value: T) => string | undefined;
 
@@ -176,9 +176,7 @@ export const SCHEMA = {
     check: oldVerifyKeysCheck,
     example: '["ed25519:a_old1 VGhpcyBzaG91bGQgYmUgeW91ciBvbGQga2V5J3MgZWQyNTUxOSBwYXlsb2FkLg 1532645052628"]',
   }),
-  default_room_version: str("12", "The room version of rooms created without one (Synapse's name for this key). 12 is what the spec recommends; a server whose peers run older Synapse releases (which know versions 1 to 10) can set \"10\" so that they can join its rooms.", {
-    check: (v) => (findRoomVersion(v)?.stable ? undefined : `a stable room version this server supports (${[...ROOM_VERSIONS.values()].filter((r) => r.stable).map((r) => r.id).join(", ")})`),
-  }),
+  default_room_version: oneOf(STABLE_ROOM_VERSIONS, "12", "The room version of rooms created without one (Synapse's name for this key). 12 is what the spec recommends; a server whose peers run older Synapse releases (which know versions 1 to 10) can set \"10\" so that they can join its rooms."),
   max_json_body_size: int(1048576, "Largest JSON request body accepted on client endpoints, in bytes.", { min: 65536 }),
 
   registration: section("Account registration.", {

@@ -6,3 +6,6 @@ export const SPEC_VERSIONS = [
 
 export const SERVER_NAME = "hs";
 export const SERVER_VERSION = "0.1.0";
+
+/** The stable room versions this server supports (their rules are in core/room-versions.ts; a test keeps the two equal). */
+export const STABLE_ROOM_VERSIONS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] as const;
