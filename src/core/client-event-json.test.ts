@@ -19,7 +19,7 @@ test("lone surrogates in values, keys, type and state_key", () => {
   expect(bad({ body: "\ud800" })?.path).toBe("content.body");
   expect(bad({ "a\udc00": 1 })?.errcode).toBe("M_BAD_JSON");
   expect(bad({}, { state_key: "\ud800" })?.path).toBe("state_key");
-  expect(bad({ ok: "\u{1F600}\u0000\uffff" })).toBeNull();
+  expect(bad({ ok: "\u{1F600}\uffff\u202e" })).toBeNull();
 });
 
 test("nesting past the canonical bound", () => {
@@ -31,4 +31,12 @@ test("nesting past the canonical bound", () => {
 test("over 65,536 bytes: M_TOO_LARGE", () => {
   expect(bad({ body: "x".repeat(65_536) })?.errcode).toBe("M_TOO_LARGE");
   expect(bad({ body: "x".repeat(60_000) })).toBeNull();
+});
+
+test("U+0000 anywhere (values, keys, type, state_key): M_BAD_JSON naming the path", () => {
+  expect(bad({ "m.relates_to": { key: "a\u0000" } })?.path).toBe('content["m.relates_to"].key');
+  expect(bad({ list: ["x", "\u0000"] })?.path).toBe("content.list[1]");
+  expect(bad({ ["k\u0000"]: 1 })?.message).toContain("U+0000");
+  expect(bad({}, { type: "m.\u0000" })?.path).toBe("type");
+  expect(bad({ body: "a literal \\u0000 is fine" })).toBeNull();
 });

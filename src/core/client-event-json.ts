@@ -6,7 +6,9 @@
 // The rule: the event's `content` (and its `type` and `state_key`) must be strict canonical JSON
 // whatever the room version (appendices.md "Canonical JSON"; v6-canonical-json.md): integers in
 // [-(2^53)+1, 2^53-1], no floats, no NaN/Infinity, no lone surrogates in strings or keys, nesting
-// within the canonical bound. Lenient canonical JSON (room versions 1–5) exists only to accept other
+// within the canonical bound — and no U+0000 in any string or key: canonical JSON allows it, but
+// PostgreSQL cannot store it in the text columns events are indexed by (type, state key, relations,
+// member display names), so it is refused on both databases alike. Lenient canonical JSON (room versions 1–5) exists only to accept other
 // servers' events; this server never creates one. The event must also fit the 65,536-byte PDU limit
 // (client-server-api "Size limits"), checked here on the content (exactly, with the event's other
 // fields, once built: pdu.ts checkPduSize). Duplicate keys cannot reach this point: request bodies are
@@ -40,8 +42,33 @@ export function clientEventJsonIssue(fields: ClientEventFields): ClientEventJson
     if (!(e instanceof CanonicalJsonError)) throw e;
     return { errcode: "M_BAD_JSON", path: e.path, message: `Invalid JSON at ${e.path || "content"}: ${e.reason}` };
   }
+  // Canonical JSON writes U+0000 as \u0000; only then is the value walked to find where it is.
+  if (json.includes("\\u0000")) {
+    const at = nulPath(ev, "");
+    if (at !== null) return { errcode: "M_BAD_JSON", path: at, message: `Invalid JSON at ${at}: U+0000 (NUL) is not allowed in events` };
+  }
   if (utf8Length(json) > MAX_PDU_BYTES) {
     return { errcode: "M_TOO_LARGE", path: "content", message: `Event too large: content is over ${MAX_PDU_BYTES} bytes of canonical JSON` };
+  }
+  return null;
+}
+
+/** Path of the first string or key holding U+0000 (the value is known to be canonical JSON: bounded depth). */
+function nulPath(v: unknown, path: string): string | null {
+  if (typeof v === "string") return v.includes("\u0000") ? path : null;
+  if (v === null || typeof v !== "object") return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = nulPath(v[i], `${path}[${i}]`);
+      if (p !== null) return p;
+    }
+    return null;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    const here = /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path ? path + "." : ""}${k}` : `${path}[${JSON.stringify(k)}]`;
+    if (k.includes("\u0000")) return here;
+    const p = nulPath(x, here);
+    if (p !== null) return p;
   }
   return null;
 }

@@ -86,6 +86,14 @@ function isStorageFull(e: unknown): boolean {
   return code === "SQLITE_FULL" || code === "53100" || code === "ENOSPC";
 }
 
+/**
+ * PostgreSQL's character_not_in_repertoire (22021): text with U+0000, which PostgreSQL cannot store in
+ * a text column (SQLite can; JSON columns hold it escaped). The client sent it: 400, not 500.
+ */
+function isUnstorableText(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === "22021";
+}
+
 export function matrixErrorResponse(err: MatrixError, extraHeaders: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(err.toJSON()), {
     status: err.status,
@@ -165,6 +173,9 @@ export function createApp(opts: AppOptions) {
           return matrixErrorResponse(validationError(error));
         default: {
           const m = requestMeta(request);
+          if (isUnstorableText(error)) {
+            return matrixErrorResponse(new MatrixError("M_BAD_JSON", "Text containing U+0000 (NUL) cannot be stored here"));
+          }
           if (isStorageFull(error)) {
             // Writes fail cleanly while the disk is full; reads go on.
             log.error("storage full", { request_id: m.id, method: request.method, path });

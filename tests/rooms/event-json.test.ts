@@ -94,6 +94,23 @@ for (const backend of BACKENDS) {
       expect((await raw("PUT", `/_matrix/client/v3/user/${enc(alice.userId!)}/account_data/m.x`, `{"a":${deep(100)}}`)).status).toBe(200);
     });
 
+    test("NUL (U+0000): never a 5xx; in plain text (device names, report reasons) PostgreSQL cannot store it: 400", async () => {
+      const answers = [
+        await raw("PUT", `/_matrix/client/v3/devices/${enc(alice.deviceId!)}`, `{"display_name":"a\\u0000b"}`),
+        await raw("POST", `/_matrix/client/v3/users/${enc(bob.userId!)}/report`, `{"reason":"\\u0000"}`),
+        await raw("POST", "/_matrix/client/v3/room_keys/version", `{"algorithm":"a\\u0000b","auth_data":{}}`),
+      ];
+      for (const r of answers) {
+        if (backend === "postgres" && r.status === 400) expectError(r, 400, "M_BAD_JSON");
+        else expect(r.status).toBeLessThan(500);
+      }
+      // In events it is refused on both databases alike (PostgreSQL could not index it).
+      const sent = await raw("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.reaction/nul`, `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$x","key":"a\\u0000b"}}`);
+      expectError(sent, 400, "M_BAD_JSON");
+      expect(sent.body.error).toContain('["m.relates_to"].key');
+      expectError(await raw("PUT", `/_matrix/client/v3/profile/${enc(alice.userId!)}/displayname`, `{"displayname":"a\\u0000b"}`), 400, "M_BAD_JSON");
+    });
+
     test("search terms longer than 1000 characters: 400 on /user_directory/search, /search and /publicRooms", async () => {
       const long = "a".repeat(70_000);
       expectError(await alice.post("/_matrix/client/v3/user_directory/search", { search_term: long }), 400, "M_INVALID_PARAM");
