@@ -41,7 +41,7 @@ export function resourceOf(path: string): string | undefined {
   if (path.startsWith("/_matrix/federation/") || path.startsWith("/_matrix/policy/") || path === "/.well-known/matrix/server") return "federation";
   if (path.startsWith("/_matrix/key/")) return "keys";
   if (path.startsWith("/_matrix/media/") || path.startsWith("/_matrix/client/v1/media/")) return "media";
-  if (path === "/_hs/metrics") return "metrics";
+  if (path === "/_hs/metrics" || path === "/metrics") return "metrics";
   if (path === "/health") return undefined;
   return "client";
 }

@@ -1,4 +1,4 @@
-// GET /_hs/metrics: Prometheus metrics in the text exposition format. Served only by listeners
+// GET /_hs/metrics (and /metrics, Prometheus' default path): Prometheus metrics in the text exposition format. Served only by listeners
 // with the `metrics` resource (src/homeserver.ts resourceOf), without authentication, as
 // Synapse's metrics listener: bind that listener to a private address.
 import type { Services } from "../services/index.ts";
@@ -6,5 +6,8 @@ import { METRICS_CONTENT_TYPE } from "../util/metrics.ts";
 import type { App } from "./app.ts";
 
 export function metricsRoutes(app: App, svc: Pick<Services, "metrics">): void {
-  app.get("/_hs/metrics", async () => new Response(await svc.metrics.registry.render(), { headers: { "Content-Type": METRICS_CONTENT_TYPE } }));
+  const render = async () => new Response(await svc.metrics.registry.render(), { headers: { "Content-Type": METRICS_CONTENT_TYPE } });
+  app.get("/_hs/metrics", render);
+  // Prometheus' default metrics_path.
+  app.get("/metrics", render);
 }

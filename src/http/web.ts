@@ -9,7 +9,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
-import type { App } from "./app.ts";
+import { requestMeta, type App } from "./app.ts";
+
+/** The route label of every web-client request (metrics, logs). */
+export const WEB_CLIENT_ROUTE = "web_client";
 
 /** Content types by extension (the precompressed siblings keep the original file's type). */
 const TYPES: Record<string, string> = {
@@ -200,6 +203,13 @@ export function webClientRoutes(app: App, deps: { config: Config }, opts: WebCli
     const url = new URL(request.url);
     const path = url.pathname;
     if (isApiPath(path)) return;
+    const response = serveWeb(request, path);
+    // Metrics and logs: one route label for the whole web client (never the raw path).
+    if (response) requestMeta(request).route = WEB_CLIENT_ROUTE;
+    return response;
+  });
+
+  function serveWeb(request: Request, path: string): Response | undefined {
     if (!embedded) refresh();
     const index = files.get("/index.html");
     const segs = safeSegments(path);
@@ -214,5 +224,5 @@ export function webClientRoutes(app: App, deps: { config: Config }, opts: WebCli
       return new Response(NOT_BUILT, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache", ...SECURITY_HEADERS } });
     }
     return serveFile(request, index);
-  });
+  }
 }

@@ -24,7 +24,7 @@ export class HsMetrics {
     this.httpRequests = r.counter("hs_http_requests_total", "HTTP requests answered, by method, route template and status code.", ["method", "route", "status"]);
     this.httpDuration = r.histogram("hs_http_request_duration_seconds", "Time to answer HTTP requests, by method and route template.", ["method", "route"]);
     r.gauge("hs_http_requests_in_flight", "HTTP requests being answered now.", [], () => [[{}, this.inFlight]]);
-    this.dbDuration = r.histogram("hs_db_query_duration_seconds", "Database call durations by operation (tx_* inside transactions).", ["op"]);
+    this.dbDuration = r.histogram("hs_db_query_duration_seconds", "Database call durations by statement (a stable name: verb_table_hash) and operation (tx_* inside transactions).", ["query", "op"]);
     this.eventsPersisted = r.counter("hs_events_persisted_total", "Room events persisted into timelines, by origin (local or remote).", ["origin"]);
     r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", [], () => [[{}, process.memoryUsage().rss]]);
     r.gauge("hs_js_heap_bytes", "JavaScript heap in use and allocated, in bytes.", ["kind"], () => {
@@ -52,7 +52,7 @@ export class HsMetrics {
 
   /** The database, timed: every call is observed in hs_db_query_duration_seconds. */
   instrument(db: Db): Db {
-    return instrumentDb(db, (op, seconds) => this.dbDuration.observe({ op }, seconds));
+    return instrumentDb(db, (op, seconds, query) => this.dbDuration.observe({ query, op }, seconds));
   }
 
   requestStarted(): void {

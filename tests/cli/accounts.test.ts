@@ -101,7 +101,7 @@ describe("hs admin tokens", () => {
       const anon = new TestClient(hs.listeners[0]!.url);
       const v = await anon.ok("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=welcome");
       expect(v.valid).toBe(true);
-      const r = await anon.post("/_matrix/client/v3/register", { username: "viatoken", password: "pw", auth: { type: "m.login.registration_token", token: "welcome" } });
+      const r = await anon.post("/_matrix/client/v3/register", { username: "viatoken", password: "viatoken-pw1", auth: { type: "m.login.registration_token", token: "welcome" } });
       expect(r.status).toBe(200);
     } finally {
       await hs.stop(1000);

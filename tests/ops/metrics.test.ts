@@ -67,6 +67,24 @@ for (const backend of BACKENDS) {
       expectError(await new TestClient(s.url).get("/_hs/metrics"), 404, "M_UNRECOGNIZED");
       expectError(await new TestClient(metricsUrl).get("/_matrix/client/versions"), 404, "M_UNRECOGNIZED");
       expect((await fetch(`${metricsUrl}/_hs/metrics`)).status).toBe(200);
+      // Prometheus' default metrics_path works too, on the metrics listener only.
+      const plain = await fetch(`${metricsUrl}/metrics`);
+      expect(plain.status).toBe(200);
+      expect(await plain.text()).toContain("# TYPE hs_http_requests_total counter");
+      expectError(await new TestClient(s.url).get("/metrics"), 404, "M_UNRECOGNIZED");
+    });
+
+    test("web-client requests are labelled web_client (not unmatched); DB timings by statement name", async () => {
+      for (const path of ["/", "/index.html", "/some/client/route"]) await fetch(`${s.url}${path}`, { headers: { Accept: "text/html" } });
+      const alice = await registerUser(s, uniqueLocalpart("q"));
+      await alice.ok("GET", "/_matrix/client/v3/account/whoami");
+      const { samples } = await scrape();
+      const web = pick(samples, "hs_http_requests_total", { method: "GET", route: "web_client" }).reduce((n, x) => n + x.value, 0);
+      expect(web).toBeGreaterThanOrEqual(3);
+      const queries = new Set(pick(samples, "hs_db_query_duration_seconds_count").map((x) => x.labels.query));
+      expect(queries.size).toBeGreaterThan(10);
+      for (const q of queries) expect(q).toMatch(/^(transaction|exec|other|[a-z]+(_[a-z0-9_]+)?_[0-9a-f]{6})$/);
+      expect([...queries].some((q) => q!.startsWith("insert_users_"))).toBe(true);
     });
 
     test("requests by route template and status, histograms, events, sync waiters, DB, memory, caches", async () => {

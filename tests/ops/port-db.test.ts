@@ -63,3 +63,39 @@ test.skipIf(!process.env.TEST_POSTGRES_URL)("SQLite → PostgreSQL round trip: t
     await pg.drop();
   }
 }, 60000);
+
+test("refuses a database a running server has open, before touching the target", async () => {
+  const s = await configuredServer("sqlite", { serverName: "portrun.test" });
+  try {
+    await s.start();
+    // The target does not even need to exist: the refusal comes first.
+    const r = await runHs(["port-db", "--from", `sqlite:${s.dir}/data/homeserver.db`, "--to", "postgres:postgres://nobody:x@127.0.0.1:1/none"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`hs port-db: ${s.dir}/data/homeserver.db is open in a running process (pid ${process.pid}:`);
+    expect(r.stderr).toContain("stop the server first");
+  } finally {
+    await s.stop();
+  }
+});
+
+test.skipIf(!process.env.TEST_POSTGRES_URL)("a wrong PostgreSQL password or a missing database is said plainly; nothing was copied", async () => {
+  const s = await configuredServer("sqlite", { serverName: "portpw.test" });
+  try {
+    await s.start();
+    await s.stop();
+    const u = new URL(process.env.TEST_POSTGRES_URL!);
+    u.password = "certainly-wrong";
+    const bad = await runHs(["port-db", "--from", `sqlite:${s.dir}/data/homeserver.db`, "--to", `postgres:${u}`]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`PostgreSQL refused the login ${decodeURIComponent(u.username)}@${u.host}${u.pathname}`);
+    expect(bad.stderr).toContain("Check the user name and password in the --to URL (nothing was copied)");
+    expect(bad.stderr).not.toContain("may hold part of the data");
+    const none = new URL(process.env.TEST_POSTGRES_URL!);
+    none.pathname = "/hs_no_such_db_for_port";
+    const missing = await runHs(["port-db", "--from", `sqlite:${s.dir}/data/homeserver.db`, "--to", `postgres:${none}`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("PostgreSQL has no database");
+  } finally {
+    await s.stop().catch(() => {});
+  }
+});

@@ -7,7 +7,7 @@
 // server is up or over existing data (unless --force, which keeps the old files aside).
 import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, unlinkSync } from "node:fs";
+import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, unlinkSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
@@ -84,7 +84,11 @@ async function* hashing(source: AsyncIterable<Uint8Array>, hash: ReturnType<type
   }
 }
 
-export async function createBackup(configPath: string, config: Config, output: string, opts: { media: boolean }): Promise<Manifest> {
+/** The archive paths of the TLS files named by [tls]. */
+const TLS_CERT = "tls/certificate.pem";
+const TLS_KEY = "tls/private_key.pem";
+
+export async function createBackup(configPath: string, config: Config, output: string, opts: { media: boolean; notes?: string[] }): Promise<Manifest> {
   const outDir = dirname(resolve(output));
   if (!existsSync(outDir)) throw new RunError(`the directory ${outDir} does not exist`);
   const staging = join(outDir, `.hs-backup-${randomString(8)}`);
@@ -144,6 +148,21 @@ export async function createBackup(configPath: string, config: Config, output: s
     await add(dbName, dbFile);
     if (existsSync(config.signing_key_path)) await add("keys/signing.key", config.signing_key_path);
     if (existsSync(configPath)) await add("config/homeserver.toml", configPath);
+    // The TLS certificate and key the config names (a certificate managed elsewhere, e.g. by
+    // certbot under /etc/letsencrypt, may not be readable by hs's user: then it says so).
+    for (const [archivePath, local, what] of [
+      [TLS_CERT, config.tls.certificate_path, "TLS certificate"],
+      [TLS_KEY, config.tls.private_key_path, "TLS private key"],
+    ] as const) {
+      if (!local) continue;
+      try {
+        accessSync(local, constants.R_OK);
+      } catch (e) {
+        opts.notes?.push(`the ${what} ${local} is NOT in the backup: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : "cannot read it as this user"} (back it up yourself, or renew it after a restore)`);
+        continue;
+      }
+      await add(archivePath, local);
+    }
     if (opts.media) {
       // tmp/ holds uploads still being written.
       for (const rel of walk(config.media.store_path, new Set(["tmp"]))) await add(`media/${rel}`, join(config.media.store_path, rel));
@@ -283,6 +302,15 @@ export async function restoreBackup(config: Config, input: string, opts: { force
       if (!f.path.startsWith("media/")) continue;
       move(join(staging, ...f.path.split("/")), join(config.media.store_path, ...f.path.slice("media/".length).split("/")));
     }
+    // 5. TLS files, where the config names them and nothing is there yet (an existing, possibly
+    // renewed, certificate is kept).
+    for (const [archivePath, local] of [
+      [TLS_CERT, config.tls.certificate_path],
+      [TLS_KEY, config.tls.private_key_path],
+    ] as const) {
+      const staged = join(staging, ...archivePath.split("/"));
+      if (local && existsSync(staged) && !existsSync(local)) move(staged, local);
+    }
     return manifest;
   } finally {
     rmSync(staging, { recursive: true, force: true });
@@ -291,7 +319,7 @@ export async function restoreBackup(config: Config, input: string, opts: { force
 
 registerCommand({
   name: "backup",
-  summary: "Write a consistent backup (database, signing key, media, config) while the server runs",
+  summary: "Write a consistent backup (database, signing key, media, config, TLS certificate and key) while the server runs",
   usage: "hs backup --output FILE [--config PATH] [--no-media]",
   help: [
     "  -o, --output FILE    The archive to write (a .tar.gz; written to FILE.partial, then renamed)",
@@ -308,12 +336,15 @@ registerCommand({
     configureLogging({ level: "warn", file: "", pretty: true });
     if (existsSync(output)) throw new RunError(`${output} already exists; refusing to overwrite it`);
     const start = performance.now();
-    const m = await createBackup(configPath, config, output, { media: !values["no-media"] });
+    const notes: string[] = [];
+    const m = await createBackup(configPath, config, output, { media: !values["no-media"], notes });
     const media = m.files.filter((f) => f.path.startsWith("media/"));
+    const tls = [m.files.some((f) => f.path === TLS_CERT) && "TLS certificate", m.files.some((f) => f.path === TLS_KEY) && "TLS key"].filter(Boolean);
     process.stdout.write(
       `Backup of ${m.server_name} written to ${output} (${(statSync(output).size / 1048576).toFixed(1)} MiB, ${((performance.now() - start) / 1000).toFixed(1)} s): ` +
-        `${m.database.backend} database at schema version ${m.database.schema_version}, ${m.files.some((f) => f.path === "keys/signing.key") ? "signing key, " : ""}${media.length} media files\n`,
+        `${m.database.backend} database at schema version ${m.database.schema_version}, ${m.files.some((f) => f.path === "keys/signing.key") ? "signing key, " : ""}${tls.length ? `${tls.join(" and ")}, ` : ""}${media.length} media files\n`,
     );
+    for (const n of notes) process.stderr.write(`Note: ${n}\n`);
   },
 });
 

@@ -3,7 +3,28 @@ import { existsSync } from "node:fs";
 import { openPostgres } from "../../storage/postgres.ts";
 import { portSqliteToPostgres, PortError } from "../../storage/port.ts";
 import { configureLogging } from "../../util/log.ts";
+import { processesHoldingFile } from "../running.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
+
+/** A failed first connection to PostgreSQL, said plainly (postgres.js gives the server's code). */
+function postgresConnectProblem(e: unknown, where: string): string {
+  const err = e as { code?: string; message?: string };
+  const msg = err.message ?? String(e);
+  switch (err.code) {
+    case "28P01":
+    case "28000":
+      return `PostgreSQL refused the login ${where}: ${msg}. Check the user name and password in the --to URL (nothing was copied)`;
+    case "3D000":
+      return `PostgreSQL has no database ${where}: ${msg}. Create it first (createdb -O <user> <name>; nothing was copied)`;
+    case "ECONNREFUSED":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "ETIMEDOUT":
+      return `cannot connect to PostgreSQL at ${where} (${err.code}): is it running, and is the host and port right? (nothing was copied)`;
+    default:
+      return `cannot use PostgreSQL at ${where}: ${msg} (nothing was copied)`;
+  }
+}
 
 function parseTarget(v: string): string {
   const url = v.startsWith("postgres:postgres") || v.startsWith("postgres:postgresql") ? v.slice("postgres:".length) : v;
@@ -35,8 +56,25 @@ registerCommand({
     const path = from.slice("sqlite:".length);
     const url = parseTarget(to);
     if (!existsSync(path)) throw new RunError(`no such file: ${path}`);
+    // As hs restore does: never copy a database a running server is writing.
+    const holders = processesHoldingFile(path);
+    if (holders.length > 0) {
+      const h = holders[0]!;
+      throw new RunError(
+        `${path} is open in a running process (pid ${h.pid}: ${h.command.slice(0, 80)}): stop the server first (e.g. systemctl stop hs), then run port-db again`,
+      );
+    }
     configureLogging({ level: "warn", file: "", pretty: true });
     const target = openPostgres(url, 2);
+    const pgUrl = new URL(url);
+    const where = `${decodeURIComponent(pgUrl.username) || "(default user)"}@${pgUrl.host || pgUrl.searchParams.get("host") || "localhost"}${pgUrl.pathname}`;
+    // Connection problems first, in words: nothing has been copied yet.
+    try {
+      await target.get("SELECT 1 AS one");
+    } catch (e) {
+      await target.close().catch(() => {});
+      throw new RunError(postgresConnectProblem(e, where));
+    }
     const start = performance.now();
     let last = 0;
     try {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { CLIENT_DEFAULT, describeRules, rulesFromPolicy, rulesProblem } from "./password-policy.ts";
+import { CLIENT_DEFAULT, describeRules, rulesFromPolicy, rulesProblem } from "../../web/src/password-policy.ts";
 
 test("the server's rules are shown and checked; without any, the client's 8 characters", () => {
   const r = rulesFromPolicy({ "m.minimum_length": 10, "m.require_digit": true, "m.require_symbol": false });
