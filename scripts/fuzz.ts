@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatReport, loadCases, runContentFuzz } from "../tests/helpers/content-fuzz.ts";
-import { matrixSpecDir } from "../tests/helpers/matrix-spec.ts";
+import { matrixSpecDir, specAbsentNote } from "./matrix-spec.ts";
 import { freshPostgresDatabase } from "../tests/helpers/server.ts";
 import { freePort, startServe } from "../tests/helpers/spawn.ts";
 
@@ -25,7 +25,7 @@ const { values } = parseArgs({
 
 const spec = matrixSpecDir();
 if (!spec) {
-  console.log("fuzz: skipped, the Matrix spec checkout is absent (set HS_MATRIX_SPEC)");
+  console.log(`fuzz: ${specAbsentNote("the content fuzzer")}`);
   process.exit(0);
 }
 

@@ -4,16 +4,17 @@
 // endpoint never answers M_GUEST_ACCESS_FORBIDDEN, every other endpoint that needs a token does.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { noteSpecAbsent, specPath } from "../../scripts/matrix-spec.ts";
 import { GUEST_BY_SETTING, GUEST_ENDPOINTS, GUEST_SAME_OPERATION, guestMayCall } from "../../src/protocol/guest-access.ts";
 import { registerUser, TestClient } from "../helpers/client.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 
-const MODULE = resolve(import.meta.dir, "../../../shared/matrix-spec/content/client-server-api/modules/guest_access.md");
+const MODULE = specPath("content/client-server-api/modules/guest_access.md");
+if (!MODULE) noteSpecAbsent("the comparison of the guest access list with the spec's");
 
 /** The endpoints of the module's "Client behaviour" list, as full paths (version from each link's anchor). */
 function specGuestList(): string[] {
-  const md = readFileSync(MODULE, "utf8");
+  const md = readFileSync(MODULE!, "utf8");
   const section = md.slice(md.indexOf("#### Client behaviour"), md.indexOf("#### Server behaviour"));
   const out: string[] = [];
   for (const m of section.matchAll(/^\s*\*.*?\[(GET|PUT|POST|DELETE) (\/[^\]\s]+)\]\(#(?:get|put|post|delete)_matrix(client)(v\d+)/gm)) {
@@ -25,7 +26,7 @@ function specGuestList(): string[] {
 }
 
 describe("guest access: the spec's list", () => {
-  test("src/protocol/guest-access.ts lists exactly the spec's endpoints", () => {
+  test.skipIf(!MODULE)("src/protocol/guest-access.ts lists exactly the spec's endpoints", () => {
     const spec = specGuestList();
     expect(spec.length).toBeGreaterThanOrEqual(25);
     expect(GUEST_ENDPOINTS.map((e) => `${e.method} ${e.path}`).sort()).toEqual([...spec].sort());

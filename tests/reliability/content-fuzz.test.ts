@@ -3,11 +3,14 @@
 // The long run with a memory check is `make soak` (scripts/fuzz.ts against dist/hs).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { formatReport, loadCases, runContentFuzz, type FuzzCase } from "../helpers/content-fuzz.ts";
-import { matrixSpecDir } from "../helpers/matrix-spec.ts";
+import { matrixSpecDir, noteSpecAbsent } from "../../scripts/matrix-spec.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 
 const spec = matrixSpecDir();
-if (!spec) test.skip("content fuzzing: skipped, the Matrix spec checkout is absent (set HS_MATRIX_SPEC)", () => {});
+if (!spec) {
+  noteSpecAbsent("content fuzzing");
+  test.skip("content fuzzing (no Matrix spec)", () => {});
+}
 // About 4,000 requests in all (about 20 s on a quiet machine); `make soak` runs 20,000 per database.
 const REQUESTS = Number(process.env.HS_FUZZ_REQUESTS ?? Math.round(4000 / BACKENDS.length));
 const SEED = Number(process.env.HS_FUZZ_SEED ?? Date.now() % 1_000_000);
