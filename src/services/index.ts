@@ -200,6 +200,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     roomFederation,
     shutdownHooks,
   });
+  // The deprecated global /initialSync shows presence as a /sync would.
+  roomExtraServices.roomPreviews.presenceSnapshot = (userId) => directoryServices.presence.snapshot(userId);
   // Application services (issue 12): registration files, as_token clients, transactions.
   const appservices = (appservicesRef = await createAppservices({
     config,

@@ -346,6 +346,29 @@ export class Presence {
     return true;
   };
 
+  /**
+   * The deprecated global /initialSync (old_sync.yaml): it counts as a sync (the user comes online),
+   * then lists the presence of the user and of everyone sharing a room with them who is not offline,
+   * in the old format (content.user_id).
+   */
+  async snapshot(userId: string): Promise<Array<{ type: "m.presence"; content: PresenceContent & { user_id: string } }>> {
+    if (!this.d.enabled) return [];
+    await this.syncing(userId, undefined);
+    const rows = await this.d.repo.listNotOffline(this.d.streams.current());
+    const others = rows.map((r) => r.user_id).filter((u) => u !== userId);
+    const visible = others.length ? await this.d.repo.sharingRoomWith(userId, others) : new Set<string>();
+    const now = this.now();
+    const out: Array<{ type: "m.presence"; content: PresenceContent & { user_id: string } }> = [];
+    for (const r of rows) {
+      if (r.user_id !== userId && !visible.has(r.user_id)) continue;
+      const row = this.local.get(r.user_id)?.row.stream_id === r.stream_id ? this.local.get(r.user_id)!.row : r;
+      const content = this.view(row, now);
+      if (content.presence === "offline") continue;
+      out.push({ type: "m.presence", content: { ...content, user_id: r.user_id } });
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------ federation
 
   /** The current presence of a local user as an EDU item (for servers that just joined a room). */
