@@ -324,7 +324,16 @@ for (const backend of BACKENDS) {
       // Not in the server's own directory.
       const main = await alice.ok("POST", "/_matrix/client/v3/publicRooms", {});
       expect(main.chunk.map((r: any) => r.room_id)).not.toContain(roomId);
+      // include_all_networks: the main list and every network's.
+      const all = await alice.ok("POST", "/_matrix/client/v3/publicRooms", { include_all_networks: true });
+      expect(all.chunk.map((r: any) => r.room_id)).toContain(roomId);
+      expectError(await alice.post("/_matrix/client/v3/publicRooms", { include_all_networks: true, third_party_instance_id: "bridge|libera" }), 400, "M_INVALID_PARAM");
       await bot.ok("PUT", `/_matrix/client/v3/directory/list/appservice/libera/${enc(roomId)}`, { visibility: "private" });
+      expect((await alice.ok("POST", "/_matrix/client/v3/publicRooms", { third_party_instance_id: "bridge|libera" })).chunk).toEqual([]);
+      expect((await alice.ok("POST", "/_matrix/client/v3/publicRooms", { include_all_networks: true })).chunk.map((r: any) => r.room_id)).not.toContain(roomId);
+      // DELETE unpublishes too (as Synapse serves it).
+      await bot.ok("PUT", `/_matrix/client/v3/directory/list/appservice/libera/${enc(roomId)}`, { visibility: "public" });
+      await bot.ok("DELETE", `/_matrix/client/v3/directory/list/appservice/libera/${enc(roomId)}`);
       expect((await alice.ok("POST", "/_matrix/client/v3/publicRooms", { third_party_instance_id: "bridge|libera" })).chunk).toEqual([]);
     });
 

@@ -26,8 +26,10 @@ export interface PublicRoomsRequest {
   limit?: number;
   since?: string;
   filter?: { generic_search_term?: string; room_types?: Array<string | null> };
-  /** A third-party network: none exist here, so the answer is empty. */
+  /** A third-party network (an application service's list; see `networkRooms`). */
   thirdPartyInstanceId?: string;
+  /** The main list and every third-party network's (POST /publicRooms include_all_networks). */
+  includeAllNetworks?: boolean;
 }
 
 export interface PublicRoomsResponse {
@@ -87,6 +89,9 @@ const key = (s: RoomSummary) => ({ n: s.num_joined_members, r: s.room_id });
 export class RoomDirectory {
   /** Directory entries of published rooms; dropped when a state event of the room is stored. */
   private readonly entries = new Lru<string, RoomFacts | null>(2000, "directory_entries");
+
+  /** Rooms published in third-party networks (application services), for include_all_networks. */
+  networkRooms?: () => Promise<string[]>;
 
   constructor(private readonly d: RoomDirectoryDeps) {}
 
@@ -205,9 +210,11 @@ export class RoomDirectory {
   }
 
   /** The published rooms shown in the directory, in directory order. */
-  private async listed(): Promise<RoomSummary[]> {
+  private async listed(allNetworks = false): Promise<RoomSummary[]> {
     const out: RoomSummary[] = [];
-    for (const roomId of await this.d.repo.publishedRooms()) {
+    let ids = await this.d.repo.publishedRooms();
+    if (allNetworks && this.networkRooms) ids = [...new Set([...ids, ...(await this.networkRooms())])];
+    for (const roomId of ids) {
       let f = this.entries.get(roomId);
       if (f === undefined) {
         f = (await this.d.summaries.facts(roomId)) ?? null;
@@ -225,7 +232,7 @@ export class RoomDirectory {
     if (req.limit !== undefined && (!Number.isInteger(req.limit) || req.limit < 0)) throw new MatrixError("M_INVALID_PARAM", "'limit' must be a non-negative integer");
     const token = req.since ? decodeToken(req.since) : undefined;
     if (req.thirdPartyInstanceId !== undefined) return { chunk: [], total_room_count_estimate: 0 };
-    let rooms = await this.listed();
+    let rooms = await this.listed(req.includeAllNetworks === true);
     const term = req.filter?.generic_search_term?.trim();
     if (term) {
       const t = foldText(term);
