@@ -257,6 +257,12 @@ for (const backend of BACKENDS) {
       const room = await createRoom(alice, {});
       expectError(await alice.put(`/_matrix/client/v3/directory/room/${enc("#_bridge_mine:localhost")}`, { room_id: room }), 400, "M_EXCLUSIVE");
       await alice.ok("PUT", `/_matrix/client/v3/directory/room/${enc("#alices:localhost")}`, { room_id: room });
+      // The service itself needs no membership for an alias in its namespace (alice's room); a
+      // user needs to be in the room.
+      await bot.ok("PUT", `/_matrix/client/v3/directory/room/${enc("#_bridge_mine:localhost")}`, { room_id: room });
+      expect((await alice.ok("GET", `/_matrix/client/v3/directory/room/${enc("#_bridge_mine:localhost")}`)).room_id).toBe(room);
+      const carol = await registerUser(s, "carol_alias");
+      expectError(await carol.put(`/_matrix/client/v3/directory/room/${enc("#carols:localhost")}`, { room_id: room }), 403, "M_FORBIDDEN");
     });
 
     test("ping: success, wrong token, no URL, unreachable", async () => {

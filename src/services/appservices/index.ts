@@ -139,7 +139,7 @@ export interface AliasHosts {
   };
   roomDirectory: {
     resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
-    createAlias(actor: { userId: string; isAdmin: boolean }, alias: string, roomId: string): Promise<void>;
+    createAlias(actor: { userId: string; isAdmin: boolean; appserviceId?: string; aliasNamespaceOwner?: boolean }, alias: string, roomId: string): Promise<void>;
     localPublicRooms(req: { thirdPartyInstanceId?: string; limit?: number } & Record<string, unknown>): Promise<{ chunk: unknown[]; total_room_count_estimate?: number }>;
     /** Rooms of every third-party network, for include_all_networks. */
     networkRooms?: () => Promise<string[]>;
@@ -185,7 +185,9 @@ export function connectAliases(appservices: Appservices, serverName: string, hos
   const createAlias = roomDirectory.createAlias.bind(roomDirectory);
   roomDirectory.createAlias = async (actor, alias, roomId) => {
     appservices.checkAliasCreation(alias, actor.userId);
-    return createAlias(actor, alias, roomId);
+    // A service (its as_token) needs no membership for an alias in its own namespace.
+    const service = actor.appserviceId !== undefined ? appservices.find(actor.appserviceId) : undefined;
+    return createAlias(service?.isAliasInNamespace(alias) ? { ...actor, aliasNamespaceOwner: true } : actor, alias, roomId);
   };
 
   roomDirectory.networkRooms = () => appservices.publishedRooms();

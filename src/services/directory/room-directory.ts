@@ -42,6 +42,8 @@ export interface PublicRoomsResponse {
 export interface DirectoryActor {
   userId: string;
   isAdmin: boolean;
+  /** An application service creating an alias in its own namespace: no membership needed (Synapse's rule). */
+  aliasNamespaceOwner?: boolean;
 }
 
 export interface RoomDirectoryDeps {
@@ -128,7 +130,7 @@ export class RoomDirectory {
     this.localAlias(alias);
     if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", "Invalid room_id");
     if (!(await this.d.summaries.facts(roomId))) throw new MatrixError("M_NOT_FOUND", "Unknown room");
-    if (!actor.isAdmin && (await this.d.summaries.membership(actor.userId, roomId)) !== "join") {
+    if (!actor.isAdmin && !actor.aliasNamespaceOwner && (await this.d.summaries.membership(actor.userId, roomId)) !== "join") {
       throw new MatrixError("M_FORBIDDEN", "You must be in the room to create an alias for it");
     }
     if (!(await this.d.repo.insertAlias(alias, roomId, actor.userId, Date.now()))) {
