@@ -154,6 +154,14 @@ for (const backend of BACKENDS) {
       expect((await alice.request("DELETE", `/_matrix/client/v3/devices/${alice.deviceId}`, {})).status).toBe(401);
     });
 
+    test("services deactivate their users without user-interactive auth; users still need it", async () => {
+      const ghost = "@_bridge_leaving:localhost";
+      await bot.ok("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_leaving" });
+      await bot.ok("POST", asPath("/_matrix/client/v3/account/deactivate", ghost), {});
+      expectError(await bot.post("/_matrix/client/v3/login", { type: "m.login.application_service", identifier: { type: "m.id.user", user: ghost } }), 403, "M_USER_DEACTIVATED");
+      expect((await alice.post("/_matrix/client/v3/account/deactivate", {})).status).toBe(401);
+    });
+
     test("m.login.application_service registration and login; M_EXCLUSIVE both ways", async () => {
       const anon = new TestClient(s.url);
       expectError(await anon.post("/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_x" }), 401, "M_MISSING_TOKEN");
