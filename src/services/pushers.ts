@@ -356,7 +356,8 @@ export class Pushers {
     if (format === "event_id_only") {
       return { notification: { event_id: ev.event_id, room_id: pending.room_id, counts, prio, devices } };
     }
-    const n: JsonObject = { event_id: ev.event_id, room_id: pending.room_id, type: ev.type, sender: ev.sender, prio, counts, devices };
+    // `id` too: what Synapse sends in this format, and gateways written against it read.
+    const n: JsonObject = { event_id: ev.event_id, id: ev.event_id, room_id: pending.room_id, type: ev.type, sender: ev.sender, prio, counts, devices };
     const state = await this.d.events.currentStateEvents(pending.room_id, [
       ["m.room.member", ev.sender],
       ["m.room.name", ""],

@@ -121,6 +121,7 @@ for (const backend of BACKENDS) {
       assertRequestMatchesSpec("push-gateway/push_notifier", "POST", "/notify", body);
       const n = body.notification;
       expect(n.event_id).toBe(eventId);
+      expect(n.id).toBe(eventId); // as Synapse sends it, for gateways written against it
       expect(n.room_id).toBe(roomId);
       expect(n.type).toBe("m.room.message");
       expect(n.sender).toBe(bob.userId);
