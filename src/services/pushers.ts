@@ -369,7 +369,12 @@ export class Pushers {
     const name = get("m.room.name", "");
     if (typeof name?.content["name"] === "string" && name.content["name"] !== "") n.room_name = name.content["name"];
     const alias = get("m.room.canonical_alias", "");
-    if (typeof alias?.content["alias"] === "string") n.room_alias = alias.content["alias"];
+    if (typeof alias?.content["alias"] === "string") {
+      n.room_alias = alias.content["alias"];
+      // The room's display name (client-server-api "Calculating the display name for a room"):
+      // without a name, its canonical alias (as Synapse sends it).
+      if (n.room_name === undefined && alias.content["alias"] !== "") n.room_name = alias.content["alias"];
+    }
     if (ev.type === "m.room.member" && typeof ev.state_key === "string") {
       n.user_is_target = ev.state_key === p.user_id;
       if (typeof ev.content["membership"] === "string") n.membership = ev.content["membership"];
