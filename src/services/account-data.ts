@@ -124,6 +124,12 @@ export class AccountData {
     return raw === undefined ? undefined : (JSON.parse(raw) as JsonObject);
   }
 
+  /** A user's account data changed in (from, to], oldest first (room_id "" for global). */
+  async changes(userId: string, fromExclusive: number, toInclusive: number): Promise<Array<{ roomId: string; type: string; content: JsonObject }>> {
+    const rows = await this.d.repo.list(userId, fromExclusive, toInclusive);
+    return rows.map((r) => ({ roomId: r.room_id, type: r.type, content: JSON.parse(r.content) as JsonObject }));
+  }
+
   /** Writes account data of any type (server-managed ones included), delivered by the next /sync. */
   async set(userId: string, roomId: string, type: string, content: JsonObject): Promise<void> {
     await this.d.streams.with((pos) => this.d.db.transaction((tx) => this.d.repo.upsert(tx, userId, roomId, type, JSON.stringify(content), pos)));

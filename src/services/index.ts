@@ -22,6 +22,8 @@ import { createMediaServices, type MediaServices } from "./media/index.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/index.ts";
 import { E2eeRepo } from "../storage/e2ee-repo.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
+import { GuestAccess } from "./rooms/guest-access.ts";
+import { SyncRepo } from "../storage/sync-repo.ts";
 import { createAdminServices, type AdminServices } from "./admin-services.ts";
 import { HsMetrics } from "./metrics.ts";
 import { TurnService } from "./turn.ts";
@@ -108,6 +110,18 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
       (await accountsStore.findUser(userId)) !== undefined ||
       ((await appservicesRef?.queryUser(userId)) === true && (await accountsStore.findUser(userId)) !== undefined),
   });
+  // Guests join only rooms whose m.room.guest_access is can_join, and leave when that changes.
+  const inviteStates = new SyncRepo(db);
+  const guestAccess = new GuestAccess({
+    events,
+    isGuest: async (userId) => (await accountsStore.findUser(userId))?.isGuest === true,
+    joinedMembers: async (roomId) => (await roomsRepo.currentMembers(roomId, "join")).map((m) => m.user_id),
+    inviteState: (roomId, userId) => inviteStates.remoteInviteState(roomId, userId),
+    hasRoom: (roomId) => rooms.isResident(roomId),
+    leave: (userId, roomId) => rooms.leave(userId, roomId),
+  });
+  rooms.joinChecks.push(guestAccess.checkJoin);
+  events.hooks.afterPersist.push(guestAccess.onEvent);
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
   const accountServices = createAccountServices(config, db);
   // Profile changes propagate into the user's member events; deactivation leaves every room.

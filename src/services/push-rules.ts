@@ -71,8 +71,8 @@ export class PushRulesService {
       if (typeof body.pattern !== "string") throw new MatrixError("M_MISSING_PARAM", "Content rules need a 'pattern'");
       rule.pattern = body.pattern;
     }
-    if (kind === "room" && !ruleId.startsWith("!")) throw new MatrixError("M_INVALID_PARAM", "Room rules are named by a room ID");
-    if (kind === "sender" && !ruleId.startsWith("@")) throw new MatrixError("M_INVALID_PARAM", "Sender rules are named by a user ID");
+    // Room and sender rules are named by the room or user they match (their implied condition);
+    // any other name is kept as Synapse keeps it: a rule that matches nothing.
     const s = await this.stored(userId);
     const list = s[kind];
     const existing = list.findIndex((r) => r.rule_id === ruleId);

@@ -356,7 +356,8 @@ export class Pushers {
     if (format === "event_id_only") {
       return { notification: { event_id: ev.event_id, room_id: pending.room_id, counts, prio, devices } };
     }
-    const n: JsonObject = { event_id: ev.event_id, room_id: pending.room_id, type: ev.type, sender: ev.sender, prio, counts, devices };
+    // `id` too: what Synapse sends in this format, and gateways written against it read.
+    const n: JsonObject = { event_id: ev.event_id, id: ev.event_id, room_id: pending.room_id, type: ev.type, sender: ev.sender, prio, counts, devices };
     const state = await this.d.events.currentStateEvents(pending.room_id, [
       ["m.room.member", ev.sender],
       ["m.room.name", ""],
@@ -368,7 +369,12 @@ export class Pushers {
     const name = get("m.room.name", "");
     if (typeof name?.content["name"] === "string" && name.content["name"] !== "") n.room_name = name.content["name"];
     const alias = get("m.room.canonical_alias", "");
-    if (typeof alias?.content["alias"] === "string") n.room_alias = alias.content["alias"];
+    if (typeof alias?.content["alias"] === "string") {
+      n.room_alias = alias.content["alias"];
+      // The room's display name (client-server-api "Calculating the display name for a room"):
+      // without a name, its canonical alias (as Synapse sends it).
+      if (n.room_name === undefined && alias.content["alias"] !== "") n.room_name = alias.content["alias"];
+    }
     if (ev.type === "m.room.member" && typeof ev.state_key === "string") {
       n.user_is_target = ev.state_key === p.user_id;
       if (typeof ev.content["membership"] === "string") n.membership = ev.content["membership"];

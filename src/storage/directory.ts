@@ -97,7 +97,7 @@ export class DirectoryRepo {
   async searchUsers(searcher: string, terms: readonly string[], opts: { allLocal: boolean; serverName: string; max: number }): Promise<UserDirectoryRow[]> {
     const likes = terms.map(() => "ud.search_text LIKE ? ESCAPE '\\'").join(" AND ");
     const shared = `EXISTS (SELECT 1 FROM current_state cs JOIN local_memberships lm ON lm.room_id = cs.room_id
-        WHERE ${MEMBER_JOINED} AND cs.state_key = ud.user_id AND lm.user_id = ? AND lm.membership = 'join')`;
+        WHERE ${MEMBER_JOINED} AND cs.state_key = ud.user_id AND lm.user_id = ? AND lm.membership = 'join' AND cs.state_key <> lm.user_id)`;
     const inPublic = `EXISTS (SELECT 1 FROM current_state cs JOIN user_directory_public_rooms p ON p.room_id = cs.room_id
         WHERE ${MEMBER_JOINED} AND cs.state_key = ud.user_id)`;
     const local = opts.allLocal ? " OR ud.user_id LIKE ? ESCAPE '\\'" : "";
@@ -107,9 +107,9 @@ export class DirectoryRepo {
        FROM user_directory ud
        WHERE ${likes}
          AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = ud.user_id AND u.deactivated = 1)
-         AND (ud.user_id = ? OR ${shared} OR ${inPublic}${local})
+         AND (${shared} OR ${inPublic}${local})
        LIMIT ?`,
-      [searcher, ...terms.map(containsPattern), searcher, searcher, ...localParam, opts.max],
+      [searcher, ...terms.map(containsPattern), searcher, ...localParam, opts.max],
     );
     const out = rows.map((r) => ({ ...r, shared: Number(r.shared) }));
     if (opts.allLocal && out.length < opts.max) {

@@ -126,4 +126,26 @@ describe("guest access: every route, called as a guest", () => {
     await guest.ok("GET", `/_matrix/client/v3/rooms/${r}/state/m.room.member/${encodeURIComponent(guest.userId!)}`);
     await guest.ok("POST", `/_matrix/client/v3/rooms/${r}/leave`, {});
   });
+
+  test("server behaviour: guests join only rooms with guest_access can_join, and leave when it is revoked", async () => {
+    const owner = await registerUser(s, "owner3");
+    // public_chat: guest_access forbidden.
+    const closed = (await owner.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+    const j = await guest.post(`/_matrix/client/v3/join/${encodeURIComponent(closed)}`, {});
+    expect([j.status, j.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
+    // Opened to guests, then closed again: the guest (only) leaves, and cannot come back.
+    const bare = (await owner.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+    const bareEnc = encodeURIComponent(bare);
+    await owner.ok("PUT", `/_matrix/client/v3/rooms/${bareEnc}/state/m.room.guest_access/`, { guest_access: "can_join" });
+    await guest.ok("POST", `/_matrix/client/v3/rooms/${bareEnc}/join`, {});
+    const user = await registerUser(s, "notguest");
+    await user.ok("POST", `/_matrix/client/v3/join/${bareEnc}`, {});
+    await owner.ok("PUT", `/_matrix/client/v3/rooms/${bareEnc}/state/m.room.guest_access/`, { guest_access: "forbidden" });
+    const membership = async (u: string) => (await owner.ok("GET", `/_matrix/client/v3/rooms/${bareEnc}/state/m.room.member/${encodeURIComponent(u)}`)).membership;
+    for (let i = 0; i < 50 && (await membership(guest.userId!)) !== "leave"; i++) await Bun.sleep(50);
+    expect(await membership(guest.userId!)).toBe("leave");
+    expect(await membership(user.userId!)).toBe("join");
+    const again = await guest.post(`/_matrix/client/v3/rooms/${bareEnc}/join`, {});
+    expect([again.status, again.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
+  });
 });

@@ -154,6 +154,14 @@ for (const backend of BACKENDS) {
       expect((await alice.request("DELETE", `/_matrix/client/v3/devices/${alice.deviceId}`, {})).status).toBe(401);
     });
 
+    test("services deactivate their users without user-interactive auth; users still need it", async () => {
+      const ghost = "@_bridge_leaving:localhost";
+      await bot.ok("POST", "/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_leaving" });
+      await bot.ok("POST", asPath("/_matrix/client/v3/account/deactivate", ghost), {});
+      expectError(await bot.post("/_matrix/client/v3/login", { type: "m.login.application_service", identifier: { type: "m.id.user", user: ghost } }), 403, "M_USER_DEACTIVATED");
+      expect((await alice.post("/_matrix/client/v3/account/deactivate", {})).status).toBe(401);
+    });
+
     test("m.login.application_service registration and login; M_EXCLUSIVE both ways", async () => {
       const anon = new TestClient(s.url);
       expectError(await anon.post("/_matrix/client/v3/register", { type: "m.login.application_service", username: "_bridge_x" }), 401, "M_MISSING_TOKEN");
@@ -257,6 +265,12 @@ for (const backend of BACKENDS) {
       const room = await createRoom(alice, {});
       expectError(await alice.put(`/_matrix/client/v3/directory/room/${enc("#_bridge_mine:localhost")}`, { room_id: room }), 400, "M_EXCLUSIVE");
       await alice.ok("PUT", `/_matrix/client/v3/directory/room/${enc("#alices:localhost")}`, { room_id: room });
+      // The service itself needs no membership for an alias in its namespace (alice's room); a
+      // user needs to be in the room.
+      await bot.ok("PUT", `/_matrix/client/v3/directory/room/${enc("#_bridge_mine:localhost")}`, { room_id: room });
+      expect((await alice.ok("GET", `/_matrix/client/v3/directory/room/${enc("#_bridge_mine:localhost")}`)).room_id).toBe(room);
+      const carol = await registerUser(s, "carol_alias");
+      expectError(await carol.put(`/_matrix/client/v3/directory/room/${enc("#carols:localhost")}`, { room_id: room }), 403, "M_FORBIDDEN");
     });
 
     test("ping: success, wrong token, no URL, unreachable", async () => {
@@ -324,7 +338,16 @@ for (const backend of BACKENDS) {
       // Not in the server's own directory.
       const main = await alice.ok("POST", "/_matrix/client/v3/publicRooms", {});
       expect(main.chunk.map((r: any) => r.room_id)).not.toContain(roomId);
+      // include_all_networks: the main list and every network's.
+      const all = await alice.ok("POST", "/_matrix/client/v3/publicRooms", { include_all_networks: true });
+      expect(all.chunk.map((r: any) => r.room_id)).toContain(roomId);
+      expectError(await alice.post("/_matrix/client/v3/publicRooms", { include_all_networks: true, third_party_instance_id: "bridge|libera" }), 400, "M_INVALID_PARAM");
       await bot.ok("PUT", `/_matrix/client/v3/directory/list/appservice/libera/${enc(roomId)}`, { visibility: "private" });
+      expect((await alice.ok("POST", "/_matrix/client/v3/publicRooms", { third_party_instance_id: "bridge|libera" })).chunk).toEqual([]);
+      expect((await alice.ok("POST", "/_matrix/client/v3/publicRooms", { include_all_networks: true })).chunk.map((r: any) => r.room_id)).not.toContain(roomId);
+      // DELETE unpublishes too (as Synapse serves it).
+      await bot.ok("PUT", `/_matrix/client/v3/directory/list/appservice/libera/${enc(roomId)}`, { visibility: "public" });
+      await bot.ok("DELETE", `/_matrix/client/v3/directory/list/appservice/libera/${enc(roomId)}`);
       expect((await alice.ok("POST", "/_matrix/client/v3/publicRooms", { third_party_instance_id: "bridge|libera" })).chunk).toEqual([]);
     });
 

@@ -121,6 +121,7 @@ for (const backend of BACKENDS) {
       assertRequestMatchesSpec("push-gateway/push_notifier", "POST", "/notify", body);
       const n = body.notification;
       expect(n.event_id).toBe(eventId);
+      expect(n.id).toBe(eventId); // as Synapse sends it, for gateways written against it
       expect(n.room_id).toBe(roomId);
       expect(n.type).toBe("m.room.message");
       expect(n.sender).toBe(bob.userId);
@@ -142,6 +143,17 @@ for (const backend of BACKENDS) {
       await waitFor("the second notification", () => gw.forEvent(after).length > 0);
       expect(gw.forEvent(own)).toEqual([]);
       await alice.ok("POST", "/_matrix/client/v3/pushers/set", { kind: null, app_id: "org.example.app.ios", pushkey: "full-1" });
+    });
+
+    test("a room without a name is named by its canonical alias (its display name)", async () => {
+      const roomId = await createRoom(bob, { preset: "trusted_private_chat", invite: [alice.userId], room_alias_name: "pushalias" });
+      await join(alice, roomId);
+      await alice.ok("POST", "/_matrix/client/v3/pushers/set", pusher("alias-1"));
+      const eventId = await send(bob, roomId, "hello by alias");
+      const [body] = await waitFor("the notification", () => gw.forEvent(eventId).length > 0 && gw.forEvent(eventId));
+      expect(body.notification.room_alias).toBe("#pushalias:localhost");
+      expect(body.notification.room_name).toBe("#pushalias:localhost");
+      await alice.ok("POST", "/_matrix/client/v3/pushers/set", { ...pusher("alias-1"), kind: null });
     });
 
     test("event_id_only, group rooms (low priority), mentions (highlight), invites (user_is_target)", async () => {

@@ -56,6 +56,9 @@ export function accountRoutes(app: App, deps: AccountDeps): void {
     const body = jsonBody(raw);
     optString(body, "id_server");
     const erase = optBool(body, "erase") ?? false;
+    // An application service deactivates its users without user-interactive auth (they have no
+    // password; as Synapse, and as the spec has it for deleting their devices).
+    if (r.appserviceId !== undefined) return deps.accounts.deactivate(r.userId, { erase });
     const outcome = await deps.uia.authenticate(body.auth, {
       flows: [{ stages: [LOGIN_TYPE_PASSWORD] }],
       method: "POST",

@@ -33,6 +33,12 @@ export function appserviceRoutes(app: App, svc: Services): void {
       await as.setRoomListed(who, pathParam(params.networkId, "network ID"), pathParam(params.roomId, "room ID"), jsonBody(body).visibility);
       return {};
     });
+    // Unpublishing with DELETE (as Synapse serves it; the spec's way is PUT with visibility private).
+    app.delete(`${p}/directory/list/appservice/:networkId/:roomId`, async ({ request, params }) => {
+      const who = await authenticate(svc, request);
+      await as.setRoomListed(who, pathParam(params.networkId, "network ID"), pathParam(params.roomId, "room ID"), "private");
+      return {};
+    });
 
     app.get(`${p}/thirdparty/protocols`, async ({ request }) => {
       await authenticate(svc, request);

@@ -52,10 +52,10 @@ function publicRoomsBody(b: JsonObject): PublicRoomsRequest {
     }
     req.filter = f;
   }
-  optBool(b, "include_all_networks");
+  if (optBool(b, "include_all_networks") === true) req.includeAllNetworks = true;
   const instance = optString(b, "third_party_instance_id");
   if (instance !== undefined) {
-    if (b.include_all_networks === true) throw new MatrixError("M_INVALID_PARAM", "Cannot use third_party_instance_id with include_all_networks");
+    if (req.includeAllNetworks) throw new MatrixError("M_INVALID_PARAM", "Cannot use third_party_instance_id with include_all_networks");
     req.thirdPartyInstanceId = instance;
   }
   return req;

@@ -139,8 +139,10 @@ export interface AliasHosts {
   };
   roomDirectory: {
     resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
-    createAlias(actor: { userId: string; isAdmin: boolean }, alias: string, roomId: string): Promise<void>;
+    createAlias(actor: { userId: string; isAdmin: boolean; appserviceId?: string; aliasNamespaceOwner?: boolean }, alias: string, roomId: string): Promise<void>;
     localPublicRooms(req: { thirdPartyInstanceId?: string; limit?: number } & Record<string, unknown>): Promise<{ chunk: unknown[]; total_room_count_estimate?: number }>;
+    /** Rooms of every third-party network, for include_all_networks. */
+    networkRooms?: () => Promise<string[]>;
   };
   /** A published room's directory entry (undefined when the room is unknown here). */
   roomSummary: (roomId: string) => Promise<unknown | undefined>;
@@ -154,7 +156,8 @@ export interface AliasHosts {
  *  - aliases in an exclusive namespace can only be created by that service's users (M_EXCLUSIVE),
  *    with createRoom's room_alias_name or PUT /directory/room;
  *  - /publicRooms with third_party_instance_id lists the rooms the service published for that
- *    network (PUT /directory/list/appservice/{networkId}/{roomId}).
+ *    network (PUT /directory/list/appservice/{networkId}/{roomId}); with include_all_networks,
+ *    the main list and every service's.
  */
 export function connectAliases(appservices: Appservices, serverName: string, hosts: AliasHosts): void {
   if (appservices.list.length === 0) return;
@@ -182,9 +185,12 @@ export function connectAliases(appservices: Appservices, serverName: string, hos
   const createAlias = roomDirectory.createAlias.bind(roomDirectory);
   roomDirectory.createAlias = async (actor, alias, roomId) => {
     appservices.checkAliasCreation(alias, actor.userId);
-    return createAlias(actor, alias, roomId);
+    // A service (its as_token) needs no membership for an alias in its own namespace.
+    const service = actor.appserviceId !== undefined ? appservices.find(actor.appserviceId) : undefined;
+    return createAlias(service?.isAliasInNamespace(alias) ? { ...actor, aliasNamespaceOwner: true } : actor, alias, roomId);
   };
 
+  roomDirectory.networkRooms = () => appservices.publishedRooms();
   const localPublicRooms = roomDirectory.localPublicRooms.bind(roomDirectory);
   roomDirectory.localPublicRooms = async (req) => {
     if (req.thirdPartyInstanceId === undefined) return localPublicRooms(req);

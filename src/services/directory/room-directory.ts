@@ -26,8 +26,10 @@ export interface PublicRoomsRequest {
   limit?: number;
   since?: string;
   filter?: { generic_search_term?: string; room_types?: Array<string | null> };
-  /** A third-party network: none exist here, so the answer is empty. */
+  /** A third-party network (an application service's list; see `networkRooms`). */
   thirdPartyInstanceId?: string;
+  /** The main list and every third-party network's (POST /publicRooms include_all_networks). */
+  includeAllNetworks?: boolean;
 }
 
 export interface PublicRoomsResponse {
@@ -40,6 +42,8 @@ export interface PublicRoomsResponse {
 export interface DirectoryActor {
   userId: string;
   isAdmin: boolean;
+  /** An application service creating an alias in its own namespace: no membership needed (Synapse's rule). */
+  aliasNamespaceOwner?: boolean;
 }
 
 export interface RoomDirectoryDeps {
@@ -88,6 +92,9 @@ export class RoomDirectory {
   /** Directory entries of published rooms; dropped when a state event of the room is stored. */
   private readonly entries = new Lru<string, RoomFacts | null>(2000, "directory_entries");
 
+  /** Rooms published in third-party networks (application services), for include_all_networks. */
+  networkRooms?: () => Promise<string[]>;
+
   constructor(private readonly d: RoomDirectoryDeps) {}
 
   /** A state event (membership, name, join rules...) changed a room: its entry is recomputed. */
@@ -123,7 +130,7 @@ export class RoomDirectory {
     this.localAlias(alias);
     if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", "Invalid room_id");
     if (!(await this.d.summaries.facts(roomId))) throw new MatrixError("M_NOT_FOUND", "Unknown room");
-    if (!actor.isAdmin && (await this.d.summaries.membership(actor.userId, roomId)) !== "join") {
+    if (!actor.isAdmin && !actor.aliasNamespaceOwner && (await this.d.summaries.membership(actor.userId, roomId)) !== "join") {
       throw new MatrixError("M_FORBIDDEN", "You must be in the room to create an alias for it");
     }
     if (!(await this.d.repo.insertAlias(alias, roomId, actor.userId, Date.now()))) {
@@ -205,9 +212,11 @@ export class RoomDirectory {
   }
 
   /** The published rooms shown in the directory, in directory order. */
-  private async listed(): Promise<RoomSummary[]> {
+  private async listed(allNetworks = false): Promise<RoomSummary[]> {
     const out: RoomSummary[] = [];
-    for (const roomId of await this.d.repo.publishedRooms()) {
+    let ids = await this.d.repo.publishedRooms();
+    if (allNetworks && this.networkRooms) ids = [...new Set([...ids, ...(await this.networkRooms())])];
+    for (const roomId of ids) {
       let f = this.entries.get(roomId);
       if (f === undefined) {
         f = (await this.d.summaries.facts(roomId)) ?? null;
@@ -225,7 +234,7 @@ export class RoomDirectory {
     if (req.limit !== undefined && (!Number.isInteger(req.limit) || req.limit < 0)) throw new MatrixError("M_INVALID_PARAM", "'limit' must be a non-negative integer");
     const token = req.since ? decodeToken(req.since) : undefined;
     if (req.thirdPartyInstanceId !== undefined) return { chunk: [], total_room_count_estimate: 0 };
-    let rooms = await this.listed();
+    let rooms = await this.listed(req.includeAllNetworks === true);
     const term = req.filter?.generic_search_term?.trim();
     if (term) {
       const t = foldText(term);

@@ -58,8 +58,12 @@ export function asClientError(e: unknown, what: string): MatrixError {
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }
 
-/** Stripped state sent with invites and knocks (client-server-api "Stripped state"). */
-const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+/**
+ * Stripped state sent with invites and knocks (client-server-api "Stripped state"), plus
+ * m.room.guest_access (servers may add events): an invited guest's server can only tell from it
+ * whether the guest may join (guest_access module).
+ */
+const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic", "m.room.guest_access"];
 
 type Membership = "join" | "leave" | "knock";
 

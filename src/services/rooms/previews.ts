@@ -5,15 +5,18 @@
 //     left) and anyone when the room is world_readable ("peeking"); otherwise 403.
 //   - GET /events?room_id=: new events of one room after a stream token, long-polling up to
 //     `timeout`; non-members see only events whose history visibility was world_readable.
-//   - GET /events (no room_id, deprecated): the same over every room the user is joined to.
+//   - GET /events (no room_id, deprecated): the same over every room the user is joined to, plus
+//     the user's account data changes (global, and per room with room_id: tags), as Synapse has them.
 //   - GET /events/{eventId} (deprecated): one event the user may see.
 //   - GET /initialSync (deprecated): initialSync of every room the user is joined to or invited
-//     to (and left, with archived=true), plus global account data.
+//     to (and left, with archived=true), plus global account data and presence (the user's own and
+//     that of everyone sharing a room with them who is not offline; it counts as a sync).
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidEventId } from "../../protocol/ids.ts";
 import type { RoomExtrasRepo } from "../../storage/room-extras.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { AccountData } from "../account-data.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";
 import type { RoomEvents } from "./events.ts";
@@ -41,6 +44,8 @@ export interface RoomPreviewsDeps {
   repo: RoomExtrasRepo;
   streams: StreamAllocator;
   notifier: Notifier;
+  /** The user's account data changes, for the deprecated global /events stream. */
+  accountData?: Pick<AccountData, "changes">;
 }
 
 export interface RoomInfo {
@@ -174,8 +179,14 @@ export class RoomPreviews {
     for (;;) {
       const to = this.d.streams.current();
       const { rows, end } = await this.collect(viewer.userId, rooms, from, to);
-      if (rows.length || Date.now() >= deadline || this.closed || opts.signal?.aborted) {
-        return { start, end: encodeStreamToken(end), chunk: await toClientEvents(this.d.events, rows, viewer) };
+      const extra: ClientEvent[] = [];
+      if (opts.roomId === undefined && this.d.accountData && end > from) {
+        for (const a of await this.d.accountData.changes(viewer.userId, from, end)) {
+          extra.push((a.roomId === "" ? { type: a.type, content: a.content } : { type: a.type, content: a.content, room_id: a.roomId }) as unknown as ClientEvent);
+        }
+      }
+      if (rows.length || extra.length || Date.now() >= deadline || this.closed || opts.signal?.aborted) {
+        return { start, end: encodeStreamToken(end), chunk: [...(await toClientEvents(this.d.events, rows, viewer)), ...extra] };
       }
       // Nothing visible in (from, to]: wait for the next change, then look at what came after.
       from = to;

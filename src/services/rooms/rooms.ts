@@ -88,6 +88,8 @@ export class Rooms {
   readonly createChecks: Array<(creator: string, req: CreateRoomRequest) => Promise<void>> = [];
   /** Run before a local user joins, knocks on or is invited to a room; throw to refuse (blocked rooms). */
   readonly membershipChecks: Array<(roomId: string, userId: string) => Promise<void>> = [];
+  /** Checks run before a user joins (e.g. guests need m.room.guest_access can_join). */
+  readonly joinChecks: Array<(roomId: string, userId: string) => Promise<void>> = [];
   /**
    * Run before a local user is invited, whoever invites them (POST /invite, PUT state
    * m.room.member, createRoom, another server's PUT /invite); throw to refuse (invite permission).
@@ -266,6 +268,11 @@ export class Rooms {
   }
 
   /** Whether the room must be reached through other servers (we are not in it). */
+  /** Whether this server is in the room (has its current state), as opposed to a room elsewhere. */
+  async isResident(roomId: string): Promise<boolean> {
+    return !(await this.isRemote(roomId));
+  }
+
   private async isRemote(roomId: string): Promise<boolean> {
     if (!this.d.remote) return false;
     if (!(await this.events.roomVersion(roomId))) return true;
@@ -299,6 +306,7 @@ export class Rooms {
   async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[] } = {}): Promise<string> {
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, opts.via);
     for (const check of this.membershipChecks) await check(roomId, userId);
+    for (const check of this.joinChecks) await check(roomId, userId);
     const content: JsonObject = { membership: "join", ...(await this.memberProfile(userId)) };
     if (opts.reason) content.reason = opts.reason;
     if (await this.isRemote(roomId)) {
