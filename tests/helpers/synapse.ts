@@ -22,6 +22,8 @@ export function synapseSourceDir(): string {
 
 export interface SynapseServer {
   url: string;
+  /** The TLS federation port (0 without `tls`). */
+  fedPort: number;
   serverName: string;
   dir: string;
   dbPath: string;
@@ -31,12 +33,17 @@ export interface SynapseServer {
   stop(): Promise<void>;
 }
 
-/** Starts Synapse on a free loopback port (plain HTTP, client + federation + media). */
-export async function startSynapse(opts: { serverName?: string; dir?: string } = {}): Promise<SynapseServer> {
+/**
+ * Starts Synapse on a free loopback port (plain HTTP, client + federation + media). With `tls`, it
+ * federates: its name is localhost:<TLS port>, where federation and keys are served over TLS with
+ * that certificate, and `url` is a plain-HTTP client listener.
+ */
+export async function startSynapse(opts: { serverName?: string; dir?: string; tls?: { certPath: string; keyPath: string } } = {}): Promise<SynapseServer> {
   const dir = opts.dir ?? tempDir("synapse-");
   mkdirSync(dir, { recursive: true });
   const port = freePort();
-  const serverName = opts.serverName ?? "localhost";
+  const fedPort = opts.tls ? freePort() : 0;
+  const serverName = opts.tls ? `localhost:${fedPort}` : (opts.serverName ?? "localhost");
   const secret = "synapse-shared-secret";
   const toml = [
     `server_name = "${serverName}"`,
@@ -56,7 +63,19 @@ export async function startSynapse(opts: { serverName?: string; dir?: string } =
     `[[listeners]]`,
     `bind_address = "127.0.0.1"`,
     `port = ${port}`,
-    `resources = ["client", "federation", "media"]`,
+    opts.tls ? `resources = ["client", "media"]` : `resources = ["client", "federation", "media"]`,
+    ...(opts.tls
+      ? [
+          `[[listeners]]`,
+          `bind_address = "127.0.0.1"`,
+          `port = ${fedPort}`,
+          `tls = true`,
+          `resources = ["federation", "keys"]`,
+          `[tls]`,
+          `certificate_path = "${opts.tls.certPath}"`,
+          `private_key_path = "${opts.tls.keyPath}"`,
+        ]
+      : []),
     "",
   ].join("\n");
   const cfg = join(dir, "homeserver.toml");
@@ -81,6 +100,7 @@ export async function startSynapse(opts: { serverName?: string; dir?: string } =
   }
   return {
     url,
+    fedPort,
     serverName,
     dir,
     dbPath: join(dir, "homeserver.db"),
