@@ -39,7 +39,7 @@ describe.skipIf(unavailable !== null)("hs import-synapse: federation carries on"
 
   beforeAll(async () => {
     const cert = testCertificate();
-    [peer] = await startFederatingServers(1, { config: { federation: { retry_min_interval_ms: 200 } } });
+    peer = (await startFederatingServers(1, { config: { federation: { retry_min_interval_ms: 200 } } }))[0]!;
     syn = await startSynapse({ tls: cert });
     const alice = await registerUser(syn, "alice", "alice-password");
     aliceToken = alice.accessToken!;
