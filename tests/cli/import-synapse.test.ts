@@ -461,6 +461,17 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
         expect(threads.chunk.map((e: Ev) => e.event_id)).toEqual([rec.threadRoot]);
       });
 
+      test("server-side search and the user directory find imported events and users", async () => {
+        const bob = new TestClient(url, rec.tokens.bob);
+        const search = (term: string) => bob.ok("POST", "/_matrix/client/v3/search", { search_categories: { room_events: { search_term: term } } });
+        const hit = await search("thread");
+        expect(hit.search_categories.room_events.results.map((r: { result: Ev }) => r.result.event_id)).toEqual([rec.threadReply]);
+        expect((await search("secret")).search_categories.room_events.results).toEqual([]); // redacted
+        const users = await bob.ok("POST", "/_matrix/client/v3/user_directory/search", { search_term: "alice" });
+        expect(users.results.map((u: { user_id: string }) => u.user_id)).toContain(rec.userIds.alice);
+        expect(users.results.find((u: { user_id: string }) => u.user_id === rec.userIds.alice).display_name).toBe("Alice A.");
+      });
+
       test("media downloads byte-identical", async () => {
         const alice = new TestClient(url, rec.tokens.alice);
         const mxc = rec.mediaUri.slice("mxc://".length);

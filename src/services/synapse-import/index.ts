@@ -8,7 +8,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../auth.ts";
 import type { Db, Queryable, SqlParam } from "../../storage/db.ts";
+import { DirectoryRepo } from "../../storage/directory.ts";
 import { RoomsRepo } from "../../storage/rooms-repo.ts";
+import { SearchRepo } from "../../storage/search.ts";
 import { count, SYNAPSE_QUERIES, synapseSchemaVersion, tableExists, type SynapseRow, type SynapseSource } from "../../storage/synapse-import/source.ts";
 import {
   countRows,
@@ -19,7 +21,10 @@ import {
   setCurrentStateGroup,
   type ImportTable,
 } from "../../storage/synapse-import/target.ts";
+import { foldedWords } from "../../util/fold.ts";
+import { directorySearchText } from "../directory/user-directory.ts";
 import { FileStore } from "../media/file-store.ts";
+import { searchableText } from "../search.ts";
 import { convertPushRules, type SynapsePushRule } from "./push-rules.ts";
 
 export interface ImportOptions {
@@ -101,6 +106,12 @@ export class SynapseImporter {
   private readonly devices = new Set<string>();
   private mediaBytes = 0;
   private eventsImported = 0;
+  /** Writes a step's batch adds to its transaction (search index entries). */
+  private batchExtra: Array<(tx: Queryable) => Promise<void>> = [];
+  /** Name and avatar of member join events; whether join-rule / history-visibility events make a room's members findable. */
+  private readonly joinProfiles = new Map<string, { name: string | null; avatar: string | null }>();
+  private readonly publicityEvents = new Map<string, boolean>();
+  private readonly localProfiles = new Map<string, { name: string | null; avatar: string | null }>();
 
   constructor(private readonly o: ImportOptions) {
     if (!o.check && !o.target) throw new Error("a target database is needed unless check is set");
@@ -138,9 +149,12 @@ export class SynapseImporter {
     for await (const batch of this.o.source.batches(sql)) {
       report.read += batch.length;
       const out = await map(batch);
+      const extra = this.batchExtra;
+      this.batchExtra = [];
       if (!this.o.check) {
         await this.o.target!.transaction(async (tx) => {
           for (const [table, rows] of Object.entries(out) as Array<[ImportTable, SqlParam[][]]>) if (rows.length) await insertRows(tx, table, rows);
+          for (const f of extra) await f(tx);
         });
       }
       report.imported += out[primary]?.length ?? 0;
@@ -287,6 +301,7 @@ export class SynapseImporter {
             this.skip("profiles: of an unknown user");
             continue;
           }
+          this.localProfiles.set(id, { name: str(r.displayname), avatar: str(r.avatar_url) });
           if (r.displayname !== null && r.displayname !== undefined) out.push([id, "displayname", JSON.stringify(String(r.displayname))]);
           if (r.avatar_url !== null && r.avatar_url !== undefined) out.push([id, "avatar_url", JSON.stringify(String(r.avatar_url))]);
         }
@@ -528,6 +543,7 @@ export class SynapseImporter {
       (rows) => {
         const events: SqlParam[][] = [];
         const txns: SqlParam[][] = [];
+        const search: Array<{ eventId: string; roomId: string; key: ReturnType<typeof searchableText> & {}; stream: number }> = [];
         for (const r of rows) {
           const json = parseJson(r.json);
           if (!isObj(json)) {
@@ -568,11 +584,31 @@ export class SynapseImporter {
             txnId !== null && deviceId !== null ? txnId : null,
             txnId !== null && deviceId !== null ? deviceId : null,
           ]);
+          const content = isObj(json.content) ? json.content : {};
+          const timeline = !outlier && rejected === null && m.soft_failed !== true;
+          if (timeline && redactedBy === null) {
+            const type = String(r.type);
+            if (type === "m.room.member" && content.membership === "join") {
+              this.joinProfiles.set(id, { name: typeof content.displayname === "string" ? content.displayname : null, avatar: typeof content.avatar_url === "string" ? content.avatar_url : null });
+            } else if (type === "m.room.join_rules") this.publicityEvents.set(id, content.join_rule === "public");
+            else if (type === "m.room.history_visibility") this.publicityEvents.set(id, content.history_visibility === "world_readable");
+            const text = searchableText({ type, state_key: str(r.state_key) ?? undefined, content: content as never });
+            if (text) search.push({ eventId: id, roomId: String(r.room_id), key: text, stream });
+          }
           if (txnId !== null && deviceId !== null && this.localUsers.has(sender)) {
             txns.push([sender, deviceId, txnId, String(r.room_id), id, Number(r.received_ts ?? this.now)]);
           }
         }
         this.eventsImported += events.length;
+        if (search.length && this.o.target) {
+          const repo = new SearchRepo(this.o.target);
+          this.batchExtra.push(async (tx) => {
+            for (const e of search) {
+              const words = foldedWords(e.key.text.slice(0, 65536));
+              if (words.length) await repo.index(tx, { eventId: e.eventId, roomId: e.roomId, key: e.key.key, stream: e.stream, words });
+            }
+          });
+        }
         return { events, event_txn_ids: txns };
       },
       "events",
@@ -614,17 +650,35 @@ export class SynapseImporter {
       (rows) => ({ backward_extremities: rows.flatMap((r) => (this.importedRooms.has(String(r.room_id)) ? [[String(r.room_id), String(r.event_id)]] : [])) }),
       "backward_extremities",
     );
+    const directory: Array<{ userId: string; name: string | null; avatar: string | null }> = [];
+    const publicRooms = new Set<string>();
     await this.step(
       "current state",
       "current_state_events",
       SYNAPSE_QUERIES.currentState,
       (rows) => ({
-        current_state: rows.flatMap((r) =>
-          this.importedRooms.has(String(r.room_id)) ? [[String(r.room_id), String(r.type), String(r.state_key), String(r.event_id), str(r.membership)]] : [],
-        ),
+        current_state: rows.flatMap((r) => {
+          const room = String(r.room_id);
+          if (!this.importedRooms.has(room)) return [];
+          const p = this.joinProfiles.get(String(r.event_id));
+          if (p && r.type === "m.room.member") directory.push({ userId: String(r.state_key), ...p });
+          if (this.publicityEvents.get(String(r.event_id)) === true) publicRooms.add(room);
+          return [[room, String(r.type), String(r.state_key), String(r.event_id), str(r.membership)]];
+        }),
       }),
       "current_state",
     );
+    // The user directory, as hs's event and profile hooks would have built it.
+    for (const [userId, p] of this.localProfiles) if (p.name !== null || p.avatar !== null) directory.push({ userId, ...p });
+    if (!this.o.check && (directory.length || publicRooms.size)) {
+      const repo = new DirectoryRepo(this.o.target!);
+      await this.o.target!.transaction(async (tx) => {
+        for (const d of directory) await repo.upsertUser(tx, d.userId, d.name, d.avatar, directorySearchText(d.userId, d.name));
+        for (const room of publicRooms) await repo.setRoomPublicForUsers(tx, room, true);
+      });
+    }
+    this.steps.push({ step: "user directory", read: directory.length, imported: directory.length, skipped: 0 });
+    this.joinProfiles.clear();
     await this.linkCurrentStateGroups(extremities);
 
     // Memberships of local users; invites to rooms this server is not in become pending invites.
