@@ -49,6 +49,9 @@ interface Recorded {
   bobSince: string;
   prevBatch: string;
   pageFromPrevBatch: string[];
+  /** dave read only the first message: his unread counts in the main room as Synapse gave them. */
+  daveToken: string;
+  daveUnread: { notification_count: number; highlight_count: number };
 }
 
 const strip = (e: Ev) => ({ event_id: e.event_id, type: e.type, sender: e.sender, content: e.content, state_key: e.state_key, origin_server_ts: e.origin_server_ts });
@@ -90,8 +93,11 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
   await join(bob, old);
   await invite(alice, priv, bob.userId!); // bob stays invited
   await join(carol, main);
+  const dave = await registerUser(syn, "dave", "dave-password");
+  await join(dave, main);
 
   const first = await send(alice, main, "hello world");
+  await dave.ok("POST", `/_matrix/client/v3/rooms/${enc(main)}/receipt/m.read/${enc(first)}`, {});
   await send(bob, main, "hi alice");
   const toEdit = await send(alice, main, "typo mesage");
   await send(alice, main, { msgtype: "m.text", body: "* typo message", "m.new_content": { msgtype: "m.text", body: "typo message" }, "m.relates_to": { rel_type: "m.replace", event_id: toEdit } });
@@ -153,7 +159,18 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
     bobSince: "",
     prevBatch: "",
     pageFromPrevBatch: [],
+    daveToken: dave.accessToken!,
+    daveUnread: { notification_count: -1, highlight_count: -1 },
   };
+  // Synapse summarises push actions in the background: wait until its answer is stable.
+  let prev = "";
+  rec.daveUnread = await eventually(async () => {
+    const u = (await dave.ok("GET", "/_matrix/client/v3/sync")).rooms.join[main].unread_notifications;
+    const same = JSON.stringify(u) === prev;
+    prev = JSON.stringify(u);
+    if (!same) await Bun.sleep(1000);
+    return same ? u : undefined;
+  }, 30_000, "stable unread counts on Synapse");
   const bs = await bob.ok("GET", "/_matrix/client/v3/sync?filter=" + enc(JSON.stringify({ room: { timeline: { limit: 3 } } })));
   rec.bobSince = bs.next_batch;
   rec.prevBatch = bs.rooms.join[main].timeline.prev_batch;
@@ -236,7 +253,7 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
   }, 180_000);
   afterAll(async () => {
     await syn?.stop();
-    if (syn) rmSync(syn.dir, { recursive: true, force: true });
+    if (syn && !process.env.HS_KEEP_TEST_DIRS) rmSync(syn.dir, { recursive: true, force: true });
   });
 
   test("refuses while Synapse runs", async () => {
@@ -330,7 +347,7 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
       afterAll(async () => {
         await hs?.stop(2000);
         await dropDb?.();
-        rmSync(dir, { recursive: true, force: true });
+        if (!process.env.HS_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
       });
 
       test("hs db check finds the imported database consistent", async () => {
@@ -415,6 +432,14 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
         }
         const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(rec.rooms[0]!)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
         expect(page.chunk.map((e: Ev) => e.event_id)).toEqual(rec.pageFromPrevBatch);
+      });
+
+      test("unread notification counts are Synapse's", async () => {
+        // (before the tests below send new messages)
+        expect(rec.daveUnread.notification_count).toBeGreaterThan(10);
+        const dave = new TestClient(url, rec.daveToken);
+        const s = await dave.ok("GET", "/_matrix/client/v3/sync");
+        expect(s.rooms.join[rec.rooms[0]!].unread_notifications).toEqual(rec.daveUnread);
       });
 
       test("account data, tags, push rules, filters and receipts come along", async () => {

@@ -757,6 +757,28 @@ export class SynapseImporter {
       }),
       "receipts",
     );
+    // Synapse stores its two most common action lists as "" (push/push_tools.py _serialize_action).
+    const DEFAULT_NOTIF = '["notify",{"set_tweak":"highlight","value":false}]';
+    const DEFAULT_HIGHLIGHT = '["notify",{"set_tweak":"sound","value":"default"},{"set_tweak":"highlight"}]';
+    await this.step(
+      "push actions (unread counts)",
+      "event_push_actions",
+      SYNAPSE_QUERIES.pushActions,
+      (rows) => ({
+        event_push_actions: rows.flatMap((r) => {
+          if (!this.importedRooms.has(String(r.room_id)) || !this.localUsers.has(String(r.user_id))) return [];
+          if (redactions.has(String(r.event_id))) {
+            // Synapse drops the push actions of a redacted event, unless the redaction raced with them.
+            this.skip("push actions: of a redacted event");
+            return [];
+          }
+          const highlight = bool(r.highlight);
+          const actions = str(r.actions) || (highlight ? DEFAULT_HIGHLIGHT : DEFAULT_NOTIF);
+          return [[String(r.room_id), String(r.event_id), String(r.user_id), Number(r.stream_ordering), str(r.thread_root) ?? "main", bool(r.notif), highlight, actions]];
+        }),
+      }),
+      "event_push_actions",
+    );
     await this.step(
       "event reports",
       "event_reports",
@@ -921,7 +943,7 @@ export class SynapseImporter {
 
     this.notes.push(
       "not carried over: server-key and remote device-list caches (refetched), the outbound federation queue (peers catch up), URL previews, " +
-        "thumbnails (made again on first request), presence, user directory (rebuilt), unread-notification counts of events before the import, " +
+        "thumbnails (made again on first request), presence, user directory (rebuilt), unread counts Synapse had already summarised (event_push_summary), " +
         "threepids (hs has no e-mail/phone login), room statistics, refresh-token expiry times",
     );
     const report: ImportReport = {

@@ -227,6 +227,9 @@ export const SYNAPSE_QUERIES = {
   roomAliases: "SELECT room_alias, room_id, creator FROM room_aliases",
   appserviceRoomList: "SELECT appservice_id, network_id, room_id FROM appservice_room_list",
   receipts: "SELECT r.room_id, r.receipt_type, r.user_id, r.event_id, r.data, e.stream_ordering FROM receipts_linearized r LEFT JOIN events e ON e.event_id = r.event_id",
+  /** Push actions (unread counts), with the thread of threaded events. */
+  pushActions:
+    "SELECT a.room_id, a.event_id, a.user_id, a.actions, a.stream_ordering, a.notif, a.highlight, er.relates_to_id AS thread_root FROM event_push_actions a LEFT JOIN event_relations er ON er.event_id = a.event_id AND er.relation_type = 'm.thread'",
   eventReports: "SELECT id, received_ts, room_id, event_id, user_id, reason, content FROM event_reports",
   deviceKeys: "SELECT user_id, device_id, ts_added_ms, key_json FROM e2e_device_keys_json",
   oneTimeKeys: "SELECT user_id, device_id, algorithm, key_id, ts_added_ms, key_json FROM e2e_one_time_keys_json ORDER BY user_id, device_id, ts_added_ms, key_id",
