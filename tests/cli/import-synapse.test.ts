@@ -526,4 +526,19 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
       });
     });
   }
+
+  test("--force empties a non-empty hs database and imports again", async () => {
+    await syn.stop();
+    const dir = tempDir("import-force-");
+    const cfg = pathJoin(dir, "homeserver.toml");
+    writeFileSync(cfg, `server_name = "localhost"\nsigning_key_path = "${pathJoin(dir, "signing.key")}"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n[media]\nstore_path = "${pathJoin(dir, "media")}"\n`);
+    const args = ["import-synapse", "--synapse-config", pathJoin(syn.dir, "synapse.yaml"), "-c", cfg];
+    expect((await runHs(args)).code).toBe(0);
+    const again = await runHs([...args, "--force"]);
+    expect(again.stdout).toContain("verification passed");
+    expect(again.code).toBe(0);
+    const check = await runHs(["db", "check", "-c", cfg]);
+    expect(check.code).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });

@@ -199,7 +199,7 @@ registerCommand({
           if (existsSync(hsKey)) renameSync(hsKey, `${hsKey}.pre-import`);
           copyFileSync(signingKey, hsKey);
         }
-        out(`Signing key: ${signingKey} ${check ? "would be copied" : same ? "is already" : "copied"} to ${hsKey}\n`);
+        out(`Signing key: ${signingKey} ${check ? "would be copied to" : same ? "is already at" : "copied to"} ${hsKey}\n`);
       } else out(`WARNING: no Synapse signing key given (--signing-key): other servers will not recognise this server's old events' signatures as its own key\n`);
 
       const target = check ? undefined : await openDatabase(config.database);
@@ -230,7 +230,7 @@ registerCommand({
         const report = await importer.run();
         if (process.stderr.isTTY) process.stderr.write("\r".padEnd(71) + "\r");
         printReport(report, check, out);
-        if (!check && report.problems.length === 0) out("Start hs serve with this config; clients keep their sessions (their next /sync starts afresh).\n");
+        if (!check && report.problems.length === 0) out("Start hs serve with this config: clients keep their sessions and sync on from their Synapse sync tokens.\n");
         return report.problems.length ? 1 : 0;
       } finally {
         await target?.close();

@@ -136,7 +136,7 @@ export async function nonEmptyTables(db: Queryable): Promise<Array<{ table: stri
 export async function clearImportTables(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     for (const t of Object.keys(IMPORT_TABLES)) await tx.run(`DELETE FROM ${t}`);
-    await tx.run("DELETE FROM event_relations");
+    for (const t of ["event_relations", "event_search", "user_directory", "user_directory_public_rooms"]) await tx.run(`DELETE FROM ${t}`);
     await tx.run("DELETE FROM threads");
     await tx.run("UPDATE relations_backfill SET done = 0");
   });
