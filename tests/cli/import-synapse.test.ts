@@ -539,6 +539,10 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
     expect(again.code).toBe(0);
     const check = await runHs(["db", "check", "-c", cfg]);
     expect(check.code).toBe(0);
+    // An hs database is not a Synapse one.
+    const wrong = await runHs(["import-synapse", "--database", `sqlite:${pathJoin(dir, "hs.db")}`, "-c", cfg, "--check"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("is not a Synapse database");
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 });

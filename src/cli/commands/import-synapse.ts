@@ -5,7 +5,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { loadConfig } from "../../config/load.ts";
 import { SynapseImporter, type ImportReport } from "../../services/synapse-import/index.ts";
 import { openDatabase } from "../../storage/open.ts";
-import { openSynapseSource, otherPostgresSessions, sqliteWriteLocked, SynapseSourceError } from "../../storage/synapse-import/source.ts";
+import { openSynapseSource, otherPostgresSessions, sqliteWriteLocked, synapseSchemaVersion, SynapseSourceError } from "../../storage/synapse-import/source.ts";
 import { clearImportTables, nonEmptyTables } from "../../storage/synapse-import/target.ts";
 import { configureLogging } from "../../util/log.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
@@ -182,6 +182,7 @@ registerCommand({
       throw e;
     }
     try {
+      await synapseSchemaVersion(source);
       const others = await otherPostgresSessions(source);
       if (others.length && !force) {
         throw new RunError(`${others.length} other session(s) use the Synapse database (${others.map((o) => o.application_name || o.client_addr || "?").join(", ")}): stop Synapse first (or --force)`);

@@ -125,9 +125,11 @@ export async function synapseSchemaVersion(src: SynapseSource): Promise<number> 
       ? await src.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
       : await src.all("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'");
   if (has.length === 0) throw new SynapseSourceError(`${src.description} is not a Synapse database (no schema_version table)`);
+  if (!(await tableExists(src, "event_json")) || !(await tableExists(src, "state_groups_state"))) {
+    throw new SynapseSourceError(`${src.description} is not a Synapse database (no event_json or state_groups_state table)`);
+  }
   const rows = await src.all("SELECT version FROM schema_version");
-  const cols = await tableColumns(src, "events");
-  if (rows.length === 0 || !cols.includes("stream_ordering")) throw new SynapseSourceError(`${src.description} is not a Synapse database (no events table)`);
+  if (rows.length === 0) throw new SynapseSourceError(`${src.description} is not a Synapse database (empty schema_version)`);
   const v = Number(rows[0]!.version);
   if (v < SUPPORTED_MIN || v > SUPPORTED_MAX) {
     throw new SynapseSourceError(
