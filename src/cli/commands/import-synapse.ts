@@ -96,8 +96,8 @@ const lpad = (s: string | number, n: number) => String(s).padStart(n);
 
 function printReport(r: ImportReport, check: boolean, out: (s: string) => void): void {
   out(`Synapse schema version ${r.schemaVersion}${check ? " — dry run (--check): nothing was written" : ""}\n\n`);
-  out(`  ${pad("step", 28)} ${lpad("read", 10)} ${lpad(check ? "would import" : "imported", 12)} ${lpad("skipped", 8)}\n`);
-  for (const s of r.steps) out(`  ${pad(s.step, 28)} ${lpad(s.read, 10)} ${lpad(s.imported, 12)} ${lpad(s.skipped, 8)}\n`);
+  out(`  ${pad("step", 30)} ${lpad("read", 10)} ${lpad(check ? "would import" : "imported", 12)} ${lpad("skipped", 8)} ${lpad("seconds", 8)}\n`);
+  for (const s of r.steps) out(`  ${pad(s.step, 30)} ${lpad(s.read, 10)} ${lpad(s.imported, 12)} ${lpad(s.skipped, 8)} ${lpad(s.seconds === undefined ? "" : s.seconds.toFixed(1), 8)}\n`);
   if (r.skipReasons.length) {
     out("\nSkipped:\n");
     for (const s of r.skipReasons) out(`  ${lpad(s.rows, 8)}  ${s.reason}\n`);

@@ -219,8 +219,6 @@ export const SYNAPSE_QUERIES = {
     "FROM events e JOIN event_json j ON j.event_id = e.event_id LEFT JOIN rejections rj ON rj.event_id = e.event_id " +
     "LEFT JOIN event_to_state_groups sg ON sg.event_id = e.event_id LEFT JOIN state_events se ON se.event_id = e.event_id " +
     "LEFT JOIN event_txn_id t ON t.event_id = e.event_id LEFT JOIN access_tokens at ON at.id = t.token_id ORDER BY e.stream_ordering",
-  eventEdges: "SELECT event_id, prev_event_id FROM event_edges",
-  eventAuth: "SELECT event_id, auth_id FROM event_auth",
   forwardExtremities: "SELECT room_id, event_id FROM event_forward_extremities ORDER BY room_id",
   backwardExtremities: "SELECT room_id, event_id FROM event_backward_extremities",
   currentState: "SELECT room_id, type, state_key, event_id, membership FROM current_state_events ORDER BY room_id",
