@@ -1,4 +1,4 @@
-// `hs import-synapse`: moves a stopped Synapse (1.62-1.67 schema) into hs: its database (SQLite or
+// `hs import-synapse`: moves a stopped Synapse (database schema 69-72, as Synapse 1.67 leaves it) into hs: its database (SQLite or
 // PostgreSQL), signing key and media store, for the same server_name.
 import { copyFileSync, existsSync, readFileSync, renameSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
@@ -137,7 +137,7 @@ registerCommand({
     "  --check                Dry run: read everything, report what would be imported and skipped, write nothing",
     "  --force                Import although Synapse seems to run, or into a non-empty hs database (emptied first),",
     "                         or over a different signing key (kept aside as <path>.pre-import)",
-    "  Stop Synapse first. Supports Synapse's schema 69-72 (Synapse 1.62-1.67).",
+    "  Stop Synapse first. Supports Synapse's database schema 69-72 (Synapse 1.67 writes 72).",
   ].join("\n"),
   options: {
     "synapse-config": { type: "string" },

@@ -2,9 +2,9 @@
 // the Synapse database is never written. Rows come out as Synapse stores them (the service maps
 // them to hs rows); large tables are streamed in batches, never loaded whole.
 //
-// Supported: Synapse's schema versions SUPPORTED_MIN..SUPPORTED_MAX (Synapse 1.62-1.67 wrote 72;
-// the tables read here are unchanged across that range). Other versions are refused with the
-// version found.
+// Supported: Synapse's database schema versions SUPPORTED_MIN..SUPPORTED_MAX (72 is what Synapse
+// 1.67 writes, and what is tested; the tables read here are the same from 69 on). Other versions are
+// refused with the version found.
 import { Database } from "bun:sqlite";
 import postgres from "postgres";
 
@@ -133,7 +133,7 @@ export async function synapseSchemaVersion(src: SynapseSource): Promise<number> 
   const v = Number(rows[0]!.version);
   if (v < SUPPORTED_MIN || v > SUPPORTED_MAX) {
     throw new SynapseSourceError(
-      `${src.description} has Synapse schema version ${v}; hs import-synapse supports ${SUPPORTED_MIN}-${SUPPORTED_MAX} (Synapse 1.62-1.67)` +
+      `${src.description} has Synapse schema version ${v}; hs import-synapse supports schema ${SUPPORTED_MIN}-${SUPPORTED_MAX} (72 is Synapse 1.67's)` +
         (v < SUPPORTED_MIN ? ": upgrade Synapse to 1.67 first, start and stop it once, then import" : ""),
     );
   }
