@@ -183,6 +183,37 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
   return rec;
 }
 
+// These need no Synapse.
+test("import-synapse: --help, usage errors exit 2, bad inputs exit 1 with one line", async () => {
+  const help = await runHs(["import-synapse", "--help"]);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain("Usage: hs import-synapse");
+  const none = await runHs(["import-synapse", "-c", "/nonexistent/hs.toml"]);
+  expect(none.code).toBe(2);
+  expect(none.stderr.trim().split("\n")).toHaveLength(1);
+
+  const dir = tempDir("import-args-");
+  const cfg = pathJoin(dir, "homeserver.toml");
+  writeFileSync(cfg, `server_name = "example.org"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n`);
+  const missing = await runHs(["import-synapse", "--synapse-config", pathJoin(dir, "nope.yaml"), "-c", cfg]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain("cannot read the Synapse config");
+  const yaml = pathJoin(dir, "homeserver.yaml");
+  writeFileSync(yaml, `server_name: other.example\ndatabase:\n  name: sqlite3\n  args:\n    database: ${pathJoin(dir, "synapse.db")}\n`);
+  const other = await runHs(["import-synapse", "--synapse-config", yaml, "-c", cfg]);
+  expect(other.code).toBe(1);
+  expect(other.stderr).toContain("Synapse's server_name is other.example but hs's is example.org");
+  writeFileSync(yaml, `server_name: example.org\ndatabase:\n  name: mysql\n`);
+  const engine = await runHs(["import-synapse", "--synapse-config", yaml, "-c", cfg]);
+  expect(engine.code).toBe(1);
+  expect(engine.stderr).toContain("unknown database engine");
+  writeFileSync(yaml, `server_name: example.org\ndatabase:\n  name: sqlite3\n  args:\n    database: ${pathJoin(dir, "synapse.db")}\n`);
+  const nodb = await runHs(["import-synapse", "--synapse-config", yaml, "-c", cfg]);
+  expect(nodb.code).toBe(1);
+  expect(nodb.stderr).toContain("no Synapse database at");
+  rmSync(dir, { recursive: true, force: true });
+}, 30_000);
+
 async function waitForBackgroundUpdates(syn: SynapseServer): Promise<void> {
   await eventually(
     async () => {
