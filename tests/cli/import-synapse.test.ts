@@ -176,6 +176,8 @@ async function populate(syn: SynapseServer): Promise<Recorded> {
   rec.prevBatch = bs.rooms.join[main].timeline.prev_batch;
   const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(main)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
   rec.pageFromPrevBatch = page.chunk.map((e: Ev) => e.event_id);
+  // A to-device message bob has not received yet.
+  await alice.ok("PUT", "/_matrix/client/v3/sendToDevice/org.example.ping/td1", { messages: { [bob.userId!]: { [bob.deviceId!]: { n: 42 } } } });
   for (const r of [main, old]) {
     rec.history.set(r, await history(bob, r));
     rec.state.set(r, await stateIds(bob, r));
@@ -461,6 +463,10 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
         for (const r of Object.values(s.rooms?.join ?? {}) as Array<{ timeline: { events: Ev[] } }>) {
           for (const e of r.timeline.events) expect(old.has(e.event_id)).toBe(false);
         }
+        // Device lists: every user with devices is marked changed, so clients refetch their keys.
+        expect(s.device_lists?.changed).toContain(rec.userIds.alice);
+        // The pending to-device message.
+        expect(s.to_device?.events).toEqual([{ sender: rec.userIds.alice, type: "org.example.ping", content: { n: 42 } }]);
         const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(rec.rooms[0]!)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
         expect(page.chunk.map((e: Ev) => e.event_id)).toEqual(rec.pageFromPrevBatch);
       });
