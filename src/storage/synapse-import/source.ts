@@ -157,7 +157,10 @@ export async function otherPostgresSessions(src: SynapseSource): Promise<Array<{
   return rows.map((r) => ({ application_name: String(r.application_name ?? ""), client_addr: r.client_addr === null ? null : String(r.client_addr) }));
 }
 
-/** Whether the SQLite database is being written right now (a running Synapse in a write). */
+/**
+ * Whether the SQLite database is being written right now (a running Synapse in a write). False
+ * when that cannot be told (e.g. the file is read-only for this user).
+ */
 export function sqliteWriteLocked(path: string): boolean {
   let db: Database | undefined;
   try {
@@ -166,8 +169,9 @@ export function sqliteWriteLocked(path: string): boolean {
     db.exec("BEGIN IMMEDIATE");
     db.exec("ROLLBACK");
     return false;
-  } catch {
-    return true;
+  } catch (e) {
+    const code = String((e as { code?: unknown }).code ?? "");
+    return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
   } finally {
     db?.close();
   }
