@@ -4,7 +4,7 @@
 // is recorded; it is stopped; its database is imported into hs (SQLite, and PostgreSQL when
 // TEST_POSTGRES_URL is set); hs then serves the same sessions, rooms, state and history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join as pathJoin } from "node:path";
 import { validateConfig } from "../../src/config/load.ts";
 import { startHomeserver, type Homeserver } from "../../src/homeserver.ts";
@@ -576,6 +576,19 @@ describe.skipIf(unavailable !== null)("hs import-synapse", () => {
     expect(again.code).toBe(0);
     const check = await runHs(["db", "check", "-c", cfg]);
     expect(check.code).toBe(0);
+    // Appservice positions: hs carries on after the last event and transaction ID Synapse used.
+    const copy = pathJoin(dir, "synapse-copy.db");
+    copyFileSync(syn.dbPath, copy);
+    const w = new Database(copy);
+    w.exec("INSERT INTO application_services_state (as_id, state) VALUES ('bridge', 'up')");
+    w.exec("UPDATE appservice_stream_position SET stream_ordering = 5");
+    w.exec("INSERT INTO application_services_txns (as_id, txn_id, event_ids) VALUES ('bridge', 41, '[]')");
+    w.close();
+    const again2 = await runHs(["import-synapse", "--database", `sqlite:${copy}`, "-c", cfg, "--force"]);
+    expect(again2.code).toBe(0);
+    const hsDb = new Database(pathJoin(dir, "hs.db"), { readonly: true });
+    expect(hsDb.query("SELECT as_id, stream_ordering, next_txn_id FROM appservice_states").all()).toEqual([{ as_id: "bridge", stream_ordering: 5, next_txn_id: 42 }]);
+    hsDb.close();
     // An hs database is not a Synapse one.
     const wrong = await runHs(["import-synapse", "--database", `sqlite:${pathJoin(dir, "hs.db")}`, "-c", cfg, "--check"]);
     expect(wrong.code).toBe(1);

@@ -739,6 +739,16 @@ export class SynapseImporter {
       }),
       "room_aliases",
     );
+    // Appservices: carry on from the event Synapse sent last, with transaction IDs above Synapse's
+    // (bridges may ignore a transaction ID they have seen).
+    if (await tableExists(src, "application_services_state")) {
+      const pos = Number((await src.all(SYNAPSE_QUERIES.appservicePosition))[0]?.stream_ordering ?? 0);
+      let maxTxn = Number((await src.all(SYNAPSE_QUERIES.appserviceMaxTxn))[0]?.m ?? 0);
+      if (src.dialect === "postgres") maxTxn = Math.max(maxTxn, Number((await src.all(SYNAPSE_QUERIES.appserviceTxnSequence).catch(() => []))[0]?.m ?? 0));
+      const rows = (await src.all(SYNAPSE_QUERIES.appserviceStates)).map((r) => [String(r.as_id), pos, maxTxn + 1] as SqlParam[]);
+      await this.write("appservice_states", rows);
+      this.steps.push({ step: "appservice positions", read: rows.length, imported: rows.length, skipped: 0 });
+    }
     await this.step(
       "appservice room lists",
       "appservice_room_list",

@@ -249,5 +249,10 @@ export const SYNAPSE_QUERIES = {
   localMedia:
     "SELECT media_id, media_type, media_length, created_ts, upload_name, user_id, quarantined_by, url_cache, last_access_ts, safe_from_quarantine FROM local_media_repository",
   remoteMedia: "SELECT media_origin, media_id, media_type, created_ts, upload_name, media_length, filesystem_id, last_access_ts, quarantined_by FROM remote_media_cache",
+  appserviceStates: "SELECT as_id FROM application_services_state",
+  appservicePosition: "SELECT stream_ordering FROM appservice_stream_position",
+  appserviceMaxTxn: "SELECT COALESCE(MAX(txn_id), 0) AS m FROM application_services_txns",
+  /** PostgreSQL only: Synapse's transaction ID sequence (shared by every appservice). */
+  appserviceTxnSequence: "SELECT last_value AS m FROM application_services_txn_id_seq",
   destinations: "SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations WHERE retry_interval > 0",
 } as const;

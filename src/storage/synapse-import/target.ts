@@ -66,6 +66,7 @@ export const IMPORT_TABLES = {
   appservice_room_list: ["as_id", "network_id", "room_id"],
   receipts: ["room_id", "receipt_type", "user_id", "thread_id", "event_id", "ts", "stream_id", "event_stream_ordering"],
   event_push_actions: ["room_id", "event_id", "user_id", "stream_ordering", "thread_id", "notify", "highlight", "actions"],
+  appservice_states: ["as_id", "stream_ordering", "next_txn_id"],
   event_reports: ["id", "received_ts", "room_id", "event_id", "user_id", "reason", "score"],
   e2e_device_keys: ["user_id", "device_id", "key_json", "ts"],
   e2e_one_time_keys: ["user_id", "device_id", "algorithm", "key_id", "key_json", "seq"],
