@@ -960,8 +960,8 @@ export class SynapseImporter {
 
     this.notes.push(
       "not carried over: server-key and remote device-list caches (refetched), the outbound federation queue (peers catch up), URL previews, " +
-        "thumbnails (made again on first request), presence, user directory (rebuilt), unread counts Synapse had already summarised (event_push_summary), " +
-        "threepids (hs has no e-mail/phone login), room statistics, refresh-token expiry times",
+        "thumbnails (made again on first request), presence, unread counts Synapse had already summarised (event_push_summary), " +
+        "threepids (hs has no e-mail/phone login), room statistics, refresh-token expiry times, ratelimit overrides, SSO/OIDC mappings; appservice registration files must be added to hs's config",
     );
     const report: ImportReport = {
       schemaVersion,
