@@ -4,7 +4,7 @@
 // is recorded; it is stopped; its database is imported into hs (SQLite, and PostgreSQL when
 // TEST_POSTGRES_URL is set); hs then serves the same sessions, rooms, state and history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join as pathJoin } from "node:path";
 import { validateConfig } from "../../src/config/load.ts";
 import { startHomeserver, type Homeserver } from "../../src/homeserver.ts";
@@ -49,6 +49,9 @@ interface Recorded {
   bobSince: string;
   prevBatch: string;
   pageFromPrevBatch: string[];
+  /** dave read only the first message: his unread counts in the main room as Synapse gave them. */
+  daveToken: string;
+  daveUnread: { notification_count: number; highlight_count: number };
 }
 
 const strip = (e: Ev) => ({ event_id: e.event_id, type: e.type, sender: e.sender, content: e.content, state_key: e.state_key, origin_server_ts: e.origin_server_ts });
@@ -90,8 +93,11 @@ async function populate(syn: SynapsePeer): Promise<Recorded> {
   await join(bob, old);
   await invite(alice, priv, bob.userId!); // bob stays invited
   await join(carol, main);
+  const dave = await registerUser(syn, "dave", "dave-password");
+  await join(dave, main);
 
   const first = await send(alice, main, "hello world");
+  await dave.ok("POST", `/_matrix/client/v3/rooms/${enc(main)}/receipt/m.read/${enc(first)}`, {});
   await send(bob, main, "hi alice");
   const toEdit = await send(alice, main, "typo mesage");
   await send(alice, main, { msgtype: "m.text", body: "* typo message", "m.new_content": { msgtype: "m.text", body: "typo message" }, "m.relates_to": { rel_type: "m.replace", event_id: toEdit } });
@@ -153,18 +159,62 @@ async function populate(syn: SynapsePeer): Promise<Recorded> {
     bobSince: "",
     prevBatch: "",
     pageFromPrevBatch: [],
+    daveToken: dave.accessToken!,
+    daveUnread: { notification_count: -1, highlight_count: -1 },
   };
+  // Synapse summarises push actions in the background: wait until its answer is stable.
+  let prev = "";
+  rec.daveUnread = await eventually(async () => {
+    const u = (await dave.ok("GET", "/_matrix/client/v3/sync")).rooms.join[main].unread_notifications;
+    const same = JSON.stringify(u) === prev;
+    prev = JSON.stringify(u);
+    if (!same) await Bun.sleep(1000);
+    return same ? u : undefined;
+  }, 30_000, "stable unread counts on Synapse");
   const bs = await bob.ok("GET", "/_matrix/client/v3/sync?filter=" + enc(JSON.stringify({ room: { timeline: { limit: 3 } } })));
   rec.bobSince = bs.next_batch;
   rec.prevBatch = bs.rooms.join[main].timeline.prev_batch;
   const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(main)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
   rec.pageFromPrevBatch = page.chunk.map((e: Ev) => e.event_id);
+  // A to-device message bob has not received yet.
+  await alice.ok("PUT", "/_matrix/client/v3/sendToDevice/org.example.ping/td1", { messages: { [bob.userId!]: { [bob.deviceId!]: { n: 42 } } } });
   for (const r of [main, old]) {
     rec.history.set(r, await history(bob, r));
     rec.state.set(r, await stateIds(bob, r));
   }
   return rec;
 }
+
+// These need no Synapse.
+test("import-synapse: --help, usage errors exit 2, bad inputs exit 1 with one line", async () => {
+  const help = await runHs(["import-synapse", "--help"]);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain("Usage: hs import-synapse");
+  const none = await runHs(["import-synapse", "-c", "/nonexistent/hs.toml"]);
+  expect(none.code).toBe(2);
+  expect(none.stderr.trim().split("\n")).toHaveLength(1);
+
+  const dir = tempDir("import-args-");
+  const cfg = pathJoin(dir, "homeserver.toml");
+  writeFileSync(cfg, `server_name = "example.org"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n`);
+  const missing = await runHs(["import-synapse", "--synapse-config", pathJoin(dir, "nope.yaml"), "-c", cfg]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain("cannot read the Synapse config");
+  const yaml = pathJoin(dir, "homeserver.yaml");
+  writeFileSync(yaml, `server_name: other.example\ndatabase:\n  name: sqlite3\n  args:\n    database: ${pathJoin(dir, "synapse.db")}\n`);
+  const other = await runHs(["import-synapse", "--synapse-config", yaml, "-c", cfg]);
+  expect(other.code).toBe(1);
+  expect(other.stderr).toContain("Synapse's server_name is other.example but hs's is example.org");
+  writeFileSync(yaml, `server_name: example.org\ndatabase:\n  name: mysql\n`);
+  const engine = await runHs(["import-synapse", "--synapse-config", yaml, "-c", cfg]);
+  expect(engine.code).toBe(1);
+  expect(engine.stderr).toContain("unknown database engine");
+  writeFileSync(yaml, `server_name: example.org\ndatabase:\n  name: sqlite3\n  args:\n    database: ${pathJoin(dir, "synapse.db")}\n`);
+  const nodb = await runHs(["import-synapse", "--synapse-config", yaml, "-c", cfg]);
+  expect(nodb.code).toBe(1);
+  expect(nodb.stderr).toContain("no Synapse database at");
+  rmSync(dir, { recursive: true, force: true });
+}, 30_000);
 
 async function waitForBackgroundUpdates(syn: SynapsePeer): Promise<void> {
   await eventually(
@@ -236,7 +286,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
   }, 180_000);
   afterAll(async () => {
     await syn?.stop();
-    if (syn) rmSync(syn.dir, { recursive: true, force: true });
+    if (syn && !process.env.HS_KEEP_TEST_DIRS) rmSync(syn.dir, { recursive: true, force: true });
   });
 
   test("refuses while Synapse runs", async () => {
@@ -330,7 +380,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
       afterAll(async () => {
         await hs?.stop(2000);
         await dropDb?.();
-        rmSync(dir, { recursive: true, force: true });
+        if (!process.env.HS_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
       });
 
       test("hs db check finds the imported database consistent", async () => {
@@ -413,8 +463,20 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
         for (const r of Object.values(s.rooms?.join ?? {}) as Array<{ timeline: { events: Ev[] } }>) {
           for (const e of r.timeline.events) expect(old.has(e.event_id)).toBe(false);
         }
+        // Device lists: every user with devices is marked changed, so clients refetch their keys.
+        expect(s.device_lists?.changed).toContain(rec.userIds.alice);
+        // The pending to-device message.
+        expect(s.to_device?.events).toEqual([{ sender: rec.userIds.alice, type: "org.example.ping", content: { n: 42 } }]);
         const page = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(rec.rooms[0]!)}/messages?dir=b&limit=5&from=${enc(rec.prevBatch)}`);
         expect(page.chunk.map((e: Ev) => e.event_id)).toEqual(rec.pageFromPrevBatch);
+      });
+
+      test("unread notification counts are Synapse's", async () => {
+        // (before the tests below send new messages)
+        expect(rec.daveUnread.notification_count).toBeGreaterThan(10);
+        const dave = new TestClient(url, rec.daveToken);
+        const s = await dave.ok("GET", "/_matrix/client/v3/sync");
+        expect(s.rooms.join[rec.rooms[0]!].unread_notifications).toEqual(rec.daveUnread);
       });
 
       test("account data, tags, push rules, filters and receipts come along", async () => {
@@ -461,6 +523,17 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
         expect(threads.chunk.map((e: Ev) => e.event_id)).toEqual([rec.threadRoot]);
       });
 
+      test("server-side search and the user directory find imported events and users", async () => {
+        const bob = new TestClient(url, rec.tokens.bob);
+        const search = (term: string) => bob.ok("POST", "/_matrix/client/v3/search", { search_categories: { room_events: { search_term: term } } });
+        const hit = await search("thread");
+        expect(hit.search_categories.room_events.results.map((r: { result: Ev }) => r.result.event_id)).toEqual([rec.threadReply]);
+        expect((await search("secret")).search_categories.room_events.results).toEqual([]); // redacted
+        const users = await bob.ok("POST", "/_matrix/client/v3/user_directory/search", { search_term: "alice" });
+        expect(users.results.map((u: { user_id: string }) => u.user_id)).toContain(rec.userIds.alice);
+        expect(users.results.find((u: { user_id: string }) => u.user_id === rec.userIds.alice).display_name).toBe("Alice A.");
+      });
+
       test("media downloads byte-identical", async () => {
         const alice = new TestClient(url, rec.tokens.alice);
         const mxc = rec.mediaUri.slice("mxc://".length);
@@ -490,4 +563,36 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
       });
     });
   }
+
+  test("--force empties a non-empty hs database and imports again", async () => {
+    await syn.stop();
+    const dir = tempDir("import-force-");
+    const cfg = pathJoin(dir, "homeserver.toml");
+    writeFileSync(cfg, `server_name = "localhost"\nsigning_key_path = "${pathJoin(dir, "signing.key")}"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n[media]\nstore_path = "${pathJoin(dir, "media")}"\n`);
+    const args = ["import-synapse", "--synapse-config", pathJoin(syn.dir, "synapse.yaml"), "-c", cfg];
+    expect((await runHs(args)).code).toBe(0);
+    const again = await runHs([...args, "--force"]);
+    expect(again.stdout).toContain("verification passed");
+    expect(again.code).toBe(0);
+    const check = await runHs(["db", "check", "-c", cfg]);
+    expect(check.code).toBe(0);
+    // Appservice positions: hs carries on after the last event and transaction ID Synapse used.
+    const copy = pathJoin(dir, "synapse-copy.db");
+    copyFileSync(syn.dbPath, copy);
+    const w = new Database(copy);
+    w.exec("INSERT INTO application_services_state (as_id, state) VALUES ('bridge', 'up')");
+    w.exec("UPDATE appservice_stream_position SET stream_ordering = 5");
+    w.exec("INSERT INTO application_services_txns (as_id, txn_id, event_ids) VALUES ('bridge', 41, '[]')");
+    w.close();
+    const again2 = await runHs(["import-synapse", "--database", `sqlite:${copy}`, "-c", cfg, "--force"]);
+    expect(again2.code).toBe(0);
+    const hsDb = new Database(pathJoin(dir, "hs.db"), { readonly: true });
+    expect(hsDb.query("SELECT as_id, stream_ordering, next_txn_id FROM appservice_states").all()).toEqual([{ as_id: "bridge", stream_ordering: 5, next_txn_id: 42 }]);
+    hsDb.close();
+    // An hs database is not a Synapse one.
+    const wrong = await runHs(["import-synapse", "--database", `sqlite:${pathJoin(dir, "hs.db")}`, "-c", cfg, "--check"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("is not a Synapse database");
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
 });

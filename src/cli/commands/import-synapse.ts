@@ -1,11 +1,11 @@
-// `hs import-synapse`: moves a stopped Synapse (1.62-1.67 schema) into hs: its database (SQLite or
+// `hs import-synapse`: moves a stopped Synapse (database schema 69-72, as Synapse 1.67 leaves it) into hs: its database (SQLite or
 // PostgreSQL), signing key and media store, for the same server_name.
 import { copyFileSync, existsSync, readFileSync, renameSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { loadConfig } from "../../config/load.ts";
 import { SynapseImporter, type ImportReport } from "../../services/synapse-import/index.ts";
 import { openDatabase } from "../../storage/open.ts";
-import { openSynapseSource, otherPostgresSessions, sqliteWriteLocked, SynapseSourceError } from "../../storage/synapse-import/source.ts";
+import { openSynapseSource, otherPostgresSessions, sqliteWriteLocked, synapseSchemaVersion, SynapseSourceError } from "../../storage/synapse-import/source.ts";
 import { clearImportTables, nonEmptyTables } from "../../storage/synapse-import/target.ts";
 import { configureLogging } from "../../util/log.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
@@ -96,8 +96,8 @@ const lpad = (s: string | number, n: number) => String(s).padStart(n);
 
 function printReport(r: ImportReport, check: boolean, out: (s: string) => void): void {
   out(`Synapse schema version ${r.schemaVersion}${check ? " — dry run (--check): nothing was written" : ""}\n\n`);
-  out(`  ${pad("step", 28)} ${lpad("read", 10)} ${lpad(check ? "would import" : "imported", 12)} ${lpad("skipped", 8)}\n`);
-  for (const s of r.steps) out(`  ${pad(s.step, 28)} ${lpad(s.read, 10)} ${lpad(s.imported, 12)} ${lpad(s.skipped, 8)}\n`);
+  out(`  ${pad("step", 30)} ${lpad("read", 10)} ${lpad(check ? "would import" : "imported", 12)} ${lpad("skipped", 8)} ${lpad("seconds", 8)}\n`);
+  for (const s of r.steps) out(`  ${pad(s.step, 30)} ${lpad(s.read, 10)} ${lpad(s.imported, 12)} ${lpad(s.skipped, 8)} ${lpad(s.seconds === undefined ? "" : s.seconds.toFixed(1), 8)}\n`);
   if (r.skipReasons.length) {
     out("\nSkipped:\n");
     for (const s of r.skipReasons) out(`  ${lpad(s.rows, 8)}  ${s.reason}\n`);
@@ -137,7 +137,7 @@ registerCommand({
     "  --check                Dry run: read everything, report what would be imported and skipped, write nothing",
     "  --force                Import although Synapse seems to run, or into a non-empty hs database (emptied first),",
     "                         or over a different signing key (kept aside as <path>.pre-import)",
-    "  Stop Synapse first. Supports Synapse's schema 69-72 (Synapse 1.62-1.67).",
+    "  Stop Synapse first. Supports Synapse's database schema 69-72 (Synapse 1.67 writes 72).",
   ].join("\n"),
   options: {
     "synapse-config": { type: "string" },
@@ -182,6 +182,7 @@ registerCommand({
       throw e;
     }
     try {
+      await synapseSchemaVersion(source);
       const others = await otherPostgresSessions(source);
       if (others.length && !force) {
         throw new RunError(`${others.length} other session(s) use the Synapse database (${others.map((o) => o.application_name || o.client_addr || "?").join(", ")}): stop Synapse first (or --force)`);
@@ -199,7 +200,7 @@ registerCommand({
           if (existsSync(hsKey)) renameSync(hsKey, `${hsKey}.pre-import`);
           copyFileSync(signingKey, hsKey);
         }
-        out(`Signing key: ${signingKey} ${check ? "would be copied" : same ? "is already" : "copied"} to ${hsKey}\n`);
+        out(`Signing key: ${signingKey} ${check ? "would be copied to" : same ? "is already at" : "copied to"} ${hsKey}\n`);
       } else out(`WARNING: no Synapse signing key given (--signing-key): other servers will not recognise this server's old events' signatures as its own key\n`);
 
       const target = check ? undefined : await openDatabase(config.database);
@@ -230,7 +231,7 @@ registerCommand({
         const report = await importer.run();
         if (process.stderr.isTTY) process.stderr.write("\r".padEnd(71) + "\r");
         printReport(report, check, out);
-        if (!check && report.problems.length === 0) out("Start hs serve with this config; clients keep their sessions (their next /sync starts afresh).\n");
+        if (!check && report.problems.length === 0) out("Start hs serve with this config: clients keep their sessions and sync on from their Synapse sync tokens.\n");
         return report.problems.length ? 1 : 0;
       } finally {
         await target?.close();

@@ -8,7 +8,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../auth.ts";
 import type { Db, Queryable, SqlParam } from "../../storage/db.ts";
+import { DirectoryRepo } from "../../storage/directory.ts";
 import { RoomsRepo } from "../../storage/rooms-repo.ts";
+import { SearchRepo } from "../../storage/search.ts";
 import { count, SYNAPSE_QUERIES, synapseSchemaVersion, tableExists, type SynapseRow, type SynapseSource } from "../../storage/synapse-import/source.ts";
 import {
   countRows,
@@ -19,7 +21,10 @@ import {
   setCurrentStateGroup,
   type ImportTable,
 } from "../../storage/synapse-import/target.ts";
+import { foldedWords } from "../../util/fold.ts";
+import { directorySearchText } from "../directory/user-directory.ts";
 import { FileStore } from "../media/file-store.ts";
+import { searchableText } from "../search.ts";
 import { convertPushRules, type SynapsePushRule } from "./push-rules.ts";
 
 export interface ImportOptions {
@@ -44,6 +49,8 @@ export interface StepReport {
   /** Rows written to (or, with check, that would be written to) hs. */
   imported: number;
   skipped: number;
+  /** Time spent, for the steps that stream a table. */
+  seconds?: number;
 }
 
 export interface RoomCheck {
@@ -82,6 +89,12 @@ function parseJson(v: unknown): unknown {
   }
 }
 
+/** Event IDs of prev_events / auth_events: plain IDs (room v3+) or [id, hashes] pairs (v1, v2). */
+function refs(v: unknown): string[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((x) => (typeof x === "string" ? [x] : Array.isArray(x) && typeof x[0] === "string" ? [x[0]] : []));
+}
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function stateHash(entries: ReadonlyArray<[string, string, string]>): string {
@@ -101,6 +114,12 @@ export class SynapseImporter {
   private readonly devices = new Set<string>();
   private mediaBytes = 0;
   private eventsImported = 0;
+  /** Writes a step's batch adds to its transaction (search index entries). */
+  private batchExtra: Array<(tx: Queryable) => Promise<void>> = [];
+  /** Name and avatar of member join events; whether join-rule / history-visibility events make a room's members findable. */
+  private readonly joinProfiles = new Map<string, { name: string | null; avatar: string | null }>();
+  private readonly publicityEvents = new Map<string, boolean>();
+  private readonly localProfiles = new Map<string, { name: string | null; avatar: string | null }>();
 
   constructor(private readonly o: ImportOptions) {
     if (!o.check && !o.target) throw new Error("a target database is needed unless check is set");
@@ -129,6 +148,7 @@ export class SynapseImporter {
   ): Promise<void> {
     const report: StepReport = { step: name, read: 0, imported: 0, skipped: 0 };
     this.steps.push(report);
+    const t0 = performance.now();
     if (!(await tableExists(this.o.source, sourceTable))) {
       this.notes.push(`${name}: Synapse has no ${sourceTable} table; nothing imported`);
       return;
@@ -138,15 +158,19 @@ export class SynapseImporter {
     for await (const batch of this.o.source.batches(sql)) {
       report.read += batch.length;
       const out = await map(batch);
+      const extra = this.batchExtra;
+      this.batchExtra = [];
       if (!this.o.check) {
         await this.o.target!.transaction(async (tx) => {
           for (const [table, rows] of Object.entries(out) as Array<[ImportTable, SqlParam[][]]>) if (rows.length) await insertRows(tx, table, rows);
+          for (const f of extra) await f(tx);
         });
       }
       report.imported += out[primary]?.length ?? 0;
       this.o.progress?.(name, report.read, total);
     }
     report.skipped = [...this.skips.values()].reduce((a, b) => a + b, 0) - skippedBefore;
+    report.seconds = (performance.now() - t0) / 1000;
   }
 
   async run(): Promise<ImportReport> {
@@ -287,6 +311,7 @@ export class SynapseImporter {
             this.skip("profiles: of an unknown user");
             continue;
           }
+          this.localProfiles.set(id, { name: str(r.displayname), avatar: str(r.avatar_url) });
           if (r.displayname !== null && r.displayname !== undefined) out.push([id, "displayname", JSON.stringify(String(r.displayname))]);
           if (r.avatar_url !== null && r.avatar_url !== undefined) out.push([id, "avatar_url", JSON.stringify(String(r.avatar_url))]);
         }
@@ -521,6 +546,7 @@ export class SynapseImporter {
     }
     const domain = (id: string) => id.slice(id.indexOf(":") + 1);
 
+    const edgeCount = { prev: 0, auth: 0 };
     await this.step(
       "events",
       "events",
@@ -528,6 +554,11 @@ export class SynapseImporter {
       (rows) => {
         const events: SqlParam[][] = [];
         const txns: SqlParam[][] = [];
+        // The DAG from the events themselves, as hs stores it for every event (Synapse keeps no
+        // edges for outliers and auth edges only for state events).
+        const prevEdges: SqlParam[][] = [];
+        const authEdges: SqlParam[][] = [];
+        const search: Array<{ eventId: string; roomId: string; key: ReturnType<typeof searchableText> & {}; stream: number }> = [];
         for (const r of rows) {
           const json = parseJson(r.json);
           if (!isObj(json)) {
@@ -568,29 +599,41 @@ export class SynapseImporter {
             txnId !== null && deviceId !== null ? txnId : null,
             txnId !== null && deviceId !== null ? deviceId : null,
           ]);
+          for (const p of new Set(refs(json.prev_events))) prevEdges.push([id, p]);
+          for (const a of new Set(refs(json.auth_events))) authEdges.push([id, a]);
+          const content = isObj(json.content) ? json.content : {};
+          const timeline = !outlier && rejected === null && m.soft_failed !== true;
+          if (timeline && redactedBy === null) {
+            const type = String(r.type);
+            if (type === "m.room.member" && content.membership === "join") {
+              this.joinProfiles.set(id, { name: typeof content.displayname === "string" ? content.displayname : null, avatar: typeof content.avatar_url === "string" ? content.avatar_url : null });
+            } else if (type === "m.room.join_rules") this.publicityEvents.set(id, content.join_rule === "public");
+            else if (type === "m.room.history_visibility") this.publicityEvents.set(id, content.history_visibility === "world_readable");
+            const text = searchableText({ type, state_key: str(r.state_key) ?? undefined, content: content as never });
+            if (text) search.push({ eventId: id, roomId: String(r.room_id), key: text, stream });
+          }
           if (txnId !== null && deviceId !== null && this.localUsers.has(sender)) {
             txns.push([sender, deviceId, txnId, String(r.room_id), id, Number(r.received_ts ?? this.now)]);
           }
         }
         this.eventsImported += events.length;
-        return { events, event_txn_ids: txns };
+        if (search.length && this.o.target) {
+          const repo = new SearchRepo(this.o.target);
+          this.batchExtra.push(async (tx) => {
+            for (const e of search) {
+              const words = foldedWords(e.key.text.slice(0, 65536));
+              if (words.length) await repo.index(tx, { eventId: e.eventId, roomId: e.roomId, key: e.key.key, stream: e.stream, words });
+            }
+          });
+        }
+        edgeCount.prev += prevEdges.length;
+        edgeCount.auth += authEdges.length;
+        return { events, event_txn_ids: txns, event_edges: prevEdges, event_auth_edges: authEdges };
       },
       "events",
     );
-    await this.step(
-      "event edges",
-      "event_edges",
-      SYNAPSE_QUERIES.eventEdges,
-      (rows) => ({ event_edges: rows.map((r) => [String(r.event_id), String(r.prev_event_id)]) }),
-      "event_edges",
-    );
-    await this.step(
-      "auth edges",
-      "event_auth",
-      SYNAPSE_QUERIES.eventAuth,
-      (rows) => ({ event_auth_edges: rows.map((r) => [String(r.event_id), String(r.auth_id)]) }),
-      "event_auth_edges",
-    );
+    this.steps.push({ step: "event edges (from the events)", read: edgeCount.prev, imported: edgeCount.prev, skipped: 0 });
+    this.steps.push({ step: "auth edges (from the events)", read: edgeCount.auth, imported: edgeCount.auth, skipped: 0 });
     const extremities = new Map<string, string[]>();
     await this.step(
       "forward extremities",
@@ -614,17 +657,35 @@ export class SynapseImporter {
       (rows) => ({ backward_extremities: rows.flatMap((r) => (this.importedRooms.has(String(r.room_id)) ? [[String(r.room_id), String(r.event_id)]] : [])) }),
       "backward_extremities",
     );
+    const directory: Array<{ userId: string; name: string | null; avatar: string | null }> = [];
+    const publicRooms = new Set<string>();
     await this.step(
       "current state",
       "current_state_events",
       SYNAPSE_QUERIES.currentState,
       (rows) => ({
-        current_state: rows.flatMap((r) =>
-          this.importedRooms.has(String(r.room_id)) ? [[String(r.room_id), String(r.type), String(r.state_key), String(r.event_id), str(r.membership)]] : [],
-        ),
+        current_state: rows.flatMap((r) => {
+          const room = String(r.room_id);
+          if (!this.importedRooms.has(room)) return [];
+          const p = this.joinProfiles.get(String(r.event_id));
+          if (p && r.type === "m.room.member") directory.push({ userId: String(r.state_key), ...p });
+          if (this.publicityEvents.get(String(r.event_id)) === true) publicRooms.add(room);
+          return [[room, String(r.type), String(r.state_key), String(r.event_id), str(r.membership)]];
+        }),
       }),
       "current_state",
     );
+    // The user directory, as hs's event and profile hooks would have built it.
+    for (const [userId, p] of this.localProfiles) if (p.name !== null || p.avatar !== null) directory.push({ userId, ...p });
+    if (!this.o.check && (directory.length || publicRooms.size)) {
+      const repo = new DirectoryRepo(this.o.target!);
+      await this.o.target!.transaction(async (tx) => {
+        for (const d of directory) await repo.upsertUser(tx, d.userId, d.name, d.avatar, directorySearchText(d.userId, d.name));
+        for (const room of publicRooms) await repo.setRoomPublicForUsers(tx, room, true);
+      });
+    }
+    this.steps.push({ step: "user directory", read: directory.length, imported: directory.length, skipped: 0 });
+    this.joinProfiles.clear();
     await this.linkCurrentStateGroups(extremities);
 
     // Memberships of local users; invites to rooms this server is not in become pending invites.
@@ -678,6 +739,16 @@ export class SynapseImporter {
       }),
       "room_aliases",
     );
+    // Appservices: carry on from the event Synapse sent last, with transaction IDs above Synapse's
+    // (bridges may ignore a transaction ID they have seen).
+    if (await tableExists(src, "application_services_state")) {
+      const pos = Number((await src.all(SYNAPSE_QUERIES.appservicePosition))[0]?.stream_ordering ?? 0);
+      let maxTxn = Number((await src.all(SYNAPSE_QUERIES.appserviceMaxTxn))[0]?.m ?? 0);
+      if (src.dialect === "postgres") maxTxn = Math.max(maxTxn, Number((await src.all(SYNAPSE_QUERIES.appserviceTxnSequence).catch(() => []))[0]?.m ?? 0));
+      const rows = (await src.all(SYNAPSE_QUERIES.appserviceStates)).map((r) => [String(r.as_id), pos, maxTxn + 1] as SqlParam[]);
+      await this.write("appservice_states", rows);
+      this.steps.push({ step: "appservice positions", read: rows.length, imported: rows.length, skipped: 0 });
+    }
     await this.step(
       "appservice room lists",
       "appservice_room_list",
@@ -702,6 +773,28 @@ export class SynapseImporter {
         }),
       }),
       "receipts",
+    );
+    // Synapse stores its two most common action lists as "" (push/push_tools.py _serialize_action).
+    const DEFAULT_NOTIF = '["notify",{"set_tweak":"highlight","value":false}]';
+    const DEFAULT_HIGHLIGHT = '["notify",{"set_tweak":"sound","value":"default"},{"set_tweak":"highlight"}]';
+    await this.step(
+      "push actions (unread counts)",
+      "event_push_actions",
+      SYNAPSE_QUERIES.pushActions,
+      (rows) => ({
+        event_push_actions: rows.flatMap((r) => {
+          if (!this.importedRooms.has(String(r.room_id)) || !this.localUsers.has(String(r.user_id))) return [];
+          if (redactions.has(String(r.event_id))) {
+            // Synapse drops the push actions of a redacted event, unless the redaction raced with them.
+            this.skip("push actions: of a redacted event");
+            return [];
+          }
+          const highlight = bool(r.highlight);
+          const actions = str(r.actions) || (highlight ? DEFAULT_HIGHLIGHT : DEFAULT_NOTIF);
+          return [[String(r.room_id), String(r.event_id), String(r.user_id), Number(r.stream_ordering), str(r.thread_root) ?? "main", bool(r.notif), highlight, actions]];
+        }),
+      }),
+      "event_push_actions",
     );
     await this.step(
       "event reports",
@@ -867,8 +960,8 @@ export class SynapseImporter {
 
     this.notes.push(
       "not carried over: server-key and remote device-list caches (refetched), the outbound federation queue (peers catch up), URL previews, " +
-        "thumbnails (made again on first request), presence, user directory (rebuilt), unread-notification counts of events before the import, " +
-        "threepids (hs has no e-mail/phone login), room statistics, refresh-token expiry times",
+        "thumbnails (made again on first request), presence, unread counts Synapse had already summarised (event_push_summary), " +
+        "threepids (hs has no e-mail/phone login), room statistics, refresh-token expiry times, ratelimit overrides, SSO/OIDC mappings; appservice registration files must be added to hs's config",
     );
     const report: ImportReport = {
       schemaVersion,
@@ -881,7 +974,11 @@ export class SynapseImporter {
       mediaBytes: this.mediaBytes,
       seconds: 0,
     };
-    if (!this.o.check) await this.verify(report);
+    if (!this.o.check) {
+      const t0 = performance.now();
+      await this.verify(report);
+      this.notes.push(`verification took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
     report.seconds = (performance.now() - start) / 1000;
     return report;
   }

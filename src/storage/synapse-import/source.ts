@@ -2,9 +2,9 @@
 // the Synapse database is never written. Rows come out as Synapse stores them (the service maps
 // them to hs rows); large tables are streamed in batches, never loaded whole.
 //
-// Supported: Synapse's schema versions SUPPORTED_MIN..SUPPORTED_MAX (Synapse 1.62-1.67 wrote 72;
-// the tables read here are unchanged across that range). Other versions are refused with the
-// version found.
+// Supported: Synapse's database schema versions SUPPORTED_MIN..SUPPORTED_MAX (72 is what Synapse
+// 1.67 writes, and what is tested; the tables read here are the same from 69 on). Other versions are
+// refused with the version found.
 import { Database } from "bun:sqlite";
 import postgres from "postgres";
 
@@ -125,13 +125,15 @@ export async function synapseSchemaVersion(src: SynapseSource): Promise<number> 
       ? await src.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
       : await src.all("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'");
   if (has.length === 0) throw new SynapseSourceError(`${src.description} is not a Synapse database (no schema_version table)`);
+  if (!(await tableExists(src, "event_json")) || !(await tableExists(src, "state_groups_state"))) {
+    throw new SynapseSourceError(`${src.description} is not a Synapse database (no event_json or state_groups_state table)`);
+  }
   const rows = await src.all("SELECT version FROM schema_version");
-  const cols = await tableColumns(src, "events");
-  if (rows.length === 0 || !cols.includes("stream_ordering")) throw new SynapseSourceError(`${src.description} is not a Synapse database (no events table)`);
+  if (rows.length === 0) throw new SynapseSourceError(`${src.description} is not a Synapse database (empty schema_version)`);
   const v = Number(rows[0]!.version);
   if (v < SUPPORTED_MIN || v > SUPPORTED_MAX) {
     throw new SynapseSourceError(
-      `${src.description} has Synapse schema version ${v}; hs import-synapse supports ${SUPPORTED_MIN}-${SUPPORTED_MAX} (Synapse 1.62-1.67)` +
+      `${src.description} has Synapse schema version ${v}; hs import-synapse supports schema ${SUPPORTED_MIN}-${SUPPORTED_MAX} (72 is Synapse 1.67's)` +
         (v < SUPPORTED_MIN ? ": upgrade Synapse to 1.67 first, start and stop it once, then import" : ""),
     );
   }
@@ -155,7 +157,10 @@ export async function otherPostgresSessions(src: SynapseSource): Promise<Array<{
   return rows.map((r) => ({ application_name: String(r.application_name ?? ""), client_addr: r.client_addr === null ? null : String(r.client_addr) }));
 }
 
-/** Whether the SQLite database is being written right now (a running Synapse in a write). */
+/**
+ * Whether the SQLite database is being written right now (a running Synapse in a write). False
+ * when that cannot be told (e.g. the file is read-only for this user).
+ */
 export function sqliteWriteLocked(path: string): boolean {
   let db: Database | undefined;
   try {
@@ -164,8 +169,9 @@ export function sqliteWriteLocked(path: string): boolean {
     db.exec("BEGIN IMMEDIATE");
     db.exec("ROLLBACK");
     return false;
-  } catch {
-    return true;
+  } catch (e) {
+    const code = String((e as { code?: unknown }).code ?? "");
+    return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
   } finally {
     db?.close();
   }
@@ -217,8 +223,6 @@ export const SYNAPSE_QUERIES = {
     "FROM events e JOIN event_json j ON j.event_id = e.event_id LEFT JOIN rejections rj ON rj.event_id = e.event_id " +
     "LEFT JOIN event_to_state_groups sg ON sg.event_id = e.event_id LEFT JOIN state_events se ON se.event_id = e.event_id " +
     "LEFT JOIN event_txn_id t ON t.event_id = e.event_id LEFT JOIN access_tokens at ON at.id = t.token_id ORDER BY e.stream_ordering",
-  eventEdges: "SELECT event_id, prev_event_id FROM event_edges",
-  eventAuth: "SELECT event_id, auth_id FROM event_auth",
   forwardExtremities: "SELECT room_id, event_id FROM event_forward_extremities ORDER BY room_id",
   backwardExtremities: "SELECT room_id, event_id FROM event_backward_extremities",
   currentState: "SELECT room_id, type, state_key, event_id, membership FROM current_state_events ORDER BY room_id",
@@ -227,6 +231,9 @@ export const SYNAPSE_QUERIES = {
   roomAliases: "SELECT room_alias, room_id, creator FROM room_aliases",
   appserviceRoomList: "SELECT appservice_id, network_id, room_id FROM appservice_room_list",
   receipts: "SELECT r.room_id, r.receipt_type, r.user_id, r.event_id, r.data, e.stream_ordering FROM receipts_linearized r LEFT JOIN events e ON e.event_id = r.event_id",
+  /** Push actions (unread counts), with the thread of threaded events. */
+  pushActions:
+    "SELECT a.room_id, a.event_id, a.user_id, a.actions, a.stream_ordering, a.notif, a.highlight, er.relates_to_id AS thread_root FROM event_push_actions a LEFT JOIN event_relations er ON er.event_id = a.event_id AND er.relation_type = 'm.thread'",
   eventReports: "SELECT id, received_ts, room_id, event_id, user_id, reason, content FROM event_reports",
   deviceKeys: "SELECT user_id, device_id, ts_added_ms, key_json FROM e2e_device_keys_json",
   oneTimeKeys: "SELECT user_id, device_id, algorithm, key_id, ts_added_ms, key_json FROM e2e_one_time_keys_json ORDER BY user_id, device_id, ts_added_ms, key_id",
@@ -242,5 +249,10 @@ export const SYNAPSE_QUERIES = {
   localMedia:
     "SELECT media_id, media_type, media_length, created_ts, upload_name, user_id, quarantined_by, url_cache, last_access_ts, safe_from_quarantine FROM local_media_repository",
   remoteMedia: "SELECT media_origin, media_id, media_type, created_ts, upload_name, media_length, filesystem_id, last_access_ts, quarantined_by FROM remote_media_cache",
+  appserviceStates: "SELECT as_id FROM application_services_state",
+  appservicePosition: "SELECT stream_ordering FROM appservice_stream_position",
+  appserviceMaxTxn: "SELECT COALESCE(MAX(txn_id), 0) AS m FROM application_services_txns",
+  /** PostgreSQL only: Synapse's transaction ID sequence (shared by every appservice). */
+  appserviceTxnSequence: "SELECT last_value AS m FROM application_services_txn_id_seq",
   destinations: "SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations WHERE retry_interval > 0",
 } as const;

@@ -65,6 +65,8 @@ export const IMPORT_TABLES = {
   room_aliases: ["alias", "room_id", "creator", "created_ts"],
   appservice_room_list: ["as_id", "network_id", "room_id"],
   receipts: ["room_id", "receipt_type", "user_id", "thread_id", "event_id", "ts", "stream_id", "event_stream_ordering"],
+  event_push_actions: ["room_id", "event_id", "user_id", "stream_ordering", "thread_id", "notify", "highlight", "actions"],
+  appservice_states: ["as_id", "stream_ordering", "next_txn_id"],
   event_reports: ["id", "received_ts", "room_id", "event_id", "user_id", "reason", "score"],
   e2e_device_keys: ["user_id", "device_id", "key_json", "ts"],
   e2e_one_time_keys: ["user_id", "device_id", "algorithm", "key_id", "key_json", "seq"],
@@ -135,7 +137,7 @@ export async function nonEmptyTables(db: Queryable): Promise<Array<{ table: stri
 export async function clearImportTables(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     for (const t of Object.keys(IMPORT_TABLES)) await tx.run(`DELETE FROM ${t}`);
-    await tx.run("DELETE FROM event_relations");
+    for (const t of ["event_relations", "event_search", "user_directory", "user_directory_public_rooms"]) await tx.run(`DELETE FROM ${t}`);
     await tx.run("DELETE FROM threads");
     await tx.run("UPDATE relations_backfill SET done = 0");
   });
