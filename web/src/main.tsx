@@ -52,6 +52,7 @@ function App() {
     const c = new Client(api, session);
     api.onLoggedOut = () => {
       c.stop();
+      void c.discardCrypto();
       saveSession(undefined);
       setNotice("You were signed out (the session ended on the server). Please sign in again.");
       setSession(undefined);

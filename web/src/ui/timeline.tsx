@@ -172,18 +172,34 @@ function FileBody({ content }: { content: JsonObject }) {
   );
 }
 
-function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
-  if (ev.type === "m.room.encrypted") {
-    return (
-      <div class="body encrypted-msg">
-        <Icon name="lock" size={14} /> Encrypted message. This web client cannot decrypt it yet: read it in an app with end-to-end encryption (such as Element).
-      </div>
-    );
-  }
+function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string; e2e?: MEvent["e2e"] }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
+  if (ev.type === "m.room.encrypted") return <Undecrypted ev={ev} room={room} />;
   const msgtype = str(content.msgtype);
   if (msgtype === "m.image" || ev.type === "m.sticker") return <ImageBody content={content} previewUrl={previewUrl} />;
   if (msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") return <FileBody content={content} />;
   return <Body content={content} sender={ev.sender} room={room} edited={edited} />;
+}
+
+/** An encrypted message not (yet) decrypted: decrypting, waiting for its key, or failed (with a retry). */
+function Undecrypted({ ev, room }: { ev: { e2e?: MEvent["e2e"] }; room: Room }) {
+  const client = useClient();
+  const e2e = ev.e2e;
+  if (!e2e || e2e.state === "decrypting") {
+    return (
+      <div class="body encrypted-msg" data-e2e="decrypting">
+        <Icon name="lock" size={14} /> Decrypting…
+      </div>
+    );
+  }
+  const waiting = e2e.state === "waiting";
+  return (
+    <div class="body encrypted-msg" data-e2e={e2e.state} title={e2e.reason}>
+      <Icon name="lock" size={14} /> {waiting ? "Waiting for the keys to this message. They come from the sender's device when it is online." : `Can't decrypt this message: ${e2e.reason ?? "unknown error"}.`}
+      <button type="button" class="btn small" onClick={() => void client.retryDecryption(room)}>
+        Retry
+      </button>
+    </div>
+  );
 }
 
 export interface MessageProps {
