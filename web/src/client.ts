@@ -196,10 +196,11 @@ export class Client {
   private async decryptQueued(): Promise<void> {
     if (this.cryptoState === "loading") return; // decrypted once loaded (the sync loop waits for it)
     const batch = this.toDecrypt.splice(0);
-    for (const [room, ev] of batch) await this.decryptOne(room, ev);
+    for (const [room, ev] of batch) await this.decryptOne(room, ev, false);
+    if (batch.length) this.emit(); // one render for the batch
   }
 
-  private async decryptOne(room: Room, ev: MEvent): Promise<void> {
+  private async decryptOne(room: Room, ev: MEvent, emit = true): Promise<void> {
     const wire = ev.e2e?.wire ?? { type: ev.type, content: ev.content };
     if (!this.crypto) {
       ev.e2e = { state: "failed", reason: `encryption is not available in this browser (${this.cryptoError})`, wire };
@@ -214,7 +215,7 @@ export class Client {
       }
     }
     room.touch();
-    this.emit();
+    if (emit) this.emit();
   }
 
   /** Tries again to decrypt the room's undecrypted events (the keys may have come another way). */
@@ -223,11 +224,15 @@ export class Client {
     for (const ev of room.timeline) if (ev.e2e && ev.e2e.state !== "ok") await this.decryptOne(room, ev);
   }
 
-  /** The users whose devices get the room key: joined and invited members (me included, for my other devices). */
-  private recipients(room: Room): string[] {
+  /**
+   * The users whose devices get the room key: joined members (me included, for my other devices),
+   * and invited ones unless the room's history is visible only from joining.
+   */
+  private recipients(room: Room, historyVisibility: string): string[] {
+    const ok = historyVisibility === "joined" ? ["join"] : ["join", "invite"];
     return room
       .stateOfType("m.room.member")
-      .filter((m) => m.content.membership === "join" || m.content.membership === "invite")
+      .filter((m) => ok.includes(str(m.content.membership) ?? ""))
       .map((m) => m.state_key!);
   }
 
@@ -542,7 +547,7 @@ export class Client {
         const c = await this.loadCrypto();
         if (!c) throw new Error(`Encryption is not available in this browser: ${this.cryptoError}`);
         const hv = str(room.getState("m.room.history_visibility")?.content.history_visibility) ?? "shared";
-        content = await c.encrypt(room.id, this.recipients(room), hv, p.type, p.content);
+        content = await c.encrypt(room.id, this.recipients(room, hv), hv, p.type, p.content);
         type = "m.room.encrypted";
       }
       const r = await this.api.put(`${paths.room(room.id)}/send/${paths.enc(type)}/${paths.enc(p.txnId)}`, content);
