@@ -15,6 +15,38 @@ import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.t
 
 quietCryptoLogs();
 const enc = encodeURIComponent;
+/** A 4×4 PNG. */
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4YWQERwzEcQDxIxLBm7UkwAAAAABJRU5ErkJggg==", "base64");
+
+interface EncryptedFile {
+  url: string;
+  key: { k: string; alg: string; kty: string; ext: boolean; key_ops: string[] };
+  iv: string;
+  hashes: { sha256: string };
+  v: string;
+}
+
+const unb64 = (s: string) => Buffer.from(s.replace(/-/g, "+").replace(/_/g, "/"), "base64");
+const b64 = (b: ArrayBuffer | Uint8Array) => Buffer.from(b as ArrayBuffer).toString("base64").replace(/=+$/, "");
+
+/** Decrypts an attachment as the spec says (AES-CTR-256, SHA-256 of the ciphertext checked). */
+async function decryptFile(data: Uint8Array, f: EncryptedFile): Promise<Uint8Array> {
+  expect(b64(await crypto.subtle.digest("SHA-256", data as BufferSource))).toBe(f.hashes.sha256.replace(/=+$/, ""));
+  const key = await crypto.subtle.importKey("raw", unb64(f.key.k), "AES-CTR", false, ["decrypt"]);
+  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-CTR", counter: unb64(f.iv), length: 64 }, key, data as BufferSource));
+}
+
+/** Encrypts an attachment as Element does. */
+async function encryptFile(plain: Uint8Array): Promise<{ data: Uint8Array; file: Omit<EncryptedFile, "url"> }> {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const iv = new Uint8Array(16);
+  iv.set(crypto.getRandomValues(new Uint8Array(8)));
+  const key = await crypto.subtle.importKey("raw", raw, "AES-CTR", true, ["encrypt"]);
+  const data = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-CTR", counter: iv, length: 64 }, key, plain as BufferSource));
+  const k = Buffer.from(raw).toString("base64url");
+  return { data, file: { key: { k, alg: "A256CTR", kty: "oct", ext: true, key_ops: ["encrypt", "decrypt"] }, iv: b64(iv), hashes: { sha256: b64(await crypto.subtle.digest("SHA-256", data as BufferSource)) }, v: "v2" } };
+}
+
 const ENCRYPTION = { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } };
 
 describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-js-sdk (Rust crypto) client", () => {
@@ -117,6 +149,33 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     expect(JSON.stringify(await wireEvents(dmRoom))).not.toContain("Hello back");
   }, 40000);
 
+  test("encrypted attachments both ways: the server stores only ciphertext", async () => {
+    // The web client sends an image: uploaded encrypted, the key inside the encrypted event.
+    await page.locator('input[type="file"]').setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: PNG });
+    await page.getByRole("button", { name: "Send", exact: true }).first().click();
+    const ev = await waitFor(() => {
+      const e = bob.getRoom(dmRoom)?.getLiveTimeline().getEvents().find((x) => x.getContent().body === "dot.png");
+      return e && !e.isBeingDecrypted() ? e : undefined;
+    }, "bob decrypting the image event");
+    const file = ev.getContent().file as EncryptedFile;
+    expect(ev.getContent().url).toBeUndefined();
+    expect(file.url).toMatch(/^mxc:\/\//);
+    const download = await fetch(`${s.url}/_matrix/client/v1/media/download/${file.url.slice(6)}`, { headers: { Authorization: `Bearer ${bobUser.accessToken}` } });
+    const stored = new Uint8Array(await download.arrayBuffer());
+    expect(Buffer.from(stored).equals(PNG)).toBe(false);
+    expect(Buffer.from(await decryptFile(stored, file)).equals(PNG)).toBe(true);
+
+    // Bob sends an encrypted image: the web client downloads, decrypts and shows it.
+    const { data, file: bobFile } = await encryptFile(PNG);
+    const up = (await bobUser.request("POST", "/_matrix/media/v3/upload?filename=bobdot.png", data, { "Content-Type": "application/octet-stream" })).body;
+    await bob.sendMessage(dmRoom, { msgtype: "m.image", body: "bobdot.png", info: { mimetype: "image/png", w: 4, h: 4, size: PNG.length }, file: { ...bobFile, url: up.content_uri, mimetype: "image/png" } } as never);
+    await page.getByRole("img", { name: "bobdot.png" }).waitFor({ timeout: 20000 });
+    await page.waitForFunction(() => {
+      const i = document.querySelector<HTMLImageElement>('img[alt="bobdot.png"]');
+      return !!i && i.complete && i.naturalWidth === 4;
+    });
+  }, 40000);
+
   test("a new direct chat started in the web client is encrypted by default, and bob reads it", async () => {
     // A second DM with bob would reuse the first one: carol (an sdk client too) gets the new one.
     const carolUser = await registerUser(s, "carol");
@@ -155,6 +214,30 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     expect(sessions.length).toBe(2);
     expect(sessions[0]).not.toBe(sessions[1]);
   }, 60000);
+
+  test("room settings: turning on encryption in a room; bob reads the next message", async () => {
+    const { room_id: roomId } = await bob.createRoom({ preset: "private_chat" as never, name: "Open plans", invite: ["@alice:localhost"] });
+    await page.getByRole("region", { name: "Invites" }).getByRole("link", { name: /Open plans/ }).click();
+    await page.getByRole("button", { name: "Accept" }).click();
+    await page.getByRole("heading", { name: "Open plans" }).waitFor();
+    await page.getByRole("button", { name: "Room settings" }).click();
+    const settings = page.getByRole("dialog", { name: "Room settings" });
+    await settings.getByText("Messages are not end-to-end encrypted.").waitFor();
+    expect(await settings.getByRole("button", { name: "Turn on encryption" }).count()).toBe(0); // bob's room: alice has no power for it
+    await page.keyboard.press("Escape");
+    await bob.setPowerLevel(roomId, "@alice:localhost", 100);
+    await page.getByRole("button", { name: "Room settings" }).click();
+    await settings.getByRole("button", { name: "Turn on encryption" }).click();
+    await page.getByRole("dialog", { name: "Turn on encryption" }).getByRole("button", { name: "Turn on" }).click();
+    await page.getByText(/turned on end-to-end encryption/).waitFor();
+    if (await settings.count()) await page.keyboard.press("Escape");
+    await waitFor(async () => ((await bob.getCrypto()!.isEncryptionEnabledInRoom(roomId)) ? true : undefined), "encryption on in bob's client");
+    const box = page.getByRole("textbox", { name: "Message Open plans" });
+    await box.fill("Now it is private");
+    await box.press("Enter");
+    await waitFor(() => decryptedBody(bob, roomId, "Now it is private"), "bob decrypting after encryption was turned on");
+    expect((await wireEvents(roomId)).find((e) => e.type === "m.room.message")).toBeUndefined();
+  }, 40000);
 
   test("a reload keeps the device and its keys: the encrypted room unlocks again (timed)", async () => {
     const me = (await session())!;

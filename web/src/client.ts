@@ -224,6 +224,30 @@ export class Client {
     for (const ev of room.timeline) if (ev.e2e && ev.e2e.state !== "ok") await this.decryptOne(room, ev);
   }
 
+  private decryptedMedia = new Map<string, Promise<string>>();
+
+  /** An object URL for an encrypted attachment (the `file` of an event in an encrypted room). */
+  encryptedMediaUrl(file: JsonObject): Promise<string> {
+    const url = str(file.url) ?? "";
+    let p = this.decryptedMedia.get(url);
+    if (!p) {
+      p = this.decryptMedia(file).then((b) => URL.createObjectURL(b));
+      p.catch(() => this.decryptedMedia.delete(url));
+      this.decryptedMedia.set(url, p);
+    }
+    return p;
+  }
+
+  /** Downloads and decrypts an encrypted attachment. */
+  async decryptMedia(file: JsonObject): Promise<Blob> {
+    const url = str(file.url);
+    if (!url) throw new MatrixApiError(400, "M_INVALID_PARAM", "The attachment has no URL");
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available in this browser: ${this.cryptoError}`);
+    const data = new Uint8Array(await (await this.api.fetchMedia(url)).arrayBuffer());
+    return new Blob([c.decryptAttachment(data, file) as BlobPart], { type: str(file.mimetype) ?? "application/octet-stream" });
+  }
+
   /**
    * The users whose devices get the room key: joined members (me included, for my other devices),
    * and invited ones unless the room's history is visible only from joining.
@@ -535,7 +559,15 @@ export class Client {
 
   private async transmit(room: Room, p: PendingEvent): Promise<void> {
     try {
-      if (p.file && room.encrypted) throw new Error("Sending files in encrypted rooms is not supported by this web client yet");
+      if (p.file && room.encrypted) {
+        // Encrypted attachment: the server gets ciphertext; the key travels in the encrypted event.
+        const c = await this.loadCrypto();
+        if (!c) throw new Error(`Encryption is not available in this browser: ${this.cryptoError}`);
+        const e = c.encryptAttachment(new Uint8Array(await p.file.arrayBuffer()));
+        const uri = await this.api.upload(new Blob([e.data as BlobPart], { type: "application/octet-stream" }), p.file.name);
+        p.content = { ...p.content, file: { ...e.file, url: uri, mimetype: p.file.type || "application/octet-stream" } };
+        p.file = undefined;
+      }
       if (p.file) {
         const uri = await this.api.upload(p.file, p.file.name);
         p.content = { ...p.content, url: uri };

@@ -11,11 +11,13 @@
 // shares the room key to every device of every member (the machine rotates the session when a member
 // left or a device disappeared, and after the room's rotation period).
 import {
+  Attachment,
   CollectStrategy,
   DecryptionErrorCode,
   DecryptionSettings,
   DeviceId,
   DeviceLists,
+  EncryptedAttachment,
   EncryptionAlgorithm,
   EncryptionSettings,
   HistoryVisibility,
@@ -225,6 +227,19 @@ export class Crypto {
   /** Starts a new Megolm session for the room's next message (e.g. after someone left). */
   async rotate(roomId: string): Promise<void> {
     await this.inRoom(roomId, () => this.machine.invalidateGroupSession(new RoomId(roomId)));
+  }
+
+  /** Encrypts a file for an encrypted room: the ciphertext to upload and the `file` object (without `url`). */
+  encryptAttachment(data: Uint8Array): { data: Uint8Array; file: JsonObject } {
+    const a = Attachment.encrypt(data);
+    const info = obj(JSON.parse(a.mediaEncryptionInfo ?? "{}"));
+    return { data: a.encryptedData, file: info };
+  }
+
+  /** Decrypts downloaded attachment bytes with the event's `file` object (checks its SHA-256 too). */
+  decryptAttachment(data: Uint8Array, file: JsonObject): Uint8Array {
+    const { url: _url, mimetype: _m, ...info } = file;
+    return Attachment.decrypt(new EncryptedAttachment(data, JSON.stringify(info)));
   }
 
   close(): void {
