@@ -262,6 +262,24 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     figures["JS heap after unlocking"] = `${(m.heap / 1048576).toFixed(1)} MiB`;
   }, 40000);
 
+  test("a second tab of the same session does not run a second crypto on the same store", async () => {
+    const tab = await page.context().newPage();
+    const tabErrors: string[] = [];
+    tab.on("pageerror", (e) => tabErrors.push(e.message));
+    tab.on("console", (m) => m.type() === "error" && !/Failed to load resource/.test(m.text()) && tabErrors.push(m.text()));
+    await tab.goto(`${s.url}/room/${enc(dmRoom)}`);
+    await tab.getByText(/encryption could not start here: this session's encryption is running in another tab/).waitFor({ timeout: 20000 });
+    await tab.getByText(/Can't decrypt this message: encryption is not available here/).first().waitFor();
+    expect(await tab.getByRole("textbox", { name: /^Message / }).count()).toBe(0);
+    await tab.close();
+    expect(tabErrors).toEqual([]);
+    // The first tab still sends.
+    const box = page.getByRole("textbox", { name: /^Message / });
+    await box.fill("Still here in the first tab");
+    await box.press("Enter");
+    await waitFor(() => decryptedBody(bob, dmRoom, "Still here in the first tab"), "bob decrypting the first tab's message");
+  }, 40000);
+
   test("signing in again on this browser reuses its device; signing out deletes its keys", async () => {
     const me = (await session())!;
     // The session is gone from this browser (as after the token was lost), the device is not.

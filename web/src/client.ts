@@ -163,7 +163,8 @@ export class Client {
         });
         return c;
       } catch (e) {
-        console.error("end-to-end encryption unavailable", e);
+        if (e instanceof Error && e.name === "CryptoBusyError") console.warn(e.message); // a second tab: said on screen
+        else console.error("end-to-end encryption unavailable", e);
         this.cryptoState = "unavailable";
         this.cryptoError = e instanceof Error ? e.message : String(e);
         return undefined;
@@ -203,7 +204,7 @@ export class Client {
   private async decryptOne(room: Room, ev: MEvent, emit = true): Promise<void> {
     const wire = ev.e2e?.wire ?? { type: ev.type, content: ev.content };
     if (!this.crypto) {
-      ev.e2e = { state: "failed", reason: `encryption is not available in this browser (${this.cryptoError})`, wire };
+      ev.e2e = { state: "failed", reason: `encryption is not available here (${this.cryptoError})`, wire };
     } else {
       const d = await this.crypto.decrypt(room.id, { event_id: ev.event_id, sender: ev.sender, origin_server_ts: ev.origin_server_ts, type: wire.type, content: wire.content, unsigned: ev.unsigned ?? {}, room_id: room.id });
       if (d.ok) {

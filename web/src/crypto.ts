@@ -54,7 +54,28 @@ type OutgoingRequest = KeysUploadRequest | KeysQueryRequest | KeysClaimRequest |
 
 const enc = encodeURIComponent;
 
+/** Another tab of this browser runs the crypto of the same device. */
+export class CryptoBusyError extends Error {
+  override name = "CryptoBusyError";
+}
+
+/**
+ * Holds a Web Lock named after the store while this tab uses it: two OlmMachines on one store would
+ * each advance the same Olm sessions and break them. Resolves to the release function, or undefined
+ * when another tab holds it.
+ */
+async function lockStore(name: string): Promise<(() => void) | undefined> {
+  if (!navigator.locks) return () => {};
+  return new Promise((resolve) => {
+    void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+      if (!lock) return resolve(undefined);
+      return new Promise<void>((release) => resolve(release)); // held until released or the page goes
+    });
+  });
+}
+
 export class Crypto {
+  private release: (() => void) | undefined;
   private outgoingRunning: Promise<void> | undefined;
   private outgoingAgain = false;
   private roomQueues = new Map<string, Promise<unknown>>();
@@ -67,10 +88,13 @@ export class Crypto {
 
   /** Loads the WebAssembly, opens (or creates) this device's store and uploads its keys. */
   static async start(api: Api, session: Session): Promise<Crypto> {
+    const release = await lockStore(storeName(session));
+    if (!release) throw new CryptoBusyError("this session's encryption is running in another tab of this browser; use that tab, or close it and reload this one");
     await initAsync(new URL(HS_CRYPTO_WASM_URL, location.origin));
     // (Callbacks given to the machine must return promises.)
     const machine: OlmMachine = await OlmMachine.initialize(new UserId(session.userId), new DeviceId(session.deviceId), storeName(session));
     const c = new Crypto(machine, api);
+    c.release = release;
     await machine.registerRoomKeyUpdatedCallback(async (keys: RoomKeyInfo[]) => {
       const byRoom = new Map<string, Set<string>>();
       for (const k of keys) {
@@ -244,6 +268,7 @@ export class Crypto {
 
   close(): void {
     this.machine.close();
+    this.release?.();
   }
 }
 

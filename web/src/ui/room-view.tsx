@@ -224,7 +224,7 @@ function Timeline({ room }: { room: Room }) {
           <div class="e2ee-banner" role="note">
             <Icon name="lock" size={16} />
             {client.cryptoState === "unavailable"
-              ? `This room is end-to-end encrypted, but encryption could not start in this browser (${client.cryptoError}). Messages here cannot be read or sent.`
+              ? `This room is end-to-end encrypted, but encryption could not start here: ${client.cryptoError}. Messages here cannot be read or sent.`
               : client.cryptoState === "loading"
                 ? "This room is end-to-end encrypted. Loading encryption…"
                 : "Messages in this room are end-to-end encrypted: only its members' devices can read them."}
@@ -269,7 +269,7 @@ function Timeline({ room }: { room: Room }) {
         </div>
       ) : room.encrypted && client.cryptoState === "unavailable" ? (
         <div class="composer disabled" role="note">
-          <Icon name="lock" size={16} /> Encryption could not start in this browser, so it cannot send in this encrypted room.
+          <Icon name="lock" size={16} /> Encryption could not start here, so this tab cannot send in this encrypted room.
         </div>
       ) : !room.canSendMessage() ? (
         <div class="composer disabled" role="note">
