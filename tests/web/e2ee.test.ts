@@ -5,6 +5,9 @@
 // measures what the issue asks for (first paint, the crypto loaded after it, time to an unlocked
 // encrypted room, JS heap) and prints the figures. Any script error or CSP violation fails it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { MatrixClient } from "matrix-js-sdk";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
@@ -14,6 +17,9 @@ import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "../e2ee/s
 import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.ts";
 
 quietCryptoLogs();
+const SHOTS = process.env.HS_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "hs-web-shots-"));
+mkdirSync(SHOTS, { recursive: true });
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 const enc = encodeURIComponent;
 /** A 4×4 PNG. */
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4YWQERwzEcQDxIxLBm7UkwAAAAABJRU5ErkJggg==", "base64");
@@ -98,7 +104,7 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await s?.stop();
-    console.log(`web client e2ee figures: ${JSON.stringify(figures, null, 1)}`);
+    console.log(`web client e2ee figures: ${JSON.stringify(figures, null, 1)}\nscreenshots: ${SHOTS}`);
   });
 
   test("the sign-in page paints without the crypto; signing in loads it after the first paint and uploads device keys", async () => {
@@ -174,6 +180,8 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
       const i = document.querySelector<HTMLImageElement>('img[alt="bobdot.png"]');
       return !!i && i.complete && i.naturalWidth === 4;
     });
+    await page.mouse.move(5, 5);
+    await shot(page, "e2ee-dm");
   }, 40000);
 
   test("a new direct chat started in the web client is encrypted by default, and bob reads it", async () => {
@@ -237,6 +245,23 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     await box.press("Enter");
     await waitFor(() => decryptedBody(bob, roomId, "Now it is private"), "bob decrypting after encryption was turned on");
     expect((await wireEvents(roomId)).find((e) => e.type === "m.room.message")).toBeUndefined();
+  }, 40000);
+
+  test("a message sent before this device was in the room says it waits for its keys, with Retry", async () => {
+    const { room_id: roomId } = await bob.createRoom({ preset: "private_chat" as never, name: "Before you came", initial_state: [ENCRYPTION] });
+    await waitFor(async () => ((await bob.getCrypto()!.isEncryptionEnabledInRoom(roomId)) ? true : undefined), "encryption on in bob's client");
+    await bob.sendTextMessage(roomId, "Said before alice was invited");
+    await bob.invite(roomId, "@alice:localhost");
+    await page.getByRole("region", { name: "Invites" }).getByRole("link", { name: /Before you came/ }).click();
+    await page.getByRole("button", { name: "Accept" }).click();
+    const waiting = page.locator('[data-e2e="waiting"]');
+    await waiting.getByText(/Waiting for the key to this message/).waitFor({ timeout: 20000 });
+    await waiting.getByRole("button", { name: "Retry" }).click();
+    await waiting.waitFor(); // still no key: still waiting, nothing broke
+    await bob.sendTextMessage(roomId, "Said after alice joined");
+    await page.locator(".msg", { hasText: "Said after alice joined" }).waitFor({ timeout: 20000 });
+    await page.mouse.move(5, 5);
+    await shot(page, "e2ee-waiting-for-keys");
   }, 40000);
 
   test("a reload keeps the device and its keys: the encrypted room unlocks again (timed)", async () => {

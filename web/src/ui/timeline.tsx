@@ -196,7 +196,7 @@ function Undecrypted({ ev, room }: { ev: { e2e?: MEvent["e2e"] }; room: Room }) 
   const waiting = e2e.state === "waiting";
   return (
     <div class="body encrypted-msg" data-e2e={e2e.state} title={e2e.reason}>
-      <Icon name="lock" size={14} /> {waiting ? "Waiting for the keys to this message. They come from the sender's device when it is online." : `Can't decrypt this message: ${e2e.reason ?? "unknown error"}.`}
+      <Icon name="lock" size={14} /> {waiting ? "Waiting for the key to this message. It comes from the sender's device; a message from before this device joined may stay unreadable." : `Can't decrypt this message: ${e2e.reason ?? "unknown error"}.`}
       <button type="button" class="btn small" onClick={() => void client.retryDecryption(room)}>
         Retry
       </button>
