@@ -66,6 +66,7 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
   let bobUser: TestClient;
   let bob: MatrixClient;
   let dmRoom = "";
+  let recoveryKey = "";
   const figures: Record<string, string> = {};
 
   /** The web client's session (user ID, device ID) from its localStorage. */
@@ -287,6 +288,39 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     figures["JS heap after unlocking"] = `${(m.heap / 1048576).toFixed(1)} MiB`;
   }, 40000);
 
+  test("recovery: cross-signing, secret storage and key backup set up from settings, with a recovery key", async () => {
+    await page.getByRole("button", { name: "Your profile and settings" }).click();
+    const card = page.getByRole("region", { name: "Encryption" });
+    await card.getByRole("button", { name: "Set up recovery" }).click();
+    const confirm = page.getByRole("dialog", { name: "Set up recovery" });
+    await confirm.getByLabel("Your password").fill("alice-password");
+    await confirm.getByRole("button", { name: "Confirm" }).click();
+    const shown = page.getByRole("dialog", { name: "Your recovery key" });
+    recoveryKey = (await shown.getByLabel("Recovery key").textContent())!.trim();
+    expect(recoveryKey).toMatch(/^Es[1-9A-HJ-NP-Za-km-z]{2}( [1-9A-HJ-NP-Za-km-z]{4}){11}$/); // 0x8B01 + 32 bytes + parity, base58
+    await shot(page, "e2ee-recovery-key");
+    await shown.getByRole("button", { name: "I have saved it" }).click();
+    await card.getByText(/Recovery is set up; your message keys are backed up/).waitFor();
+    // The server has a cross-signing identity, this device signed by it, and the room keys in the backup.
+    const me = (await session())!;
+    const q = await bobUser.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [me.userId]: [] } });
+    const ssk = Object.keys(q.self_signing_keys[me.userId].keys)[0]!;
+    expect(q.master_keys[me.userId]).toBeDefined();
+    expect(q.device_keys[me.userId][me.deviceId].signatures[me.userId][ssk]).toBeTruthy();
+    const counted = await waitFor(async () => {
+      const v = await aliceApi.ok("GET", "/_matrix/client/v3/room_keys/version");
+      return v.count > 0 ? v : undefined;
+    }, "room keys in the backup");
+    expect(counted.algorithm).toBe("m.megolm_backup.v1.curve25519-aes-sha2");
+    for (const t of ["m.secret_storage.default_key", "m.cross_signing.master", "m.megolm_backup.v1"]) {
+      expect((await aliceApi.get(`/_matrix/client/v3/user/${enc(me.userId)}/account_data/${t}`)).status).toBe(200);
+    }
+    // matrix-js-sdk's Rust crypto (what Element runs) checks the chain: the device is signed by its owner.
+    await waitFor(async () => ((await bob.getCrypto()!.getDeviceVerificationStatus(me.userId, me.deviceId))?.signedByOwner ? true : undefined), "bob seeing alice's device cross-signed");
+    await page.getByRole("button", { name: "Back to chats" }).click();
+    await page.getByRole("link", { name: /bob/ }).first().click();
+  }, 60000);
+
   test("a second tab of the same session does not run a second crypto on the same store", async () => {
     const tab = await page.context().newPage();
     const tabErrors: string[] = [];
@@ -330,6 +364,40 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     expect(next.deviceId).not.toBe(me.deviceId);
     await waitFor(async () => ((await aliceDeviceKeys())[next.deviceId] ? true : undefined), "the new device's keys");
     expect(Object.keys(await aliceDeviceKeys())).not.toContain(me.deviceId);
+  }, 60000);
+
+  test("a new browser signs in, cannot read the history, then restores it with the recovery key", async () => {
+    const fresh = await watchedPage(browser, contexts, errors);
+    page = fresh;
+    await page.goto(s.url);
+    await signIn();
+    await page.getByRole("link", { name: /bob/ }).first().click();
+    await page.locator('[data-e2e="waiting"]').first().waitFor({ timeout: 20000 });
+    expect(await page.locator(".msg", { hasText: "Hello from the js-sdk, encrypted" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Your profile and settings" }).click();
+    const card = page.getByRole("region", { name: "Encryption" });
+    await card.getByRole("button", { name: "Restore with recovery key" }).click();
+    const dialog = page.getByRole("dialog", { name: "Restore with recovery key" });
+    await dialog.getByLabel("Recovery key").fill(recoveryKey.replace(/.$/, (c) => (c === "a" ? "b" : "a"))); // one typo
+    await dialog.getByRole("button", { name: "Restore" }).click();
+    await dialog.getByText(/not a recovery key|does not match/).waitFor();
+    await dialog.getByLabel("Recovery key").fill(recoveryKey);
+    await dialog.getByRole("button", { name: "Restore" }).click();
+    await page.getByText(/Restored: \d+ message keys?/).waitFor({ timeout: 20000 });
+    await card.getByText(/Recovery is set up/).waitFor();
+    // This device is now signed with the restored self-signing key.
+    const me = (await session())!;
+    const q = await bobUser.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [me.userId]: [] } });
+    const ssk = Object.keys(q.self_signing_keys[me.userId].keys)[0]!;
+    await waitFor(async () => {
+      const q2 = await bobUser.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [me.userId]: [] } });
+      return q2.device_keys[me.userId][me.deviceId]?.signatures?.[me.userId]?.[ssk] ? true : undefined;
+    }, "the new device cross-signed");
+    expect(q.master_keys[me.userId]).toBeDefined();
+    await page.getByRole("button", { name: "Back to chats" }).click();
+    await page.getByRole("link", { name: /bob/ }).first().click();
+    await page.locator(".msg", { hasText: "Hello from the js-sdk, encrypted" }).waitFor({ timeout: 20000 });
+    await page.locator(".msg", { hasText: "Hello back from the web client" }).waitFor();
   }, 60000);
 
   test("no script errors or CSP violations", () => {

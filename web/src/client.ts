@@ -219,6 +219,44 @@ export class Client {
     if (emit) this.emit();
   }
 
+  private async recoveryApi() {
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available here: ${this.cryptoError}`);
+    return c.recovery();
+  }
+
+  /** What this account and device have of cross-signing, secret storage and key backup. */
+  async recoveryStatus() {
+    return (await this.recoveryApi()).status(this.accountData);
+  }
+
+  /** Sets up cross-signing, secret storage and key backup; returns the recovery key to show once. */
+  async setUpRecovery(password: string): Promise<string> {
+    const key = await (await this.recoveryApi()).setUp(password);
+    await this.refreshAccountData();
+    return key;
+  }
+
+  /** Restores the cross-signing keys and the message keys with the recovery key; undecrypted events are tried again. */
+  async restoreFromRecovery(recoveryKey: string): Promise<number> {
+    await this.refreshAccountData();
+    const n = await (await this.recoveryApi()).restore(recoveryKey, this.accountData);
+    for (const room of this.rooms.values()) await this.retryDecryption(room);
+    return n;
+  }
+
+  /** The account data recovery needs, read from the server (sync may not have brought it yet). */
+  private async refreshAccountData(): Promise<void> {
+    const def = await this.api.get(`/_matrix/client/v3/user/${paths.enc(this.userId)}/account_data/m.secret_storage.default_key`).catch(() => undefined);
+    const keyId = str(def?.key);
+    if (!def || !keyId) return;
+    this.accountData.set("m.secret_storage.default_key", def);
+    for (const type of [`m.secret_storage.key.${keyId}`, "m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing", "m.megolm_backup.v1"]) {
+      const c = await this.api.get(`/_matrix/client/v3/user/${paths.enc(this.userId)}/account_data/${paths.enc(type)}`).catch(() => undefined);
+      if (c) this.accountData.set(type, c);
+    }
+  }
+
   /** Tries again to decrypt the room's undecrypted events (the keys may have come another way). */
   async retryDecryption(room: Room): Promise<void> {
     await this.crypto?.processOutgoing();

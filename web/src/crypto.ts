@@ -12,6 +12,7 @@
 // left or a device disappeared, and after the room's rotation period).
 import {
   Attachment,
+  BackupDecryptionKey,
   CollectStrategy,
   DecryptionErrorCode,
   DecryptionSettings,
@@ -39,6 +40,7 @@ import {
   type RoomKeyInfo,
 } from "@matrix-org/matrix-sdk-crypto-wasm";
 import { arr, num, obj, paths, str, type Api, type JsonObject, type Session } from "./api.ts";
+import { Recovery } from "./recovery.ts";
 
 /** The IndexedDB store of one user's device (the machine adds its own suffixes to the name). */
 export function storeName(s: { userId: string; deviceId: string }): string {
@@ -105,6 +107,9 @@ export class Crypto {
       }
       for (const [r, s] of byRoom) for (const l of c.keyListeners) l(r, s);
     });
+    // A key backup this device had enabled (the machine keeps its key and version, not the switch).
+    const backup = (await machine.getBackupKeys()) as { decryptionKey?: BackupDecryptionKey; backupVersion?: string };
+    if (backup.decryptionKey && backup.backupVersion) await machine.enableBackupV1(backup.decryptionKey.megolmV1PublicKey.publicKeyBase64, backup.backupVersion);
     await c.processOutgoing();
     return c;
   }
@@ -153,6 +158,9 @@ export class Crypto {
           this.outgoingAgain = false;
           const reqs = (await this.machine.outgoingRequests()) as OutgoingRequest[];
           for (const req of reqs) await this.send(req);
+          // Room keys not yet in the key backup (when one is enabled), a batch at a time.
+          const backup = (await this.machine.backupRoomKeys()) as KeysBackupRequest | undefined;
+          if (backup && (await this.send(backup))) this.outgoingAgain = true;
         } while (this.outgoingAgain);
       } finally {
         this.outgoingRunning = undefined;
@@ -162,15 +170,22 @@ export class Crypto {
     return this.outgoingRunning;
   }
 
-  private async send(req: OutgoingRequest): Promise<void> {
+  /** Sends one of the machine's requests and tells it the answer; false when it failed (asked again later). */
+  private async send(req: OutgoingRequest): Promise<boolean> {
     let res: JsonObject;
     try {
       res = await this.request(req);
     } catch (e) {
       console.warn("crypto request failed", RequestType[req.type], e);
-      return; // the machine asks again on its next outgoingRequests()
+      return false; // the machine asks again on its next outgoingRequests()
     }
     if (req.id) await this.machine.markRequestAsSent(req.id, req.type, JSON.stringify(res));
+    return true;
+  }
+
+  /** Cross-signing, secret storage and key backup (recovery.ts). */
+  recovery(): Recovery {
+    return new Recovery(this.machine, this.api, (r) => this.send(r as OutgoingRequest), () => this.processOutgoing());
   }
 
   private request(req: OutgoingRequest): Promise<JsonObject> {

@@ -65,6 +65,7 @@ export function SettingsView({ theme, setTheme, onLogout }: { theme: string; set
           </fieldset>
         </section>
         <NotificationsCard />
+        <EncryptionCard />
         <Devices />
         <PasswordCard />
         <section class="card">
@@ -145,6 +146,110 @@ function ConfirmPassword({ title, onClose, action }: { title: string; onClose: (
         </Field>
       </AsyncForm>
     </Dialog>
+  );
+}
+
+type RecoveryStatus = Awaited<ReturnType<ReturnType<typeof useClient>["recoveryStatus"]>>;
+
+/**
+ * This device's keys, and recovery: setting up cross-signing, secret storage and key backup (with a
+ * recovery key shown once), or restoring them with the recovery key on a new device.
+ */
+function EncryptionCard() {
+  const client = useClient();
+  const [status, setStatus] = useState<RecoveryStatus | null>(null);
+  const [error, setError] = useState("");
+  const [dialog, setDialog] = useState<"setup" | "restore" | null>(null);
+  const [recoveryKey, setRecoveryKey] = useState("");
+  const [typed, setTyped] = useState("");
+  const load = () =>
+    client.recoveryStatus().then(
+      (st) => setStatus(st),
+      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
+    );
+  useEffect(() => {
+    if (client.cryptoState !== "loading") void load();
+  }, [client.cryptoState]);
+  return (
+    <section class="card" aria-label="Encryption">
+      <h2>Encryption</h2>
+      {client.crypto && (
+        <p class="muted small">
+          This device: <code>{client.session.deviceId}</code> · key <code class="fingerprint">{client.crypto.fingerprint.replace(/(.{4})/g, "$1 ").trim()}</code>
+        </p>
+      )}
+      {client.cryptoState === "unavailable" ? (
+        <p class="muted">Encryption could not start here: {client.cryptoError}</p>
+      ) : error ? (
+        <p class="error">{error}</p>
+      ) : !status ? (
+        <Spinner label="Loading" />
+      ) : status.secretStorage && status.deviceCrossSigned ? (
+        <p>
+          Recovery is set up{status.backupVersion ? `; your message keys are backed up (backup ${status.backupVersion})` : ""}. With your recovery key, a new device gets your message history back.
+        </p>
+      ) : status.secretStorage ? (
+        <>
+          <p>This account has a recovery key. Enter it to get your message history and your other devices' trust on this device.</p>
+          <button type="button" class="btn primary" onClick={() => setDialog("restore")}>
+            Restore with recovery key
+          </button>
+        </>
+      ) : (
+        <>
+          <p>Set up recovery so that you can read your encrypted messages on a new device or after signing out: your message keys are backed up on the server, encrypted with a recovery key only you have.</p>
+          <button type="button" class="btn primary" onClick={() => setDialog("setup")}>
+            Set up recovery
+          </button>
+        </>
+      )}
+      {dialog === "setup" && (
+        <ConfirmPassword
+          title="Set up recovery"
+          onClose={() => setDialog(null)}
+          action={async (password) => {
+            setRecoveryKey(await client.setUpRecovery(password));
+            setDialog(null);
+            await load();
+          }}
+        />
+      )}
+      {recoveryKey && (
+        <Dialog title="Your recovery key" onClose={() => setRecoveryKey("")}>
+          <p>Keep it somewhere safe, such as a password manager. It is shown only now; anyone with it can read your encrypted messages.</p>
+          <p class="recovery-key" aria-label="Recovery key">
+            <code>{recoveryKey}</code>
+          </p>
+          <div class="row gap">
+            <button type="button" class="btn" onClick={() => void navigator.clipboard?.writeText(recoveryKey).then(() => toast("Copied"), () => {})}>
+              Copy
+            </button>
+            <button type="button" class="btn primary" onClick={() => setRecoveryKey("")}>
+              I have saved it
+            </button>
+          </div>
+        </Dialog>
+      )}
+      {dialog === "restore" && (
+        <Dialog title="Restore with recovery key" onClose={() => setDialog(null)}>
+          <AsyncForm
+            submitLabel="Restore"
+            busyLabel="Restoring…"
+            onSubmit={async () => {
+              const n = await client.restoreFromRecovery(typed);
+              setDialog(null);
+              setTyped("");
+              toast(`Restored: ${n} message ${n === 1 ? "key" : "keys"}`);
+              await load();
+            }}
+          >
+            <Field label="Recovery key" hint="Four-character groups, like EsTc 1234 …">
+              <input name="recovery-key" required autocomplete="off" spellcheck={false} value={typed} onInput={(e) => setTyped(val(e))} />
+            </Field>
+          </AsyncForm>
+        </Dialog>
+      )}
+    </section>
   );
 }
 
