@@ -11,7 +11,8 @@ import { join } from "node:path";
 import type { MatrixClient } from "matrix-js-sdk";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
-import { registerUser, type TestClient } from "../helpers/client.ts";
+import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
+import { loginUser, registerUser, type TestClient } from "../helpers/client.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "../e2ee/sdk-crypto.ts";
 import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.ts";
@@ -192,7 +193,7 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     await page.getByRole("button", { name: "Start a direct chat" }).click();
     await page.getByRole("dialog", { name: "Start a direct chat" }).getByLabel("User ID").fill("@carol:localhost");
     await page.getByRole("button", { name: "Start chat" }).click();
-    const box = page.getByRole("textbox", { name: /^Message / });
+    const box = page.getByRole("textbox", { name: /^Message .*carol/ }); // the new room's composer, not the previous one's
     await box.fill("Carol, this one is encrypted from the start");
     await box.press("Enter");
     await page.locator(".msg", { hasText: "Carol, this one is encrypted" }).waitFor();
@@ -398,6 +399,22 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     await page.getByRole("link", { name: /bob/ }).first().click();
     await page.locator(".msg", { hasText: "Hello from the js-sdk, encrypted" }).waitFor({ timeout: 20000 });
     await page.locator(".msg", { hasText: "Hello back from the web client" }).waitFor();
+  }, 60000);
+
+  test("Element's side: matrix-js-sdk opens the web client's secret storage with the recovery key and restores the backup", async () => {
+    const sdkAlice = await loginUser(s, "alice", "alice-password", { initial_device_display_name: "js-sdk" });
+    const privateKey = decodeRecoveryKey(recoveryKey);
+    const c = await cryptoClient(s, sdkAlice, started, () => ({ privateKey, keyInfo: {} }) as never);
+    const crypto = c.getCrypto()!;
+    await waitFor(async () => ((await crypto.getCrossSigningStatus()).publicKeysOnDevice ? true : undefined), "js-sdk seeing alice's identity");
+    await crypto.bootstrapCrossSigning({}); // takes the private keys from secret storage (no reset: no UIA callback given)
+    const st = await crypto.getCrossSigningStatus();
+    expect(st.privateKeysInSecretStorage).toBe(true);
+    expect(st.privateKeysCachedLocally.masterKey && st.privateKeysCachedLocally.selfSigningKey && st.privateKeysCachedLocally.userSigningKey).toBe(true);
+    await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+    const restored = await crypto.restoreKeyBackup();
+    expect(restored.imported).toBeGreaterThan(0);
+    expect(restored.imported).toBe(restored.total);
   }, 60000);
 
   test("no script errors or CSP violations", () => {
