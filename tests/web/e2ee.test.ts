@@ -12,6 +12,7 @@ import type { MatrixClient } from "matrix-js-sdk";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
 import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
+import { VerificationPhase, VerifierEvent } from "matrix-js-sdk/lib/crypto-api/verification.js";
 import { loginUser, registerUser, type TestClient } from "../helpers/client.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "../e2ee/sdk-crypto.ts";
@@ -68,6 +69,7 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
   let bob: MatrixClient;
   let dmRoom = "";
   let recoveryKey = "";
+  let sdkAlice: MatrixClient;
   const figures: Record<string, string> = {};
 
   /** The web client's session (user ID, device ID) from its localStorage. */
@@ -402,9 +404,9 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
   }, 60000);
 
   test("Element's side: matrix-js-sdk opens the web client's secret storage with the recovery key and restores the backup", async () => {
-    const sdkAlice = await loginUser(s, "alice", "alice-password", { initial_device_display_name: "js-sdk" });
+    const sdkAliceUser = await loginUser(s, "alice", "alice-password", { initial_device_display_name: "js-sdk" });
     const privateKey = decodeRecoveryKey(recoveryKey);
-    const c = await cryptoClient(s, sdkAlice, started, () => ({ privateKey, keyInfo: {} }) as never);
+    const c = await cryptoClient(s, sdkAliceUser, started, () => ({ privateKey, keyInfo: {} }) as never);
     const crypto = c.getCrypto()!;
     await waitFor(async () => ((await crypto.getCrossSigningStatus()).publicKeysOnDevice ? true : undefined), "js-sdk seeing alice's identity");
     await crypto.bootstrapCrossSigning({}); // takes the private keys from secret storage (no reset: no UIA callback given)
@@ -415,6 +417,35 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     const restored = await crypto.restoreKeyBackup();
     expect(restored.imported).toBeGreaterThan(0);
     expect(restored.imported).toBe(restored.total);
+    sdkAlice = c;
+  }, 60000);
+
+  test("SAS: alice's js-sdk session verifies the web client's session with emoji", async () => {
+    const me = (await session())!;
+    const req = await sdkAlice.getCrypto()!.requestDeviceVerification(me.userId, me.deviceId);
+    const dialog = page.getByRole("dialog", { name: "Verify session" });
+    await dialog.getByText(/Your other session .* wants to verify this session/).waitFor({ timeout: 20000 });
+    await dialog.getByRole("button", { name: "Accept" }).click();
+    await waitFor(() => (req.phase === VerificationPhase.Ready ? true : undefined), "the request accepted");
+    const verifier = await req.startVerification("m.sas.v1");
+    let sdkEmoji: string[] = [];
+    verifier.on(VerifierEvent.ShowSas, (sas) => {
+      sdkEmoji = (sas.sas.emoji ?? []).map(([, name]) => name);
+      void sas.confirm();
+    });
+    const verified = verifier.verify();
+    const list = dialog.getByRole("list", { name: "Emoji to compare" });
+    await list.waitFor({ timeout: 20000 });
+    await waitFor(() => (sdkEmoji.length ? true : undefined), "js-sdk showing the emoji");
+    const webEmoji = (await list.locator("li .small").allTextContents()).map((t) => t.trim());
+    expect(webEmoji).toEqual(sdkEmoji);
+    expect(webEmoji.length).toBe(7);
+    await shot(page, "e2ee-sas");
+    await dialog.getByRole("button", { name: "They match" }).click();
+    await verified;
+    await dialog.getByText(/Verified:/).waitFor({ timeout: 20000 });
+    expect((await sdkAlice.getCrypto()!.getDeviceVerificationStatus(me.userId, me.deviceId))?.isVerified()).toBe(true);
+    await dialog.getByRole("button", { name: "Done" }).click();
   }, 60000);
 
   test("no script errors or CSP violations", () => {

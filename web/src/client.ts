@@ -4,7 +4,7 @@
 // the first sync is on screen; until it is loaded, the sync loop waits before acknowledging to-device
 // messages (they are the room keys), and encrypted events show as "decrypting".
 import { Api, arr, MatrixApiError, num, obj, paths, str, type Json, type JsonObject, type Session } from "./api.ts";
-import type { Crypto } from "./crypto.ts";
+import type { Crypto, Verification } from "./crypto.ts";
 import { isRedacted, Room, type MEvent, type Membership, type PendingEvent } from "./room.ts";
 
 const SESSION_KEY = "hs.session";
@@ -76,6 +76,8 @@ export class Client {
   cryptoState: CryptoState = "loading";
   cryptoError = "";
   private cryptoLoad: Promise<Crypto | undefined> | undefined;
+  /** An interactive verification another device asked for (shown as a dialog). */
+  verification: Verification | undefined;
   /** Encrypted events waiting for the crypto to load or for the sync's keys to be processed. */
   private toDecrypt: Array<[Room, MEvent]> = [];
 
@@ -156,6 +158,11 @@ export class Client {
         this.crypto = c;
         this.cryptoState = "ready";
         rememberDevice(this.userId, this.session.deviceId);
+        c.verificationListeners.add((v) => {
+          this.verification = v;
+          v.onChange(() => this.emit());
+          this.emit();
+        });
         c.onRoomKeys((roomId, sessions) => {
           const room = this.rooms.get(roomId);
           if (!room) return;

@@ -33,10 +33,13 @@ import {
   RoomId,
   RoomMessageRequest,
   RoomSettings,
+  Sas,
   SignatureUploadRequest,
   ToDeviceRequest,
   TrustRequirement,
   UserId,
+  VerificationRequest,
+  VerificationRequestPhase,
   type RoomKeyInfo,
 } from "@matrix-org/matrix-sdk-crypto-wasm";
 import { arr, num, obj, paths, str, type Api, type JsonObject, type Session } from "./api.ts";
@@ -82,6 +85,7 @@ export class Crypto {
   private outgoingAgain = false;
   private roomQueues = new Map<string, Promise<unknown>>();
   private keyListeners = new Set<(roomId: string, sessionIds: Set<string>) => void>();
+  readonly verificationListeners = new Set<(v: Verification) => void>();
 
   private constructor(
     readonly machine: OlmMachine,
@@ -139,8 +143,17 @@ export class Crypto {
     for (const [alg, n] of Object.entries(obj(r.device_one_time_keys_count))) if (num(n) !== undefined) counts.set(alg, num(n)!);
     // Absent means the server did not say (older servers); present (even empty) means these are unused.
     const fallback = r.device_unused_fallback_key_types === undefined ? null : new Set(arr(r.device_unused_fallback_key_types).map(String));
-    await this.machine.receiveSyncChanges(JSON.stringify(toDevice), new DeviceLists(changed, left), counts, fallback);
+    const processed = obj({ events: JSON.parse((await this.machine.receiveSyncChanges(JSON.stringify(toDevice), new DeviceLists(changed, left), counts, fallback)) as string) as unknown });
     await this.processOutgoing();
+    // Verification requests from another device (to-device, decrypted or not).
+    for (const ev of arr(processed.events)) {
+      const e = obj(ev);
+      const flow = str(obj(e.content).transaction_id);
+      const sender = str(e.sender);
+      if (e.type !== "m.key.verification.request" || !flow || !sender) continue;
+      const req = this.machine.getVerificationRequest(new UserId(sender), flow);
+      if (req) for (const l of this.verificationListeners) l(new Verification(this, req));
+    }
   }
 
   /**
@@ -171,7 +184,7 @@ export class Crypto {
   }
 
   /** Sends one of the machine's requests and tells it the answer; false when it failed (asked again later). */
-  private async send(req: OutgoingRequest): Promise<boolean> {
+  async send(req: OutgoingRequest): Promise<boolean> {
     let res: JsonObject;
     try {
       res = await this.request(req);
@@ -306,4 +319,103 @@ export async function deleteStore(s: { userId: string; deviceId: string }): Prom
         }),
     ),
   );
+}
+
+/** The emoji of a SAS verification, as both sides show them. */
+export interface SasEmoji {
+  symbol: string;
+  description: string;
+}
+
+/**
+ * An interactive verification with another device (SAS, emoji): requested by the other side,
+ * accepted here, started by either, compared by the person, confirmed.
+ */
+export class Verification {
+  state: "requested" | "ready" | "emoji" | "confirmed" | "done" | "cancelled" = "requested";
+  emoji: SasEmoji[] = [];
+  reason = "";
+  private sas: Sas | undefined;
+  private listeners = new Set<() => void>();
+
+  constructor(
+    private readonly crypto: Crypto,
+    private readonly req: VerificationRequest,
+  ) {
+    req.registerChangesCallback(async () => this.update());
+  }
+
+  get otherUser(): string {
+    return this.req.otherUserId.toString();
+  }
+
+  get otherDevice(): string {
+    return this.req.otherDeviceId?.toString() ?? "";
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
+  }
+
+  private async sendAll(r: unknown): Promise<void> {
+    for (const x of Array.isArray(r) ? r : r ? [r] : []) await this.crypto.send(x as OutgoingRequest);
+  }
+
+  private async update(): Promise<void> {
+    if (this.req.isCancelled()) {
+      this.state = "cancelled";
+      this.reason = this.req.cancelInfo?.reason() ?? "";
+    } else if (this.req.isDone()) {
+      this.state = "done";
+    } else if (this.req.phase() === VerificationRequestPhase.Transitioned && !this.sas) {
+      const v = this.req.getVerification();
+      if (v instanceof Sas) {
+        this.sas = v;
+        v.registerChangesCallback(async () => this.updateSas());
+        if (!v.weStarted()) await this.sendAll(v.accept());
+        await this.updateSas();
+        return;
+      }
+    } else if (this.req.isReady() && this.state === "requested") {
+      this.state = "ready";
+    }
+    this.changed();
+  }
+
+  private async updateSas(): Promise<void> {
+    const sas = this.sas!;
+    if (sas.isCancelled()) {
+      this.state = "cancelled";
+      this.reason = sas.cancelInfo()?.reason() ?? "";
+    } else if (sas.isDone()) this.state = "done";
+    else if (sas.canBePresented() && this.state !== "confirmed") {
+      this.emoji = (sas.emoji() ?? []).map((e) => ({ symbol: e.symbol, description: e.description }));
+      this.state = "emoji";
+    }
+    this.changed();
+  }
+
+  async accept(): Promise<void> {
+    await this.sendAll(this.req.accept());
+    await this.update();
+  }
+
+  /** The person saw the same emoji on both devices. */
+  async confirm(): Promise<void> {
+    this.state = "confirmed";
+    this.changed();
+    await this.sendAll(await this.sas!.confirm());
+    await this.updateSas();
+  }
+
+  async cancel(): Promise<void> {
+    await this.sendAll(this.sas ? this.sas.cancel() : this.req.cancel());
+    this.state = "cancelled";
+    this.changed();
+  }
 }

@@ -11,7 +11,7 @@ import { ClientContext, Empty, Icon, navigate, QuestionHost, Toasts, usePath } f
 import { CreateRoomDialog, ExploreDialog, RoomSettingsDialog, StartDmDialog } from "./ui/dialogs.tsx";
 import { MemberPanel } from "./ui/members.tsx";
 import { RoomView } from "./ui/room-view.tsx";
-import { SettingsView } from "./ui/settings.tsx";
+import { SettingsView, VerificationHost } from "./ui/settings.tsx";
 import { Sidebar, type DialogName } from "./ui/sidebar.tsx";
 
 const api = new Api();
@@ -98,6 +98,7 @@ function App() {
     <ClientContext.Provider value={client}>
       <Shell client={client} theme={theme} setTheme={setTheme} onLogout={logout} />
       <QuestionHost />
+      <VerificationHost />
       <Toasts />
     </ClientContext.Provider>
   );

@@ -319,3 +319,69 @@ function NotificationsCard() {
     </section>
   );
 }
+
+/** The dialog of a verification another device asked for: accept, compare emoji, confirm. */
+export function VerificationHost() {
+  const client = useClient();
+  const v = client.verification;
+  if (!v) return null;
+  const close = () => {
+    if (v.state !== "done" && v.state !== "cancelled") void v.cancel();
+    client.verification = undefined;
+    client.emit();
+  };
+  const who = v.otherUser === client.userId ? `Your other session (${v.otherDevice})` : `${v.otherUser} (${v.otherDevice})`;
+  return (
+    <Dialog title="Verify session" onClose={close}>
+      {v.state === "requested" ? (
+        <>
+          <p>{who} wants to verify this session. Only accept if you started it.</p>
+          <div class="row gap">
+            <button type="button" class="btn primary" onClick={() => void attempt(() => v.accept())}>
+              Accept
+            </button>
+            <button type="button" class="btn" onClick={close}>
+              Decline
+            </button>
+          </div>
+        </>
+      ) : v.state === "ready" || v.state === "confirmed" ? (
+        <Spinner label={v.state === "ready" ? "Waiting for the other device to start" : "Waiting for the other device to confirm"} />
+      ) : v.state === "emoji" ? (
+        <>
+          <p>Do these emoji appear on the other device, in the same order?</p>
+          <ul class="sas-emoji" aria-label="Emoji to compare">
+            {v.emoji.map((e, i) => (
+              <li key={i}>
+                <span class="sas-symbol" aria-hidden="true">{e.symbol}</span>
+                <span class="small">{e.description}</span>
+              </li>
+            ))}
+          </ul>
+          <div class="row gap">
+            <button type="button" class="btn primary" onClick={() => void attempt(() => v.confirm())}>
+              They match
+            </button>
+            <button type="button" class="btn danger" onClick={close}>
+              They don't match
+            </button>
+          </div>
+        </>
+      ) : v.state === "done" ? (
+        <>
+          <p>Verified: {who} and this session trust each other.</p>
+          <button type="button" class="btn primary" onClick={close}>
+            Done
+          </button>
+        </>
+      ) : (
+        <>
+          <p>The verification was cancelled{v.reason ? `: ${v.reason}` : ""}.</p>
+          <button type="button" class="btn" onClick={close}>
+            Close
+          </button>
+        </>
+      )}
+    </Dialog>
+  );
+}
