@@ -1,5 +1,7 @@
 // End-to-end encryption in the web client (Chromium), against matrix-js-sdk with its Rust crypto
-// standing in for Element: an encrypted direct chat both ways, a new DM from the web client encrypted
+// standing in for Element: an encrypted direct chat both ways (on one server and across two
+// federating servers), attachments, recovery (cross-signing, secret storage, key backup) and SAS
+// verification, a new DM from the web client encrypted
 // by default, a new Megolm session after a member leaves, the device and its keys surviving a reload,
 // signing in again on the same browser reusing the device, signing out deleting its keys. It also
 // measures what the issue asks for (first paint, the crypto loaded after it, time to an unlocked
@@ -14,7 +16,7 @@ import { ensureWebBuilt } from "../../scripts/build-web.ts";
 import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
 import { VerificationPhase, VerifierEvent } from "matrix-js-sdk/lib/crypto-api/verification.js";
 import { loginUser, registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { startFederatingServers, startTestServer, type FederatingServer, type TestServer } from "../helpers/server.ts";
 import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "../e2ee/sdk-crypto.ts";
 import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.ts";
 
@@ -451,4 +453,56 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
   test("no script errors or CSP violations", () => {
     expect(errors).toEqual([]);
   });
+});
+
+describe.skipIf(!haveChromium)("web client end-to-end encryption across two federating servers", () => {
+  let servers: FederatingServer[] = [];
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const started: MatrixClient[] = [];
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    await ensureWebBuilt();
+    servers = await startFederatingServers(2, { config: { federation: { retry_min_interval_ms: 200 } } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  }, 60000);
+
+  afterAll(async () => {
+    for (const c of started) c.stopClient();
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    for (const s of servers) await s.stop();
+  });
+
+  test("a DM between the web client on one server and a js-sdk client on the other, both ways", async () => {
+    const [hs1, hs2] = servers as [FederatingServer, FederatingServer];
+    await registerUser(hs1, "falice", "falice-password");
+    const bobUser = await registerUser(hs2, "fbob");
+    const bob = await cryptoClient(hs2, bobUser, started);
+    const alice = `@falice:${hs1.serverName}`;
+    const page = await watchedPage(browser, contexts, errors);
+    await page.goto(hs1.url);
+    await page.getByLabel("User name").fill("falice");
+    await page.getByLabel("Password").fill("falice-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "Rooms" }).waitFor();
+    await waitFor(async () => {
+      const r = await bobUser.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [alice]: [] } });
+      return Object.keys(r.device_keys[alice] ?? {}).length ? true : undefined;
+    }, "the web client's keys over federation");
+
+    const { room_id: roomId } = await bob.createRoom({ preset: "trusted_private_chat" as never, is_direct: true, invite: [alice], initial_state: [ENCRYPTION] });
+    await page.getByRole("region", { name: "Invites" }).getByRole("link", { name: /fbob/ }).click({ timeout: 20000 });
+    await page.getByRole("button", { name: "Accept" }).click();
+    await waitFor(() => (bob.getRoom(roomId)?.getMember(alice)?.membership === "join" ? true : undefined), "alice's join seen by bob");
+    await bob.sendTextMessage(roomId, "Hello across servers");
+    await page.locator(".msg", { hasText: "Hello across servers" }).waitFor({ timeout: 30000 });
+
+    const box = page.getByRole("textbox", { name: /^Message / });
+    await box.fill("Hello back across servers");
+    await box.press("Enter");
+    await waitFor(() => decryptedBody(bob, roomId, "Hello back across servers"), "bob decrypting the web client's message over federation");
+    expect(errors).toEqual([]);
+  }, 90000);
 });
