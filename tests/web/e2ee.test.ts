@@ -1,11 +1,12 @@
 // End-to-end encryption in the web client (Chromium), against matrix-js-sdk with its Rust crypto
 // standing in for Element: an encrypted direct chat both ways (on one server and across two
-// federating servers), attachments, recovery (cross-signing, secret storage, key backup) and SAS
-// verification, a new DM from the web client encrypted
-// by default, a new Megolm session after a member leaves, the device and its keys surviving a reload,
-// signing in again on the same browser reusing the device, signing out deleting its keys. It also
-// measures what the issue asks for (first paint, the crypto loaded after it, time to an unlocked
-// encrypted room, JS heap) and prints the figures. Any script error or CSP violation fails it.
+// federating servers), attachments, a new DM encrypted by default, turning encryption on in room
+// settings, a new Megolm session after a member leaves, "waiting for keys", the device and its keys
+// surviving a reload, one tab per device, signing in again reusing the device, signing out deleting
+// its keys, recovery (cross-signing, secret storage, key backup) set up here and used by a new
+// browser and by js-sdk, SAS verification with emoji, and trust shields. It also measures what the
+// issue asks for (first paint, the crypto loaded after it, time to an unlocked encrypted room, JS
+// heap) and prints the figures. Any script error or CSP violation fails it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -448,6 +449,17 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     await dialog.getByText(/Verified:/).waitFor({ timeout: 20000 });
     expect((await sdkAlice.getCrypto()!.getDeviceVerificationStatus(me.userId, me.deviceId))?.isVerified()).toBe(true);
     await dialog.getByRole("button", { name: "Done" }).click();
+    // Shields: alice's identity is verified here (this device holds her cross-signing keys), and in the
+    // sessions list this browser and the js-sdk session are verified; sessions without keys get none.
+    await page.getByRole("complementary", { name: "Members" }).locator(".member", { hasText: "@alice:localhost" }).getByText("Verified").waitFor();
+    expect(await page.getByRole("complementary", { name: "Members" }).locator(".member", { hasText: "@bob:localhost" }).getByText("Verified").count()).toBe(0);
+    await page.getByRole("button", { name: "Your profile and settings" }).click();
+    const sessions = page.locator(".devices");
+    await sessions.getByRole("listitem").filter({ hasText: "This browser" }).getByText("Verified").waitFor();
+    await sessions.getByRole("listitem").filter({ hasText: sdkAlice.getDeviceId()! }).getByText("Verified").waitFor();
+    expect(await sessions.getByRole("listitem").filter({ hasText: aliceApi.deviceId! }).locator(".tag.verified, .tag.unverified").count()).toBe(0);
+    await shot(page, "e2ee-sessions");
+    await page.getByRole("button", { name: "Back to chats" }).click();
   }, 60000);
 
   test("no script errors or CSP violations", () => {

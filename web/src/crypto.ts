@@ -196,6 +196,18 @@ export class Crypto {
     return true;
   }
 
+  /** A user's devices with keys, as this device sees them: verified (cross-signed by a trusted identity, or locally) or not. */
+  async deviceTrust(userId: string): Promise<Map<string, boolean>> {
+    const devices = (await this.machine.getUserDevices(new UserId(userId), 1)) as { devices(): Array<{ deviceId: DeviceId; isVerified(): boolean }> };
+    return new Map(devices.devices().map((d) => [d.deviceId.toString(), d.isVerified()]));
+  }
+
+  /** Is the user's cross-signing identity verified (by this device's user, or my own held here)? */
+  async userVerified(userId: string): Promise<boolean> {
+    const id = (await this.machine.getIdentity(new UserId(userId))) as { isVerified(): boolean } | undefined;
+    return !!id?.isVerified();
+  }
+
   /** Cross-signing, secret storage and key backup (recovery.ts). */
   recovery(): Recovery {
     return new Recovery(this.machine, this.api, (r) => this.send(r as OutgoingRequest), () => this.processOutgoing());

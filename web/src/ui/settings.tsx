@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { arr, num, obj, str } from "../api.ts";
 import { shortDate } from "../format.ts";
-import { AsyncForm, attempt, Avatar, Dialog, Field, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
+import { AsyncForm, attempt, Avatar, Dialog, Field, Icon, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
 
 interface Device {
   device_id: string;
@@ -84,6 +84,10 @@ function Devices() {
   const client = useClient();
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [removing, setRemoving] = useState<Device | null>(null);
+  const [trust, setTrust] = useState<Map<string, boolean>>(new Map());
+  useEffect(() => {
+    void client.crypto?.deviceTrust(client.userId).then(setTrust, () => {});
+  }, [client.crypto, client.verification?.state, devices]);
   const load = () =>
     client.api.get("/_matrix/client/v3/devices").then(
       (r) =>
@@ -111,6 +115,16 @@ function Devices() {
               <span class="device-text">
                 <strong>{d.display_name ?? d.device_id}</strong>
                 {d.device_id === client.session.deviceId && <span class="tag">This browser</span>}
+                {trust.has(d.device_id) &&
+                  (trust.get(d.device_id) ? (
+                    <span class="tag verified" title="Verified: its keys are signed by your identity">
+                      <Icon name="lock" size={12} /> Verified
+                    </span>
+                  ) : (
+                    <span class="tag unverified" title="Not verified: verify it from that device, or restore your recovery key there">
+                      Not verified
+                    </span>
+                  ))}
                 <span class="muted small">
                   {d.device_id}
                   {d.last_seen_ts ? ` · last seen ${shortDate(d.last_seen_ts)}` : ""}
