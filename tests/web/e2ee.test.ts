@@ -15,6 +15,7 @@ import type { MatrixClient } from "matrix-js-sdk";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
 import { decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/recovery-key.js";
+import { CryptoEvent } from "matrix-js-sdk/lib/crypto-api/CryptoEvent.js";
 import { VerificationPhase, VerifierEvent } from "matrix-js-sdk/lib/crypto-api/verification.js";
 import { loginUser, registerUser, type TestClient } from "../helpers/client.ts";
 import { startFederatingServers, startTestServer, type FederatingServer, type TestServer } from "../helpers/server.ts";
@@ -459,6 +460,42 @@ describe.skipIf(!haveChromium)("web client end-to-end encryption with a matrix-j
     await sessions.getByRole("listitem").filter({ hasText: sdkAlice.getDeviceId()! }).getByText("Verified").waitFor();
     expect(await sessions.getByRole("listitem").filter({ hasText: aliceApi.deviceId! }).locator(".tag.verified, .tag.unverified").count()).toBe(0);
     await shot(page, "e2ee-sessions");
+    await page.getByRole("button", { name: "Back to chats" }).click();
+  }, 60000);
+
+  test("SAS started here: the web client verifies a new js-sdk session of alice's from the sessions list", async () => {
+    const user = await loginUser(s, "alice", "alice-password", { initial_device_display_name: "js-sdk 2" });
+    const other = await cryptoClient(s, user, started);
+    let verifier: import("matrix-js-sdk/lib/crypto-api/verification.js").Verifier | undefined;
+    let otherEmoji: string[] = [];
+    other.on(CryptoEvent.VerificationRequestReceived, (req) => {
+      void req.accept().then(() =>
+        waitFor(() => req.verifier, "the web client starting SAS").then((v) => {
+          verifier = v;
+          v.on(VerifierEvent.ShowSas, (sas) => {
+            otherEmoji = (sas.sas.emoji ?? []).map(([, name]) => name);
+            void sas.confirm();
+          });
+          void v.verify().catch(() => {});
+        }),
+      );
+    });
+    await page.getByRole("button", { name: "Your profile and settings" }).click();
+    const row = page.locator(".devices").getByRole("listitem").filter({ hasText: user.deviceId! });
+    await row.getByText("Not verified").waitFor({ timeout: 20000 });
+    await row.getByRole("button", { name: "Verify" }).click();
+    const dialog = page.getByRole("dialog", { name: "Verify session" });
+    const list = dialog.getByRole("list", { name: "Emoji to compare" });
+    await list.waitFor({ timeout: 20000 });
+    await waitFor(() => (otherEmoji.length ? true : undefined), "js-sdk showing the emoji");
+    expect((await list.locator("li .small").allTextContents()).map((t) => t.trim())).toEqual(otherEmoji);
+    await dialog.getByRole("button", { name: "They match" }).click();
+    await dialog.getByText(/Verified:/).waitFor({ timeout: 20000 });
+    expect(verifier).toBeDefined();
+    await dialog.getByRole("button", { name: "Done" }).click();
+    await row.getByText("Verified").waitFor();
+    const me = (await session())!;
+    await waitFor(async () => ((await other.getCrypto()!.getDeviceVerificationStatus(me.userId, me.deviceId))?.isVerified() ? true : undefined), "js-sdk trusting the web session");
     await page.getByRole("button", { name: "Back to chats" }).click();
   }, 60000);
 

@@ -42,6 +42,20 @@ function rememberDevice(userId: string, deviceId: string | undefined): void {
   localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
 }
 
+/** Resolves after the browser painted what is rendered now (at once in a hidden tab, which does not paint). */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => {
+    if (document.visibilityState === "hidden") return void setTimeout(resolve, 0);
+    const fallback = setTimeout(resolve, 1000);
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        clearTimeout(fallback);
+        resolve();
+      }, 0),
+    );
+  });
+}
+
 export type SyncState = "starting" | "ok" | "error";
 export type CryptoState = "loading" | "ready" | "unavailable";
 
@@ -149,6 +163,7 @@ export class Client {
   loadCrypto(): Promise<Crypto | undefined> {
     this.cryptoLoad ??= (async () => {
       try {
+        await afterPaint(); // the rooms on screen first, then the 1.4 MB of WebAssembly
         const { Crypto } = await import("./crypto.ts");
         const c = await Crypto.start(this.api, this.session);
         if (this.stopped) {
@@ -224,6 +239,16 @@ export class Client {
     }
     room.touch();
     if (emit) this.emit();
+  }
+
+  /** Starts verifying another session (the dialog follows client.verification). */
+  async verifyDevice(userId: string, deviceId: string): Promise<void> {
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available here: ${this.cryptoError}`);
+    const v = await c.requestVerification(userId, deviceId);
+    this.verification = v;
+    v.onChange(() => this.emit());
+    this.emit();
   }
 
   private async recoveryApi() {

@@ -208,6 +208,16 @@ export class Crypto {
     return !!id?.isVerified();
   }
 
+  /** Asks another device (mine or someone's) to verify with this one; the flow goes on in the returned object. */
+  async requestVerification(userId: string, deviceId: string): Promise<Verification> {
+    const device = (await this.machine.getDevice(new UserId(userId), new DeviceId(deviceId))) as { requestVerification(): [VerificationRequest, OutgoingRequest] } | undefined;
+    if (!device) throw new Error("That session has no encryption keys.");
+    const [req, out] = device.requestVerification();
+    const v = new Verification(this, req);
+    await this.send(out);
+    return v;
+  }
+
   /** Cross-signing, secret storage and key backup (recovery.ts). */
   recovery(): Recovery {
     return new Recovery(this.machine, this.api, (r) => this.send(r as OutgoingRequest), () => this.processOutgoing());
@@ -348,6 +358,7 @@ export class Verification {
   emoji: SasEmoji[] = [];
   reason = "";
   private sas: Sas | undefined;
+  private starting = false;
   private listeners = new Set<() => void>();
 
   constructor(
@@ -359,6 +370,11 @@ export class Verification {
 
   get otherUser(): string {
     return this.req.otherUserId.toString();
+  }
+
+  /** This side asked (and starts the emoji comparison once the other side accepts). */
+  get weStarted(): boolean {
+    return this.req.weStarted();
   }
 
   get otherDevice(): string {
@@ -395,6 +411,18 @@ export class Verification {
       }
     } else if (this.req.isReady() && this.state === "requested") {
       this.state = "ready";
+      if (this.req.weStarted() && !this.starting) {
+        // The other side accepted our request: start SAS (emoji).
+        this.starting = true;
+        const r = (await this.req.startSas()) as [Sas, OutgoingRequest] | undefined;
+        if (r) {
+          this.sas = r[0];
+          this.sas.registerChangesCallback(async () => this.updateSas());
+          await this.crypto.send(r[1]);
+          await this.updateSas();
+          return;
+        }
+      }
     }
     this.changed();
   }

@@ -121,9 +121,16 @@ function Devices() {
                       <Icon name="lock" size={12} /> Verified
                     </span>
                   ) : (
-                    <span class="tag unverified" title="Not verified: verify it from that device, or restore your recovery key there">
-                      Not verified
-                    </span>
+                    <>
+                      <span class="tag unverified" title="Not verified: verify it with emoji, or restore your recovery key there">
+                        Not verified
+                      </span>
+                      {d.device_id !== client.session.deviceId && (
+                        <button type="button" class="btn small" onClick={() => void attempt(() => client.verifyDevice(client.userId, d.device_id))}>
+                          Verify
+                        </button>
+                      )}
+                    </>
                   ))}
                 <span class="muted small">
                   {d.device_id}
@@ -344,12 +351,17 @@ export function VerificationHost() {
     client.verification = undefined;
     client.emit();
   };
-  const who = v.otherUser === client.userId ? `Your other session (${v.otherDevice})` : `${v.otherUser} (${v.otherDevice})`;
+  const who = v.otherUser === client.userId ? `your other session (${v.otherDevice})` : `${v.otherUser} (${v.otherDevice})`;
+  const Who = who.charAt(0).toUpperCase() + who.slice(1);
   return (
     <Dialog title="Verify session" onClose={close}>
-      {v.state === "requested" ? (
+      {v.state === "requested" && v.weStarted ? (
+        <p class="row gap">
+          <Spinner label="Waiting" /> Accept the request on {who}.
+        </p>
+      ) : v.state === "requested" ? (
         <>
-          <p>{who} wants to verify this session. Only accept if you started it.</p>
+          <p>{Who} wants to verify this session. Only accept if you started it.</p>
           <div class="row gap">
             <button type="button" class="btn primary" onClick={() => void attempt(() => v.accept())}>
               Accept
@@ -360,7 +372,9 @@ export function VerificationHost() {
           </div>
         </>
       ) : v.state === "ready" || v.state === "confirmed" ? (
-        <Spinner label={v.state === "ready" ? "Waiting for the other device to start" : "Waiting for the other device to confirm"} />
+        <p class="row gap">
+          <Spinner label="Waiting" /> {v.state === "ready" ? "Waiting for the other session to start…" : "Waiting for the other session to confirm…"}
+        </p>
       ) : v.state === "emoji" ? (
         <>
           <p>Do these emoji appear on the other device, in the same order?</p>
