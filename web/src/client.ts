@@ -29,14 +29,22 @@ export function saveSession(s: Session | undefined): void {
 const DEVICES_KEY = "hs.devices";
 
 /** The device this browser had for a user (its keys are in IndexedDB), to sign in to it again. */
+function storedDevices(): Record<string, unknown> {
+  try {
+    return obj(JSON.parse(localStorage.getItem(DEVICES_KEY) ?? "{}"));
+  } catch {
+    return {};
+  }
+}
+
 export function knownDevice(user: string): string | undefined {
-  const devices = obj(JSON.parse(localStorage.getItem(DEVICES_KEY) ?? "{}"));
+  const devices = storedDevices();
   const hit = Object.entries(devices).find(([id]) => id === user || id.slice(1, id.indexOf(":")) === user.replace(/^@/, ""));
   return hit ? str(hit[1]) : undefined;
 }
 
 function rememberDevice(userId: string, deviceId: string | undefined): void {
-  const devices = obj(JSON.parse(localStorage.getItem(DEVICES_KEY) ?? "{}"));
+  const devices = storedDevices();
   if (deviceId) devices[userId] = deviceId;
   else delete devices[userId];
   localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
