@@ -23,6 +23,7 @@ const TYPES: Record<string, string> = {
   png: "image/png",
   ico: "image/x-icon",
   json: "application/json",
+  wasm: "application/wasm",
   webmanifest: "application/manifest+json",
   woff2: "font/woff2",
   txt: "text/plain; charset=utf-8",
@@ -31,11 +32,12 @@ const TYPES: Record<string, string> = {
 /**
  * The page may load only its own scripts and styles; it talks only to this server; images come from
  * blob: URLs (authenticated media is fetched with the access token) or data: URLs; no frames, no
- * plugins, no inline script.
+ * plugins, no inline script. 'wasm-unsafe-eval' lets the page compile WebAssembly (the Rust crypto of
+ * end-to-end encryption, from /assets like the scripts); it allows no eval() of JavaScript.
  */
 export const WEB_CSP = [
   "default-src 'none'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
   "img-src 'self' blob: data:",
   "media-src 'self' blob:",

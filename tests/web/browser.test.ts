@@ -3,7 +3,7 @@
 // exchange messages and an image, see typing, receipts, unread counts, replies, reactions and edits.
 // Screenshots go to $HS_SCREENSHOTS (or a temp dir, printed) for a person to look at.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
@@ -11,13 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
 import { loginUser, registerUser } from "../helpers/client.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-/** CI installs Chromium (.ci/run); a developer machine without it skips the browser tests. */
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: install Debian's chromium`);
+import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.ts";
 
 const SHOTS = process.env.HS_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "hs-web-shots-"));
 mkdirSync(SHOTS, { recursive: true });
@@ -70,22 +64,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
   let token = "";
   const errors: string[] = [];
 
-  async function newPage(width = 1280, height = 800): Promise<Page> {
-    const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: "light", deviceScaleFactor: 1 });
-    contexts.push(ctx);
-    const page = await ctx.newPage();
-    page.setDefaultTimeout(10000);
-    page.on("dialog", (d) => {
-      errors.push(`native ${d.type()} dialog: ${d.message()}`); // the client uses its own dialogs
-      void d.dismiss();
-    });
-    page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-    page.on("console", (m) => {
-      // CSP violations and script errors show up as console errors.
-      if (m.type() === "error" && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
-    });
-    return page;
-  }
+  const newPage = (width = 1280, height = 800): Promise<Page> => watchedPage(browser, contexts, errors, width, height);
 
   const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
 
@@ -315,17 +294,30 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     await alice.unroute("**/send/m.room.message/**");
   }, 45000);
 
-  test("an encrypted room says clearly that this client cannot take part", async () => {
+  test("an encrypted room: the message goes out as m.room.encrypted and reads back decrypted", async () => {
     await alice.getByRole("button", { name: "Create a room" }).first().click();
     const dialog = alice.getByRole("dialog", { name: "Create a room" });
     await dialog.getByLabel("Name").fill("Secrets");
     await dialog.getByLabel(/End-to-end encrypted/).check();
     await dialog.getByRole("button", { name: "Create room" }).click();
     await alice.getByRole("heading", { name: /Secrets/ }).waitFor();
-    await alice.getByText("This web client does not support encryption yet").waitFor();
-    await alice.getByText("Sending in encrypted rooms is not supported by this web client yet.").waitFor();
-    expect(await alice.getByRole("textbox", { name: "Message Secrets" }).count()).toBe(0);
-  }, 20000);
+    await alice.getByText("Messages in this room are end-to-end encrypted").waitFor();
+    const box = alice.getByRole("textbox", { name: "Message Secrets" });
+    await box.fill("The password is swordfish");
+    await box.press("Enter");
+    await alice.locator(".msg", { hasText: "The password is swordfish" }).waitFor();
+    // The server only ever saw ciphertext.
+    const api = await loginUser(s, "alice", "alice-password");
+    const roomId = decodeURIComponent(new URL(alice.url()).pathname.split("/").pop()!);
+    const msgs = await api.ok("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=10`);
+    const sent = msgs.chunk.filter((e: { type: string }) => e.type === "m.room.encrypted");
+    expect(sent.length).toBe(1);
+    expect(sent[0].content.algorithm).toBe("m.megolm.v1.aes-sha2");
+    expect(JSON.stringify(msgs.chunk)).not.toContain("swordfish");
+    // After a reload it still reads (the Megolm session is in IndexedDB).
+    await alice.reload();
+    await alice.locator(".msg", { hasText: "The password is swordfish" }).waitFor({ timeout: 20000 });
+  }, 40000);
 
   test("a public room found in Explore; a direct chat accepted from Invites", async () => {
     await alice.getByRole("button", { name: "Create a room" }).first().click();

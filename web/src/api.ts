@@ -94,12 +94,14 @@ export class Api {
 
   // ---- accounts
 
-  async login(user: string, password: string): Promise<Session> {
+  /** Signs in; with `deviceId` (this browser's earlier device, whose keys it kept) to that device again. */
+  async login(user: string, password: string, deviceId?: string): Promise<Session> {
     const r = await this.request("POST", "/_matrix/client/v3/login", {
       type: "m.login.password",
       identifier: { type: "m.id.user", user },
       password,
       initial_device_display_name: deviceName(),
+      ...(deviceId ? { device_id: deviceId } : {}),
     }, { auth: false });
     return { userId: str(r.user_id)!, accessToken: str(r.access_token)!, deviceId: str(r.device_id)! };
   }

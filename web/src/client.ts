@@ -1,7 +1,11 @@
 // The client: the session, the /sync loop feeding the rooms, and every action the UI takes
 // (sending with local echo and retry, pagination, receipts, typing, membership, profile).
+// End-to-end encryption (crypto.ts, with the Rust crypto's WebAssembly) is imported dynamically once
+// the first sync is on screen; until it is loaded, the sync loop waits before acknowledging to-device
+// messages (they are the room keys), and encrypted events show as "decrypting".
 import { Api, arr, MatrixApiError, num, obj, paths, str, type Json, type JsonObject, type Session } from "./api.ts";
-import { Room, type MEvent, type Membership, type PendingEvent } from "./room.ts";
+import type { Crypto, Verification } from "./crypto.ts";
+import { isRedacted, Room, type MEvent, type Membership, type PendingEvent } from "./room.ts";
 
 const SESSION_KEY = "hs.session";
 
@@ -22,7 +26,46 @@ export function saveSession(s: Session | undefined): void {
   else localStorage.removeItem(SESSION_KEY);
 }
 
+const DEVICES_KEY = "hs.devices";
+
+/** The device this browser had for a user (its keys are in IndexedDB), to sign in to it again. */
+function storedDevices(): Record<string, unknown> {
+  try {
+    return obj(JSON.parse(localStorage.getItem(DEVICES_KEY) ?? "{}"));
+  } catch {
+    return {};
+  }
+}
+
+export function knownDevice(user: string): string | undefined {
+  const devices = storedDevices();
+  const hit = Object.entries(devices).find(([id]) => id === user || id.slice(1, id.indexOf(":")) === user.replace(/^@/, ""));
+  return hit ? str(hit[1]) : undefined;
+}
+
+function rememberDevice(userId: string, deviceId: string | undefined): void {
+  const devices = storedDevices();
+  if (deviceId) devices[userId] = deviceId;
+  else delete devices[userId];
+  localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
+}
+
+/** Resolves after the browser painted what is rendered now (at once in a hidden tab, which does not paint). */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => {
+    if (document.visibilityState === "hidden") return void setTimeout(resolve, 0);
+    const fallback = setTimeout(resolve, 1000);
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        clearTimeout(fallback);
+        resolve();
+      }, 0),
+    );
+  });
+}
+
 export type SyncState = "starting" | "ok" | "error";
+export type CryptoState = "loading" | "ready" | "unavailable";
 
 const SYNC_FILTER = {
   room: {
@@ -50,6 +93,15 @@ export class Client {
   private listeners = new Set<() => void>();
   private scheduled = false;
   private typingSent = new Map<string, number>();
+  /** End-to-end encryption, once loaded. */
+  crypto: Crypto | undefined;
+  cryptoState: CryptoState = "loading";
+  cryptoError = "";
+  private cryptoLoad: Promise<Crypto | undefined> | undefined;
+  /** An interactive verification another device asked for (shown as a dialog). */
+  verification: Verification | undefined;
+  /** Encrypted events waiting for the crypto to load or for the sync's keys to be processed. */
+  private toDecrypt: Array<[Room, MEvent]> = [];
 
   constructor(
     readonly api: Api,
@@ -98,6 +150,193 @@ export class Client {
     } catch {
       /* the token may already be gone */
     }
+    await this.discardCrypto();
+  }
+
+  /** The server deleted this device and its keys (signed out): so goes this browser's copy. */
+  async discardCrypto(): Promise<void> {
+    rememberDevice(this.userId, undefined);
+    this.crypto?.close();
+    this.crypto = undefined;
+    try {
+      await (await import("./crypto.ts")).deleteStore(this.session);
+    } catch {
+      /* no store */
+    }
+  }
+
+  // ---- end-to-end encryption
+
+  /** Loads the crypto chunk and opens this device's store (once). */
+  loadCrypto(): Promise<Crypto | undefined> {
+    this.cryptoLoad ??= (async () => {
+      try {
+        await afterPaint(); // the rooms on screen first, then the 1.4 MB of WebAssembly
+        const { Crypto } = await import("./crypto.ts");
+        const c = await Crypto.start(this.api, this.session);
+        if (this.stopped) {
+          c.close();
+          return undefined;
+        }
+        this.crypto = c;
+        this.cryptoState = "ready";
+        rememberDevice(this.userId, this.session.deviceId);
+        c.verificationListeners.add((v) => {
+          this.verification = v;
+          v.onChange(() => this.emit());
+          this.emit();
+        });
+        c.onRoomKeys((roomId, sessions) => {
+          const room = this.rooms.get(roomId);
+          if (!room) return;
+          for (const ev of room.timeline) if (ev.e2e && ev.e2e.state !== "ok" && ev.e2e.sessionId && sessions.has(ev.e2e.sessionId)) void this.decryptOne(room, ev);
+        });
+        return c;
+      } catch (e) {
+        if (e instanceof Error && e.name === "CryptoBusyError") console.warn(e.message); // a second tab: said on screen
+        else console.error("end-to-end encryption unavailable", e);
+        this.cryptoState = "unavailable";
+        this.cryptoError = e instanceof Error ? e.message : String(e);
+        return undefined;
+      } finally {
+        this.emit();
+      }
+    })();
+    return this.cryptoLoad;
+  }
+
+  /** After a sync response was shown: its to-device messages and key counts go to the crypto. */
+  private async cryptoSync(r: JsonObject): Promise<void> {
+    const c = await this.loadCrypto();
+    if (c) {
+      try {
+        await c.receiveSync(r);
+      } catch (e) {
+        console.warn("crypto sync failed", e);
+      }
+    }
+    await this.decryptQueued();
+  }
+
+  private queueDecryption(room: Room, ev: MEvent): void {
+    if (ev.type !== "m.room.encrypted" || isRedacted(ev) || ev.e2e?.state === "ok") return;
+    if (!ev.e2e) ev.e2e = { state: "decrypting", sessionId: str(ev.content.session_id) };
+    this.toDecrypt.push([room, ev]);
+  }
+
+  private async decryptQueued(): Promise<void> {
+    if (this.cryptoState === "loading") return; // decrypted once loaded (the sync loop waits for it)
+    const batch = this.toDecrypt.splice(0);
+    for (const [room, ev] of batch) await this.decryptOne(room, ev, false);
+    if (batch.length) this.emit(); // one render for the batch
+  }
+
+  private async decryptOne(room: Room, ev: MEvent, emit = true): Promise<void> {
+    const wire = ev.e2e?.wire ?? { type: ev.type, content: ev.content };
+    if (!this.crypto) {
+      ev.e2e = { state: "failed", reason: `encryption is not available here (${this.cryptoError})`, wire };
+    } else {
+      const d = await this.crypto.decrypt(room.id, { event_id: ev.event_id, sender: ev.sender, origin_server_ts: ev.origin_server_ts, type: wire.type, content: wire.content, unsigned: ev.unsigned ?? {}, room_id: room.id });
+      if (d.ok) {
+        ev.e2e = { state: "ok", wire };
+        ev.type = d.type;
+        ev.content = d.content;
+      } else {
+        ev.e2e = { state: d.waiting ? "waiting" : "failed", reason: d.reason, sessionId: d.sessionId, wire };
+      }
+    }
+    room.touch();
+    if (emit) this.emit();
+  }
+
+  /** Starts verifying another session (the dialog follows client.verification). */
+  async verifyDevice(userId: string, deviceId: string): Promise<void> {
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available here: ${this.cryptoError}`);
+    const v = await c.requestVerification(userId, deviceId);
+    this.verification = v;
+    v.onChange(() => this.emit());
+    this.emit();
+  }
+
+  private async recoveryApi() {
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available here: ${this.cryptoError}`);
+    return c.recovery();
+  }
+
+  /** What this account and device have of cross-signing, secret storage and key backup. */
+  async recoveryStatus() {
+    return (await this.recoveryApi()).status(this.accountData);
+  }
+
+  /** Sets up cross-signing, secret storage and key backup; returns the recovery key to show once. */
+  async setUpRecovery(password: string): Promise<string> {
+    const key = await (await this.recoveryApi()).setUp(password);
+    await this.refreshAccountData();
+    return key;
+  }
+
+  /** Restores the cross-signing keys and the message keys with the recovery key; undecrypted events are tried again. */
+  async restoreFromRecovery(recoveryKey: string): Promise<number> {
+    await this.refreshAccountData();
+    const n = await (await this.recoveryApi()).restore(recoveryKey, this.accountData);
+    for (const room of this.rooms.values()) await this.retryDecryption(room);
+    return n;
+  }
+
+  /** The account data recovery needs, read from the server (sync may not have brought it yet). */
+  private async refreshAccountData(): Promise<void> {
+    const def = await this.api.get(`/_matrix/client/v3/user/${paths.enc(this.userId)}/account_data/m.secret_storage.default_key`).catch(() => undefined);
+    const keyId = str(def?.key);
+    if (!def || !keyId) return;
+    this.accountData.set("m.secret_storage.default_key", def);
+    for (const type of [`m.secret_storage.key.${keyId}`, "m.cross_signing.master", "m.cross_signing.self_signing", "m.cross_signing.user_signing", "m.megolm_backup.v1"]) {
+      const c = await this.api.get(`/_matrix/client/v3/user/${paths.enc(this.userId)}/account_data/${paths.enc(type)}`).catch(() => undefined);
+      if (c) this.accountData.set(type, c);
+    }
+  }
+
+  /** Tries again to decrypt the room's undecrypted events (the keys may have come another way). */
+  async retryDecryption(room: Room): Promise<void> {
+    await this.crypto?.processOutgoing();
+    for (const ev of room.timeline) if (ev.e2e && ev.e2e.state !== "ok") await this.decryptOne(room, ev);
+  }
+
+  private decryptedMedia = new Map<string, Promise<string>>();
+
+  /** An object URL for an encrypted attachment (the `file` of an event in an encrypted room). */
+  encryptedMediaUrl(file: JsonObject): Promise<string> {
+    const url = str(file.url) ?? "";
+    let p = this.decryptedMedia.get(url);
+    if (!p) {
+      p = this.decryptMedia(file).then((b) => URL.createObjectURL(b));
+      p.catch(() => this.decryptedMedia.delete(url));
+      this.decryptedMedia.set(url, p);
+    }
+    return p;
+  }
+
+  /** Downloads and decrypts an encrypted attachment. */
+  async decryptMedia(file: JsonObject): Promise<Blob> {
+    const url = str(file.url);
+    if (!url) throw new MatrixApiError(400, "M_INVALID_PARAM", "The attachment has no URL");
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available in this browser: ${this.cryptoError}`);
+    const data = new Uint8Array(await (await this.api.fetchMedia(url)).arrayBuffer());
+    return new Blob([c.decryptAttachment(data, file) as BlobPart], { type: str(file.mimetype) ?? "application/octet-stream" });
+  }
+
+  /**
+   * The users whose devices get the room key: joined members (me included, for my other devices),
+   * and invited ones unless the room's history is visible only from joining.
+   */
+  private recipients(room: Room, historyVisibility: string): string[] {
+    const ok = historyVisibility === "joined" ? ["join"] : ["join", "invite"];
+    return room
+      .stateOfType("m.room.member")
+      .filter((m) => ok.includes(str(m.content.membership) ?? ""))
+      .map((m) => m.state_key!);
   }
 
   async loadProfile(): Promise<void> {
@@ -147,13 +386,15 @@ export class Client {
           this.abort.signal,
         );
         this.processSync(r);
-        this.since = str(r.next_batch);
         if (this.syncState !== "ok" || !this.ready) {
           this.syncState = "ok";
           this.ready = true;
         }
         backoff = 1000;
         this.emit();
+        // Not before the crypto has the to-device messages: the next request acknowledges them.
+        await this.cryptoSync(r);
+        this.since = str(r.next_batch);
       } catch (e) {
         if (this.stopped) return;
         if (e instanceof MatrixApiError && e.errcode === "M_UNKNOWN_TOKEN") return;
@@ -275,8 +516,19 @@ export class Client {
     if (room.timeline.some((e) => e.event_id === ev.event_id)) return;
     if (ev.state_key !== undefined) room.setState(ev);
     room.timeline.push(ev);
-    // The server's copy of a local echo replaces it.
     const txn = str(ev.unsigned?.transaction_id);
+    if (ev.type === "m.room.encrypted") {
+      // My own message: I know what I encrypted.
+      const mine = txn ? room.pending.find((p) => p.txnId === txn && p.type !== "m.room.encrypted") : undefined;
+      if (mine) {
+        ev.e2e = { state: "ok", wire: { type: ev.type, content: ev.content } };
+        ev.type = mine.type;
+        ev.content = mine.content;
+      } else this.queueDecryption(room, ev);
+    }
+    // Someone left: the next message starts a new Megolm session they do not get.
+    if (this.ready && room.encrypted && ev.type === "m.room.member" && ["leave", "ban"].includes(str(ev.content.membership) ?? "")) void this.crypto?.rotate(room.id);
+    // The server's copy of a local echo replaces it.
     room.pending = room.pending.filter((p) => {
       const same = (txn && p.txnId === txn) || (p.eventId && p.eventId === ev.event_id);
       if (same && p.previewUrl) setTimeout(() => URL.revokeObjectURL(p.previewUrl!), 60000);
@@ -304,6 +556,8 @@ export class Client {
       const known = new Set(room.timeline.map((e) => e.event_id));
       const older = chunk.filter((e) => !known.has(e.event_id)).reverse();
       room.timeline = [...older, ...room.timeline];
+      for (const ev of older) this.queueDecryption(room, ev);
+      void this.decryptQueued();
       room.prevBatch = chunk.length === 0 ? null : (str(r.end) ?? null);
       return chunk.length > 0;
     } finally {
@@ -384,12 +638,30 @@ export class Client {
 
   private async transmit(room: Room, p: PendingEvent): Promise<void> {
     try {
+      if (p.file && room.encrypted) {
+        // Encrypted attachment: the server gets ciphertext; the key travels in the encrypted event.
+        const c = await this.loadCrypto();
+        if (!c) throw new Error(`Encryption is not available in this browser: ${this.cryptoError}`);
+        const e = c.encryptAttachment(new Uint8Array(await p.file.arrayBuffer()));
+        const uri = await this.api.upload(new Blob([e.data as BlobPart], { type: "application/octet-stream" }), p.file.name);
+        p.content = { ...p.content, file: { ...e.file, url: uri, mimetype: p.file.type || "application/octet-stream" } };
+        p.file = undefined;
+      }
       if (p.file) {
         const uri = await this.api.upload(p.file, p.file.name);
         p.content = { ...p.content, url: uri };
         p.file = undefined;
       }
-      const r = await this.api.put(`${paths.room(room.id)}/send/${paths.enc(p.type)}/${paths.enc(p.txnId)}`, p.content);
+      let type = p.type;
+      let content = p.content;
+      if (room.encrypted) {
+        const c = await this.loadCrypto();
+        if (!c) throw new Error(`Encryption is not available in this browser: ${this.cryptoError}`);
+        const hv = str(room.getState("m.room.history_visibility")?.content.history_visibility) ?? "shared";
+        content = await c.encrypt(room.id, this.recipients(room, hv), hv, p.type, p.content);
+        type = "m.room.encrypted";
+      }
+      const r = await this.api.put(`${paths.room(room.id)}/send/${paths.enc(type)}/${paths.enc(p.txnId)}`, content);
       p.eventId = str(r.event_id);
       // The event may already have come down /sync.
       if (p.eventId && room.timeline.some((e) => e.event_id === p.eventId)) room.pending = room.pending.filter((x) => x !== p);
@@ -446,6 +718,20 @@ export class Client {
     const roomId = str(r.room_id)!;
     if (opts.direct && opts.invite[0]) await this.markDirect(roomId, opts.invite[0]);
     return roomId;
+  }
+
+  /**
+   * New direct chats are end-to-end encrypted, as in Element, when the other person has a device
+   * with keys (so that they can read it); someone with no such device would see nothing.
+   */
+  async canEncryptTo(userId: string): Promise<boolean> {
+    if (this.cryptoState === "unavailable") return false;
+    try {
+      const r = await this.api.post("/_matrix/client/v3/keys/query", { device_keys: { [userId]: [] } });
+      return Object.keys(obj(obj(r.device_keys)[userId])).length > 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Records a room as a direct chat with someone in m.direct account data. */

@@ -11,7 +11,7 @@ import { ClientContext, Empty, Icon, navigate, QuestionHost, Toasts, usePath } f
 import { CreateRoomDialog, ExploreDialog, RoomSettingsDialog, StartDmDialog } from "./ui/dialogs.tsx";
 import { MemberPanel } from "./ui/members.tsx";
 import { RoomView } from "./ui/room-view.tsx";
-import { SettingsView } from "./ui/settings.tsx";
+import { SettingsView, VerificationHost } from "./ui/settings.tsx";
 import { Sidebar, type DialogName } from "./ui/sidebar.tsx";
 
 const api = new Api();
@@ -52,6 +52,7 @@ function App() {
     const c = new Client(api, session);
     api.onLoggedOut = () => {
       c.stop();
+      void c.discardCrypto();
       saveSession(undefined);
       setNotice("You were signed out (the session ended on the server). Please sign in again.");
       setSession(undefined);
@@ -97,6 +98,7 @@ function App() {
     <ClientContext.Provider value={client}>
       <Shell client={client} theme={theme} setTheme={setTheme} onLogout={logout} />
       <QuestionHost />
+      <VerificationHost />
       <Toasts />
     </ClientContext.Provider>
   );

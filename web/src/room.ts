@@ -12,6 +12,19 @@ export interface MEvent {
   redacts?: string;
   unsigned?: JsonObject;
   room_id?: string;
+  /**
+   * Set on events that came encrypted (m.room.encrypted). Once decrypted, `type` and `content` are
+   * the cleartext and `wire` keeps what the server sent.
+   */
+  e2e?: E2eState;
+}
+
+export interface E2eState {
+  state: "decrypting" | "waiting" | "failed" | "ok";
+  /** Why it is not decrypted (waiting or failed). */
+  reason?: string;
+  sessionId?: string;
+  wire?: { type: string; content: JsonObject };
 }
 
 export type SendStatus = "sending" | "failed";

@@ -1,6 +1,7 @@
 // Sign in and create an account (password; a registration token when the server asks for one).
 import { useEffect, useState } from "preact/hooks";
 import type { Api, Session } from "../api.ts";
+import { knownDevice } from "../client.ts";
 import { AsyncForm, Field, Icon, val } from "./common.tsx";
 import { describeRules, rulesProblem, usePasswordRules } from "../password-policy.ts";
 
@@ -60,7 +61,7 @@ function LoginForm({ api, onSession }: { api: Api; onSession: (s: Session) => vo
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   return (
-    <AsyncForm submitLabel="Sign in" busyLabel="Signing in…" onSubmit={async () => onSession(await api.login(user.trim(), password))}>
+    <AsyncForm submitLabel="Sign in" busyLabel="Signing in…" onSubmit={async () => onSession(await api.login(user.trim(), password, knownDevice(user.trim())))}>
       <Field label="User name">
         <input name="username" autocomplete="username" required value={user} onInput={(e) => setUser(val(e))} placeholder="alice" autocapitalize="none" spellcheck={false} />
       </Field>

@@ -1,7 +1,7 @@
 // Shared pieces: the client context, icons, avatars, authenticated media, dialogs, toasts, buttons.
 import { createContext, type ComponentChildren } from "preact";
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
-import { MatrixApiError } from "../api.ts";
+import { MatrixApiError, str, type JsonObject } from "../api.ts";
 import type { Client } from "../client.ts";
 
 export const ClientContext = createContext<Client | null>(null);
@@ -96,18 +96,21 @@ export function IconButton({ icon, label, onClick, class: cls, disabled, pressed
 
 // ---- media
 
-/** An object URL for mxc media, fetched with the access token (authenticated media). */
-export function useMedia(mxc: string | undefined, size?: { w: number; h: number; method?: "crop" | "scale" }): { url?: string; error?: string } {
+/**
+ * An object URL for mxc media, fetched with the access token (authenticated media); with `file` (an
+ * encrypted attachment), the whole file downloaded and decrypted (the server cannot make thumbnails).
+ */
+export function useMedia(mxc: string | undefined, size?: { w: number; h: number; method?: "crop" | "scale" }, file?: JsonObject): { url?: string; error?: string } {
   const client = useContext(ClientContext);
   const [state, setState] = useState<{ url?: string; error?: string }>({});
-  const key = `${mxc}|${size?.w}|${size?.h}|${size?.method}`;
+  const key = file ? `e2e|${str(file.url)}` : `${mxc}|${size?.w}|${size?.h}|${size?.method}`;
   useEffect(() => {
-    if (!mxc || !client) {
+    if ((!mxc && !file) || !client) {
       setState({});
       return;
     }
     let live = true;
-    client.api.mediaUrl(mxc, size).then(
+    (file ? client.encryptedMediaUrl(file) : client.api.mediaUrl(mxc!, size)).then(
       (url) => live && setState({ url }),
       (e: unknown) => live && setState({ error: errorText(e) }),
     );

@@ -63,7 +63,7 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
             <input type="checkbox" checked={encrypted} onChange={(e) => setEncrypted((e.currentTarget as HTMLInputElement).checked)} />
             <span>
               End-to-end encrypted
-              <span class="field-hint">Cannot be turned off later. This web client cannot read or send encrypted messages yet: members need an app with encryption, such as Element.</span>
+              <span class="field-hint">Only members' devices can read the messages. Cannot be turned off later.</span>
             </span>
           </label>
         )}
@@ -96,7 +96,7 @@ export function StartDmDialog({ onClose }: { onClose: () => void }) {
           }
           const profile = await client.lookupProfile(id);
           if (!profile) throw new Error(`No user ${id} was found.`);
-          const roomId = await client.createRoom({ name: "", topic: "", isPublic: false, encrypted: false, invite: [id], direct: true });
+          const roomId = await client.createRoom({ name: "", topic: "", isPublic: false, encrypted: await client.canEncryptTo(id), invite: [id], direct: true });
           onClose();
           navigate(`/room/${encodeURIComponent(roomId)}`);
         }}
@@ -285,10 +285,24 @@ export function RoomSettingsDialog({ room, onClose }: { room: Room; onClose: () 
               Address: <code>{alias}</code>
             </>
           )}
-          <br />
-          {room.encrypted ? "End-to-end encryption is on." : "Messages are not end-to-end encrypted."}
         </p>
       </AsyncForm>
+      <div class="row gap e2ee-setting">
+        <span>{room.encrypted ? "End-to-end encryption is on." : "Messages are not end-to-end encrypted."}</span>
+        {!room.encrypted && room.canSendState("m.room.encryption") && (
+          <button
+            type="button"
+            class="btn small"
+            onClick={() =>
+              void ask({ title: "Turn on encryption", text: "Once on, encryption cannot be turned off. Only members' devices will be able to read new messages; bots and bridges without encryption will not.", confirm: "Turn on" }).then(
+                (ok) => ok && attempt(() => client.setState(room.id, "m.room.encryption", { algorithm: "m.megolm.v1.aes-sha2" }), "Encryption is on"),
+              )
+            }
+          >
+            Turn on encryption
+          </button>
+        )}
+      </div>
       <hr />
       <button
         type="button"

@@ -1,7 +1,7 @@
 // The member list of a room, with invite, kick, ban and unban for those with the power to.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { Room } from "../room.ts";
-import { ask, AsyncForm, attempt, Avatar, IconButton, useClient, val } from "./common.tsx";
+import { ask, AsyncForm, attempt, Avatar, Icon, IconButton, useClient, val } from "./common.tsx";
 
 function roleOf(power: number): string | null {
   if (power === Infinity) return "Owner";
@@ -18,6 +18,18 @@ export function MemberPanel({ room, onClose }: { room: Room; onClose: () => void
   const banned = members.filter((m) => m.membership === "ban");
   const [invitee, setInvitee] = useState("");
   const [open, setOpen] = useState<string | null>(null);
+  // Members whose cross-signing identity this device trusts (encrypted rooms).
+  const [verified, setVerified] = useState<Set<string>>(new Set());
+  const ids = members.map((m) => m.userId).join(",");
+  useEffect(() => {
+    const c = client.crypto;
+    if (!c || !room.encrypted) return;
+    let live = true;
+    void Promise.all(members.map(async (m) => ((await c.userVerified(m.userId).catch(() => false)) ? m.userId : ""))).then((l) => live && setVerified(new Set(l.filter(Boolean))));
+    return () => {
+      live = false;
+    };
+  }, [ids, client.crypto, client.verification?.state]);
 
   const Row = ({ m }: { m: (typeof members)[number] }) => {
     const role = roleOf(m.power);
@@ -29,6 +41,11 @@ export function MemberPanel({ room, onClose }: { room: Room; onClose: () => void
         <span class="member-text">
           <span class="member-name">
             {m.name} {role && <span class="tag">{role}</span>}
+            {verified.has(m.userId) && (
+              <span class="tag verified" title="Verified identity">
+                <Icon name="lock" size={12} /> Verified
+              </span>
+            )}
           </span>
           <span class="muted small">{m.userId}</span>
         </span>

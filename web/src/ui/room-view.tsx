@@ -222,7 +222,12 @@ function Timeline({ room }: { room: Room }) {
         </div>
         {room.encrypted && (
           <div class="e2ee-banner" role="note">
-            <Icon name="lock" size={16} /> This room is end-to-end encrypted. This web client does not support encryption yet: it cannot read or send messages here. Use a Matrix app with encryption (such as Element) for this room.
+            <Icon name="lock" size={16} />
+            {client.cryptoState === "unavailable"
+              ? `This room is end-to-end encrypted, but encryption could not start here: ${client.cryptoError}. Messages here cannot be read or sent.`
+              : client.cryptoState === "loading"
+                ? "This room is end-to-end encrypted. Loading encryption…"
+                : "Messages in this room are end-to-end encrypted: only its members' devices can read them."}
           </div>
         )}
         {rows.map((r) => (
@@ -262,9 +267,9 @@ function Timeline({ room }: { room: Room }) {
             Forget it
           </button>
         </div>
-      ) : room.encrypted ? (
+      ) : room.encrypted && client.cryptoState === "unavailable" ? (
         <div class="composer disabled" role="note">
-          <Icon name="lock" size={16} /> Sending in encrypted rooms is not supported by this web client yet.
+          <Icon name="lock" size={16} /> Encryption could not start here, so this tab cannot send in this encrypted room.
         </div>
       ) : !room.canSendMessage() ? (
         <div class="composer disabled" role="note">

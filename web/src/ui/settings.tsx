@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { arr, num, obj, str } from "../api.ts";
 import { shortDate } from "../format.ts";
-import { AsyncForm, attempt, Avatar, Dialog, Field, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
+import { AsyncForm, attempt, Avatar, Dialog, Field, Icon, IconButton, navigate, Spinner, toast, useClient, val } from "./common.tsx";
 import { describeRules, rulesProblem, usePasswordRules } from "../password-policy.ts";
 
 interface Device {
@@ -66,6 +66,7 @@ export function SettingsView({ theme, setTheme, onLogout }: { theme: string; set
           </fieldset>
         </section>
         <NotificationsCard />
+        <EncryptionCard />
         <Devices />
         <PasswordCard />
         <section class="card">
@@ -84,6 +85,10 @@ function Devices() {
   const client = useClient();
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [removing, setRemoving] = useState<Device | null>(null);
+  const [trust, setTrust] = useState<Map<string, boolean>>(new Map());
+  useEffect(() => {
+    void client.crypto?.deviceTrust(client.userId).then(setTrust, () => {});
+  }, [client.crypto, client.verification?.state, devices]);
   const load = () =>
     client.api.get("/_matrix/client/v3/devices").then(
       (r) =>
@@ -111,6 +116,23 @@ function Devices() {
               <span class="device-text">
                 <strong>{d.display_name ?? d.device_id}</strong>
                 {d.device_id === client.session.deviceId && <span class="tag">This browser</span>}
+                {trust.has(d.device_id) &&
+                  (trust.get(d.device_id) ? (
+                    <span class="tag verified" title="Verified: its keys are signed by your identity">
+                      <Icon name="lock" size={12} /> Verified
+                    </span>
+                  ) : (
+                    <>
+                      <span class="tag unverified" title="Not verified: verify it with emoji, or restore your recovery key there">
+                        Not verified
+                      </span>
+                      {d.device_id !== client.session.deviceId && (
+                        <button type="button" class="btn small" onClick={() => void attempt(() => client.verifyDevice(client.userId, d.device_id))}>
+                          Verify
+                        </button>
+                      )}
+                    </>
+                  ))}
                 <span class="muted small">
                   {d.device_id}
                   {d.last_seen_ts ? ` · last seen ${shortDate(d.last_seen_ts)}` : ""}
@@ -146,6 +168,110 @@ function ConfirmPassword({ title, onClose, action }: { title: string; onClose: (
         </Field>
       </AsyncForm>
     </Dialog>
+  );
+}
+
+type RecoveryStatus = Awaited<ReturnType<ReturnType<typeof useClient>["recoveryStatus"]>>;
+
+/**
+ * This device's keys, and recovery: setting up cross-signing, secret storage and key backup (with a
+ * recovery key shown once), or restoring them with the recovery key on a new device.
+ */
+function EncryptionCard() {
+  const client = useClient();
+  const [status, setStatus] = useState<RecoveryStatus | null>(null);
+  const [error, setError] = useState("");
+  const [dialog, setDialog] = useState<"setup" | "restore" | null>(null);
+  const [recoveryKey, setRecoveryKey] = useState("");
+  const [typed, setTyped] = useState("");
+  const load = () =>
+    client.recoveryStatus().then(
+      (st) => setStatus(st),
+      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
+    );
+  useEffect(() => {
+    if (client.cryptoState !== "loading") void load();
+  }, [client.cryptoState]);
+  return (
+    <section class="card" aria-label="Encryption">
+      <h2>Encryption</h2>
+      {client.crypto && (
+        <p class="muted small">
+          This device: <code>{client.session.deviceId}</code> · key <code class="fingerprint">{client.crypto.fingerprint.replace(/(.{4})/g, "$1 ").trim()}</code>
+        </p>
+      )}
+      {client.cryptoState === "unavailable" ? (
+        <p class="muted">Encryption could not start here: {client.cryptoError}</p>
+      ) : error ? (
+        <p class="error">{error}</p>
+      ) : !status ? (
+        <Spinner label="Loading" />
+      ) : status.secretStorage && status.deviceCrossSigned ? (
+        <p>
+          Recovery is set up{status.backupVersion ? `; your message keys are backed up (backup ${status.backupVersion})` : ""}. With your recovery key, a new device gets your message history back.
+        </p>
+      ) : status.secretStorage ? (
+        <>
+          <p>This account has a recovery key. Enter it to get your message history and your other devices' trust on this device.</p>
+          <button type="button" class="btn primary" onClick={() => setDialog("restore")}>
+            Restore with recovery key
+          </button>
+        </>
+      ) : (
+        <>
+          <p>Set up recovery so that you can read your encrypted messages on a new device or after signing out: your message keys are backed up on the server, encrypted with a recovery key only you have.</p>
+          <button type="button" class="btn primary" onClick={() => setDialog("setup")}>
+            Set up recovery
+          </button>
+        </>
+      )}
+      {dialog === "setup" && (
+        <ConfirmPassword
+          title="Set up recovery"
+          onClose={() => setDialog(null)}
+          action={async (password) => {
+            setRecoveryKey(await client.setUpRecovery(password));
+            setDialog(null);
+            await load();
+          }}
+        />
+      )}
+      {recoveryKey && (
+        <Dialog title="Your recovery key" onClose={() => setRecoveryKey("")}>
+          <p>Keep it somewhere safe, such as a password manager. It is shown only now; anyone with it can read your encrypted messages.</p>
+          <p class="recovery-key" aria-label="Recovery key">
+            <code>{recoveryKey}</code>
+          </p>
+          <div class="row gap">
+            <button type="button" class="btn" onClick={() => void navigator.clipboard?.writeText(recoveryKey).then(() => toast("Copied"), () => {})}>
+              Copy
+            </button>
+            <button type="button" class="btn primary" onClick={() => setRecoveryKey("")}>
+              I have saved it
+            </button>
+          </div>
+        </Dialog>
+      )}
+      {dialog === "restore" && (
+        <Dialog title="Restore with recovery key" onClose={() => setDialog(null)}>
+          <AsyncForm
+            submitLabel="Restore"
+            busyLabel="Restoring…"
+            onSubmit={async () => {
+              const n = await client.restoreFromRecovery(typed);
+              setDialog(null);
+              setTyped("");
+              toast(`Restored: ${n} message ${n === 1 ? "key" : "keys"}`);
+              await load();
+            }}
+          >
+            <Field label="Recovery key" hint="Four-character groups, like EsTc 1234 …">
+              <input name="recovery-key" required autocomplete="off" spellcheck={false} value={typed} onInput={(e) => setTyped(val(e))} />
+            </Field>
+          </AsyncForm>
+        </Dialog>
+      )}
+    </section>
   );
 }
 
@@ -215,5 +341,78 @@ function NotificationsCard() {
         <p class="muted">This browser cannot show notifications.</p>
       )}
     </section>
+  );
+}
+
+/** The dialog of a verification another device asked for: accept, compare emoji, confirm. */
+export function VerificationHost() {
+  const client = useClient();
+  const v = client.verification;
+  if (!v) return null;
+  const close = () => {
+    if (v.state !== "done" && v.state !== "cancelled") void v.cancel();
+    client.verification = undefined;
+    client.emit();
+  };
+  const who = v.otherUser === client.userId ? `your other session (${v.otherDevice})` : `${v.otherUser} (${v.otherDevice})`;
+  const Who = who.charAt(0).toUpperCase() + who.slice(1);
+  return (
+    <Dialog title="Verify session" onClose={close}>
+      {v.state === "requested" && v.weStarted ? (
+        <p class="row gap">
+          <Spinner label="Waiting" /> Accept the request on {who}.
+        </p>
+      ) : v.state === "requested" ? (
+        <>
+          <p>{Who} wants to verify this session. Only accept if you started it.</p>
+          <div class="row gap">
+            <button type="button" class="btn primary" onClick={() => void attempt(() => v.accept())}>
+              Accept
+            </button>
+            <button type="button" class="btn" onClick={close}>
+              Decline
+            </button>
+          </div>
+        </>
+      ) : v.state === "ready" || v.state === "confirmed" ? (
+        <p class="row gap">
+          <Spinner label="Waiting" /> {v.state === "ready" ? "Waiting for the other session to start…" : "Waiting for the other session to confirm…"}
+        </p>
+      ) : v.state === "emoji" ? (
+        <>
+          <p>Do these emoji appear on the other device, in the same order?</p>
+          <ul class="sas-emoji" aria-label="Emoji to compare">
+            {v.emoji.map((e, i) => (
+              <li key={i}>
+                <span class="sas-symbol" aria-hidden="true">{e.symbol}</span>
+                <span class="small">{e.description}</span>
+              </li>
+            ))}
+          </ul>
+          <div class="row gap">
+            <button type="button" class="btn primary" onClick={() => void attempt(() => v.confirm())}>
+              They match
+            </button>
+            <button type="button" class="btn danger" onClick={close}>
+              They don't match
+            </button>
+          </div>
+        </>
+      ) : v.state === "done" ? (
+        <>
+          <p>Verified: {who} and this session trust each other.</p>
+          <button type="button" class="btn primary" onClick={close}>
+            Done
+          </button>
+        </>
+      ) : (
+        <>
+          <p>The verification was cancelled{v.reason ? `: ${v.reason}` : ""}.</p>
+          <button type="button" class="btn" onClick={close}>
+            Close
+          </button>
+        </>
+      )}
+    </Dialog>
   );
 }

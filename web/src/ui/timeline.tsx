@@ -106,12 +106,13 @@ function Body({ content, sender, room, edited }: { content: JsonObject; sender: 
 
 function ImageBody({ content, previewUrl }: { content: JsonObject; previewUrl?: string }) {
   const info = obj(content.info);
-  const mxc = str(content.url);
+  const file = content.file ? obj(content.file) : undefined; // an encrypted attachment
+  const mxc = str(content.url) ?? (file && str(file.url));
   const w = num(info.w) ?? 320;
   const hh = num(info.h) ?? 240;
   const scale = Math.min(1, 320 / w, 280 / hh);
   const box = { width: `${Math.max(60, Math.round(w * scale))}px`, aspectRatio: `${w} / ${hh}` };
-  const thumb = useMedia(previewUrl ? undefined : mxc, { w: 640, h: 480, method: "scale" });
+  const thumb = useMedia(previewUrl ? undefined : mxc, { w: 640, h: 480, method: "scale" }, previewUrl ? undefined : file);
   const [open, setOpen] = useState(false);
   const src = previewUrl ?? thumb.url;
   const name = str(content.body) ?? "image";
@@ -120,13 +121,13 @@ function ImageBody({ content, previewUrl }: { content: JsonObject; previewUrl?: 
       <button type="button" class="image-msg" style={box} onClick={() => mxc && setOpen(true)} aria-label={`Open image ${name} full size`}>
         {src ? <img src={src} alt={name} /> : thumb.error ? <span class="muted small">Image unavailable: {thumb.error}</span> : <span class="img-loading" />}
       </button>
-      {open && mxc && <Lightbox mxc={mxc} name={name} onClose={() => setOpen(false)} />}
+      {open && mxc && <Lightbox mxc={mxc} file={file} name={name} onClose={() => setOpen(false)} />}
     </>
   );
 }
 
-function Lightbox({ mxc, name, onClose }: { mxc: string; name: string; onClose: () => void }) {
-  const full = useMedia(mxc);
+function Lightbox({ mxc, file, name, onClose }: { mxc: string; file?: JsonObject; name: string; onClose: () => void }) {
+  const full = useMedia(mxc, undefined, file);
   return (
     <Dialog title={name} onClose={onClose} wide focusFirst={false}>
       <div class="lightbox">
@@ -145,11 +146,12 @@ function FileBody({ content }: { content: JsonObject }) {
   const client = useClient();
   const info = obj(content.info);
   const name = str(content.body) ?? "file";
-  const mxc = str(content.url);
+  const file = content.file ? obj(content.file) : undefined; // an encrypted attachment
+  const mxc = str(content.url) ?? (file && str(file.url));
   const download = async () => {
     if (!mxc) return;
     try {
-      const blob = await client.api.fetchMedia(mxc);
+      const blob = file ? await client.decryptMedia(file) : await client.api.fetchMedia(mxc);
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;
@@ -172,18 +174,34 @@ function FileBody({ content }: { content: JsonObject }) {
   );
 }
 
-function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
-  if (ev.type === "m.room.encrypted") {
-    return (
-      <div class="body encrypted-msg">
-        <Icon name="lock" size={14} /> Encrypted message. This web client cannot decrypt it yet: read it in an app with end-to-end encryption (such as Element).
-      </div>
-    );
-  }
+function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string; e2e?: MEvent["e2e"] }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
+  if (ev.type === "m.room.encrypted") return <Undecrypted ev={ev} room={room} />;
   const msgtype = str(content.msgtype);
   if (msgtype === "m.image" || ev.type === "m.sticker") return <ImageBody content={content} previewUrl={previewUrl} />;
   if (msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") return <FileBody content={content} />;
   return <Body content={content} sender={ev.sender} room={room} edited={edited} />;
+}
+
+/** An encrypted message not (yet) decrypted: decrypting, waiting for its key, or failed (with a retry). */
+function Undecrypted({ ev, room }: { ev: { e2e?: MEvent["e2e"] }; room: Room }) {
+  const client = useClient();
+  const e2e = ev.e2e;
+  if (!e2e || e2e.state === "decrypting") {
+    return (
+      <div class="body encrypted-msg" data-e2e="decrypting">
+        <Icon name="lock" size={14} /> Decrypting…
+      </div>
+    );
+  }
+  const waiting = e2e.state === "waiting";
+  return (
+    <div class="body encrypted-msg" data-e2e={e2e.state} title={e2e.reason}>
+      <Icon name="lock" size={14} /> {waiting ? "Waiting for the key to this message. It comes from the sender's device; a message from before this device joined may stay unreadable." : `Can't decrypt this message: ${e2e.reason ?? "unknown error"}.`}
+      <button type="button" class="btn small" onClick={() => void client.retryDecryption(room)}>
+        Retry
+      </button>
+    </div>
+  );
 }
 
 export interface MessageProps {
