@@ -166,6 +166,22 @@ for (const backend of BACKENDS) {
       expect(new Set(keys).size).toBe(20);
     });
 
+    test("device_lists: a login with a new device is a change before it uploads keys (co-members and the user's own devices)", async () => {
+      const alice = await registerUser(s, "dlnewalice");
+      const bob = await registerUser(s, "dlnewbob");
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+      const a0 = await sync(alice);
+      const b0 = await sync(bob);
+      const alice2 = await loginUser(s, alice.userId!);
+      expect((await sync(alice, { since: a0.next_batch })).device_lists.changed).toEqual([alice.userId]);
+      expect((await sync(bob, { since: b0.next_batch })).device_lists.changed).toEqual([alice.userId]);
+      // Logging in again with the same device ID creates no device: no change.
+      const b1 = await sync(bob);
+      await loginUser(s, alice.userId!, "password", { device_id: alice2.deviceId });
+      expect((await sync(bob, { since: b1.next_batch })).device_lists.changed).toEqual([]);
+    });
+
     test("device_lists: changes of users sharing a room, newly shared users, left users; /keys/changes agrees", async () => {
       const alice = await registerUser(s, "dlalice");
       const bob = await registerUser(s, "dlbob");

@@ -605,6 +605,15 @@ export class E2eeKeys {
     await this.d.deviceLists.localDevicesChanged(userId, deviceIds, true);
   }
 
+  /**
+   * A new device was logged in: it is a change of the user's device list (server-server-api
+   * "Device Management": "new or deleted devices"), so co-members, the user's other devices and
+   * other servers learn it even before it uploads keys.
+   */
+  async deviceCreated(userId: string, deviceId: string): Promise<void> {
+    await this.d.deviceLists.localDevicesChanged(userId, [deviceId]);
+  }
+
   /** A device was renamed: other users see the new name in /keys/query. */
   async deviceRenamed(userId: string, deviceId: string): Promise<void> {
     await this.d.deviceLists.localDevicesChanged(userId, [deviceId]);
