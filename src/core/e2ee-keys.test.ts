@@ -52,13 +52,16 @@ describe("device keys", () => {
     expect(checkDeviceKeys({ ...dk, unsigned: { device_display_name: "phone" } }, USER, DEVICE)).toBeUndefined();
   });
 
-  test("a tampered or wrongly signed object fails with M_INVALID_SIGNATURE", () => {
+  test("the self-signature is not verified (clients verify it; the spec gives the server no duty to refuse)", () => {
     const dk = deviceKeys(key);
-    expect(checkDeviceKeys({ ...dk, algorithms: ["m.megolm.v1.aes-sha2"] }, USER, DEVICE)?.errcode).toBe("M_INVALID_SIGNATURE");
+    expect(checkDeviceKeys({ ...dk, algorithms: ["m.megolm.v1.aes-sha2"] }, USER, DEVICE)).toBeUndefined();
     const other = generateSigningKey();
     const signedByOther = sign({ ...dk, signatures: {} }, USER, `ed25519:${DEVICE}`, other);
-    expect(checkDeviceKeys(signedByOther, USER, DEVICE)?.errcode).toBe("M_INVALID_SIGNATURE");
-    expect(checkDeviceKeys({ ...dk, signatures: {} }, USER, DEVICE)?.errcode).toBe("M_INVALID_SIGNATURE");
+    expect(checkDeviceKeys(signedByOther, USER, DEVICE)).toBeUndefined();
+    expect(checkDeviceKeys({ ...dk, signatures: {} }, USER, DEVICE)).toBeUndefined();
+    // As SyTest uploads them: placeholder keys and signature.
+    const placeholder = { user_id: USER, device_id: DEVICE, algorithms: ["m.olm.curve25519-aes-sha256"], keys: { [`curve25519:${DEVICE}`]: "curve25519+key", [`ed25519:${DEVICE}`]: "ed25519+key" }, signatures: { [USER]: { [`ed25519:${DEVICE}`]: "self+signature" } } };
+    expect(checkDeviceKeys(placeholder, USER, DEVICE)).toBeUndefined();
   });
 
   test("IDs must match the uploader; shapes are checked", () => {
@@ -69,8 +72,9 @@ describe("device keys", () => {
     expect(checkDeviceKeys({ ...dk, algorithms: "x" }, USER, DEVICE)?.errcode).toBe("M_BAD_JSON");
     expect(checkDeviceKeys({ ...dk, keys: { [`ed25519:${DEVICE}`]: 5 } }, USER, DEVICE)?.errcode).toBe("M_BAD_JSON");
     expect(checkDeviceKeys({ ...dk, signatures: { [USER]: "x" } }, USER, DEVICE)?.errcode).toBe("M_BAD_JSON");
-    const noEd = deviceKeys(key, { keys: { [`curve25519:${DEVICE}`]: "abc" } });
-    expect(checkDeviceKeys(noEd, USER, DEVICE)?.errcode).toBe("M_INVALID_PARAM");
+    // No ed25519:<device> key: accepted (clients judge the keys), as SyTest uploads `ed25519:test`.
+    const noEd = deviceKeys(key, { keys: { "ed25519:test": "abc" } });
+    expect(checkDeviceKeys(noEd, USER, DEVICE)).toBeUndefined();
     expect(checkDeviceKeys({ ...dk, n: 1.5 }, USER, DEVICE)?.errcode).toBe("M_BAD_JSON");
   });
 });

@@ -6,12 +6,22 @@
 
 const REWRITES: ReadonlyArray<readonly [legacy: string, current: string]> = [["/_matrix/client/r0/", "/_matrix/client/v3/"]];
 
+/**
+ * Single endpoints still reached under `/_matrix/client/unstable/` by clients (and SyTest) from
+ * before their stabilisation, as Synapse serves them: the cross-signing uploads (MSC1756).
+ * Exact paths only — other unstable paths belong to their MSCs.
+ */
+const UNSTABLE_ALIASES: ReadonlyMap<string, string> = new Map([
+  ["/_matrix/client/unstable/keys/device_signing/upload", "/_matrix/client/v3/keys/device_signing/upload"],
+  ["/_matrix/client/unstable/keys/signatures/upload", "/_matrix/client/v3/keys/signatures/upload"],
+]);
+
 /** The current path for a legacy one, or undefined when `path` is not legacy. */
 export function currentPath(path: string): string | undefined {
   for (const [legacy, current] of REWRITES) {
     if (path.startsWith(legacy)) return current + path.slice(legacy.length);
   }
-  return undefined;
+  return UNSTABLE_ALIASES.get(path);
 }
 
 /** The request itself, or a copy addressed to the current path when it used a legacy one. */

@@ -7,6 +7,7 @@
 //  - onDevicesDeleted: a device was deleted (logout, DELETE /devices, deactivation): its E2EE keys
 //    and to-device queue go with it;
 //  - onDeviceRenamed: a device's display name changed (other users see it in /keys/query);
+//  - onDeviceCreated: a login created a new device (device list trackers learn it);
 //  - onDeactivated: an account was deactivated (leave rooms, delete pushers and account data);
 //  - onUserCreated: a user was registered (default push rules, ...).
 import type { Config } from "../config/schema.ts";
@@ -91,6 +92,12 @@ export class AccountsService {
   readonly loginTypes = new Map<string, LoginType>();
   readonly onDevicesDeleted: DevicesDeletedHook[] = [];
   readonly onDeviceRenamed: Array<(userId: string, deviceId: string) => Promise<void>> = [];
+  /**
+   * A session created a new device. Runs after the commit, so not for sessions opened inside a
+   * caller's transaction (registration: a new account shares no room, and its first /sync has no
+   * `since` — nobody has a device list of it to update).
+   */
+  readonly onDeviceCreated: Array<(userId: string, deviceId: string) => Promise<void>> = [];
   readonly onDeactivated: DeactivatedHook[] = [];
   readonly onUserCreated: UserCreatedHook[] = [];
 
@@ -243,18 +250,20 @@ export class AccountsService {
     const run = async (q: Queryable) => {
       let deviceId = opts.deviceId;
       let revoked: string[] = [];
+      let created = true;
       if (deviceId !== undefined) {
-        const created = await this.store.insertDevice(q, userId, deviceId, displayName, this.now());
+        created = await this.store.insertDevice(q, userId, deviceId, displayName, this.now());
         if (!created) revoked = await this.auth.revokeDeviceTokens(q, userId, [deviceId]);
       } else {
         do deviceId = randomString(10, DEVICE_ID_ALPHABET);
         while (!(await this.store.insertDevice(q, userId, deviceId, displayName, this.now())));
       }
       const tokens: IssuedTokens = await this.auth.issueTokens(q, userId, deviceId, { refresh: opts.refresh });
-      return { deviceId, tokens, revoked };
+      return { deviceId, tokens, revoked, created };
     };
-    const { deviceId, tokens, revoked } = tx ? await run(tx) : await this.db.transaction(run);
+    const { deviceId, tokens, revoked, created } = tx ? await run(tx) : await this.db.transaction(run);
     this.auth.forget(revoked);
+    if (created && !tx) for (const hook of this.onDeviceCreated) await hook(userId, deviceId);
     const out: { device_id: string; access_token: string; refresh_token?: string; expires_in_ms?: number } = {
       device_id: deviceId,
       access_token: tokens.accessToken,

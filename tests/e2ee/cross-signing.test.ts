@@ -40,6 +40,19 @@ for (const backend of BACKENDS) {
       expect(q.master_keys[alice.userId!]).toEqual(cs2.masterKey());
     });
 
+    test("the cross-signing uploads are also served under /_matrix/client/unstable/ (as Synapse does)", async () => {
+      const uma = await registerUser(s, "csunstable");
+      const cs = new CrossSigning(uma.userId!);
+      expect((await uma.post("/_matrix/client/unstable/keys/device_signing/upload", cs.body())).status).toBe(200);
+      const q = await uma.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [uma.userId!]: [] } });
+      expect(q.master_keys[uma.userId!]).toEqual(cs.masterKey());
+      const r = await uma.post("/_matrix/client/unstable/keys/signatures/upload", {});
+      expect(r.status).toBe(200);
+      expect(r.body.failures).toEqual({});
+      // Only those two: other unstable paths are not v3 aliases.
+      expect((await uma.post("/_matrix/client/unstable/keys/query", { device_keys: {} })).status).toBe(404);
+    });
+
     test("refuses keys not signed by the master key, without a master key, or colliding with a device ID", async () => {
       const bob = await registerUser(s, "csbob");
       const cs = new CrossSigning(bob.userId!);

@@ -56,7 +56,7 @@ for (const backend of BACKENDS) {
       expect(Object.keys(q.failures)).toEqual(["localhost:1"]);
       // hs2 does not share its users' device names.
       const q2 = await alice.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [bob.userId!]: [] } });
-      expect(q2.device_keys[bob.userId!][bob.deviceId!].unsigned).toBeUndefined();
+      expect(q2.device_keys[bob.userId!][bob.deviceId!].unsigned?.device_display_name).toBeUndefined();
       expect(q2.device_keys[bob.userId!][bob.deviceId!].signatures).toEqual(bobDev.deviceKeys().signatures);
       // Bob's own client sees the name, of course.
       expect((await bob.ok("POST", "/_matrix/client/v3/keys/query", { device_keys: { [bob.userId!]: [] } })).device_keys[bob.userId!][bob.deviceId!].unsigned).toEqual({

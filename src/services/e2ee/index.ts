@@ -1,7 +1,7 @@
 // Builds the end-to-end encryption services and connects them to the rest of hs:
 //   - /sync: to_device events, device_lists (incremental syncs), one-time key counts and unused
 //     fallback key types, through Sync.extensions;
-//   - accounts: deleted devices lose their keys and inbox, renamed devices are announced,
+//   - accounts: deleted devices lose their keys and inbox, new and renamed devices are announced,
 //     deactivated accounts lose their cross-signing keys and backups;
 //   - federation: m.device_list_update, m.signing_key_update and m.direct_to_device EDUs in and out;
 //   - rooms: membership changes drop remote device list caches nobody here needs any more.
@@ -119,6 +119,7 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   d.accounts.onDevicesDeleted.push((userId, ids) => k.devicesDeleted(userId, ids));
   d.accounts.onDevicesDeleted.push((userId, ids) => dehydrated.devicesDeleted(userId, ids));
   d.accounts.onDeviceRenamed.push((userId, deviceId) => k.deviceRenamed(userId, deviceId));
+  d.accounts.onDeviceCreated.push((userId, deviceId) => k.deviceCreated(userId, deviceId));
   d.accounts.onDeactivated.push((userId) => k.deactivated(userId));
 
   // Applied in the background: a resync (an outbound request) must not hold up the inbound

@@ -276,7 +276,8 @@ export class E2eeKeys {
     const sigs = await this.d.repo.signaturesOn(ids, viewer);
     for (const row of await this.d.repo.listDeviceKeys(users)) {
       let keys = withSignatures(parseJson(row.key_json), viewerSigsOn(sigs, row.user_id, row.device_id, viewer));
-      if (names && row.display_name !== null) keys = { ...keys, unsigned: { device_display_name: row.display_name } };
+      // `unsigned` is always present (empty without a shareable name), as Synapse answers and SyTest expects.
+      keys = { ...keys, unsigned: names && row.display_name !== null ? { device_display_name: row.display_name } : {} };
       out.device_keys[row.user_id]![row.device_id] = keys;
     }
     this.addCrossSigning(out, await this.d.repo.crossSigningKeys(ids), sigs, viewer);
@@ -603,6 +604,15 @@ export class E2eeKeys {
   async devicesDeleted(userId: string, deviceIds: string[]): Promise<void> {
     await this.d.db.transaction((tx) => this.d.repo.deleteDeviceData(tx, userId, deviceIds));
     await this.d.deviceLists.localDevicesChanged(userId, deviceIds, true);
+  }
+
+  /**
+   * A new device was logged in: it is a change of the user's device list (server-server-api
+   * "Device Management": "new or deleted devices"), so co-members, the user's other devices and
+   * other servers learn it even before it uploads keys.
+   */
+  async deviceCreated(userId: string, deviceId: string): Promise<void> {
+    await this.d.deviceLists.localDevicesChanged(userId, [deviceId]);
   }
 
   /** A device was renamed: other users see the new name in /keys/query. */
