@@ -292,7 +292,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
   test("refuses while Synapse runs", async () => {
     const dir = tempDir("import-");
     const cfg = pathJoin(dir, "homeserver.toml");
-    writeFileSync(cfg, `server_name = "localhost"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n`);
+    writeFileSync(cfg, `server_name = "${syn.serverName}"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n`);
     const r = await runHs(["import-synapse", "--synapse-config", pathJoin(syn.dir, "synapse.yaml"), "-c", cfg]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("Synapse is running");
@@ -335,7 +335,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
         writeFileSync(
           cfg,
           [
-            `server_name = "localhost"`,
+            `server_name = "${syn.serverName}"`,
             `signing_key_path = "${pathJoin(dir, "signing.key")}"`,
             `[database]`,
             db,
@@ -361,7 +361,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
         if (r.code !== 0) throw new Error(`import failed (${r.code}): ${r.stdout}\n${r.stderr}`);
         const { config } = validateConfig(
           {
-            server_name: "localhost",
+            server_name: syn.serverName,
             signing_key_path: pathJoin(dir, "signing.key"),
             database: backend === "postgres" ? { backend, url: pgUrl } : { path: pathJoin(dir, "hs.db") },
             media: { store_path: pathJoin(dir, "media") },
@@ -499,7 +499,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
 
       test("the alias resolves, the room is in the directory, and new messages can be sent", async () => {
         const alice = new TestClient(url, rec.tokens.alice);
-        const a = await alice.ok("GET", `/_matrix/client/v3/directory/room/${enc("#main:localhost")}`);
+        const a = await alice.ok("GET", `/_matrix/client/v3/directory/room/${enc(`#main:${syn.serverName}`)}`);
         expect(a.room_id).toBe(rec.rooms[0]);
         const pub = await alice.ok("GET", "/_matrix/client/v3/publicRooms");
         expect(pub.chunk.map((r: { room_id: string }) => r.room_id)).toContain(rec.rooms[0]);
@@ -568,7 +568,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse", () => {
     await syn.stop();
     const dir = tempDir("import-force-");
     const cfg = pathJoin(dir, "homeserver.toml");
-    writeFileSync(cfg, `server_name = "localhost"\nsigning_key_path = "${pathJoin(dir, "signing.key")}"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n[media]\nstore_path = "${pathJoin(dir, "media")}"\n`);
+    writeFileSync(cfg, `server_name = "${syn.serverName}"\nsigning_key_path = "${pathJoin(dir, "signing.key")}"\n[database]\npath = "${pathJoin(dir, "hs.db")}"\n[media]\nstore_path = "${pathJoin(dir, "media")}"\n`);
     const args = ["import-synapse", "--synapse-config", pathJoin(syn.dir, "synapse.yaml"), "-c", cfg];
     expect((await runHs(args)).code).toBe(0);
     const again = await runHs([...args, "--force"]);
