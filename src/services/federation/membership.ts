@@ -53,6 +53,13 @@ export function asClientError(e: unknown, what: string): MatrixError {
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }
 
+/** The remote does not know the endpoint (Synapse's is_unknown_endpoint): 404, 405, or 400 M_UNRECOGNIZED. */
+export function isUnknownEndpoint(e: unknown): boolean {
+  const r = e as { kind?: string; status?: number; errcode?: string } | undefined;
+  if (r?.kind !== "http") return false;
+  return ((r.status === 404 || r.status === 405) && (r.errcode === undefined || r.errcode === "M_UNRECOGNIZED")) || (r.status === 400 && r.errcode === "M_UNRECOGNIZED");
+}
+
 /** Stripped state sent with invites and knocks (client-server-api "Stripped state"). */
 const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
@@ -513,8 +520,25 @@ export class FederationMembership {
         timeoutMs: INVITE_TIMEOUT_MS,
       });
     } catch (e) {
-      // The invitee's refusal as the client should see it (e.g. 403 M_INVITE_BLOCKED).
-      throw asClientError(e, "invite the user");
+      if (!isUnknownEndpoint(e)) {
+        // The invitee's refusal as the client should see it (e.g. 403 M_INVITE_BLOCKED).
+        throw asClientError(e, "invite the user");
+      }
+      // A server without /v2/invite can only take invites to rooms of versions 1 and 2, whose
+      // events it can parse, through /v1/invite (answered as [200, {event}]).
+      if (!rv.eventIdInEvent) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", "The invitee's server does not support this room version");
+      try {
+        const v1 = await this.d.fed.request<unknown>({
+          destination: target,
+          method: "PUT",
+          path: `/_matrix/federation/v1/invite/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
+          body: body.event,
+          timeoutMs: INVITE_TIMEOUT_MS,
+        });
+        res = (Array.isArray(v1) ? v1[1] : v1) as { event?: unknown };
+      } catch (e2) {
+        throw asClientError(e2, "invite the user");
+      }
     }
     let signed: RoomEvent;
     try {

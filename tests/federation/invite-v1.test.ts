@@ -1,0 +1,86 @@
+// Outbound invites to a server without /v2/invite (issue 17, root cause 6): for rooms of versions
+// 1 and 2 the invite is retried on /v1/invite (answered as [200, {event}]); for later versions the
+// inviter is told the invitee's server does not support the room version. The old server is hs2
+// behind a proxy that answers 404 M_UNRECOGNIZED for /v2/invite.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { Server } from "bun";
+import { registerUser, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, startFederatingServers, startTestServer, testCertificate, type FederatingServer, type TestServer } from "../helpers/server.ts";
+import { freePort } from "../helpers/spawn.ts";
+import { eventually } from "../helpers/wait.ts";
+
+for (const backend of BACKENDS) {
+  describe(`invites to servers without /v2/invite [${backend}]`, () => {
+    let hs1: FederatingServer;
+    let hs2: TestServer;
+    let proxy: Server<undefined>;
+    let alice: TestClient;
+    let bob: TestClient;
+    const seen: string[] = [];
+    beforeAll(async () => {
+      const cert = testCertificate();
+      hs1 = (await startFederatingServers(1, { backend }))[0]!;
+      const publicPort = freePort();
+      const innerPort = freePort();
+      hs2 = await startTestServer({
+        backend,
+        serverName: `localhost:${publicPort}`,
+        config: {
+          tls: { certificate_path: cert.certPath, private_key_path: cert.keyPath },
+          listeners: [
+            { bind_address: "127.0.0.1", port: innerPort, tls: true, resources: ["federation", "keys"] },
+            { bind_address: "127.0.0.1", port: 0, resources: ["client", "media"] },
+          ],
+          federation: { ip_range_denylist: [], trusted_key_servers: [], ca_files: [cert.certPath] },
+        },
+      });
+      proxy = Bun.serve({
+        hostname: "127.0.0.1",
+        port: publicPort,
+        tls: { cert: readFileSync(cert.certPath, "utf8"), key: readFileSync(cert.keyPath, "utf8") },
+        async fetch(req) {
+          const url = new URL(req.url);
+          seen.push(url.pathname);
+          if (url.pathname.startsWith("/_matrix/federation/v2/invite/")) {
+            return Response.json({ errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }, { status: 404 });
+          }
+          const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+          const res = await fetch(`https://127.0.0.1:${innerPort}${url.pathname}${url.search}`, {
+            method: req.method,
+            headers: req.headers,
+            body,
+            tls: { rejectUnauthorized: false },
+          } as RequestInit);
+          return new Response(await res.arrayBuffer(), { status: res.status, headers: { "Content-Type": res.headers.get("content-type") ?? "application/json" } });
+        },
+      });
+      alice = await registerUser(hs1, "alice");
+      bob = await registerUser(hs2, "bob");
+    }, 60000);
+    afterAll(async () => {
+      proxy?.stop(true);
+      await hs1?.stop();
+      await hs2?.stop();
+    });
+
+    test("a room of version 2: the invite goes through /v1/invite and reaches the invitee", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "2" })).room_id;
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: bob.userId });
+      expect(seen.some((p) => p.startsWith("/_matrix/federation/v2/invite/"))).toBe(true);
+      expect(seen.some((p) => p.startsWith("/_matrix/federation/v1/invite/"))).toBe(true);
+      await eventually(async () => (await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0")).rooms?.invite?.[roomId], 15000, "invite on hs2");
+      const m = await alice.ok("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId!)}`);
+      expect(m.membership).toBe("invite");
+    }, 30000);
+
+    test("a room of version 10: M_UNSUPPORTED_ROOM_VERSION, no invite", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "10" })).room_id;
+      const r = await alice.request("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: bob.userId });
+      expect(r.status).toBe(400);
+      expect(r.body.errcode).toBe("M_UNSUPPORTED_ROOM_VERSION");
+      const m = await alice.request("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId!)}`);
+      expect(m.status).toBe(404);
+    }, 30000);
+  });
+}
