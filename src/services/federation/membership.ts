@@ -48,7 +48,9 @@ export function asClientError(e: unknown, what: string): MatrixError {
   const r = e as { status?: number; errcode?: string; body?: { error?: unknown }; message?: string } | undefined;
   if (r?.errcode && r.status !== undefined && r.status >= 400 && r.status < 500) {
     const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
-    return new MatrixError(r.errcode, msg, {}, r.status);
+    // M_INCOMPATIBLE_ROOM_VERSION carries the room's version (client-server-api "Other error codes").
+    const rv = (r.body as { room_version?: unknown } | undefined)?.room_version;
+    return new MatrixError(r.errcode, msg, r.errcode === "M_INCOMPATIBLE_ROOM_VERSION" && typeof rv === "string" ? { room_version: rv } : {}, r.status);
   }
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }
@@ -371,13 +373,12 @@ export class FederationMembership {
     };
     const pdu = this.d.events.signed(proto, rv);
     let joinEvent = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
-    const res = await this.d.fed.request<{ state?: unknown[]; auth_chain?: unknown[]; event?: unknown; members_omitted?: boolean }>({
-      destination: server,
-      method: "PUT",
-      path: `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(joinEvent.event_id)}`,
-      body: this.wire(joinEvent, rv),
-      timeoutMs: 300_000,
-    });
+    const res = await this.putV2OrV1<{ state?: unknown[]; auth_chain?: unknown[]; event?: unknown; members_omitted?: boolean }>(
+      server,
+      `send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(joinEvent.event_id)}`,
+      this.wire(joinEvent, rv),
+      300_000,
+    );
     if (res.event) {
       // Restricted joins come back co-signed by the authorising server.
       const cosigned = await this.d.receiver.checkSignedPdu(res.event, rv);
@@ -423,6 +424,20 @@ export class FederationMembership {
     await this.d.events.forgetRemoteInvite(roomId, userId);
   }
 
+  /**
+   * PUT /_matrix/federation/v2/<path>, or /v1/<path> when the server does not know v2 (404, 405,
+   * M_UNRECOGNIZED): the v1 answer is wrapped as [200, body] (send_join, send_leave).
+   */
+  private async putV2OrV1<T>(server: string, path: string, body: unknown, timeoutMs?: number): Promise<T> {
+    try {
+      return await this.d.fed.request<T>({ destination: server, method: "PUT", path: `/_matrix/federation/v2/${path}`, body, timeoutMs });
+    } catch (e) {
+      if (!isUnknownEndpoint(e)) throw e;
+      const v1 = await this.d.fed.request<unknown>({ destination: server, method: "PUT", path: `/_matrix/federation/v1/${path}`, body, timeoutMs });
+      return (Array.isArray(v1) && v1.length === 2 && typeof v1[0] === "number" ? v1[1] : v1) as T;
+    }
+  }
+
   /** Sends a membership change of a local user in a room we are not in (rejecting an invite, knocking). */
   async remoteMembership(userId: string, roomId: string, servers: string[], membership: "leave" | "knock", reason?: string): Promise<void> {
     let lastError: unknown = new MatrixError("M_NOT_FOUND", "No known servers for this room");
@@ -444,12 +459,11 @@ export class FederationMembership {
           rv,
         );
         const ev = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
-        const res = await this.d.fed.request<{ knock_room_state?: unknown[] }>({
-          destination: server,
-          method: "PUT",
-          path: `/_matrix/federation/${membership === "leave" ? "v2" : "v1"}/send_${membership}/${encodeURIComponent(roomId)}/${encodeURIComponent(ev.event_id)}`,
-          body: this.wire(ev, rv),
-        });
+        const sendPath = `send_${membership}/${encodeURIComponent(roomId)}/${encodeURIComponent(ev.event_id)}`;
+        const res =
+          membership === "leave"
+            ? await this.putV2OrV1<{ knock_room_state?: unknown[] }>(server, sendPath, this.wire(ev, rv))
+            : await this.d.fed.request<{ knock_room_state?: unknown[] }>({ destination: server, method: "PUT", path: `/_matrix/federation/v1/${sendPath}`, body: this.wire(ev, rv) });
         await this.d.events.persistOutliers([{ event: ev }], rv);
         if (membership === "leave") await this.d.events.forgetRemoteInvite(roomId, userId, ev);
         else await this.d.events.recordRemoteInvite(ev, rv, (res.knock_room_state ?? []) as JsonObject[]);

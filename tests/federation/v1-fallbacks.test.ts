@@ -1,7 +1,8 @@
-// Outbound invites to a server without /v2/invite (issue 17, root cause 6): for rooms of versions
-// 1 and 2 the invite is retried on /v1/invite (answered as [200, {event}]); for later versions the
-// inviter is told the invitee's server does not support the room version. The old server is hs2
-// behind a proxy that answers 404 M_UNRECOGNIZED for /v2/invite.
+// Servers without the v2 membership endpoints (issue 17, root cause 6). Outbound invites: for rooms
+// of versions 1 and 2 the invite is retried on /v1/invite (answered as [200, {event}]); for later
+// versions the inviter is told the invitee's server does not support the room version. Joins and
+// invite rejections fall back from /v2/send_join and /v2/send_leave to /v1 ([200, body]). The old
+// server is hs2 behind a proxy that answers 404 M_UNRECOGNIZED for every /_matrix/federation/v2/ path.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Server } from "bun";
@@ -11,7 +12,7 @@ import { freePort } from "../helpers/spawn.ts";
 import { eventually } from "../helpers/wait.ts";
 
 for (const backend of BACKENDS) {
-  describe(`invites to servers without /v2/invite [${backend}]`, () => {
+  describe(`servers without the v2 membership endpoints [${backend}]`, () => {
     let hs1: FederatingServer;
     let hs2: TestServer;
     let proxy: Server<undefined>;
@@ -42,7 +43,7 @@ for (const backend of BACKENDS) {
         async fetch(req) {
           const url = new URL(req.url);
           seen.push(url.pathname);
-          if (url.pathname.startsWith("/_matrix/federation/v2/invite/")) {
+          if (url.pathname.startsWith("/_matrix/federation/v2/")) {
             return Response.json({ errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }, { status: 404 });
           }
           const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
@@ -72,6 +73,28 @@ for (const backend of BACKENDS) {
       await eventually(async () => (await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0")).rooms?.invite?.[roomId], 15000, "invite on hs2");
       const m = await alice.ok("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(bob.userId!)}`);
       expect(m.membership).toBe("invite");
+    }, 30000);
+
+    test("joining a room on the old server goes through /v1/send_join", async () => {
+      const roomId = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_version: "10" })).room_id;
+      await alice.ok("POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=${encodeURIComponent(hs2.serverName)}`, {});
+      expect(seen.some((p) => p.startsWith("/_matrix/federation/v1/send_join/"))).toBe(true);
+      await eventually(async () => {
+        const r = await bob.request("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(alice.userId!)}`);
+        return r.status === 200 && r.body.membership === "join" ? true : undefined;
+      }, 15000, "alice joined on hs2");
+    }, 30000);
+
+    test("rejecting an invite from the old server goes through /v1/send_leave", async () => {
+      const roomId = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "10", invite: [alice.userId] })).room_id;
+      await eventually(async () => (await alice.ok("GET", "/_matrix/client/v3/sync?timeout=0")).rooms?.invite?.[roomId], 15000, "invite on hs1");
+      await alice.ok("POST", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`, {});
+      expect(seen.some((p) => p.startsWith("/_matrix/federation/v1/send_leave/"))).toBe(true);
+      // Not a local fallback: hs2 has the rejection.
+      await eventually(async () => {
+        const r = await bob.request("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(alice.userId!)}`);
+        return r.status === 200 && r.body.membership === "leave" ? true : undefined;
+      }, 15000, "the rejection on hs2");
     }, 30000);
 
     test("a room of version 10: M_UNSUPPORTED_ROOM_VERSION, no invite", async () => {
