@@ -35,6 +35,8 @@ export interface ReceiverDeps {
   serverName: string;
   /** Policy servers: events a room's policy server does not recommend are soft-failed (step 7). */
   policy?: { recommended(ev: RoomEvent, rv: RoomVersion, roomId: string): Promise<boolean> };
+  /** Server ACLs: PDUs sent by a denied server are refused (server-server-api "Server Access Control Lists"). */
+  acls?: { isAllowed(roomId: string, serverName: string): Promise<boolean> };
 }
 
 export class PduError extends Error {}
@@ -67,6 +69,7 @@ export class FederationReceiver {
       if (!rv) throw new PduError("unknown room");
       const ev = await this.checkSignedPdu(raw, rv);
       eventId = ev.event_id;
+      if (this.d.acls && !(await this.d.acls.isAllowed(roomId, origin))) throw new PduError(`Server ${origin} is denied by the room's server ACL`);
       await this.d.events.roomLocks.run(roomId, () => this.processEvent(origin, ev, rv, 0));
       return { eventId };
     } catch (e) {
