@@ -88,6 +88,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
 
   const userDirectory = new UserDirectory({ repo: directoryRepo, events, serverName, searchAllUsers: config.user_directory.search_all_users });
   events.hooks.inTransaction.push((q, ev) => userDirectory.onEvent(q, ev));
+  events.hooks.stateImported.push(userDirectory.onStateImported);
   d.profiles.onProfileChange.push(async (userId, field) => {
     if (field !== "displayname" && field !== "avatar_url") return;
     await userDirectory.profileChanged(db, userId, await d.profiles.store.getProfile(userId));
