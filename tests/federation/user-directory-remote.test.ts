@@ -43,6 +43,11 @@ for (const backend of BACKENDS) {
         return res.some((u) => u.user_id === bob.userId) ? res : undefined;
       }, 15000, "bob in hs1's directory");
       expect(r.find((u) => u.user_id === bob.userId)).toBeDefined();
+
+      // Once bob (hs2's only member) leaves, hs2's view of the room is stale: charlie is no longer
+      // found through it.
+      await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
+      expect(await search(bob, "Resident")).toEqual([]);
     }, 60000);
   });
 }
