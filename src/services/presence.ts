@@ -323,6 +323,16 @@ export class Presence {
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
+    if (ctx.since !== undefined) {
+      // A room newly shared (someone joined one of the user's rooms, or the user joined one): the
+      // presence of the users it brings together, though it did not change in the range.
+      const listed = new Set(rows.map((r) => r.user_id));
+      for (const u of await this.d.repo.newlySharing(ctx.userId, ctx.since, ctx.to)) {
+        if (listed.has(u)) continue;
+        const row = this.local.get(u)?.row ?? (await this.d.repo.find(u));
+        if (row && row.state !== "offline") rows.push(row);
+      }
+    }
     if (rows.length === 0) return false;
     const others = rows.map((r) => r.user_id).filter((u) => u !== ctx.userId);
     const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();
