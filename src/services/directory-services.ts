@@ -160,6 +160,8 @@ function wireFederation(d: {
     const userServer = findServerNameOf(ev.state_key);
     void (async () => {
       if (userServer === serverName) {
+        // Remote presence that arrived before this join (for users of the room) applies now.
+        await presence.applyPending();
         const u = await presence.localUpdate(ev.state_key!);
         if (u) await sendPresence([u], await others([roomId]));
       } else if (userServer) {

@@ -67,4 +67,34 @@ for (const backend of BACKENDS) {
       expect((next.presence?.events as any[] | undefined)?.find((e) => e.sender === dave.userId)).toBeUndefined();
     }, 60000);
   });
+
+describe(`presence that arrives before the room it is for [${backend}]`, () => {
+  let hs1: FederatingServer;
+  let hs2: FederatingServer;
+  let alice: TestClient;
+  let bob: TestClient;
+  beforeAll(async () => {
+    // hs1 sends no presence of its own: the only presence hs2 gets is the one injected below.
+    [hs1, hs2] = (await startFederatingServers(2, { backend, config: (i) => (i === 0 ? { presence: { enabled: false } } : {}) })) as [FederatingServer, FederatingServer];
+    alice = await registerUser(hs1, "alice");
+    bob = await registerUser(hs2, "bob");
+  }, 60000);
+  afterAll(async () => {
+    await hs1?.stop();
+    await hs2?.stop();
+  });
+
+  test("is kept and applied once a local user joins a room with that user", async () => {
+    const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_version: "10" })).room_id;
+    const since = (await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0")).next_batch as string;
+    // As if hs1's EDU overtook the send_join answer.
+    expect(await hs2.hs.services.presence.applyRemote(hs1.serverName, { user_id: alice.userId, presence: "online", currently_active: true, last_active_ago: 10 })).toBe(false);
+    await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(hs1.serverName)}`, {});
+    const ev = await eventually(async () => {
+      const s = await bob.ok("GET", `/_matrix/client/v3/sync?timeout=0&since=${enc(since)}`);
+      return (s.presence?.events as any[] | undefined)?.find((e) => e.sender === alice.userId);
+    }, 10000, "alice's presence on hs2");
+    expect(ev.content.presence).toBe("online");
+  }, 60000);
+});
 }
