@@ -2,7 +2,8 @@
 // of versions 1 and 2 the invite is retried on /v1/invite (answered as [200, {event}]); for later
 // versions the inviter is told the invitee's server does not support the room version. Joins and
 // invite rejections fall back from /v2/send_join and /v2/send_leave to /v1 ([200, body]). The old
-// server is hs2 behind a proxy that answers 404 M_UNRECOGNIZED for every /_matrix/federation/v2/ path.
+// server is hs2 behind a proxy that answers 404 M_UNRECOGNIZED for every /_matrix/federation/v2/ path
+// and for /v1/event_auth: missing auth events are then fetched one by one with GET /event.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import type { Server } from "bun";
@@ -43,7 +44,7 @@ for (const backend of BACKENDS) {
         async fetch(req) {
           const url = new URL(req.url);
           seen.push(url.pathname);
-          if (url.pathname.startsWith("/_matrix/federation/v2/")) {
+          if (url.pathname.startsWith("/_matrix/federation/v2/") || url.pathname.startsWith("/_matrix/federation/v1/event_auth/")) {
             return Response.json({ errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }, { status: 404 });
           }
           const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
@@ -95,6 +96,25 @@ for (const backend of BACKENDS) {
         const r = await bob.request("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(alice.userId!)}`);
         return r.status === 200 && r.body.membership === "leave" ? true : undefined;
       }, 15000, "the rejection on hs2");
+    }, 30000);
+
+    test("an event whose auth events we lack, from a server without /event_auth: fetched with GET /event", async () => {
+      const roomId = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_version: "10" })).room_id;
+      await alice.ok("POST", `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?server_name=${encodeURIComponent(hs2.serverName)}`, {});
+      // hs2 stops sending: hs1 misses bob's new member event (the auth event of his next message).
+      await hs2.hs.services.roomFederation.sender.stop(0);
+      await bob.ok("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(bob.userId!)}/displayname`, { displayname: "Bob Renamed" });
+      const x = (await bob.ok("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/ea1`, { msgtype: "m.text", body: "after rename" })).event_id;
+      const ev = (await hs2.hs.services.events.loadEvent(x))!;
+      const rv = await hs2.hs.services.events.versionOf(roomId);
+      const pdu = hs2.hs.services.roomFederation.membership.wire(ev, rv);
+      seen.length = 0;
+      const res = await hs1.hs.services.roomFederation.serve.receiveTransaction(hs2.serverName, `ea-${Date.now()}`, { pdus: [pdu] });
+      expect(res.pdus[x]).toEqual({});
+      expect(seen.some((p) => p.startsWith("/_matrix/federation/v1/event_auth/"))).toBe(true);
+      expect(seen.some((p) => p.startsWith("/_matrix/federation/v1/event/"))).toBe(true);
+      const got = await alice.ok("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(x)}`);
+      expect(got.content.body).toBe("after rename");
     }, 30000);
 
     test("a room of version 10: M_UNSUPPORTED_ROOM_VERSION, no invite", async () => {
