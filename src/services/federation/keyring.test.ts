@@ -288,7 +288,13 @@ describe("Notary", () => {
     const second = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: expiry + 1000 }]);
     expect(calls.direct.length).toBe(2);
     expect((second.server_keys[0] as any).valid_until_ts).toBe(expiry + 100); // the new (still expired) response
-    // A failing origin keeps its back-off: no third fetch straight away.
+    // A key ID we do not know yet (the origin rotated its key): fetched at once too.
+    b.key = generateSigningKey("k2");
+    now += 100;
+    const rotated = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k2"], minimumValidUntilTs: 0 }]);
+    expect(calls.direct.length).toBe(3);
+    expect(rotated.server_keys.some((k: any) => "ed25519:k2" in k.verify_keys)).toBe(true);
+    // A failing origin keeps its back-off: no further fetch straight away.
     b.down = true;
     now += 100;
     await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: expiry + 1000 }]);
