@@ -186,6 +186,18 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   if (c.tls.private_key_path) c.tls.private_key_path = abs(c.tls.private_key_path);
   c.appservices.config_files = c.appservices.config_files.map(abs);
   c.federation.ca_files = c.federation.ca_files.map(abs);
+  c.http_client.ca_files = c.http_client.ca_files.map(abs);
+  for (const [where, files] of [["federation.ca_files", c.federation.ca_files], ["http_client.ca_files", c.http_client.ca_files]] as const) {
+    (files as string[]).forEach((f, i) => {
+      let pem: string;
+      try {
+        pem = readFileSync(f, "utf8");
+      } catch (e) {
+        throw new ConfigError(`${file}: ${where}[${i}]: cannot read ${f}: ${(e as Error).message}`);
+      }
+      if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`${file}: ${where}[${i}]: ${f} holds no PEM certificate`);
+    });
+  }
   if (c.database.backend === "postgres" && !c.database.url)
     throw new ConfigError(`${file}: database.url: expected a postgres:// URL when database.backend = "postgres", found nothing`);
   c.listeners.forEach((l: { tls: boolean }, i: number) => {

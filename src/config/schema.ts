@@ -256,6 +256,8 @@ export const SCHEMA = {
 
   http_client: section("Outbound HTTP requests (push gateways, URL previews).", {
     ip_range_denylist: strs(DEFAULT_IP_RANGE_DENYLIST, "IP ranges outbound requests never connect to (SSRF protection), push gateways included. Application services are not checked against it: their URLs come from the admin's registration files (as in Synapse).", { check: ipRangesCheck }),
+    verify_tls: bool(true, "Verify the TLS certificates of push gateways and application services (bridges). Turn off only for test setups; to trust a private CA, list it in ca_files instead."),
+    ca_files: strs([], "Extra CA certificates (PEM files) trusted, besides the system's, for HTTPS to push gateways and application services (bridges) whose certificates a private CA issued.", { example: '["/etc/hs/private-ca.pem"]' }),
   }),
 
   media: section("The media repository.", {

@@ -88,6 +88,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
 
   const userDirectory = new UserDirectory({ repo: directoryRepo, events, serverName, searchAllUsers: config.user_directory.search_all_users });
   events.hooks.inTransaction.push((q, ev) => userDirectory.onEvent(q, ev));
+  events.hooks.stateImported.push(userDirectory.onStateImported);
   d.profiles.onProfileChange.push(async (userId, field) => {
     if (field !== "displayname" && field !== "avatar_url") return;
     await userDirectory.profileChanged(db, userId, await d.profiles.store.getProfile(userId));
@@ -159,6 +160,8 @@ function wireFederation(d: {
     const userServer = findServerNameOf(ev.state_key);
     void (async () => {
       if (userServer === serverName) {
+        // Remote presence that arrived before this join (for users of the room) applies now.
+        await presence.applyPending();
         const u = await presence.localUpdate(ev.state_key!);
         if (u) await sendPresence([u], await others([roomId]));
       } else if (userServer) {

@@ -34,6 +34,7 @@ import { PushersRepo } from "../storage/pushers.ts";
 import { createSlidingSync, type SlidingSync } from "./sliding-sync/index.ts";
 import { OutboundHttp } from "./federation/outbound-http.ts";
 import { RemoteProfiles } from "./federation/remote-profiles.ts";
+import { httpClientTrust } from "./http-client-trust.ts";
 import { IpRangeSet } from "../util/ip-range.ts";
 
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
@@ -249,7 +250,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     events,
     push: syncServices.push,
     joinedRooms: (userId) => rooms.joinedRooms(userId),
-    http: new OutboundHttp({ denylist: new IpRangeSet(config.http_client.ip_range_denylist), verifyTls: true }),
+    http: new OutboundHttp({ denylist: new IpRangeSet(config.http_client.ip_range_denylist), ...httpClientTrust(config) }),
     config: config.push,
   });
   await pushers.start();

@@ -25,6 +25,9 @@ import type { StreamAllocator } from "./streams.ts";
 import type { SyncExtension } from "./sync.ts";
 
 export type PresenceState = "online" | "unavailable" | "offline";
+/** Remote presence kept for users who share no room with ours yet: how many, how long. */
+const MAX_PENDING = 1000;
+const PENDING_TTL_MS = 60_000;
 export const PRESENCE_STATES: readonly PresenceState[] = ["online", "unavailable", "offline"];
 
 /** How long after an action a user counts as currently active. */
@@ -323,6 +326,16 @@ export class Presence {
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
+    if (ctx.since !== undefined) {
+      // A room newly shared (someone joined one of the user's rooms, or the user joined one): the
+      // presence of the users it brings together, though it did not change in the range.
+      const listed = new Set(rows.map((r) => r.user_id));
+      for (const u of await this.d.repo.newlySharing(ctx.userId, ctx.since, ctx.to)) {
+        if (listed.has(u)) continue;
+        const row = this.local.get(u)?.row ?? (await this.d.repo.find(u));
+        if (row && row.state !== "offline") rows.push(row);
+      }
+    }
     if (rows.length === 0) return false;
     const others = rows.map((r) => r.user_id).filter((u) => u !== ctx.userId);
     const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();
@@ -390,6 +403,18 @@ export class Presence {
    * One item of an inbound m.presence EDU from `origin`: applied when the user belongs to `origin`
    * and shares a room with a local user; otherwise ignored.
    */
+  /** Remote presence for users not (yet) sharing a room with ours, by user ID (see applyRemote). */
+  private readonly pending = new Map<string, { origin: string; item: Record<string, unknown>; ts: number }>();
+
+  /** Applies the remote presence kept while its users shared no room with ours (a local user joined). */
+  async applyPending(): Promise<void> {
+    const now = this.now();
+    for (const [userId, p] of [...this.pending]) {
+      this.pending.delete(userId);
+      if (now - p.ts <= PENDING_TTL_MS) await this.applyRemote(p.origin, p.item);
+    }
+  }
+
   async applyRemote(origin: string, item: Record<string, unknown>): Promise<boolean> {
     if (!this.d.enabled) return false;
     const userId = item.user_id;
@@ -397,7 +422,15 @@ export class Presence {
     const state = item.presence;
     if (typeof state !== "string" || !PRESENCE_STATES.includes(state as PresenceState)) return false;
     const ago = typeof item.last_active_ago === "number" && Number.isFinite(item.last_active_ago) ? Math.max(0, item.last_active_ago) : undefined;
-    if (!(await this.d.repo.sharesRoomWithLocalUser(userId))) return false;
+    if (!(await this.d.repo.sharesRoomWithLocalUser(userId))) {
+      // Presence often arrives just before the room it is for: the resident server sends it when
+      // our user's join reaches it, while we are still storing the room's state. Keep it a
+      // minute; applyPending tries again once a local user has joined.
+      if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string);
+      this.pending.set(userId, { origin, item, ts: this.now() });
+      return false;
+    }
+    this.pending.delete(userId);
     const now = this.now();
     await this.locks.run(userId, async () => {
       const prior = await this.d.repo.find(userId);

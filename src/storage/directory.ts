@@ -98,8 +98,11 @@ export class DirectoryRepo {
     const likes = terms.map(() => "ud.search_text LIKE ? ESCAPE '\\'").join(" AND ");
     const shared = `EXISTS (SELECT 1 FROM current_state cs JOIN local_memberships lm ON lm.room_id = cs.room_id
         WHERE ${MEMBER_JOINED} AND cs.state_key = ud.user_id AND lm.user_id = ? AND lm.membership = 'join' AND cs.state_key <> lm.user_id)`;
+    // Public rooms count only while a local user is still joined: once this server has left a
+    // room, its view of the room's members is frozen and stale.
     const inPublic = `EXISTS (SELECT 1 FROM current_state cs JOIN user_directory_public_rooms p ON p.room_id = cs.room_id
-        WHERE ${MEMBER_JOINED} AND cs.state_key = ud.user_id)`;
+        WHERE ${MEMBER_JOINED} AND cs.state_key = ud.user_id
+          AND EXISTS (SELECT 1 FROM local_memberships lj WHERE lj.room_id = cs.room_id AND lj.membership = 'join'))`;
     const local = opts.allLocal ? " OR ud.user_id LIKE ? ESCAPE '\\'" : "";
     const localParam = opts.allLocal ? [`%:${opts.serverName.replace(/[\\%_]/g, (c) => `\\${c}`)}`] : [];
     const rows = await this.db.all<UserDirectoryRow>(

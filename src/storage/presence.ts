@@ -80,6 +80,31 @@ export class PresenceRepo {
     return out;
   }
 
+  /**
+   * Users who newly share a room with `userId` in (from, to]: those whose join to one of the user's
+   * rooms is in that range, and every member of a room the user joined in that range.
+   */
+  async newlySharing(userId: string, fromExclusive: number, toInclusive: number): Promise<Set<string>> {
+    const joinedIn = await this.db.all<{ state_key: string }>(
+      `SELECT DISTINCT cs.state_key FROM local_memberships lm
+         JOIN current_state cs ON cs.room_id = lm.room_id AND cs.type = 'm.room.member' AND cs.membership = 'join'
+         JOIN events e ON e.event_id = cs.event_id
+       WHERE lm.user_id = ? AND lm.membership = 'join' AND e.stream_ordering > ? AND e.stream_ordering <= ?
+       LIMIT 1000`,
+      [userId, fromExclusive, toInclusive],
+    );
+    const inNewRooms = await this.db.all<{ state_key: string }>(
+      `SELECT DISTINCT cs.state_key FROM local_memberships lm
+         JOIN current_state cs ON cs.room_id = lm.room_id AND cs.type = 'm.room.member' AND cs.membership = 'join'
+       WHERE lm.user_id = ? AND lm.membership = 'join' AND lm.stream_ordering > ? AND lm.stream_ordering <= ?
+       LIMIT 1000`,
+      [userId, fromExclusive, toInclusive],
+    );
+    const out = new Set([...joinedIn, ...inNewRooms].map((r) => r.state_key));
+    out.delete(userId);
+    return out;
+  }
+
   /** Whether the user is joined to a room some local user is joined to. */
   async sharesRoomWithLocalUser(userId: string): Promise<boolean> {
     const r = await this.db.get(

@@ -1,13 +1,15 @@
 // Interoperability with a real Synapse 1.67 (issue 17): one hs server and one Synapse
 // (../shared/synapse-1.67/synapse-peer), shared by every test of this file, federating over TLS
-// on loopback. Rooms are version 10 (Synapse 1.67 has no 11 or 12). Skipped, with one line, when
-// the Synapse kit or its Python packages are absent.
+// on loopback. Rooms are version 10 (Synapse 1.67 has no 11 or 12). E2EE runs matrix-js-sdk's Rust
+// crypto on both sides. Skipped, with one line, when the Synapse kit or its Python packages are absent.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
 import { startSynapsePeer, synapseUnavailable, type SynapsePeer } from "../helpers/synapse.ts";
 import { eventually } from "../helpers/wait.ts";
 import { TestDevice } from "../e2ee/helpers.ts";
+import type { MatrixClient } from "matrix-js-sdk";
+import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "../e2ee/sdk-crypto.ts";
 
 const enc = encodeURIComponent;
 const why = synapseUnavailable();
@@ -37,6 +39,8 @@ async function joinVia(c: TestClient, roomId: string, server: string): Promise<v
   }, 30000, `${c.userId} to join ${roomId}`, 500);
 }
 
+if (!why) quietCryptoLogs();
+
 if (why) {
   test.skip(`Synapse interop tests skipped: ${why}`, () => {});
 } else {
@@ -52,7 +56,9 @@ if (why) {
       alice = await registerUser(hs, "alice");
       bob = await registerUser(syn, "bob");
     }, 120000);
+    const sdkClients: MatrixClient[] = [];
     afterAll(async () => {
+      for (const c of sdkClients) c.stopClient();
       await syn?.stop();
       await hs?.stop();
     });
@@ -200,6 +206,30 @@ if (why) {
       const fromHs = await alice.ok("POST", `/_matrix/client/v3/publicRooms?server=${enc(syn.serverName)}`, { limit: 10 });
       expect((fromHs.chunk as any[]).find((x) => x.room_id === synRoom)?.name).toBe("synapse room");
     }, 60000);
+
+    test("E2EE: matrix-js-sdk's Rust crypto on hs and on Synapse; each decrypts the other's messages", async () => {
+      const aUser = await registerUser(hs, "e2ealice");
+      const bUser = await registerUser(syn, "e2ebob");
+      const a = await cryptoClient(hs, aUser, sdkClients);
+      const b = await cryptoClient(syn, bUser, sdkClients);
+      const { room_id: roomId } = await a.createRoom({
+        preset: "private_chat" as never,
+        room_version: "10",
+        invite: [b.getUserId()!],
+        initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+      });
+      await waitFor(() => (b.getRoom(roomId)?.getMyMembership() === "invite" ? true : undefined), "the invite on Synapse");
+      await b.joinRoom(roomId, { viaServers: [hs.serverName] });
+      await waitFor(() => (a.getRoom(roomId)?.getMember(b.getUserId()!)?.membership === "join" ? true : undefined), "the join seen on hs");
+      for (const [c, who] of [[a, "hs"], [b, "Synapse"]] as const) {
+        await waitFor(async () => ((await c.getCrypto()!.isEncryptionEnabledInRoom(roomId)) ? true : undefined), `encryption on in the ${who} client`);
+      }
+      await a.sendTextMessage(roomId, "secret from hs");
+      const ev = await waitFor(() => decryptedBody(b, roomId, "secret from hs"), "Synapse's user decrypting hs's message", 60000);
+      expect(ev.getWireType()).toBe("m.room.encrypted");
+      await b.sendTextMessage(roomId, "secret from Synapse");
+      await waitFor(() => decryptedBody(a, roomId, "secret from Synapse"), "hs's user decrypting Synapse's message", 60000);
+    }, 180000);
 
     test("Synapse catches up after a restart: messages sent while it was down arrive", async () => {
       await syn.restart(async () => {

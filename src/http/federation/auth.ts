@@ -42,7 +42,8 @@ export async function authenticateServer(svc: FederationAuthDeps, request: Reque
   if (auths.length === 0) throw unauthorized("Missing or malformed X-Matrix Authorization header");
   const origin = auths[0]!.origin;
   if (auths.some((a) => a.origin !== origin)) throw unauthorized("X-Matrix headers name different origins");
-  if (parseServerName(origin) === null) throw unauthorized("Invalid origin in X-Matrix header");
+  // A malformed origin (e.g. a non-numeric port) is a bad request, as in Synapse (400 M_UNAUTHORIZED).
+  if (parseServerName(origin) === null) throw new MatrixError("M_UNAUTHORIZED", "Invalid origin in X-Matrix header", {}, 400);
   const ourName = svc.config.server_name;
   for (const a of auths) {
     if (a.destination !== undefined && a.destination !== ourName) {

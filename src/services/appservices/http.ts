@@ -4,6 +4,7 @@
 //
 // Application service URLs are set by the server admin in the registration files, so they are not
 // subject to [http_client] ip_range_denylist (as in Synapse): bridges usually run on localhost.
+import { rootCertificates } from "node:tls";
 import type { ApplicationService } from "./registration.ts";
 
 export type AsResult =
@@ -26,7 +27,11 @@ export interface AsRequest {
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export class AppserviceHttp {
-  constructor(private readonly fetchImpl: typeof fetch = fetch) {}
+  /** `trust`: [http_client] verify_tls and ca_files (bridges behind a private CA). */
+  constructor(
+    private readonly fetchImpl: typeof fetch = fetch,
+    private readonly trust: { verifyTls: boolean; extraCaPems?: readonly string[] } = { verifyTls: true },
+  ) {}
 
   async request(as: ApplicationService, req: AsRequest): Promise<AsResult> {
     const first = await this.once(as, `/_matrix/app/v1${req.path}`, req);
@@ -48,7 +53,9 @@ export class AppserviceHttp {
     const signal = AbortSignal.timeout(req.timeoutMs);
     let res: Response;
     try {
-      res = await this.fetchImpl(`${as.url}${path}${qs}`, { method: req.method, headers, body, signal, redirect: "manual" });
+      const tls: Record<string, unknown> = { rejectUnauthorized: this.trust.verifyTls };
+      if (this.trust.extraCaPems?.length) tls.ca = [...rootCertificates, ...this.trust.extraCaPems];
+      res = await this.fetchImpl(`${as.url}${path}${qs}`, { method: req.method, headers, body, signal, redirect: "manual", tls } as RequestInit);
     } catch (e) {
       if (signal.aborted) return { kind: "timeout" };
       return { kind: "network", message: (e as Error).message };

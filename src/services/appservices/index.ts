@@ -15,6 +15,7 @@ import type { RoomEvents } from "../rooms/events.ts";
 import type { StreamAllocator } from "../streams.ts";
 import type { Typing } from "../typing.ts";
 import { Appservices, LOGIN_TYPE_APPLICATION_SERVICE } from "./appservices.ts";
+import { httpClientTrust } from "../http-client-trust.ts";
 import { AppserviceHttp } from "./http.ts";
 import { loadRegistrations } from "./registration.ts";
 import { AppserviceSender, Interest, type SenderE2ee } from "./sender.ts";
@@ -45,7 +46,7 @@ export function readAppserviceRegistrations(config: Config) {
 export async function createAppservices(d: AppserviceDeps): Promise<Appservices> {
   const services = readAppserviceRegistrations(d.config);
   const repo = new AppservicesRepo(d.db);
-  const http = new AppserviceHttp(d.fetch);
+  const http = new AppserviceHttp(d.fetch, httpClientTrust(d.config));
   const { auth, accounts, registration } = d.accounts;
   const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http, db: d.db });
   if (services.length === 0) return appservices;

@@ -55,6 +55,22 @@ export class UserDirectory {
     }
   };
 
+  /**
+   * The state of a room joined over federation (the stateImported hook): its joined members,
+   * remote users included, enter the directory, and the room's join rules and history visibility
+   * decide whether they are findable by everyone.
+   */
+  readonly onStateImported = async (q: Queryable, roomId: string, stateEventIds: readonly string[]): Promise<void> => {
+    const events = await this.d.events.loadEvents(stateEventIds, q);
+    let rulesEvent: RoomEvent | undefined;
+    for (const ev of events.values()) {
+      if (ev.room_id !== undefined && ev.room_id !== roomId) continue;
+      if (ev.type === "m.room.member") await this.onEvent(q, ev);
+      else if ((ev.type === "m.room.join_rules" || ev.type === "m.room.history_visibility") && ev.state_key === "") rulesEvent = ev;
+    }
+    if (rulesEvent) await this.onEvent(q, { ...rulesEvent, room_id: roomId });
+  };
+
   /** A local user's profile changed (the profile hook). */
   async profileChanged(q: Queryable, userId: string, profile: { displayname?: unknown; avatar_url?: unknown }): Promise<void> {
     const name = typeof profile.displayname === "string" ? profile.displayname : null;

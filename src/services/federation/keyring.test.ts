@@ -274,6 +274,36 @@ describe("Notary", () => {
     expect((stale.server_keys[0] as any).valid_until_ts).toBe(entry.valid_until_ts);
   });
 
+  test("minimum_valid_until_ts beyond what is cached makes the notary fetch again at once (issue 17)", async () => {
+    // The origin serves an already expired response (SyTest's notary tests do this).
+    const b: Remote = { name: "b.org", key: generateSigningKey("k1"), validFor: -DAY };
+    const { ring, calls, ownKey } = setup([b]);
+    const notary = new Notary(ring, "us.org", ownKey);
+    const first = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: 0 }]);
+    expect(calls.direct.length).toBe(1);
+    const expiry = (first.server_keys[0] as any).valid_until_ts as number;
+    // Right after: a later minimum is asked for; the notary asks the origin again, and with
+    // nothing better it still answers the expired response.
+    now += 100;
+    const second = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: expiry + 1000 }]);
+    expect(calls.direct.length).toBe(2);
+    expect((second.server_keys[0] as any).valid_until_ts).toBe(expiry + 100); // the new (still expired) response
+    // A key ID we do not know yet (the origin rotated its key): fetched at once too.
+    b.key = generateSigningKey("k2");
+    now += 100;
+    const rotated = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k2"], minimumValidUntilTs: 0 }]);
+    expect(calls.direct.length).toBe(3);
+    expect(rotated.server_keys.some((k: any) => "ed25519:k2" in k.verify_keys)).toBe(true);
+    // A failing origin keeps its back-off: no further fetch straight away.
+    b.down = true;
+    now += 100;
+    await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: expiry + 1000 }]);
+    const afterFail = calls.direct.length;
+    now += 100;
+    await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: expiry + 1000 }]);
+    expect(calls.direct.length).toBe(afterFail);
+  });
+
   test("our own keys; unknown servers give nothing", async () => {
     const { ring, ownKey } = setup([]);
     const notary = new Notary(ring, "us.org", ownKey);

@@ -227,7 +227,15 @@ export class KeyRing {
       now > freshest.fetched_ts + (freshest.valid_until_ts - freshest.fetched_ts) / 2 ||
       freshest.valid_until_ts < minimumValidUntilTs ||
       keyIds.some((id) => !entry.keys.has(id));
-    if (stale && this.#mayFetch(entry)) {
+    // A requester asking for keys valid later than what we hold, or for a key ID we do not know,
+    // gets a fresh fetch even right after the last (successful) one: the notary honours
+    // minimum_valid_until_ts. Failed attempts keep their back-off.
+    const wantsLater =
+      freshest !== undefined &&
+      entry.lastAttemptOk === true &&
+      this.#fetcher !== undefined &&
+      (freshest.valid_until_ts < minimumValidUntilTs || keyIds.some((id) => !entry.keys.has(id)));
+    if (stale && (this.#mayFetch(entry) || wantsLater)) {
       await this.#refresh(serverName, entry, keyIds, minimumValidUntilTs);
       rows = await this.#store.listResponses(serverName);
     }

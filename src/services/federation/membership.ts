@@ -58,6 +58,13 @@ export function asClientError(e: unknown, what: string): MatrixError {
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }
 
+/** The remote does not know the endpoint (Synapse's is_unknown_endpoint): 404, 405, or 400 M_UNRECOGNIZED. */
+export function isUnknownEndpoint(e: unknown): boolean {
+  const r = e as { kind?: string; status?: number; errcode?: string } | undefined;
+  if (r?.kind !== "http") return false;
+  return ((r.status === 404 || r.status === 405) && (r.errcode === undefined || r.errcode === "M_UNRECOGNIZED")) || (r.status === 400 && r.errcode === "M_UNRECOGNIZED");
+}
+
 /**
  * Stripped state sent with invites and knocks (client-server-api "Stripped state"), plus
  * m.room.guest_access (servers may add events): an invited guest's server can only tell from it
@@ -374,13 +381,12 @@ export class FederationMembership {
     };
     const pdu = this.d.events.signed(proto, rv);
     let joinEvent = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
-    const res = await this.d.fed.request<{ state?: unknown[]; auth_chain?: unknown[]; event?: unknown; members_omitted?: boolean }>({
-      destination: server,
-      method: "PUT",
-      path: `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(joinEvent.event_id)}`,
-      body: this.wire(joinEvent, rv),
-      timeoutMs: 300_000,
-    });
+    const res = await this.putV2OrV1<{ state?: unknown[]; auth_chain?: unknown[]; event?: unknown; members_omitted?: boolean }>(
+      server,
+      `send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(joinEvent.event_id)}`,
+      this.wire(joinEvent, rv),
+      300_000,
+    );
     if (res.event) {
       // Restricted joins come back co-signed by the authorising server.
       const cosigned = await this.d.receiver.checkSignedPdu(res.event, rv);
@@ -426,6 +432,20 @@ export class FederationMembership {
     await this.d.events.forgetRemoteInvite(roomId, userId);
   }
 
+  /**
+   * PUT /_matrix/federation/v2/<path>, or /v1/<path> when the server does not know v2 (404, 405,
+   * M_UNRECOGNIZED): the v1 answer is wrapped as [200, body] (send_join, send_leave).
+   */
+  private async putV2OrV1<T>(server: string, path: string, body: unknown, timeoutMs?: number): Promise<T> {
+    try {
+      return await this.d.fed.request<T>({ destination: server, method: "PUT", path: `/_matrix/federation/v2/${path}`, body, timeoutMs });
+    } catch (e) {
+      if (!isUnknownEndpoint(e)) throw e;
+      const v1 = await this.d.fed.request<unknown>({ destination: server, method: "PUT", path: `/_matrix/federation/v1/${path}`, body, timeoutMs });
+      return (Array.isArray(v1) && v1.length === 2 && typeof v1[0] === "number" ? v1[1] : v1) as T;
+    }
+  }
+
   /** Sends a membership change of a local user in a room we are not in (rejecting an invite, knocking). */
   async remoteMembership(userId: string, roomId: string, servers: string[], membership: "leave" | "knock", reason?: string): Promise<void> {
     assertClientEventJson({ type: "m.room.member", stateKey: userId, content: { membership, reason } });
@@ -448,12 +468,11 @@ export class FederationMembership {
           rv,
         );
         const ev = { ...pdu, event_id: computeEventId(pdu, rv) } as RoomEvent;
-        const res = await this.d.fed.request<{ knock_room_state?: unknown[] }>({
-          destination: server,
-          method: "PUT",
-          path: `/_matrix/federation/${membership === "leave" ? "v2" : "v1"}/send_${membership}/${encodeURIComponent(roomId)}/${encodeURIComponent(ev.event_id)}`,
-          body: this.wire(ev, rv),
-        });
+        const sendPath = `send_${membership}/${encodeURIComponent(roomId)}/${encodeURIComponent(ev.event_id)}`;
+        const res =
+          membership === "leave"
+            ? await this.putV2OrV1<{ knock_room_state?: unknown[] }>(server, sendPath, this.wire(ev, rv))
+            : await this.d.fed.request<{ knock_room_state?: unknown[] }>({ destination: server, method: "PUT", path: `/_matrix/federation/v1/${sendPath}`, body: this.wire(ev, rv) });
         await this.d.events.persistOutliers([{ event: ev }], rv);
         if (membership === "leave") await this.d.events.forgetRemoteInvite(roomId, userId, ev);
         else await this.d.events.recordRemoteInvite(ev, rv, (res.knock_room_state ?? []) as JsonObject[]);
@@ -524,8 +543,25 @@ export class FederationMembership {
         timeoutMs: INVITE_TIMEOUT_MS,
       });
     } catch (e) {
-      // The invitee's refusal as the client should see it (e.g. 403 M_INVITE_BLOCKED).
-      throw asClientError(e, "invite the user");
+      if (!isUnknownEndpoint(e)) {
+        // The invitee's refusal as the client should see it (e.g. 403 M_INVITE_BLOCKED).
+        throw asClientError(e, "invite the user");
+      }
+      // A server without /v2/invite can only take invites to rooms of versions 1 and 2, whose
+      // events it can parse, through /v1/invite (answered as [200, {event}]).
+      if (!rv.eventIdInEvent) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", "The invitee's server does not support this room version");
+      try {
+        const v1 = await this.d.fed.request<unknown>({
+          destination: target,
+          method: "PUT",
+          path: `/_matrix/federation/v1/invite/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
+          body: body.event,
+          timeoutMs: INVITE_TIMEOUT_MS,
+        });
+        res = (Array.isArray(v1) ? v1[1] : v1) as { event?: unknown };
+      } catch (e2) {
+        throw asClientError(e2, "invite the user");
+      }
     }
     let signed: RoomEvent;
     try {

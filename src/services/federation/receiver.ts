@@ -35,6 +35,8 @@ export interface ReceiverDeps {
   serverName: string;
   /** Policy servers: events a room's policy server does not recommend are soft-failed (step 7). */
   policy?: { recommended(ev: RoomEvent, rv: RoomVersion, roomId: string): Promise<boolean> };
+  /** Server ACLs: PDUs sent by a denied server are refused (server-server-api "Server Access Control Lists"). */
+  acls?: { isAllowed(roomId: string, serverName: string): Promise<boolean> };
 }
 
 export class PduError extends Error {}
@@ -67,6 +69,7 @@ export class FederationReceiver {
       if (!rv) throw new PduError("unknown room");
       const ev = await this.checkSignedPdu(raw, rv);
       eventId = ev.event_id;
+      if (this.d.acls && !(await this.d.acls.isAllowed(roomId, origin))) throw new PduError(`Server ${origin} is denied by the room's server ACL`);
       await this.d.events.roomLocks.run(roomId, () => this.processEvent(origin, ev, rv, 0));
       return { eventId };
     } catch (e) {
@@ -230,15 +233,48 @@ export class FederationReceiver {
     const ids = refIds(ev.auth_events);
     let have = await this.d.events.loadEvents(ids);
     if (have.size < ids.length) {
-      const res = await this.d.fed.request<{ auth_chain: unknown[] }>({
-        destination: origin,
-        method: "GET",
-        path: `/_matrix/federation/v1/event_auth/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
-      });
-      await this.storeOutliers(res.auth_chain ?? [], rv, ev.room_id!);
+      let chain: unknown[];
+      try {
+        const res = await this.d.fed.request<{ auth_chain: unknown[] }>({
+          destination: origin,
+          method: "GET",
+          path: `/_matrix/federation/v1/event_auth/${encodeURIComponent(ev.room_id!)}/${encodeURIComponent(ev.event_id)}`,
+        });
+        chain = res.auth_chain ?? [];
+      } catch (e) {
+        // A server that does not answer /event_auth (for this event): the missing auth events
+        // one by one with GET /event, and theirs, a few levels deep.
+        log.info("event_auth failed; fetching auth events one by one", { origin, event_id: ev.event_id, error: (e as Error).message });
+        chain = await this.fetchAuthEventsOneByOne(origin, ids.filter((id) => !have.has(id)));
+      }
+      await this.storeOutliers(chain, rv, ev.room_id!);
       have = await this.d.events.loadEvents(ids);
     }
     return have;
+  }
+
+  /** Fetches events and the auth events they lack (up to 3 levels, 50 events) with GET /event. */
+  private async fetchAuthEventsOneByOne(origin: string, missing: string[]): Promise<unknown[]> {
+    const out: unknown[] = [];
+    const seen = new Set<string>();
+    let wanted = missing;
+    for (let level = 0; level < 3 && wanted.length > 0 && seen.size < 50; level++) {
+      const next: string[] = [];
+      for (const id of wanted.slice(0, 50 - seen.size)) {
+        seen.add(id);
+        const pdu = await this.d.fed
+          .request<{ pdus: unknown[] }>({ destination: origin, method: "GET", path: `/_matrix/federation/v1/event/${encodeURIComponent(id)}` })
+          .then((r) => r.pdus?.[0])
+          .catch(() => undefined);
+        if (!pdu || typeof pdu !== "object") continue;
+        out.push(pdu);
+        const auth = (pdu as { auth_events?: unknown }).auth_events;
+        if (Array.isArray(auth)) for (const a of refIds(auth as string[])) if (typeof a === "string" && !seen.has(a)) next.push(a);
+      }
+      const known = await this.d.events.loadEvents(next);
+      wanted = [...new Set(next.filter((id) => !known.has(id)))];
+    }
+    return out;
   }
 
   /**

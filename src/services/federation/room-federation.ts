@@ -54,7 +54,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   // serversInRoom (below) is ready before any event is sent or received.
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
   if (d.enabled) events.policySign = policy.signLocal;
-  const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy });
+  const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
   const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({
     db,

@@ -72,6 +72,12 @@ export interface EventHooks {
   beforeLocal: Array<(ev: RoomEvent, rv: RoomVersion, authState: ReadonlyMap<string, RoomEvent>) => Promise<void>>;
   /** Run inside the transaction that stores history fetched from other servers (relations index). */
   backfilled: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
+  /**
+   * Run inside the transaction of a remote join, with the room's state as the resident server sent
+   * it (event IDs, stored as outliers): state that arrived without passing inTransaction, e.g. the
+   * members already in the room (user directory).
+   */
+  stateImported: Array<(q: Queryable, roomId: string, stateEventIds: readonly string[]) => Promise<void>>;
 }
 
 /**
@@ -98,7 +104,7 @@ export function rowToEvent(row: EventRow): RoomEvent {
 
 export class RoomEvents {
   readonly roomLocks = new KeyedMutex();
-  readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [] };
+  readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [], stateImported: [] };
   /** Bundled aggregations for client formats (the relations service sets it). */
   bundleAggregations?: AggregationBundler;
   /**
@@ -641,8 +647,10 @@ export class RoomEvents {
 
     const stream = await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
+        let imported = false;
         if (opts.newRoom && !(await repo.findRoom(roomId, tx))) {
           await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: Date.now() });
+          imported = "map" in opts.stateBefore;
         }
         let groupBefore: number | null = null;
         let replaces: string | null = null;
@@ -696,6 +704,10 @@ export class RoomEvents {
           await this.moveCurrentState(tx, roomId, room.current_state_group === null ? null : Number(room.current_state_group), newCurrentGroup, pos, newState, event.event_id, touched);
         }
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
+        if (imported && "map" in opts.stateBefore) {
+          const ids = [...opts.stateBefore.map.values()];
+          for (const hook of this.hooks.stateImported) await hook(tx, roomId, ids);
+        }
         for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
       });
       return pos;
