@@ -1,6 +1,6 @@
 // Shared pieces: the client context, icons, avatars, authenticated media, dialogs, toasts, buttons.
-import { createContext, type ComponentChildren } from "preact";
-import { useContext, useEffect, useRef, useState } from "preact/hooks";
+import { cloneElement, createContext, isValidElement, type ComponentChildren } from "preact";
+import { useContext, useEffect, useId, useRef, useState } from "preact/hooks";
 import { MatrixApiError, str, type JsonObject } from "../api.ts";
 import type { Client } from "../client.ts";
 
@@ -206,13 +206,25 @@ export function AsyncForm({ onSubmit, children, submitLabel, busyLabel, class: c
   );
 }
 
+/**
+ * A labelled input. The hint is the input's description (aria-describedby), not part of its label,
+ * so the input's accessible name stays the label alone.
+ */
 export function Field({ label, children, hint }: { label: string; children: ComponentChildren; hint?: string }) {
-  return (
+  const hintId = useId();
+  const input = hint && isValidElement(children) ? cloneElement(children, { "aria-describedby": hintId }) : children;
+  const field = (
     <label class="field">
       <span class="field-label">{label}</span>
-      {children}
-      {hint && <span class="field-hint">{hint}</span>}
+      {input}
     </label>
+  );
+  if (!hint) return field;
+  return (
+    <div class="field">
+      {field}
+      <span id={hintId} class="field-hint">{hint}</span>
+    </div>
   );
 }
 
