@@ -286,6 +286,20 @@ for (const backend of BACKENDS) {
       expect(tail.map((e: any) => e.content.history_visibility ?? e.content.body ?? e.content.membership)).toEqual(["joined", "shared", "3", "join"]);
     });
 
+    test("an invite can be rejected after everyone else left the room", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "private_chat", invite: [bob.userId] })).room_id;
+      const room = `/_matrix/client/v3/rooms/${enc(roomId)}`;
+      await alice.ok("POST", `${room}/leave`, {});
+      const before = await bob.ok("GET", "/_matrix/client/v3/sync");
+      expect(before.rooms?.invite?.[roomId]).toBeDefined();
+      await bob.ok("POST", `${room}/leave`, {});
+      const after = await bob.ok("GET", `/_matrix/client/v3/sync?since=${enc(before.next_batch)}`);
+      expect(after.rooms?.leave?.[roomId]).toBeDefined();
+      expect((await bob.ok("GET", "/_matrix/client/v3/sync")).rooms?.invite?.[roomId]).toBeUndefined();
+      // Carol was never invited: still refused.
+      expectError(await carol.post(`${room}/leave`, {}), 403, "M_FORBIDDEN");
+    });
+
     test("profile changes reach member events; deactivation leaves rooms", async () => {
       const dave = await registerUser(s, `dave-${backend}`);
       const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;

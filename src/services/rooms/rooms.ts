@@ -401,8 +401,13 @@ export class Rooms {
         if (m && (m.membership === "leave" || m.membership === "ban")) return;
         throw new MatrixError("M_FORBIDDEN", "You are not in this room");
       }
-      await this.d.remote!.membership(userId, roomId, await this.helperServers(userId, roomId, []), "leave", reason);
-      return;
+      const helpers = await this.helperServers(userId, roomId, []);
+      // A room whose state this server holds, with nobody elsewhere to ask (e.g. a local room
+      // everyone has left since the invite): the rejection is sent here, as in a room we are in.
+      if (helpers.length > 0 || !(await this.events.roomVersion(roomId))) {
+        await this.d.remote!.membership(userId, roomId, helpers, "leave", reason);
+        return;
+      }
     }
     await this.requireRoom(roomId);
     const current = await this.membershipOf(roomId, userId);
