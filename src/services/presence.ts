@@ -323,6 +323,15 @@ export class Presence {
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
+    if (ctx.since !== undefined) {
+      // Users who newly share a room with the user: their current presence, changed or not.
+      const have = new Set(rows.map((r) => r.user_id));
+      for (const u of await this.d.repo.newlySharing(ctx.userId, ctx.since, ctx.to)) {
+        if (have.has(u)) continue;
+        const row = await this.rowOf(u);
+        if (row) rows.push(row);
+      }
+    }
     if (rows.length === 0) return false;
     const others = rows.map((r) => r.user_id).filter((u) => u !== ctx.userId);
     const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();

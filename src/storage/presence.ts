@@ -80,6 +80,26 @@ export class PresenceRepo {
     return out;
   }
 
+  /**
+   * Users who came to share a room with `userId` in (fromExclusive, toInclusive]: the members of
+   * rooms the user joined then, and those whose member events then are in the user's joined rooms
+   * (still joined now; the user themselves excluded).
+   */
+  async newlySharing(userId: string, fromExclusive: number, toInclusive: number): Promise<string[]> {
+    const rows = await this.db.all<{ user_id: string }>(
+      `SELECT cs.state_key AS user_id FROM local_memberships lm JOIN current_state cs ON cs.room_id = lm.room_id
+         WHERE lm.user_id = ? AND lm.membership = 'join' AND lm.stream_ordering > ? AND lm.stream_ordering <= ?
+           AND cs.type = 'm.room.member' AND cs.membership = 'join'
+       UNION
+       SELECT cs.state_key AS user_id FROM local_memberships lm
+         JOIN events e ON e.room_id = lm.room_id AND e.type = 'm.room.member' AND e.stream_ordering > ? AND e.stream_ordering <= ?
+         JOIN current_state cs ON cs.room_id = e.room_id AND cs.type = 'm.room.member' AND cs.state_key = e.state_key AND cs.membership = 'join'
+         WHERE lm.user_id = ? AND lm.membership = 'join'`,
+      [userId, fromExclusive, toInclusive, fromExclusive, toInclusive, userId],
+    );
+    return [...new Set(rows.map((r) => r.user_id))].filter((u) => u !== userId);
+  }
+
   /** Whether the user is joined to a room some local user is joined to. */
   async sharesRoomWithLocalUser(userId: string): Promise<boolean> {
     const r = await this.db.get(
