@@ -228,6 +228,12 @@ for (const backend of BACKENDS) {
       expect(ctx.state.some((e: any) => e.type === "m.room.create")).toBe(true);
       const after = await alice.ok("GET", `${room}/messages?dir=f&limit=2&from=${enc(ctx.end)}`);
       expect(after.chunk.map((e: any) => e.content.body)).toEqual(["m15", "m16"]);
+      // Forwards to the live end: `end` is still given, and later picks up what came since.
+      const toLive = await alice.ok("GET", `${room}/messages?dir=f&limit=50&from=${enc(after.end)}`);
+      expect(toLive.chunk.map((e: any) => e.content.body)).toEqual(Array.from({ length: 8 }, (_, i) => `m${17 + i}`));
+      expect(typeof toLive.end).toBe("string");
+      await send(alice, roomId, "later");
+      expect((await alice.ok("GET", `${room}/messages?dir=f&from=${enc(toLive.end)}`)).chunk.map((e: any) => e.content.body)).toEqual(["later"]);
 
       const ev = await alice.ok("GET", `${room}/event/${enc(ids[5]!)}`);
       const t = await alice.ok("GET", `/_matrix/client/v1/rooms/${enc(roomId)}/timestamp_to_event?ts=${ev.origin_server_ts}&dir=f`);

@@ -750,7 +750,10 @@ export class Rooms {
       }
     }
     const page: MessagesPage = { chunk: await toClientEvents(this.events, chunk, viewer), start };
-    if (!exhausted || chunk.length === limit || opts.alwaysEnd) page.end = encodeTopoToken(cursor);
+    // Forwards, the live end of the room is not the end of what may come: `end` continues there
+    // (as Synapse), unless the page stopped at `to` or where the user's view ends (they left).
+    const live = opts.dir === "f" && !toGap && point.upTo === undefined;
+    if (!exhausted || chunk.length === limit || opts.alwaysEnd || live) page.end = encodeTopoToken(cursor);
     if (opts.filter?.lazy_load_members && chunk.length) page.state = await this.lazyMembers(viewer, roomId, chunk);
     return page;
   }
