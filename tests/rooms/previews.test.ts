@@ -167,6 +167,12 @@ for (const backend of BACKENDS) {
       const r = await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(t0.end)}&timeout=0`);
       expect(r.chunk.map((e: any) => e.event_id)).toEqual([e1, e2]);
       expect(r.start).toBe(t0.end);
+      // `limit` (as Synapse) caps the chunk; `end` continues after it. Bad values are 400.
+      const one1 = await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(t0.end)}&timeout=0&limit=1`);
+      expect(one1.chunk.map((e: any) => e.event_id)).toEqual([e1]);
+      expect((await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(one1.end)}&timeout=0`)).chunk.map((e: any) => e.event_id)).toEqual([e2]);
+      expectError(await alice.get("/_matrix/client/v3/events?limit=-1&timeout=0"), 400, "M_INVALID_PARAM");
+      expectError(await alice.get("/_matrix/client/v3/events?limit=abc&timeout=0"), 400, "M_INVALID_PARAM");
 
       const one = await alice.ok("GET", `/_matrix/client/v3/events/${enc(e2)}`);
       expect(one.content.body).toBe("in b");

@@ -147,7 +147,7 @@ export class RoomPreviews {
    */
   async events(
     viewer: Viewer,
-    opts: { roomId?: string; from?: string; timeoutMs?: number; signal?: AbortSignal },
+    opts: { roomId?: string; from?: string; timeoutMs?: number; limit?: number; signal?: AbortSignal },
   ): Promise<{ start: string; end: string; chunk: ClientEvent[] }> {
     let from = this.d.streams.current();
     if (opts.from !== undefined) {
@@ -173,7 +173,7 @@ export class RoomPreviews {
     const deadline = Date.now() + Math.max(0, Math.min(opts.timeoutMs ?? DEFAULT_EVENTS_TIMEOUT_MS, MAX_EVENTS_TIMEOUT_MS));
     for (;;) {
       const to = this.d.streams.current();
-      const { rows, end } = await this.collect(viewer.userId, rooms, from, to);
+      const { rows, end } = await this.collect(viewer.userId, rooms, from, to, opts.limit);
       if (rows.length || Date.now() >= deadline || this.closed || opts.signal?.aborted) {
         return { start, end: encodeStreamToken(end), chunk: await toClientEvents(this.d.events, rows, viewer) };
       }
@@ -191,12 +191,13 @@ export class RoomPreviews {
   }
 
   /** Visible events of `rooms` in (from, to], oldest first, at most MAX_EVENTS_CHUNK; `end` where the next call starts. */
-  private async collect(userId: string, rooms: string[], from: number, to: number): Promise<{ rows: EventRow[]; end: number }> {
+  private async collect(userId: string, rooms: string[], from: number, to: number, limit = MAX_EVENTS_CHUNK): Promise<{ rows: EventRow[]; end: number }> {
     if (to <= from) return { rows: [], end: to };
-    let all = await this.d.repo.eventsInRooms(rooms, from, to, MAX_EVENTS_CHUNK + 1);
+    const max = Math.max(1, Math.min(limit, MAX_EVENTS_CHUNK));
+    let all = await this.d.repo.eventsInRooms(rooms, from, to, max + 1);
     let end = to;
-    if (all.length > MAX_EVENTS_CHUNK) {
-      all = all.slice(0, MAX_EVENTS_CHUNK);
+    if (all.length > max) {
+      all = all.slice(0, max);
       end = Number(all[all.length - 1]!.stream_ordering);
     }
     return { rows: await this.d.visibility.filter(userId, all), end };
