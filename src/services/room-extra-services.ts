@@ -121,7 +121,16 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
 
   const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: new ReceiptsRepo(db), events, visibility: rooms.visibility });
   const mutualRooms = new MutualRooms(extrasRepo);
-  const roomPreviews = new RoomPreviews({ rooms, roomsRepo: d.roomsRepo, events, visibility: rooms.visibility, repo: extrasRepo, streams: d.streams, notifier: d.notifier });
+  const roomPreviews = new RoomPreviews({
+    rooms,
+    roomsRepo: d.roomsRepo,
+    events,
+    visibility: rooms.visibility,
+    repo: extrasRepo,
+    streams: d.streams,
+    notifier: d.notifier,
+    receipts: new ReceiptsRepo(db),
+  });
   d.shutdownHooks.push(() => roomPreviews.close());
 
   return {

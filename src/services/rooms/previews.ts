@@ -12,7 +12,9 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidEventId } from "../../protocol/ids.ts";
+import type { ReceiptsRepo } from "../../storage/receipts.ts";
 import type { RoomExtrasRepo } from "../../storage/room-extras.ts";
+import { receiptContent } from "../sync-common.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";
@@ -41,6 +43,8 @@ export interface RoomPreviewsDeps {
   repo: RoomExtrasRepo;
   streams: StreamAllocator;
   notifier: Notifier;
+  /** Read receipts (m.receipt events in initialSync, as Synapse). */
+  receipts: ReceiptsRepo;
 }
 
 export interface RoomInfo {
@@ -50,6 +54,8 @@ export interface RoomInfo {
   state?: ClientEvent[];
   /** Presence of the room's members (as Synapse; not in room_initial_sync.yaml). */
   presence?: object[];
+  /** The room's read receipts as m.receipt events (as Synapse; not in room_initial_sync.yaml). */
+  receipts?: JsonObject[];
   visibility?: "public" | "private";
   account_data?: JsonObject[];
   invite?: ClientEvent;
@@ -101,6 +107,7 @@ export class RoomPreviews {
       messages,
       state,
       presence: m?.membership === "join" ? await this.presence(viewer.userId, joined) : [],
+      receipts: m?.membership === "join" ? await this.receiptEvents(viewer.userId, [roomId]) : [],
       visibility: room && Number(room.is_public) === 1 ? "public" : "private",
       account_data: (await this.d.repo.roomAccountData(viewer.userId, roomId)).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject })),
     };
@@ -109,7 +116,7 @@ export class RoomPreviews {
   }
 
   /** GET /initialSync (deprecated): every room of the user, the end token, global account data. */
-  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: object[]; account_data: JsonObject[] }> {
+  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: object[]; receipts: JsonObject[]; account_data: JsonObject[] }> {
     const end = encodeStreamToken(this.d.streams.current());
     const wanted = opts.archived ? ["join", "invite", "leave", "ban"] : ["join", "invite"];
     const memberships = await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: wanted });
@@ -136,7 +143,22 @@ export class RoomPreviews {
       }
     }
     const accountData = (await this.d.repo.roomAccountData(viewer.userId, "")).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject }));
-    return { end, rooms, presence: await this.presence(viewer.userId), account_data: accountData };
+    const joinedRooms = memberships.filter((m) => m.membership === "join").map((m) => m.room_id);
+    const receipts = await this.receiptEvents(viewer.userId, joinedRooms);
+    return { end, rooms, presence: await this.presence(viewer.userId), receipts, account_data: accountData };
+  }
+
+  /** m.receipt events (with room_id) of these rooms; private receipts only the user's own. */
+  private async receiptEvents(userId: string, roomIds: string[]): Promise<JsonObject[]> {
+    if (roomIds.length === 0) return [];
+    const byRoom = new Map<string, Awaited<ReturnType<ReceiptsRepo["listForRooms"]>>>();
+    for (const r of await this.d.receipts.listForRooms(roomIds, this.d.streams.current())) {
+      if (r.receipt_type === "m.read.private" && r.user_id !== userId) continue;
+      let list = byRoom.get(r.room_id);
+      if (!list) byRoom.set(r.room_id, (list = []));
+      list.push(r);
+    }
+    return [...byRoom].map(([roomId, rows]) => ({ type: "m.receipt", room_id: roomId, content: receiptContent(rows) as JsonObject }));
   }
 
   // ------------------------------------------------------------------ /events
