@@ -182,6 +182,7 @@ for (const backend of BACKENDS) {
       expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/event/${enc(elsewhere)}`)).content.body).toBe("elsewhere");
       // GET /event of a room one may not read: 404, as for any invisible event (rooms.yaml).
       expectError(await carol.get(`${room}/event/${enc(a)}`), 404, "M_NOT_FOUND");
+      expectError(await carol.get(`${room}/context/${enc(a)}`), 403, "M_FORBIDDEN");
       expectError(await carol.put(`${room}/send/m.room.message/t1`, { body: "x" }), 403, "M_FORBIDDEN");
       // Bad bodies.
       expectError(await bob.request("PUT", `${room}/send/m.room.message/t2`, "[1,2]"), 400, "M_NOT_JSON");

@@ -776,6 +776,8 @@ export class Rooms {
     limit: number,
     filter?: RoomEventFilter,
   ): Promise<{ event: ClientEvent; events_before: ClientEvent[]; events_after: ClientEvent[]; start: string; end: string; state: ClientEvent[] }> {
+    // Users who may not read the room get 403 here (as Synapse); GET /event answers 404 instead.
+    await this.readPoint(viewer.userId, roomId);
     const event = await this.getEvent(viewer, roomId, eventId);
     const row = (await this.d.repo.findEvent(eventId))!;
     const before = Math.floor(limit / 2);
