@@ -107,6 +107,12 @@ for (const backend of BACKENDS) {
       // Only once.
       const daveAfter = await sync(dave, { since: daveNext.next_batch, timeout: 0 });
       expect(presenceOf(daveAfter, erin.userId!)).toBeUndefined();
+      // A joiner who was never online (no sync, no status) comes as offline.
+      const ghost = await registerUser(s, `ghost-newly-${backend}`);
+      await erin.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: ghost.userId });
+      await ghost.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+      const daveGhost = await sync(dave, { since: daveAfter.next_batch, timeout: 0 });
+      expect(presenceOf(daveGhost, ghost.userId!)?.presence).toBe("offline");
     });
 
     test("coming online by syncing is no news to the user's own next long-poll", async () => {

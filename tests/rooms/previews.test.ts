@@ -75,7 +75,7 @@ for (const backend of BACKENDS) {
       const global = await alice.ok("GET", "/_matrix/client/v3/initialSync?limit=1");
       const r = global.receipts.find((x: any) => x.room_id === roomId);
       expect(r.type).toBe("m.receipt");
-      expect(Object.keys(r.content[lastId]["m.read"])).toEqual([bob.userId]);
+      expect(Object.keys(r.content[lastId]["m.read"])).toEqual([bob.userId!]);
       // A former member sees the room as they left it, without presence.
       await leave(bob, roomId);
       await send(alice, roomId, "after bob left");
