@@ -293,6 +293,15 @@ for (const backend of BACKENDS) {
       expect(tail.map((e: any) => e.content.history_visibility ?? e.content.body ?? e.content.membership)).toEqual(["joined", "shared", "3", "join"]);
     });
 
+    test("join with custom content: extra body keys reach the member event; membership and profile are the server's", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, { foo: "bar", membership: "leave", displayname: "Not Bob" });
+      const m = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId!)}`);
+      expect(m.foo).toBe("bar");
+      expect(m.membership).toBe("join");
+      expect(m.displayname).not.toBe("Not Bob");
+    });
+
     test("an invite can be rejected after everyone else left the room", async () => {
       const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "private_chat", invite: [bob.userId] })).room_id;
       const room = `/_matrix/client/v3/rooms/${enc(roomId)}`;

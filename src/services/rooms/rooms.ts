@@ -296,10 +296,15 @@ export class Rooms {
     return typeof m === "string" ? m : undefined;
   }
 
-  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[] } = {}): Promise<string> {
+  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[]; extra?: JsonObject } = {}): Promise<string> {
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, opts.via);
     for (const check of this.membershipChecks) await check(roomId, userId);
-    const content: JsonObject = { membership: "join", ...(await this.memberProfile(userId)) };
+    // Other keys of the request body go into the member event (as Synapse); the server sets the
+    // membership, the profile and the restricted-join authoriser.
+    const extra = Object.fromEntries(
+      Object.entries(opts.extra ?? {}).filter(([k]) => !["membership", "reason", "third_party_signed", "join_authorised_via_users_server", "displayname", "avatar_url"].includes(k)),
+    );
+    const content: JsonObject = { ...extra, membership: "join", ...(await this.memberProfile(userId)) };
     if (opts.reason) content.reason = opts.reason;
     if (await this.isRemote(roomId)) {
       const helpers = await this.helperServers(userId, roomId, servers);
