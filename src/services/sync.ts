@@ -414,9 +414,7 @@ export class Sync {
     if (eventFilterMatches(ef, "m.typing")) {
       const users = this.d.typing.typingUsers(roomId);
       const changed = p.since !== undefined && this.d.typing.changedSince(roomId, p.since.typing);
-      // A room sent in full (initial sync, newly joined) always says who types, even nobody (as
-      // Synapse): a client that missed the last change learns the list is empty.
-      if (changed || full) out.push({ type: "m.typing", content: { user_ids: users } });
+      if (changed || (full && users.length > 0)) out.push({ type: "m.typing", content: { user_ids: users } });
     }
     const receipts = p.receipts.get(roomId);
     if (receipts?.length && eventFilterMatches(ef, "m.receipt")) {
