@@ -51,6 +51,11 @@ export function createAccountServices(config: Config, db: Db): AccountServices {
     }
     if (typeof authDict.password !== "string") return { ok: false, errcode: "M_MISSING_PARAM", error: "Missing 'password'" };
     const user = await accounts.resolveLocalUser(named);
+    // Naming someone else is no failed attempt but a refused request (403, as Synapse): a stolen
+    // access token plus the thief's own password must not pass.
+    if (named.toLowerCase() !== spec.userId.toLowerCase() && user?.userId !== spec.userId) {
+      throw new MatrixError("M_FORBIDDEN", "The user in the authentication does not match the user making the request");
+    }
     if (!user || user.userId !== spec.userId) return { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };
     const ok = await accounts.checkPassword(user.userId, authDict.password, spec.ip ?? "unknown");
     return ok ? { ok: true } : { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };

@@ -60,6 +60,12 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     joinedRooms: (userId) => d.rooms.joinedRooms(userId),
     onErasedChanged: () => erasedUsers.invalidate(),
   });
+  // POST /account/deactivate with erase: true (account_deactivation.yaml) erases as the admin API does.
+  d.accounts.accounts.onDeactivated.push(async (userId, opts) => {
+    if (!opts.erase) return;
+    await adminUsers.store.setErased(userId, true, Date.now());
+    erasedUsers.invalidate();
+  });
   const adminRooms = new AdminRooms({ db: d.db, serverName: d.serverName, repo: d.roomsRepo, events: d.events, rooms: d.rooms });
   await adminRooms.init();
   d.rooms.membershipChecks.push((roomId) => adminRooms.checkNotBlocked(roomId));

@@ -326,17 +326,19 @@ export class Presence {
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
+    /** Newly sharing users never seen online: offline, as GET /presence says. */
+    const neverSeen: string[] = [];
     if (ctx.since !== undefined) {
-      // A room newly shared (someone joined one of the user's rooms, or the user joined one): the
-      // presence of the users it brings together, though it did not change in the range.
-      const listed = new Set(rows.map((r) => r.user_id));
+      // Users who newly share a room with the user: their current presence, changed or not.
+      const have = new Set(rows.map((r) => r.user_id));
       for (const u of await this.d.repo.newlySharing(ctx.userId, ctx.since, ctx.to)) {
-        if (listed.has(u)) continue;
-        const row = this.local.get(u)?.row ?? (await this.d.repo.find(u));
-        if (row && row.state !== "offline") rows.push(row);
+        if (have.has(u)) continue;
+        const row = await this.rowOf(u);
+        if (row) rows.push(row);
+        else neverSeen.push(u);
       }
     }
-    if (rows.length === 0) return false;
+    if (rows.length === 0 && neverSeen.length === 0) return false;
     const others = rows.map((r) => r.user_id).filter((u) => u !== ctx.userId);
     const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();
     const now = this.now();
@@ -353,6 +355,7 @@ export class Presence {
       const row = this.local.get(r.user_id)?.row.stream_id === r.stream_id ? this.local.get(r.user_id)!.row : r;
       events.push({ type: "m.presence", sender: r.user_id, content: this.view(row, now) });
     }
+    for (const u of neverSeen) if (eventFilterMatches(f, "m.presence", u)) events.push({ type: "m.presence", sender: u, content: { presence: "offline" } });
     const limited = f?.limit !== undefined ? events.slice(-f.limit) : events;
     if (limited.length === 0) return false;
     body.presence.events.push(...limited);

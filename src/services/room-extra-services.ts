@@ -121,7 +121,17 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
 
   const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: new ReceiptsRepo(db), events, visibility: rooms.visibility });
   const mutualRooms = new MutualRooms(extrasRepo);
-  const roomPreviews = new RoomPreviews({ rooms, roomsRepo: d.roomsRepo, events, visibility: rooms.visibility, repo: extrasRepo, streams: d.streams, notifier: d.notifier, accountData: d.accountData });
+  const roomPreviews = new RoomPreviews({
+    rooms,
+    roomsRepo: d.roomsRepo,
+    events,
+    visibility: rooms.visibility,
+    repo: extrasRepo,
+    streams: d.streams,
+    notifier: d.notifier,
+    receipts: new ReceiptsRepo(db),
+    accountData: d.accountData,
+  });
   d.shutdownHooks.push(() => roomPreviews.close());
 
   return {

@@ -55,7 +55,7 @@ export async function readTimeline(
     scanned += batch.length;
     if (batch.length > 0) {
       cursor = Number(batch[batch.length - 1]!.stream_ordering) - 1;
-      collected.push(...(await visibleRows(d.visibility, userId, applyRoomEventFilter(batch, filter), joinedSince)));
+      collected.push(...(await visibleRows(d, userId, roomId, applyRoomEventFilter(batch, filter), joinedSince)));
     }
     if (batch.length < batchSize) {
       exhausted = true;
@@ -70,13 +70,31 @@ export async function readTimeline(
   return { rows: collected.slice(0, limit).reverse(), limited, to: toInclusive };
 }
 
-async function visibleRows(visibility: Visibility, userId: string, rows: EventRow[], joinedSince: number | undefined): Promise<EventRow[]> {
+async function visibleRows(
+  d: { repo: RoomsRepo; visibility: Visibility },
+  userId: string,
+  roomId: string,
+  rows: EventRow[],
+  joinedSince: number | undefined,
+): Promise<EventRow[]> {
+  const { visibility } = d;
   if (joinedSince === undefined) return visibility.filter(userId, rows);
   // Rows are newest first: those after the user's join come first and are all visible (but
   // for the events of users they ignore).
   const i = rows.findIndex((r) => Number(r.stream_ordering) <= joinedSince);
   if (i < 0) return visibility.withoutIgnored(userId, rows);
-  return [...(await visibility.withoutIgnored(userId, rows.slice(0, i))), ...(await visibility.filter(userId, rows.slice(i)))];
+  const older = rows.slice(i);
+  const shown = new Set((await visibility.filter(userId, older)).map((r) => r.event_id));
+  // Events of the room's current state are shown to a joined member even when sent while they
+  // could not see the room (as Synapse): they know that state anyway, and clients that build the
+  // room from the timeline (matrix-ios-sdk#341) would otherwise miss e.g. a member's join.
+  const hidden = older.filter((r) => !shown.has(r.event_id) && r.state_key !== null && r.rejected_reason === null);
+  if (hidden.length) {
+    const current = await d.repo.currentState(roomId, { keys: hidden.map((r) => [r.type, r.state_key!] as [string, string]) });
+    const currentIds = new Set(current.values());
+    for (const r of hidden) if (currentIds.has(r.event_id)) shown.add(r.event_id);
+  }
+  return [...(await visibility.withoutIgnored(userId, rows.slice(0, i))), ...older.filter((r) => shown.has(r.event_id))];
 }
 
 // ------------------------------------------------------------------ state

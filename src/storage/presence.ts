@@ -81,28 +81,23 @@ export class PresenceRepo {
   }
 
   /**
-   * Users who newly share a room with `userId` in (from, to]: those whose join to one of the user's
-   * rooms is in that range, and every member of a room the user joined in that range.
+   * Users who came to share a room with `userId` in (fromExclusive, toInclusive]: the members of
+   * rooms the user joined then, and those whose member events then are in the user's joined rooms
+   * (still joined now; the user themselves excluded).
    */
-  async newlySharing(userId: string, fromExclusive: number, toInclusive: number): Promise<Set<string>> {
-    const joinedIn = await this.db.all<{ state_key: string }>(
-      `SELECT DISTINCT cs.state_key FROM local_memberships lm
-         JOIN current_state cs ON cs.room_id = lm.room_id AND cs.type = 'm.room.member' AND cs.membership = 'join'
-         JOIN events e ON e.event_id = cs.event_id
-       WHERE lm.user_id = ? AND lm.membership = 'join' AND e.stream_ordering > ? AND e.stream_ordering <= ?
-       LIMIT 1000`,
-      [userId, fromExclusive, toInclusive],
+  async newlySharing(userId: string, fromExclusive: number, toInclusive: number): Promise<string[]> {
+    const rows = await this.db.all<{ user_id: string }>(
+      `SELECT cs.state_key AS user_id FROM local_memberships lm JOIN current_state cs ON cs.room_id = lm.room_id
+         WHERE lm.user_id = ? AND lm.membership = 'join' AND lm.stream_ordering > ? AND lm.stream_ordering <= ?
+           AND cs.type = 'm.room.member' AND cs.membership = 'join'
+       UNION
+       SELECT cs.state_key AS user_id FROM local_memberships lm
+         JOIN events e ON e.room_id = lm.room_id AND e.type = 'm.room.member' AND e.stream_ordering > ? AND e.stream_ordering <= ?
+         JOIN current_state cs ON cs.room_id = e.room_id AND cs.type = 'm.room.member' AND cs.state_key = e.state_key AND cs.membership = 'join'
+         WHERE lm.user_id = ? AND lm.membership = 'join'`,
+      [userId, fromExclusive, toInclusive, fromExclusive, toInclusive, userId],
     );
-    const inNewRooms = await this.db.all<{ state_key: string }>(
-      `SELECT DISTINCT cs.state_key FROM local_memberships lm
-         JOIN current_state cs ON cs.room_id = lm.room_id AND cs.type = 'm.room.member' AND cs.membership = 'join'
-       WHERE lm.user_id = ? AND lm.membership = 'join' AND lm.stream_ordering > ? AND lm.stream_ordering <= ?
-       LIMIT 1000`,
-      [userId, fromExclusive, toInclusive],
-    );
-    const out = new Set([...joinedIn, ...inNewRooms].map((r) => r.state_key));
-    out.delete(userId);
-    return out;
+    return [...new Set(rows.map((r) => r.user_id))].filter((u) => u !== userId);
   }
 
   /** Whether the user is joined to a room some local user is joined to. */

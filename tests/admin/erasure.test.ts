@@ -50,5 +50,21 @@ for (const backend of BACKENDS) {
       await admin.ok("PUT", `/_synapse/admin/v2/users/${enc(dave.userId!)}`, { deactivated: false, password: "new-password" });
       expect((await body(carol)).content.body).toBe("my private thoughts");
     });
+
+    test("a user deactivating their own account with erase: true is erased too", async () => {
+      const erin = await registerUser(s, "er_erin");
+      const frank = await registerUser(s, "er_frank");
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await erin.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+      const said = await send(erin, roomId, "erase me");
+      const first = await erin.post("/_matrix/client/v3/account/deactivate", { erase: true });
+      await erin.ok("POST", "/_matrix/client/v3/account/deactivate", {
+        erase: true,
+        auth: { type: "m.login.password", identifier: { type: "m.id.user", user: erin.userId }, password: "password", session: first.body.session },
+      });
+      await frank.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+      expect((await frank.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(said)}`)).content).toEqual({});
+      expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(said)}`)).content.body).toBe("erase me");
+    });
   });
 }

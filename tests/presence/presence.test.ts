@@ -84,6 +84,37 @@ for (const backend of BACKENDS) {
       expect(presenceOf(bySender, alice.userId!)).toBeUndefined();
     });
 
+    test("an incremental sync carries the presence of users who newly share a room, both ways", async () => {
+      const dave = await registerUser(s, `dave-newly-${backend}`);
+      const erin = await registerUser(s, `erin-newly-${backend}`);
+      await erin.ok("PUT", statusPath(erin.userId!), { presence: "online", status_msg: "here" });
+      const roomId = await createRoom(erin, {});
+      const daveFirst = await sync(dave);
+      // Waits out dave's own coming online, so only the join brings news.
+      const erinFirst = await sync(erin);
+      await dave.ok("PUT", statusPath(dave.userId!), { presence: "online" });
+      const erinMid = await sync(erin, { since: erinFirst.next_batch, timeout: 0 });
+      expect(presenceOf(erinMid, dave.userId!)).toBeUndefined(); // no shared room yet
+      const daveMid = await sync(dave, { since: daveFirst.next_batch, timeout: 0 });
+      await erin.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: dave.userId });
+      await join(dave, roomId);
+      // Dave joined: he gets erin's presence although it did not change.
+      const daveNext = await sync(dave, { since: daveMid.next_batch, timeout: 0 });
+      expect(presenceOf(daveNext, erin.userId!)?.status_msg).toBe("here");
+      // Erin sees dave, who joined her room.
+      const erinNext = await sync(erin, { since: erinMid.next_batch, timeout: 0 });
+      expect(presenceOf(erinNext, dave.userId!)?.presence).toBe("online");
+      // Only once.
+      const daveAfter = await sync(dave, { since: daveNext.next_batch, timeout: 0 });
+      expect(presenceOf(daveAfter, erin.userId!)).toBeUndefined();
+      // A joiner who was never online (no sync, no status) comes as offline.
+      const ghost = await registerUser(s, `ghost-newly-${backend}`);
+      await erin.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/invite`, { user_id: ghost.userId });
+      await ghost.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+      const daveGhost = await sync(dave, { since: daveAfter.next_batch, timeout: 0 });
+      expect(presenceOf(daveGhost, ghost.userId!)?.presence).toBe("offline");
+    });
+
     test("coming online by syncing is no news to the user's own next long-poll", async () => {
       const erin = await registerUser(s, "erin");
       const first = await sync(erin);

@@ -67,12 +67,22 @@ for (const backend of BACKENDS) {
       const before = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&from=${enc(all.messages.start)}`);
       expect(before.chunk).toEqual([]);
       expect(all.presence.find((p: any) => p.content.user_id === bob.userId).content.presence).toBe("online");
+      // Read receipts as m.receipt events (as Synapse): per room, and over every joined room.
+      const lastId = all.messages.chunk.at(-1).event_id;
+      await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(lastId)}`, {});
+      const withReceipt = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/initialSync`);
+      expect(typeof withReceipt.receipts[0].content[lastId]["m.read"][bob.userId!].ts).toBe("number");
+      const global = await alice.ok("GET", "/_matrix/client/v3/initialSync?limit=1");
+      const r = global.receipts.find((x: any) => x.room_id === roomId);
+      expect(r.type).toBe("m.receipt");
+      expect(Object.keys(r.content[lastId]["m.read"])).toEqual([bob.userId!]);
       // A former member sees the room as they left it, without presence.
       await leave(bob, roomId);
       await send(alice, roomId, "after bob left");
       const left = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/initialSync?limit=1`);
       expect(left.membership).toBe("leave");
       expect(left.presence).toEqual([]);
+      expect(left.receipts).toEqual([]);
       expect(left.messages.chunk.map((e: any) => e.type)).toEqual(["m.room.member"]);
     });
 
@@ -167,6 +177,12 @@ for (const backend of BACKENDS) {
       const r = await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(t0.end)}&timeout=0`);
       expect(r.chunk.map((e: any) => e.event_id)).toEqual([e1, e2]);
       expect(r.start).toBe(t0.end);
+      // `limit` (as Synapse) caps the chunk; `end` continues after it. Bad values are 400.
+      const one1 = await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(t0.end)}&timeout=0&limit=1`);
+      expect(one1.chunk.map((e: any) => e.event_id)).toEqual([e1]);
+      expect((await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(one1.end)}&timeout=0`)).chunk.map((e: any) => e.event_id)).toEqual([e2]);
+      expectError(await alice.get("/_matrix/client/v3/events?limit=-1&timeout=0"), 400, "M_INVALID_PARAM");
+      expectError(await alice.get("/_matrix/client/v3/events?limit=abc&timeout=0"), 400, "M_INVALID_PARAM");
 
       const one = await alice.ok("GET", `/_matrix/client/v3/events/${enc(e2)}`);
       expect(one.content.body).toBe("in b");

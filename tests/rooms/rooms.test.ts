@@ -182,6 +182,7 @@ for (const backend of BACKENDS) {
       expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/event/${enc(elsewhere)}`)).content.body).toBe("elsewhere");
       // GET /event of a room one may not read: 404, as for any invisible event (rooms.yaml).
       expectError(await carol.get(`${room}/event/${enc(a)}`), 404, "M_NOT_FOUND");
+      expectError(await carol.get(`${room}/context/${enc(a)}`), 403, "M_FORBIDDEN");
       expectError(await carol.put(`${room}/send/m.room.message/t1`, { body: "x" }), 403, "M_FORBIDDEN");
       // Bad bodies.
       expectError(await bob.request("PUT", `${room}/send/m.room.message/t2`, "[1,2]"), 400, "M_NOT_JSON");
@@ -228,6 +229,12 @@ for (const backend of BACKENDS) {
       expect(ctx.state.some((e: any) => e.type === "m.room.create")).toBe(true);
       const after = await alice.ok("GET", `${room}/messages?dir=f&limit=2&from=${enc(ctx.end)}`);
       expect(after.chunk.map((e: any) => e.content.body)).toEqual(["m15", "m16"]);
+      // Forwards to the live end: `end` is still given, and later picks up what came since.
+      const toLive = await alice.ok("GET", `${room}/messages?dir=f&limit=50&from=${enc(after.end)}`);
+      expect(toLive.chunk.map((e: any) => e.content.body)).toEqual(Array.from({ length: 8 }, (_, i) => `m${17 + i}`));
+      expect(typeof toLive.end).toBe("string");
+      await send(alice, roomId, "later");
+      expect((await alice.ok("GET", `${room}/messages?dir=f&from=${enc(toLive.end)}`)).chunk.map((e: any) => e.content.body)).toEqual(["later"]);
 
       const ev = await alice.ok("GET", `${room}/event/${enc(ids[5]!)}`);
       const t = await alice.ok("GET", `/_matrix/client/v1/rooms/${enc(roomId)}/timestamp_to_event?ts=${ev.origin_server_ts}&dir=f`);
@@ -284,6 +291,29 @@ for (const backend of BACKENDS) {
       const tail = sync.rooms.join[roomId].timeline.events.slice(-4);
       expect(tail.map((e: any) => e.type)).toEqual(["m.room.history_visibility", "m.room.history_visibility", "m.room.message", "m.room.member"]);
       expect(tail.map((e: any) => e.content.history_visibility ?? e.content.body ?? e.content.membership)).toEqual(["joined", "shared", "3", "join"]);
+    });
+
+    test("join with custom content: extra body keys reach the member event; membership and profile are the server's", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, { foo: "bar", membership: "leave", displayname: "Not Bob" });
+      const m = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId!)}`);
+      expect(m.foo).toBe("bar");
+      expect(m.membership).toBe("join");
+      expect(m.displayname).not.toBe("Not Bob");
+    });
+
+    test("an invite can be rejected after everyone else left the room", async () => {
+      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "private_chat", invite: [bob.userId] })).room_id;
+      const room = `/_matrix/client/v3/rooms/${enc(roomId)}`;
+      await alice.ok("POST", `${room}/leave`, {});
+      const before = await bob.ok("GET", "/_matrix/client/v3/sync");
+      expect(before.rooms?.invite?.[roomId]).toBeDefined();
+      await bob.ok("POST", `${room}/leave`, {});
+      const after = await bob.ok("GET", `/_matrix/client/v3/sync?since=${enc(before.next_batch)}`);
+      expect(after.rooms?.leave?.[roomId]).toBeDefined();
+      expect((await bob.ok("GET", "/_matrix/client/v3/sync")).rooms?.invite?.[roomId]).toBeUndefined();
+      // Carol was never invited: still refused.
+      expectError(await carol.post(`${room}/leave`, {}), 403, "M_FORBIDDEN");
     });
 
     test("profile changes reach member events; deactivation leaves rooms", async () => {

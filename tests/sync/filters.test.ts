@@ -44,6 +44,11 @@ for (const backend of BACKENDS) {
       // Invalid filters are refused.
       expectError(await alice.post(`/_matrix/client/v3/user/${enc(alice.userId!)}/filter`, { room: { timeline: { types: "m.room.message" } } }), 400, "M_BAD_JSON");
       expectError(await alice.post(`/_matrix/client/v3/user/${enc(alice.userId!)}/filter`, { event_format: "xml" }), 400, "M_BAD_JSON");
+      // Room and sender lists must hold room and user IDs.
+      for (const bad of [{ room: { timeline: { rooms: ["not_a_room_id"] } } }, { room: { timeline: { senders: ["not_a_sender_id"] } } }, { room: { not_rooms: ["x"] } }, { presence: { not_senders: ["@"] } }]) {
+        expectError(await alice.post(`/_matrix/client/v3/user/${enc(alice.userId!)}/filter`, bad), 400, "M_BAD_JSON");
+      }
+      expect((await alice.post(`/_matrix/client/v3/user/${enc(alice.userId!)}/filter`, { room: { rooms: ["!r:x"], timeline: { senders: ["@u:x"] } } })).status).toBe(200);
 
       // A stored filter used by /sync; unknown IDs fail.
       const roomId = await createRoom(alice, {});

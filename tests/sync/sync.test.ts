@@ -189,6 +189,22 @@ for (const backend of BACKENDS) {
       expect(room.summary["m.joined_member_count"]).toBe(2);
     });
 
+    test("current state sent while a user could not see the room appears in their timeline on rejoining", async () => {
+      const roomId = await createRoom(alice, { preset: "public_chat" });
+      await join(bob, roomId);
+      await setState(alice, roomId, "m.room.history_visibility", { history_visibility: "joined" });
+      const first = await sync(bob);
+      await bob.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
+      await join(carol, roomId);
+      await send(alice, roomId, "while bob was away");
+      await join(bob, roomId);
+      const next = await sync(bob, { since: first.next_batch, timeout: 0 });
+      const tl = next.rooms.join[roomId].timeline.events;
+      // Carol's join is current state: shown; the message is not.
+      expect(tl.some((e: any) => e.type === "m.room.member" && e.state_key === carol.userId && e.content.membership === "join")).toBe(true);
+      expect(bodies(tl)).toEqual([]);
+    });
+
     test("full_state returns the whole state on an incremental sync, without waiting", async () => {
       const roomId = await createRoom(alice, { name: "Full" });
       const { next_batch } = await sync(alice);

@@ -39,6 +39,8 @@ export function roomExtrasRoutes(app: App, svc: Services): void {
         roomId: roomId === null ? undefined : roomIdParam(roomId),
         from: strQuery(q, "from"),
         timeoutMs: intQuery(q, "timeout"),
+        // Not in peeking_events.yaml, but Synapse honours it: validated, and caps the chunk.
+        limit: intQuery(q, "limit"),
         signal: request.signal,
       });
     });

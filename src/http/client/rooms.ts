@@ -162,13 +162,13 @@ export function roomRoutes(app: App, svc: Services): void {
     app.post(`${p}/rooms/:roomId/join`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = objectBody(body);
-      return { room_id: await rooms.join(who.userId, roomIdParam(params.roomId), { reason: optString(b, "reason") }) };
+      return { room_id: await rooms.join(who.userId, roomIdParam(params.roomId), { reason: optString(b, "reason"), extra: b }) };
     });
     app.post(`${p}/join/:roomIdOrAlias`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request, { refuseSuspended: true });
       const b = objectBody(body);
       const target = nonEmpty(params.roomIdOrAlias, "room ID or alias");
-      return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason"), via: viaServers(request) }) };
+      return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason"), via: viaServers(request), extra: b }) };
     });
     app.post(`${p}/knock/:roomIdOrAlias`, async ({ request, params, body }) => {
       const who = await authenticate(svc, request, { refuseSuspended: true });

@@ -273,12 +273,8 @@ export class AdminUsers {
   /** POST /_synapse/admin/v1/deactivate/{userId}. */
   async deactivate(userId: string, erase: boolean): Promise<{ id_server_unbind_result: "success" }> {
     await this.get(userId);
-    const r = await this.d.accounts.deactivate(userId, { erase });
-    if (erase) {
-      await this.store.setErased(userId, true, this.now());
-      this.d.onErasedChanged?.();
-    }
-    return r;
+    // Erasure is recorded by the deactivation hook (createAdminServices), as for the client API.
+    return this.d.accounts.deactivate(userId, { erase });
   }
 
   /** POST /_synapse/admin/v1/reset_password/{userId}. */

@@ -45,6 +45,14 @@ function strings(v: unknown, path: string): string[] | undefined {
   return v as string[];
 }
 
+/** A list of IDs with this sigil (room IDs "!", user IDs "@"), as Synapse's filter schema checks. */
+function ids(v: unknown, path: string, sigil: "!" | "@"): string[] | undefined {
+  const list = strings(v, path);
+  const bad = list?.find((x) => !x.startsWith(sigil) || x.length < 2);
+  if (bad !== undefined) throw new MatrixError("M_BAD_JSON", `${path} must list ${sigil === "!" ? "room" : "user"} IDs; got ${JSON.stringify(bad)}`);
+  return list;
+}
+
 function bool(v: unknown, path: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== "boolean") throw new MatrixError("M_BAD_JSON", `${path} must be a boolean`);
@@ -61,8 +69,8 @@ export function parseEventFilter(v: unknown, path: string): EventFilter | undefi
   }
   f.types = strings(v.types, `${path}.types`);
   f.not_types = strings(v.not_types, `${path}.not_types`);
-  f.senders = strings(v.senders, `${path}.senders`);
-  f.not_senders = strings(v.not_senders, `${path}.not_senders`);
+  f.senders = ids(v.senders, `${path}.senders`, "@");
+  f.not_senders = ids(v.not_senders, `${path}.not_senders`, "@");
   return f;
 }
 
@@ -72,8 +80,8 @@ export function parseRoomEventFilter(v: unknown, path: string): RoomEventFilter 
   const o = v as Record<string, unknown>;
   return {
     ...base,
-    rooms: strings(o.rooms, `${path}.rooms`),
-    not_rooms: strings(o.not_rooms, `${path}.not_rooms`),
+    rooms: ids(o.rooms, `${path}.rooms`, "!"),
+    not_rooms: ids(o.not_rooms, `${path}.not_rooms`, "!"),
     contains_url: bool(o.contains_url, `${path}.contains_url`),
     lazy_load_members: bool(o.lazy_load_members, `${path}.lazy_load_members`),
     include_redundant_members: bool(o.include_redundant_members, `${path}.include_redundant_members`),
@@ -95,8 +103,8 @@ export function parseSyncFilter(v: unknown): SyncFilter {
     if (!isObject(v.room)) throw new MatrixError("M_BAD_JSON", "room must be an object");
     const r = v.room;
     f.room = {
-      rooms: strings(r.rooms, "room.rooms"),
-      not_rooms: strings(r.not_rooms, "room.not_rooms"),
+      rooms: ids(r.rooms, "room.rooms", "!"),
+      not_rooms: ids(r.not_rooms, "room.not_rooms", "!"),
       include_leave: bool(r.include_leave, "room.include_leave"),
       timeline: parseRoomEventFilter(r.timeline, "room.timeline"),
       state: parseRoomEventFilter(r.state, "room.state"),

@@ -14,7 +14,9 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidEventId } from "../../protocol/ids.ts";
+import type { ReceiptsRepo } from "../../storage/receipts.ts";
 import type { RoomExtrasRepo } from "../../storage/room-extras.ts";
+import { receiptContent } from "../sync-common.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { AccountData } from "../account-data.ts";
 import type { Notifier } from "../notifier.ts";
@@ -46,6 +48,8 @@ export interface RoomPreviewsDeps {
   notifier: Notifier;
   /** The user's account data changes, for the deprecated global /events stream. */
   accountData?: Pick<AccountData, "changes">;
+  /** Read receipts (m.receipt events in initialSync, as Synapse). */
+  receipts: ReceiptsRepo;
 }
 
 export interface RoomInfo {
@@ -55,6 +59,8 @@ export interface RoomInfo {
   state?: ClientEvent[];
   /** Presence of the room's members (as Synapse; not in room_initial_sync.yaml). */
   presence?: object[];
+  /** The room's read receipts as m.receipt events (as Synapse; not in room_initial_sync.yaml). */
+  receipts?: JsonObject[];
   visibility?: "public" | "private";
   account_data?: JsonObject[];
   invite?: ClientEvent;
@@ -106,6 +112,7 @@ export class RoomPreviews {
       messages,
       state,
       presence: m?.membership === "join" ? await this.presence(viewer.userId, joined) : [],
+      receipts: m?.membership === "join" ? await this.receiptEvents(viewer.userId, [roomId]) : [],
       visibility: room && Number(room.is_public) === 1 ? "public" : "private",
       account_data: (await this.d.repo.roomAccountData(viewer.userId, roomId)).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject })),
     };
@@ -114,7 +121,7 @@ export class RoomPreviews {
   }
 
   /** GET /initialSync (deprecated): every room of the user, the end token, global account data. */
-  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: object[]; account_data: JsonObject[] }> {
+  async initialSync(viewer: Viewer, opts: { limit?: number; archived?: boolean }): Promise<{ end: string; rooms: RoomInfo[]; presence: object[]; receipts: JsonObject[]; account_data: JsonObject[] }> {
     const end = encodeStreamToken(this.d.streams.current());
     const wanted = opts.archived ? ["join", "invite", "leave", "ban"] : ["join", "invite"];
     const memberships = await this.d.roomsRepo.localMemberships(viewer.userId, { memberships: wanted });
@@ -141,7 +148,22 @@ export class RoomPreviews {
       }
     }
     const accountData = (await this.d.repo.roomAccountData(viewer.userId, "")).map((r) => ({ type: r.type, content: JSON.parse(r.content) as JsonObject }));
-    return { end, rooms, presence: await this.presence(viewer.userId), account_data: accountData };
+    const joinedRooms = memberships.filter((m) => m.membership === "join").map((m) => m.room_id);
+    const receipts = await this.receiptEvents(viewer.userId, joinedRooms);
+    return { end, rooms, presence: await this.presence(viewer.userId), receipts, account_data: accountData };
+  }
+
+  /** m.receipt events (with room_id) of these rooms; private receipts only the user's own. */
+  private async receiptEvents(userId: string, roomIds: string[]): Promise<JsonObject[]> {
+    if (roomIds.length === 0) return [];
+    const byRoom = new Map<string, Awaited<ReturnType<ReceiptsRepo["listForRooms"]>>>();
+    for (const r of await this.d.receipts.listForRooms(roomIds, this.d.streams.current())) {
+      if (r.receipt_type === "m.read.private" && r.user_id !== userId) continue;
+      let list = byRoom.get(r.room_id);
+      if (!list) byRoom.set(r.room_id, (list = []));
+      list.push(r);
+    }
+    return [...byRoom].map(([roomId, rows]) => ({ type: "m.receipt", room_id: roomId, content: receiptContent(rows) as JsonObject }));
   }
 
   // ------------------------------------------------------------------ /events
@@ -152,7 +174,7 @@ export class RoomPreviews {
    */
   async events(
     viewer: Viewer,
-    opts: { roomId?: string; from?: string; timeoutMs?: number; signal?: AbortSignal },
+    opts: { roomId?: string; from?: string; timeoutMs?: number; limit?: number; signal?: AbortSignal },
   ): Promise<{ start: string; end: string; chunk: ClientEvent[] }> {
     let from = this.d.streams.current();
     if (opts.from !== undefined) {
@@ -178,7 +200,7 @@ export class RoomPreviews {
     const deadline = Date.now() + Math.max(0, Math.min(opts.timeoutMs ?? DEFAULT_EVENTS_TIMEOUT_MS, MAX_EVENTS_TIMEOUT_MS));
     for (;;) {
       const to = this.d.streams.current();
-      const { rows, end } = await this.collect(viewer.userId, rooms, from, to);
+      const { rows, end } = await this.collect(viewer.userId, rooms, from, to, opts.limit);
       const extra: ClientEvent[] = [];
       if (opts.roomId === undefined && this.d.accountData && end > from) {
         for (const a of await this.d.accountData.changes(viewer.userId, from, end)) {
@@ -202,12 +224,13 @@ export class RoomPreviews {
   }
 
   /** Visible events of `rooms` in (from, to], oldest first, at most MAX_EVENTS_CHUNK; `end` where the next call starts. */
-  private async collect(userId: string, rooms: string[], from: number, to: number): Promise<{ rows: EventRow[]; end: number }> {
+  private async collect(userId: string, rooms: string[], from: number, to: number, limit = MAX_EVENTS_CHUNK): Promise<{ rows: EventRow[]; end: number }> {
     if (to <= from) return { rows: [], end: to };
-    let all = await this.d.repo.eventsInRooms(rooms, from, to, MAX_EVENTS_CHUNK + 1);
+    const max = Math.max(1, Math.min(limit, MAX_EVENTS_CHUNK));
+    let all = await this.d.repo.eventsInRooms(rooms, from, to, max + 1);
     let end = to;
-    if (all.length > MAX_EVENTS_CHUNK) {
-      all = all.slice(0, MAX_EVENTS_CHUNK);
+    if (all.length > max) {
+      all = all.slice(0, max);
       end = Number(all[all.length - 1]!.stream_ordering);
     }
     return { rows: await this.d.visibility.filter(userId, all), end };

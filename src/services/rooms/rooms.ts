@@ -303,11 +303,16 @@ export class Rooms {
     return typeof m === "string" ? m : undefined;
   }
 
-  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[] } = {}): Promise<string> {
+  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[]; extra?: JsonObject } = {}): Promise<string> {
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, opts.via);
     for (const check of this.membershipChecks) await check(roomId, userId);
     for (const check of this.joinChecks) await check(roomId, userId);
-    const content: JsonObject = { membership: "join", ...(await this.memberProfile(userId)) };
+    // Other keys of the request body go into the member event (as Synapse); the server sets the
+    // membership, the profile and the restricted-join authoriser.
+    const extra = Object.fromEntries(
+      Object.entries(opts.extra ?? {}).filter(([k]) => !["membership", "reason", "third_party_signed", "join_authorised_via_users_server", "displayname", "avatar_url"].includes(k)),
+    );
+    const content: JsonObject = { ...extra, membership: "join", ...(await this.memberProfile(userId)) };
     if (opts.reason) content.reason = opts.reason;
     if (await this.isRemote(roomId)) {
       const helpers = await this.helperServers(userId, roomId, servers);
@@ -409,8 +414,13 @@ export class Rooms {
         if (m && (m.membership === "leave" || m.membership === "ban")) return;
         throw new MatrixError("M_FORBIDDEN", "You are not in this room");
       }
-      await this.d.remote!.membership(userId, roomId, await this.helperServers(userId, roomId, []), "leave", reason);
-      return;
+      const helpers = await this.helperServers(userId, roomId, []);
+      // A room whose state this server holds, with nobody elsewhere to ask (e.g. a local room
+      // everyone has left since the invite): the rejection is sent here, as in a room we are in.
+      if (helpers.length > 0 || !(await this.events.roomVersion(roomId))) {
+        await this.d.remote!.membership(userId, roomId, helpers, "leave", reason);
+        return;
+      }
     }
     await this.requireRoom(roomId);
     const current = await this.membershipOf(roomId, userId);
@@ -754,7 +764,10 @@ export class Rooms {
       }
     }
     const page: MessagesPage = { chunk: await toClientEvents(this.events, chunk, viewer), start };
-    if (!exhausted || chunk.length === limit || opts.alwaysEnd) page.end = encodeTopoToken(cursor);
+    // Forwards, the live end of the room is not the end of what may come: `end` continues there
+    // (as Synapse), unless the page stopped at `to` or where the user's view ends (they left).
+    const live = opts.dir === "f" && !toGap && point.upTo === undefined;
+    if (!exhausted || chunk.length === limit || opts.alwaysEnd || live) page.end = encodeTopoToken(cursor);
     if (opts.filter?.lazy_load_members && chunk.length) page.state = await this.lazyMembers(viewer, roomId, chunk);
     return page;
   }
@@ -777,6 +790,8 @@ export class Rooms {
     limit: number,
     filter?: RoomEventFilter,
   ): Promise<{ event: ClientEvent; events_before: ClientEvent[]; events_after: ClientEvent[]; start: string; end: string; state: ClientEvent[] }> {
+    // Users who may not read the room get 403 here (as Synapse); GET /event answers 404 instead.
+    await this.readPoint(viewer.userId, roomId);
     const event = await this.getEvent(viewer, roomId, eventId);
     const row = (await this.d.repo.findEvent(eventId))!;
     const before = Math.floor(limit / 2);
