@@ -414,7 +414,9 @@ export class Sync {
     if (eventFilterMatches(ef, "m.typing")) {
       const users = this.d.typing.typingUsers(roomId);
       const changed = p.since !== undefined && this.d.typing.changedSince(roomId, p.since.typing);
-      if (changed || (full && users.length > 0)) out.push({ type: "m.typing", content: { user_ids: users } });
+      // A room sent in full says who types when anyone typed there lately, even nobody now (as
+      // Synapse): a client whose earlier syncs missed the stop learns the list is empty.
+      if (changed || (full && (users.length > 0 || this.d.typing.hasActivity(roomId)))) out.push({ type: "m.typing", content: { user_ids: users } });
     }
     const receipts = p.receipts.get(roomId);
     if (receipts?.length && eventFilterMatches(ef, "m.receipt")) {

@@ -106,6 +106,11 @@ export class Typing {
     return this.serial;
   }
 
+  /** Whether anyone typed in the room since the server started (its list may be empty now). */
+  hasActivity(roomId: string): boolean {
+    return this.rooms.has(roomId);
+  }
+
   /** Who is typing in a room now. */
   typingUsers(roomId: string): string[] {
     return [...(this.rooms.get(roomId)?.users.keys() ?? [])];
