@@ -166,6 +166,7 @@ for (const backend of BACKENDS) {
       expect(redacted.content).toEqual({});
       expect(redacted.unsigned.redacted_because.event_id).toBe(r.event_id);
       expect(redacted.unsigned.redacted_because.content.reason).toBe("oops");
+      expect(redacted.unsigned.redacted_by).toBe(r.event_id); // as Synapse adds it
       // Bob cannot redact alice's message (PL 0 < redact 50): refused, and nothing is stored.
       const fromAlice = await send(alice, roomId, "alice says");
       const before = (await bob.ok("GET", `${room}/messages?dir=b&limit=1`)).chunk[0].event_id;

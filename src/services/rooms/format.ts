@@ -60,6 +60,8 @@ export async function toClientEvents(
     }
     if (row.redacted_by) {
       ev = { ...(redactEvent(ev, rv) as RoomEvent), event_id: row.event_id };
+      // redacted_by as Synapse gives it beside the spec's redacted_because (older clients read it).
+      unsigned.redacted_by = row.redacted_by;
       const because = extra.get(row.redacted_by);
       if (because) unsigned.redacted_because = clientFormat(because, { withRoomId: true, now }) as unknown as JsonObject;
     }
