@@ -100,7 +100,8 @@ for (const backend of BACKENDS) {
       expectError(r, 404, "M_NOT_FOUND");
       assertMatchesSpec("client-server/profile", "GET", "/profile/{userId}", 404, r.body);
       expectError(await anon.get(`${P}/@nobody:${s.serverName}/displayname`), 404, "M_NOT_FOUND");
-      expectError(await anon.get(`${P}/@someone:remote.example`), 404, "M_NOT_FOUND");
+      // A remote user's profile is asked of their server (issue 17); one that cannot be reached is 502, as Synapse answers.
+      expectError(await anon.get(`${P}/@someone:remote.example`), 502, "M_UNKNOWN");
       expectError(await anon.get(`${P}/not-a-user-id`), 400, "M_INVALID_PARAM");
     });
 
