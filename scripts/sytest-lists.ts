@@ -4,8 +4,8 @@
 // added to the whitelist (tests are never removed from it by this script: a whitelisted test that
 // fails is a regression to fix, not to forget). expected-failures.txt is rewritten to hold every test
 // that failed or was skipped in the run and is not whitelisted, each with its reason: kept from the
-// file when it had one, else taken from a notes file ("<file> :: <test name> :: <reason>" or
-// "<test name> :: <reason>" lines), else the first diagnostic line of the run, marked "not yet fixed".
+// file when it had one, else taken from a notes file ("<file> :: <test name> :: <reason>",
+// "<test name> :: <reason>" or "<test name> — <reason>" lines), else the first diagnostic line of the run, marked "not yet fixed".
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
@@ -69,7 +69,7 @@ if (existsSync(XF)) {
 for (const f of notesFiles) {
   for (const l of readFileSync(f, "utf8").split("\n")) {
     if (l.startsWith("#")) continue;
-    const parts = l.split(" :: ").map((p) => p.trim());
+    const parts = (l.includes(" :: ") ? l.split(" :: ") : l.split(" — ")).map((p) => p.trim());
     if (parts.length === 3) reasons.set(parts[1]!, parts[2]!);
     else if (parts.length === 2) reasons.set(parts[0]!, parts[1]!);
   }
