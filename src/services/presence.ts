@@ -326,7 +326,7 @@ export class Presence {
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
-    /** Newly sharing users never seen online: offline, as GET /presence says. */
+    /** Newly sharing local users never seen online: offline, as GET /presence says. */
     const neverSeen: string[] = [];
     if (ctx.since !== undefined) {
       // Users who newly share a room with the user: their current presence, changed or not.
@@ -335,7 +335,9 @@ export class Presence {
         if (have.has(u)) continue;
         const row = await this.rowOf(u);
         if (row) rows.push(row);
-        else neverSeen.push(u);
+        // A local user never seen online is offline; a remote user's presence comes from their
+        // server (it sends it to the newly shared room's members), not from a guess here.
+        else if (this.isLocal(u)) neverSeen.push(u);
       }
     }
     if (rows.length === 0 && neverSeen.length === 0) return false;

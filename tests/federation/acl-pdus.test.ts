@@ -1,8 +1,9 @@
 // Server ACLs on PDUs (issue 17, root cause 6): an event sent by a server the room's
 // m.room.server_acl denies is refused (an error for it in the /send answer) and never stored.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
+import { federatedPair } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
@@ -14,9 +15,7 @@ for (const backend of BACKENDS) {
     let alice: TestClient;
     let bob: TestClient;
     beforeAll(async () => {
-      [hs1, hs2] = (await startFederatingServers(2, { backend })) as [FederatingServer, FederatingServer];
-      alice = await registerUser(hs1, "alice");
-      bob = await registerUser(hs2, "bob");
+      ({ hs1, hs2, alice, bob } = await federatedPair({ backend }));
     }, 60000);
     afterAll(async () => {
       await hs1?.stop();

@@ -3,8 +3,9 @@
 // start of what this server has asks the room's other servers for more. The first /sync after a
 // remote join says limited: true when older history exists.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
+import { federatedPair } from "../helpers/suite.ts";
 
 const enc = encodeURIComponent;
 
@@ -15,9 +16,7 @@ for (const backend of BACKENDS) {
     let alice: TestClient;
     let bob: TestClient;
     beforeAll(async () => {
-      [hs1, hs2] = (await startFederatingServers(2, { backend })) as [FederatingServer, FederatingServer];
-      alice = await registerUser(hs1, "alice");
-      bob = await registerUser(hs2, "bob");
+      ({ hs1, hs2, alice, bob } = await federatedPair({ backend }));
     }, 60000);
     afterAll(async () => {
       await hs1?.stop();

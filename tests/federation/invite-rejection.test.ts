@@ -2,8 +2,9 @@
 // 6): the invitee still gets rid of it. The rejection is recorded locally as an out-of-band leave
 // event after the invite, and the room moves to the leave section of their /sync with that event.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
+import { federatedPair } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
@@ -15,9 +16,7 @@ for (const backend of BACKENDS) {
     let alice: TestClient;
     let bob: TestClient;
     beforeAll(async () => {
-      [hs1, hs2] = (await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 100 } } })) as [FederatingServer, FederatingServer];
-      alice = await registerUser(hs1, "alice");
-      bob = await registerUser(hs2, "bob");
+      ({ hs1, hs2, alice, bob } = await federatedPair({ backend, config: { federation: { retry_min_interval_ms: 100 } } }));
     }, 60000);
     afterAll(async () => {
       await hs1?.stop();

@@ -3,7 +3,8 @@
 // changed presence since they last synced.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
+import { federatedPair } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
@@ -15,9 +16,7 @@ for (const backend of BACKENDS) {
     let alice: TestClient;
     let bob: TestClient;
     beforeAll(async () => {
-      [hs1, hs2] = (await startFederatingServers(2, { backend })) as [FederatingServer, FederatingServer];
-      alice = await registerUser(hs1, "alice");
-      bob = await registerUser(hs2, "bob");
+      ({ hs1, hs2, alice, bob } = await federatedPair({ backend }));
     }, 60000);
     afterAll(async () => {
       await hs1?.stop();
@@ -75,9 +74,7 @@ describe(`presence that arrives before the room it is for [${backend}]`, () => {
   let bob: TestClient;
   beforeAll(async () => {
     // hs1 sends no presence of its own: the only presence hs2 gets is the one injected below.
-    [hs1, hs2] = (await startFederatingServers(2, { backend, config: (i) => (i === 0 ? { presence: { enabled: false } } : {}) })) as [FederatingServer, FederatingServer];
-    alice = await registerUser(hs1, "alice");
-    bob = await registerUser(hs2, "bob");
+    ({ hs1, hs2, alice, bob } = await federatedPair({ backend, config: (i) => (i === 0 ? { presence: { enabled: false } } : {}) }));
   }, 60000);
   afterAll(async () => {
     await hs1?.stop();

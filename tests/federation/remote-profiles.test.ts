@@ -3,8 +3,9 @@
 // field is unset answers 200 without it (404 only for unknown users), so that the asking server
 // does not take the whole profile for missing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { expectError, type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
+import { federatedPair } from "../helpers/suite.ts";
 import { FederationError } from "../../src/services/federation/client.ts";
 
 const enc = encodeURIComponent;
@@ -16,9 +17,7 @@ for (const backend of BACKENDS) {
     let alice: TestClient;
     let bob: TestClient;
     beforeAll(async () => {
-      [hs1, hs2] = (await startFederatingServers(2, { backend })) as [FederatingServer, FederatingServer];
-      alice = await registerUser(hs1, "alice");
-      bob = await registerUser(hs2, "bob");
+      ({ hs1, hs2, alice, bob } = await federatedPair({ backend }));
     }, 60000);
     afterAll(async () => {
       await hs1?.stop();
