@@ -149,6 +149,24 @@ for (const backend of BACKENDS) {
       expect(stateOf(us, "m.room.power_levels").content.users).toEqual({});
     });
 
+    test("up to v11 the new room's predecessor names the old room's tombstone", async () => {
+      const oldId = await createRoom(alice, { room_version: "10", preset: "public_chat" });
+      await send(alice, oldId, "before the upgrade");
+      const r = await upgrade(alice, oldId, { new_version: "2" });
+      expect(r.status).toBe(200);
+      const newId = r.body.replacement_room;
+      const tomb = stateOf(await state(alice, oldId), "m.room.tombstone");
+      expect(tomb.content.replacement_room).toBe(newId);
+      const create = stateOf(await state(alice, newId), "m.room.create");
+      expect(create.content).toMatchObject({ room_version: "2", predecessor: { room_id: oldId, event_id: tomb.event_id } });
+      // The tombstone follows the room's latest event and is the first of the old room's last events.
+      const sy = await sync(alice, { filter: { room: { rooms: [oldId], timeline: { limit: 3 } } } });
+      const types = sy.rooms.join[oldId].timeline.events.map((e: any) => e.type);
+      expect(types.slice(-2)).toEqual(["m.room.tombstone", "m.room.power_levels"]);
+      const ev = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(oldId)}/event/${enc(tomb.event_id)}`);
+      expect(ev.type).toBe("m.room.tombstone");
+    });
+
     test("an upgrader below the level needed to copy state holds it during the copy only", async () => {
       const oldId = await createRoom(alice, {
         room_version: "10",

@@ -61,6 +61,15 @@ export interface PersistedEvent {
 }
 
 /** Hooks run inside the persisting transaction (push actions) and after commit (federation, appservices). */
+/** A local event built and authorised by `RoomEvents.prepare`, not yet stored. */
+export interface PreparedEvent {
+  eventId: string;
+  roomId: string;
+  rv: RoomVersion;
+  event: RoomEvent;
+  ownKey?: string;
+}
+
 export interface EventHooks {
   inTransaction: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
   afterPersist: Array<(ev: RoomEvent, stream: number) => void>;
@@ -288,9 +297,8 @@ export class RoomEvents {
     creator: string,
     createContent: JsonObject,
     rest: (roomId: string) => LocalEventInput[],
-    opts: { txn?: { deviceId: string; txnId: string } } = {},
+    opts: { txn?: { deviceId: string; txnId: string }; roomId?: string } = {},
   ): Promise<string> {
-    void opts;
     assertClientEventJson({ type: "m.room.create", stateKey: "", content: createContent });
     // v12 room IDs are the create event's hash: two rooms created with the same content in the
     // same millisecond would collide, so create timestamps are kept strictly increasing.
@@ -304,7 +312,7 @@ export class RoomEvents {
       );
       roomId = roomIdFromCreateEvent(create, rv);
     } else {
-      roomId = `!${randomString(18)}:${this.d.serverName}`;
+      roomId = opts.roomId ?? this.newRoomId();
       create = this.signed(
         { room_id: roomId, type: "m.room.create", state_key: "", sender: creator, content: createContent, origin_server_ts: ts, depth: 1, prev_events: [], auth_events: [] },
         rv,
@@ -323,6 +331,11 @@ export class RoomEvents {
       for (const input of inputs) await this.buildAndPersist(input, rv);
     });
     return roomId;
+  }
+
+  /** A fresh room ID for room versions whose ID is not derived from the create event (v1–v11). */
+  newRoomId(): string {
+    return `!${randomString(18)}:${this.d.serverName}`;
   }
 
   /** Hashes and signs an unsigned event with this server's key (v1–v2: assigns an event ID). */
@@ -388,8 +401,49 @@ export class RoomEvents {
     return { template, authState, ownKey };
   }
 
+  /**
+   * Builds, signs and authorises a local event without storing it, so that its event ID is known
+   * before it is sent with `sendPrepared` (a room upgrade names the old room's tombstone in the new
+   * room's m.room.create before the tombstone is sent).
+   */
+  async prepare(input: LocalEventInput): Promise<PreparedEvent> {
+    assertClientEventJson(input);
+    return this.roomLocks.run(input.roomId, async () => {
+      const room = await this.d.repo.findRoom(input.roomId);
+      if (!room) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+      const rv = getRoomVersion(room.room_version);
+      const built = await this.buildChecked(input, rv);
+      return { eventId: built.event.event_id, roomId: input.roomId, rv, event: built.event, ownKey: built.ownKey };
+    });
+  }
+
+  /**
+   * Stores an event made by `prepare`. It is authorised again against the room's current state
+   * (which may have moved on since); its prev_events stay those it was built with.
+   */
+  async sendPrepared(p: PreparedEvent): Promise<PersistedEvent> {
+    return this.roomLocks.run(p.roomId, async () => {
+      const keys = authTypesForEvent(p.event, p.rv, { includeCreate: true }).map(parseStateMapKey);
+      if (p.ownKey !== undefined && !keys.some(([t, s]) => stateMapKey(t, s) === p.ownKey)) keys.push(parseStateMapKey(p.ownKey));
+      const authState = await this.currentStateEvents(p.roomId, keys);
+      const result = checkAuth(p.event, authState, p.rv);
+      if (!result.allowed) throw new MatrixError("M_FORBIDDEN", `Not allowed: ${result.reason}`);
+      const replaces = p.ownKey !== undefined ? authState.get(p.ownKey)?.event_id : undefined;
+      return this.persist(p.event, p.rv, { replaces, authState });
+    });
+  }
+
   /** Must be called under the room lock. */
   private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
+    const { event, authState, replaces } = await this.buildChecked(input, rv);
+    return this.persist(event, rv, { txn: input.txn, replaces, authState });
+  }
+
+  /** A local event built, signed and allowed by the auth rules and the local checks. Under the room lock. */
+  private async buildChecked(
+    input: LocalEventInput,
+    rv: RoomVersion,
+  ): Promise<{ event: RoomEvent; authState: Map<string, RoomEvent>; ownKey?: string; replaces?: string }> {
     const { template, authState, ownKey } = await this.buildTemplate(input, rv);
     const pdu = this.signed(template, rv);
     const sizeIssues = checkPduSize(pdu, rv);
@@ -406,7 +460,7 @@ export class RoomEvents {
     if (this.policySign) event = await this.policySign(event, rv, roomIdOf(event, rv));
 
     const replaces = ownKey !== undefined ? authState.get(ownKey)?.event_id : undefined;
-    return this.persist(event, rv, { txn: input.txn, replaces, authState });
+    return { event, authState, ownKey, replaces };
   }
 
   /**

@@ -2,7 +2,8 @@
 // room_upgrades.yaml):
 //   1. the upgrader needs the power to send m.room.tombstone in the old room (403 M_FORBIDDEN);
 //      an unknown version is 400 M_UNSUPPORTED_ROOM_VERSION;
-//   2. a new room whose m.room.create has `predecessor` {room_id, event_id of the last known event},
+//   2. a new room whose m.room.create has `predecessor` {room_id, event_id of the last known event:
+//      the tombstone of step 5, built beforehand, when the new room's ID is not derived from it},
 //      the new `room_version`, the old room's `type` and `m.federate`, and `additional_creators`
 //      when the new version has them (never copied: they must be given again);
 //   3. the recommended state is copied (server ACL, encryption, name, avatar, topic, guest access,
@@ -26,7 +27,7 @@ import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import type { AccountData } from "../account-data.ts";
-import type { LocalEventInput, RoomEvents } from "./events.ts";
+import type { LocalEventInput, PreparedEvent, RoomEvents } from "./events.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 const log = logger("rooms");
@@ -79,6 +80,10 @@ function portJoinRules(content: JsonObject, rv: RoomVersion): JsonObject {
   return ok ? clone(content) : { join_rule: "invite" };
 }
 
+function tombstoneInput(userId: string, roomId: string, newRoomId: string): LocalEventInput {
+  return { roomId, sender: userId, type: "m.room.tombstone", stateKey: "", content: { body: "This room has been replaced", replacement_room: newRoomId } };
+}
+
 export class RoomUpgrades {
   private readonly locks = new KeyedMutex();
 
@@ -112,9 +117,22 @@ export class RoomUpgrades {
       throw new MatrixError("M_FORBIDDEN", "You do not have the power to upgrade this room (m.room.tombstone)");
     }
 
-    // 2. The new room's create event.
-    const last = await this.d.roomsRepo.lastEventAtOrBefore(roomId, Number.MAX_SAFE_INTEGER);
-    const createContent: JsonObject = { room_version: rv.id, predecessor: last ? { room_id: roomId, event_id: last.event_id } : { room_id: roomId } };
+    // 2. The new room's create event. Where the new room's ID does not hash its create event
+    // (v1–v11), the tombstone (step 5) is built first and is the "last known event" the
+    // predecessor names, as Synapse does; a v12+ room ID depends on the create event, so there the
+    // predecessor names the old room's latest event before the upgrade.
+    let tombstone: PreparedEvent | undefined;
+    let chosenRoomId: string | undefined;
+    let predecessor: JsonObject;
+    if (!rv.roomIdFromCreateEvent) {
+      chosenRoomId = events.newRoomId();
+      tombstone = await events.prepare(tombstoneInput(userId, roomId, chosenRoomId));
+      predecessor = { room_id: roomId, event_id: tombstone.eventId };
+    } else {
+      const last = await this.d.roomsRepo.lastEventAtOrBefore(roomId, Number.MAX_SAFE_INTEGER);
+      predecessor = last ? { room_id: roomId, event_id: last.event_id } : { room_id: roomId };
+    }
+    const createContent: JsonObject = { room_version: rv.id, predecessor };
     if (!rv.implicitRoomCreator) createContent.creator = userId;
     if (typeof oldCreate.content["type"] === "string") createContent.type = oldCreate.content["type"];
     if (oldCreate.content["m.federate"] === false) createContent["m.federate"] = false;
@@ -162,7 +180,7 @@ export class RoomUpgrades {
       for (const u of bans) out.push(st("m.room.member", { membership: "ban" }, u));
       if (initialPl !== finalPl) out.push(st("m.room.power_levels", finalPl));
       return out;
-    });
+    }, { roomId: chosenRoomId });
 
     // 4. Aliases and the directory listing follow the room.
     await this.d.repo.moveLocalAliases(roomId, newRoomId, this.d.serverName);
@@ -173,13 +191,8 @@ export class RoomUpgrades {
     }
 
     // 5. The tombstone.
-    await events.send({
-      roomId,
-      sender: userId,
-      type: "m.room.tombstone",
-      stateKey: "",
-      content: { body: "This room has been replaced", replacement_room: newRoomId },
-    });
+    if (tombstone) await events.sendPrepared(tombstone);
+    else await events.send(tombstoneInput(userId, roomId, newRoomId));
 
     // 6. Discourage further use of the old room; it no longer advertises the moved aliases.
     const restricted = Math.max(50, oldPl.usersDefault + 1);
