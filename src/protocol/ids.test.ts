@@ -11,6 +11,7 @@ import {
   isValidNamespacedId,
   isValidOpaqueId,
   isValidRoomAlias,
+  isOpaqueRoomId,
   isValidRoomId,
   isValidServerName,
   isValidUserId,
@@ -135,6 +136,11 @@ describe("room IDs", () => {
     for (const s of ["!" + HASH.slice(1), "!" + HASH + "A", "!" + HASH.replace("-", "+"), "!abc"]) {
       expect({ s, ok: isValidRoomId(s) }).toEqual({ s, ok: false });
     }
+  });
+
+  test("the general form !opaque_id, where a room ID is only a key", () => {
+    for (const s of ["!abcd", "!notaroom", "!abc:example.org", "!" + HASH]) expect({ s, ok: isOpaqueRoomId(s) }).toEqual({ s, ok: true });
+    for (const s of ["!", "abcd", "#a:b", "!a\u0000b", "!".padEnd(300, "x")]) expect({ s, ok: isOpaqueRoomId(s) }).toEqual({ s, ok: false });
   });
 });
 

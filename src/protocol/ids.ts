@@ -240,6 +240,15 @@ export function isValidRoomId(s: string, form?: RoomIdForm): boolean {
   return parseRoomId(s, form) !== null;
 }
 
+/**
+ * A room ID as the appendix's general form has it, `!opaque_id` (at most 255 bytes, no NUL), for
+ * places where it is only a key and no room need exist, e.g. a user's key backup (clients back
+ * up keys of rooms whose ID this server would not mint, and Synapse takes any).
+ */
+export function isOpaqueRoomId(s: string): boolean {
+  return s.length > 1 && s.startsWith("!") && !s.includes("\0") && fitsIdLimit(s);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Event IDs
 

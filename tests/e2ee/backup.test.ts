@@ -71,6 +71,18 @@ for (const backend of BACKENDS) {
       expectError(await alice.post("/_matrix/client/v3/room_keys/version", { auth_data: {} }), 400, "M_MISSING_PARAM");
       expectError(await alice.post("/_matrix/client/v3/room_keys/version", { algorithm: ALG }), 400, "M_MISSING_PARAM");
       expectError(await alice.post("/_matrix/client/v3/room_keys/version", { algorithm: ALG, auth_data: "x" }), 400, "M_BAD_JSON");
+      expectError(await alice.post("/_matrix/client/v3/room_keys/version", { algorithm: "m.megolm_backup.v1", auth_data: null }), 400, "M_MISSING_PARAM");
+    });
+
+    test("an algorithm hs does not know keeps its auth_data as given, of any JSON type", async () => {
+      const dave = await registerUser(s, "kbdave");
+      const { version } = await dave.ok("POST", "/_matrix/client/v3/room_keys/version", { algorithm: "m.megolm_backup.v1", auth_data: "anopaquestring" });
+      const got = await dave.ok("GET", `/_matrix/client/v3/room_keys/version/${version}`);
+      expect(got).toMatchObject({ algorithm: "m.megolm_backup.v1", auth_data: "anopaquestring", version });
+      await dave.ok("PUT", `/_matrix/client/v3/room_keys/version/${version}`, { algorithm: "m.megolm_backup.v1", auth_data: ["a", 1], version });
+      expect((await dave.ok("GET", "/_matrix/client/v3/room_keys/version")).auth_data).toEqual(["a", 1]);
+      // The algorithm still cannot change, and the spec's algorithm still needs an object.
+      expectError(await dave.put(`/_matrix/client/v3/room_keys/version/${version}`, { algorithm: ALG, auth_data: {}, version }), 400, "M_INVALID_PARAM");
     });
 
     test("keys at three levels; count and etag; the spec's replacement rule", async () => {
@@ -154,6 +166,16 @@ for (const backend of BACKENDS) {
       expectError(await dan.put(`${base}?version=${v1}`, {}), 400, "M_MISSING_PARAM");
       expectError(await dan.put(`${base}?version=${v1}`, { rooms: { notaroom: { sessions: {} } } }), 400, "M_INVALID_PARAM");
       expectError(await dan.put(`${base}/notaroom/s?version=${v1}`, key(0, 0, false, "x")), 400, "M_INVALID_PARAM");
+    });
+
+    test("a room ID is only a key here: any !opaque_id is taken, even of a room this server does not know", async () => {
+      const erin = await registerUser(s, "kberin");
+      const v = await newBackup(erin);
+      const base = `/_matrix/client/v3/room_keys/keys`;
+      expectError(await erin.get(`${base}/${enc("!notaroom")}/notasession?version=${v}`), 404, "M_NOT_FOUND");
+      await erin.ok("PUT", `${base}/${enc("!abcd")}/1234?version=${v}`, key(3, 0, false, "k"));
+      expect((await erin.ok("GET", `${base}/${enc("!abcd")}/1234?version=${v}`)).first_message_index).toBe(3);
+      expect(Object.keys((await erin.ok("GET", `${base}?version=${v}`)).rooms)).toEqual(["!abcd"]);
     });
   });
 }

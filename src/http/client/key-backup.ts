@@ -1,7 +1,7 @@
 // Server-side key backups: /room_keys/version[/{version}] and /room_keys/keys[/{roomId}[/{sessionId}]].
 // Spec: data/api/client-server/key_backup.yaml; end_to_end_encryption.md "Server-side key backups".
 import { MatrixError } from "../../protocol/errors.ts";
-import { isValidRoomId } from "../../protocol/ids.ts";
+import { isOpaqueRoomId } from "../../protocol/ids.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { authenticate } from "../auth.ts";
@@ -10,7 +10,7 @@ import { isJsonObject, jsonBody } from "../params.ts";
 const PREFIXES = ["/_matrix/client/v3"];
 
 function roomIdParam(v: string | undefined): string {
-  if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
+  if (!v || !isOpaqueRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
   return v;
 }
 
@@ -62,7 +62,7 @@ export function keyBackupRoutes(app: App, svc: Services): void {
       if (!isJsonObject(b.rooms)) throw new MatrixError("M_BAD_JSON", "'rooms' must be an object");
       const rooms = new Map<string, Map<string, unknown>>();
       for (const [roomId, room] of Object.entries(b.rooms)) {
-        if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `Invalid room ID ${JSON.stringify(roomId.slice(0, 100))}`);
+        if (!isOpaqueRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `Invalid room ID ${JSON.stringify(roomId.slice(0, 100))}`);
         if (!isJsonObject(room)) throw new MatrixError("M_BAD_JSON", `'rooms.${roomId}' must be an object`);
         rooms.set(roomId, sessionsOf(room.sessions, `rooms.${roomId}.sessions`));
       }

@@ -15,7 +15,9 @@
 //   5. an m.room.tombstone is sent in the old room;
 //   6. the old room's `events_default` and `invite` are raised to max(50, users_default + 1).
 // When a local user later joins the new room, their tags and m.direct entries of the old room
-// are carried over (`carryOverOnJoin`).
+// are carried over (`carryOverOnJoin`); on a server that did not upgrade the room itself, that
+// join also moves the server's aliases and directory listing of the old room (when the old room's
+// tombstone names the new one).
 import { effectivePowerLevels, eventLevel, userLevel, NAMED_LEVELS, type PowerLevels } from "../../core/power-levels.ts";
 import { findRoomVersion, type RoomVersion } from "../../core/room-versions.ts";
 import { stateMapKey } from "../../core/state-map.ts";
@@ -230,11 +232,26 @@ export class RoomUpgrades {
     void this.carryOver(userId, roomId).catch((e) => log.warn("room upgrade: carrying over settings failed", { error: e instanceof Error ? e.message : String(e) }));
   };
 
+  /**
+   * A room upgraded on another server: when a local user joins the replacement, this server's
+   * aliases of the old room and its directory listing move to it, as the upgrading server moved
+   * its own (Synapse does the same on joining an upgraded room). Only when the old room's
+   * tombstone names this room: a create event alone cannot claim another room's aliases.
+   */
+  private async followUpgrade(oldRoom: string, newRoom: string): Promise<void> {
+    const tombstone = await this.d.events.currentStateEvent(oldRoom, "m.room.tombstone", "");
+    if (tombstone?.content["replacement_room"] !== newRoom) return;
+    const moved = await this.d.repo.moveLocalAliases(oldRoom, newRoom, this.d.serverName);
+    const listed = await this.d.repo.moveDirectoryListing(oldRoom, newRoom);
+    if (moved.length || listed) log.info("room upgrade followed", { old_room_id: oldRoom, room_id: newRoom, aliases: moved.length, listed });
+  }
+
   private async carryOver(userId: string, roomId: string): Promise<void> {
     const create = await this.d.events.currentStateEvent(roomId, "m.room.create", "");
     const pred = create?.content["predecessor"];
     if (!isObject(pred) || typeof pred.room_id !== "string") return;
     const oldRoom = pred.room_id;
+    await this.followUpgrade(oldRoom, roomId);
     if (!(await this.d.roomsRepo.localMembership(userId, oldRoom))) return;
     const { accountData } = this.d;
     const tags = await accountData.get(userId, oldRoom, "m.tag");
