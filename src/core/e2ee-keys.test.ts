@@ -168,6 +168,9 @@ describe("key backup data", () => {
     expect(errcode({ ...base, forwarded_count: 1.5 })).toBe("M_BAD_JSON");
     expect(errcode({ ...base, is_verified: "yes" })).toBe("M_BAD_JSON");
     expect(errcode({ ...base, session_data: "x" })).toBe("M_BAD_JSON");
+    // Another algorithm's session_data is opaque: any JSON value but null.
+    expect(isBackupProblem(checkBackupKeyData({ ...base, session_data: "x" }, "k", true))).toBe(false);
+    expect((checkBackupKeyData({ ...base, session_data: null }, "k", true) as { errcode: string }).errcode).toBe("M_MISSING_PARAM");
     const { session_data: _s, ...noData } = base;
     expect(errcode(noData)).toBe("M_MISSING_PARAM");
   });

@@ -200,11 +200,16 @@ export interface BackupKeyData {
   first_message_index: number;
   forwarded_count: number;
   is_verified: boolean;
-  session_data: JsonMap;
+  /** An object for m.megolm_backup.v1.curve25519-aes-sha2; any JSON for other algorithms. */
+  session_data: unknown;
 }
 
-/** Checks a KeyBackupData object; returns the problem or the typed data. */
-export function checkBackupKeyData(v: unknown, where: string): KeyProblem | BackupKeyData {
+/**
+ * Checks a KeyBackupData object; returns the problem or the typed data. `session_data` is
+ * "algorithm-dependent": an object unless `opaqueSessionData` (a backup algorithm the spec does
+ * not define), where any JSON value but null is kept as given.
+ */
+export function checkBackupKeyData(v: unknown, where: string, opaqueSessionData = false): KeyProblem | BackupKeyData {
   if (!isJsonMap(v)) return bad(`'${where}' must be an object`);
   for (const f of ["first_message_index", "forwarded_count"] as const) {
     const n = v[f];
@@ -213,8 +218,8 @@ export function checkBackupKeyData(v: unknown, where: string): KeyProblem | Back
   }
   if (v.is_verified === undefined) return { errcode: "M_MISSING_PARAM", error: `Missing '${where}.is_verified'` };
   if (typeof v.is_verified !== "boolean") return bad(`'${where}.is_verified' must be a boolean`);
-  if (v.session_data === undefined) return { errcode: "M_MISSING_PARAM", error: `Missing '${where}.session_data'` };
-  if (!isJsonMap(v.session_data)) return bad(`'${where}.session_data' must be an object`);
+  if (v.session_data === undefined || v.session_data === null) return { errcode: "M_MISSING_PARAM", error: `Missing '${where}.session_data'` };
+  if (!opaqueSessionData && !isJsonMap(v.session_data)) return bad(`'${where}.session_data' must be an object`);
   return {
     first_message_index: v.first_message_index as number,
     forwarded_count: v.forwarded_count as number,

@@ -81,6 +81,12 @@ for (const backend of BACKENDS) {
       expect(got).toMatchObject({ algorithm: "m.megolm_backup.v1", auth_data: "anopaquestring", version });
       await dave.ok("PUT", `/_matrix/client/v3/room_keys/version/${version}`, { algorithm: "m.megolm_backup.v1", auth_data: ["a", 1], version });
       expect((await dave.ok("GET", "/_matrix/client/v3/room_keys/version")).auth_data).toEqual(["a", 1]);
+      // Its keys' session_data is opaque too; the spec's algorithm still needs an object.
+      const keyUrl = `/_matrix/client/v3/room_keys/keys/${enc("!r:localhost")}/s1`;
+      await dave.ok("PUT", `${keyUrl}?version=${version}`, { ...key(0, 0, false, "x"), session_data: "opaque" });
+      expect((await dave.ok("GET", `${keyUrl}?version=${version}`)).session_data).toBe("opaque");
+      const v2 = await newBackup(dave);
+      expectError(await dave.put(`${keyUrl}?version=${v2}`, { ...key(0, 0, false, "x"), session_data: "opaque" }), 400, "M_BAD_JSON");
       // The algorithm still cannot change, and the spec's algorithm still needs an object.
       expectError(await dave.put(`/_matrix/client/v3/room_keys/version/${version}`, { algorithm: ALG, auth_data: {}, version }), 400, "M_INVALID_PARAM");
     });

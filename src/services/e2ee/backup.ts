@@ -104,7 +104,8 @@ export class KeyBackup {
     const keys: Array<{ roomId: string; sessionId: string; data: BackupKeyData }> = [];
     for (const [roomId, sessions] of rooms) {
       for (const [sessionId, raw] of sessions) {
-        const data = checkBackupKeyData(raw, `rooms.${roomId}.sessions.${sessionId}`);
+        // session_data's shape depends on the version's algorithm: checked below, under the lock.
+        const data = checkBackupKeyData(raw, `rooms.${roomId}.sessions.${sessionId}`, true);
         if (isBackupProblem(data)) throw new MatrixError(data.errcode, data.error);
         keys.push({ roomId, sessionId, data });
       }
@@ -115,6 +116,12 @@ export class KeyBackup {
       if (!current) throw unknownVersion();
       if (v !== current.version) {
         throw new MatrixError("M_WRONG_ROOM_KEYS_VERSION", "Wrong backup version.", { current_version: String(current.version) }, 403);
+      }
+      if (current.algorithm === CURVE25519_BACKUP) {
+        for (const k of keys) {
+          const p = checkBackupKeyData(k.data, `rooms.${k.roomId}.sessions.${k.sessionId}`);
+          if (isBackupProblem(p)) throw new MatrixError(p.errcode, p.error);
+        }
       }
       await this.db.transaction(async (tx) => {
         let changed = false;
@@ -197,6 +204,6 @@ function keyData(r: BackupKeyRow): JsonMap {
     first_message_index: r.first_message_index,
     forwarded_count: r.forwarded_count,
     is_verified: r.is_verified === 1,
-    session_data: JSON.parse(r.session_data) as JsonMap,
+    session_data: JSON.parse(r.session_data) as unknown,
   };
 }
