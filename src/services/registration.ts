@@ -13,7 +13,9 @@ import type { AccountsService, SessionOptions } from "./accounts.ts";
 import { hashPassword } from "./passwords.ts";
 import type { ProfileService } from "./profiles.ts";
 import type { RegistrationTokens } from "./registration-tokens.ts";
-import type { UiaService } from "./uia.ts";
+import { UiaService } from "./uia.ts";
+
+const PASSWORD_HASH = "password_hash";
 
 /** How long a shared-secret registration nonce stays usable (60 s, as Synapse). */
 export const NONCE_TIMEOUT_MS = 60_000;
@@ -88,6 +90,19 @@ export class RegistrationService {
     private readonly uia: UiaService,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * UIA: the hash of the password a registration request gave, kept with its session so that the
+   * request completing the session may leave the password out (Synapse does the same).
+   */
+  async rememberPassword(uiaSessionId: string, password: string): Promise<void> {
+    await this.uia.keepSecret(uiaSessionId, PASSWORD_HASH, () => hashPassword(password));
+  }
+
+  /** The password hash `rememberPassword` kept, from a completed UIA outcome's server data. */
+  rememberedPasswordHash(serverData: Record<string, unknown>): string | undefined {
+    return UiaService.keptSecret(serverData, PASSWORD_HASH);
+  }
 
   private get serverName(): string {
     return this.config.server_name;

@@ -69,6 +69,8 @@ export type SessionExpiryHook = (serverData: Record<string, unknown>) => Promise
 const DEFAULT_SECRET_KEYS = ["password", "new_password"];
 /** serverData key of a finished session: what the protected operation left for retries. */
 const FINISHED = "finished";
+/** serverData keys of values derived from the request's secrets (keepSecret). */
+const SECRET_PREFIX = "secret.";
 
 export class UiaService {
   readonly store: UiaSessionsStore;
@@ -195,7 +197,30 @@ export class UiaService {
     const q = tx ?? this.db;
     const s = await this.store.find(sessionId, q);
     if (!s) return;
-    await this.store.update(q, { ...s, serverData: { ...s.serverData, [FINISHED]: result } });
+    // Secrets kept for the operation (keepSecret) are not needed any more.
+    const serverData = Object.fromEntries(Object.entries(s.serverData).filter(([k]) => !k.startsWith(SECRET_PREFIX)));
+    await this.store.update(q, { ...s, serverData: { ...serverData, [FINISHED]: result } });
+  }
+
+  /**
+   * Keeps a value derived from a secret of the request (e.g. registration's password hash) with
+   * an unfinished session, so that the request completing the session need not send the secret
+   * again. Computed only when the session has none yet; dropped when the session is finished.
+   */
+  async keepSecret(sessionId: string, name: string, compute: () => Promise<string>): Promise<void> {
+    const key = SECRET_PREFIX + name;
+    const s = await this.store.find(sessionId);
+    if (!s || s.serverData[FINISHED] !== undefined || s.serverData[key] !== undefined) return;
+    const value = await compute();
+    const now = await this.store.find(sessionId);
+    if (!now || now.serverData[FINISHED] !== undefined || now.serverData[key] !== undefined) return;
+    await this.store.update(this.db, { ...now, serverData: { ...now.serverData, [key]: value } });
+  }
+
+  /** A value kept by `keepSecret`, from an outcome's server data. */
+  static keptSecret(serverData: Record<string, unknown>, name: string): string | undefined {
+    const v = serverData[SECRET_PREFIX + name];
+    return typeof v === "string" ? v : undefined;
   }
 
   /**

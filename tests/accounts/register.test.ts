@@ -124,6 +124,37 @@ for (const backend of BACKENDS) {
       expectError(r, 403, "M_FORBIDDEN");
     });
 
+    test("the request completing a session may carry only auth: the first request's parameters and password are kept", async () => {
+      const name = uniqueLocalpart("remember");
+      const first = await anon.post(REGISTER, { username: name, password: "übers3kr1t", device_id: "XYZZY", initial_device_display_name: "my phone" });
+      expect(first.status).toBe(401);
+      const done = await anon.post(REGISTER, { auth: { type: "m.login.dummy", session: first.body.session } });
+      expect(done.status).toBe(200);
+      expect(done.body).toMatchObject({ user_id: `@${name.toLowerCase()}:${s.serverName}`, device_id: "XYZZY" });
+      // The kept password is the account's: it logs in.
+      const login = await anon.post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: name }, password: "übers3kr1t" });
+      expect(login.status).toBe(200);
+      const user = new TestClient(s.url, done.body.access_token);
+      expect((await user.ok("GET", "/_matrix/client/v3/devices/XYZZY")).display_name).toBe("my phone");
+
+      // inhibit_login from the first request.
+      const f3 = await anon.post(REGISTER, { username: uniqueLocalpart("remember3"), password: "pw", inhibit_login: true });
+      const d3 = await anon.post(REGISTER, { auth: { type: "m.login.dummy", session: f3.body.session } });
+      expect(d3.status).toBe(200);
+      expect(d3.body.access_token).toBeUndefined();
+      expect(d3.body.device_id).toBeUndefined();
+
+      // A final request with parameters of its own uses them: its password wins over the kept one.
+      const other = uniqueLocalpart("remember2");
+      const f2 = await anon.post(REGISTER, { username: other, password: "first-pw" });
+      const d2 = await anon.post(REGISTER, { username: other, password: "final-pw", auth: { type: "m.login.dummy", session: f2.body.session } });
+      expect(d2.status).toBe(200);
+      const byFinal = await anon.post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: other }, password: "final-pw" });
+      expect(byFinal.status).toBe(200);
+      const byFirst = await anon.post("/_matrix/client/v3/login", { type: "m.login.password", identifier: { type: "m.id.user", user: other }, password: "first-pw" });
+      expect(byFirst.status).toBe(403);
+    }, 30000);
+
     test("inhibit_login returns no token; device_id is honoured", async () => {
       const name = uniqueLocalpart("inhibit");
       const r = await anon.post(REGISTER, { username: name, password: "pw", inhibit_login: true, auth: { type: "m.login.dummy" } });

@@ -2,7 +2,7 @@
 // POST /register/{email,msisdn}/requestToken, GET /_matrix/client/v1/register/m.login.registration_token/validity.
 // Spec: data/api/client-server/registration.yaml, registration_tokens.yaml; modules/guest_access.md.
 import { MatrixError, forbidden, missingParam } from "../../protocol/errors.ts";
-import { LOGIN_TYPE_DUMMY, LOGIN_TYPE_REGISTRATION_TOKEN } from "../../protocol/uia.ts";
+import { LOGIN_TYPE_DUMMY, LOGIN_TYPE_REGISTRATION_TOKEN, UiaChallenge } from "../../protocol/uia.ts";
 import { checkNewPassword } from "../../services/accounts.ts";
 import { checkPasswordPolicy, policyBody } from "../../services/password-policy.ts";
 import type { AccountServices } from "../../services/account-services.ts";
@@ -98,20 +98,24 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
     deps.ratelimits.registration.check(`ip:${ip}`);
 
     const flows = config.registration.requires_token ? [{ stages: [LOGIN_TYPE_REGISTRATION_TOKEN] }] : [{ stages: [LOGIN_TYPE_DUMMY] }];
-    const outcome = await deps.uia.authenticate(body.auth, {
-      flows,
-      method: "POST",
-      uri: REGISTER_URI,
-      clientDict: withoutAuth(body),
-      ip,
-    });
-    // Parameters may come from the first request of the session when this one only carried `auth`.
+    let outcome;
+    try {
+      outcome = await deps.uia.authenticate(body.auth, { flows, method: "POST", uri: REGISTER_URI, clientDict: withoutAuth(body), ip });
+    } catch (e) {
+      // The session keeps the password's hash: the request that completes it may leave it out.
+      if (e instanceof UiaChallenge && typeof body.password === "string") await deps.registration.rememberPassword(e.body.session, body.password);
+      throw e;
+    }
+    // Parameters may come from the first request of the session when this one only carried `auth`
+    // (the password as the hash kept with the session); this request's own win.
     const params = outcome.clientDict;
-    const password = checkNewPassword(body.password ?? params.password);
-    checkPasswordPolicy(password, config.password_policy);
+    const given = body.password ?? params.password;
+    const remembered = given === undefined ? deps.registration.rememberedPasswordHash(outcome.serverData) : undefined;
+    const password = remembered === undefined ? checkNewPassword(given) : undefined;
+    if (password !== undefined) checkPasswordPolicy(password, config.password_policy);
     // Checked again: the ID may have been taken while the client was authenticating.
     const localpart = await checkUsername(username ?? (typeof params.username === "string" ? params.username : undefined));
-    const passwordHash = await hashPassword(password);
+    const passwordHash = remembered ?? (await hashPassword(password!));
     deps.ratelimits.registration.consume(`ip:${ip}`);
     const token = outcome.serverData.registration_token;
     return deps.registration.register({
