@@ -44,6 +44,8 @@ for (const backend of BACKENDS) {
       expect(bodies(r.body.messages.chunk)).toEqual(["m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11"]);
       expect(r.body.state.find((e: any) => e.type === "m.room.name").content.name).toBe("Room");
       expect(r.body.account_data).toEqual([{ type: "m.tag", content: { tags: { "u.x": {} } } }]);
+      // The deprecated APIs carry the legacy `user_id` (the sender) on events, as Synapse serves them.
+      for (const e of [...r.body.state, ...r.body.messages.chunk]) expect(e.user_id).toBe(e.sender);
       // `start` continues backwards with /messages; `end` forwards.
       const older = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=2&from=${enc(r.body.messages.start)}`);
       expect(bodies(older.chunk)).toEqual(["m1", "m0"]);
@@ -176,6 +178,7 @@ for (const backend of BACKENDS) {
       const e2 = await send(bob, b, "in b");
       const r = await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(t0.end)}&timeout=0`);
       expect(r.chunk.map((e: any) => e.event_id)).toEqual([e1, e2]);
+      expect(r.chunk.map((e: any) => e.user_id)).toEqual([alice.userId, bob.userId]);
       expect(r.start).toBe(t0.end);
       // `limit` (as Synapse) caps the chunk; `end` continues after it. Bad values are 400.
       const one1 = await alice.ok("GET", `/_matrix/client/v3/events?from=${enc(t0.end)}&timeout=0&limit=1`);
@@ -186,6 +189,9 @@ for (const backend of BACKENDS) {
 
       const one = await alice.ok("GET", `/_matrix/client/v3/events/${enc(e2)}`);
       expect(one.content.body).toBe("in b");
+      expect(one.user_id).toBe(bob.userId);
+      // Not in the current APIs.
+      expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(b)}/event/${enc(e2)}`)).user_id).toBeUndefined();
       expectError(await eve.get(`/_matrix/client/v3/events/${enc(e2)}`), 404, "M_NOT_FOUND");
       expectError(await eve.get(`/_matrix/client/v3/events/${enc(`$${"z".repeat(43)}`)}`), 404, "M_NOT_FOUND");
 
@@ -203,6 +209,7 @@ for (const backend of BACKENDS) {
       expect(bodies((byRoom.get(a) as any).messages.chunk)).toEqual(["in a"]);
       expect((byRoom.get(invitedTo) as any).membership).toBe("invite");
       expect((byRoom.get(invitedTo) as any).invite.sender).toBe(bob.userId);
+      expect((byRoom.get(invitedTo) as any).invite.user_id).toBe(bob.userId);
       // Invites from ignored users are not shown.
       const ignoreList = `/_matrix/client/v3/user/${enc(alice.userId!)}/account_data/m.ignored_user_list`;
       await alice.ok("PUT", ignoreList, { ignored_users: { [bob.userId!]: {} } });

@@ -11,6 +11,7 @@
 //   - GET /initialSync (deprecated): initialSync of every room the user is joined to or invited
 //     to (and left, with archived=true), plus global account data and presence (the user's own and
 //     that of everyone sharing a room with them who is not offline; it counts as a sync).
+// Events of these deprecated endpoints also carry the legacy `user_id` (withLegacyUserId).
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidEventId } from "../../protocol/ids.ts";
@@ -37,6 +38,18 @@ export const MAX_EVENTS_TIMEOUT_MS = 100_000;
 export const DEFAULT_EVENTS_TIMEOUT_MS = 0;
 
 const MEMBERSHIPS = new Set(["invite", "join", "leave", "ban"]);
+
+/**
+ * The deprecated APIs' event format as Synapse serves it (its "client v1" format): `user_id`, the
+ * sender, beside `sender`. Older clients of these endpoints read it; the spec's ClientEvent allows
+ * extra keys. Not used by /sync, /messages or the other current endpoints.
+ */
+export function withLegacyUserId<T extends object>(events: T[]): T[] {
+  return events.map((e) => {
+    const sender = (e as { sender?: unknown }).sender;
+    return typeof sender === "string" ? ({ ...e, user_id: sender } as T) : e;
+  });
+}
 
 export interface RoomPreviewsDeps {
   rooms: Rooms;
@@ -101,7 +114,7 @@ export class RoomPreviews {
     const end = encodeStreamToken(this.d.streams.current());
     // `start` is always given (as Synapse): at the start of history it pages to an empty chunk.
     const page = await this.d.rooms.messages(viewer, roomId, { dir: "b", limit, alwaysEnd: true });
-    const messages: RoomInfo["messages"] = { chunk: [...page.chunk].reverse(), end };
+    const messages: RoomInfo["messages"] = { chunk: withLegacyUserId([...page.chunk].reverse()), end };
     if (page.end !== undefined) messages.start = page.end;
     const room = await this.d.roomsRepo.findRoom(roomId);
     const state = await this.d.rooms.getState(viewer, roomId);
@@ -110,7 +123,7 @@ export class RoomPreviews {
     const out: RoomInfo = {
       room_id: roomId,
       messages,
-      state,
+      state: withLegacyUserId(state),
       presence: m?.membership === "join" ? await this.presence(viewer.userId, joined) : [],
       receipts: m?.membership === "join" ? await this.receiptEvents(viewer.userId, [roomId]) : [],
       visibility: room && Number(room.is_public) === 1 ? "public" : "private",
@@ -135,7 +148,7 @@ export class RoomPreviews {
         const inv = await this.d.roomsRepo.findEvent(m.event_id);
         if (inviteHidden(hiddenInvites, inv?.sender)) continue;
         const info: RoomInfo = { room_id: m.room_id, membership: "invite" };
-        if (inv) info.invite = (await toClientEvents(this.d.events, [inv], viewer))[0];
+        if (inv) info.invite = withLegacyUserId(await toClientEvents(this.d.events, [inv], viewer))[0];
         rooms.push(info);
         continue;
       }
@@ -208,7 +221,7 @@ export class RoomPreviews {
         }
       }
       if (rows.length || extra.length || Date.now() >= deadline || this.closed || opts.signal?.aborted) {
-        return { start, end: encodeStreamToken(end), chunk: [...(await toClientEvents(this.d.events, rows, viewer)), ...extra] };
+        return { start, end: encodeStreamToken(end), chunk: [...withLegacyUserId(await toClientEvents(this.d.events, rows, viewer)), ...extra] };
       }
       // Nothing visible in (from, to]: wait for the next change, then look at what came after.
       from = to;
@@ -242,7 +255,7 @@ export class RoomPreviews {
     const row = await this.d.roomsRepo.findEvent(eventId);
     if (!row) throw new MatrixError("M_NOT_FOUND", "Event not found");
     try {
-      return await this.d.rooms.getEvent(viewer, row.room_id, eventId);
+      return withLegacyUserId([await this.d.rooms.getEvent(viewer, row.room_id, eventId)])[0]!;
     } catch (e) {
       if (e instanceof MatrixError && e.errcode === "M_FORBIDDEN") throw new MatrixError("M_NOT_FOUND", "Event not found");
       throw e;
