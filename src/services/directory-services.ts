@@ -112,6 +112,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
     offlineTimeoutMs: config.presence.offline_timeout_ms,
   });
   d.sync.extensions.push(presence.syncExtension);
+  d.sync.beforeSync.push(presence.beforeSync);
   await presence.start();
   d.shutdownHooks.push(() => presence.stop());
   // Sending an event or a receipt is activity (membership changes are not: the server makes some).

@@ -62,10 +62,13 @@ interface LocalState {
   /** Last time the presence went to other servers. */
   lastFederatedTs: number;
   /**
-   * The stream position of a change made by the user's own /sync (set_presence): their own
-   * incremental syncs skip it, so that coming online does not end their next long-poll at once.
+   * The stream position of a change made by the user's own /sync (set_presence), and the `since`
+   * of that sync (null: an initial sync): that request skips it, so that coming online does not
+   * end its long-poll at once. The change precedes the request's upper bound, so the request's
+   * next_batch is past it; a sync from an older token (another request's) sees it.
    */
   syncCausedStream?: number;
+  syncCausedSince?: number | null;
 }
 
 export interface PresenceDeps {
@@ -154,7 +157,7 @@ export class Presence {
    * Applies a change to a local user's presence under their lock: `mutate` edits a copy; when what
    * clients see changed, the row takes a new stream position and everyone interested hears of it.
    */
-  private async changeLocal(userId: string, mutate: (row: PresenceRow, s: LocalState) => void, opts: { bySync?: boolean } = {}): Promise<void> {
+  private async changeLocal(userId: string, mutate: (row: PresenceRow, s: LocalState) => void, opts: { bySync?: { since: number | null } } = {}): Promise<void> {
     await this.locks.run(userId, async () => {
       const s = await this.localState(userId);
       const before = s.row;
@@ -165,6 +168,7 @@ export class Presence {
       if (visibleChange) {
         await this.publish(row);
         s.syncCausedStream = opts.bySync ? row.stream_id : undefined;
+        s.syncCausedSince = opts.bySync ? opts.bySync.since : undefined;
       }
       if (row.state === "offline") this.local.delete(userId);
     });
@@ -235,8 +239,11 @@ export class Presence {
     await this.changeLocal(userId, (row) => this.bump(row, now));
   }
 
-  /** A /sync of a local user, with its `set_presence`. */
-  async syncing(userId: string, setPresence: string | undefined): Promise<void> {
+  /**
+   * A /sync of a local user, with its `set_presence`; `since` is the stream position of its token
+   * (null for an initial sync), for `syncExtension` to know which request made the change.
+   */
+  async syncing(userId: string, setPresence: string | undefined, since: number | null = null): Promise<void> {
     if (!this.d.enabled) return;
     const now = this.now();
     const wanted = setPresence ?? "online";
@@ -253,8 +260,12 @@ export class Presence {
         row.state = "unavailable";
         row.currently_active = 0;
       }
-    }, { bySync: true });
+    }, { bySync: { since } });
   }
+
+  /** Sync.beforeSync: a /sync marks its user as syncing before its upper bound is taken. */
+  readonly beforeSync = (userId: string, setPresence: string | undefined, since: number | undefined): Promise<void> =>
+    this.syncing(userId, setPresence, since ?? null);
 
   /** Applies the timeouts to local users (runs periodically). */
   async sweep(): Promise<void> {
@@ -322,7 +333,7 @@ export class Presence {
    */
   readonly syncExtension: SyncExtension = async (ctx, body) => {
     if (!this.d.enabled) return false;
-    await this.syncing(ctx.userId, ctx.setPresence);
+    await this.syncing(ctx.userId, ctx.setPresence, ctx.since ?? null);
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);
@@ -345,11 +356,12 @@ export class Presence {
     const visible = others.length ? await this.d.repo.sharingRoomWith(ctx.userId, others) : new Set<string>();
     const now = this.now();
     const events: Array<{ type: "m.presence"; sender: string; content: PresenceContent }> = [];
-    const ownSyncChange = this.local.get(ctx.userId)?.syncCausedStream;
+    const own = this.local.get(ctx.userId);
     for (const r of rows) {
       if (r.user_id !== ctx.userId && !visible.has(r.user_id)) continue;
-      // What the user's own syncing changed is no news to them (it would end every first long-poll).
-      if (ctx.since !== undefined && r.user_id === ctx.userId && r.stream_id === ownSyncChange) continue;
+      // What this very sync request changed is no news to it (it would end every first long-poll);
+      // a sync from an earlier token, made before the change, shows it.
+      if (ctx.since !== undefined && r.user_id === ctx.userId && r.stream_id === own?.syncCausedStream && ctx.since === own.syncCausedSince) continue;
       // Remote users whose server went quiet are offline: nothing to show in an initial sync.
       if (ctx.since === undefined && this.view(r, now).presence === "offline") continue;
       if (!eventFilterMatches(f, "m.presence", r.user_id)) continue;

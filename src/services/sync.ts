@@ -168,6 +168,12 @@ interface Pass {
 export class Sync {
   /** Providers of to_device, device_lists, key counts, presence... (E2EE and presence modules). */
   readonly extensions: SyncExtension[] = [];
+  /**
+   * Run when a /sync request starts, before its upper bound is taken (presence: `set_presence`
+   * marks the user online, a change the request's own range then covers). `since`: the stream
+   * position of its token, undefined for an initial sync.
+   */
+  readonly beforeSync: Array<(userId: string, setPresence: string | undefined, since: number | undefined) => Promise<void>> = [];
   /** Lazy loading: per (user, device), the member events each room's client already has. */
   private readonly lazyCache = new Lru<string, Map<string, Map<string, string>>>(2000, "sync_lazy_members");
   private closed = false;
@@ -185,6 +191,7 @@ export class Sync {
     if (since && since.stream > this.d.streams.current()) since = { stream: this.d.streams.current(), typing: since.typing };
     const wait = since !== undefined && !req.fullState;
     const deadline = Date.now() + (wait ? Math.max(0, Math.min(req.timeoutMs ?? 0, MAX_SYNC_TIMEOUT_MS)) : 0);
+    for (const hook of this.beforeSync) await hook(req.userId, req.setPresence, since?.stream);
     for (;;) {
       const to = this.d.streams.current();
       const typingTo = this.d.typing.current();

@@ -127,6 +127,18 @@ for (const backend of BACKENDS) {
       expect(presenceOf(await sync(erin, { since: r.next_batch }), erin.userId!)?.status_msg).toBe("explicit");
     });
 
+    test("coming online by one sync is news to a sync from an earlier token", async () => {
+      const fay = await registerUser(s, "fay");
+      // An initial sync that leaves fay offline, then another that brings her online.
+      const before = await sync(fay, { set_presence: "offline" });
+      expect(presenceOf(before, fay.userId!)).toBeUndefined();
+      const initial = await sync(fay);
+      expect(presenceOf(initial, fay.userId!)?.presence).toBe("online");
+      // From the first token, the change is news (it happened after that token).
+      const r = await sync(fay, { since: before.next_batch, timeout: 5000 });
+      expect(presenceOf(r, fay.userId!)?.presence).toBe("online");
+    });
+
     test("syncing brings a user online; sending a message makes them active again", async () => {
       const dave = await registerUser(s, "dave");
       const roomId = await createRoom(bob, { preset: "public_chat" });
