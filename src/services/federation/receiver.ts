@@ -103,6 +103,10 @@ export class FederationReceiver {
     if (missing.length && depth === 0) {
       await this.fillGap(origin, ev, rv);
       missing = await this.unknownIds(prevIds);
+      // An event pushed to us whose prev_events its server will not give us: refused (as Synapse
+      // does), rather than trusting the state it would bring. Events fetched to fill the gap
+      // (depth > 0) get the state after their missing prev_events asked of the origin instead.
+      if (missing.length) throw new PduError(`prev_events not found: ${missing.slice(0, 5).join(", ")}`);
     }
 
     // Step 5: the state before the event.
@@ -110,7 +114,7 @@ export class FederationReceiver {
     const known = missing.length === 0 ? await this.d.resolver.stateAfterEvents(roomId, rv, prevIds) : undefined;
     if (known?.group !== undefined) stateBefore = { group: known.group };
     else if (known?.map) stateBefore = { map: known.map, base: await this.currentGroup(roomId) };
-    else stateBefore = { map: await this.fetchStateBefore(origin, ev, rv), base: await this.currentGroup(roomId) };
+    else stateBefore = { map: await this.stateBeforeWithGap(origin, ev, rv), base: await this.currentGroup(roomId) };
 
     const beforeAuth = await this.authStateFrom(roomId, ev, rv, stateBefore);
     const r5 = checkAuth(ev, beforeAuth, rv);
@@ -343,18 +347,41 @@ export class FederationReceiver {
     }
   }
 
-  /** The room state before `ev`, asked of `origin` (/state_ids, then /event for what we lack). */
-  private async fetchStateBefore(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
+  /**
+   * The room state before `ev` when some of its prev_events (or the state after them) are unknown:
+   * the state after each prev event (from our own state groups when we have them, else asked of
+   * `origin` for that prev event), resolved together.
+   */
+  private async stateBeforeWithGap(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
     const roomId = ev.room_id!;
-    // /state_ids returns the state *at* (before) the given event; ask for the state after each prev
-    // event by naming the event itself is not possible, so use the event: the state before it.
+    const prevIds = [...new Set(refIds(ev.prev_events))];
+    const unknown = new Set(await this.unknownIds(prevIds));
+    const sets: Array<Map<string, string>> = [];
+    for (const id of prevIds) {
+      const known = unknown.has(id) ? undefined : await this.d.resolver.stateAfterEvents(roomId, rv, [id]);
+      if (known?.group !== undefined) sets.push(await this.d.repo.stateOfGroup(known.group));
+      else if (known?.map) sets.push(known.map);
+      else sets.push(await this.fetchStateAfter(origin, roomId, id, rv));
+    }
+    if (sets.length === 1) return sets[0]!;
+    return this.d.resolver.resolve(roomId, rv, sets);
+  }
+
+  /**
+   * The room state after the event `eventId` (which we lack, or lack the state of), asked of
+   * `origin`: /state_ids at it (the state before it), the events we lack fetched with /event and
+   * stored as outliers (the event itself too), and the event added when it is an accepted state event.
+   */
+  private async fetchStateAfter(origin: string, roomId: string, eventId: string, rv: RoomVersion): Promise<Map<string, string>> {
     const ids = await this.d.fed.request<{ pdu_ids: string[]; auth_chain_ids: string[] }>({
       destination: origin,
       method: "GET",
       path: `/_matrix/federation/v1/state_ids/${encodeURIComponent(roomId)}`,
-      query: { event_id: ev.event_id },
+      query: { event_id: eventId },
     });
-    const wanted = [...new Set([...(ids.pdu_ids ?? []), ...(ids.auth_chain_ids ?? [])])];
+    const pduIds = Array.isArray(ids.pdu_ids) ? ids.pdu_ids.filter((id): id is string => typeof id === "string") : [];
+    const authIds = Array.isArray(ids.auth_chain_ids) ? ids.auth_chain_ids.filter((id): id is string => typeof id === "string") : [];
+    const wanted = [...new Set([...pduIds, ...authIds, eventId])];
     const have = await this.d.events.loadEvents(wanted);
     const lacking = wanted.filter((id) => !have.has(id));
     const fetched: unknown[] = [];
@@ -371,11 +398,17 @@ export class FederationReceiver {
       for (const p of batch) if (p) fetched.push(p);
     }
     await this.storeOutliers(fetched, rv, roomId);
-    const stateEvents = await this.d.events.loadEvents(ids.pdu_ids ?? []);
+    const stateEvents = await this.d.events.loadEvents(pduIds);
     const map: StateMap<string> = new Map();
     for (const e of stateEvents.values()) {
+      if (roomIdOf(e, rv) !== roomId) continue;
       const k = eventStateMapKey(e);
       if (k !== undefined) map.set(k, e.event_id);
+    }
+    const self = (await this.d.events.loadEvents([eventId])).get(eventId);
+    if (self && roomIdOf(self, rv) === roomId && !(await this.rejectedAmong([eventId])).has(eventId)) {
+      const k = eventStateMapKey(self);
+      if (k !== undefined) map.set(k, eventId);
     }
     return map;
   }

@@ -197,6 +197,8 @@ export class FederationServe {
     await this.requireServerInRoom(origin, roomId);
     const row = await this.d.repo.findEvent(eventId);
     if (!row || row.room_id !== roomId) throw new MatrixError("M_NOT_FOUND", "Unknown event");
+    // Outliers have no known state; rejected events are not part of the room ("Rejection").
+    if (row.outlier || row.rejected_reason !== null) throw new MatrixError("M_NOT_FOUND", "No state known at that event");
     const state = await this.d.membership.stateBefore(eventId);
     const stateIds = [...state.values()];
     const authIds = await this.d.membership.authChain(stateIds);

@@ -1,0 +1,116 @@
+// Rejected PDUs and the events after them ("Rejection" and "Soft failure" in server-server-api.md,
+// issue 17): a rejected event is stored as rejected, never part of the state or the timeline; an
+// event whose prev_events include it is handled from the state before it, without asking the
+// origin for /state_ids; /state and /state_ids at a rejected event answer 404 M_NOT_FOUND; an event
+// referencing only a rejected event still replaces the extremities behind it. A pushed event whose
+// prev_events its server will not give is refused in the transaction answer (per PDU), without
+// asking for the state at it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { computeEventId } from "../../src/core/event-id.ts";
+import { hashAndSignEvent } from "../../src/core/pdu.ts";
+import { getRoomVersion } from "../../src/core/room-versions.ts";
+import { MatrixError } from "../../src/protocol/errors.ts";
+import { type TestClient } from "../helpers/client.ts";
+import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
+import { federatedPair } from "../helpers/suite.ts";
+import { eventually } from "../helpers/wait.ts";
+
+const enc = encodeURIComponent;
+
+for (const backend of BACKENDS) {
+  describe(`rejected PDUs and what follows them [${backend}]`, () => {
+    let hs1: FederatingServer;
+    let hs2: FederatingServer;
+    let alice: TestClient;
+    let bob: TestClient;
+    let roomId: string;
+    let depth = 100;
+    let txn = 0;
+    beforeAll(async () => {
+      ({ hs1, hs2, alice, bob } = await federatedPair({ backend }));
+      roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_version: "10" })).room_id;
+      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(hs1.serverName)}`, {});
+      await eventually(async () => ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`)).joined[bob.userId!] ? true : undefined), 15000, "bob's join on hs1");
+    }, 60000);
+    afterAll(async () => {
+      await hs1?.stop();
+      await hs2?.stop();
+    });
+
+    const stateId = async (type: string, stateKey = "") => {
+      const state: any[] = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`);
+      return state.find((e) => e.type === type && e.state_key === stateKey)!.event_id as string;
+    };
+    const extremities = async () =>
+      (await hs1.hs.db.all<{ event_id: string }>("SELECT event_id FROM forward_extremities WHERE room_id = ?", [roomId])).map((r) => r.event_id).sort();
+    /** An event as hs2 would make it (signed with hs2's key), not stored anywhere. */
+    const craft = (fields: Record<string, unknown>) => {
+      const draft = { room_id: roomId, origin_server_ts: Date.now(), depth: depth++, content: {}, ...fields };
+      return hashAndSignEvent(draft, getRoomVersion("10")!, hs2.serverName, hs2.hs.services.signingKey);
+    };
+    const send = async (pdu: Record<string, unknown>) => {
+      const res = await hs1.hs.services.roomFederation.serve.receiveTransaction(hs2.serverName, `rej-${backend}-${txn++}-${Date.now()}`, { pdus: [pdu] });
+      return Object.values(res.pdus)[0] as { error?: string };
+    };
+    const idOf = (pdu: Record<string, unknown>) => computeEventId(pdu, getRoomVersion("10")!);
+    const notFound = async (f: () => Promise<unknown>) => {
+      try {
+        await f();
+      } catch (e) {
+        return e instanceof MatrixError ? e.errcode : String(e);
+      }
+      return "answered";
+    };
+
+    test("an event after a rejected one is accepted from the state before it; /state_ids at the rejected one is 404", async () => {
+      const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
+      const before = await extremities();
+      const stateBefore = ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`)) as any[]).map((e) => e.event_id as string);
+      // A topic from a user of hs2 who never joined: rejected (auth events: no membership).
+      const rejected = craft({ type: "m.room.topic", state_key: "", sender: `@mallory:${hs2.serverName}`, content: { topic: "taken over" }, prev_events: before, auth_events: [create, pl] });
+      const rejectedId = idOf(rejected);
+      expect((await send(rejected)).error).toBeUndefined();
+      const row = await hs1.hs.db.get<{ rejected_reason: string | null; outlier: number }>("SELECT rejected_reason, outlier FROM events WHERE event_id = ?", [rejectedId]);
+      expect(row?.rejected_reason).toBeTruthy();
+
+      // bob's message whose only prev event is the rejected one: no /state_ids asked of hs2 (which
+      // does not have the rejected event and would answer 404), accepted, shown to alice.
+      const next = craft({ type: "m.room.message", sender: bob.userId, content: { msgtype: "m.text", body: "after the rejected one" }, prev_events: [rejectedId], auth_events: [create, pl, bobJoin] });
+      const nextId = idOf(next);
+      expect((await send(next)).error).toBeUndefined();
+      const ev = await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(nextId)}`);
+      expect(ev.status).toBe(200);
+      expect((await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(rejectedId)}`)).status).toBe(404);
+
+      // The state at the new event is the state before the rejected one (the topic did not change).
+      const at = (await hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, nextId, true)) as { pdu_ids: string[] };
+      expect([...at.pdu_ids].sort()).toEqual([...stateBefore].sort());
+      expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.topic/`).catch(() => ({})))?.topic).not.toBe("taken over");
+      // The new event replaced the extremity behind the rejected one.
+      expect(await extremities()).toEqual([nextId]);
+
+      // No state is served at a rejected event.
+      expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, rejectedId, true))).toBe("M_NOT_FOUND");
+      expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, rejectedId, false))).toBe("M_NOT_FOUND");
+    }, 60000);
+
+    test("/state and /state_ids at an outlier are 404 M_NOT_FOUND", async () => {
+      const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
+      const outlier = craft({ type: "m.room.message", sender: bob.userId, content: { body: "outlier" }, prev_events: await extremities(), auth_events: [create, pl, bobJoin] });
+      await hs1.hs.services.roomFederation.receiver.storeOutliers([outlier], getRoomVersion("10")!, roomId);
+      const row = await hs1.hs.db.get<{ outlier: number }>("SELECT outlier FROM events WHERE event_id = ?", [idOf(outlier)]);
+      expect(Number(row?.outlier)).toBe(1);
+      expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, idOf(outlier), true))).toBe("M_NOT_FOUND");
+      expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, idOf(outlier), false))).toBe("M_NOT_FOUND");
+    }, 60000);
+
+    test("a pushed event whose prev_events cannot be found is refused for itself, not for the transaction", async () => {
+      const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
+      const ghost = craft({ type: "m.room.message", sender: bob.userId, content: { body: "never sent" }, prev_events: await extremities(), auth_events: [create, pl, bobJoin] });
+      const orphan = craft({ type: "m.room.message", sender: bob.userId, content: { body: "orphan" }, prev_events: [idOf(ghost)], auth_events: [create, pl, bobJoin] });
+      const outcome = await send(orphan);
+      expect(outcome.error).toContain("prev_events not found");
+      expect((await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(idOf(orphan))}`)).status).toBe(404);
+    }, 60000);
+  });
+}
