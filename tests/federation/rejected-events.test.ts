@@ -10,6 +10,7 @@ import { computeEventId } from "../../src/core/event-id.ts";
 import { hashAndSignEvent } from "../../src/core/pdu.ts";
 import { getRoomVersion } from "../../src/core/room-versions.ts";
 import { MatrixError } from "../../src/protocol/errors.ts";
+import { FederationReceiver } from "../../src/services/federation/receiver.ts";
 import { type TestClient } from "../helpers/client.ts";
 import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
 import { federatedPair } from "../helpers/suite.ts";
@@ -102,6 +103,37 @@ for (const backend of BACKENDS) {
       expect(Number(row?.outlier)).toBe(1);
       expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, idOf(outlier), true))).toBe("M_NOT_FOUND");
       expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, idOf(outlier), false))).toBe("M_NOT_FOUND");
+    }, 60000);
+
+    test("behind a rejected prev event lacking state, the state is asked at the missing event before it", async () => {
+      const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
+      const stateNow = ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`)) as any[]).map((e) => e.event_id as string);
+      // Q: bob's new displayname (a state event) we never receive; R: a message of a non-member after it (rejected);
+      // S: bob's message after R, pushed to us.
+      const joinRules = await stateId("m.room.join_rules");
+      const q = craft({ type: "m.room.member", state_key: bob.userId, sender: bob.userId, content: { membership: "join", displayname: "Q" }, prev_events: await extremities(), auth_events: [create, pl, bobJoin, joinRules] });
+      const r = craft({ type: "m.room.message", sender: `@mallory:${hs2.serverName}`, content: { body: "R" }, prev_events: [idOf(q)], auth_events: [create, pl] });
+      const sEv = craft({ type: "m.room.message", sender: bob.userId, content: { body: "S" }, prev_events: [idOf(r)], auth_events: [create, pl, bobJoin] });
+      // hs2 as a fake origin: /get_missing_events gives R only; the state is known at Q.
+      const asked: string[] = [];
+      const fed = {
+        async request<T>(req: { method: string; path: string; query?: Record<string, unknown> }): Promise<T> {
+          asked.push(`${req.path.split("/")[4]} ${String(req.query?.event_id ?? "")}`);
+          if (req.path.includes("/get_missing_events/")) return { events: [r] } as T;
+          if (req.path.includes("/state_ids/") && req.query?.event_id === idOf(q)) return { pdu_ids: stateNow, auth_chain_ids: [] } as T;
+          if (req.path.endsWith(`/event/${enc(idOf(q))}`)) return { pdus: [q] } as T;
+          throw new Error(`404 for ${req.path}`);
+        },
+      };
+      const real = hs1.hs.services.roomFederation.receiver as unknown as { d: ConstructorParameters<typeof FederationReceiver>[0] };
+      const receiver = new FederationReceiver({ ...real.d, fed });
+      expect((await receiver.receivePdu(hs2.serverName, sEv)).error).toBeUndefined();
+      expect(asked.filter((a) => a.startsWith("state_ids"))).toEqual([`state_ids ${idOf(q)}`]);
+      expect((await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(idOf(sEv))}`)).status).toBe(200);
+      expect((await alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(idOf(r))}`)).status).toBe(404);
+      // The state at S is the state after Q (Q included, R not).
+      const at = (await hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, idOf(sEv), true)) as { pdu_ids: string[] };
+      expect([...at.pdu_ids].sort()).toEqual([...stateNow.filter((id) => id !== bobJoin), idOf(q)].sort());
     }, 60000);
 
     test("a pushed event whose prev_events cannot be found is refused for itself, not for the transaction", async () => {

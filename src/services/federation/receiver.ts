@@ -24,6 +24,8 @@ const log = logger("federation");
 export type PduOutcome = { eventId: string; error?: string };
 
 const MAX_MISSING_EVENTS = 20;
+/** How many rejected events the state before an event is looked for behind. */
+const MAX_REJECTED_WALK = 20;
 
 export interface ReceiverDeps {
   db: Db;
@@ -353,15 +355,37 @@ export class FederationReceiver {
    * `origin` for that prev event), resolved together.
    */
   private async stateBeforeWithGap(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
-    const roomId = ev.room_id!;
-    const prevIds = [...new Set(refIds(ev.prev_events))];
+    return this.stateAfterAll(origin, ev.room_id!, refIds(ev.prev_events), rv, { walks: MAX_REJECTED_WALK, asked: new Map() });
+  }
+
+  /** The state after each of `ids`, resolved together (see stateBeforeWithGap). */
+  private async stateAfterAll(
+    origin: string,
+    roomId: string,
+    ids: readonly string[],
+    rv: RoomVersion,
+    budget: { walks: number; asked: Map<string, Map<string, string>> },
+  ): Promise<Map<string, string>> {
+    const prevIds = [...new Set(ids)];
     const unknown = new Set(await this.unknownIds(prevIds));
+    const rows = await this.d.repo.getEvents(prevIds);
     const sets: Array<Map<string, string>> = [];
     for (const id of prevIds) {
       const known = unknown.has(id) ? undefined : await this.d.resolver.stateAfterEvents(roomId, rv, [id]);
+      const row = rows.get(id);
       if (known?.group !== undefined) sets.push(await this.d.repo.stateOfGroup(known.group));
       else if (known?.map) sets.push(known.map);
-      else sets.push(await this.fetchStateAfter(origin, roomId, id, rv));
+      else if (row && row.outlier === 0 && row.rejected_reason !== null && row.state_group === null && budget.walks > 0) {
+        // A rejected event (in the timeline, without state of its own) changes no state: the state
+        // after it is the state after its prev_events, which may be the ones we lack.
+        budget.walks--;
+        const rejected = await this.d.events.loadEvent(id);
+        sets.push(rejected ? await this.stateAfterAll(origin, roomId, refIds(rejected.prev_events), rv, budget) : await this.fetchStateAfter(origin, roomId, id, rv));
+      } else {
+        let fetched = budget.asked.get(id);
+        if (!fetched) budget.asked.set(id, (fetched = await this.fetchStateAfter(origin, roomId, id, rv)));
+        sets.push(fetched);
+      }
     }
     if (sets.length === 1) return sets[0]!;
     return this.d.resolver.resolve(roomId, rv, sets);
