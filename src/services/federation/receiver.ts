@@ -42,6 +42,8 @@ export interface ReceiverDeps {
 }
 
 export class PduError extends Error {}
+/** The event's signatures do not verify (step 2): the sender's server did not make it. */
+export class PduSignatureError extends PduError {}
 
 export class FederationReceiver {
   constructor(private readonly d: ReceiverDeps) {}
@@ -55,7 +57,7 @@ export class FederationReceiver {
     if (issues.length) throw new PduError(`invalid event: ${issues[0]!.field} ${issues[0]!.problem}`);
     const pdu = raw as Record<string, unknown>;
     const v = await verifyEventSignaturesAsync(pdu, rv, (server, keyId, min) => this.d.keys.getVerifyKey(server, keyId, min));
-    if (!v.ok) throw new PduError(`bad signature: ${v.failures.map((f) => `${f.server} ${f.reason}`).join("; ")}`);
+    if (!v.ok) throw new PduSignatureError(`bad signature: ${v.failures.map((f) => `${f.server} ${f.reason}`).join("; ")}`);
     const ev = v.event as unknown as RoomEvent;
     ev.event_id = computeEventId(pdu, rv);
     return ev;
