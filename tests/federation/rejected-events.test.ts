@@ -136,6 +136,19 @@ for (const backend of BACKENDS) {
       expect([...at.pdu_ids].sort()).toEqual([...stateNow.filter((id) => id !== bobJoin), idOf(q)].sort());
     }, 60000);
 
+    test("a redaction of another room's event is not applied and not shown to clients", async () => {
+      const other = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_version: "10" })).room_id;
+      const target = (await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(other)}/send/m.room.message/x1`, { msgtype: "m.text", body: "elsewhere" })).event_id;
+      const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
+      const before = await extremities();
+      const redaction = craft({ type: "m.room.redaction", sender: bob.userId, redacts: target, content: { redacts: target }, prev_events: before, auth_events: [create, pl, bobJoin] });
+      expect((await send(redaction)).error).toBeUndefined();
+      const msgs = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=20`);
+      expect(msgs.chunk.map((e: any) => e.event_id)).not.toContain(idOf(redaction));
+      expect((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(other)}/event/${enc(target)}`)).content.body).toBe("elsewhere");
+      expect(await extremities()).toEqual(before);
+    }, 60000);
+
     test("a pushed event whose prev_events cannot be found is refused for itself, not for the transaction", async () => {
       const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
       const ghost = craft({ type: "m.room.message", sender: bob.userId, content: { body: "never sent" }, prev_events: await extremities(), auth_events: [create, pl, bobJoin] });

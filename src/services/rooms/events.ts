@@ -638,9 +638,13 @@ export class RoomEvents {
     const roomId = roomIdOf(event, rv);
     const stateKey = eventStateMapKey(event);
     const accepted = opts.rejectedReason === undefined;
-    const timeline = accepted && !opts.softFailed;
     const redactTarget = accepted ? redactsOf(event, rv) : undefined;
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: false }) : false;
+    // A redaction of a known event that it may not redact (another room's event, or without the
+    // power): "the server simply waits for a valid partner event" (v3 "Handling redactions") — kept
+    // from clients and from the forward extremities, as a soft-failed event is.
+    const heldBack = accepted && redactTarget !== undefined && !applyRedaction && (await this.d.repo.findEvent(redactTarget)) !== undefined;
+    const timeline = accepted && !opts.softFailed && !heldBack;
     const prevIds = refIds(event.prev_events);
     /** Local users whose membership the new current state changes. */
     const touched: string[] = [];
@@ -666,7 +670,7 @@ export class RoomEvents {
         await this.writeEventRow(tx, event, rv, pos, {
           group: groupAfter,
           replaces,
-          softFailed: opts.softFailed,
+          softFailed: opts.softFailed || heldBack,
           rejectedReason: opts.rejectedReason ?? null,
         });
         if (!timeline) return;
