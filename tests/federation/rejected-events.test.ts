@@ -136,6 +136,41 @@ for (const backend of BACKENDS) {
       expect([...at.pdu_ids].sort()).toEqual([...stateNow.filter((id) => id !== bobJoin), idOf(q)].sort());
     }, 60000);
 
+    test("rejected events after a gap: the gap is filled and its state fetched first (once); the extremities stay", async () => {
+      const [create, pl, bobJoin, joinRules] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!), await stateId("m.room.join_rules")];
+      const stateNow = ((await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`)) as any[]).map((e) => e.event_id as string);
+      const before = await extremities();
+      // C: bob's state event we never receive (stored as an outlier); D and E: messages of a
+      // non-member, D after C, E after D; E is pushed.
+      const c = craft({ type: "m.room.member", state_key: bob.userId, sender: bob.userId, content: { membership: "join", displayname: "C" }, prev_events: before, auth_events: [create, pl, bobJoin, joinRules] });
+      const d = craft({ type: "m.room.message", sender: `@mallory:${hs2.serverName}`, content: { body: "D" }, prev_events: [idOf(c)], auth_events: [create, pl] });
+      const e = craft({ type: "m.room.message", sender: `@mallory:${hs2.serverName}`, content: { body: "E" }, prev_events: [idOf(d)], auth_events: [create, pl] });
+      const asked: string[] = [];
+      const fed = {
+        async request<T>(req: { method: string; path: string; query?: Record<string, unknown> }): Promise<T> {
+          asked.push(`${req.path.split("/")[4]} ${String(req.query?.event_id ?? "")}`);
+          if (req.path.includes("/get_missing_events/")) return { events: [d] } as T;
+          if (req.path.includes("/state_ids/") && req.query?.event_id === idOf(c)) return { pdu_ids: stateNow, auth_chain_ids: [] } as T;
+          if (req.path.endsWith(`/event/${enc(idOf(c))}`)) return { pdus: [c] } as T;
+          throw new Error(`404 for ${req.path}`);
+        },
+      };
+      const real = hs1.hs.services.roomFederation.receiver as unknown as { d: ConstructorParameters<typeof FederationReceiver>[0] };
+      const receiver = new FederationReceiver({ ...real.d, fed });
+      expect((await receiver.receivePdu(hs2.serverName, e)).error).toBeUndefined();
+      expect(asked.filter((a) => a.startsWith("get_missing_events")).length).toBe(1);
+      expect(asked.filter((a) => a.startsWith("state_ids"))).toEqual([`state_ids ${idOf(c)}`]);
+      const rows = await hs1.hs.db.all<{ event_id: string; outlier: number; rejected_reason: string | null }>(
+        "SELECT event_id, outlier, rejected_reason FROM events WHERE event_id IN (?, ?, ?)",
+        [idOf(c), idOf(d), idOf(e)],
+      );
+      const byId = new Map(rows.map((r) => [r.event_id, r]));
+      expect(Number(byId.get(idOf(c))?.outlier)).toBe(1);
+      expect(byId.get(idOf(d))?.rejected_reason).toBeTruthy();
+      expect(byId.get(idOf(e))?.rejected_reason).toBeTruthy();
+      expect(await extremities()).toEqual(before);
+    }, 60000);
+
     test("a redaction of another room's event is not applied and not shown to clients", async () => {
       const other = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_version: "10" })).room_id;
       const target = (await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(other)}/send/m.room.message/x1`, { msgtype: "m.text", body: "elsewhere" })).event_id;

@@ -15,6 +15,7 @@ import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
+import { Lru } from "../../util/lru.ts";
 import { roomIdOf, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
@@ -46,6 +47,12 @@ export class PduError extends Error {}
 export class PduSignatureError extends PduError {}
 
 export class FederationReceiver {
+  /**
+   * The state after events we lack the state of (outliers, events we never got), as fetched from
+   * other servers: an event after a rejected one may need it again (state never changes).
+   */
+  private readonly fetchedStateAfter = new Lru<string, Map<string, string>>(64, "fetched_state_after");
+
   constructor(private readonly d: ReceiverDeps) {}
 
   /**
@@ -90,17 +97,9 @@ export class FederationReceiver {
     const roomId = ev.room_id!;
     if (await this.d.repo.findEvent(ev.event_id)) return;
 
-    // Step 4: auth events (fetch those we lack from the origin).
-    const authEvents = await this.authEventsOf(origin, ev, rv);
-    const createEvent = await this.createEventOf(roomId, rv);
-    const rejectedIds = await this.rejectedAmong(refIds(ev.auth_events));
-    const authCheck = checkEventAgainstAuthEvents(ev, authEvents, rv, { createEvent, isRejected: (id) => rejectedIds.has(id) });
-    if (!authCheck.allowed) {
-      log.info("rejected event (auth events)", { event_id: ev.event_id, reason: authCheck.reason });
-      await this.persistRejected(ev, rv, authCheck.reason);
-      return;
-    }
-
+    // As Synapse, the DAG comes first: missing prev_events are fetched and the state before the
+    // event is known before the auth checks, so that what a rejected event leaves behind (the
+    // events and state around it) is there for the events after it.
     // Missing prev_events: ask the origin for the gap, then process those first (oldest first).
     const prevIds = refIds(ev.prev_events);
     let missing = await this.unknownIds(prevIds);
@@ -113,13 +112,25 @@ export class FederationReceiver {
       if (missing.length) throw new PduError(`prev_events not found: ${missing.slice(0, 5).join(", ")}`);
     }
 
-    // Step 5: the state before the event.
+    // The state before the event.
     let stateBefore: { group: number } | { map: Map<string, string>; base: number | null };
     const known = missing.length === 0 ? await this.d.resolver.stateAfterEvents(roomId, rv, prevIds) : undefined;
     if (known?.group !== undefined) stateBefore = { group: known.group };
     else if (known?.map) stateBefore = { map: known.map, base: await this.currentGroup(roomId) };
     else stateBefore = { map: await this.stateBeforeWithGap(origin, ev, rv), base: await this.currentGroup(roomId) };
 
+    // Step 4: auth events (fetch those we lack from the origin).
+    const authEvents = await this.authEventsOf(origin, ev, rv);
+    const createEvent = await this.createEventOf(roomId, rv);
+    const rejectedIds = await this.rejectedAmong(refIds(ev.auth_events));
+    const authCheck = checkEventAgainstAuthEvents(ev, authEvents, rv, { createEvent, isRejected: (id) => rejectedIds.has(id) });
+    if (!authCheck.allowed) {
+      log.info("rejected event (auth events)", { event_id: ev.event_id, reason: authCheck.reason });
+      await this.persistRejected(ev, rv, authCheck.reason);
+      return;
+    }
+
+    // Step 5: against the state before the event.
     const beforeAuth = await this.authStateFrom(roomId, ev, rv, stateBefore);
     const r5 = checkAuth(ev, beforeAuth, rv);
     if (!r5.allowed) {
@@ -347,7 +358,12 @@ export class FederationReceiver {
     fetched.sort((a, b) => Number(a.depth) - Number(b.depth));
     for (const m of fetched) {
       if (m.room_id !== roomId || m.event_id === ev.event_id) continue;
-      await this.processEvent(origin, m, rv, 1);
+      try {
+        await this.processEvent(origin, m, rv, 1);
+      } catch (e) {
+        // Stays missing: the event that needed it is refused.
+        log.info("failed to process a missing event", { origin, event_id: m.event_id, error: (e as Error).message });
+      }
     }
   }
 
@@ -357,7 +373,7 @@ export class FederationReceiver {
    * `origin` for that prev event), resolved together.
    */
   private async stateBeforeWithGap(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
-    return this.stateAfterAll(origin, ev.room_id!, refIds(ev.prev_events), rv, { walks: MAX_REJECTED_WALK, asked: new Map() });
+    return this.stateAfterAll(origin, ev.room_id!, refIds(ev.prev_events), rv, { walks: MAX_REJECTED_WALK });
   }
 
   /** The state after each of `ids`, resolved together (see stateBeforeWithGap). */
@@ -366,7 +382,7 @@ export class FederationReceiver {
     roomId: string,
     ids: readonly string[],
     rv: RoomVersion,
-    budget: { walks: number; asked: Map<string, Map<string, string>> },
+    budget: { walks: number },
   ): Promise<Map<string, string>> {
     const prevIds = [...new Set(ids)];
     const unknown = new Set(await this.unknownIds(prevIds));
@@ -384,9 +400,9 @@ export class FederationReceiver {
         const rejected = await this.d.events.loadEvent(id);
         sets.push(rejected ? await this.stateAfterAll(origin, roomId, refIds(rejected.prev_events), rv, budget) : await this.fetchStateAfter(origin, roomId, id, rv));
       } else {
-        let fetched = budget.asked.get(id);
-        if (!fetched) budget.asked.set(id, (fetched = await this.fetchStateAfter(origin, roomId, id, rv)));
-        sets.push(fetched);
+        let fetched = this.fetchedStateAfter.get(`${roomId}\0${id}`);
+        if (!fetched) this.fetchedStateAfter.set(`${roomId}\0${id}`, (fetched = await this.fetchStateAfter(origin, roomId, id, rv)));
+        sets.push(new Map(fetched));
       }
     }
     if (sets.length === 1) return sets[0]!;
