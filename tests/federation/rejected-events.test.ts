@@ -95,6 +95,27 @@ for (const backend of BACKENDS) {
       expect(await notFound(() => hs1.hs.services.roomFederation.serve.stateAt(hs2.serverName, roomId, rejectedId, false))).toBe("M_NOT_FOUND");
     }, 60000);
 
+    test("an event after soft-failed ones replaces the extremity behind them", async () => {
+      const [create, oldPl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
+      const fork = await extremities();
+      // alice restricts org.example.sf; M1 (bob) is made on the older branch and accepted.
+      const levels = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.power_levels/`);
+      const newPl = (await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.power_levels/`, { ...levels, events: { ...levels.events, "org.example.sf": 50 } })).event_id;
+      const m1 = craft({ type: "m.room.message", sender: bob.userId, content: { body: "M1" }, prev_events: fork, auth_events: [create, oldPl, bobJoin] });
+      expect((await send(m1)).error).toBeUndefined();
+      expect(await extremities()).toEqual([newPl, idOf(m1)].sort());
+      // SF1 after M1: allowed by the state before it, not by the current state: soft-failed.
+      const sf1 = craft({ type: "org.example.sf", sender: bob.userId, content: { body: "SF1" }, prev_events: [idOf(m1)], auth_events: [create, oldPl, bobJoin] });
+      expect((await send(sf1)).error).toBeUndefined();
+      const row = await hs1.hs.db.get<{ soft_failed: number }>("SELECT soft_failed FROM events WHERE event_id = ?", [idOf(sf1)]);
+      expect(Number(row?.soft_failed)).toBe(1);
+      expect(await extremities()).toEqual([newPl, idOf(m1)].sort());
+      // M2 after SF1 only: M1 (behind SF1) is no longer an extremity.
+      const m2 = craft({ type: "m.room.message", sender: bob.userId, content: { body: "M2" }, prev_events: [idOf(sf1)], auth_events: [create, oldPl, bobJoin] });
+      expect((await send(m2)).error).toBeUndefined();
+      expect(await extremities()).toEqual([newPl, idOf(m2)].sort());
+    }, 60000);
+
     test("/state and /state_ids at an outlier are 404 M_NOT_FOUND", async () => {
       const [create, pl, bobJoin] = [await stateId("m.room.create"), await stateId("m.room.power_levels"), await stateId("m.room.member", bob.userId!)];
       const outlier = craft({ type: "m.room.message", sender: bob.userId, content: { body: "outlier" }, prev_events: await extremities(), auth_events: [create, pl, bobJoin] });
