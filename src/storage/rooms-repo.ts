@@ -164,6 +164,16 @@ export class RoomsRepo {
     return out;
   }
 
+  /** The prev_events of each of `ids` (from event_edges), all together. */
+  async prevEventIds(ids: readonly string[], q: Queryable = this.db): Promise<string[]> {
+    const out = new Set<string>();
+    for (const part of chunks([...new Set(ids)])) {
+      const rows = await q.all<{ prev_event_id: string }>(`SELECT prev_event_id FROM event_edges WHERE event_id IN (${placeholders(part.length)})`, part);
+      for (const r of rows) out.add(r.prev_event_id);
+    }
+    return [...out];
+  }
+
   async setRedactedBy(q: Queryable, eventId: string, redactionId: string): Promise<void> {
     await q.run("UPDATE events SET redacted_by = ? WHERE event_id = ? AND redacted_by IS NULL", [redactionId, eventId]);
   }

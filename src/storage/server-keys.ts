@@ -11,6 +11,8 @@ export interface ServerKeyRow {
   expired_ts: number | null;
   fetched_ts: number;
   from_server: string;
+  /** The signed key response (as received) the key was last stored from. */
+  key_json?: string | null;
 }
 
 export interface ServerKeyResponseRow {
@@ -27,7 +29,7 @@ export class ServerKeysStore {
 
   async listKeys(serverName: string, q: Queryable = this.db): Promise<ServerKeyRow[]> {
     const rows = await q.all<ServerKeyRow>(
-      "SELECT server_name, key_id, verify_key, valid_until_ts, expired_ts, fetched_ts, from_server FROM server_keys WHERE server_name = ?",
+      "SELECT server_name, key_id, verify_key, valid_until_ts, expired_ts, fetched_ts, from_server, key_json FROM server_keys WHERE server_name = ?",
       [serverName],
     );
     return rows.map((r) => ({
@@ -57,10 +59,10 @@ export class ServerKeysStore {
       );
       for (const k of keys) {
         await tx.run(
-          `INSERT INTO server_keys (server_name, key_id, verify_key, valid_until_ts, expired_ts, fetched_ts, from_server) VALUES (?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO server_keys (server_name, key_id, verify_key, valid_until_ts, expired_ts, fetched_ts, from_server, key_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (server_name, key_id) DO UPDATE SET verify_key = excluded.verify_key, valid_until_ts = excluded.valid_until_ts,
-             expired_ts = excluded.expired_ts, fetched_ts = excluded.fetched_ts, from_server = excluded.from_server`,
-          [k.server_name, k.key_id, k.verify_key, k.valid_until_ts, k.expired_ts, k.fetched_ts, k.from_server],
+             expired_ts = excluded.expired_ts, fetched_ts = excluded.fetched_ts, from_server = excluded.from_server, key_json = excluded.key_json`,
+          [k.server_name, k.key_id, k.verify_key, k.valid_until_ts, k.expired_ts, k.fetched_ts, k.from_server, k.key_json ?? response.key_json],
         );
       }
     });

@@ -6,6 +6,8 @@
 // and for /v1/event_auth: missing auth events are then fetched one by one with GET /event.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { computeEventId } from "../../src/core/event-id.ts";
+import { hashAndSignEvent } from "../../src/core/pdu.ts";
 import type { Server } from "bun";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import { BACKENDS, startFederatingServers, startTestServer, testCertificate, type FederatingServer, type TestServer } from "../helpers/server.ts";
@@ -104,10 +106,27 @@ for (const backend of BACKENDS) {
       // hs2 stops sending: hs1 misses bob's new member event (the auth event of his next message).
       await hs2.hs.services.roomFederation.sender.stop(0);
       await bob.ok("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(bob.userId!)}/displayname`, { displayname: "Bob Renamed" });
-      const x = (await bob.ok("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/ea1`, { msgtype: "m.text", body: "after rename" })).event_id;
-      const ev = (await hs2.hs.services.events.loadEvent(x))!;
       const rv = await hs2.hs.services.events.versionOf(roomId);
-      const pdu = hs2.hs.services.roomFederation.membership.wire(ev, rv);
+      // bob's next message as hs2 makes it, but after events hs1 has (hs1's forward extremities):
+      // only its auth event, the new member event, is unknown to hs1 (a missing prev event would
+      // be fetched with /get_missing_events first).
+      const stateIds = async (c: TestClient) =>
+        new Map(((await c.ok("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`)) as any[]).map((e) => [`${e.type}|${e.state_key}`, e.event_id as string]));
+      const onHs2 = await stateIds(bob);
+      const extremities = (await hs1.hs.db.all<{ event_id: string }>("SELECT event_id FROM forward_extremities WHERE room_id = ?", [roomId])).map((r) => r.event_id);
+      const draft = {
+        room_id: roomId,
+        sender: bob.userId!,
+        type: "m.room.message",
+        content: { msgtype: "m.text", body: "after rename" },
+        origin_server_ts: Date.now(),
+        depth: 50,
+        prev_events: extremities,
+        auth_events: [onHs2.get("m.room.create|")!, onHs2.get("m.room.power_levels|")!, onHs2.get(`m.room.member|${bob.userId}`)!],
+      };
+      const pdu = hashAndSignEvent(draft, rv, hs2.serverName, hs2.hs.services.signingKey);
+      const x = computeEventId(pdu, rv);
+      expect((await hs1.hs.services.events.loadEvents([onHs2.get(`m.room.member|${bob.userId}`)!])).size).toBe(0);
       seen.length = 0;
       const res = await hs1.hs.services.roomFederation.serve.receiveTransaction(hs2.serverName, `ea-${Date.now()}`, { pdus: [pdu] });
       expect(res.pdus[x]).toEqual({});

@@ -21,7 +21,7 @@ let now: number;
 beforeEach(async () => {
   db = openSqlite(":memory:");
   // Only the migrations up to ours: the tree may hold later ones that are still being written.
-  await migrate(db, MIGRATIONS.filter((m) => m.version <= 5));
+  await migrate(db, MIGRATIONS.filter((m) => m.version <= 5 || m.version === 20));
   now = 1_700_000_000_000;
 });
 afterEach(async () => {
@@ -302,6 +302,35 @@ describe("Notary", () => {
     now += 100;
     await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k1"], minimumValidUntilTs: expiry + 1000 }]);
     expect(calls.direct.length).toBe(afterFail);
+  });
+
+  test("a key the origin stops listing is still answered for; a new key ID is fetched even right after a failure (SyTest 01keys.pl)", async () => {
+    const b: Remote = { name: "b.org", key: generateSigningKey("k0"), validFor: -DAY };
+    const { ring, calls, ownKey } = setup([b]);
+    const notary = new Notary(ring, "us.org", ownKey);
+    await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k0"], minimumValidUntilTs: 0 }]);
+    // The origin fails the next attempt (a later minimum is asked for).
+    b.down = true;
+    now += 10;
+    await notary.query([{ serverName: "b.org", keyIds: ["ed25519:k0"], minimumValidUntilTs: now }]);
+    expect(calls.direct.length).toBe(2);
+    // Key 1, never seen: asked of the origin at once although the last attempt failed.
+    b.down = false;
+    b.key = generateSigningKey("key_1");
+    now += 10;
+    const first = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:key_1"], minimumValidUntilTs: 0 }]);
+    expect(calls.direct.length).toBe(3);
+    expect(first.server_keys.some((k: any) => "ed25519:key_1" in k.verify_keys)).toBe(true);
+    // The origin then answers with another key only (key 1 forgotten): key 1 is still answered.
+    b.key = generateSigningKey("key_2");
+    now += 10;
+    await notary.query([{ serverName: "b.org", keyIds: ["ed25519:key_1"], minimumValidUntilTs: now }]);
+    expect(calls.direct.length).toBe(4);
+    const third = await notary.query([{ serverName: "b.org", keyIds: ["ed25519:key_1"], minimumValidUntilTs: 0 }]);
+    const withKey1 = third.server_keys.filter((k: any) => "ed25519:key_1" in k.verify_keys);
+    expect(withKey1.length).toBe(1);
+    expect(third.server_keys[0]).toBe(withKey1[0]!); // the asked-for key's response first
+    expect(Object.keys((withKey1[0] as any).signatures).sort()).toEqual(["b.org", "us.org"]);
   });
 
   test("our own keys; unknown servers give nothing", async () => {

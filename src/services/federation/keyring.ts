@@ -230,27 +230,41 @@ export class KeyRing {
     // A requester asking for keys valid later than what we hold, or for a key ID we do not know,
     // gets a fresh fetch even right after the last (successful) one: the notary honours
     // minimum_valid_until_ts. Failed attempts keep their back-off.
+    // A key ID we have never seen is worth asking for even right after a failed attempt (that one
+    // was for other keys); one fetch per server at a time.
+    const unknownKey = keyIds.some((id) => !entry.keys.has(id));
     const wantsLater =
       freshest !== undefined &&
-      entry.lastAttemptOk === true &&
+      (entry.lastAttemptOk === true || unknownKey) &&
       this.#fetcher !== undefined &&
-      (freshest.valid_until_ts < minimumValidUntilTs || keyIds.some((id) => !entry.keys.has(id)));
+      (freshest.valid_until_ts < minimumValidUntilTs || unknownKey);
     if (stale && (this.#mayFetch(entry) || wantsLater)) {
       await this.#refresh(serverName, entry, keyIds, minimumValidUntilTs);
       rows = await this.#store.listResponses(serverName);
     }
     if (rows.length === 0) return [];
-    // The freshest response, plus any other that holds a requested key the freshest lacks.
     rows.sort((a, b) => b.valid_until_ts - a.valid_until_ts || b.fetched_ts - a.fetched_ts);
     const parsed = rows.map((r) => JSON.parse(r.key_json) as Record<string, unknown>);
-    const out = [parsed[0]!];
     const has = (j: Record<string, unknown>, id: string) =>
       Object.hasOwn((j.verify_keys as object | undefined) ?? {}, id) || Object.hasOwn((j.old_verify_keys as object | undefined) ?? {}, id);
+    // The responses holding the requested keys first (requesters read the first one), then the
+    // freshest response if it is not among them.
+    const out: Record<string, unknown>[] = [];
+    const push = (j: Record<string, unknown>) => {
+      if (!out.some((o) => o === j || JSON.stringify(o) === JSON.stringify(j))) out.push(j);
+    };
+    let keyRows: Awaited<ReturnType<ServerKeysStore["listKeys"]>> | undefined;
     for (const id of keyIds) {
-      if (out.some((j) => has(j, id))) continue;
-      const other = parsed.find((j) => has(j, id));
-      if (other) out.push(other);
+      let holder = parsed.find((j) => has(j, id));
+      // A key the origin's newer responses no longer list: the response it was last seen in.
+      if (!holder) {
+        keyRows ??= await this.#store.listKeys(serverName);
+        const json = keyRows.find((r) => r.key_id === id)?.key_json;
+        if (json) holder = JSON.parse(json) as Record<string, unknown>;
+      }
+      if (holder) push(holder);
     }
+    push(parsed[0]!);
     return out;
   }
 

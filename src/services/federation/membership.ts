@@ -20,7 +20,7 @@ import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import { FederationError } from "./client.ts";
 import type { FederationRequester } from "./ports.ts";
-import type { FederationReceiver, PduError } from "./receiver.ts";
+import { PduSignatureError, type FederationReceiver, type PduError } from "./receiver.ts";
 
 const log = logger("federation");
 
@@ -172,7 +172,7 @@ export class FederationMembership {
     try {
       ev = await this.d.receiver.checkSignedPdu(pdu, rv);
     } catch (e) {
-      throw new MatrixError("M_BAD_JSON", (e as Error).message);
+      throw refusedPdu(e);
     }
     if (ev.event_id !== eventId) throw new MatrixError("M_BAD_JSON", "Event ID does not match the path");
     if (ev.room_id !== roomId || ev.type !== "m.room.member" || ev.state_key !== ev.sender || ev.content["membership"] !== membership) {
@@ -309,7 +309,7 @@ export class FederationMembership {
     try {
       ev = await this.d.receiver.checkSignedPdu(body.event, rv);
     } catch (e) {
-      throw new MatrixError("M_BAD_JSON", (e as Error).message);
+      throw refusedPdu(e);
     }
     if (ev.event_id !== eventId || ev.room_id !== roomId) throw new MatrixError("M_BAD_JSON", "Event does not match the path");
     if (ev.type !== "m.room.member" || ev.content["membership"] !== "invite" || typeof ev.state_key !== "string") {
@@ -583,4 +583,15 @@ export class FederationMembership {
     );
     return rows !== undefined;
   }
+}
+
+/**
+ * The error for a membership event another server hands us that fails the format or signature
+ * checks: 403 M_FORBIDDEN when it is not signed by its sender's server (the event is not
+ * authorised by anyone; the v1 endpoints document 403 for requests that are not authorised, and
+ * Synapse answers so), 400 M_BAD_JSON when it is malformed.
+ */
+function refusedPdu(e: unknown): MatrixError {
+  if (e instanceof PduSignatureError) return new MatrixError("M_FORBIDDEN", e.message);
+  return new MatrixError("M_BAD_JSON", (e as Error).message);
 }

@@ -15,6 +15,7 @@ import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import type { Db } from "../../storage/db.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
+import { Lru } from "../../util/lru.ts";
 import { roomIdOf, type RoomEvents } from "../rooms/events.ts";
 import type { StateResolver } from "../rooms/state-resolution.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
@@ -24,6 +25,8 @@ const log = logger("federation");
 export type PduOutcome = { eventId: string; error?: string };
 
 const MAX_MISSING_EVENTS = 20;
+/** How many rejected events the state before an event is looked for behind. */
+const MAX_REJECTED_WALK = 20;
 
 export interface ReceiverDeps {
   db: Db;
@@ -40,8 +43,16 @@ export interface ReceiverDeps {
 }
 
 export class PduError extends Error {}
+/** The event's signatures do not verify (step 2): the sender's server did not make it. */
+export class PduSignatureError extends PduError {}
 
 export class FederationReceiver {
+  /**
+   * The state after events we lack the state of (outliers, events we never got), as fetched from
+   * other servers: an event after a rejected one may need it again (state never changes).
+   */
+  private readonly fetchedStateAfter = new Lru<string, Map<string, string>>(64, "fetched_state_after");
+
   constructor(private readonly d: ReceiverDeps) {}
 
   /**
@@ -53,7 +64,7 @@ export class FederationReceiver {
     if (issues.length) throw new PduError(`invalid event: ${issues[0]!.field} ${issues[0]!.problem}`);
     const pdu = raw as Record<string, unknown>;
     const v = await verifyEventSignaturesAsync(pdu, rv, (server, keyId, min) => this.d.keys.getVerifyKey(server, keyId, min));
-    if (!v.ok) throw new PduError(`bad signature: ${v.failures.map((f) => `${f.server} ${f.reason}`).join("; ")}`);
+    if (!v.ok) throw new PduSignatureError(`bad signature: ${v.failures.map((f) => `${f.server} ${f.reason}`).join("; ")}`);
     const ev = v.event as unknown as RoomEvent;
     ev.event_id = computeEventId(pdu, rv);
     return ev;
@@ -86,6 +97,28 @@ export class FederationReceiver {
     const roomId = ev.room_id!;
     if (await this.d.repo.findEvent(ev.event_id)) return;
 
+    // As Synapse, the DAG comes first: missing prev_events are fetched and the state before the
+    // event is known before the auth checks, so that what a rejected event leaves behind (the
+    // events and state around it) is there for the events after it.
+    // Missing prev_events: ask the origin for the gap, then process those first (oldest first).
+    const prevIds = refIds(ev.prev_events);
+    let missing = await this.unknownIds(prevIds);
+    if (missing.length && depth === 0) {
+      await this.fillGap(origin, ev, rv);
+      missing = await this.unknownIds(prevIds);
+      // An event pushed to us whose prev_events its server will not give us: refused (as Synapse
+      // does), rather than trusting the state it would bring. Events fetched to fill the gap
+      // (depth > 0) get the state after their missing prev_events asked of the origin instead.
+      if (missing.length) throw new PduError(`prev_events not found: ${missing.slice(0, 5).join(", ")}`);
+    }
+
+    // The state before the event.
+    let stateBefore: { group: number } | { map: Map<string, string>; base: number | null };
+    const known = missing.length === 0 ? await this.d.resolver.stateAfterEvents(roomId, rv, prevIds) : undefined;
+    if (known?.group !== undefined) stateBefore = { group: known.group };
+    else if (known?.map) stateBefore = { map: known.map, base: await this.currentGroup(roomId) };
+    else stateBefore = { map: await this.stateBeforeWithGap(origin, ev, rv), base: await this.currentGroup(roomId) };
+
     // Step 4: auth events (fetch those we lack from the origin).
     const authEvents = await this.authEventsOf(origin, ev, rv);
     const createEvent = await this.createEventOf(roomId, rv);
@@ -97,21 +130,7 @@ export class FederationReceiver {
       return;
     }
 
-    // Missing prev_events: ask the origin for the gap, then process those first (oldest first).
-    const prevIds = refIds(ev.prev_events);
-    let missing = await this.unknownIds(prevIds);
-    if (missing.length && depth === 0) {
-      await this.fillGap(origin, ev, rv);
-      missing = await this.unknownIds(prevIds);
-    }
-
-    // Step 5: the state before the event.
-    let stateBefore: { group: number } | { map: Map<string, string>; base: number | null };
-    const known = missing.length === 0 ? await this.d.resolver.stateAfterEvents(roomId, rv, prevIds) : undefined;
-    if (known?.group !== undefined) stateBefore = { group: known.group };
-    else if (known?.map) stateBefore = { map: known.map, base: await this.currentGroup(roomId) };
-    else stateBefore = { map: await this.fetchStateBefore(origin, ev, rv), base: await this.currentGroup(roomId) };
-
+    // Step 5: against the state before the event.
     const beforeAuth = await this.authStateFrom(roomId, ev, rv, stateBefore);
     const r5 = checkAuth(ev, beforeAuth, rv);
     if (!r5.allowed) {
@@ -339,22 +358,72 @@ export class FederationReceiver {
     fetched.sort((a, b) => Number(a.depth) - Number(b.depth));
     for (const m of fetched) {
       if (m.room_id !== roomId || m.event_id === ev.event_id) continue;
-      await this.processEvent(origin, m, rv, 1);
+      try {
+        await this.processEvent(origin, m, rv, 1);
+      } catch (e) {
+        // Stays missing: the event that needed it is refused.
+        log.info("failed to process a missing event", { origin, event_id: m.event_id, error: (e as Error).message });
+      }
     }
   }
 
-  /** The room state before `ev`, asked of `origin` (/state_ids, then /event for what we lack). */
-  private async fetchStateBefore(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
-    const roomId = ev.room_id!;
-    // /state_ids returns the state *at* (before) the given event; ask for the state after each prev
-    // event by naming the event itself is not possible, so use the event: the state before it.
+  /**
+   * The room state before `ev` when some of its prev_events (or the state after them) are unknown:
+   * the state after each prev event (from our own state groups when we have them, else asked of
+   * `origin` for that prev event), resolved together.
+   */
+  private async stateBeforeWithGap(origin: string, ev: RoomEvent, rv: RoomVersion): Promise<Map<string, string>> {
+    return this.stateAfterAll(origin, ev.room_id!, refIds(ev.prev_events), rv, { walks: MAX_REJECTED_WALK });
+  }
+
+  /** The state after each of `ids`, resolved together (see stateBeforeWithGap). */
+  private async stateAfterAll(
+    origin: string,
+    roomId: string,
+    ids: readonly string[],
+    rv: RoomVersion,
+    budget: { walks: number },
+  ): Promise<Map<string, string>> {
+    const prevIds = [...new Set(ids)];
+    const unknown = new Set(await this.unknownIds(prevIds));
+    const rows = await this.d.repo.getEvents(prevIds);
+    const sets: Array<Map<string, string>> = [];
+    for (const id of prevIds) {
+      const known = unknown.has(id) ? undefined : await this.d.resolver.stateAfterEvents(roomId, rv, [id]);
+      const row = rows.get(id);
+      if (known?.group !== undefined) sets.push(await this.d.repo.stateOfGroup(known.group));
+      else if (known?.map) sets.push(known.map);
+      else if (row && row.outlier === 0 && row.rejected_reason !== null && row.state_group === null && budget.walks > 0) {
+        // A rejected event (in the timeline, without state of its own) changes no state: the state
+        // after it is the state after its prev_events, which may be the ones we lack.
+        budget.walks--;
+        const rejected = await this.d.events.loadEvent(id);
+        sets.push(rejected ? await this.stateAfterAll(origin, roomId, refIds(rejected.prev_events), rv, budget) : await this.fetchStateAfter(origin, roomId, id, rv));
+      } else {
+        let fetched = this.fetchedStateAfter.get(`${roomId}\0${id}`);
+        if (!fetched) this.fetchedStateAfter.set(`${roomId}\0${id}`, (fetched = await this.fetchStateAfter(origin, roomId, id, rv)));
+        sets.push(new Map(fetched));
+      }
+    }
+    if (sets.length === 1) return sets[0]!;
+    return this.d.resolver.resolve(roomId, rv, sets);
+  }
+
+  /**
+   * The room state after the event `eventId` (which we lack, or lack the state of), asked of
+   * `origin`: /state_ids at it (the state before it), the events we lack fetched with /event and
+   * stored as outliers (the event itself too), and the event added when it is an accepted state event.
+   */
+  private async fetchStateAfter(origin: string, roomId: string, eventId: string, rv: RoomVersion): Promise<Map<string, string>> {
     const ids = await this.d.fed.request<{ pdu_ids: string[]; auth_chain_ids: string[] }>({
       destination: origin,
       method: "GET",
       path: `/_matrix/federation/v1/state_ids/${encodeURIComponent(roomId)}`,
-      query: { event_id: ev.event_id },
+      query: { event_id: eventId },
     });
-    const wanted = [...new Set([...(ids.pdu_ids ?? []), ...(ids.auth_chain_ids ?? [])])];
+    const pduIds = Array.isArray(ids.pdu_ids) ? ids.pdu_ids.filter((id): id is string => typeof id === "string") : [];
+    const authIds = Array.isArray(ids.auth_chain_ids) ? ids.auth_chain_ids.filter((id): id is string => typeof id === "string") : [];
+    const wanted = [...new Set([...pduIds, ...authIds, eventId])];
     const have = await this.d.events.loadEvents(wanted);
     const lacking = wanted.filter((id) => !have.has(id));
     const fetched: unknown[] = [];
@@ -371,11 +440,17 @@ export class FederationReceiver {
       for (const p of batch) if (p) fetched.push(p);
     }
     await this.storeOutliers(fetched, rv, roomId);
-    const stateEvents = await this.d.events.loadEvents(ids.pdu_ids ?? []);
+    const stateEvents = await this.d.events.loadEvents(pduIds);
     const map: StateMap<string> = new Map();
     for (const e of stateEvents.values()) {
+      if (roomIdOf(e, rv) !== roomId) continue;
       const k = eventStateMapKey(e);
       if (k !== undefined) map.set(k, e.event_id);
+    }
+    const self = (await this.d.events.loadEvents([eventId])).get(eventId);
+    if (self && roomIdOf(self, rv) === roomId && !(await this.rejectedAmong([eventId])).has(eventId)) {
+      const k = eventStateMapKey(self);
+      if (k !== undefined) map.set(k, eventId);
     }
     return map;
   }

@@ -123,12 +123,17 @@ export class FederationServe {
 
   private async wireEvents(origin: string, rows: EventRow[]): Promise<Record<string, unknown>[]> {
     const evs = await this.d.events.loadEvents(rows.map((r) => r.event_id));
+    // Events of users erased on deactivation go to other servers redacted (as Synapse's
+    // filter_events_for_server): their content is no longer ours to share.
+    const erased = this.d.events.erasedSenders ? await this.d.events.erasedSenders(new Set(rows.map((r) => r.sender))) : undefined;
     const out: Record<string, unknown>[] = [];
     for (const r of rows) {
       const ev = evs.get(r.event_id);
       if (!ev) continue;
       const rv = await this.d.events.versionOf(r.room_id);
-      out.push(this.d.membership.wire(await this.forServer(origin, r, ev), rv));
+      let shown = await this.forServer(origin, r, ev);
+      if (erased?.has(r.sender) && shown === ev) shown = { ...(redactEvent(ev, rv) as RoomEvent), event_id: ev.event_id };
+      out.push(this.d.membership.wire(shown, rv));
     }
     return out;
   }
@@ -197,6 +202,8 @@ export class FederationServe {
     await this.requireServerInRoom(origin, roomId);
     const row = await this.d.repo.findEvent(eventId);
     if (!row || row.room_id !== roomId) throw new MatrixError("M_NOT_FOUND", "Unknown event");
+    // Outliers have no known state; rejected events are not part of the room ("Rejection").
+    if (row.outlier || row.rejected_reason !== null) throw new MatrixError("M_NOT_FOUND", "No state known at that event");
     const state = await this.d.membership.stateBefore(eventId);
     const stateIds = [...state.values()];
     const authIds = await this.d.membership.authChain(stateIds);

@@ -692,9 +692,13 @@ export class RoomEvents {
     const roomId = roomIdOf(event, rv);
     const stateKey = eventStateMapKey(event);
     const accepted = opts.rejectedReason === undefined;
-    const timeline = accepted && !opts.softFailed;
     const redactTarget = accepted ? redactsOf(event, rv) : undefined;
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: false }) : false;
+    // A redaction of a known event that it may not redact (another room's event, or without the
+    // power): "the server simply waits for a valid partner event" (v3 "Handling redactions") — kept
+    // from clients and from the forward extremities, as a soft-failed event is.
+    const heldBack = accepted && redactTarget !== undefined && !applyRedaction && (await this.d.repo.findEvent(redactTarget)) !== undefined;
+    const timeline = accepted && !opts.softFailed && !heldBack;
     const prevIds = refIds(event.prev_events);
     /** Local users whose membership the new current state changes. */
     const touched: string[] = [];
@@ -720,7 +724,7 @@ export class RoomEvents {
         await this.writeEventRow(tx, event, rv, pos, {
           group: groupAfter,
           replaces,
-          softFailed: opts.softFailed,
+          softFailed: opts.softFailed || heldBack,
           rejectedReason: opts.rejectedReason ?? null,
         });
         if (!timeline) return;
@@ -728,7 +732,8 @@ export class RoomEvents {
 
         // Forward extremities: this event replaces those of its prev_events that were extremities.
         const before = await repo.forwardExtremities(roomId, tx);
-        const removed = before.filter((id) => prevIds.includes(id));
+        const covered = before.every((id) => prevIds.includes(id)) ? new Set(prevIds) : await this.prevsThroughUnlisted(tx, prevIds);
+        const removed = before.filter((id) => covered.has(id));
         await repo.replaceForwardExtremities(tx, roomId, removed, [event.event_id]);
         const extremities = [...before.filter((id) => !removed.includes(id)), event.event_id];
 
@@ -768,6 +773,27 @@ export class RoomEvents {
     });
     for (const u of touched) this.membershipChanged(u, roomId);
     return this.afterWrite(event, roomId, stream, timeline);
+  }
+
+  /**
+   * `prevIds` and the events reached from them through rejected and soft-failed events (which are
+   * never forward extremities): an extremity among those is an ancestor of the new event, so no
+   * longer an extremity (as Synapse's _get_prevs_before_rejected). Bounded walk.
+   */
+  private async prevsThroughUnlisted(tx: Queryable, prevIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set(prevIds);
+    let frontier = [...prevIds];
+    for (let hop = 0; hop < 20 && frontier.length > 0 && out.size < 500; hop++) {
+      const rows = await this.d.repo.getEvents(frontier, tx);
+      const through = frontier.filter((id) => {
+        const r = rows.get(id);
+        return r !== undefined && r.outlier === 0 && (r.rejected_reason !== null || r.soft_failed === 1);
+      });
+      if (through.length === 0) break;
+      frontier = (await this.d.repo.prevEventIds(through, tx)).filter((id) => !out.has(id));
+      for (const id of frontier) out.add(id);
+    }
+    return out;
   }
 
   /** Remembers the prev_events of `event` we lack (history to backfill); `event` itself is no longer one. */

@@ -3,9 +3,12 @@
 // event_auth_edges index.
 import { resolveState, type EventSource } from "../../core/state-res.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
-import type { RoomEvent } from "../../protocol/events.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import { refIds, type RoomEvent } from "../../protocol/events.ts";
+import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "./events.ts";
+
+/** How many rejected events stateAfterEvents walks through to their prev_events. */
+const MAX_REJECTED_WALK = 50;
 
 export class StateResolver {
   constructor(
@@ -32,9 +35,10 @@ export class StateResolver {
 
   /** The state after each of several events, resolved together (the state before an event with these prev_events). */
   async stateAfterEvents(roomId: string, rv: RoomVersion, eventIds: readonly string[]): Promise<{ group?: number; map?: Map<string, string> } | undefined> {
-    const rows = await this.repo.getEvents(eventIds);
+    const { ids, rows } = await this.throughRejected(eventIds);
+    if (ids.length === 0) return undefined;
     const groups = new Set<number>();
-    for (const id of eventIds) {
+    for (const id of ids) {
       const r = rows.get(id);
       // Backfilled history (negative stream positions) carries an approximate state group, good
       // for visibility but not for resolving state: treat its state as unknown (fetched instead).
@@ -44,5 +48,34 @@ export class StateResolver {
     if (groups.size === 1) return { group: [...groups][0]! };
     const sets = await Promise.all([...groups].map((g) => this.repo.stateOfGroup(g)));
     return { map: await this.resolve(roomId, rv, sets) };
+  }
+
+  /**
+   * A rejected event changes no state ("Rejection" in server-server-api.md: the state is calculated
+   * as normal, except not updating with the rejected event): the state after it is the state after
+   * its prev_events. Replaces the rejected events among `eventIds` (stored in the timeline without
+   * a state group) by their prev_events, walking at most MAX_REJECTED_WALK of them.
+   */
+  private async throughRejected(eventIds: readonly string[]): Promise<{ ids: string[]; rows: Map<string, EventRow> }> {
+    let ids = [...new Set(eventIds)];
+    let rows = await this.repo.getEvents(ids);
+    const walked = new Set<string>();
+    for (;;) {
+      const rejected = ids.filter((id) => {
+        const r = rows.get(id);
+        return r !== undefined && r.rejected_reason !== null && r.state_group === null && r.outlier === 0;
+      });
+      if (rejected.length === 0 || walked.size + rejected.length > MAX_REJECTED_WALK) return { ids, rows };
+      const evs = await this.events.loadEvents(rejected);
+      const next = new Set(ids.filter((id) => !rejected.includes(id)));
+      for (const id of rejected) {
+        walked.add(id);
+        const ev = evs.get(id);
+        if (!ev) return { ids, rows };
+        for (const p of refIds(ev.prev_events)) if (!walked.has(p)) next.add(p);
+      }
+      ids = [...next];
+      rows = await this.repo.getEvents(ids);
+    }
   }
 }
