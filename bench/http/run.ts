@@ -93,6 +93,11 @@ function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m![1]) / 1024;
 }
+/** Private memory only (RssAnon): RSS less the pages of the executable and libraries it maps. */
+function rssAnonMiB(pid: number): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m![1]) / 1024;
+}
 function loadavg(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 }
@@ -388,6 +393,7 @@ async function send100(s: Server) {
 async function initsync(s: Server) {
   await Bun.sleep(1000);
   record(s.kind, "rss_idle_fresh_mib", rssMiB(s.pid));
+  record(s.kind, "rss_anon_idle_fresh_mib", rssAnonMiB(s.pid));
   record(s.kind, "startup_fresh_db_ms", s.startMs);
   const user = await register(s);
   await pool(Array.from({ length: SYNC_ROOMS }, (_, i) => i), 8, async (i) => {
@@ -399,6 +405,7 @@ async function initsync(s: Server) {
   record(s.kind, "startup_existing_db_ms", startMs);
   await Bun.sleep(1000);
   record(s.kind, "rss_idle_existing_db_mib", rssMiB(s.pid));
+  record(s.kind, "rss_anon_idle_existing_db_mib", rssAnonMiB(s.pid));
   const t0 = performance.now();
   const r = await user.sync("");
   const dt = performance.now() - t0;
@@ -409,6 +416,7 @@ async function initsync(s: Server) {
   await user.sync("");
   record(s.kind, `initial_sync_${SYNC_ROOMS}x${SYNC_MESSAGES}_warm_ms`, performance.now() - t1);
   record(s.kind, "rss_after_initial_sync_mib", rssMiB(s.pid));
+  record(s.kind, "rss_anon_after_initial_sync_mib", rssAnonMiB(s.pid));
   // Bytes on disk per event, on the stopped server's database: live pages (not the free list),
   // after a checkpoint folds the WAL in.
   await s.stop(true);
