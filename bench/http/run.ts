@@ -16,6 +16,8 @@
 //     --samples N              send→sync latency samples (default 100)
 //     --scale tiny             everything tiny (the smoke test)
 //     --json FILE              also write every figure (with the load average at its time) as JSON
+//     --postgres ADMIN_URL     hs (and base) on PostgreSQL: a fresh database per server, made and dropped
+//                              through ADMIN_URL (a role allowed to CREATE DATABASE); Synapse stays on SQLite
 //     --cpu-prof DIR           hs only, from source: run the server under `bun --cpu-prof` (profiles in DIR)
 //
 // Every figure line is `figure <server> <name> <value> load=<1-min loadavg>`; the summary table has
@@ -26,6 +28,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Database } from "bun:sqlite";
+import postgres from "postgres";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BUN = process.execPath;
@@ -68,6 +71,7 @@ const HS_CMD: string[] =
     : [resolve(HS_OPT ?? join(ROOT, "dist/hs"))];
 const BASE_OPT = opt("base");
 const CPU_PROF = opt("cpu-prof");
+const PG_ADMIN = opt("postgres");
 const JSON_OUT = opt("json");
 const SYNAPSE_PEER = resolve(process.env.HS_SYNAPSE_KIT ?? join(ROOT, "../shared/synapse-1.67"), "synapse-peer");
 const PASSWORD = "bench-password-1";
@@ -126,6 +130,8 @@ function freePort(): number {
 // ---- a server under test
 interface Server {
   kind: Kind;
+  /** Set when the server runs on PostgreSQL: its database's URL. */
+  pgUrl?: string;
   url: string;
   dir: string;
   dbPath: string;
@@ -142,6 +148,17 @@ async function startServer(kind: Kind): Promise<Server> {
   const port = freePort();
   const url = `http://127.0.0.1:${port}`;
   const dbPath = join(dir, "homeserver.db");
+  let pgUrl: string | undefined;
+  let pgName: string | undefined;
+  if (PG_ADMIN && kind !== "synapse") {
+    pgName = `hs_bench_${Math.random().toString(36).slice(2, 12)}`;
+    const admin = postgres(PG_ADMIN, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`CREATE DATABASE ${pgName}`);
+    await admin.end();
+    const u = new URL(PG_ADMIN);
+    u.pathname = `/${pgName}`;
+    pgUrl = u.toString();
+  }
   mkdirSync(join(dir, "media"));
   const toml = `server_name = "bench.test"
 public_baseurl = "${url}/"
@@ -152,7 +169,7 @@ enabled = false
 shared_secret = "${SECRET}"
 
 [database]
-path = "${dbPath}"
+${pgUrl ? `backend = "postgres"\nurl = "${pgUrl}"` : `path = "${dbPath}"`}
 
 [media]
 store_path = "${join(dir, "media")}"
@@ -213,6 +230,7 @@ resources = ["client", "media"]
     url,
     dir,
     dbPath,
+    pgUrl,
     pid: proc!.pid,
     startMs,
     async restart() {
@@ -223,6 +241,11 @@ resources = ["client", "media"]
     },
     async stop(keep = false) {
       await halt();
+      if (pgName && !keep) {
+        const admin = postgres(PG_ADMIN!, { max: 1, onnotice: () => {} });
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`).catch(() => {});
+        await admin.end();
+      }
       if (!keep && !process.env.HS_BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -420,6 +443,19 @@ async function initsync(s: Server) {
   // Bytes on disk per event, on the stopped server's database: live pages (not the free list),
   // after a checkpoint folds the WAL in.
   await s.stop(true);
+  if (s.pgUrl) {
+    // PostgreSQL: every relation's size (tables, indexes, TOAST) over the events.
+    const pg = postgres(s.pgUrl, { max: 1, onnotice: () => {} });
+    const [{ n }] = await pg`SELECT count(*)::int AS n FROM events`;
+    const [{ bytes }] = await pg`SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE ns.nspname = 'public' AND c.relkind IN ('r', 'm')`;
+    const [{ db }] = await pg`SELECT pg_database_size(current_database())::bigint AS db`;
+    await pg.end();
+    record(s.kind, "db_events", n);
+    record(s.kind, "db_bytes_per_event", Number(bytes) / n);
+    record(s.kind, "db_file_bytes_per_event", Number(db) / n);
+    await s.stop();
+    return;
+  }
   const db = new Database(s.dbPath);
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   const events = (db.query("SELECT count(*) AS n FROM events").get() as { n: number }).n;
