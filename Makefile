@@ -3,7 +3,7 @@ BUN := ./node_modules/.bin/bun
 DATA ?= ./data
 CONFIG ?= $(DATA)/homeserver.toml
 
-.PHONY: all install run user test test-reliability soak sytest typecheck build release bench sample-config demo demo-stop clean
+.PHONY: all install run user test test-reliability soak sytest typecheck build release bench bench-micro bench-http sample-config demo demo-stop clean
 
 all: build
 
@@ -64,8 +64,17 @@ build: install
 release: install
 	$(BUN) scripts/build.ts linux-x64 linux-arm64
 
-bench: install
+# Micro-benchmarks (in-process, bench/*.ts), then the HTTP benchmarks against a fresh dist/hs.
+bench: bench-micro bench-http
+
+bench-micro: install
 	@for f in bench/*.ts; do echo "== $$f"; $(BUN) $$f || exit 1; done
+
+# HTTP workloads with a separate client process (bench/http/run.ts; each workload on a fresh server).
+# BENCH_ARGS="--side-by-side" runs Synapse 1.67 (../shared/synapse-1.67) too and prints ratios;
+# e.g. BENCH_ARGS="--only fanout --fanout 1000".
+bench-http: build
+	$(BUN) bench/http/run.ts $(BENCH_ARGS)
 
 # Rewrite the sample homeserver.toml from the config schema.
 sample-config: install

@@ -63,7 +63,8 @@ const API_PREFIXES = ["/_matrix/", "/_synapse/", "/_hs/", "/.well-known/"];
 const API_EXACT = new Set(["/_matrix", "/_synapse", "/health"]);
 
 interface WebFile {
-  path: string;
+  /** The file itself; undefined when only its precompressed siblings are there (see loadFiles). */
+  path?: string;
   type: string;
   size: number;
   br?: string;
@@ -96,18 +97,28 @@ function listFiles(root: string, rel = ""): string[] {
   return out;
 }
 
+/**
+ * The served files. The compiled binary leaves out the uncompressed copy of large files that have a
+ * .gz sibling (the 5 MB WebAssembly of end-to-end encryption: scripts/build.ts); such a file is
+ * served from its .br/.gz, and unzipped on the fly for the rare client that takes neither.
+ */
 function loadFiles(root: string): Map<string, WebFile> {
   const all = new Set(listFiles(root));
-  const files = new Map<string, WebFile>();
+  const names = new Set<string>();
   for (const rel of all) {
-    if (rel.endsWith(".br") || rel.endsWith(".gz") || rel === WEB_MANIFEST) continue;
+    if (rel === WEB_MANIFEST) continue;
+    if (rel.endsWith(".gz")) names.add(rel.slice(0, -3));
+    else if (!rel.endsWith(".br")) names.add(rel);
+  }
+  const files = new Map<string, WebFile>();
+  for (const rel of names) {
     const ext = rel.slice(rel.lastIndexOf(".") + 1).toLowerCase();
-    const path = join(root, rel);
-    const size = statSync(path).size;
+    const path = all.has(rel) ? join(root, rel) : undefined;
+    const size = statSync(path ?? join(root, `${rel}.gz`)).size;
     const immutable = rel.startsWith("assets/");
     const etag = immutable
       ? `"${rel.replace(/^.*-([A-Za-z0-9]+)\.[a-z0-9]+$/, "$1")}"`
-      : `"${Bun.hash(readFileSync(path)).toString(36)}"`;
+      : `"${Bun.hash(readFileSync(path ?? join(root, `${rel}.gz`))).toString(36)}"`;
     files.set(`/${rel}`, {
       path,
       type: TYPES[ext] ?? "application/octet-stream",
@@ -165,6 +176,7 @@ function serveFile(req: Request, f: WebFile): Response {
     headers["Content-Encoding"] = "gzip";
   }
   if (req.method === "HEAD") return new Response(null, { status: 200, headers });
+  if (path === undefined) return new Response(Bun.file(f.gz!).stream().pipeThrough(new DecompressionStream("gzip")), { status: 200, headers });
   return new Response(Bun.file(path), { status: 200, headers });
 }
 

@@ -8,6 +8,14 @@ export async function databaseSizeBytes(db: Db, sqlitePath: string): Promise<num
   return [sqlitePath, `${sqlitePath}-wal`].reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
 }
 
+/**
+ * Whether any account can log in (not deactivated, not a guest): one index probe, where
+ * serverCounts counts every event (a full scan of the largest table, seconds on a big database).
+ */
+export async function hasLoginUsers(db: Db): Promise<boolean> {
+  return (await db.get<{ one: number }>("SELECT 1 AS one FROM users WHERE deactivated = 0 AND is_guest = 0 LIMIT 1")) !== undefined;
+}
+
 /** Row counts for an overview (users that can log in, rooms, events, local media). */
 export async function serverCounts(db: Db, serverName: string): Promise<{ users: number; rooms: number; events: number; localMediaBytes: number; localMediaFiles: number }> {
   const n = async (sql: string, params: Array<string | number> = []) => Number((await db.get<{ n: number | null }>(sql, params))?.n ?? 0);

@@ -41,13 +41,12 @@ export function nextStepsText(configPath: string, url: string, serving: boolean)
 
 /** On a server without any account yet (a first start): what to do next, instead of silence. */
 async function printNextSteps(hs: Homeserver, configPath: string, pretty: boolean): Promise<void> {
-  let users: number;
+  // Not overview(): it counts every event, and the first requests would wait for that scan.
   try {
-    users = (await hs.services.adminServer.overview()).users;
+    if (await hs.services.adminServer.hasAccounts()) return;
   } catch {
     return;
   }
-  if (users > 0) return;
   // Where clients reach the server (public_baseurl); the listener's own address may not be reachable.
   const url = hs.config.public_baseurl;
   if (pretty) process.stderr.write(`\nhs is running. ${nextStepsText(configPath, url, true)}\n\n`);

@@ -3,7 +3,7 @@
 import type { Config } from "../../config/schema.ts";
 import { SERVER_VERSION } from "../../protocol/versions.ts";
 import type { Db } from "../../storage/db.ts";
-import { databaseSizeBytes, serverCounts } from "../../storage/db-size.ts";
+import { databaseSizeBytes, hasLoginUsers, serverCounts } from "../../storage/db-size.ts";
 import { registrationTokenNotice } from "../registration-tokens.ts";
 
 export interface ServerOverview {
@@ -24,6 +24,11 @@ export class AdminServer {
   constructor(
     private readonly d: { db: Db; config: Config; startedTs: number; now?: () => number },
   ) {}
+
+  /** Whether the server has any account yet (the first start's "next steps"), without counting rows. */
+  hasAccounts(): Promise<boolean> {
+    return hasLoginUsers(this.d.db);
+  }
 
   async overview(): Promise<ServerOverview> {
     const now = (this.d.now ?? Date.now)();

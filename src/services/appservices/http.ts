@@ -4,7 +4,7 @@
 //
 // Application service URLs are set by the server admin in the registration files, so they are not
 // subject to [http_client] ip_range_denylist (as in Synapse): bridges usually run on localhost.
-import { rootCertificates } from "node:tls";
+import { systemRootCertificates } from "../../util/root-certificates.ts";
 import type { ApplicationService } from "./registration.ts";
 
 export type AsResult =
@@ -54,7 +54,7 @@ export class AppserviceHttp {
     let res: Response;
     try {
       const tls: Record<string, unknown> = { rejectUnauthorized: this.trust.verifyTls };
-      if (this.trust.extraCaPems?.length) tls.ca = [...rootCertificates, ...this.trust.extraCaPems];
+      if (this.trust.extraCaPems?.length) tls.ca = [...systemRootCertificates(), ...this.trust.extraCaPems];
       res = await this.fetchImpl(`${as.url}${path}${qs}`, { method: req.method, headers, body, signal, redirect: "manual", tls } as RequestInit);
     } catch (e) {
       if (signal.aborted) return { kind: "timeout" };

@@ -5,7 +5,7 @@
 // differently: no DNS rebinding). The certificate is verified against the expected name (sent as SNI
 // unless it is an IP address), unless verification is turned off.
 import { lookup as dnsLookup } from "node:dns/promises";
-import { rootCertificates } from "node:tls";
+import { systemRootCertificates } from "../../util/root-certificates.ts";
 import { IpRangeSet, parseIp } from "../../util/ip-range.ts";
 
 export interface OutboundTarget {
@@ -131,7 +131,7 @@ export class OutboundHttp {
   constructor(opts: OutboundHttpOptions) {
     this.#denylist = opts.denylist;
     this.#verifyTls = opts.verifyTls;
-    this.#ca = opts.extraCaPems && opts.extraCaPems.length > 0 ? [...rootCertificates, ...opts.extraCaPems] : undefined;
+    this.#ca = opts.extraCaPems && opts.extraCaPems.length > 0 ? [...systemRootCertificates(), ...opts.extraCaPems] : undefined;
     this.#lookup = opts.lookup ?? systemLookup;
     this.#fetch = opts.fetch ?? fetch;
   }
