@@ -64,6 +64,11 @@ function afterPaint(): Promise<void> {
   });
 }
 
+/** An in-room key verification event (a request is an m.room.message; the rest have their own types). */
+export function isVerificationEvent(ev: { type: string; content: JsonObject }): boolean {
+  return ev.type.startsWith("m.key.verification.") || (ev.type === "m.room.message" && ev.content.msgtype === "m.key.verification.request");
+}
+
 export type SyncState = "starting" | "ok" | "error";
 export type CryptoState = "loading" | "ready" | "unavailable";
 
@@ -102,6 +107,9 @@ export class Client {
   verification: Verification | undefined;
   /** Encrypted events waiting for the crypto to load or for the sync's keys to be processed. */
   private toDecrypt: Array<[Room, MEvent]> = [];
+  /** Live in-room verification events (in cleartext) for the crypto, and encrypted live events that may be some. */
+  private verificationEvents: Array<[Room, MEvent]> = [];
+  private liveEncrypted = new Set<string>();
 
   constructor(
     readonly api: Api,
@@ -216,6 +224,20 @@ export class Client {
       }
     }
     await this.decryptQueued();
+    await this.feedVerificationEvents();
+  }
+
+  /** Hands the queued in-room verification events to the crypto (in order). */
+  private async feedVerificationEvents(): Promise<void> {
+    const c = this.crypto;
+    if (!c) return;
+    for (const [room, ev] of this.verificationEvents.splice(0)) {
+      try {
+        await c.receiveRoomVerification(room.id, { event_id: ev.event_id, type: ev.type, sender: ev.sender, content: ev.content, origin_server_ts: ev.origin_server_ts });
+      } catch (e) {
+        console.warn("verification event refused", e);
+      }
+    }
   }
 
   private queueDecryption(room: Room, ev: MEvent): void {
@@ -241,12 +263,35 @@ export class Client {
         ev.e2e = { state: "ok", wire };
         ev.type = d.type;
         ev.content = d.content;
+        if (this.liveEncrypted.delete(ev.event_id) && isVerificationEvent(ev)) {
+          this.verificationEvents.push([room, ev]);
+          void this.feedVerificationEvents();
+        }
       } else {
         ev.e2e = { state: d.waiting ? "waiting" : "failed", reason: d.reason, sessionId: d.sessionId, wire };
       }
     }
     room.touch();
     if (emit) this.emit();
+  }
+
+  /**
+   * Asks another user to verify each other with emoji, in the direct chat with them (`roomId`, or the
+   * one in m.direct, or a new one). Needs this device to hold my cross-signing keys (recovery).
+   */
+  async verifyUser(userId: string, roomId?: string): Promise<void> {
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available here: ${this.cryptoError}`);
+    if (!(await c.canSignOthers())) throw new Error("Set up recovery (Settings → Encryption) or restore it on this device first: verifying someone signs their identity with your cross-signing keys.");
+    let room = roomId;
+    if (!room) {
+      for (const [r, u] of this.directRooms()) if (u === userId && this.rooms.get(r)?.membership === "join") room = r;
+    }
+    room ??= await this.createRoom({ name: "", topic: "", isPublic: false, encrypted: true, invite: [userId], direct: true });
+    const v = await c.requestUserVerification(userId, room, newTxnId());
+    this.verification = v;
+    v.onChange(() => this.emit());
+    this.emit();
   }
 
   /** Starts verifying another session (the dialog follows client.verification). */
@@ -271,8 +316,8 @@ export class Client {
   }
 
   /** Sets up cross-signing, secret storage and key backup; returns the recovery key to show once. */
-  async setUpRecovery(password: string): Promise<string> {
-    const key = await (await this.recoveryApi()).setUp(password);
+  async setUpRecovery(password: string, passphrase?: string): Promise<string> {
+    const key = await (await this.recoveryApi()).setUp(password, passphrase);
     await this.refreshAccountData();
     return key;
   }
@@ -517,6 +562,14 @@ export class Client {
     if (ev.state_key !== undefined) room.setState(ev);
     room.timeline.push(ev);
     const txn = str(ev.unsigned?.transaction_id);
+    // In-room verification (not my own echo): to the crypto once this sync is processed.
+    if (!txn && ev.state_key === undefined) {
+      if (isVerificationEvent(ev)) this.verificationEvents.push([room, ev]);
+      else if (ev.type === "m.room.encrypted") {
+        this.liveEncrypted.add(ev.event_id);
+        if (this.liveEncrypted.size > 2000) this.liveEncrypted.delete(this.liveEncrypted.values().next().value!);
+      }
+    }
     if (ev.type === "m.room.encrypted") {
       // My own message: I know what I encrypted.
       const mine = txn ? room.pending.find((p) => p.txnId === txn && p.type !== "m.room.encrypted") : undefined;

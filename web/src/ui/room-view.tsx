@@ -6,6 +6,7 @@ import { obj, str, type JsonObject } from "../api.ts";
 import { dayKey, dayLabel, formatBytes, markdownToHtml } from "../format.ts";
 import { isRedacted, type MEvent, type Room } from "../room.ts";
 import { attempt, Avatar, Icon, IconButton, navigate, Spinner, useClient } from "./common.tsx";
+import { useMemberTrust } from "./members.tsx";
 import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, TypingIndicator } from "./timeline.tsx";
 
 export function RoomView({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
@@ -19,7 +20,12 @@ export function RoomView({ room, showMembers, toggleMembers, openSettings }: { r
 }
 
 function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
+  const client = useClient();
   const joined = room.members.filter((m) => m.membership === "join").length;
+  // Encrypted: a shield when every other member's identity is verified here, a warning when one is not.
+  const trust = useMemberTrust(room);
+  const others = [...trust].filter(([u, t]) => u !== client.userId && t !== "none");
+  const shield = others.length === 0 ? null : others.every(([, t]) => t === "verified") ? "verified" : "unverified";
   return (
     <header class="room-head">
       <IconButton icon="back" label="Back to rooms" class="only-narrow" onClick={() => navigate("/")} />
@@ -30,6 +36,16 @@ function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: 
           {room.encrypted && (
             <span class="tag" title="End-to-end encrypted">
               <Icon name="lock" size={12} /> Encrypted
+            </span>
+          )}
+          {shield === "verified" && (
+            <span class="tag verified" title="Everyone here has a verified identity">
+              <Icon name="lock" size={12} /> Verified
+            </span>
+          )}
+          {shield === "unverified" && (
+            <span class="tag unverified" title="Someone here is not verified: verify them from the member list">
+              Not verified
             </span>
           )}
         </h1>

@@ -175,8 +175,13 @@ function FileBody({ content }: { content: JsonObject }) {
 }
 
 function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string; e2e?: MEvent["e2e"] }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
+  const me = useClient().userId;
   if (ev.type === "m.room.encrypted") return <Undecrypted ev={ev} room={room} />;
   const msgtype = str(content.msgtype);
+  if (msgtype === "m.key.verification.request") {
+    const to = str(content.to) ?? "";
+    return <div class="body notice">{room.displayName(ev.sender)} asked {to === me ? "you" : room.displayName(to)} to verify each other with emoji.</div>;
+  }
   if (msgtype === "m.image" || ev.type === "m.sticker") return <ImageBody content={content} previewUrl={previewUrl} />;
   if (msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") return <FileBody content={content} />;
   return <Body content={content} sender={ev.sender} room={room} edited={edited} />;
