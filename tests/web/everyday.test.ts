@@ -148,6 +148,84 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await page.keyboard.press("Escape");
   }, 60000);
 
+  test("notification settings per room: mentions only, off, all — as push rules the server applies", async () => {
+    await page.getByRole("button", { name: "Room settings" }).click();
+    const settings = page.getByRole("dialog", { name: "Room settings" });
+    await settings.getByRole("tab", { name: "Notifications" }).click();
+    await settings.getByLabel("All messages").waitFor();
+    expect(await settings.getByLabel("All messages").isChecked()).toBe(true);
+    await settings.getByLabel("Mentions and keywords").check();
+    const rules = async () => (await alice.ok("GET", "/_matrix/client/v3/pushrules/")).global;
+    await waitFor(async () => ((await rules()).room.some((r: { rule_id: string }) => r.rule_id === roomId) ? true : undefined), "the room rule");
+    expect((await rules()).room.find((r: { rule_id: string }) => r.rule_id === roomId).actions).toEqual([]);
+    await shot("everyday-notifications");
+    await page.keyboard.press("Escape");
+    // The server counts nothing for a plain message now, but a mention still counts.
+    await page.getByRole("link", { name: /Explore|Home/ }).first().click().catch(() => {});
+    await page.goto(`${s.url}/settings`);
+    await bobSends({ msgtype: "m.text", body: "plain, not for alice", "m.mentions": {} });
+    const countsOf = async () => {
+      const r = await alice.ok("GET", `/_matrix/client/v3/sync?filter=${enc(JSON.stringify({ room: { rooms: [roomId], timeline: { limit: 1 } } }))}`);
+      return r.rooms.join[roomId].unread_notifications;
+    };
+    await waitFor(async () => ((await countsOf()).notification_count === 0 ? true : undefined), "no notification for a plain message");
+    await bobSends({ msgtype: "m.text", body: "alice: for you", "m.mentions": { user_ids: ["@alice:localhost"] } });
+    await waitFor(async () => ((await countsOf()).highlight_count >= 1 ? true : undefined), "the mention highlighted");
+    // Off: an override rule; All messages: both rules gone.
+    await page.goto(`${s.url}/room/${enc(roomId)}`);
+    await page.getByRole("button", { name: "Room settings" }).click();
+    await settings.getByRole("tab", { name: "Notifications" }).click();
+    await settings.getByLabel("Off").check();
+    await waitFor(async () => ((await rules()).override.some((r: { rule_id: string }) => r.rule_id === roomId) ? true : undefined), "the override rule");
+    expect((await rules()).room.some((r: { rule_id: string }) => r.rule_id === roomId)).toBe(false);
+    await settings.getByLabel("All messages").check();
+    await waitFor(async () => {
+      const g = await rules();
+      return !g.override.some((r: { rule_id: string }) => r.rule_id === roomId) && !g.room.some((r: { rule_id: string }) => r.rule_id === roomId) ? true : undefined;
+    }, "both rules removed");
+    await page.keyboard.press("Escape");
+  }, 60000);
+
+  test("room settings: history visibility, guest access, addresses (main address, directory) and permissions", async () => {
+    // alice gets admin power in bob's room to change its settings.
+    const pl = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.power_levels/`);
+    await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.power_levels/`, { ...pl, users: { ...pl.users, "@alice:localhost": 100 } });
+    await page.getByRole("button", { name: "Room settings" }).click();
+    const settings = page.getByRole("dialog", { name: "Room settings" });
+    await settings.getByLabel("Who can read the history").selectOption("joined");
+    await settings.getByLabel(/Guests .* may join/).check();
+    await settings.getByRole("button", { name: "Save" }).click();
+    const state = (type: string) => alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/${type}/`);
+    await waitFor(async () => ((await state("m.room.history_visibility")).history_visibility === "joined" ? true : undefined), "history visibility");
+    expect((await state("m.room.guest_access")).guest_access).toBe("can_join");
+
+    await page.getByRole("button", { name: "Room settings" }).click();
+    await settings.getByRole("tab", { name: "Addresses" }).click();
+    await settings.getByText(/no address on localhost/).waitFor();
+    await settings.getByLabel("New address").fill("everyday");
+    await settings.getByRole("button", { name: "Add address" }).click();
+    await settings.getByRole("list", { name: "Local addresses" }).getByText("#everyday:localhost").waitFor();
+    await waitFor(async () => ((await state("m.room.canonical_alias")).alias === "#everyday:localhost" ? true : undefined), "the main address");
+    expect((await alice.ok("GET", `/_matrix/client/v3/directory/room/${enc("#everyday:localhost")}`)).room_id).toBe(roomId);
+    await settings.getByLabel(/List this room in localhost's public room directory/).check();
+    await waitFor(async () => ((await alice.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(roomId)}`)).visibility === "public" ? true : undefined), "published");
+    await shot("everyday-room-addresses");
+
+    await settings.getByRole("tab", { name: "Permissions" }).click();
+    await settings.getByLabel("User ID for the role").fill("@carol:localhost");
+    await settings.getByLabel("Role to give").selectOption("50");
+    await settings.getByRole("button", { name: "Give role" }).click();
+    await waitFor(async () => ((await state("m.room.power_levels")).users["@carol:localhost"] === 50 ? true : undefined), "carol a moderator");
+    await settings.getByLabel("Who may: Invite people").selectOption("50");
+    await waitFor(async () => ((await state("m.room.power_levels")).invite === 50 ? true : undefined), "invite needs moderator");
+    // bob created the room (version 12): its owner, above every level; nobody can change that.
+    await settings.getByRole("list", { name: "Roles" }).getByRole("listitem").filter({ hasText: "@bob:localhost" }).getByText("Owner").waitFor();
+    expect(await settings.getByLabel("Role of @bob:localhost").count()).toBe(0);
+    expect(await settings.getByLabel("Role of @carol:localhost").isDisabled()).toBe(false);
+    await shot("everyday-permissions");
+    await page.keyboard.press("Escape");
+  }, 60000);
+
   test("no script errors or CSP violations", () => {
     expect(errors).toEqual([]);
   });

@@ -879,6 +879,65 @@ export class Client {
     await this.api.post(`${paths.room(roomId)}/unban`, { user_id: userId });
   }
 
+  // ---- per-room notifications (push rules, as Element sets them)
+
+  /**
+   * A room's notification mode from my push rules: "mute" (an override rule for the room with no
+   * actions), "mentions" (a room rule without notify: only mentions and keywords, which come first
+   * among the rules, notify) or "all" (neither).
+   */
+  roomNotifyMode(roomId: string): "all" | "mentions" | "mute" {
+    const global = obj(obj(this.accountData.get("m.push_rules")).global);
+    const on = (r: JsonObject) => r.rule_id === roomId && r.enabled !== false;
+    if (arr(global.override).map(obj).some((r) => on(r) && !arr(r.actions).includes("notify"))) return "mute";
+    const room = arr(global.room).map(obj).find(on);
+    if (room && !arr(room.actions).includes("notify")) return "mentions";
+    return "all";
+  }
+
+  async setRoomNotifyMode(roomId: string, mode: "all" | "mentions" | "mute"): Promise<void> {
+    const base = "/_matrix/client/v3/pushrules/global";
+    for (const kind of ["override", "room"]) {
+      try {
+        await this.api.request("DELETE", `${base}/${kind}/${paths.enc(roomId)}`);
+      } catch (e) {
+        if (!(e instanceof MatrixApiError && e.errcode === "M_NOT_FOUND")) throw e;
+      }
+    }
+    if (mode === "mute") await this.api.put(`${base}/override/${paths.enc(roomId)}`, { conditions: [{ kind: "event_match", key: "room_id", pattern: roomId }], actions: [] });
+    if (mode === "mentions") await this.api.put(`${base}/room/${paths.enc(roomId)}`, { actions: [] });
+    this.accountData.set("m.push_rules", await this.api.get("/_matrix/client/v3/pushrules/"));
+    this.emit();
+  }
+
+  // ---- room addresses
+
+  /** The room's local addresses (aliases on this server) and whether it is in the public directory. */
+  async roomAddresses(roomId: string): Promise<{ aliases: string[]; published: boolean }> {
+    const [a, d] = await Promise.all([
+      this.api.get(`${paths.room(roomId)}/aliases`).catch(() => ({ aliases: [] })),
+      this.api.get(`/_matrix/client/v3/directory/list/room/${paths.enc(roomId)}`).catch(() => ({ visibility: "private" })),
+    ]);
+    return { aliases: arr(obj(a).aliases).map(String), published: obj(d).visibility === "public" };
+  }
+
+  async addAlias(roomId: string, alias: string): Promise<void> {
+    await this.api.put(`/_matrix/client/v3/directory/room/${paths.enc(alias)}`, { room_id: roomId });
+  }
+
+  async removeAlias(alias: string): Promise<void> {
+    await this.api.request("DELETE", `/_matrix/client/v3/directory/room/${paths.enc(alias)}`);
+  }
+
+  async publishRoom(roomId: string, on: boolean): Promise<void> {
+    await this.api.put(`/_matrix/client/v3/directory/list/room/${paths.enc(roomId)}`, { visibility: on ? "public" : "private" });
+  }
+
+  /** This server's name (from my user ID), for address and user ID hints. */
+  get serverName(): string {
+    return this.userId.slice(this.userId.indexOf(":") + 1);
+  }
+
   async setState(roomId: string, type: string, content: JsonObject, stateKey = ""): Promise<void> {
     await this.api.put(`${paths.room(roomId)}/state/${paths.enc(type)}/${paths.enc(stateKey)}`, content);
   }
