@@ -148,6 +148,42 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await page.keyboard.press("Escape");
   }, 60000);
 
+  test("threads: a root shows its reply count; the thread panel shows replies, live ones too, and replies in the thread", async () => {
+    const root = await bobSends({ msgtype: "m.text", body: "Where shall we go on Sunday?" });
+    const first = await bobSends({ msgtype: "m.text", body: "The lake, I think", "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: root } } });
+    const rootMsg = page.locator(`[data-event-id="${root}"]`);
+    await rootMsg.getByRole("button", { name: "1 reply in thread" }).waitFor();
+    // The reply is in the thread, not in the room's timeline.
+    expect(await page.getByRole("log", { name: /^Messages in Everyday/ }).getByText("The lake, I think").count()).toBe(0);
+    await rootMsg.getByRole("button", { name: "1 reply in thread" }).click();
+    const panel = page.getByRole("complementary", { name: "Thread" });
+    await panel.getByText("The lake, I think").waitFor();
+    const box = panel.getByRole("textbox", { name: "Reply in thread" });
+    await box.fill("Count me in");
+    await box.press("Enter");
+    const mine = await waitFor(async () => (await latest()).find((e) => e.content.body === "Count me in"), "alice's thread reply");
+    expect(mine.content["m.relates_to"]).toEqual({ rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: first } });
+    await panel.locator(".msg", { hasText: "Count me in" }).waitFor();
+    await bobSends({ msgtype: "m.text", body: "Great, see you there", "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: mine.event_id } } });
+    await panel.getByText("Great, see you there").waitFor();
+    await rootMsg.getByRole("button", { name: "3 replies in thread" }).waitFor();
+    await shot("everyday-thread");
+    // The room's thread list, from the server.
+    await panel.getByRole("button", { name: "All threads" }).click();
+    const list = page.getByRole("complementary", { name: "Threads" }).getByRole("list", { name: "Threads in this room" });
+    await list.getByRole("button", { name: /Where shall we go on Sunday\?.*3 replies/ }).waitFor();
+    // A new thread from the message actions.
+    const other = await bobSends({ msgtype: "m.text", body: "Separate topic: the budget" });
+    const otherMsg = page.locator(`[data-event-id="${other}"]`);
+    await otherMsg.hover();
+    await otherMsg.getByRole("button", { name: "Reply in thread" }).click();
+    await page.getByRole("complementary", { name: "Thread" }).getByRole("textbox", { name: "Reply in thread" }).fill("Let's keep it under 50");
+    await page.getByRole("complementary", { name: "Thread" }).getByRole("textbox", { name: "Reply in thread" }).press("Enter");
+    const started = await waitFor(async () => (await latest()).find((e) => e.content.body === "Let's keep it under 50"), "the new thread's first reply");
+    expect(started.content["m.relates_to"].event_id).toBe(other);
+    await page.getByRole("button", { name: "Close threads" }).click();
+  }, 60000);
+
   test("notification settings per room: mentions only, off, all — as push rules the server applies", async () => {
     await page.getByRole("button", { name: "Room settings" }).click();
     const settings = page.getByRole("dialog", { name: "Room settings" });

@@ -598,6 +598,26 @@ export class Client {
 
   // ---- reading
 
+  /** The thread panel: a room's thread list (no root) or one thread. */
+  threadView: { roomId: string; rootId?: string } | undefined;
+
+  openThread(roomId: string, rootId?: string): void {
+    this.threadView = { roomId, rootId };
+    this.emit();
+  }
+
+  closeThread(): void {
+    this.threadView = undefined;
+    this.emit();
+  }
+
+  /** Events fetched outside the timeline (a thread's replies, the thread list), decrypted when encrypted. */
+  async adopt(room: Room, events: MEvent[]): Promise<MEvent[]> {
+    if (events.some((e) => e.type === "m.room.encrypted")) await this.loadCrypto();
+    for (const ev of events) if (ev.type === "m.room.encrypted" && !isRedacted(ev)) await this.decryptOne(room, ev, false);
+    return events;
+  }
+
   /** An event to scroll to and highlight when its room is shown (a search result). */
   jumpTarget: { roomId: string; eventId: string } | undefined;
 

@@ -12,6 +12,7 @@ import { CreateRoomDialog, ExploreDialog, StartDmDialog } from "./ui/dialogs.tsx
 import { RoomSettingsDialog } from "./ui/room-settings.tsx";
 import { MemberPanel } from "./ui/members.tsx";
 import { RoomView } from "./ui/room-view.tsx";
+import { ThreadPanel } from "./ui/threads.tsx";
 import { SettingsView, VerificationHost } from "./ui/settings.tsx";
 import { Sidebar, type DialogName } from "./ui/sidebar.tsx";
 
@@ -114,6 +115,7 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
   const roomId = roomMatch ? decodeURIComponent(roomMatch[1]!) : undefined;
   const room = roomId ? client.rooms.get(roomId) : undefined;
   const page = path.startsWith("/admin") ? "admin" : path === "/settings" ? "settings" : room ? "room" : "home";
+  const thread = room && client.threadView?.roomId === room.id ? client.threadView : undefined;
   const effectiveTheme = document.documentElement.dataset.theme ?? "light";
 
   useEffect(() => {
@@ -128,7 +130,7 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
   }, [path, client.ready]);
 
   return (
-    <div class={`shell page-${page} ${showMembers && page === "room" ? "with-members" : ""}`}>
+    <div class={`shell page-${page} ${(showMembers || thread) && page === "room" ? "with-members" : ""}`}>
       {client.syncState === "error" && (
         <div class="banner" role="alert">
           <Icon name="alert" size={16} /> Connection to the server lost. Reconnecting…
@@ -137,8 +139,17 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
       <Sidebar currentRoom={roomId} openDialog={setDialog} theme={effectiveTheme} toggleTheme={() => setTheme(effectiveTheme === "dark" ? "light" : "dark")} />
       {page === "room" && room ? (
         <>
-          <RoomView room={room} showMembers={showMembers} toggleMembers={() => setShowMembers(!showMembers)} openSettings={() => setSettingsOpen(true)} />
-          {showMembers && room.membership === "join" && <MemberPanel room={room} onClose={() => setShowMembers(false)} />}
+          <RoomView room={room} showMembers={showMembers && !thread} toggleMembers={() => {
+            if (thread) {
+              client.closeThread();
+              setShowMembers(true);
+            } else setShowMembers(!showMembers);
+          }} openSettings={() => setSettingsOpen(true)} />
+          {thread && room.membership === "join" ? (
+            <ThreadPanel room={room} rootId={thread.rootId} />
+          ) : (
+            showMembers && room.membership === "join" && <MemberPanel room={room} onClose={() => setShowMembers(false)} />
+          )}
           {settingsOpen && <RoomSettingsDialog room={room} onClose={() => setSettingsOpen(false)} />}
         </>
       ) : page === "settings" ? (

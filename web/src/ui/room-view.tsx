@@ -2,14 +2,14 @@
 // latest) and the composer (formatting, replies, edits, attachments with preview).
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { obj, str, type JsonObject } from "../api.ts";
+import { num, obj, str, type JsonObject } from "../api.ts";
 import { dayKey, dayLabel, escapeHtml, formatBytes, markdownToHtml, withMentionPills } from "../format.ts";
 import { isRedacted, type MEvent, type Room } from "../room.ts";
 import { attempt, Avatar, Icon, IconButton, navigate, Spinner, useClient } from "./common.tsx";
 import { EmojiPicker } from "./emoji-picker.tsx";
 import { SearchDialog } from "./search.tsx";
 import { useMemberTrust } from "./members.tsx";
-import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, TypingIndicator } from "./timeline.tsx";
+import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, threadRoot, TypingIndicator } from "./timeline.tsx";
 
 export function RoomView({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
   if (room.membership === "invite") return <InviteView room={room} />;
@@ -57,6 +57,7 @@ function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: 
         </p>
       </div>
       <IconButton icon="search" label="Search messages" onClick={() => setSearching(true)} />
+      <IconButton icon="chat" label="Threads" pressed={client.threadView?.roomId === room.id} onClick={() => (client.threadView?.roomId === room.id ? client.closeThread() : client.openThread(room.id))} />
       {searching && <SearchDialog room={room} onClose={() => setSearching(false)} />}
       <IconButton icon="users" label={showMembers ? "Hide members" : "Show members"} pressed={showMembers} onClick={toggleMembers} />
       <IconButton icon="settings" label="Room settings" onClick={openSettings} />
@@ -110,6 +111,12 @@ function InviteView({ room }: { room: Room }) {
 function buildRows(room: Room, myUserId: string, highlightId?: string) {
   const { edits, reactions, redacted } = room.relations();
   const readersAt = room.readersAt();
+  // Thread replies: counted for their root (the server's summary, or what is loaded, whichever is more).
+  const threadCounts = new Map<string, number>();
+  for (const ev of room.timeline) {
+    const root = threadRoot(ev);
+    if (root) threadCounts.set(root, (threadCounts.get(root) ?? 0) + 1);
+  }
   const rows: Array<{ key: string; node: (onReply: (e: MEvent) => void, onEdit: (e: MEvent) => void) => ComponentChildren }> = [];
   let lastDay = "";
   let lastSender = "";
@@ -135,9 +142,11 @@ function buildRows(room: Room, myUserId: string, highlightId?: string) {
       const ed = edits.get(ev.event_id);
       const re = reactions.get(ev.event_id);
       const rd = readers.filter((u) => u !== ev.sender);
+      const serverCount = num(obj(obj(ev.unsigned?.["m.relations"])["m.thread"]).count) ?? 0;
+      const replies = Math.max(serverCount, threadCounts.get(ev.event_id) ?? 0);
       rows.push({
         key: ev.event_id,
-        node: (onReply, onEdit) => <Message ev={e} room={room} continuation={cont} edit={ed} reactions={re} readers={rd} onReply={onReply} onEdit={onEdit} highlight={ev.event_id === highlightId} />,
+        node: (onReply, onEdit) => <Message ev={e} room={room} continuation={cont} edit={ed} reactions={re} readers={rd} onReply={onReply} onEdit={onEdit} highlight={ev.event_id === highlightId} threadReplies={replies} />,
       });
       lastSender = ev.sender;
       lastTs = ev.origin_server_ts;
@@ -148,7 +157,7 @@ function buildRows(room: Room, myUserId: string, highlightId?: string) {
     }
   }
   for (const p of room.pending) {
-    if (p.type === "m.reaction" || obj(p.content["m.relates_to"]).rel_type === "m.replace") continue;
+    if (p.type === "m.reaction" || ["m.replace", "m.thread"].includes(str(obj(p.content["m.relates_to"]).rel_type) ?? "")) continue;
     const cont = lastSender === myUserId;
     rows.push({ key: p.txnId, node: () => <PendingMessage p={p} room={room} continuation={cont} /> });
     lastSender = myUserId;
@@ -345,7 +354,7 @@ function Timeline({ room }: { room: Room }) {
  * A message's content from what was typed: Markdown-lite as HTML, the picked mentions as pills, and
  * the intentional mentions (m.mentions: the users picked, and the author of the message replied to).
  */
-function textContent(text: string, mentions: Array<{ name: string; userId: string }> = [], alsoMention: string[] = []): JsonObject {
+export function textContent(text: string, mentions: Array<{ name: string; userId: string }> = [], alsoMention: string[] = []): JsonObject {
   const content: JsonObject = { msgtype: "m.text", body: text };
   if (text.startsWith("/me ")) {
     content.msgtype = "m.emote";

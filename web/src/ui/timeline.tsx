@@ -12,9 +12,15 @@ export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"
 
 /** Event types shown as messages. */
 export function isMessageLike(ev: MEvent): boolean {
-  if (ev.type === "m.room.encrypted" || ev.type === "m.sticker") return true;
-  if (ev.type !== "m.room.message") return false;
-  return obj(ev.content["m.relates_to"]).rel_type !== "m.replace";
+  if (ev.type !== "m.room.message" && ev.type !== "m.room.encrypted" && ev.type !== "m.sticker") return false;
+  const rel = obj(ev.content["m.relates_to"]).rel_type;
+  return rel !== "m.replace" && rel !== "m.thread"; // thread replies show in the thread panel
+}
+
+/** The root a thread reply belongs to, if it is one. */
+export function threadRoot(ev: { content: JsonObject }): string | undefined {
+  const rel = obj(ev.content["m.relates_to"]);
+  return rel.rel_type === "m.thread" ? str(rel.event_id) : undefined;
 }
 
 /** A one-line description of a state or membership event, or null to hide it. */
@@ -220,9 +226,12 @@ export interface MessageProps {
   onReply: (ev: MEvent) => void;
   onEdit: (ev: MEvent) => void;
   highlight?: boolean;
+  /** Replies in the thread this message starts (the server's count or the loaded ones). */
+  threadReplies?: number;
+  inThread?: boolean;
 }
 
-export function Message({ ev, room, continuation, edit, reactions, readers, onReply, onEdit, highlight }: MessageProps) {
+export function Message({ ev, room, continuation, edit, reactions, readers, onReply, onEdit, highlight, threadReplies, inThread }: MessageProps) {
   const client = useClient();
   const mine = ev.sender === client.userId;
   const redacted = isRedacted(ev);
@@ -270,7 +279,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
             )}
           </button>
         )}
-        {thread && <span class="thread-tag small muted">in a thread</span>}
+        {thread && !inThread && <span class="thread-tag small muted">in a thread</span>}
         {redacted ? (
           <div class="body deleted muted">
             <Icon name="trash" size={14} /> Message deleted
@@ -287,12 +296,18 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
             ))}
           </div>
         )}
+        {!inThread && threadReplies !== undefined && threadReplies > 0 && (
+          <button type="button" class="thread-summary small" onClick={() => client.openThread(room.id, ev.event_id)}>
+            <Icon name="chat" size={14} /> {threadReplies} {threadReplies === 1 ? "reply" : "replies"} in thread
+          </button>
+        )}
         {readers && readers.length > 0 && <Readers room={room} users={readers} />}
       </div>
       {!redacted && ev.type !== "m.room.encrypted" && (
         <div class="msg-actions" role="toolbar" aria-label="Message actions">
           <IconButton icon="smile" label="React" onClick={() => setPicker(!picker)} size={16} />
           <IconButton icon="reply" label="Reply" onClick={() => onReply(ev)} size={16} />
+          {!inThread && !thread && ev.state_key === undefined && <IconButton icon="chat" label="Reply in thread" onClick={() => client.openThread(room.id, ev.event_id)} size={16} />}
           {canEdit && <IconButton icon="edit" label="Edit" onClick={() => onEdit(ev)} size={16} />}
           {canDelete && <IconButton icon="trash" label="Delete" onClick={() => void ask({ title: "Delete message", text: "Delete this message for everyone in the room?", confirm: "Delete", danger: true }).then((ok) => ok && attempt(() => client.redact(room, ev.event_id)))} size={16} />}
           {!mine && <IconButton icon="flag" label="Report" onClick={report} size={16} />}
