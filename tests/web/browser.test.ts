@@ -211,7 +211,7 @@ describe.skipIf(!haveChromium)("web client in Chromium", () => {
     // Bob replies to the dinner message and reacts to it.
     const dinner = bob.locator(".msg", { hasText: "Dinner at 7?" }).first();
     await dinner.hover();
-    await dinner.getByRole("button", { name: "Reply" }).click();
+    await dinner.getByRole("button", { name: "Reply", exact: true }).click();
     const bobBox = bob.getByRole("textbox", { name: "Message Family" });
     await bobBox.fill("I'll bring the cake");
     await bobBox.press("Enter");

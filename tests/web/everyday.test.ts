@@ -123,7 +123,7 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     // Bob mentions alice with a pill.
     const id = await bobSends({ msgtype: "m.text", body: "alice: yes!", format: "org.matrix.custom.html", formatted_body: '<a href="https://matrix.to/#/@alice:localhost">alice</a>: yes!', "m.mentions": { user_ids: ["@alice:localhost"] } });
     const msg = page.locator(`[data-event-id="${id}"]`);
-    await msg.locator('.pill[title="@alice:localhost"]').waitFor();
+    await msg.locator('.mention-pill[title="@alice:localhost"]').waitFor();
     expect(await msg.getAttribute("class")).toContain("mention");
   }, 60000);
 

@@ -94,7 +94,7 @@ function convert(node: Node, key: number): ComponentChildren {
     const pill = /^https:\/\/matrix\.to\/#\/([@#!][^/?]+)/.exec(href);
     if (pill) {
       const id = decodeURIComponent(pill[1]!);
-      return h("span", { key, class: `pill ${id.startsWith("@") ? "user" : "room"}`, title: id, "data-mention": id }, children);
+      return h("span", { key, class: `mention-pill ${id.startsWith("@") ? "user" : "room"}`, title: id, "data-mention": id }, children);
     }
     if (!/^(https?:|mailto:)/i.test(href)) return children;
     return h("a", { key, href, target: "_blank", rel: "noopener noreferrer nofollow" }, children);

@@ -5,9 +5,8 @@ import { useEffect, useState } from "preact/hooks";
 import { Api, type Session } from "./api.ts";
 import { Client, loadSession, saveSession } from "./client.ts";
 import "./styles.css";
-import { AdminConsole } from "./ui/admin.tsx";
 import { AuthScreen } from "./ui/auth.tsx";
-import { ClientContext, Empty, Icon, navigate, QuestionHost, Toasts, usePath } from "./ui/common.tsx";
+import { ClientContext, Empty, Icon, navigate, QuestionHost, Spinner, Toasts, usePath } from "./ui/common.tsx";
 import { CreateRoomDialog, ExploreDialog, StartDmDialog } from "./ui/dialogs.tsx";
 import { RoomSettingsDialog } from "./ui/room-settings.tsx";
 import { MemberPanel } from "./ui/members.tsx";
@@ -155,7 +154,7 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
       ) : page === "settings" ? (
         <SettingsView theme={theme} setTheme={setTheme} onLogout={onLogout} />
       ) : page === "admin" ? (
-        <AdminConsole tab={path.split("/")[2] ?? "overview"} />
+        <LazyAdmin tab={path.split("/")[2] ?? "overview"} />
       ) : (
         <main class="home">
           {roomId && client.ready ? (
@@ -188,3 +187,22 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
 }
 
 render(<App />, document.getElementById("app")!);
+
+type AdminModule = typeof import("./ui/admin/index.tsx");
+let adminModule: Promise<AdminModule> | undefined;
+
+/** The admin console: a chunk of its own, loaded when an admin opens it (most people never do). */
+function LazyAdmin({ tab }: { tab: string }) {
+  const [mod, setMod] = useState<AdminModule | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    adminModule ??= import("./ui/admin/index.tsx");
+    adminModule.then(setMod, (e: unknown) => {
+      adminModule = undefined;
+      setError(e instanceof Error ? e.message : String(e));
+    });
+  }, []);
+  if (error) return <main class="page"><p class="error">The admin console could not load: {error}</p></main>;
+  if (!mod) return <main class="page"><Spinner label="Loading the admin console" /></main>;
+  return <mod.AdminConsole tab={tab} />;
+}

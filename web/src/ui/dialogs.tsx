@@ -1,9 +1,8 @@
 // Dialogs: create a room, explore the public directory or join by address, start a direct chat,
 // room settings (name, topic, picture, who can join, leave).
 import { useEffect, useState } from "preact/hooks";
-import { arr, MatrixApiError, num, obj, str, type JsonObject } from "../api.ts";
-import type { Room } from "../room.ts";
-import { ask, AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
+import { arr, MatrixApiError, num, obj, str } from "../api.ts";
+import { AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
 
 const userIdOk = (s: string) => /^@[^:\s]+:[^\s]+$/.test(s);
 
