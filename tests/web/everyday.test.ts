@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureWebBuilt } from "../../scripts/build-web.ts";
+import { DEFAULT_IP_RANGE_DENYLIST } from "../../src/config/schema.ts";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { waitFor } from "../e2ee/sdk-crypto.ts";
@@ -18,9 +19,14 @@ import { CHROMIUM, CHROMIUM_ARGS, haveChromium, watchedPage } from "./chromium.t
 const SHOTS = process.env.HS_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "hs-web-shots-"));
 mkdirSync(SHOTS, { recursive: true });
 const enc = encodeURIComponent;
+/** The default deny list, except 127.0.0.2, where this test serves a page to preview. */
+const RELAXED = [...DEFAULT_IP_RANGE_DENYLIST.filter((r) => r !== "127.0.0.0/8"), "127.0.0.0/31", "127.0.0.3/32", "127.0.0.4/30", "127.0.0.8/29", "127.0.1.0/24"];
+/** A 4×4 PNG. */
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGM4YWQERwzEcQDxIxLBm7UkwAAAAABJRU5ErkJggg==", "base64");
 
 describe.skipIf(!haveChromium)("web client: everyday features", () => {
   let s: TestServer;
+  let site: ReturnType<typeof Bun.serve>;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   const errors: string[] = [];
@@ -42,7 +48,19 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
 
   beforeAll(async () => {
     await ensureWebBuilt();
-    s = await startTestServer();
+    s = await startTestServer({ config: { url_preview: { enabled: true, ip_range_denylist: RELAXED } } });
+    site = Bun.serve({
+      hostname: "127.0.0.2",
+      port: 0,
+      fetch(req) {
+        const u = new URL(req.url);
+        if (u.pathname === "/cake.png") return new Response(PNG, { headers: { "Content-Type": "image/png" } });
+        return new Response(
+          `<!doctype html><html><head><title>Lemon cake</title><meta property="og:title" content="Lemon cake recipe"><meta property="og:description" content="A sharp, light cake for Sunday"><meta property="og:image" content="http://127.0.0.2:${u.port}/cake.png"></head><body>cake</body></html>`,
+          { headers: { "Content-Type": "text/html; charset=utf-8" } },
+        );
+      },
+    });
     alice = await registerUser(s, "alice", "alice-password");
     bob = await registerUser(s, "bob");
     await bob.ok("PUT", `/_matrix/client/v3/profile/${enc("@bob:localhost")}/displayname`, { displayname: "Bob Builder" });
@@ -66,6 +84,7 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await s?.stop();
+    site?.stop(true);
   });
 
   test("emoji picker: any emoji as a reaction, found by name; the emoji list loads only when a picker opens", async () => {
@@ -182,6 +201,20 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     const started = await waitFor(async () => (await latest()).find((e) => e.content.body === "Let's keep it under 50"), "the new thread's first reply");
     expect(started.content["m.relates_to"].event_id).toBe(other);
     await page.getByRole("button", { name: "Close threads" }).click();
+  }, 60000);
+
+  test("URL previews: the first link of a message gets the server's preview card (title, description, image)", async () => {
+    const url = `http://127.0.0.2:${site.port}/recipes/lemon`;
+    const id = await bobSends({ msgtype: "m.text", body: `Try this one: ${url}` });
+    const card = page.locator(`[data-event-id="${id}"]`).getByRole("link", { name: "Link preview: Lemon cake recipe" });
+    await card.waitFor({ timeout: 20000 });
+    await card.getByText("A sharp, light cake for Sunday").waitFor();
+    expect(await card.getAttribute("href")).toBe(url);
+    await page.waitForFunction((eid) => {
+      const i = document.querySelector<HTMLImageElement>(`[data-event-id="${eid}"] .link-preview img`);
+      return !!i && i.complete && i.naturalWidth > 0;
+    }, id);
+    await shot("everyday-url-preview");
   }, 60000);
 
   test("notification settings per room: mentions only, off, all — as push rules the server applies", async () => {

@@ -618,6 +618,34 @@ export class Client {
     return events;
   }
 
+  // ---- URL previews
+
+  private previews = new Map<string, Promise<JsonObject | null>>();
+  /** The server answered that it does not preview URLs: asked no more. */
+  previewsOff = false;
+
+  /** Link previews are on unless turned off in settings; never in encrypted rooms (the server would see the link). */
+  previewsWanted(room: Room): boolean {
+    return !this.previewsOff && !room.encrypted && localStorage.getItem("hs.urlPreviews") !== "off";
+  }
+
+  /** The server's OpenGraph preview of a URL (cached per URL; null when there is none). */
+  urlPreview(url: string, ts: number): Promise<JsonObject | null> {
+    let p = this.previews.get(url);
+    if (!p) {
+      p = this.api.get("/_matrix/client/v1/media/preview_url", { url, ts }).then(
+        (r) => (Object.keys(r).length ? r : null),
+        (e: unknown) => {
+          if (e instanceof MatrixApiError && e.errcode === "M_UNRECOGNIZED") this.previewsOff = true;
+          return null;
+        },
+      );
+      if (this.previews.size > 500) this.previews.delete(this.previews.keys().next().value!);
+      this.previews.set(url, p);
+    }
+    return p;
+  }
+
   /** An event to scroll to and highlight when its room is shown (a search result). */
   jumpTarget: { roomId: string; eventId: string } | undefined;
 

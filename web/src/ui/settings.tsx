@@ -66,6 +66,7 @@ export function SettingsView({ theme, setTheme, onLogout }: { theme: string; set
           </fieldset>
         </section>
         <NotificationsCard />
+        <LinkPreviewsCard />
         <EncryptionCard />
         <Devices />
         <PasswordCard />
@@ -439,5 +440,27 @@ export function VerificationHost() {
         </>
       )}
     </Dialog>
+  );
+}
+
+/** Link previews (the server fetches the page): on by default, never in encrypted rooms. */
+function LinkPreviewsCard() {
+  const [on, setOn] = useState(localStorage.getItem("hs.urlPreviews") !== "off");
+  return (
+    <section class="card">
+      <h2>Link previews</h2>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={on}
+          onChange={(e) => {
+            const v = (e.currentTarget as HTMLInputElement).checked;
+            localStorage.setItem("hs.urlPreviews", v ? "on" : "off");
+            setOn(v);
+          }}
+        />{" "}
+        Show a preview of the first link in messages (the server fetches the page; never in encrypted rooms, whose links the server must not see)
+      </label>
+    </section>
   );
 }

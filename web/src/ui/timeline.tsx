@@ -1,7 +1,7 @@
 // Rendering timeline events: messages (text, images, files), replies, edits, reactions, redactions,
 // membership and state changes as compact lines, local echoes with their sending state.
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { num, obj, str, type JsonObject } from "../api.ts";
 import { formatBytes, isEmojiOnly, linkify, renderHtml, stripReplyFallback, timeOf } from "../format.ts";
 import { isRedacted, type MEvent, type PendingEvent, type Reaction, type Room } from "../room.ts";
@@ -287,6 +287,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
         ) : (
           <Content ev={ev} room={room} content={content} edited={!!edit} />
         )}
+        {!redacted && <LinkPreview room={room} content={content} ts={ev.origin_server_ts} />}
         {reactions && reactions.length > 0 && (
           <div class="reactions">
             {reactions.map((r) => (
@@ -330,6 +331,36 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
       )}
       {fullPicker && <EmojiPicker title="React with an emoji" onPick={(k) => toggleReaction(k)} onClose={() => setFullPicker(false)} />}
     </article>
+  );
+}
+
+/** The first web link of a text message, previewed by the server (title, description, image). */
+function LinkPreview({ room, content, ts }: { room: Room; content: JsonObject; ts: number }) {
+  const client = useClient();
+  const msgtype = str(content.msgtype);
+  const url = msgtype === "m.text" || msgtype === "m.notice" ? /\bhttps?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]}]/.exec(stripReplyFallback(str(content.body) ?? ""))?.[0] : undefined;
+  const [p, setP] = useState<JsonObject | null>(null);
+  const wanted = !!url && client.previewsWanted(room);
+  useEffect(() => {
+    if (!wanted || !url) return;
+    let live = true;
+    void client.urlPreview(url, ts).then((r) => live && setP(r));
+    return () => {
+      live = false;
+    };
+  }, [url, wanted]);
+  const image = useMedia(p ? str(p["og:image"]) : undefined, { w: 160, h: 160, method: "scale" });
+  const title = p ? (str(p["og:title"]) ?? str(p["og:site_name"])) : undefined;
+  if (!p || !url || (!title && !str(p["og:description"]))) return null;
+  return (
+    <a class="link-preview" href={url} target="_blank" rel="noopener noreferrer nofollow" aria-label={`Link preview: ${title ?? url}`}>
+      {image.url && <img src={image.url} alt="" />}
+      <span class="link-preview-text">
+        {title && <strong>{title}</strong>}
+        {str(p["og:description"]) && <span class="small">{str(p["og:description"])!.slice(0, 300)}</span>}
+        <span class="muted small">{str(p["og:site_name"]) ?? new URL(url).host}</span>
+      </span>
+    </a>
   );
 }
 
