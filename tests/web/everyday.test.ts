@@ -217,6 +217,40 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await shot("everyday-url-preview");
   }, 60000);
 
+  test("spaces: the switcher filters the room list to the space's rooms; the space's other rooms can be joined", async () => {
+    const create = async (name: string, extra: Record<string, unknown> = {}) => (await bob.ok("POST", "/_matrix/client/v3/createRoom", { name, preset: "public_chat", ...extra })).room_id as string;
+    const spaceId = await create("Family space", { creation_content: { type: "m.space" } });
+    const kitchen = await create("Kitchen");
+    const garden = await create("Garden", { topic: "Plants and plans" });
+    for (const child of [kitchen, garden]) await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(spaceId)}/state/m.space.child/${enc(child)}`, { via: ["localhost"] });
+    for (const r of [spaceId, kitchen]) await alice.ok("POST", `/_matrix/client/v3/join/${enc(r)}`, {});
+    const spaces = page.getByRole("toolbar", { name: "Spaces" });
+    await spaces.getByRole("button", { name: "Family space" }).click({ timeout: 20000 });
+    const nav = page.getByRole("navigation", { name: "Rooms" });
+    await nav.getByRole("link", { name: /Kitchen/ }).waitFor();
+    expect(await nav.getByRole("link", { name: /Everyday/ }).count()).toBe(0); // not in the space
+    expect(await nav.getByRole("link", { name: /Family space/ }).count()).toBe(0); // the space is not a chat
+    const home = nav.getByRole("region", { name: "Family space: rooms to join" });
+    await home.getByText("Garden").waitFor();
+    await shot("everyday-space");
+    await home.getByRole("button", { name: "Join Garden" }).click();
+    await page.getByRole("heading", { name: "Garden" }).waitFor();
+    await nav.getByRole("link", { name: /Garden/ }).waitFor();
+    await home.getByText("You are in every room of this space.").waitFor();
+    await spaces.getByRole("button", { name: "All rooms" }).click();
+    await nav.getByRole("link", { name: /Everyday/ }).first().waitFor();
+    await nav.getByRole("link", { name: /Everyday/ }).first().click();
+  }, 60000);
+
+  test("the room list shows a plain-text preview that follows edits", async () => {
+    const id = await bobSends({ msgtype: "m.text", body: "**bold** plan", format: "org.matrix.custom.html", formatted_body: "<strong>bold</strong> plan" });
+    const item = page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: /Everyday/ }).first();
+    await item.getByText("bold plan").waitFor();
+    await bobSends({ msgtype: "m.text", body: "* **better** plan", "m.new_content": { msgtype: "m.text", body: "**better** plan", format: "org.matrix.custom.html", formatted_body: "<strong>better</strong> plan" }, "m.relates_to": { rel_type: "m.replace", event_id: id } });
+    await item.getByText("better plan").waitFor();
+    expect(await item.textContent()).not.toContain("**");
+  }, 30000);
+
   test("notification settings per room: mentions only, off, all — as push rules the server applies", async () => {
     await page.getByRole("button", { name: "Room settings" }).click();
     const settings = page.getByRole("dialog", { name: "Room settings" });
