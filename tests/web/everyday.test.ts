@@ -242,6 +242,42 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await nav.getByRole("link", { name: /Everyday/ }).first().click();
   }, 60000);
 
+  test("people by name: a direct chat and an invite found through the user directory", async () => {
+    const carol = await registerUser(s, "carol");
+    await carol.ok("PUT", `/_matrix/client/v3/profile/${enc("@carol:localhost")}/displayname`, { displayname: "Carol Singer" });
+    await carol.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {}).catch(() => undefined); // private room: refused, fine
+    const pub = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { name: "Choir", preset: "public_chat", visibility: "public" })).room_id;
+    await carol.ok("POST", `/_matrix/client/v3/join/${enc(pub)}`, {});
+    // A direct chat with "Bob Bui…", picked from the suggestions.
+    await page.getByRole("button", { name: "Start a direct chat" }).click();
+    const dm = page.getByRole("dialog", { name: "Start a direct chat" });
+    await dm.getByLabel("User ID").fill("Bob Bui");
+    await dm.getByRole("listbox", { name: "People found" }).getByRole("option", { name: /Bob Builder/ }).click();
+    expect(await dm.getByLabel("User ID").inputValue()).toBe("@bob:localhost");
+    await shot("everyday-dm-by-name");
+    await dm.getByRole("button", { name: "Start chat" }).click();
+    await page.waitForURL((u) => u.pathname.startsWith("/room/") && decodeURIComponent(u.pathname.slice(6)) !== roomId);
+    await page.getByRole("textbox", { name: /^Message / }).waitFor();
+    const dmRoom = decodeURIComponent(new URL(page.url()).pathname.split("/").pop()!);
+    expect(dmRoom).not.toBe(roomId);
+    const members = await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(dmRoom)}/state/m.room.member/${enc("@bob:localhost")}`);
+    expect(members.membership).toBe("invite");
+    // Inviting by a name the directory knows (typed whole, not picked).
+    await page.getByRole("link", { name: /Everyday/ }).first().click();
+    await page.getByRole("button", { name: /^(Show|Hide) members$/ }).waitFor();
+    if (await page.getByRole("button", { name: "Show members" }).count()) await page.getByRole("button", { name: "Show members" }).click();
+    const panel = page.getByRole("complementary", { name: "Members" });
+    await panel.getByLabel("User ID to invite").fill("Carol Singer");
+    await panel.getByRole("button", { name: "Invite" }).click();
+    await waitFor(async () => ((await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc("@carol:localhost")}`)).membership === "invite" ? true : undefined), "carol invited by name");
+    // A bare user name means a user of this server: the invite goes to @nobody-here:localhost, who does not exist.
+    const sent = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/invite"));
+    await panel.getByLabel("User ID to invite").fill("nobody-here");
+    await panel.getByRole("button", { name: "Invite" }).click();
+    expect((await sent).postDataJSON()).toEqual({ user_id: "@nobody-here:localhost" });
+    await panel.getByRole("alert").waitFor(); // the server's refusal, shown in the form
+  }, 60000);
+
   test("the room list shows a plain-text preview that follows edits", async () => {
     const id = await bobSends({ msgtype: "m.text", body: "**bold** plan", format: "org.matrix.custom.html", formatted_body: "<strong>bold</strong> plan" });
     const item = page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: /Everyday/ }).first();

@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { arr, MatrixApiError, num, obj, str } from "../api.ts";
 import { AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
+import { resolveUser, UserPicker } from "./user-picker.tsx";
 
 const userIdOk = (s: string) => /^@[^:\s]+:[^\s]+$/.test(s);
 
@@ -23,7 +24,7 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
         onSubmit={async () => {
           const invites = invite.split(/[\s,]+/).filter(Boolean);
           const bad = invites.find((u) => !userIdOk(u));
-          if (bad) throw new Error(`“${bad}” is not a user ID (like @alice:example.org)`);
+          if (bad) throw new Error(`“${bad}” is not a user ID (like @alice:${client.serverName})`);
           const a = alias.trim().replace(/^#/, "").replace(/:.*$/, "");
           if (isPublic && a && !/^[a-z0-9._=\-/]+$/i.test(a)) throw new Error("An address may use letters, digits and . _ = - /");
           const id = await client.createRoom({ name: name.trim(), topic: topic.trim(), isPublic, encrypted: encrypted && !isPublic, invite: invites, alias: isPublic && a ? a : undefined });
@@ -66,7 +67,7 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
             </span>
           </label>
         )}
-        <Field label="Invite (optional)" hint="User IDs separated by spaces, like @bob:example.org">
+        <Field label="Invite (optional)" hint={`User IDs separated by spaces, like @bob:${client.serverName}`}>
           <input name="invite" value={invite} onInput={(e) => setInvite(val(e))} autocapitalize="none" spellcheck={false} />
         </Field>
       </AsyncForm>
@@ -83,8 +84,7 @@ export function StartDmDialog({ onClose }: { onClose: () => void }) {
         submitLabel="Start chat"
         busyLabel="Starting…"
         onSubmit={async () => {
-          const id = user.trim();
-          if (!userIdOk(id)) throw new Error("Enter a full user ID, like @alice:example.org");
+          const id = await resolveUser(client, user);
           // Reuse an existing direct chat with them.
           for (const [roomId, other] of client.directRooms()) {
             if (other === id && client.rooms.get(roomId)?.membership === "join") {
@@ -100,8 +100,8 @@ export function StartDmDialog({ onClose }: { onClose: () => void }) {
           navigate(`/room/${encodeURIComponent(roomId)}`);
         }}
       >
-        <Field label="User ID" hint="Like @alice:example.org">
-          <input name="user" required value={user} onInput={(e) => setUser(val(e))} autocapitalize="none" spellcheck={false} placeholder="@name:server" />
+        <Field label="User ID" hint={`A name from this server's directory, or a user ID like @alice:${client.serverName}`}>
+          <UserPicker label="User ID" value={user} onInput={setUser} />
         </Field>
       </AsyncForm>
     </Dialog>
@@ -165,7 +165,7 @@ export function ExploreDialog({ onClose }: { onClose: () => void }) {
         busyLabel="Joining…"
         onSubmit={async () => {
           const a = address.trim();
-          if (!/^[#!][^:\s]+:\S+$/.test(a)) throw new Error("Enter a room address like #family:example.org (or a room ID)");
+          if (!/^[#!][^:\s]+:\S+$/.test(a)) throw new Error(`Enter a room address like #family:${client.serverName} (or a room ID)`);
           await join(a);
         }}
       >

@@ -1,7 +1,8 @@
 // The member list of a room, with invite, kick, ban and unban for those with the power to.
 import { useEffect, useState } from "preact/hooks";
 import type { Room } from "../room.ts";
-import { ask, AsyncForm, attempt, Avatar, Icon, IconButton, useClient, val } from "./common.tsx";
+import { ask, AsyncForm, attempt, Avatar, Icon, IconButton, useClient } from "./common.tsx";
+import { resolveUser, UserPicker } from "./user-picker.tsx";
 
 function roleOf(power: number): string | null {
   if (power === Infinity) return "Owner";
@@ -112,13 +113,12 @@ export function MemberPanel({ room, onClose }: { room: Room; onClose: () => void
           submitLabel="Invite"
           busyLabel="Inviting…"
           onSubmit={async () => {
-            const id = invitee.trim();
-            if (!/^@[^:]+:.+$/.test(id)) throw new Error("Enter a full user ID, like @alice:example.org");
+            const id = await resolveUser(client, invitee);
             await client.invite(room.id, id);
             setInvitee("");
           }}
         >
-          <input aria-label="User ID to invite" placeholder="@name:server" value={invitee} onInput={(e) => setInvitee(val(e))} autocapitalize="none" spellcheck={false} />
+          <UserPicker label="User ID to invite" value={invitee} onInput={setInvitee} />
         </AsyncForm>
       )}
       <ul class="member-list">
