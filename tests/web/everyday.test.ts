@@ -146,6 +146,25 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     expect(await msg.getAttribute("class")).toContain("mention");
   }, 60000);
 
+  test("editing keeps the message's formatting and its mentions", async () => {
+    await composer().fill("");
+    await composer().pressSequentially("Ask @bui");
+    await page.getByRole("listbox", { name: "Mention suggestions" }).getByRole("option", { name: /Bob Builder/ }).waitFor();
+    await composer().press("Enter");
+    await composer().pressSequentially("about the **cake** and `oven`");
+    await composer().press("Enter");
+    const sent = await waitFor(async () => (await latest()).find((e) => e.content.body === "Ask Bob Builder about the **cake** and `oven`"), "the formatted message");
+    expect(sent.content.formatted_body).toBe('Ask <a href="https://matrix.to/#/@bob:localhost">Bob Builder</a> about the <strong>cake</strong> and <code>oven</code>');
+    await page.locator(`[data-event-id="${sent.event_id}"]`).waitFor();
+    await composer().press("ArrowUp");
+    await page.waitForFunction(() => document.querySelector<HTMLTextAreaElement>("textarea[aria-label^='Message ']")?.value === "Ask Bob Builder about the **cake** and `oven`");
+    await composer().fill("Ask Bob Builder about the **lemon cake** and `oven`");
+    await composer().press("Enter");
+    const edit = await waitFor(async () => (await latest()).find((e) => e.content["m.relates_to"]?.rel_type === "m.replace" && e.content["m.relates_to"].event_id === sent.event_id), "the edit");
+    expect(edit.content["m.new_content"].formatted_body).toBe('Ask <a href="https://matrix.to/#/@bob:localhost">Bob Builder</a> about the <strong>lemon cake</strong> and <code>oven</code>');
+    expect(edit.content["m.new_content"]["m.mentions"]).toEqual({ user_ids: ["@bob:localhost"] });
+  }, 60000);
+
   test("search: the server finds an old message; choosing it loads history back to it and highlights it", async () => {
     await page.getByRole("button", { name: "Search messages" }).click();
     const dialog = page.getByRole("dialog", { name: "Search messages" });
@@ -269,7 +288,7 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     const panel = page.getByRole("complementary", { name: "Members" });
     await panel.getByLabel("User ID to invite").fill("Carol Singer");
     await panel.getByRole("button", { name: "Invite" }).click();
-    await waitFor(async () => ((await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc("@carol:localhost")}`)).membership === "invite" ? true : undefined), "carol invited by name");
+    await waitFor(async () => ((await bob.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc("@carol:localhost")}`)).body?.membership === "invite" ? true : undefined), "carol invited by name");
     // A bare user name means a user of this server: the invite goes to @nobody-here:localhost, who does not exist.
     const sent = page.waitForRequest((r) => r.method() === "POST" && r.url().endsWith("/invite"));
     await panel.getByLabel("User ID to invite").fill("nobody-here");

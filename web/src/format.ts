@@ -120,6 +120,64 @@ export function withMentionPills(html: string, mentions: Array<{ name: string; u
   return out;
 }
 
+/**
+ * A formatted message back as the Markdown-lite the composer speaks (for editing it without losing
+ * its formatting), with its mention pills as plain names plus who they are.
+ */
+export function htmlToMarkdown(html: string): { text: string; mentions: Array<{ name: string; userId: string }> } {
+  const mentions: Array<{ name: string; userId: string }> = [];
+  const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+  const walk = (n: Node): string => {
+    if (n.nodeType === Node.TEXT_NODE) return n.textContent ?? "";
+    if (n.nodeType !== Node.ELEMENT_NODE) return "";
+    const el = n as Element;
+    const tag = el.tagName.toLowerCase();
+    const inner = () => Array.from(el.childNodes).map(walk).join("");
+    switch (tag) {
+      case "mx-reply":
+        return "";
+      case "br":
+        return "\n";
+      case "strong":
+      case "b":
+        return `**${inner()}**`;
+      case "em":
+      case "i":
+        return `*${inner()}*`;
+      case "del":
+      case "s":
+      case "strike":
+        return `~~${inner()}~~`;
+      case "code":
+        return el.parentElement?.tagName.toLowerCase() === "pre" ? inner() : `\`${inner()}\``;
+      case "pre":
+        return `\`\`\`\n${inner()}\n\`\`\``;
+      case "blockquote":
+        return inner()
+          .split("\n")
+          .map((l) => `> ${l}`)
+          .join("\n");
+      case "p":
+      case "div":
+        return `${inner()}\n`;
+      case "a": {
+        const href = el.getAttribute("href") ?? "";
+        const text = inner();
+        const pill = /^https:\/\/matrix\.to\/#\/(@[^/?]+)/.exec(href);
+        if (pill) {
+          mentions.push({ name: text, userId: decodeURIComponent(pill[1]!) });
+          return text;
+        }
+        return text === href ? href : `[${text}](${href})`;
+      }
+      default:
+        return inner();
+    }
+  };
+  const text = Array.from(doc.body.childNodes).map(walk).join("").replace(/\n+$/, "");
+  return { text, mentions };
+}
+
 /** Renders org.matrix.custom.html safely. */
 export function renderHtml(html: string): ComponentChildren {
   const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");

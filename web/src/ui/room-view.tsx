@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { num, obj, str, type JsonObject } from "../api.ts";
-import { dayKey, dayLabel, escapeHtml, formatBytes, markdownToHtml, withMentionPills } from "../format.ts";
+import { dayKey, dayLabel, escapeHtml, formatBytes, htmlToMarkdown, markdownToHtml, withMentionPills } from "../format.ts";
 import { isRedacted, type MEvent, type Room } from "../room.ts";
 import { attempt, Avatar, Icon, IconButton, navigate, Spinner, useClient } from "./common.tsx";
 import { EmojiPicker } from "./emoji-picker.tsx";
@@ -432,7 +432,16 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
     input.current?.focus();
   }, [room.id]);
   useEffect(() => {
-    if (editing) setText(plainBody({ ...editing, content: obj(obj(room.relations().edits.get(editing.event_id)?.content)["m.new_content"] ?? editing.content) } as MEvent));
+    if (editing) {
+      // The message as it reads now (its latest edit), formatting and mentions kept.
+      const c = obj(obj(room.relations().edits.get(editing.event_id)?.content)["m.new_content"] ?? editing.content);
+      const html = c.format === "org.matrix.custom.html" ? str(c.formatted_body) : undefined;
+      if (html) {
+        const md = htmlToMarkdown(html);
+        mentions.current = md.mentions;
+        setText(md.text);
+      } else setText(plainBody({ ...editing, content: c } as MEvent));
+    }
     if (editing || replyTo) input.current?.focus();
   }, [editing?.event_id, replyTo?.event_id]);
   useLayoutEffect(() => {
