@@ -204,6 +204,7 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await panel.locator(".msg", { hasText: "Count me in" }).waitFor();
     await bobSends({ msgtype: "m.text", body: "Great, see you there", "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: mine.event_id } } });
     await panel.getByText("Great, see you there").waitFor();
+    expect(await panel.locator(".reply-quote").count()).toBe(0); // the reply fallback (is_falling_back) is not shown in a thread
     await rootMsg.getByRole("button", { name: "3 replies in thread" }).waitFor();
     await shot("everyday-thread");
     // The room's thread list, from the server.

@@ -236,7 +236,9 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
   const mine = ev.sender === client.userId;
   const redacted = isRedacted(ev);
   const content = edit ? { ...obj(edit.content["m.new_content"]), "m.relates_to": ev.content["m.relates_to"] } : ev.content;
-  const replyId = replyTarget(ev.content);
+  // In a thread, the reply to the previous message is only a fallback for clients without threads.
+  const fallback = obj(ev.content["m.relates_to"]).rel_type === "m.thread" && obj(ev.content["m.relates_to"]).is_falling_back === true;
+  const replyId = fallback ? undefined : replyTarget(ev.content);
   const reply = replyId ? room.timeline.find((e) => e.event_id === replyId) : undefined;
   const [picker, setPicker] = useState(false);
   const [fullPicker, setFullPicker] = useState(false);
