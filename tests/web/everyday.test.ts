@@ -385,6 +385,19 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await page.keyboard.press("Escape");
   }, 60000);
 
+  test("# autocompletes my rooms' addresses into a room pill (not a user mention)", async () => {
+    await composer().fill("");
+    await composer().pressSequentially("see #every");
+    await page.getByRole("listbox", { name: "Room suggestions" }).getByRole("option", { name: /#everyday:localhost/ }).waitFor();
+    await composer().press("Enter");
+    expect(await composer().inputValue()).toBe("see #everyday:localhost ");
+    await composer().press("Enter");
+    const sent = await waitFor(async () => (await latest()).find((e) => e.content.body === "see #everyday:localhost"), "the message with a room pill");
+    expect(sent.content.formatted_body).toBe('see <a href="https://matrix.to/#/#everyday:localhost">#everyday:localhost</a>');
+    expect(sent.content["m.mentions"]).toEqual({});
+    await page.locator(`[data-event-id="${sent.event_id}"] .mention-pill.room`).waitFor();
+  }, 30000);
+
   test("no script errors or CSP violations", () => {
     expect(errors).toEqual([]);
   });

@@ -368,9 +368,22 @@ export function textContent(text: string, mentions: Array<{ name: string; userId
     content.format = "org.matrix.custom.html";
     content.formatted_body = html;
   }
-  const ids = [...new Set([...used.map((m) => m.userId), ...alsoMention])];
+  const ids = [...new Set([...used.map((m) => m.userId).filter((id) => id.startsWith("@")), ...alsoMention])];
   content["m.mentions"] = ids.length ? { user_ids: ids } : {};
   return content;
+}
+
+/** My rooms with an address matching what follows a "#" (by address or name), for the autocomplete. */
+function roomCandidates(rooms: Iterable<Room>, query: string): Array<{ name: string; userId: string }> {
+  const q = query.toLowerCase();
+  const out: Array<{ name: string; userId: string }> = [];
+  for (const r of rooms) {
+    const alias = str(r.getState("m.room.canonical_alias")?.content.alias);
+    if (r.membership !== "join" || !alias || !(alias.toLowerCase().includes(q) || r.name.toLowerCase().includes(q))) continue;
+    out.push({ name: alias, userId: alias });
+    if (out.length >= 6) break;
+  }
+  return out;
 }
 
 /** Members matching what follows an "@" (by name or user ID), for the autocomplete. */
@@ -395,9 +408,9 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
   const [ac, setAc] = useState<{ start: number; end: number; items: Array<{ name: string; userId: string }>; index: number } | null>(null);
 
   const updateAutocomplete = (value: string, caret: number) => {
-    const m = /(^|\s)@([^\s@]{0,40})$/.exec(value.slice(0, caret));
-    const items = m ? mentionCandidates(room, m[2]!, client.userId) : [];
-    setAc(m && items.length ? { start: caret - m[2]!.length - 1, end: caret, items, index: 0 } : null);
+    const m = /(^|\s)([@#])([^\s@#]{0,40})$/.exec(value.slice(0, caret));
+    const items = !m ? [] : m[2] === "@" ? mentionCandidates(room, m[3]!, client.userId) : roomCandidates(client.rooms.values(), m[3]!);
+    setAc(m && items.length ? { start: caret - m[3]!.length - 1, end: caret, items, index: 0 } : null);
   };
 
   const chooseMention = (item: { name: string; userId: string }) => {
@@ -583,7 +596,7 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
         </div>
       )}
       {ac && (
-        <ul class="autocomplete" role="listbox" aria-label="Mention suggestions">
+        <ul class="autocomplete" role="listbox" aria-label={ac.items[0]?.userId.startsWith("#") ? "Room suggestions" : "Mention suggestions"}>
           {ac.items.map((m, i) => (
             <li key={m.userId} role="option" aria-selected={i === ac.index} class={i === ac.index ? "active" : ""} onMouseDown={(e) => {
               e.preventDefault();
