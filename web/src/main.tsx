@@ -6,12 +6,10 @@ import { Api, type Session } from "./api.ts";
 import { Client, loadSession, saveSession } from "./client.ts";
 import "./styles.css";
 import { AuthScreen } from "./ui/auth.tsx";
-import { ClientContext, Empty, Icon, navigate, QuestionHost, Spinner, Toasts, usePath } from "./ui/common.tsx";
+import { ClientContext, Empty, Icon, lazyView, navigate, QuestionHost, Spinner, Toasts, usePath } from "./ui/common.tsx";
 import { CreateRoomDialog, ExploreDialog, StartDmDialog } from "./ui/dialogs.tsx";
-import { RoomSettingsDialog } from "./ui/room-settings.tsx";
 import { MemberPanel } from "./ui/members.tsx";
 import { RoomView } from "./ui/room-view.tsx";
-import { ThreadPanel } from "./ui/threads.tsx";
 import { SettingsView, VerificationHost } from "./ui/settings.tsx";
 import { Sidebar, type DialogName } from "./ui/sidebar.tsx";
 
@@ -187,6 +185,10 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
 }
 
 render(<App />, document.getElementById("app")!);
+
+// Views most sessions never open are chunks of their own.
+const RoomSettingsDialog = lazyView<Parameters<typeof import("./ui/room-settings.tsx").RoomSettingsDialog>[0]>(() => import("./ui/room-settings.tsx").then((m) => m.RoomSettingsDialog));
+const ThreadPanel = lazyView<Parameters<typeof import("./ui/threads.tsx").ThreadPanel>[0]>(() => import("./ui/threads.tsx").then((m) => m.ThreadPanel));
 
 type AdminModule = typeof import("./ui/admin/index.tsx");
 let adminModule: Promise<AdminModule> | undefined;

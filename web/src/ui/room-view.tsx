@@ -5,11 +5,12 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { num, obj, str, type JsonObject } from "../api.ts";
 import { dayKey, dayLabel, escapeHtml, formatBytes, htmlToMarkdown, markdownToHtml, withMentionPills } from "../format.ts";
 import { isRedacted, type MEvent, type Room } from "../room.ts";
-import { attempt, Avatar, Icon, IconButton, navigate, Spinner, useClient } from "./common.tsx";
+import { attempt, Avatar, Icon, IconButton, lazyView, navigate, Spinner, useClient } from "./common.tsx";
 import { EmojiPicker } from "./emoji-picker.tsx";
-import { SearchDialog } from "./search.tsx";
 import { useMemberTrust } from "./members.tsx";
 import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, threadRoot, TypingIndicator } from "./timeline.tsx";
+
+const SearchDialog = lazyView<Parameters<typeof import("./search.tsx").SearchDialog>[0]>(() => import("./search.tsx").then((m) => m.SearchDialog));
 
 export function RoomView({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
   if (room.membership === "invite") return <InviteView room={room} />;
