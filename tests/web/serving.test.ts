@@ -115,6 +115,23 @@ describe("web client serving", () => {
     expect([...plain.slice(0, 4)]).toEqual([0, 0x61, 0x73, 0x6d]); // \0asm
   });
 
+  test("the admin console and the emoji list are chunks of their own, not in the entry bundle", async () => {
+    const js = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const entry = await (await fetch(`${s.url}${js}`)).text();
+    const manifest = JSON.parse(await Bun.file(join(import.meta.dir, "../../web/dist/hs-web.json")).text()) as { files: Array<{ name: string }> };
+    const chunks = manifest.files.filter((f) => /^assets\/.+\.js$/.test(f.name) && `/${f.name}` !== js);
+    const texts = await Promise.all(chunks.map(async (c) => ({ name: c.name, text: await (await fetch(`${s.url}/${c.name}`)).text() })));
+    for (const [needle, what] of [
+      ["Registration tokens", "admin console"],
+      ["party popper", "emoji list"],
+    ] as const) {
+      expect(entry).not.toContain(needle);
+      const chunk = texts.find((t) => t.text.includes(needle));
+      expect(chunk, what).toBeDefined();
+      expect(entry).toContain(chunk!.name.slice("assets/".length)); // imported dynamically by the entry
+    }
+  });
+
   test("page paths get the app (SPA fallback); API paths keep Matrix errors", async () => {
     for (const p of ["/admin", "/admin/users", "/room/!abc:localhost", "/settings"]) {
       const r = await fetch(`${s.url}${p}`, { headers: { Accept: "text/html,application/xhtml+xml" } });

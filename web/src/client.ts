@@ -64,6 +64,11 @@ function afterPaint(): Promise<void> {
   });
 }
 
+/** An in-room key verification event (a request is an m.room.message; the rest have their own types). */
+export function isVerificationEvent(ev: { type: string; content: JsonObject }): boolean {
+  return ev.type.startsWith("m.key.verification.") || (ev.type === "m.room.message" && ev.content.msgtype === "m.key.verification.request");
+}
+
 export type SyncState = "starting" | "ok" | "error";
 export type CryptoState = "loading" | "ready" | "unavailable";
 
@@ -102,6 +107,9 @@ export class Client {
   verification: Verification | undefined;
   /** Encrypted events waiting for the crypto to load or for the sync's keys to be processed. */
   private toDecrypt: Array<[Room, MEvent]> = [];
+  /** Live in-room verification events (in cleartext) for the crypto, and encrypted live events that may be some. */
+  private verificationEvents: Array<[Room, MEvent]> = [];
+  private liveEncrypted = new Set<string>();
 
   constructor(
     readonly api: Api,
@@ -216,6 +224,20 @@ export class Client {
       }
     }
     await this.decryptQueued();
+    await this.feedVerificationEvents();
+  }
+
+  /** Hands the queued in-room verification events to the crypto (in order). */
+  private async feedVerificationEvents(): Promise<void> {
+    const c = this.crypto;
+    if (!c) return;
+    for (const [room, ev] of this.verificationEvents.splice(0)) {
+      try {
+        await c.receiveRoomVerification(room.id, { event_id: ev.event_id, type: ev.type, sender: ev.sender, content: ev.content, origin_server_ts: ev.origin_server_ts });
+      } catch (e) {
+        console.warn("verification event refused", e);
+      }
+    }
   }
 
   private queueDecryption(room: Room, ev: MEvent): void {
@@ -241,12 +263,35 @@ export class Client {
         ev.e2e = { state: "ok", wire };
         ev.type = d.type;
         ev.content = d.content;
+        if (this.liveEncrypted.delete(ev.event_id) && isVerificationEvent(ev)) {
+          this.verificationEvents.push([room, ev]);
+          void this.feedVerificationEvents();
+        }
       } else {
         ev.e2e = { state: d.waiting ? "waiting" : "failed", reason: d.reason, sessionId: d.sessionId, wire };
       }
     }
     room.touch();
     if (emit) this.emit();
+  }
+
+  /**
+   * Asks another user to verify each other with emoji, in the direct chat with them (`roomId`, or the
+   * one in m.direct, or a new one). Needs this device to hold my cross-signing keys (recovery).
+   */
+  async verifyUser(userId: string, roomId?: string): Promise<void> {
+    const c = await this.loadCrypto();
+    if (!c) throw new Error(`Encryption is not available here: ${this.cryptoError}`);
+    if (!(await c.canSignOthers())) throw new Error("Set up recovery (Settings → Encryption) or restore it on this device first: verifying someone signs their identity with your cross-signing keys.");
+    let room = roomId;
+    if (!room) {
+      for (const [r, u] of this.directRooms()) if (u === userId && this.rooms.get(r)?.membership === "join") room = r;
+    }
+    room ??= await this.createRoom({ name: "", topic: "", isPublic: false, encrypted: true, invite: [userId], direct: true });
+    const v = await c.requestUserVerification(userId, room, newTxnId());
+    this.verification = v;
+    v.onChange(() => this.emit());
+    this.emit();
   }
 
   /** Starts verifying another session (the dialog follows client.verification). */
@@ -271,8 +316,8 @@ export class Client {
   }
 
   /** Sets up cross-signing, secret storage and key backup; returns the recovery key to show once. */
-  async setUpRecovery(password: string): Promise<string> {
-    const key = await (await this.recoveryApi()).setUp(password);
+  async setUpRecovery(password: string, passphrase?: string): Promise<string> {
+    const key = await (await this.recoveryApi()).setUp(password, passphrase);
     await this.refreshAccountData();
     return key;
   }
@@ -517,6 +562,14 @@ export class Client {
     if (ev.state_key !== undefined) room.setState(ev);
     room.timeline.push(ev);
     const txn = str(ev.unsigned?.transaction_id);
+    // In-room verification (not my own echo): to the crypto once this sync is processed.
+    if (!txn && ev.state_key === undefined) {
+      if (isVerificationEvent(ev)) this.verificationEvents.push([room, ev]);
+      else if (ev.type === "m.room.encrypted") {
+        this.liveEncrypted.add(ev.event_id);
+        if (this.liveEncrypted.size > 2000) this.liveEncrypted.delete(this.liveEncrypted.values().next().value!);
+      }
+    }
     if (ev.type === "m.room.encrypted") {
       // My own message: I know what I encrypted.
       const mine = txn ? room.pending.find((p) => p.txnId === txn && p.type !== "m.room.encrypted") : undefined;
@@ -544,6 +597,86 @@ export class Client {
   }
 
   // ---- reading
+
+  /** The thread panel: a room's thread list (no root) or one thread. */
+  threadView: { roomId: string; rootId?: string } | undefined;
+
+  openThread(roomId: string, rootId?: string): void {
+    this.threadView = { roomId, rootId };
+    this.emit();
+  }
+
+  closeThread(): void {
+    this.threadView = undefined;
+    this.emit();
+  }
+
+  /** Events fetched outside the timeline (a thread's replies, the thread list), decrypted when encrypted. */
+  async adopt(room: Room, events: MEvent[]): Promise<MEvent[]> {
+    if (events.some((e) => e.type === "m.room.encrypted")) await this.loadCrypto();
+    for (const ev of events) if (ev.type === "m.room.encrypted" && !isRedacted(ev)) await this.decryptOne(room, ev, false);
+    return events;
+  }
+
+  // ---- URL previews
+
+  private previews = new Map<string, Promise<JsonObject | null>>();
+  /** The server answered that it does not preview URLs: asked no more. */
+  previewsOff = false;
+
+  /** Link previews are on unless turned off in settings; never in encrypted rooms (the server would see the link). */
+  previewsWanted(room: Room): boolean {
+    return !this.previewsOff && !room.encrypted && localStorage.getItem("hs.urlPreviews") !== "off";
+  }
+
+  /** The server's OpenGraph preview of a URL (cached per URL; null when there is none). */
+  urlPreview(url: string, ts: number): Promise<JsonObject | null> {
+    let p = this.previews.get(url);
+    if (!p) {
+      p = this.api.get("/_matrix/client/v1/media/preview_url", { url, ts }).then(
+        (r) => (Object.keys(r).length ? r : null),
+        (e: unknown) => {
+          if (e instanceof MatrixApiError && e.errcode === "M_UNRECOGNIZED") this.previewsOff = true;
+          return null;
+        },
+      );
+      if (this.previews.size > 500) this.previews.delete(this.previews.keys().next().value!);
+      this.previews.set(url, p);
+    }
+    return p;
+  }
+
+  /** An event to scroll to and highlight when its room is shown (a search result). */
+  jumpTarget: { roomId: string; eventId: string } | undefined;
+
+  /**
+   * Server-side message search (`POST /search`, room events, newest first), in one room or all of
+   * mine. Encrypted rooms' messages are not found: the server cannot read them.
+   */
+  async search(term: string, roomId?: string, nextBatch?: string): Promise<{ results: Array<{ roomId: string; event: MEvent }>; count: number; nextBatch?: string; highlights: string[] }> {
+    const r = await this.api.post(
+      "/_matrix/client/v3/search",
+      { search_categories: { room_events: { search_term: term, order_by: "recent", keys: ["content.body"], ...(roomId ? { filter: { rooms: [roomId] } } : {}) } } },
+      nextBatch ? { next_batch: nextBatch } : undefined,
+    );
+    const re = obj(obj(r.search_categories).room_events);
+    const results = arr(re.results)
+      .map((x) => obj(obj(x).result) as unknown as MEvent & { room_id?: string })
+      .filter((e) => typeof e.event_id === "string")
+      .map((e) => ({ roomId: str(e.room_id) ?? roomId ?? "", event: e as MEvent }));
+    return { results, count: num(re.count) ?? results.length, nextBatch: str(re.next_batch), highlights: arr(re.highlights).map(String) };
+  }
+
+  /** Loads older history until the event is in the room's timeline (at most `pages` pages); true when found. */
+  async loadUntil(room: Room, eventId: string, pages = 20): Promise<boolean> {
+    for (let i = 0; i < pages; i++) {
+      if (room.timeline.some((e) => e.event_id === eventId)) return true;
+      if (room.prevBatch === null) return false;
+      while (room.loadingHistory) await new Promise((r) => setTimeout(r, 50));
+      await this.paginate(room, 100);
+    }
+    return room.timeline.some((e) => e.event_id === eventId);
+  }
 
   /** Loads older events into the room's timeline; false when there is nothing more. */
   async paginate(room: Room, limit = 30): Promise<boolean> {
@@ -792,6 +925,65 @@ export class Client {
 
   async unban(roomId: string, userId: string): Promise<void> {
     await this.api.post(`${paths.room(roomId)}/unban`, { user_id: userId });
+  }
+
+  // ---- per-room notifications (push rules, as Element sets them)
+
+  /**
+   * A room's notification mode from my push rules: "mute" (an override rule for the room with no
+   * actions), "mentions" (a room rule without notify: only mentions and keywords, which come first
+   * among the rules, notify) or "all" (neither).
+   */
+  roomNotifyMode(roomId: string): "all" | "mentions" | "mute" {
+    const global = obj(obj(this.accountData.get("m.push_rules")).global);
+    const on = (r: JsonObject) => r.rule_id === roomId && r.enabled !== false;
+    if (arr(global.override).map(obj).some((r) => on(r) && !arr(r.actions).includes("notify"))) return "mute";
+    const room = arr(global.room).map(obj).find(on);
+    if (room && !arr(room.actions).includes("notify")) return "mentions";
+    return "all";
+  }
+
+  async setRoomNotifyMode(roomId: string, mode: "all" | "mentions" | "mute"): Promise<void> {
+    const base = "/_matrix/client/v3/pushrules/global";
+    for (const kind of ["override", "room"]) {
+      try {
+        await this.api.request("DELETE", `${base}/${kind}/${paths.enc(roomId)}`);
+      } catch (e) {
+        if (!(e instanceof MatrixApiError && e.errcode === "M_NOT_FOUND")) throw e;
+      }
+    }
+    if (mode === "mute") await this.api.put(`${base}/override/${paths.enc(roomId)}`, { conditions: [{ kind: "event_match", key: "room_id", pattern: roomId }], actions: [] });
+    if (mode === "mentions") await this.api.put(`${base}/room/${paths.enc(roomId)}`, { actions: [] });
+    this.accountData.set("m.push_rules", await this.api.get("/_matrix/client/v3/pushrules/"));
+    this.emit();
+  }
+
+  // ---- room addresses
+
+  /** The room's local addresses (aliases on this server) and whether it is in the public directory. */
+  async roomAddresses(roomId: string): Promise<{ aliases: string[]; published: boolean }> {
+    const [a, d] = await Promise.all([
+      this.api.get(`${paths.room(roomId)}/aliases`).catch(() => ({ aliases: [] })),
+      this.api.get(`/_matrix/client/v3/directory/list/room/${paths.enc(roomId)}`).catch(() => ({ visibility: "private" })),
+    ]);
+    return { aliases: arr(obj(a).aliases).map(String), published: obj(d).visibility === "public" };
+  }
+
+  async addAlias(roomId: string, alias: string): Promise<void> {
+    await this.api.put(`/_matrix/client/v3/directory/room/${paths.enc(alias)}`, { room_id: roomId });
+  }
+
+  async removeAlias(alias: string): Promise<void> {
+    await this.api.request("DELETE", `/_matrix/client/v3/directory/room/${paths.enc(alias)}`);
+  }
+
+  async publishRoom(roomId: string, on: boolean): Promise<void> {
+    await this.api.put(`/_matrix/client/v3/directory/list/room/${paths.enc(roomId)}`, { visibility: on ? "public" : "private" });
+  }
+
+  /** This server's name (from my user ID), for address and user ID hints. */
+  get serverName(): string {
+    return this.userId.slice(this.userId.indexOf(":") + 1);
   }
 
   async setState(roomId: string, type: string, content: JsonObject, stateKey = ""): Promise<void> {

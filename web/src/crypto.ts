@@ -21,6 +21,7 @@ import {
   EncryptedAttachment,
   EncryptionAlgorithm,
   EncryptionSettings,
+  EventId,
   HistoryVisibility,
   initAsync,
   KeysBackupRequest,
@@ -39,6 +40,7 @@ import {
   TrustRequirement,
   UserId,
   VerificationRequest,
+  VerificationMethod,
   VerificationRequestPhase,
   type RoomKeyInfo,
 } from "@matrix-org/matrix-sdk-crypto-wasm";
@@ -204,8 +206,25 @@ export class Crypto {
 
   /** Is the user's cross-signing identity verified (by this device's user, or my own held here)? */
   async userVerified(userId: string): Promise<boolean> {
-    const id = (await this.machine.getIdentity(new UserId(userId))) as { isVerified(): boolean } | undefined;
-    return !!id?.isVerified();
+    return (await this.userTrust(userId)) === "verified";
+  }
+
+  /** The identities of several users (a room's members): their keys are queried first when not yet tracked. */
+  async trustOf(userIds: string[]): Promise<Map<string, "verified" | "unverified" | "none">> {
+    await this.machine.updateTrackedUsers(userIds.map((u) => new UserId(u)));
+    await this.processOutgoing();
+    const out = new Map<string, "verified" | "unverified" | "none">();
+    for (const u of userIds) out.set(u, await this.userTrust(u));
+    return out;
+  }
+
+  /** A user's identity as this device sees it: verified, not verified, or none known (no cross-signing). */
+  async userTrust(userId: string): Promise<"verified" | "unverified" | "none"> {
+    const id = (await this.machine.getIdentity(new UserId(userId))) as { isVerified(): boolean; free(): void } | undefined;
+    if (!id) return "none";
+    const v = id.isVerified();
+    id.free();
+    return v ? "verified" : "unverified";
   }
 
   /** Asks another device (mine or someone's) to verify with this one; the flow goes on in the returned object. */
@@ -216,6 +235,49 @@ export class Crypto {
     const v = new Verification(this, req);
     await this.send(out);
     return v;
+  }
+
+  /**
+   * An in-room verification event (m.key.verification.*, or the m.room.message request) of a room,
+   * in cleartext, that this device did not send itself: goes to the machine; a new request from
+   * another user to me is announced to the verification listeners.
+   */
+  async receiveRoomVerification(roomId: string, ev: JsonObject): Promise<void> {
+    await this.machine.receiveVerificationEvent(JSON.stringify(ev), new RoomId(roomId));
+    await this.processOutgoing();
+    const content = obj(ev.content);
+    const sender = str(ev.sender);
+    const eventId = str(ev.event_id);
+    if (ev.type !== "m.room.message" || content.msgtype !== "m.key.verification.request" || !sender || !eventId) return;
+    if (sender === this.machine.userId.toString() || content.to !== this.machine.userId.toString()) return;
+    const req = this.machine.getVerificationRequest(new UserId(sender), eventId);
+    if (req && !req.isCancelled() && !req.isDone()) for (const l of this.verificationListeners) l(new Verification(this, req));
+  }
+
+  /**
+   * Asks another user to verify with me, in a direct chat with them (as Element does): their
+   * cross-signing identity and mine get signed once the emoji match.
+   */
+  async requestUserVerification(userId: string, roomId: string, txnId: string): Promise<Verification> {
+    const uid = new UserId(userId);
+    await this.machine.updateTrackedUsers([uid]);
+    await this.processOutgoing();
+    const identity = (await this.machine.getIdentity(new UserId(userId))) as
+      | { verificationRequestContent?(methods: VerificationMethod[]): string; requestVerification(roomId: RoomId, eventId: EventId, methods: VerificationMethod[]): VerificationRequest }
+      | undefined;
+    if (!identity?.verificationRequestContent) throw new Error(`${userId} has not set up cross-signing yet, so there is no identity to verify.`);
+    const methods = () => [VerificationMethod.SasV1];
+    const content = JSON.parse(identity.verificationRequestContent(methods())) as JsonObject;
+    const r = await this.api.put(`${paths.room(roomId)}/send/m.room.message/${enc(txnId)}`, content);
+    const eventId = str(r.event_id);
+    if (!eventId) throw new Error("The server did not return the request's event ID");
+    return new Verification(this, identity.requestVerification(new RoomId(roomId), new EventId(eventId), methods()));
+  }
+
+  /** Does this device hold my user-signing key (needed to sign someone else's identity)? */
+  async canSignOthers(): Promise<boolean> {
+    const s = (await this.machine.crossSigningStatus()) as { hasUserSigning: boolean };
+    return s.hasUserSigning;
   }
 
   /** Cross-signing, secret storage and key backup (recovery.ts). */

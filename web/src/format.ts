@@ -3,7 +3,7 @@
 // plain text, reply fallbacks, and dates.
 import { h, type ComponentChildren } from "preact";
 
-const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+export const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 const URL_RE = /\b(https?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]}])/g;
 
@@ -90,6 +90,12 @@ function convert(node: Node, key: number): ComponentChildren {
   if (!ALLOWED.has(tag)) return children;
   if (tag === "a") {
     const href = el.getAttribute("href") ?? "";
+    // A mention: a pill with the user ID (or room address) on hover, not a link out to matrix.to.
+    const pill = /^https:\/\/matrix\.to\/#\/([@#!][^/?]+)/.exec(href);
+    if (pill) {
+      const id = decodeURIComponent(pill[1]!);
+      return h("span", { key, class: `mention-pill ${id.startsWith("@") ? "user" : "room"}`, title: id, "data-mention": id }, children);
+    }
     if (!/^(https?:|mailto:)/i.test(href)) return children;
     return h("a", { key, href, target: "_blank", rel: "noopener noreferrer nofollow" }, children);
   }
@@ -98,6 +104,78 @@ function convert(node: Node, key: number): ComponentChildren {
     return h("ol", { key, start: Number.isFinite(start) && start > 0 ? start : undefined }, children);
   }
   return h(tag, { key }, children);
+}
+
+/**
+ * Turns the mentions someone picked in the composer into pills: the first HTML-escaped occurrence
+ * of each name in `html` becomes a matrix.to link to the user (as Element sends them).
+ */
+export function withMentionPills(html: string, mentions: Array<{ name: string; userId: string }>): string {
+  let out = html;
+  for (const m of mentions) {
+    const name = escapeHtml(m.name);
+    const i = out.indexOf(name);
+    if (i >= 0) out = `${out.slice(0, i)}<a href="https://matrix.to/#/${escapeHtml(m.userId)}">${name}</a>${out.slice(i + name.length)}`;
+  }
+  return out;
+}
+
+/**
+ * A formatted message back as the Markdown-lite the composer speaks (for editing it without losing
+ * its formatting), with its mention pills as plain names plus who they are.
+ */
+export function htmlToMarkdown(html: string): { text: string; mentions: Array<{ name: string; userId: string }> } {
+  const mentions: Array<{ name: string; userId: string }> = [];
+  const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+  const walk = (n: Node): string => {
+    if (n.nodeType === Node.TEXT_NODE) return n.textContent ?? "";
+    if (n.nodeType !== Node.ELEMENT_NODE) return "";
+    const el = n as Element;
+    const tag = el.tagName.toLowerCase();
+    const inner = () => Array.from(el.childNodes).map(walk).join("");
+    switch (tag) {
+      case "mx-reply":
+        return "";
+      case "br":
+        return "\n";
+      case "strong":
+      case "b":
+        return `**${inner()}**`;
+      case "em":
+      case "i":
+        return `*${inner()}*`;
+      case "del":
+      case "s":
+      case "strike":
+        return `~~${inner()}~~`;
+      case "code":
+        return el.parentElement?.tagName.toLowerCase() === "pre" ? inner() : `\`${inner()}\``;
+      case "pre":
+        return `\`\`\`\n${inner()}\n\`\`\``;
+      case "blockquote":
+        return inner()
+          .split("\n")
+          .map((l) => `> ${l}`)
+          .join("\n");
+      case "p":
+      case "div":
+        return `${inner()}\n`;
+      case "a": {
+        const href = el.getAttribute("href") ?? "";
+        const text = inner();
+        const pill = /^https:\/\/matrix\.to\/#\/(@[^/?]+)/.exec(href);
+        if (pill) {
+          mentions.push({ name: text, userId: decodeURIComponent(pill[1]!) });
+          return text;
+        }
+        return text === href ? href : `[${text}](${href})`;
+      }
+      default:
+        return inner();
+    }
+  };
+  const text = Array.from(doc.body.childNodes).map(walk).join("").replace(/\n+$/, "");
+  return { text, mentions };
 }
 
 /** Renders org.matrix.custom.html safely. */

@@ -5,10 +5,9 @@ import { useEffect, useState } from "preact/hooks";
 import { Api, type Session } from "./api.ts";
 import { Client, loadSession, saveSession } from "./client.ts";
 import "./styles.css";
-import { AdminConsole } from "./ui/admin.tsx";
 import { AuthScreen } from "./ui/auth.tsx";
-import { ClientContext, Empty, Icon, navigate, QuestionHost, Toasts, usePath } from "./ui/common.tsx";
-import { CreateRoomDialog, ExploreDialog, RoomSettingsDialog, StartDmDialog } from "./ui/dialogs.tsx";
+import { ClientContext, Empty, Icon, lazyView, navigate, QuestionHost, Spinner, Toasts, usePath } from "./ui/common.tsx";
+import { CreateRoomDialog, ExploreDialog, StartDmDialog } from "./ui/dialogs.tsx";
 import { MemberPanel } from "./ui/members.tsx";
 import { RoomView } from "./ui/room-view.tsx";
 import { SettingsView, VerificationHost } from "./ui/settings.tsx";
@@ -113,6 +112,7 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
   const roomId = roomMatch ? decodeURIComponent(roomMatch[1]!) : undefined;
   const room = roomId ? client.rooms.get(roomId) : undefined;
   const page = path.startsWith("/admin") ? "admin" : path === "/settings" ? "settings" : room ? "room" : "home";
+  const thread = room && client.threadView?.roomId === room.id ? client.threadView : undefined;
   const effectiveTheme = document.documentElement.dataset.theme ?? "light";
 
   useEffect(() => {
@@ -127,7 +127,7 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
   }, [path, client.ready]);
 
   return (
-    <div class={`shell page-${page} ${showMembers && page === "room" ? "with-members" : ""}`}>
+    <div class={`shell page-${page} ${(showMembers || thread) && page === "room" ? "with-members" : ""}`}>
       {client.syncState === "error" && (
         <div class="banner" role="alert">
           <Icon name="alert" size={16} /> Connection to the server lost. Reconnecting…
@@ -136,14 +136,23 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
       <Sidebar currentRoom={roomId} openDialog={setDialog} theme={effectiveTheme} toggleTheme={() => setTheme(effectiveTheme === "dark" ? "light" : "dark")} />
       {page === "room" && room ? (
         <>
-          <RoomView room={room} showMembers={showMembers} toggleMembers={() => setShowMembers(!showMembers)} openSettings={() => setSettingsOpen(true)} />
-          {showMembers && room.membership === "join" && <MemberPanel room={room} onClose={() => setShowMembers(false)} />}
+          <RoomView room={room} showMembers={showMembers && !thread} toggleMembers={() => {
+            if (thread) {
+              client.closeThread();
+              setShowMembers(true);
+            } else setShowMembers(!showMembers);
+          }} openSettings={() => setSettingsOpen(true)} />
+          {thread && room.membership === "join" ? (
+            <ThreadPanel room={room} rootId={thread.rootId} />
+          ) : (
+            showMembers && room.membership === "join" && <MemberPanel room={room} onClose={() => setShowMembers(false)} />
+          )}
           {settingsOpen && <RoomSettingsDialog room={room} onClose={() => setSettingsOpen(false)} />}
         </>
       ) : page === "settings" ? (
         <SettingsView theme={theme} setTheme={setTheme} onLogout={onLogout} />
       ) : page === "admin" ? (
-        <AdminConsole tab={path.split("/")[2] ?? "overview"} />
+        <LazyAdmin tab={path.split("/")[2] ?? "overview"} />
       ) : (
         <main class="home">
           {roomId && client.ready ? (
@@ -176,3 +185,26 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
 }
 
 render(<App />, document.getElementById("app")!);
+
+// Views most sessions never open are chunks of their own.
+const RoomSettingsDialog = lazyView<Parameters<typeof import("./ui/room-settings.tsx").RoomSettingsDialog>[0]>(() => import("./ui/room-settings.tsx").then((m) => m.RoomSettingsDialog));
+const ThreadPanel = lazyView<Parameters<typeof import("./ui/threads.tsx").ThreadPanel>[0]>(() => import("./ui/threads.tsx").then((m) => m.ThreadPanel));
+
+type AdminModule = typeof import("./ui/admin/index.tsx");
+let adminModule: Promise<AdminModule> | undefined;
+
+/** The admin console: a chunk of its own, loaded when an admin opens it (most people never do). */
+function LazyAdmin({ tab }: { tab: string }) {
+  const [mod, setMod] = useState<AdminModule | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    adminModule ??= import("./ui/admin/index.tsx");
+    adminModule.then(setMod, (e: unknown) => {
+      adminModule = undefined;
+      setError(e instanceof Error ? e.message : String(e));
+    });
+  }, []);
+  if (error) return <main class="page"><p class="error">The admin console could not load: {error}</p></main>;
+  if (!mod) return <main class="page"><Spinner label="Loading the admin console" /></main>;
+  return <mod.AdminConsole tab={tab} />;
+}

@@ -122,6 +122,25 @@ export async function checkKey(key: Uint8Array, desc: JsonObject): Promise<boole
   return e.mac.replace(/=+$/, "") === mac.replace(/=+$/, "");
 }
 
+/** The m.pbkdf2 passphrase parameters written for a new key (Element's defaults). */
+const PBKDF2_ITERATIONS = 500_000;
+
+/** A secret storage key from a passphrase, as the spec's m.pbkdf2 (PBKDF2-SHA-512). */
+export async function keyFromPassphrase(passphrase: string, salt: string, iterations: number, bits = 256): Promise<Uint8Array> {
+  const base = await crypto.subtle.importKey("raw", new TextEncoder().encode(passphrase), "PBKDF2", false, ["deriveBits"]);
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-512", salt: new TextEncoder().encode(salt), iterations }, base, bits));
+}
+
+/** Does the text look like a recovery key (rather than a passphrase)? */
+function isRecoveryKey(text: string): boolean {
+  try {
+    decodeRecoveryKey(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 type AccountData = { get(type: string): JsonObject | undefined };
 
 /** What the account has: a default secret storage key, a server-side backup, a cross-signing identity. */
@@ -167,7 +186,7 @@ export class Recovery {
    * answers the server's user-interactive auth), a new secret storage key (returned as the recovery
    * key), the private cross-signing keys and a new backup key stored in it, and a key backup.
    */
-  async setUp(password: string): Promise<string> {
+  async setUp(password: string, passphrase?: string): Promise<string> {
     // Cross-signing: a new identity unless this device already holds its keys.
     const cs = (await this.machine.crossSigningStatus()) as { hasMaster: boolean; hasSelfSigning: boolean; hasUserSigning: boolean };
     if (!(cs.hasMaster && cs.hasSelfSigning && cs.hasUserSigning)) {
@@ -177,10 +196,14 @@ export class Recovery {
       await this.send(reqs.uploadSignaturesRequest);
     }
     // Secret storage with a new key.
-    const key = crypto.getRandomValues(new Uint8Array(32));
+    // With a passphrase, the key is derived from it (m.pbkdf2); the recovery key is its other form.
+    const salt = b64(crypto.getRandomValues(new Uint8Array(24))).replace(/[^A-Za-z0-9]/g, "");
+    const key = passphrase ? await keyFromPassphrase(passphrase, salt, PBKDF2_ITERATIONS) : crypto.getRandomValues(new Uint8Array(32));
     const keyId = b64(crypto.getRandomValues(new Uint8Array(24))).replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
     const check = await encryptSecret(key, "", String.fromCharCode(...new Uint8Array(32)));
-    await this.putAccountData(`m.secret_storage.key.${keyId}`, { algorithm: SSSS_ALGORITHM, iv: check.iv, mac: check.mac });
+    const desc: JsonObject = { algorithm: SSSS_ALGORITHM, iv: check.iv, mac: check.mac };
+    if (passphrase) desc.passphrase = { algorithm: "m.pbkdf2", salt, iterations: PBKDF2_ITERATIONS, bits: 256 };
+    await this.putAccountData(`m.secret_storage.key.${keyId}`, desc);
     await this.putAccountData("m.secret_storage.default_key", { key: keyId });
     const exported = (await this.machine.exportCrossSigningKeys()) as CrossSigningKeyExport | undefined;
     const seeds = [exported?.masterKey, exported?.self_signing_key, exported?.userSigningKey];
@@ -208,11 +231,18 @@ export class Recovery {
    * with them), and restores the room keys from the key backup. Returns how many keys were imported.
    */
   async restore(recoveryKey: string, accountData: AccountData): Promise<number> {
-    const key = decodeRecoveryKey(recoveryKey);
     const keyId = str(accountData.get("m.secret_storage.default_key")?.key);
     if (!keyId) throw new Error("This account has no secret storage: set up recovery on a device that has the keys.");
     const desc = accountData.get(`m.secret_storage.key.${keyId}`) ?? {};
-    if (!(await checkKey(key, desc))) throw new Error("That recovery key does not match this account's.");
+    const pp = obj(desc.passphrase);
+    let key: Uint8Array;
+    if (pp.algorithm === "m.pbkdf2" && str(pp.salt) && !isRecoveryKey(recoveryKey)) {
+      key = await keyFromPassphrase(recoveryKey, str(pp.salt)!, Number(pp.iterations) || PBKDF2_ITERATIONS, Number(pp.bits) || 256);
+      if (!(await checkKey(key, desc))) throw new Error("That passphrase does not match this account's (or use the recovery key).");
+    } else {
+      key = decodeRecoveryKey(recoveryKey);
+      if (!(await checkKey(key, desc))) throw new Error("That recovery key does not match this account's.");
+    }
     const secret = async (name: string): Promise<string | undefined> => {
       const e = obj(obj(accountData.get(name)?.encrypted)[keyId]);
       return e.ciphertext ? decryptSecret(key, name, e as unknown as EncryptedSecret) : undefined;

@@ -176,6 +176,18 @@ export class Room {
     return others.length === 1 ? this.avatarOf(others[0]!) : undefined;
   }
 
+  /** A space (m.room.create's type is m.space): shown in the space switcher, not as a chat. */
+  get isSpace(): boolean {
+    return str((this.getState("m.room.create") ?? this.inviteState.find((e) => e.type === "m.room.create"))?.content.type) === "m.space";
+  }
+
+  /** A space's children (m.space.child with a non-empty via), room IDs. */
+  get spaceChildren(): string[] {
+    return this.stateOfType("m.space.child")
+      .filter((e) => Array.isArray(e.content.via) && e.content.via.length > 0)
+      .map((e) => e.state_key!);
+  }
+
   get encrypted(): boolean {
     return !!this.strippedOr("m.room.encryption");
   }

@@ -366,3 +366,33 @@ export function QuestionHost() {
     </Dialog>
   );
 }
+
+/**
+ * A component whose code is a chunk of its own, loaded the first time it is shown (a spinner until
+ * then): for views most sessions never open (room settings, search, threads).
+ */
+export function lazyView<P extends object>(load: () => Promise<(props: P) => ComponentChildren>): (props: P) => ComponentChildren {
+  let loaded: ((props: P) => ComponentChildren) | undefined;
+  let pending: Promise<unknown> | undefined;
+  return function Lazy(props: P) {
+    const [, setReady] = useState(0);
+    const [error, setError] = useState("");
+    useEffect(() => {
+      if (loaded) return;
+      pending ??= load().then((c) => {
+        loaded = c;
+      });
+      pending.then(
+        () => setReady((n) => n + 1),
+        (e: unknown) => {
+          pending = undefined;
+          setError(errorText(e));
+        },
+      );
+    }, []);
+    if (error) return <p class="form-error">{error}</p>;
+    if (!loaded) return <Spinner label="Loading" />;
+    const C = loaded;
+    return <C {...props} />;
+  };
+}

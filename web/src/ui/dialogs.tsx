@@ -1,9 +1,9 @@
 // Dialogs: create a room, explore the public directory or join by address, start a direct chat,
 // room settings (name, topic, picture, who can join, leave).
 import { useEffect, useState } from "preact/hooks";
-import { arr, MatrixApiError, num, obj, str, type JsonObject } from "../api.ts";
-import type { Room } from "../room.ts";
-import { ask, AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
+import { arr, MatrixApiError, num, obj, str } from "../api.ts";
+import { AsyncForm, attempt, Avatar, Dialog, errorText, Field, Icon, navigate, Spinner, useClient, val } from "./common.tsx";
+import { resolveUser, UserPicker } from "./user-picker.tsx";
 
 const userIdOk = (s: string) => /^@[^:\s]+:[^\s]+$/.test(s);
 
@@ -24,7 +24,7 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
         onSubmit={async () => {
           const invites = invite.split(/[\s,]+/).filter(Boolean);
           const bad = invites.find((u) => !userIdOk(u));
-          if (bad) throw new Error(`“${bad}” is not a user ID (like @alice:example.org)`);
+          if (bad) throw new Error(`“${bad}” is not a user ID (like @alice:${client.serverName})`);
           const a = alias.trim().replace(/^#/, "").replace(/:.*$/, "");
           if (isPublic && a && !/^[a-z0-9._=\-/]+$/i.test(a)) throw new Error("An address may use letters, digits and . _ = - /");
           const id = await client.createRoom({ name: name.trim(), topic: topic.trim(), isPublic, encrypted: encrypted && !isPublic, invite: invites, alias: isPublic && a ? a : undefined });
@@ -67,7 +67,7 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
             </span>
           </label>
         )}
-        <Field label="Invite (optional)" hint="User IDs separated by spaces, like @bob:example.org">
+        <Field label="Invite (optional)" hint={`User IDs separated by spaces, like @bob:${client.serverName}`}>
           <input name="invite" value={invite} onInput={(e) => setInvite(val(e))} autocapitalize="none" spellcheck={false} />
         </Field>
       </AsyncForm>
@@ -84,8 +84,7 @@ export function StartDmDialog({ onClose }: { onClose: () => void }) {
         submitLabel="Start chat"
         busyLabel="Starting…"
         onSubmit={async () => {
-          const id = user.trim();
-          if (!userIdOk(id)) throw new Error("Enter a full user ID, like @alice:example.org");
+          const id = await resolveUser(client, user);
           // Reuse an existing direct chat with them.
           for (const [roomId, other] of client.directRooms()) {
             if (other === id && client.rooms.get(roomId)?.membership === "join") {
@@ -101,8 +100,8 @@ export function StartDmDialog({ onClose }: { onClose: () => void }) {
           navigate(`/room/${encodeURIComponent(roomId)}`);
         }}
       >
-        <Field label="User ID" hint="Like @alice:example.org">
-          <input name="user" required value={user} onInput={(e) => setUser(val(e))} autocapitalize="none" spellcheck={false} placeholder="@name:server" />
+        <Field label="User ID" hint={`A name from this server's directory, or a user ID like @alice:${client.serverName}`}>
+          <UserPicker label="User ID" value={user} onInput={setUser} />
         </Field>
       </AsyncForm>
     </Dialog>
@@ -166,7 +165,7 @@ export function ExploreDialog({ onClose }: { onClose: () => void }) {
         busyLabel="Joining…"
         onSubmit={async () => {
           const a = address.trim();
-          if (!/^[#!][^:\s]+:\S+$/.test(a)) throw new Error("Enter a room address like #family:example.org (or a room ID)");
+          if (!/^[#!][^:\s]+:\S+$/.test(a)) throw new Error(`Enter a room address like #family:${client.serverName} (or a room ID)`);
           await join(a);
         }}
       >
@@ -221,106 +220,6 @@ export function ExploreDialog({ onClose }: { onClose: () => void }) {
           })}
         </ul>
       )}
-    </Dialog>
-  );
-}
-
-export function RoomSettingsDialog({ room, onClose }: { room: Room; onClose: () => void }) {
-  const client = useClient();
-  const [name, setName] = useState(str(room.getState("m.room.name")?.content.name) ?? "");
-  const [topic, setTopic] = useState(room.topic);
-  const [joinRule, setJoinRule] = useState(room.joinRule);
-  const canName = room.canSendState("m.room.name");
-  const canTopic = room.canSendState("m.room.topic");
-  const canAvatar = room.canSendState("m.room.avatar");
-  const canRules = room.canSendState("m.room.join_rules");
-  const alias = str(room.getState("m.room.canonical_alias")?.content.alias);
-
-  const save = async () => {
-    if (canName && name !== (str(room.getState("m.room.name")?.content.name) ?? "")) await client.setState(room.id, "m.room.name", { name });
-    if (canTopic && topic !== room.topic) await client.setState(room.id, "m.room.topic", { topic });
-    if (canRules && joinRule !== room.joinRule) await client.setState(room.id, "m.room.join_rules", { join_rule: joinRule } as JsonObject);
-    onClose();
-  };
-
-  const pickAvatar = async (e: Event) => {
-    const f = (e.currentTarget as HTMLInputElement).files?.[0];
-    if (!f) return;
-    await attempt(async () => {
-      const uri = await client.api.upload(f, f.name);
-      await client.setState(room.id, "m.room.avatar", { url: uri });
-    }, "Room picture updated");
-  };
-
-  return (
-    <Dialog title="Room settings" onClose={onClose}>
-      <div class="settings-avatar">
-        <Avatar id={room.id} name={room.name} mxc={room.avatarUrl} size={64} />
-        {canAvatar && (
-          <label class="btn small">
-            Change picture
-            <input type="file" accept="image/*" class="visually-hidden" onChange={pickAvatar} />
-          </label>
-        )}
-      </div>
-      <AsyncForm submitLabel="Save" busyLabel="Saving…" onSubmit={save}>
-        <Field label="Name">
-          <input name="name" value={name} disabled={!canName} onInput={(e) => setName(val(e))} />
-        </Field>
-        <Field label="Topic">
-          <textarea name="topic" rows={2} value={topic} disabled={!canTopic} onInput={(e) => setTopic((e.currentTarget as HTMLTextAreaElement).value)} />
-        </Field>
-        <Field label="Who can join">
-          <select name="join_rule" value={joinRule} disabled={!canRules} onChange={(e) => setJoinRule((e.currentTarget as HTMLSelectElement).value)}>
-            <option value="invite">Only people who are invited</option>
-            <option value="public">Anyone who knows the room's address</option>
-            {joinRule !== "invite" && joinRule !== "public" && <option value={joinRule}>{joinRule}</option>}
-          </select>
-        </Field>
-        <p class="muted small">
-          Room ID: <code>{room.id}</code>
-          {alias && (
-            <>
-              <br />
-              Address: <code>{alias}</code>
-            </>
-          )}
-        </p>
-      </AsyncForm>
-      <div class="row gap e2ee-setting">
-        <span>{room.encrypted ? "End-to-end encryption is on." : "Messages are not end-to-end encrypted."}</span>
-        {!room.encrypted && room.canSendState("m.room.encryption") && (
-          <button
-            type="button"
-            class="btn small"
-            onClick={() =>
-              void ask({ title: "Turn on encryption", text: "Once on, encryption cannot be turned off. Only members' devices will be able to read new messages; bots and bridges without encryption will not.", confirm: "Turn on" }).then(
-                (ok) => ok && attempt(() => client.setState(room.id, "m.room.encryption", { algorithm: "m.megolm.v1.aes-sha2" }), "Encryption is on"),
-              )
-            }
-          >
-            Turn on encryption
-          </button>
-        )}
-      </div>
-      <hr />
-      <button
-        type="button"
-        class="btn danger"
-        onClick={() => {
-          onClose();
-          void ask({ title: "Leave room", text: `Leave ${room.name}? You need an invitation to come back unless it is public.`, confirm: "Leave", danger: true }).then(
-            (ok) =>
-              ok &&
-              attempt(async () => {
-                await client.leave(room.id);
-                navigate("/");
-              }, "You left the room"),
-          );
-        }}
-      >
-        Leave room
-      </button>
     </Dialog>
   );
 }

@@ -2,11 +2,15 @@
 // latest) and the composer (formatting, replies, edits, attachments with preview).
 import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { obj, str, type JsonObject } from "../api.ts";
-import { dayKey, dayLabel, formatBytes, markdownToHtml } from "../format.ts";
+import { num, obj, str, type JsonObject } from "../api.ts";
+import { dayKey, dayLabel, escapeHtml, formatBytes, htmlToMarkdown, markdownToHtml, withMentionPills } from "../format.ts";
 import { isRedacted, type MEvent, type Room } from "../room.ts";
-import { attempt, Avatar, Icon, IconButton, navigate, Spinner, useClient } from "./common.tsx";
-import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, TypingIndicator } from "./timeline.tsx";
+import { attempt, Avatar, Icon, IconButton, lazyView, navigate, Spinner, useClient } from "./common.tsx";
+import { EmojiPicker } from "./emoji-picker.tsx";
+import { useMemberTrust } from "./members.tsx";
+import { DaySeparator, describeState, isMessageLike, Message, PendingMessage, plainBody, StateLine, threadRoot, TypingIndicator } from "./timeline.tsx";
+
+const SearchDialog = lazyView<Parameters<typeof import("./search.tsx").SearchDialog>[0]>(() => import("./search.tsx").then((m) => m.SearchDialog));
 
 export function RoomView({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
   if (room.membership === "invite") return <InviteView room={room} />;
@@ -19,7 +23,13 @@ export function RoomView({ room, showMembers, toggleMembers, openSettings }: { r
 }
 
 function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: Room; showMembers: boolean; toggleMembers: () => void; openSettings: () => void }) {
+  const client = useClient();
+  const [searching, setSearching] = useState(false);
   const joined = room.members.filter((m) => m.membership === "join").length;
+  // Encrypted: a shield when every other member's identity is verified here, a warning when one is not.
+  const trust = useMemberTrust(room);
+  const others = [...trust].filter(([u, t]) => u !== client.userId && t !== "none");
+  const shield = others.length === 0 ? null : others.every(([, t]) => t === "verified") ? "verified" : "unverified";
   return (
     <header class="room-head">
       <IconButton icon="back" label="Back to rooms" class="only-narrow" onClick={() => navigate("/")} />
@@ -32,11 +42,24 @@ function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: 
               <Icon name="lock" size={12} /> Encrypted
             </span>
           )}
+          {shield === "verified" && (
+            <span class="tag verified" title="Everyone here has a verified identity">
+              <Icon name="lock" size={12} /> Verified
+            </span>
+          )}
+          {shield === "unverified" && (
+            <span class="tag unverified" title="Someone here is not verified: verify them from the member list">
+              Not verified
+            </span>
+          )}
         </h1>
         <p class="muted small topic" title={room.topic}>
           {room.topic || `${joined} member${joined === 1 ? "" : "s"}`}
         </p>
       </div>
+      <IconButton icon="search" label="Search messages" onClick={() => setSearching(true)} />
+      <IconButton icon="chat" label="Threads" pressed={client.threadView?.roomId === room.id} onClick={() => (client.threadView?.roomId === room.id ? client.closeThread() : client.openThread(room.id))} />
+      {searching && <SearchDialog room={room} onClose={() => setSearching(false)} />}
       <IconButton icon="users" label={showMembers ? "Hide members" : "Show members"} pressed={showMembers} onClick={toggleMembers} />
       <IconButton icon="settings" label="Room settings" onClick={openSettings} />
     </header>
@@ -86,9 +109,15 @@ function InviteView({ room }: { room: Room }) {
 }
 
 /** Events as rows: day separators, messages grouped by sender, compact state lines. */
-function buildRows(room: Room, myUserId: string) {
+function buildRows(room: Room, myUserId: string, highlightId?: string) {
   const { edits, reactions, redacted } = room.relations();
   const readersAt = room.readersAt();
+  // Thread replies: counted for their root (the server's summary, or what is loaded, whichever is more).
+  const threadCounts = new Map<string, number>();
+  for (const ev of room.timeline) {
+    const root = threadRoot(ev);
+    if (root) threadCounts.set(root, (threadCounts.get(root) ?? 0) + 1);
+  }
   const rows: Array<{ key: string; node: (onReply: (e: MEvent) => void, onEdit: (e: MEvent) => void) => ComponentChildren }> = [];
   let lastDay = "";
   let lastSender = "";
@@ -114,9 +143,11 @@ function buildRows(room: Room, myUserId: string) {
       const ed = edits.get(ev.event_id);
       const re = reactions.get(ev.event_id);
       const rd = readers.filter((u) => u !== ev.sender);
+      const serverCount = num(obj(obj(ev.unsigned?.["m.relations"])["m.thread"]).count) ?? 0;
+      const replies = Math.max(serverCount, threadCounts.get(ev.event_id) ?? 0);
       rows.push({
         key: ev.event_id,
-        node: (onReply, onEdit) => <Message ev={e} room={room} continuation={cont} edit={ed} reactions={re} readers={rd} onReply={onReply} onEdit={onEdit} highlight={false} />,
+        node: (onReply, onEdit) => <Message ev={e} room={room} continuation={cont} edit={ed} reactions={re} readers={rd} onReply={onReply} onEdit={onEdit} highlight={ev.event_id === highlightId} threadReplies={replies} />,
       });
       lastSender = ev.sender;
       lastTs = ev.origin_server_ts;
@@ -127,7 +158,7 @@ function buildRows(room: Room, myUserId: string) {
     }
   }
   for (const p of room.pending) {
-    if (p.type === "m.reaction" || obj(p.content["m.relates_to"]).rel_type === "m.replace") continue;
+    if (p.type === "m.reaction" || ["m.replace", "m.thread"].includes(str(obj(p.content["m.relates_to"]).rel_type) ?? "")) continue;
     const cont = lastSender === myUserId;
     rows.push({ key: p.txnId, node: () => <PendingMessage p={p} room={room} continuation={cont} /> });
     lastSender = myUserId;
@@ -143,8 +174,31 @@ function Timeline({ room }: { room: Room }) {
   const [showJump, setShowJump] = useState(false);
   const [replyTo, setReplyTo] = useState<MEvent | null>(null);
   const [editing, setEditing] = useState<MEvent | null>(null);
-  const rows = buildRows(room, client.userId);
+  const [highlightId, setHighlightId] = useState<string | undefined>();
+  const rows = buildRows(room, client.userId, highlightId);
   const firstId = room.timeline[0]?.event_id;
+
+  // A search result to show: load history back to it, scroll it to the middle, highlight it.
+  const target = client.jumpTarget?.roomId === room.id ? client.jumpTarget.eventId : undefined;
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+    },
+    [],
+  );
+  useEffect(() => {
+    if (!target) return;
+    client.jumpTarget = undefined; // (re-renders with no target: the load below goes on)
+    void client.loadUntil(room, target).then((found) => {
+      if (!mounted.current) return;
+      if (!found) return void attempt(async () => Promise.reject(new Error("That message is too far back to show here.")));
+      atBottom.current = false;
+      anchor.current = null;
+      setHighlightId(target);
+      requestAnimationFrame(() => document.getElementById(`ev-${target}`)?.scrollIntoView({ block: "center" }));
+    });
+  }, [target]);
 
   const loadOlder = async () => {
     const el = scroller.current;
@@ -297,18 +351,49 @@ function Timeline({ room }: { room: Room }) {
   );
 }
 
-function textContent(text: string): JsonObject {
+/**
+ * A message's content from what was typed: Markdown-lite as HTML, the picked mentions as pills, and
+ * the intentional mentions (m.mentions: the users picked, and the author of the message replied to).
+ */
+export function textContent(text: string, mentions: Array<{ name: string; userId: string }> = [], alsoMention: string[] = []): JsonObject {
   const content: JsonObject = { msgtype: "m.text", body: text };
   if (text.startsWith("/me ")) {
     content.msgtype = "m.emote";
     content.body = text.slice(4);
   }
-  const html = markdownToHtml(str(content.body)!);
+  const body = str(content.body)!;
+  const used = mentions.filter((m) => body.includes(m.name));
+  let html = markdownToHtml(body);
+  if (used.length) html = withMentionPills(html ?? escapeHtml(body).replace(/\n/g, "<br>"), used);
   if (html) {
     content.format = "org.matrix.custom.html";
     content.formatted_body = html;
   }
+  const ids = [...new Set([...used.map((m) => m.userId).filter((id) => id.startsWith("@")), ...alsoMention])];
+  content["m.mentions"] = ids.length ? { user_ids: ids } : {};
   return content;
+}
+
+/** My rooms with an address matching what follows a "#" (by address or name), for the autocomplete. */
+function roomCandidates(rooms: Iterable<Room>, query: string): Array<{ name: string; userId: string }> {
+  const q = query.toLowerCase();
+  const out: Array<{ name: string; userId: string }> = [];
+  for (const r of rooms) {
+    const alias = str(r.getState("m.room.canonical_alias")?.content.alias);
+    if (r.membership !== "join" || !alias || !(alias.toLowerCase().includes(q) || r.name.toLowerCase().includes(q))) continue;
+    out.push({ name: alias, userId: alias });
+    if (out.length >= 6) break;
+  }
+  return out;
+}
+
+/** Members matching what follows an "@" (by name or user ID), for the autocomplete. */
+function mentionCandidates(room: Room, query: string, me: string): Array<{ name: string; userId: string }> {
+  const q = query.toLowerCase();
+  return room.members
+    .filter((m) => m.membership === "join" && m.userId !== me && (m.name.toLowerCase().includes(q) || m.userId.toLowerCase().includes(q)))
+    .slice(0, 6)
+    .map((m) => ({ name: m.name, userId: m.userId }));
 }
 
 function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: Room; replyTo: MEvent | null; editing: MEvent | null; clear: () => void; editLast: () => void; onSent: () => void }) {
@@ -318,13 +403,59 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
   const input = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const drafts = useRef(new Map<string, string>());
+  const [emoji, setEmoji] = useState(false);
+  // Mentions picked from the autocomplete (sent as pills and in m.mentions), and the open autocomplete.
+  const mentions = useRef<Array<{ name: string; userId: string }>>([]);
+  const [ac, setAc] = useState<{ start: number; end: number; items: Array<{ name: string; userId: string }>; index: number } | null>(null);
+
+  const updateAutocomplete = (value: string, caret: number) => {
+    const m = /(^|\s)([@#])([^\s@#]{0,40})$/.exec(value.slice(0, caret));
+    const items = !m ? [] : m[2] === "@" ? mentionCandidates(room, m[3]!, client.userId) : roomCandidates(client.rooms.values(), m[3]!);
+    setAc(m && items.length ? { start: caret - m[3]!.length - 1, end: caret, items, index: 0 } : null);
+  };
+
+  const chooseMention = (item: { name: string; userId: string }) => {
+    if (!ac) return;
+    const next = `${text.slice(0, ac.start)}${item.name} ${text.slice(ac.end)}`;
+    mentions.current = [...mentions.current.filter((m) => m.userId !== item.userId), item];
+    setText(next);
+    drafts.current.set(room.id, next);
+    setAc(null);
+    const caret = ac.start + item.name.length + 1;
+    requestAnimationFrame(() => {
+      input.current?.focus();
+      input.current?.setSelectionRange(caret, caret);
+    });
+  };
+
+  const insertText = (s: string) => {
+    const el = input.current;
+    const at = el ? el.selectionStart : text.length;
+    const end = el ? el.selectionEnd : text.length;
+    const next = `${text.slice(0, at)}${s}${text.slice(end)}`;
+    setText(next);
+    drafts.current.set(room.id, next);
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(at + s.length, at + s.length);
+    });
+  };
 
   useEffect(() => {
     setText(drafts.current.get(room.id) ?? "");
     input.current?.focus();
   }, [room.id]);
   useEffect(() => {
-    if (editing) setText(plainBody({ ...editing, content: obj(obj(room.relations().edits.get(editing.event_id)?.content)["m.new_content"] ?? editing.content) } as MEvent));
+    if (editing) {
+      // The message as it reads now (its latest edit), formatting and mentions kept.
+      const c = obj(obj(room.relations().edits.get(editing.event_id)?.content)["m.new_content"] ?? editing.content);
+      const html = c.format === "org.matrix.custom.html" ? str(c.formatted_body) : undefined;
+      if (html) {
+        const md = htmlToMarkdown(html);
+        mentions.current = md.mentions;
+        setText(md.text);
+      } else setText(plainBody({ ...editing, content: c } as MEvent));
+    }
     if (editing || replyTo) input.current?.focus();
   }, [editing?.event_id, replyTo?.event_id]);
   useLayoutEffect(() => {
@@ -354,7 +485,7 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
     const body = text.trim();
     if (!body) return;
     if (editing) {
-      const next = textContent(body);
+      const next = textContent(body, mentions.current);
       client.sendMessage(room, {
         msgtype: next.msgtype ?? "m.text",
         body: `* ${body}`,
@@ -362,11 +493,13 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
         "m.relates_to": { rel_type: "m.replace", event_id: editing.event_id },
       });
     } else {
-      const content = textContent(body);
+      const content = textContent(body, mentions.current, replyTo && replyTo.sender !== client.userId ? [replyTo.sender] : []);
       if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.event_id } };
       client.sendMessage(room, content);
     }
     setText("");
+    mentions.current = [];
+    setAc(null);
     drafts.current.delete(room.id);
     client.typing(room, false);
     clear();
@@ -374,6 +507,24 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
+    if (ac && !e.isComposing) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        const n = ac.items.length;
+        setAc({ ...ac, index: (ac.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n });
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        chooseMention(ac.items[ac.index]!);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setAc(null);
+        return;
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
@@ -388,8 +539,10 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
   };
 
   const onInput = (e: Event) => {
-    const v = (e.currentTarget as HTMLTextAreaElement).value;
+    const el = e.currentTarget as HTMLTextAreaElement;
+    const v = el.value;
     setText(v);
+    updateAutocomplete(v, el.selectionStart);
     drafts.current.set(room.id, v);
     client.typing(room, v.length > 0);
   };
@@ -443,8 +596,23 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
           <IconButton icon="close" label="Remove attachment" onClick={() => setFile(null)} size={16} />
         </div>
       )}
+      {ac && (
+        <ul class="autocomplete" role="listbox" aria-label={ac.items[0]?.userId.startsWith("#") ? "Room suggestions" : "Mention suggestions"}>
+          {ac.items.map((m, i) => (
+            <li key={m.userId} role="option" aria-selected={i === ac.index} class={i === ac.index ? "active" : ""} onMouseDown={(e) => {
+              e.preventDefault();
+              chooseMention(m);
+            }}>
+              <Avatar id={m.userId} name={m.name} mxc={room.avatarOf(m.userId)} size={20} />
+              <strong>{m.name}</strong> <span class="muted small">{m.userId}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {emoji && <EmojiPicker title="Insert an emoji" onPick={insertText} onClose={() => setEmoji(false)} />}
       <div class="composer-row">
         <IconButton icon="attach" label="Attach a file or image" onClick={() => fileInput.current?.click()} />
+        <IconButton icon="smile" label="Insert an emoji" onClick={() => setEmoji(true)} />
         <input
           ref={fileInput}
           type="file"
@@ -463,6 +631,8 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
           value={text}
           placeholder={`Message ${room.name}`}
           aria-label={`Message ${room.name}`}
+          aria-autocomplete="list"
+          aria-expanded={!!ac}
           onInput={onInput}
           onKeyDown={onKeyDown}
           onPaste={onPaste}

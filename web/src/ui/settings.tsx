@@ -66,6 +66,7 @@ export function SettingsView({ theme, setTheme, onLogout }: { theme: string; set
           </fieldset>
         </section>
         <NotificationsCard />
+        <LinkPreviewsCard />
         <EncryptionCard />
         <Devices />
         <PasswordCard />
@@ -171,6 +172,31 @@ function ConfirmPassword({ title, onClose, action }: { title: string; onClose: (
   );
 }
 
+/** Setting up recovery: the password (the server asks for it), and an optional passphrase to remember instead of the key. */
+function SetUpRecovery({ onClose, action }: { onClose: () => void; action: (password: string, passphrase: string) => Promise<void> }) {
+  const [password, setPassword] = useState("");
+  const [passphrase, setPassphrase] = useState("");
+  return (
+    <Dialog title="Set up recovery" onClose={onClose}>
+      <AsyncForm
+        submitLabel="Confirm"
+        busyLabel="Working…"
+        onSubmit={async () => {
+          if (passphrase && passphrase.length < 10) throw new Error("Choose a passphrase of at least 10 characters, or leave it empty to use only the recovery key.");
+          await action(password, passphrase);
+        }}
+      >
+        <Field label="Your password" hint="To confirm it is you.">
+          <input type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(val(e))} />
+        </Field>
+        <Field label="Recovery passphrase (optional)" hint="Something you can remember, used instead of the recovery key on a new device. Not your account password.">
+          <input type="password" autocomplete="new-password" value={passphrase} onInput={(e) => setPassphrase(val(e))} />
+        </Field>
+      </AsyncForm>
+    </Dialog>
+  );
+}
+
 type RecoveryStatus = Awaited<ReturnType<ReturnType<typeof useClient>["recoveryStatus"]>>;
 
 /**
@@ -226,11 +252,10 @@ function EncryptionCard() {
         </>
       )}
       {dialog === "setup" && (
-        <ConfirmPassword
-          title="Set up recovery"
+        <SetUpRecovery
           onClose={() => setDialog(null)}
-          action={async (password) => {
-            setRecoveryKey(await client.setUpRecovery(password));
+          action={async (password, passphrase) => {
+            setRecoveryKey(await client.setUpRecovery(password, passphrase || undefined));
             setDialog(null);
             await load();
           }}
@@ -265,7 +290,7 @@ function EncryptionCard() {
               await load();
             }}
           >
-            <Field label="Recovery key" hint="Four-character groups, like EsTc 1234 …">
+            <Field label="Recovery key or passphrase" hint="The key is four-character groups, like EsTc 1234 …; or the passphrase, if you chose one.">
               <input name="recovery-key" required autocomplete="off" spellcheck={false} value={typed} onInput={(e) => setTyped(val(e))} />
             </Field>
           </AsyncForm>
@@ -354,17 +379,18 @@ export function VerificationHost() {
     client.verification = undefined;
     client.emit();
   };
-  const who = v.otherUser === client.userId ? `your other session (${v.otherDevice})` : `${v.otherUser} (${v.otherDevice})`;
+  const self = v.otherUser === client.userId;
+  const who = self ? `your other session (${v.otherDevice})` : v.otherDevice ? `${v.otherUser} (${v.otherDevice})` : v.otherUser;
   const Who = who.charAt(0).toUpperCase() + who.slice(1);
   return (
-    <Dialog title="Verify session" onClose={close}>
+    <Dialog title={self ? "Verify session" : "Verify user"} onClose={close}>
       {v.state === "requested" && v.weStarted ? (
         <p class="row gap">
           <Spinner label="Waiting" /> Accept the request on {who}.
         </p>
       ) : v.state === "requested" ? (
         <>
-          <p>{Who} wants to verify this session. Only accept if you started it.</p>
+          <p>{self ? `${Who} wants to verify this session. Only accept if you started it.` : `${Who} wants to verify you: you will compare emoji with them.`}</p>
           <div class="row gap">
             <button type="button" class="btn primary" onClick={() => void attempt(() => v.accept())}>
               Accept
@@ -400,7 +426,7 @@ export function VerificationHost() {
         </>
       ) : v.state === "done" ? (
         <>
-          <p>Verified: {who} and this session trust each other.</p>
+          <p>Verified: {self ? `${who} and this session trust each other.` : `${who} and you trust each other's identities.`}</p>
           <button type="button" class="btn primary" onClick={close}>
             Done
           </button>
@@ -414,5 +440,27 @@ export function VerificationHost() {
         </>
       )}
     </Dialog>
+  );
+}
+
+/** Link previews (the server fetches the page): on by default, never in encrypted rooms. */
+function LinkPreviewsCard() {
+  const [on, setOn] = useState(localStorage.getItem("hs.urlPreviews") !== "off");
+  return (
+    <section class="card">
+      <h2>Link previews</h2>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={on}
+          onChange={(e) => {
+            const v = (e.currentTarget as HTMLInputElement).checked;
+            localStorage.setItem("hs.urlPreviews", v ? "on" : "off");
+            setOn(v);
+          }}
+        />{" "}
+        Show a preview of the first link in messages (the server fetches the page; never in encrypted rooms, whose links the server must not see)
+      </label>
+    </section>
   );
 }

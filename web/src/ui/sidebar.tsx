@@ -1,18 +1,29 @@
 // The room list: invites, direct messages and rooms with unread counts and highlights.
-import { useState } from "preact/hooks";
-import { str } from "../api.ts";
+import { useEffect, useState } from "preact/hooks";
+import { arr, num, obj, str } from "../api.ts";
 import type { Room } from "../room.ts";
 import { isRedacted } from "../room.ts";
 import { shortDate } from "../format.ts";
-import { Avatar, Icon, IconButton, navigate, useClient, val } from "./common.tsx";
+import { attempt, Avatar, Icon, IconButton, navigate, useClient, val } from "./common.tsx";
+import { plainBody } from "./timeline.tsx";
 
 export type DialogName = "create" | "explore" | "dm" | null;
 
 export function Sidebar({ currentRoom, openDialog, theme, toggleTheme }: { currentRoom?: string; openDialog: (d: DialogName) => void; theme: string; toggleTheme: () => void }) {
   const client = useClient();
   const [filter, setFilter] = useState("");
+  const [spaceId, setSpaceId] = useState<string | null>(() => localStorage.getItem("hs.space"));
   const direct = client.directRooms();
-  const rooms = client.sortedRooms().filter((r) => !filter || r.name.toLowerCase().includes(filter.toLowerCase()));
+  const all = client.sortedRooms();
+  const spaces = all.filter((r) => r.isSpace && r.membership === "join");
+  const space = spaces.find((r) => r.id === spaceId);
+  const inSpace = space ? new Set(space.spaceChildren) : undefined;
+  const chooseSpace = (id: string | null) => {
+    setSpaceId(id);
+    if (id) localStorage.setItem("hs.space", id);
+    else localStorage.removeItem("hs.space");
+  };
+  const rooms = all.filter((r) => (!r.isSpace || r.membership === "invite") && (!inSpace || r.membership === "invite" || inSpace.has(r.id)) && (!filter || r.name.toLowerCase().includes(filter.toLowerCase())));
   const invites = rooms.filter((r) => r.membership === "invite");
   const dms = rooms.filter((r) => r.membership === "join" && direct.has(r.id));
   const groups = rooms.filter((r) => r.membership === "join" && !direct.has(r.id));
@@ -39,13 +50,89 @@ export function Sidebar({ currentRoom, openDialog, theme, toggleTheme }: { curre
         <IconButton icon="compass" label="Explore and join rooms" onClick={() => openDialog("explore")} />
         <IconButton icon="plus" label="Create a room" onClick={() => openDialog("create")} />
       </div>
+      {spaces.length > 0 && (
+        <div class="spaces" role="toolbar" aria-label="Spaces">
+          <button type="button" class={`space-btn ${!space ? "active" : ""}`} aria-pressed={!space} onClick={() => chooseSpace(null)} title="All rooms">
+            <Icon name="chat" size={18} />
+            <span class="visually-hidden">All rooms</span>
+          </button>
+          {spaces.map((sp) => (
+            <button type="button" key={sp.id} class={`space-btn ${space?.id === sp.id ? "active" : ""}`} aria-pressed={space?.id === sp.id} onClick={() => chooseSpace(sp.id)} title={sp.name}>
+              <Avatar id={sp.id} name={sp.name} mxc={sp.avatarUrl} size={32} />
+              <span class="visually-hidden">{sp.name}</span>
+              {sp.unread > 0 && <span class="dot" aria-hidden="true" />}
+            </button>
+          ))}
+        </div>
+      )}
       <div class="room-list">
+        {space && <SpaceHome space={space} />}
         {!client.ready && <p class="muted pad">Loading your rooms…</p>}
         {invites.length > 0 && <RoomGroup title="Invites" rooms={invites} current={currentRoom} />}
         <RoomGroup title="People" rooms={dms} current={currentRoom} action={{ label: "Start a direct chat", onClick: () => openDialog("dm") }} empty="No direct chats yet" />
         <RoomGroup title="Rooms" rooms={groups} current={currentRoom} action={{ label: "Create a room", onClick: () => openDialog("create") }} empty={client.ready ? "No rooms yet" : undefined} />
       </div>
     </nav>
+  );
+}
+
+/** A space's rooms that I have not joined (from the server's space hierarchy), to join from here. */
+function SpaceHome({ space }: { space: Room }) {
+  const client = useClient();
+  const [children, setChildren] = useState<Array<{ id: string; name: string; topic?: string; members: number; joinRule?: string }> | null>(null);
+  const known = space.spaceChildren.join(",");
+  useEffect(() => {
+    let live = true;
+    void client.api
+      .get(`/_matrix/client/v1/rooms/${encodeURIComponent(space.id)}/hierarchy`, { max_depth: 1, limit: 50 })
+      .then(
+        (r) =>
+          live &&
+          setChildren(
+            arr(r.rooms)
+              .map(obj)
+              .filter((c) => str(c.room_id) !== space.id)
+              .map((c) => ({ id: str(c.room_id) ?? "", name: str(c.name) ?? str(c.canonical_alias) ?? str(c.room_id) ?? "", topic: str(c.topic), members: num(c.num_joined_members) ?? 0, joinRule: str(c.join_rule) })),
+          ),
+        () => live && setChildren([]),
+      );
+    return () => {
+      live = false;
+    };
+  }, [space.id, known]);
+  const toJoin = (children ?? []).filter((c) => client.rooms.get(c.id)?.membership !== "join");
+  return (
+    <section class="room-group space-home" aria-label={`${space.name}: rooms to join`}>
+      <h3>
+        <span>{space.name}</span>
+      </h3>
+      {children === null ? (
+        <p class="muted small pad-x">Loading the space's rooms…</p>
+      ) : toJoin.length === 0 ? (
+        <p class="muted small pad-x">You are in every room of this space.</p>
+      ) : (
+        <ul>
+          {toJoin.map((c) => (
+            <li key={c.id} class="space-child">
+              <Avatar id={c.id} name={c.name} size={28} />
+              <span class="room-item-text">
+                <span class="room-name">{c.name}</span>
+                <span class="muted small">
+                  {c.members} member{c.members === 1 ? "" : "s"}
+                  {c.topic ? ` · ${c.topic}` : ""}
+                </span>
+              </span>
+              <button type="button" class="btn small" aria-label={`Join ${c.name}`} onClick={() => void attempt(async () => {
+                const id = await client.join(c.id, [space.id.slice(space.id.indexOf(":") + 1)]);
+                navigate(`/room/${encodeURIComponent(id)}`);
+              }, `Joined ${c.name}`)}>
+                Join
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
 
@@ -77,7 +164,11 @@ function RoomItem({ room, active }: { room: Room; active: boolean }) {
     preview = `${room.displayName(room.typing[0]!)} is typing…`;
   } else if (last) {
     const who = last.sender === client.userId ? "You" : room.displayName(last.sender).split(" ")[0];
-    const body = isRedacted(last) ? "Message deleted" : last.type === "m.room.encrypted" ? "Encrypted message" : last.content.msgtype === "m.image" ? "sent an image" : last.content.msgtype === "m.file" ? "sent a file" : (str(last.content.body) ?? "");
+    // Plain text (no Markdown or HTML), as last edited; deleted when redacted.
+    const { edits, redacted } = room.relations();
+    const edit = edits.get(last.event_id);
+    const shown = edit ? { ...last, content: obj(edit.content["m.new_content"]) } : last;
+    const body = isRedacted(last) || redacted.has(last.event_id) ? "Message deleted" : last.type === "m.room.encrypted" ? "Encrypted message" : shown.content.msgtype === "m.image" ? "sent an image" : shown.content.msgtype === "m.file" ? "sent a file" : plainBody(shown);
     preview = `${who}: ${body}`;
   } else if (room.membership === "join") {
     preview = room.encrypted ? "Encrypted room" : "No messages yet";

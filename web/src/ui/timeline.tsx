@@ -1,19 +1,26 @@
 // Rendering timeline events: messages (text, images, files), replies, edits, reactions, redactions,
 // membership and state changes as compact lines, local echoes with their sending state.
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { num, obj, str, type JsonObject } from "../api.ts";
 import { formatBytes, isEmojiOnly, linkify, renderHtml, stripReplyFallback, timeOf } from "../format.ts";
 import { isRedacted, type MEvent, type PendingEvent, type Reaction, type Room } from "../room.ts";
+import { EmojiPicker } from "./emoji-picker.tsx";
 import { ask, askText, attempt, Avatar, Dialog, errorText, Icon, IconButton, toast, useClient, useMedia } from "./common.tsx";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
 /** Event types shown as messages. */
 export function isMessageLike(ev: MEvent): boolean {
-  if (ev.type === "m.room.encrypted" || ev.type === "m.sticker") return true;
-  if (ev.type !== "m.room.message") return false;
-  return obj(ev.content["m.relates_to"]).rel_type !== "m.replace";
+  if (ev.type !== "m.room.message" && ev.type !== "m.room.encrypted" && ev.type !== "m.sticker") return false;
+  const rel = obj(ev.content["m.relates_to"]).rel_type;
+  return rel !== "m.replace" && rel !== "m.thread"; // thread replies show in the thread panel
+}
+
+/** The root a thread reply belongs to, if it is one. */
+export function threadRoot(ev: { content: JsonObject }): string | undefined {
+  const rel = obj(ev.content["m.relates_to"]);
+  return rel.rel_type === "m.thread" ? str(rel.event_id) : undefined;
 }
 
 /** A one-line description of a state or membership event, or null to hide it. */
@@ -175,8 +182,13 @@ function FileBody({ content }: { content: JsonObject }) {
 }
 
 function Content({ ev, room, content, previewUrl, edited }: { ev: { type: string; sender: string; e2e?: MEvent["e2e"] }; room: Room; content: JsonObject; previewUrl?: string; edited?: boolean }) {
+  const me = useClient().userId;
   if (ev.type === "m.room.encrypted") return <Undecrypted ev={ev} room={room} />;
   const msgtype = str(content.msgtype);
+  if (msgtype === "m.key.verification.request") {
+    const to = str(content.to) ?? "";
+    return <div class="body notice">{room.displayName(ev.sender)} asked {to === me ? "you" : room.displayName(to)} to verify each other with emoji.</div>;
+  }
   if (msgtype === "m.image" || ev.type === "m.sticker") return <ImageBody content={content} previewUrl={previewUrl} />;
   if (msgtype === "m.file" || msgtype === "m.video" || msgtype === "m.audio") return <FileBody content={content} />;
   return <Body content={content} sender={ev.sender} room={room} edited={edited} />;
@@ -214,16 +226,22 @@ export interface MessageProps {
   onReply: (ev: MEvent) => void;
   onEdit: (ev: MEvent) => void;
   highlight?: boolean;
+  /** Replies in the thread this message starts (the server's count or the loaded ones). */
+  threadReplies?: number;
+  inThread?: boolean;
 }
 
-export function Message({ ev, room, continuation, edit, reactions, readers, onReply, onEdit, highlight }: MessageProps) {
+export function Message({ ev, room, continuation, edit, reactions, readers, onReply, onEdit, highlight, threadReplies, inThread }: MessageProps) {
   const client = useClient();
   const mine = ev.sender === client.userId;
   const redacted = isRedacted(ev);
   const content = edit ? { ...obj(edit.content["m.new_content"]), "m.relates_to": ev.content["m.relates_to"] } : ev.content;
-  const replyId = replyTarget(ev.content);
+  // In a thread, the reply to the previous message is only a fallback for clients without threads.
+  const fallback = obj(ev.content["m.relates_to"]).rel_type === "m.thread" && obj(ev.content["m.relates_to"]).is_falling_back === true;
+  const replyId = fallback ? undefined : replyTarget(ev.content);
   const reply = replyId ? room.timeline.find((e) => e.event_id === replyId) : undefined;
   const [picker, setPicker] = useState(false);
+  const [fullPicker, setFullPicker] = useState(false);
   const name = room.displayName(ev.sender);
   const canEdit = mine && !redacted && ev.type === "m.room.message" && ["m.text", "m.emote", "m.notice"].includes(str(ev.content.msgtype) ?? "");
   const canDelete = !redacted && (mine || room.canDo("redact"));
@@ -263,7 +281,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
             )}
           </button>
         )}
-        {thread && <span class="thread-tag small muted">in a thread</span>}
+        {thread && !inThread && <span class="thread-tag small muted">in a thread</span>}
         {redacted ? (
           <div class="body deleted muted">
             <Icon name="trash" size={14} /> Message deleted
@@ -271,6 +289,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
         ) : (
           <Content ev={ev} room={room} content={content} edited={!!edit} />
         )}
+        {!redacted && <LinkPreview room={room} content={content} ts={ev.origin_server_ts} />}
         {reactions && reactions.length > 0 && (
           <div class="reactions">
             {reactions.map((r) => (
@@ -280,12 +299,18 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
             ))}
           </div>
         )}
+        {!inThread && threadReplies !== undefined && threadReplies > 0 && (
+          <button type="button" class="thread-summary small" onClick={() => client.openThread(room.id, ev.event_id)}>
+            <Icon name="chat" size={14} /> {threadReplies} {threadReplies === 1 ? "reply" : "replies"} in thread
+          </button>
+        )}
         {readers && readers.length > 0 && <Readers room={room} users={readers} />}
       </div>
       {!redacted && ev.type !== "m.room.encrypted" && (
         <div class="msg-actions" role="toolbar" aria-label="Message actions">
           <IconButton icon="smile" label="React" onClick={() => setPicker(!picker)} size={16} />
           <IconButton icon="reply" label="Reply" onClick={() => onReply(ev)} size={16} />
+          {!inThread && !thread && ev.state_key === undefined && <IconButton icon="chat" label="Reply in thread" onClick={() => client.openThread(room.id, ev.event_id)} size={16} />}
           {canEdit && <IconButton icon="edit" label="Edit" onClick={() => onEdit(ev)} size={16} />}
           {canDelete && <IconButton icon="trash" label="Delete" onClick={() => void ask({ title: "Delete message", text: "Delete this message for everyone in the room?", confirm: "Delete", danger: true }).then((ok) => ok && attempt(() => client.redact(room, ev.event_id)))} size={16} />}
           {!mine && <IconButton icon="flag" label="Report" onClick={report} size={16} />}
@@ -296,11 +321,48 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
                   {k}
                 </button>
               ))}
+              <button type="button" role="menuitem" class="more-emoji" onClick={() => {
+                setPicker(false);
+                setFullPicker(true);
+              }} aria-label="More emoji">
+                <Icon name="plus" size={18} />
+              </button>
             </div>
           )}
         </div>
       )}
+      {fullPicker && <EmojiPicker title="React with an emoji" onPick={(k) => toggleReaction(k)} onClose={() => setFullPicker(false)} />}
     </article>
+  );
+}
+
+/** The first web link of a text message, previewed by the server (title, description, image). */
+function LinkPreview({ room, content, ts }: { room: Room; content: JsonObject; ts: number }) {
+  const client = useClient();
+  const msgtype = str(content.msgtype);
+  const url = msgtype === "m.text" || msgtype === "m.notice" ? /\bhttps?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]}]/.exec(stripReplyFallback(str(content.body) ?? ""))?.[0] : undefined;
+  const [p, setP] = useState<JsonObject | null>(null);
+  const wanted = !!url && client.previewsWanted(room);
+  useEffect(() => {
+    if (!wanted || !url) return;
+    let live = true;
+    void client.urlPreview(url, ts).then((r) => live && setP(r));
+    return () => {
+      live = false;
+    };
+  }, [url, wanted]);
+  const image = useMedia(p ? str(p["og:image"]) : undefined, { w: 160, h: 160, method: "scale" });
+  const title = p ? (str(p["og:title"]) ?? str(p["og:site_name"])) : undefined;
+  if (!p || !url || (!title && !str(p["og:description"]))) return null;
+  return (
+    <a class="link-preview" href={url} target="_blank" rel="noopener noreferrer nofollow" aria-label={`Link preview: ${title ?? url}`}>
+      {image.url && <img src={image.url} alt="" />}
+      <span class="link-preview-text">
+        {title && <strong>{title}</strong>}
+        {str(p["og:description"]) && <span class="small">{str(p["og:description"])!.slice(0, 300)}</span>}
+        <span class="muted small">{str(p["og:site_name"]) ?? new URL(url).host}</span>
+      </span>
+    </a>
   );
 }
 
