@@ -183,6 +183,63 @@ export class RoomsRepo {
     return (await this.db.get<{ x: number }>("SELECT 1 AS x FROM backward_extremities WHERE room_id = ? LIMIT 1", [roomId])) !== undefined;
   }
 
+  /** Where history before what this server has begins (for backfilling): at most `limit` event IDs. */
+  async backwardExtremities(roomId: string, limit = 20): Promise<string[]> {
+    const rows = await this.db.all<{ event_id: string }>("SELECT event_id FROM backward_extremities WHERE room_id = ? LIMIT ?", [roomId, limit]);
+    return rows.map((r) => r.event_id);
+  }
+
+  async deleteBackwardExtremity(q: Queryable, roomId: string, eventId: string): Promise<void> {
+    await q.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, eventId]);
+  }
+
+  async insertBackwardExtremity(q: Queryable, roomId: string, eventId: string): Promise<void> {
+    await q.run("INSERT INTO backward_extremities (room_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [roomId, eventId]);
+  }
+
+  /** The lowest stream position of any event (backfilled events go below it). */
+  async minStreamOrdering(q: Queryable = this.db): Promise<number | null> {
+    const r = await q.get<{ m: number | null }>("SELECT MIN(stream_ordering) AS m FROM events");
+    return r?.m ?? null;
+  }
+
+  /** An outlier (known from a state or auth chain) joins the timeline at `stream` with `stateGroup`. */
+  async promoteOutlier(q: Queryable, eventId: string, stream: number, stateGroup: number): Promise<void> {
+    await q.run("UPDATE events SET outlier = 0, stream_ordering = ?, state_group = ? WHERE event_id = ?", [stream, stateGroup, eventId]);
+  }
+
+  /** The earliest accepted timeline event with a state group (the oldest point whose state is known). */
+  earliestTimelineEventWithState(roomId: string) {
+    return this.db.get<{ event_id: string; type: string; state_key: string | null; state_group: number | null; replaces_state: string | null; stream_ordering: number }>(
+      "SELECT event_id, type, state_key, state_group, replaces_state, stream_ordering FROM events WHERE room_id = ? AND outlier = 0 AND rejected_reason IS NULL AND state_group IS NOT NULL ORDER BY depth ASC, stream_ordering ASC LIMIT 1",
+      [roomId],
+    );
+  }
+
+  /** An event's redaction and position (redactions of relations and search entries). */
+  redactionOf(eventId: string, q: Queryable = this.db) {
+    return q.get<{ redacted_by: string | null; stream_ordering: number }>("SELECT redacted_by, stream_ordering FROM events WHERE event_id = ?", [eventId]);
+  }
+
+  // ---- invites to rooms this server is not in
+
+  async upsertRemoteInvite(q: Queryable, roomId: string, userId: string, eventId: string, roomVersion: string, inviteRoomState: string): Promise<void> {
+    await q.run(
+      `INSERT INTO remote_invites (room_id, user_id, event_id, room_version, invite_room_state, received_ts) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id, room_version = excluded.room_version,
+         invite_room_state = excluded.invite_room_state, received_ts = excluded.received_ts`,
+      [roomId, userId, eventId, roomVersion, inviteRoomState, Date.now()],
+    );
+  }
+
+  async deleteRemoteInvite(q: Queryable, roomId: string, userId: string): Promise<void> {
+    await q.run("DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+  }
+
+  findRemoteInvite(roomId: string, userId: string) {
+    return this.db.get<{ event_id: string; room_version: string }>("SELECT event_id, room_version FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+  }
+
   /**
    * Timeline events in topological order around a gap (depth, stream): `b` returns the events
    * before the gap (< (depth, stream)), newest first; `f` the events from the gap on

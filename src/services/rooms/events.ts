@@ -474,12 +474,7 @@ export class RoomEvents {
     const membership = String(ev.content["membership"] ?? "invite");
     await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO remote_invites (room_id, user_id, event_id, room_version, invite_room_state, received_ts) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id, room_version = excluded.room_version,
-             invite_room_state = excluded.invite_room_state, received_ts = excluded.received_ts`,
-          [ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState), Date.now()],
-        );
+        await this.d.repo.upsertRemoteInvite(tx, ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState));
         this.membershipChanged(userId, ev.room_id!);
         await this.d.repo.upsertLocalMembership(tx, userId, ev.room_id!, membership, ev.event_id, pos);
       });
@@ -492,7 +487,7 @@ export class RoomEvents {
   async forgetRemoteInvite(roomId: string, userId: string, leave?: RoomEvent): Promise<void> {
     await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
-        await tx.run("DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+        await this.d.repo.deleteRemoteInvite(tx, roomId, userId);
         this.membershipChanged(userId, roomId);
         if (leave) await this.d.repo.upsertLocalMembership(tx, userId, roomId, "leave", leave.event_id, pos);
       });
@@ -718,21 +713,20 @@ export class RoomEvents {
 
   /** Remembers the prev_events of `event` we lack (history to backfill); `event` itself is no longer one. */
   private async trackBackwardExtremities(tx: Queryable, roomId: string, event: RoomEvent): Promise<void> {
-    await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+    await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
     const prevIds = refIds(event.prev_events);
     const known = await this.d.repo.getEvents(prevIds, tx);
     for (const id of prevIds) {
       const r = known.get(id);
       if (!r || r.outlier === 1) {
-        await tx.run("INSERT INTO backward_extremities (room_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [roomId, id]);
+        await this.d.repo.insertBackwardExtremity(tx, roomId, id);
       }
     }
   }
 
   /** Where history before what this server has begins (for backfilling). */
   async backwardExtremities(roomId: string): Promise<string[]> {
-    const rows = await this.d.db.all<{ event_id: string }>("SELECT event_id FROM backward_extremities WHERE room_id = ? LIMIT 20", [roomId]);
-    return rows.map((r) => r.event_id);
+    return this.d.repo.backwardExtremities(roomId);
   }
 
   /**
@@ -746,21 +740,20 @@ export class RoomEvents {
     await this.backfillLock.run(() => this.d.db.transaction(async (tx) => {
       const existing = await this.d.repo.findEvent(event.event_id, tx);
       if (existing && (existing.outlier === 0 || rejectedReason)) {
-        await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+        await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
         return;
       }
-      const min = await tx.get<{ m: number | null }>("SELECT MIN(stream_ordering) AS m FROM events");
-      const pos = Math.min(0, Number(min?.m ?? 0)) - 1;
+      const pos = Math.min(0, Number((await this.d.repo.minStreamOrdering(tx)) ?? 0)) - 1;
       if (existing) {
         // Known as an outlier (from a state or auth chain): it joins the timeline now.
-        await tx.run("UPDATE events SET outlier = 0, stream_ordering = ?, state_group = ? WHERE event_id = ?", [pos, stateGroup, event.event_id]);
+        await this.d.repo.promoteOutlier(tx, event.event_id, pos, stateGroup);
       } else {
         await this.writeEventRow(tx, event, rv, pos, { group: rejectedReason ? null : stateGroup, rejectedReason: rejectedReason ?? null });
       }
       if (!rejectedReason) {
         await this.trackBackwardExtremities(tx, roomId, event);
         for (const hook of this.hooks.backfilled) await hook(tx, event, pos, rv);
-      } else await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+      } else await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
     }));
     this.cache.set(event.event_id, event);
   }

@@ -93,7 +93,7 @@ export class Relations {
     const target = redactsOf(ev, rv);
     if (!target) return;
     // Only a redaction that applied (RoomEvents marked the target) breaks the relationship.
-    const row = await q.get<{ redacted_by: string | null }>("SELECT redacted_by FROM events WHERE event_id = ?", [target]);
+    const row = await this.d.roomsRepo.redactionOf(target, q);
     if (row?.redacted_by !== ev.event_id) return;
     const removed = await this.d.repo.delete(q, target);
     if (removed?.rel_type === "m.thread") await this.d.repo.refreshThread(q, removed.room_id, removed.relates_to_id);
