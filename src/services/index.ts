@@ -21,6 +21,7 @@ import { createDirectoryServices, type DirectoryServices } from "./directory-ser
 import { createMediaServices, type MediaServices } from "./media/index.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/index.ts";
 import { E2eeRepo } from "../storage/e2ee-repo.ts";
+import { FederationOutboxRepo } from "../storage/federation-outbox.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
 import { GuestAccess } from "./rooms/guest-access.ts";
 import { SyncRepo } from "../storage/sync-repo.ts";
@@ -89,7 +90,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
   const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
-  metrics.attach({ db, notifier, events, serverName });
+  metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });
   const profiles = new ProfilesStore(db);
   const accountsStore = new AccountsStore(db);
   let appservicesRef: Appservices | undefined;

@@ -15,6 +15,7 @@ import { FederationMembership } from "./membership.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
 import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
+import { FederationOutboxRepo } from "../../storage/federation-outbox.ts";
 import { FederationSender } from "./sender.ts";
 import { FederationServe } from "./serve.ts";
 
@@ -55,7 +56,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
   if (d.enabled) events.policySign = policy.signLocal;
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
-  const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
+  const sender = new FederationSender(new FederationOutboxRepo(db), d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({
     db,
     repo,
