@@ -8,6 +8,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
+import { FederationReceivedTxnsRepo } from "../../storage/federation-received-txns.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex, Semaphore } from "../../util/mutex.ts";
@@ -41,7 +42,10 @@ export class FederationServe {
   /** Transactions being processed at once, all origins together. */
   readonly inbound: Semaphore;
 
+  private readonly receivedTxns: FederationReceivedTxnsRepo;
+
   constructor(private readonly d: ServeDeps) {
+    this.receivedTxns = new FederationReceivedTxnsRepo(d.db);
     this.inbound = new Semaphore(d.maxConcurrentTransactions ?? 8);
   }
 
@@ -54,8 +58,8 @@ export class FederationServe {
     // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others;
     // and a bounded number at once in all.
     return this.txnLocks.run(origin, () => this.inbound.run(async () => {
-      const done = await this.d.db.get<{ response: string }>("SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?", [origin, txnId]);
-      if (done) return JSON.parse(done.response);
+      const done = await this.receivedTxns.findResponse(origin, txnId);
+      if (done !== undefined) return JSON.parse(done);
       const results: Record<string, { error?: string }> = {};
       // Rooms are independent: process each room's PDUs in order, rooms in parallel.
       const byRoom = new Map<string, unknown[]>();
@@ -84,10 +88,7 @@ export class FederationServe {
         }
       }
       const response = { pdus: results };
-      await this.d.db.run(
-        "INSERT INTO federation_received_txns (origin, txn_id, response, received_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [origin, txnId, JSON.stringify(response), Date.now()],
-      );
+      await this.receivedTxns.insert(origin, txnId, JSON.stringify(response));
       return response;
     }));
   }
