@@ -221,6 +221,54 @@ export class RoomsRepo {
     return q.get<{ redacted_by: string | null; stream_ordering: number }>("SELECT redacted_by, stream_ordering FROM events WHERE event_id = ?", [eventId]);
   }
 
+  /** The auth events of `eventIds` (one step of an auth chain). */
+  async authEventIdsOf(eventIds: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const part of chunks(eventIds)) {
+      const rows = await this.db.all<{ auth_event_id: string }>(`SELECT auth_event_id FROM event_auth_edges WHERE event_id IN (${placeholders(part.length)})`, part);
+      for (const r of rows) out.push(r.auth_event_id);
+    }
+    return out;
+  }
+
+  /** Whether a user of `serverName` is joined, invited or knocking in the room (current state). */
+  async serverHasMember(roomId: string, serverName: string): Promise<boolean> {
+    const row = await this.db.get(
+      "SELECT 1 FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite', 'knock') AND state_key LIKE ? LIMIT 1",
+      [roomId, `%:${serverName}`],
+    );
+    return row !== undefined;
+  }
+
+  /** A user's membership in current state (null when none). */
+  async currentMembership(roomId: string, userId: string): Promise<string | null | undefined> {
+    const row = await this.db.get<{ membership: string | null }>("SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?", [roomId, userId]);
+    return row ? row.membership : undefined;
+  }
+
+  /** Whether a local user is joined to the room (this server is resident). */
+  async hasLocalJoin(roomId: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 FROM local_memberships WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId])) !== undefined;
+  }
+
+  /** How many local users are joined to the room. */
+  async localJoinedCount(roomId: string): Promise<number> {
+    return Number((await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM local_memberships WHERE room_id = ? AND membership = 'join'", [roomId]))?.n ?? 0);
+  }
+
+  /** Local users with `membership`, ordered by user ID. */
+  async localUsersIn(roomId: string, memberships: readonly string[]): Promise<Array<{ user_id: string; membership: string }>> {
+    return this.db.all<{ user_id: string; membership: string }>(
+      `SELECT user_id, membership FROM local_memberships WHERE room_id = ? AND membership IN (${placeholders(memberships.length)}) ORDER BY user_id`,
+      [roomId, ...memberships],
+    );
+  }
+
+  /** Rooms a local user is joined to. */
+  async joinedRoomIds(userId: string): Promise<string[]> {
+    return (await this.db.all<{ room_id: string }>("SELECT room_id FROM local_memberships WHERE user_id = ? AND membership = 'join'", [userId])).map((r) => r.room_id);
+  }
+
   // ---- invites to rooms this server is not in
 
   async upsertRemoteInvite(q: Queryable, roomId: string, userId: string, eventId: string, roomVersion: string, inviteRoomState: string): Promise<void> {
