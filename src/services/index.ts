@@ -21,6 +21,7 @@ import { createDirectoryServices, type DirectoryServices } from "./directory-ser
 import { createMediaServices, type MediaServices } from "./media/index.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/index.ts";
 import { E2eeRepo } from "../storage/e2ee-repo.ts";
+import { DirectoryRepo } from "../storage/directory.ts";
 import { FederationOutboxRepo } from "../storage/federation-outbox.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
 import { GuestAccess } from "./rooms/guest-access.ts";
@@ -95,7 +96,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const accountsStore = new AccountsStore(db);
   let appservicesRef: Appservices | undefined;
   const rooms = new Rooms({
-    db,
+    directory: new DirectoryRepo(db),
     repo: roomsRepo,
     events,
     serverName,
