@@ -97,10 +97,7 @@ export class OfflineAdmin {
   /** Rooms with their name, alias and member counts. */
   async listRooms(search?: string): Promise<OfflineRoom[]> {
     const rooms = await this.store.listRooms();
-    const state = await this.db.all<{ room_id: string; type: string; json: string }>(
-      `SELECT c.room_id, c.type, e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
-       WHERE c.state_key = '' AND c.type IN ('m.room.name', 'm.room.canonical_alias')`,
-    );
+    const state = await this.store.roomNameAndAliasState();
     const content = new Map<string, Record<string, unknown>>();
     for (const s of state) {
       try {
@@ -136,11 +133,9 @@ export class OfflineAdmin {
    * lose the room without a leave event: other servers still count them as members).
    */
   async purgeRoom(roomId: string, opts: { force: boolean; block: boolean; by: string }): Promise<PurgeResult & { localMembers: string[] }> {
-    const known = await this.db.get("SELECT 1 AS x FROM rooms WHERE room_id = ?", [roomId]);
+    const known = await this.store.roomExists(roomId);
     if (!known && !opts.block) throw new MatrixError("M_NOT_FOUND", `no room ${roomId} in this database`);
-    const local = (await this.db.all<{ user_id: string }>("SELECT user_id FROM local_memberships WHERE room_id = ? AND membership = 'join' ORDER BY user_id", [roomId])).map(
-      (r) => r.user_id,
-    );
+    const local = await this.store.localJoinedUsers(roomId);
     if (local.length > 0 && !opts.force) {
       throw new MatrixError(
         "M_UNKNOWN",
