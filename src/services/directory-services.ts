@@ -120,7 +120,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   });
   d.receipts.hooks.push((r) => void presence.userActive(r.userId).catch(() => undefined));
 
-  if (d.federation.enabled) wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, db });
+  if (d.federation.enabled) wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, roomsRepo: d.roomsRepo });
 
   return { roomDirectory, roomSummaries, userDirectory, spaces, presence, search };
 }
@@ -128,7 +128,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
 /** m.presence and m.receipt EDUs, both ways. */
 function wireFederation(d: {
   serverName: string;
-  db: Db;
+  roomsRepo: RoomsRepo;
   events: RoomEvents;
   roomFederation: RoomFederation;
   presence: Presence;
@@ -148,8 +148,7 @@ function wireFederation(d: {
   // Local presence changes go to the servers sharing a room with the user.
   presence.hooks.push((u) => {
     void (async () => {
-      const roomIds = await d.db.all<{ room_id: string }>("SELECT room_id FROM local_memberships WHERE user_id = ? AND membership = 'join'", [u.user_id]);
-      await sendPresence([u], await others(roomIds.map((r) => r.room_id)));
+      await sendPresence([u], await others(await d.roomsRepo.joinedRoomIds(u.user_id)));
     })().catch(() => undefined);
   });
   // A server whose user joins a room learns the presence of our users there; a local user joining

@@ -166,11 +166,7 @@ export class Receipts {
   async storeRemoteReceipt(r: { roomId: string; userId: string; eventId: string; threadId?: string; ts: number }): Promise<boolean> {
     if (!isValidEventId(r.eventId)) return false;
     if (r.threadId !== undefined && r.threadId !== "main" && !isValidEventId(r.threadId)) return false;
-    const member = await this.d.db.get<{ membership: string | null }>(
-      "SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
-      [r.roomId, r.userId],
-    );
-    if (member?.membership !== "join") return false;
+    if ((await this.d.roomsRepo.currentMembership(r.roomId, r.userId)) !== "join") return false;
     const row = await this.d.roomsRepo.findEvent(r.eventId);
     if (!row || row.room_id !== r.roomId || row.outlier || row.rejected_reason !== null) return false;
     const ts = Number.isSafeInteger(r.ts) && r.ts > 0 ? r.ts : (this.d.now ?? Date.now)();
