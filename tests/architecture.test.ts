@@ -47,3 +47,51 @@ test("source layers import only what ARCHITECTURE.md allows", () => {
   }
   expect(violations).toEqual([]);
 });
+
+
+/** A string literal that starts an SQL statement (uppercase keywords, as all SQL in hs is written). */
+const SQL_LITERAL = /["'`]\s*(?:SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(?:TABLE|INDEX|UNIQUE)\s|DROP\s+(?:TABLE|INDEX)\s|ALTER\s+TABLE\s|PRAGMA\s|VACUUM\b|WITH\s+(?:RECURSIVE\s+)?\w+\s+AS\s*\()/;
+
+/** The names a file gives to a Db or Queryable (parameters, fields, deps properties). */
+function dbNames(text: string): Set<string> {
+  const names = new Set(["db", "rawDb", "tx"]);
+  for (const m of text.matchAll(/\b(\w+)\s*\??:\s*(?:Db|Queryable)\b/g)) names.add(m[1]!);
+  return names;
+}
+
+test("SQL lives in src/storage: no SQL text and no Db query methods anywhere else", () => {
+  const violations: string[] = [];
+  // Unit tests (*.test.ts) may look at the tables they check; files() leaves them out.
+  for (const file of files(SRC)) {
+    const rel = relative(SRC, file);
+    if (rel.startsWith("storage/")) continue;
+    const lines = readFileSync(file, "utf8").split("\n");
+    const names = dbNames(lines.join("\n"));
+    const call = new RegExp(`(?:^|[^\\w.])(?:this\\.|d\\.|this\\.d\\.)?(?:${[...names].join("|")})\\.(?:all|get|run|exec)\\s*[<(]`);
+    lines.forEach((line, i) => {
+      if (SQL_LITERAL.test(line)) violations.push(`${rel}:${i + 1} SQL text: ${line.trim().slice(0, 100)}`);
+      else if (call.test(line)) violations.push(`${rel}:${i + 1} Db query method: ${line.trim().slice(0, 100)}`);
+    });
+  }
+  expect(violations).toEqual([]);
+});
+
+test("the SQL rule sees SQL and Db query methods", () => {
+  expect(SQL_LITERAL.test(`await x.get("SELECT 1 FROM rooms WHERE room_id = ?", [roomId]);`)).toBe(true);
+  expect(SQL_LITERAL.test("`INSERT INTO federation_outbox (id) VALUES (?)`")).toBe(true);
+  expect(SQL_LITERAL.test(`throw new MatrixError("M_FORBIDDEN", "Select a room first");`)).toBe(false);
+  const names = dbNames("constructor(private readonly store: Db, q: Queryable) {}");
+  expect([...names].sort()).toEqual(["db", "q", "rawDb", "store", "tx"]);
+});
+
+test("repositories in src/storage are named XRepo", () => {
+  const misnamed: string[] = [];
+  for (const file of files(join(SRC, "storage"))) {
+    const text = readFileSync(file, "utf8");
+    // A repository: an exported class constructed with a Db.
+    for (const m of text.matchAll(/^export class (\w+)[^{]*\{[^]*?constructor\(([^)]*)\)/gm)) {
+      if (/:\s*Db\b/.test(m[2]!) && !m[1]!.endsWith("Repo")) misnamed.push(`${relative(SRC, file)}: ${m[1]}`);
+    }
+  }
+  expect(misnamed).toEqual([]);
+});

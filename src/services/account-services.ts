@@ -4,7 +4,7 @@
 import type { Config } from "../config/schema.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_REGISTRATION_TOKEN } from "../protocol/uia.ts";
-import { AccountsStore } from "../storage/accounts.ts";
+import { AccountsRepo } from "../storage/accounts.ts";
 import type { Db } from "../storage/db.ts";
 import { AccountsService } from "./accounts.ts";
 import { AuthService } from "./auth.ts";
@@ -27,7 +27,7 @@ export interface AccountServices {
 }
 
 export function createAccountServices(config: Config, db: Db): AccountServices {
-  const store = new AccountsStore(db);
+  const store = new AccountsRepo(db);
   const ratelimits = new RateLimits(config.ratelimit);
   const auth = new AuthService(db, config, store);
   const profiles = new ProfileService(db, store, config.server_name);

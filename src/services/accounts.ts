@@ -14,7 +14,7 @@ import type { Config } from "../config/schema.ts";
 import { MatrixError, badJson, missingParam, notFound } from "../protocol/errors.ts";
 import { isValidDeviceId, parseUserId } from "../protocol/ids.ts";
 import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_TOKEN } from "../protocol/uia.ts";
-import { AccountsStore, type Device, type User } from "../storage/accounts.ts";
+import { AccountsRepo, type Device, type User } from "../storage/accounts.ts";
 import type { Db, Queryable } from "../storage/db.ts";
 import { randomString } from "../util/random.ts";
 import { userLocked, type AuthService, type IssuedTokens, type Requester } from "./auth.ts";
@@ -88,7 +88,7 @@ export class AccountsService {
     checkPasswordPolicy(password, this.config.password_policy);
   }
 
-  readonly store: AccountsStore;
+  readonly store: AccountsRepo;
   readonly loginTypes = new Map<string, LoginType>();
   readonly onDevicesDeleted: DevicesDeletedHook[] = [];
   readonly onDeviceRenamed: Array<(userId: string, deviceId: string) => Promise<void>> = [];
@@ -104,7 +104,7 @@ export class AccountsService {
   constructor(
     private readonly db: Db,
     private readonly config: Config,
-    store: AccountsStore,
+    store: AccountsRepo,
     private readonly auth: AuthService,
     private readonly profiles: ProfileService,
     private readonly limits: RateLimits,

@@ -7,8 +7,8 @@ import type { JsonObject } from "../protocol/events.ts";
 import type { ServerSigningKey } from "./signing-key-file.ts";
 import { createAccountServices, type AccountServices } from "./account-services.ts";
 import { RoomsRepo } from "../storage/rooms-repo.ts";
-import { ProfilesStore } from "../storage/profiles.ts";
-import { AccountsStore } from "../storage/accounts.ts";
+import { ProfilesRepo } from "../storage/profiles.ts";
+import { AccountsRepo } from "../storage/accounts.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { RoomEvents } from "./rooms/events.ts";
@@ -92,8 +92,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
   const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
   metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });
-  const profiles = new ProfilesStore(db);
-  const accountsStore = new AccountsStore(db);
+  const profiles = new ProfilesRepo(db);
+  const accountsStore = new AccountsRepo(db);
   let appservicesRef: Appservices | undefined;
   const rooms = new Rooms({
     directory: new DirectoryRepo(db),

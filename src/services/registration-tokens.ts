@@ -5,7 +5,7 @@
 // UIA stage.
 import { invalidParam, notFound } from "../protocol/errors.ts";
 import type { Queryable } from "../storage/db.ts";
-import { RegistrationTokensStore, type RegistrationToken } from "../storage/registration-tokens.ts";
+import { RegistrationTokensRepo, type RegistrationToken } from "../storage/registration-tokens.ts";
 import type { Db } from "../storage/db.ts";
 import { randomString } from "../util/random.ts";
 
@@ -25,10 +25,10 @@ export interface NewTokenRequest {
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 
 export class RegistrationTokens {
-  readonly store: RegistrationTokensStore;
+  readonly store: RegistrationTokensRepo;
 
   constructor(db: Db, private readonly now: () => number = Date.now) {
-    this.store = new RegistrationTokensStore(db);
+    this.store = new RegistrationTokensRepo(db);
   }
 
   list(valid?: boolean): Promise<RegistrationToken[]> {

@@ -14,7 +14,7 @@
 import { MatrixError } from "../protocol/errors.ts";
 import { UiaChallenge, type UiaFlow } from "../protocol/uia.ts";
 import type { Db, Queryable } from "../storage/db.ts";
-import { UiaSessionsStore, type UiaSession } from "../storage/uia-sessions.ts";
+import { UiaSessionsRepo, type UiaSession } from "../storage/uia-sessions.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";
@@ -71,7 +71,7 @@ const DEFAULT_SECRET_KEYS = ["password", "new_password"];
 const FINISHED = "finished";
 
 export class UiaService {
-  readonly store: UiaSessionsStore;
+  readonly store: UiaSessionsRepo;
   /** Stage checkers by auth type. */
   readonly stages = new Map<string, StageChecker>();
   /** Run for each session that expires before it was finished. */
@@ -82,7 +82,7 @@ export class UiaService {
     private readonly db: Db,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new UiaSessionsStore(db);
+    this.store = new UiaSessionsRepo(db);
     this.stages.set("m.login.dummy", async () => ({ ok: true }));
   }
 

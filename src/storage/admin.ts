@@ -81,7 +81,7 @@ export interface RoomCounts {
   stateEvents: number;
 }
 
-export class AdminStore {
+export class AdminRepo {
   constructor(private readonly db: Db) {}
 
   // ---- users

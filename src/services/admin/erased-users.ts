@@ -3,7 +3,7 @@
 // applied by toClientEvents). The set is small: kept in memory, reloaded every minute so that
 // `hs admin users deactivate --erase` run beside the server takes effect, and at once when the
 // admin API changes it.
-import type { AdminStore } from "../../storage/admin.ts";
+import type { AdminRepo } from "../../storage/admin.ts";
 
 const RELOAD_MS = 60_000;
 
@@ -13,7 +13,7 @@ export class ErasedUsers {
   private loading: Promise<ReadonlySet<string>> | undefined;
 
   constructor(
-    private readonly store: Pick<AdminStore, "erasedUserIds">,
+    private readonly store: Pick<AdminRepo, "erasedUserIds">,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -4,12 +4,12 @@
 // finishes it at start-up and within a minute while running (admin-services.ts sweep).
 import { MatrixError } from "../../protocol/errors.ts";
 import { parseUserId } from "../../protocol/ids.ts";
-import { AccountsStore } from "../../storage/accounts.ts";
-import { AdminStore, type UserListQuery } from "../../storage/admin.ts";
+import { AccountsRepo } from "../../storage/accounts.ts";
+import { AdminRepo, type UserListQuery } from "../../storage/admin.ts";
 import type { Db } from "../../storage/db.ts";
-import { ProfilesStore } from "../../storage/profiles.ts";
+import { ProfilesRepo } from "../../storage/profiles.ts";
 import { purgeRoom, type PurgeResult } from "../../storage/room-purge.ts";
-import { TokensStore } from "../../storage/tokens.ts";
+import { TokensRepo } from "../../storage/tokens.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { hashPassword } from "../passwords.ts";
 
@@ -25,20 +25,20 @@ export interface OfflineRoom {
 }
 
 export class OfflineAdmin {
-  readonly store: AdminStore;
-  private readonly accounts: AccountsStore;
-  private readonly tokens: TokensStore;
-  private readonly profiles: ProfilesStore;
+  readonly store: AdminRepo;
+  private readonly accounts: AccountsRepo;
+  private readonly tokens: TokensRepo;
+  private readonly profiles: ProfilesRepo;
 
   constructor(
     private readonly db: Db,
     private readonly serverName: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new AdminStore(db);
-    this.accounts = new AccountsStore(db);
-    this.tokens = new TokensStore(db);
-    this.profiles = new ProfilesStore(db);
+    this.store = new AdminRepo(db);
+    this.accounts = new AccountsRepo(db);
+    this.tokens = new TokensRepo(db);
+    this.profiles = new ProfilesRepo(db);
   }
 
   /** A local user ID from a user ID or a localpart; M_NOT_FOUND when there is no such user. */

@@ -6,7 +6,7 @@ import { CREATOR_POWER_LEVEL, effectivePowerLevels, userLevel } from "../../core
 import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidRoomId, parseUserId } from "../../protocol/ids.ts";
-import { AdminStore, type RoomDeletionRow } from "../../storage/admin.ts";
+import { AdminRepo, type RoomDeletionRow } from "../../storage/admin.ts";
 import type { Db } from "../../storage/db.ts";
 import { purgeRoom } from "../../storage/room-purge.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
@@ -115,13 +115,13 @@ export interface AdminRoomsDeps {
 }
 
 export class AdminRooms {
-  readonly store: AdminStore;
+  readonly store: AdminRepo;
   private readonly now: () => number;
   /** Deletions running in this process (awaited on shutdown). */
   private readonly running = new Map<string, Promise<void>>();
 
   constructor(private readonly d: AdminRoomsDeps) {
-    this.store = new AdminStore(d.db);
+    this.store = new AdminRepo(d.db);
     this.now = d.now ?? Date.now;
   }
 

@@ -14,7 +14,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
-import { AccountsStore } from "../../storage/accounts.ts";
+import { AccountsRepo } from "../../storage/accounts.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
@@ -79,10 +79,10 @@ type Membership = "join" | "leave" | "knock";
 export const INVITE_TIMEOUT_MS = 10_000;
 
 export class FederationMembership {
-  private readonly accounts: AccountsStore;
+  private readonly accounts: AccountsRepo;
 
   constructor(private readonly d: MembershipDeps) {
-    this.accounts = new AccountsStore(d.db);
+    this.accounts = new AccountsRepo(d.db);
   }
 
   private isLocal(userId: string): boolean {
