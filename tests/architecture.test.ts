@@ -95,3 +95,18 @@ test("repositories in src/storage are named XRepo", () => {
   }
   expect(misnamed).toEqual([]);
 });
+
+test("every declared effect of persisting an event is set by a service (services/event-effects.ts)", async () => {
+  const { EVENT_EFFECTS, EVENT_CALLBACKS } = await import("../src/services/event-effects.ts");
+  const text = files(join(SRC, "services"))
+    .map((f) => readFileSync(f, "utf8"))
+    .join("\n");
+  const unset: string[] = [];
+  for (const [phase, names] of Object.entries(EVENT_EFFECTS)) {
+    for (const name of names) if (!text.includes(`effects.set("${phase}", "${name}",`)) unset.push(`${phase}/${name}`);
+  }
+  for (const name of EVENT_CALLBACKS) if (!new RegExp(`events\\.${name}\\s*=`).test(text)) unset.push(`callback ${name}`);
+  expect(unset).toEqual([]);
+  // And nothing registers an effect the old way, outside the declared list.
+  expect(text.match(/\.hooks\.(?:afterPersist|inTransaction|beforeLocal|backfilled|stateImported)\b/g) ?? []).toEqual([]);
+});

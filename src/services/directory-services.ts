@@ -79,7 +79,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
     serversInRoom,
     publicationAllowed: config.room_directory.publication_allowed,
   });
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "roomDirectory.invalidate", (ev) => {
     if (ev.state_key !== undefined && ev.room_id) roomDirectory.invalidate(ev.room_id);
   });
   rooms.createChecks.push(async (creator, req) => {
@@ -87,8 +87,8 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   });
 
   const userDirectory = new UserDirectory({ repo: directoryRepo, events, serverName, searchAllUsers: config.user_directory.search_all_users });
-  events.hooks.inTransaction.push((q, ev) => userDirectory.onEvent(q, ev));
-  events.hooks.stateImported.push(userDirectory.onStateImported);
+  events.effects.set("inTransaction", "userDirectory.index", (q, ev) => userDirectory.onEvent(q, ev));
+  events.effects.set("stateImported", "userDirectory.importState", userDirectory.onStateImported);
   d.profiles.onProfileChange.push(async (userId, field) => {
     if (field !== "displayname" && field !== "avatar_url") return;
     await userDirectory.profileChanged(db, userId, await d.profiles.store.getProfile(userId));
@@ -97,9 +97,9 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   const spaces = new Spaces({ serverName, repo: roomsRepo, events, rooms, summaries: roomSummaries, fed });
 
   const search = new Search({ repo: new SearchRepo(db), roomsRepo, events, rooms });
-  events.hooks.inTransaction.push(search.onEvent);
+  events.effects.set("inTransaction", "search.index", search.onEvent);
   // History fetched from other servers is searchable too.
-  events.hooks.backfilled.push(search.onEvent);
+  events.effects.set("backfilled", "search.index", search.onEvent);
 
   // ---- presence
   const presence = new Presence({
@@ -115,12 +115,13 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   await presence.start();
   d.shutdownHooks.push(() => presence.stop());
   // Sending an event or a receipt is activity (membership changes are not: the server makes some).
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "presence.activeOnSend", (ev) => {
     if (ev.type !== "m.room.member" && events.isLocalUser(ev.sender)) void presence.userActive(ev.sender).catch(() => undefined);
   });
   d.receipts.hooks.push((r) => void presence.userActive(r.userId).catch(() => undefined));
 
-  if (d.federation.enabled) wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, roomsRepo: d.roomsRepo });
+  if (!d.federation.enabled) events.effects.set("afterPersist", "presence.federateOnJoin", null);
+  else wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, roomsRepo: d.roomsRepo });
 
   return { roomDirectory, roomSummaries, userDirectory, spaces, presence, search };
 }
@@ -153,7 +154,7 @@ function wireFederation(d: {
   });
   // A server whose user joins a room learns the presence of our users there; a local user joining
   // a room tells the other servers in it.
-  d.events.hooks.afterPersist.push((ev) => {
+  d.events.effects.set("afterPersist", "presence.federateOnJoin", (ev) => {
     if (ev.type !== "m.room.member" || ev.content["membership"] !== "join" || typeof ev.state_key !== "string" || !ev.room_id) return;
     const roomId = ev.room_id;
     const userServer = findServerNameOf(ev.state_key);

@@ -124,7 +124,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     leave: (userId, roomId) => rooms.leave(userId, roomId),
   });
   rooms.joinChecks.push(guestAccess.checkJoin);
-  events.hooks.afterPersist.push(guestAccess.onEvent);
+  events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
   const accountServices = createAccountServices(config, db);
   // Profile changes propagate into the user's member events; deactivation leaves every room.
@@ -158,7 +158,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const remoteProfiles = new RemoteProfiles(federation.client);
   accountServices.profiles.remoteLookup = remoteProfiles.lookup;
   // A remote user's new member event may carry a new name: ask again on the next read.
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "remoteProfiles.invalidate", (ev) => {
     if (ev.type === "m.room.member" && typeof ev.state_key === "string" && !ev.state_key.endsWith(`:${serverName}`)) remoteProfiles.invalidate(ev.state_key);
   });
   accountServices.profiles.assertWired();
@@ -256,7 +256,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     config: config.push,
   });
   await pushers.start();
-  events.hooks.afterPersist.push((ev, stream) => pushers.eventPersisted(ev.event_id, stream));
+  events.effects.set("afterPersist", "pushers.deliver", (ev, stream) => pushers.eventPersisted(ev.event_id, stream));
   syncServices.receipts.hooks.push((r) => {
     if (pushers.hasPushers(r.userId)) void pushers.updateBadge(r.userId).catch(() => undefined);
   });
@@ -281,6 +281,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  // Every declared effect of persisting an event (services/event-effects.ts) has been set.
+  events.effects.assertComplete(events);
   return {
     config,
     db,

@@ -81,6 +81,6 @@ export class HsMetrics {
       (await d.outbox.retryTimes()).map((x) => [{ destination: x.destination }, x.retry_after_ts / 1000]),
     );
     const suffix = `:${d.serverName}`;
-    d.events.hooks.afterPersist.push((ev) => this.eventsPersisted.inc({ origin: ev.sender.endsWith(suffix) ? "local" : "remote" }));
+    d.events.effects.set("afterPersist", "metrics.count", (ev) => this.eventsPersisted.inc({ origin: ev.sender.endsWith(suffix) ? "local" : "remote" }));
   }
 }

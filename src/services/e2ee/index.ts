@@ -130,7 +130,7 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   d.edus["m.signing_key_update"] = (origin, c) => deviceLists.receiveSigningKeyUpdate(origin, c);
   d.edus["m.direct_to_device"] = (origin, c) => toDevice.receive(origin, c);
 
-  d.events.hooks.afterPersist.push((ev) => {
+  d.events.effects.set("afterPersist", "deviceLists.membership", (ev) => {
     if (ev.type !== "m.room.member" || typeof ev.state_key !== "string" || !ev.room_id) return;
     const membership = ev.content["membership"];
     if (typeof membership !== "string") return;

@@ -54,7 +54,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const resolver = new StateResolver(repo, events);
   // serversInRoom (below) is ready before any event is sent or received.
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
-  if (d.enabled) events.policySign = policy.signLocal;
+  events.policySign = d.enabled ? policy.signLocal : null;
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
   const sender = new FederationSender(new FederationOutboxRepo(db), d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({
@@ -82,7 +82,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   };
 
   // Local events go to every other server in the room (and a remote target of a membership change).
-  events.hooks.afterPersist.push((ev: RoomEvent) => {
+  events.effects.set("afterPersist", "federation.send", (ev: RoomEvent) => {
     const roomId = ev.room_id;
     if (!roomId) return;
     if (ev.type === "m.room.member") {

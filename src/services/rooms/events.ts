@@ -4,6 +4,7 @@
 // room. An event, its state group, the current state, memberships and the client's transaction ID
 // are written in one database transaction: a crash either keeps all of it or none of it, and a
 // retried send with the same transaction ID finds the first event.
+import { EventEffects } from "../event-effects.ts";
 import { checkAuth } from "../../core/auth-rules.ts";
 import { authTypesForEvent, selectAuthEvents } from "../../core/auth-events.ts";
 import { clientEventJsonIssue } from "../../core/client-event-json.ts";
@@ -60,26 +61,6 @@ export interface PersistedEvent {
   duplicate?: boolean;
 }
 
-/** Hooks run inside the persisting transaction (push actions) and after commit (federation, appservices). */
-export interface EventHooks {
-  inTransaction: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
-  afterPersist: Array<(ev: RoomEvent, stream: number) => void>;
-  /**
-   * Checks of a local event after the auth rules allowed it, under the room lock (relation rules,
-   * server notice rooms); throwing a MatrixError refuses the event. `authState` is the state it
-   * was authorised against.
-   */
-  beforeLocal: Array<(ev: RoomEvent, rv: RoomVersion, authState: ReadonlyMap<string, RoomEvent>) => Promise<void>>;
-  /** Run inside the transaction that stores history fetched from other servers (relations index). */
-  backfilled: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
-  /**
-   * Run inside the transaction of a remote join, with the room's state as the resident server sent
-   * it (event IDs, stored as outliers): state that arrived without passing inTransaction, e.g. the
-   * members already in the room (user directory).
-   */
-  stateImported: Array<(q: Queryable, roomId: string, stateEventIds: readonly string[]) => Promise<void>>;
-}
-
 /**
  * Bundled aggregations (`unsigned["m.relations"]`) of events as a viewer sees them, by event ID;
  * set by the relations service and applied by toClientEvents.
@@ -104,14 +85,15 @@ export function rowToEvent(row: EventRow): RoomEvent {
 
 export class RoomEvents {
   readonly roomLocks = new KeyedMutex();
-  readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [], stateImported: [] };
+  /** What persisting an event does, in declared order: services/event-effects.ts. */
+  readonly effects = new EventEffects();
   /** Bundled aggregations for client formats (the relations service sets it). */
   bundleAggregations?: AggregationBundler;
   /**
    * Adds the signature of the room's policy server to a local event before it is stored, or throws
    * (its refusal); the federation services set it (spec v1.18 "Policy Servers").
    */
-  policySign?: (ev: RoomEvent, rv: RoomVersion, roomId: string) => Promise<RoomEvent>;
+  policySign?: ((ev: RoomEvent, rv: RoomVersion, roomId: string) => Promise<RoomEvent>) | null;
   /** Which of these senders were erased (GDPR); the admin services set it. */
   erasedSenders?: (senders: Iterable<string>) => Promise<ReadonlySet<string>>;
   private readonly cache = new Lru<string, RoomEvent>(20000, "events");
@@ -400,7 +382,7 @@ export class RoomEvents {
     if (!result.allowed) throw new MatrixError("M_FORBIDDEN", `Not allowed: ${result.reason}`);
     const redactTarget = redactsOf(event, rv);
     if (redactTarget !== undefined) await this.checkLocalRedaction(event, redactTarget, rv, authState);
-    for (const hook of this.hooks.beforeLocal) await hook(event, rv, authState);
+    for (const hook of this.effects.handlers("beforeLocal")) await hook(event, rv, authState);
     // E.g. an invite of a user on another server, which that server must co-sign first.
     if (input.beforePersist) event = await input.beforePersist(event, rv);
     if (this.policySign) event = await this.policySign(event, rv, roomIdOf(event, rv));
@@ -449,7 +431,7 @@ export class RoomEvents {
         }
         if (opts.txn) await repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id);
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
-        for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
+        for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
       });
       return pos;
     });
@@ -461,7 +443,7 @@ export class RoomEvents {
     this.cache.set(event.event_id, event);
     this.d.notifier.notifyRoom(roomId);
     if (event.type === "m.room.member" && event.state_key) this.d.notifier.notifyUser(event.state_key);
-    if (timeline) for (const hook of this.hooks.afterPersist) hook(event, stream);
+    if (timeline) for (const hook of this.effects.handlers("afterPersist")) hook(event, stream);
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };
   }
 
@@ -701,9 +683,9 @@ export class RoomEvents {
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
         if (imported && "map" in opts.stateBefore) {
           const ids = [...opts.stateBefore.map.values()];
-          for (const hook of this.hooks.stateImported) await hook(tx, roomId, ids);
+          for (const hook of this.effects.handlers("stateImported")) await hook(tx, roomId, ids);
         }
-        for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
+        for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
       });
       return pos;
     });
@@ -752,7 +734,7 @@ export class RoomEvents {
       }
       if (!rejectedReason) {
         await this.trackBackwardExtremities(tx, roomId, event);
-        for (const hook of this.hooks.backfilled) await hook(tx, event, pos, rv);
+        for (const hook of this.effects.handlers("backfilled")) await hook(tx, event, pos, rv);
       } else await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
     }));
     this.cache.set(event.event_id, event);
