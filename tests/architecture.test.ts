@@ -110,3 +110,13 @@ test("every declared effect of persisting an event is set by a service (services
   // And nothing registers an effect the old way, outside the declared list.
   expect(text.match(/\.hooks\.(?:afterPersist|inTransaction|beforeLocal|backfilled|stateImported)\b/g) ?? []).toEqual([]);
 });
+
+test("every declared EDU type has a handler set by a service (services/edus.ts)", async () => {
+  const { EDU_TYPES } = await import("../src/services/edus.ts");
+  const text = files(join(SRC, "services"))
+    .map((f) => readFileSync(f, "utf8"))
+    .join("\n");
+  expect(EDU_TYPES.filter((t) => !text.includes(`edus.set("${t}",`))).toEqual([]);
+  // No EDU handler outside the table.
+  expect(text.match(/edus\[["']m\./g) ?? []).toEqual([]);
+});

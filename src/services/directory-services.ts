@@ -5,7 +5,7 @@
 // src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
 import type { JsonObject } from "../protocol/events.ts";
-import { findServerNameOf, isValidRoomId } from "../protocol/ids.ts";
+import { findServerNameOf } from "../protocol/ids.ts";
 import type { Db } from "../storage/db.ts";
 import { DirectoryRepo } from "../storage/directory.ts";
 import { PresenceRepo } from "../storage/presence.ts";
@@ -17,7 +17,6 @@ import { RoomSummaries } from "./directory/summaries.ts";
 import { UserDirectory } from "./directory/user-directory.ts";
 import type { FederationServices } from "./federation/transport.ts";
 import type { RoomFederation } from "./federation/room-federation.ts";
-import { FederationServe } from "./federation/serve.ts";
 import type { Notifier } from "./notifier.ts";
 import { Presence, type PresenceUpdate } from "./presence.ts";
 import type { ProfileService } from "./profiles.ts";
@@ -27,7 +26,6 @@ import type { Rooms } from "./rooms/rooms.ts";
 import { Search } from "./search.ts";
 import type { StreamAllocator } from "./streams.ts";
 import type { Sync } from "./sync.ts";
-import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export interface DirectoryServices {
   /** Room aliases, directory visibility, /publicRooms (local and remote). */
@@ -120,7 +118,11 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   });
   d.receipts.hooks.push((r) => void presence.userActive(r.userId).catch(() => undefined));
 
-  if (!d.federation.enabled) events.effects.set("afterPersist", "presence.federateOnJoin", null);
+  if (!d.federation.enabled) {
+    events.effects.set("afterPersist", "presence.federateOnJoin", null);
+    roomFederation.serve.edus.set("m.presence", null);
+    roomFederation.serve.edus.set("m.receipt", null);
+  }
   else wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, roomsRepo: d.roomsRepo });
 
   return { roomDirectory, roomSummaries, userDirectory, spaces, presence, search };
@@ -169,10 +171,7 @@ function wireFederation(d: {
       }
     })().catch(() => undefined);
   });
-  roomFederation.serve.edus["m.presence"] = async (origin, content) => {
-    const push = Array.isArray(content.push) ? content.push : [];
-    for (const item of push.slice(0, 1000)) if (isObject(item)) await presence.applyRemote(origin, item);
-  };
+  roomFederation.serve.edus.set("m.presence", (origin, content) => presence.receiveEdu(origin, content));
 
   // Read receipts: public (m.read) local receipts out, other servers' receipts for their users in.
   d.receipts.hooks.push((r) => {
@@ -185,25 +184,10 @@ function wireFederation(d: {
       await sender.sendEdu("m.receipt", { [r.roomId]: { "m.read": { [r.userId]: { event_ids: [r.eventId], data } } } }, dests);
     })().catch(() => undefined);
   });
-  roomFederation.serve.edus["m.receipt"] = async (origin, content) => {
-    for (const [roomId, byType] of Object.entries(content)) {
-      if (!isValidRoomId(roomId) || !isObject(byType) || !isObject(byType["m.read"])) continue;
+  roomFederation.serve.edus.set("m.receipt", (origin, content) =>
+    d.receipts.receiveEdu(origin, content, {
       // Receipts of servers denied by the room's ACL, or not in the room, are ignored.
-      if (!(await d.federation.acls.isAllowed(roomId, origin))) continue;
-      if (!(await roomFederation.membership.serverInRoom(origin, roomId))) continue;
-      for (const [userId, r] of Object.entries(byType["m.read"])) {
-        if (!FederationServe.fromOrigin(userId, origin) || !isObject(r) || !Array.isArray(r.event_ids)) continue;
-        const eventId = r.event_ids[0];
-        if (typeof eventId !== "string") continue;
-        const data = isObject(r.data) ? r.data : {};
-        await d.receipts.storeRemoteReceipt({
-          roomId,
-          userId,
-          eventId,
-          ts: typeof data.ts === "number" ? data.ts : Date.now(),
-          threadId: typeof data.thread_id === "string" ? data.thread_id : undefined,
-        });
-      }
-    }
-  };
+      roomAccepts: async (roomId, server) => (await d.federation.acls.isAllowed(roomId, server)) && (await roomFederation.membership.serverInRoom(server, roomId)),
+    }),
+  );
 }

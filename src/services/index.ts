@@ -283,6 +283,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   shutdownHooks.push(() => slidingSync.close());
   // Every declared effect of persisting an event (services/event-effects.ts) has been set.
   events.effects.assertComplete(events);
+  // Every declared EDU type (services/edus.ts) has its handler.
+  roomFederation.serve.edus.assertComplete();
   return {
     config,
     db,

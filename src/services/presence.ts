@@ -15,6 +15,7 @@
 // in through EDUs from their server (only for users sharing a room with ours) and falls back to
 // offline when their server has said nothing for 30 minutes (servers repeat it every 25 minutes).
 // [presence] enabled = false: the endpoints still answer (everyone offline), nothing is tracked.
+import { isJsonObject } from "../protocol/events.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import { isValidUserId } from "../protocol/ids.ts";
 import type { PresenceRepo, PresenceRow } from "../storage/presence.ts";
@@ -410,6 +411,12 @@ export class Presence {
    */
   /** Remote presence for users not (yet) sharing a room with ours, by user ID (see applyRemote). */
   private readonly pending = new Map<string, { origin: string; item: Record<string, unknown>; ts: number }>();
+
+  /** An inbound m.presence EDU (services/edus.ts): at most 1000 items of `push`, each as applyRemote. */
+  async receiveEdu(origin: string, content: Record<string, unknown>): Promise<void> {
+    const push = Array.isArray(content.push) ? content.push : [];
+    for (const item of push.slice(0, 1000)) if (isJsonObject(item)) await this.applyRemote(origin, item);
+  }
 
   /** Applies the remote presence kept while its users shared no room with ours (a local user joined). */
   async applyPending(): Promise<void> {

@@ -6,7 +6,8 @@
 // Receipts only move forward: one that points before the current receipt of the same type and
 // thread is ignored. Stored receipts are announced to `hooks` (federation sends m.read EDUs).
 import { MatrixError } from "../protocol/errors.ts";
-import { isValidEventId } from "../protocol/ids.ts";
+import { findServerNameOf, isValidEventId, isValidRoomId } from "../protocol/ids.ts";
+import { isJsonObject } from "../protocol/events.ts";
 import type { Db } from "../storage/db.ts";
 import type { ReceiptsRepo } from "../storage/receipts.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
@@ -186,4 +187,29 @@ export class Receipts {
     if (thread === threadId || (threadId !== "main" && row.event_id === threadId)) return;
     throw new MatrixError("M_INVALID_PARAM", `The event is not in thread ${threadId}`);
   }
+
+  /**
+   * An inbound m.receipt EDU (services/edus.ts): the m.read receipts of `origin`'s own users, in
+   * rooms where `roomAccepts` (the room's server ACL allows `origin` and it has a member there).
+   */
+  async receiveEdu(origin: string, content: Record<string, unknown>, checks: { roomAccepts: (roomId: string, origin: string) => Promise<boolean> }): Promise<void> {
+    for (const [roomId, byType] of Object.entries(content)) {
+      if (!isValidRoomId(roomId) || !isJsonObject(byType) || !isJsonObject(byType["m.read"])) continue;
+      if (!(await checks.roomAccepts(roomId, origin))) continue;
+      for (const [userId, r] of Object.entries(byType["m.read"])) {
+        if (findServerNameOf(userId) !== origin || !isJsonObject(r) || !Array.isArray(r.event_ids)) continue;
+        const eventId = r.event_ids[0];
+        if (typeof eventId !== "string") continue;
+        const data = isJsonObject(r.data) ? r.data : {};
+        await this.storeRemoteReceipt({
+          roomId,
+          userId,
+          eventId,
+          ts: typeof data.ts === "number" ? data.ts : Date.now(),
+          threadId: typeof data.thread_id === "string" ? data.thread_id : undefined,
+        });
+      }
+    }
+  }
+
 }

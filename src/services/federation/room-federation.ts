@@ -112,13 +112,13 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
       if (dests.length) await sender.sendEdu("m.typing", { room_id: change.roomId, user_id: change.userId, typing: change.typing }, dests);
     })().catch(() => undefined);
   });
-  serve.edus["m.typing"] = async (origin, c) => {
+  serve.edus.set("m.typing", async (origin, c) => {
     if (typeof c.room_id !== "string" || !FederationServe.fromOrigin(c.user_id, origin)) return;
     if (!(await membership.serverInRoom(origin, c.room_id))) return;
     // Server ACLs apply to room-scoped EDUs (server-server-api "Server Access Control Lists").
     if (d.acls && !(await d.acls.isAllowed(c.room_id, origin))) return;
     d.typing.applyRemote(c.room_id, c.user_id, c.typing === true);
-  };
+  });
 
 
   await sender.start();

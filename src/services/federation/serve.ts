@@ -16,11 +16,9 @@ import type { RoomEvents } from "../rooms/events.ts";
 import type { FederationMembership } from "./membership.ts";
 import type { FederationReceiver, PduOutcome } from "./receiver.ts";
 
-const log = logger("federation");
+import { EduTable } from "../edus.ts";
 
-export interface EduHandlers {
-  [eduType: string]: (origin: string, content: Record<string, unknown>) => Promise<void> | void;
-}
+const log = logger("federation");
 
 export interface ServeDeps {
   db: Db;
@@ -37,7 +35,8 @@ const MAX_PDUS = 50;
 const MAX_EDUS = 100;
 
 export class FederationServe {
-  readonly edus: EduHandlers = {};
+  /** Who handles each EDU type (services/edus.ts). */
+  readonly edus = new EduTable();
   private readonly txnLocks = new KeyedMutex();
   /** Transactions being processed at once, all origins together. */
   readonly inbound: Semaphore;
@@ -79,7 +78,7 @@ export class FederationServe {
       );
       for (const e of edus) {
         const edu = e as { edu_type?: unknown; content?: unknown };
-        const handler = typeof edu.edu_type === "string" ? this.edus[edu.edu_type] : undefined;
+        const handler = typeof edu.edu_type === "string" ? this.edus.handler(edu.edu_type) : undefined;
         if (!handler || typeof edu.content !== "object" || edu.content === null) continue;
         try {
           await handler(origin, edu.content as Record<string, unknown>);
