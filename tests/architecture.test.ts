@@ -120,3 +120,29 @@ test("every declared EDU type has a handler set by a service (services/edus.ts)"
   // No EDU handler outside the table.
   expect(text.match(/edus\[["']m\./g) ?? []).toEqual([]);
 });
+
+test("the pure core has no import cycles (type-only imports included)", () => {
+  const core = join(SRC, "core");
+  const graph = new Map<string, string[]>();
+  for (const file of files(core)) {
+    const text = readFileSync(file, "utf8");
+    const deps = [...text.matchAll(/^\s*(?:import|export)[^;]*?from\s+["'](\.[^"']+)["']/gm)]
+      .map((m) => resolve(dirname(file), m[1]!))
+      .filter((p) => p.startsWith(core + "/"));
+    graph.set(file, deps);
+  }
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const visit = (f: string, path: string[]) => {
+    if (state.get(f) === "done") return;
+    if (state.get(f) === "open") {
+      cycles.push([...path.slice(path.indexOf(f)), f].map((p) => relative(SRC, p)).join(" → "));
+      return;
+    }
+    state.set(f, "open");
+    for (const d of graph.get(f) ?? []) visit(d, [...path, f]);
+    state.set(f, "done");
+  };
+  for (const f of graph.keys()) visit(f, []);
+  expect(cycles).toEqual([]);
+});
