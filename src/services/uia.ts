@@ -11,7 +11,7 @@
 //
 // Stage types are pluggable (`stages`): m.login.dummy, m.login.password and
 // m.login.registration_token are built in; other features may add theirs.
-import { MatrixError } from "../protocol/errors.ts";
+import { MatrixError, type ErrCode } from "../protocol/errors.ts";
 import { UiaChallenge, type UiaFlow } from "../protocol/uia.ts";
 import type { Db, Queryable } from "../storage/db.ts";
 import { UiaSessionsRepo, type UiaSession } from "../storage/uia-sessions.ts";
@@ -43,7 +43,7 @@ export interface UiaSpec {
 }
 
 /** Result of one stage attempt. */
-export type StageResult = { ok: true; serverData?: Record<string, unknown> } | { ok: false; errcode: string; error: string };
+export type StageResult = { ok: true; serverData?: Record<string, unknown> } | { ok: false; errcode: ErrCode; error: string };
 
 export interface StageContext {
   spec: UiaSpec;
@@ -138,7 +138,7 @@ export class UiaService {
     let dirty = Object.keys(requestDict).length > 0 && JSON.stringify(stored) !== JSON.stringify(session.clientDict);
     if (dirty) session.clientDict = stored;
 
-    const challenge = (failure?: { errcode: string; error: string }) =>
+    const challenge = (failure?: { errcode: ErrCode; error: string }) =>
       new UiaChallenge({ flows: spec.flows, params: spec.params ?? {}, session: session.sessionId, completed: [...session.completed] }, failure);
 
     const type = authDict?.type;

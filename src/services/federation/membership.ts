@@ -54,7 +54,7 @@ export function asClientError(e: unknown, what: string): MatrixError {
     const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
     // M_INCOMPATIBLE_ROOM_VERSION names the version the client would need (federation make_join).
     const extra = r.errcode === "M_INCOMPATIBLE_ROOM_VERSION" && typeof r.body?.room_version === "string" ? { room_version: r.body.room_version } : {};
-    return new MatrixError(r.errcode, msg, extra, r.status);
+    return MatrixError.relayed(r.errcode, msg, extra, r.status);
   }
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }
