@@ -23,6 +23,7 @@ import type { ProfileService } from "./profiles.ts";
 import type { RateLimits } from "./ratelimit.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";
 import { checkPasswordPolicy } from "./password-policy.ts";
+import type { StageChecker } from "./uia.ts";
 
 export type { Device, User };
 
@@ -100,6 +101,29 @@ export class AccountsService {
   readonly onDeviceCreated: Array<(userId: string, deviceId: string) => Promise<void>> = [];
   readonly onDeactivated: DeactivatedHook[] = [];
   readonly onUserCreated: UserCreatedHook[] = [];
+
+  /** The UIA stage m.login.password: the password of the user making the request. */
+  readonly passwordStage: StageChecker = async (authDict, { spec }) => {
+    if (spec.userId === undefined) return { ok: false, errcode: "M_FORBIDDEN", error: "Password authentication needs a logged-in user" };
+    let named: string;
+    try {
+      // Clients may leave the identifier out: it can only be the requester.
+      named = authDict.identifier === undefined && authDict.user === undefined ? spec.userId : this.identifierUser(authDict);
+    } catch (e) {
+      if (e instanceof MatrixError) return { ok: false, errcode: e.errcode, error: e.message };
+      throw e;
+    }
+    if (typeof authDict.password !== "string") return { ok: false, errcode: "M_MISSING_PARAM", error: "Missing 'password'" };
+    const user = await this.resolveLocalUser(named);
+    // Naming someone else is no failed attempt but a refused request (403, as Synapse): a stolen
+    // access token plus the thief's own password must not pass.
+    if (named.toLowerCase() !== spec.userId.toLowerCase() && user?.userId !== spec.userId) {
+      throw new MatrixError("M_FORBIDDEN", "The user in the authentication does not match the user making the request");
+    }
+    if (!user || user.userId !== spec.userId) return { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };
+    const ok = await this.checkPassword(user.userId, authDict.password, spec.ip ?? "unknown");
+    return ok ? { ok: true } : { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };
+  };
 
   constructor(
     private readonly db: Db,
