@@ -4,8 +4,6 @@
 // receipts and presence over federation (m.receipt and m.presence EDUs both ways).
 // src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
-import type { JsonObject } from "../protocol/events.ts";
-import { findServerNameOf } from "../protocol/ids.ts";
 import type { Db } from "../storage/db.ts";
 import { DirectoryRepo } from "../storage/directory.ts";
 import { PresenceRepo } from "../storage/presence.ts";
@@ -18,7 +16,7 @@ import { UserDirectory } from "./directory/user-directory.ts";
 import type { FederationServices } from "./federation/transport.ts";
 import type { RoomFederation } from "./federation/room-federation.ts";
 import type { Notifier } from "./notifier.ts";
-import { Presence, type PresenceUpdate } from "./presence.ts";
+import { Presence, type FederationPort } from "./presence.ts";
 import type { ProfileService } from "./profiles.ts";
 import type { Receipts } from "./receipts.ts";
 import type { RoomEvents } from "./rooms/events.ts";
@@ -128,7 +126,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   return { roomDirectory, roomSummaries, userDirectory, spaces, presence, search };
 }
 
-/** m.presence and m.receipt EDUs, both ways. */
+/** m.presence and m.receipt EDUs, both ways: the rules are Presence's and Receipts'; this wires them to federation. */
 function wireFederation(d: {
   serverName: string;
   roomsRepo: RoomsRepo;
@@ -139,51 +137,18 @@ function wireFederation(d: {
   federation: FederationServices;
 }): void {
   const { serverName, roomFederation, presence } = d;
-  const { sender } = roomFederation;
-  const others = async (roomIds: Iterable<string>): Promise<string[]> => {
-    const out = new Set<string>();
-    for (const r of roomIds) for (const s of await roomFederation.serversInRoom(r)) if (s !== serverName) out.add(s);
-    return [...out];
+  const port: FederationPort = {
+    otherServers: async (roomIds) => {
+      const out = new Set<string>();
+      for (const r of roomIds) for (const s of await roomFederation.serversInRoom(r)) if (s !== serverName) out.add(s);
+      return [...out];
+    },
+    sendEdu: (type, content, dests) => roomFederation.sender.sendEdu(type, content, dests),
+    joinedRoomIds: (userId) => d.roomsRepo.joinedRoomIds(userId),
   };
-  const sendPresence = (updates: PresenceUpdate[], dests: string[]) =>
-    dests.length && updates.length ? sender.sendEdu("m.presence", { push: updates }, dests) : Promise.resolve();
-
-  // Local presence changes go to the servers sharing a room with the user.
-  presence.hooks.push((u) => {
-    void (async () => {
-      await sendPresence([u], await others(await d.roomsRepo.joinedRoomIds(u.user_id)));
-    })().catch(() => undefined);
-  });
-  // A server whose user joins a room learns the presence of our users there; a local user joining
-  // a room tells the other servers in it.
-  d.events.effects.set("afterPersist", "presence.federateOnJoin", (ev) => {
-    if (ev.type !== "m.room.member" || ev.content["membership"] !== "join" || typeof ev.state_key !== "string" || !ev.room_id) return;
-    const roomId = ev.room_id;
-    const userServer = findServerNameOf(ev.state_key);
-    void (async () => {
-      if (userServer === serverName) {
-        // Remote presence that arrived before this join (for users of the room) applies now.
-        await presence.applyPending();
-        const u = await presence.localUpdate(ev.state_key!);
-        if (u) await sendPresence([u], await others([roomId]));
-      } else if (userServer) {
-        await sendPresence(await presence.localUpdatesForRoom(roomId), [userServer]);
-      }
-    })().catch(() => undefined);
-  });
+  d.events.effects.set("afterPersist", "presence.federateOnJoin", presence.federate(port));
   roomFederation.serve.edus.set("m.presence", (origin, content) => presence.receiveEdu(origin, content));
-
-  // Read receipts: public (m.read) local receipts out, other servers' receipts for their users in.
-  d.receipts.hooks.push((r) => {
-    if (r.type !== "m.read") return;
-    void (async () => {
-      const dests = await others([r.roomId]);
-      if (dests.length === 0) return;
-      const data: JsonObject = { ts: r.ts };
-      if (r.threadId !== undefined) data.thread_id = r.threadId;
-      await sender.sendEdu("m.receipt", { [r.roomId]: { "m.read": { [r.userId]: { event_ids: [r.eventId], data } } } }, dests);
-    })().catch(() => undefined);
-  });
+  d.receipts.federate(port);
   roomFederation.serve.edus.set("m.receipt", (origin, content) =>
     d.receipts.receiveEdu(origin, content, {
       // Receipts of servers denied by the room's ACL, or not in the room, are ignored.

@@ -17,7 +17,8 @@
 // [presence] enabled = false: the endpoints still answer (everyone offline), nothing is tracked.
 import { isJsonObject } from "../protocol/events.ts";
 import { MatrixError } from "../protocol/errors.ts";
-import { isValidUserId } from "../protocol/ids.ts";
+import { findServerNameOf, isValidUserId } from "../protocol/ids.ts";
+import type { RoomEvent } from "../protocol/events.ts";
 import type { PresenceRepo, PresenceRow } from "../storage/presence.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { Notifier } from "./notifier.ts";
@@ -55,6 +56,15 @@ export interface PresenceUpdate {
 }
 
 export type PresenceHook = (update: PresenceUpdate) => void;
+
+/** What presence and receipts need of federation to send their EDUs. */
+export interface FederationPort {
+  /** The servers (not this one) in any of the rooms. */
+  otherServers(roomIds: Iterable<string>): Promise<string[]>;
+  sendEdu(eduType: string, content: unknown, destinations: Iterable<string>): Promise<void>;
+  /** The rooms a local user is joined to. */
+  joinedRoomIds(userId: string): Promise<string[]>;
+}
 
 interface LocalState {
   row: PresenceRow;
@@ -411,6 +421,37 @@ export class Presence {
    */
   /** Remote presence for users not (yet) sharing a room with ours, by user ID (see applyRemote). */
   private readonly pending = new Map<string, { origin: string; item: Record<string, unknown>; ts: number }>();
+
+  /**
+   * Presence over federation, outbound: local changes go to the servers sharing a room with the
+   * user; returns the afterPersist effect "presence.federateOnJoin" — a server whose user joins a
+   * room learns the presence of our users there, and a local user joining a room tells the other
+   * servers in it.
+   */
+  federate(port: FederationPort): (ev: RoomEvent) => void {
+    const send = (updates: PresenceUpdate[], dests: string[]) =>
+      dests.length && updates.length ? port.sendEdu("m.presence", { push: updates }, dests) : Promise.resolve();
+    this.hooks.push((u) => {
+      void (async () => {
+        await send([u], await port.otherServers(await port.joinedRoomIds(u.user_id)));
+      })().catch(() => undefined);
+    });
+    return (ev) => {
+      if (ev.type !== "m.room.member" || ev.content["membership"] !== "join" || typeof ev.state_key !== "string" || !ev.room_id) return;
+      const roomId = ev.room_id;
+      const userServer = findServerNameOf(ev.state_key);
+      void (async () => {
+        if (userServer === this.d.serverName) {
+          // Remote presence that arrived before this join (for users of the room) applies now.
+          await this.applyPending();
+          const u = await this.localUpdate(ev.state_key!);
+          if (u) await send([u], await port.otherServers([roomId]));
+        } else if (userServer) {
+          await send(await this.localUpdatesForRoom(roomId), [userServer]);
+        }
+      })().catch(() => undefined);
+    };
+  }
 
   /** An inbound m.presence EDU (services/edus.ts): at most 1000 items of `push`, each as applyRemote. */
   async receiveEdu(origin: string, content: Record<string, unknown>): Promise<void> {

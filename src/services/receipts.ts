@@ -7,7 +7,8 @@
 // thread is ignored. Stored receipts are announced to `hooks` (federation sends m.read EDUs).
 import { MatrixError } from "../protocol/errors.ts";
 import { findServerNameOf, isValidEventId, isValidRoomId } from "../protocol/ids.ts";
-import { isJsonObject } from "../protocol/events.ts";
+import { isJsonObject, type JsonObject } from "../protocol/events.ts";
+import type { FederationPort } from "./presence.ts";
 import type { Db } from "../storage/db.ts";
 import type { ReceiptsRepo } from "../storage/receipts.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
@@ -186,6 +187,20 @@ export class Receipts {
     // A thread root belongs to the main timeline and to its own thread.
     if (thread === threadId || (threadId !== "main" && row.event_id === threadId)) return;
     throw new MatrixError("M_INVALID_PARAM", `The event is not in thread ${threadId}`);
+  }
+
+  /** Read receipts over federation, outbound: public (m.read) local receipts go to the room's other servers. */
+  federate(port: Pick<FederationPort, "otherServers" | "sendEdu">): void {
+    this.hooks.push((r) => {
+      if (r.type !== "m.read") return;
+      void (async () => {
+        const dests = await port.otherServers([r.roomId]);
+        if (dests.length === 0) return;
+        const data: JsonObject = { ts: r.ts };
+        if (r.threadId !== undefined) data.thread_id = r.threadId;
+        await port.sendEdu("m.receipt", { [r.roomId]: { "m.read": { [r.userId]: { event_ids: [r.eventId], data } } } }, dests);
+      })().catch(() => undefined);
+    });
   }
 
   /**
