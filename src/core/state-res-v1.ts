@@ -17,7 +17,7 @@ import type { RoomEvent } from "../protocol/events.ts";
 import { authTypesForEvent } from "./auth-events.ts";
 import { checkAuth } from "./auth-rules.ts";
 import type { RoomVersion } from "./room-versions.ts";
-import type { EventSource, ResolveOptions } from "./state-res.ts";
+import type { EventSource, ResolveOptions } from "./state-res-types.ts";
 import { POWER_LEVELS_KEY, eventStateMapKey, parseStateMapKey, type ReadonlyStateMap, type StateMap } from "./state-map.ts";
 
 /** Resolves room states with the room version 1 algorithm. */

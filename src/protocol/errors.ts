@@ -1,7 +1,11 @@
 // Matrix standard errors: `{"errcode": ..., "error": ...}` with the spec's HTTP status per code.
 // Spec: content/client-server-api/_index.md "Standard error response".
 
-const DEFAULT_STATUS: Record<string, number> = {
+/**
+ * Every errcode hs sends, with its HTTP status when the thrower names none (the spec's status where
+ * it gives one). A code not in this table cannot be thrown: add it here, with its status.
+ */
+export const ERRCODE_STATUS = {
   M_FORBIDDEN: 403,
   M_UNKNOWN_TOKEN: 401,
   M_MISSING_TOKEN: 401,
@@ -49,19 +53,44 @@ const DEFAULT_STATUS: Record<string, number> = {
   M_SERVER_NOT_FOUND: 404,
   M_DUPLICATE_ANNOTATION: 400,
   M_INVITE_BLOCKED: 403,
-};
+  M_BAD_ALIAS: 400,
+  M_UNKNOWN_DEVICE: 400,
+  M_KEY_TOO_LARGE: 400,
+  M_PROFILE_TOO_LARGE: 400,
+  M_WRONG_ROOM_KEYS_VERSION: 403,
+  // Application service ping (MSC2659 / v1.7 "Pinging"): the appservice's answer or its absence.
+  M_URL_NOT_SET: 400,
+  M_BAD_STATUS: 502,
+  M_CONNECTION_FAILED: 502,
+  M_CONNECTION_TIMEOUT: 504,
+} as const satisfies Record<string, number>;
+
+/** A Matrix error code hs may send (see ERRCODE_STATUS). */
+export type ErrCode = keyof typeof ERRCODE_STATUS;
+
+const DEFAULT_STATUS: Readonly<Record<string, number>> = ERRCODE_STATUS;
 
 export class MatrixError extends Error {
-  readonly errcode: string;
+  readonly errcode: ErrCode;
   readonly status: number;
   readonly extra: Record<string, unknown>;
 
-  constructor(errcode: string, message: string, extra: Record<string, unknown> = {}, status?: number) {
+  constructor(errcode: ErrCode, message: string, extra: Record<string, unknown> = {}, status?: number) {
     super(message);
     this.name = "MatrixError";
     this.errcode = errcode;
     this.status = status ?? DEFAULT_STATUS[errcode] ?? 400;
     this.extra = extra;
+  }
+
+  /**
+   * An error another server (or service) answered with, passed on as it came: its errcode may be
+   * one hs never sends itself.
+   */
+  static relayed(errcode: string, message: string, extra: Record<string, unknown> = {}, status?: number): MatrixError {
+    const e = new MatrixError("M_UNKNOWN", message, extra, status ?? DEFAULT_STATUS[errcode] ?? 400);
+    (e as { errcode: string }).errcode = errcode; // relayed verbatim: may be outside ErrCode
+    return e;
   }
 
   toJSON(): Record<string, unknown> {

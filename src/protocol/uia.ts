@@ -1,6 +1,6 @@
 // User-interactive authentication wire types (spec: client-server-api "User-Interactive
 // Authentication API"; data/api/client-server/definitions/auth_response.yaml).
-import { MatrixError } from "./errors.ts";
+import { MatrixError, type ErrCode } from "./errors.ts";
 
 export const LOGIN_TYPE_PASSWORD = "m.login.password";
 export const LOGIN_TYPE_TOKEN = "m.login.token";
@@ -27,7 +27,7 @@ export interface AuthResponse {
 export class UiaChallenge extends MatrixError {
   constructor(
     readonly body: AuthResponse,
-    readonly failure?: { errcode: string; error: string },
+    readonly failure?: { errcode: ErrCode; error: string },
   ) {
     super(failure?.errcode ?? "M_UNAUTHORIZED", failure?.error ?? "Additional authentication is required", {}, 401);
   }

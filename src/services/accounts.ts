@@ -14,7 +14,7 @@ import type { Config } from "../config/schema.ts";
 import { MatrixError, badJson, missingParam, notFound } from "../protocol/errors.ts";
 import { isValidDeviceId, parseUserId } from "../protocol/ids.ts";
 import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_TOKEN } from "../protocol/uia.ts";
-import { AccountsStore, type Device, type User } from "../storage/accounts.ts";
+import { AccountsRepo, type Device, type User } from "../storage/accounts.ts";
 import type { Db, Queryable } from "../storage/db.ts";
 import { randomString } from "../util/random.ts";
 import { userLocked, type AuthService, type IssuedTokens, type Requester } from "./auth.ts";
@@ -23,6 +23,7 @@ import type { ProfileService } from "./profiles.ts";
 import type { RateLimits } from "./ratelimit.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";
 import { checkPasswordPolicy } from "./password-policy.ts";
+import type { StageChecker } from "./uia.ts";
 
 export type { Device, User };
 
@@ -88,7 +89,7 @@ export class AccountsService {
     checkPasswordPolicy(password, this.config.password_policy);
   }
 
-  readonly store: AccountsStore;
+  readonly store: AccountsRepo;
   readonly loginTypes = new Map<string, LoginType>();
   readonly onDevicesDeleted: DevicesDeletedHook[] = [];
   readonly onDeviceRenamed: Array<(userId: string, deviceId: string) => Promise<void>> = [];
@@ -101,10 +102,33 @@ export class AccountsService {
   readonly onDeactivated: DeactivatedHook[] = [];
   readonly onUserCreated: UserCreatedHook[] = [];
 
+  /** The UIA stage m.login.password: the password of the user making the request. */
+  readonly passwordStage: StageChecker = async (authDict, { spec }) => {
+    if (spec.userId === undefined) return { ok: false, errcode: "M_FORBIDDEN", error: "Password authentication needs a logged-in user" };
+    let named: string;
+    try {
+      // Clients may leave the identifier out: it can only be the requester.
+      named = authDict.identifier === undefined && authDict.user === undefined ? spec.userId : this.identifierUser(authDict);
+    } catch (e) {
+      if (e instanceof MatrixError) return { ok: false, errcode: e.errcode, error: e.message };
+      throw e;
+    }
+    if (typeof authDict.password !== "string") return { ok: false, errcode: "M_MISSING_PARAM", error: "Missing 'password'" };
+    const user = await this.resolveLocalUser(named);
+    // Naming someone else is no failed attempt but a refused request (403, as Synapse): a stolen
+    // access token plus the thief's own password must not pass.
+    if (named.toLowerCase() !== spec.userId.toLowerCase() && user?.userId !== spec.userId) {
+      throw new MatrixError("M_FORBIDDEN", "The user in the authentication does not match the user making the request");
+    }
+    if (!user || user.userId !== spec.userId) return { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };
+    const ok = await this.checkPassword(user.userId, authDict.password, spec.ip ?? "unknown");
+    return ok ? { ok: true } : { ok: false, errcode: "M_FORBIDDEN", error: "Invalid password" };
+  };
+
   constructor(
     private readonly db: Db,
     private readonly config: Config,
-    store: AccountsStore,
+    store: AccountsRepo,
     private readonly auth: AuthService,
     private readonly profiles: ProfileService,
     private readonly limits: RateLimits,

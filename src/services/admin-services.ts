@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminServer } from "./admin/server.ts";
+import { AdminRepo } from "../storage/admin.ts";
 import { ErasedUsers } from "./admin/erased-users.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";
@@ -48,7 +49,7 @@ export interface AdminDeps {
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
   // GDPR erasure: erased users' events are redacted for those who were not in the room then.
-  const erasedUsers = new ErasedUsers(d.db);
+  const erasedUsers = new ErasedUsers(new AdminRepo(d.db));
   d.events.erasedSenders = (senders) => erasedUsers.among(senders);
   const adminUsers = new AdminUsers({
     db: d.db,

@@ -6,9 +6,9 @@
 // cached in memory for a few minutes; every path that revokes a token drops it from the cache.
 import type { Config } from "../config/schema.ts";
 import { MatrixError } from "../protocol/errors.ts";
-import type { AccountsStore } from "../storage/accounts.ts";
+import type { AccountsRepo } from "../storage/accounts.ts";
 import type { Db, Queryable } from "../storage/db.ts";
-import { TokensStore } from "../storage/tokens.ts";
+import { TokensRepo } from "../storage/tokens.ts";
 import { log } from "../util/log.ts";
 import { Lru } from "../util/lru.ts";
 import { randomString } from "../util/random.ts";
@@ -86,7 +86,7 @@ export function refuseIfSuspended(r: Requester, action = "perform this action"):
 }
 
 export class AuthService {
-  readonly tokens: TokensStore;
+  readonly tokens: TokensRepo;
   /** Tried, in order, before user access tokens (application services register here). */
   readonly tokenResolvers: TokenResolver[] = [];
   private readonly cache = new Lru<string, CacheEntry>(CACHE_MAX, "access_tokens");
@@ -95,10 +95,10 @@ export class AuthService {
   constructor(
     private readonly db: Db,
     private readonly config: Config,
-    private readonly users: AccountsStore,
+    private readonly users: AccountsRepo,
     private readonly now: () => number = Date.now,
   ) {
-    this.tokens = new TokensStore(db);
+    this.tokens = new TokensRepo(db);
   }
 
   /** Access token lifetime for clients that support refresh tokens; undefined = no expiry, no refresh. */

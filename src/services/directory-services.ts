@@ -4,8 +4,6 @@
 // receipts and presence over federation (m.receipt and m.presence EDUs both ways).
 // src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
-import type { JsonObject } from "../protocol/events.ts";
-import { findServerNameOf, isValidRoomId } from "../protocol/ids.ts";
 import type { Db } from "../storage/db.ts";
 import { DirectoryRepo } from "../storage/directory.ts";
 import { PresenceRepo } from "../storage/presence.ts";
@@ -17,9 +15,8 @@ import { RoomSummaries } from "./directory/summaries.ts";
 import { UserDirectory } from "./directory/user-directory.ts";
 import type { FederationServices } from "./federation/transport.ts";
 import type { RoomFederation } from "./federation/room-federation.ts";
-import { FederationServe } from "./federation/serve.ts";
 import type { Notifier } from "./notifier.ts";
-import { Presence, type PresenceUpdate } from "./presence.ts";
+import { Presence, type FederationPort } from "./presence.ts";
 import type { ProfileService } from "./profiles.ts";
 import type { Receipts } from "./receipts.ts";
 import type { RoomEvents } from "./rooms/events.ts";
@@ -27,7 +24,6 @@ import type { Rooms } from "./rooms/rooms.ts";
 import { Search } from "./search.ts";
 import type { StreamAllocator } from "./streams.ts";
 import type { Sync } from "./sync.ts";
-import { isJsonObject as isObject } from "../protocol/events.ts";
 
 export interface DirectoryServices {
   /** Room aliases, directory visibility, /publicRooms (local and remote). */
@@ -79,7 +75,7 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
     serversInRoom,
     publicationAllowed: config.room_directory.publication_allowed,
   });
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "roomDirectory.invalidate", (ev) => {
     if (ev.state_key !== undefined && ev.room_id) roomDirectory.invalidate(ev.room_id);
   });
   rooms.createChecks.push(async (creator, req) => {
@@ -87,8 +83,8 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   });
 
   const userDirectory = new UserDirectory({ repo: directoryRepo, events, serverName, searchAllUsers: config.user_directory.search_all_users });
-  events.hooks.inTransaction.push((q, ev) => userDirectory.onEvent(q, ev));
-  events.hooks.stateImported.push(userDirectory.onStateImported);
+  events.effects.set("inTransaction", "userDirectory.index", (q, ev) => userDirectory.onEvent(q, ev));
+  events.effects.set("stateImported", "userDirectory.importState", userDirectory.onStateImported);
   d.profiles.onProfileChange.push(async (userId, field) => {
     if (field !== "displayname" && field !== "avatar_url") return;
     await userDirectory.profileChanged(db, userId, await d.profiles.store.getProfile(userId));
@@ -97,9 +93,9 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   const spaces = new Spaces({ serverName, repo: roomsRepo, events, rooms, summaries: roomSummaries, fed });
 
   const search = new Search({ repo: new SearchRepo(db), roomsRepo, events, rooms });
-  events.hooks.inTransaction.push(search.onEvent);
+  events.effects.set("inTransaction", "search.index", search.onEvent);
   // History fetched from other servers is searchable too.
-  events.hooks.backfilled.push(search.onEvent);
+  events.effects.set("backfilled", "search.index", search.onEvent);
 
   // ---- presence
   const presence = new Presence({
@@ -116,20 +112,25 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   await presence.start();
   d.shutdownHooks.push(() => presence.stop());
   // Sending an event or a receipt is activity (membership changes are not: the server makes some).
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "presence.activeOnSend", (ev) => {
     if (ev.type !== "m.room.member" && events.isLocalUser(ev.sender)) void presence.userActive(ev.sender).catch(() => undefined);
   });
   d.receipts.hooks.push((r) => void presence.userActive(r.userId).catch(() => undefined));
 
-  if (d.federation.enabled) wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, db });
+  if (!d.federation.enabled) {
+    events.effects.set("afterPersist", "presence.federateOnJoin", null);
+    roomFederation.serve.edus.set("m.presence", null);
+    roomFederation.serve.edus.set("m.receipt", null);
+  }
+  else wireFederation({ serverName, events, roomFederation, presence, receipts: d.receipts, federation: d.federation, roomsRepo: d.roomsRepo });
 
   return { roomDirectory, roomSummaries, userDirectory, spaces, presence, search };
 }
 
-/** m.presence and m.receipt EDUs, both ways. */
+/** m.presence and m.receipt EDUs, both ways: the rules are Presence's and Receipts'; this wires them to federation. */
 function wireFederation(d: {
   serverName: string;
-  db: Db;
+  roomsRepo: RoomsRepo;
   events: RoomEvents;
   roomFederation: RoomFederation;
   presence: Presence;
@@ -137,74 +138,22 @@ function wireFederation(d: {
   federation: FederationServices;
 }): void {
   const { serverName, roomFederation, presence } = d;
-  const { sender } = roomFederation;
-  const others = async (roomIds: Iterable<string>): Promise<string[]> => {
-    const out = new Set<string>();
-    for (const r of roomIds) for (const s of await roomFederation.serversInRoom(r)) if (s !== serverName) out.add(s);
-    return [...out];
+  const port: FederationPort = {
+    otherServers: async (roomIds) => {
+      const out = new Set<string>();
+      for (const r of roomIds) for (const s of await roomFederation.serversInRoom(r)) if (s !== serverName) out.add(s);
+      return [...out];
+    },
+    sendEdu: (type, content, dests) => roomFederation.sender.sendEdu(type, content, dests),
+    joinedRoomIds: (userId) => d.roomsRepo.joinedRoomIds(userId),
   };
-  const sendPresence = (updates: PresenceUpdate[], dests: string[]) =>
-    dests.length && updates.length ? sender.sendEdu("m.presence", { push: updates }, dests) : Promise.resolve();
-
-  // Local presence changes go to the servers sharing a room with the user.
-  presence.hooks.push((u) => {
-    void (async () => {
-      const roomIds = await d.db.all<{ room_id: string }>("SELECT room_id FROM local_memberships WHERE user_id = ? AND membership = 'join'", [u.user_id]);
-      await sendPresence([u], await others(roomIds.map((r) => r.room_id)));
-    })().catch(() => undefined);
-  });
-  // A server whose user joins a room learns the presence of our users there; a local user joining
-  // a room tells the other servers in it.
-  d.events.hooks.afterPersist.push((ev) => {
-    if (ev.type !== "m.room.member" || ev.content["membership"] !== "join" || typeof ev.state_key !== "string" || !ev.room_id) return;
-    const roomId = ev.room_id;
-    const userServer = findServerNameOf(ev.state_key);
-    void (async () => {
-      if (userServer === serverName) {
-        // Remote presence that arrived before this join (for users of the room) applies now.
-        await presence.applyPending();
-        const u = await presence.localUpdate(ev.state_key!);
-        if (u) await sendPresence([u], await others([roomId]));
-      } else if (userServer) {
-        await sendPresence(await presence.localUpdatesForRoom(roomId), [userServer]);
-      }
-    })().catch(() => undefined);
-  });
-  roomFederation.serve.edus["m.presence"] = async (origin, content) => {
-    const push = Array.isArray(content.push) ? content.push : [];
-    for (const item of push.slice(0, 1000)) if (isObject(item)) await presence.applyRemote(origin, item);
-  };
-
-  // Read receipts: public (m.read) local receipts out, other servers' receipts for their users in.
-  d.receipts.hooks.push((r) => {
-    if (r.type !== "m.read") return;
-    void (async () => {
-      const dests = await others([r.roomId]);
-      if (dests.length === 0) return;
-      const data: JsonObject = { ts: r.ts };
-      if (r.threadId !== undefined) data.thread_id = r.threadId;
-      await sender.sendEdu("m.receipt", { [r.roomId]: { "m.read": { [r.userId]: { event_ids: [r.eventId], data } } } }, dests);
-    })().catch(() => undefined);
-  });
-  roomFederation.serve.edus["m.receipt"] = async (origin, content) => {
-    for (const [roomId, byType] of Object.entries(content)) {
-      if (!isValidRoomId(roomId) || !isObject(byType) || !isObject(byType["m.read"])) continue;
+  d.events.effects.set("afterPersist", "presence.federateOnJoin", presence.federate(port));
+  roomFederation.serve.edus.set("m.presence", (origin, content) => presence.receiveEdu(origin, content));
+  d.receipts.federate(port);
+  roomFederation.serve.edus.set("m.receipt", (origin, content) =>
+    d.receipts.receiveEdu(origin, content, {
       // Receipts of servers denied by the room's ACL, or not in the room, are ignored.
-      if (!(await d.federation.acls.isAllowed(roomId, origin))) continue;
-      if (!(await roomFederation.membership.serverInRoom(origin, roomId))) continue;
-      for (const [userId, r] of Object.entries(byType["m.read"])) {
-        if (!FederationServe.fromOrigin(userId, origin) || !isObject(r) || !Array.isArray(r.event_ids)) continue;
-        const eventId = r.event_ids[0];
-        if (typeof eventId !== "string") continue;
-        const data = isObject(r.data) ? r.data : {};
-        await d.receipts.storeRemoteReceipt({
-          roomId,
-          userId,
-          eventId,
-          ts: typeof data.ts === "number" ? data.ts : Date.now(),
-          threadId: typeof data.thread_id === "string" ? data.thread_id : undefined,
-        });
-      }
-    }
-  };
+      roomAccepts: async (roomId, server) => (await d.federation.acls.isAllowed(roomId, server)) && (await roomFederation.membership.serverInRoom(server, roomId)),
+    }),
+  );
 }

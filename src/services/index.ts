@@ -7,8 +7,8 @@ import type { JsonObject } from "../protocol/events.ts";
 import type { ServerSigningKey } from "./signing-key-file.ts";
 import { createAccountServices, type AccountServices } from "./account-services.ts";
 import { RoomsRepo } from "../storage/rooms-repo.ts";
-import { ProfilesStore } from "../storage/profiles.ts";
-import { AccountsStore } from "../storage/accounts.ts";
+import { ProfilesRepo } from "../storage/profiles.ts";
+import { AccountsRepo } from "../storage/accounts.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { RoomEvents } from "./rooms/events.ts";
@@ -21,6 +21,8 @@ import { createDirectoryServices, type DirectoryServices } from "./directory-ser
 import { createMediaServices, type MediaServices } from "./media/index.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/index.ts";
 import { E2eeRepo } from "../storage/e2ee-repo.ts";
+import { DirectoryRepo } from "../storage/directory.ts";
+import { FederationOutboxRepo } from "../storage/federation-outbox.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
 import { GuestAccess } from "./rooms/guest-access.ts";
 import { SyncRepo } from "../storage/sync-repo.ts";
@@ -89,12 +91,12 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
   const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
-  metrics.attach({ db, notifier, events, serverName });
-  const profiles = new ProfilesStore(db);
-  const accountsStore = new AccountsStore(db);
+  metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });
+  const profiles = new ProfilesRepo(db);
+  const accountsStore = new AccountsRepo(db);
   let appservicesRef: Appservices | undefined;
   const rooms = new Rooms({
-    db,
+    directory: new DirectoryRepo(db),
     repo: roomsRepo,
     events,
     serverName,
@@ -122,7 +124,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     leave: (userId, roomId) => rooms.leave(userId, roomId),
   });
   rooms.joinChecks.push(guestAccess.checkJoin);
-  events.hooks.afterPersist.push(guestAccess.onEvent);
+  events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
   const accountServices = createAccountServices(config, db);
   // Profile changes propagate into the user's member events; deactivation leaves every room.
@@ -156,7 +158,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const remoteProfiles = new RemoteProfiles(federation.client);
   accountServices.profiles.remoteLookup = remoteProfiles.lookup;
   // A remote user's new member event may carry a new name: ask again on the next read.
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "remoteProfiles.invalidate", (ev) => {
     if (ev.type === "m.room.member" && typeof ev.state_key === "string" && !ev.state_key.endsWith(`:${serverName}`)) remoteProfiles.invalidate(ev.state_key);
   });
   accountServices.profiles.assertWired();
@@ -254,7 +256,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     config: config.push,
   });
   await pushers.start();
-  events.hooks.afterPersist.push((ev, stream) => pushers.eventPersisted(ev.event_id, stream));
+  events.effects.set("afterPersist", "pushers.deliver", (ev, stream) => pushers.eventPersisted(ev.event_id, stream));
   syncServices.receipts.hooks.push((r) => {
     if (pushers.hasPushers(r.userId)) void pushers.updateBadge(r.userId).catch(() => undefined);
   });
@@ -279,6 +281,10 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  // Every declared effect of persisting an event (services/event-effects.ts) has been set.
+  events.effects.assertComplete(events);
+  // Every declared EDU type (services/edus.ts) has its handler.
+  roomFederation.serve.edus.assertComplete();
   return {
     config,
     db,

@@ -3,6 +3,7 @@
 // persisted, /sync long-polls waiting, the federation queue and failures per destination, database
 // query times, process memory and CPU, and cache hit rates and sizes.
 import type { Db } from "../storage/db.ts";
+import type { FederationOutboxRepo } from "../storage/federation-outbox.ts";
 import { instrumentDb } from "../storage/instrumented.ts";
 import { cacheFactor, cacheStats } from "../util/lru.ts";
 import { MetricsRegistry, type Counter, type Histogram } from "../util/metrics.ts";
@@ -67,28 +68,19 @@ export class HsMetrics {
   }
 
   /** Collectors that read the running server: sync waiters, federation queues, events persisted. */
-  attach(d: { db: Db; notifier: Notifier; events: RoomEvents; serverName: string }): void {
+  attach(d: { outbox: FederationOutboxRepo; notifier: Notifier; events: RoomEvents; serverName: string }): void {
     const r = this.registry;
     r.gauge("hs_sync_waiters", "/sync requests waiting for something new (long-polls).", [], () => [[{}, d.notifier.waiting]]);
     r.gauge("hs_federation_queue_depth", "PDUs and EDUs queued for each destination server.", ["destination"], async () =>
-      (await d.db.all<{ destination: string; n: number }>("SELECT destination, COUNT(*) AS n FROM federation_outbox GROUP BY destination")).map((x) => [
-        { destination: x.destination },
-        Number(x.n),
-      ]),
+      (await d.outbox.depths()).map((x) => [{ destination: x.destination }, x.n]),
     );
     r.gauge("hs_federation_destination_failures", "Consecutive failed deliveries to each destination server (0 once one succeeds).", ["destination"], async () =>
-      (await d.db.all<{ destination: string; failures: number }>("SELECT destination, failures FROM federation_destinations")).map((x) => [
-        { destination: x.destination },
-        Number(x.failures),
-      ]),
+      (await d.outbox.failures()).map((x) => [{ destination: x.destination }, x.failures]),
     );
     r.gauge("hs_federation_destination_retry_after_seconds", "When each failing destination is tried again (seconds since the epoch).", ["destination"], async () =>
-      (await d.db.all<{ destination: string; retry_after_ts: number }>("SELECT destination, retry_after_ts FROM federation_destinations WHERE failures > 0")).map((x) => [
-        { destination: x.destination },
-        Number(x.retry_after_ts) / 1000,
-      ]),
+      (await d.outbox.retryTimes()).map((x) => [{ destination: x.destination }, x.retry_after_ts / 1000]),
     );
     const suffix = `:${d.serverName}`;
-    d.events.hooks.afterPersist.push((ev) => this.eventsPersisted.inc({ origin: ev.sender.endsWith(suffix) ? "local" : "remote" }));
+    d.events.effects.set("afterPersist", "metrics.count", (ev) => this.eventsPersisted.inc({ origin: ev.sender.endsWith(suffix) ? "local" : "remote" }));
   }
 }

@@ -15,8 +15,10 @@
 // in through EDUs from their server (only for users sharing a room with ours) and falls back to
 // offline when their server has said nothing for 30 minutes (servers repeat it every 25 minutes).
 // [presence] enabled = false: the endpoints still answer (everyone offline), nothing is tracked.
+import { isJsonObject } from "../protocol/events.ts";
 import { MatrixError } from "../protocol/errors.ts";
-import { isValidUserId } from "../protocol/ids.ts";
+import { findServerNameOf, isValidUserId } from "../protocol/ids.ts";
+import type { RoomEvent } from "../protocol/events.ts";
 import type { PresenceRepo, PresenceRow } from "../storage/presence.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { Notifier } from "./notifier.ts";
@@ -54,6 +56,15 @@ export interface PresenceUpdate {
 }
 
 export type PresenceHook = (update: PresenceUpdate) => void;
+
+/** What presence and receipts need of federation to send their EDUs. */
+export interface FederationPort {
+  /** The servers (not this one) in any of the rooms. */
+  otherServers(roomIds: Iterable<string>): Promise<string[]>;
+  sendEdu(eduType: string, content: unknown, destinations: Iterable<string>): Promise<void>;
+  /** The rooms a local user is joined to. */
+  joinedRoomIds(userId: string): Promise<string[]>;
+}
 
 interface LocalState {
   row: PresenceRow;
@@ -422,6 +433,43 @@ export class Presence {
    */
   /** Remote presence for users not (yet) sharing a room with ours, by user ID (see applyRemote). */
   private readonly pending = new Map<string, { origin: string; item: Record<string, unknown>; ts: number }>();
+
+  /**
+   * Presence over federation, outbound: local changes go to the servers sharing a room with the
+   * user; returns the afterPersist effect "presence.federateOnJoin" — a server whose user joins a
+   * room learns the presence of our users there, and a local user joining a room tells the other
+   * servers in it.
+   */
+  federate(port: FederationPort): (ev: RoomEvent) => void {
+    const send = (updates: PresenceUpdate[], dests: string[]) =>
+      dests.length && updates.length ? port.sendEdu("m.presence", { push: updates }, dests) : Promise.resolve();
+    this.hooks.push((u) => {
+      void (async () => {
+        await send([u], await port.otherServers(await port.joinedRoomIds(u.user_id)));
+      })().catch(() => undefined);
+    });
+    return (ev) => {
+      if (ev.type !== "m.room.member" || ev.content["membership"] !== "join" || typeof ev.state_key !== "string" || !ev.room_id) return;
+      const roomId = ev.room_id;
+      const userServer = findServerNameOf(ev.state_key);
+      void (async () => {
+        if (userServer === this.d.serverName) {
+          // Remote presence that arrived before this join (for users of the room) applies now.
+          await this.applyPending();
+          const u = await this.localUpdate(ev.state_key!);
+          if (u) await send([u], await port.otherServers([roomId]));
+        } else if (userServer) {
+          await send(await this.localUpdatesForRoom(roomId), [userServer]);
+        }
+      })().catch(() => undefined);
+    };
+  }
+
+  /** An inbound m.presence EDU (services/edus.ts): at most 1000 items of `push`, each as applyRemote. */
+  async receiveEdu(origin: string, content: Record<string, unknown>): Promise<void> {
+    const push = Array.isArray(content.push) ? content.push : [];
+    for (const item of push.slice(0, 1000)) if (isJsonObject(item)) await this.applyRemote(origin, item);
+  }
 
   /** Applies the remote presence kept while its users shared no room with ours (a local user joined). */
   async applyPending(): Promise<void> {

@@ -7,9 +7,9 @@
 import { clientEventJsonIssue } from "../core/client-event-json.ts";
 import { MatrixError, forbidden, notFound } from "../protocol/errors.ts";
 import { parseUserId } from "../protocol/ids.ts";
-import type { AccountsStore } from "../storage/accounts.ts";
+import type { AccountsRepo } from "../storage/accounts.ts";
 import type { Db, Queryable } from "../storage/db.ts";
-import { ProfilesStore } from "../storage/profiles.ts";
+import { ProfilesRepo } from "../storage/profiles.ts";
 import type { Requester } from "./auth.ts";
 
 export const MAX_PROFILE_BYTES = 64 * 1024;
@@ -34,7 +34,7 @@ export function checkProfileKey(key: string): void {
 }
 
 export class ProfileService {
-  readonly store: ProfilesStore;
+  readonly store: ProfilesRepo;
   /** Run after a field was set (value) or removed (undefined). */
   readonly onProfileChange: ProfileChangeHook[] = [];
   /** Set by federation to look up remote users' profiles. */
@@ -42,10 +42,10 @@ export class ProfileService {
 
   constructor(
     private readonly db: Db,
-    private readonly users: AccountsStore,
+    private readonly users: AccountsRepo,
     private readonly serverName: string,
   ) {
-    this.store = new ProfilesStore(db);
+    this.store = new ProfilesRepo(db);
   }
 
   private isLocal(userId: string): boolean {

@@ -2,7 +2,7 @@
 // "Receiving notifications", "Marking notifications as read", "Server behaviour"; modules/receipts.md
 // "Threaded read receipts").
 //
-// When an event is persisted, `hook` (registered on RoomEvents.hooks.inTransaction) evaluates the
+// When an event is persisted, `hook` (registered on RoomEvents effect inTransaction (services/event-effects.ts)) evaluates the
 // push rules of every local joined member except the sender — and of a local invitee — and writes
 // the notifying results to event_push_actions in the same transaction, so the counts change in the
 // same /sync as the event. A user's own event marks earlier notifications in its thread as read.
@@ -101,7 +101,7 @@ export class PushActions {
     return hit;
   }
 
-  /** RoomEvents.hooks.inTransaction: push actions for the event's local recipients. */
+  /** RoomEvents effect inTransaction (services/event-effects.ts): push actions for the event's local recipients. */
   readonly hook = async (q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion): Promise<void> => {
     const roomId = ev.room_id;
     if (!roomId) return; // a v12 create event: nobody else is in the room yet

@@ -211,7 +211,7 @@ export class Pushers {
     return this.workers.size > 0;
   }
 
-  /** RoomEvents.hooks.afterPersist: the event's notified users with pushers deliver it. */
+  /** RoomEvents effect afterPersist (services/event-effects.ts): the event's notified users with pushers deliver it. */
   eventPersisted(eventId: string, stream: number): void {
     if (!this.anyPushers) return;
     void this.d.repo

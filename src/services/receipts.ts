@@ -6,7 +6,9 @@
 // Receipts only move forward: one that points before the current receipt of the same type and
 // thread is ignored. Stored receipts are announced to `hooks` (federation sends m.read EDUs).
 import { MatrixError } from "../protocol/errors.ts";
-import { isValidEventId } from "../protocol/ids.ts";
+import { findServerNameOf, isValidEventId, isValidRoomId } from "../protocol/ids.ts";
+import { isJsonObject, type JsonObject } from "../protocol/events.ts";
+import type { FederationPort } from "./presence.ts";
 import type { Db } from "../storage/db.ts";
 import type { ReceiptsRepo } from "../storage/receipts.ts";
 import type { RoomsRepo } from "../storage/rooms-repo.ts";
@@ -166,11 +168,7 @@ export class Receipts {
   async storeRemoteReceipt(r: { roomId: string; userId: string; eventId: string; threadId?: string; ts: number }): Promise<boolean> {
     if (!isValidEventId(r.eventId)) return false;
     if (r.threadId !== undefined && r.threadId !== "main" && !isValidEventId(r.threadId)) return false;
-    const member = await this.d.db.get<{ membership: string | null }>(
-      "SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
-      [r.roomId, r.userId],
-    );
-    if (member?.membership !== "join") return false;
+    if ((await this.d.roomsRepo.currentMembership(r.roomId, r.userId)) !== "join") return false;
     const row = await this.d.roomsRepo.findEvent(r.eventId);
     if (!row || row.room_id !== r.roomId || row.outlier || row.rejected_reason !== null) return false;
     const ts = Number.isSafeInteger(r.ts) && r.ts > 0 ? r.ts : (this.d.now ?? Date.now)();
@@ -190,4 +188,43 @@ export class Receipts {
     if (thread === threadId || (threadId !== "main" && row.event_id === threadId)) return;
     throw new MatrixError("M_INVALID_PARAM", `The event is not in thread ${threadId}`);
   }
+
+  /** Read receipts over federation, outbound: public (m.read) local receipts go to the room's other servers. */
+  federate(port: Pick<FederationPort, "otherServers" | "sendEdu">): void {
+    this.hooks.push((r) => {
+      if (r.type !== "m.read") return;
+      void (async () => {
+        const dests = await port.otherServers([r.roomId]);
+        if (dests.length === 0) return;
+        const data: JsonObject = { ts: r.ts };
+        if (r.threadId !== undefined) data.thread_id = r.threadId;
+        await port.sendEdu("m.receipt", { [r.roomId]: { "m.read": { [r.userId]: { event_ids: [r.eventId], data } } } }, dests);
+      })().catch(() => undefined);
+    });
+  }
+
+  /**
+   * An inbound m.receipt EDU (services/edus.ts): the m.read receipts of `origin`'s own users, in
+   * rooms where `roomAccepts` (the room's server ACL allows `origin` and it has a member there).
+   */
+  async receiveEdu(origin: string, content: Record<string, unknown>, checks: { roomAccepts: (roomId: string, origin: string) => Promise<boolean> }): Promise<void> {
+    for (const [roomId, byType] of Object.entries(content)) {
+      if (!isValidRoomId(roomId) || !isJsonObject(byType) || !isJsonObject(byType["m.read"])) continue;
+      if (!(await checks.roomAccepts(roomId, origin))) continue;
+      for (const [userId, r] of Object.entries(byType["m.read"])) {
+        if (findServerNameOf(userId) !== origin || !isJsonObject(r) || !Array.isArray(r.event_ids)) continue;
+        const eventId = r.event_ids[0];
+        if (typeof eventId !== "string") continue;
+        const data = isJsonObject(r.data) ? r.data : {};
+        await this.storeRemoteReceipt({
+          roomId,
+          userId,
+          eventId,
+          ts: typeof data.ts === "number" ? data.ts : Date.now(),
+          threadId: typeof data.thread_id === "string" ? data.thread_id : undefined,
+        });
+      }
+    }
+  }
+
 }

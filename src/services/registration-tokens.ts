@@ -5,9 +5,10 @@
 // UIA stage.
 import { invalidParam, notFound } from "../protocol/errors.ts";
 import type { Queryable } from "../storage/db.ts";
-import { RegistrationTokensStore, type RegistrationToken } from "../storage/registration-tokens.ts";
+import { RegistrationTokensRepo, type RegistrationToken } from "../storage/registration-tokens.ts";
 import type { Db } from "../storage/db.ts";
 import { randomString } from "../util/random.ts";
+import type { StageChecker } from "./uia.ts";
 
 export type { RegistrationToken };
 
@@ -25,10 +26,22 @@ export interface NewTokenRequest {
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
 
 export class RegistrationTokens {
-  readonly store: RegistrationTokensStore;
+  readonly store: RegistrationTokensRepo;
+
+  /** The UIA stage m.login.registration_token: reserves one use of the token for this registration session. */
+  readonly uiaStage: StageChecker = async (authDict) => {
+    if (typeof authDict.token !== "string") return { ok: false, errcode: "M_MISSING_PARAM", error: "Missing 'token'" };
+    if (!(await this.reserve(authDict.token))) return { ok: false, errcode: "M_UNAUTHORIZED", error: "Invalid registration token" };
+    return { ok: true, serverData: { registration_token: authDict.token } };
+  };
+
+  /** A registration session expired: the use it reserved goes back to the token. */
+  readonly uiaSessionExpired = async (data: Record<string, unknown>): Promise<void> => {
+    if (typeof data.registration_token === "string") await this.release(data.registration_token);
+  };
 
   constructor(db: Db, private readonly now: () => number = Date.now) {
-    this.store = new RegistrationTokensStore(db);
+    this.store = new RegistrationTokensRepo(db);
   }
 
   list(valid?: boolean): Promise<RegistrationToken[]> {

@@ -80,9 +80,9 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   rooms.visibility.setInvitesBlocked(invitePermission.blocked);
 
   const relations = new Relations({ db, repo: new RelationsRepo(db), roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });
-  events.hooks.inTransaction.push(relations.hook);
-  events.hooks.backfilled.push(relations.hook);
-  events.hooks.beforeLocal.push(relations.checkLocal);
+  events.effects.set("inTransaction", "relations.index", relations.hook);
+  events.effects.set("backfilled", "relations.index", relations.hook);
+  events.effects.set("beforeLocal", "relations.localRules", relations.checkLocal);
   events.bundleAggregations = relations.bundle;
   // Events stored before relations were indexed: once, in the background.
   const indexing = relations.indexExisting().catch((e) => log.error("indexing relations failed", { error: e instanceof Error ? e.message : String(e) }));
@@ -98,7 +98,7 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
     accountData: d.accountData,
     serverName: d.config.server_name,
   });
-  events.hooks.afterPersist.push(roomUpgrades.carryOverOnJoin);
+  events.effects.set("afterPersist", "roomUpgrades.carryOverOnJoin", roomUpgrades.carryOverOnJoin);
 
   const reports = new Reports({
     repo: new ReportsRepo(db),
@@ -117,7 +117,7 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
     accountData: d.accountData,
     userExists: d.userExists,
   });
-  events.hooks.beforeLocal.push(serverNotices.guardLeave);
+  events.effects.set("beforeLocal", "serverNotices.guardLeave", serverNotices.guardLeave);
 
   const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: new ReceiptsRepo(db), events, visibility: rooms.visibility });
   const mutualRooms = new MutualRooms(extrasRepo);

@@ -115,7 +115,7 @@ export class Search {
     if (ev.type === "m.room.redaction") {
       const target = rv.redactsInContent ? ev.content["redacts"] : ev.redacts;
       if (typeof target !== "string") return;
-      const row = await q.get<{ redacted_by: string | null; stream_ordering: number }>("SELECT redacted_by, stream_ordering FROM events WHERE event_id = ?", [target]);
+      const row = await this.d.roomsRepo.redactionOf(target, q);
       if (row && row.redacted_by === ev.event_id) await this.d.repo.remove(q, target, Number(row.stream_ordering));
       return;
     }

@@ -110,7 +110,7 @@ export class ServerNotices {
   }
 
   /**
-   * RoomEvents.hooks.beforeLocal: an invite to a server notices room cannot be rejected
+   * RoomEvents effect beforeLocal (services/event-effects.ts): an invite to a server notices room cannot be rejected
    * (server_notices.md "Client behaviour").
    */
   readonly guardLeave = async (ev: RoomEvent, _rv: RoomVersion, authState: ReadonlyMap<string, RoomEvent>): Promise<void> => {

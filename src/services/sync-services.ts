@@ -52,13 +52,13 @@ export function createSyncServices(d: SyncServicesDeps): SyncServices {
   const receiptsRepo = new ReceiptsRepo(db);
   const accountData = new AccountData({ db, repo: accountDataRepo, streams, notifier });
   const push = new PushActions({ repo: new PushActionsRepo(db), receipts: receiptsRepo, events, accountData, relations: new RelationsRepo(db), serverName: d.serverName });
-  events.hooks.inTransaction.push(push.hook);
+  events.effects.set("inTransaction", "push.actions", push.hook);
   const typing = new Typing({
     notifier,
     isJoined: async (userId, roomId) => (await roomsRepo.localMembership(userId, roomId))?.membership === "join",
   });
   // Whoever leaves a room stops typing in it.
-  events.hooks.afterPersist.push((ev) => {
+  events.effects.set("afterPersist", "typing.stopOnLeave", (ev) => {
     if (ev.type === "m.room.member" && typeof ev.state_key === "string" && ev.content["membership"] !== "join" && ev.room_id) {
       typing.stop(ev.room_id, ev.state_key);
     }

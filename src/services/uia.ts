@@ -11,10 +11,10 @@
 //
 // Stage types are pluggable (`stages`): m.login.dummy, m.login.password and
 // m.login.registration_token are built in; other features may add theirs.
-import { MatrixError } from "../protocol/errors.ts";
+import { MatrixError, type ErrCode } from "../protocol/errors.ts";
 import { UiaChallenge, type UiaFlow } from "../protocol/uia.ts";
 import type { Db, Queryable } from "../storage/db.ts";
-import { UiaSessionsStore, type UiaSession } from "../storage/uia-sessions.ts";
+import { UiaSessionsRepo, type UiaSession } from "../storage/uia-sessions.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";
@@ -43,7 +43,7 @@ export interface UiaSpec {
 }
 
 /** Result of one stage attempt. */
-export type StageResult = { ok: true; serverData?: Record<string, unknown> } | { ok: false; errcode: string; error: string };
+export type StageResult = { ok: true; serverData?: Record<string, unknown> } | { ok: false; errcode: ErrCode; error: string };
 
 export interface StageContext {
   spec: UiaSpec;
@@ -73,7 +73,7 @@ const FINISHED = "finished";
 const SECRET_PREFIX = "secret.";
 
 export class UiaService {
-  readonly store: UiaSessionsStore;
+  readonly store: UiaSessionsRepo;
   /** Stage checkers by auth type. */
   readonly stages = new Map<string, StageChecker>();
   /** Run for each session that expires before it was finished. */
@@ -84,7 +84,7 @@ export class UiaService {
     private readonly db: Db,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new UiaSessionsStore(db);
+    this.store = new UiaSessionsRepo(db);
     this.stages.set("m.login.dummy", async () => ({ ok: true }));
   }
 
@@ -140,7 +140,7 @@ export class UiaService {
     let dirty = Object.keys(requestDict).length > 0 && JSON.stringify(stored) !== JSON.stringify(session.clientDict);
     if (dirty) session.clientDict = stored;
 
-    const challenge = (failure?: { errcode: string; error: string }) =>
+    const challenge = (failure?: { errcode: ErrCode; error: string }) =>
       new UiaChallenge({ flows: spec.flows, params: spec.params ?? {}, session: session.sessionId, completed: [...session.completed] }, failure);
 
     const type = authDict?.type;

@@ -85,7 +85,7 @@ const toDevice = (r: DeviceRow): Device => ({
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 
-export class AccountsStore {
+export class AccountsRepo {
   constructor(private readonly db: Db) {}
 
   // ---- users

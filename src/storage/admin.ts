@@ -81,7 +81,7 @@ export interface RoomCounts {
   stateEvents: number;
 }
 
-export class AdminStore {
+export class AdminRepo {
   constructor(private readonly db: Db) {}
 
   // ---- users
@@ -136,6 +136,31 @@ export class AdminStore {
     } else {
       await this.db.run("DELETE FROM erased_users WHERE user_id = ?", [userId]);
     }
+  }
+
+  async erasedUserIds(): Promise<string[]> {
+    return (await this.db.all<{ user_id: string }>("SELECT user_id FROM erased_users")).map((r) => r.user_id);
+  }
+
+  async userExists(userId: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 AS x FROM users WHERE user_id = ?", [userId])) !== undefined;
+  }
+
+  /** Local users joined to the room, ordered by user ID. */
+  async localJoinedUsers(roomId: string): Promise<string[]> {
+    return (await this.db.all<{ user_id: string }>("SELECT user_id FROM local_memberships WHERE room_id = ? AND membership = 'join' ORDER BY user_id", [roomId])).map((r) => r.user_id);
+  }
+
+  async roomExists(roomId: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 AS x FROM rooms WHERE room_id = ?", [roomId])) !== undefined;
+  }
+
+  /** The room name and canonical alias events' JSON of every room (the offline room list). */
+  roomNameAndAliasState(): Promise<Array<{ room_id: string; type: string; json: string }>> {
+    return this.db.all<{ room_id: string; type: string; json: string }>(
+      `SELECT c.room_id, c.type, e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
+       WHERE c.state_key = '' AND c.type IN ('m.room.name', 'm.room.canonical_alias')`,
+    );
   }
 
   /** The ID of the user's dehydrated device (MSC3814), if any. */

@@ -29,7 +29,7 @@ function normalize(r: DestinationRow): DestinationRow {
   return { ...r, failures: Number(r.failures), retry_after_ts: Number(r.retry_after_ts), failure_ts: n(r.failure_ts), retry_last_ts: n(r.retry_last_ts), last_success_ts: n(r.last_success_ts) };
 }
 
-export class FederationDestinationsStore {
+export class FederationDestinationsRepo {
   constructor(private readonly db: Db) {}
 
   async list(q: { from: number; limit: number; orderBy: DestinationOrder; dir: "f" | "b"; search?: string }): Promise<{ rows: DestinationRow[]; total: number }> {

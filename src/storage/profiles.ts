@@ -1,7 +1,7 @@
 // SQL for profile fields: one row per (user, field), the value stored as JSON text.
 import type { Db, Queryable } from "./db.ts";
 
-export class ProfilesStore {
+export class ProfilesRepo {
   constructor(private readonly db: Db) {}
 
   /** All fields of a user's profile, parsed. */

@@ -29,7 +29,7 @@ const toToken = (r: Row): RegistrationToken => ({
 /** SQL condition: the token can still be used at time ? (one parameter). */
 const VALID = "(uses_allowed IS NULL OR pending + completed < uses_allowed) AND (expiry_time IS NULL OR expiry_time > ?)";
 
-export class RegistrationTokensStore {
+export class RegistrationTokensRepo {
   constructor(private readonly db: Db) {}
 
   /** All tokens, or only the valid (true) / invalid (false) ones at `now`. */

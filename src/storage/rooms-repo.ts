@@ -193,6 +193,111 @@ export class RoomsRepo {
     return (await this.db.get<{ x: number }>("SELECT 1 AS x FROM backward_extremities WHERE room_id = ? LIMIT 1", [roomId])) !== undefined;
   }
 
+  /** Where history before what this server has begins (for backfilling): at most `limit` event IDs. */
+  async backwardExtremities(roomId: string, limit = 20): Promise<string[]> {
+    const rows = await this.db.all<{ event_id: string }>("SELECT event_id FROM backward_extremities WHERE room_id = ? LIMIT ?", [roomId, limit]);
+    return rows.map((r) => r.event_id);
+  }
+
+  async deleteBackwardExtremity(q: Queryable, roomId: string, eventId: string): Promise<void> {
+    await q.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, eventId]);
+  }
+
+  async insertBackwardExtremity(q: Queryable, roomId: string, eventId: string): Promise<void> {
+    await q.run("INSERT INTO backward_extremities (room_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [roomId, eventId]);
+  }
+
+  /** The lowest stream position of any event (backfilled events go below it). */
+  async minStreamOrdering(q: Queryable = this.db): Promise<number | null> {
+    const r = await q.get<{ m: number | null }>("SELECT MIN(stream_ordering) AS m FROM events");
+    return r?.m ?? null;
+  }
+
+  /** An outlier (known from a state or auth chain) joins the timeline at `stream` with `stateGroup`. */
+  async promoteOutlier(q: Queryable, eventId: string, stream: number, stateGroup: number): Promise<void> {
+    await q.run("UPDATE events SET outlier = 0, stream_ordering = ?, state_group = ? WHERE event_id = ?", [stream, stateGroup, eventId]);
+  }
+
+  /** The earliest accepted timeline event with a state group (the oldest point whose state is known). */
+  earliestTimelineEventWithState(roomId: string) {
+    return this.db.get<{ event_id: string; type: string; state_key: string | null; state_group: number | null; replaces_state: string | null; stream_ordering: number }>(
+      "SELECT event_id, type, state_key, state_group, replaces_state, stream_ordering FROM events WHERE room_id = ? AND outlier = 0 AND rejected_reason IS NULL AND state_group IS NOT NULL ORDER BY depth ASC, stream_ordering ASC LIMIT 1",
+      [roomId],
+    );
+  }
+
+  /** An event's redaction and position (redactions of relations and search entries). */
+  redactionOf(eventId: string, q: Queryable = this.db) {
+    return q.get<{ redacted_by: string | null; stream_ordering: number }>("SELECT redacted_by, stream_ordering FROM events WHERE event_id = ?", [eventId]);
+  }
+
+  /** The auth events of `eventIds` (one step of an auth chain). */
+  async authEventIdsOf(eventIds: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const part of chunks(eventIds)) {
+      const rows = await this.db.all<{ auth_event_id: string }>(`SELECT auth_event_id FROM event_auth_edges WHERE event_id IN (${placeholders(part.length)})`, part);
+      for (const r of rows) out.push(r.auth_event_id);
+    }
+    return out;
+  }
+
+  /** Whether a user of `serverName` is joined, invited or knocking in the room (current state). */
+  async serverHasMember(roomId: string, serverName: string): Promise<boolean> {
+    const row = await this.db.get(
+      "SELECT 1 FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite', 'knock') AND state_key LIKE ? LIMIT 1",
+      [roomId, `%:${serverName}`],
+    );
+    return row !== undefined;
+  }
+
+  /** A user's membership in current state (null when none). */
+  async currentMembership(roomId: string, userId: string): Promise<string | null | undefined> {
+    const row = await this.db.get<{ membership: string | null }>("SELECT membership FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?", [roomId, userId]);
+    return row ? row.membership : undefined;
+  }
+
+  /** Whether a local user is joined to the room (this server is resident). */
+  async hasLocalJoin(roomId: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 FROM local_memberships WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId])) !== undefined;
+  }
+
+  /** How many local users are joined to the room. */
+  async localJoinedCount(roomId: string): Promise<number> {
+    return Number((await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM local_memberships WHERE room_id = ? AND membership = 'join'", [roomId]))?.n ?? 0);
+  }
+
+  /** Local users with `membership`, ordered by user ID. */
+  async localUsersIn(roomId: string, memberships: readonly string[]): Promise<Array<{ user_id: string; membership: string }>> {
+    return this.db.all<{ user_id: string; membership: string }>(
+      `SELECT user_id, membership FROM local_memberships WHERE room_id = ? AND membership IN (${placeholders(memberships.length)}) ORDER BY user_id`,
+      [roomId, ...memberships],
+    );
+  }
+
+  /** Rooms a local user is joined to. */
+  async joinedRoomIds(userId: string): Promise<string[]> {
+    return (await this.db.all<{ room_id: string }>("SELECT room_id FROM local_memberships WHERE user_id = ? AND membership = 'join'", [userId])).map((r) => r.room_id);
+  }
+
+  // ---- invites to rooms this server is not in
+
+  async upsertRemoteInvite(q: Queryable, roomId: string, userId: string, eventId: string, roomVersion: string, inviteRoomState: string): Promise<void> {
+    await q.run(
+      `INSERT INTO remote_invites (room_id, user_id, event_id, room_version, invite_room_state, received_ts) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id, room_version = excluded.room_version,
+         invite_room_state = excluded.invite_room_state, received_ts = excluded.received_ts`,
+      [roomId, userId, eventId, roomVersion, inviteRoomState, Date.now()],
+    );
+  }
+
+  async deleteRemoteInvite(q: Queryable, roomId: string, userId: string): Promise<void> {
+    await q.run("DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+  }
+
+  findRemoteInvite(roomId: string, userId: string) {
+    return this.db.get<{ event_id: string; room_version: string }>("SELECT event_id, room_version FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+  }
+
   /**
    * Timeline events in topological order around a gap (depth, stream): `b` returns the events
    * before the gap (< (depth, stream)), newest first; `f` the events from the gap on

@@ -24,7 +24,7 @@ export interface ServerKeyResponseRow {
   key_json: string;
 }
 
-export class ServerKeysStore {
+export class ServerKeysRepo {
   constructor(private readonly db: Db) {}
 
   async listKeys(serverName: string, q: Queryable = this.db): Promise<ServerKeyRow[]> {

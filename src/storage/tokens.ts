@@ -31,7 +31,7 @@ interface AccessRow {
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
 
-export class TokensStore {
+export class TokensRepo {
   constructor(private readonly db: Db) {}
 
   // ---- access tokens

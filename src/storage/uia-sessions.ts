@@ -38,7 +38,7 @@ function fromRow(r: Row): UiaSession {
   };
 }
 
-export class UiaSessionsStore {
+export class UiaSessionsRepo {
   constructor(private readonly db: Db) {}
 
   async insert(s: UiaSession): Promise<void> {

@@ -2,7 +2,7 @@
 // without counting rows: guests and deactivated accounts do not count.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { AccountsStore } from "../../src/storage/accounts.ts";
+import { AccountsRepo } from "../../src/storage/accounts.ts";
 import type { Db } from "../../src/storage/db.ts";
 import { hasLoginUsers, serverCounts } from "../../src/storage/db-size.ts";
 import { openDatabase } from "../../src/storage/open.ts";
@@ -30,7 +30,7 @@ for (const backend of BACKENDS) {
     });
 
     test("false until an account that can log in exists", async () => {
-      const accounts = new AccountsStore(db);
+      const accounts = new AccountsRepo(db);
       const agree = async (want: boolean) => {
         expect(await hasLoginUsers(db)).toBe(want);
         expect((await serverCounts(db, "size.test")).users > 0).toBe(want);

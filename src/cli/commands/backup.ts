@@ -5,7 +5,6 @@
 // The archive ends with manifest.json (hs version, server name, schema version, every file's size
 // and sha256); restore verifies all of it before touching anything, and refuses to run while the
 // server is up or over existing data (unless --force, which keeps the old files aside).
-import { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { accessSync, constants, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, copyFileSync, unlinkSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -17,6 +16,7 @@ import { SERVER_VERSION } from "../../protocol/versions.ts";
 import { currentSchemaVersion } from "../../storage/migrate.ts";
 import { openPostgres } from "../../storage/postgres.ts";
 import { listTables } from "../../storage/schema-info.ts";
+import { sqliteFileSchemaVersion, sqliteSnapshot } from "../../storage/maintenance.ts";
 import { randomString } from "../../util/random.ts";
 import { readTar, TarWriter } from "../../util/tar.ts";
 import { configureLogging } from "../../util/log.ts";
@@ -101,19 +101,8 @@ export async function createBackup(configPath: string, config: Config, output: s
     if (config.database.backend === "sqlite") {
       if (!existsSync(config.database.path)) throw new RunError(`no database at ${config.database.path}`);
       dbFile = join(staging, "homeserver.db");
-      const src = new Database(config.database.path, { readonly: true });
-      try {
-        src.exec("PRAGMA busy_timeout = 10000");
-        src.query("VACUUM INTO ?").run(dbFile);
-      } finally {
-        src.close();
-      }
-      const snap = new Database(dbFile, { readonly: true });
-      try {
-        schemaVersion = Number((snap.query("SELECT MAX(version) AS v FROM schema_version").get() as { v: number } | null)?.v ?? 0);
-      } finally {
-        snap.close();
-      }
+      sqliteSnapshot(config.database.path, dbFile);
+      schemaVersion = sqliteFileSchemaVersion(dbFile);
     } else {
       dbFile = join(staging, "postgres.dump");
       const pgDump = findTool("pg_dump");

@@ -6,6 +6,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Db } from "../../storage/db.ts";
 import { databaseSizeBytes } from "../../storage/db-size.ts";
 import { checkDatabase } from "../../storage/integrity.ts";
+import { vacuum } from "../../storage/maintenance.ts";
 import { openPostgres } from "../../storage/postgres.ts";
 import { openSqlite } from "../../storage/sqlite.ts";
 import { configureLogging } from "../../util/log.ts";
@@ -71,14 +72,7 @@ registerCommand({
       }
       const before = await sizeOf(db, config);
       const start = performance.now();
-      if (db.dialect === "sqlite") {
-        await db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        await db.exec("VACUUM");
-        await db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        await db.exec("PRAGMA optimize");
-      } else {
-        await db.exec("VACUUM (ANALYZE)");
-      }
+      await vacuum(db);
       const after = await sizeOf(db, config);
       process.stdout.write(`Vacuumed in ${((performance.now() - start) / 1000).toFixed(1)} s: ${mb(before)} → ${mb(after)}\n`);
     } catch (e) {

@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { openPostgres } from "../../storage/postgres.ts";
 import { portSqliteToPostgres, PortError } from "../../storage/port.ts";
+import { ping } from "../../storage/maintenance.ts";
 import { configureLogging } from "../../util/log.ts";
 import { processesHoldingFile } from "../running.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";
@@ -70,7 +71,7 @@ registerCommand({
     const where = `${decodeURIComponent(pgUrl.username) || "(default user)"}@${pgUrl.host || pgUrl.searchParams.get("host") || "localhost"}${pgUrl.pathname}`;
     // Connection problems first, in words: nothing has been copied yet.
     try {
-      await target.get("SELECT 1 AS one");
+      await ping(target);
     } catch (e) {
       await target.close().catch(() => {});
       throw new RunError(postgresConnectProblem(e, where));

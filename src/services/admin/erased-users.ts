@@ -3,7 +3,7 @@
 // applied by toClientEvents). The set is small: kept in memory, reloaded every minute so that
 // `hs admin users deactivate --erase` run beside the server takes effect, and at once when the
 // admin API changes it.
-import type { Db } from "../../storage/db.ts";
+import type { AdminRepo } from "../../storage/admin.ts";
 
 const RELOAD_MS = 60_000;
 
@@ -13,7 +13,7 @@ export class ErasedUsers {
   private loading: Promise<ReadonlySet<string>> | undefined;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: Pick<AdminRepo, "erasedUserIds">,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -33,10 +33,10 @@ export class ErasedUsers {
 
   private async current(): Promise<ReadonlySet<string>> {
     if (this.set && this.now() - this.loadedAt < RELOAD_MS) return this.set;
-    this.loading ??= this.db
-      .all<{ user_id: string }>("SELECT user_id FROM erased_users")
-      .then((rows) => {
-        this.set = new Set(rows.map((r) => r.user_id));
+    this.loading ??= this.store
+      .erasedUserIds()
+      .then((ids) => {
+        this.set = new Set(ids);
         this.loadedAt = this.now();
         return this.set;
       })

@@ -3,7 +3,7 @@
 // each, and resetting a destination's back-off so its queue goes out at once.
 import { MatrixError, notFound } from "../../protocol/errors.ts";
 import { isValidServerName } from "../../protocol/ids.ts";
-import { DESTINATION_ORDER, FederationDestinationsStore, type DestinationOrder, type DestinationRow } from "../../storage/federation-destinations.ts";
+import { DESTINATION_ORDER, FederationDestinationsRepo, type DestinationOrder, type DestinationRow } from "../../storage/federation-destinations.ts";
 import type { Db } from "../../storage/db.ts";
 
 export interface AdminDestination {
@@ -35,10 +35,10 @@ export interface AdminFederationDeps {
 }
 
 export class AdminFederation {
-  private readonly store: FederationDestinationsStore;
+  private readonly store: FederationDestinationsRepo;
 
   constructor(private readonly d: AdminFederationDeps) {
-    this.store = new FederationDestinationsStore(d.db);
+    this.store = new FederationDestinationsRepo(d.db);
   }
 
   async list(p: { from?: number; limit?: number; orderBy?: string; dir?: string; destination?: string }) {

@@ -4,12 +4,12 @@
 // finishes it at start-up and within a minute while running (admin-services.ts sweep).
 import { MatrixError } from "../../protocol/errors.ts";
 import { parseUserId } from "../../protocol/ids.ts";
-import { AccountsStore } from "../../storage/accounts.ts";
-import { AdminStore, type UserListQuery } from "../../storage/admin.ts";
+import { AccountsRepo } from "../../storage/accounts.ts";
+import { AdminRepo, type UserListQuery } from "../../storage/admin.ts";
 import type { Db } from "../../storage/db.ts";
-import { ProfilesStore } from "../../storage/profiles.ts";
+import { ProfilesRepo } from "../../storage/profiles.ts";
 import { purgeRoom, type PurgeResult } from "../../storage/room-purge.ts";
-import { TokensStore } from "../../storage/tokens.ts";
+import { TokensRepo } from "../../storage/tokens.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { hashPassword } from "../passwords.ts";
 
@@ -25,20 +25,20 @@ export interface OfflineRoom {
 }
 
 export class OfflineAdmin {
-  readonly store: AdminStore;
-  private readonly accounts: AccountsStore;
-  private readonly tokens: TokensStore;
-  private readonly profiles: ProfilesStore;
+  readonly store: AdminRepo;
+  private readonly accounts: AccountsRepo;
+  private readonly tokens: TokensRepo;
+  private readonly profiles: ProfilesRepo;
 
   constructor(
     private readonly db: Db,
     private readonly serverName: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new AdminStore(db);
-    this.accounts = new AccountsStore(db);
-    this.tokens = new TokensStore(db);
-    this.profiles = new ProfilesStore(db);
+    this.store = new AdminRepo(db);
+    this.accounts = new AccountsRepo(db);
+    this.tokens = new TokensRepo(db);
+    this.profiles = new ProfilesRepo(db);
   }
 
   /** A local user ID from a user ID or a localpart; M_NOT_FOUND when there is no such user. */
@@ -97,10 +97,7 @@ export class OfflineAdmin {
   /** Rooms with their name, alias and member counts. */
   async listRooms(search?: string): Promise<OfflineRoom[]> {
     const rooms = await this.store.listRooms();
-    const state = await this.db.all<{ room_id: string; type: string; json: string }>(
-      `SELECT c.room_id, c.type, e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
-       WHERE c.state_key = '' AND c.type IN ('m.room.name', 'm.room.canonical_alias')`,
-    );
+    const state = await this.store.roomNameAndAliasState();
     const content = new Map<string, Record<string, unknown>>();
     for (const s of state) {
       try {
@@ -136,11 +133,9 @@ export class OfflineAdmin {
    * lose the room without a leave event: other servers still count them as members).
    */
   async purgeRoom(roomId: string, opts: { force: boolean; block: boolean; by: string }): Promise<PurgeResult & { localMembers: string[] }> {
-    const known = await this.db.get("SELECT 1 AS x FROM rooms WHERE room_id = ?", [roomId]);
+    const known = await this.store.roomExists(roomId);
     if (!known && !opts.block) throw new MatrixError("M_NOT_FOUND", `no room ${roomId} in this database`);
-    const local = (await this.db.all<{ user_id: string }>("SELECT user_id FROM local_memberships WHERE room_id = ? AND membership = 'join' ORDER BY user_id", [roomId])).map(
-      (r) => r.user_id,
-    );
+    const local = await this.store.localJoinedUsers(roomId);
     if (local.length > 0 && !opts.force) {
       throw new MatrixError(
         "M_UNKNOWN",

@@ -6,7 +6,7 @@ import { CREATOR_POWER_LEVEL, effectivePowerLevels, userLevel } from "../../core
 import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidRoomId, parseUserId } from "../../protocol/ids.ts";
-import { AdminStore, type RoomDeletionRow } from "../../storage/admin.ts";
+import { AdminRepo, type RoomDeletionRow } from "../../storage/admin.ts";
 import type { Db } from "../../storage/db.ts";
 import { purgeRoom } from "../../storage/room-purge.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
@@ -115,13 +115,13 @@ export interface AdminRoomsDeps {
 }
 
 export class AdminRooms {
-  readonly store: AdminStore;
+  readonly store: AdminRepo;
   private readonly now: () => number;
   /** Deletions running in this process (awaited on shutdown). */
   private readonly running = new Map<string, Promise<void>>();
 
   constructor(private readonly d: AdminRoomsDeps) {
-    this.store = new AdminStore(d.db);
+    this.store = new AdminRepo(d.db);
     this.now = d.now ?? Date.now;
   }
 
@@ -327,7 +327,7 @@ export class AdminRooms {
     const p = parseUserId(userId);
     if (!p) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     if (p.serverName !== this.d.serverName) throw new MatrixError("M_INVALID_PARAM", "This endpoint can only be used with local users");
-    if (!(await this.d.db.get("SELECT 1 AS x FROM users WHERE user_id = ?", [userId]))) throw notFound("User not found");
+    if (!(await this.store.userExists(userId))) throw notFound("User not found");
     const roomId = await this.d.rooms.resolveRoom(roomIdOrAlias);
     if (await this.d.repo.findRoom(roomId)) {
       const joinRule = (await this.d.events.currentStateEvent(roomId, "m.room.join_rules", ""))?.content.join_rule;
@@ -466,10 +466,7 @@ export class AdminRooms {
       });
       progress(result);
     }
-    const local = await this.d.db.all<{ user_id: string; membership: string }>(
-      "SELECT user_id, membership FROM local_memberships WHERE room_id = ? AND membership IN ('join', 'invite', 'knock') ORDER BY user_id",
-      [roomId],
-    );
+    const local = await this.d.repo.localUsersIn(roomId, ["join", "invite", "knock"]);
     for (const m of local) {
       try {
         await this.d.rooms.leave(m.user_id, roomId);
@@ -503,8 +500,7 @@ export class AdminRooms {
   /** Purges the room's data; refuses while local users are still joined unless forced. */
   private async purge(roomId: string, force: boolean): Promise<void> {
     if (!force) {
-      const still = await this.d.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM local_memberships WHERE room_id = ? AND membership = 'join'", [roomId]);
-      if (Number(still?.n ?? 0) > 0) throw new MatrixError("M_UNKNOWN", "Users are still joined to this room; use force_purge to purge anyway");
+      if ((await this.d.repo.localJoinedCount(roomId)) > 0) throw new MatrixError("M_UNKNOWN", "Users are still joined to this room; use force_purge to purge anyway");
     }
     const { deleted } = await purgeRoom(this.d.db, roomId);
     log.info("room purged", { room_id: roomId, rows: deleted });

@@ -3,7 +3,7 @@
 // (src/http/admin/users.ts) have checked that the requester is a server admin.
 import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import { isValidDeviceId, parseUserId } from "../../protocol/ids.ts";
-import { AdminStore, USER_ORDER_COLUMNS, type AdminUserRow, type UserOrder } from "../../storage/admin.ts";
+import { AdminRepo, USER_ORDER_COLUMNS, type AdminUserRow, type UserOrder } from "../../storage/admin.ts";
 import type { Db } from "../../storage/db.ts";
 import type { AccountsService, Device } from "../accounts.ts";
 import { checkNewPassword } from "../accounts.ts";
@@ -139,11 +139,11 @@ export interface AdminUsersDeps {
 }
 
 export class AdminUsers {
-  readonly store: AdminStore;
+  readonly store: AdminRepo;
   private readonly now: () => number;
 
   constructor(private readonly d: AdminUsersDeps) {
-    this.store = new AdminStore(d.db);
+    this.store = new AdminRepo(d.db);
     this.now = d.now ?? Date.now;
   }
 

@@ -49,7 +49,11 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
   const http = new AppserviceHttp(d.fetch, httpClientTrust(d.config));
   const { auth, accounts, registration } = d.accounts;
   const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http, db: d.db });
-  if (services.length === 0) return appservices;
+  if (services.length === 0) {
+    // No application services: nothing to forget.
+    d.events.effects.set("afterPersist", "appservices.forgetInterest", null);
+    return appservices;
+  }
 
   auth.tokenResolvers.push(appservices.tokenResolver);
   accounts.loginTypes.set(LOGIN_TYPE_APPLICATION_SERVICE, { handler: appservices.login });
@@ -93,7 +97,7 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
     for (const s of appservices.senders.values()) s.kick();
   };
   const offAdvance = d.streams.onAdvance(kickAll);
-  d.events.hooks.afterPersist.push((ev) => {
+  d.events.effects.set("afterPersist", "appservices.forgetInterest", (ev) => {
     if (ev.type === "m.room.member" && ev.room_id) interest.forgetRoom(ev.room_id);
   });
 

@@ -125,7 +125,7 @@ export class RoomSummaries {
 
   /** Whether this server has a joined user in the room (its state is current). */
   async resident(roomId: string): Promise<boolean> {
-    return (await this.d.db.get("SELECT 1 FROM local_memberships WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId])) !== undefined;
+    return this.d.repo.hasLocalJoin(roomId);
   }
 
   /**

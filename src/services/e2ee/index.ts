@@ -11,7 +11,7 @@ import { logger } from "../../util/log.ts";
 import type { AccountsService } from "../accounts.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import type { FederationSender } from "../federation/sender.ts";
-import type { EduHandlers } from "../federation/serve.ts";
+import type { EduTable } from "../edus.ts";
 import type { Notifier } from "../notifier.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { StreamAllocator } from "../streams.ts";
@@ -49,7 +49,7 @@ export interface E2eeServicesDeps {
   sync: Sync;
   fed: FederationRequester;
   sender: Pick<FederationSender, "sendEdu">;
-  edus: EduHandlers;
+  edus: EduTable;
   serversInRoom: (roomId: string) => Promise<string[]>;
   /** [federation] allow_device_name_lookup_over_federation. */
   shareDisplayNames: boolean;
@@ -124,13 +124,13 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
 
   // Applied in the background: a resync (an outbound request) must not hold up the inbound
   // transaction; updates of one user still apply in arrival order (DeviceLists queues them per user).
-  d.edus["m.device_list_update"] = (origin, c) => {
+  d.edus.set("m.device_list_update", (origin, c) => {
     deviceLists.receiveDeviceListUpdate(origin, c).catch((e) => log.info("device list update failed", { origin, error: (e as Error).message }));
-  };
-  d.edus["m.signing_key_update"] = (origin, c) => deviceLists.receiveSigningKeyUpdate(origin, c);
-  d.edus["m.direct_to_device"] = (origin, c) => toDevice.receive(origin, c);
+  });
+  d.edus.set("m.signing_key_update", (origin, c) => deviceLists.receiveSigningKeyUpdate(origin, c));
+  d.edus.set("m.direct_to_device", (origin, c) => toDevice.receive(origin, c));
 
-  d.events.hooks.afterPersist.push((ev) => {
+  d.events.effects.set("afterPersist", "deviceLists.membership", (ev) => {
     if (ev.type !== "m.room.member" || typeof ev.state_key !== "string" || !ev.room_id) return;
     const membership = ev.content["membership"];
     if (typeof membership !== "string") return;

@@ -4,7 +4,7 @@ import { generateSigningKey, signJson, type SigningKey } from "../../core/signin
 import type { Db } from "../../storage/db.ts";
 import { MIGRATIONS } from "../../storage/migrations.ts";
 import { migrate } from "../../storage/migrate.ts";
-import { ServerKeysStore } from "../../storage/server-keys.ts";
+import { ServerKeysRepo } from "../../storage/server-keys.ts";
 import { openSqlite } from "../../storage/sqlite.ts";
 import { configureLogging } from "../../util/log.ts";
 import { KeyRing, keyRef, parseTrustedKeyServers, type KeyFetcher } from "./keyring.ts";
@@ -70,7 +70,7 @@ function setup(remotes: Remote[], opts: { notaries?: string[]; notaryAnswer?: (n
     new KeyRing({
       serverName: "us.org",
       ownKeys: own,
-      store: new ServerKeysStore(db),
+      store: new ServerKeysRepo(db),
       fetcher,
       trustedKeyServers: parseTrustedKeyServers(opts.notaries ?? []),
       now: () => now,
@@ -245,7 +245,7 @@ describe("KeyRing", () => {
   });
 
   test("without a fetcher (federation disabled) only known keys are used", async () => {
-    const store = new ServerKeysStore(db);
+    const store = new ServerKeysRepo(db);
     const own = new OwnKeys({ serverName: "us.org", signingKey: generateSigningKey("own"), validityMs: DAY, now: () => now });
     const ring = new KeyRing({ serverName: "us.org", ownKeys: own, store, fetcher: undefined, now: () => now });
     expect(await ring.getVerifyKey("b.org", "ed25519:k1", 0)).toBeUndefined();

@@ -19,7 +19,7 @@ import { verifyEventSignatures, verifyEventSignaturesAsync, signatureKeyRequests
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { checkNotarySignature, MAX_KEY_VALIDITY_MS, parseServerKeys, signatureKeyIdsOf, type ParsedServerKeys } from "../../core/server-keys.ts";
 import { checkEntitySignature, signedContent, verifyKeyFromBase64, type SignatureCheck, type VerifyKey, type VerifyKeyLookup } from "../../core/signing.ts";
-import type { ServerKeyRow, ServerKeysStore } from "../../storage/server-keys.ts";
+import type { ServerKeyRow, ServerKeysRepo } from "../../storage/server-keys.ts";
 import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
 import type { OwnKeys } from "./own-keys.ts";
@@ -56,7 +56,7 @@ export interface KeyFetcher {
 export interface KeyRingOptions {
   serverName: string;
   ownKeys: OwnKeys;
-  store: ServerKeysStore;
+  store: ServerKeysRepo;
   /** Undefined when federation is disabled: only cached keys are used. */
   fetcher: KeyFetcher | undefined;
   trustedKeyServers?: readonly TrustedKeyServer[];
@@ -93,7 +93,7 @@ const MIN_EXPIRED_REFETCH_MS = 1000;
 export class KeyRing {
   readonly serverName: string;
   readonly #own: OwnKeys;
-  readonly #store: ServerKeysStore;
+  readonly #store: ServerKeysRepo;
   readonly #fetcher: KeyFetcher | undefined;
   readonly #notaries: readonly TrustedKeyServer[];
   readonly #now: () => number;
@@ -253,7 +253,7 @@ export class KeyRing {
     const push = (j: Record<string, unknown>) => {
       if (!out.some((o) => o === j || JSON.stringify(o) === JSON.stringify(j))) out.push(j);
     };
-    let keyRows: Awaited<ReturnType<ServerKeysStore["listKeys"]>> | undefined;
+    let keyRows: Awaited<ReturnType<ServerKeysRepo["listKeys"]>> | undefined;
     for (const id of keyIds) {
       let holder = parsed.find((j) => has(j, id));
       // A key the origin's newer responses no longer list: the response it was last seen in.

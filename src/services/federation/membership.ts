@@ -14,6 +14,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
+import { AccountsRepo } from "../../storage/accounts.ts";
 import type { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
@@ -53,7 +54,7 @@ export function asClientError(e: unknown, what: string): MatrixError {
     const msg = typeof r.body?.error === "string" ? r.body.error : `Failed to ${what}`;
     // M_INCOMPATIBLE_ROOM_VERSION names the version the client would need (federation make_join).
     const extra = r.errcode === "M_INCOMPATIBLE_ROOM_VERSION" && typeof r.body?.room_version === "string" ? { room_version: r.body.room_version } : {};
-    return new MatrixError(r.errcode, msg, extra, r.status);
+    return MatrixError.relayed(r.errcode, msg, extra, r.status);
   }
   return new MatrixError("M_UNKNOWN", `Failed to ${what}: ${r?.message ?? "no server answered"}`, {}, 502);
 }
@@ -78,7 +79,11 @@ type Membership = "join" | "leave" | "knock";
 export const INVITE_TIMEOUT_MS = 10_000;
 
 export class FederationMembership {
-  constructor(private readonly d: MembershipDeps) {}
+  private readonly accounts: AccountsRepo;
+
+  constructor(private readonly d: MembershipDeps) {
+    this.accounts = new AccountsRepo(d.db);
+  }
 
   private isLocal(userId: string): boolean {
     return findServerNameOf(userId) === this.d.serverName;
@@ -142,8 +147,7 @@ export class FederationMembership {
 
   /** Whether this server is in the room (has a joined user). */
   async residentHere(roomId: string): Promise<boolean> {
-    const row = await this.d.db.get("SELECT 1 FROM local_memberships WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId]);
-    return row !== undefined;
+    return this.d.repo.hasLocalJoin(roomId);
   }
 
   /**
@@ -225,17 +229,10 @@ export class FederationMembership {
     let frontier = [...eventIds];
     while (frontier.length) {
       const next: string[] = [];
-      for (let i = 0; i < frontier.length; i += 500) {
-        const part = frontier.slice(i, i + 500);
-        const rows = await this.d.db.all<{ auth_event_id: string }>(
-          `SELECT auth_event_id FROM event_auth_edges WHERE event_id IN (${part.map(() => "?").join(", ")})`,
-          part,
-        );
-        for (const r of rows) {
-          if (!seen.has(r.auth_event_id)) {
-            seen.add(r.auth_event_id);
-            next.push(r.auth_event_id);
-          }
+      for (const authId of await this.d.repo.authEventIdsOf(frontier)) {
+        if (!seen.has(authId)) {
+          seen.add(authId);
+          next.push(authId);
         }
       }
       frontier = next;
@@ -317,7 +314,7 @@ export class FederationMembership {
     }
     if (findServerNameOf(ev.sender) !== origin) throw new MatrixError("M_FORBIDDEN", "The inviter is not on the requesting server");
     if (!this.isLocal(ev.state_key)) throw new MatrixError("M_FORBIDDEN", "The invitee is not on this server");
-    const user = await this.d.db.get<{ deactivated: number }>("SELECT deactivated FROM users WHERE user_id = ?", [ev.state_key]);
+    const user = await this.accounts.findUser(ev.state_key);
     if (!user || user.deactivated) throw new MatrixError("M_NOT_FOUND", "Unknown user");
     await this.d.checkInvitee?.(ev.state_key, ev.sender);
     const signed = signEvent(ev as unknown as Record<string, unknown>, rv, this.d.serverName, this.d.signingKey) as unknown as RoomEvent;
@@ -494,10 +491,7 @@ export class FederationMembership {
 
   /** A local, out-of-band rejection of a remote invite; false when there is no invite to reject. */
   private async rejectInviteLocally(userId: string, roomId: string, reason?: string): Promise<boolean> {
-    const row = await this.d.db.get<{ event_id: string; room_version: string }>(
-      "SELECT event_id, room_version FROM remote_invites WHERE room_id = ? AND user_id = ?",
-      [roomId, userId],
-    );
+    const row = await this.d.repo.findRemoteInvite(roomId, userId);
     if (!row) return false;
     const rv = findRoomVersion(row.room_version);
     const invite = await this.d.events.loadEvent(row.event_id);
@@ -577,11 +571,7 @@ export class FederationMembership {
 
   /** Helper for routes: the event IDs of `ids` that a server may see (it has a member in the room). */
   async serverInRoom(origin: string, roomId: string): Promise<boolean> {
-    const rows = await this.d.db.get(
-      "SELECT 1 FROM current_state WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite', 'knock') AND state_key LIKE ? LIMIT 1",
-      [roomId, `%:${origin}`],
-    );
-    return rows !== undefined;
+    return this.d.repo.serverHasMember(roomId, origin);
   }
 }
 

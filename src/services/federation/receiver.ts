@@ -166,10 +166,7 @@ export class FederationReceiver {
     if (!rv) return false;
     const extremities = await this.d.events.backwardExtremities(roomId);
     if (extremities.length === 0) return false;
-    const earliest = await this.d.db.get<{ event_id: string; type: string; state_key: string | null; state_group: number | null; replaces_state: string | null; stream_ordering: number }>(
-      "SELECT event_id, type, state_key, state_group, replaces_state, stream_ordering FROM events WHERE room_id = ? AND outlier = 0 AND rejected_reason IS NULL AND state_group IS NOT NULL ORDER BY depth ASC, stream_ordering ASC LIMIT 1",
-      [roomId],
-    );
+    const earliest = await this.d.repo.earliestTimelineEventWithState(roomId);
     if (earliest?.state_group == null) return false;
     // History before the earliest event we have shares the state *before* it: after a remote join
     // that is the state without the join, so events from before a `joined`-visibility join stay

@@ -15,6 +15,7 @@ import { FederationMembership } from "./membership.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
 import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
+import { FederationOutboxRepo } from "../../storage/federation-outbox.ts";
 import { FederationSender } from "./sender.ts";
 import { FederationServe } from "./serve.ts";
 
@@ -53,9 +54,9 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const resolver = new StateResolver(repo, events);
   // serversInRoom (below) is ready before any event is sent or received.
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
-  if (d.enabled) events.policySign = policy.signLocal;
+  events.policySign = d.enabled ? policy.signLocal : null;
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
-  const sender = new FederationSender(db, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
+  const sender = new FederationSender(new FederationOutboxRepo(db), d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({
     db,
     repo,
@@ -81,7 +82,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   };
 
   // Local events go to every other server in the room (and a remote target of a membership change).
-  events.hooks.afterPersist.push((ev: RoomEvent) => {
+  events.effects.set("afterPersist", "federation.send", (ev: RoomEvent) => {
     const roomId = ev.room_id;
     if (!roomId) return;
     if (ev.type === "m.room.member") {
@@ -111,13 +112,13 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
       if (dests.length) await sender.sendEdu("m.typing", { room_id: change.roomId, user_id: change.userId, typing: change.typing }, dests);
     })().catch(() => undefined);
   });
-  serve.edus["m.typing"] = async (origin, c) => {
+  serve.edus.set("m.typing", async (origin, c) => {
     if (typeof c.room_id !== "string" || !FederationServe.fromOrigin(c.user_id, origin)) return;
     if (!(await membership.serverInRoom(origin, c.room_id))) return;
     // Server ACLs apply to room-scoped EDUs (server-server-api "Server Access Control Lists").
     if (d.acls && !(await d.acls.isAllowed(c.room_id, origin))) return;
     d.typing.applyRemote(c.room_id, c.user_id, c.typing === true);
-  };
+  });
 
 
   await sender.start();

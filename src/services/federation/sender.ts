@@ -3,7 +3,7 @@
 // (server-server-api.md "Transactions"). A failed destination is retried with exponential
 // back-off (kept in federation_destinations, so it survives restarts); when the destination
 // contacts us again, its back-off is cleared and its queue resumes at once.
-import type { Db } from "../../storage/db.ts";
+import type { FederationOutboxRepo } from "../../storage/federation-outbox.ts";
 import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
 import type { FederationRequester } from "./ports.ts";
@@ -22,12 +22,6 @@ export interface SenderOptions {
   enabled: boolean;
 }
 
-interface OutboxRow {
-  id: number;
-  kind: "pdu" | "edu";
-  json: string;
-}
-
 export class FederationSender {
   private nextId = 1;
   private readonly active = new Map<string, Promise<void>>();
@@ -40,7 +34,7 @@ export class FederationSender {
   private readonly maxBackoff: number;
 
   constructor(
-    private readonly db: Db,
+    private readonly outbox: FederationOutboxRepo,
     private readonly fed: FederationRequester,
     private readonly opts: SenderOptions,
   ) {
@@ -50,14 +44,10 @@ export class FederationSender {
 
   /** Loads the queue position and resumes destinations with pending items. */
   async start(): Promise<void> {
-    const r = await this.db.get<{ m: number | null }>("SELECT MAX(id) AS m FROM federation_outbox");
-    this.nextId = Number(r?.m ?? 0) + 1;
-    for (const { destination } of await this.db.all<{ destination: string }>("SELECT destination FROM federation_destinations WHERE failures > 0")) {
-      this.backedOff.add(destination);
-    }
+    this.nextId = (await this.outbox.maxId()) + 1;
+    for (const destination of await this.outbox.backedOffDestinations()) this.backedOff.add(destination);
     if (!this.opts.enabled) return;
-    const dests = await this.db.all<{ destination: string }>("SELECT DISTINCT destination FROM federation_outbox");
-    for (const { destination } of dests) this.wake(destination);
+    for (const destination of await this.outbox.destinationsWithItems()) this.wake(destination);
   }
 
   /**
@@ -87,10 +77,8 @@ export class FederationSender {
     const dests = [...new Set(destinations)].filter((d) => d !== this.opts.serverName);
     if (dests.length === 0) return;
     const now = Date.now();
-    await this.db.transaction(async (tx) => {
-      for (const d of dests) {
-        await tx.run("INSERT INTO federation_outbox (id, destination, kind, json, created_ts) VALUES (?, ?, ?, ?, ?)", [this.nextId++, d, kind, json, now]);
-      }
+    await this.outbox.transaction(async (tx) => {
+      for (const d of dests) await this.outbox.insert(tx, this.nextId++, d, kind, json, now);
     });
     for (const d of dests) this.wake(d);
   }
@@ -111,17 +99,14 @@ export class FederationSender {
   }
 
   private async clearBackoff(destination: string): Promise<boolean> {
-    const had = await this.db.run(
-      "UPDATE federation_destinations SET failures = 0, retry_after_ts = 0, failure_ts = NULL, retry_last_ts = NULL WHERE destination = ? AND failures > 0",
-      [destination],
-    );
-    if (had > 0) {
+    const had = await this.outbox.clearBackoff(destination);
+    if (had) {
       const t = this.timers.get(destination);
       if (t) clearTimeout(t);
       this.timers.delete(destination);
       this.wake(destination);
     }
-    return had > 0;
+    return had;
   }
 
   /** Starts (or re-runs after the current batch) the worker of a destination. */
@@ -144,18 +129,15 @@ export class FederationSender {
   }
 
   private async drain(destination: string): Promise<void> {
-    const backoff = await this.db.get<{ failures: number; retry_after_ts: number }>(
-      "SELECT failures, retry_after_ts FROM federation_destinations WHERE destination = ?",
-      [destination],
-    );
+    const backoff = await this.outbox.findBackoff(destination);
     if (backoff && Number(backoff.retry_after_ts) > Date.now()) {
       this.schedule(destination, Number(backoff.retry_after_ts) - Date.now());
       return;
     }
     let failuresSoFar = Number(backoff?.failures ?? 0);
     while (!this.stopped) {
-      const pdus = await this.db.all<OutboxRow>("SELECT id, kind, json FROM federation_outbox WHERE destination = ? AND kind = 'pdu' ORDER BY id LIMIT ?", [destination, MAX_PDUS]);
-      const edus = await this.db.all<OutboxRow>("SELECT id, kind, json FROM federation_outbox WHERE destination = ? AND kind = 'edu' ORDER BY id LIMIT ?", [destination, MAX_EDUS]);
+      const pdus = await this.outbox.list(destination, "pdu", MAX_PDUS);
+      const edus = await this.outbox.list(destination, "edu", MAX_EDUS);
       if (pdus.length === 0 && edus.length === 0) return;
       const txnId = `${Date.now()}_${randomString(8)}`;
       try {
@@ -178,27 +160,14 @@ export class FederationSender {
         const failures = failuresSoFar + 1;
         const delay = Math.min(this.maxBackoff, this.minBackoff * 2 ** Math.min(failures - 1, 20));
         const now = Date.now();
-        // failure_ts: when this run of failures began; retry_last_ts: this attempt.
-        await this.db.run(
-          `INSERT INTO federation_destinations (destination, failures, retry_after_ts, failure_ts, retry_last_ts) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (destination) DO UPDATE SET failures = excluded.failures, retry_after_ts = excluded.retry_after_ts,
-             retry_last_ts = excluded.retry_last_ts, failure_ts = COALESCE(federation_destinations.failure_ts, excluded.failure_ts)`,
-          [destination, failures, now + delay, now, now],
-        );
+        await this.outbox.recordFailure(destination, failures, now + delay, now);
         this.backedOff.add(destination);
         log.info("federation send failed; backing off", { destination, failures, retry_in_ms: delay, error: (e as Error).message });
         this.schedule(destination, delay);
         return;
       }
       const ids = [...pdus, ...edus].map((r) => Number(r.id));
-      await this.db.transaction(async (tx) => {
-        for (const id of ids) await tx.run("DELETE FROM federation_outbox WHERE id = ?", [id]);
-        await tx.run(
-          `INSERT INTO federation_destinations (destination, failures, retry_after_ts, last_success_ts) VALUES (?, 0, 0, ?)
-           ON CONFLICT (destination) DO UPDATE SET failures = 0, retry_after_ts = 0, failure_ts = NULL, retry_last_ts = NULL, last_success_ts = excluded.last_success_ts`,
-          [destination, Date.now()],
-        );
-      });
+      await this.outbox.recordDelivered(destination, ids, Date.now());
       this.backedOff.delete(destination);
       failuresSoFar = 0;
     }
@@ -217,7 +186,6 @@ export class FederationSender {
 
   /** Pending items per destination (for admin/metrics and tests). */
   async pending(destination: string): Promise<number> {
-    const r = await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM federation_outbox WHERE destination = ?", [destination]);
-    return Number(r?.n ?? 0);
+    return this.outbox.pendingCount(destination);
   }
 }

@@ -8,6 +8,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
 import type { Db } from "../../storage/db.ts";
+import { FederationReceivedTxnsRepo } from "../../storage/federation-received-txns.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex, Semaphore } from "../../util/mutex.ts";
@@ -15,11 +16,9 @@ import type { RoomEvents } from "../rooms/events.ts";
 import type { FederationMembership } from "./membership.ts";
 import type { FederationReceiver, PduOutcome } from "./receiver.ts";
 
-const log = logger("federation");
+import { EduTable } from "../edus.ts";
 
-export interface EduHandlers {
-  [eduType: string]: (origin: string, content: Record<string, unknown>) => Promise<void> | void;
-}
+const log = logger("federation");
 
 export interface ServeDeps {
   db: Db;
@@ -36,12 +35,16 @@ const MAX_PDUS = 50;
 const MAX_EDUS = 100;
 
 export class FederationServe {
-  readonly edus: EduHandlers = {};
+  /** Who handles each EDU type (services/edus.ts). */
+  readonly edus = new EduTable();
   private readonly txnLocks = new KeyedMutex();
   /** Transactions being processed at once, all origins together. */
   readonly inbound: Semaphore;
 
+  private readonly receivedTxns: FederationReceivedTxnsRepo;
+
   constructor(private readonly d: ServeDeps) {
+    this.receivedTxns = new FederationReceivedTxnsRepo(d.db);
     this.inbound = new Semaphore(d.maxConcurrentTransactions ?? 8);
   }
 
@@ -54,8 +57,8 @@ export class FederationServe {
     // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others;
     // and a bounded number at once in all.
     return this.txnLocks.run(origin, () => this.inbound.run(async () => {
-      const done = await this.d.db.get<{ response: string }>("SELECT response FROM federation_received_txns WHERE origin = ? AND txn_id = ?", [origin, txnId]);
-      if (done) return JSON.parse(done.response);
+      const done = await this.receivedTxns.findResponse(origin, txnId);
+      if (done !== undefined) return JSON.parse(done);
       const results: Record<string, { error?: string }> = {};
       // Rooms are independent: process each room's PDUs in order, rooms in parallel.
       const byRoom = new Map<string, unknown[]>();
@@ -75,7 +78,7 @@ export class FederationServe {
       );
       for (const e of edus) {
         const edu = e as { edu_type?: unknown; content?: unknown };
-        const handler = typeof edu.edu_type === "string" ? this.edus[edu.edu_type] : undefined;
+        const handler = typeof edu.edu_type === "string" ? this.edus.handler(edu.edu_type) : undefined;
         if (!handler || typeof edu.content !== "object" || edu.content === null) continue;
         try {
           await handler(origin, edu.content as Record<string, unknown>);
@@ -84,10 +87,7 @@ export class FederationServe {
         }
       }
       const response = { pdus: results };
-      await this.d.db.run(
-        "INSERT INTO federation_received_txns (origin, txn_id, response, received_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [origin, txnId, JSON.stringify(response), Date.now()],
-      );
+      await this.receivedTxns.insert(origin, txnId, JSON.stringify(response));
       return response;
     }));
   }

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Config } from "../../config/schema.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import type { Db } from "../../storage/db.ts";
-import { ServerKeysStore } from "../../storage/server-keys.ts";
+import { ServerKeysRepo } from "../../storage/server-keys.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { ServerAcls, type AclContentLookup } from "./acl.ts";
 import { FederationClient } from "./client.ts";
@@ -76,7 +76,7 @@ export function createFederationServices(config: Config, db: Db, signingKey: Sig
   const keyRing = new KeyRing({
     serverName,
     ownKeys,
-    store: new ServerKeysStore(db),
+    store: new ServerKeysRepo(db),
     fetcher,
     trustedKeyServers: parseTrustedKeyServers(fed.trusted_key_servers),
     now,

@@ -4,6 +4,7 @@
 // room. An event, its state group, the current state, memberships and the client's transaction ID
 // are written in one database transaction: a crash either keeps all of it or none of it, and a
 // retried send with the same transaction ID finds the first event.
+import { EventEffects } from "../event-effects.ts";
 import { checkAuth } from "../../core/auth-rules.ts";
 import { authTypesForEvent, selectAuthEvents } from "../../core/auth-events.ts";
 import { clientEventJsonIssue } from "../../core/client-event-json.ts";
@@ -60,7 +61,6 @@ export interface PersistedEvent {
   duplicate?: boolean;
 }
 
-/** Hooks run inside the persisting transaction (push actions) and after commit (federation, appservices). */
 /** A local event built and authorised by `RoomEvents.prepare`, not yet stored. */
 export interface PreparedEvent {
   eventId: string;
@@ -68,25 +68,6 @@ export interface PreparedEvent {
   rv: RoomVersion;
   event: RoomEvent;
   ownKey?: string;
-}
-
-export interface EventHooks {
-  inTransaction: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
-  afterPersist: Array<(ev: RoomEvent, stream: number) => void>;
-  /**
-   * Checks of a local event after the auth rules allowed it, under the room lock (relation rules,
-   * server notice rooms); throwing a MatrixError refuses the event. `authState` is the state it
-   * was authorised against.
-   */
-  beforeLocal: Array<(ev: RoomEvent, rv: RoomVersion, authState: ReadonlyMap<string, RoomEvent>) => Promise<void>>;
-  /** Run inside the transaction that stores history fetched from other servers (relations index). */
-  backfilled: Array<(q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion) => Promise<void>>;
-  /**
-   * Run inside the transaction of a remote join, with the room's state as the resident server sent
-   * it (event IDs, stored as outliers): state that arrived without passing inTransaction, e.g. the
-   * members already in the room (user directory).
-   */
-  stateImported: Array<(q: Queryable, roomId: string, stateEventIds: readonly string[]) => Promise<void>>;
 }
 
 /**
@@ -113,14 +94,15 @@ export function rowToEvent(row: EventRow): RoomEvent {
 
 export class RoomEvents {
   readonly roomLocks = new KeyedMutex();
-  readonly hooks: EventHooks = { inTransaction: [], afterPersist: [], beforeLocal: [], backfilled: [], stateImported: [] };
+  /** What persisting an event does, in declared order: services/event-effects.ts. */
+  readonly effects = new EventEffects();
   /** Bundled aggregations for client formats (the relations service sets it). */
   bundleAggregations?: AggregationBundler;
   /**
    * Adds the signature of the room's policy server to a local event before it is stored, or throws
    * (its refusal); the federation services set it (spec v1.18 "Policy Servers").
    */
-  policySign?: (ev: RoomEvent, rv: RoomVersion, roomId: string) => Promise<RoomEvent>;
+  policySign?: ((ev: RoomEvent, rv: RoomVersion, roomId: string) => Promise<RoomEvent>) | null;
   /** Which of these senders were erased (GDPR); the admin services set it. */
   erasedSenders?: (senders: Iterable<string>) => Promise<ReadonlySet<string>>;
   private readonly cache = new Lru<string, RoomEvent>(20000, "events");
@@ -454,7 +436,7 @@ export class RoomEvents {
     if (!result.allowed) throw new MatrixError("M_FORBIDDEN", `Not allowed: ${result.reason}`);
     const redactTarget = redactsOf(event, rv);
     if (redactTarget !== undefined) await this.checkLocalRedaction(event, redactTarget, rv, authState);
-    for (const hook of this.hooks.beforeLocal) await hook(event, rv, authState);
+    for (const hook of this.effects.handlers("beforeLocal")) await hook(event, rv, authState);
     // E.g. an invite of a user on another server, which that server must co-sign first.
     if (input.beforePersist) event = await input.beforePersist(event, rv);
     if (this.policySign) event = await this.policySign(event, rv, roomIdOf(event, rv));
@@ -503,7 +485,7 @@ export class RoomEvents {
         }
         if (opts.txn) await repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id);
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
-        for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
+        for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
       });
       return pos;
     });
@@ -515,7 +497,7 @@ export class RoomEvents {
     this.cache.set(event.event_id, event);
     this.d.notifier.notifyRoom(roomId);
     if (event.type === "m.room.member" && event.state_key) this.d.notifier.notifyUser(event.state_key);
-    if (timeline) for (const hook of this.hooks.afterPersist) hook(event, stream);
+    if (timeline) for (const hook of this.effects.handlers("afterPersist")) hook(event, stream);
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };
   }
 
@@ -528,12 +510,7 @@ export class RoomEvents {
     const membership = String(ev.content["membership"] ?? "invite");
     await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
-        await tx.run(
-          `INSERT INTO remote_invites (room_id, user_id, event_id, room_version, invite_room_state, received_ts) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = excluded.event_id, room_version = excluded.room_version,
-             invite_room_state = excluded.invite_room_state, received_ts = excluded.received_ts`,
-          [ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState), Date.now()],
-        );
+        await this.d.repo.upsertRemoteInvite(tx, ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState));
         this.membershipChanged(userId, ev.room_id!);
         await this.d.repo.upsertLocalMembership(tx, userId, ev.room_id!, membership, ev.event_id, pos);
       });
@@ -546,7 +523,7 @@ export class RoomEvents {
   async forgetRemoteInvite(roomId: string, userId: string, leave?: RoomEvent): Promise<void> {
     await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
-        await tx.run("DELETE FROM remote_invites WHERE room_id = ? AND user_id = ?", [roomId, userId]);
+        await this.d.repo.deleteRemoteInvite(tx, roomId, userId);
         this.membershipChanged(userId, roomId);
         if (leave) await this.d.repo.upsertLocalMembership(tx, userId, roomId, "leave", leave.event_id, pos);
       });
@@ -765,9 +742,9 @@ export class RoomEvents {
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
         if (imported && "map" in opts.stateBefore) {
           const ids = [...opts.stateBefore.map.values()];
-          for (const hook of this.hooks.stateImported) await hook(tx, roomId, ids);
+          for (const hook of this.effects.handlers("stateImported")) await hook(tx, roomId, ids);
         }
-        for (const hook of this.hooks.inTransaction) await hook(tx, event, pos, rv);
+        for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
       });
       return pos;
     });
@@ -798,21 +775,20 @@ export class RoomEvents {
 
   /** Remembers the prev_events of `event` we lack (history to backfill); `event` itself is no longer one. */
   private async trackBackwardExtremities(tx: Queryable, roomId: string, event: RoomEvent): Promise<void> {
-    await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+    await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
     const prevIds = refIds(event.prev_events);
     const known = await this.d.repo.getEvents(prevIds, tx);
     for (const id of prevIds) {
       const r = known.get(id);
       if (!r || r.outlier === 1) {
-        await tx.run("INSERT INTO backward_extremities (room_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [roomId, id]);
+        await this.d.repo.insertBackwardExtremity(tx, roomId, id);
       }
     }
   }
 
   /** Where history before what this server has begins (for backfilling). */
   async backwardExtremities(roomId: string): Promise<string[]> {
-    const rows = await this.d.db.all<{ event_id: string }>("SELECT event_id FROM backward_extremities WHERE room_id = ? LIMIT 20", [roomId]);
-    return rows.map((r) => r.event_id);
+    return this.d.repo.backwardExtremities(roomId);
   }
 
   /**
@@ -826,21 +802,20 @@ export class RoomEvents {
     await this.backfillLock.run(() => this.d.db.transaction(async (tx) => {
       const existing = await this.d.repo.findEvent(event.event_id, tx);
       if (existing && (existing.outlier === 0 || rejectedReason)) {
-        await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+        await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
         return;
       }
-      const min = await tx.get<{ m: number | null }>("SELECT MIN(stream_ordering) AS m FROM events");
-      const pos = Math.min(0, Number(min?.m ?? 0)) - 1;
+      const pos = Math.min(0, Number((await this.d.repo.minStreamOrdering(tx)) ?? 0)) - 1;
       if (existing) {
         // Known as an outlier (from a state or auth chain): it joins the timeline now.
-        await tx.run("UPDATE events SET outlier = 0, stream_ordering = ?, state_group = ? WHERE event_id = ?", [pos, stateGroup, event.event_id]);
+        await this.d.repo.promoteOutlier(tx, event.event_id, pos, stateGroup);
       } else {
         await this.writeEventRow(tx, event, rv, pos, { group: rejectedReason ? null : stateGroup, rejectedReason: rejectedReason ?? null });
       }
       if (!rejectedReason) {
         await this.trackBackwardExtremities(tx, roomId, event);
-        for (const hook of this.hooks.backfilled) await hook(tx, event, pos, rv);
-      } else await tx.run("DELETE FROM backward_extremities WHERE room_id = ? AND event_id = ?", [roomId, event.event_id]);
+        for (const hook of this.effects.handlers("backfilled")) await hook(tx, event, pos, rv);
+      } else await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);
     }));
     this.cache.set(event.event_id, event);
   }

@@ -44,7 +44,7 @@ export class GuestAccess {
     if (!isJsonObject(ga) || !isJsonObject(ga.content) || ga.content.guest_access !== "can_join") throw forbidden();
   };
 
-  /** RoomEvents.hooks.afterPersist: guest access revoked → the room's local guests leave. */
+  /** RoomEvents effect afterPersist (services/event-effects.ts): guest access revoked → the room's local guests leave. */
   readonly onEvent = (ev: RoomEvent): void => {
     const roomId = ev.room_id;
     if (ev.type !== "m.room.guest_access" || ev.state_key !== "" || ev.content["guest_access"] === "can_join" || roomId === undefined) return;

@@ -4,11 +4,11 @@
 // events", "Relationships API"; modules/threading.md, event_replacements.md, event_annotations.md,
 // reference_relations.md; relations.yaml, threads_list.yaml.
 //
-// - Indexing: `hook` (RoomEvents.hooks.inTransaction and .backfilled) writes one event_relations
+// - Indexing: `hook` (RoomEvents effect inTransaction (services/event-effects.ts) and .backfilled) writes one event_relations
 //   row per child event in the child's own transaction, with the thread it belongs to
 //   (rooms/threads.ts), and keeps each thread's latest event in `threads`. A redaction that applies
 //   removes the redacted child's row (the relationship is broken) and refreshes its thread.
-// - Local rules (`checkLocal`, RoomEvents.hooks.beforeLocal, under the room lock): a second
+// - Local rules (`checkLocal`, RoomEvents effect beforeLocal (services/event-effects.ts), under the room lock): a second
 //   identical annotation is M_DUPLICATE_ANNOTATION; a thread off an event that has a relation is
 //   400 M_UNKNOWN.
 // - Bundled aggregations (`bundle`, used by toClientEvents for every batch it formats): m.thread
@@ -83,7 +83,7 @@ export class Relations {
 
   // ------------------------------------------------------------------ indexing
 
-  /** RoomEvents.hooks.inTransaction and .backfilled: index the event's relation; apply redactions. */
+  /** RoomEvents effect inTransaction (services/event-effects.ts) and .backfilled: index the event's relation; apply redactions. */
   readonly hook = async (q: Queryable, ev: RoomEvent, stream: number, rv: RoomVersion): Promise<void> => {
     if (ev.type === "m.room.redaction") await this.onRedaction(q, ev, rv);
     await this.index(q, ev, stream);
@@ -93,7 +93,7 @@ export class Relations {
     const target = redactsOf(ev, rv);
     if (!target) return;
     // Only a redaction that applied (RoomEvents marked the target) breaks the relationship.
-    const row = await q.get<{ redacted_by: string | null }>("SELECT redacted_by FROM events WHERE event_id = ?", [target]);
+    const row = await this.d.roomsRepo.redactionOf(target, q);
     if (row?.redacted_by !== ev.event_id) return;
     const removed = await this.d.repo.delete(q, target);
     if (removed?.rel_type === "m.thread") await this.d.repo.refreshThread(q, removed.room_id, removed.relates_to_id);
@@ -153,7 +153,7 @@ export class Relations {
 
   // ------------------------------------------------------------------ local rules
 
-  /** RoomEvents.hooks.beforeLocal: the server-side rules for relations of local events. */
+  /** RoomEvents effect beforeLocal (services/event-effects.ts): the server-side rules for relations of local events. */
   readonly checkLocal = async (ev: RoomEvent): Promise<void> => {
     const rel = relationOf(ev.content);
     if (!rel) return;

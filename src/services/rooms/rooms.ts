@@ -9,7 +9,7 @@ import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf, isValidRoomAlias, isValidRoomId, isValidUserId, parseRoomAlias } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/db.ts";
+import type { DirectoryRepo } from "../../storage/directory.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "./events.ts";
 import { toClientEvents, type ClientEvent, type Viewer } from "./format.ts";
@@ -40,7 +40,8 @@ export interface RemoteMembership {
 }
 
 export interface RoomsDeps {
-  db: Db;
+  /** Aliases and published rooms. */
+  directory: DirectoryRepo;
   repo: RoomsRepo;
   events: RoomEvents;
   serverName: string;
@@ -134,7 +135,7 @@ export class Rooms {
       if (!req.room_alias_name || /[\s:#]/.test(req.room_alias_name) || !isValidRoomAlias(alias)) {
         throw new MatrixError("M_INVALID_PARAM", "Invalid room_alias_name");
       }
-      if (await this.d.db.get("SELECT 1 FROM room_aliases WHERE alias = ?", [alias])) {
+      if (await this.d.directory.findAlias(alias)) {
         throw new MatrixError("M_ROOM_IN_USE", "Room alias already taken");
       }
     }
@@ -170,9 +171,10 @@ export class Rooms {
       return evs;
     });
     if (alias) {
-      await this.d.db.run("INSERT INTO room_aliases (alias, room_id, creator, created_ts) VALUES (?, ?, ?, ?)", [alias, roomId, creator, Date.now()]);
+      // Taken between the check above and now (a concurrent request): as if taken before.
+      if (!(await this.d.directory.insertAlias(alias, roomId, creator, Date.now()))) throw new MatrixError("M_ROOM_IN_USE", "Room alias already taken");
     }
-    if (req.visibility === "public") await this.d.db.run("UPDATE rooms SET is_public = 1 WHERE room_id = ?", [roomId]);
+    if (req.visibility === "public") await this.d.directory.setPublished(roomId, true);
     for (const invitee of invites) {
       try {
         await this.invite(creator, roomId, invitee, undefined, req.is_direct === true);
@@ -251,7 +253,7 @@ export class Rooms {
         const r = await this.d.remote.resolveAlias(roomIdOrAlias);
         return { roomId: r.room_id, servers: [...via, ...r.servers, alias.serverName] };
       }
-      const row = await this.d.db.get<{ room_id: string }>("SELECT room_id FROM room_aliases WHERE alias = ?", [roomIdOrAlias]);
+      const row = await this.d.directory.findAlias(roomIdOrAlias);
       if (!row) throw new MatrixError("M_NOT_FOUND", `Room alias ${roomIdOrAlias} not found`);
       return { roomId: row.room_id, servers: via };
     }
@@ -559,7 +561,7 @@ export class Rooms {
     for (const a of new Set(aliases as string[])) {
       let target: string | undefined;
       if (a.endsWith(`:${this.d.serverName}`)) {
-        target = (await this.d.db.get<{ room_id: string }>("SELECT room_id FROM room_aliases WHERE alias = ?", [a]))?.room_id;
+        target = (await this.d.directory.findAlias(a))?.room_id;
       } else if (this.d.remote) {
         target = await this.d.remote.resolveAlias(a).then((r) => r.room_id, () => undefined);
       }

@@ -221,7 +221,7 @@ export class RoomUpgrades {
   }
 
   /**
-   * RoomEvents.hooks.afterPersist: a local user joining a room that replaces another keeps their
+   * RoomEvents effect afterPersist (services/event-effects.ts): a local user joining a room that replaces another keeps their
    * tags and direct-chat entry of the old room (room_upgrades.md "Server behaviour").
    */
   readonly carryOverOnJoin = (ev: RoomEvent): void => {

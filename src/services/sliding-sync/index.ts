@@ -524,7 +524,7 @@ export interface CreateSlidingSyncDeps extends Omit<SlidingSyncDeps, "infos" | "
 export function createSlidingSync(d: CreateSlidingSyncDeps): SlidingSync {
   const ssRepo = new SlidingSyncRepo(d.db);
   const infos = new RoomInfoCache(ssRepo);
-  d.events.hooks.inTransaction.push(async (q, ev, stream, rv) => {
+  d.events.effects.set("inTransaction", "slidingSync.recency", async (q, ev, stream, rv) => {
     const roomId = roomIdOf(ev, rv);
     await ssRepo.recordEvent(q, roomId, ev.type, stream);
     infos.noteEvent(roomId, ev.type, ev.state_key, ev.content ?? {}, stream);

@@ -11,7 +11,7 @@ import type { Db, Queryable, SqlParam } from "../../storage/db.ts";
 import { DirectoryRepo } from "../../storage/directory.ts";
 import { RoomsRepo } from "../../storage/rooms-repo.ts";
 import { SearchRepo } from "../../storage/search.ts";
-import { count, SYNAPSE_QUERIES, synapseSchemaVersion, tableExists, type SynapseRow, type SynapseSource } from "../../storage/synapse-import/source.ts";
+import { count, SYNAPSE_QUERIES, synapseSchemaVersion, tableExists, timelineCountsQuery, type SynapseRow, type SynapseSource } from "../../storage/synapse-import/source.ts";
 import {
   countRows,
   currentStateByRoom,
@@ -178,7 +178,7 @@ export class SynapseImporter {
     const src = this.o.source;
     const schemaVersion = await synapseSchemaVersion(src);
     const server = this.o.serverName;
-    const maxStream = Number((await src.all("SELECT MAX(stream_ordering) AS m FROM events"))[0]?.m ?? 0);
+    const maxStream = Number((await src.all(SYNAPSE_QUERIES.maxStreamOrdering))[0]?.m ?? 0);
     this.otherStreamPos = Math.max(0, maxStream) + 1;
     const pendingUpdates = await count(src, "background_updates");
     if (pendingUpdates) {
@@ -465,7 +465,7 @@ export class SynapseImporter {
     for await (const batch of src.batches(SYNAPSE_QUERIES.createEvents)) {
       for (const r of batch) creates.set(String(r.room_id), { sender: String(r.sender), ts: Number(r.origin_server_ts) });
     }
-    const roomsWithState = new Set((await src.all("SELECT DISTINCT room_id FROM current_state_events")).map((r) => String(r.room_id)));
+    const roomsWithState = new Set((await src.all(SYNAPSE_QUERIES.roomsWithState)).map((r) => String(r.room_id)));
     const roomVersions = new Map<string, string>();
     await this.step(
       "rooms",
@@ -715,7 +715,7 @@ export class SynapseImporter {
     if (inviteEvents.size) {
       const rows: SqlParam[][] = [];
       for (const [eventId, r] of inviteEvents) {
-        const j = await src.all("SELECT json FROM event_json WHERE event_id = ?", [eventId]);
+        const j = await src.all(SYNAPSE_QUERIES.eventJson, [eventId]);
         const ev = parseJson(j[0]?.json);
         const stripped = isObj(ev) && isObj(ev.unsigned) && Array.isArray(ev.unsigned.invite_room_state) ? ev.unsigned.invite_room_state : [];
         rows.push([String(r.room_id), String(r.user_id), eventId, roomVersions.get(String(r.room_id)) ?? "1", JSON.stringify(stripped), this.now]);
@@ -1103,10 +1103,10 @@ export class SynapseImporter {
     const db = this.o.target!;
     const src = this.o.source;
     const hsEvents = await eventCountsByRoom(db);
-    const synEvents = new Map((await src.all("SELECT room_id, COUNT(*) AS n FROM events WHERE outlier = " + (src.dialect === "postgres" ? "false" : "0") + " GROUP BY room_id")).map((r) => [String(r.room_id), Number(r.n)]));
+    const synEvents = new Map((await src.all(timelineCountsQuery(src.dialect))).map((r) => [String(r.room_id), Number(r.n)]));
     const hsState = await currentStateByRoom(db);
     const synState = new Map<string, Array<[string, string, string]>>();
-    for await (const batch of src.batches("SELECT room_id, type, state_key, event_id FROM current_state_events ORDER BY room_id, type, state_key")) {
+    for await (const batch of src.batches(SYNAPSE_QUERIES.currentStateOrdered)) {
       for (const r of batch) {
         const room = String(r.room_id);
         if (!this.importedRooms.has(room)) continue;

@@ -255,4 +255,13 @@ export const SYNAPSE_QUERIES = {
   /** PostgreSQL only: Synapse's transaction ID sequence (shared by every appservice). */
   appserviceTxnSequence: "SELECT last_value AS m FROM application_services_txn_id_seq",
   destinations: "SELECT destination, retry_last_ts, retry_interval, failure_ts FROM destinations WHERE retry_interval > 0",
+  maxStreamOrdering: "SELECT MAX(stream_ordering) AS m FROM events",
+  roomsWithState: "SELECT DISTINCT room_id FROM current_state_events",
+  eventJson: "SELECT json FROM event_json WHERE event_id = ?",
+  currentStateOrdered: "SELECT room_id, type, state_key, event_id FROM current_state_events ORDER BY room_id, type, state_key",
 } as const;
+
+/** Timeline (non-outlier) events per room in a Synapse database (the import's verification). */
+export function timelineCountsQuery(dialect: SynapseSource["dialect"]): string {
+  return "SELECT room_id, COUNT(*) AS n FROM events WHERE outlier = " + (dialect === "postgres" ? "false" : "0") + " GROUP BY room_id";
+}
