@@ -117,6 +117,42 @@ export async function insertRows(q: Queryable, table: ImportTable, rows: readonl
   }
 }
 
+/**
+ * Settings for the import's bulk writes. SQLite: a 256 MiB page cache for the writer connection
+ * (the default 2 MB is outgrown by the indexes of a large events table, whose event IDs arrive in
+ * random order, and every insert then reads pages from disk).
+ */
+export async function tuneForImport(db: Db): Promise<void> {
+  if (db.dialect === "sqlite") await db.run("PRAGMA cache_size = -262144");
+}
+
+/**
+ * Search index entries of imported events, many per statement (storage/search.ts writes one event
+ * at a time with two statements; over PostgreSQL that is a round trip per event). The target is
+ * empty (or emptied by --force), so there is nothing to replace.
+ */
+export async function insertSearchEntries(
+  q: Queryable,
+  dialect: Db["dialect"],
+  rows: ReadonlyArray<{ eventId: string; roomId: string; key: string; stream: number; text: string }>,
+): Promise<void> {
+  const per = Math.floor(MAX_PARAMS / 5);
+  for (let i = 0; i < rows.length; i += per) {
+    const part = rows.slice(i, i + per);
+    const params: SqlParam[] = [];
+    if (dialect === "sqlite") {
+      for (const r of part) params.push(r.stream, r.text, r.eventId, r.roomId, r.key);
+      await q.run(`INSERT INTO event_search (rowid, value, event_id, room_id, key) VALUES ${Array(part.length).fill("(?, ?, ?, ?, ?)").join(", ")}`, params);
+    } else {
+      for (const r of part) params.push(r.eventId, r.roomId, r.key, r.stream, r.text);
+      await q.run(
+        `INSERT INTO event_search (event_id, room_id, key, stream_ordering, vector) VALUES ${Array(part.length).fill("(?, ?, ?, ?, to_tsvector('simple', ?))").join(", ")} ON CONFLICT (event_id) DO NOTHING`,
+        params,
+      );
+    }
+  }
+}
+
 /** Rows per hs table (the verification pass). */
 export async function countRows(db: Queryable, table: ImportTable): Promise<number> {
   const r = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`);
