@@ -16,6 +16,7 @@ import {
   currentStateByRoom,
   danglingStateGroups,
   eventCountsByRoom,
+  finishImport,
   insertRows,
   insertSearchEntries,
   setCurrentStateGroup,
@@ -979,6 +980,7 @@ export class SynapseImporter {
       seconds: 0,
     };
     if (!this.o.check) {
+      await finishImport(this.o.target!);
       const t0 = performance.now();
       await this.verify(report);
       this.notes.push(`verification took ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -106,8 +106,6 @@ export async function openSynapseSource(spec: string): Promise<SynapseSource> {
     throw new SynapseSourceError(`cannot open the Synapse database ${path}: ${(e as Error).message}`);
   }
   db.exec("PRAGMA busy_timeout = 2000");
-  // The events query joins five tables by event ID: a 128 MiB page cache keeps their indexes in memory.
-  db.exec("PRAGMA cache_size = -131072");
   const src = new SqliteSource(db, `SQLite ${path}`);
   try {
     // One read transaction: every table is read from the same snapshot.
