@@ -108,7 +108,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: an application se
     await asClient.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}?user_id=${enc(puppet)}`, {});
     await asClient.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/p1?user_id=${enc(puppet)}`, { msgtype: "m.text", body: "from the bridge" });
     await send(alice, roomId, "to the bridge on Synapse");
-    await eventually(() => (bridge.txns.some((t) => t.events.some((e) => e.content?.body === "to the bridge on Synapse")) ? true : undefined), 30_000, "Synapse's transaction to the bridge", 200);
+    await eventually(async () => (bridge.txns.some((t) => t.events.some((e) => e.content?.body === "to the bridge on Synapse")) ? true : undefined), 30_000, "Synapse's transaction to the bridge", 200);
     seenOnSynapse = new Set(bridge.txns.flatMap((t) => t.events.map((e) => e.event_id)));
     await stopSynapse();
 
@@ -166,7 +166,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: an application se
     const before = bridge.txns.length;
     const alice = new TestClient(url, aliceToken);
     const id = await send(alice, roomId, "to the bridge on hs");
-    await eventually(() => (bridge.txns.slice(before).some((t) => t.events.some((e) => e.event_id === id)) ? true : undefined), 30_000, "hs's transaction to the bridge", 200);
+    await eventually(async () => (bridge.txns.slice(before).some((t) => t.events.some((e) => e.event_id === id)) ? true : undefined), 30_000, "hs's transaction to the bridge", 200);
     const fromHs = bridge.txns.slice(before);
     expect(fromHs.every((t) => t.path.startsWith("/_matrix/app/v1/transactions/"))).toBe(true);
     const again = fromHs.flatMap((t) => t.events.map((e) => e.event_id)).filter((e) => seenOnSynapse.has(e));
