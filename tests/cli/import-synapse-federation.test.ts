@@ -1,7 +1,8 @@
 // After `hs import-synapse`, federation carries on: a Synapse 1.67 (named localhost:<port>) shares
 // a room with an hs peer; Synapse is stopped and imported; hs starts under the same name, port and
 // signing key; then messages flow both ways between the imported server and the peer, and the
-// peer's view of the imported server's key is unchanged.
+// peer's view of the imported server's key is unchanged. Synapse's remote media cache (a file of the
+// peer's that Synapse fetched) comes along: hs serves it with the peer stopped.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join as pathJoin } from "node:path";
@@ -36,6 +37,8 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: federation carrie
   let roomId: string;
   let aliceToken: string;
   let bob: TestClient;
+  let peerStopped = false;
+  let peerMedia: { mxc: string; bytes: Uint8Array };
 
   beforeAll(async () => {
     const cert = testCertificate();
@@ -50,6 +53,14 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: federation carrie
     await send(bob, roomId, "from the peer to synapse");
     await waitForBody(alice, roomId, "from the peer to synapse");
     await waitForBody(bob, roomId, "from synapse before the move");
+    // A file on the peer that Synapse's user downloads: Synapse keeps it in its remote media cache.
+    const bytes = new Uint8Array(3000).map((_, i) => (i * 13 + 5) % 256);
+    const up = await bob.request("POST", "/_matrix/media/v3/upload?filename=peer.bin", bytes, { "Content-Type": "application/octet-stream" });
+    expect(up.status).toBe(200);
+    peerMedia = { mxc: up.body.content_uri, bytes };
+    const viaSyn = await fetch(`${syn.url}/_matrix/media/v3/download/${peerMedia.mxc.slice("mxc://".length)}`, { headers: { Authorization: `Bearer ${aliceToken}` } });
+    expect(viaSyn.status).toBe(200);
+    expect(new Uint8Array(await viaSyn.arrayBuffer())).toEqual(bytes);
     await syn.stop();
 
     dir = tempDir("import-fed-");
@@ -80,7 +91,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: federation carrie
   afterAll(async () => {
     await hs?.stop(2000);
     await syn?.stop();
-    await peer?.stop();
+    if (!peerStopped) await peer?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
     if (syn) rmSync(syn.dir, { recursive: true, force: true });
   });
@@ -100,6 +111,15 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: federation carrie
     const members = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`);
     expect(Object.keys(members.joined).sort()).toEqual([bob.userId!, `@alice:${syn.serverName}`].sort());
   }, 60_000);
+
+  test("Synapse's remote media cache comes along: the peer's file is served with the peer stopped", async () => {
+    const url = hs!.listeners.find((l) => !l.tls)!.url;
+    peerStopped = true;
+    await peer.stop();
+    const r = await fetch(`${url}/_matrix/client/v1/media/download/${peerMedia.mxc.slice("mxc://".length)}`, { headers: { Authorization: `Bearer ${aliceToken}` } });
+    expect(r.status).toBe(200);
+    expect(Buffer.from(await r.arrayBuffer()).equals(Buffer.from(peerMedia.bytes))).toBe(true);
+  }, 30_000);
 });
 
 /** A minimal TOML writer for the config document above (strings, numbers, booleans, arrays, tables, arrays of tables). */

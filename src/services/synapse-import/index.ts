@@ -10,15 +10,17 @@ import { sha256Hex } from "../auth.ts";
 import type { Db, Queryable, SqlParam } from "../../storage/db.ts";
 import { DirectoryRepo } from "../../storage/directory.ts";
 import { RoomsRepo } from "../../storage/rooms-repo.ts";
-import { SearchRepo } from "../../storage/search.ts";
 import { count, SYNAPSE_QUERIES, synapseSchemaVersion, tableExists, timelineCountsQuery, type SynapseRow, type SynapseSource } from "../../storage/synapse-import/source.ts";
 import {
   countRows,
   currentStateByRoom,
   danglingStateGroups,
   eventCountsByRoom,
+  finishImport,
   insertRows,
+  insertSearchEntries,
   setCurrentStateGroup,
+  tuneForImport,
   type ImportTable,
 } from "../../storage/synapse-import/target.ts";
 import { foldedWords } from "../../util/fold.ts";
@@ -180,6 +182,7 @@ export class SynapseImporter {
     const server = this.o.serverName;
     const maxStream = Number((await src.all(SYNAPSE_QUERIES.maxStreamOrdering))[0]?.m ?? 0);
     this.otherStreamPos = Math.max(0, maxStream) + 1;
+    if (!this.o.check) await tuneForImport(this.o.target!);
     const pendingUpdates = await count(src, "background_updates");
     if (pendingUpdates) {
       this.notes.push(`Synapse has ${pendingUpdates} unfinished background update(s): for the most faithful import, let Synapse run until they finish (admin API /_synapse/admin/v1/background_updates/status), stop it, and import again`);
@@ -618,13 +621,12 @@ export class SynapseImporter {
         }
         this.eventsImported += events.length;
         if (search.length && this.o.target) {
-          const repo = new SearchRepo(this.o.target);
-          this.batchExtra.push(async (tx) => {
-            for (const e of search) {
-              const words = foldedWords(e.key.text.slice(0, 65536));
-              if (words.length) await repo.index(tx, { eventId: e.eventId, roomId: e.roomId, key: e.key.key, stream: e.stream, words });
-            }
+          const dialect = this.o.target.dialect;
+          const entries = search.flatMap((e) => {
+            const words = foldedWords(e.key.text.slice(0, 65536));
+            return words.length ? [{ eventId: e.eventId, roomId: e.roomId, key: e.key.key, stream: e.stream, text: words.join(" ") }] : [];
           });
+          this.batchExtra.push((tx) => insertSearchEntries(tx, dialect, entries));
         }
         edgeCount.prev += prevEdges.length;
         edgeCount.auth += authEdges.length;
@@ -740,12 +742,15 @@ export class SynapseImporter {
       "room_aliases",
     );
     // Appservices: carry on from the event Synapse sent last, with transaction IDs above Synapse's
-    // (bridges may ignore a transaction ID they have seen).
+    // (bridges may ignore a transaction ID they have seen). Synapse deletes the transactions a
+    // service acknowledged, and on SQLite its counter restarts from the highest one left, so what
+    // the database shows can be below IDs it sent: hs continues from the current time in ms
+    // instead, which is above any counter of Synapse's.
     if (await tableExists(src, "application_services_state")) {
       const pos = Number((await src.all(SYNAPSE_QUERIES.appservicePosition))[0]?.stream_ordering ?? 0);
       let maxTxn = Number((await src.all(SYNAPSE_QUERIES.appserviceMaxTxn))[0]?.m ?? 0);
       if (src.dialect === "postgres") maxTxn = Math.max(maxTxn, Number((await src.all(SYNAPSE_QUERIES.appserviceTxnSequence).catch(() => []))[0]?.m ?? 0));
-      const rows = (await src.all(SYNAPSE_QUERIES.appserviceStates)).map((r) => [String(r.as_id), pos, maxTxn + 1] as SqlParam[]);
+      const rows = (await src.all(SYNAPSE_QUERIES.appserviceStates)).map((r) => [String(r.as_id), pos, Math.max(maxTxn + 1, this.now)] as SqlParam[]);
       await this.write("appservice_states", rows);
       this.steps.push({ step: "appservice positions", read: rows.length, imported: rows.length, skipped: 0 });
     }
@@ -975,6 +980,7 @@ export class SynapseImporter {
       seconds: 0,
     };
     if (!this.o.check) {
+      await finishImport(this.o.target!);
       const t0 = performance.now();
       await this.verify(report);
       this.notes.push(`verification took ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -249,7 +249,9 @@ export const SYNAPSE_QUERIES = {
   localMedia:
     "SELECT media_id, media_type, media_length, created_ts, upload_name, user_id, quarantined_by, url_cache, last_access_ts, safe_from_quarantine FROM local_media_repository",
   remoteMedia: "SELECT media_origin, media_id, media_type, created_ts, upload_name, media_length, filesystem_id, last_access_ts, quarantined_by FROM remote_media_cache",
-  appserviceStates: "SELECT as_id FROM application_services_state",
+  /** Appservices Synapse knew: with a state (one that was down once), a transaction, or users it registered. */
+  appserviceStates:
+    "SELECT as_id FROM application_services_state UNION SELECT as_id FROM application_services_txns UNION SELECT appservice_id AS as_id FROM users WHERE appservice_id IS NOT NULL",
   appservicePosition: "SELECT stream_ordering FROM appservice_stream_position",
   appserviceMaxTxn: "SELECT COALESCE(MAX(txn_id), 0) AS m FROM application_services_txns",
   /** PostgreSQL only: Synapse's transaction ID sequence (shared by every appservice). */

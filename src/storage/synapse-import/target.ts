@@ -117,6 +117,51 @@ export async function insertRows(q: Queryable, table: ImportTable, rows: readonl
   }
 }
 
+/**
+ * Settings for the import's bulk writes, on SQLite: no fsync until finishImport (an interrupted
+ * import is redone with --force), and a 32 MiB page cache for the writer (the indexes of a large
+ * events table, whose event IDs arrive in random order, outgrow the default 2 MB).
+ */
+export async function tuneForImport(db: Db): Promise<void> {
+  if (db.dialect !== "sqlite") return;
+  await db.run("PRAGMA cache_size = -32768");
+  await db.run("PRAGMA synchronous = OFF");
+}
+
+/** After the import's writes: the usual durability again, and the WAL checkpointed (and synced) into the database file. */
+export async function finishImport(db: Db): Promise<void> {
+  if (db.dialect !== "sqlite") return;
+  await db.run("PRAGMA synchronous = NORMAL");
+  await db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+/**
+ * Search index entries of imported events, many per statement (storage/search.ts writes one event
+ * at a time with two statements; over PostgreSQL that is a round trip per event). The target is
+ * empty (or emptied by --force), so there is nothing to replace.
+ */
+export async function insertSearchEntries(
+  q: Queryable,
+  dialect: Db["dialect"],
+  rows: ReadonlyArray<{ eventId: string; roomId: string; key: string; stream: number; text: string }>,
+): Promise<void> {
+  const per = Math.floor(MAX_PARAMS / 5);
+  for (let i = 0; i < rows.length; i += per) {
+    const part = rows.slice(i, i + per);
+    const params: SqlParam[] = [];
+    if (dialect === "sqlite") {
+      for (const r of part) params.push(r.stream, r.text, r.eventId, r.roomId, r.key);
+      await q.run(`INSERT INTO event_search (rowid, value, event_id, room_id, key) VALUES ${Array(part.length).fill("(?, ?, ?, ?, ?)").join(", ")}`, params);
+    } else {
+      for (const r of part) params.push(r.eventId, r.roomId, r.key, r.stream, r.text);
+      await q.run(
+        `INSERT INTO event_search (event_id, room_id, key, stream_ordering, vector) VALUES ${Array(part.length).fill("(?, ?, ?, ?, to_tsvector('simple', ?))").join(", ")} ON CONFLICT (event_id) DO NOTHING`,
+        params,
+      );
+    }
+  }
+}
+
 /** Rows per hs table (the verification pass). */
 export async function countRows(db: Queryable, table: ImportTable): Promise<number> {
   const r = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`);
