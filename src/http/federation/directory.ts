@@ -7,6 +7,7 @@ import type { App } from "../app.ts";
 import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 import { boundedSearchTerm } from "../params.ts";
+import { routes } from "../endpoint.ts";
 
 const F = "/_matrix/federation/v1";
 
@@ -18,14 +19,14 @@ function intParam(v: string | null, name: string): number | undefined {
 }
 
 export function federationDirectoryRoutes(app: App, svc: Services): void {
+  const route = routes(app, svc);
   const allowed = () => {
     if (!svc.config.room_directory.public_rooms_over_federation) {
       throw new MatrixError("M_FORBIDDEN", "This server does not share its room directory with other servers");
     }
   };
 
-  app.get(`${F}/publicRooms`, async ({ request }) => {
-    await authenticateServer(svc, request, undefined);
+  route({ method: "GET", path: `${F}/publicRooms`, api: "server-server", access: "server" }, async ({ request }) => {
     allowed();
     const q = new URL(request.url).searchParams;
     const req: PublicRoomsRequest = { limit: intParam(q.get("limit"), "limit"), since: q.get("since") || undefined };
@@ -33,8 +34,7 @@ export function federationDirectoryRoutes(app: App, svc: Services): void {
     if (instance && q.get("include_all_networks") !== "true") req.thirdPartyInstanceId = instance;
     return svc.roomDirectory.localPublicRooms(req);
   });
-  app.post(`${F}/publicRooms`, async ({ request, body }) => {
-    await authenticateServer(svc, request, body);
+  route({ method: "POST", path: `${F}/publicRooms`, api: "server-server", access: "server" }, async ({ request, body }) => {
     allowed();
     const b = isObject(body) ? body : {};
     const req: PublicRoomsRequest = {};

@@ -8,6 +8,8 @@ import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const F = "/_matrix/federation";
 
@@ -28,6 +30,7 @@ function userIdParam(v: string | undefined): string {
 }
 
 export function federationRoomRoutes(app: App, svc: Services): void {
+  const route = routes(app, svc);
   const fed = () => svc.roomFederation;
   const query = (r: Request) => new URL(r.url).searchParams;
   /** Authenticates the origin; for room endpoints also applies the room's server ACL. */
@@ -37,8 +40,7 @@ export function federationRoomRoutes(app: App, svc: Services): void {
     return o;
   };
 
-  app.put(`${F}/v1/send/:txnId`, async ({ request, params, body }) => {
-    const o = await authenticateServer(svc, request, body);
+  route({ method: "PUT", path: `${F}/v1/send/:txnId`, api: "server-server", access: "server", params: { txnId: param.raw } }, async ({ who: o, request, params, body }) => {
     if (!isObject(body)) throw new MatrixError("M_NOT_JSON", "Content must be a JSON object");
     return fed().serve.receiveTransaction(o, params.txnId ?? "", body);
   });
@@ -114,8 +116,7 @@ export function federationRoomRoutes(app: App, svc: Services): void {
       return fed().serve.stateAt(o, roomId, eventIdParam(eventId), idsOnly);
     });
   }
-  app.get(`${F}/v1/event/:eventId`, async ({ request, params }) => {
-    const o = await authenticateServer(svc, request, undefined);
+  route({ method: "GET", path: `${F}/v1/event/:eventId`, api: "server-server", access: "server", params: { eventId: param.raw } }, async ({ who: o, request, params }) => {
     return fed().serve.event(o, eventIdParam(params.eventId));
   });
   app.get(`${F}/v1/event_auth/:roomId/:eventId`, async ({ request, params }) => {
@@ -135,8 +136,7 @@ export function federationRoomRoutes(app: App, svc: Services): void {
   });
 
   // ---- queries
-  app.get(`${F}/v1/query/directory`, async ({ request }) => {
-    await authenticateServer(svc, request, undefined);
+  route({ method: "GET", path: `${F}/v1/query/directory`, api: "server-server", access: "server" }, async ({ request }) => {
     const alias = query(request).get("room_alias");
     if (!alias) throw new MatrixError("M_MISSING_PARAM", "Missing 'room_alias'");
     const parsed = parseRoomAlias(alias);
@@ -145,8 +145,7 @@ export function federationRoomRoutes(app: App, svc: Services): void {
     const roomId = await svc.rooms.resolveRoom(alias);
     return { room_id: roomId, servers: await fed().membership.serversInRoom(roomId) };
   });
-  app.get(`${F}/v1/query/profile`, async ({ request }) => {
-    await authenticateServer(svc, request, undefined);
+  route({ method: "GET", path: `${F}/v1/query/profile`, api: "server-server", access: "server" }, async ({ request }) => {
     const q = query(request);
     const userId = userIdParam(q.get("user_id") ?? undefined);
     const field = q.get("field");
