@@ -5,7 +5,7 @@
 //                    rewritten to v3 before routing (legacy-paths.ts), so only v3 is declared
 //   api              the spec API it belongs to ("client-server", "server-server"), checked against the
 //                    spec's OpenAPI by tests/http/endpoints.test.ts, or why it is not in the spec
-//                    ("synapse-admin", "legacy", "unstable", "hs")
+//                    ("synapse-admin", "synapse", "legacy", "unstable", "hs")
 //   access           who may call it: "none" (no token looked at), "optional" (a token if given),
 //                    "user" (an access token, guests refused), "guest" (an access token, guests too:
 //                    the spec's Guest Access list is exactly the client-server routes declared "guest"),
@@ -35,6 +35,8 @@ export type Api =
   | "server-server"
   /** Synapse's admin API (/_synapse/admin), which admin tools and the web console use. */
   | "synapse-admin"
+  /** Synapse's own endpoints outside the spec and outside its admin API (e.g. /password_policy). */
+  | "synapse"
   /** A form the spec dropped or never had that clients and servers still send (as Synapse serves it). */
   | "legacy"
   /** An MSC's unstable endpoint. */

@@ -6,7 +6,7 @@ import { MatrixError, forbidden, missingParam } from "../../protocol/errors.ts";
 import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { accessTokenOf, authenticate, connectionOf } from "../auth.ts";
+import { accessTokenOf, connectionOf } from "../auth.ts";
 import { jsonBody, optBool, optString, reqString } from "../params.ts";
 import { routes } from "../endpoint.ts";
 
@@ -54,8 +54,7 @@ export function loginRoutes(app: App, deps: LoginDeps): void {
   });
 
   const GET_TOKEN_URI = "/_matrix/client/v1/login/get_token";
-  app.post(GET_TOKEN_URI, async ({ request, body: raw }) => {
-    const r = await authenticate(deps, request);
+  route({ method: "POST", path: GET_TOKEN_URI, api: "client-server", access: "user" }, async ({ who: r, request, body: raw }) => {
     if (!deps.config.auth.login_via_existing_session) throw forbidden("Generating login tokens is disabled on this server");
     const body = jsonBody(raw);
     const outcome = await deps.uia.authenticate(body.auth, {

@@ -4,10 +4,10 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { PublicRoomsRequest } from "../../services/directory/room-directory.ts";
 import type { App } from "../app.ts";
-import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 import { boundedSearchTerm } from "../params.ts";
 import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const F = "/_matrix/federation/v1";
 
@@ -52,10 +52,8 @@ export function federationDirectoryRoutes(app: App, svc: Services): void {
     return svc.roomDirectory.localPublicRooms(req);
   });
 
-  app.get(`${F}/hierarchy/:roomId`, async ({ request, params }) => {
-    const roomId = params.roomId ?? "";
-    const origin = await authenticateServer(svc, request, undefined);
-    await assertServerAllowedInRoom(svc, roomId, origin);
+  route({ method: "GET", path: `${F}/hierarchy/:roomId`, api: "server-server", access: "server", aclRoom: "roomId", params: { roomId: param.raw } }, async ({ who: origin, request, params }) => {
+    const roomId = params.roomId;
     const q = new URL(request.url).searchParams;
     const suggested = q.get("suggested_only");
     if (suggested !== null && suggested !== "true" && suggested !== "false") throw new MatrixError("M_INVALID_PARAM", "'suggested_only' must be true or false");
