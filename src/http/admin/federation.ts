@@ -5,7 +5,6 @@
 //   POST /_synapse/admin/v1/federation/destinations/{destination}/reset_connection
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { queryInt } from "./query.ts";
 import { routes } from "../endpoint.ts";
 import { param } from "../schema.ts";
@@ -14,7 +13,6 @@ const BASE = "/_synapse/admin/v1/federation/destinations";
 
 export function federationAdminRoutes(app: App, svc: Pick<Services, "auth" | "adminFederation">): void {
   const route = routes(app, svc);
-  const admin = async (request: Request) => requireAdmin(await authenticate(svc, request));
 
   route({ method: "GET", path: BASE, api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     return svc.adminFederation.list({

@@ -17,7 +17,6 @@ import { isValidRoomId, isValidUserId, parseUserId } from "../../protocol/ids.ts
 import type { Services } from "../../services/index.ts";
 import type { MediaRecord, UserMediaOrder } from "../../services/media/media.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { queryBool, queryInt, type Query } from "./query.ts";
 import { routes } from "../endpoint.ts";
 import { param } from "../schema.ts";
@@ -47,11 +46,6 @@ export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" 
   const route = routes(app, svc);
   const media = svc.media;
   const ourName = svc.config.server_name;
-  const admin = async (request: Request) => {
-    const r = await authenticate(svc, request);
-    requireAdmin(r);
-    return r;
-  };
   const localUser = (userId: string) => {
     if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     if (parseUserId(userId)?.serverName !== ourName) throw new MatrixError("M_INVALID_PARAM", "Can only look up local users");

@@ -8,7 +8,6 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { jsonBody } from "../params.ts";
 import { routes } from "../endpoint.ts";
 import { param } from "../schema.ts";
@@ -17,7 +16,6 @@ const BASE = "/_synapse/admin/v1/registration_tokens";
 
 export function registrationTokenAdminRoutes(app: App, deps: Pick<AccountServices, "auth" | "registrationTokens">): void {
   const route = routes(app, deps);
-  const admin = async (request: Request) => requireAdmin(await authenticate(deps, request));
 
   route({ method: "GET", path: BASE, api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     let valid: boolean | undefined;

@@ -8,7 +8,6 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { ReportKind } from "../../services/reports.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { queryInt, type Query } from "./query.ts";
 import { routes } from "../endpoint.ts";
 import { param } from "../schema.ts";

@@ -13,7 +13,6 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin, type Requester } from "../auth.ts";
 import { boundedSearchTerm, isJsonObject, jsonBody } from "../params.ts";
 import { queryBool, queryInt } from "./query.ts";
 import { routes } from "../endpoint.ts";
@@ -23,11 +22,6 @@ type Deps = Pick<Services, "auth" | "adminRooms">;
 
 export function roomAdminRoutes(app: App, svc: Deps): void {
   const route = routes(app, svc);
-  const admin = async (request: Request): Promise<Requester> => {
-    const r = await authenticate(svc, request);
-    requireAdmin(r);
-    return r;
-  };
 
   route({ method: "GET", path: "/_synapse/admin/v1/rooms", api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     return svc.adminRooms.list({

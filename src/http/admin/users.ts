@@ -21,7 +21,6 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin, type Requester } from "../auth.ts";
 import { boundedSearchTerm, jsonBody } from "../params.ts";
 import { queryAll, queryBool, queryInt, type Query } from "./query.ts";
 import { routes } from "../endpoint.ts";
@@ -31,11 +30,6 @@ type Deps = Pick<Services, "auth" | "adminUsers" | "registration">;
 
 export function userAdminRoutes(app: App, svc: Deps): void {
   const route = routes(app, svc);
-  const admin = async (request: Request): Promise<Requester> => {
-    const r = await authenticate(svc, request);
-    requireAdmin(r);
-    return r;
-  };
 
   const list = async (request: Request, query: Query, v3: boolean) => {
     const deactivated = queryBool(query, "deactivated");
