@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { validateConfig } from "../src/config/load.ts";
 import { buildApp } from "../src/homeserver.ts";
+import type { App } from "../src/http/app.ts";
+import { declaredEndpoints, type EndpointInfo } from "../src/http/endpoint.ts";
 import { createServices } from "../src/services/index.ts";
 import { ensureSigningKey } from "../src/services/signing-key-file.ts";
 import { openDatabase } from "../src/storage/open.ts";
@@ -96,6 +98,16 @@ export function computeCoverage(endpoints: readonly SpecEndpoint[], routes: Read
 
 /** The route table of the real app, built on services over a temporary SQLite database. */
 export async function appRoutes(): Promise<Array<{ method: string; path: string }>> {
+  return withApp((app) => app.routes.map((r) => ({ method: r.method, path: r.path })));
+}
+
+/** The real app's route table and endpoint declarations (src/http/endpoint.ts). */
+export async function appEndpoints(): Promise<{ routes: Array<{ method: string; path: string }>; declared: EndpointInfo[] }> {
+  return withApp((app) => ({ routes: app.routes.map((r) => ({ method: r.method, path: r.path })), declared: [...declaredEndpoints(app)] }));
+}
+
+/** Runs `fn` on the real app, built on services over a temporary SQLite database. */
+async function withApp<T>(fn: (app: App) => T): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "hs-coverage-"));
   configureLogging({ level: "error" });
   try {
@@ -108,8 +120,7 @@ export async function appRoutes(): Promise<Array<{ method: string; path: string 
     const db = await openDatabase(config.database);
     const services = await createServices(config, db, key);
     try {
-      const app = buildApp(services);
-      return app.routes.map((r) => ({ method: r.method, path: r.path }));
+      return fn(buildApp(services));
     } finally {
       for (const hook of services.shutdownHooks) await hook();
       await db.close();

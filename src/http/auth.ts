@@ -4,18 +4,17 @@
 // `authenticate(svc, request, opts)` first.
 import { MatrixError } from "../protocol/errors.ts";
 import { refuseIfSuspended, type AuthService, type Requester } from "../services/auth.ts";
-import { guestMayCall } from "../protocol/guest-access.ts";
 import { requestMeta } from "./app.ts";
 
 export type { Requester };
 
 export interface AuthOptions {
   /**
-   * Guests may call this endpoint although the spec's Guest Access list (src/protocol/guest-access.ts)
-   * does not name it: it needs no token at all (authenticateOptional), or an operator setting opens
-   * it (GUEST_BY_SETTING). Every other endpoint answers guests 403 M_GUEST_ACCESS_FORBIDDEN unless listed.
+   * Whether guests may call this endpoint: its declared access is "guest" (src/http/endpoint.ts; the
+   * spec's Guest Access list), it needs no token at all (authenticateOptional), or an operator setting
+   * opens it. Otherwise a guest gets 403 M_GUEST_ACCESS_FORBIDDEN.
    */
-  openToGuests?: boolean;
+  guests?: boolean;
   /** Expired (refreshable) tokens are accepted, e.g. for /logout. */
   allowExpired?: boolean;
   /** A locked account may use this endpoint (only /logout and /logout/all; spec "Account locking"). */
@@ -58,7 +57,7 @@ export async function authenticate(svc: { auth: AuthService }, request: Request,
     userIdParam: url.searchParams.get("user_id") ?? undefined,
     deviceIdParam: url.searchParams.get("device_id") ?? url.searchParams.get("org.matrix.msc3202.device_id") ?? undefined,
   });
-  if (requester.isGuest && !opts.openToGuests && !guestMayCall(request.method, url.pathname)) {
+  if (requester.isGuest && !opts.guests) {
     throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access not allowed");
   }
   if (opts.refuseSuspended) refuseIfSuspended(requester);
@@ -71,7 +70,7 @@ export async function authenticate(svc: { auth: AuthService }, request: Request,
  */
 export async function authenticateOptional(svc: { auth: AuthService }, request: Request, opts: AuthOptions = {}): Promise<Requester | undefined> {
   if (accessTokenOf(request) === undefined) return undefined;
-  return authenticate(svc, request, { openToGuests: true, ...opts });
+  return authenticate(svc, request, { guests: true, ...opts });
 }
 
 /** Throws 403 M_FORBIDDEN unless the requester is a server admin (Synapse admin API). */

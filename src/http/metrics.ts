@@ -4,10 +4,12 @@
 import type { Services } from "../services/index.ts";
 import { METRICS_CONTENT_TYPE } from "../util/metrics.ts";
 import type { App } from "./app.ts";
+import { routes } from "./endpoint.ts";
 
 export function metricsRoutes(app: App, svc: Pick<Services, "metrics">): void {
+  const route = routes(app, svc);
   const render = async () => new Response(await svc.metrics.registry.render(), { headers: { "Content-Type": METRICS_CONTENT_TYPE } });
-  app.get("/_hs/metrics", render);
+  route({ method: "GET", path: "/_hs/metrics", api: "hs", access: "none" }, render);
   // Prometheus' default metrics_path.
-  app.get("/metrics", render);
+  route({ method: "GET", path: "/metrics", api: "hs", access: "none" }, render);
 }

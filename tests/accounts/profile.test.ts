@@ -118,7 +118,7 @@ for (const backend of BACKENDS) {
       expect(c["m.profile_fields"]).toEqual({ enabled: true });
       expect(c["m.room_versions"].available[c["m.room_versions"].default]).toBe("stable");
       expectError(await anon.get("/_matrix/client/v3/capabilities"), 401, "M_MISSING_TOKEN");
-      // /capabilities is not on the spec's Guest Access list (src/protocol/guest-access.ts).
+      // /capabilities is not on the spec's Guest Access list (it is declared "user", not "guest").
       const guest = await anon.ok("POST", "/_matrix/client/v3/register?kind=guest", {});
       expectError(await new TestClient(s.url, guest.access_token).get("/_matrix/client/v3/capabilities"), 403, "M_GUEST_ACCESS_FORBIDDEN");
     });

@@ -5,16 +5,16 @@
 //   POST /_synapse/admin/v1/federation/destinations/{destination}/reset_connection
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { queryInt } from "./query.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const BASE = "/_synapse/admin/v1/federation/destinations";
 
 export function federationAdminRoutes(app: App, svc: Pick<Services, "auth" | "adminFederation">): void {
-  const admin = async (request: Request) => requireAdmin(await authenticate(svc, request));
+  const route = routes(app, svc);
 
-  app.get(BASE, async ({ request, query }) => {
-    await admin(request);
+  route({ method: "GET", path: BASE, api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     return svc.adminFederation.list({
       from: queryInt(query, "from"),
       limit: queryInt(query, "limit", { min: 1, max: 1000 }),
@@ -23,16 +23,13 @@ export function federationAdminRoutes(app: App, svc: Pick<Services, "auth" | "ad
       destination: query.destination,
     });
   });
-  app.get(`${BASE}/:destination`, async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: `${BASE}/:destination`, api: "synapse-admin", access: "admin", params: { destination: param.raw } }, async ({ request, params }) => {
     return svc.adminFederation.get(params.destination);
   });
-  app.get(`${BASE}/:destination/rooms`, async ({ request, params, query }) => {
-    await admin(request);
+  route({ method: "GET", path: `${BASE}/:destination/rooms`, api: "synapse-admin", access: "admin", params: { destination: param.raw } }, async ({ request, params, query }) => {
     return svc.adminFederation.rooms(params.destination, { from: queryInt(query, "from"), limit: queryInt(query, "limit", { min: 1, max: 1000 }) });
   });
-  app.post(`${BASE}/:destination/reset_connection`, async ({ request, params }) => {
-    await admin(request);
+  route({ method: "POST", path: `${BASE}/:destination/reset_connection`, api: "synapse-admin", access: "admin", params: { destination: param.raw } }, async ({ request, params }) => {
     await svc.adminFederation.resetConnection(params.destination);
     return {};
   });

@@ -17,8 +17,9 @@ import { isValidRoomId, isValidUserId, parseUserId } from "../../protocol/ids.ts
 import type { Services } from "../../services/index.ts";
 import type { MediaRecord, UserMediaOrder } from "../../services/media/media.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { queryBool, queryInt, type Query } from "./query.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const USER_MEDIA_ORDERS: readonly UserMediaOrder[] = ["media_id", "upload_name", "created_ts", "last_access_ts", "media_length", "media_type", "quarantined_by", "safe_from_quarantine"];
 
@@ -42,21 +43,16 @@ function dirParam(q: Query): "f" | "b" {
 }
 
 export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" | "config" | "events">): void {
+  const route = routes(app, svc);
   const media = svc.media;
   const ourName = svc.config.server_name;
-  const admin = async (request: Request) => {
-    const r = await authenticate(svc, request);
-    requireAdmin(r);
-    return r;
-  };
   const localUser = (userId: string) => {
     if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     if (parseUserId(userId)?.serverName !== ourName) throw new MatrixError("M_INVALID_PARAM", "Can only look up local users");
     return userId;
   };
 
-  app.get("/_synapse/admin/v1/media/:serverName/:mediaId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/media/:serverName/:mediaId", api: "synapse-admin", access: "admin", params: { serverName: param.raw, mediaId: param.raw } }, async ({ request, params }) => {
     const m = await media.find(params.serverName, params.mediaId);
     if (!m) throw new MatrixError("M_NOT_FOUND", "Unknown media");
     return {
@@ -71,16 +67,14 @@ export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" 
     };
   });
 
-  app.delete("/_synapse/admin/v1/media/:serverName/:mediaId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "DELETE", path: "/_synapse/admin/v1/media/:serverName/:mediaId", api: "synapse-admin", access: "admin", params: { serverName: param.raw, mediaId: param.raw } }, async ({ request, params }) => {
     const m = await media.find(params.serverName, params.mediaId);
     if (!m) throw new MatrixError("M_NOT_FOUND", "Unknown media");
     const r = await media.deleteMedia([{ origin: m.origin, mediaId: m.mediaId }]);
     return { deleted_media: r.deleted.map((k) => k.mediaId), total: r.deleted.length };
   });
 
-  const deleteLocal = async (request: Request, query: Query) => {
-    await admin(request);
+  const deleteLocal = async (query: Query) => {
     const beforeTs = queryInt(query, "before_ts");
     if (beforeTs === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing integer query parameter 'before_ts'");
     if (beforeTs < 30000000000) {
@@ -92,27 +86,24 @@ export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" 
     const r = await media.purge({ scope: "local", beforeTs, sizeGt: sizeGt > 0 ? sizeGt : undefined, keepProtected: true, keepProfiles });
     return { deleted_media: r.deleted.map((k) => k.mediaId), total: r.deleted.length };
   };
-  app.post("/_synapse/admin/v1/media/delete", ({ request, query }) => deleteLocal(request, query));
-  app.post("/_synapse/admin/v1/media/:serverName/delete", ({ request, query, params }) => {
+  route({ method: "POST", path: "/_synapse/admin/v1/media/delete", api: "synapse-admin", access: "admin" }, ({ query }) => deleteLocal(query));
+  route({ method: "POST", path: "/_synapse/admin/v1/media/:serverName/delete", api: "synapse-admin", access: "admin", params: { serverName: param.raw } }, ({ query, params }) => {
     if (params.serverName !== ourName) throw new MatrixError("M_INVALID_PARAM", "Can only delete local media");
-    return deleteLocal(request, query);
+    return deleteLocal(query);
   });
 
-  app.post("/_synapse/admin/v1/purge_media_cache", async ({ request, query }) => {
-    await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/purge_media_cache", api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     const beforeTs = queryInt(query, "before_ts");
     if (beforeTs === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing integer query parameter 'before_ts'");
     const r = await media.purge({ scope: "remote", beforeTs });
     return { deleted: r.deleted.length };
   });
 
-  app.post("/_synapse/admin/v1/media/quarantine/:serverName/:mediaId", async ({ request, params }) => {
-    const r = await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/media/quarantine/:serverName/:mediaId", api: "synapse-admin", access: "admin", params: { serverName: param.raw, mediaId: param.raw } }, async ({ who: r, request, params }) => {
     await media.quarantine(params.serverName, params.mediaId, r.userId);
     return {};
   });
-  app.post("/_synapse/admin/v1/media/unquarantine/:serverName/:mediaId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/media/unquarantine/:serverName/:mediaId", api: "synapse-admin", access: "admin", params: { serverName: param.raw, mediaId: param.raw } }, async ({ request, params }) => {
     await media.unquarantine(params.serverName, params.mediaId);
     return {};
   });
@@ -120,35 +111,29 @@ export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" 
     if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
     return roomId;
   };
-  app.get("/_synapse/admin/v1/room/:roomId/media", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/room/:roomId/media", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ request, params }) => {
     const roomId = roomParam(params.roomId);
     if (!(await svc.events.roomVersion(roomId))) throw new MatrixError("M_NOT_FOUND", "Room not found");
     return media.roomMedia(roomId);
   });
-  const quarantineRoom = async (request: Request, roomId: string) => {
-    const r = await admin(request);
-    return { num_quarantined: await media.quarantineRoomMedia(roomParam(roomId), r.userId) };
-  };
-  app.post("/_synapse/admin/v1/room/:roomId/media/quarantine", ({ request, params }) => quarantineRoom(request, params.roomId));
-  app.post("/_synapse/admin/v1/quarantine_media/:roomId", ({ request, params }) => quarantineRoom(request, params.roomId));
-  app.post("/_synapse/admin/v1/user/:userId/media/quarantine", async ({ request, params }) => {
-    const r = await admin(request);
+  for (const path of ["/_synapse/admin/v1/room/:roomId/media/quarantine", "/_synapse/admin/v1/quarantine_media/:roomId"]) {
+    route({ method: "POST", path, api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ who, params }) => ({
+      num_quarantined: await media.quarantineRoomMedia(roomParam(params.roomId), who.userId),
+    }));
+  }
+  route({ method: "POST", path: "/_synapse/admin/v1/user/:userId/media/quarantine", api: "synapse-admin", access: "admin", params: { userId: param.raw } }, async ({ who: r, request, params }) => {
     return { num_quarantined: await media.quarantineUserMedia(localUser(params.userId), r.userId) };
   });
-  app.post("/_synapse/admin/v1/media/protect/:mediaId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/media/protect/:mediaId", api: "synapse-admin", access: "admin", params: { mediaId: param.raw } }, async ({ request, params }) => {
     await media.setProtected(params.mediaId, true);
     return {};
   });
-  app.post("/_synapse/admin/v1/media/unprotect/:mediaId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/media/unprotect/:mediaId", api: "synapse-admin", access: "admin", params: { mediaId: param.raw } }, async ({ request, params }) => {
     await media.setProtected(params.mediaId, false);
     return {};
   });
 
-  app.get("/_synapse/admin/v1/users/:userId/media", async ({ request, params, query }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/users/:userId/media", api: "synapse-admin", access: "admin", params: { userId: param.raw } }, async ({ request, params, query }) => {
     const userId = localUser(params.userId);
     const from = queryInt(query, "from") ?? 0;
     const limit = queryInt(query, "limit") ?? 100;
@@ -158,14 +143,12 @@ export function mediaAdminRoutes(app: App, svc: Pick<Services, "auth" | "media" 
     return { media: r.media.map(userMediaJson), total: r.total, ...(from + r.media.length < r.total ? { next_token: from + r.media.length } : {}) };
   });
 
-  app.delete("/_synapse/admin/v1/users/:userId/media", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "DELETE", path: "/_synapse/admin/v1/users/:userId/media", api: "synapse-admin", access: "admin", params: { userId: param.raw } }, async ({ request, params }) => {
     const r = await media.deleteUserMedia(localUser(params.userId));
     return { deleted_media: r.deleted.map((k) => k.mediaId), total: r.deleted.length };
   });
 
-  app.get("/_synapse/admin/v1/statistics/users/media", async ({ request, query }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/statistics/users/media", api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     const from = queryInt(query, "from") ?? 0;
     const limit = queryInt(query, "limit") ?? 100;
     const orderBy = query.order_by ?? "user_id";

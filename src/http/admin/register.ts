@@ -5,8 +5,10 @@
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
 import { jsonBody } from "../params.ts";
+import { routes } from "../endpoint.ts";
 
 export function sharedSecretRegisterRoutes(app: App, deps: Pick<AccountServices, "registration">): void {
-  app.get("/_synapse/admin/v1/register", () => ({ nonce: deps.registration.newNonce() }));
-  app.post("/_synapse/admin/v1/register", ({ body }) => deps.registration.registerWithSharedSecret(jsonBody(body)));
+  const route = routes(app, deps);
+  route({ method: "GET", path: "/_synapse/admin/v1/register", api: "synapse-admin", access: "none" }, () => ({ nonce: deps.registration.newNonce() }));
+  route({ method: "POST", path: "/_synapse/admin/v1/register", api: "synapse-admin", access: "none" }, ({ body }) => deps.registration.registerWithSharedSecret(jsonBody(body)));
 }

@@ -8,16 +8,16 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { jsonBody } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const BASE = "/_synapse/admin/v1/registration_tokens";
 
 export function registrationTokenAdminRoutes(app: App, deps: Pick<AccountServices, "auth" | "registrationTokens">): void {
-  const admin = async (request: Request) => requireAdmin(await authenticate(deps, request));
+  const route = routes(app, deps);
 
-  app.get(BASE, async ({ request, query }) => {
-    await admin(request);
+  route({ method: "GET", path: BASE, api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     let valid: boolean | undefined;
     if (query.valid !== undefined) {
       if (query.valid !== "true" && query.valid !== "false") {
@@ -28,23 +28,19 @@ export function registrationTokenAdminRoutes(app: App, deps: Pick<AccountService
     return { registration_tokens: await deps.registrationTokens.list(valid) };
   });
 
-  app.post(`${BASE}/new`, async ({ request, body }) => {
-    await admin(request);
+  route({ method: "POST", path: `${BASE}/new`, api: "synapse-admin", access: "admin" }, async ({ request, body }) => {
     return deps.registrationTokens.create(jsonBody(body));
   });
 
-  app.get(`${BASE}/:token`, async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: `${BASE}/:token`, api: "synapse-admin", access: "admin", params: { token: param.raw } }, async ({ request, params }) => {
     return deps.registrationTokens.get(params.token);
   });
 
-  app.put(`${BASE}/:token`, async ({ request, params, body }) => {
-    await admin(request);
+  route({ method: "PUT", path: `${BASE}/:token`, api: "synapse-admin", access: "admin", params: { token: param.raw } }, async ({ request, params, body }) => {
     return deps.registrationTokens.update(params.token, jsonBody(body));
   });
 
-  app.delete(`${BASE}/:token`, async ({ request, params }) => {
-    await admin(request);
+  route({ method: "DELETE", path: `${BASE}/:token`, api: "synapse-admin", access: "admin", params: { token: param.raw } }, async ({ request, params }) => {
     await deps.registrationTokens.delete(params.token);
     return {};
   });

@@ -8,8 +8,9 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { ReportKind } from "../../services/reports.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
 import { queryInt, type Query } from "./query.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 function reportId(v: string | undefined): number {
   if (!v || !/^[0-9]{1,15}$/.test(v) || Number(v) < 1) {
@@ -19,10 +20,10 @@ function reportId(v: string | undefined): number {
 }
 
 export function reportAdminRoutes(app: App, svc: Services): void {
+  const route = routes(app, svc);
   for (const kind of ["event", "room", "user"] as ReportKind[]) {
     const base = `/_synapse/admin/v1/${kind}_reports`;
-    app.get(base, async ({ request, query }) => {
-      requireAdmin(await authenticate(svc, request));
+    route({ method: "GET", path: base, api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
       const q = query as Query;
       const dir = q.dir ?? "b";
       if (dir !== "b" && dir !== "f") throw new MatrixError("M_INVALID_PARAM", "Unknown direction: " + dir);
@@ -35,12 +36,10 @@ export function reportAdminRoutes(app: App, svc: Services): void {
         targetUserId: (kind === "event" ? q.sender_user_id : kind === "user" ? q.target_user_id : undefined) || undefined,
       });
     });
-    app.get(`${base}/:reportId`, async ({ request, params }) => {
-      requireAdmin(await authenticate(svc, request));
+    route({ method: "GET", path: `${base}/:reportId`, api: "synapse-admin", access: "admin", params: { reportId: param.raw } }, async ({ request, params }) => {
       return svc.reports.get(kind, reportId(params.reportId));
     });
-    app.delete(`${base}/:reportId`, async ({ request, params }) => {
-      requireAdmin(await authenticate(svc, request));
+    route({ method: "DELETE", path: `${base}/:reportId`, api: "synapse-admin", access: "admin", params: { reportId: param.raw } }, async ({ request, params }) => {
       await svc.reports.delete(kind, reportId(params.reportId));
       return {};
     });

@@ -13,21 +13,17 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin, type Requester } from "../auth.ts";
 import { boundedSearchTerm, isJsonObject, jsonBody } from "../params.ts";
 import { queryBool, queryInt } from "./query.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 type Deps = Pick<Services, "auth" | "adminRooms">;
 
 export function roomAdminRoutes(app: App, svc: Deps): void {
-  const admin = async (request: Request): Promise<Requester> => {
-    const r = await authenticate(svc, request);
-    requireAdmin(r);
-    return r;
-  };
+  const route = routes(app, svc);
 
-  app.get("/_synapse/admin/v1/rooms", async ({ request, query }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/rooms", api: "synapse-admin", access: "admin" }, async ({ request, query }) => {
     return svc.adminRooms.list({
       from: queryInt(query, "from"),
       limit: queryInt(query, "limit", { min: 1 }),
@@ -39,38 +35,31 @@ export function roomAdminRoutes(app: App, svc: Deps): void {
     });
   });
 
-  app.get("/_synapse/admin/v1/rooms/:roomId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/rooms/:roomId", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ request, params }) => {
     return svc.adminRooms.details(params.roomId);
   });
-  app.get("/_synapse/admin/v1/rooms/:roomId/members", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/rooms/:roomId/members", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ request, params }) => {
     return svc.adminRooms.members(params.roomId);
   });
-  app.get("/_synapse/admin/v1/rooms/:roomId/state", async ({ request, params, query }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/rooms/:roomId/state", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ request, params, query }) => {
     return svc.adminRooms.state(params.roomId, query.type);
   });
 
-  app.get("/_synapse/admin/v1/rooms/:roomId/block", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v1/rooms/:roomId/block", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ request, params }) => {
     return svc.adminRooms.blockStatus(params.roomId);
   });
-  app.put("/_synapse/admin/v1/rooms/:roomId/block", async ({ request, params, body }) => {
-    const r = await admin(request);
+  route({ method: "PUT", path: "/_synapse/admin/v1/rooms/:roomId/block", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ who: r, request, params, body }) => {
     return svc.adminRooms.setBlocked(params.roomId, jsonBody(body).block, r.userId);
   });
 
-  app.post("/_synapse/admin/v1/rooms/:roomId/make_room_admin", async ({ request, params, body }) => {
-    const r = await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/rooms/:roomId/make_room_admin", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ who: r, request, params, body }) => {
     const userId = jsonBody(body).user_id ?? r.userId;
     if (typeof userId !== "string") throw new MatrixError("M_BAD_JSON", "'user_id' must be a string");
     await svc.adminRooms.makeRoomAdmin(params.roomId, userId);
     return {};
   });
 
-  app.post("/_synapse/admin/v1/join/:roomIdOrAlias", async ({ request, params, body }) => {
-    const r = await admin(request);
+  route({ method: "POST", path: "/_synapse/admin/v1/join/:roomIdOrAlias", api: "synapse-admin", access: "admin", params: { roomIdOrAlias: param.raw } }, async ({ who: r, request, params, body }) => {
     const userId = jsonBody(body).user_id;
     if (typeof userId !== "string") throw new MatrixError("M_MISSING_PARAM", "Missing 'user_id' (a string)");
     return svc.adminRooms.joinUser(r.userId, params.roomIdOrAlias, userId);
@@ -81,20 +70,16 @@ export function roomAdminRoutes(app: App, svc: Deps): void {
     if (!isJsonObject(body)) throw new MatrixError("M_NOT_JSON", "The body must be a JSON object (at least {})");
     return svc.adminRooms.parseDeleteOptions(body);
   };
-  app.delete("/_synapse/admin/v1/rooms/:roomId", async ({ request, params, body }) => {
-    const r = await admin(request);
+  route({ method: "DELETE", path: "/_synapse/admin/v1/rooms/:roomId", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ who: r, request, params, body }) => {
     return svc.adminRooms.deleteNow(params.roomId, deleteBody(body), r.userId);
   });
-  app.delete("/_synapse/admin/v2/rooms/:roomId", async ({ request, params, body }) => {
-    const r = await admin(request);
+  route({ method: "DELETE", path: "/_synapse/admin/v2/rooms/:roomId", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ who: r, request, params, body }) => {
     return svc.adminRooms.startDelete(params.roomId, deleteBody(body), r.userId);
   });
-  app.get("/_synapse/admin/v2/rooms/:roomId/delete_status", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v2/rooms/:roomId/delete_status", api: "synapse-admin", access: "admin", params: { roomId: param.raw } }, async ({ request, params }) => {
     return svc.adminRooms.deleteStatusOfRoom(params.roomId);
   });
-  app.get("/_synapse/admin/v2/rooms/delete_status/:deleteId", async ({ request, params }) => {
-    await admin(request);
+  route({ method: "GET", path: "/_synapse/admin/v2/rooms/delete_status/:deleteId", api: "synapse-admin", access: "admin", params: { deleteId: param.raw } }, async ({ request, params }) => {
     return svc.adminRooms.deleteStatus(params.deleteId);
   });
 }

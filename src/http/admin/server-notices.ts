@@ -4,10 +4,13 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin, type Requester } from "../auth.ts";
+import { type Requester } from "../auth.ts";
 import { isJsonObject, jsonBody, optString, reqString } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 export function serverNoticeAdminRoutes(app: App, svc: Services): void {
+  const route = routes(app, svc);
   const send = async (who: Requester, body: unknown, txnId?: string) => {
     const b = jsonBody(body);
     const userId = reqString(b, "user_id");
@@ -24,14 +27,10 @@ export function serverNoticeAdminRoutes(app: App, svc: Services): void {
     });
     return { event_id: eventId };
   };
-  app.post("/_synapse/admin/v1/send_server_notice", async ({ request, body }) => {
-    const who = await authenticate(svc, request);
-    requireAdmin(who);
+  route({ method: "POST", path: "/_synapse/admin/v1/send_server_notice", api: "synapse-admin", access: "admin" }, async ({ who, request, body }) => {
     return send(who, body);
   });
-  app.put("/_synapse/admin/v1/send_server_notice/:txnId", async ({ request, params, body }) => {
-    const who = await authenticate(svc, request);
-    requireAdmin(who);
+  route({ method: "PUT", path: "/_synapse/admin/v1/send_server_notice/:txnId", api: "synapse-admin", access: "admin", params: { txnId: param.raw } }, async ({ who, request, params, body }) => {
     if (!params.txnId) throw new MatrixError("M_INVALID_PARAM", "Missing transaction ID");
     return send(who, body, params.txnId);
   });

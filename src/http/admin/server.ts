@@ -5,16 +5,15 @@
 import { SERVER_VERSION } from "../../protocol/versions.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate, requireAdmin } from "../auth.ts";
+import { routes } from "../endpoint.ts";
 
 export function serverAdminRoutes(app: App, svc: Pick<Services, "auth" | "adminServer">): void {
-  app.get("/_synapse/admin/v1/server_version", () => ({ server_version: SERVER_VERSION }));
-  app.get("/_synapse/admin/v1/background_updates/status", async ({ request }) => {
-    requireAdmin(await authenticate(svc, request));
+  const route = routes(app, svc);
+  route({ method: "GET", path: "/_synapse/admin/v1/server_version", api: "synapse-admin", access: "none" }, () => ({ server_version: SERVER_VERSION }));
+  route({ method: "GET", path: "/_synapse/admin/v1/background_updates/status", api: "synapse-admin", access: "admin" }, async ({ request }) => {
     return { enabled: true, current_updates: {} };
   });
-  app.get("/_hs/admin/v1/server", async ({ request }) => {
-    requireAdmin(await authenticate(svc, request));
+  route({ method: "GET", path: "/_hs/admin/v1/server", api: "hs", access: "admin" }, async ({ request }) => {
     return svc.adminServer.overview();
   });
 }

@@ -12,8 +12,10 @@ import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
 import { checkNewPassword } from "../../services/accounts.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { authenticate, connectionOf } from "../auth.ts";
-import { jsonBody, optBool, optString, reqString, withoutAuth } from "../params.ts";
+import { connectionOf } from "../auth.ts";
+import { routes } from "../endpoint.ts";
+import { body as bodyOf } from "../schema.ts";
+import { optBool, optString, reqString, withoutAuth } from "../params.ts";
 import { checkRequestTokenBody } from "./register.ts";
 
 export type AccountDeps = Pick<AccountServices, "auth" | "accounts" | "uia">;
@@ -21,17 +23,19 @@ export type AccountDeps = Pick<AccountServices, "auth" | "accounts" | "uia">;
 const PASSWORD_URI = "/_matrix/client/v3/account/password";
 const DEACTIVATE_URI = "/_matrix/client/v3/account/deactivate";
 
+const CS = "client-server" as const;
+
 export function accountRoutes(app: App, deps: AccountDeps): void {
-  app.get("/_matrix/client/v3/account/whoami", async ({ request }) => {
-    const r = await authenticate(deps, request);
+  const route = routes(app, deps);
+  route({ method: "GET", path: "/_matrix/client/v3/account/whoami", api: CS, access: "guest" }, ({ who: r }) => {
     const out: Record<string, unknown> = { user_id: r.userId, is_guest: r.isGuest };
     if (r.deviceId !== null) out.device_id = r.deviceId;
     return out;
   });
 
-  app.post(PASSWORD_URI, async ({ request, body: raw }) => {
-    const r = await authenticate(deps, request);
-    const body = jsonBody(raw);
+  // The spec lets these two be called without a token (a password reset by e-mail); hs needs one.
+  const needsToken = "no third-party identifiers here: a password reset by e-mail cannot happen, so a token is needed";
+  route({ method: "POST", path: PASSWORD_URI, api: CS, access: "user", accessDiffers: needsToken, body: bodyOf.object }, async ({ who: r, body, request }) => {
     // Type checks before authentication, so that a client does not enter a password in vain.
     if (body.new_password !== undefined) deps.accounts.checkPasswordPolicy(checkNewPassword(body.new_password, "new_password"));
     optBool(body, "logout_devices");
@@ -51,9 +55,7 @@ export function accountRoutes(app: App, deps: AccountDeps): void {
     return {};
   });
 
-  app.post(DEACTIVATE_URI, async ({ request, body: raw }) => {
-    const r = await authenticate(deps, request);
-    const body = jsonBody(raw);
+  route({ method: "POST", path: DEACTIVATE_URI, api: CS, access: "user", accessDiffers: needsToken, body: bodyOf.object }, async ({ who: r, body, request }) => {
     optString(body, "id_server");
     const erase = optBool(body, "erase") ?? false;
     // An application service deactivates its users without user-interactive auth (they have no
@@ -73,39 +75,31 @@ export function accountRoutes(app: App, deps: AccountDeps): void {
 
   // ---- third-party identifiers
 
-  app.get("/_matrix/client/v3/account/3pid", async ({ request }) => {
-    await authenticate(deps, request);
+  route({ method: "GET", path: "/_matrix/client/v3/account/3pid", api: CS, access: "user" }, () => {
     return { threepids: [] };
   });
 
   // Deprecated equivalent of /3pid/bind: needs an identity server, and none is trusted.
-  app.post("/_matrix/client/v3/account/3pid", async ({ request, body }) => {
-    await authenticate(deps, request);
-    const creds = jsonBody(body).three_pid_creds;
+  route({ method: "POST", path: "/_matrix/client/v3/account/3pid", api: CS, access: "user", body: bodyOf.object }, ({ body }) => {
+    const creds = body.three_pid_creds;
     if (creds === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'three_pid_creds'");
     if (typeof creds !== "object" || creds === null) throw badJson("'three_pid_creds' must be an object");
     throw new MatrixError("M_SERVER_NOT_TRUSTED", "This server does not use identity servers", {}, 403);
   });
 
-  app.post("/_matrix/client/v3/account/3pid/bind", async ({ request, body: raw }) => {
-    await authenticate(deps, request);
-    const body = jsonBody(raw);
+  route({ method: "POST", path: "/_matrix/client/v3/account/3pid/bind", api: CS, access: "user", body: bodyOf.object }, ({ body }) => {
     for (const k of ["client_secret", "id_server", "id_access_token", "sid"]) reqString(body, k);
     throw new MatrixError("M_SERVER_NOT_TRUSTED", "This server does not use identity servers", {}, 403);
   });
 
-  app.post("/_matrix/client/v3/account/3pid/add", async ({ request, body: raw }) => {
-    await authenticate(deps, request);
-    const body = jsonBody(raw);
+  route({ method: "POST", path: "/_matrix/client/v3/account/3pid/add", api: CS, access: "user", body: bodyOf.object }, ({ body }) => {
     reqString(body, "client_secret");
     reqString(body, "sid");
     throw forbidden("Third-party identifier changes are disabled on this server (see m.3pid_changes)");
   });
 
   for (const action of ["delete", "unbind"] as const) {
-    app.post(`/_matrix/client/v3/account/3pid/${action}`, async ({ request, body: raw }) => {
-      await authenticate(deps, request);
-      const body = jsonBody(raw);
+    route({ method: "POST", path: `/_matrix/client/v3/account/3pid/${action}`, api: CS, access: "user", body: bodyOf.object }, ({ body }) => {
       const medium = reqString(body, "medium");
       reqString(body, "address");
       optString(body, "id_server");
@@ -115,12 +109,12 @@ export function accountRoutes(app: App, deps: AccountDeps): void {
   }
 
   for (const medium of ["email", "msisdn"] as const) {
-    app.post(`/_matrix/client/v3/account/3pid/${medium}/requestToken`, ({ body }) => {
-      checkRequestTokenBody(jsonBody(body), medium);
+    route({ method: "POST", path: `/_matrix/client/v3/account/3pid/${medium}/requestToken`, api: CS, access: "none", body: bodyOf.object }, ({ body }) => {
+      checkRequestTokenBody(body, medium);
       throw new MatrixError("M_THREEPID_MEDIUM_NOT_SUPPORTED", `Adding ${medium === "email" ? "e-mail addresses" : "phone numbers"} is not supported on this server`);
     });
-    app.post(`/_matrix/client/v3/account/password/${medium}/requestToken`, ({ body }) => {
-      checkRequestTokenBody(jsonBody(body), medium);
+    route({ method: "POST", path: `/_matrix/client/v3/account/password/${medium}/requestToken`, api: CS, access: "none", body: bodyOf.object }, ({ body }) => {
+      checkRequestTokenBody(body, medium);
       throw new MatrixError("M_THREEPID_DENIED", "Password reset by third-party identifier is not supported on this server");
     });
   }

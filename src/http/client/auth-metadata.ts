@@ -4,18 +4,20 @@
 // 404 M_UNRECOGNIZED. Clients (Element X) then fall back to GET/POST /login.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { App } from "../app.ts";
+import { routes } from "../endpoint.ts";
 
 const LEGACY = () => new MatrixError("M_UNRECOGNIZED", "Legacy authentication is in use on this homeserver.", {}, 404);
 
 export function authMetadataRoutes(app: App): void {
-  app.get("/_matrix/client/v1/auth_metadata", () => {
+  const route = routes(app, {});
+  route({ method: "GET", path: "/_matrix/client/v1/auth_metadata", api: "client-server", access: "none" }, () => {
     throw LEGACY();
   });
-  app.get("/_matrix/client/unstable/org.matrix.msc2965/auth_metadata", () => {
+  route({ method: "GET", path: "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata", api: "unstable", access: "none" }, () => {
     throw LEGACY();
   });
   // The older MSC2965 discovery of the issuer alone.
-  app.get("/_matrix/client/unstable/org.matrix.msc2965/auth_issuer", () => {
+  route({ method: "GET", path: "/_matrix/client/unstable/org.matrix.msc2965/auth_issuer", api: "unstable", access: "none" }, () => {
     throw LEGACY();
   });
 }

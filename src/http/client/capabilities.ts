@@ -1,11 +1,11 @@
 // GET /_matrix/client/v3/capabilities. Spec: data/api/client-server/capabilities.yaml.
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
+import { routes } from "../endpoint.ts";
 
 export function capabilitiesRoutes(app: App, deps: Pick<AccountServices, "auth" | "capabilities">): void {
-  app.get("/_matrix/client/v3/capabilities", async ({ request }) => {
-    const r = await authenticate(deps, request);
+  const route = routes(app, deps);
+  route({ method: "GET", path: "/_matrix/client/v3/capabilities", api: "client-server", access: "user" }, async ({ who: r, request }) => {
     return { capabilities: deps.capabilities.for(r) };
   });
 }

@@ -5,8 +5,10 @@ import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
 import type { Device } from "../../services/accounts.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { authenticate, connectionOf, type Requester } from "../auth.ts";
-import { jsonBody, optString, withoutAuth } from "../params.ts";
+import { connectionOf, type Requester } from "../auth.ts";
+import { optString, withoutAuth } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { body, param } from "../schema.ts";
 
 export type DevicesDeps = Pick<AccountServices, "auth" | "accounts" | "uia"> & {
   /** Application services create devices with PUT and delete them without UIA (spec v1.17). */
@@ -22,29 +24,30 @@ export function deviceJson(d: Device): Record<string, unknown> {
   return out;
 }
 
+const CS = "client-server" as const;
+
 export function devicesRoutes(app: App, deps: DevicesDeps): void {
-  app.get("/_matrix/client/v3/devices", async ({ request }) => {
-    const r = await authenticate(deps, request);
-    return { devices: (await deps.accounts.listDevices(r.userId)).map(deviceJson) };
-  });
+  const route = routes(app, deps);
+  route({ method: "GET", path: "/_matrix/client/v3/devices", api: CS, access: "guest" }, async ({ who }) => ({
+    devices: (await deps.accounts.listDevices(who.userId)).map(deviceJson),
+  }));
 
-  app.get("/_matrix/client/v3/devices/:deviceId", async ({ request, params }) => {
-    const r = await authenticate(deps, request);
-    return deviceJson(await deps.accounts.getDevice(r.userId, params.deviceId));
-  });
+  route({ method: "GET", path: "/_matrix/client/v3/devices/:deviceId", api: CS, access: "guest", params: { deviceId: param.raw } }, async ({ who, params }) =>
+    deviceJson(await deps.accounts.getDevice(who.userId, params.deviceId)),
+  );
 
-  app.put("/_matrix/client/v3/devices/:deviceId", async ({ request, params, body }) => {
-    const r = await authenticate(deps, request);
-    // Application services may create devices this way; users may only rename.
-    const name = optString(jsonBody(body), "display_name");
-    if (r.appserviceId !== undefined && deps.appservices) await deps.appservices.putDevice(r, params.deviceId, name);
-    else await deps.accounts.updateDevice(r.userId, params.deviceId, name);
-    return {};
-  });
+  route(
+    { method: "PUT", path: "/_matrix/client/v3/devices/:deviceId", api: CS, access: "guest", params: { deviceId: param.raw }, body: body.object },
+    async ({ who: r, params, body }) => {
+      // Application services may create devices this way; users may only rename.
+      const name = optString(body, "display_name");
+      if (r.appserviceId !== undefined && deps.appservices) await deps.appservices.putDevice(r, params.deviceId, name);
+      else await deps.accounts.updateDevice(r.userId, params.deviceId, name);
+      return {};
+    },
+  );
 
-  const deleteWithUia = async (request: Request, rawBody: unknown, uri: string, method: string, ids: (body: Record<string, unknown>) => string[]) => {
-    const r = await authenticate(deps, request);
-    const body = jsonBody(rawBody);
+  const deleteWithUia = async (r: Requester, request: Request, body: Record<string, unknown>, uri: string, method: string, ids: (body: Record<string, unknown>) => string[]) => {
     // Application services delete their users' devices without user-interactive auth (spec v1.17).
     if (r.appserviceId !== undefined) {
       await deps.accounts.deleteDevices(r.userId, ids(withoutAuth(body)));
@@ -66,12 +69,13 @@ export function devicesRoutes(app: App, deps: DevicesDeps): void {
     return {};
   };
 
-  app.delete("/_matrix/client/v3/devices/:deviceId", ({ request, params, body }) =>
-    deleteWithUia(request, body, `/_matrix/client/v3/devices/${params.deviceId}`, "DELETE", () => [params.deviceId]),
+  route(
+    { method: "DELETE", path: "/_matrix/client/v3/devices/:deviceId", api: CS, access: "user", params: { deviceId: param.raw }, body: body.object },
+    ({ who, request, params, body }) => deleteWithUia(who, request, body, `/_matrix/client/v3/devices/${params.deviceId}`, "DELETE", () => [params.deviceId]),
   );
 
-  app.post("/_matrix/client/v3/delete_devices", ({ request, body }) =>
-    deleteWithUia(request, body, "/_matrix/client/v3/delete_devices", "POST", (b) => {
+  route({ method: "POST", path: "/_matrix/client/v3/delete_devices", api: CS, access: "user", body: body.object }, ({ who, request, body }) =>
+    deleteWithUia(who, request, body, "/_matrix/client/v3/delete_devices", "POST", (b) => {
       if (b.devices === undefined) throw missingParam("Missing 'devices'");
       if (!Array.isArray(b.devices) || b.devices.some((d) => typeof d !== "string")) throw badJson("'devices' must be an array of strings");
       return b.devices as string[];

@@ -10,20 +10,22 @@ import { isValidServerName } from "../../protocol/ids.ts";
 import type { Services } from "../../services/index.ts";
 import type { PublicRoomsRequest } from "../../services/directory/room-directory.ts";
 import type { App } from "../app.ts";
-import { authenticate, authenticateOptional } from "../auth.ts";
-import { boundedSearchTerm, jsonBody, optBool, optInt, optString, reqString, type JsonObject } from "../params.ts";
-import { intQuery, queryOf, roomIdParam, strQuery } from "./query-params.ts";
+import { boundedSearchTerm, optBool, optInt, optString, reqString, type JsonObject } from "../params.ts";
+import { routes, type QueryParser } from "../endpoint.ts";
+import { body, param, query } from "../schema.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
-const PREFIXES = ["/_matrix/client/v3"];
-
+const V3 = "/_matrix/client/v3";
+const CS = "client-server" as const;
 
 function aliasParam(v: string | undefined): string {
   if (!v) throw new MatrixError("M_INVALID_PARAM", "Room alias invalid");
   return v;
 }
 
-function serverParam(v: string | undefined): string | undefined {
+/** `server`: a server name ("" counts as absent). */
+const serverQuery: QueryParser<string | undefined> = (q, n) => {
+  const v = query.str(q, n);
   if (v === undefined) return undefined;
   if (!isValidServerName(v)) throw new MatrixError("M_INVALID_PARAM", "'server' is not a valid server name");
   return v;
@@ -63,62 +65,63 @@ function publicRoomsBody(b: JsonObject): PublicRoomsRequest {
 
 export function directoryRoutes(app: App, svc: Services): void {
   const dir = () => svc.roomDirectory;
-  /** /publicRooms needs a token unless [room_directory] public_rooms_without_auth. */
-  const publicRoomsAuth = async (request: Request) => {
-    if (svc.config.room_directory.public_rooms_without_auth) await authenticateOptional(svc, request);
-    else await authenticate(svc, request);
-  };
+  const route = routes(app, svc);
+  const alias = { roomAlias: aliasParam };
 
-  for (const p of PREFIXES) {
-    // ---- aliases
-    app.put(`${p}/directory/room/:roomAlias`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const roomId = reqString(jsonBody(body), "room_id");
-      await dir().createAlias(who, aliasParam(params.roomAlias), roomId);
-      return {};
-    });
-    app.get(`${p}/directory/room/:roomAlias`, async ({ params }) => dir().resolveAlias(aliasParam(params.roomAlias)));
-    app.delete(`${p}/directory/room/:roomAlias`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      await dir().deleteAlias(who, aliasParam(params.roomAlias));
-      return {};
-    });
-    app.get(`${p}/rooms/:roomId/aliases`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      return { aliases: await dir().localAliases(who, roomIdParam(params.roomId)) };
-    });
+  // ---- aliases
+  route({ method: "PUT", path: `${V3}/directory/room/:roomAlias`, api: CS, access: "user", suspended: "refuse", params: alias, body: body.object }, async ({ who, params, body }) => {
+    const roomId = reqString(body, "room_id");
+    await dir().createAlias(who, params.roomAlias, roomId);
+    return {};
+  });
+  route({ method: "GET", path: `${V3}/directory/room/:roomAlias`, api: CS, access: "none", params: alias }, ({ params }) => dir().resolveAlias(params.roomAlias));
+  route({ method: "DELETE", path: `${V3}/directory/room/:roomAlias`, api: CS, access: "user", params: alias }, async ({ who, params }) => {
+    await dir().deleteAlias(who, params.roomAlias);
+    return {};
+  });
+  route({ method: "GET", path: `${V3}/rooms/:roomId/aliases`, api: CS, access: "user", params: { roomId: param.roomId } }, async ({ who, params }) => ({
+    aliases: await dir().localAliases(who, params.roomId),
+  }));
 
-    // ---- published rooms
-    app.get(`${p}/directory/list/room/:roomId`, async ({ params }) => ({ visibility: await dir().visibility(roomIdParam(params.roomId)) }));
-    app.put(`${p}/directory/list/room/:roomId`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const b = jsonBody(body);
-      const v = optString(b, "visibility") ?? "public";
+  // ---- published rooms
+  route({ method: "GET", path: `${V3}/directory/list/room/:roomId`, api: CS, access: "none", params: { roomId: param.roomId } }, async ({ params }) => ({
+    visibility: await dir().visibility(params.roomId),
+  }));
+  route(
+    { method: "PUT", path: `${V3}/directory/list/room/:roomId`, api: CS, access: "user", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
+    async ({ who, params, body }) => {
+      const v = optString(body, "visibility") ?? "public";
       if (v !== "public" && v !== "private") throw new MatrixError("M_INVALID_PARAM", "'visibility' must be public or private");
-      await dir().setVisibility(who, roomIdParam(params.roomId), v);
+      await dir().setVisibility(who, params.roomId, v);
       return {};
-    });
-    app.get(`${p}/publicRooms`, async ({ request }) => {
-      await publicRoomsAuth(request);
-      const q = queryOf(request);
-      const req: PublicRoomsRequest = { limit: intQuery(q, "limit", 0), since: strQuery(q, "since") };
-      const instance = strQuery(q, "third_party_instance_id");
-      if (instance !== undefined) req.thirdPartyInstanceId = instance;
-      return dir().publicRooms(req, serverParam(strQuery(q, "server")), "GET");
-    });
-    app.post(`${p}/publicRooms`, async ({ request, body }) => {
-      await publicRoomsAuth(request);
-      const server = serverParam(strQuery(queryOf(request), "server"));
-      return dir().publicRooms(publicRoomsBody(jsonBody(body)), server, "POST");
-    });
+    },
+  );
+  // /publicRooms needs a token unless [room_directory] public_rooms_without_auth (read at start).
+  const publicAccess = svc.config.room_directory.public_rooms_without_auth ? "optional" : "user";
+  route(
+    {
+      method: "GET", path: `${V3}/publicRooms`, api: CS, access: publicAccess,
+      accessDiffers: "the spec needs no token for GET /publicRooms; hs (as Synapse) asks for one unless [room_directory] public_rooms_without_auth",
+      query: { limit: query.int(), since: query.str, third_party_instance_id: query.str, server: serverQuery },
+    },
+    ({ query }) => {
+      const req: PublicRoomsRequest = { limit: query.limit, since: query.since };
+      if (query.third_party_instance_id !== undefined) req.thirdPartyInstanceId = query.third_party_instance_id;
+      return dir().publicRooms(req, query.server, "GET");
+    },
+  );
+  route(
+    {
+      method: "POST", path: `${V3}/publicRooms`, api: CS, access: publicAccess,
+      accessDiffers: publicAccess === "user" ? undefined : "[room_directory] public_rooms_without_auth lets anyone list the published rooms",
+      query: { server: serverQuery }, body: body.object,
+    },
+    ({ query, body }) => dir().publicRooms(publicRoomsBody(body), query.server, "POST"),
+  );
 
-    // ---- users
-    app.post(`${p}/user_directory/search`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      const b = jsonBody(body);
-      const term = boundedSearchTerm(reqString(b, "search_term"), "search_term");
-      const limit = optInt(b, "limit");
-      return svc.userDirectory.search(who.userId, term, limit);
-    });
-  }
+  // ---- users
+  route({ method: "POST", path: `${V3}/user_directory/search`, api: CS, access: "user", body: body.object }, ({ who, body }) => {
+    const term = boundedSearchTerm(reqString(body, "search_term"), "search_term");
+    return svc.userDirectory.search(who.userId, term, optInt(body, "limit"));
+  });
 }

@@ -4,6 +4,7 @@ import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { SPEC_VERSIONS } from "../../protocol/versions.ts";
 import type { App } from "../app.ts";
+import { routes } from "../endpoint.ts";
 
 export interface DiscoveryDeps {
   config: Config;
@@ -12,17 +13,23 @@ export interface DiscoveryDeps {
 }
 
 export function discoveryRoutes(app: App, deps: DiscoveryDeps): void {
+  const route = routes(app, deps);
   const { config } = deps;
-  app.get("/_matrix/client/versions", () => ({
+  route(
+    {
+      method: "GET", path: "/_matrix/client/versions", api: "client-server", access: "none",
+      accessDiffers: "the spec lets a token change the answer (per-user features); hs answers everyone alike",
+    },
+    () => ({
     versions: [...SPEC_VERSIONS],
     unstable_features: deps.unstableFeatures(),
   }));
-  app.get("/.well-known/matrix/client", () => ({
+  route({ method: "GET", path: "/.well-known/matrix/client", api: "client-server", access: "none" }, () => ({
     "m.homeserver": { base_url: config.well_known.client.replace(/\/$/, "") },
   }));
-  app.get("/.well-known/matrix/server", () => {
+  route({ method: "GET", path: "/.well-known/matrix/server", api: "server-server", access: "none" }, () => {
     if (!config.well_known.server) throw new MatrixError("M_NOT_FOUND", "No server delegation configured");
     return { "m.server": config.well_known.server };
   });
-  app.get("/health", () => new Response("OK", { headers: { "Content-Type": "text/plain" } }));
+  route({ method: "GET", path: "/health", api: "hs", access: "none" }, () => new Response("OK", { headers: { "Content-Type": "text/plain" } }));
 }

@@ -11,93 +11,75 @@ import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
 import type { Services } from "../../services/index.ts";
 import { decodeStreamToken } from "../../services/rooms/tokens.ts";
 import type { App } from "../app.ts";
-import { authenticate, connectionOf } from "../auth.ts";
-import { jsonBody, withoutAuth } from "../params.ts";
+import { connectionOf } from "../auth.ts";
+import { withoutAuth } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { body, param, query } from "../schema.ts";
 
-const PREFIXES = ["/_matrix/client/v3"];
-
-function pathParam(v: string | undefined, what: string): string {
-  if (!v) throw new MatrixError("M_INVALID_PARAM", `Missing ${what}`);
-  if (v.length > 255) throw new MatrixError("M_INVALID_PARAM", `${what} too long`);
-  return v;
-}
+const V3 = "/_matrix/client/v3";
+const CS = "client-server" as const;
 
 export function e2eeRoutes(app: App, svc: Services): void {
   const keys = () => svc.e2ee.keys;
-  for (const p of PREFIXES) {
-    app.post(`${p}/keys/upload`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      return keys().upload(who.userId, who.deviceId, jsonBody(body));
-    });
+  const route = routes(app, svc);
+  route({ method: "POST", path: `${V3}/keys/upload`, api: CS, access: "guest", body: body.object }, ({ who, body }) => keys().upload(who.userId, who.deviceId, body));
+  route({ method: "POST", path: `${V3}/keys/query`, api: CS, access: "guest", body: body.object }, ({ who, body }) => keys().query(who.userId, body));
+  route({ method: "POST", path: `${V3}/keys/claim`, api: CS, access: "guest", body: body.object }, ({ body }) => keys().claim(body));
 
-    app.post(`${p}/keys/query`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      return keys().query(who.userId, jsonBody(body));
-    });
+  route({ method: "GET", path: `${V3}/keys/changes`, api: CS, access: "user", query: { from: query.raw, to: query.raw } }, ({ who, query }) => {
+    if (!query.from) throw new MatrixError("M_MISSING_PARAM", "Missing 'from'");
+    const fromPos = decodeStreamToken(query.from).stream;
+    // `to` is a hint (spec); a token past what exists is read as now.
+    const toPos = Math.min(query.to ? decodeStreamToken(query.to).stream : svc.streams.current(), svc.streams.current());
+    return svc.e2ee.deviceLists.changesFor(who.userId, fromPos, toPos);
+  });
 
-    app.post(`${p}/keys/claim`, async ({ request, body }) => {
-      await authenticate(svc, request);
-      return keys().claim(jsonBody(body));
-    });
-
-    app.get(`${p}/keys/changes`, async ({ request }) => {
-      const who = await authenticate(svc, request);
-      const q = new URL(request.url).searchParams;
-      const from = q.get("from");
-      if (!from) throw new MatrixError("M_MISSING_PARAM", "Missing 'from'");
-      const to = q.get("to");
-      const fromPos = decodeStreamToken(from).stream;
-      // `to` is a hint (spec); a token past what exists is read as now.
-      const toPos = Math.min(to ? decodeStreamToken(to).stream : svc.streams.current(), svc.streams.current());
-      return svc.e2ee.deviceLists.changesFor(who.userId, fromPos, toPos);
-    });
-
-    app.post(`${p}/keys/device_signing/upload`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      const b = jsonBody(body);
-      let params = withoutAuth(b);
-      if (await keys().crossSigningUploadNeedsAuth(who.userId, params)) {
-        const outcome = await svc.uia.authenticate(b.auth, {
-          flows: [{ stages: [LOGIN_TYPE_PASSWORD] }],
-          method: "POST",
-          uri: `${p}/keys/device_signing/upload`,
-          userId: who.userId,
-          clientDict: params,
-          ip: connectionOf(request).ip,
-        });
-        params = outcome.clientDict;
-        await keys().uploadCrossSigningKeys(who.userId, params);
-        await svc.uia.finish(outcome.sessionId);
-        return {};
-      }
+  route({ method: "POST", path: `${V3}/keys/device_signing/upload`, api: CS, access: "user", body: body.object }, async ({ who, body: b, request }) => {
+    let params = withoutAuth(b);
+    if (await keys().crossSigningUploadNeedsAuth(who.userId, params)) {
+      const outcome = await svc.uia.authenticate(b.auth, {
+        flows: [{ stages: [LOGIN_TYPE_PASSWORD] }],
+        method: "POST",
+        uri: `${V3}/keys/device_signing/upload`,
+        userId: who.userId,
+        clientDict: params,
+        ip: connectionOf(request).ip,
+      });
+      params = outcome.clientDict;
       await keys().uploadCrossSigningKeys(who.userId, params);
+      await svc.uia.finish(outcome.sessionId);
       return {};
-    });
+    }
+    await keys().uploadCrossSigningKeys(who.userId, params);
+    return {};
+  });
 
-    app.post(`${p}/keys/signatures/upload`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      return keys().uploadSignatures(who.userId, jsonBody(body));
-    });
+  route({ method: "POST", path: `${V3}/keys/signatures/upload`, api: CS, access: "user", body: body.object }, ({ who, body }) =>
+    keys().uploadSignatures(who.userId, body),
+  );
 
-    app.put(`${p}/sendToDevice/:eventType/:txnId`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
-      const type = pathParam(params.eventType, "event type");
-      const txnId = pathParam(params.txnId, "transaction ID");
-      await svc.e2ee.toDevice.send(who.userId, who.deviceId, type, txnId, jsonBody(body));
+  route(
+    {
+      method: "PUT", path: `${V3}/sendToDevice/:eventType/:txnId`, api: CS, access: "guest",
+      params: { eventType: param.segment("event type"), txnId: param.segment("transaction ID") }, body: body.object,
+    },
+    async ({ who, params, body }) => {
+      await svc.e2ee.toDevice.send(who.userId, who.deviceId, params.eventType, params.txnId, body);
       return {};
-    });
-  }
+    },
+  );
 
   // Dehydrated devices (MSC3814), under the unstable prefix clients use; advertised in /versions.
   const dehydrated = () => svc.e2ee.dehydrated;
   const DEHYDRATION = `/_matrix/client/unstable/${DEHYDRATION_FEATURE}.v1/dehydrated_device`;
-  app.get(DEHYDRATION, async ({ request }) => dehydrated().get((await authenticate(svc, request)).userId));
-  app.put(DEHYDRATION, async ({ request, body }) => dehydrated().put((await authenticate(svc, request)).userId, jsonBody(body)));
-  app.delete(DEHYDRATION, async ({ request }) => dehydrated().delete((await authenticate(svc, request)).userId));
-  app.post(`${DEHYDRATION}/:deviceId/events`, async ({ request, params, body }) => {
-    const who = await authenticate(svc, request);
-    return dehydrated().events(who.userId, pathParam(params.deviceId, "device ID"), jsonBody(body).next_batch);
-  });
+  const U = "unstable" as const;
+  route({ method: "GET", path: DEHYDRATION, api: U, access: "user" }, ({ who }) => dehydrated().get(who.userId));
+  route({ method: "PUT", path: DEHYDRATION, api: U, access: "user", body: body.object }, ({ who, body }) => dehydrated().put(who.userId, body));
+  route({ method: "DELETE", path: DEHYDRATION, api: U, access: "user" }, ({ who }) => dehydrated().delete(who.userId));
+  route(
+    { method: "POST", path: `${DEHYDRATION}/:deviceId/events`, api: U, access: "user", params: { deviceId: param.segment("device ID") }, body: body.object },
+    ({ who, params, body }) => dehydrated().events(who.userId, params.deviceId, body.next_batch),
+  );
 }
 
 /** The unstable feature flag of dehydrated devices in /versions. */

@@ -6,15 +6,17 @@ import { MatrixError, forbidden, missingParam } from "../../protocol/errors.ts";
 import { LOGIN_TYPE_PASSWORD } from "../../protocol/uia.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
-import { accessTokenOf, authenticate, connectionOf } from "../auth.ts";
+import { accessTokenOf, connectionOf } from "../auth.ts";
 import { jsonBody, optBool, optString, reqString } from "../params.ts";
+import { routes } from "../endpoint.ts";
 
 export type LoginDeps = Pick<AccountServices, "auth" | "accounts" | "uia" | "ratelimits"> & { config: Config };
 
 export function loginRoutes(app: App, deps: LoginDeps): void {
-  app.get("/_matrix/client/v3/login", () => ({ flows: deps.accounts.loginFlows() }));
+  const route = routes(app, deps);
+  route({ method: "GET", path: "/_matrix/client/v3/login", api: "client-server", access: "none" }, () => ({ flows: deps.accounts.loginFlows() }));
 
-  app.post("/_matrix/client/v3/login", async ({ request, body: raw }) => {
+  route({ method: "POST", path: "/_matrix/client/v3/login", api: "client-server", access: "none" }, async ({ request, body: raw }) => {
     const body = jsonBody(raw);
     if (body.type === undefined) throw missingParam("Missing 'type'");
     if (typeof body.type !== "string") throw new MatrixError("M_BAD_JSON", "'type' must be a string");
@@ -32,7 +34,7 @@ export function loginRoutes(app: App, deps: LoginDeps): void {
     return deps.accounts.login(body.type, body, opts, { ip: connectionOf(request).ip, accessToken });
   });
 
-  app.post("/_matrix/client/v3/refresh", async ({ body }) => {
+  route({ method: "POST", path: "/_matrix/client/v3/refresh", api: "client-server", access: "none" }, async ({ body }) => {
     const refreshToken = reqString(jsonBody(body), "refresh_token");
     const t = await deps.auth.refresh(refreshToken);
     const out: Record<string, unknown> = { access_token: t.accessToken };
@@ -41,21 +43,18 @@ export function loginRoutes(app: App, deps: LoginDeps): void {
     return out;
   });
 
-  app.post("/_matrix/client/v3/logout", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowExpired: true, allowLocked: true });
+  route({ method: "POST", path: "/_matrix/client/v3/logout", api: "client-server", access: "user", token: { allowExpired: true, allowLocked: true } }, async ({ who: r, request }) => {
     await deps.accounts.logout(r);
     return {};
   });
 
-  app.post("/_matrix/client/v3/logout/all", async ({ request }) => {
-    const r = await authenticate(deps, request, { allowExpired: true, allowLocked: true });
+  route({ method: "POST", path: "/_matrix/client/v3/logout/all", api: "client-server", access: "user", token: { allowExpired: true, allowLocked: true } }, async ({ who: r, request }) => {
     await deps.accounts.logoutAll(r.userId);
     return {};
   });
 
   const GET_TOKEN_URI = "/_matrix/client/v1/login/get_token";
-  app.post(GET_TOKEN_URI, async ({ request, body: raw }) => {
-    const r = await authenticate(deps, request);
+  route({ method: "POST", path: GET_TOKEN_URI, api: "client-server", access: "user" }, async ({ who: r, request, body: raw }) => {
     if (!deps.config.auth.login_via_existing_session) throw forbidden("Generating login tokens is disabled on this server");
     const body = jsonBody(raw);
     const outcome = await deps.uia.authenticate(body.auth, {

@@ -16,9 +16,12 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { MediaFile } from "../../services/media/media.ts";
 import { CORS_HEADERS, matrixErrorResponse, type App } from "../app.ts";
-import { authenticate } from "../auth.ts";
 import { authenticateServer, type FederationAuthDeps } from "../federation/auth.ts";
-import { boolQuery, intQuery, queryOf } from "./query-params.ts";
+import { routes } from "../endpoint.ts";
+import { param, query as q } from "../schema.ts";
+
+const CS = "client-server" as const;
+const media3 = (v: string) => (v === "r0" ? "legacy" : CS);
 
 /** Types served `inline` (spec "Serving inline content"); everything else is an attachment. */
 export const INLINE_CONTENT_TYPES = new Set([
@@ -130,18 +133,18 @@ export function mediaResponse(request: Request, file: MediaFile, headers: Record
 }
 
 /** width/height/method/animated of a thumbnail request, with the spec's errors. */
-export function thumbnailParams(q: URLSearchParams): { width: number; height: number; method: "crop" | "scale"; animated: boolean | undefined } {
-  const width = intQuery(q, "width", 1);
-  const height = intQuery(q, "height", 1);
+export function thumbnailParams(qs: URLSearchParams): { width: number; height: number; method: "crop" | "scale"; animated: boolean | undefined } {
+  const width = q.int({ min: 1 })(qs, "width");
+  const height = q.int({ min: 1 })(qs, "height");
   if (width === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'width'");
   if (height === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'height'");
-  const method = q.get("method") ?? "scale";
+  const method = qs.get("method") ?? "scale";
   if (method !== "crop" && method !== "scale") throw new MatrixError("M_INVALID_PARAM", "'method' must be 'crop' or 'scale'");
-  return { width, height, method, animated: boolQuery(q, "animated") };
+  return { width, height, method, animated: q.bool(qs, "animated") };
 }
 
-function timeoutParam(q: URLSearchParams): number | undefined {
-  return intQuery(q, "timeout_ms", 0);
+function timeoutParam(qs: URLSearchParams): number | undefined {
+  return q.int()(qs, "timeout_ms");
 }
 
 function contentLengthOf(request: Request): number | null {
@@ -159,54 +162,54 @@ export function isServerSigned(request: Request): boolean {
 export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "urlPreviews"> & FederationAuthDeps): void {
   const media = svc.media;
 
+  const route = routes(app, svc);
+  const mediaParams = { serverName: param.raw, mediaId: param.raw };
+  const dl = { serverName: param.raw, mediaId: param.raw, fileName: param.optional };
+
   // ---- uploads
 
-  const upload = async (request: Request) => {
-    const who = await authenticate(svc, request, { refuseSuspended: true });
-    const q = queryOf(request);
-    const contentUri = await media.upload({
-      userId: who.userId,
-      unlimited: who.isAdmin,
-      contentType: request.headers.get("content-type"),
-      filename: q.get("filename"),
-      body: request.body,
-      contentLength: contentLengthOf(request),
+  for (const v of ["v3", "r0"]) {
+    route({ method: "POST", path: `/_matrix/media/${v}/upload`, api: media3(v), access: "user", suspended: "refuse", query: { filename: q.raw } }, async ({ who, query, request }) => {
+      const contentUri = await media.upload({
+        userId: who.userId,
+        unlimited: who.isAdmin,
+        contentType: request.headers.get("content-type"),
+        filename: query.filename ?? null,
+        body: request.body,
+        contentLength: contentLengthOf(request),
+      });
+      return { content_uri: contentUri };
     });
-    return { content_uri: contentUri };
-  };
-  app.post("/_matrix/media/v3/upload", ({ request }) => upload(request));
-  app.post("/_matrix/media/r0/upload", ({ request }) => upload(request));
+  }
 
-  app.post("/_matrix/media/v1/create", async ({ request }) => {
-    const who = await authenticate(svc, request, { refuseSuspended: true });
-    return media.create(who.userId);
-  });
+  route({ method: "POST", path: "/_matrix/media/v1/create", api: CS, access: "user", suspended: "refuse" }, ({ who }) => media.create(who.userId));
 
-  const uploadTo = async (request: Request, params: { serverName: string; mediaId: string }) => {
-    const who = await authenticate(svc, request, { refuseSuspended: true });
-    await media.uploadTo({
-      userId: who.userId,
-      unlimited: who.isAdmin,
-      serverName: params.serverName,
-      mediaId: params.mediaId,
-      contentType: request.headers.get("content-type"),
-      filename: queryOf(request).get("filename"),
-      body: request.body,
-      contentLength: contentLengthOf(request),
-    });
-    return {};
-  };
-  app.put("/_matrix/media/v3/upload/:serverName/:mediaId", ({ request, params }) => uploadTo(request, params));
+  route(
+    { method: "PUT", path: "/_matrix/media/v3/upload/:serverName/:mediaId", api: CS, access: "user", suspended: "refuse", params: mediaParams, query: { filename: q.raw } },
+    async ({ who, params, query, request }) => {
+      await media.uploadTo({
+        userId: who.userId,
+        unlimited: who.isAdmin,
+        serverName: params.serverName,
+        mediaId: params.mediaId,
+        contentType: request.headers.get("content-type"),
+        filename: query.filename ?? null,
+        body: request.body,
+        contentLength: contentLengthOf(request),
+      });
+      return {};
+    },
+  );
 
   // ---- config
 
-  const config = async (request: Request) => {
-    await authenticate(svc, request);
-    return media.mediaConfig();
-  };
-  app.get("/_matrix/client/v1/media/config", ({ request }) => config(request));
-  app.get("/_matrix/media/v3/config", ({ request }) => config(request));
-  app.get("/_matrix/media/r0/config", ({ request }) => config(request));
+  for (const [path, api] of [
+    ["/_matrix/client/v1/media/config", CS],
+    ["/_matrix/media/v3/config", CS],
+    ["/_matrix/media/r0/config", "legacy"],
+  ] as const) {
+    route({ method: "GET", path, api, access: "user" }, () => media.mediaConfig());
+  }
 
   // ---- downloads
 
@@ -223,18 +226,17 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
   };
 
   const download = async (request: Request, params: { serverName: string; mediaId: string; fileName?: string }, legacy: boolean) => {
-    if (!legacy) await authenticate(svc, request);
-    const q = queryOf(request);
+    const qs = new URL(request.url).searchParams;
     if (legacy && (await fromServer(request, params.serverName))) {
-      const file = await media.downloadForFederation(params.mediaId, timeoutParam(q));
+      const file = await media.downloadForFederation(params.mediaId, timeoutParam(qs));
       const name = params.fileName !== undefined && params.fileName !== "" ? params.fileName : file.uploadName;
       return mediaResponse(request, file, { "Content-Disposition": dispositionFor(file.contentType, name), "Cache-Control": "private, max-age=86400" });
     }
     const file = await media.download({
       serverName: params.serverName,
       mediaId: params.mediaId,
-      allowRemote: legacy ? (boolQuery(q, "allow_remote") ?? true) : true,
-      timeoutMs: timeoutParam(q),
+      allowRemote: legacy ? (q.bool(qs, "allow_remote") ?? true) : true,
+      timeoutMs: timeoutParam(qs),
       legacy,
     });
     const name = params.fileName !== undefined && params.fileName !== "" ? params.fileName : file.uploadName;
@@ -243,23 +245,27 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
       "Cache-Control": legacy ? "public, max-age=86400, s-maxage=86400" : "private, max-age=86400",
     });
   };
-  app.get("/_matrix/client/v1/media/download/:serverName/:mediaId", ({ request, params }) => download(request, params, false));
-  app.get("/_matrix/client/v1/media/download/:serverName/:mediaId/:fileName", ({ request, params }) => download(request, params, false));
-  for (const v of ["v3", "r0"]) {
-    app.get(`/_matrix/media/${v}/download/:serverName/:mediaId`, ({ request, params }) => download(request, params, true));
-    app.get(`/_matrix/media/${v}/download/:serverName/:mediaId/:fileName`, ({ request, params }) => download(request, params, true));
+  for (const suffix of ["", "/:fileName"]) {
+    route({ method: "GET", path: `/_matrix/client/v1/media/download/:serverName/:mediaId${suffix}`, api: CS, access: "guest", params: dl }, ({ request, params }) =>
+      download(request, params, false),
+    );
+    // The deprecated unauthenticated download (no token looked at; another server may sign it: fromServer).
+    for (const v of ["v3", "r0"]) {
+      route({ method: "GET", path: `/_matrix/media/${v}/download/:serverName/:mediaId${suffix}`, api: media3(v), access: "none", params: dl }, ({ request, params }) =>
+        download(request, params, true),
+      );
+    }
   }
 
   const thumbnail = async (request: Request, params: { serverName: string; mediaId: string }, legacy: boolean) => {
-    if (!legacy) await authenticate(svc, request);
-    const q = queryOf(request);
+    const qs = new URL(request.url).searchParams;
     const signed = legacy && (await fromServer(request, params.serverName));
     const t = await media.thumbnail({
       serverName: params.serverName,
       mediaId: params.mediaId,
-      ...thumbnailParams(q),
-      allowRemote: signed ? false : legacy ? (boolQuery(q, "allow_remote") ?? true) : true,
-      timeoutMs: timeoutParam(q),
+      ...thumbnailParams(qs),
+      allowRemote: signed ? false : legacy ? (q.bool(qs, "allow_remote") ?? true) : true,
+      timeoutMs: timeoutParam(qs),
       legacy: legacy && !signed,
     });
     const ext = t.contentType.split("/")[1]?.split(";")[0] ?? "bin";
@@ -268,22 +274,29 @@ export function mediaRoutes(app: App, svc: Pick<Services, "auth" | "media" | "ur
       "Cache-Control": legacy ? "public, max-age=86400, s-maxage=86400" : "private, max-age=86400",
     });
   };
-  app.get("/_matrix/client/v1/media/thumbnail/:serverName/:mediaId", ({ request, params }) => thumbnail(request, params, false));
-  app.get("/_matrix/media/v3/thumbnail/:serverName/:mediaId", ({ request, params }) => thumbnail(request, params, true));
-  app.get("/_matrix/media/r0/thumbnail/:serverName/:mediaId", ({ request, params }) => thumbnail(request, params, true));
+  route({ method: "GET", path: "/_matrix/client/v1/media/thumbnail/:serverName/:mediaId", api: CS, access: "guest", params: mediaParams }, ({ request, params }) =>
+    thumbnail(request, params, false),
+  );
+  for (const v of ["v3", "r0"]) {
+    route({ method: "GET", path: `/_matrix/media/${v}/thumbnail/:serverName/:mediaId`, api: media3(v), access: "none", params: mediaParams }, ({ request, params }) =>
+      thumbnail(request, params, true),
+    );
+  }
 
   // ---- URL previews
 
-  const preview = async (request: Request) => {
-    await authenticate(svc, request);
-    if (!svc.urlPreviews.enabled) throw new MatrixError("M_UNRECOGNIZED", "URL previews are disabled on this server", {}, 404);
-    const q = queryOf(request);
-    const url = q.get("url");
-    if (url === null || url === "") throw new MatrixError("M_MISSING_PARAM", "Missing 'url'");
-    intQuery(q, "ts", 0); // validated; a newer preview may be served (the spec allows it)
-    return svc.urlPreviews.preview(url);
-  };
-  app.get("/_matrix/client/v1/media/preview_url", ({ request }) => preview(request));
-  app.get("/_matrix/media/v3/preview_url", ({ request }) => preview(request));
-  app.get("/_matrix/media/r0/preview_url", ({ request }) => preview(request));
+  for (const [path, api] of [
+    ["/_matrix/client/v1/media/preview_url", CS],
+    ["/_matrix/media/v3/preview_url", CS],
+    ["/_matrix/media/r0/preview_url", "legacy"],
+  ] as const) {
+    route({ method: "GET", path, api, access: "user" }, ({ request }) => {
+      if (!svc.urlPreviews.enabled) throw new MatrixError("M_UNRECOGNIZED", "URL previews are disabled on this server", {}, 404);
+      const qs = new URL(request.url).searchParams;
+      const url = qs.get("url");
+      if (url === null || url === "") throw new MatrixError("M_MISSING_PARAM", "Missing 'url'");
+      q.int()(qs, "ts"); // validated; a newer preview may be served (the spec allows it)
+      return svc.urlPreviews.preview(url);
+    });
+  }
 }

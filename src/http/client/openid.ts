@@ -3,17 +3,18 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
 import { requireFederationEnabled } from "../federation/auth.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 export function openIdRoutes(app: App, svc: Services): void {
-  app.post("/_matrix/client/v3/user/:userId/openid/request_token", async ({ request, params }) => {
-    const who = await authenticate(svc, request);
+  const route = routes(app, svc);
+  route({ method: "POST", path: "/_matrix/client/v3/user/:userId/openid/request_token", api: "client-server", access: "user", params: { userId: param.raw } }, async ({ who, request, params }) => {
     if (params.userId !== who.userId) throw new MatrixError("M_FORBIDDEN", "You can only request an OpenID token for yourself");
     return svc.openId.issue(who.userId);
   });
   // Called by third parties with the token itself (no X-Matrix signature: they are not servers).
-  app.get("/_matrix/federation/v1/openid/userinfo", ({ request }) => {
+  route({ method: "GET", path: "/_matrix/federation/v1/openid/userinfo", api: "server-server", access: "none" }, ({ request }) => {
     requireFederationEnabled(svc);
     const token = new URL(request.url).searchParams.get("access_token");
     if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access_token", {}, 401);

@@ -4,35 +4,54 @@ import { missingParam } from "../../protocol/errors.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import { checkProfileKey } from "../../services/profiles.ts";
 import type { App } from "../app.ts";
-import { authenticate, authenticateOptional } from "../auth.ts";
-import { jsonBody } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { body, param } from "../schema.ts";
 
 export type ProfileDeps = Pick<AccountServices, "auth" | "profiles">;
 
+const CS = "client-server" as const;
+
 export function profileRoutes(app: App, deps: ProfileDeps): void {
-  app.get("/_matrix/client/v3/profile/:userId", async ({ request, params }) => {
-    // Profiles are public here; a token, when given, must still be valid.
-    await authenticateOptional(deps, request);
-    return deps.profiles.getProfile(params.userId);
-  });
+  const route = routes(app, deps);
+  // Profiles are public here; a token, when given, must still be valid.
+  route({ method: "GET", path: "/_matrix/client/v3/profile/:userId", api: CS, access: "optional", params: { userId: param.raw } }, ({ params }) =>
+    deps.profiles.getProfile(params.userId),
+  );
+  route(
+    { method: "GET", path: "/_matrix/client/v3/profile/:userId/:keyName", api: CS, access: "optional", params: { userId: param.raw, keyName: param.raw } },
+    async ({ params }) => ({ [params.keyName]: await deps.profiles.getField(params.userId, params.keyName) }),
+  );
 
-  app.get("/_matrix/client/v3/profile/:userId/:keyName", async ({ request, params }) => {
-    await authenticateOptional(deps, request);
-    return { [params.keyName]: await deps.profiles.getField(params.userId, params.keyName) };
-  });
-
-  app.put("/_matrix/client/v3/profile/:userId/:keyName", async ({ request, params, body: raw }) => {
-    const r = await authenticate(deps, request, { refuseSuspended: true });
-    checkProfileKey(params.keyName);
-    const body = jsonBody(raw);
-    if (!(params.keyName in body)) throw missingParam(`Missing '${params.keyName}'`);
-    await deps.profiles.setField(r, params.userId, params.keyName, body[params.keyName]);
-    return {};
-  });
-
-  app.delete("/_matrix/client/v3/profile/:userId/:keyName", async ({ request, params }) => {
-    const r = await authenticate(deps, request, { refuseSuspended: true });
-    await deps.profiles.deleteField(r, params.userId, params.keyName);
-    return {};
-  });
+  // Guests may change their display name only (the Guest Access list names it; the profile service
+  // refuses them other fields too).
+  for (const [keyPath, access] of [
+    ["displayname", "guest"],
+    [":keyName", "user"],
+  ] as const) {
+    const keyOf = (p: { keyName?: string }) => p.keyName ?? "displayname";
+    route(
+      {
+        method: "PUT", path: `/_matrix/client/v3/profile/:userId/${keyPath}`, api: CS, access, suspended: "refuse",
+        params: { userId: param.raw, keyName: param.optional }, body: body.any,
+      },
+      async ({ who, params, body: raw }) => {
+        const key = keyOf(params);
+        checkProfileKey(key);
+        const b = body.object(raw);
+        if (!(key in b)) throw missingParam(`Missing '${key}'`);
+        await deps.profiles.setField(who, params.userId, key, b[key]);
+        return {};
+      },
+    );
+    route(
+      {
+        method: "DELETE", path: `/_matrix/client/v3/profile/:userId/${keyPath}`, api: CS, access, suspended: "refuse",
+        params: { userId: param.raw, keyName: param.optional },
+      },
+      async ({ who, params }) => {
+        await deps.profiles.deleteField(who, params.userId, keyOf(params));
+        return {};
+      },
+    );
+  }
 }

@@ -8,8 +8,8 @@ import type { JsonObject } from "../../protocol/events.ts";
 import type { Services } from "../../services/index.ts";
 import { parseKind } from "../../services/push-rules.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
-import { jsonBody } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { body as bodyOf } from "../schema.ts";
 
 const P = "/_matrix/client/v3/pushrules/";
 
@@ -45,8 +45,9 @@ function attrOf(s: string | undefined): Attr | undefined {
 
 export function pushRulesRoutes(app: App, svc: Services): void {
   const rules = svc.pushRules;
-  app.get(`${P}*`, async ({ request }) => {
-    const who = await authenticate(svc, request);
+  const route = routes(app, svc);
+  // One wildcard route per method; the spec's endpoints it stands for are named by specPath.
+  route({ method: "GET", path: `${P}*`, specPath: `${P}`, api: "client-server", access: "user" }, async ({ who, request }) => {
     const [sc, kindSeg, rid, attrSeg, ...rest] = segments(request);
     if (sc === "" && kindSeg === undefined) return { global: await rules.ruleset(who.userId) };
     scope(sc);
@@ -62,15 +63,14 @@ export function pushRulesRoutes(app: App, svc: Services): void {
     if (attr === "actions") return { actions: rule.actions };
     return rule;
   });
-  app.put(`${P}*`, async ({ request, body }) => {
-    const who = await authenticate(svc, request);
+  route({ method: "PUT", path: `${P}*`, specPath: `${P}global/{kind}/{ruleId}`, api: "client-server", access: "user" }, async ({ who, request, body }) => {
     const [sc, kindSeg, rid, attrSeg, ...rest] = segments(request);
     scope(sc);
     const kind = parseKind(kindSeg);
     const ruleId = ruleIdOf(rid);
     if (rest.length > 0) throw invalid("Unknown push rule path");
     const attr = attrOf(attrSeg);
-    const b = jsonBody(body);
+    const b = bodyOf.object(body);
     if (attr === "enabled") {
       if (typeof b.enabled !== "boolean") throw new MatrixError("M_MISSING_PARAM", "Missing boolean 'enabled'");
       await rules.setEnabled(who.userId, kind, ruleId, b.enabled);
@@ -82,8 +82,7 @@ export function pushRulesRoutes(app: App, svc: Services): void {
     }
     return {};
   });
-  app.delete(`${P}*`, async ({ request }) => {
-    const who = await authenticate(svc, request);
+  route({ method: "DELETE", path: `${P}*`, specPath: `${P}global/{kind}/{ruleId}`, api: "client-server", access: "user" }, async ({ who, request }) => {
     const [sc, kindSeg, rid, ...rest] = segments(request);
     scope(sc);
     const kind = parseKind(kindSeg);

@@ -1,21 +1,14 @@
 // GET /_matrix/client/v3/pushers, POST /_matrix/client/v3/pushers/set (data/api/client-server/pusher.yaml).
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
-import { jsonBody } from "../params.ts";
-
-const PREFIXES = ["/_matrix/client/v3"];
+import { routes } from "../endpoint.ts";
+import { body } from "../schema.ts";
 
 export function pushersRoutes(app: App, svc: Services): void {
-  for (const p of PREFIXES) {
-    app.get(`${p}/pushers`, async ({ request }) => {
-      const who = await authenticate(svc, request);
-      return { pushers: await svc.pushers.list(who.userId) };
-    });
-    app.post(`${p}/pushers/set`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      await svc.pushers.set(who, jsonBody(body));
-      return {};
-    });
-  }
+  const route = routes(app, svc);
+  route({ method: "GET", path: "/_matrix/client/v3/pushers", api: "client-server", access: "user" }, async ({ who }) => ({ pushers: await svc.pushers.list(who.userId) }));
+  route({ method: "POST", path: "/_matrix/client/v3/pushers/set", api: "client-server", access: "user", body: body.object }, async ({ who, body }) => {
+    await svc.pushers.set(who, body);
+    return {};
+  });
 }

@@ -11,6 +11,7 @@ import type { Config } from "../../config/schema.ts";
 import type { App } from "../app.ts";
 import { accessTokenOf, connectionOf } from "../auth.ts";
 import { jsonBody, optBool, optString, reqString, withoutAuth, type JsonObject } from "../params.ts";
+import { routes } from "../endpoint.ts";
 
 export type RegisterDeps = Pick<AccountServices, "auth" | "accounts" | "registration" | "registrationTokens" | "uia" | "ratelimits"> & {
   config: Config;
@@ -36,7 +37,11 @@ function checkRequestTokenBody(body: JsonObject, medium: "email" | "msisdn"): vo
 export function registerRoutes(app: App, deps: RegisterDeps): void {
   const { config } = deps;
 
-  app.post(`${REGISTER_URI}`, async ({ request, body: rawBody, query }) => {
+  const route = routes(app, deps);
+  const CS = "client-server" as const;
+  // No token is checked here: an application service's as_token (m.login.application_service) is
+  // read by the application service registration itself.
+  route({ method: "POST", path: REGISTER_URI, api: CS, access: "none" }, async ({ request, body: rawBody, query }) => {
     const body = jsonBody(rawBody);
     const kind = query.kind ?? "user";
     const { ip } = connectionOf(request);
@@ -136,7 +141,7 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
   });
 
   const availability = deps.ratelimits.define("username_available", { perMinute: 60, burst: 10 });
-  app.get("/_matrix/client/v3/register/available", async ({ request, query }) => {
+  route({ method: "GET", path: "/_matrix/client/v3/register/available", api: CS, access: "none" }, async ({ request, query }) => {
     if (!config.registration.enabled) throw forbidden("Registration is disabled");
     availability.consume(`ip:${connectionOf(request).ip}`);
     const username = query.username;
@@ -147,16 +152,18 @@ export function registerRoutes(app: App, deps: RegisterDeps): void {
 
   // No e-mail or SMS sending here: third-party identifiers cannot be used to register.
   for (const medium of ["email", "msisdn"] as const) {
-    app.post(`/_matrix/client/v3/register/${medium}/requestToken`, ({ body }) => {
+    route({ method: "POST", path: `/_matrix/client/v3/register/${medium}/requestToken`, api: CS, access: "none" }, ({ body }) => {
       checkRequestTokenBody(jsonBody(body), medium);
       throw new MatrixError("M_THREEPID_DENIED", `Registration with ${medium === "email" ? "an e-mail address" : "a phone number"} is not supported on this server`);
     });
   }
 
   // The password rules, for clients to show before the user types (Synapse's endpoint; not in the spec).
-  for (const v of ["v3", "r0"]) app.get(`/_matrix/client/${v}/password_policy`, () => policyBody(config.password_policy));
+  for (const v of ["v3", "r0"]) {
+    route({ method: "GET", path: `/_matrix/client/${v}/password_policy`, api: "synapse", access: "none" }, () => policyBody(config.password_policy));
+  }
 
-  app.get("/_matrix/client/v1/register/m.login.registration_token/validity", async ({ request, query }) => {
+  route({ method: "GET", path: "/_matrix/client/v1/register/m.login.registration_token/validity", api: CS, access: "none" }, async ({ request, query }) => {
     if (!config.registration.enabled) throw forbidden("Registration is not enabled on this homeserver.");
     deps.ratelimits.registration.consume(`validity:${connectionOf(request).ip}`);
     const token = query.token;

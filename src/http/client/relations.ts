@@ -3,43 +3,41 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
-import { boolQuery, dirQuery, eventIdParam, intQuery, queryOf, roomIdParam, strQuery } from "./query-params.ts";
+import { routes, type QueryParser } from "../endpoint.ts";
+import { param, query } from "../schema.ts";
 
 const viewer = (who: { userId: string; deviceId: string | null }) => ({ userId: who.userId, deviceId: who.deviceId ?? undefined });
+const recurseQuery: QueryParser<boolean | undefined> = (q, n) => query.bool(q, n) ?? query.bool(q, "org.matrix.msc3981.recurse");
+const includeQuery: QueryParser<"all" | "participated"> = (q, n) => {
+  const include = q.get(n) ?? "all";
+  if (include !== "all" && include !== "participated") throw new MatrixError("M_INVALID_PARAM", "'include' must be 'all' or 'participated'");
+  return include;
+};
+const nonEmptyIfGiven = (what: string) => (v: string | undefined) => {
+  if (v === "") throw new MatrixError("M_INVALID_PARAM", `Empty ${what}`);
+  return v;
+};
 
 export function relationsRoutes(app: App, svc: Services): void {
-  const relations = async (request: Request, params: Record<string, string | undefined>) => {
-    const who = await authenticate(svc, request);
-    const q = queryOf(request);
-    const relType = params.relType;
-    const eventType = params.eventType;
-    if (relType === "") throw new MatrixError("M_INVALID_PARAM", "Empty relType");
-    if (eventType === "") throw new MatrixError("M_INVALID_PARAM", "Empty eventType");
-    return svc.relations.relations(viewer(who), roomIdParam(params.roomId), eventIdParam(params.eventId), {
-      relType,
-      eventType,
-      from: strQuery(q, "from"),
-      to: strQuery(q, "to"),
-      limit: intQuery(q, "limit"),
-      dir: dirQuery(q, "b"),
-      recurse: boolQuery(q, "recurse") ?? boolQuery(q, "org.matrix.msc3981.recurse"),
-    });
-  };
+  const route = routes(app, svc);
   const base = "/_matrix/client/v1/rooms/:roomId/relations/:eventId";
-  app.get(base, ({ request, params }) => relations(request, params));
-  app.get(`${base}/:relType`, ({ request, params }) => relations(request, params));
-  app.get(`${base}/:relType/:eventType`, ({ request, params }) => relations(request, params));
+  for (const path of [base, `${base}/:relType`, `${base}/:relType/:eventType`]) {
+    route(
+      {
+        method: "GET", path, api: "client-server", access: "user",
+        params: { roomId: param.roomId, eventId: param.eventId, relType: nonEmptyIfGiven("relType"), eventType: nonEmptyIfGiven("eventType") },
+        query: { from: query.str, to: query.str, limit: query.int(), dir: query.dir("b"), recurse: recurseQuery },
+      },
+      ({ who, params, query }) =>
+        svc.relations.relations(viewer(who), params.roomId, params.eventId, { relType: params.relType, eventType: params.eventType, ...query }),
+    );
+  }
 
-  app.get("/_matrix/client/v1/rooms/:roomId/threads", async ({ request, params }) => {
-    const who = await authenticate(svc, request);
-    const q = queryOf(request);
-    const include = q.get("include") ?? "all";
-    if (include !== "all" && include !== "participated") throw new MatrixError("M_INVALID_PARAM", "'include' must be 'all' or 'participated'");
-    return svc.relations.threads(viewer(who), roomIdParam(params.roomId), {
-      include,
-      from: strQuery(q, "from"),
-      limit: intQuery(q, "limit", 1),
-    });
-  });
+  route(
+    {
+      method: "GET", path: "/_matrix/client/v1/rooms/:roomId/threads", api: "client-server", access: "user",
+      params: { roomId: param.roomId }, query: { include: includeQuery, from: query.str, limit: query.int({ min: 1 }) },
+    },
+    ({ who, params, query }) => svc.relations.threads(viewer(who), params.roomId, query),
+  );
 }

@@ -2,15 +2,18 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
-import { jsonBody, reqString } from "../params.ts";
-import { roomIdParam } from "./query-params.ts";
+import { reqString } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { body, param } from "../schema.ts";
 
 export function roomUpgradeRoutes(app: App, svc: Services): void {
-  for (const p of ["/_matrix/client/v3"]) {
-    app.post(`${p}/rooms/:roomId/upgrade`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const b = jsonBody(body);
+  const route = routes(app, svc);
+  route(
+    {
+      method: "POST", path: "/_matrix/client/v3/rooms/:roomId/upgrade", api: "client-server", access: "user", suspended: "refuse",
+      params: { roomId: param.raw }, body: body.object,
+    },
+    async ({ who, params, body: b }) => {
       const newVersion = reqString(b, "new_version");
       let additional: string[] = [];
       if (b.additional_creators !== undefined) {
@@ -19,8 +22,8 @@ export function roomUpgradeRoutes(app: App, svc: Services): void {
         }
         additional = b.additional_creators as string[];
       }
-      const replacement = await svc.roomUpgrades.upgrade(who.userId, roomIdParam(params.roomId), newVersion, additional);
+      const replacement = await svc.roomUpgrades.upgrade(who.userId, param.roomId(params.roomId, "roomId"), newVersion, additional);
       return { replacement_room: replacement };
-    });
-  }
+    },
+  );
 }

@@ -4,38 +4,20 @@
 // list_joined_rooms}.yaml. Each handler validates input, calls one service method, returns JSON.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
-import { isValidEventId, isValidRoomId, isValidUserId } from "../../protocol/ids.ts";
+import { isValidEventId, isValidUserId } from "../../protocol/ids.ts";
 import type { Services } from "../../services/index.ts";
 import type { CreateRoomRequest } from "../../services/rooms/rooms.ts";
 import { parseRoomEventFilter, type RoomEventFilter } from "../../services/rooms/filters.ts";
 import { checkCreateRoomInvite3pid } from "../../services/rooms/third-party-invites.ts";
 import type { App } from "../app.ts";
-import { authenticate, type Requester } from "../auth.ts";
+import type { Requester } from "../auth.ts";
 import { refuseIfSuspended } from "../../services/auth.ts";
-import { jsonBody, optString } from "../params.ts";
+import { optString } from "../params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
+import { routes, type QueryParser } from "../endpoint.ts";
+import { body, param, query } from "../schema.ts";
 
-const PREFIXES = ["/_matrix/client/v3"];
-
-
-/** The request body as a JSON object (it came from JSON.parse, so every value is JSON). */
-const objectBody = (body: unknown): JsonObject => jsonBody(body) as JsonObject;
-
-function roomIdParam(v: string | undefined): string {
-  if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
-  return v;
-}
-
-function eventIdParam(v: string | undefined): string {
-  if (!v || !isValidEventId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid event ID");
-  return v;
-}
-
-function nonEmpty(v: string | undefined, what: string): string {
-  if (!v) throw new MatrixError("M_INVALID_PARAM", `Missing ${what}`);
-  if (v.length > 255) throw new MatrixError("M_INVALID_PARAM", `${what} too long`);
-  return v;
-}
+const V3 = "/_matrix/client/v3";
 
 function userIdField(body: JsonObject): string {
   const v = body.user_id;
@@ -44,15 +26,9 @@ function userIdField(body: JsonObject): string {
   return v;
 }
 
-function intParam(v: string | null, def: number, name: string, min = 0): number {
-  if (v === null || v === "") return def;
-  if (!/^-?\d+$/.test(v)) throw new MatrixError("M_INVALID_PARAM", `'${name}' must be an integer`);
-  const n = Number(v);
-  if (n < min || !Number.isSafeInteger(n)) throw new MatrixError("M_INVALID_PARAM", `'${name}' out of range`);
-  return n;
-}
-
-function filterParam(v: string | null): RoomEventFilter | undefined {
+/** `filter`: a RoomEventFilter as JSON. */
+const filterQuery: QueryParser<RoomEventFilter | undefined> = (q, name) => {
+  const v = q.get(name);
   if (v === null || v === "") return undefined;
   let parsed: unknown;
   try {
@@ -61,16 +37,11 @@ function filterParam(v: string | null): RoomEventFilter | undefined {
     throw new MatrixError("M_INVALID_PARAM", "'filter' is not valid JSON");
   }
   return parseRoomEventFilter(parsed, "filter");
-}
+};
 
-function dirParam(v: string | null, required: boolean): "b" | "f" {
-  if (v === null) {
-    if (required) throw new MatrixError("M_MISSING_PARAM", "Missing 'dir'");
-    return "b";
-  }
-  if (v !== "b" && v !== "f") throw new MatrixError("M_INVALID_PARAM", "'dir' must be 'b' or 'f'");
-  return v;
-}
+/** `via` (spec v1.12) and the older `server_name` query parameters, repeated. */
+const viaQuery: QueryParser<string[]> = (q) =>
+  [...q.getAll("via"), ...q.getAll("server_name")].filter((s) => s.length > 0 && s.length <= 255);
 
 /**
  * Application services' timestamp massaging (application-service-api.md): `ts` sets the event's
@@ -133,7 +104,7 @@ function parseCreateRoom(body: JsonObject): CreateRoomRequest {
 
 export function roomRoutes(app: App, svc: Services): void {
   const { rooms } = svc;
-  const query = (request: Request) => new URL(request.url).searchParams;
+  const route = routes(app, svc);
   /**
    * What a shadow-banned user is told they sent: an event ID nothing stores, the same for a retried
    * transaction (so the client cannot tell).
@@ -146,193 +117,215 @@ export function roomRoutes(app: App, svc: Services): void {
     const target = typeof eventId === "string" && isValidEventId(eventId) ? await rooms.getEvent(viewer(who), roomId, eventId).catch(() => undefined) : undefined;
     if (target?.sender !== who.userId) refuseIfSuspended(who, "redact other users' events");
   };
+  const CS = "client-server" as const;
 
-  for (const p of PREFIXES) {
-    app.post(`${p}/createRoom`, async ({ request, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      svc.ratelimits.consumeMessage(who);
-      const req = parseCreateRoom(objectBody(body));
+  route(
+    { method: "POST", path: `${V3}/createRoom`, api: CS, access: "user", suspended: "refuse", rateLimit: "message", body: body.object },
+    async ({ who, body }) => {
+      const req = parseCreateRoom(body);
       // A shadow-banned user's room is created, but nobody is invited to it.
       if (who.isShadowBanned) delete req.invite;
-      const roomId = await rooms.createRoom(who.userId, req);
-      return { room_id: roomId };
-    });
+      return { room_id: await rooms.createRoom(who.userId, req) };
+    },
+  );
 
-    // ---- membership
-    app.post(`${p}/rooms/:roomId/join`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const b = objectBody(body);
-      return { room_id: await rooms.join(who.userId, roomIdParam(params.roomId), { reason: optString(b, "reason"), extra: b }) };
-    });
-    app.post(`${p}/join/:roomIdOrAlias`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const b = objectBody(body);
-      const target = nonEmpty(params.roomIdOrAlias, "room ID or alias");
-      return { room_id: await rooms.join(who.userId, target, { reason: optString(b, "reason"), via: viaServers(request), extra: b }) };
-    });
-    app.post(`${p}/knock/:roomIdOrAlias`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const b = objectBody(body);
-      return { room_id: await rooms.knock(who.userId, nonEmpty(params.roomIdOrAlias, "room ID or alias"), optString(b, "reason"), viaServers(request)) };
-    });
-    app.post(`${p}/rooms/:roomId/invite`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request, { refuseSuspended: true });
-      const b = objectBody(body);
+  // ---- membership
+  route(
+    { method: "POST", path: `${V3}/rooms/:roomId/join`, api: CS, access: "guest", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
+    async ({ who, params, body }) => ({ room_id: await rooms.join(who.userId, params.roomId, { reason: optString(body, "reason"), extra: body }) }),
+  );
+  route(
+    {
+      method: "POST", path: `${V3}/join/:roomIdOrAlias`, api: CS, access: "guest", suspended: "refuse",
+      // Joining by room ID or alias: the spec's join, with the room named by an alias (as Synapse allows).
+      sameOperationAs: "POST /_matrix/client/v3/rooms/{roomId}/join",
+      params: { roomIdOrAlias: param.segment("room ID or alias") }, query: { via: viaQuery }, body: body.object,
+    },
+    async ({ who, params, query, body }) => ({
+      room_id: await rooms.join(who.userId, params.roomIdOrAlias, { reason: optString(body, "reason"), via: query.via, extra: body }),
+    }),
+  );
+  route(
+    {
+      method: "POST", path: `${V3}/knock/:roomIdOrAlias`, api: CS, access: "user", suspended: "refuse",
+      params: { roomIdOrAlias: param.segment("room ID or alias") }, query: { via: viaQuery }, body: body.object,
+    },
+    async ({ who, params, query, body }) => ({ room_id: await rooms.knock(who.userId, params.roomIdOrAlias, optString(body, "reason"), query.via) }),
+  );
+  route(
+    { method: "POST", path: `${V3}/rooms/:roomId/invite`, api: CS, access: "user", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
+    async ({ who, params, body: b }) => {
       // The third-party form (third_party_membership.yaml): refused without an identity server.
       if (b.user_id === undefined && (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined)) {
-        await svc.thirdPartyInvites.invite(who.userId, roomIdParam(params.roomId), b);
+        await svc.thirdPartyInvites.invite(who.userId, params.roomId, b);
       }
       if (who.isShadowBanned) return {};
-      await rooms.invite(who.userId, roomIdParam(params.roomId), userIdField(b), optString(b, "reason"));
+      await rooms.invite(who.userId, params.roomId, userIdField(b), optString(b, "reason"));
       return {};
-    });
-    app.post(`${p}/rooms/:roomId/leave`, async ({ request, params, body }) => {
-      const who = await authenticate(svc, request);
-      await rooms.leave(who.userId, roomIdParam(params.roomId), optString(objectBody(body), "reason"));
+    },
+  );
+  route(
+    { method: "POST", path: `${V3}/rooms/:roomId/leave`, api: CS, access: "guest", params: { roomId: param.roomId }, body: body.object },
+    async ({ who, params, body }) => {
+      await rooms.leave(who.userId, params.roomId, optString(body, "reason"));
       return {};
-    });
-    app.post(`${p}/rooms/:roomId/forget`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      await rooms.forget(who.userId, roomIdParam(params.roomId));
-      return {};
-    });
-    for (const action of ["kick", "ban", "unban"] as const) {
-      app.post(`${p}/rooms/:roomId/${action}`, async ({ request, params, body }) => {
-        const who = await authenticate(svc, request, { refuseSuspended: true });
-        const b = objectBody(body);
-        await rooms.moderate(who.userId, roomIdParam(params.roomId), userIdField(b), action, optString(b, "reason"));
+    },
+  );
+  route({ method: "POST", path: `${V3}/rooms/:roomId/forget`, api: CS, access: "user", params: { roomId: param.roomId } }, async ({ who, params }) => {
+    await rooms.forget(who.userId, params.roomId);
+    return {};
+  });
+  for (const action of ["kick", "ban", "unban"] as const) {
+    route(
+      { method: "POST", path: `${V3}/rooms/:roomId/${action}`, api: CS, access: "user", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
+      async ({ who, params, body }) => {
+        await rooms.moderate(who.userId, params.roomId, userIdField(body), action, optString(body, "reason"));
         return {};
-      });
-    }
-
-    // ---- sending
-    // PUT with a transaction ID; POST without one is the legacy form (no deduplication) that
-    // older clients still use, as Synapse serves it.
-    const send = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
-      const who = await authenticate(svc, request);
-      const roomId = roomIdParam(params.roomId);
-      const type = nonEmpty(params.eventType, "event type");
-      const txnId = params.txnId === undefined ? undefined : nonEmpty(params.txnId, "transaction ID");
-      const content = objectBody(body);
-      if (who.isSuspended) {
-        // A suspended user may still redact their own events (a redaction sent through /send).
-        if (type !== "m.room.redaction") refuseIfSuspended(who, "send messages");
-        await refuseSuspendedRedaction(who, roomId, content.redacts);
-      }
-      svc.ratelimits.consumeMessage(who);
-      if (who.isShadowBanned) return { event_id: shadowEventId(who, `send\u0000${roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
-      const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
-      const eventId = await rooms.sendMessage(who.userId, roomId, type, content, txn, tsOverride(who, request));
-      return { event_id: eventId };
-    };
-    app.put(`${p}/rooms/:roomId/send/:eventType/:txnId`, ({ request, params, body }) => send(request, params, body));
-    app.post(`${p}/rooms/:roomId/send/:eventType`, ({ request, params, body }) => send(request, params, body));
-    const putState = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
-      const who = await authenticate(svc, request);
-      const roomId = roomIdParam(params.roomId);
-      const type = nonEmpty(params.eventType, "event type");
-      // A suspended user may leave (or reject an invite); every other state change is refused.
-      if (who.isSuspended && !(type === "m.room.member" && params.stateKey === who.userId && isObject(body) && body.membership === "leave")) {
-        refuseIfSuspended(who, "change room state");
-      }
-      svc.ratelimits.consumeMessage(who);
-      // Shadow-banned: joins and leaves work; invites and other state go nowhere.
-      const membership = type === "m.room.member" && isObject(body) ? body.membership : undefined;
-      if (who.isShadowBanned && (type !== "m.room.member" || membership === "invite")) {
-        return { event_id: shadowEventId(who, `state\u0000${roomId}\u0000${type}\u0000${params.stateKey ?? ""}\u0000${JSON.stringify(body)}`) };
-      }
-      const eventId = await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request));
-      return { event_id: eventId };
-    };
-    app.put(`${p}/rooms/:roomId/state/:eventType`, ({ request, params, body }) => putState(request, params, body));
-    app.put(`${p}/rooms/:roomId/state/:eventType/:stateKey`, ({ request, params, body }) => putState(request, params, body));
-    const redact = async (request: Request, params: Record<string, string | undefined>, body: unknown) => {
-      const who = await authenticate(svc, request);
-      const b = objectBody(body);
-      const txnId = params.txnId === undefined ? undefined : nonEmpty(params.txnId, "transaction ID");
-      await refuseSuspendedRedaction(who, roomIdParam(params.roomId), eventIdParam(params.eventId));
-      svc.ratelimits.consumeMessage(who);
-      if (who.isShadowBanned) return { event_id: shadowEventId(who, `redact\u0000${params.roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
-      const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
-      const eventId = await rooms.redact(who.userId, roomIdParam(params.roomId), eventIdParam(params.eventId), optString(b, "reason"), txn);
-      return { event_id: eventId };
-    };
-    app.put(`${p}/rooms/:roomId/redact/:eventId/:txnId`, ({ request, params, body }) => redact(request, params, body));
-    // Without a transaction ID: the legacy form (as Synapse serves it).
-    app.post(`${p}/rooms/:roomId/redact/:eventId`, ({ request, params, body }) => redact(request, params, body));
-
-    // ---- reading
-    app.get(`${p}/joined_rooms`, async ({ request }) => {
-      const who = await authenticate(svc, request);
-      return { joined_rooms: await rooms.joinedRooms(who.userId) };
-    });
-    app.get(`${p}/rooms/:roomId/state`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      return rooms.getState(viewer(who), roomIdParam(params.roomId));
-    });
-    const getState = async (request: Request, params: Record<string, string | undefined>) => {
-      const who = await authenticate(svc, request);
-      const ev = await rooms.getStateEvent(viewer(who), roomIdParam(params.roomId), nonEmpty(params.eventType, "event type"), params.stateKey ?? "");
-      return query(request).get("format") === "event" ? ev : ev.content;
-    };
-    app.get(`${p}/rooms/:roomId/state/:eventType`, ({ request, params }) => getState(request, params));
-    app.get(`${p}/rooms/:roomId/state/:eventType/:stateKey`, ({ request, params }) => getState(request, params));
-    app.get(`${p}/rooms/:roomId/event/:eventId`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      return rooms.getEvent(viewer(who), roomIdParam(params.roomId), eventIdParam(params.eventId));
-    });
-    app.get(`${p}/rooms/:roomId/members`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      const q = query(request);
-      const chunk = await rooms.members(viewer(who), roomIdParam(params.roomId), {
-        at: q.get("at") ?? undefined,
-        membership: q.get("membership") ?? undefined,
-        notMembership: q.get("not_membership") ?? undefined,
-      });
-      return { chunk };
-    });
-    app.get(`${p}/rooms/:roomId/joined_members`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      return { joined: await rooms.joinedMembers(who.userId, roomIdParam(params.roomId)) };
-    });
-    app.get(`${p}/rooms/:roomId/messages`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      const q = query(request);
-      return rooms.messages(viewer(who), roomIdParam(params.roomId), {
-        from: q.get("from") || undefined,
-        to: q.get("to") || undefined,
-        dir: dirParam(q.get("dir"), true),
-        limit: intParam(q.get("limit"), 10, "limit"),
-        filter: filterParam(q.get("filter")),
-      });
-    });
-    app.get(`${p}/rooms/:roomId/context/:eventId`, async ({ request, params }) => {
-      const who = await authenticate(svc, request);
-      const q = query(request);
-      return rooms.context(
-        viewer(who),
-        roomIdParam(params.roomId),
-        eventIdParam(params.eventId),
-        Math.min(intParam(q.get("limit"), 10, "limit"), 100),
-        filterParam(q.get("filter")),
-      );
-    });
+      },
+    );
   }
 
-  app.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", async ({ request, params }) => {
-    const who = await authenticate(svc, request);
-    const q = query(request);
-    const ts = q.get("ts");
-    if (ts === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'ts'");
-    return rooms.timestampToEvent(viewer(who), roomIdParam(params.roomId), intParam(ts, 0, "ts"), dirParam(q.get("dir"), true));
-  });
+  // ---- sending
+  // PUT with a transaction ID; POST without one is the legacy form (no deduplication) that
+  // older clients still use, as Synapse serves it.
+  const sendParams = { roomId: param.roomId, eventType: param.segment("event type"), txnId: param.optSegment("transaction ID") };
+  for (const [method, path, api] of [
+    ["PUT", `${V3}/rooms/:roomId/send/:eventType/:txnId`, CS],
+    ["POST", `${V3}/rooms/:roomId/send/:eventType`, "legacy"],
+  ] as const) {
+    route(
+      {
+        method, path, api, access: "guest",
+        sameOperationAs: api === "legacy" ? "PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}" : undefined, rateLimit: "message", params: sendParams, body: body.object,
+        // A suspended user may still redact their own events (a redaction sent through /send).
+        suspended: async (who, { params, body }) => {
+          if (params.eventType !== "m.room.redaction") refuseIfSuspended(who, "send messages");
+          await refuseSuspendedRedaction(who, params.roomId, body.redacts);
+        },
+      },
+      async ({ who, params, body: content, request }) => {
+        const { roomId, eventType: type } = params;
+        const txnId = params.txnId;
+        if (who.isShadowBanned) return { event_id: shadowEventId(who, `send\u0000${roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
+        const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
+        return { event_id: await rooms.sendMessage(who.userId, roomId, type, content, txn, tsOverride(who, request)) };
+      },
+    );
+  }
+  const stateParams = { roomId: param.roomId, eventType: param.segment("event type"), stateKey: param.optional };
+  for (const [path, api] of [
+    [`${V3}/rooms/:roomId/state/:eventType/:stateKey`, CS],
+    // The state key left out (an empty one): ".../state/m.room.name" as well as ".../state/m.room.name/".
+    [`${V3}/rooms/:roomId/state/:eventType`, "legacy"],
+  ] as const) {
+    route(
+      {
+        method: "PUT", path, api, access: "guest", rateLimit: "message", params: stateParams, body: body.any,
+        sameOperationAs: api === "legacy" ? "PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}" : undefined,
+        // A suspended user may leave (or reject an invite); every other state change is refused.
+        suspended: (who, { params, body }) => {
+          if (!(params.eventType === "m.room.member" && params.stateKey === who.userId && isObject(body) && body.membership === "leave")) {
+            refuseIfSuspended(who, "change room state");
+          }
+        },
+      },
+      async ({ who, params, body, request }) => {
+        const { roomId, eventType: type } = params;
+        // Shadow-banned: joins and leaves work; invites and other state go nowhere.
+        const membership = type === "m.room.member" && isObject(body) ? body.membership : undefined;
+        if (who.isShadowBanned && (type !== "m.room.member" || membership === "invite")) {
+          return { event_id: shadowEventId(who, `state\u0000${roomId}\u0000${type}\u0000${params.stateKey ?? ""}\u0000${JSON.stringify(body)}`) };
+        }
+        return { event_id: await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request)) };
+      },
+    );
+  }
+  for (const [method, path, api] of [
+    ["PUT", `${V3}/rooms/:roomId/redact/:eventId/:txnId`, CS],
+    // Without a transaction ID: the legacy form (as Synapse serves it).
+    ["POST", `${V3}/rooms/:roomId/redact/:eventId`, "legacy"],
+  ] as const) {
+    route(
+      {
+        method, path, api, access: "user", rateLimit: "message", body: body.object,
+        params: { roomId: param.roomId, eventId: param.eventId, txnId: param.optSegment("transaction ID") },
+        suspended: (who, { params }) => refuseSuspendedRedaction(who, params.roomId, params.eventId),
+      },
+      async ({ who, params, body }) => {
+        const txnId = params.txnId;
+        if (who.isShadowBanned) return { event_id: shadowEventId(who, `redact\u0000${params.roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
+        const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
+        return { event_id: await rooms.redact(who.userId, params.roomId, params.eventId, optString(body, "reason"), txn) };
+      },
+    );
+  }
+
+  // ---- reading
+  route({ method: "GET", path: `${V3}/joined_rooms`, api: CS, access: "user" }, async ({ who }) => ({ joined_rooms: await rooms.joinedRooms(who.userId) }));
+  route({ method: "GET", path: `${V3}/rooms/:roomId/state`, api: CS, access: "guest", params: { roomId: param.roomId } }, ({ who, params }) =>
+    rooms.getState(viewer(who), params.roomId),
+  );
+  for (const [path, api] of [
+    [`${V3}/rooms/:roomId/state/:eventType/:stateKey`, CS],
+    [`${V3}/rooms/:roomId/state/:eventType`, "legacy"],
+  ] as const) {
+    route(
+      {
+        method: "GET", path, api, access: "guest", params: stateParams, query: { format: query.raw },
+        sameOperationAs: api === "legacy" ? "GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}" : undefined,
+      },
+      async ({ who, params, query }) => {
+        const ev = await rooms.getStateEvent(viewer(who), params.roomId, params.eventType, params.stateKey ?? "");
+        return query.format === "event" ? ev : ev.content;
+      },
+    );
+  }
+  route(
+    { method: "GET", path: `${V3}/rooms/:roomId/event/:eventId`, api: CS, access: "guest", params: { roomId: param.roomId, eventId: param.eventId } },
+    ({ who, params }) => rooms.getEvent(viewer(who), params.roomId, params.eventId),
+  );
+  route(
+    {
+      method: "GET", path: `${V3}/rooms/:roomId/members`, api: CS, access: "guest", params: { roomId: param.roomId },
+      query: { at: query.raw, membership: query.raw, not_membership: query.raw },
+    },
+    async ({ who, params, query }) => ({
+      chunk: await rooms.members(viewer(who), params.roomId, { at: query.at, membership: query.membership, notMembership: query.not_membership }),
+    }),
+  );
+  route({ method: "GET", path: `${V3}/rooms/:roomId/joined_members`, api: CS, access: "user", params: { roomId: param.roomId } }, async ({ who, params }) => ({
+    joined: await rooms.joinedMembers(who.userId, params.roomId),
+  }));
+  route(
+    {
+      method: "GET", path: `${V3}/rooms/:roomId/messages`, api: CS, access: "guest", params: { roomId: param.roomId },
+      query: { from: query.str, to: query.str, dir: query.dir("required"), limit: query.int({ def: 10 }), filter: filterQuery },
+    },
+    ({ who, params, query }) => rooms.messages(viewer(who), params.roomId, query),
+  );
+  route(
+    {
+      method: "GET", path: `${V3}/rooms/:roomId/context/:eventId`, api: CS, access: "guest",
+      params: { roomId: param.roomId, eventId: param.eventId }, query: { limit: query.int({ def: 10 }), filter: filterQuery },
+    },
+    ({ who, params, query }) => rooms.context(viewer(who), params.roomId, params.eventId, Math.min(query.limit, 100), query.filter),
+  );
+  route(
+    {
+      method: "GET", path: "/_matrix/client/v1/rooms/:roomId/timestamp_to_event", api: CS, access: "user", params: { roomId: param.roomId },
+      query: { ts: requiredTs, dir: query.dir("required") },
+    },
+    ({ who, params, query }) => rooms.timestampToEvent(viewer(who), params.roomId, query.ts, query.dir),
+  );
 }
 
-/** `via` (spec v1.12) and the older `server_name` query parameters, repeated. */
-function viaServers(request: Request): string[] {
-  const q = new URL(request.url).searchParams;
-  return [...q.getAll("via"), ...q.getAll("server_name")].filter((s) => s.length > 0 && s.length <= 255);
-}
+const requiredTs: QueryParser<number> = (q, name) => {
+  if (q.get(name) === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'ts'");
+  return query.int({ def: 0 })(q, name);
+};
+
+/** The request body as a JSON object (it came from JSON.parse, so every value is JSON). */
+const objectBody = (b: unknown): JsonObject => body.object(b);
 
 function viewer(who: { userId: string; deviceId: string | null }) {
   return { userId: who.userId, deviceId: who.deviceId ?? undefined };

@@ -4,12 +4,10 @@ import type { Services } from "../../services/index.ts";
 import { parseRoomEventFilter } from "../../services/rooms/filters.ts";
 import { SEARCH_KEYS, type SearchCriteria, type SearchKey } from "../../services/search.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
-import { boundedSearchTerm, jsonBody, optBool, optInt, type JsonObject } from "../params.ts";
-import { queryOf, strQuery } from "./query-params.ts";
+import { boundedSearchTerm, optBool, optInt, type JsonObject } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { body, query } from "../schema.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
-
-const PREFIXES = ["/_matrix/client/v3"];
 
 
 function parseCriteria(c: unknown): SearchCriteria {
@@ -48,19 +46,18 @@ function parseCriteria(c: unknown): SearchCriteria {
 }
 
 export function searchRoutes(app: App, svc: Services): void {
-  for (const p of PREFIXES) {
-    app.post(`${p}/search`, async ({ request, body }) => {
-      const who = await authenticate(svc, request);
-      const b = jsonBody(body);
+  const route = routes(app, svc);
+  route(
+    { method: "POST", path: "/_matrix/client/v3/search", api: "client-server", access: "user", query: { next_batch: query.str }, body: body.object },
+    async ({ who, query, body: b }) => {
       if (b.search_categories === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'search_categories'");
       if (!isObject(b.search_categories)) throw new MatrixError("M_BAD_JSON", "'search_categories' must be an object");
-      const nextBatch = strQuery(queryOf(request), "next_batch");
       const categories: JsonObject = {};
       if (b.search_categories.room_events !== undefined) {
         const criteria = parseCriteria(b.search_categories.room_events);
-        categories.room_events = (await svc.search.searchRoomEvents({ userId: who.userId, deviceId: who.deviceId ?? undefined }, criteria, nextBatch)) as unknown as JsonObject;
+        categories.room_events = (await svc.search.searchRoomEvents({ userId: who.userId, deviceId: who.deviceId ?? undefined }, criteria, query.next_batch)) as unknown as JsonObject;
       }
       return { search_categories: categories };
-    });
-  }
+    },
+  );
 }

@@ -5,7 +5,7 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import { parseSlidingSyncBody } from "../../services/sliding-sync/index.ts";
 import type { App } from "../app.ts";
-import { authenticate } from "../auth.ts";
+import { routes } from "../endpoint.ts";
 
 export const SLIDING_SYNC_PATH = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 /** The flag clients (Element X) look for in /versions. */
@@ -18,8 +18,8 @@ function timeoutParam(v: string | null): number | undefined {
 }
 
 export function slidingSyncRoutes(app: App, svc: Services): void {
-  app.post(SLIDING_SYNC_PATH, async ({ request, body }) => {
-    const who = await authenticate(svc, request);
+  const route = routes(app, svc);
+  route({ method: "POST", path: SLIDING_SYNC_PATH, api: "unstable", access: "user" }, async ({ who, request, body }) => {
     const q = new URL(request.url).searchParams;
     const parsed = parseSlidingSyncBody(body);
     return svc.slidingSync.sync({

@@ -3,9 +3,11 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
+import { routes } from "../endpoint.ts";
 
 export function supportRoutes(app: App, svc: Services): void {
-  app.get("/.well-known/matrix/support", () => {
+  const route = routes(app, svc);
+  route({ method: "GET", path: "/.well-known/matrix/support", api: "client-server", access: "none" }, () => {
     const { support_contacts, support_page } = svc.config.well_known;
     if (support_contacts.length === 0 && !support_page) throw new MatrixError("M_NOT_FOUND", "No support information for this server");
     const out: Record<string, unknown> = {};

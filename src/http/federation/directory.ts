@@ -4,9 +4,10 @@ import { MatrixError } from "../../protocol/errors.ts";
 import type { Services } from "../../services/index.ts";
 import type { PublicRoomsRequest } from "../../services/directory/room-directory.ts";
 import type { App } from "../app.ts";
-import { assertServerAllowedInRoom, authenticateServer } from "./auth.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 import { boundedSearchTerm } from "../params.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const F = "/_matrix/federation/v1";
 
@@ -18,14 +19,14 @@ function intParam(v: string | null, name: string): number | undefined {
 }
 
 export function federationDirectoryRoutes(app: App, svc: Services): void {
+  const route = routes(app, svc);
   const allowed = () => {
     if (!svc.config.room_directory.public_rooms_over_federation) {
       throw new MatrixError("M_FORBIDDEN", "This server does not share its room directory with other servers");
     }
   };
 
-  app.get(`${F}/publicRooms`, async ({ request }) => {
-    await authenticateServer(svc, request, undefined);
+  route({ method: "GET", path: `${F}/publicRooms`, api: "server-server", access: "server" }, async ({ request }) => {
     allowed();
     const q = new URL(request.url).searchParams;
     const req: PublicRoomsRequest = { limit: intParam(q.get("limit"), "limit"), since: q.get("since") || undefined };
@@ -33,8 +34,7 @@ export function federationDirectoryRoutes(app: App, svc: Services): void {
     if (instance && q.get("include_all_networks") !== "true") req.thirdPartyInstanceId = instance;
     return svc.roomDirectory.localPublicRooms(req);
   });
-  app.post(`${F}/publicRooms`, async ({ request, body }) => {
-    await authenticateServer(svc, request, body);
+  route({ method: "POST", path: `${F}/publicRooms`, api: "server-server", access: "server" }, async ({ request, body }) => {
     allowed();
     const b = isObject(body) ? body : {};
     const req: PublicRoomsRequest = {};
@@ -52,10 +52,8 @@ export function federationDirectoryRoutes(app: App, svc: Services): void {
     return svc.roomDirectory.localPublicRooms(req);
   });
 
-  app.get(`${F}/hierarchy/:roomId`, async ({ request, params }) => {
-    const roomId = params.roomId ?? "";
-    const origin = await authenticateServer(svc, request, undefined);
-    await assertServerAllowedInRoom(svc, roomId, origin);
+  route({ method: "GET", path: `${F}/hierarchy/:roomId`, api: "server-server", access: "server", aclRoom: "roomId", params: { roomId: param.raw } }, async ({ who: origin, request, params }) => {
+    const roomId = params.roomId;
     const q = new URL(request.url).searchParams;
     const suggested = q.get("suggested_only");
     if (suggested !== null && suggested !== "true" && suggested !== "false") throw new MatrixError("M_INVALID_PARAM", "'suggested_only' must be true or false");

@@ -9,25 +9,24 @@ import { isValidUserId } from "../../protocol/ids.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
 import { jsonBody } from "../params.ts";
-import { authenticateServer } from "./auth.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 const F = "/_matrix/federation/v1";
 
 export function federationE2eeRoutes(app: App, svc: Services): void {
-  app.get(`${F}/user/devices/:userId`, async ({ request, params }) => {
-    await authenticateServer(svc, request);
+  const route = routes(app, svc);
+  route({ method: "GET", path: `${F}/user/devices/:userId`, api: "server-server", access: "server", params: { userId: param.raw } }, async ({ request, params }) => {
     const userId = params.userId ?? "";
     if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     return svc.e2ee.keys.federationUserDevices(userId);
   });
 
-  app.post(`${F}/user/keys/query`, async ({ request, body }) => {
-    await authenticateServer(svc, request, body);
+  route({ method: "POST", path: `${F}/user/keys/query`, api: "server-server", access: "server" }, async ({ request, body }) => {
     return svc.e2ee.keys.federationQuery(jsonBody(body));
   });
 
-  app.post(`${F}/user/keys/claim`, async ({ request, body }) => {
-    await authenticateServer(svc, request, body);
+  route({ method: "POST", path: `${F}/user/keys/claim`, api: "server-server", access: "server" }, async ({ request, body }) => {
     return svc.e2ee.keys.federationClaim(jsonBody(body));
   });
 }

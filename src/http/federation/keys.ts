@@ -8,6 +8,8 @@ import type { Services } from "../../services/index.ts";
 import type { NotaryCriteria } from "../../services/federation/notary.ts";
 import type { App } from "../app.ts";
 import { requireFederationEnabled } from "./auth.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 /** Most servers one POST /_matrix/key/v2/query may ask about. */
 export const MAX_NOTARY_SERVERS = 1000;
@@ -26,9 +28,10 @@ function parseMinimum(v: unknown, where: string, now: number): number {
 }
 
 export function keysRoutes(app: App, svc: KeysDeps): void {
+  const route = routes(app, svc);
   const ownKeys = () => svc.federation.ownKeys.response();
-  app.get("/_matrix/key/v2/server", ownKeys);
-  app.get("/_matrix/key/v2/server/:keyId", ownKeys);
+  route({ method: "GET", path: "/_matrix/key/v2/server", api: "server-server", access: "none" }, ownKeys);
+  route({ method: "GET", path: "/_matrix/key/v2/server/:keyId", api: "legacy", access: "none", params: { keyId: param.raw } }, ownKeys);
 
   const queryOne = async (request: Request, serverName: string, keyIds: string[]) => {
     requireFederationEnabled(svc);
@@ -37,11 +40,11 @@ export function keysRoutes(app: App, svc: KeysDeps): void {
     const min = parseMinimum(q, "query", Date.now());
     return svc.federation.notary.query([{ serverName, keyIds, minimumValidUntilTs: min }]);
   };
-  app.get("/_matrix/key/v2/query/:serverName", ({ params, request }) => queryOne(request, params.serverName, []));
+  route({ method: "GET", path: "/_matrix/key/v2/query/:serverName", api: "server-server", access: "none", params: { serverName: param.raw } }, ({ params, request }) => queryOne(request, params.serverName, []));
   // The deprecated form naming one key ID (removed from the spec in v1.1; Synapse and SyTest still use it).
-  app.get("/_matrix/key/v2/query/:serverName/:keyId", ({ params, request }) => queryOne(request, params.serverName, [params.keyId]));
+  route({ method: "GET", path: "/_matrix/key/v2/query/:serverName/:keyId", api: "legacy", access: "none", params: { serverName: param.raw, keyId: param.raw } }, ({ params, request }) => queryOne(request, params.serverName, [params.keyId]));
 
-  app.post("/_matrix/key/v2/query", async ({ body }) => {
+  route({ method: "POST", path: "/_matrix/key/v2/query", api: "server-server", access: "none" }, async ({ body }) => {
     requireFederationEnabled(svc);
     if (!isRecord(body) || !isRecord(body.server_keys)) throw new MatrixError("M_BAD_JSON", "server_keys must be an object");
     const entries = Object.entries(body.server_keys);

@@ -9,7 +9,8 @@ import { randomString } from "../../util/random.ts";
 import { CORS_HEADERS, type App } from "../app.ts";
 import { contentDisposition, dispositionFor, thumbnailParams } from "../client/media.ts";
 import { intQuery, queryOf } from "../client/query-params.ts";
-import { authenticateServer } from "./auth.ts";
+import { routes } from "../endpoint.ts";
+import { param } from "../schema.ts";
 
 function multipartResponse(file: MediaFile, disposition: string): Response {
   const body = federationMultipart(randomString(32), { "Content-Type": file.contentType, "Content-Disposition": disposition }, file.content);
@@ -20,15 +21,14 @@ function multipartResponse(file: MediaFile, disposition: string): Response {
 }
 
 export function federationMediaRoutes(app: App, svc: Services): void {
-  app.get("/_matrix/federation/v1/media/download/:mediaId", async ({ request, params }) => {
-    await authenticateServer(svc, request);
+  const route = routes(app, svc);
+  route({ method: "GET", path: "/_matrix/federation/v1/media/download/:mediaId", api: "server-server", access: "server", params: { mediaId: param.raw } }, async ({ request, params }) => {
     const q = queryOf(request);
     const file = await svc.media.downloadForFederation(params.mediaId, intQuery(q, "timeout_ms", 0));
     return multipartResponse(file, dispositionFor(file.contentType, file.uploadName));
   });
 
-  app.get("/_matrix/federation/v1/media/thumbnail/:mediaId", async ({ request, params }) => {
-    await authenticateServer(svc, request);
+  route({ method: "GET", path: "/_matrix/federation/v1/media/thumbnail/:mediaId", api: "server-server", access: "server", params: { mediaId: param.raw } }, async ({ request, params }) => {
     const q = queryOf(request);
     const t = await svc.media.thumbnail({
       serverName: svc.config.server_name,

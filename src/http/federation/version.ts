@@ -5,9 +5,11 @@ import { MatrixError } from "../../protocol/errors.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
 import type { Services } from "../../services/index.ts";
 import type { App } from "../app.ts";
+import { routes } from "../endpoint.ts";
 
 export function versionRoutes(app: App, svc: Pick<Services, "federation">): void {
-  app.get("/_matrix/federation/v1/version", () => {
+  const route = routes(app, svc);
+  route({ method: "GET", path: "/_matrix/federation/v1/version", api: "server-server", access: "none" }, () => {
     if (!svc.federation.enabled) throw new MatrixError("M_UNRECOGNIZED", "Federation is disabled on this server", {}, 404);
     return { server: { name: SERVER_NAME, version: SERVER_VERSION } };
   });
