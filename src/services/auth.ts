@@ -81,7 +81,7 @@ export function userLocked(): MatrixError {
 }
 
 /** 403 M_USER_SUSPENDED when the requester's account is suspended (client-server-api "Account suspension"). */
-export function refuseIfSuspended(r: Requester, action = "perform this action"): void {
+export function refuseIfSuspended(r: Pick<Requester, "isSuspended">, action = "perform this action"): void {
   if (r.isSuspended) throw new MatrixError("M_USER_SUSPENDED", `You cannot ${action} while suspended.`);
 }
 

@@ -205,5 +205,29 @@ for (const backend of BACKENDS) {
       const after = (await victim.ok("GET", `/_matrix/client/v3/rooms/${enc(room)}/messages?dir=b&limit=5`)).chunk as any[];
       expect(after.some((e) => e.content?.body === "sorry")).toBe(true);
     });
+
+    // The directory's upkeep (DELETE /directory/room/{alias} drops the alias from the room's
+    // m.room.canonical_alias, as the deleting user) creates an event with no handler of its own:
+    // the rooms service's sending policy applies to it all the same.
+    for (const flag of ["shadow-banned", "suspended"] as const) {
+      test(`a ${flag} user deleting an alias: the alias goes, the room's canonical alias event is not changed by them`, async () => {
+        const owner = await registerUser(s, uniqueLocalpart("aliasowner"), "pw");
+        const member = await registerUser(s, uniqueLocalpart("member"), "pw");
+        const name = uniqueLocalpart("al");
+        const alias = `#${name}:${s.serverName}`;
+        const room = await createRoom(owner, { preset: "public_chat", room_alias_name: name });
+        await member.ok("POST", `/_matrix/client/v3/join/${enc(room)}`, {});
+        const stateUrl = `/_matrix/client/v3/rooms/${enc(room)}/state/m.room.canonical_alias`;
+        expect((await member.ok("GET", stateUrl)).alias).toBe(alias);
+        if (flag === "shadow-banned") expect(await admin.ok("POST", `/_synapse/admin/v1/users/${enc(owner.userId!)}/shadow_ban`, {})).toEqual({});
+        else expect(await admin.ok("PUT", `/_matrix/client/v1/admin/suspend/${enc(owner.userId!)}`, { suspended: true })).toEqual({ suspended: true });
+
+        expect(await owner.ok("DELETE", `/_matrix/client/v3/directory/room/${enc(alias)}`)).toEqual({});
+        expectError(await member.request("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`), 404, "M_NOT_FOUND");
+        expect((await member.ok("GET", stateUrl)).alias).toBe(alias);
+        const msgs = (await member.ok("GET", `/_matrix/client/v3/rooms/${enc(room)}/messages?dir=b&limit=50`)).chunk as any[];
+        expect(msgs.filter((e) => e.type === "m.room.canonical_alias").length).toBe(1);
+      });
+    }
   });
 }

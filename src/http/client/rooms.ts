@@ -4,14 +4,12 @@
 // list_joined_rooms}.yaml. Each handler validates input, calls one service method, returns JSON.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
-import { isValidEventId, isValidUserId } from "../../protocol/ids.ts";
+import { isValidUserId } from "../../protocol/ids.ts";
 import type { Services } from "../../services/index.ts";
 import type { CreateRoomRequest } from "../../services/rooms/rooms.ts";
 import { parseRoomEventFilter, type RoomEventFilter } from "../../services/rooms/filters.ts";
 import { checkCreateRoomInvite3pid } from "../../services/rooms/third-party-invites.ts";
 import type { App } from "../app.ts";
-import type { Requester } from "../auth.ts";
-import { refuseIfSuspended } from "../../services/auth.ts";
 import { optString } from "../params.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 import { routes, type QueryParser } from "../endpoint.ts";
@@ -105,27 +103,13 @@ function parseCreateRoom(body: JsonObject): CreateRoomRequest {
 export function roomRoutes(app: App, svc: Services): void {
   const { rooms } = svc;
   const route = routes(app, svc);
-  /**
-   * What a shadow-banned user is told they sent: an event ID nothing stores, the same for a retried
-   * transaction (so the client cannot tell).
-   */
-  const shadowEventId = (who: Requester, key: string) =>
-    `$${new Bun.CryptoHasher("sha256").update(`${who.tokenHash}\u0000${key}`).digest("base64url")}`;
-  /** A suspended user may redact their own events only (client-server-api "Account suspension"). */
-  const refuseSuspendedRedaction = async (who: Requester, roomId: string, eventId: unknown) => {
-    if (!who.isSuspended) return;
-    const target = typeof eventId === "string" && isValidEventId(eventId) ? await rooms.getEvent(viewer(who), roomId, eventId).catch(() => undefined) : undefined;
-    if (target?.sender !== who.userId) refuseIfSuspended(who, "redact other users' events");
-  };
   const CS = "client-server" as const;
 
   route(
     { method: "POST", path: `${V3}/createRoom`, api: CS, access: "user", suspended: "refuse", rateLimit: "message", body: body.object },
     async ({ who, body }) => {
-      const req = parseCreateRoom(body);
-      // A shadow-banned user's room is created, but nobody is invited to it.
-      if (who.isShadowBanned) delete req.invite;
-      return { room_id: await rooms.createRoom(who.userId, req) };
+      // The sending policy (suspension, shadow-ban) is applied by the rooms service, from `who`.
+      return { room_id: await rooms.createRoom(who, parseCreateRoom(body)) };
     },
   );
 
@@ -159,8 +143,7 @@ export function roomRoutes(app: App, svc: Services): void {
       if (b.user_id === undefined && (b.id_server !== undefined || b.medium !== undefined || b.address !== undefined)) {
         await svc.thirdPartyInvites.invite(who.userId, params.roomId, b);
       }
-      if (who.isShadowBanned) return {};
-      await rooms.invite(who.userId, params.roomId, userIdField(b), optString(b, "reason"));
+      await rooms.invite(who, params.roomId, userIdField(b), optString(b, "reason"));
       return {};
     },
   );
@@ -197,18 +180,13 @@ export function roomRoutes(app: App, svc: Services): void {
       {
         method, path, api, access: "guest",
         sameOperationAs: api === "legacy" ? "PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}" : undefined, rateLimit: "message", params: sendParams, body: body.object,
-        // A suspended user may still redact their own events (a redaction sent through /send).
-        suspended: async (who, { params, body }) => {
-          if (params.eventType !== "m.room.redaction") refuseIfSuspended(who, "send messages");
-          await refuseSuspendedRedaction(who, params.roomId, body.redacts);
-        },
       },
       async ({ who, params, body: content, request }) => {
         const { roomId, eventType: type } = params;
         const txnId = params.txnId;
-        if (who.isShadowBanned) return { event_id: shadowEventId(who, `send\u0000${roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
         const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
-        return { event_id: await rooms.sendMessage(who.userId, roomId, type, content, txn, tsOverride(who, request)) };
+        // Suspension (a redaction of one's own event is allowed) and shadow-ban: the rooms service's sending policy.
+        return { event_id: await rooms.sendMessage(who, roomId, type, content, txn, tsOverride(who, request)) };
       },
     );
   }
@@ -222,21 +200,11 @@ export function roomRoutes(app: App, svc: Services): void {
       {
         method: "PUT", path, api, access: "guest", rateLimit: "message", params: stateParams, body: body.any,
         sameOperationAs: api === "legacy" ? "PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}" : undefined,
-        // A suspended user may leave (or reject an invite); every other state change is refused.
-        suspended: (who, { params, body }) => {
-          if (!(params.eventType === "m.room.member" && params.stateKey === who.userId && isObject(body) && body.membership === "leave")) {
-            refuseIfSuspended(who, "change room state");
-          }
-        },
       },
       async ({ who, params, body, request }) => {
         const { roomId, eventType: type } = params;
-        // Shadow-banned: joins and leaves work; invites and other state go nowhere.
-        const membership = type === "m.room.member" && isObject(body) ? body.membership : undefined;
-        if (who.isShadowBanned && (type !== "m.room.member" || membership === "invite")) {
-          return { event_id: shadowEventId(who, `state\u0000${roomId}\u0000${type}\u0000${params.stateKey ?? ""}\u0000${JSON.stringify(body)}`) };
-        }
-        return { event_id: await rooms.sendState(who.userId, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request)) };
+        // Suspension (one's own leave is allowed) and shadow-ban: the rooms service's sending policy.
+        return { event_id: await rooms.sendState(who, roomId, type, params.stateKey ?? "", objectBody(body), tsOverride(who, request)) };
       },
     );
   }
@@ -249,13 +217,11 @@ export function roomRoutes(app: App, svc: Services): void {
       {
         method, path, api, access: "user", rateLimit: "message", body: body.object,
         params: { roomId: param.roomId, eventId: param.eventId, txnId: param.optSegment("transaction ID") },
-        suspended: (who, { params }) => refuseSuspendedRedaction(who, params.roomId, params.eventId),
       },
       async ({ who, params, body }) => {
         const txnId = params.txnId;
-        if (who.isShadowBanned) return { event_id: shadowEventId(who, `redact\u0000${params.roomId}\u0000${txnId ?? crypto.randomUUID()}`) };
         const txn = txnId === undefined ? undefined : { deviceId: who.deviceId ?? "", txnId };
-        return { event_id: await rooms.redact(who.userId, params.roomId, params.eventId, optString(body, "reason"), txn) };
+        return { event_id: await rooms.redact(who, params.roomId, params.eventId, optString(body, "reason"), txn) };
       },
     );
   }

@@ -19,6 +19,7 @@ import { httpClientTrust } from "../http-client-trust.ts";
 import { AppserviceHttp } from "./http.ts";
 import { loadRegistrations } from "./registration.ts";
 import { AppserviceSender, Interest, type SenderE2ee } from "./sender.ts";
+import { senderId, type Sender } from "../rooms/sending-policy.ts";
 
 const log = logger("appservices");
 
@@ -140,7 +141,7 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
 export interface AliasHosts {
   rooms: {
     resolveRoomAndServers(roomIdOrAlias: string, via?: string[]): Promise<{ roomId: string; servers: string[] }>;
-    createRoom(creator: string, req: { room_alias_name?: string } & Record<string, unknown>): Promise<string>;
+    createRoom(creator: Sender, req: { room_alias_name?: string } & Record<string, unknown>): Promise<string>;
   };
   roomDirectory: {
     resolveAlias(alias: string): Promise<{ room_id: string; servers: string[] }>;
@@ -184,7 +185,7 @@ export function connectAliases(appservices: Appservices, serverName: string, hos
 
   const createRoom = rooms.createRoom.bind(rooms);
   rooms.createRoom = async (creator, req) => {
-    if (typeof req.room_alias_name === "string") appservices.checkAliasCreation(`#${req.room_alias_name}:${serverName}`, creator);
+    if (typeof req.room_alias_name === "string") appservices.checkAliasCreation(`#${req.room_alias_name}:${serverName}`, senderId(creator));
     return createRoom(creator, req);
   };
   const createAlias = roomDirectory.createAlias.bind(roomDirectory);

@@ -19,6 +19,8 @@ import { asClientError } from "../federation/membership.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { Rooms } from "../rooms/rooms.ts";
+import type { Sender } from "../rooms/sending-policy.ts";
+import type { Requester } from "../auth.ts";
 import { Lru } from "../../util/lru.ts";
 import { OPEN_JOIN_RULES, type RoomFacts, type RoomSummaries, type RoomSummary } from "./summaries.ts";
 
@@ -39,7 +41,7 @@ export interface PublicRoomsResponse {
   total_room_count_estimate?: number;
 }
 
-export interface DirectoryActor {
+export interface DirectoryActor extends Partial<Pick<Requester, "deviceId" | "tokenHash" | "isSuspended" | "isShadowBanned" | "appserviceId">> {
   userId: string;
   isAdmin: boolean;
   /** An application service creating an alias in its own namespace: no membership needed (Synapse's rule). */
@@ -147,11 +149,13 @@ export class RoomDirectory {
       throw new MatrixError("M_FORBIDDEN", "You don't have permission to delete the alias");
     }
     await this.d.repo.deleteAlias(alias);
-    await this.dropFromCanonicalAlias(actor.userId, row.room_id, alias);
+    // From the requester when there is one, so the sending policy (suspension, shadow-ban) applies.
+    const by: Sender = actor.tokenHash !== undefined ? { ...actor, tokenHash: actor.tokenHash, deviceId: actor.deviceId ?? null } : actor.userId;
+    await this.dropFromCanonicalAlias(by, row.room_id, alias);
   }
 
   /** Removes an alias from the room's m.room.canonical_alias (best effort, as the user). */
-  private async dropFromCanonicalAlias(userId: string, roomId: string, alias: string): Promise<void> {
+  private async dropFromCanonicalAlias(by: Sender, roomId: string, alias: string): Promise<void> {
     try {
       const ev = await this.d.events.currentStateEvent(roomId, "m.room.canonical_alias", "");
       if (!ev) return;
@@ -165,7 +169,7 @@ export class RoomDirectory {
         content.alt_aliases = content.alt_aliases.filter((a) => a !== alias);
         changed = true;
       }
-      if (changed) await this.d.rooms.sendState(userId, roomId, "m.room.canonical_alias", "", content);
+      if (changed) await this.d.rooms.sendState(by, roomId, "m.room.canonical_alias", "", content);
     } catch (e) {
       log.info("could not update the canonical alias after deleting an alias", { room_id: roomId, alias, error: (e as Error).message });
     }

@@ -8,7 +8,7 @@ import { memberKey, parseStateMapKey, stateMapKey } from "../../core/state-map.t
 import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import { findServerNameOf, isValidRoomAlias, isValidRoomId, isValidUserId, parseRoomAlias } from "../../protocol/ids.ts";
+import { findServerNameOf, isValidEventId, isValidRoomAlias, isValidRoomId, isValidUserId, parseRoomAlias } from "../../protocol/ids.ts";
 import type { DirectoryRepo } from "../../storage/directory.ts";
 import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
 import type { RoomEvents } from "./events.ts";
@@ -17,6 +17,8 @@ import { Visibility } from "./visibility.ts";
 import { decodeToken, encodeTopoToken, type TopoPosition } from "./tokens.ts";
 import { applyRoomEventFilter, type RoomEventFilter } from "./filters.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
+import { refuseIfSuspended } from "../auth.ts";
+import { refuseSuspendedState, requesterOf, senderId, shadowDropsState, shadowEventId, txnKey, type PolicedRequester, type Sender } from "./sending-policy.ts";
 
 export interface Profile {
   displayname?: string;
@@ -112,7 +114,11 @@ export class Rooms {
 
   // ------------------------------------------------------------------ create
 
-  async createRoom(creator: string, req: CreateRoomRequest): Promise<string> {
+  /** `by` a requester: the sending policy applies (a shadow-banned creator's invites are dropped). */
+  async createRoom(by: Sender, req: CreateRoomRequest): Promise<string> {
+    const creator = senderId(by);
+    // A shadow-banned user's room is created, but nobody is invited to it.
+    if (requesterOf(by)?.isShadowBanned) req = { ...req, invite: undefined };
     const versionId = req.room_version ?? this.d.defaultRoomVersion;
     const rv = findRoomVersion(versionId);
     if (!rv) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Room version ${JSON.stringify(versionId)} is not supported`);
@@ -378,7 +384,11 @@ export class Rooms {
     }
   }
 
-  async invite(sender: string, roomId: string, target: string, reason?: string, isDirect = false): Promise<void> {
+  async invite(by: Sender, roomId: string, target: string, reason?: string, isDirect = false): Promise<void> {
+    const sender = senderId(by);
+    refuseIfSuspended(requesterOf(by) ?? {}, "invite users");
+    // A shadow-banned user's invite is answered as sent and goes nowhere.
+    if (requesterOf(by)?.isShadowBanned) return;
     await this.requireRoom(roomId);
     if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     if (target.endsWith(`:${this.d.serverName}`) && !(await this.d.userExists(target))) {
@@ -510,7 +520,15 @@ export class Rooms {
   // ------------------------------------------------------------------ sending
 
   /** `txn` undefined: the legacy POST form without a transaction ID (no deduplication). */
-  async sendMessage(sender: string, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string } | undefined, ts?: number): Promise<string> {
+  async sendMessage(by: Sender, roomId: string, type: string, content: JsonObject, txn: { deviceId: string; txnId: string } | undefined, ts?: number): Promise<string> {
+    const sender = senderId(by);
+    const who = requesterOf(by);
+    if (who) {
+      // A suspended user may still redact their own events (a redaction sent through /send).
+      if (type !== "m.room.redaction") refuseIfSuspended(who, "send messages");
+      else await this.refuseSuspendedRedaction(who, roomId, content["redacts"]);
+      if (who.isShadowBanned) return shadowEventId(who, `send\u0000${roomId}\u0000${txnKey(txn?.txnId)}`);
+    }
     await this.requireJoined(sender, roomId);
     // A redaction sent through /send (allowed in every room version since v1.18): `redacts` is
     // read from the content and, in versions before 11, also set at the top level.
@@ -519,7 +537,16 @@ export class Rooms {
     return r.eventId;
   }
 
-  async sendState(sender: string, roomId: string, type: string, stateKey: string, content: JsonObject, ts?: number): Promise<string> {
+  async sendState(by: Sender, roomId: string, type: string, stateKey: string, content: JsonObject, ts?: number): Promise<string> {
+    const sender = senderId(by);
+    const who = requesterOf(by);
+    if (who) {
+      refuseSuspendedState(who, type, stateKey, content);
+      // Shadow-banned: joins and leaves work; invites and other state go nowhere.
+      if (who.isShadowBanned && shadowDropsState(type, content)) {
+        return shadowEventId(who, `state\u0000${roomId}\u0000${type}\u0000${stateKey}\u0000${JSON.stringify(content)}`);
+      }
+    }
     await this.requireRoom(roomId);
     let beforePersist: ((ev: RoomEvent, rv: RoomVersion) => Promise<RoomEvent>) | undefined;
     if (type === "m.room.member") {
@@ -569,12 +596,26 @@ export class Rooms {
     }
   }
 
-  async redact(sender: string, roomId: string, eventId: string, reason: string | undefined, txn: { deviceId: string; txnId: string } | undefined): Promise<string> {
+  async redact(by: Sender, roomId: string, eventId: string, reason: string | undefined, txn: { deviceId: string; txnId: string } | undefined): Promise<string> {
+    const sender = senderId(by);
+    const who = requesterOf(by);
+    if (who) {
+      await this.refuseSuspendedRedaction(who, roomId, eventId);
+      if (who.isShadowBanned) return shadowEventId(who, `redact\u0000${roomId}\u0000${txnKey(txn?.txnId)}`);
+    }
     await this.requireJoined(sender, roomId);
     const content: JsonObject = {};
     if (reason !== undefined) content.reason = reason;
     const r = await this.events.send({ roomId, sender, type: "m.room.redaction", content, redacts: eventId, txn });
     return r.eventId;
+  }
+
+  /** A suspended user may redact their own events only (client-server-api "Account suspension"). */
+  private async refuseSuspendedRedaction(who: PolicedRequester, roomId: string, eventId: unknown): Promise<void> {
+    if (!who.isSuspended) return;
+    const viewer = { userId: who.userId, deviceId: who.deviceId ?? undefined };
+    const target = typeof eventId === "string" && isValidEventId(eventId) ? await this.getEvent(viewer, roomId, eventId).catch(() => undefined) : undefined;
+    if (target?.sender !== who.userId) refuseIfSuspended(who, "redact other users' events");
   }
 
   private async requireJoined(userId: string, roomId: string): Promise<void> {
