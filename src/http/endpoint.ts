@@ -11,14 +11,16 @@
 //                    the spec's Guest Access list is exactly the client-server routes declared "guest"),
 //                    "appservice" (an application service's token), "admin" (a server admin's token),
 //                    "server" (another homeserver, X-Matrix signed)
-//   suspended        what a suspended account may do here: "refuse" (403 M_USER_SUSPENDED) or a check
+//   suspended        "refuse": a suspended account gets 403 M_USER_SUSPENDED here (what a suspended or
+//                    shadow-banned account's events become is the rooms service's sending policy,
+//                    src/services/rooms/sending-policy.ts, applied wherever events are created)
 //   rateLimit        the rate-limit class charged before the handler runs ("message": per sender)
 //   params, query,   parsers for path parameters, query parameters and the JSON body; the handler
 //   body             receives their typed results (a bad value is 400 M_INVALID_PARAM / M_BAD_JSON /
 //                    M_MISSING_PARAM / M_NOT_JSON, from the parser, before the handler runs)
 //
 // The order is fixed: authenticate (access; a "refuse" suspension right after) → parse path, query,
-// body → a suspension check → rate limit → handler. (For "server" routes the path is parsed first, so a room's server ACL can be applied.)
+// body → rate limit → handler. (For "server" routes the path is parsed first, so a room's server ACL can be applied.)
 import { MatrixError } from "../protocol/errors.ts";
 import { refuseIfSuspended, type AuthService, type Requester } from "../services/auth.ts";
 import type { RateLimits } from "../services/ratelimit.ts";
@@ -75,8 +77,8 @@ export interface EndpointInfo {
 
 export interface RouteDecl<A extends Access, P extends ParamSchema, Q extends QuerySchema, B> extends EndpointInfo {
   access: A;
-  /** A suspended account: "refuse" → 403 M_USER_SUSPENDED; a function decides (it throws to refuse). */
-  suspended?: "refuse" | ((who: Requester, req: { params: Parsed<P>; body: B }) => void | Promise<void>);
+  /** A suspended account: "refuse" → 403 M_USER_SUSPENDED (finer rules: the rooms service's sending policy). */
+  suspended?: "refuse";
   /** Token options: expired (refreshable) tokens accepted (/logout); a locked account allowed. */
   token?: { allowExpired?: boolean; allowLocked?: boolean };
   /** For guestsBySetting: whether the setting is on now. */
@@ -201,7 +203,6 @@ export function routes(app: App, services: object) {
       }
       const query = parseQuery(request, ctx.query);
       const body = (decl.body ? decl.body(ctx.body) : ctx.body) as B;
-      if (typeof decl.suspended === "function" && typeof who === "object" && who.isSuspended) await decl.suspended(who, { params, body });
       if (decl.rateLimit === "message" && typeof who === "object") need(deps.ratelimits, "ratelimits").consumeMessage(who);
       return handler({ who: who as Who<A>, params, query: query as Req<A, P, Q, B>["query"], body, request, set: ctx.set });
     };
