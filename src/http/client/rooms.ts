@@ -116,7 +116,7 @@ export function roomRoutes(app: App, svc: Services): void {
   // ---- membership
   route(
     { method: "POST", path: `${V3}/rooms/:roomId/join`, api: CS, access: "guest", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
-    async ({ who, params, body }) => ({ room_id: await rooms.join(who.userId, params.roomId, { reason: optString(body, "reason"), extra: body }) }),
+    async ({ who, params, body }) => ({ room_id: await rooms.join(who, params.roomId, { reason: optString(body, "reason"), extra: body }) }),
   );
   route(
     {
@@ -126,7 +126,7 @@ export function roomRoutes(app: App, svc: Services): void {
       params: { roomIdOrAlias: param.segment("room ID or alias") }, query: { via: viaQuery }, body: body.object,
     },
     async ({ who, params, query, body }) => ({
-      room_id: await rooms.join(who.userId, params.roomIdOrAlias, { reason: optString(body, "reason"), via: query.via, extra: body }),
+      room_id: await rooms.join(who, params.roomIdOrAlias, { reason: optString(body, "reason"), via: query.via, extra: body }),
     }),
   );
   route(
@@ -134,7 +134,7 @@ export function roomRoutes(app: App, svc: Services): void {
       method: "POST", path: `${V3}/knock/:roomIdOrAlias`, api: CS, access: "user", suspended: "refuse",
       params: { roomIdOrAlias: param.segment("room ID or alias") }, query: { via: viaQuery }, body: body.object,
     },
-    async ({ who, params, query, body }) => ({ room_id: await rooms.knock(who.userId, params.roomIdOrAlias, optString(body, "reason"), query.via) }),
+    async ({ who, params, query, body }) => ({ room_id: await rooms.knock(who, params.roomIdOrAlias, optString(body, "reason"), query.via) }),
   );
   route(
     { method: "POST", path: `${V3}/rooms/:roomId/invite`, api: CS, access: "user", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
@@ -162,7 +162,7 @@ export function roomRoutes(app: App, svc: Services): void {
     route(
       { method: "POST", path: `${V3}/rooms/:roomId/${action}`, api: CS, access: "user", suspended: "refuse", params: { roomId: param.roomId }, body: body.object },
       async ({ who, params, body }) => {
-        await rooms.moderate(who.userId, params.roomId, userIdField(body), action, optString(body, "reason"));
+        await rooms.moderate(who, params.roomId, userIdField(body), action, optString(body, "reason"));
         return {};
       },
     );

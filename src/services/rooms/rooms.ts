@@ -311,7 +311,9 @@ export class Rooms {
     return typeof m === "string" ? m : undefined;
   }
 
-  async join(userId: string, roomIdOrAlias: string, opts: { reason?: string; via?: string[]; extra?: JsonObject } = {}): Promise<string> {
+  async join(by: Sender, roomIdOrAlias: string, opts: { reason?: string; via?: string[]; extra?: JsonObject } = {}): Promise<string> {
+    const userId = senderId(by);
+    refuseIfSuspended(requesterOf(by) ?? {}, "join rooms");
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, opts.via);
     for (const check of this.membershipChecks) await check(roomId, userId);
     for (const check of this.joinChecks) await check(roomId, userId);
@@ -483,7 +485,9 @@ export class Rooms {
   }
 
   /** kick, ban and unban: a membership change by `sender` for `target`. */
-  async moderate(sender: string, roomId: string, target: string, action: "kick" | "ban" | "unban", reason?: string): Promise<void> {
+  async moderate(by: Sender, roomId: string, target: string, action: "kick" | "ban" | "unban", reason?: string): Promise<void> {
+    const sender = senderId(by);
+    refuseIfSuspended(requesterOf(by) ?? {}, `${action} users`);
     await this.requireRoom(roomId);
     if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     const current = await this.membershipOf(roomId, target);
@@ -497,7 +501,9 @@ export class Rooms {
     await this.events.send({ roomId, sender, type: "m.room.member", stateKey: target, content });
   }
 
-  async knock(userId: string, roomIdOrAlias: string, reason?: string, via: string[] = []): Promise<string> {
+  async knock(by: Sender, roomIdOrAlias: string, reason?: string, via: string[] = []): Promise<string> {
+    const userId = senderId(by);
+    refuseIfSuspended(requesterOf(by) ?? {}, "knock on rooms");
     const { roomId, servers } = await this.resolveRoomAndServers(roomIdOrAlias, via);
     for (const check of this.membershipChecks) await check(roomId, userId);
     if (await this.isRemote(roomId)) {
