@@ -271,7 +271,7 @@ for (const backend of BACKENDS) {
           await s.stop();
         }
       }
-    });
+    }, 30_000); // three servers started one after another (a database each on PostgreSQL)
 
     test("[password_policy]: GET /password_policy; weak passwords refused with M_WEAK_PASSWORD on register, change and admin reset", async () => {
       const s = await startTestServer({ backend, config: { registration: { mode: "open" }, password_policy: { minimum_length: 10, require_digit: true } } });
