@@ -62,6 +62,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: an application se
   let roomId: string;
   let puppet: string;
   let importOutput = "";
+  let reg = "";
   let seenOnSynapse: Set<string>;
 
   const stopSynapse = async () => {
@@ -76,7 +77,7 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: an application se
     aliceToken = (await registerUser(syn, "alice", "alice-password")).accessToken!;
     await syn.stop();
     // synapse-peer has no appservice setting: run Synapse on its generated config plus the registration.
-    const reg = pathJoin(syn.dir, "bridge.json");
+    reg = pathJoin(syn.dir, "bridge.json");
     writeFileSync(
       reg,
       JSON.stringify({
@@ -146,9 +147,10 @@ describe.skipIf(unavailable !== undefined)("hs import-synapse: an application se
     }
   });
 
-  test("the import passes and names the registration file to add to hs's config", () => {
+  test("the import passes and prints the [appservices] line naming the registration file hs's config lacks", () => {
     expect(importOutput).toContain("verification passed");
     expect(importOutput).toContain("1 appservice registration file(s)");
+    expect(importOutput).toContain(`config_files = [${JSON.stringify(reg)}]`);
   });
 
   test("the as_token and the puppet work on hs", async () => {

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readSynapseConfig } from "./import-synapse.ts";
+import { appserviceNote, readSynapseConfig } from "./import-synapse.ts";
 
 test("Synapse's homeserver.yaml: PostgreSQL args become a URL, relative paths are taken from the file's folder", () => {
   const dir = mkdtempSync(join(tmpdir(), "synapse-yaml-"));
@@ -45,11 +45,19 @@ test("Synapse's homeserver.yaml: PostgreSQL args become a URL, relative paths ar
     expect(c.mediaStore).toBe("/var/lib/synapse/media");
     expect(c.ports).toEqual([{ port: 8008, tls: false }]);
     expect(c.pepper).toBe(true);
-    expect(c.appservices).toBe(1);
+    expect(c.appservices).toEqual(["/etc/synapse/bridge.yaml"]);
 
     writeFileSync(p, "server_name: example.org\ndatabase:\n  name: sqlite3\n  args:\n    database: homeserver.db\n");
     expect(readSynapseConfig(p).database).toBe(join(dir, "homeserver.db"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the appservice note names the registration files hs's config lacks, as the lines to add", () => {
+  expect(appserviceNote([], ["/etc/hs/a.yaml"])).toBeNull();
+  expect(appserviceNote(["/etc/synapse/bridge.yaml"], ["/etc/synapse/bridge.yaml"])).toBeNull();
+  const note = appserviceNote(["/etc/synapse/bridge.yaml", "/etc/synapse/irc.yaml"], ["/etc/synapse/bridge.yaml"])!;
+  expect(note).toContain("1 appservice registration file(s)");
+  expect(note).toContain('config_files = ["/etc/synapse/bridge.yaml", "/etc/synapse/irc.yaml"]');
 });

@@ -19,7 +19,8 @@ interface SynapseSettings {
   pidFile?: string;
   ports: Array<{ port: number; tls: boolean }>;
   pepper: boolean;
-  appservices: number;
+  /** Synapse's app_service_config_files, absolute. */
+  appservices: string[];
 }
 
 /** What hs needs from Synapse's homeserver.yaml. */
@@ -60,8 +61,21 @@ export function readSynapseConfig(path: string): SynapseSettings {
     pidFile: abs(c.pid_file),
     ports,
     pepper: typeof c.password_config?.pepper === "string" && c.password_config.pepper !== "",
-    appservices: Array.isArray(c.app_service_config_files) ? c.app_service_config_files.length : 0,
+    appservices: Array.isArray(c.app_service_config_files) ? c.app_service_config_files.filter((f: unknown) => typeof f === "string").map((f: string) => abs(f)!) : [],
   };
+}
+
+/**
+ * Appservice registrations live in files named by Synapse's config, not in its database; hs reads
+ * the same files. The note names those hs's config does not list yet, as the lines to add.
+ */
+export function appserviceNote(synapseFiles: readonly string[], hsFiles: readonly string[]): string | null {
+  const unlisted = synapseFiles.filter((f) => !hsFiles.includes(f));
+  if (unlisted.length === 0) return null;
+  return (
+    `NOTE: Synapse has ${unlisted.length} appservice registration file(s) that hs's config does not list; hs reads the same files. Add to hs's config:\n` +
+    `  [appservices]\n  config_files = [${[...hsFiles, ...unlisted].map((f) => JSON.stringify(f)).join(", ")}]\n`
+  );
 }
 
 function pidAlive(pidFile: string | undefined): number | null {
@@ -151,7 +165,7 @@ registerCommand({
   async run({ values }) {
     const synCfgPath = values["synapse-config"] as string | undefined;
     if (!synCfgPath && !values.database) throw new UsageError("--synapse-config homeserver.yaml or --database is required");
-    const syn: SynapseSettings = synCfgPath ? readSynapseConfig(synCfgPath) : { ports: [], pepper: false, appservices: 0 };
+    const syn: SynapseSettings = synCfgPath ? readSynapseConfig(synCfgPath) : { ports: [], pepper: false, appservices: [] };
     const database = (values.database as string | undefined) ?? syn.database!;
     const signingKey = (values["signing-key"] as string | undefined) ?? syn.signingKey;
     const mediaStore = (values["media-store"] as string | undefined) ?? syn.mediaStore;
@@ -188,7 +202,8 @@ registerCommand({
         throw new RunError(`${others.length} other session(s) use the Synapse database (${others.map((o) => o.application_name || o.client_addr || "?").join(", ")}): stop Synapse first (or --force)`);
       }
       if (syn.pepper) out("WARNING: Synapse has a password pepper: hs cannot check those password hashes; users will need a password reset (their sessions stay).\n");
-      if (syn.appservices) out(`NOTE: Synapse has ${syn.appservices} appservice registration file(s): add them to hs's [appservices] config (they are not in the database).\n`);
+      const asNote = appserviceNote(syn.appservices, config.appservices.config_files);
+      if (asNote) out(asNote);
 
       // The signing key: remote servers trust events and requests signed with it.
       const hsKey = config.signing_key_path;
