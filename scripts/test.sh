@@ -4,7 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-./node_modules/.bin/bun test "$@" 2>&1 | tee "$out"
+# HTTP tests start real servers (a PostgreSQL database each); give tests and their beforeAll/afterAll
+# hooks room on a loaded 2-core box. Bun 1.4 ignores bunfig's [test] timeout, and hooks only follow
+# the command line's.
+./node_modules/.bin/bun test --timeout 30000 "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 p=$(grep -E '^ *[0-9]+ pass$' "$out" | tail -1 | awk '{print $1}')
 f=$(grep -E '^ *[0-9]+ fail$' "$out" | tail -1 | awk '{print $1}')
