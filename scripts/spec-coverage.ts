@@ -17,7 +17,7 @@ import type { App } from "../src/http/app.ts";
 import { declaredEndpoints, type EndpointInfo } from "../src/http/endpoint.ts";
 import { createServices } from "../src/services/index.ts";
 import { ensureSigningKey } from "../src/services/signing-key-file.ts";
-import { openDatabase } from "../src/storage/open.ts";
+import { openDatabase } from "../src/storage/engines/open.ts";
 import { configureLogging } from "../src/util/log.ts";
 import { specAbsentNote, specPath } from "./matrix-spec.ts";
 

@@ -96,6 +96,18 @@ test("repositories in src/storage are named XRepo", () => {
   expect(misnamed).toEqual([]);
 });
 
+test("storage is split into engines (connections, migrations, dialects) and repos (the SQL of each concept)", () => {
+  const wrong: string[] = [];
+  for (const file of files(join(SRC, "storage"))) {
+    const rel = relative(SRC, file);
+    const text = readFileSync(file, "utf8");
+    if (rel.startsWith("storage/engines/") && /from\s+["'][^"']*\/repos\//.test(text)) wrong.push(`${rel}: an engine imports a repository`);
+    if (!rel.startsWith("storage/repos/") && !rel.startsWith("storage/synapse-import/") && /^export class \w+Repo\b/m.test(text)) wrong.push(`${rel}: a repository outside storage/repos`);
+    if (/^storage\/[^/]+$/.test(rel)) wrong.push(`${rel}: a file at the top of storage/ (put it in engines/ or repos/)`);
+  }
+  expect(wrong).toEqual([]);
+});
+
 test("every declared effect of persisting an event is set by a service (services/event-effects.ts)", async () => {
   const { EVENT_EFFECTS, EVENT_CALLBACKS } = await import("../src/services/event-effects.ts");
   const text = files(join(SRC, "services"))

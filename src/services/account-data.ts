@@ -4,8 +4,8 @@
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/events.ts";
 import { isValidRoomId, utf8ByteLength } from "../protocol/ids.ts";
-import type { AccountDataRepo } from "../storage/account-data.ts";
-import type { Db, Queryable } from "../storage/db.ts";
+import type { AccountDataRepo } from "../storage/repos/account-data.ts";
+import type { Db, Queryable } from "../storage/engines/db.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { Notifier } from "./notifier.ts";
 import type { StreamAllocator } from "./streams.ts";

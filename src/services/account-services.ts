@@ -3,8 +3,8 @@
 // result into Services.
 import type { Config } from "../config/schema.ts";
 import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_REGISTRATION_TOKEN } from "../protocol/uia.ts";
-import { AccountsRepo } from "../storage/accounts.ts";
-import type { Db } from "../storage/db.ts";
+import { AccountsRepo } from "../storage/repos/accounts.ts";
+import type { Db } from "../storage/engines/db.ts";
 import { AccountsService } from "./accounts.ts";
 import { AuthService } from "./auth.ts";
 import { accountCapabilities, Capabilities } from "./capabilities.ts";

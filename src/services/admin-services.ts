@@ -3,15 +3,15 @@
 // deletions interrupted by a restart are marked failed, and users deactivated on the database
 // (hs admin users deactivate) lose their devices and leave their rooms (at start-up, then every
 // minute). src/services/index.ts spreads the result into Services.
-import type { Db } from "../storage/db.ts";
-import type { RoomsRepo } from "../storage/rooms-repo.ts";
+import type { Db } from "../storage/engines/db.ts";
+import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import { logger } from "../util/log.ts";
 import type { AccountServices } from "./account-services.ts";
 import type { Config } from "../config/schema.ts";
 import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminServer } from "./admin/server.ts";
-import { AdminRepo } from "../storage/admin.ts";
+import { AdminRepo } from "../storage/repos/admin.ts";
 import { ErasedUsers } from "./admin/erased-users.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";

@@ -6,9 +6,9 @@
 // cached in memory for a few minutes; every path that revokes a token drops it from the cache.
 import type { Config } from "../config/schema.ts";
 import { MatrixError } from "../protocol/errors.ts";
-import type { AccountsRepo } from "../storage/accounts.ts";
-import type { Db, Queryable } from "../storage/db.ts";
-import { TokensRepo } from "../storage/tokens.ts";
+import type { AccountsRepo } from "../storage/repos/accounts.ts";
+import type { Db, Queryable } from "../storage/engines/db.ts";
+import { TokensRepo } from "../storage/repos/tokens.ts";
 import { log } from "../util/log.ts";
 import { Lru } from "../util/lru.ts";
 import { randomString } from "../util/random.ts";

@@ -4,11 +4,11 @@
 // receipts and presence over federation (m.receipt and m.presence EDUs both ways).
 // src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
-import type { Db } from "../storage/db.ts";
-import { DirectoryRepo } from "../storage/directory.ts";
-import { PresenceRepo } from "../storage/presence.ts";
-import type { RoomsRepo } from "../storage/rooms-repo.ts";
-import { SearchRepo } from "../storage/search.ts";
+import type { Db } from "../storage/engines/db.ts";
+import { DirectoryRepo } from "../storage/repos/directory.ts";
+import { PresenceRepo } from "../storage/repos/presence.ts";
+import type { RoomsRepo } from "../storage/repos/rooms.ts";
+import { SearchRepo } from "../storage/repos/search.ts";
 import { RoomDirectory } from "./directory/room-directory.ts";
 import { Spaces } from "./directory/spaces.ts";
 import { RoomSummaries } from "./directory/summaries.ts";

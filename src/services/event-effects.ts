@@ -16,7 +16,7 @@
 // that every name here is set somewhere in src/services.
 import type { RoomVersion } from "../core/room-versions.ts";
 import type { RoomEvent } from "../protocol/events.ts";
-import type { Queryable } from "../storage/db.ts";
+import type { Queryable } from "../storage/engines/db.ts";
 
 export const EVENT_EFFECTS = {
   beforeLocal: [

@@ -2,9 +2,9 @@
 // resource): HTTP requests by route template and status with latency histograms, events
 // persisted, /sync long-polls waiting, the federation queue and failures per destination, database
 // query times, process memory and CPU, and cache hit rates and sizes.
-import type { Db } from "../storage/db.ts";
-import type { FederationOutboxRepo } from "../storage/federation-outbox.ts";
-import { instrumentDb } from "../storage/instrumented.ts";
+import type { Db } from "../storage/engines/db.ts";
+import type { FederationOutboxRepo } from "../storage/repos/federation-outbox.ts";
+import { instrumentDb } from "../storage/engines/instrumented.ts";
 import { cacheFactor, cacheStats } from "../util/lru.ts";
 import { MetricsRegistry, type Counter, type Histogram } from "../util/metrics.ts";
 import type { Notifier } from "./notifier.ts";

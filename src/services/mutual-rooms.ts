@@ -4,7 +4,7 @@
 // the total. An unknown user shares no rooms (an empty list, not an error).
 import { MatrixError } from "../protocol/errors.ts";
 import { isCompliantUserId } from "../protocol/ids.ts";
-import type { RoomExtrasRepo } from "../storage/room-extras.ts";
+import type { RoomExtrasRepo } from "../storage/repos/room-extras.ts";
 
 export class MutualRooms {
   /** Rooms per page. */

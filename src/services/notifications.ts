@@ -5,9 +5,9 @@
 // `only=highlight`. Events of users the viewer now ignores are left out.
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonValue } from "../protocol/events.ts";
-import type { ReceiptsRepo } from "../storage/receipts.ts";
-import type { RoomExtrasRepo } from "../storage/room-extras.ts";
-import type { EventRow, RoomsRepo } from "../storage/rooms-repo.ts";
+import type { ReceiptsRepo } from "../storage/repos/receipts.ts";
+import type { RoomExtrasRepo } from "../storage/repos/room-extras.ts";
+import type { EventRow, RoomsRepo } from "../storage/repos/rooms.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import { toClientEvents, type ClientEvent, type Viewer } from "./rooms/format.ts";
 import type { Visibility } from "./rooms/visibility.ts";

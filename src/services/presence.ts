@@ -19,7 +19,7 @@ import { isJsonObject } from "../protocol/events.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../protocol/ids.ts";
 import type { RoomEvent } from "../protocol/events.ts";
-import type { PresenceRepo, PresenceRow } from "../storage/presence.ts";
+import type { PresenceRepo, PresenceRow } from "../storage/repos/presence.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { Notifier } from "./notifier.ts";
 import { eventFilterMatches } from "./rooms/filters.ts";

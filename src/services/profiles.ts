@@ -7,9 +7,9 @@
 import { clientEventJsonIssue } from "../core/client-event-json.ts";
 import { MatrixError, forbidden, notFound } from "../protocol/errors.ts";
 import { parseUserId } from "../protocol/ids.ts";
-import type { AccountsRepo } from "../storage/accounts.ts";
-import type { Db, Queryable } from "../storage/db.ts";
-import { ProfilesRepo } from "../storage/profiles.ts";
+import type { AccountsRepo } from "../storage/repos/accounts.ts";
+import type { Db, Queryable } from "../storage/engines/db.ts";
+import { ProfilesRepo } from "../storage/repos/profiles.ts";
 import type { Requester } from "./auth.ts";
 
 export const MAX_PROFILE_BYTES = 64 * 1024;

@@ -13,10 +13,10 @@ import { effectivePowerLevels, notificationsLevel, userLevel } from "../core/pow
 import type { RoomVersion } from "../core/room-versions.ts";
 import { stateMapKey } from "../core/state-map.ts";
 import type { JsonObject, RoomEvent } from "../protocol/events.ts";
-import type { Queryable } from "../storage/db.ts";
-import type { PushActionRow, PushActionsRepo } from "../storage/push-actions.ts";
-import type { ReceiptsRepo } from "../storage/receipts.ts";
-import type { RelationsRepo } from "../storage/relations.ts";
+import type { Queryable } from "../storage/engines/db.ts";
+import type { PushActionRow, PushActionsRepo } from "../storage/repos/push-actions.ts";
+import type { ReceiptsRepo } from "../storage/repos/receipts.ts";
+import type { RelationsRepo } from "../storage/repos/relations.ts";
 import { Lru } from "../util/lru.ts";
 import type { AccountData } from "./account-data.ts";
 import type { RoomEvents } from "./rooms/events.ts";

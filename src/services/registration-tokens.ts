@@ -4,9 +4,9 @@
 // Used by the admin API, `hs admin tokens` (offline on the database) and the m.login.registration_token
 // UIA stage.
 import { invalidParam, notFound } from "../protocol/errors.ts";
-import type { Queryable } from "../storage/db.ts";
-import { RegistrationTokensRepo, type RegistrationToken } from "../storage/registration-tokens.ts";
-import type { Db } from "../storage/db.ts";
+import type { Queryable } from "../storage/engines/db.ts";
+import { RegistrationTokensRepo, type RegistrationToken } from "../storage/repos/registration-tokens.ts";
+import type { Db } from "../storage/engines/db.ts";
 import { randomString } from "../util/random.ts";
 import type { StageChecker } from "./uia.ts";
 

@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 import type { Config } from "../config/schema.ts";
 import { MatrixError, badJson, forbidden } from "../protocol/errors.ts";
 import { MAX_ID_BYTES, isValidUserLocalpart, utf8ByteLength } from "../protocol/ids.ts";
-import type { Db } from "../storage/db.ts";
+import type { Db } from "../storage/engines/db.ts";
 import { safeEqual } from "../util/timing-safe.ts";
 import type { AccountsService, SessionOptions } from "./accounts.ts";
 import { hashPassword } from "./passwords.ts";

@@ -9,10 +9,10 @@
 import { stateMapKey } from "../core/state-map.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/events.ts";
-import type { EventReportRow, ReportKind, ReportListQuery, ReportsRepo, RoomReportRow, UserReportRow } from "../storage/reports.ts";
+import type { EventReportRow, ReportKind, ReportListQuery, ReportsRepo, RoomReportRow, UserReportRow } from "../storage/repos/reports.ts";
 
 export type { ReportKind };
-import type { RoomsRepo } from "../storage/rooms-repo.ts";
+import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
 import type { Visibility } from "./rooms/visibility.ts";
 

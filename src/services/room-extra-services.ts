@@ -3,14 +3,14 @@
 // rooms, room previews (initialSync, /events) — and hooks them into the room events, /sync and push
 // pipelines; src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
-import type { Db } from "../storage/db.ts";
-import { RelationsRepo } from "../storage/relations.ts";
-import { RoomUpgradesRepo } from "../storage/room-upgrades.ts";
-import { ReportsRepo } from "../storage/reports.ts";
-import { ServerNoticesRepo } from "../storage/server-notices.ts";
-import { RoomExtrasRepo } from "../storage/room-extras.ts";
-import { ReceiptsRepo } from "../storage/receipts.ts";
-import type { RoomsRepo } from "../storage/rooms-repo.ts";
+import type { Db } from "../storage/engines/db.ts";
+import { RelationsRepo } from "../storage/repos/relations.ts";
+import { RoomUpgradesRepo } from "../storage/repos/room-upgrades.ts";
+import { ReportsRepo } from "../storage/repos/reports.ts";
+import { ServerNoticesRepo } from "../storage/repos/server-notices.ts";
+import { RoomExtrasRepo } from "../storage/repos/room-extras.ts";
+import { ReceiptsRepo } from "../storage/repos/receipts.ts";
+import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
 import { IGNORED_USER_LIST, IgnoredUsers } from "./ignored-users.ts";

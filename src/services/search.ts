@@ -14,9 +14,9 @@
 // checks (an estimate, as the spec allows). `highlights` are the words of the results that matched.
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../protocol/events.ts";
-import type { Queryable } from "../storage/db.ts";
-import type { EventRow, RoomsRepo } from "../storage/rooms-repo.ts";
-import type { SearchHit, SearchKey, SearchRepo } from "../storage/search.ts";
+import type { Queryable } from "../storage/engines/db.ts";
+import type { EventRow, RoomsRepo } from "../storage/repos/rooms.ts";
+import type { SearchHit, SearchKey, SearchRepo } from "../storage/repos/search.ts";
 import { foldText, foldedWords } from "../util/fold.ts";
 import type { RoomEvents } from "./rooms/events.ts";
 import { applyRoomEventFilter, roomAllowed, type RoomEventFilter } from "./rooms/filters.ts";

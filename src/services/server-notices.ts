@@ -9,7 +9,7 @@ import { memberKey } from "../core/state-map.ts";
 import type { RoomVersion } from "../core/room-versions.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../protocol/events.ts";
-import type { ServerNoticesRepo } from "../storage/server-notices.ts";
+import type { ServerNoticesRepo } from "../storage/repos/server-notices.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { AccountData } from "./account-data.ts";
 import type { RoomEvents } from "./rooms/events.ts";

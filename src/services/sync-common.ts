@@ -3,9 +3,9 @@
 // invites and knocks, a user's membership history, and m.receipt contents.
 import { stateMapKey } from "../core/state-map.ts";
 import type { JsonObject } from "../protocol/events.ts";
-import type { ReceiptRow } from "../storage/receipts.ts";
-import type { EventRow, RoomsRepo, StateFilter } from "../storage/rooms-repo.ts";
-import type { SyncRepo } from "../storage/sync-repo.ts";
+import type { ReceiptRow } from "../storage/repos/receipts.ts";
+import type { EventRow, RoomsRepo, StateFilter } from "../storage/repos/rooms.ts";
+import type { SyncRepo } from "../storage/repos/sync.ts";
 import { rowToEvent, type RoomEvents } from "./rooms/events.ts";
 import { applyRoomEventFilter, type RoomEventFilter } from "./rooms/filters.ts";
 import type { Visibility } from "./rooms/visibility.ts";

@@ -1,7 +1,7 @@
 // Stored filters (spec: client-server-api "Filtering", filter.yaml): upload, download, and the
 // `filter` parameter of /sync (an ID, or inline JSON when it starts with "{").
 import { MatrixError } from "../protocol/errors.ts";
-import type { FiltersRepo } from "../storage/filters.ts";
+import type { FiltersRepo } from "../storage/repos/filters.ts";
 import { Lru } from "../util/lru.ts";
 import { parseSyncFilter, type SyncFilter } from "./rooms/filters.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";

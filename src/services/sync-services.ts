@@ -1,14 +1,14 @@
 // Builds what /sync delivers beyond room events — account data, typing, receipts, push actions and
 // unread counts, stored filters — and the Sync service itself; src/services/index.ts spreads the
 // result into Services.
-import { AccountDataRepo } from "../storage/account-data.ts";
-import type { Db } from "../storage/db.ts";
-import { FiltersRepo } from "../storage/filters.ts";
-import { PushActionsRepo } from "../storage/push-actions.ts";
-import { ReceiptsRepo } from "../storage/receipts.ts";
-import { RelationsRepo } from "../storage/relations.ts";
-import type { RoomsRepo } from "../storage/rooms-repo.ts";
-import { SyncRepo } from "../storage/sync-repo.ts";
+import { AccountDataRepo } from "../storage/repos/account-data.ts";
+import type { Db } from "../storage/engines/db.ts";
+import { FiltersRepo } from "../storage/repos/filters.ts";
+import { PushActionsRepo } from "../storage/repos/push-actions.ts";
+import { ReceiptsRepo } from "../storage/repos/receipts.ts";
+import { RelationsRepo } from "../storage/repos/relations.ts";
+import type { RoomsRepo } from "../storage/repos/rooms.ts";
+import { SyncRepo } from "../storage/repos/sync.ts";
 import { AccountData } from "./account-data.ts";
 import type { Notifier } from "./notifier.ts";
 import { PushActions } from "./push.ts";

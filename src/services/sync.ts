@@ -16,15 +16,15 @@
 // Long-polling: an incremental sync with nothing to report waits on the Notifier (by user and by
 // joined room) and recomputes when woken; a wake-up that happened between the computation and
 // registering the wait is caught by comparing the stream and typing positions after registering.
-import type { StateFilter } from "../storage/rooms-repo.ts";
+import type { StateFilter } from "../storage/repos/rooms.ts";
 import { memberKey, parseStateMapKey, stateMapKey } from "../core/state-map.ts";
 import { splitPropertyPath } from "../core/push-rules.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/events.ts";
-import type { AccountDataRepo } from "../storage/account-data.ts";
-import type { ReceiptRow, ReceiptsRepo } from "../storage/receipts.ts";
-import type { EventRow, RoomsRepo } from "../storage/rooms-repo.ts";
-import type { SyncRepo } from "../storage/sync-repo.ts";
+import type { AccountDataRepo } from "../storage/repos/account-data.ts";
+import type { ReceiptRow, ReceiptsRepo } from "../storage/repos/receipts.ts";
+import type { EventRow, RoomsRepo } from "../storage/repos/rooms.ts";
+import type { SyncRepo } from "../storage/repos/sync.ts";
 import { Lru } from "../util/lru.ts";
 import type { Notifier } from "./notifier.ts";
 import type { PushActions, RoomUnread } from "./push.ts";

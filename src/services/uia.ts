@@ -13,8 +13,8 @@
 // m.login.registration_token are built in; other features may add theirs.
 import { MatrixError, type ErrCode } from "../protocol/errors.ts";
 import { UiaChallenge, type UiaFlow } from "../protocol/uia.ts";
-import type { Db, Queryable } from "../storage/db.ts";
-import { UiaSessionsRepo, type UiaSession } from "../storage/uia-sessions.ts";
+import type { Db, Queryable } from "../storage/engines/db.ts";
+import { UiaSessionsRepo, type UiaSession } from "../storage/repos/uia-sessions.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
 import { isJsonObject as isObject } from "../protocol/events.ts";

@@ -8,9 +8,9 @@ import { FileStore } from "../../src/services/media/file-store.ts";
 import { MediaService } from "../../src/services/media/media.ts";
 import { Thumbnailer } from "../../src/services/media/thumbnailer.ts";
 import { SCHEMA } from "../../src/config/schema.ts";
-import type { Db } from "../../src/storage/db.ts";
-import { MediaRepo } from "../../src/storage/media.ts";
-import { openDatabase } from "../../src/storage/open.ts";
+import type { Db } from "../../src/storage/engines/db.ts";
+import { MediaRepo } from "../../src/storage/repos/media.ts";
+import { openDatabase } from "../../src/storage/engines/open.ts";
 import { configureLogging } from "../../src/util/log.ts";
 import { tempDir } from "../helpers/server.ts";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { registerUser, TestClient } from "../helpers/client.ts";
 import { BACKENDS, freshPostgresDatabase, tempDir } from "../helpers/server.ts";
 import { freePort, hsCommand } from "../helpers/spawn.ts";
-import { openDatabase } from "../../src/storage/open.ts";
+import { openDatabase } from "../../src/storage/engines/open.ts";
 
 const KILLS = Number(process.env.HS_CRASH_KILLS ?? 12);
 const enc = encodeURIComponent;

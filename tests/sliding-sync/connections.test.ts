@@ -155,7 +155,7 @@ for (const backend of BACKENDS) {
       const migration = await Bun.file(new URL("../../sql/0014_sliding_sync.sql", import.meta.url)).text();
       const backfill = migration.slice(migration.indexOf("INSERT INTO room_recency")).replace(/;\s*$/, "");
       await s.restart(async () => {
-        const { openDatabase } = await import("../../src/storage/open.ts");
+        const { openDatabase } = await import("../../src/storage/engines/open.ts");
         const db = await openDatabase(s.config.database);
         await db.run("DELETE FROM room_recency");
         await db.run(backfill);

@@ -2,10 +2,10 @@
 // without counting rows: guests and deactivated accounts do not count.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { AccountsRepo } from "../../src/storage/accounts.ts";
-import type { Db } from "../../src/storage/db.ts";
-import { hasLoginUsers, serverCounts } from "../../src/storage/db-size.ts";
-import { openDatabase } from "../../src/storage/open.ts";
+import { AccountsRepo } from "../../src/storage/repos/accounts.ts";
+import type { Db } from "../../src/storage/engines/db.ts";
+import { hasLoginUsers, serverCounts } from "../../src/storage/engines/db-size.ts";
+import { openDatabase } from "../../src/storage/engines/open.ts";
 import { configureLogging } from "../../src/util/log.ts";
 import { BACKENDS, freshPostgresDatabase, tempDir } from "../helpers/server.ts";
 

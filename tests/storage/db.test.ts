@@ -2,11 +2,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Db } from "../../src/storage/db.ts";
-import { currentSchemaVersion, migrate, SchemaTooNewError, splitStatements } from "../../src/storage/migrate.ts";
-import { MIGRATION_FILES, MIGRATIONS } from "../../src/storage/migrations.ts";
-import { openDatabase } from "../../src/storage/open.ts";
-import { rewritePlaceholders } from "../../src/storage/postgres.ts";
+import type { Db } from "../../src/storage/engines/db.ts";
+import { currentSchemaVersion, migrate, SchemaTooNewError, splitStatements } from "../../src/storage/engines/migrate.ts";
+import { MIGRATION_FILES, MIGRATIONS } from "../../src/storage/engines/migrations.ts";
+import { openDatabase } from "../../src/storage/engines/open.ts";
+import { rewritePlaceholders } from "../../src/storage/engines/postgres.ts";
 import { BACKENDS, freshPostgresDatabase, tempDir } from "../helpers/server.ts";
 import { configureLogging } from "../../src/util/log.ts";
 

@@ -5,7 +5,7 @@ import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { createMediaServices } from "../../services/media/index.ts";
 import type { MediaService } from "../../services/media/media.ts";
-import type { Db } from "../../storage/db.ts";
+import type { Db } from "../../storage/engines/db.ts";
 import { RunError, UsageError } from "../main.ts";
 import { openAdminDatabase, registerAdminTopic } from "./admin.ts";
 

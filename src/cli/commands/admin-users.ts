@@ -2,7 +2,7 @@
 // with or without the server running (src/services/admin/offline.ts says what the server finishes).
 import { MatrixError } from "../../protocol/errors.ts";
 import { OfflineAdmin } from "../../services/admin/offline.ts";
-import type { UserListQuery } from "../../storage/admin.ts";
+import type { UserListQuery } from "../../storage/repos/admin.ts";
 import { prompt } from "../prompt.ts";
 import { RunError, UsageError } from "../main.ts";
 import { openAdminDatabase, registerAdminTopic } from "./admin.ts";

@@ -4,8 +4,8 @@
 import type { ParseArgsConfig } from "node:util";
 import { loadConfig } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
-import type { Db } from "../../storage/db.ts";
-import { openDatabase } from "../../storage/open.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { openDatabase } from "../../storage/engines/open.ts";
 import { configureLogging } from "../../util/log.ts";
 import { registerCommand, suggest, UsageError } from "../main.ts";
 import { defaultConfigPath } from "./serve.ts";

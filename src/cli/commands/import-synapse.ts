@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, readFileSync, renameSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { loadConfig } from "../../config/load.ts";
 import { SynapseImporter, type ImportReport } from "../../services/synapse-import/index.ts";
-import { openDatabase } from "../../storage/open.ts";
+import { openDatabase } from "../../storage/engines/open.ts";
 import { openSynapseSource, otherPostgresSessions, sqliteWriteLocked, synapseSchemaVersion, SynapseSourceError } from "../../storage/synapse-import/source.ts";
 import { clearImportTables, nonEmptyTables } from "../../storage/synapse-import/target.ts";
 import { configureLogging } from "../../util/log.ts";

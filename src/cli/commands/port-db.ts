@@ -1,8 +1,8 @@
 // `hs port-db --from sqlite:PATH --to postgres:URL`: moves a server from SQLite to PostgreSQL.
 import { existsSync } from "node:fs";
-import { openPostgres } from "../../storage/postgres.ts";
-import { portSqliteToPostgres, PortError } from "../../storage/port.ts";
-import { ping } from "../../storage/maintenance.ts";
+import { openPostgres } from "../../storage/engines/postgres.ts";
+import { portSqliteToPostgres, PortError } from "../../storage/engines/port.ts";
+import { ping } from "../../storage/engines/maintenance.ts";
 import { configureLogging } from "../../util/log.ts";
 import { processesHoldingFile } from "../running.ts";
 import { registerCommand, RunError, UsageError } from "../main.ts";

@@ -3,7 +3,7 @@
 // applied by toClientEvents). The set is small: kept in memory, reloaded every minute so that
 // `hs admin users deactivate --erase` run beside the server takes effect, and at once when the
 // admin API changes it.
-import type { AdminRepo } from "../../storage/admin.ts";
+import type { AdminRepo } from "../../storage/repos/admin.ts";
 
 const RELOAD_MS = 60_000;
 

@@ -3,8 +3,8 @@
 // each, and resetting a destination's back-off so its queue goes out at once.
 import { MatrixError, notFound } from "../../protocol/errors.ts";
 import { isValidServerName } from "../../protocol/ids.ts";
-import { DESTINATION_ORDER, FederationDestinationsRepo, type DestinationOrder, type DestinationRow } from "../../storage/federation-destinations.ts";
-import type { Db } from "../../storage/db.ts";
+import { DESTINATION_ORDER, FederationDestinationsRepo, type DestinationOrder, type DestinationRow } from "../../storage/repos/federation-destinations.ts";
+import type { Db } from "../../storage/engines/db.ts";
 
 export interface AdminDestination {
   destination: string;

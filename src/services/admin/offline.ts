@@ -4,12 +4,12 @@
 // finishes it at start-up and within a minute while running (admin-services.ts sweep).
 import { MatrixError } from "../../protocol/errors.ts";
 import { parseUserId } from "../../protocol/ids.ts";
-import { AccountsRepo } from "../../storage/accounts.ts";
-import { AdminRepo, type UserListQuery } from "../../storage/admin.ts";
-import type { Db } from "../../storage/db.ts";
-import { ProfilesRepo } from "../../storage/profiles.ts";
-import { purgeRoom, type PurgeResult } from "../../storage/room-purge.ts";
-import { TokensRepo } from "../../storage/tokens.ts";
+import { AccountsRepo } from "../../storage/repos/accounts.ts";
+import { AdminRepo, type UserListQuery } from "../../storage/repos/admin.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { ProfilesRepo } from "../../storage/repos/profiles.ts";
+import { purgeRoom, type PurgeResult } from "../../storage/repos/room-purge.ts";
+import { TokensRepo } from "../../storage/repos/tokens.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { hashPassword } from "../passwords.ts";
 

@@ -6,10 +6,10 @@ import { CREATOR_POWER_LEVEL, effectivePowerLevels, userLevel } from "../../core
 import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidRoomId, parseUserId } from "../../protocol/ids.ts";
-import { AdminRepo, type RoomDeletionRow } from "../../storage/admin.ts";
-import type { Db } from "../../storage/db.ts";
-import { purgeRoom } from "../../storage/room-purge.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import { AdminRepo, type RoomDeletionRow } from "../../storage/repos/admin.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { purgeRoom } from "../../storage/repos/room-purge.ts";
+import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
 import type { RoomEvents } from "../rooms/events.ts";

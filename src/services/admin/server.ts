@@ -2,8 +2,8 @@
 // database engine and size, and how many users, rooms, events and local media there are.
 import type { Config } from "../../config/schema.ts";
 import { SERVER_VERSION } from "../../protocol/versions.ts";
-import type { Db } from "../../storage/db.ts";
-import { databaseSizeBytes, hasLoginUsers, serverCounts } from "../../storage/db-size.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { databaseSizeBytes, hasLoginUsers, serverCounts } from "../../storage/engines/db-size.ts";
 import { registrationTokenNotice } from "../registration-tokens.ts";
 
 export interface ServerOverview {

@@ -3,8 +3,8 @@
 // (src/http/admin/users.ts) have checked that the requester is a server admin.
 import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import { isValidDeviceId, parseUserId } from "../../protocol/ids.ts";
-import { AdminRepo, USER_ORDER_COLUMNS, type AdminUserRow, type UserOrder } from "../../storage/admin.ts";
-import type { Db } from "../../storage/db.ts";
+import { AdminRepo, USER_ORDER_COLUMNS, type AdminUserRow, type UserOrder } from "../../storage/repos/admin.ts";
+import type { Db } from "../../storage/engines/db.ts";
 import type { AccountsService, Device } from "../accounts.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { sha256Hex, type AuthService, type Requester } from "../auth.ts";

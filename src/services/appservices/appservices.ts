@@ -6,8 +6,8 @@
 import { MatrixError, missingParam } from "../../protocol/errors.ts";
 import { isValidDeviceId, isValidRoomId, isValidUserLocalpart, parseRoomAlias, parseUserId } from "../../protocol/ids.ts";
 import type { JsonObject } from "../../protocol/events.ts";
-import type { AppservicesRepo } from "../../storage/appservices.ts";
-import type { Db } from "../../storage/db.ts";
+import type { AppservicesRepo } from "../../storage/repos/appservices.ts";
+import type { Db } from "../../storage/engines/db.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountsService, LoginContext } from "../accounts.ts";
 import { sha256Hex, type Requester, type TokenResolver } from "../auth.ts";

@@ -5,8 +5,8 @@
 // to-device messages (MSC2409) and device lists and key counts (MSC3202) from the e2ee services.
 import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
-import type { Db } from "../../storage/db.ts";
-import { AppservicesRepo } from "../../storage/appservices.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { AppservicesRepo } from "../../storage/repos/appservices.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountServices } from "../account-services.ts";
 import type { E2eeServices } from "../e2ee/index.ts";

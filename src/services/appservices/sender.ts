@@ -33,8 +33,8 @@
 //    interests the service; left: users whose leave or ban is in the transaction and who are in no
 //    such room any more.
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import type { AppservicesRepo, InboxKey, InboxRow, StoredTxn } from "../../storage/appservices.ts";
-import type { EventRow } from "../../storage/rooms-repo.ts";
+import type { AppservicesRepo, InboxKey, InboxRow, StoredTxn } from "../../storage/repos/appservices.ts";
+import type { EventRow } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
 import type { RoomEvents } from "../rooms/events.ts";

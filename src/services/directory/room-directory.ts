@@ -12,7 +12,7 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidRoomId, isValidServerName, parseRoomAlias } from "../../protocol/ids.ts";
-import type { DirectoryRepo } from "../../storage/directory.ts";
+import type { DirectoryRepo } from "../../storage/repos/directory.ts";
 import { foldText } from "../../util/fold.ts";
 import { log } from "../../util/log.ts";
 import { asClientError } from "../federation/membership.ts";

@@ -14,7 +14,7 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf, isValidRoomId } from "../../protocol/ids.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { randomString } from "../../util/random.ts";
 import { asClientError } from "../federation/membership.ts";
 import type { FederationRequester } from "../federation/ports.ts";

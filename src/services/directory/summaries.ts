@@ -7,8 +7,8 @@ import { stateMapKey } from "../../core/state-map.ts";
 import { effectivePowerLevels, eventLevel, userLevel } from "../../core/power-levels.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/db.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 

@@ -9,8 +9,8 @@
 // users with a display name and avatar, then by display name and user ID.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { RoomEvent } from "../../protocol/events.ts";
-import type { Queryable } from "../../storage/db.ts";
-import type { DirectoryRepo, UserDirectoryRow } from "../../storage/directory.ts";
+import type { Queryable } from "../../storage/engines/db.ts";
+import type { DirectoryRepo, UserDirectoryRow } from "../../storage/repos/directory.ts";
 import { foldText, foldedWords } from "../../util/fold.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 

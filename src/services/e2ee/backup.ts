@@ -5,8 +5,8 @@
 // the spec's order (backupKeyReplaces); the etag changes whenever the stored keys change.
 import { backupKeyReplaces, checkBackupKeyData, isBackupProblem, isJsonMap, type BackupKeyData, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
-import type { Db } from "../../storage/db.ts";
-import type { BackupKeyRow, BackupVersionRow, E2eeRepo } from "../../storage/e2ee-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { BackupKeyRow, BackupVersionRow, E2eeRepo } from "../../storage/repos/e2ee.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 
 export interface BackupInfo {

@@ -11,8 +11,8 @@
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError, notFound } from "../../protocol/errors.ts";
 import { isValidDeviceId } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/db.ts";
-import type { E2eeRepo } from "../../storage/e2ee-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { E2eeRepo } from "../../storage/repos/e2ee.ts";
 import type { AccountsService } from "../accounts.ts";
 import type { E2eeKeys } from "./keys.ts";
 import type { ToDeviceEvent } from "./to-device.ts";

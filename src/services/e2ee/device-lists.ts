@@ -17,8 +17,8 @@
 // so /keys/query asks the remote server instead.
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/db.ts";
-import type { E2eeRepo } from "../../storage/e2ee-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { E2eeRepo } from "../../storage/repos/e2ee.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 import type { FederationRequester } from "../federation/ports.ts";

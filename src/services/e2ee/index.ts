@@ -5,8 +5,8 @@
 //     deactivated accounts lose their cross-signing keys and backups;
 //   - federation: m.device_list_update, m.signing_key_update and m.direct_to_device EDUs in and out;
 //   - rooms: membership changes drop remote device list caches nobody here needs any more.
-import type { Db } from "../../storage/db.ts";
-import { E2eeRepo } from "../../storage/e2ee-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { E2eeRepo } from "../../storage/repos/e2ee.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountsService } from "../accounts.ts";
 import type { FederationRequester } from "../federation/ports.ts";

@@ -30,8 +30,8 @@ import {
 } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/db.ts";
-import type { CrossSigningKeyRow, E2eeRepo, SignatureRow } from "../../storage/e2ee-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { CrossSigningKeyRow, E2eeRepo, SignatureRow } from "../../storage/repos/e2ee.ts";
 import { FederationError } from "../federation/client.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import { remoteCrossSigningKeys, type DeviceLists } from "./device-lists.ts";

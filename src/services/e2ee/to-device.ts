@@ -13,8 +13,8 @@
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
-import type { Db, Queryable } from "../../storage/db.ts";
-import type { E2eeRepo, NewInboxMessage } from "../../storage/e2ee-repo.ts";
+import type { Db, Queryable } from "../../storage/engines/db.ts";
+import type { E2eeRepo, NewInboxMessage } from "../../storage/repos/e2ee.ts";
 import { randomString } from "../../util/random.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";

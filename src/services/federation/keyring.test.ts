@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { buildServerKeys } from "../../core/server-keys.ts";
 import { generateSigningKey, signJson, type SigningKey } from "../../core/signing.ts";
-import type { Db } from "../../storage/db.ts";
-import { MIGRATIONS } from "../../storage/migrations.ts";
-import { migrate } from "../../storage/migrate.ts";
-import { ServerKeysRepo } from "../../storage/server-keys.ts";
-import { openSqlite } from "../../storage/sqlite.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { MIGRATIONS } from "../../storage/engines/migrations.ts";
+import { migrate } from "../../storage/engines/migrate.ts";
+import { ServerKeysRepo } from "../../storage/repos/server-keys.ts";
+import { openSqlite } from "../../storage/engines/sqlite.ts";
 import { configureLogging } from "../../util/log.ts";
 import { KeyRing, keyRef, parseTrustedKeyServers, type KeyFetcher } from "./keyring.ts";
 import { Notary } from "./notary.ts";

@@ -19,7 +19,7 @@ import { verifyEventSignatures, verifyEventSignaturesAsync, signatureKeyRequests
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { checkNotarySignature, MAX_KEY_VALIDITY_MS, parseServerKeys, signatureKeyIdsOf, type ParsedServerKeys } from "../../core/server-keys.ts";
 import { checkEntitySignature, signedContent, verifyKeyFromBase64, type SignatureCheck, type VerifyKey, type VerifyKeyLookup } from "../../core/signing.ts";
-import type { ServerKeyRow, ServerKeysRepo } from "../../storage/server-keys.ts";
+import type { ServerKeyRow, ServerKeysRepo } from "../../storage/repos/server-keys.ts";
 import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
 import type { OwnKeys } from "./own-keys.ts";

@@ -4,8 +4,8 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/db.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import type { Rooms } from "../rooms/rooms.ts";
@@ -15,7 +15,7 @@ import { FederationMembership } from "./membership.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
 import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
-import { FederationOutboxRepo } from "../../storage/federation-outbox.ts";
+import { FederationOutboxRepo } from "../../storage/repos/federation-outbox.ts";
 import { FederationSender } from "./sender.ts";
 import { FederationServe } from "./serve.ts";
 

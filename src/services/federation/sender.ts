@@ -3,7 +3,7 @@
 // (server-server-api.md "Transactions"). A failed destination is retried with exponential
 // back-off (kept in federation_destinations, so it survives restarts); when the destination
 // contacts us again, its back-off is cleared and its queue resumes at once.
-import type { FederationOutboxRepo } from "../../storage/federation-outbox.ts";
+import type { FederationOutboxRepo } from "../../storage/repos/federation-outbox.ts";
 import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
 import type { FederationRequester } from "./ports.ts";

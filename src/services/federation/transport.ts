@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import type { Config } from "../../config/schema.ts";
 import type { SigningKey } from "../../core/signing.ts";
-import type { Db } from "../../storage/db.ts";
-import { ServerKeysRepo } from "../../storage/server-keys.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { ServerKeysRepo } from "../../storage/repos/server-keys.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { ServerAcls, type AclContentLookup } from "./acl.ts";
 import { FederationClient } from "./client.ts";

@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import type { Config } from "../../config/schema.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
-import type { Db } from "../../storage/db.ts";
-import { MediaRepo } from "../../storage/media.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import { MediaRepo } from "../../storage/repos/media.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { logger } from "../../util/log.ts";
 import type { FederationClient } from "../federation/client.ts";

@@ -5,7 +5,7 @@ import type { Config } from "../../config/schema.ts";
 import { chooseRecommendedSize, fitsWithin, RECOMMENDED_THUMBNAIL_SIZES, type ThumbnailMethod, type ThumbnailSize } from "../../core/thumbnails.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { parseServerName } from "../../protocol/ids.ts";
-import type { MediaKey, MediaRecord, MediaRepo, MediaSelection, ThumbnailRecord, UserMediaOrder } from "../../storage/media.ts";
+import type { MediaKey, MediaRecord, MediaRepo, MediaSelection, ThumbnailRecord, UserMediaOrder } from "../../storage/repos/media.ts";
 
 export type { MediaKey, MediaRecord, UserMediaOrder };
 import { logger } from "../../util/log.ts";

@@ -9,7 +9,7 @@ import { compileGlob } from "../../core/glob.ts";
 import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
-import type { MediaRepo } from "../../storage/media.ts";
+import type { MediaRepo } from "../../storage/repos/media.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { logger } from "../../util/log.ts";
 import { OutboundHttp, systemLookup, type HostLookup } from "../federation/outbound-http.ts";

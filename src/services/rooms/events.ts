@@ -17,8 +17,8 @@ import { eventStateMapKey, parseStateMapKey, stateMapKey } from "../../core/stat
 import { domainOf, effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
-import type { Db, Queryable } from "../../storage/db.ts";
-import type { EventRow, RoomsRepo, StateDelta } from "../../storage/rooms-repo.ts";
+import type { Db, Queryable } from "../../storage/engines/db.ts";
+import type { EventRow, RoomsRepo, StateDelta } from "../../storage/repos/rooms.ts";
 import { KeyedMutex, Mutex } from "../../util/mutex.ts";
 import { Lru } from "../../util/lru.ts";
 import { randomString } from "../../util/random.ts";

@@ -2,7 +2,7 @@
 // sync_filter}.yaml): parsing with clear errors, and matching stored events.
 import { globMatch } from "../../core/glob.ts";
 import { MatrixError } from "../../protocol/errors.ts";
-import type { EventRow } from "../../storage/rooms-repo.ts";
+import type { EventRow } from "../../storage/repos/rooms.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
 
 export interface EventFilter {

@@ -5,7 +5,7 @@
 import { redactEvent } from "../../core/redaction.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import type { EventRow } from "../../storage/rooms-repo.ts";
+import type { EventRow } from "../../storage/repos/rooms.ts";
 import { rowToEvent, type RoomEvents } from "./events.ts";
 
 export interface ClientEvent {

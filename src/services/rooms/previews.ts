@@ -15,10 +15,10 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidEventId } from "../../protocol/ids.ts";
-import type { ReceiptsRepo } from "../../storage/receipts.ts";
-import type { RoomExtrasRepo } from "../../storage/room-extras.ts";
+import type { ReceiptsRepo } from "../../storage/repos/receipts.ts";
+import type { RoomExtrasRepo } from "../../storage/repos/room-extras.ts";
 import { receiptContent } from "../sync-common.ts";
-import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { EventRow, RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { AccountData } from "../account-data.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";

@@ -19,10 +19,10 @@
 //   thread events when there are threads.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import type { Db, Queryable } from "../../storage/db.ts";
-import type { RelationRow, RelationsRepo, ThreadRow } from "../../storage/relations.ts";
-import { RECURSION_DEPTH } from "../../storage/relations.ts";
-import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { Db, Queryable } from "../../storage/engines/db.ts";
+import type { RelationRow, RelationsRepo, ThreadRow } from "../../storage/repos/relations.ts";
+import { RECURSION_DEPTH } from "../../storage/repos/relations.ts";
+import type { EventRow, RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { logger } from "../../util/log.ts";
 import { redactForClient, rowToEvent, type RoomEvents } from "./events.ts";

@@ -4,7 +4,7 @@
 import { resolveState, type EventSource } from "../../core/state-res.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
-import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { EventRow, RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { RoomEvents } from "./events.ts";
 
 /** How many rejected events stateAfterEvents walks through to their prev_events. */

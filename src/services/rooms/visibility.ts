@@ -12,7 +12,7 @@
 // of them while the user blocks invites (modules/invite_permission.md) — `hiddenInvites` and
 // `inviteHidden`, the one rule those endpoints apply.
 import { memberKey, stateMapKey } from "../../core/state-map.ts";
-import type { EventRow, RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { EventRow, RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { RoomEvents } from "./events.ts";
 
 const HV_KEY = stateMapKey("m.room.history_visibility", "");

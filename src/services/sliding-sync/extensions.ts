@@ -6,10 +6,10 @@
 // room data, account data and receipts remember per room and connection how far they were sent,
 // so a room that comes back into range gets what it missed and nothing twice.
 import type { JsonObject } from "../../protocol/events.ts";
-import type { AccountDataRepo } from "../../storage/account-data.ts";
-import type { ReceiptRow } from "../../storage/receipts.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
-import type { SlidingSyncRepo } from "../../storage/sliding-sync-repo.ts";
+import type { AccountDataRepo } from "../../storage/repos/account-data.ts";
+import type { ReceiptRow } from "../../storage/repos/receipts.ts";
+import type { RoomsRepo } from "../../storage/repos/rooms.ts";
+import type { SlidingSyncRepo } from "../../storage/repos/sliding-sync.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import { toClientEvents } from "../rooms/format.ts";
 import type { Visibility } from "../rooms/visibility.ts";

@@ -11,11 +11,11 @@
 import { pairsSignature, unionPairs, type StatePair } from "../../core/required-state.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
-import { AccountDataRepo } from "../../storage/account-data.ts";
-import type { Db } from "../../storage/db.ts";
-import type { RoomsRepo } from "../../storage/rooms-repo.ts";
-import { SlidingSyncRepo } from "../../storage/sliding-sync-repo.ts";
-import { SyncRepo } from "../../storage/sync-repo.ts";
+import { AccountDataRepo } from "../../storage/repos/account-data.ts";
+import type { Db } from "../../storage/engines/db.ts";
+import type { RoomsRepo } from "../../storage/repos/rooms.ts";
+import { SlidingSyncRepo } from "../../storage/repos/sliding-sync.ts";
+import { SyncRepo } from "../../storage/repos/sync.ts";
 import { Lru } from "../../util/lru.ts";
 import type { E2eeServices } from "../e2ee/index.ts";
 import type { Notifier } from "../notifier.ts";

@@ -12,7 +12,7 @@
 // rooms in sort order. When rooms are bumped or memberships change, only those rooms move (a
 // binary search each): the order is never rebuilt from scratch per request.
 import type { JsonObject } from "../../protocol/events.ts";
-import { BUMP_EVENT_TYPES, type MembershipRow, type SlidingSyncRepo } from "../../storage/sliding-sync-repo.ts";
+import { BUMP_EVENT_TYPES, type MembershipRow, type SlidingSyncRepo } from "../../storage/repos/sliding-sync.ts";
 import { Lru } from "../../util/lru.ts";
 
 export interface RoomInfo {

@@ -12,9 +12,9 @@
 import { memberKey, parseStateMapKey, stateMapKey } from "../../core/state-map.ts";
 import { parseRequiredState, readPlan, wantsNothing, wantsState, widens, type RequiredState, type StatePair } from "../../core/required-state.ts";
 import type { JsonObject } from "../../protocol/events.ts";
-import type { EventRow, RoomsRepo, StateFilter } from "../../storage/rooms-repo.ts";
-import type { SyncRepo } from "../../storage/sync-repo.ts";
-import { BUMP_EVENT_TYPES } from "../../storage/sliding-sync-repo.ts";
+import type { EventRow, RoomsRepo, StateFilter } from "../../storage/repos/rooms.ts";
+import type { SyncRepo } from "../../storage/repos/sync.ts";
+import { BUMP_EVENT_TYPES } from "../../storage/repos/sliding-sync.ts";
 import { clientFormat, toClientEvents } from "../rooms/format.ts";
 import { rowToEvent, type RoomEvents } from "../rooms/events.ts";
 import { encodeStreamToken, encodeTopoToken } from "../rooms/tokens.ts";

@@ -7,9 +7,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../auth.ts";
-import type { Db, Queryable, SqlParam } from "../../storage/db.ts";
-import { DirectoryRepo } from "../../storage/directory.ts";
-import { RoomsRepo } from "../../storage/rooms-repo.ts";
+import type { Db, Queryable, SqlParam } from "../../storage/engines/db.ts";
+import { DirectoryRepo } from "../../storage/repos/directory.ts";
+import { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { count, SYNAPSE_QUERIES, synapseSchemaVersion, tableExists, timelineCountsQuery, type SynapseRow, type SynapseSource } from "../../storage/synapse-import/source.ts";
 import {
   countRows,

@@ -1,7 +1,7 @@
 // Writing imported rows into hs's own tables (`hs import-synapse`): batched multi-row INSERTs in
 // transactions, for the tables and columns listed in IMPORT_TABLES only, and the read-backs the
 // verification pass needs. The rows themselves are built by services/synapse-import.
-import type { Db, Queryable, SqlParam } from "../db.ts";
+import type { Db, Queryable, SqlParam } from "../engines/db.ts";
 
 /** Every table the importer writes, with the columns it fills (in row order). */
 export const IMPORT_TABLES = {
