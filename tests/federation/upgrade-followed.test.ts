@@ -52,12 +52,13 @@ for (const backend of BACKENDS) {
       expect((await bob.ok("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`)).room_id).toBe(oldId);
 
       await bob.ok("POST", `/_matrix/client/v3/join/${enc(newId)}?server_name=${enc(hs1.serverName)}`, {});
+      // The alias moves, then the listing (after the join's answer): wait for both.
       const resolved = await until(async () => {
         const r = await bob.ok("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`);
-        return r.room_id === newId ? r.room_id : undefined;
+        const listed = (await bob.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(newId)}`)).visibility === "public";
+        return r.room_id === newId && listed ? r.room_id : undefined;
       });
       expect(resolved).toBe(newId);
-      expect((await bob.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(newId)}`)).visibility).toBe("public");
       expect((await bob.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(oldId)}`)).visibility).toBe("private");
     }, 60000);
 

@@ -212,6 +212,15 @@ export class DeviceLists {
     return false;
   }
 
+  /**
+   * For /keys/query of a remote user whose list is not cached: when a local user shares a room
+   * with them, fetches the list (GET /user/devices) and caches it. Whether the cache can answer now.
+   */
+  async trackNow(userId: string): Promise<boolean> {
+    if (!(await this.d.repo.sharesRoomWithLocalUser(userId))) return false;
+    return this.resync(userId);
+  }
+
   /** Starts caching a remote user's device list when a local user shares a room with them. */
   maybeStartTracking(userId: string): void {
     void (async () => {

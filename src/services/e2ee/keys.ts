@@ -223,10 +223,14 @@ export class E2eeKeys {
       [...remote].map(async ([server, users]) => {
         const ask = new Map<string, string[]>();
         const cached: string[] = [];
-        for (const [u, devices] of users) {
-          if (await this.d.deviceLists.cacheUsable(u)) cached.push(u);
-          else ask.set(u, devices);
-        }
+        await Promise.all(
+          [...users].map(async ([u, devices]) => {
+            // Not cached but sharing a room (never fetched, or the last fetch failed): fetch the whole
+            // list now and keep it up to date from then on (Synapse does the same, and SyTest expects it).
+            if ((await this.d.deviceLists.cacheUsable(u)) || (devices.length === 0 && (await this.d.deviceLists.trackNow(u)))) cached.push(u);
+            else ask.set(u, devices);
+          }),
+        );
         if (cached.length) mergeQuery(out, await this.cachedRemoteKeys(new Map(cached.map((u) => [u, users.get(u)!])), requester));
         if (ask.size === 0) return;
         try {

@@ -332,9 +332,11 @@ export class Rooms {
     const rv = await this.events.roomVersion(roomId);
     if (!rv) throw new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
     const current = await this.membershipOf(roomId, userId);
-    if (current === "join") return roomId;
+    // A member who joins again gets a new join event (with their current profile), as on Synapse,
+    // whose re-join is a no-op only when the request's content equals the member event's. Clients
+    // rely on it: a re-join shows up in their /sync even when nothing else happened in the room.
     if (current === "ban") throw new MatrixError("M_FORBIDDEN", "You are banned from this room");
-    if (current !== "invite" && rv.restrictedJoinAllowed) {
+    if (current !== "invite" && current !== "join" && rv.restrictedJoinAllowed) {
       const via = await this.restrictedJoinAuthoriser(roomId, userId, rv);
       if (via) content.join_authorised_via_users_server = via;
     }
