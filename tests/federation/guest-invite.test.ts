@@ -45,4 +45,20 @@ describe("guests invited over federation", () => {
     const r = await guest.post(`/_matrix/client/v3/join/${enc(roomId)}`, {});
     expect([r.status, r.body.errcode]).toEqual([403, "M_FORBIDDEN"]);
   }, 30000);
+
+  test("guest access revoked by a user on the other server: the guest's server makes the guest leave", async () => {
+    const roomId = await createRoom(bob, { preset: "private_chat" });
+    await inviteAndWait(roomId);
+    await guest.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+    await setState(bob, roomId, "m.room.guest_access", { guest_access: "forbidden" });
+    let membership: string | undefined;
+    for (let i = 0; i < 200 && membership !== "leave"; i++) {
+      const r = await bob.get(`/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(guest.userId!)}`);
+      membership = r.body.membership;
+      if (membership !== "leave") await Bun.sleep(50);
+    }
+    expect(membership).toBe("leave");
+    const ev = await bob.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(guest.userId!)}?format=event`);
+    expect(ev.sender).toBe(guest.userId); // the guest leaves, as themselves
+  }, 30000);
 });

@@ -3,6 +3,7 @@
 // Spec: client-server-api/_index.md "Rooms", create_room.yaml, joining/inviting/leaving/kicking/
 // banning/knocking.yaml, room_send.yaml, room_state.yaml, rooms.yaml, message_pagination.yaml,
 // event_context.yaml, redaction.yaml, room_event_by_timestamp.yaml.
+import { canonicalJsonLenient } from "../../core/canonical-json.ts";
 import { findRoomVersion, type RoomVersion } from "../../core/room-versions.ts";
 import { memberKey, parseStateMapKey, stateMapKey } from "../../core/state-map.ts";
 import { effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
@@ -331,10 +332,14 @@ export class Rooms {
     }
     const rv = await this.events.roomVersion(roomId);
     if (!rv) throw new MatrixError("M_NOT_FOUND", "No known servers to join this room through");
-    const current = await this.membershipOf(roomId, userId);
-    // A member who joins again gets a new join event (with their current profile), as on Synapse,
-    // whose re-join is a no-op only when the request's content equals the member event's. Clients
-    // rely on it: a re-join shows up in their /sync even when nothing else happened in the room.
+    const memberEvent = await this.events.currentStateEvent(roomId, "m.room.member", userId);
+    const current = typeof memberEvent?.content["membership"] === "string" ? memberEvent.content["membership"] : undefined;
+    // Joining again is a no-op when the member event would not change (as Synapse's
+    // deduplication of state events); a new reason or profile makes a new join event.
+    if (current === "join") {
+      const { join_authorised_via_users_server: _via, ...was } = memberEvent!.content;
+      if (canonicalJsonLenient(was) === canonicalJsonLenient(content)) return roomId;
+    }
     if (current === "ban") throw new MatrixError("M_FORBIDDEN", "You are banned from this room");
     if (current !== "invite" && current !== "join" && rv.restrictedJoinAllowed) {
       const via = await this.restrictedJoinAuthoriser(roomId, userId, rv);
