@@ -228,7 +228,7 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     const aliceCounts = async () => {
       const filter = JSON.stringify({ room: { rooms: [roomId], timeline: { limit: 1, unread_thread_notifications: true } } });
       const r = (await alice.ok("GET", `/_matrix/client/v3/sync?filter=${enc(filter)}`)).rooms.join[roomId];
-      return { main: r.unread_notifications.notification_count as number, threads: (r.unread_thread_notifications ?? {}) as Record<string, { notification_count: number }> };
+      return { main: r.unread_notifications.notification_count as number, threads: (r.unread_thread_notifications ?? {}) as Record<string, { notification_count: number; highlight_count: number }> };
     };
     const root = await bobSends({ msgtype: "m.text", body: "Who brings the cake?" });
     const rootMsg = page.locator(`[data-event-id="${root}"]`);
