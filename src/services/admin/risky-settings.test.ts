@@ -41,11 +41,16 @@ describe("risky settings", () => {
     expect(ids({ listeners: [{ bind_address: "127.0.0.1", port: 9000, resources: ["metrics"] }] })).toEqual([]);
   });
 
-  test("data files readable by others", () => {
+  test("data files readable by others (through open directories)", () => {
     const key = "/srv/hs/example.org.signing.key";
     const db = "/srv/hs/homeserver.db";
-    expect(ids({}, { [key]: 0o600, [db]: 0o640 })).toEqual([]);
-    expect(ids({}, { [key]: 0o640, [db]: 0o644 })).toEqual(["signing_key_readable", "database_readable"]);
+    const open = { "/": 0o755, "/srv": 0o755, "/srv/hs": 0o755 };
+    expect(ids({}, { ...open, [key]: 0o600, [db]: 0o600 })).toEqual([]);
+    expect(ids({}, { ...open, [key]: 0o640, [db]: 0o644 })).toEqual(["signing_key_readable", "database_readable"]);
+    // A private data directory protects what is in it.
+    expect(ids({}, { ...open, "/srv/hs": 0o700, [key]: 0o644, [db]: 0o644 })).toEqual([]);
+    // A group-readable key in a directory the group can enter.
+    expect(ids({}, { ...open, "/srv/hs": 0o750, [key]: 0o640, [db]: 0o640 })).toEqual(["signing_key_readable"]);
   });
 });
 

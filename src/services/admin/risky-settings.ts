@@ -2,6 +2,7 @@
 // (GET /_hs/admin/v1/server/warnings): the server computes the list from its configuration and its
 // data files; the console only shows it.
 import { statSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Config } from "../../config/schema.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 
@@ -27,6 +28,23 @@ const fsMode: ModeOf = (path) => {
     return undefined;
   }
 };
+
+/**
+ * Whether a file can be read by other users (who: "others", or "group" members): its read bit, and
+ * the search bit of every directory above it (a 0700 data directory protects a 0644 file).
+ * A directory that cannot be inspected counts as open.
+ */
+function readableBy(path: string, who: "others" | "group", modeOf: ModeOf): number | undefined {
+  const [r, x] = who === "others" ? [0o004, 0o001] : [0o040, 0o010];
+  const mode = modeOf(path);
+  if (mode === undefined || (mode & r) === 0) return undefined;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const m = modeOf(dir);
+    if (m !== undefined && (m & x) === 0) return undefined;
+    if (dir === dirname(dir)) break;
+  }
+  return mode;
+}
 
 const isLoopback = (addr: string) => addr === "localhost" || addr === "::1" || addr.startsWith("127.");
 
@@ -94,14 +112,14 @@ export function riskySettings(config: Config, modeOf: ModeOf = fsMode): RiskySet
   }
 
   // Data files readable by other users of the machine.
-  const keyMode = modeOf(config.signing_key_path);
-  if (keyMode !== undefined && (keyMode & 0o077) !== 0) {
-    add("signing_key_readable", "danger", "signing_key_path", `The signing key ${config.signing_key_path} is readable by others (mode ${keyMode.toString(8)}): with it, anyone can sign events as this server. chmod 600 it.`);
+  const keyMode = readableBy(config.signing_key_path, "others", modeOf) ?? readableBy(config.signing_key_path, "group", modeOf);
+  if (keyMode !== undefined) {
+    add("signing_key_readable", "danger", "signing_key_path", `The signing key ${config.signing_key_path} can be read by other users of this machine (mode ${keyMode.toString(8)}): with it, anyone can sign events as this server. chmod 600 it.`);
   }
   if (config.database.backend === "sqlite" && config.database.path !== ":memory:") {
-    const dbMode = modeOf(config.database.path);
-    if (dbMode !== undefined && (dbMode & 0o004) !== 0) {
-      add("database_readable", "danger", "database.path", `The database ${config.database.path} is readable by every user of this machine (mode ${dbMode.toString(8)}): messages, password hashes and keys. chmod 600 it.`);
+    const dbMode = readableBy(config.database.path, "others", modeOf);
+    if (dbMode !== undefined) {
+      add("database_readable", "danger", "database.path", `The database ${config.database.path} can be read by every user of this machine (mode ${dbMode.toString(8)}, its directories open): messages, password hashes and keys. chmod 600 it (or 700 its directory).`);
     }
   }
   return out;

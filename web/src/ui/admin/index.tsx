@@ -2,6 +2,7 @@
 // endpoints scripts and synadm use): one file per page (admin/*.tsx), one table component. The
 // console is a chunk of its own, loaded when an admin opens it.
 import { Icon, IconButton, navigate, useClient } from "../common.tsx";
+import { RiskBanner } from "./charts.tsx";
 import { Media } from "./media.tsx";
 import { Overview } from "./overview.tsx";
 import { Reports } from "./reports.tsx";
@@ -59,6 +60,7 @@ export function AdminConsole({ tab }: { tab: string }) {
         ))}
       </nav>
       <div class="page-body">
+        <RiskBanner />
         {current === "overview" && <Overview />}
         {current === "users" && <Users />}
         {current === "tokens" && <Tokens />}
