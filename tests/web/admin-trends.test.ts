@@ -78,7 +78,7 @@ describe.skipIf(!haveChromium)("web client: admin console trends and risky setti
     await page.getByRole("button", { name: "Admin console" }).click();
     const trends = page.getByRole("region", { name: "Trends" });
     await trends.waitFor();
-    for (const title of ["Messages per day", "Registrations per day", "Active users", "Users and rooms", "Database and media", "Memory", "Requests per minute", "Latency (without /sync)", "Federation destinations"]) {
+    for (const title of ["Messages per day", "Registrations per day", "Active users", "Users and rooms", "Database and media", "Memory", "Requests per minute", "Latency (without /sync)", "Federation servers"]) {
       await trends.getByRole("img", { name: new RegExp(`^${title.replace(/[()/]/g, "\\$&")}: `) }).waitFor();
     }
     // Bars per day: a week's messages (7 × 24 hourly samples) are all there.

@@ -189,6 +189,7 @@ export class Client {
         }
         this.crypto = c;
         this.cryptoState = "ready";
+        performance.mark("hs:crypto-ready"); // the device's machine is open: encrypted rooms can be read
         rememberDevice(this.userId, this.session.deviceId);
         c.verificationListeners.add((v) => {
           this.verification = v;
@@ -433,6 +434,8 @@ export class Client {
         );
         this.processSync(r);
         if (this.syncState !== "ok" || !this.ready) {
+          // Timings anyone can read (performance.getEntriesByType("mark")): the rooms are known.
+          if (!this.ready) performance.mark("hs:first-sync");
           this.syncState = "ok";
           this.ready = true;
         }

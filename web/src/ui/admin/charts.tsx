@@ -179,7 +179,7 @@ export function Trends() {
               />
               <LineChart title="Latency (without /sync)" series={[line(inRange, "latency_p50_ms", "median"), line(inRange, "latency_p95_ms", "95th percentile")]} fmt={ms} from={from} to={to} />
               <LineChart
-                title="Federation destinations"
+                title="Federation servers"
                 series={[
                   { label: "up", points: fed.map((f) => [f.ts, f.up]) },
                   { label: "down", points: fed.map((f) => [f.ts, f.down]) },
