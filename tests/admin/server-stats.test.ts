@@ -91,6 +91,30 @@ for (const backend of BACKENDS) {
       expect((await repo.listSince(0)).some((r) => r.ts === old)).toBe(false);
     });
 
+    test("long periods merge samples into at most 720 points: counts added up, levels the last, latency weighted by requests", async () => {
+      const repo = new ServerStatsRepo(s.hs.services.db);
+      const now = Date.now();
+      const base = { users: 3, registrations: 0, daily_active_users: 1, monthly_active_users: 2, rooms: 1, messages: 0, local_messages: 0, max_stream: 0, database_bytes: 1, media_bytes: 0, rss_bytes: 1, heap_bytes: 1, requests: 0, latency_p50_us: 0, latency_p95_us: 0, federation_destinations: 0, federation_failing: 0, federation_queue: 0 };
+      // Three days, one sample every 5 minutes, from 3 days ago (plus a minute) to a day ago.
+      for (let t = now - 3 * 86_400_000 + 60_000, i = 0; t < now - 86_400_000; t += 300_000, i++) {
+        await repo.insert({ ...base, ts: t, messages: 2, registrations: i % 100 === 0 ? 1 : 0, requests: 10, latency_p50_us: i % 2 ? 1000 : 3000, latency_p95_us: 9000, rooms: i });
+      }
+      const rows = await repo.listSince(now - 3 * 86_400_000);
+      const series = await admin.ok("GET", `${STATS}?days=3`);
+      expect(series.interval_seconds).toBe(600); // 864 intervals → 2 per point
+      expect(series.samples.length).toBeLessThanOrEqual(720);
+      const total = (xs: Array<Record<string, number>>, f: string) => xs.reduce((a, x) => a + x[f]!, 0);
+      expect(total(series.samples, "messages")).toBe(total(rows as unknown as Array<Record<string, number>>, "messages"));
+      expect(total(series.samples, "registrations")).toBe(total(rows as unknown as Array<Record<string, number>>, "registrations"));
+      // A merged point of two samples: 20 requests, the median the mean of 1 and 3 ms, rooms the later sample's.
+      const merged = series.samples.find((x: { requests: number }) => x.requests === 20);
+      expect(merged.latency_p50_ms).toBe(2);
+      expect(merged.latency_p95_ms).toBe(9);
+      const later = rows.find((r) => r.ts === merged.ts)!;
+      expect(merged.rooms).toBe(later.rooms);
+      expect(rows.find((r) => r.ts === merged.ts - 300_000)?.rooms).toBe(later.rooms - 1);
+    });
+
     test("warnings: open registration without token or CAPTCHA, federation without TLS checks", async () => {
       const w = (await admin.ok("GET", WARNINGS)).warnings as Array<{ id: string; severity: string; setting: string; message: string }>;
       const ids = w.map((x) => x.id);

@@ -14,6 +14,8 @@ const log = logger("admin");
 /** How often a sample is taken, and how long samples are kept. */
 export const STATS_INTERVAL_MS = 5 * 60_000;
 export const STATS_RETENTION_DAYS = 31;
+/** The most points a series is served with (longer periods merge samples). */
+export const MAX_POINTS = 720;
 const DAY = 86_400_000;
 
 /** Long-polls (they wait up to their timeout by design) are left out of the latency figures. */
@@ -41,7 +43,7 @@ export interface StatsSample {
 }
 
 export interface StatsSeries {
-  /** Seconds between samples. */
+  /** Seconds each point covers (the sampling interval, or a multiple of it for long periods). */
   interval_seconds: number;
   /** [caches] memory_target_mb, in bytes (the memory chart's line). */
   memory_target_bytes: number;
@@ -143,13 +145,49 @@ export class ServerStats {
     return row;
   }
 
-  /** The samples of the last `days` days, oldest first. */
+  /**
+   * The samples of the last `days` days, oldest first, merged into at most MAX_POINTS buckets of
+   * whole intervals (a month is 8,928 samples): counts since the previous sample are added up,
+   * levels (totals, sizes, memory, federation) are the bucket's last, latencies the mean weighted
+   * by requests (an approximation of the bucket's percentiles).
+   */
   async series(days: number): Promise<StatsSeries> {
     const rows = await this.d.repo.listSince(this.now() - days * DAY);
+    const per = Math.max(1, Math.ceil((days * DAY) / STATS_INTERVAL_MS / MAX_POINTS));
+    const bucketMs = per * STATS_INTERVAL_MS;
+    const out: StatsSample[] = [];
+    let cur: { key: number; rows: StatsSampleRow[] } | undefined;
+    const flush = () => {
+      if (!cur) return;
+      const last = cur.rows[cur.rows.length - 1]!;
+      const sum = (f: "registrations" | "messages" | "local_messages" | "requests") => cur!.rows.reduce((a, r) => a + r[f], 0);
+      const requests = sum("requests");
+      const latency = (f: "latency_p50_us" | "latency_p95_us") =>
+        requests > 0 ? cur!.rows.reduce((a, r) => a + r[f] * r.requests, 0) / requests : cur!.rows.reduce((a, r) => Math.max(a, r[f]), 0);
+      const { max_stream: _, latency_p50_us: _50, latency_p95_us: _95, ...levels } = last;
+      out.push({
+        ...levels,
+        registrations: sum("registrations"),
+        messages: sum("messages"),
+        local_messages: sum("local_messages"),
+        requests,
+        latency_p50_ms: Math.round(latency("latency_p50_us")) / 1000,
+        latency_p95_ms: Math.round(latency("latency_p95_us")) / 1000,
+      });
+    };
+    for (const r of rows) {
+      const key = Math.floor(r.ts / bucketMs);
+      if (cur?.key !== key) {
+        flush();
+        cur = { key, rows: [] };
+      }
+      cur.rows.push(r);
+    }
+    flush();
     return {
-      interval_seconds: STATS_INTERVAL_MS / 1000,
+      interval_seconds: bucketMs / 1000,
       memory_target_bytes: this.d.config.caches.memory_target_mb * 1024 * 1024,
-      samples: rows.map(({ max_stream: _, latency_p50_us, latency_p95_us, ...rest }) => ({ ...rest, latency_p50_ms: latency_p50_us / 1000, latency_p95_ms: latency_p95_us / 1000 })),
+      samples: out,
     };
   }
 

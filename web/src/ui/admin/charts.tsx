@@ -148,7 +148,7 @@ export function Trends() {
         {(data) => {
           if (!data) return <p class="unavailable">Not available: this server does not keep a time series of its figures (hs's own admin API).</p>;
           const samples = arr(data.samples).map((s) => obj(s) as unknown as Sample);
-          if (!samples.length) return <p class="muted">No samples yet: the server takes one every {Math.round((num(data.interval_seconds) ?? 300) / 60)} minutes.</p>;
+          if (!samples.length) return <p class="muted">No samples yet: the server samples its figures every few minutes.</p>;
           const to = Date.now();
           const bucket = days <= 1 ? HOUR : DAY;
           const from = days <= 1 ? Math.floor((to - DAY) / HOUR) * HOUR + HOUR : new Date(new Date(to - (days - 1) * DAY).toDateString()).getTime();
