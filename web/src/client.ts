@@ -716,7 +716,7 @@ export class Client {
    * is not in a thread.
    */
   async markRead(room: Room): Promise<void> {
-    const last = [...room.timeline].reverse().find((e) => !e.event_id.startsWith("~") && room.threadOf(e) === undefined);
+    const last = [...room.timeline].reverse().find((e) => !e.event_id.startsWith("~") && room.inMainTimeline(e));
     if (!last || room.sentReceipt === last.event_id) return;
     room.sentReceipt = last.event_id;
     if (room.unread || room.highlights) {
@@ -725,9 +725,13 @@ export class Client {
       room.touch();
       this.emit();
     }
-    const receipt = (threadId?: string) => this.api.post(`${paths.room(room.id)}/receipt/m.read/${paths.enc(last.event_id)}`, threadId ? { thread_id: threadId } : {});
+    // No unthreaded fallback: it would mark every thread read too (servers without threaded
+    // receipts ignore thread_id).
     try {
-      await Promise.all([this.api.post(`${paths.room(room.id)}/read_markers`, { "m.fully_read": last.event_id }), receipt("main").catch(() => receipt())]);
+      await Promise.all([
+        this.api.post(`${paths.room(room.id)}/read_markers`, { "m.fully_read": last.event_id }),
+        this.api.post(`${paths.room(room.id)}/receipt/m.read/${paths.enc(last.event_id)}`, { thread_id: "main" }),
+      ]);
     } catch {
       room.sentReceipt = undefined;
     }

@@ -114,6 +114,16 @@ export class Room {
     return prel.rel_type === "m.thread" ? str(prel.event_id) : undefined;
   }
 
+  /** Whether an event is surely in the main timeline (a relation to an event not loaded here is not sure). */
+  inMainTimeline(ev: { content: JsonObject }): boolean {
+    const rel = obj(ev.content["m.relates_to"]);
+    const target = str(rel.event_id);
+    if (typeof rel.rel_type !== "string" || !target) return true;
+    if (rel.rel_type === "m.thread") return false;
+    const parent = this.timeline.find((e) => e.event_id === target);
+    return parent !== undefined && this.threadOf(parent) === undefined;
+  }
+
   getState(type: string, key = ""): MEvent | undefined {
     return this.state.get(stateKey(type, key));
   }
