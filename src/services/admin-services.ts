@@ -11,6 +11,9 @@ import type { Config } from "../config/schema.ts";
 import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminServer } from "./admin/server.ts";
+import { ServerStats } from "./admin/stats.ts";
+import { ServerStatsRepo } from "../storage/repos/server-stats.ts";
+import type { Histogram } from "../util/metrics.ts";
 import { AdminRepo } from "../storage/repos/admin.ts";
 import { ErasedUsers } from "./admin/erased-users.ts";
 import { AdminUsers } from "./admin/users.ts";
@@ -26,8 +29,10 @@ export interface AdminServices {
   readonly adminRooms: AdminRooms;
   /** Synapse's federation admin API (destinations, their health, reset_connection). */
   readonly adminFederation: AdminFederation;
-  /** The admin console's server overview. */
+  /** The admin console's server overview and risky settings. */
   readonly adminServer: AdminServer;
+  /** The admin console's time series (sampled every few minutes). */
+  readonly adminStats: ServerStats;
 }
 
 export interface AdminDeps {
@@ -45,6 +50,8 @@ export interface AdminDeps {
   shutdownHooks: Array<() => void | Promise<void>>;
   /** How often deactivations made offline are finished (default one minute). */
   sweepIntervalMs?: number;
+  /** The HTTP request duration histogram (the time series' request rate and latency). */
+  requestDurations: Histogram;
 }
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
@@ -107,5 +114,7 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
   });
   const adminFederation = new AdminFederation({ db: d.db, resetConnection: d.resetFederationConnection });
   const adminServer = new AdminServer({ db: d.db, config: d.config, startedTs: d.startedTs });
-  return { adminUsers, adminRooms, adminFederation, adminServer };
+  const adminStats = new ServerStats({ repo: new ServerStatsRepo(d.db), db: d.db, config: d.config, requests: d.requestDurations });
+  d.shutdownHooks.push(adminStats.start());
+  return { adminUsers, adminRooms, adminFederation, adminServer, adminStats };
 }

@@ -195,6 +195,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     events,
     rooms,
     shutdownHooks,
+    requestDurations: metrics.httpDuration,
   });
   // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
   const roomExtraServices = createRoomExtraServices({

@@ -117,6 +117,18 @@ export class Histogram extends Labelled<{ counts: number[]; sum: number; count: 
     e.count++;
   }
 
+  /** The series `keep` accepts added up: cumulative counts per bucket (`le` each of `buckets`) and the number of observations. */
+  totals(keep: (labels: Labels) => boolean = () => true): { counts: number[]; count: number } {
+    const counts = new Array<number>(this.buckets.length).fill(0);
+    let count = 0;
+    for (const { values, v } of this.series.values()) {
+      if (!keep(Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]!])))) continue;
+      for (let i = 0; i < counts.length; i++) counts[i]! += v.counts[i]!;
+      count += v.count;
+    }
+    return { counts, count };
+  }
+
   /** Number of observations (tests). */
   count(labels: Labels = {}): number {
     return this.entry(labels, () => ({ counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 })).count;

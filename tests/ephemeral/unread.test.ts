@@ -148,6 +148,38 @@ for (const backend of BACKENDS) {
       expect(cleared.unread_thread_notifications).toBeUndefined();
     });
 
+    test("a threaded private receipt updates the thread's count in the next incremental sync; receipts outside their thread are refused", async () => {
+      const roomId = await groupRoom();
+      const root = await send(bob, roomId, "root");
+      const inThread = (body: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root } });
+      const t1 = await send(bob, roomId, inThread("t1"));
+      const t2 = await send(bob, roomId, inThread("t2"));
+      const filter = { room: { rooms: [roomId], timeline: { limit: 1, unread_thread_notifications: true } } };
+      const first = await sync(alice, { filter });
+      expect(first.rooms.join[roomId].unread_thread_notifications).toEqual({ [root]: { notification_count: 2, highlight_count: 0 } });
+      const pending = sync(alice, { filter, since: first.next_batch, timeout: 10000 });
+      await Bun.sleep(50);
+      await receipt(alice, roomId, t1, "m.read.private", { thread_id: root });
+      const next = (await pending).rooms.join[roomId];
+      expect(next.unread_thread_notifications).toEqual({ [root]: { notification_count: 1, highlight_count: 0 } });
+      expect(next.unread_notifications).toEqual({ notification_count: 1, highlight_count: 0 }); // the root, in the main timeline
+      // The thread read to its end: the thread leaves the object (the client takes the absence as zero).
+      const pending2 = sync(alice, { filter, since: (await sync(alice, { filter, since: first.next_batch })).next_batch, timeout: 10000 });
+      await Bun.sleep(50);
+      await receipt(alice, roomId, t2, "m.read", { thread_id: root });
+      const last = (await pending2).rooms.join[roomId];
+      expect(last.unread_thread_notifications).toBeUndefined();
+      expect(last.unread_notifications.notification_count).toBe(1);
+      // A thread event is not in "main", a main-timeline event not in the thread; the root is in both.
+      for (const [ev, thread] of [[t2, "main"], [t1, "$other:localhost"]] as const) {
+        const r = await alice.post(`/_matrix/client/v3/rooms/${enc(roomId)}/receipt/m.read/${enc(ev)}`, { thread_id: thread });
+        expect([r.status, r.body.errcode]).toEqual([400, "M_INVALID_PARAM"]);
+      }
+      await receipt(alice, roomId, root, "m.read", { thread_id: root });
+      await receipt(alice, roomId, root, "m.read", { thread_id: "main" });
+      expect((await counts(alice, roomId, { unread_thread_notifications: true })).unread_notifications.notification_count).toBe(0);
+    });
+
     test("user push rules from m.push_rules account data are used", async () => {
       const roomId = await groupRoom();
       // The future /pushrules API writes this; the server reads it from account data.

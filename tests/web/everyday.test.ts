@@ -223,6 +223,55 @@ describe.skipIf(!haveChromium)("web client: everyday features", () => {
     await page.getByRole("button", { name: "Close threads" }).click();
   }, 60000);
 
+  test("thread notifications: per-thread unread counts on the Threads button, the root and the thread list; reading sends threaded receipts", async () => {
+    /** Alice's counts as the server has them (her own API client, per thread). */
+    const aliceCounts = async () => {
+      const filter = JSON.stringify({ room: { rooms: [roomId], timeline: { limit: 1, unread_thread_notifications: true } } });
+      const r = (await alice.ok("GET", `/_matrix/client/v3/sync?filter=${enc(filter)}`)).rooms.join[roomId];
+      return { main: r.unread_notifications.notification_count as number, threads: (r.unread_thread_notifications ?? {}) as Record<string, { notification_count: number; highlight_count: number }> };
+    };
+    const root = await bobSends({ msgtype: "m.text", body: "Who brings the cake?" });
+    const rootMsg = page.locator(`[data-event-id="${root}"]`);
+    await rootMsg.waitFor();
+    const inThread = (body: string, after: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: after } } });
+    const r1 = await bobSends(inThread("I can", root));
+    await bobSends(inThread("Or Carol", r1));
+    // The room is on screen: the main timeline is read (a receipt with thread_id "main"), the thread is not.
+    const threadsButton = page.getByRole("button", { name: "Threads (2 unread)" });
+    await threadsButton.waitFor();
+    await rootMsg.getByRole("button", { name: /2 replies in thread/ }).getByRole("img", { name: "unread" }).waitFor();
+    const before = await waitFor(async () => {
+      const c = await aliceCounts();
+      return c.main === 0 && c.threads[root]?.notification_count === 2 ? c : undefined;
+    }, "the main timeline read, the thread not");
+    expect(before.threads[root]).toEqual({ notification_count: 2, highlight_count: 0 });
+    // The room list counts the thread's messages.
+    await page.getByRole("navigation", { name: "Rooms" }).getByLabel("2 unread").waitFor();
+    await threadsButton.click();
+    const list = page.getByRole("complementary", { name: "Threads" }).getByRole("list", { name: "Threads in this room" });
+    const item = list.getByRole("button", { name: /Who brings the cake\?/ });
+    await item.getByLabel("2 unread in thread").waitFor();
+    await shot("everyday-thread-unread");
+    // Opening the thread reads it: a threaded receipt for its latest reply; the badges go.
+    await item.click();
+    await page.getByRole("complementary", { name: "Thread" }).getByText("Or Carol").waitFor();
+    await waitFor(async () => ((await aliceCounts()).threads[root] === undefined ? true : undefined), "the thread read on the server");
+    await page.getByRole("button", { name: "Threads", exact: true }).waitFor();
+    expect(await rootMsg.getByRole("img", { name: "unread" }).count()).toBe(0);
+    // The receipt bob sees is threaded.
+    const receipts = await waitFor(async () => {
+      const r = (await bob.ok("GET", `/_matrix/client/v3/sync?filter=${enc(JSON.stringify({ room: { rooms: [roomId], timeline: { limit: 1 } } }))}`)).rooms.join[roomId];
+      const ev = (r.ephemeral?.events ?? []).find((e: { type: string }) => e.type === "m.receipt");
+      return ev ? (Object.values(ev.content) as Array<Record<string, Record<string, { thread_id?: string }>>>).flatMap((byType) => Object.values(byType["m.read"] ?? {})).filter((x) => x.thread_id === root) : undefined;
+    }, "alice's threaded receipt");
+    expect(receipts.length).toBeGreaterThan(0);
+    // A new reply while the thread is open is read at once.
+    await bobSends(inThread("Fine, I will", r1));
+    await page.getByRole("complementary", { name: "Thread" }).getByText("Fine, I will").waitFor();
+    await waitFor(async () => ((await aliceCounts()).threads[root] === undefined ? true : undefined), "the live reply read");
+    await page.getByRole("button", { name: "Close threads" }).click();
+  }, 60000);
+
   test("URL previews: the first link of a message gets the server's preview card (title, description, image)", async () => {
     const url = `http://127.0.0.2:${site.port}/recipes/lemon`;
     const id = await bobSends({ msgtype: "m.text", body: `Try this one: ${url}` });

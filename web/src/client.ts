@@ -74,7 +74,8 @@ export type CryptoState = "loading" | "ready" | "unavailable";
 
 const SYNC_FILTER = {
   room: {
-    timeline: { limit: 40 },
+    // Per-thread counts (unread_thread_notifications): unread_notifications is then the main timeline's.
+    timeline: { limit: 40, unread_thread_notifications: true },
     state: { lazy_load_members: false },
   },
   presence: { not_types: ["*"] },
@@ -188,6 +189,7 @@ export class Client {
         }
         this.crypto = c;
         this.cryptoState = "ready";
+        performance.mark("hs:crypto-ready"); // the device's machine is open: encrypted rooms can be read
         rememberDevice(this.userId, this.session.deviceId);
         c.verificationListeners.add((v) => {
           this.verification = v;
@@ -432,6 +434,8 @@ export class Client {
         );
         this.processSync(r);
         if (this.syncState !== "ok" || !this.ready) {
+          // Timings anyone can read (performance.getEntriesByType("mark")): the rooms are known.
+          if (!this.ready) performance.mark("hs:first-sync");
           this.syncState = "ok";
           this.ready = true;
         }
@@ -523,11 +527,17 @@ export class Client {
       if (e.type === "m.tag") room.tags = obj(obj(e.content).tags);
     }
     const counts = obj(d.unread_notifications);
-    const before = room.unread;
-    if (counts.notification_count !== undefined) room.unread = num(counts.notification_count) ?? 0;
-    // The server's push rules said "notify": tell the user when they are looking elsewhere.
-    if (this.ready && room.unread > before) this.notify(room, events);
+    const before = room.totalUnread().notifications;
+    if (counts.notification_count !== undefined) {
+      room.unread = num(counts.notification_count) ?? 0;
+      // Threads without notifications are left out of the object (or the whole object is).
+      room.threadUnread = new Map(
+        Object.entries(obj(d.unread_thread_notifications)).map(([root, c]) => [root, { notifications: num(obj(c).notification_count) ?? 0, highlights: num(obj(c).highlight_count) ?? 0 }]),
+      );
+    }
     if (counts.highlight_count !== undefined) room.highlights = num(counts.highlight_count) ?? 0;
+    // The server's push rules said "notify": tell the user when they are looking elsewhere.
+    if (this.ready && room.totalUnread().notifications > before) this.notify(room, events);
     room.touch();
   }
 
@@ -700,9 +710,13 @@ export class Client {
     }
   }
 
-  /** Sends a read receipt (and moves the fully-read marker) to the latest event of the room. */
+  /**
+   * Sends a read receipt for the main timeline (threaded, `thread_id: "main"`, so the room's threads
+   * stay unread until opened) and moves the fully-read marker, to the latest event of the room that
+   * is not in a thread.
+   */
   async markRead(room: Room): Promise<void> {
-    const last = [...room.timeline].reverse().find((e) => !e.event_id.startsWith("~"));
+    const last = [...room.timeline].reverse().find((e) => !e.event_id.startsWith("~") && room.inMainTimeline(e));
     if (!last || room.sentReceipt === last.event_id) return;
     room.sentReceipt = last.event_id;
     if (room.unread || room.highlights) {
@@ -711,14 +725,30 @@ export class Client {
       room.touch();
       this.emit();
     }
+    // No unthreaded fallback: it would mark every thread read too (servers without threaded
+    // receipts ignore thread_id).
     try {
-      await this.api.post(`${paths.room(room.id)}/read_markers`, { "m.fully_read": last.event_id, "m.read": last.event_id });
+      await Promise.all([
+        this.api.post(`${paths.room(room.id)}/read_markers`, { "m.fully_read": last.event_id }),
+        this.api.post(`${paths.room(room.id)}/receipt/m.read/${paths.enc(last.event_id)}`, { thread_id: "main" }),
+      ]);
     } catch {
-      try {
-        await this.api.post(`${paths.room(room.id)}/receipt/m.read/${paths.enc(last.event_id)}`, {});
-      } catch {
-        room.sentReceipt = undefined;
-      }
+      room.sentReceipt = undefined;
+    }
+  }
+
+  /** Sends a threaded read receipt (`thread_id` the root) for the latest event of a thread on screen. */
+  async markThreadRead(room: Room, rootId: string, eventId: string): Promise<void> {
+    if (eventId.startsWith("~") || room.threadReceipts.get(rootId) === eventId) return;
+    room.threadReceipts.set(rootId, eventId);
+    if (room.threadUnread.delete(rootId)) {
+      room.touch();
+      this.emit();
+    }
+    try {
+      await this.api.post(`${paths.room(room.id)}/receipt/m.read/${paths.enc(eventId)}`, { thread_id: rootId });
+    } catch {
+      room.threadReceipts.delete(rootId);
     }
   }
 

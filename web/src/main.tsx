@@ -117,7 +117,7 @@ function Shell({ client, theme, setTheme, onLogout }: { client: Client; theme: s
 
   useEffect(() => {
     document.title = room ? `${room.name} · Chat` : page === "admin" ? "Admin · Chat" : "Chat";
-    const unread = [...client.rooms.values()].reduce((a, r) => a + (r.membership === "join" ? r.unread : 0), 0);
+    const unread = [...client.rooms.values()].reduce((a, r) => a + (r.membership === "join" ? r.totalUnread().notifications : 0), 0);
     if (unread) document.title = `(${unread}) ${document.title}`;
   });
 

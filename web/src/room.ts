@@ -78,6 +78,11 @@ export class Room {
   tags: Record<string, unknown> = {};
   /** The event we last sent a read receipt for. */
   sentReceipt?: string;
+  /** Unread notifications per thread root (the server's `unread_thread_notifications`); `unread` and
+   * `highlights` are then the main timeline's. */
+  threadUnread = new Map<string, { notifications: number; highlights: number }>();
+  /** Thread root → the event we last sent a threaded read receipt for. */
+  readonly threadReceipts = new Map<string, string>();
   /** Bumped on every change (components compare it to skip work). */
   version = 0;
 
@@ -85,6 +90,39 @@ export class Room {
     readonly id: string,
     private readonly myUserId: string,
   ) {}
+
+  /** Unread notifications in the whole room: the main timeline and every thread. */
+  totalUnread(): { notifications: number; highlights: number } {
+    let notifications = this.unread;
+    let highlights = this.highlights;
+    for (const c of this.threadUnread.values()) {
+      notifications += c.notifications;
+      highlights += c.highlights;
+    }
+    return { notifications, highlights };
+  }
+
+  /** The thread an event is in (its root's ID), or undefined for the main timeline: an m.thread
+   * relation, or a relation (reaction, edit) to an event in a thread — as the server counts it. */
+  threadOf(ev: { content: JsonObject }): string | undefined {
+    const rel = obj(ev.content["m.relates_to"]);
+    if (rel.rel_type === "m.thread") return str(rel.event_id);
+    const target = str(rel.event_id);
+    if (!target) return undefined;
+    const parent = this.timeline.find((e) => e.event_id === target);
+    const prel = parent ? obj(parent.content["m.relates_to"]) : {};
+    return prel.rel_type === "m.thread" ? str(prel.event_id) : undefined;
+  }
+
+  /** Whether an event is surely in the main timeline (a relation to an event not loaded here is not sure). */
+  inMainTimeline(ev: { content: JsonObject }): boolean {
+    const rel = obj(ev.content["m.relates_to"]);
+    const target = str(rel.event_id);
+    if (typeof rel.rel_type !== "string" || !target) return true;
+    if (rel.rel_type === "m.thread") return false;
+    const parent = this.timeline.find((e) => e.event_id === target);
+    return parent !== undefined && this.threadOf(parent) === undefined;
+  }
 
   getState(type: string, key = ""): MEvent | undefined {
     return this.state.get(stateKey(type, key));

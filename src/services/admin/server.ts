@@ -5,6 +5,7 @@ import { SERVER_VERSION } from "../../protocol/versions.ts";
 import type { Db } from "../../storage/engines/db.ts";
 import { databaseSizeBytes, hasLoginUsers, serverCounts } from "../../storage/engines/db-size.ts";
 import { registrationTokenNotice } from "../registration-tokens.ts";
+import { riskySettings, type RiskySetting } from "./risky-settings.ts";
 
 export interface ServerOverview {
   server_name: string;
@@ -28,6 +29,11 @@ export class AdminServer {
   /** Whether the server has any account yet (the first start's "next steps"), without counting rows. */
   hasAccounts(): Promise<boolean> {
     return hasLoginUsers(this.d.db);
+  }
+
+  /** Risky settings for the console's warning banner (computed from the configuration and data files each time). */
+  warnings(): RiskySetting[] {
+    return riskySettings(this.d.config);
   }
 
   async overview(): Promise<ServerOverview> {

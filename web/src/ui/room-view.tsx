@@ -58,11 +58,34 @@ function RoomHeader({ room, showMembers, toggleMembers, openSettings }: { room: 
         </p>
       </div>
       <IconButton icon="search" label="Search messages" onClick={() => setSearching(true)} />
-      <IconButton icon="chat" label="Threads" pressed={client.threadView?.roomId === room.id} onClick={() => (client.threadView?.roomId === room.id ? client.closeThread() : client.openThread(room.id))} />
+      <ThreadsButton room={room} />
       {searching && <SearchDialog room={room} onClose={() => setSearching(false)} />}
       <IconButton icon="users" label={showMembers ? "Hide members" : "Show members"} pressed={showMembers} onClick={toggleMembers} />
       <IconButton icon="settings" label="Room settings" onClick={openSettings} />
     </header>
+  );
+}
+
+/** The header's Threads button, with the unread notifications of all the room's threads. */
+function ThreadsButton({ room }: { room: Room }) {
+  const client = useClient();
+  const open = client.threadView?.roomId === room.id;
+  let notifications = 0;
+  let highlights = 0;
+  for (const c of room.threadUnread.values()) {
+    notifications += c.notifications;
+    highlights += c.highlights;
+  }
+  const label = notifications ? `Threads (${notifications} unread${highlights ? `, ${highlights} mentioning you` : ""})` : "Threads";
+  return (
+    <span class="badged">
+      <IconButton icon="chat" label={label} pressed={open} onClick={() => (open ? client.closeThread() : client.openThread(room.id))} />
+      {notifications > 0 && (
+        <span class={`badge mini ${highlights ? "highlight" : ""}`} aria-hidden="true">
+          {notifications}
+        </span>
+      )}
+    </span>
   );
 }
 

@@ -173,7 +173,9 @@ function RoomItem({ room, active }: { room: Room; active: boolean }) {
   } else if (room.membership === "join") {
     preview = room.encrypted ? "Encrypted room" : "No messages yet";
   }
-  const unread = room.unread > 0 || room.membership === "invite";
+  // Threads count too (the room's own counts are the main timeline's).
+  const { notifications: count, highlights } = room.totalUnread();
+  const unread = count > 0 || room.membership === "invite";
   return (
     <li>
       <a
@@ -199,9 +201,9 @@ function RoomItem({ room, active }: { room: Room; active: boolean }) {
               <span class="badge highlight" aria-label="Invitation">
                 new
               </span>
-            ) : room.unread > 0 ? (
-              <span class={`badge ${room.highlights > 0 ? "highlight" : ""}`} aria-label={`${room.unread} unread${room.highlights ? `, ${room.highlights} mentioning you` : ""}`}>
-                {room.highlights > 0 ? `@${room.unread}` : room.unread}
+            ) : count > 0 ? (
+              <span class={`badge ${highlights > 0 ? "highlight" : ""}`} aria-label={`${count} unread${highlights ? `, ${highlights} mentioning you` : ""}`}>
+                {highlights > 0 ? `@${count}` : count}
               </span>
             ) : null}
           </span>

@@ -44,10 +44,14 @@ function ThreadList({ room }: { room: Room }) {
       {roots.map((r) => {
         const summary = obj(obj(r.unsigned?.["m.relations"])["m.thread"]);
         const latest = obj(summary.latest_event);
+        const unread = room.threadUnread.get(r.event_id);
         return (
           <li key={r.event_id}>
-            <button type="button" class="thread-item" onClick={() => client.openThread(room.id, r.event_id)}>
-              <strong>{room.displayName(r.sender)}</strong>
+            <button type="button" class={`thread-item ${unread ? "unread" : ""}`} onClick={() => client.openThread(room.id, r.event_id)}>
+              <span class="thread-item-top">
+                <strong>{room.displayName(r.sender)}</strong>
+                {unread && <ThreadBadge counts={unread} />}
+              </span>
               <span class="thread-text">{plainBody(r).slice(0, 120)}</span>
               <span class="muted small">
                 {num(summary.count) ?? 0} {num(summary.count) === 1 ? "reply" : "replies"}
@@ -58,6 +62,15 @@ function ThreadList({ room }: { room: Room }) {
         );
       })}
     </ul>
+  );
+}
+
+/** A thread's unread notifications (highlighted when one mentions me). */
+export function ThreadBadge({ counts }: { counts: { notifications: number; highlights: number } }) {
+  return (
+    <span class={`badge ${counts.highlights > 0 ? "highlight" : ""}`} aria-label={`${counts.notifications} unread in thread${counts.highlights ? `, ${counts.highlights} mentioning you` : ""}`}>
+      {counts.highlights > 0 ? `@${counts.notifications}` : counts.notifications}
+    </span>
   );
 }
 
@@ -92,6 +105,22 @@ function Thread({ room, rootId }: { room: Room; rootId: string }) {
     const el = list.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [replies.length, pending.length]);
+  // Reading the thread: a threaded receipt (thread_id = the root) for its latest event, while the
+  // page is seen (again when the page comes back into view).
+  const latestId = replies.length ? replies[replies.length - 1]!.event_id : undefined;
+  useEffect(() => {
+    if (!latestId) return;
+    const read = () => {
+      if (document.visibilityState === "visible" && document.hasFocus()) void client.markThreadRead(room, rootId, latestId);
+    };
+    read();
+    window.addEventListener("focus", read);
+    document.addEventListener("visibilitychange", read);
+    return () => {
+      window.removeEventListener("focus", read);
+      document.removeEventListener("visibilitychange", read);
+    };
+  }, [latestId, room.threadUnread.get(rootId)?.notifications]);
 
   const send = () => {
     const body = text.trim();

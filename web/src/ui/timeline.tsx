@@ -302,6 +302,7 @@ export function Message({ ev, room, continuation, edit, reactions, readers, onRe
         {!inThread && threadReplies !== undefined && threadReplies > 0 && (
           <button type="button" class="thread-summary small" onClick={() => client.openThread(room.id, ev.event_id)}>
             <Icon name="chat" size={14} /> {threadReplies} {threadReplies === 1 ? "reply" : "replies"} in thread
+            {room.threadUnread.has(ev.event_id) && <span class={`dot ${room.threadUnread.get(ev.event_id)!.highlights ? "highlight" : ""}`} role="img" aria-label="unread" />}
           </button>
         )}
         {readers && readers.length > 0 && <Readers room={room} users={readers} />}

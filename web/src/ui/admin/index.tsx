@@ -1,7 +1,10 @@
-// The admin console for server admins, built only on the Synapse-compatible admin API (the same
-// endpoints scripts and synadm use): one file per page (admin/*.tsx), one table component. The
-// console is a chunk of its own, loaded when an admin opens it.
+// The admin console for server admins, built on the Synapse-compatible admin API (the same
+// endpoints scripts and synadm use) plus hs's own /_hs/admin/v1/server endpoints (overview, trends,
+// risky settings: "not available" on other servers): one file per page (admin/*.tsx), one table
+// component, the charts and the risky-settings banner in charts.tsx. The console is a chunk of its
+// own, loaded when an admin opens it.
 import { Icon, IconButton, navigate, useClient } from "../common.tsx";
+import { RiskBanner } from "./charts.tsx";
 import { Media } from "./media.tsx";
 import { Overview } from "./overview.tsx";
 import { Reports } from "./reports.tsx";
@@ -59,6 +62,7 @@ export function AdminConsole({ tab }: { tab: string }) {
         ))}
       </nav>
       <div class="page-body">
+        <RiskBanner />
         {current === "overview" && <Overview />}
         {current === "users" && <Users />}
         {current === "tokens" && <Tokens />}

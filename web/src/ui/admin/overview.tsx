@@ -1,7 +1,8 @@
-// The admin console's overview: the server's figures and its federation destinations.
+// The admin console's overview: the server's figures, their trends (charts.tsx) and its federation destinations.
 import { arr, num, obj, str } from "../../api.ts";
 import { formatBytes } from "../../format.ts";
 import { useClient } from "../common.tsx";
+import { Trends } from "./charts.tsx";
 import { A1, A2, DataTable, Loaded, optional, Stat, useLoad, when, formatDuration } from "./common.tsx";
 
 export function Overview() {
@@ -47,6 +48,7 @@ export function Overview() {
               Server: <strong>{location.host}</strong> · signed in as {client.userId}.
               {[d.version, d.users, d.rooms, d.destinations, d.server].some((x) => x === undefined) && " Figures marked n/a come from admin API endpoints this server does not offer."}
             </p>
+            <Trends />
             {dests && (
               <section class="card">
                 <h2>Federation</h2>
