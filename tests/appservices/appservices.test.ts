@@ -108,9 +108,7 @@ describeOnBackends("application services", (backend) => {
       if (url.pathname === "/_matrix/app/v1/thirdparty/user") return Response.json([]);
       return undefined;
     };
-  }, { teardown: (ctx) => {
-    ctx.fake.stop();
-  } });
+  }, { teardown: (ctx) => ctx.fake.stop() });
 
   test("as_token: the sender, masquerading within the namespace, device_id", async () => {
     expect((await ctx.bot.ok("GET", "/_matrix/client/v3/account/whoami")).user_id).toBe("@_bridge_bot:localhost");

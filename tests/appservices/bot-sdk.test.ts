@@ -101,9 +101,7 @@ describeOnBackends("matrix-bot-sdk Appservice against hs", (backend) => {
       });
     });
     await ctx.appservice.begin();
-  }, { teardown: (ctx) => {
-    ctx.appservice?.stop();
-  } });
+  }, { teardown: (ctx) => ctx.appservice?.stop() });
 
   test("the bot registers, is invited, joins, and receives messages through transactions", async () => {
     await ctx.appservice.botIntent.ensureRegistered();

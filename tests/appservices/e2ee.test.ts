@@ -73,7 +73,7 @@ describeOnBackends("application services and end-to-end encryption", (backend) =
     ctx.ephBot = new TestClient(ctx.s.url, "as_eph_0123456789");
     ctx.plainBot = new TestClient(ctx.s.url, "as_plain_0123456789");
     ctx.alice = await registerUser(ctx.s, "alice");
-  }, { teardown: (ctx) => {
+  }, { teardown: () => {
     for (const f of [crypto, eph, plain]) f.stop();
   } });
 

@@ -31,9 +31,7 @@ describeOnBackends("application services and remote users", (backend) => {
       }),
     );
     [ctx.hs1, ctx.hs2] = (await startFederatingServers(2, { backend, config: (i) => (i === 0 ? { appservices: { config_files: [file], retry_min_interval_ms: 20 } } : {}) })) as [FederatingServer, FederatingServer];
-  }, { timeout: 60000, teardown: (ctx) => {
-    ctx.bridge?.stop();
-  } });
+  }, { timeout: 60000, teardown: (ctx) => ctx.bridge?.stop() });
 
   test("a remote user's typing and read receipt reach the bridge", async () => {
     const alice = await registerUser(ctx.hs1, "alice");

@@ -30,7 +30,7 @@ describeOnBackends("matrix-js-sdk device dehydration", (backend) => {
   const started: MatrixClient[] = [];
   const ctx = fixture<{ s: TestServer }>(async (ctx) => {
     ctx.s = await startTestServer({ backend });
-  }, { teardown: (ctx) => {
+  }, { teardown: () => {
     for (const c of started) c.stopClient();
   } });
 

@@ -36,7 +36,7 @@ describeOnBackends("matrix-js-sdk Rust crypto", (backend) => {
   const started: MatrixClient[] = [];
   const ctx = fixture<{ s: TestServer }>(async (ctx) => {
     ctx.s = await startTestServer({ backend });
-  }, { teardown: (ctx) => {
+  }, { teardown: () => {
     for (const c of started) c.stopClient();
   } });
 

@@ -43,12 +43,13 @@ describeOnBackends("upgrade followed by another server", (backend) => {
     expect((await ctx.bob.ok("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`)).room_id).toBe(oldId);
 
     await ctx.bob.ok("POST", `/_matrix/client/v3/join/${enc(newId)}?server_name=${enc(ctx.hs1.serverName)}`, {});
+    // The alias moves first, then the listing (after the join, not within it): wait for both.
     const resolved = await until(async () => {
       const r = await ctx.bob.ok("GET", `/_matrix/client/v3/directory/room/${enc(alias)}`);
-      return r.room_id === newId ? r.room_id : undefined;
+      const listed = (await ctx.bob.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(newId)}`)).visibility;
+      return r.room_id === newId && listed === "public" ? r.room_id : undefined;
     });
     expect(resolved).toBe(newId);
-    expect((await ctx.bob.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(newId)}`)).visibility).toBe("public");
     expect((await ctx.bob.ok("GET", `/_matrix/client/v3/directory/list/room/${enc(oldId)}`)).visibility).toBe("private");
   }, 60000);
 

@@ -56,9 +56,7 @@ describeOnBackends("servers without the v2 membership endpoints", (backend) => {
     });
     ctx.alice = await registerUser(ctx.hs1, "alice");
     ctx.bob = await registerUser(ctx.hs2, "bob");
-  }, { timeout: 60000, teardown: (ctx) => {
-    ctx.proxy?.stop(true);
-  } });
+  }, { timeout: 60000, teardown: (ctx) => ctx.proxy?.stop(true) });
 
   test("a room of version 2: the invite goes through /v1/invite and reaches the invitee", async () => {
     const roomId = (await ctx.alice.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "2" })).room_id;

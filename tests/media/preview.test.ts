@@ -208,9 +208,7 @@ describeOnBackends("URL previews with the default deny list", (backend) => {
       if (host === "v6.test") return ["fd00::1"];
       throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: "ENOTFOUND" });
     };
-  }, { teardown: (ctx) => {
-    ctx.site.server.stop(true);
-  } });
+  }, { teardown: (ctx) => ctx.site.server.stop(true) });
 
   test("loopback, a name resolving to 10.x, and private IPv6 are refused", async () => {
     expectError(await preview(ctx.alice, `${ctx.site.base}/`), 403, "M_FORBIDDEN");

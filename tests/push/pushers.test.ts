@@ -61,9 +61,7 @@ describeOnBackends("pushers", (backend) => {
     ctx.carol = await registerUser(ctx.s, "carol");
     await ctx.alice.ok("PUT", `/_matrix/client/v3/profile/${enc(ctx.alice.userId!)}/displayname`, { displayname: "Alice" });
     await ctx.bob.ok("PUT", `/_matrix/client/v3/profile/${enc(ctx.bob.userId!)}/displayname`, { displayname: "Bob B." });
-  }, { teardown: (ctx) => {
-    ctx.gw.server.stop(true);
-  } });
+  }, { teardown: (ctx) => ctx.gw.server.stop(true) });
 
   test("pushers/set validates its input; GET /pushers shows what was set; kind null deletes", async () => {
     expectError(await ctx.alice.post("/_matrix/client/v3/pushers/set", { app_id: "a", pushkey: "k" }), 400, "M_MISSING_PARAM");

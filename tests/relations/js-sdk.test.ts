@@ -15,9 +15,7 @@ describeOnBackends("matrix-js-sdk threads and relations", (backend) => {
     const a = await registerUser(ctx.s, "sdkalice");
     ctx.bob = await registerUser(ctx.s, "sdkbob");
     ctx.alice = sdkFor(ctx.s, a);
-  }, { teardown: (ctx) => {
-    ctx.alice.stopClient();
-  } });
+  }, { teardown: (ctx) => ctx.alice.stopClient() });
 
   test("thread models from the sync loop, /relations and /threads through the SDK", async () => {
     const { room_id: roomId } = await ctx.alice.createRoom({ preset: "public_chat" as never });

@@ -19,7 +19,7 @@ describeOnBackends("matrix-js-sdk sliding sync", (backend) => {
   const stops: Array<() => void> = [];
   const ctx = fixture<{ s: TestServer }>(async (ctx) => {
     ctx.s = await startTestServer({ backend });
-  }, { teardown: (ctx) => {
+  }, { teardown: () => {
     for (const stop of stops) stop();
   } });
 
