@@ -3,7 +3,7 @@
 // deletions interrupted by a restart are marked failed, and users deactivated on the database
 // (hs admin users deactivate) lose their devices and leave their rooms (at start-up, then every
 // minute). src/services/index.ts spreads the result into Services.
-import type { Db } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import { logger } from "../util/log.ts";
 import type { AccountServices } from "./account-services.ts";
@@ -11,7 +11,6 @@ import type { Config } from "../config/schema.ts";
 import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminServer } from "./admin/server.ts";
-import { AdminRepo } from "../storage/repos/admin.ts";
 import { ErasedUsers } from "./admin/erased-users.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";
@@ -31,7 +30,7 @@ export interface AdminServices {
 }
 
 export interface AdminDeps {
-  db: Db;
+  repos: Repositories;
   config: Config;
   /** When this server started (uptime). */
   startedTs: number;
@@ -49,10 +48,10 @@ export interface AdminDeps {
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
   // GDPR erasure: erased users' events are redacted for those who were not in the room then.
-  const erasedUsers = new ErasedUsers(new AdminRepo(d.db));
+  const erasedUsers = new ErasedUsers(d.repos.admin);
   d.events.erasedSenders = (senders) => erasedUsers.among(senders);
   const adminUsers = new AdminUsers({
-    db: d.db,
+    repos: d.repos,
     serverName: d.serverName,
     accounts: d.accounts.accounts,
     auth: d.accounts.auth,
@@ -67,7 +66,7 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     await adminUsers.store.setErased(userId, true, Date.now());
     erasedUsers.invalidate();
   });
-  const adminRooms = new AdminRooms({ db: d.db, serverName: d.serverName, repo: d.roomsRepo, events: d.events, rooms: d.rooms });
+  const adminRooms = new AdminRooms({ repos: d.repos, serverName: d.serverName, repo: d.roomsRepo, events: d.events, rooms: d.rooms });
   await adminRooms.init();
   d.rooms.membershipChecks.push((roomId) => adminRooms.checkNotBlocked(roomId));
   d.shutdownHooks.push(() => adminRooms.drain());
@@ -105,7 +104,7 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     clearInterval(timer);
     await sweeping;
   });
-  const adminFederation = new AdminFederation({ db: d.db, resetConnection: d.resetFederationConnection });
-  const adminServer = new AdminServer({ db: d.db, config: d.config, startedTs: d.startedTs });
+  const adminFederation = new AdminFederation({ destinations: d.repos.federationDestinations, resetConnection: d.resetFederationConnection });
+  const adminServer = new AdminServer({ repos: d.repos, config: d.config, startedTs: d.startedTs });
   return { adminUsers, adminRooms, adminFederation, adminServer };
 }

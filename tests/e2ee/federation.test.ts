@@ -122,7 +122,7 @@ describeOnBackends("E2EE over federation", (backend) => {
     expect(await devicesOfAlice()).toEqual([ctx.alice.deviceId!]);
 
     // A gap: hs2 loses a device from its cache, then sees an update whose prev_id it does not know.
-    await hs2svc().db.run("DELETE FROM remote_devices WHERE user_id = ?", [ctx.alice.userId!]);
+    await ctx.hs2.hs.db.run("DELETE FROM remote_devices WHERE user_id = ?", [ctx.alice.userId!]);
     expect(await devicesOfAlice()).toEqual([]);
     const cached = (await hs2svc().e2ee.repo.remoteListStreamId(ctx.alice.userId!))!;
     await hs2svc().e2ee.deviceLists.receiveDeviceListUpdate(ctx.hs1.serverName, {
