@@ -49,6 +49,32 @@ test("source layers import only what ARCHITECTURE.md allows", () => {
 });
 
 
+/**
+ * Services receive repositories and `transaction` (src/storage/repos/index.ts), never the Db. The one
+ * file that turns the Db into them is the composition root of the services, src/services/index.ts
+ * (createServices); the command line builds its own with createRepositories. synapse-import copies one
+ * database into another before any service exists, so it writes its target Db directly.
+ */
+const DB_HOLDERS = new Set(["services/index.ts", "services/synapse-import/index.ts"]);
+/** An import of the Db type (or of the engines' Db-taking helpers) from storage/engines. */
+const IMPORTS_DB = /^\s*import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+["'][^"']*storage\/engines\/([\w-]+)\.ts["']/gm;
+
+test("services never see the Db: only the composition root (services/index.ts) does", () => {
+  const violations: string[] = [];
+  for (const file of files(join(SRC, "services"))) {
+    const rel = relative(SRC, file);
+    if (DB_HOLDERS.has(rel)) continue;
+    for (const m of readFileSync(file, "utf8").matchAll(IMPORTS_DB)) {
+      const names = m[1]!.split(",").map((n) => n.trim().replace(/^type\s+/, ""));
+      // From db.ts, Queryable (what a transaction hands to repositories), Transaction and SqlParam
+      // are fine; metrics may name the query observer type. Every other engine module works on a Db.
+      const wrong = m[2] === "db" ? names.filter((n) => n === "Db") : names.filter((n) => !(m[2] === "instrumented" && n === "QueryObserver"));
+      if (wrong.length) violations.push(`${rel} imports ${wrong.join(", ")} from storage/engines/${m[2]}.ts`);
+    }
+  }
+  expect(violations).toEqual([]);
+});
+
 /** A string literal that starts an SQL statement (uppercase keywords, as all SQL in hs is written). */
 const SQL_LITERAL = /["'`]\s*(?:SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(?:TABLE|INDEX|UNIQUE)\s|DROP\s+(?:TABLE|INDEX)\s|ALTER\s+TABLE\s|PRAGMA\s|VACUUM\b|WITH\s+(?:RECURSIVE\s+)?\w+\s+AS\s*\()/;
 

@@ -5,7 +5,7 @@ import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/events.ts";
 import { isValidRoomId, utf8ByteLength } from "../protocol/ids.ts";
 import type { AccountDataRepo } from "../storage/repos/account-data.ts";
-import type { Db, Queryable } from "../storage/engines/db.ts";
+import type { Queryable, Transaction } from "../storage/engines/db.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import type { Notifier } from "./notifier.ts";
 import type { StreamAllocator } from "./streams.ts";
@@ -19,7 +19,7 @@ export const MAX_TAG_BYTES = 255;
 export type AccountDataHook = (userId: string, roomId: string, type: string) => void;
 
 export interface AccountDataDeps {
-  db: Db;
+  transaction: Transaction;
   repo: AccountDataRepo;
   streams: StreamAllocator;
   notifier: Notifier;
@@ -132,7 +132,7 @@ export class AccountData {
 
   /** Writes account data of any type (server-managed ones included), delivered by the next /sync. */
   async set(userId: string, roomId: string, type: string, content: JsonObject): Promise<void> {
-    await this.d.streams.with((pos) => this.d.db.transaction((tx) => this.d.repo.upsert(tx, userId, roomId, type, JSON.stringify(content), pos)));
+    await this.d.streams.with((pos) => this.d.transaction((tx) => this.d.repo.upsert(tx, userId, roomId, type, JSON.stringify(content), pos)));
     this.changed(userId, roomId, type);
   }
 

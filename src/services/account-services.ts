@@ -3,8 +3,7 @@
 // result into Services.
 import type { Config } from "../config/schema.ts";
 import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_REGISTRATION_TOKEN } from "../protocol/uia.ts";
-import { AccountsRepo } from "../storage/repos/accounts.ts";
-import type { Db } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import { AccountsService } from "./accounts.ts";
 import { AuthService } from "./auth.ts";
 import { accountCapabilities, Capabilities } from "./capabilities.ts";
@@ -25,15 +24,15 @@ export interface AccountServices {
   readonly capabilities: Capabilities;
 }
 
-export function createAccountServices(config: Config, db: Db): AccountServices {
-  const store = new AccountsRepo(db);
+export function createAccountServices(config: Config, repos: Repositories): AccountServices {
+  const store = repos.accounts;
   const ratelimits = new RateLimits(config.ratelimit);
-  const auth = new AuthService(db, config, store);
-  const profiles = new ProfileService(db, store, config.server_name);
-  const accounts = new AccountsService(db, config, store, auth, profiles, ratelimits);
-  const registrationTokens = new RegistrationTokens(db);
-  const uia = new UiaService(db);
-  const registration = new RegistrationService(db, config, accounts, profiles, registrationTokens, uia);
+  const auth = new AuthService(repos, config, store);
+  const profiles = new ProfileService(repos, store, config.server_name);
+  const accounts = new AccountsService(repos.transaction, config, store, auth, profiles, ratelimits);
+  const registrationTokens = new RegistrationTokens(repos);
+  const uia = new UiaService(repos);
+  const registration = new RegistrationService(repos.transaction, config, accounts, profiles, registrationTokens, uia);
   const capabilities = new Capabilities();
   capabilities.providers.push(accountCapabilities(config));
 

@@ -15,7 +15,7 @@ import { MatrixError, badJson, missingParam, notFound } from "../protocol/errors
 import { isValidDeviceId, parseUserId } from "../protocol/ids.ts";
 import { LOGIN_TYPE_PASSWORD, LOGIN_TYPE_TOKEN } from "../protocol/uia.ts";
 import { AccountsRepo, type Device, type User } from "../storage/repos/accounts.ts";
-import type { Db, Queryable } from "../storage/engines/db.ts";
+import type { Queryable, Transaction } from "../storage/engines/db.ts";
 import { randomString } from "../util/random.ts";
 import { userLocked, type AuthService, type IssuedTokens, type Requester } from "./auth.ts";
 import { hashPassword, verifyDummyPassword, verifyPassword } from "./passwords.ts";
@@ -126,7 +126,7 @@ export class AccountsService {
   };
 
   constructor(
-    private readonly db: Db,
+    private readonly transaction: Transaction,
     private readonly config: Config,
     store: AccountsRepo,
     private readonly auth: AuthService,
@@ -285,7 +285,7 @@ export class AccountsService {
       const tokens: IssuedTokens = await this.auth.issueTokens(q, userId, deviceId, { refresh: opts.refresh });
       return { deviceId, tokens, revoked, created };
     };
-    const { deviceId, tokens, revoked, created } = tx ? await run(tx) : await this.db.transaction(run);
+    const { deviceId, tokens, revoked, created } = tx ? await run(tx) : await this.transaction(run);
     this.auth.forget(revoked);
     if (created && !tx) for (const hook of this.onDeviceCreated) await hook(userId, deviceId);
     const out: { device_id: string; access_token: string; refresh_token?: string; expires_in_ms?: number } = {
@@ -325,7 +325,7 @@ export class AccountsService {
    * them, then runs the onDevicesDeleted hooks. Unknown device IDs are ignored. Returns the IDs deleted.
    */
   async deleteDevices(userId: string, deviceIds?: readonly string[]): Promise<string[]> {
-    const { deleted, revoked } = await this.db.transaction(async (tx) => {
+    const { deleted, revoked } = await this.transaction(async (tx) => {
       const deleted = await this.store.deleteDevices(tx, userId, deviceIds);
       const revoked = await this.auth.revokeDeviceTokens(tx, userId, deviceIds);
       return { deleted, revoked };
@@ -354,7 +354,7 @@ export class AccountsService {
    */
   async changePassword(userId: string, newPassword: string, opts: { logoutDevices: boolean; keep?: Requester }): Promise<void> {
     const hash = await hashPassword(newPassword);
-    await this.db.transaction(async (tx) => {
+    await this.transaction(async (tx) => {
       await this.store.setPasswordHash(userId, hash, tx);
       await this.auth.tokens.deleteLoginTokensForUser(tx, userId);
     });
@@ -363,7 +363,7 @@ export class AccountsService {
       const others = (await this.store.listDevices(userId)).map((d) => d.deviceId).filter((d) => d !== keepDevice);
       await this.deleteDevices(userId, others);
       // Any other token left (device-less ones, older ones of the requester's device).
-      const revoked = await this.db.transaction((tx) => this.auth.revokeDeviceTokens(tx, userId, undefined, opts.keep?.tokenHash));
+      const revoked = await this.transaction((tx) => this.auth.revokeDeviceTokens(tx, userId, undefined, opts.keep?.tokenHash));
       this.auth.forget(revoked);
     }
   }
@@ -378,7 +378,7 @@ export class AccountsService {
    * and the user ID stays taken forever. Then the onDeactivated hooks run (leaving rooms, ...).
    */
   async deactivate(userId: string, opts: { erase: boolean }): Promise<{ id_server_unbind_result: "success" }> {
-    await this.db.transaction(async (tx) => {
+    await this.transaction(async (tx) => {
       await this.store.markDeactivated(tx, userId);
       await this.profiles.erase(tx, userId);
       await this.auth.tokens.deleteLoginTokensForUser(tx, userId);

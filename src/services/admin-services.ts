@@ -3,7 +3,7 @@
 // deletions interrupted by a restart are marked failed, and users deactivated on the database
 // (hs admin users deactivate) lose their devices and leave their rooms (at start-up, then every
 // minute). src/services/index.ts spreads the result into Services.
-import type { Db } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import { logger } from "../util/log.ts";
 import type { AccountServices } from "./account-services.ts";
@@ -12,9 +12,7 @@ import { AdminFederation } from "./admin/federation.ts";
 import { AdminRooms } from "./admin/rooms.ts";
 import { AdminServer } from "./admin/server.ts";
 import { ServerStats } from "./admin/stats.ts";
-import { ServerStatsRepo } from "../storage/repos/server-stats.ts";
 import type { Histogram } from "../util/metrics.ts";
-import { AdminRepo } from "../storage/repos/admin.ts";
 import { ErasedUsers } from "./admin/erased-users.ts";
 import { AdminUsers } from "./admin/users.ts";
 import type { RoomEvents } from "./rooms/events.ts";
@@ -36,7 +34,7 @@ export interface AdminServices {
 }
 
 export interface AdminDeps {
-  db: Db;
+  repos: Repositories;
   config: Config;
   /** When this server started (uptime). */
   startedTs: number;
@@ -56,10 +54,10 @@ export interface AdminDeps {
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
   // GDPR erasure: erased users' events are redacted for those who were not in the room then.
-  const erasedUsers = new ErasedUsers(new AdminRepo(d.db));
+  const erasedUsers = new ErasedUsers(d.repos.admin);
   d.events.erasedSenders = (senders) => erasedUsers.among(senders);
   const adminUsers = new AdminUsers({
-    db: d.db,
+    repos: d.repos,
     serverName: d.serverName,
     accounts: d.accounts.accounts,
     auth: d.accounts.auth,
@@ -74,7 +72,7 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     await adminUsers.store.setErased(userId, true, Date.now());
     erasedUsers.invalidate();
   });
-  const adminRooms = new AdminRooms({ db: d.db, serverName: d.serverName, repo: d.roomsRepo, events: d.events, rooms: d.rooms });
+  const adminRooms = new AdminRooms({ repos: d.repos, serverName: d.serverName, repo: d.roomsRepo, events: d.events, rooms: d.rooms });
   await adminRooms.init();
   d.rooms.membershipChecks.push((roomId) => adminRooms.checkNotBlocked(roomId));
   d.shutdownHooks.push(() => adminRooms.drain());
@@ -112,9 +110,9 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     clearInterval(timer);
     await sweeping;
   });
-  const adminFederation = new AdminFederation({ db: d.db, resetConnection: d.resetFederationConnection });
-  const adminServer = new AdminServer({ db: d.db, config: d.config, startedTs: d.startedTs });
-  const adminStats = new ServerStats({ repo: new ServerStatsRepo(d.db), db: d.db, config: d.config, requests: d.requestDurations });
+  const adminFederation = new AdminFederation({ destinations: d.repos.federationDestinations, resetConnection: d.resetFederationConnection });
+  const adminServer = new AdminServer({ repos: d.repos, config: d.config, startedTs: d.startedTs });
+  const adminStats = new ServerStats({ repo: d.repos.serverStats, databaseSizeBytes: d.repos.stats.databaseSizeBytes, config: d.config, requests: d.requestDurations });
   d.shutdownHooks.push(adminStats.start());
   return { adminUsers, adminRooms, adminFederation, adminServer, adminStats };
 }

@@ -7,7 +7,8 @@
 import type { Config } from "../config/schema.ts";
 import { MatrixError } from "../protocol/errors.ts";
 import type { AccountsRepo } from "../storage/repos/accounts.ts";
-import type { Db, Queryable } from "../storage/engines/db.ts";
+import type { Queryable } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import { TokensRepo } from "../storage/repos/tokens.ts";
 import { log } from "../util/log.ts";
 import { Lru } from "../util/lru.ts";
@@ -93,12 +94,12 @@ export class AuthService {
   private readonly lastSeen = new Map<string, number>();
 
   constructor(
-    private readonly db: Db,
+    private readonly storage: Pick<Repositories, "transaction" | "tokens">,
     private readonly config: Config,
     private readonly users: AccountsRepo,
     private readonly now: () => number = Date.now,
   ) {
-    this.tokens = new TokensRepo(db);
+    this.tokens = storage.tokens;
   }
 
   /** Access token lifetime for clients that support refresh tokens; undefined = no expiry, no refresh. */
@@ -182,7 +183,7 @@ export class AuthService {
   /** The first use of a refreshed access token revokes the refresh token it replaced. */
   private async firstUse(entry: CacheEntry): Promise<void> {
     entry.used = true;
-    const revoked = await this.db.transaction(async (tx) => {
+    const revoked = await this.storage.transaction(async (tx) => {
       if (!(await this.tokens.markAccessTokenUsed(tx, entry.requester.tokenHash))) return [];
       const rt = await this.tokens.findRefreshToken(tx, entry.refreshTokenHash!);
       return rt?.prevTokenHash ? this.revokeRefreshChain(tx, rt.prevTokenHash, rt.tokenHash) : [];
@@ -216,7 +217,7 @@ export class AuthService {
    */
   async refresh(refreshToken: string): Promise<IssuedTokens> {
     const hash = sha256Hex(refreshToken);
-    const { issued, revoked } = await this.db.transaction(async (tx) => {
+    const { issued, revoked } = await this.storage.transaction(async (tx) => {
       const rt = await this.tokens.findRefreshToken(tx, hash);
       if (!rt) throw unknownToken("Unknown or already used refresh token");
       const user = await this.users.findUser(rt.userId, tx);
@@ -259,7 +260,7 @@ export class AuthService {
 
   /** Revokes one access token (and, for device-less tokens, nothing else). */
   async revokeAccessToken(tokenHash: string): Promise<void> {
-    await this.db.transaction((tx) => this.tokens.deleteAccessToken(tx, tokenHash));
+    await this.storage.transaction((tx) => this.tokens.deleteAccessToken(tx, tokenHash));
     this.forget([tokenHash]);
   }
 

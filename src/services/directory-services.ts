@@ -4,11 +4,8 @@
 // receipts and presence over federation (m.receipt and m.presence EDUs both ways).
 // src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
-import type { Db } from "../storage/engines/db.ts";
-import { DirectoryRepo } from "../storage/repos/directory.ts";
-import { PresenceRepo } from "../storage/repos/presence.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import type { RoomsRepo } from "../storage/repos/rooms.ts";
-import { SearchRepo } from "../storage/repos/search.ts";
 import { RoomDirectory } from "./directory/room-directory.ts";
 import { Spaces } from "./directory/spaces.ts";
 import { RoomSummaries } from "./directory/summaries.ts";
@@ -42,7 +39,7 @@ export interface DirectoryServices {
 
 export interface DirectoryServicesDeps {
   config: Config;
-  db: Db;
+  repos: Repositories;
   roomsRepo: RoomsRepo;
   events: RoomEvents;
   rooms: Rooms;
@@ -58,11 +55,11 @@ export interface DirectoryServicesDeps {
 
 
 export async function createDirectoryServices(d: DirectoryServicesDeps): Promise<DirectoryServices> {
-  const { config, db, roomsRepo, events, rooms, roomFederation } = d;
+  const { config, repos, roomsRepo, events, rooms, roomFederation } = d;
   const serverName = config.server_name;
   const fed = d.federation.enabled ? d.federation.client : undefined;
-  const directoryRepo = new DirectoryRepo(db);
-  const roomSummaries = new RoomSummaries({ db, repo: roomsRepo, events, serverName });
+  const directoryRepo = repos.directory;
+  const roomSummaries = new RoomSummaries({ repo: roomsRepo, events, serverName });
   const serversInRoom = (roomId: string) => roomFederation.serversInRoom(roomId);
 
   const roomDirectory = new RoomDirectory({
@@ -87,19 +84,20 @@ export async function createDirectoryServices(d: DirectoryServicesDeps): Promise
   events.effects.set("stateImported", "userDirectory.importState", userDirectory.onStateImported);
   d.profiles.onProfileChange.push(async (userId, field) => {
     if (field !== "displayname" && field !== "avatar_url") return;
-    await userDirectory.profileChanged(db, userId, await d.profiles.store.getProfile(userId));
+    const profile = await d.profiles.store.getProfile(userId);
+    await repos.transaction((tx) => userDirectory.profileChanged(tx, userId, profile));
   });
 
   const spaces = new Spaces({ serverName, repo: roomsRepo, events, rooms, summaries: roomSummaries, fed });
 
-  const search = new Search({ repo: new SearchRepo(db), roomsRepo, events, rooms });
+  const search = new Search({ repo: repos.search, roomsRepo, events, rooms });
   events.effects.set("inTransaction", "search.index", search.onEvent);
   // History fetched from other servers is searchable too.
   events.effects.set("backfilled", "search.index", search.onEvent);
 
   // ---- presence
   const presence = new Presence({
-    repo: new PresenceRepo(db),
+    repo: repos.presence,
     streams: d.streams,
     notifier: d.notifier,
     serverName,

@@ -6,9 +6,9 @@ import type { Db } from "../storage/engines/db.ts";
 import type { JsonObject } from "../protocol/events.ts";
 import type { ServerSigningKey } from "./signing-key-file.ts";
 import { createAccountServices, type AccountServices } from "./account-services.ts";
-import { RoomsRepo } from "../storage/repos/rooms.ts";
-import { ProfilesRepo } from "../storage/repos/profiles.ts";
-import { AccountsRepo } from "../storage/repos/accounts.ts";
+import type { RoomsRepo } from "../storage/repos/rooms.ts";
+import { createRepositories } from "../storage/repos/index.ts";
+import { instrumentDb } from "../storage/engines/instrumented.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { RoomEvents } from "./rooms/events.ts";
@@ -20,19 +20,14 @@ import { PushRulesService } from "./push-rules.ts";
 import { createDirectoryServices, type DirectoryServices } from "./directory-services.ts";
 import { createMediaServices, type MediaServices } from "./media/index.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/index.ts";
-import { E2eeRepo } from "../storage/repos/e2ee.ts";
-import { DirectoryRepo } from "../storage/repos/directory.ts";
-import { FederationOutboxRepo } from "../storage/repos/federation-outbox.ts";
 import { createRoomExtraServices, type RoomExtraServices } from "./room-extra-services.ts";
 import { GuestAccess } from "./rooms/guest-access.ts";
-import { SyncRepo } from "../storage/repos/sync.ts";
 import { createAdminServices, type AdminServices } from "./admin-services.ts";
 import { HsMetrics } from "./metrics.ts";
 import { TurnService } from "./turn.ts";
 import { OpenIdTokens } from "./openid.ts";
 import { connectAliases, createAppservices, type Appservices } from "./appservices/index.ts";
 import { Pushers } from "./pushers.ts";
-import { PushersRepo } from "../storage/repos/pushers.ts";
 import { createSlidingSync, type SlidingSync } from "./sliding-sync/index.ts";
 import { OutboundHttp } from "./federation/outbound-http.ts";
 import { RemoteProfiles } from "./federation/remote-profiles.ts";
@@ -42,7 +37,6 @@ import { IpRangeSet } from "../util/ip-range.ts";
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices, AdminServices, RoomExtraServices, DirectoryServices {
   readonly config: Config;
-  readonly db: Db;
   readonly signingKey: ServerSigningKey;
   /** Called on shutdown: end long-polls, flush queues. */
   readonly shutdownHooks: Array<() => void | Promise<void>>;
@@ -84,19 +78,19 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const serverName = config.server_name;
   // Every database call is timed (hs_db_query_duration_seconds).
   const metrics = new HsMetrics();
-  const db = metrics.instrument(rawDb);
-  const roomsRepo = new RoomsRepo(db);
+  const repos = createRepositories(instrumentDb(rawDb, metrics.observeQuery));
+  const roomsRepo = repos.rooms;
   await roomsRepo.init();
-  const e2eeRepo = new E2eeRepo(db);
+  const e2eeRepo = repos.e2ee;
   const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
-  const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
-  metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });
-  const profiles = new ProfilesRepo(db);
-  const accountsStore = new AccountsRepo(db);
+  const events = new RoomEvents({ transaction: repos.transaction, repo: roomsRepo, serverName, signingKey, streams, notifier });
+  metrics.attach({ outbox: repos.federationOutbox, notifier, events, serverName });
+  const profiles = repos.profiles;
+  const accountsStore = repos.accounts;
   let appservicesRef: Appservices | undefined;
   const rooms = new Rooms({
-    directory: new DirectoryRepo(db),
+    directory: repos.directory,
     repo: roomsRepo,
     events,
     serverName,
@@ -114,7 +108,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
       ((await appservicesRef?.queryUser(userId)) === true && (await accountsStore.findUser(userId)) !== undefined),
   });
   // Guests join only rooms whose m.room.guest_access is can_join, and leave when that changes.
-  const inviteStates = new SyncRepo(db);
+  const inviteStates = repos.sync;
   const guestAccess = new GuestAccess({
     events,
     isGuest: async (userId) => (await accountsStore.findUser(userId))?.isGuest === true,
@@ -126,7 +120,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   rooms.joinChecks.push(guestAccess.checkJoin);
   events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
-  const accountServices = createAccountServices(config, db);
+  const accountServices = createAccountServices(config, repos);
   // Profile changes propagate into the user's member events; deactivation leaves every room.
   accountServices.profiles.onProfileChange.push(async (userId, field) => {
     if (field === "displayname" || field === "avatar_url") await rooms.propagateProfile(userId);
@@ -134,12 +128,12 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   accountServices.accounts.onDeactivated.push(async (userId) => {
     await rooms.leaveAll(userId);
   });
-  const syncServices = createSyncServices({ db, serverName, roomsRepo, streams, notifier, events, rooms, shutdownHooks });
-  const federation = createFederationServices(config, db, signingKey, {
+  const syncServices = createSyncServices({ repos, serverName, roomsRepo, streams, notifier, events, rooms, shutdownHooks });
+  const federation = createFederationServices(config, repos, signingKey, {
     aclContent: async (roomId) => (await events.currentStateEvent(roomId, "m.room.server_acl", ""))?.content,
   });
   const roomFederation = await createRoomFederation({
-    db,
+    repos,
     serverName,
     signingKey,
     roomsRepo,
@@ -165,7 +159,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   // A server that contacts us is up: deliveries queued for it resume at once.
   federation.inboundHooks.push((origin) => void roomFederation.sender.markUp(origin));
   const e2ee = createE2eeServices({
-    db,
+    transaction: repos.transaction,
     repo: e2eeRepo,
     serverName,
     streams,
@@ -181,11 +175,11 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     shutdownHooks,
   });
   const pushRules = new PushRulesService(syncServices.accountData);
-  const mediaServices = createMediaServices(config, db, { federationClient: federation.client, shutdownHooks });
+  const mediaServices = createMediaServices(config, repos, { federationClient: federation.client, shutdownHooks });
   // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
   syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
   const adminServices = await createAdminServices({
-    db,
+    repos,
     config,
     startedTs: Date.now(),
     resetFederationConnection: (destination) => roomFederation.sender.resetConnection(destination),
@@ -200,7 +194,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
   const roomExtraServices = createRoomExtraServices({
     config,
-    db,
+    repos,
     roomsRepo,
     events,
     rooms,
@@ -214,7 +208,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   // Aliases and the room directory, user directory, spaces, presence, search (issue 9, part A).
   const directoryServices = await createDirectoryServices({
     config,
-    db,
+    repos,
     roomsRepo,
     events,
     rooms,
@@ -231,7 +225,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   // Application services (issue 12): registration files, as_token clients, transactions.
   const appservices = (appservicesRef = await createAppservices({
     config,
-    db,
+    repos,
     accounts: accountServices,
     events,
     streams,
@@ -247,8 +241,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   });
   // Pushers (issue 12): delivery of the push actions written by syncServices.push.
   const pushers = new Pushers({
-    db,
-    repo: new PushersRepo(db),
+    repo: repos.pushers,
     streams,
     events,
     push: syncServices.push,
@@ -266,7 +259,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   shutdownHooks.push(() => pushers.close());
   // Simplified sliding sync (issue 13): room lists by recency, per-connection state, extensions.
   const slidingSync = createSlidingSync({
-    db,
+    repos,
     repo: roomsRepo,
     events,
     visibility: rooms.visibility,
@@ -288,7 +281,6 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   roomFederation.serve.edus.assertComplete();
   return {
     config,
-    db,
     signingKey,
     shutdownHooks,
     streams,

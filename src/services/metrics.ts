@@ -2,9 +2,8 @@
 // resource): HTTP requests by route template and status with latency histograms, events
 // persisted, /sync long-polls waiting, the federation queue and failures per destination, database
 // query times, process memory and CPU, and cache hit rates and sizes.
-import type { Db } from "../storage/engines/db.ts";
 import type { FederationOutboxRepo } from "../storage/repos/federation-outbox.ts";
-import { instrumentDb } from "../storage/engines/instrumented.ts";
+import type { QueryObserver } from "../storage/engines/instrumented.ts";
 import { cacheFactor, cacheStats } from "../util/lru.ts";
 import { MetricsRegistry, type Counter, type Histogram } from "../util/metrics.ts";
 import type { Notifier } from "./notifier.ts";
@@ -51,10 +50,8 @@ export class HsMetrics {
     r.gauge("hs_cache_factor", "The factor every cache's default capacity is multiplied by.", [], () => [[{}, cacheFactor()]]);
   }
 
-  /** The database, timed: every call is observed in hs_db_query_duration_seconds. */
-  instrument(db: Db): Db {
-    return instrumentDb(db, (op, seconds, query) => this.dbDuration.observe({ query, op }, seconds));
-  }
+  /** Times database calls (instrumentDb): every call is observed in hs_db_query_duration_seconds. */
+  readonly observeQuery: QueryObserver = (op, seconds, query) => this.dbDuration.observe({ query, op }, seconds);
 
   requestStarted(): void {
     this.inFlight++;

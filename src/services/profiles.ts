@@ -8,7 +8,8 @@ import { clientEventJsonIssue } from "../core/client-event-json.ts";
 import { MatrixError, forbidden, notFound } from "../protocol/errors.ts";
 import { parseUserId } from "../protocol/ids.ts";
 import type { AccountsRepo } from "../storage/repos/accounts.ts";
-import type { Db, Queryable } from "../storage/engines/db.ts";
+import type { Queryable } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import { ProfilesRepo } from "../storage/repos/profiles.ts";
 import type { Requester } from "./auth.ts";
 
@@ -41,11 +42,11 @@ export class ProfileService {
   remoteLookup: RemoteProfileLookup | undefined;
 
   constructor(
-    private readonly db: Db,
+    private readonly storage: Pick<Repositories, "transaction" | "profiles">,
     private readonly users: AccountsRepo,
     private readonly serverName: string,
   ) {
-    this.store = new ProfilesRepo(db);
+    this.store = storage.profiles;
   }
 
   private isLocal(userId: string): boolean {
@@ -140,7 +141,7 @@ export class ProfileService {
       if (issue) throw new MatrixError("M_BAD_JSON", `Invalid ${key}: ${issue.message.replace(/^Invalid JSON at [^:]*: /, "")}`);
     }
     const json = JSON.stringify(value);
-    await this.db.transaction(async (tx) => {
+    await this.storage.transaction(async (tx) => {
       const profile = await this.store.getProfile(userId, tx);
       profile[key] = value;
       if (utf8Length(JSON.stringify(profile)) >= MAX_PROFILE_BYTES) {
@@ -155,7 +156,7 @@ export class ProfileService {
   async deleteField(requester: Requester, userId: string, key: string): Promise<void> {
     checkProfileKey(key);
     await this.checkWriter(requester, userId, key);
-    const existed = await this.db.transaction((tx) => this.store.deleteField(tx, userId, key));
+    const existed = await this.storage.transaction((tx) => this.store.deleteField(tx, userId, key));
     if (existed) await this.changed(userId, key, undefined);
   }
 

@@ -14,7 +14,6 @@ import type { Config } from "../config/schema.ts";
 import { stateMapKey } from "../core/state-map.ts";
 import { MatrixError, missingParam } from "../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../protocol/events.ts";
-import type { Db } from "../storage/engines/db.ts";
 import type { PendingPush, PusherRow, PushersRepo } from "../storage/repos/pushers.ts";
 import { logger } from "../util/log.ts";
 import type { Requester } from "./auth.ts";
@@ -46,7 +45,6 @@ export interface PusherView {
 }
 
 export interface PushersDeps {
-  db: Db;
   repo: PushersRepo;
   streams: StreamAllocator;
   events: RoomEvents;

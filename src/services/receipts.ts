@@ -9,7 +9,7 @@ import { MatrixError } from "../protocol/errors.ts";
 import { findServerNameOf, isValidEventId, isValidRoomId } from "../protocol/ids.ts";
 import { isJsonObject, type JsonObject } from "../protocol/events.ts";
 import type { FederationPort } from "./presence.ts";
-import type { Db } from "../storage/engines/db.ts";
+import type { Transaction } from "../storage/engines/db.ts";
 import type { ReceiptsRepo } from "../storage/repos/receipts.ts";
 import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import type { AccountData } from "./account-data.ts";
@@ -34,7 +34,7 @@ export interface StoredReceipt {
 export type ReceiptHook = (r: StoredReceipt) => void;
 
 export interface ReceiptsDeps {
-  db: Db;
+  transaction: Transaction;
   repo: ReceiptsRepo;
   roomsRepo: RoomsRepo;
   streams: StreamAllocator;
@@ -137,7 +137,7 @@ export class Receipts {
     eventStream: number,
   ): Promise<number | undefined> {
     const stored = await this.d.streams.with((pos) =>
-      this.d.db.transaction(async (tx) => {
+      this.d.transaction(async (tx) => {
         const cur = await this.d.repo.find(roomId, type, userId, threadId ?? "", tx);
         if (cur && cur.event_stream_ordering >= eventStream) return undefined;
         await this.d.repo.upsert(tx, {

@@ -6,7 +6,7 @@
 import { invalidParam, notFound } from "../protocol/errors.ts";
 import type { Queryable } from "../storage/engines/db.ts";
 import { RegistrationTokensRepo, type RegistrationToken } from "../storage/repos/registration-tokens.ts";
-import type { Db } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import { randomString } from "../util/random.ts";
 import type { StageChecker } from "./uia.ts";
 
@@ -40,8 +40,8 @@ export class RegistrationTokens {
     if (typeof data.registration_token === "string") await this.release(data.registration_token);
   };
 
-  constructor(db: Db, private readonly now: () => number = Date.now) {
-    this.store = new RegistrationTokensRepo(db);
+  constructor(storage: Pick<Repositories, "registrationTokens">, private readonly now: () => number = Date.now) {
+    this.store = storage.registrationTokens;
   }
 
   list(valid?: boolean): Promise<RegistrationToken[]> {

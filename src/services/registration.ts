@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 import type { Config } from "../config/schema.ts";
 import { MatrixError, badJson, forbidden } from "../protocol/errors.ts";
 import { MAX_ID_BYTES, isValidUserLocalpart, utf8ByteLength } from "../protocol/ids.ts";
-import type { Db } from "../storage/engines/db.ts";
+import type { Transaction } from "../storage/engines/db.ts";
 import { safeEqual } from "../util/timing-safe.ts";
 import type { AccountsService, SessionOptions } from "./accounts.ts";
 import { hashPassword } from "./passwords.ts";
@@ -82,7 +82,7 @@ export class RegistrationService {
   private readonly nonces = new Map<string, number>();
 
   constructor(
-    private readonly db: Db,
+    private readonly transaction: Transaction,
     private readonly config: Config,
     private readonly accounts: AccountsService,
     private readonly profiles: ProfileService,
@@ -138,7 +138,7 @@ export class RegistrationService {
 
   /** Creates (or upgrades) the account, its profile and optionally a logged-in device, atomically. */
   async register(opts: RegisterOptions): Promise<RegisterResult> {
-    const result = await this.db.transaction(async (tx) => {
+    const result = await this.transaction(async (tx) => {
       const insertUser = (userId: string) =>
         this.accounts.store.insertUser(tx, {
           userId,

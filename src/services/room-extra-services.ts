@@ -3,13 +3,7 @@
 // rooms, room previews (initialSync, /events) — and hooks them into the room events, /sync and push
 // pipelines; src/services/index.ts spreads the result into Services.
 import type { Config } from "../config/schema.ts";
-import type { Db } from "../storage/engines/db.ts";
-import { RelationsRepo } from "../storage/repos/relations.ts";
-import { RoomUpgradesRepo } from "../storage/repos/room-upgrades.ts";
-import { ReportsRepo } from "../storage/repos/reports.ts";
-import { ServerNoticesRepo } from "../storage/repos/server-notices.ts";
-import { RoomExtrasRepo } from "../storage/repos/room-extras.ts";
-import { ReceiptsRepo } from "../storage/repos/receipts.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import type { RoomsRepo } from "../storage/repos/rooms.ts";
 import { log } from "../util/log.ts";
 import type { AccountData } from "./account-data.ts";
@@ -55,7 +49,7 @@ export interface RoomExtraServices {
 
 export interface RoomExtraDeps {
   config: Config;
-  db: Db;
+  repos: Repositories;
   roomsRepo: RoomsRepo;
   events: RoomEvents;
   rooms: Rooms;
@@ -69,8 +63,8 @@ export interface RoomExtraDeps {
 }
 
 export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
-  const { db, events, rooms } = d;
-  const extrasRepo = new RoomExtrasRepo(db);
+  const { repos, events, rooms } = d;
+  const extrasRepo = repos.roomExtras;
   const ignoredUsers = new IgnoredUsers(d.accountData, async (userIds) => (await extrasRepo.globalAccountData(IGNORED_USER_LIST, userIds)) as Map<string, JsonObject>);
   rooms.visibility.setIgnoredUsers(ignoredUsers.of);
   d.push.setIgnoredUsers(ignoredUsers.ignoring);
@@ -79,7 +73,7 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   rooms.inviteChecks.push((invitee, inviter) => (inviter === serverNotices.systemUserId ? Promise.resolve() : invitePermission.check(invitee)));
   rooms.visibility.setInvitesBlocked(invitePermission.blocked);
 
-  const relations = new Relations({ db, repo: new RelationsRepo(db), roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });
+  const relations = new Relations({ transaction: repos.transaction, repo: repos.relations, roomsRepo: d.roomsRepo, events, rooms, visibility: rooms.visibility });
   events.effects.set("inTransaction", "relations.index", relations.hook);
   events.effects.set("backfilled", "relations.index", relations.hook);
   events.effects.set("beforeLocal", "relations.localRules", relations.checkLocal);
@@ -94,21 +88,21 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   const roomUpgrades = new RoomUpgrades({
     events,
     roomsRepo: d.roomsRepo,
-    repo: new RoomUpgradesRepo(db),
+    repo: repos.roomUpgrades,
     accountData: d.accountData,
     serverName: d.config.server_name,
   });
   events.effects.set("afterPersist", "roomUpgrades.carryOverOnJoin", roomUpgrades.carryOverOnJoin);
 
   const reports = new Reports({
-    repo: new ReportsRepo(db),
+    repo: repos.reports,
     roomsRepo: d.roomsRepo,
     events,
     visibility: rooms.visibility,
     serverName: d.config.server_name,
   });
 
-  const noticesRepo = new ServerNoticesRepo(db);
+  const noticesRepo = repos.serverNotices;
   const serverNotices = new ServerNotices({
     config: d.config,
     repo: noticesRepo,
@@ -119,7 +113,7 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
   });
   events.effects.set("beforeLocal", "serverNotices.guardLeave", serverNotices.guardLeave);
 
-  const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: new ReceiptsRepo(db), events, visibility: rooms.visibility });
+  const notifications = new Notifications({ repo: extrasRepo, roomsRepo: d.roomsRepo, receipts: repos.receipts, events, visibility: rooms.visibility });
   const mutualRooms = new MutualRooms(extrasRepo);
   const roomPreviews = new RoomPreviews({
     rooms,
@@ -129,7 +123,7 @@ export function createRoomExtraServices(d: RoomExtraDeps): RoomExtraServices {
     repo: extrasRepo,
     streams: d.streams,
     notifier: d.notifier,
-    receipts: new ReceiptsRepo(db),
+    receipts: repos.receipts,
     accountData: d.accountData,
   });
   d.shutdownHooks.push(() => roomPreviews.close());

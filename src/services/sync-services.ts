@@ -1,14 +1,8 @@
 // Builds what /sync delivers beyond room events — account data, typing, receipts, push actions and
 // unread counts, stored filters — and the Sync service itself; src/services/index.ts spreads the
 // result into Services.
-import { AccountDataRepo } from "../storage/repos/account-data.ts";
-import type { Db } from "../storage/engines/db.ts";
-import { FiltersRepo } from "../storage/repos/filters.ts";
-import { PushActionsRepo } from "../storage/repos/push-actions.ts";
-import { ReceiptsRepo } from "../storage/repos/receipts.ts";
-import { RelationsRepo } from "../storage/repos/relations.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import type { RoomsRepo } from "../storage/repos/rooms.ts";
-import { SyncRepo } from "../storage/repos/sync.ts";
 import { AccountData } from "./account-data.ts";
 import type { Notifier } from "./notifier.ts";
 import { PushActions } from "./push.ts";
@@ -36,7 +30,7 @@ export interface SyncServices {
 }
 
 export interface SyncServicesDeps {
-  db: Db;
+  repos: Repositories;
   serverName: string;
   roomsRepo: RoomsRepo;
   streams: StreamAllocator;
@@ -47,11 +41,11 @@ export interface SyncServicesDeps {
 }
 
 export function createSyncServices(d: SyncServicesDeps): SyncServices {
-  const { db, roomsRepo, streams, notifier, events } = d;
-  const accountDataRepo = new AccountDataRepo(db);
-  const receiptsRepo = new ReceiptsRepo(db);
-  const accountData = new AccountData({ db, repo: accountDataRepo, streams, notifier });
-  const push = new PushActions({ repo: new PushActionsRepo(db), receipts: receiptsRepo, events, accountData, relations: new RelationsRepo(db), serverName: d.serverName });
+  const { repos, roomsRepo, streams, notifier, events } = d;
+  const accountDataRepo = repos.accountData;
+  const receiptsRepo = repos.receipts;
+  const accountData = new AccountData({ transaction: repos.transaction, repo: accountDataRepo, streams, notifier });
+  const push = new PushActions({ repo: repos.pushActions, receipts: receiptsRepo, events, accountData, relations: repos.relations, serverName: d.serverName });
   events.effects.set("inTransaction", "push.actions", push.hook);
   const typing = new Typing({
     notifier,
@@ -63,11 +57,11 @@ export function createSyncServices(d: SyncServicesDeps): SyncServices {
       typing.stop(ev.room_id, ev.state_key);
     }
   });
-  const receipts = new Receipts({ db, repo: receiptsRepo, roomsRepo, streams, notifier, accountData, push });
-  const syncFilters = new SyncFilters(new FiltersRepo(db));
+  const receipts = new Receipts({ transaction: repos.transaction, repo: receiptsRepo, roomsRepo, streams, notifier, accountData, push });
+  const syncFilters = new SyncFilters(repos.filters);
   const sync = new Sync({
     repo: roomsRepo,
-    syncRepo: new SyncRepo(db),
+    syncRepo: repos.sync,
     events,
     visibility: d.rooms.visibility,
     accountData: accountDataRepo,

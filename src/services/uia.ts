@@ -13,7 +13,8 @@
 // m.login.registration_token are built in; other features may add theirs.
 import { MatrixError, type ErrCode } from "../protocol/errors.ts";
 import { UiaChallenge, type UiaFlow } from "../protocol/uia.ts";
-import type { Db, Queryable } from "../storage/engines/db.ts";
+import type { Queryable } from "../storage/engines/db.ts";
+import type { Repositories } from "../storage/repos/index.ts";
 import { UiaSessionsRepo, type UiaSession } from "../storage/repos/uia-sessions.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
@@ -81,10 +82,10 @@ export class UiaService {
   private lastCleanup = 0;
 
   constructor(
-    private readonly db: Db,
+    storage: Pick<Repositories, "uiaSessions">,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new UiaSessionsRepo(db);
+    this.store = storage.uiaSessions;
     this.stages.set("m.login.dummy", async () => ({ ok: true }));
   }
 
@@ -185,7 +186,7 @@ export class UiaService {
   }
 
   private async save(session: UiaSession): Promise<void> {
-    await this.store.update(this.db, session);
+    await this.store.update(undefined, session);
   }
 
   /**
@@ -194,12 +195,11 @@ export class UiaService {
    * `finishedResult`) or with its completed stages, never by running the operation again.
    */
   async finish(sessionId: string, tx?: Queryable, result: Record<string, unknown> = {}): Promise<void> {
-    const q = tx ?? this.db;
-    const s = await this.store.find(sessionId, q);
+    const s = await this.store.find(sessionId, tx);
     if (!s) return;
     // Secrets kept for the operation (keepSecret) are not needed any more.
     const serverData = Object.fromEntries(Object.entries(s.serverData).filter(([k]) => !k.startsWith(SECRET_PREFIX)));
-    await this.store.update(q, { ...s, serverData: { ...serverData, [FINISHED]: result } });
+    await this.store.update(tx, { ...s, serverData: { ...serverData, [FINISHED]: result } });
   }
 
   /**
@@ -214,7 +214,7 @@ export class UiaService {
     const value = await compute();
     const now = await this.store.find(sessionId);
     if (!now || now.serverData[FINISHED] !== undefined || now.serverData[key] !== undefined) return;
-    await this.store.update(this.db, { ...now, serverData: { ...now.serverData, [key]: value } });
+    await this.store.update(undefined, { ...now, serverData: { ...now.serverData, [key]: value } });
   }
 
   /** A value kept by `keepSecret`, from an outcome's server data. */

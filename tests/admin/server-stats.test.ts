@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ServerStats } from "../../src/services/admin/stats.ts";
 import { ServerStatsRepo } from "../../src/storage/repos/server-stats.ts";
 import { Histogram } from "../../src/util/metrics.ts";
+import { databaseSizeBytes } from "../../src/storage/engines/db-size.ts";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
 import { createRoom, send } from "../helpers/sync.ts";
@@ -35,7 +36,7 @@ for (const backend of BACKENDS) {
 
     test("a sample counts registrations and messages since the previous one, users, rooms, active users, sizes, requests", async () => {
       const stats = s.hs.services.adminStats;
-      const repo = new ServerStatsRepo(s.hs.services.db);
+      const repo = new ServerStatsRepo(s.hs.db);
       const roomId = await createRoom(alice, { preset: "public_chat" });
       const a = await stats.sample();
       await registerUser(s, "bob");
@@ -87,8 +88,8 @@ for (const backend of BACKENDS) {
 
     test("samples older than 31 days are dropped", async () => {
       let now = Date.now() - 40 * 86_400_000;
-      const repo = new ServerStatsRepo(s.hs.services.db);
-      const clock = new ServerStats({ repo, db: s.hs.services.db, config: s.hs.services.config, requests: new Histogram("h", "h", []), now: () => now });
+      const repo = new ServerStatsRepo(s.hs.db);
+      const clock = new ServerStats({ repo, databaseSizeBytes: (p) => databaseSizeBytes(s.hs.db, p), config: s.hs.services.config, requests: new Histogram("h", "h", []), now: () => now });
       await clock.sample();
       expect((await repo.listSince(now - 1)).some((r) => r.ts === now)).toBe(true);
       const old = now;
@@ -98,7 +99,7 @@ for (const backend of BACKENDS) {
     });
 
     test("long periods merge samples into at most 720 points: counts added up, levels the last, latency weighted by requests", async () => {
-      const repo = new ServerStatsRepo(s.hs.services.db);
+      const repo = new ServerStatsRepo(s.hs.db);
       const now = Date.now();
       const base = { users: 3, registrations: 0, daily_active_users: 1, monthly_active_users: 2, rooms: 1, messages: 0, local_messages: 0, max_stream: 0, database_bytes: 1, media_bytes: 0, rss_bytes: 1, heap_bytes: 1, requests: 0, latency_p50_us: 0, latency_p95_us: 0, federation_destinations: 0, federation_failing: 0, federation_queue: 0 };
       // Three days, one sample every 5 minutes, from 3 days ago (plus a minute) to a day ago.

@@ -2,10 +2,10 @@
 // when joined to a public room (sharing a room with oneself is not sharing one), so a user who joins
 // and leaves a public room, or whose private room becomes public, appears and disappears (as
 // Synapse's directory behaves and SyTest's 52user-directory expects).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, type TestServer } from "../helpers/server.ts";
-import { serverWithUsers } from "../helpers/suite.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, join, leave, setState } from "../helpers/sync.ts";
 
 const found = async (c: TestClient, term: string, who: string) => {
@@ -13,29 +13,23 @@ const found = async (c: TestClient, term: string, who: string) => {
   return (r.results as Array<{ user_id: string }>).some((x) => x.user_id === who);
 };
 
-for (const backend of BACKENDS) {
-  describe(`user directory: the searcher [${backend}]`, () => {
-    let s: TestServer;
-    let creator: TestClient;
-    let user: TestClient;
-    beforeAll(async () => {
-      [s, creator, user] = await serverWithUsers({ backend }, "creator", "selfsearch");
-      await user.ok("PUT", `/_matrix/client/v3/profile/${enc(user.userId!)}/displayname`, { displayname: "Quixotic Name" });
-    });
-    afterAll(() => s.stop());
-
-    test("not found by themselves in no room or a private room; found while in a public one", async () => {
-      expect(await found(user, "Quixotic", user.userId!)).toBe(false);
-      const priv = await createRoom(creator, { preset: "private_chat", invite: [user.userId!] });
-      await join(user, priv);
-      expect(await found(user, "Quixotic", user.userId!)).toBe(false);
-      expect(await found(creator, "Quixotic", user.userId!)).toBe(true);
-      await setState(creator, priv, "m.room.join_rules", { join_rule: "public" });
-      expect(await found(user, "Quixotic", user.userId!)).toBe(true);
-      await leave(user, priv);
-      expect(await found(user, "Quixotic", user.userId!)).toBe(false);
-      const other = await registerUser(s, "bystander");
-      expect(await found(other, "Quixotic", user.userId!)).toBe(false);
-    });
+describeOnBackends("user directory: the searcher", (backend) => {
+  const ctx = fixture<{ s: TestServer; creator: TestClient; user: TestClient }>(async (ctx) => {
+    [ctx.s, ctx.creator, ctx.user] = await serverWithUsers({ backend }, "creator", "selfsearch");
+    await ctx.user.ok("PUT", `/_matrix/client/v3/profile/${enc(ctx.user.userId!)}/displayname`, { displayname: "Quixotic Name" });
   });
-}
+
+  test("not found by themselves in no room or a private room; found while in a public one", async () => {
+    expect(await found(ctx.user, "Quixotic", ctx.user.userId!)).toBe(false);
+    const priv = await createRoom(ctx.creator, { preset: "private_chat", invite: [ctx.user.userId!] });
+    await join(ctx.user, priv);
+    expect(await found(ctx.user, "Quixotic", ctx.user.userId!)).toBe(false);
+    expect(await found(ctx.creator, "Quixotic", ctx.user.userId!)).toBe(true);
+    await setState(ctx.creator, priv, "m.room.join_rules", { join_rule: "public" });
+    expect(await found(ctx.user, "Quixotic", ctx.user.userId!)).toBe(true);
+    await leave(ctx.user, priv);
+    expect(await found(ctx.user, "Quixotic", ctx.user.userId!)).toBe(false);
+    const other = await registerUser(ctx.s, "bystander");
+    expect(await found(other, "Quixotic", ctx.user.userId!)).toBe(false);
+  });
+});

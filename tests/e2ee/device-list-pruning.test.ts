@@ -1,47 +1,42 @@
 // device_list_changes housekeeping: superseded changes older than the horizon go, each user's latest
 // stays, and /keys/changes and /sync report the same users as before pruning. On both databases.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture } from "../helpers/suite.ts";
 import { createRoom, enc, sync } from "../helpers/sync.ts";
 import { TestDevice } from "./helpers.ts";
 
-for (const backend of BACKENDS) {
-  describe(`device list change pruning [${backend}]`, () => {
-    let s: TestServer;
-    let alice: TestClient;
-    let bob: TestClient;
-    beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "dlp_alice");
-      bob = await registerUser(s, "dlp_bob");
-    });
-    afterAll(() => s.stop());
-
-    test("only superseded rows below the horizon are deleted; the answers do not change", async () => {
-      const roomId = await createRoom(alice, { preset: "public_chat" });
-      await bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
-      const since = (await sync(alice)).next_batch;
-      // Bob's devices change three times.
-      const dev = new TestDevice(bob);
-      await dev.upload(1);
-      await bob.ok("PUT", `/_matrix/client/v3/devices/${enc(bob.deviceId!)}`, { display_name: "phone" });
-      await bob.ok("PUT", `/_matrix/client/v3/devices/${enc(bob.deviceId!)}`, { display_name: "phone 2" });
-      const rows = async () => (await s.hs.db.all<{ user_id: string }>("SELECT user_id FROM device_list_changes WHERE user_id = ?", [bob.userId!])).length;
-      const before = await rows();
-      expect(before).toBeGreaterThanOrEqual(3);
-      const changes = async () => (await alice.ok("GET", `/_matrix/client/v3/keys/changes?from=${enc(since)}&to=${enc((await sync(alice)).next_batch)}`)).changed;
-      expect(await changes()).toContain(bob.userId);
-
-      // A horizon below everything: nothing goes.
-      expect(await s.hs.services.e2ee.deviceLists.prune(0)).toBe(0);
-      // Past everything: bob keeps his latest row only.
-      const deleted = await s.hs.services.e2ee.deviceLists.prune(s.hs.services.streams.current() + 1);
-      expect(deleted).toBe(before - 1);
-      expect(await rows()).toBe(1);
-      expect(await changes()).toContain(bob.userId);
-      const incremental = await sync(alice, { since });
-      expect(incremental.device_lists.changed).toContain(bob.userId);
-    });
+describeOnBackends("device list change pruning", (backend) => {
+  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
+    ctx.s = await startTestServer({ backend });
+    ctx.alice = await registerUser(ctx.s, "dlp_alice");
+    ctx.bob = await registerUser(ctx.s, "dlp_bob");
   });
-}
+
+  test("only superseded rows below the horizon are deleted; the answers do not change", async () => {
+    const roomId = await createRoom(ctx.alice, { preset: "public_chat" });
+    await ctx.bob.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+    const since = (await sync(ctx.alice)).next_batch;
+    // Bob's devices change three times.
+    const dev = new TestDevice(ctx.bob);
+    await dev.upload(1);
+    await ctx.bob.ok("PUT", `/_matrix/client/v3/devices/${enc(ctx.bob.deviceId!)}`, { display_name: "phone" });
+    await ctx.bob.ok("PUT", `/_matrix/client/v3/devices/${enc(ctx.bob.deviceId!)}`, { display_name: "phone 2" });
+    const rows = async () => (await ctx.s.hs.db.all<{ user_id: string }>("SELECT user_id FROM device_list_changes WHERE user_id = ?", [ctx.bob.userId!])).length;
+    const before = await rows();
+    expect(before).toBeGreaterThanOrEqual(3);
+    const changes = async () => (await ctx.alice.ok("GET", `/_matrix/client/v3/keys/changes?from=${enc(since)}&to=${enc((await sync(ctx.alice)).next_batch)}`)).changed;
+    expect(await changes()).toContain(ctx.bob.userId);
+
+    // A horizon below everything: nothing goes.
+    expect(await ctx.s.hs.services.e2ee.deviceLists.prune(0)).toBe(0);
+    // Past everything: bob keeps his latest row only.
+    const deleted = await ctx.s.hs.services.e2ee.deviceLists.prune(ctx.s.hs.services.streams.current() + 1);
+    expect(deleted).toBe(before - 1);
+    expect(await rows()).toBe(1);
+    expect(await changes()).toContain(ctx.bob.userId);
+    const incremental = await sync(ctx.alice, { since });
+    expect(incremental.device_lists.changed).toContain(ctx.bob.userId);
+  });
+});

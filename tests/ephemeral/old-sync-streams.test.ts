@@ -2,58 +2,53 @@
 // GET /events stream carries the user's account data changes (global ones, and per room with
 // room_id, e.g. m.tag), and the global GET /initialSync lists the user's own presence (it counts
 // as a sync) and that of users sharing a room with them.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startTestServer, type TestServer } from "../helpers/server.ts";
+import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture } from "../helpers/suite.ts";
 
 const V3 = "/_matrix/client/v3";
 
-for (const backend of BACKENDS) {
-  describe(`old sync streams [${backend}]`, () => {
-    let s: TestServer;
-    let alice: TestClient;
-    let bob: TestClient;
-    beforeAll(async () => {
-      s = await startTestServer({ backend });
-      alice = await registerUser(s, "alice");
-      bob = await registerUser(s, "bob");
-    });
-    afterAll(() => s.stop());
-
-    test("GET /events: global and room account data changes, tags included", async () => {
-      const room = (await alice.ok("POST", `${V3}/createRoom`, {})).room_id;
-      const from = (await alice.ok("GET", `${V3}/events?timeout=0`)).end;
-      const u = encodeURIComponent(alice.userId!);
-      // A long-poll wakes for an account data change.
-      const polled = alice.ok("GET", `${V3}/events?timeout=5000&from=${from}`);
-      await Bun.sleep(100);
-      await alice.ok("PUT", `${V3}/user/${u}/account_data/my.test.type`, { cats_or_rats: "cats" });
-      const first = await polled;
-      expect(first.chunk).toContainEqual({ type: "my.test.type", content: { cats_or_rats: "cats" } });
-      await alice.ok("PUT", `${V3}/user/${u}/rooms/${encodeURIComponent(room)}/tags/u.work`, { order: 0.5 });
-      const next = await alice.ok("GET", `${V3}/events?timeout=0&from=${first.end}`);
-      expect(next.chunk).toContainEqual({ type: "m.tag", content: { tags: { "u.work": { order: 0.5 } } }, room_id: room });
-      // A room's peek stream (room_id=) carries room events only.
-      const peek = await alice.ok("GET", `${V3}/events?timeout=0&room_id=${encodeURIComponent(room)}&from=${from}`);
-      expect(peek.chunk.some((e: { type: string }) => e.type === "m.tag" || e.type === "my.test.type")).toBe(false);
-    });
-
-    test("GET /initialSync: own presence, and that of users sharing a room", async () => {
-      const fresh = await registerUser(s, "fresh");
-      const own = await fresh.ok("GET", `${V3}/initialSync?limit=1`);
-      const mine = own.presence.find((p: { content: { user_id: string } }) => p.content.user_id === fresh.userId);
-      expect(mine.type).toBe("m.presence");
-      expect(mine.content.presence).toBe("online");
-      expect(typeof mine.content.last_active_ago).toBe("number");
-
-      const room = (await alice.ok("POST", `${V3}/createRoom`, { invite: [bob.userId] })).room_id;
-      await bob.ok("POST", `${V3}/join/${encodeURIComponent(room)}`, {});
-      await alice.ok("GET", `${V3}/initialSync?limit=1`);
-      const seen = await bob.ok("GET", `${V3}/initialSync?limit=1`);
-      const ids = seen.presence.map((p: { content: { user_id: string } }) => p.content.user_id);
-      expect(ids).toContain(alice.userId);
-      expect(ids).toContain(bob.userId);
-      expect(ids).not.toContain(fresh.userId);
-    });
+describeOnBackends("old sync streams", (backend) => {
+  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
+    ctx.s = await startTestServer({ backend });
+    ctx.alice = await registerUser(ctx.s, "alice");
+    ctx.bob = await registerUser(ctx.s, "bob");
   });
-}
+
+  test("GET /events: global and room account data changes, tags included", async () => {
+    const room = (await ctx.alice.ok("POST", `${V3}/createRoom`, {})).room_id;
+    const from = (await ctx.alice.ok("GET", `${V3}/events?timeout=0`)).end;
+    const u = encodeURIComponent(ctx.alice.userId!);
+    // A long-poll wakes for an account data change.
+    const polled = ctx.alice.ok("GET", `${V3}/events?timeout=5000&from=${from}`);
+    await Bun.sleep(100);
+    await ctx.alice.ok("PUT", `${V3}/user/${u}/account_data/my.test.type`, { cats_or_rats: "cats" });
+    const first = await polled;
+    expect(first.chunk).toContainEqual({ type: "my.test.type", content: { cats_or_rats: "cats" } });
+    await ctx.alice.ok("PUT", `${V3}/user/${u}/rooms/${encodeURIComponent(room)}/tags/u.work`, { order: 0.5 });
+    const next = await ctx.alice.ok("GET", `${V3}/events?timeout=0&from=${first.end}`);
+    expect(next.chunk).toContainEqual({ type: "m.tag", content: { tags: { "u.work": { order: 0.5 } } }, room_id: room });
+    // A room's peek stream (room_id=) carries room events only.
+    const peek = await ctx.alice.ok("GET", `${V3}/events?timeout=0&room_id=${encodeURIComponent(room)}&from=${from}`);
+    expect(peek.chunk.some((e: { type: string }) => e.type === "m.tag" || e.type === "my.test.type")).toBe(false);
+  });
+
+  test("GET /initialSync: own presence, and that of users sharing a room", async () => {
+    const fresh = await registerUser(ctx.s, "fresh");
+    const own = await fresh.ok("GET", `${V3}/initialSync?limit=1`);
+    const mine = own.presence.find((p: { content: { user_id: string } }) => p.content.user_id === fresh.userId);
+    expect(mine.type).toBe("m.presence");
+    expect(mine.content.presence).toBe("online");
+    expect(typeof mine.content.last_active_ago).toBe("number");
+
+    const room = (await ctx.alice.ok("POST", `${V3}/createRoom`, { invite: [ctx.bob.userId] })).room_id;
+    await ctx.bob.ok("POST", `${V3}/join/${encodeURIComponent(room)}`, {});
+    await ctx.alice.ok("GET", `${V3}/initialSync?limit=1`);
+    const seen = await ctx.bob.ok("GET", `${V3}/initialSync?limit=1`);
+    const ids = seen.presence.map((p: { content: { user_id: string } }) => p.content.user_id);
+    expect(ids).toContain(ctx.alice.userId);
+    expect(ids).toContain(ctx.bob.userId);
+    expect(ids).not.toContain(fresh.userId);
+  });
+});

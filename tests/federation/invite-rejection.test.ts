@@ -1,55 +1,45 @@
 // Rejecting an invite when the inviting server cannot take the rejection (issue 17, root cause
 // 6): the invitee still gets rid of it. The rejection is recorded locally as an out-of-band leave
 // event after the invite, and the room moves to the leave section of their /sync with that event.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { type TestClient } from "../helpers/client.ts";
-import { BACKENDS, type FederatingServer } from "../helpers/server.ts";
-import { federatedPair } from "../helpers/suite.ts";
+import type { FederatingServer } from "../helpers/server.ts";
+import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
 
-for (const backend of BACKENDS) {
-  describe(`invite rejection fallback [${backend}]`, () => {
-    let hs1: FederatingServer;
-    let hs2: FederatingServer;
-    let alice: TestClient;
-    let bob: TestClient;
-    beforeAll(async () => {
-      ({ hs1, hs2, alice, bob } = await federatedPair({ backend, config: { federation: { retry_min_interval_ms: 100 } } }));
-    }, 60000);
-    afterAll(async () => {
-      await hs1?.stop();
-      await hs2?.stop();
-    });
+describeOnBackends("invite rejection fallback", (backend) => {
+  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
+    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend, config: { federation: { retry_min_interval_ms: 100 } } }));
+  }, { timeout: 60000 });
 
-    test("an invite whose server is down is rejected locally and shows as left in /sync", async () => {
-      const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "10", invite: [bob.userId] })).room_id;
-      const since = await eventually(async () => {
-        const s = await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0");
-        return s.rooms?.invite?.[roomId] ? (s.next_batch as string) : undefined;
-      }, 15000, "invite on hs2");
-      let leave: { status: number; body: any } | undefined;
-      await hs1.restart(async () => {
-        leave = await bob.request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
-      });
-      expect(leave?.status).toBe(200);
-      const left = await eventually(async () => {
-        const s = await bob.ok("GET", `/_matrix/client/v3/sync?timeout=0&since=${enc(since)}`);
-        return s.rooms?.leave?.[roomId];
-      }, 15000, "room in the leave section");
-      const ev = (left.timeline.events as any[]).find((e) => e.type === "m.room.member" && e.state_key === bob.userId);
-      expect(ev).toBeDefined();
-      expect(ev.sender).toBe(bob.userId);
-      expect(ev.content.membership).toBe("leave");
-      // The invite is gone: a later full sync has no invite for the room.
-      const full = await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0");
-      expect(full.rooms?.invite?.[roomId]).toBeUndefined();
-    }, 60000);
-
-    test("leaving a room one was never invited to is still 403", async () => {
-      const r = await bob.request("POST", `/_matrix/client/v3/rooms/${enc(`!nope:${hs1.serverName}`)}/leave`, {});
-      expect(r.status).toBe(403);
+  test("an invite whose server is down is rejected locally and shows as left in /sync", async () => {
+    const roomId = (await ctx.alice.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "10", invite: [ctx.bob.userId] })).room_id;
+    const since = await eventually(async () => {
+      const s = await ctx.bob.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+      return s.rooms?.invite?.[roomId] ? (s.next_batch as string) : undefined;
+    }, 15000, "invite on hs2");
+    let leave: { status: number; body: any } | undefined;
+    await ctx.hs1.restart(async () => {
+      leave = await ctx.bob.request("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, {});
     });
+    expect(leave?.status).toBe(200);
+    const left = await eventually(async () => {
+      const s = await ctx.bob.ok("GET", `/_matrix/client/v3/sync?timeout=0&since=${enc(since)}`);
+      return s.rooms?.leave?.[roomId];
+    }, 15000, "room in the leave section");
+    const ev = (left.timeline.events as any[]).find((e) => e.type === "m.room.member" && e.state_key === ctx.bob.userId);
+    expect(ev).toBeDefined();
+    expect(ev.sender).toBe(ctx.bob.userId);
+    expect(ev.content.membership).toBe("leave");
+    // The invite is gone: a later full sync has no invite for the room.
+    const full = await ctx.bob.ok("GET", "/_matrix/client/v3/sync?timeout=0");
+    expect(full.rooms?.invite?.[roomId]).toBeUndefined();
+  }, 60000);
+
+  test("leaving a room one was never invited to is still 403", async () => {
+    const r = await ctx.bob.request("POST", `/_matrix/client/v3/rooms/${enc(`!nope:${ctx.hs1.serverName}`)}/leave`, {});
+    expect(r.status).toBe(403);
   });
-}
+});

@@ -1,50 +1,43 @@
 // GET /.well-known/matrix/support ([well_known] support_contacts, support_page) on both databases:
 // the spec's shape without a token, 404 when nothing is configured, config validation.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { validateConfig } from "../../src/config/load.ts";
-import { BACKENDS, startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { startTestServer, tempDir, type TestServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture } from "../helpers/suite.ts";
 import { expectError, TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 
-for (const backend of BACKENDS) {
-  describe(`/.well-known/matrix/support [${backend}]`, () => {
-    let s: TestServer;
-    let bare: TestServer;
-    beforeAll(async () => {
-      s = await startTestServer({
-        backend,
-        config: {
-          well_known: {
-            support_page: "https://example.org/help",
-            support_contacts: ["m.role.admin @admin:example.org admin@example.org", "m.role.security security@example.org"],
-          },
+describeOnBackends("/.well-known/matrix/support", (backend) => {
+  const ctx = fixture<{ s: TestServer; bare: TestServer }>(async (ctx) => {
+    ctx.s = await startTestServer({
+      backend,
+      config: {
+        well_known: {
+          support_page: "https://example.org/help",
+          support_contacts: ["m.role.admin @admin:example.org admin@example.org", "m.role.security security@example.org"],
         },
-      });
-      bare = await startTestServer({ backend });
+      },
     });
-    afterAll(async () => {
-      await s.stop();
-      await bare.stop();
-    });
+    ctx.bare = await startTestServer({ backend });
+  });
 
-    test("contacts and support page, without a token", async () => {
-      const r = await new TestClient(s.url).get("/.well-known/matrix/support");
-      expect(r.status).toBe(200);
-      assertMatchesSpec("client-server/support", "GET", "/matrix/support", 200, r.body);
-      expect(r.body).toEqual({
-        contacts: [
-          { role: "m.role.admin", matrix_id: "@admin:example.org", email_address: "admin@example.org" },
-          { role: "m.role.security", email_address: "security@example.org" },
-        ],
-        support_page: "https://example.org/help",
-      });
-    });
-
-    test("404 when nothing is configured", async () => {
-      expectError(await new TestClient(bare.url).get("/.well-known/matrix/support"), 404, "M_NOT_FOUND");
+  test("contacts and support page, without a token", async () => {
+    const r = await new TestClient(ctx.s.url).get("/.well-known/matrix/support");
+    expect(r.status).toBe(200);
+    assertMatchesSpec("client-server/support", "GET", "/matrix/support", 200, r.body);
+    expect(r.body).toEqual({
+      contacts: [
+        { role: "m.role.admin", matrix_id: "@admin:example.org", email_address: "admin@example.org" },
+        { role: "m.role.security", email_address: "security@example.org" },
+      ],
+      support_page: "https://example.org/help",
     });
   });
-}
+
+  test("404 when nothing is configured", async () => {
+    expectError(await new TestClient(ctx.bare.url).get("/.well-known/matrix/support"), 404, "M_NOT_FOUND");
+  });
+});
 
 test("support_contacts entries are checked at start-up", () => {
   const base = { server_name: "example.org" };

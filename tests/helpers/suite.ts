@@ -1,6 +1,51 @@
-// A suite's usual start: one test server and a few registered users.
+// A suite's usual start: a describe per storage backend, the servers and users its tests share, and
+// their teardown.
+import { afterAll, beforeAll, describe } from "bun:test";
 import { registerUser, type TestClient } from "./client.ts";
-import { startFederatingServers, startTestServer, type FederatingOptions, type FederatingServer, type TestServer, type TestServerOptions } from "./server.ts";
+import {
+  BACKENDS,
+  startFederatingServers,
+  startTestServer,
+  type Backend,
+  type FederatingOptions,
+  type FederatingServer,
+  type TestServer,
+  type TestServerOptions,
+} from "./server.ts";
+
+/**
+ * One `describe(`${name} [${backend}]`)` per backend in BACKENDS: SQLite always, PostgreSQL too when
+ * TEST_POSTGRES_URL is set. `body` declares the tests for that backend.
+ */
+export function describeOnBackends(name: string, body: (backend: Backend) => void): void {
+  for (const backend of BACKENDS) describe(`${name} [${backend}]`, () => body(backend));
+}
+
+function isTestServer(v: unknown): v is TestServer {
+  return typeof v === "object" && v !== null && "hs" in v && typeof (v as TestServer).stop === "function" && typeof (v as TestServer).restart === "function";
+}
+
+/**
+ * What a describe's tests share (servers, clients, room IDs): the returned object is filled by `setup`
+ * in a beforeAll (with `timeout` when given); tests read it once the suite runs (`ctx.alice`). In the
+ * afterAll, `teardown` runs first, then every test server the object holds (a field, or an array
+ * field) is stopped, in field order: also those a failed setup had already started.
+ */
+export function fixture<T extends object>(
+  setup: (ctx: T) => Promise<void>,
+  opts: { timeout?: number; teardown?: (ctx: T) => Promise<void> | void } = {},
+): T {
+  const ctx = {} as T;
+  beforeAll(() => setup(ctx), opts.timeout);
+  afterAll(async () => {
+    try {
+      await opts.teardown?.(ctx);
+    } finally {
+      for (const v of Object.values(ctx)) for (const s of Array.isArray(v) ? v : [v]) if (isTestServer(s)) await s.stop();
+    }
+  });
+  return ctx;
+}
 
 type Clients<N extends readonly string[]> = { [K in keyof N]: TestClient };
 

@@ -1,80 +1,77 @@
 // Simplified sliding sync with rooms on another server: a remote invite (stripped state only,
 // filtered by its room type from that stripped state), joining it over federation, messages from
 // the other server waking a long-poll and bumping the room, and a rejected remote invite.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { BACKENDS, startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture } from "../helpers/suite.ts";
 import { createRoom, enc, invite, send } from "../helpers/sync.ts";
 import { bodiesOf, list, roomIdsOf, ss, until } from "./helpers.ts";
 
-for (const backend of BACKENDS) {
-  describe(`sliding sync with rooms on other servers [${backend}]`, () => {
-    let servers: FederatingServer[];
-    let alice: TestClient; // on server 0
-    let bob: TestClient; // on server 1
-    beforeAll(async () => {
-      servers = await startFederatingServers(2, { backend });
-      alice = await registerUser(servers[0]!, "alice");
-      bob = await registerUser(servers[1]!, "bob");
-    });
-    afterAll(async () => {
-      for (const s of servers ?? []) await s.stop();
-    });
-
-    test("remote invite → invite_state; join → initial room; remote messages wake the long-poll; rejection → leave", async () => {
-      const local = await createRoom(bob, { name: "Home" });
-      const roomId = await createRoom(alice, { name: "Over there", preset: "private_chat" });
-      await send(alice, roomId, "history");
-      const body = { lists: { rooms: list([0, 9], { timeline_limit: 5, required_state: [["m.room.name", ""]], filters: { not_room_types: ["m.space"] } }) } };
-      let r = await ss(bob, body);
-      expect(roomIdsOf(r, "rooms")).toEqual([local]);
-
-      await invite(alice, roomId, bob.userId!);
-      r = await until(async () => {
-        const x = await ss(bob, body, { pos: r.pos, timeout: 1000 });
-        r = x;
-        return x.rooms[roomId] ? x : undefined;
-      });
-      const inv = r.rooms[roomId];
-      expect(inv.membership).toBe("invite");
-      expect(inv.invite_state.find((e: any) => e.type === "m.room.name")?.content.name).toBe("Over there");
-      expect(inv.invite_state.find((e: any) => e.type === "m.room.member" && e.state_key === bob.userId)?.content.membership).toBe("invite");
-      expect(roomIdsOf(r, "rooms")).toEqual([roomId, local]);
-
-      // Join over federation: the room is sent from scratch.
-      expect((await bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(servers[0]!.serverName)}`, {})).status).toBe(200);
-      r = await ss(bob, body, { pos: r.pos });
-      const joined = r.rooms[roomId];
-      expect(joined.membership).toBe("join");
-      expect(joined.initial).toBe(true);
-      expect(joined.name).toBe("Over there");
-      expect(joined.joined_count).toBe(2);
-      expect(joined.timeline.at(-1)).toMatchObject({ type: "m.room.member", state_key: bob.userId });
-
-      // A message from the other server wakes the long-poll.
-      const bumpBefore = joined.bump_stamp;
-      const pending = ss(bob, body, { pos: r.pos, timeout: 20_000 });
-      await send(alice, roomId, "across servers");
-      r = await pending;
-      expect(bodiesOf(r.rooms[roomId])).toEqual(["across servers"]);
-      expect(r.rooms[roomId].bump_stamp).toBeGreaterThan(bumpBefore);
-
-      // A second invite, rejected: the room is sent once more with the leave, then dropped.
-      const room2 = await createRoom(alice, { name: "Say no" });
-      await invite(alice, room2, bob.userId!);
-      r = await until(async () => {
-        const x = await ss(bob, body, { pos: r.pos, timeout: 1000 });
-        r = x;
-        return x.rooms[room2] ? x : undefined;
-      });
-      expect((await bob.post(`/_matrix/client/v3/rooms/${enc(room2)}/leave`, {})).status).toBe(200);
-      r = await ss(bob, body, { pos: r.pos });
-      const left = r.rooms[room2];
-      expect(left.membership).toBe("leave");
-      expect(left.timeline.map((e: any) => e.content.membership)).toEqual(["leave"]);
-      expect(left.required_state).toBeUndefined();
-      r = await ss(bob, body, { pos: r.pos, timeout: 0 });
-      expect(roomIdsOf(r, "rooms")).not.toContain(room2);
-    });
+describeOnBackends("sliding sync with rooms on other servers", (backend) => {
+  const ctx = fixture<{
+    servers: FederatingServer[];
+    alice: TestClient; // on server 0
+    bob: TestClient; // on server 1
+  }>(async (ctx) => {
+    ctx.servers = await startFederatingServers(2, { backend });
+    ctx.alice = await registerUser(ctx.servers[0]!, "alice");
+    ctx.bob = await registerUser(ctx.servers[1]!, "bob");
   });
-}
+
+  test("remote invite → invite_state; join → initial room; remote messages wake the long-poll; rejection → leave", async () => {
+    const local = await createRoom(ctx.bob, { name: "Home" });
+    const roomId = await createRoom(ctx.alice, { name: "Over there", preset: "private_chat" });
+    await send(ctx.alice, roomId, "history");
+    const body = { lists: { rooms: list([0, 9], { timeline_limit: 5, required_state: [["m.room.name", ""]], filters: { not_room_types: ["m.space"] } }) } };
+    let r = await ss(ctx.bob, body);
+    expect(roomIdsOf(r, "rooms")).toEqual([local]);
+
+    await invite(ctx.alice, roomId, ctx.bob.userId!);
+    r = await until(async () => {
+      const x = await ss(ctx.bob, body, { pos: r.pos, timeout: 1000 });
+      r = x;
+      return x.rooms[roomId] ? x : undefined;
+    });
+    const inv = r.rooms[roomId];
+    expect(inv.membership).toBe("invite");
+    expect(inv.invite_state.find((e: any) => e.type === "m.room.name")?.content.name).toBe("Over there");
+    expect(inv.invite_state.find((e: any) => e.type === "m.room.member" && e.state_key === ctx.bob.userId)?.content.membership).toBe("invite");
+    expect(roomIdsOf(r, "rooms")).toEqual([roomId, local]);
+
+    // Join over federation: the room is sent from scratch.
+    expect((await ctx.bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(ctx.servers[0]!.serverName)}`, {})).status).toBe(200);
+    r = await ss(ctx.bob, body, { pos: r.pos });
+    const joined = r.rooms[roomId];
+    expect(joined.membership).toBe("join");
+    expect(joined.initial).toBe(true);
+    expect(joined.name).toBe("Over there");
+    expect(joined.joined_count).toBe(2);
+    expect(joined.timeline.at(-1)).toMatchObject({ type: "m.room.member", state_key: ctx.bob.userId });
+
+    // A message from the other server wakes the long-poll.
+    const bumpBefore = joined.bump_stamp;
+    const pending = ss(ctx.bob, body, { pos: r.pos, timeout: 20_000 });
+    await send(ctx.alice, roomId, "across servers");
+    r = await pending;
+    expect(bodiesOf(r.rooms[roomId])).toEqual(["across servers"]);
+    expect(r.rooms[roomId].bump_stamp).toBeGreaterThan(bumpBefore);
+
+    // A second invite, rejected: the room is sent once more with the leave, then dropped.
+    const room2 = await createRoom(ctx.alice, { name: "Say no" });
+    await invite(ctx.alice, room2, ctx.bob.userId!);
+    r = await until(async () => {
+      const x = await ss(ctx.bob, body, { pos: r.pos, timeout: 1000 });
+      r = x;
+      return x.rooms[room2] ? x : undefined;
+    });
+    expect((await ctx.bob.post(`/_matrix/client/v3/rooms/${enc(room2)}/leave`, {})).status).toBe(200);
+    r = await ss(ctx.bob, body, { pos: r.pos });
+    const left = r.rooms[room2];
+    expect(left.membership).toBe("leave");
+    expect(left.timeline.map((e: any) => e.content.membership)).toEqual(["leave"]);
+    expect(left.required_state).toBeUndefined();
+    r = await ss(ctx.bob, body, { pos: r.pos, timeout: 0 });
+    expect(roomIdsOf(r, "rooms")).not.toContain(room2);
+  });
+});

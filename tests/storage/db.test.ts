@@ -1,5 +1,5 @@
 // The Db interface and migrations, on SQLite and (with TEST_POSTGRES_URL) PostgreSQL.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Db } from "../../src/storage/engines/db.ts";
@@ -7,7 +7,8 @@ import { currentSchemaVersion, migrate, SchemaTooNewError, splitStatements } fro
 import { MIGRATION_FILES, MIGRATIONS } from "../../src/storage/engines/migrations.ts";
 import { openDatabase } from "../../src/storage/engines/open.ts";
 import { rewritePlaceholders } from "../../src/storage/engines/postgres.ts";
-import { BACKENDS, freshPostgresDatabase, tempDir } from "../helpers/server.ts";
+import { freshPostgresDatabase, tempDir } from "../helpers/server.ts";
+import { describeOnBackends, fixture } from "../helpers/suite.ts";
 import { configureLogging } from "../../src/util/log.ts";
 
 configureLogging({ level: "error" });
@@ -55,78 +56,73 @@ test("scripts split into statements, comments dropped", () => {
   ]);
 });
 
-for (const backend of BACKENDS) {
-  describe(`database [${backend}]`, () => {
-    let db: Db;
-    let drop: (() => Promise<void>) | undefined;
-    beforeAll(async () => {
-      if (backend === "postgres") {
-        const pg = await freshPostgresDatabase();
-        drop = pg.drop;
-        db = await openDatabase({ backend, url: pg.url, path: "", max_connections: 4 });
-      } else {
-        db = await openDatabase({ backend, path: join(tempDir(), "hs.db"), url: "", max_connections: 1 });
-      }
-    });
-    afterAll(async () => {
-      await db.close();
-      await drop?.();
-    });
+describeOnBackends("database", (backend) => {
+  const ctx = fixture<{ db: Db; drop: (() => Promise<void>) | undefined }>(async (ctx) => {
+    if (backend === "postgres") {
+      const pg = await freshPostgresDatabase();
+      ctx.drop = pg.drop;
+      ctx.db = await openDatabase({ backend, url: pg.url, path: "", max_connections: 4 });
+    } else {
+      ctx.db = await openDatabase({ backend, path: join(tempDir(), "hs.db"), url: "", max_connections: 1 });
+    }
+  }, { teardown: async (ctx) => {
+    await ctx.db.close();
+    await ctx.drop?.();
+  } });
 
-    test("migrations applied up to the latest version, idempotently", async () => {
-      expect(await currentSchemaVersion(db)).toBe(MIGRATIONS.at(-1)!.version);
-      expect(await migrate(db)).toEqual([]);
-    });
-
-    test("a database written by a newer hs is refused", async () => {
-      await db.run("INSERT INTO schema_version (version) VALUES (?)", [9999]);
-      await expect(migrate(db)).rejects.toThrow(SchemaTooNewError);
-      await expect(migrate(db)).rejects.toThrow(/written by a newer hs/);
-      await db.run("DELETE FROM schema_version WHERE version = ?", [9999]);
-    });
-
-    test("queries, booleans and 64-bit integers round-trip", async () => {
-      await db.run("INSERT INTO counters (name, value) VALUES (?, ?)", ["big", 2 ** 53 - 1]);
-      const row = await db.get<{ value: number }>("SELECT value FROM counters WHERE name = ?", ["big"]);
-      expect(row?.value).toBe(2 ** 53 - 1);
-      expect(typeof row?.value).toBe("number");
-      await db.run("INSERT INTO server_settings (name, value) VALUES (?, ?)", ["flag", String(true)]);
-      expect(await db.all("SELECT name FROM server_settings WHERE name = ?", ["flag"])).toEqual([{ name: "flag" }]);
-      expect(await db.get("SELECT name FROM server_settings WHERE name = ?", ["absent"])).toBeUndefined();
-    });
-
-    test("upsert with ON CONFLICT works on both engines", async () => {
-      const up = "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
-      await db.run(up, ["c", 1]);
-      await db.run(up, ["c", 5]);
-      expect((await db.get<{ value: number }>("SELECT value FROM counters WHERE name = 'c'"))?.value).toBe(6);
-    });
-
-    test("transactions commit, and roll back on error", async () => {
-      await db.transaction(async (tx) => {
-        await tx.run("INSERT INTO counters (name, value) VALUES (?, ?)", ["t1", 1]);
-      });
-      await expect(
-        db.transaction(async (tx) => {
-          await tx.run("INSERT INTO counters (name, value) VALUES (?, ?)", ["t2", 1]);
-          throw new Error("abort");
-        }),
-      ).rejects.toThrow("abort");
-      expect(await db.get("SELECT name FROM counters WHERE name = 't1'")).toEqual({ name: "t1" });
-      expect(await db.get("SELECT name FROM counters WHERE name = 't2'")).toBeUndefined();
-    });
-
-    test("concurrent transactions are serialized without lost updates", async () => {
-      await db.run("INSERT INTO counters (name, value) VALUES ('inc', 0)");
-      await Promise.all(
-        Array.from({ length: 20 }, () =>
-          db.transaction(async (tx) => {
-            const r = await tx.get<{ value: number }>("SELECT value FROM counters WHERE name = 'inc'" + (backend === "postgres" ? " FOR UPDATE" : ""));
-            await tx.run("UPDATE counters SET value = ? WHERE name = 'inc'", [r!.value + 1]);
-          }),
-        ),
-      );
-      expect((await db.get<{ value: number }>("SELECT value FROM counters WHERE name = 'inc'"))?.value).toBe(20);
-    });
+  test("migrations applied up to the latest version, idempotently", async () => {
+    expect(await currentSchemaVersion(ctx.db)).toBe(MIGRATIONS.at(-1)!.version);
+    expect(await migrate(ctx.db)).toEqual([]);
   });
-}
+
+  test("a database written by a newer hs is refused", async () => {
+    await ctx.db.run("INSERT INTO schema_version (version) VALUES (?)", [9999]);
+    await expect(migrate(ctx.db)).rejects.toThrow(SchemaTooNewError);
+    await expect(migrate(ctx.db)).rejects.toThrow(/written by a newer hs/);
+    await ctx.db.run("DELETE FROM schema_version WHERE version = ?", [9999]);
+  });
+
+  test("queries, booleans and 64-bit integers round-trip", async () => {
+    await ctx.db.run("INSERT INTO counters (name, value) VALUES (?, ?)", ["big", 2 ** 53 - 1]);
+    const row = await ctx.db.get<{ value: number }>("SELECT value FROM counters WHERE name = ?", ["big"]);
+    expect(row?.value).toBe(2 ** 53 - 1);
+    expect(typeof row?.value).toBe("number");
+    await ctx.db.run("INSERT INTO server_settings (name, value) VALUES (?, ?)", ["flag", String(true)]);
+    expect(await ctx.db.all("SELECT name FROM server_settings WHERE name = ?", ["flag"])).toEqual([{ name: "flag" }]);
+    expect(await ctx.db.get("SELECT name FROM server_settings WHERE name = ?", ["absent"])).toBeUndefined();
+  });
+
+  test("upsert with ON CONFLICT works on both engines", async () => {
+    const up = "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value";
+    await ctx.db.run(up, ["c", 1]);
+    await ctx.db.run(up, ["c", 5]);
+    expect((await ctx.db.get<{ value: number }>("SELECT value FROM counters WHERE name = 'c'"))?.value).toBe(6);
+  });
+
+  test("transactions commit, and roll back on error", async () => {
+    await ctx.db.transaction(async (tx) => {
+      await tx.run("INSERT INTO counters (name, value) VALUES (?, ?)", ["t1", 1]);
+    });
+    await expect(
+      ctx.db.transaction(async (tx) => {
+        await tx.run("INSERT INTO counters (name, value) VALUES (?, ?)", ["t2", 1]);
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    expect(await ctx.db.get("SELECT name FROM counters WHERE name = 't1'")).toEqual({ name: "t1" });
+    expect(await ctx.db.get("SELECT name FROM counters WHERE name = 't2'")).toBeUndefined();
+  });
+
+  test("concurrent transactions are serialized without lost updates", async () => {
+    await ctx.db.run("INSERT INTO counters (name, value) VALUES ('inc', 0)");
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        ctx.db.transaction(async (tx) => {
+          const r = await tx.get<{ value: number }>("SELECT value FROM counters WHERE name = 'inc'" + (backend === "postgres" ? " FOR UPDATE" : ""));
+          await tx.run("UPDATE counters SET value = ? WHERE name = 'inc'", [r!.value + 1]);
+        }),
+      ),
+    );
+    expect((await ctx.db.get<{ value: number }>("SELECT value FROM counters WHERE name = 'inc'"))?.value).toBe(20);
+  });
+});

@@ -29,7 +29,7 @@ describe.skipIf(!haveChromium)("web client: admin console trends and risky setti
     s = await startTestServer({ config: { registration: { mode: "open" }, federation: { verify_tls: false } } });
     await registerUser(s, "root", "rootpassword", true);
     // A week of samples, one an hour, with a daily rhythm.
-    const repo = new ServerStatsRepo(s.hs.services.db);
+    const repo = new ServerStatsRepo(s.hs.db);
     const now = Date.now();
     for (let h = 7 * 24; h >= 1; h--) {
       const ts = now - h * 3_600_000;

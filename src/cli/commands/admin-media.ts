@@ -1,6 +1,7 @@
 // `hs admin media purge|delete|quarantine|unquarantine|info|usage`: the media repository's
 // retention and moderation, directly on the database and the media store (the server may be
 // running). The same operations as the Synapse admin API (src/http/admin/media.ts).
+import { createRepositories } from "../../storage/repos/index.ts";
 import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { createMediaServices } from "../../services/media/index.ts";
@@ -34,7 +35,7 @@ function mib(n: number): string {
 async function withMedia<T>(values: Record<string, string | boolean | undefined>, fn: (media: MediaService, config: Config, db: Db) => Promise<T>): Promise<T> {
   const { config, db } = await openAdminDatabase(values);
   try {
-    const { media } = createMediaServices(config, db);
+    const { media } = createMediaServices(config, createRepositories(db));
     return await fn(media, config, db);
   } catch (e) {
     if (e instanceof MatrixError) throw new RunError(e.message);

@@ -1,6 +1,7 @@
 // `hs admin rooms list|purge`: rooms on the database. A purge removes every trace of a room; while
 // local users are still joined it needs --force (they lose the room without a leave event), so the
 // running server's DELETE /_synapse/admin/v2/rooms is the better tool for rooms in use.
+import { createRepositories } from "../../storage/repos/index.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { isValidRoomId } from "../../protocol/ids.ts";
 import { OfflineAdmin } from "../../services/admin/offline.ts";
@@ -37,7 +38,7 @@ registerAdminTopic({
       if (v !== undefined && k !== "config" && k !== "help" && !allowed.includes(k)) throw new UsageError(`admin rooms ${action} takes no option --${k}`);
     }
     const { config, db } = await openAdminDatabase(values);
-    const admin = new OfflineAdmin(db, config.server_name);
+    const admin = new OfflineAdmin(createRepositories(db), config.server_name);
     try {
       if (action === "list") {
         const rooms = await admin.listRooms(values.search as string | undefined);

@@ -2,6 +2,7 @@
 // server may be running or not), with the same rules as Synapse's admin API.
 import { MatrixError } from "../../protocol/errors.ts";
 import { registrationTokenNotice, RegistrationTokens, type RegistrationToken } from "../../services/registration-tokens.ts";
+import { createRepositories } from "../../storage/repos/index.ts";
 import { RunError, UsageError } from "../main.ts";
 import { openAdminDatabase, registerAdminTopic } from "./admin.ts";
 
@@ -69,7 +70,7 @@ registerAdminTopic({
         : undefined;
 
     const { db, config } = await openAdminDatabase(values);
-    const tokens = new RegistrationTokens(db);
+    const tokens = new RegistrationTokens(createRepositories(db));
     const json = !!values.json;
     try {
       if (action === "create") {

@@ -1,5 +1,6 @@
 // `hs admin users list|reset-password|deactivate|set-admin|lock|suspend`: user administration on the database,
 // with or without the server running (src/services/admin/offline.ts says what the server finishes).
+import { createRepositories } from "../../storage/repos/index.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { OfflineAdmin } from "../../services/admin/offline.ts";
 import type { UserListQuery } from "../../storage/repos/admin.ts";
@@ -76,7 +77,7 @@ registerAdminTopic({
     }
 
     const { config, db } = await openAdminDatabase(values);
-    const admin = new OfflineAdmin(db, config.server_name);
+    const admin = new OfflineAdmin(createRepositories(db), config.server_name);
     try {
       if (action === "list") {
         const q: UserListQuery = {

@@ -4,7 +4,6 @@
 import { MatrixError, notFound } from "../../protocol/errors.ts";
 import { isValidServerName } from "../../protocol/ids.ts";
 import { DESTINATION_ORDER, FederationDestinationsRepo, type DestinationOrder, type DestinationRow } from "../../storage/repos/federation-destinations.ts";
-import type { Db } from "../../storage/engines/db.ts";
 
 export interface AdminDestination {
   destination: string;
@@ -29,7 +28,7 @@ function toAdmin(r: DestinationRow): AdminDestination {
 }
 
 export interface AdminFederationDeps {
-  db: Db;
+  destinations: FederationDestinationsRepo;
   /** Ends a destination's back-off and retries its queue; false when it was not backed off. */
   resetConnection: (destination: string) => Promise<boolean>;
 }
@@ -38,7 +37,7 @@ export class AdminFederation {
   private readonly store: FederationDestinationsRepo;
 
   constructor(private readonly d: AdminFederationDeps) {
-    this.store = new FederationDestinationsRepo(d.db);
+    this.store = d.destinations;
   }
 
   async list(p: { from?: number; limit?: number; orderBy?: string; dir?: string; destination?: string }) {

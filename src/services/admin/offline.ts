@@ -4,12 +4,12 @@
 // finishes it at start-up and within a minute while running (admin-services.ts sweep).
 import { MatrixError } from "../../protocol/errors.ts";
 import { parseUserId } from "../../protocol/ids.ts";
-import { AccountsRepo } from "../../storage/repos/accounts.ts";
-import { AdminRepo, type UserListQuery } from "../../storage/repos/admin.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { ProfilesRepo } from "../../storage/repos/profiles.ts";
-import { purgeRoom, type PurgeResult } from "../../storage/repos/room-purge.ts";
-import { TokensRepo } from "../../storage/repos/tokens.ts";
+import type { AccountsRepo } from "../../storage/repos/accounts.ts";
+import type { AdminRepo, UserListQuery } from "../../storage/repos/admin.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
+import type { ProfilesRepo } from "../../storage/repos/profiles.ts";
+import type { PurgeResult } from "../../storage/repos/room-purge.ts";
+import type { TokensRepo } from "../../storage/repos/tokens.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { hashPassword } from "../passwords.ts";
 
@@ -31,14 +31,14 @@ export class OfflineAdmin {
   private readonly profiles: ProfilesRepo;
 
   constructor(
-    private readonly db: Db,
+    private readonly repos: Pick<Repositories, "transaction" | "admin" | "accounts" | "tokens" | "profiles" | "purgeRoom">,
     private readonly serverName: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.store = new AdminRepo(db);
-    this.accounts = new AccountsRepo(db);
-    this.tokens = new TokensRepo(db);
-    this.profiles = new ProfilesRepo(db);
+    this.store = repos.admin;
+    this.accounts = repos.accounts;
+    this.tokens = repos.tokens;
+    this.profiles = repos.profiles;
   }
 
   /** A local user ID from a user ID or a localpart; M_NOT_FOUND when there is no such user. */
@@ -61,7 +61,7 @@ export class OfflineAdmin {
     const user = await this.accounts.findUser(userId);
     if (user?.deactivated) throw new MatrixError("M_UNKNOWN", `${userId} is deactivated`);
     const hash = await hashPassword(password);
-    return this.db.transaction(async (tx) => {
+    return this.repos.transaction(async (tx) => {
       await this.accounts.setPasswordHash(userId, hash, tx);
       await this.tokens.deleteLoginTokensForUser(tx, userId);
       const revoked = logoutDevices ? await this.tokens.deleteTokensForUser(tx, userId) : [];
@@ -74,7 +74,7 @@ export class OfflineAdmin {
    * the user's devices and makes them leave their rooms (at start-up, or within a minute).
    */
   async deactivate(userId: string, erase: boolean): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await this.repos.transaction(async (tx) => {
       await this.accounts.markDeactivated(tx, userId);
       await this.profiles.deleteProfile(tx, userId);
       await this.tokens.deleteLoginTokensForUser(tx, userId);
@@ -143,7 +143,7 @@ export class OfflineAdmin {
       );
     }
     if (opts.block) await this.store.blockRoom(roomId, opts.by, this.now());
-    const result = known ? await purgeRoom(this.db, roomId) : { deleted: {} };
+    const result = known ? await this.repos.purgeRoom(roomId) : { deleted: {} };
     return { ...result, localMembers: local };
   }
 }

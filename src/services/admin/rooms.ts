@@ -7,8 +7,7 @@ import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { isValidRoomId, parseUserId } from "../../protocol/ids.ts";
 import { AdminRepo, type RoomDeletionRow } from "../../storage/repos/admin.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { purgeRoom } from "../../storage/repos/room-purge.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
@@ -106,7 +105,7 @@ const STATUS_RETENTION_MS = 24 * 3600_000;
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
 export interface AdminRoomsDeps {
-  db: Db;
+  repos: Pick<Repositories, "transaction" | "admin" | "purgeRoom">;
   serverName: string;
   repo: RoomsRepo;
   events: RoomEvents;
@@ -121,7 +120,7 @@ export class AdminRooms {
   private readonly running = new Map<string, Promise<void>>();
 
   constructor(private readonly d: AdminRoomsDeps) {
-    this.store = new AdminRepo(d.db);
+    this.store = d.repos.admin;
     this.now = d.now ?? Date.now;
   }
 
@@ -482,7 +481,7 @@ export class AdminRooms {
     // Aliases go to the new room (or away), and the room leaves the directory.
     const aliases = await this.store.localAliases(roomId, this.d.serverName);
     if (aliases.length) {
-      await this.d.db.transaction(async (tx) => {
+      await this.d.repos.transaction(async (tx) => {
         for (const a of aliases) await this.store.moveAlias(tx, a, result.new_room_id);
       });
       result.local_aliases = aliases;
@@ -502,7 +501,7 @@ export class AdminRooms {
     if (!force) {
       if ((await this.d.repo.localJoinedCount(roomId)) > 0) throw new MatrixError("M_UNKNOWN", "Users are still joined to this room; use force_purge to purge anyway");
     }
-    const { deleted } = await purgeRoom(this.d.db, roomId);
+    const { deleted } = await this.d.repos.purgeRoom(roomId);
     log.info("room purged", { room_id: roomId, rows: deleted });
   }
 }

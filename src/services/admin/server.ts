@@ -2,8 +2,7 @@
 // database engine and size, and how many users, rooms, events and local media there are.
 import type { Config } from "../../config/schema.ts";
 import { SERVER_VERSION } from "../../protocol/versions.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { databaseSizeBytes, hasLoginUsers, serverCounts } from "../../storage/engines/db-size.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import { registrationTokenNotice } from "../registration-tokens.ts";
 import { riskySettings, type RiskySetting } from "./risky-settings.ts";
 
@@ -23,12 +22,12 @@ export interface ServerOverview {
 
 export class AdminServer {
   constructor(
-    private readonly d: { db: Db; config: Config; startedTs: number; now?: () => number },
+    private readonly d: { repos: Pick<Repositories, "stats" | "dialect">; config: Config; startedTs: number; now?: () => number },
   ) {}
 
   /** Whether the server has any account yet (the first start's "next steps"), without counting rows. */
   hasAccounts(): Promise<boolean> {
-    return hasLoginUsers(this.d.db);
+    return this.d.repos.stats.hasLoginUsers();
   }
 
   /** Risky settings for the console's warning banner (computed from the configuration and data files each time). */
@@ -39,13 +38,13 @@ export class AdminServer {
   async overview(): Promise<ServerOverview> {
     const now = (this.d.now ?? Date.now)();
     const notice = registrationTokenNotice(this.d.config.registration.mode);
-    const [size, counts] = await Promise.all([databaseSizeBytes(this.d.db, this.d.config.database.path), serverCounts(this.d.db, this.d.config.server_name)]);
+    const [size, counts] = await Promise.all([this.d.repos.stats.databaseSizeBytes(this.d.config.database.path), this.d.repos.stats.serverCounts(this.d.config.server_name)]);
     return {
       server_name: this.d.config.server_name,
       server_version: SERVER_VERSION,
       started_ts: this.d.startedTs,
       uptime_seconds: Math.max(0, Math.floor((now - this.d.startedTs) / 1000)),
-      database: { engine: this.d.db.dialect, size_bytes: size },
+      database: { engine: this.d.repos.dialect, size_bytes: size },
       users: counts.users,
       rooms: counts.rooms,
       events: counts.events,

@@ -3,8 +3,6 @@
 // database and media size, memory, HTTP requests and their latency, federation destinations and
 // queue — into server_stats_samples, and keeps 31 days of them. The console draws them as charts.
 import type { Config } from "../../config/schema.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { databaseSizeBytes } from "../../storage/engines/db-size.ts";
 import type { ServerStatsRepo, StatsSampleRow } from "../../storage/repos/server-stats.ts";
 import { logger } from "../../util/log.ts";
 import type { Histogram } from "../../util/metrics.ts";
@@ -75,7 +73,8 @@ export class ServerStats {
   constructor(
     private readonly d: {
       repo: ServerStatsRepo;
-      db: Db;
+      /** The database's size in bytes (repos.stats.databaseSizeBytes). */
+      databaseSizeBytes: (sqlitePath: string) => Promise<number>;
       config: Config;
       /** The HTTP request duration histogram (hs_http_request_duration_seconds). */
       requests: Histogram;
@@ -108,7 +107,7 @@ export class ServerStats {
       r.activeUsers([ts - DAY, ts - 30 * DAY]),
       r.rooms(),
       r.messagesBetween(fromStream, maxStream, `:${this.d.config.server_name}`),
-      databaseSizeBytes(this.d.db, this.d.config.database.path),
+      this.d.databaseSizeBytes(this.d.config.database.path),
       r.localMediaBytes(this.d.config.server_name),
       r.federation(),
     ]);

@@ -4,7 +4,7 @@
 import { MatrixError, badJson, notFound } from "../../protocol/errors.ts";
 import { isValidDeviceId, parseUserId } from "../../protocol/ids.ts";
 import { AdminRepo, USER_ORDER_COLUMNS, type AdminUserRow, type UserOrder } from "../../storage/repos/admin.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import type { AccountsService, Device } from "../accounts.ts";
 import { checkNewPassword } from "../accounts.ts";
 import { sha256Hex, type AuthService, type Requester } from "../auth.ts";
@@ -125,7 +125,7 @@ export function toAdminDevice(d: Device, dehydratedId?: string): AdminDevice {
 }
 
 export interface AdminUsersDeps {
-  db: Db;
+  repos: Pick<Repositories, "transaction" | "admin">;
   serverName: string;
   accounts: AccountsService;
   auth: AuthService;
@@ -143,7 +143,7 @@ export class AdminUsers {
   private readonly now: () => number;
 
   constructor(private readonly d: AdminUsersDeps) {
-    this.store = new AdminRepo(d.db);
+    this.store = d.repos.admin;
     this.now = d.now ?? Date.now;
   }
 
@@ -363,7 +363,7 @@ export class AdminUsers {
     if (typeof deviceId !== "string") throw new MatrixError("M_MISSING_PARAM", "Missing 'device_id'");
     if (!isValidDeviceId(deviceId)) throw new MatrixError("M_INVALID_PARAM", "Invalid device_id");
     await this.get(userId);
-    await this.d.accounts.store.insertDevice(this.d.db, userId, deviceId, null, this.now());
+    await this.d.repos.transaction((tx) => this.d.accounts.store.insertDevice(tx, userId, deviceId, null, this.now()));
   }
 
   async updateDevice(userId: string, deviceId: string, displayName: unknown): Promise<void> {
@@ -391,7 +391,7 @@ export class AdminUsers {
     const user = await this.get(userId);
     if (user.deactivated) throw new MatrixError("M_UNKNOWN", "Cannot log in as a deactivated user");
     const token = `hs_${randomString(32)}`;
-    await this.d.db.transaction((tx) =>
+    await this.d.repos.transaction((tx) =>
       this.d.auth.tokens.insertAccessToken(tx, {
         tokenHash: sha256Hex(token),
         userId,

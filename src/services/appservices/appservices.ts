@@ -7,7 +7,7 @@ import { MatrixError, missingParam } from "../../protocol/errors.ts";
 import { isValidDeviceId, isValidRoomId, isValidUserLocalpart, parseRoomAlias, parseUserId } from "../../protocol/ids.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import type { AppservicesRepo } from "../../storage/repos/appservices.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountsService, LoginContext } from "../accounts.ts";
 import { sha256Hex, type Requester, type TokenResolver } from "../auth.ts";
@@ -33,7 +33,7 @@ export interface AppservicesDeps {
   accounts: AccountsService;
   registration: RegistrationService;
   http: AppserviceHttp;
-  db: Db;
+  transaction: Transaction;
 }
 
 export class Appservices {
@@ -186,7 +186,7 @@ export class Appservices {
   async putDevice(r: Requester, deviceId: string, displayName: string | undefined): Promise<void> {
     if (!r.appserviceId) throw new MatrixError("M_FORBIDDEN", "Only application services can create devices");
     if (!isValidDeviceId(deviceId)) throw new MatrixError("M_INVALID_PARAM", "Invalid device ID");
-    const created = await this.d.db.transaction((tx) => this.d.accounts.store.insertDevice(tx, r.userId, deviceId, displayName?.slice(0, 100) ?? null, Date.now()));
+    const created = await this.d.transaction((tx) => this.d.accounts.store.insertDevice(tx, r.userId, deviceId, displayName?.slice(0, 100) ?? null, Date.now()));
     if (!created && displayName !== undefined) await this.d.accounts.updateDevice(r.userId, deviceId, displayName);
   }
 

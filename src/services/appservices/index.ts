@@ -5,8 +5,7 @@
 // to-device messages (MSC2409) and device lists and key counts (MSC3202) from the e2ee services.
 import type { Config } from "../../config/schema.ts";
 import { MatrixError } from "../../protocol/errors.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { AppservicesRepo } from "../../storage/repos/appservices.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountServices } from "../account-services.ts";
 import type { E2eeServices } from "../e2ee/index.ts";
@@ -27,7 +26,7 @@ export { Appservices, LOGIN_TYPE_APPLICATION_SERVICE };
 
 export interface AppserviceDeps {
   config: Config;
-  db: Db;
+  repos: Repositories;
   accounts: AccountServices;
   events: RoomEvents;
   streams: StreamAllocator;
@@ -46,10 +45,10 @@ export function readAppserviceRegistrations(config: Config) {
 
 export async function createAppservices(d: AppserviceDeps): Promise<Appservices> {
   const services = readAppserviceRegistrations(d.config);
-  const repo = new AppservicesRepo(d.db);
+  const repo = d.repos.appservices;
   const http = new AppserviceHttp(d.fetch, httpClientTrust(d.config));
   const { auth, accounts, registration } = d.accounts;
-  const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http, db: d.db });
+  const appservices = new Appservices({ serverName: d.config.server_name, services, repo, accounts, registration, http, transaction: d.repos.transaction });
   if (services.length === 0) {
     // No application services: nothing to forget.
     d.events.effects.set("afterPersist", "appservices.forgetInterest", null);

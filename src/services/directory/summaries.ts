@@ -7,7 +7,6 @@ import { stateMapKey } from "../../core/state-map.ts";
 import { effectivePowerLevels, eventLevel, userLevel } from "../../core/power-levels.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { RoomEvents } from "../rooms/events.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
@@ -72,7 +71,7 @@ export const OPEN_JOIN_RULES = new Set(["public", "knock", "knock_restricted"]);
 
 export class RoomSummaries {
   constructor(
-    private readonly d: { db: Db; repo: RoomsRepo; events: RoomEvents; serverName: string },
+    private readonly d: { repo: RoomsRepo; events: RoomEvents; serverName: string },
   ) {}
 
   /** Facts about a room this server has state for; undefined when unknown. */

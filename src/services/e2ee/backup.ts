@@ -5,7 +5,7 @@
 // the spec's order (backupKeyReplaces); the etag changes whenever the stored keys change.
 import { backupKeyReplaces, checkBackupKeyData, isBackupProblem, isJsonMap, type BackupKeyData, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import type { BackupKeyRow, BackupVersionRow, E2eeRepo } from "../../storage/repos/e2ee.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
 
@@ -35,7 +35,7 @@ export class KeyBackup {
   private readonly locks = new KeyedMutex();
 
   constructor(
-    private readonly db: Db,
+    private readonly transaction: Transaction,
     private readonly repo: E2eeRepo,
   ) {}
 
@@ -123,7 +123,7 @@ export class KeyBackup {
           if (isBackupProblem(p)) throw new MatrixError(p.errcode, p.error);
         }
       }
-      await this.db.transaction(async (tx) => {
+      await this.transaction(async (tx) => {
         let changed = false;
         for (const k of keys) {
           const stored = await this.repo.findBackupKey(tx, userId, current.version, k.roomId, k.sessionId);
@@ -162,7 +162,7 @@ export class KeyBackup {
   async deleteKeys(userId: string, version: string | null, roomId?: string, sessionId?: string): Promise<RoomKeysUpdate> {
     return this.locks.run(userId, async () => {
       const row = await this.existingVersion(userId, version);
-      await this.db.transaction(async (tx) => {
+      await this.transaction(async (tx) => {
         if ((await this.repo.deleteBackupKeys(tx, userId, row.version, roomId, sessionId)) > 0) await this.repo.bumpBackupEtag(tx, userId, row.version);
       });
       return this.update(userId, row.version);

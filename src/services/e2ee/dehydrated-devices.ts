@@ -11,7 +11,7 @@
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError, notFound } from "../../protocol/errors.ts";
 import { isValidDeviceId } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import type { E2eeRepo } from "../../storage/repos/e2ee.ts";
 import type { AccountsService } from "../accounts.ts";
 import type { E2eeKeys } from "./keys.ts";
@@ -23,7 +23,7 @@ export const DEHYDRATED_EVENTS_PER_PAGE = 100;
 const MAX_DEVICE_DATA_BYTES = 256 * 1024;
 
 export interface DehydratedDevicesDeps {
-  db: Db;
+  transaction: Transaction;
   repo: E2eeRepo;
   accounts: AccountsService;
   keys: E2eeKeys;
@@ -70,7 +70,7 @@ export class DehydratedDevices {
     }
     const existing = await this.d.accounts.store.findDevice(userId, deviceId);
     // Another device's ID (a session's) must not be taken over.
-    if (existing || !(await this.d.accounts.store.insertDevice(this.d.db, userId, deviceId, typeof name === "string" ? name.slice(0, 100) : null, this.now()))) {
+    if (existing || !(await this.d.transaction((tx) => this.d.accounts.store.insertDevice(tx, userId, deviceId, typeof name === "string" ? name.slice(0, 100) : null, this.now())))) {
       throw new MatrixError("M_INVALID_PARAM", "A device with this ID already exists");
     }
     try {
@@ -83,7 +83,7 @@ export class DehydratedDevices {
       await this.d.accounts.deleteDevices(userId, [deviceId]);
       throw e;
     }
-    const previous = await this.d.db.transaction((tx) => this.d.repo.setDehydratedDevice(tx, userId, deviceId, dataJson, this.now()));
+    const previous = await this.d.transaction((tx) => this.d.repo.setDehydratedDevice(tx, userId, deviceId, dataJson, this.now()));
     if (previous !== undefined && previous !== deviceId) await this.d.accounts.deleteDevices(userId, [previous]);
     return { device_id: deviceId };
   }

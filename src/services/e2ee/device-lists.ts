@@ -17,7 +17,7 @@
 // so /keys/query asks the remote server instead.
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import type { E2eeRepo } from "../../storage/repos/e2ee.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
@@ -28,7 +28,7 @@ import type { StreamAllocator } from "../streams.ts";
 const log = logger("e2ee");
 
 export interface DeviceListsDeps {
-  db: Db;
+  transaction: Transaction;
   repo: E2eeRepo;
   streams: StreamAllocator;
   notifier: Notifier;
@@ -78,7 +78,7 @@ export class DeviceLists {
   /** Records that these users' device lists changed and wakes the /sync of everyone sharing a room. */
   async recordChange(userIds: readonly string[]): Promise<number> {
     const pos = await this.d.streams.with(async (p) => {
-      await this.d.db.transaction((tx) => this.d.repo.insertDeviceListChange(tx, p, userIds));
+      await this.d.transaction((tx) => this.d.repo.insertDeviceListChange(tx, p, userIds));
       return p;
     });
     for (const u of new Set(userIds)) {
@@ -116,7 +116,7 @@ export class DeviceLists {
         prev = streamId;
         streamId++;
       }
-      await this.d.db.transaction((tx) => this.d.repo.setOutboundStreamId(tx, userId, prev!));
+      await this.d.transaction((tx) => this.d.repo.setOutboundStreamId(tx, userId, prev!));
       if (destinations.length) for (const e of edus) await this.d.sendEdu("m.device_list_update", e, destinations);
     });
   }
@@ -208,7 +208,7 @@ export class DeviceLists {
     if ((await this.d.repo.remoteListStreamId(userId)) === undefined) return false;
     if (await this.d.repo.sharesRoomWithLocalUser(userId)) return true;
     // Nobody here shares a room with them: their server stops sending updates.
-    await this.d.db.transaction((tx) => this.d.repo.dropRemoteList(tx, userId));
+    await this.d.transaction((tx) => this.d.repo.dropRemoteList(tx, userId));
     return false;
   }
 
@@ -262,11 +262,11 @@ export class DeviceLists {
         devices.push({ deviceId: dev.device_id, displayName: typeof dev.device_display_name === "string" ? dev.device_display_name : null, keysJson: keys });
       }
       const crossSigning = remoteCrossSigningKeys(userId, { master_key: body.master_key, self_signing_key: body.self_signing_key });
-      await this.d.db.transaction((tx) => this.d.repo.replaceRemoteList(tx, userId, body.stream_id as number, devices, crossSigning));
+      await this.d.transaction((tx) => this.d.repo.replaceRemoteList(tx, userId, body.stream_id as number, devices, crossSigning));
       return true;
     } catch (e) {
       log.info("device list resync failed", { user_id: userId, error: (e as Error).message });
-      await this.d.db.transaction((tx) => this.d.repo.dropRemoteList(tx, userId));
+      await this.d.transaction((tx) => this.d.repo.dropRemoteList(tx, userId));
       return false;
     }
   }
@@ -294,7 +294,7 @@ export class DeviceLists {
         await this.resync(userId);
         return true;
       }
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         if (c.deleted === true) await this.d.repo.deleteRemoteDevice(tx, userId, deviceId);
         else {
           const name = typeof c.device_display_name === "string" ? c.device_display_name : null;
@@ -314,7 +314,7 @@ export class DeviceLists {
     await this.userLocks.run(`in\u0000${userId}`, async () => {
       if ((await this.d.repo.remoteListStreamId(userId)) === undefined) return;
       const keys = remoteCrossSigningKeys(userId, { master_key: c.master_key, self_signing_key: c.self_signing_key });
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         // An update without keys: the user has none any more (a deactivated account).
         if (c.master_key === undefined && c.self_signing_key === undefined) await this.d.repo.deleteCrossSigningKeys(tx, userId);
         for (const k of keys) await this.d.repo.upsertCrossSigningKey(tx, userId, k.type, k.publicKey, k.json);
@@ -332,7 +332,7 @@ export class DeviceLists {
     const candidates = this.isLocal(member) ? (await this.d.repo.joinedMembers(roomId)).filter((u) => !this.isLocal(u)) : [member];
     if (candidates.length === 0) return;
     for (const u of await this.d.repo.cachedRemoteUsers(candidates)) {
-      if (!(await this.d.repo.sharesRoomWithLocalUser(u))) await this.d.db.transaction((tx) => this.d.repo.dropRemoteList(tx, u));
+      if (!(await this.d.repo.sharesRoomWithLocalUser(u))) await this.d.transaction((tx) => this.d.repo.dropRemoteList(tx, u));
     }
   }
 }

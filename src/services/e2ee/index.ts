@@ -5,7 +5,7 @@
 //     deactivated accounts lose their cross-signing keys and backups;
 //   - federation: m.device_list_update, m.signing_key_update and m.direct_to_device EDUs in and out;
 //   - rooms: membership changes drop remote device list caches nobody here needs any more.
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import { E2eeRepo } from "../../storage/repos/e2ee.ts";
 import { logger } from "../../util/log.ts";
 import type { AccountsService } from "../accounts.ts";
@@ -39,7 +39,7 @@ export interface E2eeServices {
 }
 
 export interface E2eeServicesDeps {
-  db: Db;
+  transaction: Transaction;
   repo: E2eeRepo;
   serverName: string;
   streams: StreamAllocator;
@@ -61,13 +61,13 @@ export interface E2eeServicesDeps {
 const PRUNE_INTERVAL_MS = 3_600_000;
 
 export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
-  const { db, repo, serverName } = d;
+  const { transaction, repo, serverName } = d;
   const deviceIds = async (userId: string) => (await d.accounts.listDevices(userId)).map((dev) => dev.deviceId);
   const sendEdu = (type: string, content: Record<string, unknown>, destinations: string[]) => d.sender.sendEdu(type, content, destinations);
   // DeviceLists and E2eeKeys need each other: the lists ask the keys how devices look to other servers.
   let keys: E2eeKeys | undefined;
   const deviceLists = new DeviceLists({
-    db,
+    transaction,
     repo,
     streams: d.streams,
     notifier: d.notifier,
@@ -79,11 +79,11 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
     localDeviceForFederation: (u, dev) => keys!.localDeviceForFederation(u, dev),
     localCrossSigningForFederation: (u) => keys!.localCrossSigningForFederation(u),
   });
-  keys = new E2eeKeys({ db, repo, serverName, deviceLists, fed: d.fed, deviceIds, shareDisplayNames: d.shareDisplayNames });
-  const toDevice = new ToDevice({ db, repo, streams: d.streams, notifier: d.notifier, serverName, deviceIds, sendEdu });
-  const backup = new KeyBackup(db, repo);
+  keys = new E2eeKeys({ transaction, repo, serverName, deviceLists, fed: d.fed, deviceIds, shareDisplayNames: d.shareDisplayNames });
+  const toDevice = new ToDevice({ transaction, repo, streams: d.streams, notifier: d.notifier, serverName, deviceIds, sendEdu });
+  const backup = new KeyBackup(transaction, repo);
   const k = keys;
-  const dehydrated = new DehydratedDevices({ db, repo, accounts: d.accounts, keys: k });
+  const dehydrated = new DehydratedDevices({ transaction, repo, accounts: d.accounts, keys: k });
 
   d.sync.extensions.push(async (ctx, body) => {
     let news = false;

@@ -30,7 +30,7 @@ import {
 } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import type { CrossSigningKeyRow, E2eeRepo, SignatureRow } from "../../storage/repos/e2ee.ts";
 import { FederationError } from "../federation/client.ts";
 import type { FederationRequester } from "../federation/ports.ts";
@@ -42,7 +42,7 @@ const MAX_REMOTE_TIMEOUT_MS = 60_000;
 const ALWAYS_COUNTED = "signed_curve25519";
 
 export interface E2eeKeysDeps {
-  db: Db;
+  transaction: Transaction;
   repo: E2eeRepo;
   serverName: string;
   deviceLists: DeviceLists;
@@ -146,7 +146,7 @@ export class E2eeKeys {
       if (p) throw problem(p);
     }
 
-    const deviceChanged = await this.d.db.transaction(async (tx) => {
+    const deviceChanged = await this.d.transaction(async (tx) => {
       let changed = false;
       if (isJsonMap(deviceKeys)) {
         const { unsigned: _u, ...keys } = deviceKeys;
@@ -474,7 +474,7 @@ export class E2eeKeys {
     for (const k of given.values()) if (devices.has(k.publicKey)) throw new MatrixError("M_FORBIDDEN", "Key ID in use: a device has this ID");
 
     const changed: CrossSigningUsage[] = [];
-    await this.d.db.transaction(async (tx) => {
+    await this.d.transaction(async (tx) => {
       for (const [type, k] of given) {
         const s = stored.get(type);
         if (s && sameJson(parseJson(s.key_json), k.json)) continue;
@@ -547,7 +547,7 @@ export class E2eeKeys {
         rows.push({ target_user_id: userId, target_key_id: keyId, signer_user_id: userId, signer_key_id: sigKeyId, signature: sig });
       }
       if (rows.length === 0) throw new MatrixError("M_INVALID_SIGNATURE", "No signature by one of the user's devices");
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         for (const r of rows) await this.d.repo.insertSignature(tx, r);
       });
       return "master";
@@ -562,7 +562,7 @@ export class E2eeKeys {
     if (typeof sig !== "string" || !hasValidSignature(obj, userId, sskKeyId, ssk.public_key)) {
       throw new MatrixError("M_INVALID_SIGNATURE", "Missing or invalid signature by the self-signing key");
     }
-    await this.d.db.transaction((tx) => this.d.repo.insertSignature(tx, { target_user_id: userId, target_key_id: keyId, signer_user_id: userId, signer_key_id: sskKeyId, signature: sig }));
+    await this.d.transaction((tx) => this.d.repo.insertSignature(tx, { target_user_id: userId, target_key_id: keyId, signer_user_id: userId, signer_key_id: sskKeyId, signature: sig }));
     return "device";
   }
 
@@ -579,7 +579,7 @@ export class E2eeKeys {
     if (typeof sig !== "string" || !hasValidSignature(obj, userId, uskKeyId, usk.public_key)) {
       throw new MatrixError("M_INVALID_SIGNATURE", "Missing or invalid signature by the user-signing key");
     }
-    await this.d.db.transaction((tx) => this.d.repo.insertSignature(tx, { target_user_id: target, target_key_id: keyId, signer_user_id: userId, signer_key_id: uskKeyId, signature: sig }));
+    await this.d.transaction((tx) => this.d.repo.insertSignature(tx, { target_user_id: target, target_key_id: keyId, signer_user_id: userId, signer_key_id: uskKeyId, signature: sig }));
   }
 
   /** Another user's master key: stored (local users, cached remote users) or fetched from their server. */
@@ -606,7 +606,7 @@ export class E2eeKeys {
 
   /** Devices were deleted: their keys, one-time keys, inbox and signatures go; other users learn it. */
   async devicesDeleted(userId: string, deviceIds: string[]): Promise<void> {
-    await this.d.db.transaction((tx) => this.d.repo.deleteDeviceData(tx, userId, deviceIds));
+    await this.d.transaction((tx) => this.d.repo.deleteDeviceData(tx, userId, deviceIds));
     await this.d.deviceLists.localDevicesChanged(userId, deviceIds, true);
   }
 
@@ -626,7 +626,7 @@ export class E2eeKeys {
 
   /** An account was deactivated: its cross-signing keys, signatures and key backups go. */
   async deactivated(userId: string): Promise<void> {
-    await this.d.db.transaction(async (tx) => {
+    await this.d.transaction(async (tx) => {
       await this.d.repo.deleteCrossSigning(tx, userId);
       await this.d.repo.deleteAllBackups(tx, userId);
     });

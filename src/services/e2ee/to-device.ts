@@ -13,7 +13,7 @@
 import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
-import type { Db, Queryable } from "../../storage/engines/db.ts";
+import type { Queryable, Transaction } from "../../storage/engines/db.ts";
 import type { E2eeRepo, NewInboxMessage } from "../../storage/repos/e2ee.ts";
 import { randomString } from "../../util/random.ts";
 import type { Notifier } from "../notifier.ts";
@@ -26,7 +26,7 @@ const ID_LIFETIME_MS = 24 * 60 * 60_000;
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
 
 export interface ToDeviceDeps {
-  db: Db;
+  transaction: Transaction;
   repo: E2eeRepo;
   streams: StreamAllocator;
   notifier: Notifier;
@@ -116,7 +116,7 @@ export class ToDevice {
   private async store(inbox: NewInboxMessage[], claim: (tx: Queryable) => Promise<boolean>): Promise<boolean> {
     const users = [...new Set(inbox.map((m) => m.userId))];
     const fresh = await this.d.streams.with(async (pos) => {
-      const ok = await this.d.db.transaction(async (tx) => {
+      const ok = await this.d.transaction(async (tx) => {
         if (!(await claim(tx))) return false;
         await this.d.repo.insertInbox(tx, pos, inbox);
         return true;

@@ -13,8 +13,7 @@ import type { SigningKey } from "../../core/signing.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { AccountsRepo } from "../../storage/repos/accounts.ts";
+import type { AccountsRepo } from "../../storage/repos/accounts.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { assertClientEventJson, type RoomEvents } from "../rooms/events.ts";
@@ -29,7 +28,7 @@ const log = logger("federation");
 const LEGACY_INVITE_STATE_VERSIONS = new Set(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]);
 
 export interface MembershipDeps {
-  db: Db;
+  accounts: AccountsRepo;
   repo: RoomsRepo;
   events: RoomEvents;
   resolver: StateResolver;
@@ -82,7 +81,7 @@ export class FederationMembership {
   private readonly accounts: AccountsRepo;
 
   constructor(private readonly d: MembershipDeps) {
-    this.accounts = new AccountsRepo(d.db);
+    this.accounts = d.accounts;
   }
 
   private isLocal(userId: string): boolean {

@@ -12,7 +12,7 @@ import { checkPdu, verifyEventSignaturesAsync } from "../../core/pdu.ts";
 import type { RoomVersion } from "../../core/room-versions.ts";
 import { CREATE_KEY, eventStateMapKey, parseStateMapKey, stateMapKey, type StateMap } from "../../core/state-map.ts";
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Transaction } from "../../storage/engines/db.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { Lru } from "../../util/lru.ts";
@@ -29,7 +29,7 @@ const MAX_MISSING_EVENTS = 20;
 const MAX_REJECTED_WALK = 20;
 
 export interface ReceiverDeps {
-  db: Db;
+  transaction: Transaction;
   repo: RoomsRepo;
   events: RoomEvents;
   resolver: StateResolver;

@@ -4,7 +4,7 @@
 import { MatrixError } from "../../protocol/errors.ts";
 import type { RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import type { RoomEvents } from "../rooms/events.ts";
@@ -15,7 +15,6 @@ import { FederationMembership } from "./membership.ts";
 import type { FederationRequester, KeyLookup } from "./ports.ts";
 import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
-import { FederationOutboxRepo } from "../../storage/repos/federation-outbox.ts";
 import { FederationSender } from "./sender.ts";
 import { FederationServe } from "./serve.ts";
 
@@ -30,7 +29,7 @@ export interface RoomFederation {
 }
 
 export interface RoomFederationDeps {
-  db: Db;
+  repos: Repositories;
   serverName: string;
   signingKey: SigningKey;
   roomsRepo: RoomsRepo;
@@ -50,15 +49,15 @@ export interface RoomFederationDeps {
 }
 
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
-  const { db, serverName, events, roomsRepo: repo } = d;
+  const { repos, serverName, events, roomsRepo: repo } = d;
   const resolver = new StateResolver(repo, events);
   // serversInRoom (below) is ready before any event is sent or received.
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
   events.policySign = d.enabled ? policy.signLocal : null;
-  const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
-  const sender = new FederationSender(new FederationOutboxRepo(db), d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
+  const receiver = new FederationReceiver({ transaction: repos.transaction, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
+  const sender = new FederationSender(repos.federationOutbox, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
   const membership = new FederationMembership({
-    db,
+    accounts: repos.accounts,
     repo,
     events,
     resolver,
@@ -68,7 +67,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
     signingKey: d.signingKey,
     checkInvitee: (invitee, inviter) => d.rooms.checkInvitee(invitee, inviter),
   });
-  const serve = new FederationServe({ db, repo, events, receiver, membership, serverName, maxConcurrentTransactions: d.maxConcurrentTransactions });
+  const serve = new FederationServe({ receivedTxns: repos.federationReceivedTxns, repo, events, receiver, membership, serverName, maxConcurrentTransactions: d.maxConcurrentTransactions });
 
   const serversCache = new Map<string, string[]>();
   const serversInRoom = async (roomId: string): Promise<string[]> => {

@@ -7,8 +7,7 @@ import { stateMapKey } from "../../core/state-map.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type RoomEvent } from "../../protocol/events.ts";
 import { findServerNameOf } from "../../protocol/ids.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { FederationReceivedTxnsRepo } from "../../storage/repos/federation-received-txns.ts";
+import type { FederationReceivedTxnsRepo } from "../../storage/repos/federation-received-txns.ts";
 import type { EventRow, RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex, Semaphore } from "../../util/mutex.ts";
@@ -21,7 +20,7 @@ import { EduTable } from "../edus.ts";
 const log = logger("federation");
 
 export interface ServeDeps {
-  db: Db;
+  receivedTxns: FederationReceivedTxnsRepo;
   repo: RoomsRepo;
   events: RoomEvents;
   receiver: FederationReceiver;
@@ -44,7 +43,7 @@ export class FederationServe {
   private readonly receivedTxns: FederationReceivedTxnsRepo;
 
   constructor(private readonly d: ServeDeps) {
-    this.receivedTxns = new FederationReceivedTxnsRepo(d.db);
+    this.receivedTxns = d.receivedTxns;
     this.inbound = new Semaphore(d.maxConcurrentTransactions ?? 8);
   }
 

@@ -5,8 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Config } from "../../config/schema.ts";
 import type { SigningKey } from "../../core/signing.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { ServerKeysRepo } from "../../storage/repos/server-keys.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { ServerAcls, type AclContentLookup } from "./acl.ts";
 import { FederationClient } from "./client.ts";
@@ -40,7 +39,7 @@ export interface FederationServicesOptions {
   now?: () => number;
 }
 
-export function createFederationServices(config: Config, db: Db, signingKey: SigningKey, opts: FederationServicesOptions = {}): FederationServices {
+export function createFederationServices(config: Config, repos: Pick<Repositories, "serverKeys">, signingKey: SigningKey, opts: FederationServicesOptions = {}): FederationServices {
   const fed = config.federation;
   const serverName = config.server_name;
   const now = opts.now ?? Date.now;
@@ -76,7 +75,7 @@ export function createFederationServices(config: Config, db: Db, signingKey: Sig
   const keyRing = new KeyRing({
     serverName,
     ownKeys,
-    store: new ServerKeysRepo(db),
+    store: repos.serverKeys,
     fetcher,
     trustedKeyServers: parseTrustedKeyServers(fed.trusted_key_servers),
     now,

@@ -3,8 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Config } from "../../config/schema.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../protocol/versions.ts";
-import type { Db } from "../../storage/engines/db.ts";
-import { MediaRepo } from "../../storage/repos/media.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import { IpRangeSet } from "../../util/ip-range.ts";
 import { logger } from "../../util/log.ts";
 import type { FederationClient } from "../federation/client.ts";
@@ -37,8 +36,8 @@ export interface MediaServicesOptions {
 
 const RETENTION_INTERVAL_MS = 60 * 60_000;
 
-export function createMediaServices(config: Config, db: Db, opts: MediaServicesOptions = {}): MediaServices {
-  const repo = new MediaRepo(db);
+export function createMediaServices(config: Config, repos: Pick<Repositories, "media">, opts: MediaServicesOptions = {}): MediaServices {
+  const repo = repos.media;
   const files = new FileStore(config.media.store_path);
   files.init(opts.shutdownHooks !== undefined);
   const thumbnailer = new Thumbnailer({ maxPixels: config.media.max_image_pixels });

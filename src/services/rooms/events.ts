@@ -17,7 +17,7 @@ import { eventStateMapKey, parseStateMapKey, stateMapKey } from "../../core/stat
 import { domainOf, effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
-import type { Db, Queryable } from "../../storage/engines/db.ts";
+import type { Queryable, Transaction } from "../../storage/engines/db.ts";
 import type { EventRow, RoomsRepo, StateDelta } from "../../storage/repos/rooms.ts";
 import { KeyedMutex, Mutex } from "../../util/mutex.ts";
 import { Lru } from "../../util/lru.ts";
@@ -77,7 +77,7 @@ export interface PreparedEvent {
 export type AggregationBundler = (rows: readonly EventRow[], viewer: { userId: string }) => Promise<Map<string, JsonObject>>;
 
 export interface EventsDeps {
-  db: Db;
+  transaction: Transaction;
   repo: RoomsRepo;
   serverName: string;
   signingKey: SigningKey;
@@ -467,7 +467,7 @@ export class RoomEvents {
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: true, authState: opts.authState }) : false;
 
     const stream = await this.d.streams.with(async (pos) => {
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
         const room = await repo.findRoom(roomId, tx);
         let group = room?.current_state_group ?? null;
@@ -509,7 +509,7 @@ export class RoomEvents {
     const userId = ev.state_key!;
     const membership = String(ev.content["membership"] ?? "invite");
     await this.d.streams.with(async (pos) => {
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         await this.d.repo.upsertRemoteInvite(tx, ev.room_id!, userId, ev.event_id, rv.id, JSON.stringify(strippedState));
         this.membershipChanged(userId, ev.room_id!);
         await this.d.repo.upsertLocalMembership(tx, userId, ev.room_id!, membership, ev.event_id, pos);
@@ -522,7 +522,7 @@ export class RoomEvents {
   /** Drops a remote invite (joined, or rejected with `leave`, which becomes the user's membership). */
   async forgetRemoteInvite(roomId: string, userId: string, leave?: RoomEvent): Promise<void> {
     await this.d.streams.with(async (pos) => {
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         await this.d.repo.deleteRemoteInvite(tx, roomId, userId);
         this.membershipChanged(userId, roomId);
         if (leave) await this.d.repo.upsertLocalMembership(tx, userId, roomId, "leave", leave.event_id, pos);
@@ -563,7 +563,7 @@ export class RoomEvents {
     if (row.state_key === null) return group;
     const hit = this.groupBeforeCache.get(row.event_id);
     if (hit !== undefined) return hit;
-    const before = await this.d.db.transaction((tx) => this.newStateGroup(tx, roomId, group, [[row.type, row.state_key!, row.replaces_state]]));
+    const before = await this.d.transaction((tx) => this.newStateGroup(tx, roomId, group, [[row.type, row.state_key!, row.replaces_state]]));
     this.groupBeforeCache.set(row.event_id, before);
     return before;
   }
@@ -633,7 +633,7 @@ export class RoomEvents {
     if (fresh.length === 0) return;
     const positions = fresh.map(() => this.d.streams.allocate());
     try {
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         for (let i = 0; i < fresh.length; i++) {
           const { event, rejectedReason } = fresh[i]!;
           await this.writeEventRow(tx, event, rv, positions[i]!, { group: null, outlier: true, rejectedReason: rejectedReason ?? null });
@@ -681,7 +681,7 @@ export class RoomEvents {
     const touched: string[] = [];
 
     const stream = await this.d.streams.with(async (pos) => {
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         let imported = false;
         if (opts.newRoom && !(await repo.findRoom(roomId, tx))) {
           await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: Date.now() });
@@ -799,7 +799,7 @@ export class RoomEvents {
   async persistBackfilled(event: RoomEvent, rv: RoomVersion, stateGroup: number, rejectedReason?: string): Promise<void> {
     const roomId = roomIdOf(event, rv);
     // One backfill write at a time: each takes the position below the lowest.
-    await this.backfillLock.run(() => this.d.db.transaction(async (tx) => {
+    await this.backfillLock.run(() => this.d.transaction(async (tx) => {
       const existing = await this.d.repo.findEvent(event.event_id, tx);
       if (existing && (existing.outlier === 0 || rejectedReason)) {
         await this.d.repo.deleteBackwardExtremity(tx, roomId, event.event_id);

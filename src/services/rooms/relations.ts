@@ -19,7 +19,7 @@
 //   thread events when there are threads.
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import type { Db, Queryable } from "../../storage/engines/db.ts";
+import type { Queryable, Transaction } from "../../storage/engines/db.ts";
 import type { RelationRow, RelationsRepo, ThreadRow } from "../../storage/repos/relations.ts";
 import { RECURSION_DEPTH } from "../../storage/repos/relations.ts";
 import type { EventRow, RoomsRepo } from "../../storage/repos/rooms.ts";
@@ -41,7 +41,7 @@ export const DEFAULT_THREADS_LIMIT = 20;
 export const MAX_THREADS_LIMIT = 100;
 
 export interface RelationsDeps {
-  db: Db;
+  transaction: Transaction;
   repo: RelationsRepo;
   roomsRepo: RoomsRepo;
   events: RoomEvents;
@@ -133,7 +133,7 @@ export class Relations {
       if (this.stopped) return seen;
       const rows = await this.d.repo.candidateEvents(after, batch);
       if (rows.length === 0) break;
-      await this.d.db.transaction(async (tx) => {
+      await this.d.transaction(async (tx) => {
         for (const r of rows) {
           const ev = rowToEvent(r);
           if (!(await this.d.repo.find(ev.event_id, tx))) await this.index(tx, ev, Number(r.stream_ordering));

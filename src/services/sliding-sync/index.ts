@@ -12,7 +12,7 @@ import { pairsSignature, unionPairs, type StatePair } from "../../core/required-
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject } from "../../protocol/events.ts";
 import { AccountDataRepo } from "../../storage/repos/account-data.ts";
-import type { Db } from "../../storage/engines/db.ts";
+import type { Repositories } from "../../storage/repos/index.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { SlidingSyncRepo } from "../../storage/repos/sliding-sync.ts";
 import { SyncRepo } from "../../storage/repos/sync.ts";
@@ -512,7 +512,7 @@ export type { ListConfig };
 // ------------------------------------------------------------------ construction
 
 export interface CreateSlidingSyncDeps extends Omit<SlidingSyncDeps, "infos" | "ssRepo" | "syncRepo" | "accountData" | "e2ee"> {
-  db: Db;
+  repos: Repositories;
   /** The E2EE services (keys, device lists, to-device inbox). */
   e2ee?: Pick<E2eeServices, "keys" | "deviceLists" | "toDevice">;
 }
@@ -522,7 +522,7 @@ export interface CreateSlidingSyncDeps extends Omit<SlidingSyncDeps, "infos" | "
  * room_recency in its own transaction, and the in-memory cache with it.
  */
 export function createSlidingSync(d: CreateSlidingSyncDeps): SlidingSync {
-  const ssRepo = new SlidingSyncRepo(d.db);
+  const ssRepo = d.repos.slidingSync;
   const infos = new RoomInfoCache(ssRepo);
   d.events.effects.set("inTransaction", "slidingSync.recency", async (q, ev, stream, rv) => {
     const roomId = roomIdOf(ev, rv);
@@ -536,5 +536,5 @@ export function createSlidingSync(d: CreateSlidingSyncDeps): SlidingSync {
     deviceListChanges: (u, from, to) => e.deviceLists.changesFor(u, from, to),
     toDeviceForSync: (u, dev, since, to) => e.toDevice.forSync(u, dev, since, to),
   };
-  return new SlidingSync({ ...d, ssRepo, syncRepo: new SyncRepo(d.db), accountData: new AccountDataRepo(d.db), infos, e2ee });
+  return new SlidingSync({ ...d, ssRepo, syncRepo: d.repos.sync, accountData: d.repos.accountData, infos, e2ee });
 }

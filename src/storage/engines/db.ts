@@ -14,6 +14,9 @@ export interface Queryable {
   run(sql: string, params?: readonly SqlParam[]): Promise<number>;
 }
 
+/** Db.transaction as a function: what services receive to group repository calls atomically. */
+export type Transaction = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+
 export interface Db extends Queryable {
   readonly dialect: "sqlite" | "postgres";
   /**

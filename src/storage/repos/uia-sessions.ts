@@ -59,8 +59,9 @@ export class UiaSessionsRepo {
     return r ? fromRow(r) : undefined;
   }
 
-  async update(q: Queryable, s: Pick<UiaSession, "sessionId" | "clientDict" | "serverData" | "completed">): Promise<void> {
-    await q.run("UPDATE uia_sessions SET client_dict = ?, server_data = ?, completed = ? WHERE session_id = ?", [
+  /** Outside a transaction when q is undefined. */
+  async update(q: Queryable | undefined, s: Pick<UiaSession, "sessionId" | "clientDict" | "serverData" | "completed">): Promise<void> {
+    await (q ?? this.db).run("UPDATE uia_sessions SET client_dict = ?, server_data = ?, completed = ? WHERE session_id = ?", [
       JSON.stringify(s.clientDict),
       JSON.stringify(s.serverData),
       JSON.stringify(s.completed),
