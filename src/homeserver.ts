@@ -15,6 +15,7 @@ import { IpRangeSet } from "./util/ip-range.ts";
 import { startMemoryGuard } from "./util/memory-guard.ts";
 import { clientAddress } from "./http/forwarded.ts";
 import { withCurrentPath } from "./http/legacy-paths.ts";
+import { WorkerRoles, type WorkerRole } from "./services/workers.ts";
 
 const httpLog = logger("http");
 
@@ -54,6 +55,19 @@ export function isLegacyServerMediaRequest(path: string, headers: Headers): bool
   return /^\/_matrix\/media\/(r0|v3|v1)\/(download|thumbnail)\//.test(path) && /^X-Matrix\s/i.test(headers.get("authorization") ?? "");
 }
 
+/**
+ * The [worker] role a request needs ("client", "federation_inbound", "media"); undefined for what
+ * every process answers (/health, metrics). Legacy X-Matrix media requests on the federation
+ * resource are media.
+ */
+export function roleOfRequest(path: string, headers: Headers): WorkerRole | undefined {
+  const res = resourceOf(path);
+  if (res === "client") return "client";
+  if (res === "media") return "media";
+  if (res === "federation" || res === "keys") return isLegacyServerMediaRequest(path, headers) ? "media" : "federation_inbound";
+  return undefined;
+}
+
 export const RAW_BODY_PREFIXES = ["/_matrix/media/v3/upload", "/_matrix/media/r0/upload", "/_matrix/media/v1/upload"];
 
 export function buildApp(svc: Services): App {
@@ -88,6 +102,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
 
   // The largest body any endpoint takes (uploads); JSON endpoints enforce their own, smaller limit.
   const maxBody = Math.max(config.media.max_upload_size, config.max_json_body_size);
+  const roles = new WorkerRoles(config.worker.roles);
   const servers: Server<undefined>[] = [];
   const listeners: ListenerInfo[] = [];
   let inFlight = 0;
@@ -116,6 +131,9 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
           if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation")) && !(res === "media" && resources.has("federation") && isLegacyServerMediaRequest(path, req.headers))) {
             return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
           }
+          // A process dedicated to other roles ([worker] roles) answers as a listener without the resource.
+          const role = roleOfRequest(path, req.headers);
+          if (role !== undefined && !roles.has(role)) return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
           const declared = Number(req.headers.get("content-length") ?? "0");
           if (declared > maxBody) {
             // A client (Node's fetch, browsers) sends the whole body before it reads the answer: closing

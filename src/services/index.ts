@@ -32,6 +32,10 @@ import { TurnService } from "./turn.ts";
 import { OpenIdTokens } from "./openid.ts";
 import { connectAliases, createAppservices, type Appservices } from "./appservices/index.ts";
 import { Pushers } from "./pushers.ts";
+import { BackgroundDuty, ProcessLeases, WorkerRoles } from "./workers.ts";
+import { logger } from "../util/log.ts";
+
+import { ProcessLeasesRepo } from "../storage/repos/process-leases.ts";
 import { PushersRepo } from "../storage/repos/pushers.ts";
 import { createSlidingSync, type SlidingSync } from "./sliding-sync/index.ts";
 import { OutboundHttp } from "./federation/outbound-http.ts";
@@ -39,11 +43,17 @@ import { RemoteProfiles } from "./federation/remote-profiles.ts";
 import { httpClientTrust } from "./http-client-trust.ts";
 import { IpRangeSet } from "../util/ip-range.ts";
 
+const log = logger("hs");
+
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices, AdminServices, RoomExtraServices, DirectoryServices {
   readonly config: Config;
   readonly db: Db;
   readonly signingKey: ServerSigningKey;
+  /** [worker] roles, the leases this process holds and the background work (services/workers.ts). */
+  readonly roles: WorkerRoles;
+  readonly leases: ProcessLeases;
+  readonly background: BackgroundDuty;
   /** Called on shutdown: end long-polls, flush queues. */
   readonly shutdownHooks: Array<() => void | Promise<void>>;
   /** The global stream /sync reads (events, account data, receipts, memberships). */
@@ -126,6 +136,17 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   rooms.joinChecks.push(guestAccess.checkJoin);
   events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
   const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
+  // Several processes on one PostgreSQL database: roles and leases (docs/SCALING.md).
+  const roles = new WorkerRoles(config.worker.roles);
+  const leases = new ProcessLeases(new ProcessLeasesRepo(db), {
+    shared: db.dialect === "postgres",
+    instanceName: config.worker.instance_name,
+    ttlMs: config.worker.lease_seconds * 1000,
+  });
+  leases.start();
+  const background = new BackgroundDuty(leases, roles.has("background"));
+  // Several processes: how often the one doing the background work looks for what others queued.
+  const pollMs = leases.shared ? 2000 : undefined;
   const accountServices = createAccountServices(config, db);
   // Profile changes propagate into the user's member events; deactivation leaves every room.
   accountServices.profiles.onProfileChange.push(async (userId, field) => {
@@ -153,6 +174,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     maxConcurrentTransactions: config.federation.max_concurrent_inbound_transactions,
     acls: federation.acls,
     shutdownHooks,
+    leases,
+    sends: roles.has("federation_sender"),
   });
   // Remote users' profiles come over federation (cached).
   const remoteProfiles = new RemoteProfiles(federation.client);
@@ -179,9 +202,10 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     serversInRoom: roomFederation.serversInRoom,
     shareDisplayNames: config.federation.allow_device_name_lookup_over_federation,
     shutdownHooks,
+    background,
   });
   const pushRules = new PushRulesService(syncServices.accountData);
-  const mediaServices = createMediaServices(config, db, { federationClient: federation.client, shutdownHooks });
+  const mediaServices = createMediaServices(config, db, { federationClient: federation.client, shutdownHooks, background });
   // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
   syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
   const adminServices = await createAdminServices({
@@ -195,6 +219,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     events,
     rooms,
     shutdownHooks,
+    background,
   });
   // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
   const roomExtraServices = createRoomExtraServices({
@@ -238,6 +263,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     receipts: syncServices.receipts,
     e2ee,
     shutdownHooks,
+    background,
+    pollMs,
   }));
   connectAliases(appservices, serverName, {
     rooms: rooms as never,
@@ -255,7 +282,15 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     http: new OutboundHttp({ denylist: new IpRangeSet(config.http_client.ip_range_denylist), ...httpClientTrust(config) }),
     config: config.push,
   });
-  await pushers.start();
+  background.onChange(
+    () => pushers.start(),
+    () => pushers.close(),
+  );
+  if (pollMs) {
+    const poll = setInterval(() => void pushers.refresh().catch((e) => log.warn("pushers: refresh failed", { error: (e as Error).message })), pollMs);
+    poll.unref?.();
+    shutdownHooks.push(() => clearInterval(poll));
+  }
   events.effects.set("afterPersist", "pushers.deliver", (ev, stream) => pushers.eventPersisted(ev.event_id, stream));
   syncServices.receipts.hooks.push((r) => {
     if (pushers.hasPushers(r.userId)) void pushers.updateBadge(r.userId).catch(() => undefined);
@@ -281,6 +316,12 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  // Last: leases go once the work they guard has stopped, so other processes take it over at once.
+  shutdownHooks.push(() => background.stop());
+  shutdownHooks.push(() => leases.stop());
+  // Pushers, application-service senders and the periodic jobs start here (SQLite) or once this
+  // process gets the background lease (PostgreSQL).
+  await background.start();
   // Every declared effect of persisting an event (services/event-effects.ts) has been set.
   events.effects.assertComplete(events);
   // Every declared EDU type (services/edus.ts) has its handler.
@@ -289,6 +330,9 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     config,
     db,
     signingKey,
+    roles,
+    leases,
+    background,
     shutdownHooks,
     streams,
     notifier,

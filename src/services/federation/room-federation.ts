@@ -17,6 +17,7 @@ import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
 import { FederationOutboxRepo } from "../../storage/repos/federation-outbox.ts";
 import { FederationSender } from "./sender.ts";
+import type { ProcessLeases } from "../workers.ts";
 import { FederationServe } from "./serve.ts";
 
 export interface RoomFederation {
@@ -47,6 +48,10 @@ export interface RoomFederationDeps {
   /** Server ACLs (room-scoped EDUs from denied servers are ignored). */
   acls?: { isAllowed(roomId: string, serverName: string): Promise<boolean> };
   shutdownHooks: Array<() => void | Promise<void>>;
+  /** Leases of destinations' queues (services/workers.ts). */
+  leases?: ProcessLeases;
+  /** [worker] roles has federation_sender (default true). */
+  sends?: boolean;
 }
 
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
@@ -56,7 +61,13 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
   events.policySign = d.enabled ? policy.signLocal : null;
   const receiver = new FederationReceiver({ db, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
-  const sender = new FederationSender(new FederationOutboxRepo(db), d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
+  const sender = new FederationSender(new FederationOutboxRepo(db), d.fed, {
+    serverName,
+    enabled: d.enabled,
+    minBackoffMs: d.minBackoffMs,
+    leases: d.leases,
+    sends: d.sends,
+  });
   const membership = new FederationMembership({
     db,
     repo,

@@ -33,6 +33,8 @@ export interface MediaServicesOptions {
    * job and clears half-written uploads of a previous run. The command line leaves it out.
    */
   shutdownHooks?: Array<() => void | Promise<void>>;
+  /** The background work's holder among processes (services/workers.ts); absent: always this process. */
+  background?: { readonly active: boolean; onChange(gain: () => void | Promise<void>, lose: () => void | Promise<void>): void };
 }
 
 const RETENTION_INTERVAL_MS = 60 * 60_000;
@@ -62,6 +64,8 @@ export function createMediaServices(config: Config, db: Db, opts: MediaServicesO
   const urlPreviews = new UrlPreviewer({ config: config.url_preview, repo, media, serverName: config.server_name });
   if (opts.shutdownHooks) {
     const timer = setInterval(() => {
+      // Once across processes: only the holder of the background work runs it.
+      if (opts.background && !opts.background.active) return;
       void (async () => {
         await media.runRetention();
         await urlPreviews.expire();
