@@ -11,6 +11,7 @@ import { ProfilesRepo } from "../storage/repos/profiles.ts";
 import { AccountsRepo } from "../storage/repos/accounts.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
+import { createClusterBus, type ClusterBus } from "./cluster/bus.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
@@ -50,6 +51,8 @@ export interface Services extends AccountServices, SyncServices, AdminServices, 
   readonly streams: StreamAllocator;
   /** Wakes /sync long-polls. */
   readonly notifier: Notifier;
+  /** Messages between the hs processes sharing the database (services/cluster/bus.ts; in-process on SQLite). */
+  readonly cluster: ClusterBus;
   readonly roomsRepo: RoomsRepo;
   /** Building, authorising, persisting and loading room events. */
   readonly events: RoomEvents;
@@ -85,6 +88,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   // Every database call is timed (hs_db_query_duration_seconds).
   const metrics = new HsMetrics();
   const db = metrics.instrument(rawDb);
+  const cluster = createClusterBus(rawDb);
+  await cluster.start();
   const roomsRepo = new RoomsRepo(db);
   await roomsRepo.init();
   const e2eeRepo = new E2eeRepo(db);
@@ -125,7 +130,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   });
   rooms.joinChecks.push(guestAccess.checkJoin);
   events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
-  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
+  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close(), () => cluster.close()];
   const accountServices = createAccountServices(config, db);
   // Profile changes propagate into the user's member events; deactivation leaves every room.
   accountServices.profiles.onProfileChange.push(async (userId, field) => {
@@ -292,6 +297,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     shutdownHooks,
     streams,
     notifier,
+    cluster,
     roomsRepo,
     events,
     rooms,
