@@ -10,6 +10,8 @@ import { createServices, type Services } from "./services/index.ts";
 import { ensureSigningKey, type ServerSigningKey } from "./services/signing-key-file.ts";
 import type { Db } from "./storage/engines/db.ts";
 import { openDatabase } from "./storage/engines/open.ts";
+import { acquireServeLock } from "./storage/engines/sqlite-lock.ts";
+import { processesHoldingFile } from "./cli/running.ts";
 import { configureLogging, log, logger } from "./util/log.ts";
 import { IpRangeSet } from "./util/ip-range.ts";
 import { startMemoryGuard } from "./util/memory-guard.ts";
@@ -94,8 +96,30 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   // Every cache is sized from [caches] memory_target_mb, and trimmed when the process outgrows it.
   const memoryGuard = startMemoryGuard(config.caches.memory_target_mb);
   const signingKey = ensureSigningKey(config.signing_key_path, config.server_name);
-  const db = await openDatabase(config.database);
-  const services = await createServices(config, db, signingKey);
+  // One process per SQLite database (several processes need PostgreSQL: docs/SCALING.md).
+  const serveLock =
+    config.database.backend === "sqlite" && config.database.path !== ":memory:"
+      ? acquireServeLock(config.database.path, () =>
+          processesHoldingFile(config.database.path)
+            .map((p) => `pid ${p.pid}: ${p.command}`)
+            .join("; "),
+        )
+      : undefined;
+  let db: Db;
+  try {
+    db = await openDatabase(config.database);
+  } catch (e) {
+    serveLock?.release();
+    throw e;
+  }
+  let services: Services;
+  try {
+    services = await createServices(config, db, signingKey);
+  } catch (e) {
+    await db.close();
+    serveLock?.release();
+    throw e;
+  }
   const app = buildApp(services);
   opts.extraRoutes?.(app, services);
   app.compile();
@@ -184,6 +208,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   } catch (e) {
     for (const s of servers) s.stop(true);
     await db.close();
+    serveLock?.release();
     throw e;
   }
 
@@ -202,6 +227,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
       }
       for (const s of servers) s.stop(true);
       await db.close();
+      serveLock?.release();
       log.info("stopped");
     })());
 

@@ -11,6 +11,7 @@ import { ProfilesRepo } from "../storage/repos/profiles.ts";
 import { AccountsRepo } from "../storage/repos/accounts.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
+import { createClusterBus, type ClusterBus } from "./cluster/bus.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
@@ -60,6 +61,8 @@ export interface Services extends AccountServices, SyncServices, AdminServices, 
   readonly streams: StreamAllocator;
   /** Wakes /sync long-polls. */
   readonly notifier: Notifier;
+  /** Messages between the hs processes sharing the database (services/cluster/bus.ts; in-process on SQLite). */
+  readonly cluster: ClusterBus;
   readonly roomsRepo: RoomsRepo;
   /** Building, authorising, persisting and loading room events. */
   readonly events: RoomEvents;
@@ -95,6 +98,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   // Every database call is timed (hs_db_query_duration_seconds).
   const metrics = new HsMetrics();
   const db = metrics.instrument(rawDb);
+  const cluster = createClusterBus(rawDb);
+  await cluster.start();
   const roomsRepo = new RoomsRepo(db);
   await roomsRepo.init();
   const e2eeRepo = new E2eeRepo(db);
@@ -135,11 +140,11 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   });
   rooms.joinChecks.push(guestAccess.checkJoin);
   events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
-  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
+  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close(), () => cluster.close()];
   // Several processes on one PostgreSQL database: roles and leases (docs/SCALING.md).
   const roles = new WorkerRoles(config.worker.roles);
   const leases = new ProcessLeases(new ProcessLeasesRepo(db), {
-    shared: db.dialect === "postgres",
+    shared: cluster.shared,
     instanceName: config.worker.instance_name,
     ttlMs: config.worker.lease_seconds * 1000,
   });
@@ -176,6 +181,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     shutdownHooks,
     leases,
     sends: roles.has("federation_sender"),
+    queued: cluster.channel<{ destinations: string[] }>("federation.queued"),
   });
   // Remote users' profiles come over federation (cached).
   const remoteProfiles = new RemoteProfiles(federation.client);
@@ -336,6 +342,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     shutdownHooks,
     streams,
     notifier,
+    cluster,
     roomsRepo,
     events,
     rooms,

@@ -18,6 +18,7 @@ import { FederationReceiver } from "./receiver.ts";
 import { FederationOutboxRepo } from "../../storage/repos/federation-outbox.ts";
 import { FederationSender } from "./sender.ts";
 import type { ProcessLeases } from "../workers.ts";
+import type { BusChannel } from "../cluster/bus.ts";
 import { FederationServe } from "./serve.ts";
 
 export interface RoomFederation {
@@ -52,6 +53,8 @@ export interface RoomFederationDeps {
   leases?: ProcessLeases;
   /** [worker] roles has federation_sender (default true). */
   sends?: boolean;
+  /** Cross-process wake-ups of the senders (services/cluster/bus.ts). */
+  queued?: BusChannel<{ destinations: string[] }>;
 }
 
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
@@ -67,6 +70,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
     minBackoffMs: d.minBackoffMs,
     leases: d.leases,
     sends: d.sends,
+    queued: d.queued,
   });
   const membership = new FederationMembership({
     db,

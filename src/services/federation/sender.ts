@@ -14,6 +14,7 @@
 import type { FederationOutboxRepo, OutboxRow } from "../../storage/repos/federation-outbox.ts";
 import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
+import type { BusChannel } from "../cluster/bus.ts";
 import type { ProcessLeases } from "../workers.ts";
 import type { FederationRequester } from "./ports.ts";
 
@@ -35,6 +36,11 @@ export interface SenderOptions {
   leases?: ProcessLeases;
   /** How often a sending process looks for queues nobody holds (shared database only). */
   pollMs?: number;
+  /**
+   * Tells the sending processes that a process without the federation_sender role queued for
+   * these destinations (they would otherwise find it at their next poll).
+   */
+  queued?: BusChannel<{ destinations: string[] }>;
 }
 
 export const DESTINATION_LEASE_PREFIX = "federation_sender:";
@@ -75,6 +81,9 @@ export class FederationSender {
     for (const destination of await this.outbox.backedOffDestinations()) this.backedOff.add(destination);
     if (!this.opts.enabled || !this.sends) return;
     for (const destination of await this.outbox.destinationsWithItems()) this.wake(destination);
+    this.opts.queued?.subscribe((msg, origin) => {
+      if (origin === "remote" && Array.isArray(msg?.destinations)) for (const d of msg.destinations) if (typeof d === "string") this.wake(d);
+    });
     if (this.shared) {
       this.pollTimer = setInterval(() => void this.poll(), this.opts.pollMs ?? 2000);
       (this.pollTimer as { unref?: () => void }).unref?.();
@@ -134,8 +143,11 @@ export class FederationSender {
     await this.outbox.transaction(async (tx) => {
       for (const d of dests) await this.outbox.insert(tx, id++, d, kind, json, now);
     });
-    // A process without the federation_sender role leaves its queues to the senders' polling.
     if (this.sends) for (const d of dests) this.wake(d);
+    else if (this.shared && this.opts.queued) {
+      // A process without the federation_sender role tells those with it (NOTIFY payloads are small: in chunks).
+      for (let i = 0; i < dests.length; i += 100) this.opts.queued.publish({ destinations: dests.slice(i, i + 100) });
+    }
   }
 
   /** The destination is reachable again (it sent us something): clear back-off and resume. */

@@ -63,6 +63,7 @@ export function instrumentDb(db: Db, observe: QueryObserver): Db {
   const base = timedQueryable(db, observe, "");
   return {
     dialect: db.dialect,
+    ...(db.pubsub ? { pubsub: db.pubsub } : {}),
     ...base,
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => timed(observe, "transaction", "transaction", () => db.transaction((tx) => fn(timedQueryable(tx, observe, "tx_")))),
     exec: (script: string) => timed(observe, "exec", "exec", () => db.exec(script)),

@@ -2,7 +2,7 @@
 // and takes a unix-socket directory from the URL's `host` query parameter (libpq style), which
 // postgres.js itself ignores.
 import postgres from "postgres";
-import { normalizeParams, type Db, type Queryable, type SqlParam } from "./db.ts";
+import { normalizeParams, type Db, type DbPubSub, type Queryable, type SqlParam } from "./db.ts";
 
 /** `?` → `$1, $2, …`, leaving quoted strings and identifiers alone. */
 export function rewritePlaceholders(sql: string): string {
@@ -107,8 +107,23 @@ export function openPostgres(url: string, maxConnections = 10): Db {
   // error no caller can catch).
   let closed = false;
   const open = <T>(fn: () => Promise<T>): Promise<T> => (closed ? Promise.reject(new Error("the database is closed")) : retryOnConnectionLoss(fn, RECONNECT_WAIT_MS, () => closed));
+  const pubsub: DbPubSub = {
+    async listen(channel, onMessage, onConnect) {
+      if (closed) throw new Error("the database is closed");
+      // postgres.js keeps one extra connection for every LISTEN and re-issues them after a reconnect,
+      // calling onlisten each time.
+      const l = await sql.listen(channel, onMessage, onConnect);
+      return async () => {
+        if (!closed) await l.unlisten().catch(() => {});
+      };
+    },
+    async notify(channel, payload) {
+      await open(() => sql.notify(channel, payload));
+    },
+  };
   return {
     dialect: "postgres",
+    pubsub,
     all: (text, params) => open(() => base.all(text, params)),
     get: (text, params) => open(() => base.get(text, params)),
     run: (text, params) => open(() => base.run(text, params)),
