@@ -77,6 +77,8 @@ class PusherWorker {
   private backoffMs = 0;
   lastBadge: number | undefined;
   removed = false;
+  /** Pushers.refresh() runs before this worker was added. */
+  generation = 0;
 
   constructor(
     public row: PusherRow,
@@ -183,6 +185,8 @@ export class Pushers {
 
   /** Whether this process delivers (the holder of the background work; services/workers.ts). */
   private running = false;
+  /** Counts refresh() runs; each worker remembers the count when it was added. */
+  private generation = 0;
 
   async start(): Promise<void> {
     this.running = true;
@@ -195,10 +199,12 @@ export class Pushers {
    */
   async refresh(): Promise<void> {
     if (!this.running) return;
+    // Workers added while the list was read (pushers/set on this process) are not in it: kept.
+    const generation = ++this.generation;
     const rows = await this.d.repo.listAll();
     const keep = new Set(rows.map((r) => `${r.user_id}\u0000${r.app_id}\u0000${r.pushkey}`));
     for (const [userId, m] of [...this.workers]) {
-      for (const w of [...m.values()]) if (!keep.has(`${userId}\u0000${w.key}`)) this.dropWorker(userId, w.row.app_id, w.row.pushkey);
+      for (const w of [...m.values()]) if (w.generation < generation && !keep.has(`${userId}\u0000${w.key}`)) this.dropWorker(userId, w.row.app_id, w.row.pushkey);
     }
     for (const row of rows) {
       const w = this.workers.get(row.user_id)?.get(`${row.app_id}\u0000${row.pushkey}`) ?? this.addWorker(row);
@@ -211,6 +217,7 @@ export class Pushers {
     let m = this.workers.get(row.user_id);
     if (!m) this.workers.set(row.user_id, (m = new Map()));
     const w = new PusherWorker(row, this);
+    w.generation = this.generation;
     m.get(w.key)?.stop();
     m.set(w.key, w);
     return w;
