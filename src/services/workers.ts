@@ -91,14 +91,15 @@ export class ProcessLeases {
    * Keeps trying to hold `name`: onGain runs when this process gets it (at once without a shared
    * database), onLose when it loses it (another process took over after a stall, or shutdown).
    */
-  campaign(name: string, onGain: () => void, onLose: () => void): void {
+  campaign(name: string, onGain: () => void, onLose: () => void): Promise<void> {
     const c = { name, onGain, onLose };
     this.campaigns.push(c);
     if (!this.shared) {
       onGain();
-      return;
+      return Promise.resolve();
     }
-    void this.runCampaign(c);
+    // The first attempt now (resolved once made); then at every renewal.
+    return this.runCampaign(c);
   }
 
   private async runCampaign(c: Campaign): Promise<void> {
@@ -199,11 +200,13 @@ export class BackgroundDuty {
       await this.chain;
       return;
     }
-    this.leases.campaign(
+    // A free lease is taken before start-up ends (the work then runs as soon as with SQLite).
+    await this.leases.campaign(
       BACKGROUND_LEASE,
       () => this.flip(true),
       () => this.flip(false),
     );
+    await this.chain;
   }
 
   /** Gives the work up (shutdown, before the services it drives close). */

@@ -41,7 +41,11 @@ const RETENTION_INTERVAL_MS = 60 * 60_000;
 
 export function createMediaServices(config: Config, db: Db, opts: MediaServicesOptions = {}): MediaServices {
   const repo = new MediaRepo(db);
-  const files = new FileStore(config.media.store_path);
+  // Several processes on PostgreSQL share the store path: the content lock is taken across them.
+  // (The lock holds a pool connection while its work uses others: it needs a pool of 3 or more.)
+  const sharedStore = db.dialect === "postgres" && config.database.max_connections >= 3;
+  if (db.dialect === "postgres" && !sharedStore) log.warn("database.max_connections below 3: media content is not locked across processes; run one process or raise it");
+  const files = new FileStore(config.media.store_path, sharedStore ? { lock: (sha256, fn) => repo.withContentLock(sha256, fn) } : undefined);
   files.init(opts.shutdownHooks !== undefined);
   const thumbnailer = new Thumbnailer({ maxPixels: config.media.max_image_pixels });
   let remote: RemoteMediaFetcher | undefined;
