@@ -101,6 +101,17 @@ export class StreamAllocator {
     if (pos > this.heard) this.heard = pos;
   }
 
+  /**
+   * A reader holds a token for `pos` (another process handed it out): waits until this process sees
+   * it too, re-reading the database at once (shared stream only; bounded by `timeoutMs`).
+   */
+  async catchUp(pos: number, timeoutMs = 2000): Promise<void> {
+    if (pos <= this.visible || !this.shared) return;
+    this.heardOf(pos);
+    await this.refresh();
+    if (pos > this.visible) await this.waitUntil(pos, timeoutMs);
+  }
+
   /** Reserves the next position; call `done(pos)` once it is committed (or abandoned). One process only. */
   allocate(): number {
     if (this.shared) throw new Error("allocate() on a shared stream: use with() or allocateMany()");
