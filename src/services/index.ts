@@ -12,6 +12,7 @@ import { AccountsRepo } from "../storage/repos/accounts.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { createClusterBus, type ClusterBus } from "./cluster/bus.ts";
+import { ClusterRepo } from "../storage/repos/cluster.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
@@ -105,7 +106,13 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const e2eeRepo = new E2eeRepo(db);
   const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
-  const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
+  const clusterRepo = new ClusterRepo(db);
+  if (cluster.shared) {
+    // Several processes on one PostgreSQL database (docs/SCALING.md).
+    await streams.share(clusterRepo, cluster);
+    notifier.share(cluster, () => streams.lastAllocated(), (pos) => streams.heardOf(pos));
+  }
+  const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier, cluster: clusterRepo });
   metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });
   const profiles = new ProfilesRepo(db);
   const accountsStore = new AccountsRepo(db);
@@ -140,7 +147,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   });
   rooms.joinChecks.push(guestAccess.checkJoin);
   events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
-  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close(), () => cluster.close()];
+  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close(), () => streams.stop(), () => cluster.close()];
   // Several processes on one PostgreSQL database: roles and leases (docs/SCALING.md).
   const roles = new WorkerRoles(config.worker.roles);
   const leases = new ProcessLeases(new ProcessLeasesRepo(db), {

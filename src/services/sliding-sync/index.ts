@@ -136,6 +136,7 @@ export class SlidingSync {
     if (pos !== undefined && !resumed) throw new MatrixError("M_UNKNOWN_POS", "Unknown position");
     const { conn, view } = resumed ?? this.connections.start(userId, deviceId, body.connId);
     const from = view.state?.stream;
+    if (from !== undefined) await this.d.streams.catchUp(from);
     // A position from the future (e.g. a restored database) counts as now.
     const fromClamped = from !== undefined ? Math.min(from, this.d.streams.current()) : undefined;
     const timeout = Math.max(0, Math.min(req.timeoutMs ?? body.timeout ?? 0, MAX_TIMEOUT_MS));
