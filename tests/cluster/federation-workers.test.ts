@@ -295,3 +295,48 @@ lease_seconds = 3
     });
   });
 }
+
+if (PG) {
+  describe("inbound transactions across two servers on one PostgreSQL database", () => {
+    test("the same transaction received by both at once is processed once; both answer the same", async () => {
+      const a = await startTestServer({ backend: "postgres", serverName: "cluster.test" });
+      const b = await startTestServer({ backend: "postgres", serverName: "cluster.test", config: { database: { url: a.config.database.url } } });
+      try {
+        let calls = 0;
+        for (const s of [a, b]) {
+          // Counts the PDUs processed, slowly, so that both requests overlap.
+          (s.hs.services.roomFederation.receiver as { receivePdu: unknown }).receivePdu = async () => {
+            calls++;
+            await Bun.sleep(300);
+            return { eventId: "$counted", error: "counted" };
+          };
+        }
+        const body = { origin: "remote.test", origin_server_ts: Date.now(), pdus: [{ room_id: "!r:remote.test", type: "m.room.message" }], edus: [] };
+        const [ra, rb] = await Promise.all([
+          a.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-1", body),
+          b.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-1", body),
+        ]);
+        expect(calls).toBe(1);
+        expect(ra).toEqual({ pdus: { $counted: { error: "counted" } } });
+        expect(rb).toEqual(ra);
+        // Later retries get the recorded answer from either.
+        expect(await b.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-1", body)).toEqual(ra);
+        expect(calls).toBe(1);
+        // A processing failure releases the claim: the retry processes it.
+        for (const s of [a, b]) {
+          (s.hs.services.roomFederation.receiver as { receivePdu: unknown }).receivePdu = async () => {
+            calls++;
+            if (calls === 2) throw new Error("database went away");
+            return { eventId: "$counted", error: "counted" };
+          };
+        }
+        await expect(a.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-2", body)).rejects.toThrow("database went away");
+        expect(await b.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-2", body)).toEqual(ra);
+        expect(calls).toBe(3);
+      } finally {
+        await b.stop();
+        await a.stop();
+      }
+    }, 60_000);
+  });
+}
