@@ -136,6 +136,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   });
 
 
+  await serve.init(!d.leases?.shared);
   await sender.start();
   d.shutdownHooks.push(() => sender.stop());
 

@@ -79,15 +79,18 @@ export class FederationSender {
     if (this.shared) await this.outbox.syncIdCounter();
     else this.nextId = (await this.outbox.maxId()) + 1;
     for (const destination of await this.outbox.backedOffDestinations()) this.backedOff.add(destination);
-    if (!this.opts.enabled || !this.sends) return;
-    for (const destination of await this.outbox.destinationsWithItems()) this.wake(destination);
-    this.opts.queued?.subscribe((msg, origin) => {
-      if (origin === "remote" && Array.isArray(msg?.destinations)) for (const d of msg.destinations) if (typeof d === "string") this.wake(d);
-    });
+    if (!this.opts.enabled) return;
+    // Every process refreshes which destinations are backed off (markUp clears a back-off when the
+    // destination contacts any process); senders also look for queues nobody holds.
     if (this.shared) {
       this.pollTimer = setInterval(() => void this.poll(), this.opts.pollMs ?? 2000);
       (this.pollTimer as { unref?: () => void }).unref?.();
     }
+    if (!this.sends) return;
+    for (const destination of await this.outbox.destinationsWithItems()) this.wake(destination);
+    this.opts.queued?.subscribe((msg, origin) => {
+      if (origin === "remote" && Array.isArray(msg?.destinations)) for (const d of msg.destinations) if (typeof d === "string") this.wake(d);
+    });
   }
 
   /** Wakes the queues no live process holds (and refreshes which destinations are backed off). */
@@ -98,6 +101,14 @@ export class FederationSender {
       const backedOff = await this.outbox.backedOffDestinations();
       this.backedOff.clear();
       for (const d of backedOff) this.backedOff.add(d);
+      if (!this.sends) return;
+      // A back-off another process ended (the destination contacted it): retry now, not at our timer.
+      for (const [d, t] of [...this.timers]) {
+        if (this.backedOff.has(d)) continue;
+        clearTimeout(t);
+        this.timers.delete(d);
+        this.wake(d);
+      }
       const holders = await this.opts.leases!.liveHolders(DESTINATION_LEASE_PREFIX);
       for (const d of await this.outbox.destinationsWithItems()) {
         if (holders.has(leaseOf(d)) || this.timers.has(d) || this.active.has(d)) continue;

@@ -54,6 +54,14 @@ export class FederationServe {
     this.inbound = new Semaphore(d.maxConcurrentTransactions ?? 8);
   }
 
+  /**
+   * At start-up of the only process (SQLite): claims left by a crash are dropped, so the sender's
+   * retry is processed at once instead of after CLAIM_STALE_MS.
+   */
+  async init(onlyProcess: boolean): Promise<void> {
+    if (onlyProcess) await this.receivedTxns.abandonAll();
+  }
+
   /** PUT /send/{txnId}: PDUs in order (per room), then EDUs. A repeated transaction gets the same answer. */
   async receiveTransaction(origin: string, txnId: string, body: Record<string, unknown>): Promise<{ pdus: Record<string, { error?: string }> }> {
     const pdus = Array.isArray(body.pdus) ? body.pdus : [];

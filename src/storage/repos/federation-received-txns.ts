@@ -61,6 +61,11 @@ export class FederationReceivedTxnsRepo {
     await this.db.run("UPDATE federation_received_txns SET response = ?, received_ts = ? WHERE origin = ? AND txn_id = ?", [response, now, origin, txnId]);
   }
 
+  /** Drops every claim still being processed (start-up of the only process: they died with the last run). */
+  async abandonAll(): Promise<void> {
+    await this.db.run("DELETE FROM federation_received_txns WHERE response = ?", [IN_PROGRESS]);
+  }
+
   /** Gives a claim up (processing failed): a retry processes the transaction again. */
   async abandon(origin: string, txnId: string): Promise<void> {
     await this.db.run("DELETE FROM federation_received_txns WHERE origin = ? AND txn_id = ? AND response = ?", [origin, txnId, IN_PROGRESS]);
