@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
+import { roleOfRequest } from "../../src/homeserver.ts";
 import { openDatabase } from "../../src/storage/engines/open.ts";
 import { FederationReceivedTxnsRepo } from "../../src/storage/repos/federation-received-txns.ts";
 import { ProcessLeasesRepo } from "../../src/storage/repos/process-leases.ts";
@@ -18,6 +19,19 @@ import { enc } from "../helpers/sync.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const PG = process.env.TEST_POSTGRES_URL;
+
+test("[worker] roles: which role each API needs", () => {
+  const h = new Headers();
+  expect(roleOfRequest("/_matrix/client/v3/sync", h)).toBe("client");
+  expect(roleOfRequest("/_matrix/client/v1/media/download/a.b/x", h)).toBe("media");
+  expect(roleOfRequest("/_matrix/media/v3/upload", h)).toBe("media");
+  expect(roleOfRequest("/_matrix/federation/v1/send/t", h)).toBe("federation_inbound");
+  expect(roleOfRequest("/_matrix/key/v2/server", h)).toBe("federation_inbound");
+  // Synapse 1.67 fetches media on the federation address, signed.
+  expect(roleOfRequest("/_matrix/media/v3/download/a.b/x", new Headers({ authorization: "X-Matrix origin=a.b,key=k,sig=s" }))).toBe("media");
+  expect(roleOfRequest("/health", h)).toBeUndefined();
+  expect(roleOfRequest("/_hs/metrics", h)).toBeUndefined();
+});
 
 if (!PG) test.skip("federation and background work across processes (needs TEST_POSTGRES_URL)", () => {});
 else {
