@@ -122,6 +122,8 @@ private_key_path = "${cert.keyPath}"
 ip_range_denylist = []
 trusted_key_servers = []
 ca_files = ["${cert.certPath}"]
+[http_client]
+ip_range_denylist = []
 [registration]
 shared_secret = "cluster-secret"
 [media]
@@ -271,6 +273,46 @@ lease_seconds = 3
         console.log(`transactions: ${proxy.seen.length}, repeated under their ID after the takeover: ${repeated}`);
       }
     }, 180_000);
+
+    test("a pusher set through a client-only process is delivered by the background holder (which reads pushers set elsewhere), once per event", async () => {
+      const received: any[] = [];
+      const gw = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: async (req) => {
+          received.push(await req.json());
+          return Response.json({ rejected: [] });
+        },
+      });
+      try {
+        const carol = await registerUser({ url: clientUrl, serverName: clusterName, config: { registration: { shared_secret: "cluster-secret" } } }, "carol");
+        const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "trusted_private_chat", invite: [carol.userId] })).room_id as string;
+        await carol.ok("POST", `/_matrix/client/v3/join/${enc(roomId)}`, {});
+        await alice.ok("POST", "/_matrix/client/v3/pushers/set", {
+          kind: "http",
+          app_id: "org.example.cluster",
+          pushkey: "cluster-1",
+          app_display_name: "Example",
+          device_display_name: "phone",
+          lang: "en",
+          data: { url: `http://127.0.0.1:${gw.port}/_matrix/push/v1/notify` },
+        });
+        // The web process has no background role, hence no pusher worker: the holder finds the
+        // pusher in the database. A process starting now loads it too, but delivers only if it holds the work.
+        for (const name of ["sender2", "sender3"]) if (!procs[name]!.alive) await procs[name]!.start(60_000);
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          ids.push((await carol.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/p${i}`, { msgtype: "m.text", body: `push ${i}` })).event_id);
+        }
+        const forEvent = (id: string) => received.filter((b) => b.notification?.event_id === id);
+        await eventually(async () => (ids.every((id) => forEvent(id).length > 0) ? true : undefined), 30_000, "the notifications");
+        // Give a second deliverer time to show itself, then: one notification per event.
+        await Bun.sleep(2500);
+        for (const id of ids) expect(forEvent(id).length).toBe(1);
+      } finally {
+        gw.stop(true);
+      }
+    }, 120_000);
 
     test("an inbound transaction reaching two processes at once is claimed by one; a claim whose process died is taken over", async () => {
       // Two connection pools stand for two processes.
