@@ -126,9 +126,11 @@ export class ProcessLeases {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    // Only leases held before the renewal can have been lost by it (one taken meanwhile is not in its answer).
+    const before = new Set(this.held);
     const still = new Set(await this.repo.renewAll(this.instanceId, this.now() + this.ttlMs));
-    for (const name of [...this.held]) {
-      if (still.has(name)) continue;
+    for (const name of before) {
+      if (still.has(name) || !this.held.has(name)) continue;
       this.held.delete(name);
       log.warn("lost a lease to another process", { lease: name, instance: this.instanceId });
       for (const c of this.campaigns) if (c.name === name) c.onLose();

@@ -110,8 +110,11 @@ export class FederationSender {
         this.wake(d);
       }
       const holders = await this.opts.leases!.liveHolders(DESTINATION_LEASE_PREFIX);
+      const me = this.opts.leases!.instanceId;
       for (const d of await this.outbox.destinationsWithItems()) {
-        if (holders.has(leaseOf(d)) || this.timers.has(d) || this.active.has(d)) continue;
+        const holder = holders.get(leaseOf(d));
+        // (A lease of ours with nobody draining is served too: it cannot stay stuck until it lapses.)
+        if ((holder !== undefined && holder !== me) || this.timers.has(d) || this.active.has(d)) continue;
         this.wake(d);
       }
     } catch (e) {

@@ -19,8 +19,7 @@ export class ProcessLeasesRepo {
 
   /** Extends every lease `owner` still holds (one statement however many it holds); the names it still holds. */
   async renewAll(owner: string, expiresTs: number): Promise<string[]> {
-    await this.db.run("UPDATE process_leases SET expires_ts = ? WHERE owner = ?", [expiresTs, owner]);
-    return (await this.db.all<{ name: string }>("SELECT name FROM process_leases WHERE owner = ?", [owner])).map((r) => r.name);
+    return (await this.db.all<{ name: string }>("UPDATE process_leases SET expires_ts = ? WHERE owner = ? RETURNING name", [expiresTs, owner])).map((r) => r.name);
   }
 
   /** Gives a lease up (only if `owner` holds it). */
