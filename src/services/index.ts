@@ -13,6 +13,7 @@ import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { createClusterBus, type ClusterBus } from "./cluster/bus.ts";
 import { ClusterRepo } from "../storage/repos/cluster.ts";
+import { shareCaches } from "./cluster/caches.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
@@ -293,6 +294,22 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  // Several processes on one database: their caches are kept right over the bus (cluster/caches.ts).
+  if (cluster.shared) {
+    shareCaches({
+      bus: cluster,
+      serverName,
+      effects: events.effects,
+      auth: accountServices.auth,
+      accountDataHooks: syncServices.accountData.onChange,
+      events,
+      push: syncServices.push,
+      roomDirectory: directoryServices.roomDirectory,
+      slidingSync,
+      remoteProfiles,
+      typing: syncServices.typing,
+    });
+  } else events.effects.set("afterPersist", "cluster.announce", null);
   // Every declared effect of persisting an event (services/event-effects.ts) has been set.
   events.effects.assertComplete(events);
   // Every declared EDU type (services/edus.ts) has its handler.
