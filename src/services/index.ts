@@ -294,6 +294,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  const openId = new OpenIdTokens(serverName);
   // Several processes on one database: their caches are kept right over the bus (cluster/caches.ts).
   if (cluster.shared) {
     shareCaches({
@@ -308,6 +309,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
       slidingSync,
       remoteProfiles,
       typing: syncServices.typing,
+      openId,
     });
   } else events.effects.set("afterPersist", "cluster.announce", null);
   // Every declared effect of persisting an event (services/event-effects.ts) has been set.
@@ -330,7 +332,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     pushRules,
     ...mediaServices,
     e2ee,
-    openId: new OpenIdTokens(serverName),
+    openId,
     appservices,
     pushers,
     slidingSync,

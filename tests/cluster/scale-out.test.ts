@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import postgres from "postgres";
 import { registerUser, TestClient } from "../helpers/client.ts";
 import { NGINX, startCluster, type Cluster } from "../helpers/cluster.ts";
+import { bodiesOf, list, ss } from "../sliding-sync/helpers.ts";
 
 const enabled = !!process.env.TEST_POSTGRES_URL && existsSync(NGINX);
 const enc = encodeURIComponent;
@@ -147,6 +148,23 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
     const r = await waiting;
     const typing = (r.rooms?.join?.[roomId]?.ephemeral?.events ?? []).find((e: any) => e.type === "m.typing");
     expect(typing?.content.user_ids).toEqual([bob.userId]);
+  }, 60_000);
+
+  test("sliding sync through the balancer: a connection keeps working and is woken by sends on every process", async () => {
+    const reader = await registerUser({ ...cl, url: cl.url }, "slider");
+    const writer = await registerUser({ ...cl, url: cl.url }, "writer");
+    const roomId = (await writer.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
+    await reader.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
+    const body = { lists: { all: list([0, 10], { timeline_limit: 5 }) } };
+    let res = await ss(reader, body);
+    for (let i = 0; i < 6; i++) {
+      // The writer's sends go round-robin over the processes; the reader's long-poll waits on one.
+      const waiting = ss(reader, body, { pos: res.pos, timeout: 20000 });
+      await Bun.sleep(100);
+      await writer.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/ss${i}`, { msgtype: "m.text", body: `ss ${i}` });
+      res = await waiting;
+      expect(bodiesOf(res.rooms?.[roomId])).toEqual([`ss ${i}`]);
+    }
   }, 60_000);
 });
 

@@ -13,6 +13,7 @@
 //     remote profiles                  remoteProfiles.invalidate(user) for remote member events
 //     typing                           stop(room, user) when they leave
 //   typing (typing.ts)                 replicated: every change applied by every process
+//   OpenID tokens (openid.ts)          replicated: every process keeps every token
 //   stream positions, /sync wake-ups   streams.ts and notifier.ts share() themselves
 // After a bus reconnection (messages may have been missed) the caches that are safe to empty
 // are emptied.
@@ -38,6 +39,7 @@ export interface SharedCachesDeps {
   slidingSync: { noteEvent(roomId: string, type: string, stateKey: string | undefined, content: Record<string, unknown>, stream: number): void };
   remoteProfiles: { invalidate(userId: string): void };
   typing: Typing;
+  openId: { onIssued?: (token: string, userId: string, expiresTs: number) => void; adopt(token: string, userId: string, expiresTs: number): void };
 }
 
 /** What the "event" channel carries of a persisted event (a NOTIFY payload stays small). */
@@ -108,4 +110,11 @@ export function shareCaches(d: SharedCachesDeps): void {
   });
 
   d.typing.replicate(bus);
+
+  // OpenID tokens: the third party may ask any process.
+  const openId = bus.channel<{ t: string; u: string; e: number }>("openid");
+  openId.subscribe((m, origin) => {
+    if (origin === "remote") d.openId.adopt(m.t, m.u, m.e);
+  });
+  d.openId.onIssued = (t, u, e) => openId.publish({ t, u, e });
 }
