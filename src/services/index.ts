@@ -13,6 +13,7 @@ import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
 import { createClusterBus, type ClusterBus } from "./cluster/bus.ts";
 import { ClusterRepo } from "../storage/repos/cluster.ts";
+import { shareCaches } from "./cluster/caches.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
@@ -329,6 +330,24 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  const openId = new OpenIdTokens(serverName);
+  // Several processes on one database: their caches are kept right over the bus (cluster/caches.ts).
+  if (cluster.shared) {
+    shareCaches({
+      bus: cluster,
+      serverName,
+      effects: events.effects,
+      auth: accountServices.auth,
+      accountDataHooks: syncServices.accountData.onChange,
+      events,
+      push: syncServices.push,
+      roomDirectory: directoryServices.roomDirectory,
+      slidingSync,
+      remoteProfiles,
+      typing: syncServices.typing,
+      openId,
+    });
+  } else events.effects.set("afterPersist", "cluster.announce", null);
   // Last: leases go once the work they guard has stopped, so other processes take it over at once.
   shutdownHooks.push(() => background.stop());
   shutdownHooks.push(() => leases.stop());
@@ -358,7 +377,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     pushRules,
     ...mediaServices,
     e2ee,
-    openId: new OpenIdTokens(serverName),
+    openId,
     appservices,
     pushers,
     slidingSync,

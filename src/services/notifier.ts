@@ -102,6 +102,11 @@ export class Notifier {
     for (const w of [...(this.byUser.get(userId) ?? [])]) w.wake();
   }
 
+  /** Wakes this process's waiters of a room only (the other processes were told otherwise). */
+  notifyRoomHere(roomId: string): void {
+    this.wakeRoom(roomId);
+  }
+
   private wakeRoom(roomId: string): void {
     for (const w of [...(this.byRoom.get(roomId) ?? [])]) w.wake();
   }

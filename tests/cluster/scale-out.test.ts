@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import postgres from "postgres";
 import { registerUser, TestClient } from "../helpers/client.ts";
 import { NGINX, startCluster, type Cluster } from "../helpers/cluster.ts";
+import { bodiesOf, list, ss } from "../sliding-sync/helpers.ts";
 
 const enabled = !!process.env.TEST_POSTGRES_URL && existsSync(NGINX);
 const enc = encodeURIComponent;
@@ -118,6 +119,52 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
       since = r.next_batch;
     }
     console.log(`cross-process wake: send→sync on another process ${latencies.map((l) => l.toFixed(1)).join(", ")} ms`);
+  }, 60_000);
+
+  test("a logout on one process ends the token on every process; typing on one is seen on another", async () => {
+    const [p0, p1, p2] = cl.processes;
+    const alice = await registerUser({ ...cl, url: p0!.url }, "leaver");
+    // Every process has the token cached.
+    for (const p of cl.processes) expect((await new TestClient(p.url, alice.accessToken).get("/_matrix/client/v3/account/whoami")).status).toBe(200);
+    await alice.ok("POST", "/_matrix/client/v3/logout", {});
+    // The bus message may still be on its way: well under the cache's 5 minutes, the token is refused.
+    for (const p of [p1!, p2!]) {
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 401; i++) {
+        status = (await new TestClient(p.url, alice.accessToken).get("/_matrix/client/v3/account/whoami")).status;
+        if (status !== 401) await Bun.sleep(50);
+      }
+      expect(status).toBe(401);
+    }
+
+    const bob = await registerUser({ ...cl, url: p1!.url }, "typist");
+    const carol = await registerUser({ ...cl, url: p2!.url }, "watcher");
+    const roomId = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
+    await carol.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
+    const since = (await carol.ok("GET", "/_matrix/client/v3/sync?timeout=0")).next_batch as string;
+    const waiting = carol.ok("GET", `/_matrix/client/v3/sync?since=${enc(since)}&timeout=20000`);
+    await Bun.sleep(150);
+    await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(bob.userId!)}`, { typing: true, timeout: 30000 });
+    const r = await waiting;
+    const typing = (r.rooms?.join?.[roomId]?.ephemeral?.events ?? []).find((e: any) => e.type === "m.typing");
+    expect(typing?.content.user_ids).toEqual([bob.userId]);
+  }, 60_000);
+
+  test("sliding sync through the balancer: a connection keeps working and is woken by sends on every process", async () => {
+    const reader = await registerUser({ ...cl, url: cl.url }, "slider");
+    const writer = await registerUser({ ...cl, url: cl.url }, "writer");
+    const roomId = (await writer.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
+    await reader.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
+    const body = { lists: { all: list([0, 10], { timeline_limit: 5 }) } };
+    let res = await ss(reader, body);
+    for (let i = 0; i < 6; i++) {
+      // The writer's sends go round-robin over the processes; the reader's long-poll waits on one.
+      const waiting = ss(reader, body, { pos: res.pos, timeout: 20000 });
+      await Bun.sleep(100);
+      await writer.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/ss${i}`, { msgtype: "m.text", body: `ss ${i}` });
+      res = await waiting;
+      expect(bodiesOf(res.rooms?.[roomId])).toEqual([`ss ${i}`]);
+    }
   }, 60_000);
 });
 

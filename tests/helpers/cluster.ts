@@ -41,9 +41,23 @@ http {
 ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
     keepalive 32;
   }
+  # Sliding sync connections live in one process: one client's requests go to one process.
+  upstream hs_by_token {
+    hash $http_authorization consistent;
+${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
+  }
   server {
     listen 127.0.0.1:${listenPort};
     client_max_body_size 100m;
+    location ~ ^/_matrix/client/unstable/org\\.matrix\\.simplified_msc3575/sync|^/_matrix/client/v1/rooms/[^/]+/hierarchy {
+      proxy_pass http://hs_by_token;
+      proxy_http_version 1.1;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_buffering off;
+      proxy_read_timeout 120s;
+      add_header X-Hs-Upstream $upstream_addr always;
+    }
     location / {
       proxy_pass http://hs;
       proxy_http_version 1.1;

@@ -7,8 +7,8 @@
 //   wake.publish({ room, pos });            // fire-and-forget, delivered at most once per process
 //
 // A message published here reaches this process's subscribers at once (synchronously, origin
-// "local") and every other process's through PostgreSQL (origin "remote"); a process drops the
-// echo of its own messages. Messages published while the listening connection is down are lost
+// "local") and every other process's through PostgreSQL (origin "remote"), in publish order; a
+// process drops the echo of its own messages. Messages published while the listening connection is down are lost
 // for the processes concerned: after a reconnection `onResync` handlers run, so that whatever
 // a subscriber keeps (caches, stream positions) can be rebuilt from the database.
 import type { Db, DbPubSub } from "../../storage/engines/db.ts";
@@ -57,6 +57,7 @@ class Bus implements ClusterBus {
   private readonly resync = new Set<() => void>();
   private stopListening?: () => Promise<void>;
   private connections = 0;
+  private tail: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly pubsub: DbPubSub | undefined) {}
@@ -102,9 +103,12 @@ class Bus implements ClusterBus {
       log.error("bus message too large, not sent to other processes", { channel: name, bytes: payload.length });
       return;
     }
-    this.pubsub.notify(BUS_CHANNEL, payload).catch((e) => {
-      if (!this.closed) log.warn("bus publish failed", { channel: name, error: String(e) });
-    });
+    // One NOTIFY at a time: the other processes receive this process's messages in publish order.
+    this.tail = this.tail
+      .then(() => this.pubsub!.notify(BUS_CHANNEL, payload))
+      .catch((e) => {
+        if (!this.closed) log.warn("bus publish failed", { channel: name, error: String(e) });
+      });
   }
 
   private receive(payload: string): void {

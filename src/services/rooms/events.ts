@@ -186,7 +186,7 @@ export class RoomEvents {
    * A local membership is changing: called inside the writing transaction and again after it
    * committed, so no read from before the commit stays cached.
    */
-  private membershipChanged(userId: string, roomId: string): void {
+  membershipChanged(userId: string, roomId: string): void {
     this.membershipEpoch++;
     this.localMembershipCache.delete(`${userId}\u0000${roomId}`);
   }
@@ -557,7 +557,12 @@ export class RoomEvents {
 
   private async markRedacted(tx: Queryable, targetId: string, redactionId: string): Promise<void> {
     await this.d.repo.setRedactedBy(tx, targetId, redactionId);
-    this.cache.delete(targetId);
+    this.dropCachedEvent(targetId);
+  }
+
+  /** Forgets a cached event (redacted: it is read again, redacted). */
+  dropCachedEvent(eventId: string): void {
+    this.cache.delete(eventId);
   }
 
   /** A state group: `delta` over `prevGroup` (a snapshot when the chain is long or there is none). */

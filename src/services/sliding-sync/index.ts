@@ -112,6 +112,11 @@ export class SlidingSync {
   private readonly extensions: SlidingSyncExtensions;
   private closed = false;
 
+  /** An event persisted by another process (docs/SCALING.md): room recency and metadata. */
+  noteEvent(roomId: string, type: string, stateKey: string | undefined, content: JsonObject, stream: number): void {
+    this.d.infos.noteEvent(roomId, type, stateKey, content, stream);
+  }
+
   constructor(private readonly d: SlidingSyncDeps) {
     this.connections = new Connections(d.now);
     this.roomResults = new RoomResults(d);
