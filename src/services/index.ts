@@ -344,6 +344,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
       roomDirectory: directoryServices.roomDirectory,
       slidingSync,
       remoteProfiles,
+      roomFederation,
       typing: syncServices.typing,
       openId,
     });

@@ -11,6 +11,7 @@
 //     published room entries           roomDirectory.invalidate(room) for state events
 //     sliding sync room recency        slidingSync.noteEvent(room, type, key, content, stream)
 //     remote profiles                  remoteProfiles.invalidate(user) for remote member events
+//     servers in a room (federation)   forgetServersInRoom(room) for member events (whom PDUs go to)
 //     typing                           stop(room, user) when they leave
 //   typing (typing.ts)                 replicated: every change applied by every process
 //   OpenID tokens (openid.ts)          replicated: every process keeps every token
@@ -38,6 +39,7 @@ export interface SharedCachesDeps {
   roomDirectory: { invalidate(roomId: string): void };
   slidingSync: { noteEvent(roomId: string, type: string, stateKey: string | undefined, content: Record<string, unknown>, stream: number): void };
   remoteProfiles: { invalidate(userId: string): void };
+  roomFederation: { forgetServersInRoom(roomId: string): void };
   typing: Typing;
   openId: { onIssued?: (token: string, userId: string, expiresTs: number) => void; adopt(token: string, userId: string, expiresTs: number): void };
 }
@@ -90,6 +92,7 @@ export function shareCaches(d: SharedCachesDeps): void {
     if (n.k !== undefined) d.roomDirectory.invalidate(n.r);
     if (n.t === "m.room.member" && n.k !== undefined) {
       d.push.forgetMemberCount(n.r);
+      d.roomFederation.forgetServersInRoom(n.r);
       if (local(n.k)) d.events.membershipChanged(n.k, n.r);
       else d.remoteProfiles.invalidate(n.k);
       if (n.m !== "join") d.typing.stop(n.r, n.k);

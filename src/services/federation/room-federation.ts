@@ -29,6 +29,8 @@ export interface RoomFederation {
   resolver: StateResolver;
   /** The servers with joined users in a room (cached; refreshed on membership changes). */
   serversInRoom(roomId: string): Promise<string[]>;
+  /** A membership changed through another process (cluster/caches.ts): ask the database again. */
+  forgetServersInRoom(roomId: string): void;
 }
 
 export interface RoomFederationDeps {
@@ -163,5 +165,5 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
     backfill: async (roomId, limit) => receiver.backfill(roomId, await serversInRoom(roomId), limit),
   });
 
-  return { receiver, sender, membership, serve, resolver, serversInRoom };
+  return { receiver, sender, membership, serve, resolver, serversInRoom, forgetServersInRoom: (roomId) => void serversCache.delete(roomId) };
 }
