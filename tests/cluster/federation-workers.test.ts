@@ -353,8 +353,8 @@ lease_seconds = 3
 }
 
 if (PG) {
-  describe("inbound transactions across two servers on one PostgreSQL database", () => {
-    test("the same transaction received by both at once is processed once; both answer the same", async () => {
+  describe("federation state across two servers on one PostgreSQL database", () => {
+    test("the same transaction received by both at once is processed once, both answer the same; a member event on one drops the servers of the room the other cached", async () => {
       const a = await startTestServer({ backend: "postgres", serverName: "cluster.test" });
       const b = await startTestServer({ backend: "postgres", serverName: "cluster.test", config: { database: { url: a.config.database.url } } });
       try {
@@ -389,6 +389,26 @@ if (PG) {
         await expect(a.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-2", body)).rejects.toThrow("database went away");
         expect(await b.hs.services.roomFederation.serve.receiveTransaction("remote.test", "t-2", body)).toEqual(ra);
         expect(calls).toBe(3);
+
+        // A member event persisted by one server drops the other's cached list of the room's
+        // servers (whom its PDUs go to): it asks the database again.
+        const alice = await registerUser(a, "alice");
+        const roomId = (await alice.ok("POST", "/_matrix/client/v3/createRoom", {})).room_id as string;
+        const membership = b.hs.services.roomFederation.membership as { serversInRoom(roomId: string): Promise<string[]> };
+        const original = membership.serversInRoom.bind(membership);
+        let asked = 0;
+        membership.serversInRoom = (r: string) => {
+          asked++;
+          return original(r);
+        };
+        expect(await b.hs.services.roomFederation.serversInRoom(roomId)).toEqual(["cluster.test"]);
+        expect(await b.hs.services.roomFederation.serversInRoom(roomId)).toEqual(["cluster.test"]);
+        expect(asked).toBe(1);
+        await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(alice.userId!)}`, { membership: "join", displayname: "Alice" });
+        await eventually(async () => {
+          await b.hs.services.roomFederation.serversInRoom(roomId);
+          return asked >= 2 ? true : undefined;
+        }, 10_000, "the other server to forget the room's servers");
       } finally {
         await b.stop();
         await a.stop();
