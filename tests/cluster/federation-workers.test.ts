@@ -114,6 +114,8 @@ signing_key_path = "${join(dir, "signing.key")}"
 [database]
 backend = "postgres"
 url = "${dbUrl}"
+# Small pools: the test PostgreSQL serves other suites too.
+max_connections = 4
 ${listeners}
 [tls]
 certificate_path = "${cert.certPath}"
