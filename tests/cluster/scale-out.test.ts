@@ -8,6 +8,8 @@ import postgres from "postgres";
 import { registerUser, TestClient } from "../helpers/client.ts";
 import { NGINX, startCluster, type Cluster } from "../helpers/cluster.ts";
 import { bodiesOf, list, ss } from "../sliding-sync/helpers.ts";
+import { NotificationCountType } from "matrix-js-sdk";
+import { sdkFor, startSyncing, waitFor } from "../helpers/sdk.ts";
 
 const enabled = !!process.env.TEST_POSTGRES_URL && existsSync(NGINX);
 const enc = encodeURIComponent;
@@ -166,6 +168,39 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
       expect(bodiesOf(res.rooms?.[roomId])).toEqual([`ss ${i}`]);
     }
   }, 60_000);
+
+  test("matrix-js-sdk through the balancer: messages, typing, receipts, unread counts, account data", async () => {
+    const alice = sdkFor(cl, await registerUser({ ...cl, url: cl.url }, "sdk_alice"));
+    const bob = sdkFor(cl, await registerUser({ ...cl, url: cl.url }, "sdk_bob"));
+    const until = <T>(fn: () => T | undefined | false) => waitFor(() => fn() || undefined, 20_000);
+    try {
+      await startSyncing(alice, { initialSyncLimit: 10, lazyLoadMembers: true });
+      await startSyncing(bob, { initialSyncLimit: 10, lazyLoadMembers: true });
+      const { room_id: roomId } = await alice.createRoom({ name: "Balanced", preset: "public_chat" as never });
+      await bob.joinRoom(roomId);
+      await until(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.membership === "join");
+      await bob.sendTyping(roomId, true, 20000);
+      await until(() => alice.getRoom(roomId)?.getMember(bob.getUserId()!)?.typing === true);
+      const sent: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        await bob.sendTextMessage(roomId, `sdk ${i}`);
+        sent.push(`sdk ${i}`);
+      }
+      const bodies = () => alice.getRoom(roomId)?.getLiveTimeline().getEvents().filter((e) => e.getType() === "m.room.message").map((e) => e.getContent().body as string) ?? [];
+      await until(() => bodies().length === sent.length);
+      expect(bodies()).toEqual(sent);
+      await until(() => alice.getRoom(roomId)?.getUnreadNotificationCount(NotificationCountType.Total) === sent.length);
+      const last = alice.getRoom(roomId)!.getLiveTimeline().getEvents().at(-1)!;
+      await alice.sendReadReceipt(last);
+      await until(() => bob.getRoom(roomId)?.getUsersReadUpTo(last).includes(alice.getUserId()!));
+      await until(() => alice.getRoom(roomId)?.getUnreadNotificationCount(NotificationCountType.Total) === 0);
+      await alice.setAccountData("org.example.cluster" as never, { hello: "world" } as never);
+      await until(() => alice.getAccountData("org.example.cluster" as never)?.getContent().hello === "world");
+    } finally {
+      alice.stopClient();
+      bob.stopClient();
+    }
+  }, 90_000);
 
   // Last: it kills a process.
   test("SIGKILL of one process under load: every acknowledged event is kept and the others carry on", async () => {
