@@ -103,7 +103,7 @@ export function openPostgres(url: string, maxConnections = 10): Db {
   const sql = postgres(u.toString(), { ...options, max: maxConnections });
   // Opened on first use (only several-process bookkeeping uses it).
   let relaxedSql: ReturnType<typeof postgres> | undefined;
-  const relaxedPool = () => (relaxedSql ??= postgres(u.toString(), { ...options, max: 4, connection: { synchronous_commit: "off" } }));
+  const relaxedPool = () => (relaxedSql ??= postgres(u.toString(), { ...options, max: 2, connection: { synchronous_commit: "off" } }));
   const base = queryable(sql);
   // Once closing, new queries fail at once instead of reaching a pool that is shutting down (a query
   // queued on a closing connection makes postgres.js write to a socket it has already dropped, an
