@@ -93,6 +93,8 @@ ${opts.extra ?? ""}
 [database]
 backend = "postgres"
 url = "${pg.url}"
+# The test PostgreSQL serves other suites too: 5 + 1 (LISTEN) + 2 (bookkeeping) per process.
+max_connections = 5
 [registration]
 shared_secret = "${secret}"
 [media]

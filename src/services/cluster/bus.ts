@@ -1,6 +1,8 @@
 // The cluster bus: small typed messages between the hs processes that share one database.
 // On PostgreSQL it is LISTEN/NOTIFY on one channel ("hs_cluster") over one dedicated connection
 // that reconnects; on SQLite (one process) the same interface delivers in-process only.
+// Payloads are JSON {"i": instance, "b": [[channel, message], ...]}: messages published while a
+// NOTIFY is on its way are sent together in the next one.
 //
 //   const wake = bus.channel<{ room: string; pos: number }>("wake");
 //   wake.subscribe((msg, origin) => ...);   // runs in every process, this one included
@@ -45,10 +47,10 @@ export interface ClusterBus {
   close(): Promise<void>;
 }
 
+/** A NOTIFY payload: the sending instance and its messages in order, each [channel, message]. */
 interface Envelope {
-  c: string;
   i: string;
-  m: unknown;
+  b: Array<[string, unknown]>;
 }
 
 class Bus implements ClusterBus {
@@ -57,7 +59,10 @@ class Bus implements ClusterBus {
   private readonly resync = new Set<() => void>();
   private stopListening?: () => Promise<void>;
   private connections = 0;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly queue: string[] = [];
+  private sending = false;
+  /** Every payload this process sends starts so (its own are dropped unparsed). */
+  private readonly prefix = `{"i":${JSON.stringify(this.instanceId)},"b":[`;
   private closed = false;
 
   constructor(private readonly pubsub: DbPubSub | undefined) {}
@@ -98,28 +103,49 @@ class Bus implements ClusterBus {
   private publish(name: string, msg: unknown): void {
     this.deliver(name, msg, "local");
     if (!this.pubsub || this.closed) return;
-    const payload = JSON.stringify({ c: name, i: this.instanceId, m: msg } satisfies Envelope);
-    if (payload.length > MAX_PAYLOAD) {
-      log.error("bus message too large, not sent to other processes", { channel: name, bytes: payload.length });
+    const item = JSON.stringify([name, msg]);
+    if (item.length + this.prefix.length + 2 > MAX_PAYLOAD) {
+      log.error("bus message too large, not sent to other processes", { channel: name, bytes: item.length });
       return;
     }
-    // One NOTIFY at a time: the other processes receive this process's messages in publish order.
-    this.tail = this.tail
-      .then(() => this.pubsub!.notify(BUS_CHANNEL, payload))
-      .catch((e) => {
-        if (!this.closed) log.warn("bus publish failed", { channel: name, error: String(e) });
-      });
+    this.queue.push(item);
+    if (!this.sending) void this.drain();
+  }
+
+  /**
+   * One NOTIFY at a time, so that the other processes receive this process's messages in publish
+   * order; messages queued meanwhile travel together in the next one (as many as fit).
+   */
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        let payload = this.prefix;
+        let n = 0;
+        while (n < this.queue.length && payload.length + this.queue[n]!.length + 2 <= MAX_PAYLOAD) payload += (n ? "," : "") + this.queue[n++];
+        this.queue.splice(0, n);
+        try {
+          await this.pubsub!.notify(BUS_CHANNEL, payload + "]}");
+        } catch (e) {
+          if (!this.closed) log.warn("bus publish failed", { messages: n, error: String(e) });
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 
   private receive(payload: string): void {
+    // Own messages come back too: recognised without parsing them.
+    if (payload.startsWith(this.prefix)) return;
     let env: Envelope;
     try {
       env = JSON.parse(payload) as Envelope;
     } catch {
       return;
     }
-    if (env.i === this.instanceId || typeof env.c !== "string") return;
-    this.deliver(env.c, env.m, "remote");
+    if (env.i === this.instanceId || !Array.isArray(env.b)) return;
+    for (const item of env.b) if (Array.isArray(item) && typeof item[0] === "string") this.deliver(item[0], item[1], "remote");
   }
 
   async start(): Promise<void> {

@@ -16,8 +16,8 @@
 //   typing (typing.ts)                 replicated: every change applied by every process
 //   OpenID tokens (openid.ts)          replicated: every process keeps every token
 //   stream positions, /sync wake-ups   streams.ts and notifier.ts share() themselves
-// After a bus reconnection (messages may have been missed) the caches that are safe to empty
-// are emptied.
+// After a bus reconnection (messages may have been missed) every trimmable cache of the process
+// is emptied (trimCaches(0), as the memory guard does under pressure).
 //
 // Not here, on purpose: caches of what never changes (state groups, room versions, filters,
 // server keys), and state that is per process by design (rate-limit buckets: each process counts
@@ -27,6 +27,7 @@ import type { ClusterBus } from "./bus.ts";
 import type { AccountDataHook } from "../account-data.ts";
 import type { Typing } from "../typing.ts";
 import type { EventEffects } from "../event-effects.ts";
+import { trimCaches } from "../../util/lru.ts";
 
 export interface SharedCachesDeps {
   bus: ClusterBus;
@@ -120,4 +121,7 @@ export function shareCaches(d: SharedCachesDeps): void {
     if (origin === "remote") d.openId.adopt(m.t, m.u, m.e);
   });
   d.openId.onIssued = (t, u, e) => openId.publish({ t, u, e });
+
+  // Messages may have been missed while the bus was down: cached reads start over.
+  bus.onResync(() => trimCaches(0));
 }

@@ -31,6 +31,12 @@ export interface Db extends Queryable {
   /** LISTEN/NOTIFY between processes sharing this database (PostgreSQL only). */
   readonly pubsub?: DbPubSub;
   /**
+   * PostgreSQL only: single statements whose commit need not wait for the disk (a small pool with
+   * synchronous_commit = off), for bookkeeping that a crash may lose because whatever depends on
+   * it commits durably later (WAL is flushed in order): stream allocation, NOTIFY.
+   */
+  readonly relaxed?: Queryable;
+  /**
    * Runs fn inside one transaction: committed when fn resolves, rolled back when it throws.
    * Transactions are serialized on SQLite (one writer); do no network I/O inside one.
    */

@@ -10,6 +10,11 @@ const ROOM_LOCK_CLASS = 0x68730001;
 export class ClusterRepo {
   constructor(private readonly db: Db) {}
 
+  /** Stream bookkeeping statements: the relaxed pool when there is one (Db.relaxed). */
+  private get q(): Queryable {
+    return this.db.relaxed ?? this.db;
+  }
+
   /** True when other processes may write the same database. */
   get shared(): boolean {
     return this.db.dialect === "postgres";
@@ -37,7 +42,9 @@ export class ClusterRepo {
    * (readers never see the counter past a position without its in-flight row).
    */
   async allocateStreamPositions(n: number): Promise<number[]> {
-    const rows = await this.db.all<{ pos: number }>(
+    // Without waiting for the disk: the event that uses a position commits durably later, and
+    // PostgreSQL flushes the WAL in order (a crash cannot keep the event and lose the counter).
+    const rows = await this.q.all<{ pos: number }>(
       `WITH c AS (UPDATE stream_counter SET pos = pos + ? WHERE id = 1 RETURNING pos)
        INSERT INTO stream_inflight (pos, backend_pid, created_ms)
        SELECT g, pg_backend_pid(), ? FROM c, generate_series(c.pos - ? + 1, c.pos) AS g
@@ -53,7 +60,7 @@ export class ClusterRepo {
    */
   async finishStreamPositions(positions: readonly number[]): Promise<number> {
     const list = positions.map(() => "?").join(", ");
-    const row = await this.db.get<{ top: number; low: number | null }>(
+    const row = await this.q.get<{ top: number; low: number | null }>(
       `WITH d AS (DELETE FROM stream_inflight WHERE pos IN (${list}) RETURNING pos)
        SELECT (SELECT pos FROM stream_counter WHERE id = 1) AS top,
               (SELECT min(pos) FROM stream_inflight WHERE pos NOT IN (${list})) AS low,
