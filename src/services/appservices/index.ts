@@ -114,8 +114,18 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
     for (const s of appservices.senders.values()) s.kick();
   };
   const offAdvance = d.streams.onAdvance(kickAll);
-  // Events persisted by other processes advance no stream of this one: look for them regularly.
-  const poll = d.pollMs ? setInterval(kickAll, d.pollMs) : undefined;
+  // Other processes: their events advance the shared stream, but their to-device messages reach
+  // this process's senders only through the database: look for them regularly.
+  const poll = d.pollMs
+    ? setInterval(() => {
+        for (const s of appservices.senders.values()) {
+          void s
+            .rescanInbox()
+            .then(() => s.kick())
+            .catch((e) => log.warn("appservice inbox rescan failed", { error: (e as Error).message }));
+        }
+      }, d.pollMs)
+    : undefined;
   (poll as { unref?: () => void } | undefined)?.unref?.();
   d.events.effects.set("afterPersist", "appservices.forgetInterest", (ev) => {
     if (ev.type === "m.room.member" && ev.room_id) interest.forgetRoom(ev.room_id);
