@@ -10,11 +10,14 @@ import { createServices, type Services } from "./services/index.ts";
 import { ensureSigningKey, type ServerSigningKey } from "./services/signing-key-file.ts";
 import type { Db } from "./storage/engines/db.ts";
 import { openDatabase } from "./storage/engines/open.ts";
+import { acquireServeLock } from "./storage/engines/sqlite-lock.ts";
+import { processesHoldingFile } from "./cli/running.ts";
 import { configureLogging, log, logger } from "./util/log.ts";
 import { IpRangeSet } from "./util/ip-range.ts";
 import { startMemoryGuard } from "./util/memory-guard.ts";
 import { clientAddress } from "./http/forwarded.ts";
 import { withCurrentPath } from "./http/legacy-paths.ts";
+import { WorkerRoles, type WorkerRole } from "./services/workers.ts";
 
 const httpLog = logger("http");
 
@@ -54,6 +57,19 @@ export function isLegacyServerMediaRequest(path: string, headers: Headers): bool
   return /^\/_matrix\/media\/(r0|v3|v1)\/(download|thumbnail)\//.test(path) && /^X-Matrix\s/i.test(headers.get("authorization") ?? "");
 }
 
+/**
+ * The [worker] role a request needs ("client", "federation_inbound", "media"); undefined for what
+ * every process answers (/health, metrics). Legacy X-Matrix media requests on the federation
+ * resource are media.
+ */
+export function roleOfRequest(path: string, headers: Headers): WorkerRole | undefined {
+  const res = resourceOf(path);
+  if (res === "client") return "client";
+  if (res === "media") return "media";
+  if (res === "federation" || res === "keys") return isLegacyServerMediaRequest(path, headers) ? "media" : "federation_inbound";
+  return undefined;
+}
+
 export const RAW_BODY_PREFIXES = ["/_matrix/media/v3/upload", "/_matrix/media/r0/upload", "/_matrix/media/v1/upload"];
 
 export function buildApp(svc: Services): App {
@@ -80,14 +96,37 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   // Every cache is sized from [caches] memory_target_mb, and trimmed when the process outgrows it.
   const memoryGuard = startMemoryGuard(config.caches.memory_target_mb);
   const signingKey = ensureSigningKey(config.signing_key_path, config.server_name);
-  const db = await openDatabase(config.database);
-  const services = await createServices(config, db, signingKey);
+  // One process per SQLite database (several processes need PostgreSQL: docs/SCALING.md).
+  const serveLock =
+    config.database.backend === "sqlite" && config.database.path !== ":memory:"
+      ? acquireServeLock(config.database.path, () =>
+          processesHoldingFile(config.database.path)
+            .map((p) => `pid ${p.pid}: ${p.command}`)
+            .join("; "),
+        )
+      : undefined;
+  let db: Db;
+  try {
+    db = await openDatabase(config.database);
+  } catch (e) {
+    serveLock?.release();
+    throw e;
+  }
+  let services: Services;
+  try {
+    services = await createServices(config, db, signingKey);
+  } catch (e) {
+    await db.close();
+    serveLock?.release();
+    throw e;
+  }
   const app = buildApp(services);
   opts.extraRoutes?.(app, services);
   app.compile();
 
   // The largest body any endpoint takes (uploads); JSON endpoints enforce their own, smaller limit.
   const maxBody = Math.max(config.media.max_upload_size, config.max_json_body_size);
+  const roles = new WorkerRoles(config.worker.roles);
   const servers: Server<undefined>[] = [];
   const listeners: ListenerInfo[] = [];
   let inFlight = 0;
@@ -116,6 +155,9 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
           if (res !== undefined && !resources.has(res) && !(res === "keys" && resources.has("federation")) && !(res === "media" && resources.has("federation") && isLegacyServerMediaRequest(path, req.headers))) {
             return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
           }
+          // A process dedicated to other roles ([worker] roles) answers as a listener without the resource.
+          const role = roleOfRequest(path, req.headers);
+          if (role !== undefined && !roles.has(role)) return matrixErrorResponse(new MatrixError("M_UNRECOGNIZED", "Unrecognized request", {}, 404));
           const declared = Number(req.headers.get("content-length") ?? "0");
           if (declared > maxBody) {
             // A client (Node's fetch, browsers) sends the whole body before it reads the answer: closing
@@ -166,6 +208,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
   } catch (e) {
     for (const s of servers) s.stop(true);
     await db.close();
+    serveLock?.release();
     throw e;
   }
 
@@ -184,6 +227,7 @@ export async function startHomeserver(config: Config, opts: StartOptions = {}): 
       }
       for (const s of servers) s.stop(true);
       await db.close();
+      serveLock?.release();
       log.info("stopped");
     })());
 

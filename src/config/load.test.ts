@@ -75,6 +75,25 @@ describe("config validation", () => {
     expect(() => ok({ server_name: "a.b", listeners: [{ tls: true }] })).toThrow(/certificate_path/);
   });
 
+  test("[worker]: roles among the five, each once, at least one; SQLite needs every role", () => {
+    const pg = { backend: "postgres", url: "postgres://h@localhost/hs" };
+    const w = (worker: Record<string, unknown>, database: Record<string, unknown> = pg) => ok({ server_name: "a.b", database, worker }).config.worker;
+    expect(ok({ server_name: "a.b" }).config.worker).toEqual({
+      roles: ["client", "federation_inbound", "federation_sender", "media", "background"],
+      instance_name: "",
+      lease_seconds: 30,
+    });
+    expect(w({ roles: ["federation_sender", "background"], instance_name: "sender-1" }).roles).toEqual(["federation_sender", "background"]);
+    expect(() => w({ roles: ["client", "sync"] })).toThrow('hs.toml: worker.roles: expected roles among client, federation_inbound, federation_sender, media, background (not "sync")');
+    expect(() => w({ roles: [] })).toThrow("worker.roles: expected at least one role");
+    expect(() => w({ roles: ["media", "media"] })).toThrow('worker.roles: expected each role once ("media" is listed twice)');
+    expect(() => w({ instance_name: "a b" })).toThrow("worker.instance_name: expected 1 to 64 letters");
+    expect(() => w({ lease_seconds: 1 })).toThrow(/worker\.lease_seconds/);
+    expect(() => w({ roles: ["client"] }, { backend: "sqlite" })).toThrow(
+      'hs.toml: worker.roles: with SQLite hs runs as one process, which must play every role (missing: federation_inbound, federation_sender, media, background); dedicating processes needs database.backend = "postgres"',
+    );
+  });
+
   test("generated config documents every option and parses back to the same values", () => {
     const text = renderConfig({ server_name: "example.org", "registration.shared_secret": "s3cret" });
     for (const [key, node] of Object.entries(SCHEMA)) {

@@ -200,6 +200,10 @@ export function validateConfig(doc: Record<string, unknown>, file: string, baseD
   }
   if (c.database.backend === "postgres" && !c.database.url)
     throw new ConfigError(`${file}: database.url: expected a postgres:// URL when database.backend = "postgres", found nothing`);
+  if (c.database.backend !== "postgres" && c.worker.roles.length < 5) {
+    const missing = ["client", "federation_inbound", "federation_sender", "media", "background"].filter((r) => !c.worker.roles.includes(r));
+    throw new ConfigError(`${file}: worker.roles: with SQLite hs runs as one process, which must play every role (missing: ${missing.join(", ")}); dedicating processes needs database.backend = "postgres"`);
+  }
   c.listeners.forEach((l: { tls: boolean }, i: number) => {
     if (l.tls && (!c.tls.certificate_path || !c.tls.private_key_path))
       throw new ConfigError(`${file}: listeners[${i}].tls: a TLS listener needs [tls] certificate_path and private_key_path`);

@@ -316,6 +316,23 @@ export const SCHEMA = {
     retry_min_interval_ms: int(2000, "After a transaction to an application service fails, the first retry waits this long (ms); each further failure doubles it, up to 5 minutes. A successful ping (POST /_matrix/client/v1/appservice/{id}/ping) retries at once.", { min: 10 }),
   }),
 
+  worker: section("Several hs processes on one PostgreSQL database form one homeserver (docs/SCALING.md). By default every process plays every role; this section dedicates a process to some of them. Leave it out with SQLite (one process only).", {
+    roles: strs(["client", "federation_inbound", "federation_sender", "media", "background"], "What this process does. client: the client-server API (sync included) on listeners with the client resource; federation_inbound: the federation and key APIs on listeners with the federation resource; media: the media APIs (media resource); federation_sender: sends queued PDUs and EDUs to other servers (each destination's queue is owned by one process at a time); background: periodic jobs (media retention, pruning, deactivation sweeps), pushers and application-service transactions (run by one process at a time). A request for an API whose role the process lacks is answered 404 M_UNRECOGNIZED, as on a listener without that resource: keep the HTTP roles on every process the load balancer sends traffic to, and give at least one process federation_sender and one background.", {
+      check: (v) => {
+        const known = ["client", "federation_inbound", "federation_sender", "media", "background"];
+        const bad = v.find((r) => !known.includes(r));
+        if (bad !== undefined) return `roles among ${known.join(", ")} (not ${JSON.stringify(bad)})`;
+        if (v.length === 0) return "at least one role (a process with none would do nothing)";
+        const dup = v.find((r, i) => v.indexOf(r) !== i);
+        return dup === undefined ? undefined : `each role once (${JSON.stringify(dup)} is listed twice)`;
+      },
+    }),
+    instance_name: str("", "A name for this process in logs and in the lease table (process_leases), e.g. \"sender1\". Empty: host name and process ID.", {
+      check: (v) => (v === "" || /^[A-Za-z0-9._-]{1,64}$/.test(v) ? undefined : "1 to 64 letters, digits, '.', '_' or '-'"),
+    }),
+    lease_seconds: int(30, "How long a process's leases (a destination's federation queue, the background jobs) last without renewal; they are renewed every third of it. A process that dies or hangs loses its work to another after at most this long.", { min: 3, max: 3600 }),
+  }),
+
   push: section("Push notifications sent to push gateways (pushers of kind http).", {
     include_content: bool(true, "Send the event's content (message text) to push gateways. Off: only sender, room and counts (clients then fetch the event). Pushers with format event_id_only never get content."),
     group_unread_count_by_room: bool(true, "The badge count sent to push gateways (counts.unread) is the number of rooms with unread notifications. Off: the number of unread notifications."),

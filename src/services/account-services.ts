@@ -32,7 +32,7 @@ export function createAccountServices(config: Config, repos: Repositories): Acco
   const accounts = new AccountsService(repos.transaction, config, store, auth, profiles, ratelimits);
   const registrationTokens = new RegistrationTokens(repos);
   const uia = new UiaService(repos);
-  const registration = new RegistrationService(repos.transaction, config, accounts, profiles, registrationTokens, uia);
+  const registration = new RegistrationService(repos.transaction, config, accounts, profiles, registrationTokens, uia, Date.now, repos.dialect === "postgres");
   const capabilities = new Capabilities();
   capabilities.providers.push(accountCapabilities(config));
 

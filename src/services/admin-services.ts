@@ -50,6 +50,8 @@ export interface AdminDeps {
   sweepIntervalMs?: number;
   /** The HTTP request duration histogram (the time series' request rate and latency). */
   requestDurations: Histogram;
+  /** The background work's holder among processes (services/workers.ts); absent: always this process. */
+  background?: { readonly active: boolean; onChange(gain: () => void | Promise<void>, lose: () => void | Promise<void>): void };
 }
 
 export async function createAdminServices(d: AdminDeps): Promise<AdminServices> {
@@ -100,9 +102,13 @@ export async function createAdminServices(d: AdminDeps): Promise<AdminServices> 
     if (devices.length + rooms.length > 0) log.info("finished deactivations made offline", { users_with_devices: devices.length, users_with_rooms: rooms.length });
   };
   const runSweep = () => {
+    // Once across processes: only the holder of the background work sweeps.
+    if (d.background && !d.background.active) return;
     sweeping = sweeping.then(sweep).catch((e) => log.warn("deactivation sweep failed", { error: (e as Error).message }));
   };
-  runSweep();
+  // At start-up (or when this process takes the background work over), then every minute.
+  if (d.background) d.background.onChange(runSweep, () => undefined);
+  else runSweep();
   const timer = setInterval(runSweep, d.sweepIntervalMs ?? 60_000);
   timer.unref?.();
   d.shutdownHooks.push(async () => {

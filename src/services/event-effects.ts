@@ -71,6 +71,8 @@ export const EVENT_EFFECTS = {
     "appservices.forgetInterest",
     /** index.ts → pushers.ts: the event's notified users with pushers get it delivered. */
     "pushers.deliver",
+    /** index.ts → cluster/caches.ts: other processes on the database drop what they cached of the room (null: one process). */
+    "cluster.announce",
   ],
 } as const;
 

@@ -11,6 +11,9 @@ import { createRepositories } from "../storage/repos/index.ts";
 import { instrumentDb } from "../storage/engines/instrumented.ts";
 import { Notifier } from "./notifier.ts";
 import { StreamAllocator } from "./streams.ts";
+import { createClusterBus, type ClusterBus } from "./cluster/bus.ts";
+import { ClusterRepo } from "../storage/repos/cluster.ts";
+import { shareCaches } from "./cluster/caches.ts";
 import { RoomEvents } from "./rooms/events.ts";
 import { Rooms } from "./rooms/rooms.ts";
 import { createSyncServices, type SyncServices } from "./sync-services.ts";
@@ -28,22 +31,35 @@ import { TurnService } from "./turn.ts";
 import { OpenIdTokens } from "./openid.ts";
 import { connectAliases, createAppservices, type Appservices } from "./appservices/index.ts";
 import { Pushers } from "./pushers.ts";
+import { BackgroundDuty, ProcessLeases, WorkerRoles } from "./workers.ts";
+import { logger } from "../util/log.ts";
+
+import { ProcessLeasesRepo } from "../storage/repos/process-leases.ts";
+import { PushersRepo } from "../storage/repos/pushers.ts";
 import { createSlidingSync, type SlidingSync } from "./sliding-sync/index.ts";
 import { OutboundHttp } from "./federation/outbound-http.ts";
 import { RemoteProfiles } from "./federation/remote-profiles.ts";
 import { httpClientTrust } from "./http-client-trust.ts";
 import { IpRangeSet } from "../util/ip-range.ts";
 
+const log = logger("hs");
+
 /** Account services (auth, accounts, registration, profiles, uia, ...) come from account-services.ts. */
 export interface Services extends AccountServices, SyncServices, AdminServices, RoomExtraServices, DirectoryServices {
   readonly config: Config;
   readonly signingKey: ServerSigningKey;
+  /** [worker] roles, the leases this process holds and the background work (services/workers.ts). */
+  readonly roles: WorkerRoles;
+  readonly leases: ProcessLeases;
+  readonly background: BackgroundDuty;
   /** Called on shutdown: end long-polls, flush queues. */
   readonly shutdownHooks: Array<() => void | Promise<void>>;
   /** The global stream /sync reads (events, account data, receipts, memberships). */
   readonly streams: StreamAllocator;
   /** Wakes /sync long-polls. */
   readonly notifier: Notifier;
+  /** Messages between the hs processes sharing the database (services/cluster/bus.ts; in-process on SQLite). */
+  readonly cluster: ClusterBus;
   readonly roomsRepo: RoomsRepo;
   /** Building, authorising, persisting and loading room events. */
   readonly events: RoomEvents;
@@ -78,13 +94,22 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const serverName = config.server_name;
   // Every database call is timed (hs_db_query_duration_seconds).
   const metrics = new HsMetrics();
-  const repos = createRepositories(instrumentDb(rawDb, metrics.observeQuery));
+  const db = instrumentDb(rawDb, metrics.observeQuery);
+  const repos = createRepositories(db);
+  const cluster = createClusterBus(rawDb.pubsub);
+  await cluster.start();
   const roomsRepo = repos.rooms;
   await roomsRepo.init();
   const e2eeRepo = repos.e2ee;
   const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
-  const events = new RoomEvents({ transaction: repos.transaction, repo: roomsRepo, serverName, signingKey, streams, notifier });
+  const clusterRepo = new ClusterRepo(db);
+  if (cluster.shared) {
+    // Several processes on one PostgreSQL database (docs/SCALING.md).
+    await streams.share(clusterRepo, cluster);
+    notifier.share(cluster, () => streams.lastAllocated(), (pos) => streams.heardOf(pos));
+  }
+  const events = new RoomEvents({ transaction: repos.transaction, repo: roomsRepo, serverName, signingKey, streams, notifier, cluster: clusterRepo });
   metrics.attach({ outbox: repos.federationOutbox, notifier, events, serverName });
   const profiles = repos.profiles;
   const accountsStore = repos.accounts;
@@ -119,7 +144,18 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   });
   rooms.joinChecks.push(guestAccess.checkJoin);
   events.effects.set("afterPersist", "guestAccess.revoke", guestAccess.onEvent);
-  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close()];
+  const shutdownHooks: Array<() => void | Promise<void>> = [() => notifier.close(), () => streams.stop(), () => cluster.close()];
+  // Several processes on one PostgreSQL database: roles and leases (docs/SCALING.md).
+  const roles = new WorkerRoles(config.worker.roles);
+  const leases = new ProcessLeases(new ProcessLeasesRepo(db), {
+    shared: cluster.shared,
+    instanceName: config.worker.instance_name,
+    ttlMs: config.worker.lease_seconds * 1000,
+  });
+  leases.start();
+  const background = new BackgroundDuty(leases, roles.has("background"));
+  // Several processes: how often the one doing the background work looks for what others queued.
+  const pollMs = leases.shared ? 2000 : undefined;
   const accountServices = createAccountServices(config, repos);
   // Profile changes propagate into the user's member events; deactivation leaves every room.
   accountServices.profiles.onProfileChange.push(async (userId, field) => {
@@ -147,6 +183,9 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     maxConcurrentTransactions: config.federation.max_concurrent_inbound_transactions,
     acls: federation.acls,
     shutdownHooks,
+    leases,
+    sends: roles.has("federation_sender"),
+    queued: cluster.channel<{ destinations: string[] }>("federation.queued"),
   });
   // Remote users' profiles come over federation (cached).
   const remoteProfiles = new RemoteProfiles(federation.client);
@@ -173,9 +212,10 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     serversInRoom: roomFederation.serversInRoom,
     shareDisplayNames: config.federation.allow_device_name_lookup_over_federation,
     shutdownHooks,
+    background,
   });
   const pushRules = new PushRulesService(syncServices.accountData);
-  const mediaServices = createMediaServices(config, repos, { federationClient: federation.client, shutdownHooks });
+  const mediaServices = createMediaServices(config, repos, { federationClient: federation.client, shutdownHooks, background });
   // Clients read m.push_rules (GET and /sync) as the effective ruleset, defaults included.
   syncServices.accountData.views.set("m.push_rules", async (userId) => ({ global: (await pushRules.ruleset(userId)) as unknown as JsonObject }));
   const adminServices = await createAdminServices({
@@ -190,6 +230,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     rooms,
     shutdownHooks,
     requestDurations: metrics.httpDuration,
+    background,
   });
   // Relations, threads, ignored users, upgrades, reports, server notices... (issue 9, part B).
   const roomExtraServices = createRoomExtraServices({
@@ -233,6 +274,8 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     receipts: syncServices.receipts,
     e2ee,
     shutdownHooks,
+    background,
+    pollMs,
   }));
   connectAliases(appservices, serverName, {
     rooms: rooms as never,
@@ -249,7 +292,15 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     http: new OutboundHttp({ denylist: new IpRangeSet(config.http_client.ip_range_denylist), ...httpClientTrust(config) }),
     config: config.push,
   });
-  await pushers.start();
+  background.onChange(
+    () => pushers.start(),
+    () => pushers.close(),
+  );
+  if (pollMs) {
+    const poll = setInterval(() => void pushers.refresh().catch((e) => log.warn("pushers: refresh failed", { error: (e as Error).message })), pollMs);
+    poll.unref?.();
+    shutdownHooks.push(() => clearInterval(poll));
+  }
   events.effects.set("afterPersist", "pushers.deliver", (ev, stream) => pushers.eventPersisted(ev.event_id, stream));
   syncServices.receipts.hooks.push((r) => {
     if (pushers.hasPushers(r.userId)) void pushers.updateBadge(r.userId).catch(() => undefined);
@@ -275,6 +326,31 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
+  const openId = new OpenIdTokens(serverName);
+  // Several processes on one database: their caches are kept right over the bus (cluster/caches.ts).
+  if (cluster.shared) {
+    shareCaches({
+      bus: cluster,
+      serverName,
+      effects: events.effects,
+      auth: accountServices.auth,
+      accountDataHooks: syncServices.accountData.onChange,
+      events,
+      push: syncServices.push,
+      roomDirectory: directoryServices.roomDirectory,
+      slidingSync,
+      remoteProfiles,
+      roomFederation,
+      typing: syncServices.typing,
+      openId,
+    });
+  } else events.effects.set("afterPersist", "cluster.announce", null);
+  // Last: leases go once the work they guard has stopped, so other processes take it over at once.
+  shutdownHooks.push(() => background.stop());
+  shutdownHooks.push(() => leases.stop());
+  // Pushers, application-service senders and the periodic jobs start here (SQLite) or once this
+  // process gets the background lease (PostgreSQL).
+  await background.start();
   // Every declared effect of persisting an event (services/event-effects.ts) has been set.
   events.effects.assertComplete(events);
   // Every declared EDU type (services/edus.ts) has its handler.
@@ -282,9 +358,13 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   return {
     config,
     signingKey,
+    roles,
+    leases,
+    background,
     shutdownHooks,
     streams,
     notifier,
+    cluster,
     roomsRepo,
     events,
     rooms,
@@ -293,7 +373,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     pushRules,
     ...mediaServices,
     e2ee,
-    openId: new OpenIdTokens(serverName),
+    openId,
     appservices,
     pushers,
     slidingSync,

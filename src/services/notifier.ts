@@ -1,5 +1,9 @@
 // Wakes waiting /sync long-polls. A waiter names its user and the rooms it is in; whoever
 // persists something relevant notifies the room or the user. Shutdown wakes everyone.
+// With several processes (share()), every notification also travels over the cluster bus with
+// the highest stream position its sender knew of, so that a long-poll waiting on another process
+// wakes within milliseconds and waits there until that position is visible.
+import type { ClusterBus } from "./cluster/bus.ts";
 
 interface Waiter {
   userId: string;
@@ -13,8 +17,25 @@ export class Notifier {
   private closed = false;
   private count = 0;
 
+  private publish?: (msg: WakeMessage) => void;
+
   /** `maxWaiters`: beyond this many waiting long-polls, new ones just wait out their timeout un-notified. */
   constructor(private readonly maxWaiters = 20_000) {}
+
+  /**
+   * Forwards notifications to the other processes on the bus. `position` is the highest stream
+   * position this process knows of; `heardOf` records one announced by another process.
+   */
+  share(bus: ClusterBus, position: () => number, heardOf: (pos: number) => void): void {
+    const ch = bus.channel<WakeMessage>("wake");
+    ch.subscribe((m, origin) => {
+      if (origin === "local") return;
+      if (typeof m.p === "number") heardOf(m.p);
+      if (m.u !== undefined) this.wakeUser(m.u);
+      if (m.r !== undefined) this.wakeRoom(m.r);
+    });
+    this.publish = (m) => ch.publish({ ...m, p: position() });
+  }
 
   private add(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
     let s = map.get(key);
@@ -68,10 +89,25 @@ export class Notifier {
   }
 
   notifyUser(userId: string): void {
-    for (const w of [...(this.byUser.get(userId) ?? [])]) w.wake();
+    this.wakeUser(userId);
+    this.publish?.({ u: userId });
   }
 
   notifyRoom(roomId: string): void {
+    this.wakeRoom(roomId);
+    this.publish?.({ r: roomId });
+  }
+
+  private wakeUser(userId: string): void {
+    for (const w of [...(this.byUser.get(userId) ?? [])]) w.wake();
+  }
+
+  /** Wakes this process's waiters of a room only (the other processes were told otherwise). */
+  notifyRoomHere(roomId: string): void {
+    this.wakeRoom(roomId);
+  }
+
+  private wakeRoom(roomId: string): void {
     for (const w of [...(this.byRoom.get(roomId) ?? [])]) w.wake();
   }
 
@@ -86,4 +122,11 @@ export class Notifier {
     for (const s of this.byUser.values()) n += s.size;
     return n;
   }
+}
+
+/** A notification on the bus: a user or a room, and the sender's highest known stream position. */
+interface WakeMessage {
+  u?: string;
+  r?: string;
+  p?: number;
 }

@@ -77,6 +77,11 @@ export class PushActions {
     });
   }
 
+  /** A room's membership changed: its member count is read again. */
+  forgetMemberCount(roomId: string): void {
+    this.memberCounts.delete(roomId);
+  }
+
   private isLocal(userId: string): boolean {
     return userId.endsWith(`:${this.d.serverName}`);
   }
@@ -108,7 +113,7 @@ export class PushActions {
     const threadId = await this.threadOf(ev, q);
     if (this.isLocal(ev.sender)) await this.d.repo.upsertSentPosition(q, ev.sender, roomId, threadId, stream);
 
-    if (ev.type === "m.room.member") this.memberCounts.delete(roomId);
+    if (ev.type === "m.room.member") this.forgetMemberCount(roomId);
     const members = await this.d.repo.localJoinedMembers(q, roomId);
     const memberEvent = new Map(members.map((m) => [m.user_id, m.event_id]));
     const recipients = members.map((m) => m.user_id).filter((u) => u !== ev.sender);

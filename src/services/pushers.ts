@@ -75,6 +75,8 @@ class PusherWorker {
   private backoffMs = 0;
   lastBadge: number | undefined;
   removed = false;
+  /** Pushers.refresh() runs before this worker was added. */
+  generation = 0;
 
   constructor(
     public row: PusherRow,
@@ -179,14 +181,41 @@ export class Pushers {
     return this.d.config;
   }
 
+  /** Whether this process delivers (the holder of the background work; services/workers.ts). */
+  private running = false;
+  /** Counts refresh() runs; each worker remembers the count when it was added. */
+  private generation = 0;
+
   async start(): Promise<void> {
-    for (const row of await this.d.repo.listAll()) this.addWorker(row).kick();
+    this.running = true;
+    for (const row of await this.d.repo.listAll()) this.addWorker(row)?.kick();
   }
 
-  private addWorker(row: PusherRow): PusherWorker {
+  /**
+   * Several processes (docs/SCALING.md): pushers set or removed through other processes, and
+   * events they persisted, reach the delivering process here (it runs this every few seconds).
+   */
+  async refresh(): Promise<void> {
+    if (!this.running) return;
+    // Workers added while the list was read (pushers/set on this process) are not in it: kept.
+    const generation = ++this.generation;
+    const rows = await this.d.repo.listAll();
+    const keep = new Set(rows.map((r) => `${r.user_id}\u0000${r.app_id}\u0000${r.pushkey}`));
+    for (const [userId, m] of [...this.workers]) {
+      for (const w of [...m.values()]) if (w.generation < generation && !keep.has(`${userId}\u0000${w.key}`)) this.dropWorker(userId, w.row.app_id, w.row.pushkey);
+    }
+    for (const row of rows) {
+      const w = this.workers.get(row.user_id)?.get(`${row.app_id}\u0000${row.pushkey}`) ?? this.addWorker(row);
+      w?.kick();
+    }
+  }
+
+  private addWorker(row: PusherRow): PusherWorker | undefined {
+    if (!this.running) return undefined;
     let m = this.workers.get(row.user_id);
     if (!m) this.workers.set(row.user_id, (m = new Map()));
     const w = new PusherWorker(row, this);
+    w.generation = this.generation;
     m.get(w.key)?.stop();
     m.set(w.key, w);
     return w;
@@ -453,6 +482,7 @@ export class Pushers {
   }
 
   close(): void {
+    this.running = false;
     for (const m of this.workers.values()) for (const w of m.values()) w.stop();
     this.workers.clear();
   }

@@ -80,6 +80,8 @@ const invalidUsername = (msg: string) => new MatrixError("M_INVALID_USERNAME", m
 export class RegistrationService {
   readonly exclusiveUserIdChecks: ExclusiveUserIdCheck[] = [];
   private readonly nonces = new Map<string, number>();
+  /** Nonces of other processes used here (until they expire). */
+  private readonly usedForeign = new Map<string, number>();
 
   constructor(
     private readonly transaction: Transaction,
@@ -89,6 +91,8 @@ export class RegistrationService {
     private readonly registrationTokens: RegistrationTokens,
     private readonly uia: UiaService,
     private readonly now: () => number = Date.now,
+    /** Whether other hs processes may share the database (PostgreSQL): their nonces are accepted. */
+    private readonly sharedDatabase = false,
   ) {}
 
   /**
@@ -197,11 +201,37 @@ export class RegistrationService {
   newNonce(): string {
     if (!this.sharedSecretEnabled) throw new MatrixError("M_UNKNOWN", "Shared secret registration is not enabled", {}, 400);
     this.clearOldNonces();
-    const nonce = Buffer.from(crypto.getRandomValues(new Uint8Array(64))).toString("hex");
+    // Random, the time, and a MAC of both with the shared secret: another hs process on the same
+    // database (docs/SCALING.md) recognises the nonces this one handed out.
+    const rand = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
+    const ts = this.now().toString(16).padStart(12, "0");
+    const nonce = rand + ts + this.nonceMac(rand + ts);
     this.nonces.set(nonce, this.now());
     // Anyone may ask for nonces: keep at most MAX_NONCES, the oldest go first.
     while (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.keys().next().value as string);
     return nonce;
+  }
+
+  private nonceMac(text: string): string {
+    return createHmac("sha256", this.config.registration.shared_secret).update(`hs-nonce\0${text}`).digest("hex").slice(0, 52);
+  }
+
+  /**
+   * Several processes share the database (PostgreSQL): a nonce another process handed out is
+   * recognised by its MAC and time, and used once in this process. (Its registration MAC names one
+   * user: replaying it elsewhere can only ask for that same, by then taken, user name.)
+   */
+  private foreignNonce(nonce: string): boolean {
+    if (!this.sharedDatabase || !/^[0-9a-f]{128}$/.test(nonce) || this.usedForeign.has(nonce)) return false;
+    const body = nonce.slice(0, 76);
+    const t = parseInt(nonce.slice(64, 76), 16);
+    if (!safeEqual(this.nonceMac(body), nonce.slice(76)) || !(this.now() - t <= NONCE_TIMEOUT_MS && t <= this.now() + NONCE_TIMEOUT_MS)) return false;
+    this.usedForeign.set(nonce, t);
+    for (const [n, at] of this.usedForeign) {
+      if (this.usedForeign.size <= MAX_NONCES && this.now() - at <= NONCE_TIMEOUT_MS) break;
+      this.usedForeign.delete(n);
+    }
+    return true;
   }
 
   /** Nonces are kept in the order they were made: only the expired ones at the front are looked at. */
@@ -220,9 +250,9 @@ export class RegistrationService {
     if (!secret) throw new MatrixError("M_UNKNOWN", "Shared secret registration is not enabled", {}, 400);
     if (!("nonce" in body)) throw badJson("nonce must be specified");
     const nonce = body.nonce;
-    if (typeof nonce !== "string" || !this.nonces.has(nonce)) throw new MatrixError("M_UNKNOWN", "unrecognised nonce");
+    if (typeof nonce !== "string" || !(this.nonces.has(nonce) || this.foreignNonce(nonce))) throw new MatrixError("M_UNKNOWN", "unrecognised nonce");
     // Single use, even when the rest of the request is invalid.
-    this.nonces.delete(nonce);
+    if (this.nonces.delete(nonce) && this.sharedDatabase) this.usedForeign.set(nonce, this.now());
 
     if (!("username" in body)) throw badJson("username must be specified");
     const username = body.username;

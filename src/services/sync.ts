@@ -187,6 +187,8 @@ export class Sync {
 
   async sync(req: SyncRequest): Promise<SyncResponse> {
     let since = req.since !== undefined ? decodeStreamToken(req.since) : undefined;
+    // Another process may have handed the token out before this one saw that far (docs/SCALING.md).
+    if (since) await this.d.streams.catchUp(since.stream);
     // A token from the future (e.g. a restored database) is read as "now".
     if (since && since.stream > this.d.streams.current()) since = { stream: this.d.streams.current(), typing: since.typing };
     const wait = since !== undefined && !req.fullState;

@@ -5,6 +5,7 @@
 // remote ones arrive through `applyRemote`.
 import { MatrixError } from "../protocol/errors.ts";
 import type { Notifier } from "./notifier.ts";
+import type { BusChannel, ClusterBus } from "./cluster/bus.ts";
 
 /** Timeout when the client sends none, and the longest one honoured. */
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
@@ -76,6 +77,7 @@ export class Typing {
       room.users.delete(userId);
       // The room's entry stays (with its serial) even when empty: syncs compare against it.
       this.bump(roomId, room);
+      this.announce(roomId, userId, undefined);
       return true;
     }
     if (!room) this.rooms.set(roomId, (room = { users: new Map(), serial: 0 }));
@@ -84,8 +86,13 @@ export class Typing {
     const timer = setTimeout(() => this.expire(roomId, userId), timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS);
     (timer as { unref?: () => void }).unref?.();
     room.users.set(userId, { expires: now + (timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS), timer });
-    if (existing) return false;
+    if (existing) {
+      // A refresh: nothing changes for /sync here, but the other processes' timers need it.
+      this.announce(roomId, userId, timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS);
+      return false;
+    }
     this.bump(roomId, room);
+    this.announce(roomId, userId, timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS);
     return true;
   }
 
@@ -97,8 +104,39 @@ export class Typing {
   }
 
   private bump(roomId: string, room: RoomTyping): void {
-    room.serial = ++this.serial;
+    // Several processes (replicate()): serials follow the clock, so that every process's tokens compare.
+    room.serial = this.serial = this.replica ? Math.max(this.serial + 1, Date.now()) : this.serial + 1;
     this.d.notifier.notifyRoom(roomId);
+  }
+
+  private replica?: BusChannel<TypingReplica>;
+
+  /**
+   * Several processes (docs/SCALING.md): every change is applied by every process, with the serial
+   * its origin gave it, so that /sync tokens handed out by any process compare.
+   */
+  replicate(bus: ClusterBus): void {
+    const ch = (this.replica = bus.channel<TypingReplica>("typing"));
+    ch.subscribe((m, origin) => {
+      if (origin === "local" || this.closed) return;
+      let room = this.rooms.get(m.r);
+      if (!room) this.rooms.set(m.r, (room = { users: new Map(), serial: 0 }));
+      const existing = room.users.get(m.u);
+      if (existing) clearTimeout(existing.timer);
+      if (m.t !== undefined) {
+        const timer = setTimeout(() => this.expire(m.r, m.u), m.t);
+        (timer as { unref?: () => void }).unref?.();
+        room.users.set(m.u, { expires: (this.d.now ?? Date.now)() + m.t, timer });
+      } else room.users.delete(m.u);
+      room.serial = Math.max(room.serial, m.s);
+      this.serial = Math.max(this.serial, m.s);
+      this.d.notifier.notifyRoomHere(m.r);
+    });
+  }
+
+  private announce(roomId: string, userId: string, timeoutMs: number | undefined): void {
+    const room = this.rooms.get(roomId);
+    if (this.replica && room) this.replica.publish({ r: roomId, u: userId, t: timeoutMs, s: room.serial });
   }
 
   /** The current serial (the typing part of a sync token). */
@@ -137,4 +175,12 @@ export class Typing {
     for (const room of this.rooms.values()) for (const u of room.users.values()) clearTimeout(u.timer);
     this.rooms.clear();
   }
+}
+
+/** A typing change sent to the other processes: room, user, timeout (absent: stopped), serial. */
+interface TypingReplica {
+  r: string;
+  u: string;
+  t?: number;
+  s: number;
 }

@@ -96,10 +96,10 @@ describeOnBackends("sync", (backend) => {
     const started = performance.now();
     const pending = sync(ctx.alice, { since: next_batch, timeout: 10000 });
     await Bun.sleep(100);
-    const held = streams.allocate(); // a transaction elsewhere, still being written
+    const held = await streams.allocateMany(1); // a transaction elsewhere, still being written
     await send(ctx.bob, roomId, "behind a slow writer");
     await Bun.sleep(100);
-    streams.done(held);
+    await streams.release(held);
     const r = await pending;
     expect(performance.now() - started).toBeLessThan(3000);
     expect(bodies(r.rooms.join[roomId].timeline.events)).toEqual(["behind a slow writer"]);

@@ -36,6 +36,13 @@ export interface AppserviceDeps {
   e2ee?: Pick<E2eeServices, "repo" | "keys" | "toDevice">;
   shutdownHooks: Array<() => void | Promise<void>>;
   fetch?: typeof fetch;
+  /**
+   * The background work's holder among processes (services/workers.ts): transactions go out from
+   * that process only. Absent: from this process, from start-up on.
+   */
+  background?: { onChange(gain: () => void | Promise<void>, lose: () => void | Promise<void>): void };
+  /** Several processes share the database: look for events they persisted this often (ms). */
+  pollMs?: number;
 }
 
 /** Reads the registration files (throws ConfigError naming the file and field). */
@@ -68,35 +75,57 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
     oneTimeKeyCounts: (userId, deviceId) => e2ee.keys.oneTimeKeyCounts(userId, deviceId),
     unusedFallbackKeyTypes: (userId, deviceId) => e2ee.keys.unusedFallbackKeyTypes(userId, deviceId),
   };
-  const senders: AppserviceSender[] = [];
-  for (const as of services) {
-    if (as.url === null) continue;
-    const sender = new AppserviceSender(as, {
-      repo,
-      streams: d.streams,
-      events: d.events,
-      interest,
-      http,
-      minBackoffMs: d.config.appservices.retry_min_interval_ms,
-      e2ee: senderE2ee,
-    });
-    appservices.senders.set(as.id, sender);
-    senders.push(sender);
-  }
   // Hooked before the senders start, so that the inbox scan at start-up and the hook cover every message.
   if (e2ee) {
     e2ee.toDevice.onStored.push((pos, userIds) => {
-      for (const s of senders) s.toDeviceStored(pos, userIds);
+      for (const s of appservices.senders.values()) s.toDeviceStored(pos, userIds);
     });
     e2ee.keys.onOneTimeKeysChanged.push((userId, deviceId) => {
-      for (const s of senders) s.keysChanged(userId, deviceId);
+      for (const s of appservices.senders.values()) s.keysChanged(userId, deviceId);
     });
   }
-  for (const sender of senders) await sender.start();
+  // The senders run in the process doing the background work (one at a time across processes:
+  // each resumes from the position persisted by the previous one).
+  const startSenders = async () => {
+    for (const as of services) {
+      if (as.url === null || appservices.senders.has(as.id)) continue;
+      const sender = new AppserviceSender(as, {
+        repo,
+        streams: d.streams,
+        events: d.events,
+        interest,
+        http,
+        minBackoffMs: d.config.appservices.retry_min_interval_ms,
+        e2ee: senderE2ee,
+      });
+      appservices.senders.set(as.id, sender);
+      await sender.start();
+    }
+  };
+  const stopSenders = async () => {
+    const all = [...appservices.senders.values()];
+    appservices.senders.clear();
+    await Promise.all(all.map((s) => s.close()));
+  };
+  if (d.background) d.background.onChange(startSenders, stopSenders);
+  else await startSenders();
   const kickAll = () => {
     for (const s of appservices.senders.values()) s.kick();
   };
   const offAdvance = d.streams.onAdvance(kickAll);
+  // Other processes: their events advance the shared stream, but their to-device messages reach
+  // this process's senders only through the database: look for them regularly.
+  const poll = d.pollMs
+    ? setInterval(() => {
+        for (const s of appservices.senders.values()) {
+          void s
+            .rescanInbox()
+            .then(() => s.kick())
+            .catch((e) => log.warn("appservice inbox rescan failed", { error: (e as Error).message }));
+        }
+      }, d.pollMs)
+    : undefined;
+  (poll as { unref?: () => void } | undefined)?.unref?.();
   d.events.effects.set("afterPersist", "appservices.forgetInterest", (ev) => {
     if (ev.type === "m.room.member" && ev.room_id) interest.forgetRoom(ev.room_id);
   });
@@ -131,7 +160,8 @@ export async function createAppservices(d: AppserviceDeps): Promise<Appservices>
 
   d.shutdownHooks.push(async () => {
     offAdvance();
-    await Promise.all([...appservices.senders.values()].map((s) => s.close()));
+    if (poll) clearInterval(poll);
+    await stopSenders();
   });
   return appservices;
 }

@@ -184,14 +184,22 @@ export class AppserviceSender {
   async start(): Promise<void> {
     const state = await this.d.repo.state(this.as.id, this.d.streams.current());
     this.position = this.persistedPosition = state.stream_ordering;
-    if (this.pushesToDevice) {
-      // Messages stored before a restart that no transaction carried yet (later ones come through toDeviceStored).
-      const upTo = this.d.streams.current();
-      for (const u of await this.d.repo.inboxUsersAfter(this.position)) {
-        if (this.as.isInterestedInUser(u)) this.toDeviceUsers.set(u, Math.max(upTo, this.toDeviceUsers.get(u) ?? 0));
-      }
-    }
+    // Messages stored before a restart that no transaction carried yet (later ones come through toDeviceStored).
+    await this.rescanInbox();
     this.kick();
+  }
+
+  /**
+   * Finds the service's users with to-device messages no transaction carried yet, from the
+   * database: at start-up, and every few seconds when other processes store messages (their
+   * toDeviceStored hooks run in those processes; docs/SCALING.md).
+   */
+  async rescanInbox(): Promise<void> {
+    if (!this.pushesToDevice || this.closed) return;
+    const upTo = this.d.streams.current();
+    for (const u of await this.d.repo.inboxUsersAfter(this.position)) {
+      if (this.as.isInterestedInUser(u)) this.toDeviceUsers.set(u, Math.max(upTo, this.toDeviceUsers.get(u) ?? 0));
+    }
   }
 
   private get pushesToDevice(): boolean {

@@ -55,6 +55,8 @@ export interface E2eeServicesDeps {
   shareDisplayNames: boolean;
   /** Where the hourly housekeeping timer is stopped. */
   shutdownHooks?: Array<() => void | Promise<void>>;
+  /** The background work's holder among processes (services/workers.ts); absent: always this process. */
+  background?: { readonly active: boolean; onChange(gain: () => void | Promise<void>, lose: () => void | Promise<void>): void };
 }
 
 /** How often superseded device list changes are pruned. */
@@ -110,6 +112,8 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
     const timer = setInterval(() => {
       const h = horizon;
       horizon = d.streams.current();
+      // Once across processes: only the holder of the background work prunes.
+      if (d.background && !d.background.active) return;
       deviceLists.prune(h).catch((e) => log.warn("pruning device list changes failed", { error: (e as Error).message }));
     }, PRUNE_INTERVAL_MS);
     timer.unref?.();

@@ -16,6 +16,8 @@ import type { FederationRequester, KeyLookup } from "./ports.ts";
 import { PolicyServers } from "./policy.ts";
 import { FederationReceiver } from "./receiver.ts";
 import { FederationSender } from "./sender.ts";
+import type { ProcessLeases } from "../workers.ts";
+import type { BusChannel } from "../cluster/bus.ts";
 import { FederationServe } from "./serve.ts";
 
 export interface RoomFederation {
@@ -26,6 +28,8 @@ export interface RoomFederation {
   resolver: StateResolver;
   /** The servers with joined users in a room (cached; refreshed on membership changes). */
   serversInRoom(roomId: string): Promise<string[]>;
+  /** A membership changed through another process (cluster/caches.ts): ask the database again. */
+  forgetServersInRoom(roomId: string): void;
 }
 
 export interface RoomFederationDeps {
@@ -46,6 +50,12 @@ export interface RoomFederationDeps {
   /** Server ACLs (room-scoped EDUs from denied servers are ignored). */
   acls?: { isAllowed(roomId: string, serverName: string): Promise<boolean> };
   shutdownHooks: Array<() => void | Promise<void>>;
+  /** Leases of destinations' queues (services/workers.ts). */
+  leases?: ProcessLeases;
+  /** [worker] roles has federation_sender (default true). */
+  sends?: boolean;
+  /** Cross-process wake-ups of the senders (services/cluster/bus.ts). */
+  queued?: BusChannel<{ destinations: string[] }>;
 }
 
 export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomFederation> {
@@ -55,7 +65,14 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   const policy = new PolicyServers({ events, fed: d.fed, serversInRoom: (roomId) => serversInRoom(roomId) });
   events.policySign = d.enabled ? policy.signLocal : null;
   const receiver = new FederationReceiver({ transaction: repos.transaction, repo, events, resolver, keys: d.keys, fed: d.fed, serverName, policy, acls: d.acls });
-  const sender = new FederationSender(repos.federationOutbox, d.fed, { serverName, enabled: d.enabled, minBackoffMs: d.minBackoffMs });
+  const sender = new FederationSender(repos.federationOutbox, d.fed, {
+    serverName,
+    enabled: d.enabled,
+    minBackoffMs: d.minBackoffMs,
+    leases: d.leases,
+    sends: d.sends,
+    queued: d.queued,
+  });
   const membership = new FederationMembership({
     accounts: repos.accounts,
     repo,
@@ -120,6 +137,7 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
   });
 
 
+  await serve.init(!d.leases?.shared);
   await sender.start();
   d.shutdownHooks.push(() => sender.stop());
 
@@ -146,5 +164,5 @@ export async function createRoomFederation(d: RoomFederationDeps): Promise<RoomF
     backfill: async (roomId, limit) => receiver.backfill(roomId, await serversInRoom(roomId), limit),
   });
 
-  return { receiver, sender, membership, serve, resolver, serversInRoom };
+  return { receiver, sender, membership, serve, resolver, serversInRoom, forgetServersInRoom: (roomId) => void serversCache.delete(roomId) };
 }

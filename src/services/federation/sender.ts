@@ -3,9 +3,19 @@
 // (server-server-api.md "Transactions"). A failed destination is retried with exponential
 // back-off (kept in federation_destinations, so it survives restarts); when the destination
 // contacts us again, its back-off is cleared and its queue resumes at once.
-import type { FederationOutboxRepo } from "../../storage/repos/federation-outbox.ts";
+//
+// Several processes on one database (docs/SCALING.md): any process queues; a destination's queue
+// is sent by the one process holding its lease ("federation_sender:<destination>", services/
+// workers.ts), taken when it starts sending and given up when the queue is empty, so the process
+// that queues usually sends itself. Processes with the federation_sender role poll for queues
+// nobody holds (queued while the holder was finishing, or whose holder died and let the lease
+// lapse). Each transaction is recorded before it is sent (federation_inflight_txns): a retry,
+// a restart or another process taking over sends the same items under the same transaction ID.
+import type { FederationOutboxRepo, OutboxRow } from "../../storage/repos/federation-outbox.ts";
 import { logger } from "../../util/log.ts";
 import { randomString } from "../../util/random.ts";
+import type { BusChannel } from "../cluster/bus.ts";
+import type { ProcessLeases } from "../workers.ts";
 import type { FederationRequester } from "./ports.ts";
 
 const log = logger("federation");
@@ -20,7 +30,21 @@ export interface SenderOptions {
   maxBackoffMs?: number;
   /** Whether federation is on at all. */
   enabled: boolean;
+  /** Whether this process sends ([worker] roles has federation_sender); false: it only queues. */
+  sends?: boolean;
+  /** Leases of destinations' queues (several processes on one database). */
+  leases?: ProcessLeases;
+  /** How often a sending process looks for queues nobody holds (shared database only). */
+  pollMs?: number;
+  /**
+   * Tells the sending processes that a process without the federation_sender role queued for
+   * these destinations (they would otherwise find it at their next poll).
+   */
+  queued?: BusChannel<{ destinations: string[] }>;
 }
+
+export const DESTINATION_LEASE_PREFIX = "federation_sender:";
+const leaseOf = (destination: string) => `${DESTINATION_LEASE_PREFIX}${destination}`;
 
 export class FederationSender {
   private nextId = 1;
@@ -32,6 +56,9 @@ export class FederationSender {
   private stopped = false;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
+  private readonly sends: boolean;
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private polling = false;
 
   constructor(
     private readonly outbox: FederationOutboxRepo,
@@ -40,14 +67,61 @@ export class FederationSender {
   ) {
     this.minBackoff = opts.minBackoffMs ?? 5_000;
     this.maxBackoff = opts.maxBackoffMs ?? 3_600_000;
+    this.sends = opts.sends ?? true;
+  }
+
+  private get shared(): boolean {
+    return this.opts.leases?.shared === true;
   }
 
   /** Loads the queue position and resumes destinations with pending items. */
   async start(): Promise<void> {
-    this.nextId = (await this.outbox.maxId()) + 1;
+    if (this.shared) await this.outbox.syncIdCounter();
+    else this.nextId = (await this.outbox.maxId()) + 1;
     for (const destination of await this.outbox.backedOffDestinations()) this.backedOff.add(destination);
     if (!this.opts.enabled) return;
+    // Every process refreshes which destinations are backed off (markUp clears a back-off when the
+    // destination contacts any process); senders also look for queues nobody holds.
+    if (this.shared) {
+      this.pollTimer = setInterval(() => void this.poll(), this.opts.pollMs ?? 2000);
+      (this.pollTimer as { unref?: () => void }).unref?.();
+    }
+    if (!this.sends) return;
     for (const destination of await this.outbox.destinationsWithItems()) this.wake(destination);
+    this.opts.queued?.subscribe((msg, origin) => {
+      if (origin === "remote" && Array.isArray(msg?.destinations)) for (const d of msg.destinations) if (typeof d === "string") this.wake(d);
+    });
+  }
+
+  /** Wakes the queues no live process holds (and refreshes which destinations are backed off). */
+  private async poll(): Promise<void> {
+    if (this.polling || this.stopped) return;
+    this.polling = true;
+    try {
+      const backedOff = await this.outbox.backedOffDestinations();
+      this.backedOff.clear();
+      for (const d of backedOff) this.backedOff.add(d);
+      if (!this.sends) return;
+      // A back-off another process ended (the destination contacted it): retry now, not at our timer.
+      for (const [d, t] of [...this.timers]) {
+        if (this.backedOff.has(d)) continue;
+        clearTimeout(t);
+        this.timers.delete(d);
+        this.wake(d);
+      }
+      const holders = await this.opts.leases!.liveHolders(DESTINATION_LEASE_PREFIX);
+      const me = this.opts.leases!.instanceId;
+      for (const d of await this.outbox.destinationsWithItems()) {
+        const holder = holders.get(leaseOf(d));
+        // (A lease of ours with nobody draining is served too: it cannot stay stuck until it lapses.)
+        if ((holder !== undefined && holder !== me) || this.timers.has(d) || this.active.has(d)) continue;
+        this.wake(d);
+      }
+    } catch (e) {
+      if (!this.stopped) log.warn("federation sender: polling the queues failed", { error: (e as Error).message });
+    } finally {
+      this.polling = false;
+    }
   }
 
   /**
@@ -57,6 +131,7 @@ export class FederationSender {
    */
   async stop(graceMs = 1000): Promise<void> {
     this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.race([Promise.allSettled([...this.active.values()]), Bun.sleep(graceMs)]);
@@ -77,10 +152,16 @@ export class FederationSender {
     const dests = [...new Set(destinations)].filter((d) => d !== this.opts.serverName);
     if (dests.length === 0) return;
     const now = Date.now();
+    let id = this.shared ? await this.outbox.reserveIds(dests.length) : this.nextId;
+    if (!this.shared) this.nextId += dests.length;
     await this.outbox.transaction(async (tx) => {
-      for (const d of dests) await this.outbox.insert(tx, this.nextId++, d, kind, json, now);
+      for (const d of dests) await this.outbox.insert(tx, id++, d, kind, json, now);
     });
-    for (const d of dests) this.wake(d);
+    if (this.sends) for (const d of dests) this.wake(d);
+    else if (this.shared && this.opts.queued) {
+      // A process without the federation_sender role tells those with it (NOTIFY payloads are small: in chunks).
+      for (let i = 0; i < dests.length; i += 100) this.opts.queued.publish({ destinations: dests.slice(i, i + 100) });
+    }
   }
 
   /** The destination is reachable again (it sent us something): clear back-off and resume. */
@@ -111,7 +192,7 @@ export class FederationSender {
 
   /** Starts (or re-runs after the current batch) the worker of a destination. */
   private wake(destination: string): void {
-    if (this.stopped || this.timers.has(destination)) return;
+    if (this.stopped || !this.sends || !this.opts.enabled || this.timers.has(destination)) return;
     if (this.active.has(destination)) {
       this.pendingWake.add(destination);
       return;
@@ -134,12 +215,47 @@ export class FederationSender {
       this.schedule(destination, Number(backoff.retry_after_ts) - Date.now());
       return;
     }
-    let failuresSoFar = Number(backoff?.failures ?? 0);
+    const leases = this.opts.leases;
+    const lease = leaseOf(destination);
+    // Another live process holds the queue: it sends what was just queued (it looks again before it lets go).
+    if (leases && !(await leases.acquire(lease))) return;
+    let sent = false;
+    try {
+      sent = await this.sendQueued(destination, Number(backoff?.failures ?? 0), lease);
+    } finally {
+      if (leases?.shared && leases.holds(lease)) {
+        await leases.release(lease);
+        // Queued by another process between our last look and the release: it could not take the lease.
+        if (sent && !this.stopped && (await this.outbox.pendingCount(destination)) > 0) this.pendingWake.add(destination);
+      }
+    }
+  }
+
+  /** Sends transactions while anything is queued; false when it stopped on a failure (backing off). */
+  private async sendQueued(destination: string, failuresSoFar: number, lease: string): Promise<boolean> {
     while (!this.stopped) {
-      const pdus = await this.outbox.list(destination, "pdu", MAX_PDUS);
-      const edus = await this.outbox.list(destination, "edu", MAX_EDUS);
-      if (pdus.length === 0 && edus.length === 0) return;
-      const txnId = `${Date.now()}_${randomString(8)}`;
+      if (this.opts.leases && !this.opts.leases.holds(lease)) return false;
+      const inflight = await this.outbox.findInflight(destination);
+      let pdus: OutboxRow[];
+      let edus: OutboxRow[];
+      let txnId: string;
+      if (inflight) {
+        // Built before a failure, a restart or by a process that died: the same items, the same ID.
+        const items = await this.outbox.listByIds(destination, inflight.ids);
+        if (items.length === 0) {
+          await this.outbox.deleteInflight(destination);
+          continue;
+        }
+        pdus = items.filter((r) => r.kind === "pdu");
+        edus = items.filter((r) => r.kind === "edu");
+        txnId = inflight.txnId;
+      } else {
+        pdus = await this.outbox.list(destination, "pdu", MAX_PDUS);
+        edus = await this.outbox.list(destination, "edu", MAX_EDUS);
+        if (pdus.length === 0 && edus.length === 0) return true;
+        txnId = `${Date.now()}_${randomString(8)}`;
+        await this.outbox.setInflight(destination, txnId, [...pdus, ...edus].map((r) => Number(r.id)));
+      }
       try {
         const res = await this.fed.request<{ pdus?: Record<string, { error?: string }> }>({
           destination,
@@ -164,13 +280,14 @@ export class FederationSender {
         this.backedOff.add(destination);
         log.info("federation send failed; backing off", { destination, failures, retry_in_ms: delay, error: (e as Error).message });
         this.schedule(destination, delay);
-        return;
+        return false;
       }
       const ids = [...pdus, ...edus].map((r) => Number(r.id));
       await this.outbox.recordDelivered(destination, ids, Date.now());
       this.backedOff.delete(destination);
       failuresSoFar = 0;
     }
+    return false;
   }
 
   private schedule(destination: string, delayMs: number): void {

@@ -32,6 +32,12 @@ export interface ServeDeps {
 
 const MAX_PDUS = 50;
 const MAX_EDUS = 100;
+/** An inbound transaction being processed renews its claim this often... */
+const CLAIM_HEARTBEAT_MS = 5_000;
+/** ...and a claim not renewed for this long (its process died) is taken over. */
+const CLAIM_STALE_MS = 20_000;
+/** How often a duplicate looks whether the process holding the claim has answered. */
+const CLAIM_POLL_MS = 100;
 
 export class FederationServe {
   /** Who handles each EDU type (services/edus.ts). */
@@ -47,6 +53,14 @@ export class FederationServe {
     this.inbound = new Semaphore(d.maxConcurrentTransactions ?? 8);
   }
 
+  /**
+   * At start-up of the only process (SQLite): claims left by a crash are dropped, so the sender's
+   * retry is processed at once instead of after CLAIM_STALE_MS.
+   */
+  async init(onlyProcess: boolean): Promise<void> {
+    if (onlyProcess) await this.receivedTxns.abandonAll();
+  }
+
   /** PUT /send/{txnId}: PDUs in order (per room), then EDUs. A repeated transaction gets the same answer. */
   async receiveTransaction(origin: string, txnId: string, body: Record<string, unknown>): Promise<{ pdus: Record<string, { error?: string }> }> {
     const pdus = Array.isArray(body.pdus) ? body.pdus : [];
@@ -56,39 +70,71 @@ export class FederationServe {
     // One transaction at a time per origin (as Synapse): a busy server cannot crowd out the others;
     // and a bounded number at once in all.
     return this.txnLocks.run(origin, () => this.inbound.run(async () => {
-      const done = await this.receivedTxns.findResponse(origin, txnId);
+      // Claimed atomically in the database: the same transaction reaching two processes at once is processed once.
+      const done = await this.claimTransaction(origin, txnId);
       if (done !== undefined) return JSON.parse(done);
-      const results: Record<string, { error?: string }> = {};
-      // Rooms are independent: process each room's PDUs in order, rooms in parallel.
-      const byRoom = new Map<string, unknown[]>();
-      for (const p of pdus) {
-        const room = typeof (p as { room_id?: unknown })?.room_id === "string" ? (p as { room_id: string }).room_id : "";
-        let list = byRoom.get(room);
-        if (!list) byRoom.set(room, (list = []));
-        list.push(p);
+      const beat = setInterval(() => void this.receivedTxns.heartbeat(origin, txnId, Date.now()).catch(() => undefined), CLAIM_HEARTBEAT_MS);
+      (beat as { unref?: () => void }).unref?.();
+      try {
+        const response = await this.processTransaction(origin, pdus, edus);
+        await this.receivedTxns.complete(origin, txnId, JSON.stringify(response), Date.now());
+        return response;
+      } catch (e) {
+        await this.receivedTxns.abandon(origin, txnId).catch(() => undefined);
+        throw e;
+      } finally {
+        clearInterval(beat);
       }
-      await Promise.all(
-        [...byRoom.values()].map(async (list) => {
-          for (const p of list) {
-            const r: PduOutcome = await this.d.receiver.receivePdu(origin, p);
-            results[r.eventId] = r.error ? { error: r.error } : {};
-          }
-        }),
-      );
-      for (const e of edus) {
-        const edu = e as { edu_type?: unknown; content?: unknown };
-        const handler = typeof edu.edu_type === "string" ? this.edus.handler(edu.edu_type) : undefined;
-        if (!handler || typeof edu.content !== "object" || edu.content === null) continue;
-        try {
-          await handler(origin, edu.content as Record<string, unknown>);
-        } catch (err) {
-          log.info("failed to handle EDU", { origin, edu_type: edu.edu_type, error: (err as Error).message });
-        }
-      }
-      const response = { pdus: results };
-      await this.receivedTxns.insert(origin, txnId, JSON.stringify(response));
-      return response;
     }));
+  }
+
+  /**
+   * Claims a transaction for this process: undefined when it is ours to process, else the
+   * response recorded by whoever processed it (waiting while another process is at it; a claim
+   * whose heartbeat stopped for CLAIM_STALE_MS is taken over).
+   */
+  private async claimTransaction(origin: string, txnId: string): Promise<string | undefined> {
+    for (;;) {
+      const c = await this.receivedTxns.claim(origin, txnId, Date.now());
+      if (c.state === "claimed") return undefined;
+      if (c.state === "done") return c.response;
+      if (Date.now() - c.heartbeatTs > CLAIM_STALE_MS && (await this.receivedTxns.takeOver(origin, txnId, c.heartbeatTs, Date.now()))) {
+        log.info("took over an inbound transaction whose process stopped", { origin, txn_id: txnId });
+        return undefined;
+      }
+      await Bun.sleep(CLAIM_POLL_MS);
+    }
+  }
+
+  private async processTransaction(origin: string, pdus: unknown[], edus: unknown[]): Promise<{ pdus: Record<string, { error?: string }> }> {
+    const results: Record<string, { error?: string }> = {};
+    // Rooms are independent: process each room's PDUs in order, rooms in parallel.
+    const byRoom = new Map<string, unknown[]>();
+    for (const p of pdus) {
+      const room = typeof (p as { room_id?: unknown })?.room_id === "string" ? (p as { room_id: string }).room_id : "";
+      let list = byRoom.get(room);
+      if (!list) byRoom.set(room, (list = []));
+      list.push(p);
+    }
+    await Promise.all(
+      [...byRoom.values()].map(async (list) => {
+        for (const p of list) {
+          const r: PduOutcome = await this.d.receiver.receivePdu(origin, p);
+          results[r.eventId] = r.error ? { error: r.error } : {};
+        }
+      }),
+    );
+    for (const e of edus) {
+      const edu = e as { edu_type?: unknown; content?: unknown };
+      const handler = typeof edu.edu_type === "string" ? this.edus.handler(edu.edu_type) : undefined;
+      if (!handler || typeof edu.content !== "object" || edu.content === null) continue;
+      try {
+        await handler(origin, edu.content as Record<string, unknown>);
+      } catch (err) {
+        log.info("failed to handle EDU", { origin, edu_type: edu.edu_type, error: (err as Error).message });
+      }
+    }
+    return { pdus: results };
   }
 
   // ------------------------------------------------------------------ visibility for servers

@@ -4,7 +4,7 @@
 // Content is streamed to disk while it is hashed and counted, never held whole in memory. Placing a
 // file and deleting an unused one run under a per-hash lock, so a deletion cannot remove a file that
 // an upload of the same content has just started to use.
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { KeyedMutex } from "../../util/mutex.ts";
@@ -24,12 +24,21 @@ export interface StoredFile {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** How long an upload in tmp/ may go unwritten before another process's start-up removes it. */
+const STALE_TMP_MS = 60 * 60_000;
 
 export class FileStore {
   readonly root: string;
   readonly #locks = new KeyedMutex();
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    /**
+     * Several processes share the store (PostgreSQL, docs/SCALING.md): the content lock across
+     * processes, and start-up leaves other processes' uploads in tmp/ alone.
+     */
+    private readonly shared?: { lock<T>(sha256: string, fn: () => Promise<T>): Promise<T> },
+  ) {
     this.root = root;
   }
 
@@ -42,7 +51,17 @@ export class FileStore {
     ensurePrivateDir(join(this.root, "content"));
     const tmp = join(this.root, "tmp");
     ensurePrivateDir(tmp);
-    if (cleanTmp) for (const f of readdirSync(tmp)) rmSync(join(tmp, f), { force: true });
+    if (!cleanTmp) return;
+    // Shared: only files nobody has written to for an hour (another process may be receiving one now).
+    const before = this.shared ? Date.now() - STALE_TMP_MS : Infinity;
+    for (const f of readdirSync(tmp)) {
+      const path = join(tmp, f);
+      try {
+        if (statSync(path).mtimeMs < before) rmSync(path, { force: true });
+      } catch {
+        // gone meanwhile
+      }
+    }
   }
 
   pathOf(sha256: string): string {
@@ -94,7 +113,8 @@ export class FileStore {
 
   /** Runs fn holding the lock of one content hash. */
   withLock<T>(sha256: string, fn: () => Promise<T>): Promise<T> {
-    return this.#locks.run(sha256, fn);
+    const shared = this.shared;
+    return this.#locks.run(sha256, shared ? () => shared.lock(sha256, fn) : fn);
   }
 
   /** Deletes the file of `sha256` when `refs()` says nothing names it any more. */

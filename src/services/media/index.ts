@@ -32,13 +32,19 @@ export interface MediaServicesOptions {
    * job and clears half-written uploads of a previous run. The command line leaves it out.
    */
   shutdownHooks?: Array<() => void | Promise<void>>;
+  /** The background work's holder among processes (services/workers.ts); absent: always this process. */
+  background?: { readonly active: boolean; onChange(gain: () => void | Promise<void>, lose: () => void | Promise<void>): void };
 }
 
 const RETENTION_INTERVAL_MS = 60 * 60_000;
 
-export function createMediaServices(config: Config, repos: Pick<Repositories, "media">, opts: MediaServicesOptions = {}): MediaServices {
+export function createMediaServices(config: Config, repos: Pick<Repositories, "media" | "dialect">, opts: MediaServicesOptions = {}): MediaServices {
   const repo = repos.media;
-  const files = new FileStore(config.media.store_path);
+  // Several processes on PostgreSQL share the store path: the content lock is taken across them.
+  // (The lock holds a pool connection while its work uses others: it needs a pool of 3 or more.)
+  const sharedStore = repos.dialect === "postgres" && config.database.max_connections >= 3;
+  if (repos.dialect === "postgres" && !sharedStore) log.warn("database.max_connections below 3: media content is not locked across processes; run one process or raise it");
+  const files = new FileStore(config.media.store_path, sharedStore ? { lock: (sha256, fn) => repo.withContentLock(sha256, fn) } : undefined);
   files.init(opts.shutdownHooks !== undefined);
   const thumbnailer = new Thumbnailer({ maxPixels: config.media.max_image_pixels });
   let remote: RemoteMediaFetcher | undefined;
@@ -61,6 +67,8 @@ export function createMediaServices(config: Config, repos: Pick<Repositories, "m
   const urlPreviews = new UrlPreviewer({ config: config.url_preview, repo, media, serverName: config.server_name });
   if (opts.shutdownHooks) {
     const timer = setInterval(() => {
+      // Once across processes: only the holder of the background work runs it.
+      if (opts.background && !opts.background.active) return;
       void (async () => {
         await media.runRetention();
         await urlPreviews.expire();

@@ -83,7 +83,12 @@ export interface EventsDeps {
   signingKey: SigningKey;
   streams: StreamAllocator;
   notifier: Notifier;
+  /** Several processes on one database: a room's writes take its lock there (ClusterRepo). */
+  cluster?: { readonly shared: boolean; lockRoom(tx: Queryable, roomId: string): Promise<void> };
 }
+
+/** Another process extended the room between building a local event and storing it: build it again. */
+class RoomMovedOn extends Error {}
 
 /** Parses a stored row's JSON into a RoomEvent (event_id added for v3+). */
 export function rowToEvent(row: EventRow): RoomEvent {
@@ -181,7 +186,7 @@ export class RoomEvents {
    * A local membership is changing: called inside the writing transaction and again after it
    * committed, so no read from before the commit stays cached.
    */
-  private membershipChanged(userId: string, roomId: string): void {
+  membershipChanged(userId: string, roomId: string): void {
     this.membershipEpoch++;
     this.localMembershipCache.delete(`${userId}\u0000${roomId}`);
   }
@@ -417,8 +422,16 @@ export class RoomEvents {
 
   /** Must be called under the room lock. */
   private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
-    const { event, authState, replaces } = await this.buildChecked(input, rv);
-    return this.persist(event, rv, { txn: input.txn, replaces, authState });
+    for (let attempt = 1; ; attempt++) {
+      const { event, authState, replaces } = await this.buildChecked(input, rv);
+      // Several processes: a few attempts at extending the room's latest events, then a fork (legal).
+      const checkPrevs = this.d.cluster?.shared === true && attempt <= 5;
+      try {
+        return await this.persist(event, rv, { txn: input.txn, replaces, authState, checkPrevs });
+      } catch (e) {
+        if (!(e instanceof RoomMovedOn)) throw e;
+      }
+    }
   }
 
   /** A local event built, signed and allowed by the auth rules and the local checks. Under the room lock. */
@@ -457,6 +470,8 @@ export class RoomEvents {
       replaces?: string;
       newRoom?: { creator: string; ts: number };
       authState?: Map<string, RoomEvent>;
+      /** Refuse (RoomMovedOn) when a prev_event stopped being a forward extremity (another process wrote). */
+      checkPrevs?: boolean;
     },
   ): Promise<PersistedEvent> {
     const { repo } = this.d;
@@ -468,6 +483,14 @@ export class RoomEvents {
 
     const stream = await this.d.streams.with(async (pos) => {
       await this.d.transaction(async (tx) => {
+        // One writer per room across processes (the room lock above is this process's only).
+        if (this.d.cluster?.shared) {
+          await this.d.cluster.lockRoom(tx, roomId);
+          if (opts.checkPrevs) {
+            const extremities = new Set(await repo.forwardExtremities(roomId, tx));
+            if (!refIds(event.prev_events).every((id) => extremities.has(id))) throw new RoomMovedOn();
+          }
+        }
         if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
         const room = await repo.findRoom(roomId, tx);
         let group = room?.current_state_group ?? null;
@@ -534,7 +557,12 @@ export class RoomEvents {
 
   private async markRedacted(tx: Queryable, targetId: string, redactionId: string): Promise<void> {
     await this.d.repo.setRedactedBy(tx, targetId, redactionId);
-    this.cache.delete(targetId);
+    this.dropCachedEvent(targetId);
+  }
+
+  /** Forgets a cached event (redacted: it is read again, redacted). */
+  dropCachedEvent(eventId: string): void {
+    this.cache.delete(eventId);
   }
 
   /** A state group: `delta` over `prevGroup` (a snapshot when the chain is long or there is none). */
@@ -631,7 +659,7 @@ export class RoomEvents {
       return true;
     });
     if (fresh.length === 0) return;
-    const positions = fresh.map(() => this.d.streams.allocate());
+    const positions = await this.d.streams.allocateMany(fresh.length);
     try {
       await this.d.transaction(async (tx) => {
         for (let i = 0; i < fresh.length; i++) {
@@ -640,7 +668,7 @@ export class RoomEvents {
         }
       });
     } finally {
-      for (const p of positions) this.d.streams.done(p);
+      await this.d.streams.release(positions);
     }
     for (const { event } of fresh) this.cache.set(event.event_id, event);
   }
@@ -682,6 +710,7 @@ export class RoomEvents {
 
     const stream = await this.d.streams.with(async (pos) => {
       await this.d.transaction(async (tx) => {
+        if (this.d.cluster?.shared) await this.d.cluster.lockRoom(tx, roomId);
         let imported = false;
         if (opts.newRoom && !(await repo.findRoom(roomId, tx))) {
           await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: Date.now() });

@@ -194,6 +194,7 @@ export class RoomPreviews {
       const t = decodeToken(opts.from);
       // A /messages token: the gap after event (depth, stream - 1).
       from = t.kind === "stream" ? t.stream : t.stream - 1;
+      await this.d.streams.catchUp(from);
     }
     from = Math.min(from, this.d.streams.current());
     const start = encodeStreamToken(from);

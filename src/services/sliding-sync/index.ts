@@ -112,6 +112,11 @@ export class SlidingSync {
   private readonly extensions: SlidingSyncExtensions;
   private closed = false;
 
+  /** An event persisted by another process (docs/SCALING.md): room recency and metadata. */
+  noteEvent(roomId: string, type: string, stateKey: string | undefined, content: JsonObject, stream: number): void {
+    this.d.infos.noteEvent(roomId, type, stateKey, content, stream);
+  }
+
   constructor(private readonly d: SlidingSyncDeps) {
     this.connections = new Connections(d.now);
     this.roomResults = new RoomResults(d);
@@ -136,6 +141,7 @@ export class SlidingSync {
     if (pos !== undefined && !resumed) throw new MatrixError("M_UNKNOWN_POS", "Unknown position");
     const { conn, view } = resumed ?? this.connections.start(userId, deviceId, body.connId);
     const from = view.state?.stream;
+    if (from !== undefined) await this.d.streams.catchUp(from);
     // A position from the future (e.g. a restored database) counts as now.
     const fromClamped = from !== undefined ? Math.min(from, this.d.streams.current()) : undefined;
     const timeout = Math.max(0, Math.min(req.timeoutMs ?? body.timeout ?? 0, MAX_TIMEOUT_MS));

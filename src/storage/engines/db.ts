@@ -17,8 +17,28 @@ export interface Queryable {
 /** Db.transaction as a function: what services receive to group repository calls atomically. */
 export type Transaction = <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
 
+/**
+ * PostgreSQL LISTEN/NOTIFY (absent on SQLite): one dedicated connection, re-established after a
+ * loss. Messages sent while it was down are lost: `onConnect` runs after every (re)connection so
+ * that the listener can resynchronise.
+ */
+export interface DbPubSub {
+  /** Listens on `channel`; resolves once LISTEN is in place, to a function that stops listening. */
+  listen(channel: string, onMessage: (payload: string) => void, onConnect: () => void): Promise<() => Promise<void>>;
+  /** pg_notify(channel, payload); payloads are limited to 8000 bytes by PostgreSQL. */
+  notify(channel: string, payload: string): Promise<void>;
+}
+
 export interface Db extends Queryable {
   readonly dialect: "sqlite" | "postgres";
+  /** LISTEN/NOTIFY between processes sharing this database (PostgreSQL only). */
+  readonly pubsub?: DbPubSub;
+  /**
+   * PostgreSQL only: single statements whose commit need not wait for the disk (a small pool with
+   * synchronous_commit = off), for bookkeeping that a crash may lose because whatever depends on
+   * it commits durably later (WAL is flushed in order): stream allocation, NOTIFY.
+   */
+  readonly relaxed?: Queryable;
   /**
    * Runs fn inside one transaction: committed when fn resolves, rolled back when it throws.
    * Transactions are serialized on SQLite (one writer); do no network I/O inside one.

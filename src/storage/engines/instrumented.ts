@@ -63,6 +63,8 @@ export function instrumentDb(db: Db, observe: QueryObserver): Db {
   const base = timedQueryable(db, observe, "");
   return {
     dialect: db.dialect,
+    ...(db.pubsub ? { pubsub: db.pubsub } : {}),
+    ...(db.relaxed ? { relaxed: timedQueryable(db.relaxed, observe, "relaxed_") } : {}),
     ...base,
     transaction: <T>(fn: (tx: Queryable) => Promise<T>) => timed(observe, "transaction", "transaction", () => db.transaction((tx) => fn(timedQueryable(tx, observe, "tx_")))),
     exec: (script: string) => timed(observe, "exec", "exec", () => db.exec(script)),

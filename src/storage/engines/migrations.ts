@@ -22,7 +22,10 @@ import m0017 from "../../../sql/0017_state_resolution_deltas.sql" with { type: "
 import m0018 from "../../../sql/0018_federation_destination_status.sql" with { type: "text" };
 import m0019 from "../../../sql/0019_shadow_ban.sql" with { type: "text" };
 import m0020 from "../../../sql/0020_server_key_json.sql" with { type: "text" };
-import m0021 from "../../../sql/0021_server_stats.sql" with { type: "text" };
+import m0021sqlite from "../../../sql/0021_cluster.sqlite.sql" with { type: "text" };
+import m0021postgres from "../../../sql/0021_cluster.postgres.sql" with { type: "text" };
+import m0022 from "../../../sql/0022_process_leases.sql" with { type: "text" };
+import m0023 from "../../../sql/0023_server_stats.sql" with { type: "text" };
 
 export interface Migration {
   version: number;
@@ -62,8 +65,10 @@ export const MIGRATIONS: readonly Migration[] = [
   shared(18, "0018_federation_destination_status.sql", m0018),
   shared(19, "0019_shadow_ban.sql", m0019),
   shared(20, "0020_server_key_json.sql", m0020),
-  shared(21, "0021_server_stats.sql", m0021),
+  pair(21, "0021_cluster", m0021sqlite, m0021postgres),
+  shared(22, "0022_process_leases.sql", m0022),
+  shared(23, "0023_server_stats.sql", m0023),
 ];
 
 /** The file names this list was built from (for the folder-consistency test). */
-export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0008_e2ee.sql", "0009_media.sql", "0010_directory_search.sqlite.sql", "0010_directory_search.postgres.sql", "0011_relations_reports.sql", "0012_admin.sql", "0013_appservices_push.sql", "0014_sliding_sync.sql", "0015_account_moderation.sql", "0016_dehydrated_devices.sql", "0017_state_resolution_deltas.sql", "0018_federation_destination_status.sql", "0019_shadow_ban.sql", "0020_server_key_json.sql", "0021_server_stats.sql"];
+export const MIGRATION_FILES: readonly string[] = ["0001_init.sql", "0002_accounts.sql", "0003_rooms.sql", "0004_sync.sql", "0005_federation_keys.sql", "0006_federation_events.sql", "0007_room_member_indexes.sql", "0008_e2ee.sql", "0009_media.sql", "0010_directory_search.sqlite.sql", "0010_directory_search.postgres.sql", "0011_relations_reports.sql", "0012_admin.sql", "0013_appservices_push.sql", "0014_sliding_sync.sql", "0015_account_moderation.sql", "0016_dehydrated_devices.sql", "0017_state_resolution_deltas.sql", "0018_federation_destination_status.sql", "0019_shadow_ban.sql", "0020_server_key_json.sql", "0021_cluster.sqlite.sql", "0021_cluster.postgres.sql", "0022_process_leases.sql", "0023_server_stats.sql"];

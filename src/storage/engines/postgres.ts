@@ -2,7 +2,7 @@
 // and takes a unix-socket directory from the URL's `host` query parameter (libpq style), which
 // postgres.js itself ignores.
 import postgres from "postgres";
-import { normalizeParams, type Db, type Queryable, type SqlParam } from "./db.ts";
+import { normalizeParams, type Db, type DbPubSub, type Queryable, type SqlParam } from "./db.ts";
 
 /** `?` → `$1, $2, …`, leaving quoted strings and identifiers alone. */
 export function rewritePlaceholders(sql: string): string {
@@ -88,8 +88,7 @@ export function openPostgres(url: string, maxConnections = 10): Db {
   const u = new URL(url);
   const socketDir = u.searchParams.get("host");
   u.searchParams.delete("host");
-  const sql = postgres(u.toString(), {
-    max: maxConnections,
+  const options = {
     onnotice: () => {},
     ...(socketDir ? { host: socketDir } : {}),
     types: {
@@ -100,15 +99,45 @@ export function openPostgres(url: string, maxConnections = 10): Db {
         parse: (x: string) => Number(x),
       },
     },
-  });
+  };
+  const sql = postgres(u.toString(), { ...options, max: maxConnections });
+  // Opened on first use (only several-process bookkeeping uses it).
+  let relaxedSql: ReturnType<typeof postgres> | undefined;
+  const relaxedPool = () => (relaxedSql ??= postgres(u.toString(), { ...options, max: 2, connection: { synchronous_commit: "off" } }));
   const base = queryable(sql);
   // Once closing, new queries fail at once instead of reaching a pool that is shutting down (a query
   // queued on a closing connection makes postgres.js write to a socket it has already dropped, an
   // error no caller can catch).
   let closed = false;
   const open = <T>(fn: () => Promise<T>): Promise<T> => (closed ? Promise.reject(new Error("the database is closed")) : retryOnConnectionLoss(fn, RECONNECT_WAIT_MS, () => closed));
+  const pubsub: DbPubSub = {
+    async listen(channel, onMessage, onConnect) {
+      if (closed) throw new Error("the database is closed");
+      // postgres.js keeps one extra connection for every LISTEN and re-issues them after a reconnect,
+      // calling onlisten each time.
+      const l = await sql.listen(channel, onMessage, onConnect);
+      return async () => {
+        if (!closed) await l.unlisten().catch(() => {});
+      };
+    },
+    async notify(channel, payload) {
+      await open(() => relaxedPool().notify(channel, payload));
+    },
+  };
+  const relaxedBase: Queryable = {
+    all: (text, params) => queryable(relaxedPool()).all(text, params),
+    get: (text, params) => queryable(relaxedPool()).get(text, params),
+    run: (text, params) => queryable(relaxedPool()).run(text, params),
+  };
+  const relaxed: Queryable = {
+    all: (text, params) => open(() => relaxedBase.all(text, params)),
+    get: (text, params) => open(() => relaxedBase.get(text, params)),
+    run: (text, params) => open(() => relaxedBase.run(text, params)),
+  };
   return {
     dialect: "postgres",
+    pubsub,
+    relaxed,
     all: (text, params) => open(() => base.all(text, params)),
     get: (text, params) => open(() => base.get(text, params)),
     run: (text, params) => open(() => base.run(text, params)),
@@ -122,7 +151,7 @@ export function openPostgres(url: string, maxConnections = 10): Db {
     },
     async close() {
       closed = true;
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql.end({ timeout: 5 }), relaxedSql?.end({ timeout: 5 })]);
     },
   };
 }

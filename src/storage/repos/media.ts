@@ -1,5 +1,6 @@
 // SQL for the media repository (sql/0009_media.sql): media rows, their thumbnails and the URL
 // preview cache. Files on disk are the service's business; this only knows their sha256 names.
+import { Semaphore } from "../../util/mutex.ts";
 import type { Db, Queryable, SqlParam } from "../engines/db.ts";
 
 export interface MediaRecord {
@@ -149,8 +150,29 @@ export interface UserUsage {
 /** An mxc:// URI inside event JSON: server name (host, IPv6 literal, port) and media ID. */
 const MXC_IN_JSON = /mxc:\/\/([A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?)\/([A-Za-z0-9_\-]+)/g;
 
+/** 'medi': the first key of media content advisory locks. */
+const MEDIA_LOCK_CLASS = 0x6d656469;
+
 export class MediaRepo {
   constructor(private readonly db: Db) {}
+
+  /**
+   * Runs fn while holding, across every process sharing the database, the lock of one content
+   * hash (PostgreSQL: a transaction-scoped advisory lock, in its own key space (two int4 keys, the
+   * first 'medi'); SQLite: one process, fn alone). Placing a file and naming it in a row, and
+   * removing an unnamed file, hold it, so that a process never removes the file another is naming.
+   * The lock holds a pool connection while fn runs queries on others: at most `holders` at once.
+   */
+  withContentLock<T>(sha256: string, fn: () => Promise<T>): Promise<T> {
+    if (this.db.dialect !== "postgres") return fn();
+    return this.contentLocks.run(() =>
+      this.db.transaction(async (tx) => {
+        await tx.get("SELECT pg_advisory_xact_lock(?, ?) AS locked", [MEDIA_LOCK_CLASS, Number.parseInt(sha256.slice(0, 8), 16) | 0]);
+        return fn();
+      }),
+    );
+  }
+  private readonly contentLocks = new Semaphore(2);
 
   // ---- media rows
 

@@ -77,6 +77,9 @@ function stateFilterSql(filter: StateFilter): { where: string; params: string[] 
   return { where: "", params: [] };
 }
 
+/** The sequence state_group_ids counts in blocks of this many (sql/0021_cluster.postgres.sql). */
+const STATE_GROUP_BLOCK = 64;
+
 export class RoomsRepo {
   private nextStateGroup = 0;
   /** group id → its chain [group, prev, prev.prev, ...]; chains never change once written. */
@@ -87,6 +90,25 @@ export class RoomsRepo {
   async init(): Promise<void> {
     const r = await this.db.get<{ m: number | null }>("SELECT MAX(id) AS m FROM state_groups");
     this.nextStateGroup = Number(r?.m ?? 0) + 1;
+    if (this.db.dialect === "postgres") {
+      // Several processes take blocks of IDs from a sequence; it must start past the groups stored
+      // (rows copied in by port-db or import-synapse bypass it).
+      const s = await this.db.get<{ v: number }>("SELECT last_value AS v FROM state_group_ids");
+      if (Number(s?.v ?? 0) <= this.nextStateGroup) await this.db.get("SELECT setval('state_group_ids', ?) AS v", [this.nextStateGroup + STATE_GROUP_BLOCK]);
+      this.stateGroupBlockEnd = 0;
+    }
+  }
+
+  private stateGroupBlockEnd = Infinity;
+
+  /** The next state group ID (PostgreSQL: from this process's block of the shared sequence). */
+  private async newStateGroupId(q: Queryable): Promise<number> {
+    if (this.nextStateGroup >= this.stateGroupBlockEnd) {
+      const r = await q.get<{ v: number }>("SELECT nextval('state_group_ids') AS v");
+      this.nextStateGroup = Number(r!.v);
+      this.stateGroupBlockEnd = this.nextStateGroup + STATE_GROUP_BLOCK;
+    }
+    return this.nextStateGroup++;
   }
 
   /** Highest stream position persisted by any table of the global stream. */
@@ -370,7 +392,7 @@ export class RoomsRepo {
     delta: StateDelta,
     fullState: () => Promise<Map<string, [string, string, string]>>,
   ): Promise<number> {
-    const id = this.nextStateGroup++;
+    const id = await this.newStateGroupId(q);
     let chainLength = 0;
     let rows: StateDelta = delta;
     let prev: number | null = prevGroup;

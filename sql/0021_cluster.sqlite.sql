@@ -1,0 +1,15 @@
+-- Several hs processes on one PostgreSQL database (docs/SCALING.md) share the global stream:
+-- positions come from one counter row, and every position handed out but not yet committed (or
+-- abandoned) has a row in stream_inflight. Readers advance only to the highest position below
+-- which nothing is in flight, so a /sync token never skips an event that a slower writer commits
+-- later with a lower position. A single SQLite process keeps both in memory (tables unused).
+CREATE TABLE stream_counter (
+  id INTEGER PRIMARY KEY,
+  pos BIGINT NOT NULL
+);
+CREATE TABLE stream_inflight (
+  pos BIGINT PRIMARY KEY,
+  -- The backend that allocated it: a row whose backend is gone (process killed) is reaped.
+  backend_pid INTEGER NOT NULL,
+  created_ms BIGINT NOT NULL
+);
