@@ -17,11 +17,12 @@ import { eventStateMapKey, parseStateMapKey, stateMapKey } from "../../core/stat
 import { domainOf, effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
-import type { Db, Queryable } from "../../storage/engines/db.ts";
+import { settleAll, type Db, type Queryable } from "../../storage/engines/db.ts";
 import type { EventRow, RoomsRepo, StateDelta } from "../../storage/repos/rooms.ts";
 import { KeyedMutex, Mutex } from "../../util/mutex.ts";
 import { Lru } from "../../util/lru.ts";
 import { randomString } from "../../util/random.ts";
+import { RoomHeads } from "./room-heads.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";
@@ -117,6 +118,8 @@ export class RoomEvents {
   private readonly groupBeforeCache = new Lru<string, number>(1000, "state_group_before");
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
+  /** What every local send reads of its room (current-state keys, extremities, state group): room-heads.ts. */
+  private readonly heads = new RoomHeads();
 
   constructor(private readonly d: EventsDeps) {}
 
@@ -212,7 +215,7 @@ export class RoomEvents {
 
   /** Current state events at the given keys (type\0state_key → event). */
   async currentStateEvents(roomId: string, keys: ReadonlyArray<[string, string]>, q?: Queryable): Promise<Map<string, RoomEvent>> {
-    const ids = await this.d.repo.currentState(roomId, { keys }, q);
+    const ids = q ? await this.d.repo.currentState(roomId, { keys }, q) : await this.currentStateIds(roomId, keys);
     const evs = await this.loadEvents([...ids.values()], q);
     const out = new Map<string, RoomEvent>();
     for (const [k, id] of ids) {
@@ -220,6 +223,49 @@ export class RoomEvents {
       if (ev) out.set(k, ev);
     }
     return out;
+  }
+
+  /** Current-state event IDs at the given keys, from the room's head where it has them (room-heads.ts). */
+  private async currentStateIds(roomId: string, keys: ReadonlyArray<[string, string]>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const head = this.heads.get(roomId);
+    const missing: Array<[string, string]> = [];
+    for (const [t, sk] of keys) {
+      const k = stateMapKey(t, sk);
+      const id = head?.state.get(k);
+      if (id === undefined) missing.push([t, sk]);
+      else if (id !== null) out.set(k, id);
+    }
+    if (missing.length === 0) return out;
+    const token = this.heads.token(roomId);
+    const read = await this.d.repo.currentState(roomId, { keys: missing });
+    // Only rooms this server has (an unknown room would be kept as a room without state).
+    if (read.size > 0 || head) {
+      this.heads.fill(roomId, token, (h) => {
+        for (const [t, sk] of missing) {
+          const k = stateMapKey(t, sk);
+          h.state.set(k, read.get(k) ?? null);
+        }
+      });
+    }
+    for (const [k, id] of read) out.set(k, id);
+    return out;
+  }
+
+  /** The room's forward extremities (from its head when known). */
+  private async forwardExtremities(roomId: string): Promise<string[]> {
+    const known = this.heads.get(roomId)?.extremities;
+    if (known) return known;
+    const token = this.heads.token(roomId);
+    const ids = await this.d.repo.forwardExtremities(roomId);
+    if (ids.length) this.heads.fill(roomId, token, (h) => (h.extremities = ids));
+    return ids;
+  }
+
+  /** Forgets what is kept of a room (its rows were deleted: admin purge). */
+  forgetRoom(roomId: string): void {
+    this.heads.changed(roomId);
+    this.versions.delete(roomId);
   }
 
   async currentStateEvent(roomId: string, type: string, stateKey: string): Promise<RoomEvent | undefined> {
@@ -257,9 +303,9 @@ export class RoomEvents {
         const prior = await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId);
         if (prior) return this.priorTxnResult(prior.event_id, prior.room_id, input.roomId);
       }
-      const room = await this.d.repo.findRoom(input.roomId);
-      if (!room) throw new MatrixError("M_NOT_FOUND", "Unknown room");
-      return this.buildAndPersist(input, getRoomVersion(room.room_version));
+      const rv = await this.roomVersion(input.roomId);
+      if (!rv) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+      return this.buildAndPersist(input, rv);
     });
   }
 
@@ -364,7 +410,7 @@ export class RoomEvents {
     const authState = await this.currentStateEvents(roomId, keys);
     const authIds = new Map([...authState].map(([k, ev]) => [k, ev.event_id]));
 
-    const prevIds = (await this.d.repo.forwardExtremities(roomId)).slice(0, MAX_PREV_EVENTS);
+    const prevIds = (await this.forwardExtremities(roomId)).slice(0, MAX_PREV_EVENTS);
     const prevs = await this.loadEvents(prevIds);
     let depth = 0;
     for (const p of prevs.values()) depth = Math.max(depth, Number(p.depth));
@@ -466,31 +512,51 @@ export class RoomEvents {
     const redactTarget = redactsOf(event, rv);
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: true, authState: opts.authState }) : false;
 
+    const prevIds = refIds(event.prev_events);
+    const ownMember = membership !== null && event.state_key && this.isLocalUser(event.state_key) ? event.state_key : undefined;
+    const knownGroup = opts.newRoom ? null : this.heads.get(roomId)?.group;
+    let group: number | null = null;
+
     const stream = await this.d.streams.with(async (pos) => {
-      await this.d.db.transaction(async (tx) => {
+      await this.roomWriteTransaction(roomId, async (tx) => {
         if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
-        const room = await repo.findRoom(roomId, tx);
-        let group = room?.current_state_group ?? null;
+        group = knownGroup !== undefined ? knownGroup : ((await repo.findRoom(roomId, tx))?.current_state_group ?? null);
+        const writes: Promise<unknown>[] = [];
         if (stateKey !== undefined) {
           const [t, sk] = parseStateMapKey(stateKey);
           group = await this.newStateGroup(tx, roomId, group, [[t, sk, event.event_id]]);
-          await repo.setCurrentStateGroup(tx, roomId, group);
-          await repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]);
+          writes.push(repo.setCurrentStateGroup(tx, roomId, group), repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]));
         }
-        await this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn });
-        await repo.replaceForwardExtremities(tx, roomId, refIds(event.prev_events), [event.event_id]);
-        if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) {
-          this.membershipChanged(event.state_key, roomId);
-          await repo.upsertLocalMembership(tx, event.state_key, roomId, membership, event.event_id, pos);
+        // Independent statements, issued together (one round trip on PostgreSQL).
+        writes.push(this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn }));
+        writes.push(repo.replaceForwardExtremities(tx, roomId, prevIds, [event.event_id]));
+        if (ownMember) {
+          this.membershipChanged(ownMember, roomId);
+          writes.push(repo.upsertLocalMembership(tx, ownMember, roomId, membership!, event.event_id, pos));
         }
-        if (opts.txn) await repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id);
-        if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
+        if (opts.txn) writes.push(repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id));
+        if (applyRedaction && redactTarget) writes.push(this.markRedacted(tx, redactTarget, event.event_id));
+        await settleAll(writes);
         for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
       });
       return pos;
     });
-    if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) this.membershipChanged(event.state_key, roomId);
+    // Under the room lock, after the commit: what the next send reads of the room (room-heads.ts).
+    this.heads.committed(roomId, (h) => {
+      h.group = group;
+      if (stateKey !== undefined) h.state.set(stateKey, event.event_id);
+      if (h.extremities) h.extremities = [...h.extremities.filter((id) => id !== event.event_id && !prevIds.includes(id)), event.event_id];
+    });
+    if (ownMember) this.membershipChanged(ownMember, roomId);
     return this.afterWrite(event, roomId, stream, true);
+  }
+
+  /**
+   * The one database transaction in which an event of `roomId` is written with what follows from
+   * it (local sends and events received from other servers). Callers hold the room lock.
+   */
+  private roomWriteTransaction<T>(_roomId: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.d.db.transaction(fn);
   }
 
   private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {
@@ -681,7 +747,7 @@ export class RoomEvents {
     const touched: string[] = [];
 
     const stream = await this.d.streams.with(async (pos) => {
-      await this.d.db.transaction(async (tx) => {
+      await this.roomWriteTransaction(roomId, async (tx) => {
         let imported = false;
         if (opts.newRoom && !(await repo.findRoom(roomId, tx))) {
           await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: Date.now() });
@@ -748,6 +814,8 @@ export class RoomEvents {
       });
       return pos;
     });
+    // Its extremities and current state may have moved (state resolution): read them afresh.
+    this.heads.changed(roomId);
     for (const u of touched) this.membershipChanged(u, roomId);
     return this.afterWrite(event, roomId, stream, timeline);
   }

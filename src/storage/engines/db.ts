@@ -30,3 +30,15 @@ export function normalizeParams(params: readonly SqlParam[] | undefined): SqlPar
   if (!params) return [];
   return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
 }
+
+/**
+ * Awaits statements issued together — pipelined on one PostgreSQL connection (one round trip for
+ * all), run in issue order on SQLite. Unlike Promise.all, every statement has finished before it
+ * returns or throws (the first error): nothing still runs once a transaction rolls back.
+ */
+export async function settleAll<T>(pending: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(pending);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
