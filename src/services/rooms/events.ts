@@ -18,6 +18,7 @@ import { domainOf, effectivePowerLevels, userLevel } from "../../core/power-leve
 import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
 import { settleAll, type Db, type Queryable } from "../../storage/engines/db.ts";
+import { GroupCommit } from "../../storage/engines/group-commit.ts";
 import type { EventRow, RoomsRepo, StateDelta } from "../../storage/repos/rooms.ts";
 import { KeyedMutex, Mutex } from "../../util/mutex.ts";
 import { Lru } from "../../util/lru.ts";
@@ -120,8 +121,12 @@ export class RoomEvents {
   private lastCreateTs = 0;
   /** What every local send reads of its room (current-state keys, extremities, state group): room-heads.ts. */
   private readonly heads = new RoomHeads();
+  /** One transaction for the local sends submitted together. */
+  readonly groupCommit: GroupCommit;
 
-  constructor(private readonly d: EventsDeps) {}
+  constructor(private readonly d: EventsDeps) {
+    this.groupCommit = new GroupCommit(d.db);
+  }
 
   // ------------------------------------------------------------------ reading
 
@@ -538,7 +543,7 @@ export class RoomEvents {
         if (applyRedaction && redactTarget) writes.push(this.markRedacted(tx, redactTarget, event.event_id));
         await settleAll(writes);
         for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
-      });
+      }, { grouped: true });
       return pos;
     });
     // Under the room lock, after the commit: what the next send reads of the room (room-heads.ts).
@@ -555,8 +560,9 @@ export class RoomEvents {
    * The one database transaction in which an event of `roomId` is written with what follows from
    * it (local sends and events received from other servers). Callers hold the room lock.
    */
-  private roomWriteTransaction<T>(_roomId: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.d.db.transaction(fn);
+  private roomWriteTransaction<T>(_roomId: string, fn: (tx: Queryable) => Promise<T>, opts: { grouped?: boolean } = {}): Promise<T> {
+    // Local sends are group-committed with the others submitted meanwhile (storage/engines/group-commit.ts).
+    return opts.grouped ? this.groupCommit.run(fn) : this.d.db.transaction(fn);
   }
 
   private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {

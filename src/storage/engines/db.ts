@@ -12,6 +12,11 @@ export interface Queryable {
   get<T = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
   /** Runs a statement; resolves to the number of rows changed. */
   run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+  /**
+   * Inside a transaction only: runs fn in a savepoint, whose writes are rolled back alone when fn
+   * throws (the transaction goes on).
+   */
+  savepoint?<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 
 export interface Db extends Queryable {
