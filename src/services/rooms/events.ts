@@ -95,7 +95,30 @@ export function rowToEvent(row: EventRow): RoomEvent {
 }
 
 export class RoomEvents {
-  readonly roomLocks = new KeyedMutex();
+  /** One writer per room: the local send path holds it while it builds and writes an event. */
+  private readonly writeLocks = new KeyedMutex();
+  /**
+   * The room lock as other services take it: it also waits until this room's local events whose
+   * batch is not committed yet are durable, so that what they read from the database has them.
+   */
+  readonly roomLocks = {
+    run: <T>(roomId: string, fn: () => Promise<T> | T): Promise<T> =>
+      this.writeLocks.run(roomId, async () => {
+        await this.settled(roomId);
+        return fn();
+      }),
+  };
+  /**
+   * Per room, the durability of its latest local event written into a batch that is not committed
+   * yet (group commit: the room lock is released once the event is written, before the commit).
+   */
+  private readonly unsettled = new Map<string, Promise<unknown>>();
+  /** Transaction IDs of local events not committed yet (sender\0device\0txn → the send). */
+  private readonly pendingTxns = new Map<string, { roomId: string; durable: Promise<PersistedEvent> }>();
+  /** Transaction IDs of local events committed lately (see send). */
+  private readonly recentTxns = new Lru<string, { roomId: string; eventId: string }>(10000, "recent_txns");
+  /** Per room, how many batches with its events failed to commit: events built before are refused. */
+  private readonly failedWrites = new Map<string, number>();
   /** What persisting an event does, in declared order: services/event-effects.ts. */
   readonly effects = new EventEffects();
   /** Bundled aggregations for client formats (the relations service sets it). */
@@ -242,6 +265,8 @@ export class RoomEvents {
       else if (id !== null) out.set(k, id);
     }
     if (missing.length === 0) return out;
+    // The database has the room's local events once their batch committed.
+    await this.settled(roomId);
     const token = this.heads.token(roomId);
     const read = await this.d.repo.currentState(roomId, { keys: missing });
     // Only rooms this server has (an unknown room would be kept as a room without state).
@@ -261,6 +286,7 @@ export class RoomEvents {
   private async forwardExtremities(roomId: string): Promise<string[]> {
     const known = this.heads.get(roomId)?.extremities;
     if (known) return known;
+    await this.settled(roomId);
     const token = this.heads.token(roomId);
     const ids = await this.d.repo.forwardExtremities(roomId);
     if (ids.length) this.heads.fill(roomId, token, (h) => (h.extremities = ids));
@@ -303,15 +329,33 @@ export class RoomEvents {
    */
   async send(input: LocalEventInput): Promise<PersistedEvent> {
     assertClientEventJson(input);
-    return this.roomLocks.run(input.roomId, async () => {
+    // Read before taking the lock (no round trip under it); a send with this transaction ID that
+    // commits meanwhile is found under the lock in pendingTxns or recentTxns.
+    const stored = input.txn ? await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId) : undefined;
+    const { durable } = await this.writeLocks.run(input.roomId, async (): Promise<Written> => {
       if (input.txn) {
-        const prior = await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId);
-        if (prior) return this.priorTxnResult(prior.event_id, prior.room_id, input.roomId);
+        const key = txnKey(input.sender, input.txn);
+        const pending = this.pendingTxns.get(key);
+        if (pending) {
+          if (pending.roomId !== input.roomId) throw new MatrixError("M_INVALID_PARAM", "Transaction ID already used in another room");
+          return { durable: handled(pending.durable.then((r) => ({ ...r, duplicate: true }))) };
+        }
+        const prior = this.recentTxns.get(key) ?? (stored ? { roomId: stored.room_id, eventId: stored.event_id } : undefined);
+        if (prior) return { durable: Promise.resolve(await this.priorTxnResult(prior.eventId, prior.roomId, input.roomId)) };
       }
       const rv = await this.roomVersion(input.roomId);
       if (!rv) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+      // Rules that read the database about other events (relations, redactions) see the room's
+      // earlier local events committed.
+      if (input.redacts !== undefined || input.content["m.relates_to"] !== undefined) await this.settled(input.roomId);
       return this.buildAndPersist(input, rv);
     });
+    return durable;
+  }
+
+  /** Resolves once the room's local events written so far are durable (or failed). */
+  private settled(roomId: string): Promise<unknown> | undefined {
+    return this.unsettled.get(roomId);
   }
 
   private async priorTxnResult(eventId: string, priorRoom: string, roomId: string): Promise<PersistedEvent> {
@@ -351,7 +395,8 @@ export class RoomEvents {
         rv,
       );
     }
-    await this.roomLocks.run(roomId, async () => {
+    let last: Promise<PersistedEvent> | undefined;
+    await this.writeLocks.run(roomId, async () => {
       // Every event of the new room is checked before the first is stored: no half-created rooms.
       const inputs = rest(roomId);
       for (const input of inputs) assertClientEventJson(input);
@@ -360,9 +405,11 @@ export class RoomEvents {
       const createEv = { ...create, event_id: computeEventId(create, rv) } as RoomEvent;
       const auth = checkAuth(createEv, new Map(), rv);
       if (!auth.allowed) throw new MatrixError("M_BAD_JSON", `Invalid m.room.create: ${auth.reason}`);
-      await this.persist(createEv, rv, { newRoom: { creator, ts } });
-      for (const input of inputs) await this.buildAndPersist(input, rv);
+      last = (await this.persist(createEv, rv, { newRoom: { creator, ts } })).durable;
+      for (const input of inputs) last = (await this.buildAndPersist(input, rv)).durable;
     });
+    // The room's events are committed in order: the last one durable, all are.
+    await last;
     return roomId;
   }
 
@@ -416,7 +463,12 @@ export class RoomEvents {
     const authIds = new Map([...authState].map(([k, ev]) => [k, ev.event_id]));
 
     const prevIds = (await this.forwardExtremities(roomId)).slice(0, MAX_PREV_EVENTS);
-    const prevs = await this.loadEvents(prevIds);
+    let prevs = await this.loadEvents(prevIds);
+    if (prevs.size < prevIds.length && this.settled(roomId)) {
+      // A previous event not cached any more and not committed yet: read it once it is.
+      await this.settled(roomId);
+      prevs = await this.loadEvents(prevIds);
+    }
     let depth = 0;
     for (const p of prevs.values()) depth = Math.max(depth, Number(p.depth));
     const authEventIds = selectAuthEvents(skeleton, authIds, rv);
@@ -441,7 +493,7 @@ export class RoomEvents {
    */
   async prepare(input: LocalEventInput): Promise<PreparedEvent> {
     assertClientEventJson(input);
-    return this.roomLocks.run(input.roomId, async () => {
+    return this.writeLocks.run(input.roomId, async () => {
       const room = await this.d.repo.findRoom(input.roomId);
       if (!room) throw new MatrixError("M_NOT_FOUND", "Unknown room");
       const rv = getRoomVersion(room.room_version);
@@ -455,7 +507,7 @@ export class RoomEvents {
    * (which may have moved on since); its prev_events stay those it was built with.
    */
   async sendPrepared(p: PreparedEvent): Promise<PersistedEvent> {
-    return this.roomLocks.run(p.roomId, async () => {
+    const { durable } = await this.writeLocks.run(p.roomId, async () => {
       const keys = authTypesForEvent(p.event, p.rv, { includeCreate: true }).map(parseStateMapKey);
       if (p.ownKey !== undefined && !keys.some(([t, s]) => stateMapKey(t, s) === p.ownKey)) keys.push(parseStateMapKey(p.ownKey));
       const authState = await this.currentStateEvents(p.roomId, keys);
@@ -464,10 +516,11 @@ export class RoomEvents {
       const replaces = p.ownKey !== undefined ? authState.get(p.ownKey)?.event_id : undefined;
       return this.persist(p.event, p.rv, { replaces, authState });
     });
+    return durable;
   }
 
   /** Must be called under the room lock. */
-  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
+  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<Written> {
     const { event, authState, replaces } = await this.buildChecked(input, rv);
     return this.persist(event, rv, { txn: input.txn, replaces, authState });
   }
@@ -509,7 +562,7 @@ export class RoomEvents {
       newRoom?: { creator: string; ts: number };
       authState?: Map<string, RoomEvent>;
     },
-  ): Promise<PersistedEvent> {
+  ): Promise<Written> {
     const { repo } = this.d;
     const roomId = roomIdOf(event, rv);
     const stateKey = eventStateMapKey(event);
@@ -520,49 +573,104 @@ export class RoomEvents {
     const prevIds = refIds(event.prev_events);
     const ownMember = membership !== null && event.state_key && this.isLocalUser(event.state_key) ? event.state_key : undefined;
     const knownGroup = opts.newRoom ? null : this.heads.get(roomId)?.group;
+    /** The room's state as this event was built on: refused if a batch failed since. */
+    const failures = this.failedWrites.get(roomId) ?? 0;
     let group: number | null = null;
+    const pos = this.d.streams.allocate();
 
-    const stream = await this.d.streams.with(async (pos) => {
-      await this.roomWriteTransaction(roomId, async (tx) => {
-        if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
-        group = knownGroup !== undefined ? knownGroup : ((await repo.findRoom(roomId, tx))?.current_state_group ?? null);
-        const writes: Promise<unknown>[] = [];
-        if (stateKey !== undefined) {
-          const [t, sk] = parseStateMapKey(stateKey);
-          group = await this.newStateGroup(tx, roomId, group, [[t, sk, event.event_id]]);
-          writes.push(repo.setCurrentStateGroup(tx, roomId, group), repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]));
-        }
-        // Independent statements, issued together (one round trip on PostgreSQL).
-        writes.push(this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn }));
-        writes.push(repo.replaceForwardExtremities(tx, roomId, prevIds, [event.event_id]));
-        if (ownMember) {
-          this.membershipChanged(ownMember, roomId);
-          writes.push(repo.upsertLocalMembership(tx, ownMember, roomId, membership!, event.event_id, pos));
-        }
-        if (opts.txn) writes.push(repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id));
-        if (applyRedaction && redactTarget) writes.push(this.markRedacted(tx, redactTarget, event.event_id));
-        await settleAll(writes);
-        for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
-      }, { grouped: true });
-      return pos;
+    const write = async (tx: Queryable) => {
+      if ((this.failedWrites.get(roomId) ?? 0) !== failures) throw new MatrixError("M_UNKNOWN", "The room's previous events could not be stored; please try again");
+      if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
+      group = knownGroup !== undefined ? knownGroup : ((await repo.findRoom(roomId, tx))?.current_state_group ?? null);
+      const writes: Promise<unknown>[] = [];
+      if (stateKey !== undefined) {
+        const [t, sk] = parseStateMapKey(stateKey);
+        group = await this.newStateGroup(tx, roomId, group, [[t, sk, event.event_id]]);
+        writes.push(repo.setCurrentStateGroup(tx, roomId, group), repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]));
+      }
+      // Independent statements, issued together (one round trip on PostgreSQL).
+      writes.push(this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn }));
+      writes.push(repo.replaceForwardExtremities(tx, roomId, prevIds, [event.event_id]));
+      if (ownMember) {
+        this.membershipChanged(ownMember, roomId);
+        writes.push(repo.upsertLocalMembership(tx, ownMember, roomId, membership!, event.event_id, pos));
+      }
+      if (opts.txn) writes.push(repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id));
+      if (applyRedaction && redactTarget) writes.push(this.markRedacted(tx, redactTarget, event.event_id));
+      await settleAll(writes);
+      for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
+    };
+
+    // Written into the batch (not durable yet), still under the room lock: what the next send of the
+    // room reads — its head (room-heads.ts), the event itself, the transaction ID — is this event.
+    let markWritten!: () => void;
+    let wasWritten = false;
+    const written = new Promise<void>((resolve) => (markWritten = resolve));
+    const onWritten = () => {
+      wasWritten = true;
+      this.heads.committed(roomId, (h) => {
+        h.group = group;
+        if (stateKey !== undefined) h.state.set(stateKey, event.event_id);
+        if (h.extremities) h.extremities = [...h.extremities.filter((id) => id !== event.event_id && !prevIds.includes(id)), event.event_id];
+      });
+      this.cache.set(event.event_id, event);
+      if (ownMember) this.membershipChanged(ownMember, roomId);
+      markWritten();
+    };
+    const txnKeyOf = opts.txn ? txnKey(event.sender, opts.txn) : undefined;
+    const durable = handled(
+      this.roomWriteTransaction(roomId, write, { grouped: true, written: onWritten }).then(
+        () => {
+          this.d.streams.done(pos);
+          if (txnKeyOf) this.recentTxns.set(txnKeyOf, { roomId, eventId: event.event_id });
+          if (ownMember) this.membershipChanged(ownMember, roomId);
+          return this.afterWrite(event, roomId, pos, true);
+        },
+        (e: unknown) => {
+          this.d.streams.done(pos);
+          // Refused before it was written: nothing of it is kept. Lost with its batch (the commit
+          // failed): what was kept of it, and every later event of the room built on it, goes too.
+          if (wasWritten) {
+            this.cache.delete(event.event_id);
+            this.failedWrites.set(roomId, failures + 1);
+            this.heads.changed(roomId);
+            if (ownMember) this.membershipChanged(ownMember, roomId);
+          }
+          throw e;
+        },
+      ),
+    );
+    // Refused (the auth rules passed, but e.g. a constraint did not): thrown here, under the lock.
+    await Promise.race([written, durable]);
+    const settledRoom = durable.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unsettled.set(roomId, settledRoom);
+    void settledRoom.then(() => {
+      if (this.unsettled.get(roomId) === settledRoom) this.unsettled.delete(roomId);
     });
-    // Under the room lock, after the commit: what the next send reads of the room (room-heads.ts).
-    this.heads.committed(roomId, (h) => {
-      h.group = group;
-      if (stateKey !== undefined) h.state.set(stateKey, event.event_id);
-      if (h.extremities) h.extremities = [...h.extremities.filter((id) => id !== event.event_id && !prevIds.includes(id)), event.event_id];
-    });
-    if (ownMember) this.membershipChanged(ownMember, roomId);
-    return this.afterWrite(event, roomId, stream, true);
+    if (txnKeyOf) {
+      const entry = { roomId, durable };
+      this.pendingTxns.set(txnKeyOf, entry);
+      void settledRoom.then(() => {
+        if (this.pendingTxns.get(txnKeyOf) === entry) this.pendingTxns.delete(txnKeyOf);
+      });
+    }
+    return { durable };
   }
 
   /**
    * The one database transaction in which an event of `roomId` is written with what follows from
    * it (local sends and events received from other servers). Callers hold the room lock.
    */
-  private roomWriteTransaction<T>(_roomId: string, fn: (tx: Queryable) => Promise<T>, opts: { grouped?: boolean } = {}): Promise<T> {
+  private roomWriteTransaction<T>(
+    _roomId: string,
+    fn: (tx: Queryable) => Promise<T>,
+    opts: { grouped?: boolean; written?: (result: T) => void } = {},
+  ): Promise<T> {
     // Local sends are group-committed with the others submitted meanwhile (storage/engines/group-commit.ts).
-    return opts.grouped ? this.groupCommit.run(fn) : this.d.db.transaction(fn);
+    return opts.grouped ? this.groupCommit.run(fn, opts.written) : this.d.db.transaction(fn);
   }
 
   private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {
@@ -1004,4 +1112,19 @@ function stripEventId(ev: RoomEvent, rv: RoomVersion): Pdu {
 /** The client-facing redacted form of an event (redaction algorithm of the room version). */
 export function redactForClient(ev: RoomEvent, rv: RoomVersion): RoomEvent {
   return redactEvent(ev, rv) as RoomEvent;
+}
+
+/** A local event written into a group-commit batch; `durable` settles once the batch committed. */
+interface Written {
+  durable: Promise<PersistedEvent>;
+}
+
+function txnKey(sender: string, txn: { deviceId: string; txnId: string }): string {
+  return `${sender}\u0000${txn.deviceId}\u0000${txn.txnId}`;
+}
+
+/** The promise itself, marked as handled: its rejection is seen by whoever awaits it later. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
