@@ -31,6 +31,15 @@ import type { StreamAllocator } from "../streams.ts";
 /** Depth is capped as the spec's integer range requires. */
 const MAX_DEPTH = Number.MAX_SAFE_INTEGER;
 const MAX_PREV_EVENTS = 10;
+/** Group-commit lanes on PostgreSQL (of the pool's 10 connections). */
+const POSTGRES_COMMIT_LANES = 4;
+
+/** A room's group-commit lane (a hash of its ID). */
+function laneOf(roomId: string, lanes: number): number {
+  let h = 0;
+  for (let i = 0; i < roomId.length; i++) h = (Math.imul(h, 31) + roomId.charCodeAt(i)) | 0;
+  return (h >>> 0) % lanes;
+}
 
 export interface LocalEventInput {
   roomId: string;
@@ -144,11 +153,15 @@ export class RoomEvents {
   private lastCreateTs = 0;
   /** What every local send reads of its room (current-state keys, extremities, state group): room-heads.ts. */
   private readonly heads = new RoomHeads();
-  /** One transaction for the local sends submitted together. */
-  readonly groupCommit: GroupCommit;
+  /**
+   * Group commit of local sends, in lanes: a room's events always take the same lane (in order);
+   * SQLite has one writer, so one lane; on PostgreSQL several batches are written at once, on
+   * connections of their own, as the sends of different rooms were before.
+   */
+  private readonly commitLanes: GroupCommit[];
 
   constructor(private readonly d: EventsDeps) {
-    this.groupCommit = new GroupCommit(d.db);
+    this.commitLanes = Array.from({ length: d.db.dialect === "postgres" ? POSTGRES_COMMIT_LANES : 1 }, () => new GroupCommit(d.db));
   }
 
   // ------------------------------------------------------------------ reading
@@ -598,7 +611,8 @@ export class RoomEvents {
       if (opts.txn) writes.push(repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id));
       if (applyRedaction && redactTarget) writes.push(this.markRedacted(tx, redactTarget, event.event_id));
       await settleAll(writes);
-      for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
+      // The effects touch tables of their own: issued together (their statements pipelined on PostgreSQL).
+      await settleAll(this.effects.handlers("inTransaction").map((hook) => hook(tx, event, pos, rv)));
     };
 
     // Written into the batch (not durable yet), still under the room lock: what the next send of the
@@ -665,12 +679,13 @@ export class RoomEvents {
    * it (local sends and events received from other servers). Callers hold the room lock.
    */
   private roomWriteTransaction<T>(
-    _roomId: string,
+    roomId: string,
     fn: (tx: Queryable) => Promise<T>,
     opts: { grouped?: boolean; written?: (result: T) => void } = {},
   ): Promise<T> {
     // Local sends are group-committed with the others submitted meanwhile (storage/engines/group-commit.ts).
-    return opts.grouped ? this.groupCommit.run(fn, opts.written) : this.d.db.transaction(fn);
+    if (!opts.grouped) return this.d.db.transaction(fn);
+    return this.commitLanes[this.commitLanes.length === 1 ? 0 : laneOf(roomId, this.commitLanes.length)]!.run(fn, opts.written);
   }
 
   private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {

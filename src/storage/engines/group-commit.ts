@@ -28,7 +28,8 @@ export class GroupCommit {
   readonly stats = { batches: 0, jobs: 0 };
 
   constructor(
-    private readonly db: Db,
+    /** Only its transactions: a batch is one of them. */
+    private readonly db: Pick<Db, "transaction">,
     private readonly maxBatch = 64,
   ) {}
 
