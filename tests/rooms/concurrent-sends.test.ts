@@ -58,7 +58,7 @@ for (const backend of BACKENDS) {
       await ban;
       const answers = await Promise.all(sends);
       expect(answers.every((a) => a.status === 200 || a.status === 403)).toBe(true);
-      const banEvent = (await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId)}?format=event`)) as { event_id: string };
+      const banEvent = (await alice.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(bob.userId!)}?format=event`)) as { event_id: string };
       const accepted = answers.filter((a) => a.status === 200).map((a) => a.body.event_id!);
       const rows = await s.hs.services.roomsRepo.getEvents([...accepted, banEvent.event_id]);
       const banPos = Number(rows.get(banEvent.event_id)!.stream_ordering);

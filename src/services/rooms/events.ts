@@ -159,9 +159,13 @@ export class RoomEvents {
    * connections of their own, as the sends of different rooms were before.
    */
   private readonly commitLanes: GroupCommit[];
+  /** Sends between their start and their event written into a batch (or refused). */
+  private building = 0;
 
   constructor(private readonly d: EventsDeps) {
-    this.commitLanes = Array.from({ length: d.db.dialect === "postgres" ? POSTGRES_COMMIT_LANES : 1 }, () => new GroupCommit(d.db));
+    // A batch waits for sends being built only (none: a lone send is committed at once).
+    const more = () => this.building > 0;
+    this.commitLanes = Array.from({ length: d.db.dialect === "postgres" ? POSTGRES_COMMIT_LANES : 1 }, () => new GroupCommit(d.db, { more }));
   }
 
   // ------------------------------------------------------------------ reading
@@ -279,7 +283,7 @@ export class RoomEvents {
     }
     if (missing.length === 0) return out;
     // The database has the room's local events once their batch committed.
-    await this.settled(roomId);
+    await this.allSettled(roomId);
     const token = this.heads.token(roomId);
     const read = await this.d.repo.currentState(roomId, { keys: missing });
     // Only rooms this server has (an unknown room would be kept as a room without state).
@@ -299,7 +303,7 @@ export class RoomEvents {
   private async forwardExtremities(roomId: string): Promise<string[]> {
     const known = this.heads.get(roomId)?.extremities;
     if (known) return known;
-    await this.settled(roomId);
+    await this.allSettled(roomId);
     const token = this.heads.token(roomId);
     const ids = await this.d.repo.forwardExtremities(roomId);
     if (ids.length) this.heads.fill(roomId, token, (h) => (h.extremities = ids));
@@ -344,8 +348,27 @@ export class RoomEvents {
     assertClientEventJson(input);
     // Read before taking the lock (no round trip under it); a send with this transaction ID that
     // commits meanwhile is found under the lock in pendingTxns or recentTxns.
+    // Counted as being built until its event is written into a batch (or refused): a batch waits
+    // a turn of the event loop for such sends, not for a lone one.
+    let built = false;
+    const doneBuilding = () => {
+      if (!built) this.building--;
+      built = true;
+    };
+    this.building++;
+    let written: Written;
+    try {
+      written = await this.buildAndWrite(input, doneBuilding);
+    } finally {
+      doneBuilding();
+    }
+    return written.durable;
+  }
+
+  /** send, up to its event written into a batch. */
+  private async buildAndWrite(input: LocalEventInput, onWritten: () => void): Promise<Written> {
     const stored = input.txn ? await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId) : undefined;
-    const { durable } = await this.writeLocks.run(input.roomId, async (): Promise<Written> => {
+    return this.writeLocks.run(input.roomId, async (): Promise<Written> => {
       if (input.txn) {
         const key = txnKey(input.sender, input.txn);
         const pending = this.pendingTxns.get(key);
@@ -361,14 +384,21 @@ export class RoomEvents {
       // Rules that read the database about other events (relations, redactions) see the room's
       // earlier local events committed.
       if (input.redacts !== undefined || input.content["m.relates_to"] !== undefined) await this.settled(input.roomId);
-      return this.buildAndPersist(input, rv);
+      return this.buildAndPersist(input, rv, onWritten);
     });
-    return durable;
   }
 
   /** Resolves once the room's local events written so far are durable (or failed). */
   private settled(roomId: string): Promise<unknown> | undefined {
     return this.unsettled.get(roomId);
+  }
+
+  /**
+   * Resolves when none of the room's local events is waiting for its commit — checked again after
+   * each wait, so the caller's next synchronous step (taking a head token) follows no write.
+   */
+  private async allSettled(roomId: string): Promise<void> {
+    for (let p = this.settled(roomId); p; p = this.settled(roomId)) await p;
   }
 
   private async priorTxnResult(eventId: string, priorRoom: string, roomId: string): Promise<PersistedEvent> {
@@ -533,9 +563,9 @@ export class RoomEvents {
   }
 
   /** Must be called under the room lock. */
-  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<Written> {
+  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion, onWritten?: () => void): Promise<Written> {
     const { event, authState, replaces } = await this.buildChecked(input, rv);
-    return this.persist(event, rv, { txn: input.txn, replaces, authState });
+    return this.persist(event, rv, { txn: input.txn, replaces, authState, onWritten });
   }
 
   /** A local event built, signed and allowed by the auth rules and the local checks. Under the room lock. */
@@ -574,6 +604,8 @@ export class RoomEvents {
       replaces?: string;
       newRoom?: { creator: string; ts: number };
       authState?: Map<string, RoomEvent>;
+      /** Called once the event is written into its batch. */
+      onWritten?: () => void;
     },
   ): Promise<Written> {
     const { repo } = this.d;
@@ -629,6 +661,7 @@ export class RoomEvents {
       });
       this.cache.set(event.event_id, event);
       if (ownMember) this.membershipChanged(ownMember, roomId);
+      opts.onWritten?.();
       markWritten();
     };
     const txnKeyOf = opts.txn ? txnKey(event.sender, opts.txn) : undefined;

@@ -8,11 +8,13 @@
 //   - readers fill it only through `fill` with the token they took *before* reading the database;
 //     a fill is dropped when the room changed since (so a read that overlapped a commit is never
 //     kept);
-//   - every writer of the room's current state or extremities, after its commit, either calls
-//     `changed` (forget the room: remote events, state resolution, purges) or `committed` (the local
-//     send path, under the room lock: writes through what it changed). Both bump the token first.
-//     A fill that slipped in before the bump (read before the commit) is then overwritten by the
-//     write-through, which is idempotent on pre- and post-commit values alike.
+//   - every writer of the room's current state or extremities either calls `changed` after its
+//     commit (forget the room: remote events, state resolution, purges) or `committed` (the local
+//     send path, under the room lock, as soon as its event is written into a group-commit batch:
+//     writes through what it changed; RoomEvents makes database reads of what a head lacks wait
+//     until the room's written events are durable). Both bump the token first. A fill that slipped
+//     in before the bump is then overwritten by the write-through, which is idempotent on pre- and
+//     post-commit values alike.
 import { Lru } from "../../util/lru.ts";
 
 export interface RoomHead {

@@ -7,8 +7,9 @@
 //   - `written(result)` is called as soon as a job's writes are in the batch (not yet durable);
 //   - every job's promise settles only after the batch's COMMIT: resolved when it committed,
 //     rejected with the commit's error when it did not (nothing of the batch is then stored);
-//   - after its last job the batch lets the event loop turn once (requests already received may
-//     submit more) and commits when nothing more came, or when it holds `maxBatch` jobs.
+//   - after its last job, when more jobs are on their way (`more`, e.g. sends being built), the
+//     batch lets the event loop turn once and takes what came; it commits when nothing more came,
+//     or when it holds `maxBatch` jobs.
 // A job must not wait for anything that needs the database's write lock outside its `tx` (on
 // SQLite the batch holds the one writer connection until it commits).
 import type { Db, Queryable } from "./db.ts";
@@ -30,7 +31,11 @@ export class GroupCommit {
   constructor(
     /** Only its transactions: a batch is one of them. */
     private readonly db: Pick<Db, "transaction">,
-    private readonly maxBatch = 64,
+    private readonly opts: {
+      maxBatch?: number;
+      /** Whether more jobs are on their way (the batch waits a turn of the event loop for them). */
+      more?: () => boolean;
+    } = {},
   ) {}
 
   /** Runs fn in a batch's transaction; resolves with its result once that batch is committed. */
@@ -83,9 +88,10 @@ export class GroupCommit {
           job.written?.(result);
         };
         for (const job of replay) await runJob(job);
+        const max = this.opts.maxBatch ?? 64;
         for (;;) {
-          while (this.queue.length && done.length < this.maxBatch) await runJob(this.queue.shift()!);
-          if (done.length >= this.maxBatch) break;
+          while (this.queue.length && done.length < max) await runJob(this.queue.shift()!);
+          if (done.length >= max || !(this.opts.more?.() ?? true)) break;
           await new Promise<void>((r) => setImmediate(r));
           if (!this.queue.length) break;
         }
