@@ -7,9 +7,10 @@
 //   - `written(result)` is called as soon as a job's writes are in the batch (not yet durable);
 //   - every job's promise settles only after the batch's COMMIT: resolved when it committed,
 //     rejected with the commit's error when it did not (nothing of the batch is then stored);
-//   - after its last job, when more jobs are on their way (`more`, e.g. sends being built), the
-//     batch lets the event loop turn once and takes what came; it commits when nothing more came,
-//     or when it holds `maxBatch` jobs.
+//   - after its last job, when the committer is busy (the previous batch ended less than BUSY_MS
+//     ago) or more jobs are on their way (`more`, e.g. sends being built), the batch lets the
+//     event loop turn once and takes what came; it commits when nothing more came, or when it
+//     holds `maxBatch` jobs. A lone job after a quiet spell is committed at once.
 // A job must not wait for anything that needs the database's write lock outside its `tx` (on
 // SQLite the batch holds the one writer connection until it commits).
 import type { Db, Queryable } from "./db.ts";
@@ -22,9 +23,14 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
+/** A batch that starts this soon (ms) after the previous one ended waits a turn for more jobs. */
+const BUSY_MS = 5;
+
 export class GroupCommit {
   private readonly queue: Job[] = [];
   private running = false;
+  /** When the last batch was committed (performance.now()). */
+  private lastCommitEnd = -Infinity;
   /** Batches committed and jobs in them, for the metrics and the benchmarks. */
   readonly stats = { batches: 0, jobs: 0 };
 
@@ -91,7 +97,10 @@ export class GroupCommit {
         const max = this.opts.maxBatch ?? 64;
         for (;;) {
           while (this.queue.length && done.length < max) await runJob(this.queue.shift()!);
-          if (done.length >= max || !(this.opts.more?.() ?? true)) break;
+          // Busy (a batch ended moments ago, or sends are being built): let requests already
+          // received join. A lone job after a quiet spell is committed at once.
+          const busy = performance.now() - this.lastCommitEnd < BUSY_MS || (this.opts.more?.() ?? false);
+          if (done.length >= max || !busy) break;
           await new Promise<void>((r) => setImmediate(r));
           if (!this.queue.length) break;
         }
@@ -101,6 +110,7 @@ export class GroupCommit {
       cut?.reject(e);
       return;
     }
+    this.lastCommitEnd = performance.now();
     this.stats.batches++;
     this.stats.jobs += done.length;
     for (const d of done) d.job.resolve(d.result);
