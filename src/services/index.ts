@@ -90,7 +90,10 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   const e2eeRepo = new E2eeRepo(db);
   const streams = new StreamAllocator(Math.max(await roomsRepo.maxStreamPosition(), await e2eeRepo.maxStreamPosition()));
   const notifier = new Notifier(config.ratelimit.max_sync_waiters);
-  const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier });
+  // Group-commit lanes for local sends: SQLite has one writer; on PostgreSQL up to 8 batches at
+  // once, leaving two of the pool's connections to everything else.
+  const commitLanes = db.dialect === "postgres" ? Math.max(1, Math.min(8, (config.database.max_connections ?? 10) - 2)) : 1;
+  const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier, commitLanes });
   metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });
   const profiles = new ProfilesRepo(db);
   const accountsStore = new AccountsRepo(db);

@@ -31,8 +31,6 @@ import type { StreamAllocator } from "../streams.ts";
 /** Depth is capped as the spec's integer range requires. */
 const MAX_DEPTH = Number.MAX_SAFE_INTEGER;
 const MAX_PREV_EVENTS = 10;
-/** Group-commit lanes on PostgreSQL (of the pool's 10 connections). */
-const POSTGRES_COMMIT_LANES = 4;
 
 /** A room's group-commit lane (a hash of its ID). */
 function laneOf(roomId: string, lanes: number): number {
@@ -94,6 +92,8 @@ export interface EventsDeps {
   signingKey: SigningKey;
   streams: StreamAllocator;
   notifier: Notifier;
+  /** Group-commit lanes for local sends (default 1; several only where the database has several writers). */
+  commitLanes?: number;
 }
 
 /** Parses a stored row's JSON into a RoomEvent (event_id added for v3+). */
@@ -154,9 +154,9 @@ export class RoomEvents {
   /** What every local send reads of its room (current-state keys, extremities, state group): room-heads.ts. */
   private readonly heads = new RoomHeads();
   /**
-   * Group commit of local sends, in lanes: a room's events always take the same lane (in order);
-   * SQLite has one writer, so one lane; on PostgreSQL several batches are written at once, on
-   * connections of their own, as the sends of different rooms were before.
+   * Group commit of local sends, in lanes (EventsDeps.commitLanes): a room's events always take the
+   * same lane (in order); SQLite has one writer, so one lane; on PostgreSQL several batches are
+   * written at once, on connections of their own, as the sends of different rooms were before.
    */
   private readonly commitLanes: GroupCommit[];
   /** Sends between their start and their event written into a batch (or refused). */
@@ -165,7 +165,7 @@ export class RoomEvents {
   constructor(private readonly d: EventsDeps) {
     // A batch waits for sends being built only (none: a lone send is committed at once).
     const more = () => this.building > 0;
-    this.commitLanes = Array.from({ length: d.db.dialect === "postgres" ? POSTGRES_COMMIT_LANES : 1 }, () => new GroupCommit(d.db, { more }));
+    this.commitLanes = Array.from({ length: Math.max(1, d.commitLanes ?? 1) }, () => new GroupCommit(d.db, { more }));
   }
 
   // ------------------------------------------------------------------ reading
