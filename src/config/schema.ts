@@ -209,7 +209,7 @@ export const SCHEMA = {
     url: str("", "PostgreSQL connection URL (backend = \"postgres\"), e.g. postgres://hs:secret@localhost/hs. For a unix socket add ?host=/var/run/postgresql.", {
       example: "postgres://hs:secret@localhost/hs",
     }),
-    max_connections: int(10, "PostgreSQL connection pool size.", { min: 1 }),
+    max_connections: int(10, "PostgreSQL connection pool size. Sends are committed in groups on up to max_connections − 2 of them at once (at most 8).", { min: 1 }),
   }),
 
   listeners: {

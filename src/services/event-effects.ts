@@ -3,7 +3,9 @@
 // RoomEvents (services/rooms/events.ts) persists an event and then runs these phases:
 //   beforeLocal    local events only, after the auth rules allowed them, under the room lock;
 //                  throwing a MatrixError refuses the event
-//   inTransaction  inside the transaction that stores the event (local and remote events)
+//   inTransaction  inside the transaction that stores the event (local and remote events); for
+//                  local sends they are started together (statements pipelined on PostgreSQL):
+//                  each touches tables of its own and none may rely on another's writes
 //   backfilled     inside the transaction that stores history fetched from other servers
 //   stateImported  inside a remote join's transaction, with the room state the resident server sent
 //   afterPersist   after commit, for timeline events (fire-and-forget: never awaited)

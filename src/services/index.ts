@@ -109,7 +109,10 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     await streams.share(clusterRepo, cluster);
     notifier.share(cluster, () => streams.lastAllocated(), (pos) => streams.heardOf(pos));
   }
-  const events = new RoomEvents({ transaction: repos.transaction, repo: roomsRepo, serverName, signingKey, streams, notifier, cluster: clusterRepo });
+  // Group-commit lanes for local sends: SQLite has one writer; on PostgreSQL up to 8 batches at
+  // once, leaving two of the pool's connections to everything else.
+  const commitLanes = db.dialect === "postgres" ? Math.max(1, Math.min(8, (config.database.max_connections ?? 10) - 2)) : 1;
+  const events = new RoomEvents({ transaction: repos.transaction, repo: roomsRepo, serverName, signingKey, streams, notifier, cluster: clusterRepo, commitLanes });
   metrics.attach({ outbox: repos.federationOutbox, notifier, events, serverName });
   const profiles = repos.profiles;
   const accountsStore = repos.accounts;

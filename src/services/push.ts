@@ -13,7 +13,7 @@ import { effectivePowerLevels, notificationsLevel, userLevel } from "../core/pow
 import type { RoomVersion } from "../core/room-versions.ts";
 import { stateMapKey } from "../core/state-map.ts";
 import type { JsonObject, RoomEvent } from "../protocol/events.ts";
-import type { Queryable } from "../storage/engines/db.ts";
+import { settleAll, type Queryable } from "../storage/engines/db.ts";
 import type { PushActionRow, PushActionsRepo } from "../storage/repos/push-actions.ts";
 import type { ReceiptsRepo } from "../storage/repos/receipts.ts";
 import type { RelationsRepo } from "../storage/repos/relations.ts";
@@ -111,10 +111,12 @@ export class PushActions {
     const roomId = ev.room_id;
     if (!roomId) return; // a v12 create event: nobody else is in the room yet
     const threadId = await this.threadOf(ev, q);
-    if (this.isLocal(ev.sender)) await this.d.repo.upsertSentPosition(q, ev.sender, roomId, threadId, stream);
-
     if (ev.type === "m.room.member") this.forgetMemberCount(roomId);
-    const members = await this.d.repo.localJoinedMembers(q, roomId);
+    // Issued together (one round trip on PostgreSQL).
+    const [members] = await settleAll<unknown>([
+      this.d.repo.localJoinedMembers(q, roomId),
+      ...(this.isLocal(ev.sender) ? [this.d.repo.upsertSentPosition(q, ev.sender, roomId, threadId, stream)] : []),
+    ]) as [Awaited<ReturnType<PushActionsRepo["localJoinedMembers"]>>];
     const memberEvent = new Map(members.map((m) => [m.user_id, m.event_id]));
     const recipients = members.map((m) => m.user_id).filter((u) => u !== ev.sender);
     if (ev.type === "m.room.member" && ev.content["membership"] === "invite" && typeof ev.state_key === "string") {

@@ -502,6 +502,7 @@ export class AdminRooms {
       if ((await this.d.repo.localJoinedCount(roomId)) > 0) throw new MatrixError("M_UNKNOWN", "Users are still joined to this room; use force_purge to purge anyway");
     }
     const { deleted } = await this.d.repos.purgeRoom(roomId);
+    this.d.events.forgetRoom(roomId);
     log.info("room purged", { room_id: roomId, rows: deleted });
   }
 }

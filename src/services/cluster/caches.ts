@@ -5,6 +5,7 @@
 //   access tokens (auth.ts)            forget(hashes) / forgetUser(user) run in every process
 //   account-data hooks                 push rules, ignored users, invite permission caches
 //   events persisted elsewhere         ("event" channel, one message per timeline event):
+//     the room's head (room-heads.ts)  forgetRoom(room): current-state keys, extremities, group
 //     local memberships (events.ts)    membershipChanged(user, room)
 //     redacted events (events.ts)      dropCachedEvent(target)
 //     room member counts (push.ts)     forgetMemberCount(room)
@@ -90,6 +91,8 @@ export function shareCaches(d: SharedCachesDeps): void {
   const events = bus.channel<EventNote>("event");
   events.subscribe((n, origin) => {
     if (origin === "local") return;
+    // A send here checks the extremities in its transaction anyway (RoomMovedOn): this spares the retry.
+    d.events.forgetRoom(n.r);
     if (n.k !== undefined) d.roomDirectory.invalidate(n.r);
     if (n.t === "m.room.member" && n.k !== undefined) {
       d.push.forgetMemberCount(n.r);

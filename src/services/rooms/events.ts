@@ -17,11 +17,13 @@ import { eventStateMapKey, parseStateMapKey, stateMapKey } from "../../core/stat
 import { domainOf, effectivePowerLevels, userLevel } from "../../core/power-levels.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { refIds, type JsonObject, type Pdu, type RoomEvent } from "../../protocol/events.ts";
-import type { Queryable, Transaction } from "../../storage/engines/db.ts";
+import { settleAll, type Queryable, type Transaction } from "../../storage/engines/db.ts";
+import { GroupCommit } from "../../storage/engines/group-commit.ts";
 import type { EventRow, RoomsRepo, StateDelta } from "../../storage/repos/rooms.ts";
 import { KeyedMutex, Mutex } from "../../util/mutex.ts";
 import { Lru } from "../../util/lru.ts";
 import { randomString } from "../../util/random.ts";
+import { RoomHeads } from "./room-heads.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import type { Notifier } from "../notifier.ts";
 import type { StreamAllocator } from "../streams.ts";
@@ -29,6 +31,13 @@ import type { StreamAllocator } from "../streams.ts";
 /** Depth is capped as the spec's integer range requires. */
 const MAX_DEPTH = Number.MAX_SAFE_INTEGER;
 const MAX_PREV_EVENTS = 10;
+
+/** A room's group-commit lane (a hash of its ID). */
+function laneOf(roomId: string, lanes: number): number {
+  let h = 0;
+  for (let i = 0; i < roomId.length; i++) h = (Math.imul(h, 31) + roomId.charCodeAt(i)) | 0;
+  return (h >>> 0) % lanes;
+}
 
 export interface LocalEventInput {
   roomId: string;
@@ -85,6 +94,8 @@ export interface EventsDeps {
   notifier: Notifier;
   /** Several processes on one database: a room's writes take its lock there (ClusterRepo). */
   cluster?: { readonly shared: boolean; lockRoom(tx: Queryable, roomId: string): Promise<void> };
+  /** Group-commit lanes for local sends (default 1; several only where the database has several writers). */
+  commitLanes?: number;
 }
 
 /** Another process extended the room between building a local event and storing it: build it again. */
@@ -98,7 +109,30 @@ export function rowToEvent(row: EventRow): RoomEvent {
 }
 
 export class RoomEvents {
-  readonly roomLocks = new KeyedMutex();
+  /** One writer per room: the local send path holds it while it builds and writes an event. */
+  private readonly writeLocks = new KeyedMutex();
+  /**
+   * The room lock as other services take it: it also waits until this room's local events whose
+   * batch is not committed yet are durable, so that what they read from the database has them.
+   */
+  readonly roomLocks = {
+    run: <T>(roomId: string, fn: () => Promise<T> | T): Promise<T> =>
+      this.writeLocks.run(roomId, async () => {
+        await this.settled(roomId);
+        return fn();
+      }),
+  };
+  /**
+   * Per room, the durability of its latest local event written into a batch that is not committed
+   * yet (group commit: the room lock is released once the event is written, before the commit).
+   */
+  private readonly unsettled = new Map<string, Promise<unknown>>();
+  /** Transaction IDs of local events not committed yet (sender\0device\0txn → the send). */
+  private readonly pendingTxns = new Map<string, { roomId: string; durable: Promise<PersistedEvent> }>();
+  /** Transaction IDs of local events committed lately (see send). */
+  private readonly recentTxns = new Lru<string, { roomId: string; eventId: string }>(10000, "recent_txns");
+  /** Per room, how many batches with its events failed to commit: events built before are refused. */
+  private readonly failedWrites = new Map<string, number>();
   /** What persisting an event does, in declared order: services/event-effects.ts. */
   readonly effects = new EventEffects();
   /** Bundled aggregations for client formats (the relations service sets it). */
@@ -122,8 +156,22 @@ export class RoomEvents {
   private readonly groupBeforeCache = new Lru<string, number>(1000, "state_group_before");
   private readonly backfillLock = new Mutex();
   private lastCreateTs = 0;
+  /** What every local send reads of its room (current-state keys, extremities, state group): room-heads.ts. */
+  private readonly heads = new RoomHeads();
+  /**
+   * Group commit of local sends, in lanes (EventsDeps.commitLanes): a room's events always take the
+   * same lane (in order); SQLite has one writer, so one lane; on PostgreSQL several batches are
+   * written at once, on connections of their own, as the sends of different rooms were before.
+   */
+  private readonly commitLanes: GroupCommit[];
+  /** Sends between their start and their event written into a batch (or refused). */
+  private building = 0;
 
-  constructor(private readonly d: EventsDeps) {}
+  constructor(private readonly d: EventsDeps) {
+    // A batch waits for sends being built only (none: a lone send is committed at once).
+    const more = () => this.building > 0;
+    this.commitLanes = Array.from({ length: Math.max(1, d.commitLanes ?? 1) }, () => new GroupCommit({ transaction: d.transaction }, { more }));
+  }
 
   // ------------------------------------------------------------------ reading
 
@@ -217,7 +265,7 @@ export class RoomEvents {
 
   /** Current state events at the given keys (type\0state_key → event). */
   async currentStateEvents(roomId: string, keys: ReadonlyArray<[string, string]>, q?: Queryable): Promise<Map<string, RoomEvent>> {
-    const ids = await this.d.repo.currentState(roomId, { keys }, q);
+    const ids = q ? await this.d.repo.currentState(roomId, { keys }, q) : await this.currentStateIds(roomId, keys);
     const evs = await this.loadEvents([...ids.values()], q);
     const out = new Map<string, RoomEvent>();
     for (const [k, id] of ids) {
@@ -225,6 +273,52 @@ export class RoomEvents {
       if (ev) out.set(k, ev);
     }
     return out;
+  }
+
+  /** Current-state event IDs at the given keys, from the room's head where it has them (room-heads.ts). */
+  private async currentStateIds(roomId: string, keys: ReadonlyArray<[string, string]>): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const head = this.heads.get(roomId);
+    const missing: Array<[string, string]> = [];
+    for (const [t, sk] of keys) {
+      const k = stateMapKey(t, sk);
+      const id = head?.state.get(k);
+      if (id === undefined) missing.push([t, sk]);
+      else if (id !== null) out.set(k, id);
+    }
+    if (missing.length === 0) return out;
+    // The database has the room's local events once their batch committed.
+    await this.allSettled(roomId);
+    const token = this.heads.token(roomId);
+    const read = await this.d.repo.currentState(roomId, { keys: missing });
+    // Only rooms this server has (an unknown room would be kept as a room without state).
+    if (read.size > 0 || head) {
+      this.heads.fill(roomId, token, (h) => {
+        for (const [t, sk] of missing) {
+          const k = stateMapKey(t, sk);
+          h.state.set(k, read.get(k) ?? null);
+        }
+      });
+    }
+    for (const [k, id] of read) out.set(k, id);
+    return out;
+  }
+
+  /** The room's forward extremities (from its head when known). */
+  private async forwardExtremities(roomId: string): Promise<string[]> {
+    const known = this.heads.get(roomId)?.extremities;
+    if (known) return known;
+    await this.allSettled(roomId);
+    const token = this.heads.token(roomId);
+    const ids = await this.d.repo.forwardExtremities(roomId);
+    if (ids.length) this.heads.fill(roomId, token, (h) => (h.extremities = ids));
+    return ids;
+  }
+
+  /** Forgets what is kept of a room (its rows were deleted: admin purge). */
+  forgetRoom(roomId: string): void {
+    this.heads.changed(roomId);
+    this.versions.delete(roomId);
   }
 
   async currentStateEvent(roomId: string, type: string, stateKey: string): Promise<RoomEvent | undefined> {
@@ -257,15 +351,59 @@ export class RoomEvents {
    */
   async send(input: LocalEventInput): Promise<PersistedEvent> {
     assertClientEventJson(input);
-    return this.roomLocks.run(input.roomId, async () => {
+    // Read before taking the lock (no round trip under it); a send with this transaction ID that
+    // commits meanwhile is found under the lock in pendingTxns or recentTxns.
+    // Counted as being built until its event is written into a batch (or refused): a batch waits
+    // a turn of the event loop for such sends, not for a lone one.
+    let built = false;
+    const doneBuilding = () => {
+      if (!built) this.building--;
+      built = true;
+    };
+    this.building++;
+    let written: Written;
+    try {
+      written = await this.buildAndWrite(input, doneBuilding);
+    } finally {
+      doneBuilding();
+    }
+    return written.durable;
+  }
+
+  /** send, up to its event written into a batch. */
+  private async buildAndWrite(input: LocalEventInput, onWritten: () => void): Promise<Written> {
+    const stored = input.txn ? await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId) : undefined;
+    return this.writeLocks.run(input.roomId, async (): Promise<Written> => {
       if (input.txn) {
-        const prior = await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId);
-        if (prior) return this.priorTxnResult(prior.event_id, prior.room_id, input.roomId);
+        const key = txnKey(input.sender, input.txn);
+        const pending = this.pendingTxns.get(key);
+        if (pending) {
+          if (pending.roomId !== input.roomId) throw new MatrixError("M_INVALID_PARAM", "Transaction ID already used in another room");
+          return { durable: handled(pending.durable.then((r) => ({ ...r, duplicate: true }))) };
+        }
+        const prior = this.recentTxns.get(key) ?? (stored ? { roomId: stored.room_id, eventId: stored.event_id } : undefined);
+        if (prior) return { durable: Promise.resolve(await this.priorTxnResult(prior.eventId, prior.roomId, input.roomId)) };
       }
-      const room = await this.d.repo.findRoom(input.roomId);
-      if (!room) throw new MatrixError("M_NOT_FOUND", "Unknown room");
-      return this.buildAndPersist(input, getRoomVersion(room.room_version));
+      const rv = await this.roomVersion(input.roomId);
+      if (!rv) throw new MatrixError("M_NOT_FOUND", "Unknown room");
+      // Rules that read the database about other events (relations, redactions) see the room's
+      // earlier local events committed.
+      if (input.redacts !== undefined || input.content["m.relates_to"] !== undefined) await this.settled(input.roomId);
+      return this.buildAndPersist(input, rv, onWritten);
     });
+  }
+
+  /** Resolves once the room's local events written so far are durable (or failed). */
+  private settled(roomId: string): Promise<unknown> | undefined {
+    return this.unsettled.get(roomId);
+  }
+
+  /**
+   * Resolves when none of the room's local events is waiting for its commit — checked again after
+   * each wait, so the caller's next synchronous step (taking a head token) follows no write.
+   */
+  private async allSettled(roomId: string): Promise<void> {
+    for (let p = this.settled(roomId); p; p = this.settled(roomId)) await p;
   }
 
   private async priorTxnResult(eventId: string, priorRoom: string, roomId: string): Promise<PersistedEvent> {
@@ -305,7 +443,8 @@ export class RoomEvents {
         rv,
       );
     }
-    await this.roomLocks.run(roomId, async () => {
+    let last: Promise<PersistedEvent> | undefined;
+    await this.writeLocks.run(roomId, async () => {
       // Every event of the new room is checked before the first is stored: no half-created rooms.
       const inputs = rest(roomId);
       for (const input of inputs) assertClientEventJson(input);
@@ -314,9 +453,11 @@ export class RoomEvents {
       const createEv = { ...create, event_id: computeEventId(create, rv) } as RoomEvent;
       const auth = checkAuth(createEv, new Map(), rv);
       if (!auth.allowed) throw new MatrixError("M_BAD_JSON", `Invalid m.room.create: ${auth.reason}`);
-      await this.persist(createEv, rv, { newRoom: { creator, ts } });
-      for (const input of inputs) await this.buildAndPersist(input, rv);
+      last = (await this.persist(createEv, rv, { newRoom: { creator, ts } })).durable;
+      for (const input of inputs) last = (await this.buildAndPersist(input, rv)).durable;
     });
+    // The room's events are committed in order: the last one durable, all are.
+    await last;
     return roomId;
   }
 
@@ -369,8 +510,13 @@ export class RoomEvents {
     const authState = await this.currentStateEvents(roomId, keys);
     const authIds = new Map([...authState].map(([k, ev]) => [k, ev.event_id]));
 
-    const prevIds = (await this.d.repo.forwardExtremities(roomId)).slice(0, MAX_PREV_EVENTS);
-    const prevs = await this.loadEvents(prevIds);
+    const prevIds = (await this.forwardExtremities(roomId)).slice(0, MAX_PREV_EVENTS);
+    let prevs = await this.loadEvents(prevIds);
+    if (prevs.size < prevIds.length && this.settled(roomId)) {
+      // A previous event not cached any more and not committed yet: read it once it is.
+      await this.settled(roomId);
+      prevs = await this.loadEvents(prevIds);
+    }
     let depth = 0;
     for (const p of prevs.values()) depth = Math.max(depth, Number(p.depth));
     const authEventIds = selectAuthEvents(skeleton, authIds, rv);
@@ -395,7 +541,7 @@ export class RoomEvents {
    */
   async prepare(input: LocalEventInput): Promise<PreparedEvent> {
     assertClientEventJson(input);
-    return this.roomLocks.run(input.roomId, async () => {
+    return this.writeLocks.run(input.roomId, async () => {
       const room = await this.d.repo.findRoom(input.roomId);
       if (!room) throw new MatrixError("M_NOT_FOUND", "Unknown room");
       const rv = getRoomVersion(room.room_version);
@@ -409,7 +555,7 @@ export class RoomEvents {
    * (which may have moved on since); its prev_events stay those it was built with.
    */
   async sendPrepared(p: PreparedEvent): Promise<PersistedEvent> {
-    return this.roomLocks.run(p.roomId, async () => {
+    const { durable } = await this.writeLocks.run(p.roomId, async () => {
       const keys = authTypesForEvent(p.event, p.rv, { includeCreate: true }).map(parseStateMapKey);
       if (p.ownKey !== undefined && !keys.some(([t, s]) => stateMapKey(t, s) === p.ownKey)) keys.push(parseStateMapKey(p.ownKey));
       const authState = await this.currentStateEvents(p.roomId, keys);
@@ -418,18 +564,22 @@ export class RoomEvents {
       const replaces = p.ownKey !== undefined ? authState.get(p.ownKey)?.event_id : undefined;
       return this.persist(p.event, p.rv, { replaces, authState });
     });
+    return durable;
   }
 
   /** Must be called under the room lock. */
-  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
+  private async buildAndPersist(input: LocalEventInput, rv: RoomVersion, onWritten?: () => void): Promise<Written> {
+    const roomId = input.roomId;
     for (let attempt = 1; ; attempt++) {
       const { event, authState, replaces } = await this.buildChecked(input, rv);
       // Several processes: a few attempts at extending the room's latest events, then a fork (legal).
       const checkPrevs = this.d.cluster?.shared === true && attempt <= 5;
       try {
-        return await this.persist(event, rv, { txn: input.txn, replaces, authState, checkPrevs });
+        return await this.persist(event, rv, { txn: input.txn, replaces, authState, onWritten, checkPrevs });
       } catch (e) {
         if (!(e instanceof RoomMovedOn)) throw e;
+        // Another process wrote to the room: what this one kept of its head is stale.
+        this.heads.changed(roomId);
       }
     }
   }
@@ -472,8 +622,10 @@ export class RoomEvents {
       authState?: Map<string, RoomEvent>;
       /** Refuse (RoomMovedOn) when a prev_event stopped being a forward extremity (another process wrote). */
       checkPrevs?: boolean;
+      /** Called once the event is written into its batch. */
+      onWritten?: () => void;
     },
-  ): Promise<PersistedEvent> {
+  ): Promise<Written> {
     const { repo } = this.d;
     const roomId = roomIdOf(event, rv);
     const stateKey = eventStateMapKey(event);
@@ -481,39 +633,133 @@ export class RoomEvents {
     const redactTarget = redactsOf(event, rv);
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: true, authState: opts.authState }) : false;
 
-    const stream = await this.d.streams.with(async (pos) => {
-      await this.d.transaction(async (tx) => {
-        // One writer per room across processes (the room lock above is this process's only).
-        if (this.d.cluster?.shared) {
-          await this.d.cluster.lockRoom(tx, roomId);
-          if (opts.checkPrevs) {
-            const extremities = new Set(await repo.forwardExtremities(roomId, tx));
-            if (!refIds(event.prev_events).every((id) => extremities.has(id))) throw new RoomMovedOn();
-          }
-        }
-        if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
-        const room = await repo.findRoom(roomId, tx);
-        let group = room?.current_state_group ?? null;
-        if (stateKey !== undefined) {
-          const [t, sk] = parseStateMapKey(stateKey);
-          group = await this.newStateGroup(tx, roomId, group, [[t, sk, event.event_id]]);
-          await repo.setCurrentStateGroup(tx, roomId, group);
-          await repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]);
-        }
-        await this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn });
-        await repo.replaceForwardExtremities(tx, roomId, refIds(event.prev_events), [event.event_id]);
-        if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) {
-          this.membershipChanged(event.state_key, roomId);
-          await repo.upsertLocalMembership(tx, event.state_key, roomId, membership, event.event_id, pos);
-        }
-        if (opts.txn) await repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id);
-        if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
-        for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
+    const prevIds = refIds(event.prev_events);
+    const ownMember = membership !== null && event.state_key && this.isLocalUser(event.state_key) ? event.state_key : undefined;
+    const knownGroup = opts.newRoom ? null : this.heads.get(roomId)?.group;
+    /** The room's state as this event was built on: refused if a batch failed since. */
+    const failures = this.failedWrites.get(roomId) ?? 0;
+    let group: number | null = null;
+    const [pos] = (await this.d.streams.allocateMany(1)) as [number];
+
+    const write = async (tx: Queryable) => {
+      if ((this.failedWrites.get(roomId) ?? 0) !== failures) throw new MatrixError("M_UNKNOWN", "The room's previous events could not be stored; please try again");
+      // Several processes (roomWriteTransaction took the room's lock): refused when another process
+      // extended the room since this event was built on its latest events.
+      if (opts.checkPrevs) {
+        const extremities = new Set(await repo.forwardExtremities(roomId, tx));
+        if (!prevIds.every((id) => extremities.has(id))) throw new RoomMovedOn();
+      }
+      if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
+      group = knownGroup !== undefined ? knownGroup : ((await repo.findRoom(roomId, tx))?.current_state_group ?? null);
+      const writes: Promise<unknown>[] = [];
+      if (stateKey !== undefined) {
+        const [t, sk] = parseStateMapKey(stateKey);
+        group = await this.newStateGroup(tx, roomId, group, [[t, sk, event.event_id]]);
+        writes.push(repo.setCurrentStateGroup(tx, roomId, group), repo.applyCurrentState(tx, roomId, [[t, sk, event.event_id, membership]]));
+      }
+      // Independent statements, issued together (one round trip on PostgreSQL).
+      writes.push(this.writeEventRow(tx, event, rv, pos, { group, replaces: opts.replaces, txn: opts.txn }));
+      writes.push(repo.replaceForwardExtremities(tx, roomId, prevIds, [event.event_id]));
+      if (ownMember) {
+        this.membershipChanged(ownMember, roomId);
+        writes.push(repo.upsertLocalMembership(tx, ownMember, roomId, membership!, event.event_id, pos));
+      }
+      if (opts.txn) writes.push(repo.insertTxn(tx, event.sender, opts.txn.deviceId, opts.txn.txnId, roomId, event.event_id));
+      if (applyRedaction && redactTarget) writes.push(this.markRedacted(tx, redactTarget, event.event_id));
+      await settleAll(writes);
+      // The effects touch tables of their own: issued together (their statements pipelined on PostgreSQL).
+      await settleAll(this.effects.handlers("inTransaction").map((hook) => hook(tx, event, pos, rv)));
+    };
+
+    // Written into the batch (not durable yet), still under the room lock: what the next send of the
+    // room reads — its head (room-heads.ts), the event itself, the transaction ID — is this event.
+    let markWritten!: () => void;
+    let wasWritten = false;
+    const written = new Promise<void>((resolve) => (markWritten = resolve));
+    const onWritten = () => {
+      wasWritten = true;
+      this.heads.committed(roomId, (h) => {
+        h.group = group;
+        if (stateKey !== undefined) h.state.set(stateKey, event.event_id);
+        if (h.extremities) h.extremities = [...h.extremities.filter((id) => id !== event.event_id && !prevIds.includes(id)), event.event_id];
       });
-      return pos;
+      this.cache.set(event.event_id, event);
+      if (ownMember) this.membershipChanged(ownMember, roomId);
+      opts.onWritten?.();
+      markWritten();
+    };
+    const txnKeyOf = opts.txn ? txnKey(event.sender, opts.txn) : undefined;
+    const durable = handled(
+      this.roomWriteTransaction(roomId, write, { grouped: true, written: onWritten }).then(
+        async () => {
+          await this.d.streams.release([pos]);
+          if (txnKeyOf) this.recentTxns.set(txnKeyOf, { roomId, eventId: event.event_id });
+          if (ownMember) this.membershipChanged(ownMember, roomId);
+          return this.afterWrite(event, roomId, pos, true);
+        },
+        async (e: unknown) => {
+          await this.d.streams.release([pos]);
+          // Refused before it was written: nothing of it is kept. Lost with its batch (the commit
+          // failed): what was kept of it, and every later event of the room built on it, goes too.
+          if (wasWritten) {
+            this.cache.delete(event.event_id);
+            this.failedWrites.set(roomId, failures + 1);
+            this.heads.changed(roomId);
+            if (ownMember) this.membershipChanged(ownMember, roomId);
+          }
+          throw e;
+        },
+      ),
+    );
+    // Refused (the auth rules passed, but e.g. a constraint did not): thrown here, under the lock.
+    await Promise.race([written, durable]);
+    const settledRoom = durable.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unsettled.set(roomId, settledRoom);
+    void settledRoom.then(() => {
+      if (this.unsettled.get(roomId) === settledRoom) this.unsettled.delete(roomId);
     });
-    if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) this.membershipChanged(event.state_key, roomId);
-    return this.afterWrite(event, roomId, stream, true);
+    if (txnKeyOf) {
+      const entry = { roomId, durable };
+      this.pendingTxns.set(txnKeyOf, entry);
+      void settledRoom.then(() => {
+        if (this.pendingTxns.get(txnKeyOf) === entry) this.pendingTxns.delete(txnKeyOf);
+      });
+    }
+    return { durable };
+  }
+
+  /**
+   * The one database transaction in which an event of `roomId` is written with what follows from
+   * it (local sends and events received from other servers). Callers hold the room lock.
+   */
+  private roomWriteTransaction<T>(
+    roomId: string,
+    fn: (tx: Queryable) => Promise<T>,
+    opts: { grouped?: boolean; written?: (result: T) => void } = {},
+  ): Promise<T> {
+    // Several processes: one writer per room across them (this process's room lock is its own only).
+    const cluster = this.d.cluster;
+    const locked = cluster?.shared
+      ? async (tx: Queryable) => {
+          await cluster.lockRoom(tx, roomId);
+          return fn(tx);
+        }
+      : fn;
+    if (!opts.grouped) return this.d.transaction(locked);
+    // Several processes: one transaction per send (a batch would take several rooms' locks, in an
+    // order another process's batch may reverse: a deadlock that fails both batches).
+    if (cluster?.shared) {
+      return this.d.transaction(async (tx) => {
+        const result = await locked(tx);
+        opts.written?.(result);
+        return result;
+      });
+    }
+    // Local sends are group-committed with the others submitted meanwhile (storage/engines/group-commit.ts).
+    return this.commitLanes[this.commitLanes.length === 1 ? 0 : laneOf(roomId, this.commitLanes.length)]!.run(locked, opts.written);
   }
 
   private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {
@@ -709,8 +955,7 @@ export class RoomEvents {
     const touched: string[] = [];
 
     const stream = await this.d.streams.with(async (pos) => {
-      await this.d.transaction(async (tx) => {
-        if (this.d.cluster?.shared) await this.d.cluster.lockRoom(tx, roomId);
+      await this.roomWriteTransaction(roomId, async (tx) => {
         let imported = false;
         if (opts.newRoom && !(await repo.findRoom(roomId, tx))) {
           await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: Date.now() });
@@ -777,6 +1022,8 @@ export class RoomEvents {
       });
       return pos;
     });
+    // Its extremities and current state may have moved (state resolution): read them afresh.
+    this.heads.changed(roomId);
     for (const u of touched) this.membershipChanged(u, roomId);
     return this.afterWrite(event, roomId, stream, timeline);
   }
@@ -959,4 +1206,19 @@ function stripEventId(ev: RoomEvent, rv: RoomVersion): Pdu {
 /** The client-facing redacted form of an event (redaction algorithm of the room version). */
 export function redactForClient(ev: RoomEvent, rv: RoomVersion): RoomEvent {
   return redactEvent(ev, rv) as RoomEvent;
+}
+
+/** A local event written into a group-commit batch; `durable` settles once the batch committed. */
+interface Written {
+  durable: Promise<PersistedEvent>;
+}
+
+function txnKey(sender: string, txn: { deviceId: string; txnId: string }): string {
+  return `${sender}\u0000${txn.deviceId}\u0000${txn.txnId}`;
+}
+
+/** The promise itself, marked as handled: its rejection is seen by whoever awaits it later. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }

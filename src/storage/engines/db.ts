@@ -12,6 +12,11 @@ export interface Queryable {
   get<T = Row>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
   /** Runs a statement; resolves to the number of rows changed. */
   run(sql: string, params?: readonly SqlParam[]): Promise<number>;
+  /**
+   * Inside a transaction only: runs fn in a savepoint, whose writes are rolled back alone when fn
+   * throws (the transaction goes on).
+   */
+  savepoint?<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 
 /** Db.transaction as a function: what services receive to group repository calls atomically. */
@@ -52,4 +57,16 @@ export interface Db extends Queryable {
 export function normalizeParams(params: readonly SqlParam[] | undefined): SqlParam[] {
   if (!params) return [];
   return params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p));
+}
+
+/**
+ * Awaits statements issued together — pipelined on one PostgreSQL connection (one round trip for
+ * all), run in issue order on SQLite. Unlike Promise.all, every statement has finished before it
+ * returns or throws (the first error): nothing still runs once a transaction rolls back.
+ */
+export async function settleAll<T>(pending: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(pending);
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }

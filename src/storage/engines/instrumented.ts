@@ -52,7 +52,9 @@ function timed<T>(observe: QueryObserver, op: string, query: string, run: () => 
 }
 
 function timedQueryable(q: Queryable, observe: QueryObserver, prefix: string): Queryable {
+  const savepoint = q.savepoint?.bind(q);
   return {
+    ...(savepoint ? { savepoint: <T>(fn: (tx: Queryable) => Promise<T>) => savepoint((inner) => fn(timedQueryable(inner, observe, prefix))) } : {}),
     all: <T>(sql: string, params?: readonly SqlParam[]) => timed(observe, `${prefix}all`, queryName(sql), () => q.all<T>(sql, params)),
     get: <T>(sql: string, params?: readonly SqlParam[]) => timed(observe, `${prefix}get`, queryName(sql), () => q.get<T>(sql, params)),
     run: (sql: string, params?: readonly SqlParam[]) => timed(observe, `${prefix}run`, queryName(sql), () => q.run(sql, params)),

@@ -37,7 +37,7 @@ function pg(sql: string): string {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- postgres.js's custom-type generics
 type Sql = postgres.Sql<any> | postgres.TransactionSql<any>;
 
-function queryable(sql: Sql): Queryable {
+function queryable(sql: Sql, inTransaction = false): Queryable {
   const q = (text: string, params?: readonly SqlParam[]) =>
     sql.unsafe(pg(text), normalizeParams(params) as never[], { prepare: true });
   return {
@@ -51,6 +51,10 @@ function queryable(sql: Sql): Queryable {
     async run(text: string, params?: readonly SqlParam[]) {
       return (await q(text, params)).count;
     },
+    // postgres.js fails a transaction in which any query failed, unless it failed in a savepoint scope.
+    ...(inTransaction
+      ? { savepoint: <T>(fn: (tx: Queryable) => Promise<T>) => (sql as postgres.TransactionSql).savepoint((sp) => fn(queryable(sp, true))) as Promise<T> }
+      : {}),
   };
 }
 
@@ -143,7 +147,7 @@ export function openPostgres(url: string, maxConnections = 10): Db {
     run: (text, params) => open(() => base.run(text, params)),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
       // A transaction cut off by a lost connection was rolled back by the server: run it again.
-      return open(async () => (await sql.begin((tx) => fn(queryable(tx)))) as T);
+      return open(async () => (await sql.begin((tx) => fn(queryable(tx, true)))) as T);
     },
     async exec(script: string) {
       if (closed) throw new Error("the database is closed");

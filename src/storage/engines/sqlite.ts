@@ -15,8 +15,25 @@ function open(path: string, readonly: boolean): Database {
   return db;
 }
 
-function queryable(conn: Database): Queryable {
-  return {
+let savepoints = 0;
+
+function queryable(conn: Database, inTransaction = false): Queryable {
+  const savepoint = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+    const name = `sp${++savepoints}`;
+    conn.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(self);
+      conn.exec(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (e) {
+      if (conn.inTransaction) {
+        conn.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+        conn.exec(`RELEASE SAVEPOINT ${name}`);
+      }
+      throw e;
+    }
+  };
+  const self: Queryable = {
     async all<T>(sql: string, params?: readonly SqlParam[]) {
       return conn.query(sql).all(...(normalizeParams(params) as never[])) as T[];
     },
@@ -26,7 +43,9 @@ function queryable(conn: Database): Queryable {
     async run(sql: string, params?: readonly SqlParam[]) {
       return conn.query(sql).run(...(normalizeParams(params) as never[])).changes;
     },
+    ...(inTransaction ? { savepoint } : {}),
   };
+  return self;
 }
 
 export function openSqlite(path: string): Db {
@@ -34,6 +53,7 @@ export function openSqlite(path: string): Db {
   const memory = path === ":memory:";
   const reader = memory ? writer : open(path, true);
   const w = queryable(writer);
+  const wtx = queryable(writer, true);
   const r = queryable(reader);
   const lock = new Mutex();
   let closed = false;
@@ -47,7 +67,7 @@ export function openSqlite(path: string): Db {
       return lock.run(async () => {
         writer.exec("BEGIN IMMEDIATE");
         try {
-          const result = await fn(w);
+          const result = await fn(wtx);
           writer.exec("COMMIT");
           return result;
         } catch (e) {

@@ -1,6 +1,6 @@
 // SQL for rooms, the event graph, state groups and current state.
 // Writes take a Queryable so the caller can group them into one transaction.
-import type { Db, Queryable } from "../engines/db.ts";
+import { settleAll, type Db, type Queryable } from "../engines/db.ts";
 import { Lru } from "../../util/lru.ts";
 
 export interface RoomRow {
@@ -145,7 +145,7 @@ export class RoomsRepo {
   // ---- events
 
   async insertEvent(q: Queryable, e: NewEventRow, prevEvents: readonly string[], authEvents: readonly string[]): Promise<void> {
-    await q.run(`INSERT INTO events (${EVENT_COLS}) VALUES (${placeholders(18)})`, [
+    const row = [
       e.event_id,
       e.room_id,
       e.stream_ordering,
@@ -164,13 +164,19 @@ export class RoomsRepo {
       e.replaces_state ?? null,
       e.txn_id,
       e.device_id,
+    ];
+    const prevs = [...new Set(prevEvents)];
+    const auths = [...new Set(authEvents)];
+    // Issued together (one round trip on PostgreSQL): the event row first, then its edges.
+    await settleAll([
+      q.run(`INSERT INTO events (${EVENT_COLS}) VALUES (${placeholders(18)})`, row),
+      ...(prevs.length
+        ? [q.run(`INSERT INTO event_edges (event_id, prev_event_id) VALUES ${prevs.map(() => "(?, ?)").join(", ")} ON CONFLICT DO NOTHING`, prevs.flatMap((p) => [e.event_id, p]))]
+        : []),
+      ...(auths.length
+        ? [q.run(`INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES ${auths.map(() => "(?, ?)").join(", ")} ON CONFLICT DO NOTHING`, auths.flatMap((a) => [e.event_id, a]))]
+        : []),
     ]);
-    for (const p of new Set(prevEvents)) {
-      await q.run("INSERT INTO event_edges (event_id, prev_event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [e.event_id, p]);
-    }
-    for (const a of new Set(authEvents)) {
-      await q.run("INSERT INTO event_auth_edges (event_id, auth_event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [e.event_id, a]);
-    }
   }
 
   findEvent(eventId: string, q: Queryable = this.db): Promise<EventRow | undefined> {
@@ -373,10 +379,14 @@ export class RoomsRepo {
   }
 
   async replaceForwardExtremities(q: Queryable, roomId: string, removed: readonly string[], added: readonly string[]): Promise<void> {
-    for (const id of removed) await q.run("DELETE FROM forward_extremities WHERE room_id = ? AND event_id = ?", [roomId, id]);
-    for (const id of added) {
-      await q.run("INSERT INTO forward_extremities (room_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING", [roomId, id]);
-    }
+    const gone = [...new Set(removed)];
+    const fresh = [...new Set(added)];
+    await settleAll([
+      ...(gone.length ? [q.run(`DELETE FROM forward_extremities WHERE room_id = ? AND event_id IN (${placeholders(gone.length)})`, [roomId, ...gone])] : []),
+      ...(fresh.length
+        ? [q.run(`INSERT INTO forward_extremities (room_id, event_id) VALUES ${fresh.map(() => "(?, ?)").join(", ")} ON CONFLICT DO NOTHING`, fresh.flatMap((id) => [roomId, id]))]
+        : []),
+    ]);
   }
 
   // ---- state groups
