@@ -101,7 +101,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   if (cluster.shared) {
     // Several processes on one PostgreSQL database (docs/SCALING.md).
     await streams.share(clusterRepo, cluster);
-    notifier.share(cluster, () => streams.lastAllocated(), (pos) => streams.heardOf(pos));
+    notifier.share(cluster, streams);
   }
   const events = new RoomEvents({ db, repo: roomsRepo, serverName, signingKey, streams, notifier, cluster: clusterRepo });
   metrics.attach({ outbox: new FederationOutboxRepo(db), notifier, events, serverName });

@@ -423,6 +423,11 @@ export class RoomEvents {
   /** Must be called under the room lock. */
   private async buildAndPersist(input: LocalEventInput, rv: RoomVersion): Promise<PersistedEvent> {
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && input.txn) {
+        // The other writer may have been this very request, retried through another process.
+        const prior = await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId);
+        if (prior) return this.priorTxnResult(prior.event_id, prior.room_id, input.roomId);
+      }
       const { event, authState, replaces } = await this.buildChecked(input, rv);
       // Several processes: a few attempts at extending the room's latest events, then a fork (legal).
       const checkPrevs = this.d.cluster?.shared === true && attempt <= 5;
@@ -489,6 +494,8 @@ export class RoomEvents {
           if (opts.checkPrevs) {
             const extremities = new Set(await repo.forwardExtremities(roomId, tx));
             if (!refIds(event.prev_events).every((id) => extremities.has(id))) throw new RoomMovedOn();
+            // The same transaction ID stored meanwhile by another process (a client's retry).
+            if (opts.txn && (await repo.findTxn(event.sender, opts.txn.deviceId, opts.txn.txnId, tx))) throw new RoomMovedOn();
           }
         }
         if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
