@@ -291,7 +291,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     syncing: (userId, setPresence) => directoryServices.presence.syncing(userId, setPresence),
   });
   accountServices.accounts.onDevicesDeleted.push(async (userId, deviceIds) => {
-    for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
+    for (const id of deviceIds) await slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
   const openId = new OpenIdTokens(serverName);
@@ -311,6 +311,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
       typing: syncServices.typing,
       openId,
     });
+    slidingSync.shareConnections();
   } else events.effects.set("afterPersist", "cluster.announce", null);
   // Every declared effect of persisting an event (services/event-effects.ts) has been set.
   events.effects.assertComplete(events);

@@ -160,13 +160,14 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
     expect(typing?.content.user_ids).toEqual([bob.userId]);
   }, 60_000);
 
-  test("sliding sync through the balancer: a connection keeps working and is woken by sends on every process", async () => {
+  test("sliding sync round-robin: a connection continues on every process and is woken by sends on every process", async () => {
     const reader = await registerUser({ ...cl, url: cl.url }, "slider");
     const writer = await registerUser({ ...cl, url: cl.url }, "writer");
     const roomId = (await writer.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
     await reader.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
     const body = { lists: { all: list([0, 10], { timeline_limit: 5 }) } };
     let res = await ss(reader, body);
+    const served = new Set<string>();
     for (let i = 0; i < 6; i++) {
       // The writer's sends go round-robin over the processes; the reader's long-poll waits on one.
       const waiting = woken(ss(reader, body, { pos: res.pos, timeout: 60000 }), "sliding sync");
@@ -174,7 +175,12 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
       await writer.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/ss${i}`, { msgtype: "m.text", body: `ss ${i}` });
       res = await waiting;
       expect(bodiesOf(res.rooms?.[roomId])).toEqual([`ss ${i}`]);
+      // A connection continued elsewhere sends the room's changes only, not the room again.
+      expect(res.rooms?.[roomId]?.initial).toBeUndefined();
     }
+    // Each request of the connection went to the next process.
+    for (let i = 0; i < 3; i++) served.add((await reader.request("POST", "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", body)).headers.get("x-hs-upstream") ?? "");
+    expect(served.size).toBe(3);
   }, 60_000);
 
   test("matrix-js-sdk through the balancer: messages, typing, receipts, unread counts, account data", async () => {

@@ -20,7 +20,8 @@
 //
 // Not here, on purpose: caches of what never changes (state groups, room versions, filters,
 // server keys), and state that is per process by design (rate-limit buckets: each process counts
-// its own share; sliding-sync connections: see docs/SCALING.md).
+// its own share; /hierarchy sessions: see docs/SCALING.md). Sliding-sync connections are stored
+// in the database instead (SlidingSync.shareConnections).
 import type { RoomEvent } from "../../protocol/events.ts";
 import type { ClusterBus } from "./bus.ts";
 import type { AccountDataHook } from "../account-data.ts";
