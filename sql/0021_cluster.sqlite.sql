@@ -13,3 +13,13 @@ CREATE TABLE stream_inflight (
   backend_pid INTEGER NOT NULL,
   created_ms BIGINT NOT NULL
 );
+-- Sliding sync connections, so that any process can continue one (several processes only; one
+-- process keeps them in memory): the whole connection state as JSON, written after each response.
+CREATE TABLE sliding_sync_connections (
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  conn_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  updated_ts BIGINT NOT NULL,
+  PRIMARY KEY (user_id, device_id, conn_id)
+);

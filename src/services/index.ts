@@ -107,7 +107,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
   if (cluster.shared) {
     // Several processes on one PostgreSQL database (docs/SCALING.md).
     await streams.share(clusterRepo, cluster);
-    notifier.share(cluster, () => streams.lastAllocated(), (pos) => streams.heardOf(pos));
+    notifier.share(cluster, streams);
   }
   // Group-commit lanes for local sends: SQLite has one writer; on PostgreSQL up to 8 batches at
   // once, leaving two of the pool's connections to everything else.
@@ -326,7 +326,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
     syncing: (userId, setPresence) => directoryServices.presence.syncing(userId, setPresence),
   });
   accountServices.accounts.onDevicesDeleted.push(async (userId, deviceIds) => {
-    for (const id of deviceIds) slidingSync.forgetDevice(userId, id);
+    for (const id of deviceIds) await slidingSync.forgetDevice(userId, id);
   });
   shutdownHooks.push(() => slidingSync.close());
   const openId = new OpenIdTokens(serverName);
@@ -347,6 +347,7 @@ export async function createServices(config: Config, rawDb: Db, signingKey: Serv
       typing: syncServices.typing,
       openId,
     });
+    slidingSync.shareConnections();
   } else events.effects.set("afterPersist", "cluster.announce", null);
   // Last: leases go once the work they guard has stopped, so other processes take it over at once.
   shutdownHooks.push(() => background.stop());

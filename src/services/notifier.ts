@@ -23,18 +23,36 @@ export class Notifier {
   constructor(private readonly maxWaiters = 20_000) {}
 
   /**
-   * Forwards notifications to the other processes on the bus. `position` is the highest stream
-   * position this process knows of; `heardOf` records one announced by another process.
+   * Forwards notifications to the other processes on the bus. `stream` is the shared stream:
+   * `lastAllocated()` (the highest position this process knows of) travels with each message,
+   * `heardOf` records one announced by another process. A notification for a position that is not
+   * visible yet (a lower one is still being written somewhere) is given again once the stream
+   * has advanced past it, for waiters that registered in between.
    */
-  share(bus: ClusterBus, position: () => number, heardOf: (pos: number) => void): void {
+  share(bus: ClusterBus, stream: { lastAllocated(): number; current(): number; heardOf(pos: number): void; onAdvance(fn: (pos: number) => void): unknown }): void {
     const ch = bus.channel<WakeMessage>("wake");
-    ch.subscribe((m, origin) => {
-      if (origin === "local") return;
-      if (typeof m.p === "number") heardOf(m.p);
+    const deferred: WakeMessage[] = [];
+    const deliver = (m: WakeMessage) => {
       if (m.u !== undefined) this.wakeUser(m.u);
       if (m.r !== undefined) this.wakeRoom(m.r);
+    };
+    const later = (m: WakeMessage) => {
+      if (typeof m.p !== "number" || m.p <= stream.current()) return;
+      deferred.push(m);
+      if (deferred.length > 10_000) deferred.shift();
+    };
+    stream.onAdvance((v) => {
+      while (deferred.length > 0 && (deferred[0]!.p ?? 0) <= v) deliver(deferred.shift()!);
+      // Positions do not arrive in order: look at the rest too.
+      for (let i = deferred.length - 1; i >= 0; i--) if ((deferred[i]!.p ?? 0) <= v) deliver(deferred.splice(i, 1)[0]!);
     });
-    this.publish = (m) => ch.publish({ ...m, p: position() });
+    ch.subscribe((m, origin) => {
+      if (origin === "local") return later(m);
+      if (typeof m.p === "number") stream.heardOf(m.p);
+      deliver(m);
+      later(m);
+    });
+    this.publish = (m) => ch.publish({ ...m, p: stream.lastAllocated() });
   }
 
   private add(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {

@@ -14,6 +14,14 @@ import { sdkFor, startSyncing, waitFor } from "../helpers/sdk.ts";
 const enabled = !!process.env.TEST_POSTGRES_URL && existsSync(NGINX);
 const enc = encodeURIComponent;
 
+/**
+ * A long-poll that must be woken: its own timeout is far longer, so a lost wake-up shows as this
+ * failing (the bound is generous against a load-shared machine, not a latency assertion).
+ */
+function woken<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  return Promise.race([p, Bun.sleep(ms).then(() => Promise.reject(new Error(`${what}: not woken within ${ms} ms`)))]);
+}
+
 interface SyncState {
   since?: string;
   events: Array<{ event_id: string; sender: string; body: string }>;
@@ -108,15 +116,15 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
     let since = (await bob.ok("GET", "/_matrix/client/v3/sync?timeout=0")).next_batch as string;
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
-      // bob waits on process 1 (timeout 20 s); alice sends on process 0.
-      const waiting = bob.ok("GET", `/_matrix/client/v3/sync?since=${enc(since)}&timeout=20000`);
+      // bob waits on process 1; alice sends on process 0.
+      const waiting = woken(bob.ok("GET", `/_matrix/client/v3/sync?since=${enc(since)}&timeout=60000`), "/sync on another process");
       await Bun.sleep(150);
       const t0 = performance.now();
       const { event_id } = await alice.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/w${i}`, { msgtype: "m.text", body: `wake ${i}` });
       const r = await waiting;
       latencies.push(performance.now() - t0);
       const ids = (r.rooms?.join?.[roomId]?.timeline?.events ?? []).map((e: any) => e.event_id);
-      // Woken with the event (without the bus it would come back empty after 20 s).
+      // Woken with the event.
       expect(ids).toContain(event_id);
       since = r.next_batch;
     }
@@ -144,7 +152,7 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
     const roomId = (await bob.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
     await carol.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
     const since = (await carol.ok("GET", "/_matrix/client/v3/sync?timeout=0")).next_batch as string;
-    const waiting = carol.ok("GET", `/_matrix/client/v3/sync?since=${enc(since)}&timeout=20000`);
+    const waiting = woken(carol.ok("GET", `/_matrix/client/v3/sync?since=${enc(since)}&timeout=60000`), "typing on another process");
     await Bun.sleep(150);
     await bob.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(bob.userId!)}`, { typing: true, timeout: 30000 });
     const r = await waiting;
@@ -152,21 +160,27 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
     expect(typing?.content.user_ids).toEqual([bob.userId]);
   }, 60_000);
 
-  test("sliding sync through the balancer: a connection keeps working and is woken by sends on every process", async () => {
+  test("sliding sync round-robin: a connection continues on every process and is woken by sends on every process", async () => {
     const reader = await registerUser({ ...cl, url: cl.url }, "slider");
     const writer = await registerUser({ ...cl, url: cl.url }, "writer");
     const roomId = (await writer.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat" })).room_id as string;
     await reader.ok("POST", `/_matrix/client/v3/rooms/${enc(roomId)}/join`, {});
     const body = { lists: { all: list([0, 10], { timeline_limit: 5 }) } };
     let res = await ss(reader, body);
+    const served = new Set<string>();
     for (let i = 0; i < 6; i++) {
       // The writer's sends go round-robin over the processes; the reader's long-poll waits on one.
-      const waiting = ss(reader, body, { pos: res.pos, timeout: 20000 });
+      const waiting = woken(ss(reader, body, { pos: res.pos, timeout: 60000 }), "sliding sync");
       await Bun.sleep(100);
       await writer.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/ss${i}`, { msgtype: "m.text", body: `ss ${i}` });
       res = await waiting;
       expect(bodiesOf(res.rooms?.[roomId])).toEqual([`ss ${i}`]);
+      // A connection continued elsewhere sends the room's changes only, not the room again.
+      expect(res.rooms?.[roomId]?.initial).toBeUndefined();
     }
+    // Each request of the connection went to the next process.
+    for (let i = 0; i < 3; i++) served.add((await reader.request("POST", "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync", body)).headers.get("x-hs-upstream") ?? "");
+    expect(served.size).toBe(3);
   }, 60_000);
 
   test("matrix-js-sdk through the balancer: messages, typing, receipts, unread counts, account data", async () => {
@@ -201,6 +215,20 @@ describe.if(enabled)("scale-out: three processes behind nginx on one PostgreSQL"
       bob.stopClient();
     }
   }, 90_000);
+
+  test("one transaction ID sent to every process at once is stored once", async () => {
+    const u = await registerUser({ ...cl, url: cl.url }, "retrier");
+    const roomId = (await u.ok("POST", "/_matrix/client/v3/createRoom", {})).room_id as string;
+    for (let round = 0; round < 5; round++) {
+      const rs = await Promise.all(
+        cl.processes.map((p) => new TestClient(p.url, u.accessToken).ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/same${round}`, { msgtype: "m.text", body: `once ${round}` })),
+      );
+      expect(new Set(rs.map((r) => r.event_id)).size).toBe(1);
+    }
+    const back = await u.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=100`);
+    const bodies = back.chunk.filter((e: any) => e.type === "m.room.message").map((e: any) => e.content.body);
+    expect(bodies.reverse()).toEqual([0, 1, 2, 3, 4].map((i) => `once ${i}`));
+  }, 60_000);
 
   // Last: it kills a process.
   test("SIGKILL of one process under load: every acknowledged event is kept and the others carry on", async () => {

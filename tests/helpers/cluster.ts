@@ -41,7 +41,7 @@ http {
 ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
     keepalive 32;
   }
-  # Sliding sync connections live in one process: one client's requests go to one process.
+  # /hierarchy pagination sessions live in one process: one client's requests go to one process.
   upstream hs_by_token {
     hash $http_authorization consistent;
 ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
@@ -49,7 +49,7 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=0;`).join("\n")}
   server {
     listen 127.0.0.1:${listenPort};
     client_max_body_size 100m;
-    location ~ ^/_matrix/client/unstable/org\\.matrix\\.simplified_msc3575/sync|^/_matrix/client/v1/rooms/[^/]+/hierarchy {
+    location ~ ^/_matrix/client/v1/rooms/[^/]+/hierarchy {
       proxy_pass http://hs_by_token;
       proxy_http_version 1.1;
       proxy_set_header Host $host;

@@ -22,7 +22,8 @@
 //
 // Not here, on purpose: caches of what never changes (state groups, room versions, filters,
 // server keys), and state that is per process by design (rate-limit buckets: each process counts
-// its own share; sliding-sync connections: see docs/SCALING.md).
+// its own share; /hierarchy sessions: see docs/SCALING.md). Sliding-sync connections are stored
+// in the database instead (SlidingSync.shareConnections).
 import type { RoomEvent } from "../../protocol/events.ts";
 import type { ClusterBus } from "./bus.ts";
 import type { AccountDataHook } from "../account-data.ts";
@@ -36,7 +37,7 @@ export interface SharedCachesDeps {
   effects: EventEffects;
   auth: { forget(hashes: readonly string[]): void; forgetUser(userId: string): void };
   accountDataHooks: AccountDataHook[];
-  events: { membershipChanged(userId: string, roomId: string): void; dropCachedEvent(eventId: string): void };
+  events: { membershipChanged(userId: string, roomId: string): void; dropCachedEvent(eventId: string): void; forgetRoom(roomId: string): void };
   push: { forgetMemberCount(roomId: string): void };
   roomDirectory: { invalidate(roomId: string): void };
   slidingSync: { noteEvent(roomId: string, type: string, stateKey: string | undefined, content: Record<string, unknown>, stream: number): void };

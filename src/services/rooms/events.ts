@@ -571,6 +571,11 @@ export class RoomEvents {
   private async buildAndPersist(input: LocalEventInput, rv: RoomVersion, onWritten?: () => void): Promise<Written> {
     const roomId = input.roomId;
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && input.txn) {
+        // The other writer may have been this very request, retried through another process.
+        const prior = await this.d.repo.findTxn(input.sender, input.txn.deviceId, input.txn.txnId);
+        if (prior) return { durable: Promise.resolve(await this.priorTxnResult(prior.event_id, prior.room_id, input.roomId)) };
+      }
       const { event, authState, replaces } = await this.buildChecked(input, rv);
       // Several processes: a few attempts at extending the room's latest events, then a fork (legal).
       const checkPrevs = this.d.cluster?.shared === true && attempt <= 5;
@@ -648,6 +653,8 @@ export class RoomEvents {
       if (opts.checkPrevs) {
         const extremities = new Set(await repo.forwardExtremities(roomId, tx));
         if (!prevIds.every((id) => extremities.has(id))) throw new RoomMovedOn();
+        // The same transaction ID stored meanwhile by another process (a client's retry).
+        if (opts.txn && (await repo.findTxn(event.sender, opts.txn.deviceId, opts.txn.txnId, tx))) throw new RoomMovedOn();
       }
       if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
       group = knownGroup !== undefined ? knownGroup : ((await repo.findRoom(roomId, tx))?.current_state_group ?? null);

@@ -11,6 +11,8 @@
 // Connections live in memory: a restart, a long idle time or more than the capacity of connections
 // (scaled by [caches] memory_target_mb) expires them, which clients handle by starting a new
 // connection (MSC4186 "Connections"). Memory-pressure trimming of caches leaves them alone.
+// Several processes on one PostgreSQL database (docs/SCALING.md) also store each connection after
+// every response (serialize/deserialize), so that any process continues it.
 import { randomString } from "../../util/random.ts";
 import { Lru } from "../../util/lru.ts";
 import type { StatePair } from "../../core/required-state.ts";
@@ -62,14 +64,56 @@ export const CONNECTION_IDLE_MS = 60 * 60_000;
 /** Unconfirmed responses kept per connection (one normally; more when requests are retried). */
 const MAX_PENDING = 8;
 
+/** A RoomSent as JSON (lazyMembers as an array). */
+type RoomSentJson = Omit<RoomSent, "lazyMembers"> & { lazyMembers?: string[] };
+const roomToJson = (r: RoomSent): RoomSentJson => ({ ...r, lazyMembers: r.lazyMembers ? [...r.lazyMembers] : undefined });
+const roomFromJson = (r: RoomSentJson): RoomSent => ({ ...r, lazyMembers: r.lazyMembers ? new Set(r.lazyMembers) : undefined });
+
+interface ConnectionJson {
+  n: string;
+  ns: number;
+  bs: number;
+  b: ConnectionState | null;
+  br: Array<[string, RoomSentJson]>;
+  p: Array<[number, ConnectionState & { rooms: Array<[string, RoomSentJson]> }]>;
+}
+
 export class Connection {
-  readonly nonce = randomString(8);
+  readonly nonce: string;
   private nextSeq = 1;
   private baseSeq = 0;
   private base: ConnectionState | undefined;
   private readonly baseRooms = new Map<string, RoomSent>();
   private readonly pending = new Map<number, Pending>();
   lastUsed = Date.now();
+
+  constructor(nonce = randomString(8)) {
+    this.nonce = nonce;
+  }
+
+  /** The whole connection as JSON (several processes share it through the database). */
+  serialize(): string {
+    const j: ConnectionJson = {
+      n: this.nonce,
+      ns: this.nextSeq,
+      bs: this.baseSeq,
+      b: this.base ?? null,
+      br: [...this.baseRooms].map(([k, r]) => [k, roomToJson(r)]),
+      p: [...this.pending].map(([seq, p]) => [seq, { ...p, rooms: [...p.rooms].map(([k, r]) => [k, roomToJson(r)] as [string, RoomSentJson]) }]),
+    };
+    return JSON.stringify(j);
+  }
+
+  static deserialize(text: string): Connection {
+    const j = JSON.parse(text) as ConnectionJson;
+    const c = new Connection(j.n);
+    c.nextSeq = j.ns;
+    c.baseSeq = j.bs;
+    c.base = j.b ?? undefined;
+    for (const [k, r] of j.br) c.baseRooms.set(k, roomFromJson(r));
+    for (const [seq, p] of j.p) c.pending.set(seq, { ...p, rooms: new Map(p.rooms.map(([k, r]) => [k, roomFromJson(r)])) });
+    return c;
+  }
 
   /** Resolves a request's `pos` ("<nonce>_<seq>"); undefined when unknown. */
   resolve(seq: number): ConnectionView | undefined {
@@ -125,6 +169,12 @@ export class Connections {
     conn.lastUsed = this.now();
     this.conns.set(this.key(userId, deviceId, connId), conn);
     return { conn, view: conn.fresh() };
+  }
+
+  /** Puts a connection loaded from the database (another process served it last). */
+  adopt(userId: string, deviceId: string | null, connId: string, conn: Connection): void {
+    conn.lastUsed = this.now();
+    this.conns.set(this.key(userId, deviceId, connId), conn);
   }
 
   /** A request with `pos`; undefined when the position is unknown or expired. */

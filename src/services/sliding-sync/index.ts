@@ -25,7 +25,7 @@ import { inviteHidden, type Visibility } from "../rooms/visibility.ts";
 import type { StreamAllocator } from "../streams.ts";
 import { strippedStateFor } from "../sync-common.ts";
 import type { Typing } from "../typing.ts";
-import { Connections, type ConnectionView, type RoomSent } from "./connections.ts";
+import { CONNECTION_IDLE_MS, Connection, Connections, type ConnectionView, type RoomSent } from "./connections.ts";
 import { SlidingSyncExtensions, type AccountDataView, type E2eePort, type ExtensionRoom } from "./extensions.ts";
 import type { ListConfig, ListFilters, SlidingSyncBody } from "./request.ts";
 import { RoomInfoCache, UserRooms, type Membership } from "./room-lists.ts";
@@ -137,7 +137,15 @@ export class SlidingSync {
     }
     await this.d.syncing?.(userId, setPresence);
 
-    const resumed = pos === undefined ? undefined : this.connections.resume(userId, deviceId, body.connId, pos);
+    let resumed = pos === undefined ? undefined : this.connections.resume(userId, deviceId, body.connId, pos);
+    if (pos !== undefined && !resumed && this.sharedConnections) {
+      // Another process served this connection last: continue from the state it stored.
+      const row = await this.d.ssRepo.findConnection(userId, deviceId ?? "", body.connId);
+      if (row && Date.now() - row.updated_ts <= CONNECTION_IDLE_MS) {
+        this.connections.adopt(userId, deviceId, body.connId, Connection.deserialize(row.data));
+        resumed = this.connections.resume(userId, deviceId, body.connId, pos);
+      }
+    }
     if (pos !== undefined && !resumed) throw new MatrixError("M_UNKNOWN_POS", "Unknown position");
     const { conn, view } = resumed ?? this.connections.start(userId, deviceId, body.connId);
     const from = view.state?.stream;
@@ -155,6 +163,7 @@ export class SlidingSync {
       const done = c.news || from === undefined || remaining <= 0 || this.closed || req.signal?.aborted;
       if (done) {
         const p = conn.mint({ stream: to, typing: typingTo, otkSignature: c.otkSignature ?? view.state?.otkSignature }, c.changes);
+        if (this.sharedConnections) await this.storeConnection(userId, deviceId, body.connId, conn);
         return { pos: p, ...c.body };
       }
       // Nothing new: wait for the user or one of their rooms to be notified, then look again.
@@ -471,8 +480,26 @@ export class SlidingSync {
   // ------------------------------------------------------------------ maintenance
 
   /** A device was deleted or logged out: its connections go. */
-  forgetDevice(userId: string, deviceId: string): void {
+  async forgetDevice(userId: string, deviceId: string): Promise<void> {
     this.connections.forget(userId, deviceId);
+    if (this.sharedConnections) await this.d.ssRepo.deleteConnections({ userId, deviceId });
+  }
+
+  private sharedConnections = false;
+  private stores = 0;
+
+  /**
+   * Several processes (docs/SCALING.md): every response's connection state is stored, so that the
+   * client's next request may reach any process.
+   */
+  shareConnections(): void {
+    this.sharedConnections = true;
+  }
+
+  private async storeConnection(userId: string, deviceId: string | null, connId: string, conn: Connection): Promise<void> {
+    const now = Date.now();
+    await this.d.ssRepo.upsertConnection(userId, deviceId ?? "", connId, conn.serialize(), now);
+    if (++this.stores % 1000 === 0) await this.d.ssRepo.deleteConnections({ olderThan: now - CONNECTION_IDLE_MS });
   }
 }
 

@@ -75,36 +75,49 @@ export class ReportsRepo {
     return counter.next++;
   }
 
+  /**
+   * Inserts with the next ID; another process on the same database (docs/SCALING.md) may have
+   * taken it, in which case the highest ID is read again.
+   */
+  private async insertWithId(kind: ReportKind, insert: (id: number) => Promise<number>): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const id = await this.allocate(kind);
+      if ((await insert(id)) > 0) return id;
+      this.nextIds.delete(kind);
+      if (attempt >= 10) throw new Error(`cannot allocate a ${kind} report ID`);
+    }
+  }
+
   async insertEventReport(r: { room_id: string; event_id: string; user_id: string; reason: string | null; score: number | null; received_ts: number }): Promise<number> {
-    const id = await this.allocate("event");
-    await this.db.run("INSERT INTO event_reports (id, received_ts, room_id, event_id, user_id, reason, score) VALUES (?, ?, ?, ?, ?, ?, ?)", [
-      id,
-      r.received_ts,
-      r.room_id,
-      r.event_id,
-      r.user_id,
-      r.reason,
-      r.score,
-    ]);
-    return id;
+    return this.insertWithId("event", (id) =>
+      this.db.run("INSERT INTO event_reports (id, received_ts, room_id, event_id, user_id, reason, score) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", [
+        id,
+        r.received_ts,
+        r.room_id,
+        r.event_id,
+        r.user_id,
+        r.reason,
+        r.score,
+      ]),
+    );
   }
 
   async insertRoomReport(r: { room_id: string; user_id: string; reason: string; received_ts: number }): Promise<number> {
-    const id = await this.allocate("room");
-    await this.db.run("INSERT INTO room_reports (id, received_ts, room_id, user_id, reason) VALUES (?, ?, ?, ?, ?)", [id, r.received_ts, r.room_id, r.user_id, r.reason]);
-    return id;
+    return this.insertWithId("room", (id) =>
+      this.db.run("INSERT INTO room_reports (id, received_ts, room_id, user_id, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", [id, r.received_ts, r.room_id, r.user_id, r.reason]),
+    );
   }
 
   async insertUserReport(r: { target_user_id: string; user_id: string; reason: string; received_ts: number }): Promise<number> {
-    const id = await this.allocate("user");
-    await this.db.run("INSERT INTO user_reports (id, received_ts, target_user_id, user_id, reason) VALUES (?, ?, ?, ?, ?)", [
-      id,
-      r.received_ts,
-      r.target_user_id,
-      r.user_id,
-      r.reason,
-    ]);
-    return id;
+    return this.insertWithId("user", (id) =>
+      this.db.run("INSERT INTO user_reports (id, received_ts, target_user_id, user_id, reason) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", [
+        id,
+        r.received_ts,
+        r.target_user_id,
+        r.user_id,
+        r.reason,
+      ]),
+    );
   }
 
   private where(kind: ReportKind, q: ReportListQuery): { sql: string; params: SqlParam[] } {

@@ -93,8 +93,15 @@ export class RoomsRepo {
     if (this.db.dialect === "postgres") {
       // Several processes take blocks of IDs from a sequence; it must start past the groups stored
       // (rows copied in by port-db or import-synapse bypass it).
-      const s = await this.db.get<{ v: number }>("SELECT last_value AS v FROM state_group_ids");
-      if (Number(s?.v ?? 0) <= this.nextStateGroup) await this.db.get("SELECT setval('state_group_ids', ?) AS v", [this.nextStateGroup + STATE_GROUP_BLOCK]);
+      // Under a lock, so that two processes starting together cannot set it back behind a block
+      // the first already handed out.
+      await this.db.transaction(async (tx) => {
+        await tx.get("SELECT pg_advisory_xact_lock(hashtext('hs.state_group_ids')) AS l");
+        const m = await tx.get<{ m: number | null }>("SELECT MAX(id) AS m FROM state_groups");
+        const next = Number(m?.m ?? 0) + 1;
+        const s = await tx.get<{ v: number }>("SELECT last_value AS v FROM state_group_ids");
+        if (Number(s?.v ?? 0) <= next) await tx.get("SELECT setval('state_group_ids', ?) AS v", [next + STATE_GROUP_BLOCK]);
+      });
       this.stateGroupBlockEnd = 0;
     }
   }

@@ -66,6 +66,31 @@ function normReceipt(r: ReceiptRow): ReceiptRow {
 export class SlidingSyncRepo {
   constructor(private readonly db: Db) {}
 
+  // ---- connections shared by several processes (docs/SCALING.md; sql/0021_cluster)
+
+  async findConnection(userId: string, deviceId: string, connId: string): Promise<{ data: string; updated_ts: number } | undefined> {
+    const r = await this.db.get<{ data: string; updated_ts: number }>(
+      "SELECT data, updated_ts FROM sliding_sync_connections WHERE user_id = ? AND device_id = ? AND conn_id = ?",
+      [userId, deviceId, connId],
+    );
+    return r && { data: r.data, updated_ts: Number(r.updated_ts) };
+  }
+
+  async upsertConnection(userId: string, deviceId: string, connId: string, data: string, now: number): Promise<void> {
+    await this.db.run(
+      `INSERT INTO sliding_sync_connections (user_id, device_id, conn_id, data, updated_ts) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, device_id, conn_id) DO UPDATE SET data = excluded.data, updated_ts = excluded.updated_ts`,
+      [userId, deviceId, connId, data, now],
+    );
+  }
+
+  /** A device's connections (all of a user's without `deviceId`), or those idle since before `olderThan`. */
+  async deleteConnections(f: { userId: string; deviceId?: string } | { olderThan: number }): Promise<void> {
+    if ("olderThan" in f) await this.db.run("DELETE FROM sliding_sync_connections WHERE updated_ts < ?", [f.olderThan]);
+    else if (f.deviceId !== undefined) await this.db.run("DELETE FROM sliding_sync_connections WHERE user_id = ? AND device_id = ?", [f.userId, f.deviceId]);
+    else await this.db.run("DELETE FROM sliding_sync_connections WHERE user_id = ?", [f.userId]);
+  }
+
   /** Records a timeline event of a room (inside the persisting transaction). */
   async recordEvent(q: Queryable, roomId: string, type: string, stream: number): Promise<void> {
     const bump = BUMP_EVENT_TYPES.has(type) ? stream : null;
