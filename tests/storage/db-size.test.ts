@@ -2,21 +2,14 @@
 // without counting rows: guests and deactivated accounts do not count.
 import { expect, test } from "bun:test";
 import { AccountsRepo } from "../../src/storage/repos/accounts.ts";
-import type { Db } from "../../src/storage/engines/db.ts";
 import { hasLoginUsers, serverCounts } from "../../src/storage/engines/db-size.ts";
 import { configureLogging } from "../../src/util/log.ts";
-import { openTestDatabase } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { databaseFixture, describeOnBackends } from "../helpers/suite.ts";
 
 configureLogging({ level: "error" });
 
 describeOnBackends("hasLoginUsers", (backend) => {
-  const ctx = fixture<{ db: Db }>(
-    async (ctx) => {
-      ctx.db = await openTestDatabase(backend, 2);
-    },
-    { teardown: (ctx) => ctx.db?.close() },
-  );
+  const ctx = databaseFixture(backend, 2);
 
   test("false until an account that can log in exists", async () => {
     const accounts = new AccountsRepo(ctx.db);

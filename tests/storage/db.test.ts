@@ -2,12 +2,10 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Db } from "../../src/storage/engines/db.ts";
 import { currentSchemaVersion, migrate, SchemaTooNewError, splitStatements } from "../../src/storage/engines/migrate.ts";
 import { MIGRATION_FILES, MIGRATIONS } from "../../src/storage/engines/migrations.ts";
 import { rewritePlaceholders } from "../../src/storage/engines/postgres.ts";
-import { openTestDatabase } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { databaseFixture, describeOnBackends } from "../helpers/suite.ts";
 import { configureLogging } from "../../src/util/log.ts";
 
 configureLogging({ level: "error" });
@@ -56,12 +54,7 @@ test("scripts split into statements, comments dropped", () => {
 });
 
 describeOnBackends("database", (backend) => {
-  const ctx = fixture<{ db: Db }>(
-    async (ctx) => {
-      ctx.db = await openTestDatabase(backend, 4);
-    },
-    { teardown: (ctx) => ctx.db?.close() },
-  );
+  const ctx = databaseFixture(backend);
 
   test("migrations applied up to the latest version, idempotently", async () => {
     expect(await currentSchemaVersion(ctx.db)).toBe(MIGRATIONS.at(-1)!.version);
