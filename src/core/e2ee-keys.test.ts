@@ -13,7 +13,7 @@ import {
   parseAlgorithmKeyId,
   sameSignedContent,
   withSignatures,
-  type JsonMap,
+  type JsonRecord,
 } from "./e2ee-keys.ts";
 import { generateSigningKey, signedContent, type SigningKey } from "./signing.ts";
 
@@ -21,14 +21,14 @@ const USER = "@alice:example.org";
 const DEVICE = "JLAFKJWSCS";
 
 /** Signs `obj` as `signer` with key ID `keyId` (device and cross-signing key IDs are not key versions). */
-function sign(obj: JsonMap, signer: string, keyId: string, key: SigningKey): JsonMap {
+function sign(obj: JsonRecord, signer: string, keyId: string, key: SigningKey): JsonRecord {
   const sig = encodeBase64(key.sign(signedContent(obj)));
   const sigs = { ...((obj.signatures as Record<string, Record<string, string>>) ?? {}) };
   sigs[signer] = { ...(sigs[signer] ?? {}), [keyId]: sig };
   return { ...obj, signatures: sigs };
 }
 
-function deviceKeys(key: SigningKey, extra: JsonMap = {}): JsonMap {
+function deviceKeys(key: SigningKey, extra: JsonRecord = {}): JsonRecord {
   return sign(
     {
       user_id: USER,
@@ -150,7 +150,7 @@ describe("cross-signing keys", () => {
     expect(sameSignedContent(mk, { ...signed, unsigned: { x: 1 } })).toBe(true);
     expect(sameSignedContent(mk, { ...mk, usage: ["master", "x"] })).toBe(false);
     const merged = withSignatures(signed, [{ signer: "@bob:example.org", keyId: "ed25519:B", signature: "sig" }]);
-    expect(merged.signatures).toEqual({ [USER]: (signed.signatures as JsonMap)[USER], "@bob:example.org": { "ed25519:B": "sig" } } as never);
+    expect(merged.signatures).toEqual({ [USER]: (signed.signatures as JsonRecord)[USER], "@bob:example.org": { "ed25519:B": "sig" } } as never);
     expect(withSignatures(mk, [])).toBe(mk);
   });
 });

@@ -6,23 +6,22 @@
 // Pure: no I/O. Each check returns a KeyProblem (errcode + message, ready for a MatrixError) or
 // undefined when the object is acceptable. Signatures follow appendices "Signing JSON": the signed
 // content is the canonical JSON of the object without `signatures` and `unsigned`.
+import { isJsonRecord, type JsonRecord } from "../protocol/events.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { checkJsonSignature, signedContent } from "./signing.ts";
+
+export { isJsonRecord, type JsonRecord };
 
 export interface KeyProblem {
   errcode: "M_BAD_JSON" | "M_INVALID_PARAM" | "M_INVALID_SIGNATURE" | "M_MISSING_PARAM" | "M_FORBIDDEN";
   error: string;
 }
 
-export type JsonMap = Record<string, unknown>;
-
 export const CROSS_SIGNING_USAGES = ["master", "self_signing", "user_signing"] as const;
 export type CrossSigningUsage = (typeof CROSS_SIGNING_USAGES)[number];
 
 /** Longest `<algorithm>:<key_id>` accepted for one-time and fallback keys. */
 export const MAX_KEY_NAME_LENGTH = 255;
-
-export const isJsonMap = (v: unknown): v is JsonMap => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const bad = (error: string): KeyProblem => ({ errcode: "M_BAD_JSON", error });
 
@@ -34,7 +33,7 @@ export function parseAlgorithmKeyId(name: string): { algorithm: string; keyId: s
 }
 
 /** The canonical JSON a signature on `obj` covers; undefined when it cannot be encoded. */
-export function signedJsonOf(obj: JsonMap): string | undefined {
+export function signedJsonOf(obj: JsonRecord): string | undefined {
   try {
     return signedContent(obj);
   } catch {
@@ -43,7 +42,7 @@ export function signedJsonOf(obj: JsonMap): string | undefined {
 }
 
 /** Whether `signatures[signer][keyId]` on `obj` is a valid signature by the Ed25519 `publicKey`. */
-export function hasValidSignature(obj: JsonMap, signer: string, keyId: string, publicKey: string): boolean {
+export function hasValidSignature(obj: JsonRecord, signer: string, keyId: string, publicKey: string): boolean {
   try {
     return checkJsonSignature(obj, signer, keyId, publicKey).ok;
   } catch {
@@ -52,9 +51,9 @@ export function hasValidSignature(obj: JsonMap, signer: string, keyId: string, p
 }
 
 function checkSignaturesShape(v: unknown, where: string): KeyProblem | undefined {
-  if (!isJsonMap(v)) return bad(`'${where}.signatures' must be an object`);
+  if (!isJsonRecord(v)) return bad(`'${where}.signatures' must be an object`);
   for (const [user, byKey] of Object.entries(v)) {
-    if (!isJsonMap(byKey)) return bad(`'${where}.signatures.${user}' must be an object`);
+    if (!isJsonRecord(byKey)) return bad(`'${where}.signatures.${user}' must be an object`);
     for (const [k, s] of Object.entries(byKey)) if (typeof s !== "string") return bad(`'${where}.signatures.${user}.${k}' must be a string`);
   }
   return undefined;
@@ -74,28 +73,28 @@ function checkSignaturesShape(v: unknown, where: string): KeyProblem | undefined
  * names); without one, signed one-time keys of the device are only checked for their shape.
  */
 export function checkDeviceKeys(v: unknown, userId: string, deviceId: string): KeyProblem | undefined {
-  if (!isJsonMap(v)) return bad("'device_keys' must be an object");
+  if (!isJsonRecord(v)) return bad("'device_keys' must be an object");
   if (typeof v.user_id !== "string") return bad("'device_keys.user_id' must be a string");
   if (typeof v.device_id !== "string") return bad("'device_keys.device_id' must be a string");
   if (v.user_id !== userId) return { errcode: "M_INVALID_PARAM", error: "'device_keys.user_id' does not match the user making the request" };
   if (v.device_id !== deviceId) return { errcode: "M_INVALID_PARAM", error: "'device_keys.device_id' does not match the device making the request" };
   if (!Array.isArray(v.algorithms) || v.algorithms.some((a) => typeof a !== "string")) return bad("'device_keys.algorithms' must be an array of strings");
-  if (!isJsonMap(v.keys)) return bad("'device_keys.keys' must be an object");
+  if (!isJsonRecord(v.keys)) return bad("'device_keys.keys' must be an object");
   for (const [k, key] of Object.entries(v.keys)) {
     if (typeof key !== "string") return bad(`'device_keys.keys.${k}' must be a string`);
     if (!parseAlgorithmKeyId(k)) return bad(`'device_keys.keys' names must be <algorithm>:<device_id>, not ${JSON.stringify(k)}`);
   }
   const sigProblem = checkSignaturesShape(v.signatures, "device_keys");
   if (sigProblem) return sigProblem;
-  if (v.unsigned !== undefined && !isJsonMap(v.unsigned)) return bad("'device_keys.unsigned' must be an object");
+  if (v.unsigned !== undefined && !isJsonRecord(v.unsigned)) return bad("'device_keys.unsigned' must be an object");
   if (signedJsonOf(v) === undefined) return bad("'device_keys' cannot be encoded as canonical JSON");
   return undefined;
 }
 
 /** The device's Ed25519 public key (`keys["ed25519:<deviceId>"]`), if any. */
-export function deviceEd25519Key(deviceKeys: JsonMap, deviceId: string): string | undefined {
+export function deviceEd25519Key(deviceKeys: JsonRecord, deviceId: string): string | undefined {
   const keys = deviceKeys.keys;
-  if (!isJsonMap(keys)) return undefined;
+  if (!isJsonRecord(keys)) return undefined;
   const k = keys[`ed25519:${deviceId}`];
   return typeof k === "string" ? k : undefined;
 }
@@ -106,7 +105,7 @@ export function deviceEd25519Key(deviceKeys: JsonMap, deviceId: string): string 
  * `what` names the field in errors.
  */
 export function checkOneTimeKeys(v: unknown, what: "one_time_keys" | "fallback_keys", signer?: { userId: string; deviceId: string; ed25519: string }): KeyProblem | undefined {
-  if (!isJsonMap(v)) return bad(`'${what}' must be an object`);
+  if (!isJsonRecord(v)) return bad(`'${what}' must be an object`);
   const algorithms = new Set<string>();
   for (const [name, key] of Object.entries(v)) {
     const parsed = parseAlgorithmKeyId(name);
@@ -116,7 +115,7 @@ export function checkOneTimeKeys(v: unknown, what: "one_time_keys" | "fallback_k
       algorithms.add(parsed.algorithm);
     }
     if (typeof key === "string") continue;
-    if (!isJsonMap(key)) return bad(`'${what}.${name}' must be a string or a key object`);
+    if (!isJsonRecord(key)) return bad(`'${what}.${name}' must be a string or a key object`);
     if (typeof key.key !== "string") return bad(`'${what}.${name}.key' must be a string`);
     const sigProblem = checkSignaturesShape(key.signatures, `${what}.${name}`);
     if (sigProblem) return sigProblem;
@@ -141,12 +140,12 @@ export interface CrossSigningKeyInfo {
  * ed25519 key whose name carries its own public key. Signatures are checked separately.
  */
 export function checkCrossSigningKey(v: unknown, userId: string, usage: CrossSigningUsage, field: string): KeyProblem | CrossSigningKeyInfo {
-  if (!isJsonMap(v)) return bad(`'${field}' must be an object`);
+  if (!isJsonRecord(v)) return bad(`'${field}' must be an object`);
   if (typeof v.user_id !== "string") return bad(`'${field}.user_id' must be a string`);
   if (v.user_id !== userId) return { errcode: "M_INVALID_PARAM", error: `'${field}.user_id' does not match the user making the request` };
   if (!Array.isArray(v.usage) || v.usage.some((u) => typeof u !== "string")) return bad(`'${field}.usage' must be an array of strings`);
   if (!v.usage.includes(usage)) return { errcode: "M_INVALID_PARAM", error: `'${field}.usage' must include ${JSON.stringify(usage)}` };
-  if (!isJsonMap(v.keys)) return bad(`'${field}.keys' must be an object`);
+  if (!isJsonRecord(v.keys)) return bad(`'${field}.keys' must be an object`);
   const entries = Object.entries(v.keys);
   if (entries.length !== 1) return { errcode: "M_INVALID_PARAM", error: `'${field}.keys' must hold exactly one key` };
   const [name, pub] = entries[0]!;
@@ -163,14 +162,14 @@ export function checkCrossSigningKey(v: unknown, userId: string, usage: CrossSig
 export const isKeyProblem = (v: KeyProblem | CrossSigningKeyInfo): v is KeyProblem => "errcode" in v;
 
 /** The public key of a stored cross-signing key object (its one `keys` value). */
-export function crossSigningPublicKey(key: JsonMap): string | undefined {
-  if (!isJsonMap(key.keys)) return undefined;
+export function crossSigningPublicKey(key: JsonRecord): string | undefined {
+  if (!isJsonRecord(key.keys)) return undefined;
   const values = Object.values(key.keys);
   return values.length === 1 && typeof values[0] === "string" ? values[0] : undefined;
 }
 
 /** Whether two key objects are the same apart from `signatures` and `unsigned`. */
-export function sameSignedContent(a: JsonMap, b: JsonMap): boolean {
+export function sameSignedContent(a: JsonRecord, b: JsonRecord): boolean {
   const x = signedJsonOf(a);
   return x !== undefined && x === signedJsonOf(b);
 }
@@ -185,10 +184,10 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** `obj` with the extra signatures merged into its `signatures` (a new object; `obj` is not modified). */
-export function withSignatures(obj: JsonMap, extra: ReadonlyArray<{ signer: string; keyId: string; signature: string }>): JsonMap {
+export function withSignatures(obj: JsonRecord, extra: ReadonlyArray<{ signer: string; keyId: string; signature: string }>): JsonRecord {
   if (extra.length === 0) return obj;
   const sigs: Record<string, Record<string, unknown>> = {};
-  if (isJsonMap(obj.signatures)) for (const [u, byKey] of Object.entries(obj.signatures)) if (isJsonMap(byKey)) sigs[u] = { ...byKey };
+  if (isJsonRecord(obj.signatures)) for (const [u, byKey] of Object.entries(obj.signatures)) if (isJsonRecord(byKey)) sigs[u] = { ...byKey };
   for (const s of extra) (sigs[s.signer] ??= {})[s.keyId] = s.signature;
   return { ...obj, signatures: sigs };
 }
@@ -210,7 +209,7 @@ export interface BackupKeyData {
  * not define), where any JSON value but null is kept as given.
  */
 export function checkBackupKeyData(v: unknown, where: string, opaqueSessionData = false): KeyProblem | BackupKeyData {
-  if (!isJsonMap(v)) return bad(`'${where}' must be an object`);
+  if (!isJsonRecord(v)) return bad(`'${where}' must be an object`);
   for (const f of ["first_message_index", "forwarded_count"] as const) {
     const n = v[f];
     if (n === undefined) return { errcode: "M_MISSING_PARAM", error: `Missing '${where}.${f}'` };
@@ -219,7 +218,7 @@ export function checkBackupKeyData(v: unknown, where: string, opaqueSessionData 
   if (v.is_verified === undefined) return { errcode: "M_MISSING_PARAM", error: `Missing '${where}.is_verified'` };
   if (typeof v.is_verified !== "boolean") return bad(`'${where}.is_verified' must be a boolean`);
   if (v.session_data === undefined || v.session_data === null) return { errcode: "M_MISSING_PARAM", error: `Missing '${where}.session_data'` };
-  if (!opaqueSessionData && !isJsonMap(v.session_data)) return bad(`'${where}.session_data' must be an object`);
+  if (!opaqueSessionData && !isJsonRecord(v.session_data)) return bad(`'${where}.session_data' must be an object`);
   return {
     first_message_index: v.first_message_index as number,
     forwarded_count: v.forwarded_count as number,

@@ -4,11 +4,11 @@
 // rooms/fragments/v4-event-ids.md (rooms 4+: URL-safe unpadded Base64), rooms/v12.md and
 // appendices.md "Room IDs" (rooms 12+: the room ID is the create event's ID with sigil `!`).
 
+import type { JsonRecord } from "../protocol/events.ts";
 import { encodeBase64, encodeBase64Url } from "./base64.ts";
 import { computeReferenceHash } from "./hashes.ts";
 import type { RoomVersion } from "./room-versions.ts";
 
-type JsonRecord = Record<string, unknown>;
 
 /** Raised when an event ID cannot be determined (a v1/v2 event without a string `event_id`). */
 export class EventIdError extends Error {

@@ -17,12 +17,12 @@
 // hashing. They never appear in events from conforming servers, and the spec does not remove them, so
 // neither do we.
 
+import type { JsonRecord } from "../protocol/events.ts";
 import { encodeBase64, decodeBase64 } from "./base64.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { redactEvent } from "./redaction.ts";
 import type { RoomVersion } from "./room-versions.ts";
 
-type JsonRecord = Record<string, unknown>;
 
 /** SHA-256 of bytes, or of a string encoded as UTF-8. */
 export function sha256(data: string | Uint8Array): Uint8Array {

@@ -9,6 +9,7 @@
 // `event_id` is not part of the event: the signing and hashing functions ignore it, and checkPduFormat
 // refuses received events that carry one.
 
+import type { JsonRecord } from "../protocol/events.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import { CanonicalJsonError, canonicalJson, utf8Length } from "./canonical-json.ts";
 import { checkContentHash, computeContentHashBase64 } from "./hashes.ts";
@@ -27,7 +28,6 @@ import {
 } from "./signing.ts";
 import { isValidEventId, isValidRoomId, isValidUserId, parseEventId, parseUserId, MAX_ID_BYTES } from "../protocol/ids.ts";
 
-type JsonRecord = Record<string, unknown>;
 
 /** "The complete event MUST NOT be larger than 65536 bytes" (canonical JSON, federation format). */
 export const MAX_PDU_BYTES = 65536;

@@ -19,9 +19,9 @@
 //     m.room.redaction        v11+ redacts
 //   Everything else, including `unsigned`, is removed.
 
+import type { JsonRecord } from "../protocol/events.ts";
 import type { RedactionAlgorithm, RoomVersion } from "./room-versions.ts";
 
-type JsonRecord = Record<string, unknown>;
 
 const TOP_LEVEL_V11 = [
   "event_id",

@@ -5,6 +5,7 @@
 // at least one signature by that server with a key listed in its own verify_keys, every such signature
 // verifying (old_verify_keys are only valid for events, not for signing the key response). Notary
 // answers must also be signed by the notary (checkNotarySignature).
+import type { JsonRecord } from "../protocol/events.ts";
 import { signJson, checkEntitySignature, signedContent, verifyKeyFromBase64, ED25519, KEY_VERSION_RE, type SigningKey, type VerifyKey, type SignatureCheck, type VerifyKeyLookup } from "./signing.ts";
 
 /** Keys used past this long after fetching are invalid whatever valid_until_ts says (keys.yaml). */
@@ -28,7 +29,6 @@ export interface ParsedServerKeys {
   json: Record<string, unknown>;
 }
 
-type JsonRecord = Record<string, unknown>;
 
 function isRecord(v: unknown): v is JsonRecord {
   return typeof v === "object" && v !== null && !Array.isArray(v);

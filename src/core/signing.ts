@@ -18,6 +18,7 @@
 // @noble/curves' default (ZIP-215) accepts more; do not mix it into verification paths. The adversarial
 // vectors in signing.test.ts are checked against PyNaCl.
 
+import type { JsonRecord } from "../protocol/events.ts";
 import {
   createPrivateKey,
   createPublicKey,
@@ -264,7 +265,6 @@ export function parseKeyId(keyId: string): { algorithm: string; version: string 
 // ---------------------------------------------------------------------------------------------------
 // Signing JSON
 
-type JsonRecord = Record<string, unknown>;
 export type Signatures = Record<string, Record<string, string>>;
 
 /**

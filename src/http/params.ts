@@ -1,12 +1,9 @@
 // Small checks for JSON request bodies, giving the spec's error codes: a body that is not an
 // object → M_NOT_JSON, a missing required key → M_MISSING_PARAM, a key of the wrong type → M_BAD_JSON.
 import { MatrixError, badJson, missingParam } from "../protocol/errors.ts";
+import { isJsonObject, type JsonObject } from "../protocol/events.ts";
 
-export type JsonObject = Record<string, unknown>;
-
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
+export { isJsonObject, type JsonObject };
 
 /** The body as a JSON object (undefined/empty bodies count as {}). */
 export function jsonBody(body: unknown): JsonObject {

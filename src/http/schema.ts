@@ -4,7 +4,7 @@
 // 400 M_NOT_JSON. Each parser is a plain function, so a module may write its own beside these.
 import { MatrixError } from "../protocol/errors.ts";
 import type { JsonObject } from "../protocol/events.ts";
-import { isValidEventId, isValidRoomId, isValidUserId } from "../protocol/ids.ts";
+import { isValidEventId, isValidRoomId, isValidUserId, type EventId, type RoomId, type UserId } from "../protocol/ids.ts";
 import { jsonBody } from "./params.ts";
 import type { BodyParser, ParamParser, QueryParser } from "./endpoint.ts";
 
@@ -13,18 +13,18 @@ export const param = {
   roomId: ((v) => {
     if (!v || !isValidRoomId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid room ID");
     return v;
-  }) as ParamParser<string>,
+  }) as ParamParser<RoomId>,
   /** An event ID ($opaque). */
   eventId: ((v) => {
     if (!v || !isValidEventId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid event ID");
     return v;
-  }) as ParamParser<string>,
+  }) as ParamParser<EventId>,
   /** A user ID (@local:server). */
   userId: ((v) => {
     if (v === undefined || v === "") throw new MatrixError("M_MISSING_PARAM", "Missing user ID");
     if (!isValidUserId(v)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID");
     return v;
-  }) as ParamParser<string>,
+  }) as ParamParser<UserId>,
   /** A non-empty segment of at most 255 characters (event types, transaction IDs, aliases). */
   segment: (what: string): ParamParser<string> => (v) => {
     if (!v) throw new MatrixError("M_INVALID_PARAM", `Missing ${what}`);
@@ -70,12 +70,12 @@ export const query = {
     if (v === null || v === "") throw new MatrixError("M_MISSING_PARAM", `Missing '${name}'`);
     if (!isValidUserId(v)) throw new MatrixError("M_INVALID_PARAM", `Invalid '${name}'`);
     return v;
-  }) as QueryParser<string>,
+  }) as QueryParser<UserId>,
   /** An optional room ID. */
   roomId: ((q, name) => {
     const v = q.get(name);
     return v === null ? undefined : param.roomId(v, name);
-  }) as QueryParser<string | undefined>,
+  }) as QueryParser<RoomId | undefined>,
   /** "true" / "false"; undefined when absent. */
   bool: ((q, name) => {
     const v = q.get(name);

@@ -4,6 +4,11 @@
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
+/**
+ * A JSON object whose members are not checked yet (received JSON before its schema, a stored blob):
+ * read a member, then check its type. The one alias for Record<string, unknown> over JSON.
+ */
+export type JsonRecord = Record<string, unknown>;
 
 /** An event reference in room versions 1–2: [event_id, {sha256: hash}]. */
 export type EventRefV1 = [string, { sha256?: string }];
@@ -40,10 +45,13 @@ export interface RoomEvent extends Pdu {
   event_id: string;
 }
 
-/** A JSON object: not null, not an array (the check every parser of request and event JSON needs). */
+/** A JSON object: not null, not an array, not bytes (the check every parser of request and event JSON needs). */
 export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
+
+/** A JSON object with unchecked members: not null, not an array. */
+export const isJsonRecord = (v: unknown): v is JsonRecord => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The event IDs referenced by `prev_events` or `auth_events`, whatever the format. */
 export function refIds(refs: string[] | EventRefV1[]): string[] {

@@ -25,18 +25,22 @@ import {
   parseUserId,
   serverNameOf,
   utf8ByteLength,
+  type EventId,
+  type RoomId,
+  type ServerName,
+  type UserId,
 } from "./ids.ts";
 
 const HASH = "Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg"; // the spec's v4 event ID example, minus `$`
 
 describe("server names", () => {
   test("the appendix examples", () => {
-    expect(parseServerName("matrix.org")).toEqual({ host: "matrix.org", kind: "dns", port: undefined });
-    expect(parseServerName("matrix.org:8888")).toEqual({ host: "matrix.org", kind: "dns", port: 8888 });
-    expect(parseServerName("1.2.3.4")).toEqual({ host: "1.2.3.4", kind: "ipv4", port: undefined });
-    expect(parseServerName("1.2.3.4:1234")).toEqual({ host: "1.2.3.4", kind: "ipv4", port: 1234 });
-    expect(parseServerName("[1234:5678::abcd]")).toEqual({ host: "[1234:5678::abcd]", kind: "ipv6", port: undefined });
-    expect(parseServerName("[1234:5678::abcd]:5678")).toEqual({ host: "[1234:5678::abcd]", kind: "ipv6", port: 5678 });
+    expect<unknown>(parseServerName("matrix.org")).toEqual({ id: "matrix.org", host: "matrix.org", kind: "dns", port: undefined });
+    expect<unknown>(parseServerName("matrix.org:8888")).toEqual({ id: "matrix.org:8888", host: "matrix.org", kind: "dns", port: 8888 });
+    expect<unknown>(parseServerName("1.2.3.4")).toEqual({ id: "1.2.3.4", host: "1.2.3.4", kind: "ipv4", port: undefined });
+    expect<unknown>(parseServerName("1.2.3.4:1234")).toEqual({ id: "1.2.3.4:1234", host: "1.2.3.4", kind: "ipv4", port: 1234 });
+    expect<unknown>(parseServerName("[1234:5678::abcd]")).toEqual({ id: "[1234:5678::abcd]", host: "[1234:5678::abcd]", kind: "ipv6", port: undefined });
+    expect<unknown>(parseServerName("[1234:5678::abcd]:5678")).toEqual({ id: "[1234:5678::abcd]:5678", host: "[1234:5678::abcd]", kind: "ipv6", port: 5678 });
   });
 
   test("valid", () => {
@@ -78,8 +82,8 @@ describe("user IDs", () => {
   });
 
   test("historical grammar accepted on receipt, with its compliance level", () => {
-    expect(parseUserId("@Alice:example.org")).toEqual({ localpart: "Alice", serverName: "example.org", grammar: "compliant" });
-    expect(parseUserId("@:example.org")).toEqual({ localpart: "", serverName: "example.org", grammar: "historical" });
+    expect<unknown>(parseUserId("@Alice:example.org")).toEqual({ id: "@Alice:example.org", localpart: "Alice", serverName: "example.org", grammar: "compliant" });
+    expect<unknown>(parseUserId("@:example.org")).toEqual({ id: "@:example.org", localpart: "", serverName: "example.org", grammar: "historical" });
     expect(parseUserId("@ä b\u0001:example.org")!.grammar).toBe("historical");
     expect(parseUserId("@\u{1f600}:example.org")!.grammar).toBe("historical");
     expect(isCompliantUserId("@Alice:example.org")).toBe(true);
@@ -94,7 +98,7 @@ describe("user IDs", () => {
   });
 
   test("the first colon separates the localpart (which cannot contain one)", () => {
-    expect(parseUserId("@a:b:80")).toEqual({ localpart: "a", serverName: "b:80", grammar: "strict" });
+    expect<unknown>(parseUserId("@a:b:80")).toEqual({ id: "@a:b:80", localpart: "a", serverName: "b:80", grammar: "strict" });
   });
 
   test("255-byte limit, counted in UTF-8 bytes", () => {
@@ -111,7 +115,7 @@ describe("user IDs", () => {
   test("helpers", () => {
     expect(localpartOf("@alice:example.org")).toBe("alice");
     expect(() => localpartOf("alice")).toThrow(InvalidIdError);
-    expect(makeUserId("bob", "example.org:8448")).toBe("@bob:example.org:8448");
+    expect<string>(makeUserId("bob", "example.org:8448")).toBe("@bob:example.org:8448");
     expect(() => makeUserId("Bob", "example.org")).toThrow(InvalidIdError);
     expect(() => makeUserId("bob", "bad host")).toThrow(InvalidIdError);
     expect(() => makeUserId("b".repeat(250), "example.org")).toThrow(InvalidIdError);
@@ -120,7 +124,7 @@ describe("user IDs", () => {
 
 describe("room IDs", () => {
   test("domain form (rooms 1–11)", () => {
-    expect(parseRoomId("!abc:example.org")).toEqual({ opaque: "abc", serverName: "example.org" });
+    expect<unknown>(parseRoomId("!abc:example.org")).toEqual({ id: "!abc:example.org", opaque: "abc", serverName: "example.org" });
     expect(isValidRoomId("!jEsUZKDJdhlrceRyVU:example.org", "domain")).toBe(true);
     expect(isValidRoomId("!a b\u0001:example.org")).toBe(true);
     for (const s of ["!:example.org", "!abc:", "!abc:bad host", "abc:example.org", "!a\u0000:example.org", "!abc:x".padEnd(300, "x")]) {
@@ -129,7 +133,7 @@ describe("room IDs", () => {
   });
 
   test("hash form (rooms 12+)", () => {
-    expect(parseRoomId("!" + HASH)).toEqual({ opaque: HASH, serverName: null });
+    expect<unknown>(parseRoomId("!" + HASH)).toEqual({ id: "!" + HASH, opaque: HASH, serverName: null });
     expect(isValidRoomId("!Nhcu5BS-UMnFX7hBVfVSoXiD7OgH6iRT-xyIuqDnpYQ", "hash")).toBe(true);
     expect(isValidRoomId("!" + HASH, "domain")).toBe(false);
     expect(isValidRoomId("!abc:example.org", "hash")).toBe(false);
@@ -146,7 +150,7 @@ describe("room IDs", () => {
 
 describe("event IDs", () => {
   test("forms", () => {
-    expect(parseEventId("$a4ecee13e2accdadf56c1025:example.com")).toEqual({ opaque: "a4ecee13e2accdadf56c1025", serverName: "example.com", form: "domain" });
+    expect<unknown>(parseEventId("$a4ecee13e2accdadf56c1025:example.com")).toEqual({ id: "$a4ecee13e2accdadf56c1025:example.com", opaque: "a4ecee13e2accdadf56c1025", serverName: "example.com", form: "domain" });
     expect(parseEventId("$CD66HAED5npg6074c6pDtLKalHjVfYb2q4Q3LZgrW6o")!.serverName).toBeNull();
     expect(isValidEventId("$" + HASH, "base64url")).toBe(true);
     expect(isValidEventId("$" + HASH, "base64")).toBe(false);
@@ -162,7 +166,7 @@ describe("event IDs", () => {
 
 describe("room aliases", () => {
   test("valid and invalid", () => {
-    expect(parseRoomAlias("#room:example.org")).toEqual({ localpart: "room", serverName: "example.org" });
+    expect<unknown>(parseRoomAlias("#room:example.org")).toEqual({ localpart: "room", serverName: "example.org" });
     expect(isValidRoomAlias("#Ünïcode room!:example.org")).toBe(true);
     for (const s of ["#:example.org", "#a:b:c:d", "#a", "room:example.org", "#a\u0000:x.org", "#a:" + "x".repeat(260)]) {
       expect({ s, ok: isValidRoomAlias(s) }).toEqual({ s, ok: false });
@@ -172,10 +176,10 @@ describe("room aliases", () => {
 
 describe("serverNameOf / findServerNameOf", () => {
   test("every sigil with a domain", () => {
-    expect(serverNameOf("@a:example.org")).toBe("example.org");
-    expect(serverNameOf("!r:[::1]:8448")).toBe("[::1]:8448");
-    expect(serverNameOf("$e:example.org:80")).toBe("example.org:80");
-    expect(serverNameOf("#a:example.org")).toBe("example.org");
+    expect<string>(serverNameOf("@a:example.org")).toBe("example.org");
+    expect<string>(serverNameOf("!r:[::1]:8448")).toBe("[::1]:8448");
+    expect<string>(serverNameOf("$e:example.org:80")).toBe("example.org:80");
+    expect<string>(serverNameOf("#a:example.org")).toBe("example.org");
   });
   test("IDs without a domain", () => {
     expect(findServerNameOf("!" + HASH)).toBeNull();
@@ -200,5 +204,24 @@ describe("device IDs and other identifiers", () => {
     expect(isValidNamespacedId("M.login")).toBe(false);
     expect(isValidNamespacedId("1abc")).toBe(false);
     expect(isValidNamespacedId("a".repeat(256))).toBe(false);
+  });
+});
+
+describe("branded IDs", () => {
+  test("only the parsers and type guards make them; a branded ID is still a string", () => {
+    // @ts-expect-error a plain string is not a UserId
+    const unchecked: UserId = "@a:example.org";
+    // @ts-expect-error an event ID is not a room ID
+    const mixed: RoomId = parseEventId("$" + HASH)!.id;
+    expect(mixed).toBeDefined();
+    const made: UserId = makeUserId("a", "example.org");
+    const s: string = made;
+    expect(s).toBe(unchecked);
+    const input: string = "!abc:example.org";
+    if (!isValidRoomId(input)) throw new Error("valid");
+    const room: RoomId = input;
+    const event: EventId | undefined = parseEventId("$" + HASH)?.id;
+    const server: ServerName = serverNameOf(room);
+    expect<unknown[]>([room, event, server, parseUserId(made)?.id]).toEqual([input, "$" + HASH, "example.org", made]);
   });
 });

@@ -16,6 +16,18 @@
 /** "MUST NOT exceed 255 bytes" — user IDs, room IDs, event IDs, aliases (measured in UTF-8 bytes). */
 export const MAX_ID_BYTES = 255;
 
+declare const idBrand: unique symbol;
+/**
+ * A string that passed an identifier grammar. Only this module makes one (the parsers' `id`, the
+ * `isValid*` type guards, makeUserId, serverNameOf); everything else receives or passes them on.
+ * A branded ID is still a string: it goes anywhere a string does.
+ */
+export type Branded<Kind extends string> = string & { readonly [idBrand]: Kind };
+export type ServerName = Branded<"ServerName">;
+export type UserId = Branded<"UserId">;
+export type RoomId = Branded<"RoomId">;
+export type EventId = Branded<"EventId">;
+
 /** Raised by the throwing helpers (localpartOf, serverNameOf, makeUserId) on malformed input. */
 export class InvalidIdError extends Error {
   override name = "InvalidIdError";
@@ -38,6 +50,7 @@ function fitsIdLimit(s: string): boolean {
 export type HostKind = "dns" | "ipv4" | "ipv6";
 
 export interface ServerNameParts {
+  readonly id: ServerName;
   /** The hostname as written; IPv6 literals keep their brackets (`[::1]`). */
   readonly host: string;
   readonly kind: HostKind;
@@ -112,10 +125,10 @@ export function parseServerName(s: string): ServerNameParts | null {
     if (port > 65535) return null;
   }
   const kind: HostKind = host.startsWith("[") ? "ipv6" : isIPv4(host) ? "ipv4" : "dns";
-  return { host, kind, port };
+  return { id: s as ServerName, host, kind, port };
 }
 
-export function isValidServerName(s: string): boolean {
+export function isValidServerName(s: string): s is ServerName {
   return parseServerName(s) !== null;
 }
 
@@ -131,7 +144,7 @@ function isOpaqueLocalpart(s: string): boolean {
 }
 
 /** Splits `<sigil>localpart:domain` at the first colon and validates the domain; null if malformed. */
-function splitSigilled(s: string, sigil: string): { localpart: string; serverName: string } | null {
+function splitSigilled(s: string, sigil: string): { localpart: string; serverName: ServerName } | null {
   if (!s.startsWith(sigil) || !fitsIdLimit(s)) return null;
   const colon = s.indexOf(":");
   if (colon < 0) return null;
@@ -150,8 +163,9 @@ function splitSigilled(s: string, sigil: string): { localpart: string; serverNam
 export type UserIdGrammar = "strict" | "compliant" | "historical";
 
 export interface UserIdParts {
+  readonly id: UserId;
   readonly localpart: string;
-  readonly serverName: string;
+  readonly serverName: ServerName;
   readonly grammar: UserIdGrammar;
 }
 
@@ -164,21 +178,21 @@ export function parseUserId(s: string): UserIdParts | null {
     : COMPLIANT_LOCALPART_RE.test(parts.localpart)
       ? "compliant"
       : "historical";
-  return { ...parts, grammar };
+  return { id: s as UserId, ...parts, grammar };
 }
 
 /** Valid under the historical grammar: accept these in events and from other servers. */
-export function isValidUserId(s: string): boolean {
+export function isValidUserId(s: string): s is UserId {
   return parseUserId(s) !== null;
 }
 
 /** Valid under the strict grammar: required for users this server creates. */
-export function isStrictUserId(s: string): boolean {
+export function isStrictUserId(s: string): s is UserId {
   return parseUserId(s)?.grammar === "strict";
 }
 
 /** Not strict, but printable ASCII and non-empty: still "compliant" per "Historical User IDs". */
-export function isCompliantUserId(s: string): boolean {
+export function isCompliantUserId(s: string): s is UserId {
   const g = parseUserId(s)?.grammar;
   return g === "strict" || g === "compliant";
 }
@@ -189,12 +203,12 @@ export function isValidUserLocalpart(localpart: string): boolean {
 }
 
 /** Builds a user ID for a new local user; throws InvalidIdError unless it is strict and ≤ 255 bytes. */
-export function makeUserId(localpart: string, serverName: string): string {
+export function makeUserId(localpart: string, serverName: string): UserId {
   if (!isValidUserLocalpart(localpart)) throw new InvalidIdError(`invalid user ID localpart ${JSON.stringify(localpart)}`);
   if (!isValidServerName(serverName)) throw new InvalidIdError(`invalid server name ${JSON.stringify(serverName)}`);
   const id = `@${localpart}:${serverName}`;
   if (utf8ByteLength(id) > MAX_ID_BYTES) throw new InvalidIdError("user ID longer than 255 bytes");
-  return id;
+  return id as UserId;
 }
 
 /** The localpart of a (historical-grammar) user ID; throws InvalidIdError. */
@@ -211,9 +225,10 @@ export function localpartOf(userId: string): string {
 export type RoomIdForm = "domain" | "hash";
 
 export interface RoomIdParts {
+  readonly id: RoomId;
   readonly opaque: string;
   /** Null for the domain-less (hash) form. */
-  readonly serverName: string | null;
+  readonly serverName: ServerName | null;
 }
 
 const HASH_URL_RE = /^[A-Za-z0-9_-]{43}$/;
@@ -229,14 +244,14 @@ export function parseRoomId(s: string, form?: RoomIdForm): RoomIdParts | null {
     if (form === "hash") return null;
     const parts = splitSigilled(s, "!");
     if (parts === null || parts.localpart === "" || !isOpaqueLocalpart(parts.localpart)) return null;
-    return { opaque: parts.localpart, serverName: parts.serverName };
+    return { id: s as RoomId, opaque: parts.localpart, serverName: parts.serverName };
   }
   if (form === "domain") return null;
   const opaque = s.slice(1);
-  return HASH_URL_RE.test(opaque) ? { opaque, serverName: null } : null;
+  return HASH_URL_RE.test(opaque) ? { id: s as RoomId, opaque, serverName: null } : null;
 }
 
-export function isValidRoomId(s: string, form?: RoomIdForm): boolean {
+export function isValidRoomId(s: string, form?: RoomIdForm): s is RoomId {
   return parseRoomId(s, form) !== null;
 }
 
@@ -259,8 +274,9 @@ export function isOpaqueRoomId(s: string): boolean {
 export type EventIdForm = "domain" | "base64" | "base64url";
 
 export interface EventIdParts {
+  readonly id: EventId;
   readonly opaque: string;
-  readonly serverName: string | null;
+  readonly serverName: ServerName | null;
   readonly form: EventIdForm;
 }
 
@@ -271,20 +287,20 @@ export function parseEventId(s: string, form?: EventIdForm): EventIdParts | null
     if (form !== undefined && form !== "domain") return null;
     const parts = splitSigilled(s, "$");
     if (parts === null || parts.localpart === "" || !isOpaqueLocalpart(parts.localpart)) return null;
-    return { opaque: parts.localpart, serverName: parts.serverName, form: "domain" };
+    return { id: s as EventId, opaque: parts.localpart, serverName: parts.serverName, form: "domain" };
   }
   const opaque = s.slice(1);
   // A hash made only of letters and digits is valid in both alphabets.
   if ((form === undefined || form === "base64url") && HASH_URL_RE.test(opaque)) {
-    return { opaque, serverName: null, form: "base64url" };
+    return { id: s as EventId, opaque, serverName: null, form: "base64url" };
   }
   if ((form === undefined || form === "base64") && HASH_STD_RE.test(opaque)) {
-    return { opaque, serverName: null, form: "base64" };
+    return { id: s as EventId, opaque, serverName: null, form: "base64" };
   }
   return null;
 }
 
-export function isValidEventId(s: string, form?: EventIdForm): boolean {
+export function isValidEventId(s: string, form?: EventIdForm): s is EventId {
   return parseEventId(s, form) !== null;
 }
 
@@ -293,7 +309,7 @@ export function isValidEventId(s: string, form?: EventIdForm): boolean {
 
 export interface RoomAliasParts {
   readonly localpart: string;
-  readonly serverName: string;
+  readonly serverName: ServerName;
 }
 
 /** `#localpart:server`: non-empty localpart of non-surrogate code points except `:` and NUL. */
@@ -315,14 +331,14 @@ export function isValidRoomAlias(s: string): boolean {
  * after the first `:`. Throws InvalidIdError for IDs without a (valid) domain — including room
  * version 12 room IDs and v3+ event IDs, which have none.
  */
-export function serverNameOf(id: string): string {
+export function serverNameOf(id: string): ServerName {
   const s = findServerNameOf(id);
   if (s === null) throw new InvalidIdError(`no server name in ${JSON.stringify(id)}`);
   return s;
 }
 
 /** Like serverNameOf but null instead of throwing. */
-export function findServerNameOf(id: string): string | null {
+export function findServerNameOf(id: string): ServerName | null {
   switch (id[0]) {
     case "@":
       return parseUserId(id)?.serverName ?? null;

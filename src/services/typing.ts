@@ -6,6 +6,7 @@
 import { MatrixError } from "../protocol/errors.ts";
 import type { Notifier } from "./notifier.ts";
 import type { BusChannel, ClusterBus } from "./cluster/bus.ts";
+import type { PolicedRequester } from "./rooms/sending-policy.ts";
 
 /** Timeout when the client sends none, and the longest one honoured. */
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
@@ -45,9 +46,13 @@ export class Typing {
 
   constructor(private readonly d: TypingDeps) {}
 
-  /** PUT /rooms/{roomId}/typing/{userId} for the requester. */
-  async setTyping(requesterId: string, roomId: string, userId: string, typing: boolean, timeoutMs?: number): Promise<void> {
-    if (requesterId !== userId) throw new MatrixError("M_FORBIDDEN", "Cannot set another user's typing state");
+  /**
+   * PUT /rooms/{roomId}/typing/{userId} for the requester. Sending policy: a shadow-banned
+   * requester's typing is accepted and shown to nobody (as Synapse does).
+   */
+  async setTyping(who: Pick<PolicedRequester, "userId" | "isShadowBanned">, roomId: string, userId: string, typing: boolean, timeoutMs?: number): Promise<void> {
+    if (who.isShadowBanned) return;
+    if (who.userId !== userId) throw new MatrixError("M_FORBIDDEN", "Cannot set another user's typing state");
     if (!(await this.d.isJoined(userId, roomId))) throw new MatrixError("M_FORBIDDEN", "You are not joined to this room");
     const t = typing ? Math.max(0, Math.min(timeoutMs ?? DEFAULT_TYPING_TIMEOUT_MS, MAX_TYPING_TIMEOUT_MS)) : undefined;
     this.apply(roomId, userId, typing, t);

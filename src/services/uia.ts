@@ -18,7 +18,7 @@ import type { Repositories } from "../storage/repos/index.ts";
 import { UiaSessionsRepo, type UiaSession } from "../storage/repos/uia-sessions.ts";
 import { log } from "../util/log.ts";
 import { randomString } from "../util/random.ts";
-import { isJsonObject as isObject } from "../protocol/events.ts";
+import { isJsonObject as isObject, type JsonObject } from "../protocol/events.ts";
 
 export type { UiaFlow };
 
@@ -36,7 +36,7 @@ export interface UiaSpec {
   /** The authenticated user making the request; undefined for registration. */
   userId?: string;
   /** The request body without `auth`: stored with the session and reused when a later request omits it. */
-  clientDict?: Record<string, unknown>;
+  clientDict?: JsonObject;
   /** Keys of clientDict that are never stored (passwords). Defaults to password and new_password. */
   secretKeys?: string[];
   /** The client's IP address (rate limiting of failed attempts). */
@@ -57,7 +57,7 @@ export type StageChecker = (auth: Record<string, unknown>, ctx: StageContext) =>
 export interface UiaOutcome {
   sessionId: string;
   /** The request parameters: from this request, or those stored when this request had none. */
-  clientDict: Record<string, unknown>;
+  clientDict: JsonObject;
   /** Data stage checkers stored on the session (e.g. registration_token). */
   serverData: Record<string, unknown>;
   completed: string[];

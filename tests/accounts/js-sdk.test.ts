@@ -5,13 +5,10 @@ import { expect, test } from "bun:test";
 import { createClient, InteractiveAuth, MatrixError, type AuthDict } from "matrix-js-sdk";
 import { registerUser, uniqueLocalpart } from "../helpers/client.ts";
 import { quiet } from "../helpers/sdk.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 
 describeOnBackends("matrix-js-sdk", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend, config: { registration: { enabled: true }, auth: { access_token_lifetime: 60 } } });
-  });
+  const ctx = serverFixture({ backend, config: { registration: { enabled: true }, auth: { access_token_lifetime: 60 } } });
 
   test("loginRequest + whoami for a user made with the shared-secret API", async () => {
     const name = uniqueLocalpart("sdk");

@@ -184,6 +184,13 @@ describeOnBackends("account moderation", (backend) => {
     expect(await spam.ok("POST", `/_matrix/client/v3/rooms/${enc(room)}/invite`, { user_id: other.userId })).toEqual({});
     const own = (await spam.ok("POST", "/_matrix/client/v3/createRoom", { invite: [other.userId] })).room_id;
     expect(await spam.ok("PUT", `/_matrix/client/v3/rooms/${enc(room)}/typing/${enc(spam.userId!)}`, { typing: true, timeout: 10000 })).toEqual({});
+    // A room upgrade: refused where it would be for anyone; else a replacement room ID, and nothing changes.
+    expectError(await spam.request("POST", `/_matrix/client/v3/rooms/${enc(room)}/upgrade`, { new_version: "11" }), 403, "M_FORBIDDEN");
+    const replacement = (await spam.ok("POST", `/_matrix/client/v3/rooms/${enc(own)}/upgrade`, { new_version: "11" })).replacement_room;
+    expect(replacement).toMatch(/^!/);
+    expectError(await spam.request("GET", `/_matrix/client/v3/rooms/${enc(own)}/state/m.room.tombstone`), 404, "M_NOT_FOUND");
+    expect((await spam.ok("GET", "/_matrix/client/v3/joined_rooms")).joined_rooms).toEqual(expect.arrayContaining([room, own]));
+    expect((await spam.ok("GET", "/_matrix/client/v3/joined_rooms")).joined_rooms).not.toContain(replacement);
 
     // Nothing of it reached anyone.
     const msgs = (await victim.ok("GET", `/_matrix/client/v3/rooms/${enc(room)}/messages?dir=b&limit=50`)).chunk as any[];

@@ -4,7 +4,7 @@
 // the user left, state notices (pinned events), and the admin API's errors.
 import { expect, test } from "bun:test";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, fixture, serverFixture } from "../helpers/suite.ts";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { enc, sync } from "../helpers/sync.ts";
 
@@ -108,9 +108,7 @@ describeOnBackends("server notices", (backend) => {
 });
 
 describeOnBackends("server notices disabled", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("the admin API says so", async () => {
     const admin = await registerUser(ctx.s, "admin", "password", true);

@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { expectError, registerUser, TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, fixture, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, join, setState } from "../helpers/sync.ts";
 
 describeOnBackends("public rooms", (backend) => {
@@ -93,9 +93,7 @@ describeOnBackends("public rooms", (backend) => {
 });
 
 describeOnBackends("public rooms without auth", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend, config: { room_directory: { public_rooms_without_auth: true } } });
-  });
+  const ctx = serverFixture({ backend, config: { room_directory: { public_rooms_without_auth: true } } });
 
   test("anyone may read the directory", async () => {
     const alice = await registerUser(ctx.s, "alice");

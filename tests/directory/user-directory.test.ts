@@ -3,8 +3,8 @@
 import { expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { type TestServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture, serverFixture, serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, join, leave, setState } from "../helpers/sync.ts";
 
 const search = async (c: TestClient, term: string, limit?: number) => {
@@ -89,9 +89,7 @@ describeOnBackends("user directory", (backend) => {
 });
 
 describeOnBackends("user directory, search_all_users", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend, config: { user_directory: { search_all_users: true } } });
-  });
+  const ctx = serverFixture({ backend, config: { user_directory: { search_all_users: true } } });
 
   test("every local user can be found, deactivated users cannot", async () => {
     const searcher = await registerUser(ctx.s, "searcher");

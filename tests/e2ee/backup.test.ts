@@ -3,8 +3,7 @@
 import { expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 
 const KB = "client-server/key_backup";
 const ALG = "m.megolm_backup.v1.curve25519-aes-sha2";
@@ -26,9 +25,7 @@ async function newBackup(c: TestClient, authData: Record<string, unknown> = { pu
 }
 
 describeOnBackends("key backup", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("versions: create, get (latest and by number), update auth_data, delete", async () => {
     const alice = await registerUser(ctx.s, "kbalice");

@@ -3,8 +3,7 @@
 import { expect, test } from "bun:test";
 import { expectError, registerUser, withPasswordAuth } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, join, sync } from "../helpers/sync.ts";
 import { CrossSigning, TestDevice, signAs } from "./helpers.ts";
 
@@ -12,9 +11,7 @@ const CS = "client-server/cross_signing";
 const UPLOAD = "/_matrix/client/v3/keys/device_signing/upload";
 
 describeOnBackends("cross-signing", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("the first upload needs no UIA, an identical one neither; new keys need the password", async () => {
     const alice = await registerUser(ctx.s, "csalice");

@@ -5,8 +5,7 @@
 // every other way of deleting the device forget it; bad input gets Matrix errors.
 import { expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { signAs, TestDevice, type Json } from "./helpers.ts";
 
 const PATH = "/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device";
@@ -31,9 +30,7 @@ function putBody(dev: TestDevice, extra: Json = {}): Json {
 }
 
 describeOnBackends("dehydrated devices", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("advertised in /versions; none yet is 404 M_NOT_FOUND for GET, DELETE and events", async () => {
     const alice = await registerUser(ctx.s, "dh_alice");

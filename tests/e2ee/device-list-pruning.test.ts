@@ -1,18 +1,12 @@
 // device_list_changes housekeeping: superseded changes older than the horizon go, each user's latest
 // stays, and /keys/changes and /sync report the same users as before pruning. On both databases.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, sync } from "../helpers/sync.ts";
 import { TestDevice } from "./helpers.ts";
 
 describeOnBackends("device list change pruning", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-    ctx.alice = await registerUser(ctx.s, "dlp_alice");
-    ctx.bob = await registerUser(ctx.s, "dlp_bob");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob");
 
   test("only superseded rows below the horizon are deleted; the answers do not change", async () => {
     const roomId = await createRoom(ctx.alice, { preset: "public_chat" });

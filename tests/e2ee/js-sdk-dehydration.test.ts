@@ -7,13 +7,12 @@
 // paged by next_batch), receives the room key and uploads a replacement dehydrated device. Alice's
 // new device decrypts Bob's message. There is no key backup and key requests are off in the SDK,
 // so the dehydrated device is the only way the key can arrive.
-import { expect, test } from "bun:test";
-import { type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { afterAll, expect, test } from "bun:test";
+import { type MatrixClient } from "matrix-js-sdk";
 import { CryptoEvent, type GeneratedSecretStorageKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { loginUser, registerUser, type TestClient } from "../helpers/client.ts";
 import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "./sdk-crypto.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 
 quietCryptoLogs();
 
@@ -28,11 +27,8 @@ function passwordAuth(user: TestClient) {
 
 describeOnBackends("matrix-js-sdk device dehydration", (backend) => {
   const started: MatrixClient[] = [];
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  }, { teardown: () => {
-    for (const c of started) c.stopClient();
-  } });
+  afterAll(() => started.forEach((c) => c.stopClient())); // before the server stops (hooks run in order)
+  const ctx = serverFixture({ backend });
 
   test("a room key sent while alice has no device reaches her next device through the dehydrated device", async () => {
     const alice1User = await registerUser(ctx.s, "dhalice");

@@ -3,13 +3,13 @@
 // room, sends a message, and the other decrypts it to the original text — on one server and across
 // two federated servers. Cross-signing bootstrap and key backup creation (with the room key landing
 // in the backup) succeed too. Every client is stopped at the end (their sync loops keep timers alive).
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { registerUser, type TestClient } from "../helpers/client.ts";
+import { registerUser } from "../helpers/client.ts";
 import { sync as sync0 } from "../helpers/sync.ts";
 import { cryptoClient, decryptedBody, quietCryptoLogs, waitFor } from "./sdk-crypto.ts";
-import { startFederatingServers, startTestServer, type FederatingServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture, serverFixture } from "../helpers/suite.ts";
 
 quietCryptoLogs();
 const enc = encodeURIComponent;
@@ -34,11 +34,8 @@ async function encryptedConversation(alice: MatrixClient, bob: MatrixClient, tex
 
 describeOnBackends("matrix-js-sdk Rust crypto", (backend) => {
   const started: MatrixClient[] = [];
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  }, { teardown: () => {
-    for (const c of started) c.stopClient();
-  } });
+  afterAll(() => started.forEach((c) => c.stopClient())); // before the server stops (hooks run in order)
+  const ctx = serverFixture({ backend });
 
   test("alice encrypts, bob decrypts; the server only ever sees ciphertext", async () => {
     const aliceUser = await registerUser(ctx.s, "rcalice");

@@ -3,17 +3,14 @@
 import { expect, test } from "bun:test";
 import { expectError, loginUser, registerUser, withPasswordAuth } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, join, leave, sync } from "../helpers/sync.ts";
 import { TestDevice, randomKey, signAs, syncUntil } from "./helpers.ts";
 
 const KEYS = "client-server/keys";
 
 describeOnBackends("E2EE keys", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("upload: device keys, one-time keys and a fallback key; counts in the answer and in /sync", async () => {
     const alice = await registerUser(ctx.s, "kalice");

@@ -4,16 +4,13 @@
 import { expect, test } from "bun:test";
 import { expectError, loginUser, registerUser, withPasswordAuth } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { sync } from "../helpers/sync.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("send-to-device", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("a message reaches one device, stays until acknowledged, and a repeated txnId sends nothing", async () => {
     const alice = await registerUser(ctx.s, "tdalice");

@@ -2,16 +2,13 @@
 // the matched actions, `read` from receipts (threaded too), `only=highlight`, paging with
 // next_token, events of ignored users left out, and the spec's errors.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send } from "../helpers/sync.ts";
 
 describeOnBackends("notifications", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   const list = (c: TestClient, query = "") => c.get(`/_matrix/client/v3/notifications${query ? `?${query}` : ""}`);
 

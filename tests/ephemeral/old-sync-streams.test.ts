@@ -3,18 +3,13 @@
 // room_id, e.g. m.tag), and the global GET /initialSync lists the user's own presence (it counts
 // as a sync) and that of users sharing a room with them.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { registerUser } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 
 const V3 = "/_matrix/client/v3";
 
 describeOnBackends("old sync streams", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-    ctx.alice = await registerUser(ctx.s, "alice");
-    ctx.bob = await registerUser(ctx.s, "bob");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob");
 
   test("GET /events: global and room account data changes, tags included", async () => {
     const room = (await ctx.alice.ok("POST", `${V3}/createRoom`, {})).room_id;

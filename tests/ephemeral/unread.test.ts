@@ -2,15 +2,12 @@
 // cleared by read receipts (public or private) and by the user's own messages, per thread when
 // the filter asks, and user rules from m.push_rules account data. Both databases.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { type TestClient } from "../helpers/client.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 
 describeOnBackends("unread counts", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   const counts = async (c: TestClient, roomId: string, filter: Record<string, unknown> = {}) => {
     const r = await sync(c, { filter: { room: { rooms: [roomId], timeline: { limit: 1, ...filter } } } });

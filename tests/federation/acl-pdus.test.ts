@@ -1,17 +1,13 @@
 // Server ACLs on PDUs (issue 17, root cause 6): an event sent by a server the room's
 // m.room.server_acl denies is refused (an error for it in the /send answer) and never stored.
 import { expect, test } from "bun:test";
-import { type TestClient } from "../helpers/client.ts";
-import type { FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("server ACLs on PDUs", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend }));
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend });
 
   const sees = async (roomId: string, eventId: string) => (await ctx.alice.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`)).status === 200;
 

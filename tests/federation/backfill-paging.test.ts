@@ -3,16 +3,12 @@
 // start of what this server has asks the room's other servers for more. The first /sync after a
 // remote join says limited: true when older history exists.
 import { expect, test } from "bun:test";
-import { type TestClient } from "../helpers/client.ts";
-import type { FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("backfill paging", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend }));
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend });
 
   test("after a remote join all older history is paged back to the creation, in order", async () => {
     const N = 120;

@@ -2,17 +2,13 @@
 // 6): the invitee still gets rid of it. The rejection is recorded locally as an out-of-band leave
 // event after the invite, and the room moves to the leave section of their /sync with that event.
 import { expect, test } from "bun:test";
-import { type TestClient } from "../helpers/client.ts";
-import type { FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("invite rejection fallback", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend, config: { federation: { retry_min_interval_ms: 100 } } }));
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend, config: { federation: { retry_min_interval_ms: 100 } } });
 
   test("an invite whose server is down is rejected locally and shows as left in /sync", async () => {
     const roomId = (await ctx.alice.ok("POST", "/_matrix/client/v3/createRoom", { room_version: "10", invite: [ctx.bob.userId] })).room_id;

@@ -2,21 +2,14 @@
 // OpenID tokens checked by a third party through the federation userinfo endpoint.
 import { expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
-import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("federation membership", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    const servers = await startFederatingServers(2, { backend });
-    ctx.hs1 = servers[0]!;
-    ctx.hs2 = servers[1]!;
-    ctx.alice = await registerUser(ctx.hs1, "alice");
-    ctx.bob = await registerUser(ctx.hs2, "bob");
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend });
 
   const member = async (c: TestClient, roomId: string, userId: string) => {
     const r = await c.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}`);

@@ -4,15 +4,13 @@
 import { expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
 import type { FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPair, federatedPairFixture, fixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("presence in newly shared rooms", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend }));
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend });
 
   test("both users see the other's presence promptly after the join", async () => {
     // Both online, sharing nothing yet.

@@ -3,17 +3,14 @@
 // field is unset answers 200 without it (404 only for unknown users), so that the asking server
 // does not take the whole profile for missing.
 import { expect, test } from "bun:test";
-import { expectError, type TestClient } from "../helpers/client.ts";
-import type { FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
+import { expectError } from "../helpers/client.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { FederationError } from "../../src/services/federation/client.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("remote profiles", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend }));
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend });
 
   test("a remote user's profile and fields are fetched over federation", async () => {
     await ctx.alice.ok("PUT", `/_matrix/client/v3/profile/${enc(ctx.alice.userId!)}/displayname`, { displayname: "Alice Remote" });

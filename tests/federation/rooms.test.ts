@@ -1,9 +1,8 @@
 // Rooms across two hs servers: remote joins (by alias and by ID), messages and state both ways,
 // typing, invites, leave/kick/ban, a server offline then catching up, forged events, backfill.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 
 const enc = encodeURIComponent;
@@ -21,18 +20,7 @@ async function waitForBody(c: TestClient, roomId: string, body: string): Promise
 }
 
 describeOnBackends("federation rooms", (backend) => {
-  const ctx = fixture<{
-    hs1: FederatingServer;
-    hs2: FederatingServer;
-    alice: TestClient; // on hs1
-    bob: TestClient; // on hs2
-  }>(async (ctx) => {
-    const servers = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
-    ctx.hs1 = servers[0]!;
-    ctx.hs2 = servers[1]!;
-    ctx.alice = await registerUser(ctx.hs1!, "alice");
-    ctx.bob = await registerUser(ctx.hs2!, "bob");
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend, config: { federation: { retry_min_interval_ms: 200 } } });
 
   test("bob joins alice's public room by alias; messages and state flow both ways", async () => {
     const roomId = (await ctx.alice.ok("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", name: "Fed", room_alias_name: "fed" })).room_id;

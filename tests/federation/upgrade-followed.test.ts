@@ -4,8 +4,7 @@
 // the new room.
 import { expect, test } from "bun:test";
 import { type TestClient } from "../helpers/client.ts";
-import type { FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, federatedPair, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 
 const enc = encodeURIComponent;
 
@@ -20,9 +19,7 @@ async function until<T>(f: () => Promise<T | undefined>, ms = 10000): Promise<T>
 }
 
 describeOnBackends("upgrade followed by another server", (backend) => {
-  const ctx = fixture<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ({ hs1: ctx.hs1, hs2: ctx.hs2, alice: ctx.alice, bob: ctx.bob } = await federatedPair({ backend }));
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend });
 
   const inRoom = (c: TestClient, roomId: string, type: string) =>
     until(async () => {

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { validateConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
+import type { Db } from "../../src/storage/engines/db.ts";
+import { openDatabase } from "../../src/storage/engines/open.ts";
 import { startHomeserver, type Homeserver, type StartOptions } from "../../src/homeserver.ts";
 import { randomString } from "../../src/util/random.ts";
 
@@ -72,6 +74,18 @@ export async function freshPostgresDatabase(): Promise<{ url: string; drop: () =
       }
     },
   };
+}
+
+/**
+ * A fresh, migrated database on `backend` for storage tests (a new PostgreSQL database, or a SQLite
+ * file in a temporary folder); its close() also drops the PostgreSQL database.
+ */
+export async function openTestDatabase(backend: Backend, postgresConnections = 4): Promise<Db> {
+  if (backend === "sqlite") return openDatabase({ backend, path: join(tempDir(), "hs.db"), url: "", max_connections: 1 });
+  const pg = await freshPostgresDatabase();
+  const db = await openDatabase({ backend, url: pg.url, path: "", max_connections: postgresConnections });
+  const close = db.close.bind(db);
+  return Object.assign(db, { close: () => close().then(pg.drop) });
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

@@ -1,9 +1,11 @@
 // A suite's usual start: a describe per storage backend, the servers and users its tests share, and
 // their teardown.
 import { afterAll, beforeAll, describe } from "bun:test";
+import type { Db } from "../../src/storage/engines/db.ts";
 import { registerUser, type TestClient } from "./client.ts";
 import {
   BACKENDS,
+  openTestDatabase,
   startFederatingServers,
   startTestServer,
   type Backend,
@@ -47,6 +49,27 @@ export function fixture<T extends object>(
   return ctx;
 }
 
+/**
+ * A describe's test server as a fixture, with `names` registered on it in order:
+ * `serverFixture({ backend }, "alice", "bob")` gives ctx.s, ctx.alice and ctx.bob.
+ */
+export function serverFixture<const N extends readonly string[]>(opts: TestServerOptions, ...names: N): { s: TestServer } & { [K in N[number]]: TestClient } {
+  return fixture<{ s: TestServer } & { [K in N[number]]: TestClient }>(async (ctx) => {
+    const [s, ...users] = await serverWithUsers(opts, ...names);
+    Object.assign(ctx, { s }, Object.fromEntries(names.map((n, i) => [n, users[i]])));
+  });
+}
+
+/** A describe's fresh database (openTestDatabase) as a fixture: ctx.db, closed (and dropped) after. */
+export function databaseFixture(backend: Backend, postgresConnections?: number): { db: Db } {
+  return fixture<{ db: Db }>(
+    async (ctx) => {
+      ctx.db = await openTestDatabase(backend, postgresConnections);
+    },
+    { teardown: (ctx) => ctx.db?.close() },
+  );
+}
+
 type Clients<N extends readonly string[]> = { [K in keyof N]: TestClient };
 
 /** Starts a test server and registers `names` on it, in order; returns the server and their clients. */
@@ -60,8 +83,22 @@ export async function serverWithUsers<const N extends readonly string[]>(
   return [s, ...(users as Clients<N>)];
 }
 
+export interface FederatedPair {
+  hs1: FederatingServer;
+  hs2: FederatingServer;
+  /** On hs1. */
+  alice: TestClient;
+  /** On hs2. */
+  bob: TestClient;
+}
+
 /** The usual federation start: two federating servers, alice registered on the first and bob on the second. */
-export async function federatedPair(opts: FederatingOptions = {}): Promise<{ hs1: FederatingServer; hs2: FederatingServer; alice: TestClient; bob: TestClient }> {
+export async function federatedPair(opts: FederatingOptions = {}): Promise<FederatedPair> {
   const [hs1, hs2] = (await startFederatingServers(2, opts)) as [FederatingServer, FederatingServer];
   return { hs1, hs2, alice: await registerUser(hs1, "alice"), bob: await registerUser(hs2, "bob") };
+}
+
+/** A describe's federatedPair(opts), as a fixture (60 s to start): ctx.hs1, ctx.hs2, ctx.alice, ctx.bob. */
+export function federatedPairFixture(opts: FederatingOptions): FederatedPair {
+  return fixture<FederatedPair>(async (ctx) => void Object.assign(ctx, await federatedPair(opts)), { timeout: 60000 });
 }

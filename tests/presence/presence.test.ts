@@ -4,8 +4,8 @@
 import { expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { type TestServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture, serverFixture, serverWithUsers } from "../helpers/suite.ts";
 import { createRoom, enc, join, send, sync, syncPath } from "../helpers/sync.ts";
 import { eventually as poll } from "../helpers/wait.ts";
 
@@ -158,9 +158,7 @@ describeOnBackends("presence", (backend) => {
 });
 
 describeOnBackends("presence timeouts", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend, config: { presence: { idle_timeout_ms: 300, offline_timeout_ms: 800 } } });
-  });
+  const ctx = serverFixture({ backend, config: { presence: { idle_timeout_ms: 300, offline_timeout_ms: 800 } } });
 
   test("idle users become unavailable, then offline; a sync brings them back", async () => {
     const alice = await registerUser(ctx.s, "alice");
@@ -195,9 +193,7 @@ describeOnBackends("presence timeouts", (backend) => {
 });
 
 describeOnBackends("presence disabled", (backend) => {
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend, config: { presence: { enabled: false } } });
-  });
+  const ctx = serverFixture({ backend, config: { presence: { enabled: false } } });
 
   test("the endpoints answer but nothing is tracked or shown", async () => {
     const alice = await registerUser(ctx.s, "alice");

@@ -3,27 +3,15 @@
 // a redaction received over federation breaks the relationship; thread notification counts
 // for remote thread replies.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { eventually } from "../helpers/wait.ts";
 import { enc, send, sync } from "../helpers/sync.ts";
 
 const thread = (root: string, body: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root } });
 
 describeOnBackends("relations over federation", (backend) => {
-  const ctx = fixture<{
-    hs1: FederatingServer;
-    hs2: FederatingServer;
-    alice: TestClient; // hs1
-    bob: TestClient; // hs2
-  }>(async (ctx) => {
-    const servers = await startFederatingServers(2, { backend, config: { federation: { retry_min_interval_ms: 200 } } });
-    ctx.hs1 = servers[0]!;
-    ctx.hs2 = servers[1]!;
-    ctx.alice = await registerUser(ctx.hs1!, "alice");
-    ctx.bob = await registerUser(ctx.hs2!, "bob");
-  }, { timeout: 60000 });
+  const ctx = federatedPairFixture({ backend, config: { federation: { retry_min_interval_ms: 200 } } });
 
   const relations = async (c: TestClient, roomId: string, eventId: string, suffix = "") =>
     (await c.ok("GET", `/_matrix/client/v1/rooms/${enc(roomId)}/relations/${enc(eventId)}${suffix}`)).chunk as any[];

@@ -3,8 +3,7 @@
 // /messages, /context and limited /sync timelines, edits per spec v1.7 (content untouched, most
 // recent valid edit, redactions), duplicate annotations, thread validation.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
@@ -20,9 +19,7 @@ const edit = (target: string, body: string) => ({
 const reference = (target: string) => ({ "m.relates_to": { rel_type: "m.reference", event_id: target } });
 
 describeOnBackends("relations", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; eve: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.eve] = await serverWithUsers({ backend }, "alice", "bob", "eve");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "eve");
 
   const rel = (c: TestClient, roomId: string, eventId: string, suffix = "", query = "") =>
     c.get(`/_matrix/client/v1/rooms/${enc(roomId)}/relations/${enc(eventId)}${suffix}${query ? `?${query}` : ""}`);

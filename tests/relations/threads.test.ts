@@ -2,8 +2,7 @@
 // pagination, errors, bundled summaries, roots of ignored users redacted), and the thread of an
 // event as push counts and threaded receipts see it (one computation, from the relations index).
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
@@ -11,9 +10,7 @@ import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 const thread = (root: string, body: string) => ({ msgtype: "m.text", body, "m.relates_to": { rel_type: "m.thread", event_id: root } });
 
 describeOnBackends("threads", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient; dave: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol, ctx.dave] = await serverWithUsers({ backend }, "alice", "bob", "carol", "dave");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol", "dave");
 
   const threads = (c: TestClient, roomId: string, query = "") => c.get(`/_matrix/client/v1/rooms/${enc(roomId)}/threads${query ? `?${query}` : ""}`);
 

@@ -3,15 +3,12 @@
 // /relations, never their state events; their invites are not shown; their messages do not
 // count as unread; un-ignoring resumes delivery.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { expectError, type TestClient } from "../helpers/client.ts";
 import { bodies, createRoom, enc, join, send, setState, sync } from "../helpers/sync.ts";
 
 describeOnBackends("ignored users", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; troll: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.troll] = await serverWithUsers({ backend }, "alice", "bob", "troll");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "troll");
 
   const ignore = (c: TestClient, users: string[]) =>
     c.ok("PUT", `/_matrix/client/v3/user/${enc(c.userId!)}/account_data/m.ignored_user_list`, {

@@ -6,8 +6,8 @@
 // state is unaffected; any other value blocks nothing.
 import { expect, test } from "bun:test";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
-import { startFederatingServers, type FederatingServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
+import { describeOnBackends, fixture, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, invite, join, sync } from "../helpers/sync.ts";
 import { eventually } from "../helpers/wait.ts";
 import { list, roomIdsOf, ss } from "../sliding-sync/helpers.ts";
@@ -26,9 +26,7 @@ const member = async (c: TestClient, roomId: string, userId: string): Promise<st
 };
 
 describeOnBackends("invite permission", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   test("a user who blocks invites cannot be invited: /invite and PUT state m.room.member answer 403 M_INVITE_BLOCKED", async () => {
     await block(ctx.bob);

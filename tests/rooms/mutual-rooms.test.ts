@@ -1,16 +1,13 @@
 // GET /_matrix/client/v1/mutual_rooms (spec v1.19) on both databases: rooms both users are
 // joined to, the total count, paging with next_batch, and the spec's 400s.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, leave } from "../helpers/sync.ts";
 
 describeOnBackends("mutual rooms", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   const mutual = (c: TestClient, userId: string, from?: string) =>
     c.get(`/_matrix/client/v1/mutual_rooms?user_id=${enc(userId)}${from !== undefined ? `&from=${enc(from)}` : ""}`);

@@ -1,16 +1,14 @@
 // Rooms over HTTP: create, membership, send, state, history, redaction, on both databases.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture, serverWithUsers } from "../helpers/suite.ts";
 import { expectError, registerUser, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 
 const enc = encodeURIComponent;
 
 describeOnBackends("rooms", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   const send = async (c: TestClient, roomId: string, body: string, txn: string = crypto.randomUUID()) =>
     (await c.ok("PUT", `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/${txn}`, { msgtype: "m.text", body })).event_id as string;

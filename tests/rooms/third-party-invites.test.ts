@@ -3,18 +3,15 @@
 // requesters who may not invite get M_FORBIDDEN, well-formed ones M_THREEPID_DENIED; createRoom
 // refuses invite_3pid before creating anything.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
-import { expectError, type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
+import { expectError } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join } from "../helpers/sync.ts";
 
 const invite3pid = { id_server: "id.example.org", id_access_token: "abc", medium: "email", address: "cheeky@monkey.com" };
 
 describeOnBackends("third-party invites", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   test("POST /rooms/{roomId}/invite with a third-party identifier", async () => {
     const roomId = await createRoom(ctx.alice, { preset: "public_chat", power_level_content_override: { invite: 50 } });

@@ -2,17 +2,11 @@
 // each event, including the event's own change, "leave" before they ever joined; in /messages,
 // /sync timelines, /context and single events, on both databases.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, send, sync } from "../helpers/sync.ts";
 
 describeOnBackends("unsigned.membership", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-    ctx.alice = await registerUser(ctx.s, "um_alice");
-    ctx.bob = await registerUser(ctx.s, "um_bob");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob");
 
   test("before joining: leave; invited: invite; joined: join; after leaving: leave", async () => {
     // world_readable, so bob may read what came before he was invited.

@@ -3,16 +3,13 @@
 // directory listing moved, the tombstone, the old room locked down; permissions and errors;
 // settings carried over when members follow.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { expectError, type TestClient } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { createRoom, enc, join, send, sync } from "../helpers/sync.ts";
 
 describeOnBackends("room upgrades", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient; mallory: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol, ctx.mallory] = await serverWithUsers({ backend }, "alice", "bob", "carol", "mallory");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol", "mallory");
 
   const upgrade = (c: TestClient, roomId: string, body: Record<string, unknown>) => c.post(`/_matrix/client/v3/rooms/${enc(roomId)}/upgrade`, body);
   const state = async (c: TestClient, roomId: string) => (await c.ok("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/state`)) as any[];

@@ -4,17 +4,14 @@
 // databases.
 import { expect, test } from "bun:test";
 import { expectError, loginUser, registerUser, TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, send } from "../helpers/sync.ts";
 import { list, roomIdsOf, ss, ssPath } from "./helpers.ts";
 
 describeOnBackends("sliding sync connections", (backend) => {
   let n = 0;
   const user = (p: string) => registerUser(ctx.s, `${p}${++n}`);
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("/versions advertises org.matrix.simplified_msc3575; /auth_metadata says legacy login", async () => {
     const anon = new TestClient(ctx.s.url);

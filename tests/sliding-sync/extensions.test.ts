@@ -2,9 +2,8 @@
 // (one-time key counts, fallback key types, device list changes), account_data, receipts,
 // typing, threads, and which rooms the room-scoped ones cover. Both databases.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { registerUser } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, join, send, setState } from "../helpers/sync.ts";
 import { TestDevice } from "../e2ee/helpers.ts";
 import { list, ss } from "./helpers.ts";
@@ -12,9 +11,7 @@ import { list, ss } from "./helpers.ts";
 describeOnBackends("sliding sync extensions", (backend) => {
   let n = 0;
   const user = (p: string) => registerUser(ctx.s, `${p}${++n}`);
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("to_device: messages for this device, acknowledged by `since`; they end a long-poll", async () => {
     const a = await user("td");

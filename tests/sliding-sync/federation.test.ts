@@ -2,22 +2,12 @@
 // filtered by its room type from that stripped state), joining it over federation, messages from
 // the other server waking a long-poll and bumping the room, and a rejected remote invite.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { createRoom, enc, invite, send } from "../helpers/sync.ts";
 import { bodiesOf, list, roomIdsOf, ss, until } from "./helpers.ts";
 
 describeOnBackends("sliding sync with rooms on other servers", (backend) => {
-  const ctx = fixture<{
-    servers: FederatingServer[];
-    alice: TestClient; // on server 0
-    bob: TestClient; // on server 1
-  }>(async (ctx) => {
-    ctx.servers = await startFederatingServers(2, { backend });
-    ctx.alice = await registerUser(ctx.servers[0]!, "alice");
-    ctx.bob = await registerUser(ctx.servers[1]!, "bob");
-  });
+  const ctx = federatedPairFixture({ backend });
 
   test("remote invite → invite_state; join → initial room; remote messages wake the long-poll; rejection → leave", async () => {
     const local = await createRoom(ctx.bob, { name: "Home" });
@@ -40,7 +30,7 @@ describeOnBackends("sliding sync with rooms on other servers", (backend) => {
     expect(roomIdsOf(r, "rooms")).toEqual([roomId, local]);
 
     // Join over federation: the room is sent from scratch.
-    expect((await ctx.bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(ctx.servers[0]!.serverName)}`, {})).status).toBe(200);
+    expect((await ctx.bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(ctx.hs1.serverName)}`, {})).status).toBe(200);
     r = await ss(ctx.bob, body, { pos: r.pos });
     const joined = r.rooms[roomId];
     expect(joined.membership).toBe("join");

@@ -2,18 +2,15 @@
 // events, windows that grow, every filter, and which memberships a list shows (invites, knocks,
 // kicks, self-leaves, ignored inviters). Both databases.
 import { expect, test } from "bun:test";
-import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { registerUser } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, invite, join, leave, send, setState } from "../helpers/sync.ts";
 import { list, roomIdsOf, ss } from "./helpers.ts";
 
 describeOnBackends("sliding sync lists", (backend) => {
   let n = 0;
   const user = (p: string) => registerUser(ctx.s, `${p}${++n}`);
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   test("ranges, count and order by recency; only bump events move a room", async () => {
     const a = await user("order");

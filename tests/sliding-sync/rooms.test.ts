@@ -4,8 +4,7 @@
 // subscriptions and left rooms. Both databases.
 import { expect, test } from "bun:test";
 import { registerUser, type TestClient } from "../helpers/client.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { createRoom, enc, invite, join, send, setState } from "../helpers/sync.ts";
 import { bodiesOf, list, ss } from "./helpers.ts";
 
@@ -15,9 +14,7 @@ const sub = (roomId: string, required_state: unknown[], timeline_limit = 0) => (
 describeOnBackends("sliding sync rooms", (backend) => {
   let n = 0;
   const user = (p: string) => registerUser(ctx.s, `${p}${++n}`);
-  const ctx = fixture<{ s: TestServer }>(async (ctx) => {
-    ctx.s = await startTestServer({ backend });
-  });
+  const ctx = serverFixture({ backend });
 
   /** A room of `a` with `others` joined, a name and a topic. */
   async function populated(a: TestClient, others: TestClient[], name = "Room"): Promise<string> {

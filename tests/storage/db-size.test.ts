@@ -1,30 +1,15 @@
 // hasLoginUsers (the first start's "next steps" check) answers as serverCounts' user count would,
 // without counting rows: guests and deactivated accounts do not count.
 import { expect, test } from "bun:test";
-import { join } from "node:path";
 import { AccountsRepo } from "../../src/storage/repos/accounts.ts";
-import type { Db } from "../../src/storage/engines/db.ts";
 import { hasLoginUsers, serverCounts } from "../../src/storage/engines/db-size.ts";
-import { openDatabase } from "../../src/storage/engines/open.ts";
 import { configureLogging } from "../../src/util/log.ts";
-import { freshPostgresDatabase, tempDir } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { databaseFixture, describeOnBackends } from "../helpers/suite.ts";
 
 configureLogging({ level: "error" });
 
 describeOnBackends("hasLoginUsers", (backend) => {
-  const ctx = fixture<{ db: Db; drop: (() => Promise<void>) | undefined }>(async (ctx) => {
-    if (backend === "postgres") {
-      const pg = await freshPostgresDatabase();
-      ctx.drop = pg.drop;
-      ctx.db = await openDatabase({ backend, url: pg.url, path: "", max_connections: 2 });
-    } else {
-      ctx.db = await openDatabase({ backend, path: join(tempDir(), "hs.db"), url: "", max_connections: 1 });
-    }
-  }, { teardown: async (ctx) => {
-    await ctx.db.close();
-    await ctx.drop?.();
-  } });
+  const ctx = databaseFixture(backend, 2);
 
   test("false until an account that can log in exists", async () => {
     const accounts = new AccountsRepo(ctx.db);

@@ -2,13 +2,10 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Db } from "../../src/storage/engines/db.ts";
 import { currentSchemaVersion, migrate, SchemaTooNewError, splitStatements } from "../../src/storage/engines/migrate.ts";
 import { MIGRATION_FILES, MIGRATIONS } from "../../src/storage/engines/migrations.ts";
-import { openDatabase } from "../../src/storage/engines/open.ts";
 import { rewritePlaceholders } from "../../src/storage/engines/postgres.ts";
-import { freshPostgresDatabase, tempDir } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
+import { databaseFixture, describeOnBackends } from "../helpers/suite.ts";
 import { configureLogging } from "../../src/util/log.ts";
 
 configureLogging({ level: "error" });
@@ -57,18 +54,7 @@ test("scripts split into statements, comments dropped", () => {
 });
 
 describeOnBackends("database", (backend) => {
-  const ctx = fixture<{ db: Db; drop: (() => Promise<void>) | undefined }>(async (ctx) => {
-    if (backend === "postgres") {
-      const pg = await freshPostgresDatabase();
-      ctx.drop = pg.drop;
-      ctx.db = await openDatabase({ backend, url: pg.url, path: "", max_connections: 4 });
-    } else {
-      ctx.db = await openDatabase({ backend, path: join(tempDir(), "hs.db"), url: "", max_connections: 1 });
-    }
-  }, { teardown: async (ctx) => {
-    await ctx.db.close();
-    await ctx.drop?.();
-  } });
+  const ctx = databaseFixture(backend);
 
   test("migrations applied up to the latest version, idempotently", async () => {
     expect(await currentSchemaVersion(ctx.db)).toBe(MIGRATIONS.at(-1)!.version);

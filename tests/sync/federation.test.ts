@@ -1,21 +1,11 @@
 // /sync for rooms on other servers: a remote invite shows its stripped state in rooms.invite;
 // joining moves it to rooms.join; rejecting puts the leave in rooms.leave.
 import { expect, test } from "bun:test";
-import { startFederatingServers, type FederatingServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture } from "../helpers/suite.ts";
-import { registerUser, type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, federatedPairFixture } from "../helpers/suite.ts";
 import { createRoom, enc, invite, send, sync } from "../helpers/sync.ts";
 
 describeOnBackends("sync with rooms on other servers", (backend) => {
-  const ctx = fixture<{
-    servers: FederatingServer[];
-    alice: TestClient; // on server 0
-    bob: TestClient; // on server 1
-  }>(async (ctx) => {
-    ctx.servers = await startFederatingServers(2, { backend });
-    ctx.alice = await registerUser(ctx.servers[0]!, "alice");
-    ctx.bob = await registerUser(ctx.servers[1]!, "bob");
-  });
+  const ctx = federatedPairFixture({ backend });
 
   test("remote invite → rooms.invite with stripped state; join → rooms.join; a rejected invite → rooms.leave", async () => {
     const roomId = await createRoom(ctx.alice, { name: "Over there", preset: "private_chat" });
@@ -35,7 +25,7 @@ describeOnBackends("sync with rooms on other servers", (backend) => {
     for (const e of inv.invite_state.events) expect(Object.keys(e).sort()).toEqual(["content", "sender", "state_key", "type"]);
 
     // Joining over federation: the room moves to rooms.join with its state and history.
-    const j = await ctx.bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(ctx.servers[0]!.serverName)}`, {});
+    const j = await ctx.bob.post(`/_matrix/client/v3/join/${enc(roomId)}?server_name=${enc(ctx.hs1.serverName)}`, {});
     expect(j.status).toBe(200);
     const joined = await sync(ctx.bob, { since: inc.next_batch });
     expect(joined.rooms.invite[roomId]).toBeUndefined();

@@ -1,17 +1,14 @@
 // Stored and inline filters, and lazy-loading room members in /sync, on both databases.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
-import { expectError, type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
+import { expectError } from "../helpers/client.ts";
 import { assertMatchesSpec } from "../helpers/openapi.ts";
 import { bodies, createRoom, enc, join, send, setState, sync, syncPath } from "../helpers/sync.ts";
 
 const members = (events: any[]) => events.filter((e) => e.type === "m.room.member").map((e) => e.state_key).sort();
 
 describeOnBackends("filters and lazy loading", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient; dave: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol, ctx.dave] = await serverWithUsers({ backend }, "alice", "bob", "carol", "dave");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol", "dave");
 
   test("filters are stored per user: upload, download, 404 and 403", async () => {
     const filter = { room: { timeline: { limit: 3, types: ["m.room.message"] }, state: { lazy_load_members: true } }, event_fields: ["type", "content"] };

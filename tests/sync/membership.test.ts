@@ -1,16 +1,12 @@
 // The invite, leave and knock sections of /sync, forgotten rooms and include_leave, on both databases.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
-import { type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
 import { bodies, createRoom, enc, invite, join, leave, send, setState, sync } from "../helpers/sync.ts";
 
 const stripped = (events: any[]) => events.map((e) => `${e.type}|${e.state_key}`).sort();
 
 describeOnBackends("sync membership sections", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   test("invites: stripped state in rooms.invite, initial and incremental; then join moves the room", async () => {
     const roomId = await createRoom(ctx.alice, { name: "Invited here", topic: "t" });

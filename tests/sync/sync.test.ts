@@ -1,15 +1,12 @@
 // GET /sync over HTTP: initial and incremental syncs, long-polling, limited timelines continued by
 // /messages, state vs timeline, full_state, state_after, on both databases.
 import { expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { describeOnBackends, fixture, serverWithUsers } from "../helpers/suite.ts";
-import { expectError, type TestClient } from "../helpers/client.ts";
+import { describeOnBackends, serverFixture } from "../helpers/suite.ts";
+import { expectError } from "../helpers/client.ts";
 import { bodies, createRoom, enc, join, send, setState, sync, syncPath } from "../helpers/sync.ts";
 
 describeOnBackends("sync", (backend) => {
-  const ctx = fixture<{ s: TestServer; alice: TestClient; bob: TestClient; carol: TestClient }>(async (ctx) => {
-    [ctx.s, ctx.alice, ctx.bob, ctx.carol] = await serverWithUsers({ backend }, "alice", "bob", "carol");
-  });
+  const ctx = serverFixture({ backend }, "alice", "bob", "carol");
 
   test("initial sync: timeline, state at the timeline start, summary, next_batch", async () => {
     const roomId = await createRoom(ctx.alice, { preset: "public_chat", name: "Initial" });

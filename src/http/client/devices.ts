@@ -6,7 +6,7 @@ import type { Device } from "../../services/accounts.ts";
 import type { AccountServices } from "../../services/account-services.ts";
 import type { App } from "../app.ts";
 import { connectionOf, type Requester } from "../auth.ts";
-import { optString, withoutAuth } from "../params.ts";
+import { optString, withoutAuth, type JsonObject } from "../params.ts";
 import { routes } from "../endpoint.ts";
 import { body, param } from "../schema.ts";
 
@@ -47,7 +47,7 @@ export function devicesRoutes(app: App, deps: DevicesDeps): void {
     },
   );
 
-  const deleteWithUia = async (r: Requester, request: Request, body: Record<string, unknown>, uri: string, method: string, ids: (body: Record<string, unknown>) => string[]) => {
+  const deleteWithUia = async (r: Requester, request: Request, body: JsonObject, uri: string, method: string, ids: (body: JsonObject) => string[]) => {
     // Application services delete their users' devices without user-interactive auth (spec v1.17).
     if (r.appserviceId !== undefined) {
       await deps.accounts.deleteDevices(r.userId, ids(withoutAuth(body)));

@@ -22,9 +22,8 @@ export function ephemeralRoutes(app: App, svc: Services): void {
       if (typeof b.typing !== "boolean") throw new MatrixError("M_BAD_JSON", "'typing' must be a boolean");
       const timeout = optInt(b, "timeout");
       if (timeout !== undefined && timeout < 0) throw new MatrixError("M_BAD_JSON", "'timeout' must not be negative");
-      // A shadow-banned user's typing is shown to nobody.
-      if (who.isShadowBanned) return {};
-      await svc.typing.setTyping(who.userId, param.roomId(params.roomId, "roomId"), params.userId, b.typing, timeout);
+      // A shadow-banned user's typing is dropped by the typing service (sending policy).
+      await svc.typing.setTyping(who, param.roomId(params.roomId, "roomId"), params.userId, b.typing, timeout);
       return {};
     },
   );

@@ -22,7 +22,7 @@ export function roomUpgradeRoutes(app: App, svc: Services): void {
         }
         additional = b.additional_creators as string[];
       }
-      const replacement = await svc.roomUpgrades.upgrade(who.userId, param.roomId(params.roomId, "roomId"), newVersion, additional);
+      const replacement = await svc.roomUpgrades.upgrade(who, param.roomId(params.roomId, "roomId"), newVersion, additional);
       return { replacement_room: replacement };
     },
   );

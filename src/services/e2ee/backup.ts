@@ -3,7 +3,7 @@
 // is never reused); keys can only be written to the current (latest undeleted) version, anything
 // else is 403 M_WRONG_ROOM_KEYS_VERSION with `current_version`. A key replaces the stored one per
 // the spec's order (backupKeyReplaces); the etag changes whenever the stored keys change.
-import { backupKeyReplaces, checkBackupKeyData, isBackupProblem, isJsonMap, type BackupKeyData, type JsonMap } from "../../core/e2ee-keys.ts";
+import { backupKeyReplaces, checkBackupKeyData, isBackupProblem, isJsonRecord, type BackupKeyData, type JsonRecord } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { Transaction } from "../../storage/engines/db.ts";
 import type { BackupKeyRow, BackupVersionRow, E2eeRepo } from "../../storage/repos/e2ee.ts";
@@ -42,7 +42,7 @@ export class KeyBackup {
   // ------------------------------------------------------------------ versions
 
   /** POST /room_keys/version. */
-  async createVersion(userId: string, body: JsonMap): Promise<{ version: string }> {
+  async createVersion(userId: string, body: JsonRecord): Promise<{ version: string }> {
     const { algorithm, authData } = checkVersionBody(body);
     const version = await this.locks.run(userId, () => this.repo.createBackupVersion(userId, algorithm, JSON.stringify(authData)));
     return { version: String(version) };
@@ -69,7 +69,7 @@ export class KeyBackup {
   }
 
   /** PUT /room_keys/version/{version}: only auth_data may change. */
-  async updateVersion(userId: string, version: string, body: JsonMap): Promise<void> {
+  async updateVersion(userId: string, version: string, body: JsonRecord): Promise<void> {
     const { algorithm, authData } = checkVersionBody(body);
     if (body.version !== undefined && body.version !== version) {
       throw new MatrixError("M_INVALID_PARAM", "'version' in the body does not match the version in the path");
@@ -145,14 +145,14 @@ export class KeyBackup {
   }
 
   /** GET /room_keys/keys[/{roomId}[/{sessionId}]] from a version (current or not, but not deleted). */
-  async getKeys(userId: string, version: string | null, roomId?: string, sessionId?: string): Promise<JsonMap> {
+  async getKeys(userId: string, version: string | null, roomId?: string, sessionId?: string): Promise<JsonRecord> {
     const row = await this.existingVersion(userId, version);
     const rows = await this.repo.listBackupKeys(userId, row.version, roomId, sessionId);
     if (sessionId !== undefined) {
       if (rows.length === 0) throw new MatrixError("M_NOT_FOUND", "No room key found for this session");
       return keyData(rows[0]!);
     }
-    const rooms: Record<string, { sessions: Record<string, JsonMap> }> = {};
+    const rooms: Record<string, { sessions: Record<string, JsonRecord> }> = {};
     for (const r of rows) (rooms[r.room_id] ??= { sessions: {} }).sessions[r.session_id] = keyData(r);
     if (roomId !== undefined) return rooms[roomId] ?? { sessions: {} };
     return { rooms };
@@ -191,15 +191,15 @@ const CURVE25519_BACKUP = "m.megolm_backup.v1.curve25519-aes-sha2";
  * used": for the algorithm it defines it must be an object; for any other it is kept as the
  * client sent it, of any JSON type (as Synapse does; SyTest sends a string).
  */
-function checkVersionBody(body: JsonMap): { algorithm: string; authData: unknown } {
+function checkVersionBody(body: JsonRecord): { algorithm: string; authData: unknown } {
   if (body.algorithm === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'algorithm'");
   if (typeof body.algorithm !== "string" || body.algorithm === "") throw new MatrixError("M_BAD_JSON", "'algorithm' must be a non-empty string");
   if (body.auth_data === undefined || body.auth_data === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'auth_data'");
-  if (body.algorithm === CURVE25519_BACKUP && !isJsonMap(body.auth_data)) throw new MatrixError("M_BAD_JSON", `'auth_data' must be an object for ${CURVE25519_BACKUP}`);
+  if (body.algorithm === CURVE25519_BACKUP && !isJsonRecord(body.auth_data)) throw new MatrixError("M_BAD_JSON", `'auth_data' must be an object for ${CURVE25519_BACKUP}`);
   return { algorithm: body.algorithm, authData: body.auth_data };
 }
 
-function keyData(r: BackupKeyRow): JsonMap {
+function keyData(r: BackupKeyRow): JsonRecord {
   return {
     first_message_index: r.first_message_index,
     forwarded_count: r.forwarded_count,

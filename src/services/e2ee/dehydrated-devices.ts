@@ -8,7 +8,7 @@
 // The dehydrated device is an ordinary device (devices row, keys, inbox) that no access token is
 // bound to: deleting it (DELETE, a replacement, DELETE /devices/{id}, deactivation) goes through
 // AccountsService.deleteDevices, which removes its keys and messages and announces the change.
-import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
+import { isJsonRecord, type JsonRecord } from "../../core/e2ee-keys.ts";
 import { MatrixError, notFound } from "../../protocol/errors.ts";
 import { isValidDeviceId } from "../../protocol/ids.ts";
 import type { Transaction } from "../../storage/engines/db.ts";
@@ -38,10 +38,10 @@ export class DehydratedDevices {
   }
 
   /** GET: the user's dehydrated device, or 404 M_NOT_FOUND. */
-  async get(userId: string): Promise<{ device_id: string; device_data: JsonMap }> {
+  async get(userId: string): Promise<{ device_id: string; device_data: JsonRecord }> {
     const dev = await this.d.repo.dehydratedDevice(userId);
     if (!dev) throw notFound("No dehydrated device available");
-    return { device_id: dev.deviceId, device_data: JSON.parse(dev.deviceData) as JsonMap };
+    return { device_id: dev.deviceId, device_data: JSON.parse(dev.deviceData) as JsonRecord };
   }
 
   /**
@@ -49,13 +49,13 @@ export class DehydratedDevices {
    * optional, all checked as /keys/upload checks them), then makes it the user's dehydrated device,
    * deleting the one it replaces.
    */
-  async put(userId: string, body: JsonMap): Promise<{ device_id: string }> {
+  async put(userId: string, body: JsonRecord): Promise<{ device_id: string }> {
     const deviceId = body.device_id;
     if (deviceId === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'device_id'");
     if (typeof deviceId !== "string" || !isValidDeviceId(deviceId)) throw new MatrixError("M_INVALID_PARAM", "Invalid 'device_id'");
     const data = body.device_data;
     if (data === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing 'device_data'");
-    if (!isJsonMap(data) || typeof data.algorithm !== "string") throw new MatrixError("M_BAD_JSON", "'device_data' must be an object with a string 'algorithm'");
+    if (!isJsonRecord(data) || typeof data.algorithm !== "string") throw new MatrixError("M_BAD_JSON", "'device_data' must be an object with a string 'algorithm'");
     const dataJson = JSON.stringify(data);
     if (Buffer.byteLength(dataJson) > MAX_DEVICE_DATA_BYTES) throw new MatrixError("M_TOO_LARGE", "'device_data' is too large");
     const name = body.initial_device_display_name;
@@ -74,7 +74,7 @@ export class DehydratedDevices {
       throw new MatrixError("M_INVALID_PARAM", "A device with this ID already exists");
     }
     try {
-      const keys: JsonMap = { device_keys: body.device_keys };
+      const keys: JsonRecord = { device_keys: body.device_keys };
       if (body.one_time_keys !== undefined) keys.one_time_keys = body.one_time_keys;
       if (body.fallback_keys !== undefined) keys.fallback_keys = body.fallback_keys;
       await this.d.keys.upload(userId, deviceId, keys);
@@ -112,7 +112,7 @@ export class DehydratedDevices {
     const rows = await this.d.repo.inboxAfter(userId, deviceId, after, DEHYDRATED_EVENTS_PER_PAGE);
     const last = rows.at(-1)?.stream_id ?? after;
     return {
-      events: rows.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonMap })),
+      events: rows.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonRecord })),
       next_batch: String(last),
     };
   }

@@ -15,7 +15,7 @@
 // cache in order, and a gap in prev_id (or an unknown user) triggers a resync from
 // GET /_matrix/federation/v1/user/devices/{userId}. A cache that cannot be kept up to date is dropped,
 // so /keys/query asks the remote server instead.
-import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
+import { isJsonRecord, type JsonRecord } from "../../core/e2ee-keys.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
 import type { Transaction } from "../../storage/engines/db.ts";
 import type { E2eeRepo } from "../../storage/repos/e2ee.ts";
@@ -41,9 +41,9 @@ export interface DeviceListsDeps {
   /** [federation] allow_device_name_lookup_over_federation. */
   shareDisplayNames: boolean;
   /** A local device as other servers see it: its keys (owner signatures merged) and display name. */
-  localDeviceForFederation: (userId: string, deviceId: string) => Promise<{ keys?: JsonMap; displayName?: string } | undefined>;
+  localDeviceForFederation: (userId: string, deviceId: string) => Promise<{ keys?: JsonRecord; displayName?: string } | undefined>;
   /** A local user's master and self-signing keys as other servers see them. */
-  localCrossSigningForFederation: (userId: string) => Promise<{ master_key?: JsonMap; self_signing_key?: JsonMap }>;
+  localCrossSigningForFederation: (userId: string) => Promise<{ master_key?: JsonRecord; self_signing_key?: JsonRecord }>;
 }
 
 export interface DeviceListChanges {
@@ -252,13 +252,13 @@ export class DeviceLists {
         path: `/_matrix/federation/v1/user/devices/${encodeURIComponent(userId)}`,
         timeoutMs: RESYNC_TIMEOUT_MS,
       });
-      if (!isJsonMap(body) || body.user_id !== userId || typeof body.stream_id !== "number" || !Number.isSafeInteger(body.stream_id) || !Array.isArray(body.devices)) {
+      if (!isJsonRecord(body) || body.user_id !== userId || typeof body.stream_id !== "number" || !Number.isSafeInteger(body.stream_id) || !Array.isArray(body.devices)) {
         throw new Error("malformed /user/devices answer");
       }
       const devices: Array<{ deviceId: string; displayName: string | null; keysJson: string | null }> = [];
       for (const dev of body.devices) {
-        if (!isJsonMap(dev) || typeof dev.device_id !== "string") continue;
-        const keys = isJsonMap(dev.keys) && dev.keys.user_id === userId && dev.keys.device_id === dev.device_id ? JSON.stringify(dev.keys) : null;
+        if (!isJsonRecord(dev) || typeof dev.device_id !== "string") continue;
+        const keys = isJsonRecord(dev.keys) && dev.keys.user_id === userId && dev.keys.device_id === dev.device_id ? JSON.stringify(dev.keys) : null;
         devices.push({ deviceId: dev.device_id, displayName: typeof dev.device_display_name === "string" ? dev.device_display_name : null, keysJson: keys });
       }
       const crossSigning = remoteCrossSigningKeys(userId, { master_key: body.master_key, self_signing_key: body.self_signing_key });
@@ -289,7 +289,7 @@ export class DeviceLists {
       if (streamId <= cached) return false; // already applied
       const known = prevIds.every((p) => typeof p === "number" && p <= cached);
       const keys = c.keys;
-      const keysOk = keys === undefined || (isJsonMap(keys) && keys.user_id === userId && keys.device_id === deviceId);
+      const keysOk = keys === undefined || (isJsonRecord(keys) && keys.user_id === userId && keys.device_id === deviceId);
       if (!known || !keysOk) {
         await this.resync(userId);
         return true;
@@ -344,7 +344,7 @@ export function remoteCrossSigningKeys(userId: string, keys: { master_key?: unkn
     ["master", keys.master_key],
     ["self_signing", keys.self_signing_key],
   ] as const) {
-    if (!isJsonMap(v) || v.user_id !== userId || !isJsonMap(v.keys)) continue;
+    if (!isJsonRecord(v) || v.user_id !== userId || !isJsonRecord(v.keys)) continue;
     const values = Object.values(v.keys);
     if (values.length !== 1 || typeof values[0] !== "string") continue;
     out.push({ type, publicKey: values[0], json: JSON.stringify(v) });

@@ -18,14 +18,14 @@ import {
   crossSigningPublicKey,
   deviceEd25519Key,
   hasValidSignature,
-  isJsonMap,
+  isJsonRecord,
   isKeyProblem,
   parseAlgorithmKeyId,
   sameJson,
   sameSignedContent,
   withSignatures,
   type CrossSigningUsage,
-  type JsonMap,
+  type JsonRecord,
   type KeyProblem,
 } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
@@ -55,11 +55,11 @@ export interface E2eeKeysDeps {
 }
 
 export interface KeysQueryResponse {
-  device_keys: Record<string, Record<string, JsonMap>>;
-  master_keys: Record<string, JsonMap>;
-  self_signing_keys: Record<string, JsonMap>;
-  user_signing_keys?: Record<string, JsonMap>;
-  failures?: Record<string, JsonMap>;
+  device_keys: Record<string, Record<string, JsonRecord>>;
+  master_keys: Record<string, JsonRecord>;
+  self_signing_keys: Record<string, JsonRecord>;
+  user_signing_keys?: Record<string, JsonRecord>;
+  failures?: Record<string, JsonRecord>;
 }
 
 type KeyFailure = { errcode: string; error: string };
@@ -67,8 +67,8 @@ type Failures = Record<string, Record<string, KeyFailure>>;
 
 const problem = (p: KeyProblem) => new MatrixError(p.errcode, p.error);
 
-function parseJson(s: string): JsonMap {
-  return JSON.parse(s) as JsonMap;
+function parseJson(s: string): JsonRecord {
+  return JSON.parse(s) as JsonRecord;
 }
 
 /** The `timeout` of a query or claim body: milliseconds, 10 s by default, at most a minute. */
@@ -79,7 +79,7 @@ function remoteTimeout(v: unknown): number {
 }
 
 /** What a failed request to a server looks like in `failures` (as Synapse reports it). */
-function failureOf(e: unknown): JsonMap {
+function failureOf(e: unknown): JsonRecord {
   if (e instanceof FederationError) {
     return { status: e.kind === "http" && e.status !== undefined ? e.status : 503, message: e.message };
   }
@@ -121,7 +121,7 @@ export class E2eeKeys {
   // ------------------------------------------------------------------ upload
 
   /** POST /keys/upload. */
-  async upload(userId: string, deviceId: string | null, body: JsonMap): Promise<{ one_time_key_counts: Record<string, number> }> {
+  async upload(userId: string, deviceId: string | null, body: JsonRecord): Promise<{ one_time_key_counts: Record<string, number> }> {
     if (deviceId === null) throw new MatrixError("M_FORBIDDEN", "Uploading keys needs an access token bound to a device");
     const deviceKeys = body.device_keys ?? undefined;
     if (deviceKeys !== undefined && deviceKeys !== null) {
@@ -131,7 +131,7 @@ export class E2eeKeys {
     const otks = body.one_time_keys ?? undefined;
     const fallbacks = body.fallback_keys ?? body["org.matrix.msc2732.fallback_keys"] ?? undefined;
     // Signed one-time and fallback keys must be signed by this device's key (the new one, or the stored one).
-    let ed25519 = isJsonMap(deviceKeys) ? deviceEd25519Key(deviceKeys, deviceId) : undefined;
+    let ed25519 = isJsonRecord(deviceKeys) ? deviceEd25519Key(deviceKeys, deviceId) : undefined;
     if (ed25519 === undefined && (otks !== undefined || fallbacks !== undefined)) {
       const stored = await this.d.repo.findDeviceKeys(userId, deviceId);
       if (stored) ed25519 = deviceEd25519Key(parseJson(stored), deviceId);
@@ -148,7 +148,7 @@ export class E2eeKeys {
 
     const deviceChanged = await this.d.transaction(async (tx) => {
       let changed = false;
-      if (isJsonMap(deviceKeys)) {
+      if (isJsonRecord(deviceKeys)) {
         const { unsigned: _u, ...keys } = deviceKeys;
         const stored = await this.d.repo.findDeviceKeys(userId, deviceId, tx);
         if (!stored || !sameJson(parseJson(stored), keys)) {
@@ -156,7 +156,7 @@ export class E2eeKeys {
           changed = true;
         }
       }
-      if (isJsonMap(otks)) {
+      if (isJsonRecord(otks)) {
         const names = Object.keys(otks).map((n) => parseAlgorithmKeyId(n)!);
         const existing = await this.d.repo.findOneTimeKeysNamed(tx, userId, deviceId, names);
         const fresh: Array<{ algorithm: string; keyId: string; json: string }> = [];
@@ -171,7 +171,7 @@ export class E2eeKeys {
         }
         await this.d.repo.insertOneTimeKeys(tx, userId, deviceId, fresh);
       }
-      if (isJsonMap(fallbacks)) {
+      if (isJsonRecord(fallbacks)) {
         for (const [name, key] of Object.entries(fallbacks)) {
           const { algorithm, keyId } = parseAlgorithmKeyId(name)!;
           const old = await this.d.repo.findFallbackKey(tx, userId, deviceId, algorithm);
@@ -183,7 +183,7 @@ export class E2eeKeys {
       return changed;
     });
     if (deviceChanged) await this.d.deviceLists.localDevicesChanged(userId, [deviceId]);
-    if (isJsonMap(otks) || isJsonMap(fallbacks)) this.oneTimeKeysChanged(userId, deviceId);
+    if (isJsonRecord(otks) || isJsonRecord(fallbacks)) this.oneTimeKeysChanged(userId, deviceId);
     return { one_time_key_counts: await this.oneTimeKeyCounts(userId, deviceId) };
   }
 
@@ -199,7 +199,7 @@ export class E2eeKeys {
   // ------------------------------------------------------------------ query
 
   /** POST /keys/query for a local user. */
-  async query(requester: string, body: JsonMap): Promise<KeysQueryResponse> {
+  async query(requester: string, body: JsonRecord): Promise<KeysQueryResponse> {
     const wanted = parseDeviceKeysRequest(body.device_keys);
     const timeoutMs = remoteTimeout(body.timeout);
     const out: KeysQueryResponse = { device_keys: {}, master_keys: {}, self_signing_keys: {}, user_signing_keys: {}, failures: {} };
@@ -260,7 +260,7 @@ export class E2eeKeys {
   }
 
   /** POST /_matrix/federation/v1/user/keys/query: local users only, as any other server may see them. */
-  async federationQuery(body: JsonMap): Promise<KeysQueryResponse> {
+  async federationQuery(body: JsonRecord): Promise<KeysQueryResponse> {
     const wanted = parseDeviceKeysRequest(body.device_keys);
     const local = new Map([...wanted].filter(([u]) => this.isLocal(u)));
     const out = await this.localKeys(local, undefined, this.d.shareDisplayNames);
@@ -317,10 +317,10 @@ export class E2eeKeys {
   // ------------------------------------------------------------------ claim
 
   /** POST /keys/claim. */
-  async claim(body: JsonMap): Promise<{ one_time_keys: Record<string, Record<string, JsonMap>>; failures: Record<string, JsonMap> }> {
+  async claim(body: JsonRecord): Promise<{ one_time_keys: Record<string, Record<string, JsonRecord>>; failures: Record<string, JsonRecord> }> {
     const wanted = parseClaimRequest(body.one_time_keys);
     const timeoutMs = remoteTimeout(body.timeout);
-    const out = { one_time_keys: {} as Record<string, Record<string, JsonMap>>, failures: {} as Record<string, JsonMap> };
+    const out = { one_time_keys: {} as Record<string, Record<string, JsonRecord>>, failures: {} as Record<string, JsonRecord> };
     const remote = new Map<string, Map<string, Record<string, string>>>();
     const local = new Map<string, Record<string, string>>();
     for (const [u, devices] of wanted) {
@@ -347,12 +347,12 @@ export class E2eeKeys {
             timeoutMs + 1000,
             `key claim from ${server}`,
           );
-          const otks = isJsonMap(res) && isJsonMap(res.one_time_keys) ? res.one_time_keys : {};
+          const otks = isJsonRecord(res) && isJsonRecord(res.one_time_keys) ? res.one_time_keys : {};
           for (const [u, devices] of Object.entries(otks)) {
-            if (!users.has(u) || !isJsonMap(devices)) continue;
-            const mine: Record<string, JsonMap> = {};
+            if (!users.has(u) || !isJsonRecord(devices)) continue;
+            const mine: Record<string, JsonRecord> = {};
             for (const [dev, keys] of Object.entries(devices)) {
-              if (users.get(u)![dev] !== undefined && isJsonMap(keys)) mine[dev] = keys;
+              if (users.get(u)![dev] !== undefined && isJsonRecord(keys)) mine[dev] = keys;
             }
             out.one_time_keys[u] = mine;
           }
@@ -365,13 +365,13 @@ export class E2eeKeys {
   }
 
   /** POST /_matrix/federation/v1/user/keys/claim: local users only. */
-  async federationClaim(body: JsonMap): Promise<{ one_time_keys: Record<string, Record<string, JsonMap>> }> {
+  async federationClaim(body: JsonRecord): Promise<{ one_time_keys: Record<string, Record<string, JsonRecord>> }> {
     const wanted = parseClaimRequest(body.one_time_keys);
     return { one_time_keys: await this.claimLocal(new Map([...wanted].filter(([u]) => this.isLocal(u)))) };
   }
 
-  private async claimLocal(users: ReadonlyMap<string, Record<string, string>>): Promise<Record<string, Record<string, JsonMap>>> {
-    const out: Record<string, Record<string, JsonMap>> = {};
+  private async claimLocal(users: ReadonlyMap<string, Record<string, string>>): Promise<Record<string, Record<string, JsonRecord>>> {
+    const out: Record<string, Record<string, JsonRecord>> = {};
     for (const [userId, devices] of users) {
       for (const [deviceId, algorithm] of Object.entries(devices)) {
         const key = (await this.d.repo.claimOneTimeKey(userId, deviceId, algorithm)) ?? (await this.d.repo.claimFallbackKey(userId, deviceId, algorithm));
@@ -390,27 +390,27 @@ export class E2eeKeys {
   // ------------------------------------------------------------------ federation device list
 
   /** GET /_matrix/federation/v1/user/devices/{userId}. */
-  async federationUserDevices(userId: string): Promise<JsonMap> {
+  async federationUserDevices(userId: string): Promise<JsonRecord> {
     if (!this.isLocal(userId)) throw new MatrixError("M_FORBIDDEN", "Not a user of this server");
     const streamId = await this.d.deviceLists.outboundStreamId(userId);
     const sigs = await this.d.repo.signaturesOn([userId], undefined);
-    const devices: JsonMap[] = [];
+    const devices: JsonRecord[] = [];
     for (const row of await this.d.repo.devicesWithKeys(userId)) {
       if (row.key_json === null) continue;
-      const dev: JsonMap = { device_id: row.device_id, keys: withSignatures(parseJson(row.key_json), viewerSigsOn(sigs, userId, row.device_id, undefined)) };
+      const dev: JsonRecord = { device_id: row.device_id, keys: withSignatures(parseJson(row.key_json), viewerSigsOn(sigs, userId, row.device_id, undefined)) };
       if (this.d.shareDisplayNames && row.display_name !== null) dev.device_display_name = row.display_name;
       devices.push(dev);
     }
-    const out: JsonMap = { user_id: userId, stream_id: streamId, devices };
+    const out: JsonRecord = { user_id: userId, stream_id: streamId, devices };
     Object.assign(out, await this.localCrossSigningForFederation(userId));
     return out;
   }
 
   /** A local device as other servers see it (for m.device_list_update). */
-  async localDeviceForFederation(userId: string, deviceId: string): Promise<{ keys?: JsonMap; displayName?: string } | undefined> {
+  async localDeviceForFederation(userId: string, deviceId: string): Promise<{ keys?: JsonRecord; displayName?: string } | undefined> {
     const row = (await this.d.repo.devicesWithKeys(userId)).find((r) => r.device_id === deviceId);
     if (!row) return undefined;
-    const out: { keys?: JsonMap; displayName?: string } = {};
+    const out: { keys?: JsonRecord; displayName?: string } = {};
     if (row.key_json !== null) {
       const sigs = await this.d.repo.signaturesOn([userId], undefined);
       out.keys = withSignatures(parseJson(row.key_json), viewerSigsOn(sigs, userId, deviceId, undefined));
@@ -420,8 +420,8 @@ export class E2eeKeys {
   }
 
   /** A local user's master and self-signing keys as other servers see them. */
-  async localCrossSigningForFederation(userId: string): Promise<{ master_key?: JsonMap; self_signing_key?: JsonMap }> {
-    const out: { master_key?: JsonMap; self_signing_key?: JsonMap } = {};
+  async localCrossSigningForFederation(userId: string): Promise<{ master_key?: JsonRecord; self_signing_key?: JsonRecord }> {
+    const out: { master_key?: JsonRecord; self_signing_key?: JsonRecord } = {};
     const sigs = await this.d.repo.signaturesOn([userId], undefined);
     for (const r of await this.d.repo.crossSigningKeys([userId])) {
       if (r.key_type === "master") out.master_key = withSignatures(parseJson(r.key_json), viewerSigsOn(sigs, userId, r.public_key, undefined));
@@ -436,7 +436,7 @@ export class E2eeKeys {
    * Whether POST /keys/device_signing/upload needs user-interactive auth: only when the user already
    * has a master key and the request brings a key that differs from the stored one.
    */
-  async crossSigningUploadNeedsAuth(userId: string, body: JsonMap): Promise<boolean> {
+  async crossSigningUploadNeedsAuth(userId: string, body: JsonRecord): Promise<boolean> {
     const stored = new Map((await this.d.repo.crossSigningKeys([userId])).map((r) => [r.key_type, r]));
     if (!stored.has("master")) return false;
     for (const [field, type] of FIELDS) {
@@ -449,15 +449,15 @@ export class E2eeKeys {
   }
 
   /** POST /keys/device_signing/upload (after user-interactive auth when needed). */
-  async uploadCrossSigningKeys(userId: string, body: JsonMap): Promise<void> {
+  async uploadCrossSigningKeys(userId: string, body: JsonRecord): Promise<void> {
     const stored = new Map((await this.d.repo.crossSigningKeys([userId])).map((r) => [r.key_type, r]));
-    const given = new Map<CrossSigningUsage, { json: JsonMap; publicKey: string }>();
+    const given = new Map<CrossSigningUsage, { json: JsonRecord; publicKey: string }>();
     for (const [field, type] of FIELDS) {
       const v = body[field];
       if (v === undefined || v === null) continue;
       const info = checkCrossSigningKey(v, userId, type, field);
       if (isKeyProblem(info)) throw problem(info);
-      given.set(type, { json: v as JsonMap, publicKey: info.publicKey });
+      given.set(type, { json: v as JsonRecord, publicKey: info.publicKey });
     }
     if (given.size === 0) return;
     const masterPub = given.get("master")?.publicKey ?? stored.get("master")?.public_key;
@@ -486,7 +486,7 @@ export class E2eeKeys {
   }
 
   /** POST /keys/signatures/upload. */
-  async uploadSignatures(userId: string, body: JsonMap): Promise<{ failures: Failures }> {
+  async uploadSignatures(userId: string, body: JsonRecord): Promise<{ failures: Failures }> {
     const failures: Failures = {};
     const fail = (u: string, k: string, errcode: string, error: string) => ((failures[u] ??= {})[k] = { errcode, error });
     const stored = new Map((await this.d.repo.crossSigningKeys([userId])).map((r) => [r.key_type, r]));
@@ -499,16 +499,16 @@ export class E2eeKeys {
         fail(target, "*", "M_INVALID_PARAM", "Invalid user ID");
         continue;
       }
-      if (!isJsonMap(keys)) {
+      if (!isJsonRecord(keys)) {
         fail(target, "*", "M_BAD_JSON", "Expected a map of key IDs to signed objects");
         continue;
       }
       for (const [keyId, obj] of Object.entries(keys)) {
-        if (!isJsonMap(obj) || !isJsonMap(obj.signatures) || !isJsonMap(obj.signatures[userId])) {
+        if (!isJsonRecord(obj) || !isJsonRecord(obj.signatures) || !isJsonRecord(obj.signatures[userId])) {
           fail(target, keyId, "M_BAD_JSON", "Expected a signed object carrying the uploader's signatures");
           continue;
         }
-        const mySigs = obj.signatures[userId] as JsonMap;
+        const mySigs = obj.signatures[userId] as JsonRecord;
         try {
           if (target === userId) {
             const r = await this.signOwnKey(userId, keyId, obj, mySigs, stored);
@@ -531,7 +531,7 @@ export class E2eeKeys {
   }
 
   /** A signature on one of the user's own devices (by their self-signing key) or on their master key (by a device). */
-  private async signOwnKey(userId: string, keyId: string, obj: JsonMap, mySigs: JsonMap, stored: Map<string, CrossSigningKeyRow>): Promise<"device" | "master"> {
+  private async signOwnKey(userId: string, keyId: string, obj: JsonRecord, mySigs: JsonRecord, stored: Map<string, CrossSigningKeyRow>): Promise<"device" | "master"> {
     const master = stored.get("master");
     if (master && keyId === master.public_key) {
       const mk = parseJson(master.key_json);
@@ -567,7 +567,7 @@ export class E2eeKeys {
   }
 
   /** A signature on another user's master key by the uploader's user-signing key. */
-  private async signOtherUser(userId: string, target: string, keyId: string, obj: JsonMap, mySigs: JsonMap, stored: Map<string, CrossSigningKeyRow>): Promise<void> {
+  private async signOtherUser(userId: string, target: string, keyId: string, obj: JsonRecord, mySigs: JsonRecord, stored: Map<string, CrossSigningKeyRow>): Promise<void> {
     const usk = stored.get("user_signing");
     if (!usk) throw new MatrixError("M_MISSING_PARAM", "No user-signing key uploaded");
     const targetMaster = await this.masterKeyOf(target);
@@ -583,7 +583,7 @@ export class E2eeKeys {
   }
 
   /** Another user's master key: stored (local users, cached remote users) or fetched from their server. */
-  private async masterKeyOf(userId: string): Promise<JsonMap | undefined> {
+  private async masterKeyOf(userId: string): Promise<JsonRecord | undefined> {
     const row = (await this.d.repo.crossSigningKeys([userId])).find((r) => r.key_type === "master");
     if (row) return parseJson(row.key_json);
     if (this.isLocal(userId)) return undefined;
@@ -595,7 +595,7 @@ export class E2eeKeys {
         body: { device_keys: { [userId]: [] } },
         timeoutMs: DEFAULT_REMOTE_TIMEOUT_MS,
       });
-      const keys = remoteCrossSigningKeys(userId, { master_key: isJsonMap(res) && isJsonMap(res.master_keys) ? res.master_keys[userId] : undefined });
+      const keys = remoteCrossSigningKeys(userId, { master_key: isJsonRecord(res) && isJsonRecord(res.master_keys) ? res.master_keys[userId] : undefined });
       return keys[0] ? parseJson(keys[0].json) : undefined;
     } catch {
       throw new MatrixError("M_NOT_FOUND", "Could not fetch the user's master key from their server");
@@ -650,7 +650,7 @@ function viewerSigsOn(sigs: readonly SignatureRow[], userId: string, keyId: stri
 /** The `device_keys` of a query: user ID → device IDs (empty: all devices). */
 function parseDeviceKeysRequest(v: unknown): Map<string, string[]> {
   if (v === undefined || v === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'device_keys'");
-  if (!isJsonMap(v)) throw new MatrixError("M_BAD_JSON", "'device_keys' must be an object");
+  if (!isJsonRecord(v)) throw new MatrixError("M_BAD_JSON", "'device_keys' must be an object");
   const out = new Map<string, string[]>();
   for (const [userId, devices] of Object.entries(v)) {
     if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID ${JSON.stringify(userId.slice(0, 100))}`);
@@ -667,11 +667,11 @@ function parseDeviceKeysRequest(v: unknown): Map<string, string[]> {
 /** The `one_time_keys` of a claim: user ID → device ID → algorithm. */
 function parseClaimRequest(v: unknown): Map<string, Record<string, string>> {
   if (v === undefined || v === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'one_time_keys'");
-  if (!isJsonMap(v)) throw new MatrixError("M_BAD_JSON", "'one_time_keys' must be an object");
+  if (!isJsonRecord(v)) throw new MatrixError("M_BAD_JSON", "'one_time_keys' must be an object");
   const out = new Map<string, Record<string, string>>();
   for (const [userId, devices] of Object.entries(v)) {
     if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID ${JSON.stringify(userId.slice(0, 100))}`);
-    if (!isJsonMap(devices) || Object.values(devices).some((a) => typeof a !== "string")) {
+    if (!isJsonRecord(devices) || Object.values(devices).some((a) => typeof a !== "string")) {
       throw new MatrixError("M_BAD_JSON", `'one_time_keys.${userId}' must map device IDs to algorithms`);
     }
     out.set(userId, devices as Record<string, string>);
@@ -682,24 +682,24 @@ function parseClaimRequest(v: unknown): Map<string, Record<string, string>> {
 /** What a remote server answered to /user/keys/query, keeping only what it may speak for. */
 function filterRemoteQuery(res: unknown, server: string, asked: ReadonlyMap<string, readonly string[]>): KeysQueryResponse {
   const out: KeysQueryResponse = { device_keys: {}, master_keys: {}, self_signing_keys: {} };
-  if (!isJsonMap(res)) return out;
-  const dk = isJsonMap(res.device_keys) ? res.device_keys : {};
+  if (!isJsonRecord(res)) return out;
+  const dk = isJsonRecord(res.device_keys) ? res.device_keys : {};
   for (const userId of asked.keys()) {
     if (findServerNameOf(userId) !== server) continue;
     const want = asked.get(userId)!;
     const devices = dk[userId];
-    const mine: Record<string, JsonMap> = {};
-    if (isJsonMap(devices)) {
+    const mine: Record<string, JsonRecord> = {};
+    if (isJsonRecord(devices)) {
       for (const [deviceId, keys] of Object.entries(devices)) {
-        if (!isJsonMap(keys) || keys.user_id !== userId || keys.device_id !== deviceId) continue;
+        if (!isJsonRecord(keys) || keys.user_id !== userId || keys.device_id !== deviceId) continue;
         if (want.length > 0 && !want.includes(deviceId)) continue;
         mine[deviceId] = keys;
       }
     }
     out.device_keys[userId] = mine;
     const cs = remoteCrossSigningKeys(userId, {
-      master_key: isJsonMap(res.master_keys) ? res.master_keys[userId] : undefined,
-      self_signing_key: isJsonMap(res.self_signing_keys) ? res.self_signing_keys[userId] : undefined,
+      master_key: isJsonRecord(res.master_keys) ? res.master_keys[userId] : undefined,
+      self_signing_key: isJsonRecord(res.self_signing_keys) ? res.self_signing_keys[userId] : undefined,
     });
     for (const k of cs) {
       if (k.type === "master") out.master_keys[userId] = parseJson(k.json);

@@ -10,7 +10,7 @@
 // stream, so that the next response has a later position than the one acknowledging this one.
 // Application services with receive_ephemeral also get the messages of their users in transactions
 // (MSC2409, appservices/sender.ts reads them from device_inbox; onStored tells it where to look).
-import { isJsonMap, type JsonMap } from "../../core/e2ee-keys.ts";
+import { isJsonRecord, type JsonRecord } from "../../core/e2ee-keys.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import { findServerNameOf, isValidUserId } from "../../protocol/ids.ts";
 import type { Queryable, Transaction } from "../../storage/engines/db.ts";
@@ -40,7 +40,7 @@ export interface ToDeviceDeps {
 export type ToDeviceEvent = {
   sender: string;
   type: string;
-  content: JsonMap;
+  content: JsonRecord;
 };
 
 export class ToDevice {
@@ -58,11 +58,11 @@ export class ToDevice {
   }
 
   /** PUT /sendToDevice/{eventType}/{txnId}. */
-  async send(sender: string, senderDevice: string | null, type: string, txnId: string, body: JsonMap): Promise<void> {
+  async send(sender: string, senderDevice: string | null, type: string, txnId: string, body: JsonRecord): Promise<void> {
     const messages = parseMessages(body.messages);
     await this.cleanup();
-    const local: Array<[string, JsonMap]> = [];
-    const remote = new Map<string, Record<string, JsonMap>>();
+    const local: Array<[string, JsonRecord]> = [];
+    const remote = new Map<string, Record<string, JsonRecord>>();
     for (const [userId, byDevice] of messages) {
       const server = findServerNameOf(userId)!;
       if (server === this.d.serverName) local.push([userId, byDevice]);
@@ -81,7 +81,7 @@ export class ToDevice {
     const sender = c.sender;
     if (typeof sender !== "string" || findServerNameOf(sender) !== origin) return;
     if (typeof c.type !== "string" || typeof c.message_id !== "string") return;
-    let messages: Map<string, JsonMap>;
+    let messages: Map<string, JsonRecord>;
     try {
       messages = parseMessages(c.messages);
     } catch {
@@ -94,13 +94,13 @@ export class ToDevice {
   }
 
   /** One inbox row per target device; an explicit device wins over `*` for the same device. */
-  private async expandLocal(sender: string, type: string, local: Array<[string, JsonMap]>): Promise<NewInboxMessage[]> {
+  private async expandLocal(sender: string, type: string, local: Array<[string, JsonRecord]>): Promise<NewInboxMessage[]> {
     const out = new Map<string, NewInboxMessage>();
     for (const [userId, byDevice] of local) {
       const known = new Set(await this.d.deviceIds(userId));
       if (known.size === 0) continue;
       const star = byDevice["*"];
-      if (isJsonMap(star)) for (const dev of known) out.set(`${userId}\u0000${dev}`, { userId, deviceId: dev, sender, type, content: JSON.stringify(star) });
+      if (isJsonRecord(star)) for (const dev of known) out.set(`${userId}\u0000${dev}`, { userId, deviceId: dev, sender, type, content: JSON.stringify(star) });
       for (const [dev, content] of Object.entries(byDevice)) {
         if (dev === "*" || !known.has(dev)) continue;
         out.set(`${userId}\u0000${dev}`, { userId, deviceId: dev, sender, type, content: JSON.stringify(content) });
@@ -142,7 +142,7 @@ export class ToDevice {
     await this.d.repo.markDelivered(userId, deviceId, batch.map((r) => r.stream_id), to);
     // More are waiting: the next response must be at a later position than this one.
     if (rows.length > MAX_PER_SYNC && this.d.streams.current() <= to) await this.d.streams.with(async () => undefined);
-    return batch.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonMap }));
+    return batch.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonRecord }));
   }
 
   private async cleanup(): Promise<void> {
@@ -154,15 +154,15 @@ export class ToDevice {
 }
 
 /** `messages`: user ID → device ID (or `*`) → content object. */
-function parseMessages(v: unknown): Map<string, JsonMap> {
+function parseMessages(v: unknown): Map<string, JsonRecord> {
   if (v === undefined || v === null) throw new MatrixError("M_MISSING_PARAM", "Missing 'messages'");
-  if (!isJsonMap(v)) throw new MatrixError("M_BAD_JSON", "'messages' must be an object");
-  const out = new Map<string, JsonMap>();
+  if (!isJsonRecord(v)) throw new MatrixError("M_BAD_JSON", "'messages' must be an object");
+  const out = new Map<string, JsonRecord>();
   for (const [userId, byDevice] of Object.entries(v)) {
     if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID ${JSON.stringify(userId.slice(0, 100))}`);
-    if (!isJsonMap(byDevice)) throw new MatrixError("M_BAD_JSON", `'messages.${userId}' must map device IDs to contents`);
+    if (!isJsonRecord(byDevice)) throw new MatrixError("M_BAD_JSON", `'messages.${userId}' must map device IDs to contents`);
     for (const [dev, content] of Object.entries(byDevice)) {
-      if (!isJsonMap(content)) throw new MatrixError("M_BAD_JSON", `'messages.${userId}.${dev}' must be an object`);
+      if (!isJsonRecord(content)) throw new MatrixError("M_BAD_JSON", `'messages.${userId}.${dev}' must be an object`);
     }
     out.set(userId, byDevice);
   }

@@ -12,7 +12,7 @@ import { eventStateMapKey, stateMapKey } from "../../core/state-map.ts";
 import type { SigningKey } from "../../core/signing.ts";
 import { MatrixError } from "../../protocol/errors.ts";
 import type { JsonObject, RoomEvent } from "../../protocol/events.ts";
-import { findServerNameOf } from "../../protocol/ids.ts";
+import { findServerNameOf, type ServerName } from "../../protocol/ids.ts";
 import type { AccountsRepo } from "../../storage/repos/accounts.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
@@ -259,7 +259,7 @@ export class FederationMembership {
 
   async serversInRoom(roomId: string): Promise<string[]> {
     const members = await this.d.repo.currentMembers(roomId, "join");
-    return [...new Set(members.map((m) => findServerNameOf(m.user_id)).filter((s): s is string => !!s))];
+    return [...new Set(members.map((m) => findServerNameOf(m.user_id)).filter((s): s is ServerName => !!s))];
   }
 
   async strippedState(roomId: string, extraMember?: string): Promise<Record<string, unknown>[]> {

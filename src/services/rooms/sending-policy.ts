@@ -8,7 +8,9 @@
 //                in their declaration, before the request is parsed.)
 //   shadow-ban   (Synapse) what the user sends is accepted but goes nowhere: the answer is a
 //                plausible event ID that nothing stores or federates, the same for a retried
-//                transaction; joins and leaves still work; invites are dropped.
+//                transaction; joins and leaves still work; invites are dropped. The same holds
+//                outside Rooms: typing (services/typing.ts) is shown to nobody; a room upgrade
+//                (rooms/upgrade.ts) passes the usual checks, then answers a made-up room ID.
 //
 // The rate limit stays in the endpoint declaration (route(): rateLimit "message").
 import type { JsonObject } from "../../protocol/events.ts";

@@ -28,6 +28,8 @@ import type { RoomUpgradesRepo } from "../../storage/repos/room-upgrades.ts";
 import type { RoomsRepo } from "../../storage/repos/rooms.ts";
 import { logger } from "../../util/log.ts";
 import { KeyedMutex } from "../../util/mutex.ts";
+import { randomString } from "../../util/random.ts";
+import { requesterOf, senderId, type Sender } from "./sending-policy.ts";
 import type { AccountData } from "../account-data.ts";
 import type { LocalEventInput, PreparedEvent, RoomEvents } from "./events.ts";
 import { isJsonObject as isObject } from "../../protocol/events.ts";
@@ -91,16 +93,21 @@ export class RoomUpgrades {
 
   constructor(private readonly d: RoomUpgradesDeps) {}
 
-  async upgrade(userId: string, roomId: string, newVersion: string, additionalCreators: string[] = []): Promise<string> {
+  /**
+   * POST /rooms/{roomId}/upgrade. Sending policy: a shadow-banned requester who may upgrade the room
+   * is answered with a made-up replacement room ID and nothing changes (Synapse answers a random ID).
+   */
+  async upgrade(who: Sender, roomId: string, newVersion: string, additionalCreators: string[] = []): Promise<string> {
+    const userId = senderId(who);
     const rv = findRoomVersion(newVersion);
     if (!rv) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Room version ${JSON.stringify(newVersion)} is not supported by this server`);
     for (const u of additionalCreators) if (!isValidUserId(u)) throw new MatrixError("M_BAD_JSON", `Invalid user ID in additional_creators: ${JSON.stringify(u)}`);
     const oldRv = await this.d.events.roomVersion(roomId);
     if (!oldRv) throw new MatrixError("M_NOT_FOUND", "Unknown room");
-    return this.locks.run(roomId, () => this.upgradeLocked(userId, roomId, oldRv, rv, additionalCreators));
+    return this.locks.run(roomId, () => this.upgradeLocked(userId, roomId, oldRv, rv, additionalCreators, requesterOf(who)?.isShadowBanned === true));
   }
 
-  private async upgradeLocked(userId: string, roomId: string, oldRv: RoomVersion, rv: RoomVersion, additionalCreators: string[]): Promise<string> {
+  private async upgradeLocked(userId: string, roomId: string, oldRv: RoomVersion, rv: RoomVersion, additionalCreators: string[], shadowBanned: boolean): Promise<string> {
     const { events } = this.d;
     const keys: Array<[string, string]> = [
       ["m.room.create", ""],
@@ -118,6 +125,8 @@ export class RoomUpgrades {
     if (userLevel(oldPl, userId) < eventLevel(oldPl, "m.room.tombstone", true)) {
       throw new MatrixError("M_FORBIDDEN", "You do not have the power to upgrade this room (m.room.tombstone)");
     }
+    // The checks above answer as they would for anyone; past them a shadow-banned upgrade does nothing.
+    if (shadowBanned) return rv.roomIdFromCreateEvent ? `!${randomString(43)}` : events.newRoomId();
 
     // 2. The new room's create event. Where the new room's ID does not hash its create event
     // (v1–v11), the tombstone (step 5) is built first and is the "last known event" the

@@ -1,4 +1,5 @@
 // SQL for user-interactive authentication sessions.
+import type { JsonObject } from "../../protocol/events.ts";
 import type { Db, Queryable } from "../engines/db.ts";
 
 export interface UiaSession {
@@ -6,7 +7,7 @@ export interface UiaSession {
   userId: string | null;
   method: string;
   uri: string;
-  clientDict: Record<string, unknown>;
+  clientDict: JsonObject;
   serverData: Record<string, unknown>;
   completed: string[];
   createdTs: number;
