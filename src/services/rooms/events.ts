@@ -490,12 +490,15 @@ export class RoomEvents {
       return pos;
     });
     if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) this.membershipChanged(event.state_key, roomId);
-    return this.afterWrite(event, roomId, stream, true);
+    // Only a new timeline event at this position (no state, no redaction, no new room): waiting
+    // syncs may answer from memory (Notifier log, Sync's fan-out path).
+    const onlyTimeline = stateKey === undefined && !redactTarget && event.type !== "m.room.redaction" && !opts.newRoom;
+    return this.afterWrite(event, roomId, stream, true, onlyTimeline);
   }
 
-  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {
+  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean, onlyTimeline = false): PersistedEvent {
     this.cache.set(event.event_id, event);
-    this.d.notifier.notifyRoom(roomId);
+    this.d.notifier.notifyRoom(roomId, { pos: stream, timelineEvent: onlyTimeline ? event.event_id : undefined });
     if (event.type === "m.room.member" && event.state_key) this.d.notifier.notifyUser(event.state_key);
     if (timeline) for (const hook of this.effects.handlers("afterPersist")) hook(event, stream);
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };
