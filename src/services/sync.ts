@@ -123,6 +123,11 @@ export interface SyncExtensionContext {
    * reports (e.g. one-time key counts). Never set on an initial sync.
    */
   quiet?: boolean;
+  /**
+   * With `quiet`: this request already read this device's to-device inbox (acknowledging up to an
+   * earlier `since`) and found it empty; new messages would have taken a stream position.
+   */
+  inboxRead?: boolean;
 }
 
 /**
@@ -206,7 +211,9 @@ export class Sync {
   private closed = false;
   /** Fan-out: what every waiter woken for the same new events of a room shares, per (room, range). */
   private readonly deliveries = new Map<string, Promise<RoomDelivery | undefined>>();
-  /** How woken long-polls were answered: from memory (fan-out path) or by the full computation. */
+  /** Per user, the joined rooms (unfiltered, in membership order) a computation saw at position `at`. */
+  private readonly joinedOf = new Lru<string, { rooms: string[]; at: number }>(20_000, "sync_joined_rooms");
+  /** How incremental syncs were answered: from memory (fan-out path) or by the full computation. */
   readonly answered = { fromMemory: 0, computed: 0 };
 
   constructor(private readonly d: SyncDeps) {}
@@ -229,8 +236,10 @@ export class Sync {
       const to = this.d.streams.current();
       const typingTo = this.d.typing.current();
       let quick: Computed | undefined;
-      if (woken && since) {
-        quick = await this.fromMemory(req, since, to, typingTo, woken);
+      if (since && !req.fullState) {
+        // Woken: the rooms of the last computation; a new request: those known for the user.
+        const joined = woken ?? this.knownJoined(req, since.stream);
+        if (joined) quick = await this.fromMemory(req, since, to, typingTo, joined, woken !== undefined);
         this.answered[quick ? "fromMemory" : "computed"]++;
       }
       const { body, news, rooms } = quick ?? (await this.compute(req, since, to, typingTo));
@@ -273,7 +282,14 @@ export class Sync {
    * `unsigned.age`, which is taken when the events are formatted.
    * `joined`: the joined rooms (filtered, in order) of the computation that ended at `since`.
    */
-  async fromMemory(req: SyncRequest, since: { stream: number; typing: number }, to: number, typingTo: number, joined: readonly string[]): Promise<Computed | undefined> {
+  async fromMemory(
+    req: SyncRequest,
+    since: { stream: number; typing: number },
+    to: number,
+    typingTo: number,
+    joined: readonly string[],
+    inboxRead = false,
+  ): Promise<Computed | undefined> {
     if (typingTo !== since.typing || req.fullState) return undefined;
     const positions = this.d.notifier.timelineOnly(since.stream, to);
     if (!positions) return undefined;
@@ -342,10 +358,22 @@ export class Sync {
       }
     }
     let news = results.size > 0;
-    const ctx: SyncExtensionContext = { userId, deviceId: req.deviceId, since: since.stream, to, fullState: false, filter: f, setPresence: req.setPresence, quiet: true };
+    const ctx: SyncExtensionContext = { userId, deviceId: req.deviceId, since: since.stream, to, fullState: false, filter: f, setPresence: req.setPresence, quiet: true, inboxRead };
     for (const ext of this.extensions) if (await ext(ctx, body)) news = true;
     if (f.event_fields) applyEventFields(body, f.event_fields);
     return { body, news, rooms: [...joined] };
+  }
+
+  /**
+   * A new request's joined rooms (filtered, in membership order) without reading them: those a
+   * computation of this user saw at a position `at` <= since, when nothing but timeline events
+   * happened since (no membership changed). Undefined: unknown.
+   */
+  private knownJoined(req: SyncRequest, since: number): string[] | undefined {
+    const known = this.joinedOf.get(req.userId);
+    if (!known || known.at > since || !this.d.notifier.timelineOnly(known.at, since)) return undefined;
+    const rf = req.filter.room ?? {};
+    return known.rooms.filter((r) => roomAllowed(rf, r));
   }
 
   /** The shared part of the fan-out answers for new events of a room in (from, to]. */
@@ -449,9 +477,10 @@ export class Sync {
     }
     if (body.account_data.events.length) news = true;
 
-    const memberships = ((await this.d.repo.localMemberships(userId)) as Membership[])
-      .map((m) => ({ ...m, stream_ordering: Number(m.stream_ordering) }))
-      .filter((m) => m.stream_ordering <= to && roomAllowed(rf, m.room_id));
+    const all = ((await this.d.repo.localMemberships(userId)) as Membership[]).map((m) => ({ ...m, stream_ordering: Number(m.stream_ordering) }));
+    // Known for the user's next requests (knownJoined) when none is beyond `to`.
+    if (all.every((m) => m.stream_ordering <= to)) this.joinedOf.set(userId, { rooms: all.filter((m) => m.membership === "join").map((m) => m.room_id), at: to });
+    const memberships = all.filter((m) => m.stream_ordering <= to && roomAllowed(rf, m.room_id));
     const joined = memberships.filter((m) => m.membership === "join").map((m) => m.room_id);
 
     const receiptRows = initial ? await this.d.receipts.listForRooms(joined, to) : await this.d.receipts.listBetween(since.stream, to);

@@ -90,14 +90,15 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
     if (ctx.deviceId !== null) {
       body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
       body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
-      // Only room events in the range: no to-device message or device-list change (they take
-      // stream positions), and the acknowledgement was done by the computation that began the wait.
-      const events = ctx.quiet ? [] : await toDevice.forSync(ctx.userId, ctx.deviceId, ctx.since, ctx.to);
+      // Only room events in the range: no new to-device message (each takes a stream position);
+      // the inbox is read again unless this request found it empty already (ctx.inboxRead).
+      const events = ctx.quiet && ctx.inboxRead ? [] : await toDevice.forSync(ctx.userId, ctx.deviceId, ctx.since, ctx.to);
       if (events.length) {
         body.to_device.events.push(...events);
         news = true;
       }
     }
+    // Only room events in the range: no device-list or membership change (they take positions).
     if (ctx.since !== undefined && !ctx.quiet) {
       const lists = await deviceLists.changesFor(ctx.userId, ctx.since, ctx.to);
       body.device_lists = lists;

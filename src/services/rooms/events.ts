@@ -466,6 +466,9 @@ export class RoomEvents {
     const redactTarget = redactsOf(event, rv);
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: true, authState: opts.authState }) : false;
 
+    // Only a new timeline event at this position (no state, no redaction, no new room): waiting
+    // syncs may answer from memory (Notifier log, Sync's fan-out path).
+    const onlyTimeline = stateKey === undefined && !redactTarget && event.type !== "m.room.redaction" && !opts.newRoom;
     const stream = await this.d.streams.with(async (pos) => {
       await this.d.db.transaction(async (tx) => {
         if (opts.newRoom) await repo.insertRoom(tx, { room_id: roomId, room_version: rv.id, creator: opts.newRoom.creator, created_ts: opts.newRoom.ts });
@@ -487,18 +490,20 @@ export class RoomEvents {
         if (applyRedaction && redactTarget) await this.markRedacted(tx, redactTarget, event.event_id);
         for (const hook of this.effects.handlers("inTransaction")) await hook(tx, event, pos, rv);
       });
+      // Committed; notified before the position becomes visible (woken syncs wait for it), so the
+      // notifier knows what it held by the time any sync's range covers it.
+      this.cache.set(event.event_id, event);
+      this.d.notifier.notifyRoom(roomId, { pos, timelineEvent: onlyTimeline ? event.event_id : undefined });
       return pos;
     });
     if (membership !== null && event.state_key && this.isLocalUser(event.state_key)) this.membershipChanged(event.state_key, roomId);
-    // Only a new timeline event at this position (no state, no redaction, no new room): waiting
-    // syncs may answer from memory (Notifier log, Sync's fan-out path).
-    const onlyTimeline = stateKey === undefined && !redactTarget && event.type !== "m.room.redaction" && !opts.newRoom;
-    return this.afterWrite(event, roomId, stream, true, onlyTimeline);
+    return this.afterWrite(event, roomId, stream, true, false);
   }
 
-  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean, onlyTimeline = false): PersistedEvent {
+  /** `notifyRoom`: false when the room was notified already (inside the position, by persist). */
+  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean, notifyRoom = true): PersistedEvent {
     this.cache.set(event.event_id, event);
-    this.d.notifier.notifyRoom(roomId, { pos: stream, timelineEvent: onlyTimeline ? event.event_id : undefined });
+    if (notifyRoom) this.d.notifier.notifyRoom(roomId, { pos: stream });
     if (event.type === "m.room.member" && event.state_key) this.d.notifier.notifyUser(event.state_key);
     if (timeline) for (const hook of this.effects.handlers("afterPersist")) hook(event, stream);
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };
