@@ -128,6 +128,11 @@ export interface SyncExtensionContext {
    * earlier `since`) and found it empty; new messages would have taken a stream position.
    */
   inboxRead?: boolean;
+  /**
+   * Only whether there is news matters (a long-poll that waits when there is none): parts always
+   * reported may be left out unless the extension reports news.
+   */
+  newsOnly?: boolean;
 }
 
 /**
@@ -164,6 +169,8 @@ export interface Computed {
   body: SyncResponse;
   news: boolean;
   rooms: string[];
+  /** The body lacks what is always reported (SyncExtensionContext.newsOnly): compute it before sending. */
+  partial?: boolean;
 }
 
 /** Fan-out (Sync.fromMemory): the new events of one room in a range, read and formatted once. */
@@ -239,12 +246,15 @@ export class Sync {
       if (since && !req.fullState) {
         // Woken: the rooms of the last computation; a new request: those known for the user.
         const joined = woken ?? this.knownJoined(req, since.stream);
-        if (joined) quick = await this.fromMemory(req, since, to, typingTo, joined, woken !== undefined);
+        // When it will wait, only whether there is news matters (an empty answer is not sent).
+        if (joined) quick = await this.fromMemory(req, since, to, typingTo, joined, woken !== undefined, wait && deadline > Date.now());
         this.answered[quick ? "fromMemory" : "computed"]++;
       }
-      const { body, news, rooms } = quick ?? (await this.compute(req, since, to, typingTo));
+      const { body, news, rooms, partial } = quick ?? (await this.compute(req, since, to, typingTo));
       const remaining = deadline - Date.now();
-      if (news || !wait || remaining <= 0 || this.closed || req.signal?.aborted) return body;
+      if (news || !wait || remaining <= 0 || this.closed || req.signal?.aborted) {
+        return partial ? (await this.compute(req, since, to, typingTo)).body : body;
+      }
       // Nothing new in (since, to]: the response would have said so with next_batch = to, so the
       // next round only needs to look at what comes after.
       since = { stream: to, typing: typingTo };
@@ -289,6 +299,7 @@ export class Sync {
     typingTo: number,
     joined: readonly string[],
     inboxRead = false,
+    newsOnly = false,
   ): Promise<Computed | undefined> {
     if (typingTo !== since.typing || req.fullState) return undefined;
     const positions = this.d.notifier.timelineOnly(since.stream, to);
@@ -348,7 +359,9 @@ export class Sync {
       results.set(roomId, out);
     }
     if (results.size) {
-      const unread = await this.d.push.unreadCounts(userId, [...results.keys()]);
+      // One room (the usual wake-up): counted with every other waiter of that room at once.
+      const [only] = results.keys();
+      const unread = results.size === 1 ? new Map([[only!, await this.d.push.unreadInRoom(userId, only!)]]) : await this.d.push.unreadCounts(userId, [...results.keys()]);
       const threads = rf.timeline?.unread_thread_notifications === true;
       for (const roomId of joined) {
         const room = results.get(roomId);
@@ -358,10 +371,21 @@ export class Sync {
       }
     }
     let news = results.size > 0;
-    const ctx: SyncExtensionContext = { userId, deviceId: req.deviceId, since: since.stream, to, fullState: false, filter: f, setPresence: req.setPresence, quiet: true, inboxRead };
+    const ctx: SyncExtensionContext = {
+      userId,
+      deviceId: req.deviceId,
+      since: since.stream,
+      to,
+      fullState: false,
+      filter: f,
+      setPresence: req.setPresence,
+      quiet: true,
+      inboxRead,
+      newsOnly: newsOnly && !news,
+    };
     for (const ext of this.extensions) if (await ext(ctx, body)) news = true;
     if (f.event_fields) applyEventFields(body, f.event_fields);
-    return { body, news, rooms: [...joined] };
+    return { body, news, rooms: [...joined], partial: ctx.newsOnly && !news };
   }
 
   /**

@@ -88,14 +88,16 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   d.sync.extensions.push(async (ctx, body) => {
     let news = false;
     if (ctx.deviceId !== null) {
-      body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
-      body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
       // Only room events in the range: no new to-device message (each takes a stream position);
       // the inbox is read again unless this request found it empty already (ctx.inboxRead).
       const events = ctx.quiet && ctx.inboxRead ? [] : await toDevice.forSync(ctx.userId, ctx.deviceId, ctx.since, ctx.to);
       if (events.length) {
         body.to_device.events.push(...events);
         news = true;
+      }
+      if (!ctx.newsOnly || news) {
+        body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
+        body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
       }
     }
     // Only room events in the range: no device-list or membership change (they take positions).
