@@ -33,6 +33,13 @@ for (const backend of BACKENDS) {
         await join(c, room);
         await join(c, other);
       }
+      // Key counts are in every answer: the fan-out path reads them batched with other devices.
+      for (const c of [bob, carol]) {
+        await c.ok("POST", "/_matrix/client/v3/keys/upload", {
+          one_time_keys: { "signed_curve25519:AAAA": { key: "k1", signatures: {} }, "curve25519:BBBB": "k2", "signed_curve25519:CCCC": { key: "k3", signatures: {} } },
+          fallback_keys: { "signed_curve25519:FFFF": { key: "f1", fallback: true, signatures: {} } },
+        });
+      }
     });
     afterAll(() => s.stop());
 
@@ -78,6 +85,8 @@ for (const backend of BACKENDS) {
       expect(quick).toBeDefined();
       expect(full.body.rooms.join[room]!.timeline.events.length).toBe(3);
       expect(full.body.rooms.join[room]!.unread_notifications.notification_count).toBeGreaterThan(0);
+      expect(full.body.device_one_time_keys_count).toEqual({ signed_curve25519: 2, curve25519: 1 });
+      expect(full.body.device_unused_fallback_key_types).toEqual(["signed_curve25519"]);
     });
 
     test("messages in two rooms, a mention (highlight), lazy loading, thread notifications", async () => {

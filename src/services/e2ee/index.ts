@@ -95,7 +95,12 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
         body.to_device.events.push(...events);
         news = true;
       }
-      if (!ctx.newsOnly || news) {
+      if (ctx.quiet && (!ctx.newsOnly || news)) {
+        // The fan-out path: read with the other devices woken at the same time.
+        const c = await k.keyCountsBatched(ctx.userId, ctx.deviceId);
+        body.device_one_time_keys_count = c.counts;
+        body.device_unused_fallback_key_types = c.fallback;
+      } else if (!ctx.newsOnly || news) {
         body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
         body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
       }
