@@ -404,6 +404,8 @@ export class Sync {
   private delivery(roomId: string, from: number, to: number): Promise<RoomDelivery | undefined> {
     const key = `${roomId}\u0000${from}\u0000${to}`;
     let d = this.deliveries.get(key);
+    // Something else came after `to` (a redaction of one of these events, say): read them again.
+    if (d && !this.d.notifier.timelineOnly(to, this.d.streams.current())) d = undefined;
     if (!d) {
       d = this.loadDelivery(roomId, from, to).catch(() => undefined);
       this.deliveries.set(key, d);
