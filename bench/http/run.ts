@@ -6,12 +6,13 @@
 //   bun bench/http/run.ts [options]
 //     --servers hs[,synapse]   which servers (default hs); --side-by-side = hs,synapse
 //     --runs N                 interleaved runs per server (default 1, 3 side by side); medians reported
-//     --only a,b               workloads: latency, send1, send100, initsync, fanout (default all)
+//     --only a,b               workloads: latency, send1, send100, initsync, fanout, fanout1, fanoutss (default all)
 //     --hs PATH|source         the hs binary (default dist/hs, else `bun bin/hs.ts`)
 //     --base PATH              a second hs binary, server "base" (--servers hs,base: before/after a change)
 //     --duration S             seconds of each throughput window (default 5)
 //     --fanout N               members long-polling in the fan-out room (default 300)
 //     --fanout-posters P --fanout-rate R   P members post R messages/s each (default 5 × 4)
+//     --fanout-messages M      fanout1/fanoutss: messages sent one at a time to the N waiters (default 20)
 //     --rooms R --messages M   initial-sync workload size (default 200 × 20)
 //     --samples N              send→sync latency samples (default 100)
 //     --scale tiny             everything tiny (the smoke test)
@@ -54,13 +55,14 @@ const tiny = opt("scale") === "tiny";
 const sideBySide = flag("side-by-side");
 const SERVERS = (opt("servers") ?? (sideBySide ? "hs,synapse" : "hs")).split(",") as Kind[];
 const RUNS = Number(opt("runs") ?? (SERVERS.length > 1 ? 3 : 1));
-const ALL = ["latency", "send1", "send100", "initsync", "fanout"];
+const ALL = ["latency", "send1", "send100", "initsync", "fanout", "fanout1", "fanoutss"];
 const ONLY = (opt("only") ?? ALL.join(",")).split(",");
 const DURATION_S = Number(opt("duration") ?? (tiny ? 0.5 : 5));
 const FANOUT_N = Number(opt("fanout") ?? (tiny ? 4 : 300));
 const FANOUT_POSTERS = Number(opt("fanout-posters") ?? (tiny ? 2 : 5));
 const FANOUT_RATE = Number(opt("fanout-rate") ?? 4);
 const FANOUT_S = Number(opt("fanout-duration") ?? (tiny ? 1 : 10));
+const FANOUT_MESSAGES = Number(opt("fanout-messages") ?? (tiny ? 2 : 20));
 const SYNC_ROOMS = Number(opt("rooms") ?? (tiny ? 3 : 200));
 const SYNC_MESSAGES = Number(opt("messages") ?? (tiny ? 2 : 20));
 const SAMPLES = Number(opt("samples") ?? (tiny ? 5 : 100));
@@ -558,7 +560,89 @@ async function fanout(s: Server) {
   void waiters;
 }
 
-const WORKLOADS: Record<string, (s: Server) => Promise<void>> = { latency, send1, send100, initsync, fanout };
+/**
+ * One message at a time to N waiters (the issue's "one message reaches every waiter"): N members
+ * long-poll — classic /sync (`fanout1`) or simplified sliding sync (`fanoutss`, one connection each,
+ * a list over their rooms) — while one more member sends FANOUT_MESSAGES messages, each once every
+ * waiter got the previous one. Per delivery: latency from the start of the send to the waiter's
+ * answer; server CPU over the sends and deliveries divided by the deliveries (the send's own cost,
+ * push rules for every member included); RSS per idle waiting connection.
+ */
+async function oneAtATime(s: Server, mode: "sync" | "ss") {
+  const N = FANOUT_N;
+  const tag = mode === "sync" ? `fanout1_${N}` : `fanoutss_${N}`;
+  const [sender, ...members] = await pool(Array.from({ length: N + 1 }, (_, i) => i), 8, () => register(s));
+  const roomId = await sender!.createRoom({ preset: "public_chat" });
+  await pool(members, 8, (u) => u.join(roomId));
+  const SS_BODY = { lists: { all: { ranges: [[0, 9]], timeline_limit: 10, required_state: [] } } };
+  const ssPath = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
+  const poll = (u: Client, since: string | undefined, timeout: number) =>
+    mode === "sync"
+      ? u.sync(`filter=${FILTER}${since ? `&since=${enc(since)}&timeout=${timeout}` : ""}`).then((r) => ({ next: r.next_batch as string, events: (r.rooms?.join?.[roomId]?.timeline?.events ?? []) as any[] }))
+      : u.req<any>("POST", `${ssPath}?${since ? `pos=${enc(since)}&timeout=${timeout}` : ""}`, SS_BODY).then((r) => ({ next: r.pos as string, events: (r.rooms?.[roomId]?.timeline ?? []) as any[] }));
+  const since: string[] = await pool(members, 16, async (u) => (await poll(u, undefined, 0)).next);
+  await Bun.sleep(1000);
+  const rss0 = rssMiB(s.pid);
+  const sent = new Map<string, number>();
+  const got = new Map<string, number>();
+  const deliveries: number[] = [];
+  let stop = false;
+  let failures = 0;
+  const waiters = members.map(async (u, i) => {
+    while (!stop) {
+      let r: { next: string; events: any[] };
+      try {
+        r = await poll(u, since[i], tiny ? 2000 : 30000);
+      } catch {
+        if (stop) return;
+        failures++;
+        await Bun.sleep(100);
+        continue;
+      }
+      const now = performance.now();
+      since[i] = r.next;
+      for (const e of r.events) {
+        const body = e.content?.body;
+        const t0 = sent.get(body);
+        if (t0 === undefined) continue;
+        deliveries.push(now - t0);
+        got.set(body, (got.get(body) ?? 0) + 1);
+      }
+    }
+  });
+  await Bun.sleep(tiny ? 500 : Math.min(10_000, 1000 + N * 5));
+  const rssWaiting = rssMiB(s.pid);
+  record(s.kind, `${tag}_rss_per_idle_connection_kib`, ((rssWaiting - rss0) * 1024) / N);
+  record(s.kind, `${tag}_rss_waiting_mib`, rssWaiting);
+  const sendLat: number[] = [];
+  let cpu = 0;
+  for (let k = 0; k < FANOUT_MESSAGES; k++) {
+    const body = `one ${k}`;
+    const c0 = cpuMs(s.pid);
+    const ts = performance.now();
+    sent.set(body, ts);
+    await sender!.send(roomId, { msgtype: "m.text", body }).then(() => void sendLat.push(performance.now() - ts), () => void failures++);
+    const until = performance.now() + 10_000;
+    while ((got.get(body) ?? 0) < N && performance.now() < until) await Bun.sleep(2);
+    cpu += cpuMs(s.pid) - c0;
+    // The waiters poll again before the next message.
+    await Bun.sleep(tiny ? 50 : 300);
+  }
+  stop = true;
+  const received = [...got.values()].reduce((a, b) => a + b, 0);
+  record(s.kind, `${tag}_send_p50_ms`, pct(sendLat, 50));
+  record(s.kind, `${tag}_delivery_p50_ms`, pct(deliveries, 50));
+  record(s.kind, `${tag}_delivery_p99_ms`, pct(deliveries, 99));
+  record(s.kind, `${tag}_delivered_pct`, (100 * received) / (N * FANOUT_MESSAGES));
+  record(s.kind, `${tag}_cpu_ms_per_message`, cpu / FANOUT_MESSAGES);
+  record(s.kind, `${tag}_cpu_us_per_delivery`, (cpu * 1000) / Math.max(1, received));
+  record(s.kind, `${tag}_failed_polls`, failures);
+  void waiters;
+}
+const fanout1 = (s: Server) => oneAtATime(s, "sync");
+const fanoutss = (s: Server) => oneAtATime(s, "ss");
+
+const WORKLOADS: Record<string, (s: Server) => Promise<void>> = { latency, send1, send100, initsync, fanout, fanout1, fanoutss };
 
 // Lower is better for these; higher for the rest.
 const higherBetter = (name: string) => /per_s|delivered_pct/.test(name);

@@ -1,9 +1,30 @@
 // Wakes waiting /sync long-polls. A waiter names its user and the rooms it is in; whoever
 // persists something relevant notifies the room or the user. Shutdown wakes everyone.
+//
+// `notifyRoom(roomId, at)` is the one entry point for "something happened at stream position P in
+// room R" (local writes today; a cross-process wake-up bus can feed it the same way). When the
+// writer says that what happened at P was only a new timeline event (`at.timelineEvent`: a
+// non-state, non-redaction event of a local sender, with nothing else written at P), the position
+// is remembered in a short log: a woken /sync whose whole range is such positions answers from
+// memory (Sync's fan-out path) instead of recomputing everything per waiter. Positions written by
+// another process are never in this process's log: their ranges are computed in full.
+//
 // With several processes (share()), every notification also travels over the cluster bus with
 // the highest stream position its sender knew of, so that a long-poll waiting on another process
 // wakes within milliseconds and waits there until that position is visible.
 import type { ClusterBus } from "./cluster/bus.ts";
+
+/** A stream position that held only a new timeline event. */
+export interface TimelinePosition {
+  pos: number;
+  roomId: string;
+  eventId: string;
+}
+
+/** Positions remembered in the log (older ones fall back to the full computation). */
+const LOG_SIZE = 4096;
+/** Longest range (in positions) the fan-out path looks at. */
+const MAX_RANGE = 512;
 
 interface Waiter {
   userId: string;
@@ -16,6 +37,7 @@ export class Notifier {
   private readonly byRoom = new Map<string, Set<Waiter>>();
   private closed = false;
   private count = 0;
+  private readonly log = new Map<number, TimelinePosition>();
 
   private publish?: (msg: WakeMessage) => void;
 
@@ -111,7 +133,16 @@ export class Notifier {
     this.publish?.({ u: userId });
   }
 
-  notifyRoom(roomId: string): void {
+  /**
+   * Something happened in a room: wakes its waiters, here and (share()) in the other processes.
+   * `at.pos`: the stream position it was written at (visible once the position is);
+   * `at.timelineEvent`: it was only this new timeline event.
+   */
+  notifyRoom(roomId: string, at?: { pos: number; timelineEvent?: string }): void {
+    if (at?.timelineEvent !== undefined) {
+      this.log.set(at.pos, { pos: at.pos, roomId, eventId: at.timelineEvent });
+      if (this.log.size > LOG_SIZE) for (const k of this.log.keys()) if ((this.log.delete(k), this.log.size <= LOG_SIZE)) break;
+    } else if (at) this.log.delete(at.pos);
     this.wakeRoom(roomId);
     this.publish?.({ r: roomId });
   }
@@ -127,6 +158,21 @@ export class Notifier {
 
   private wakeRoom(roomId: string): void {
     for (const w of [...(this.byRoom.get(roomId) ?? [])]) w.wake();
+  }
+
+  /**
+   * The positions in (from, to] when every one of them held only a new timeline event (in position
+   * order); undefined when any did not, or is not known to have (then compute in full).
+   */
+  timelineOnly(from: number, to: number): TimelinePosition[] | undefined {
+    if (to - from > MAX_RANGE || to < from) return undefined;
+    const out: TimelinePosition[] = [];
+    for (let p = from + 1; p <= to; p++) {
+      const e = this.log.get(p);
+      if (!e) return undefined;
+      out.push(e);
+    }
+    return out;
   }
 
   /** Wakes every waiter and refuses new waits (server shutdown). */

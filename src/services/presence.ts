@@ -345,6 +345,9 @@ export class Presence {
   readonly syncExtension: SyncExtension = async (ctx, body) => {
     if (!this.d.enabled) return false;
     await this.syncing(ctx.userId, ctx.setPresence, ctx.since ?? null);
+    // Only room events in the range: no presence change (each takes a stream position), no new
+    // room shared with anyone (a membership change).
+    if (ctx.quiet) return false;
     const f = ctx.filter.presence;
     if (f?.limit === 0 || !eventFilterMatches(f, "m.presence")) return false;
     const rows = ctx.since === undefined ? await this.d.repo.listNotOffline(ctx.to) : await this.d.repo.listBetween(ctx.since, ctx.to);

@@ -181,6 +181,66 @@ export class PushActions {
     if (rows.length) await this.d.repo.insert(q, rows);
   };
 
+  /** Pending unreadInRoom calls per room, answered together. */
+  private readonly unreadBatches = new Map<string, Map<string, Array<(u: RoomUnread | undefined, e?: unknown) => void>>>();
+
+  /**
+   * One user's unread counts in one room, as `unreadCounts` gives them; the calls for one room made
+   * in the same turn of the event loop (e.g. every /sync woken by a message) share three queries.
+   */
+  unreadInRoom(userId: string, roomId: string): Promise<RoomUnread | undefined> {
+    return new Promise((resolve, reject) => {
+      let batch = this.unreadBatches.get(roomId);
+      if (!batch) {
+        this.unreadBatches.set(roomId, (batch = new Map()));
+        setImmediate(() => {
+          this.unreadBatches.delete(roomId);
+          this.unreadForUsers(roomId, [...batch!.keys()]).then(
+            (res) => {
+              for (const [u, cbs] of batch!) for (const cb of cbs) cb(res.get(u));
+            },
+            (e) => {
+              for (const cbs of batch!.values()) for (const cb of cbs) cb(undefined, e);
+            },
+          );
+        });
+      }
+      let cbs = batch.get(userId);
+      if (!cbs) batch.set(userId, (cbs = []));
+      cbs.push((u, e) => (e ? reject(e) : resolve(u)));
+    });
+  }
+
+  /** Unread counts of some users in one room (three queries whatever the number of users). */
+  private async unreadForUsers(roomId: string, userIds: readonly string[]): Promise<Map<string, RoomUnread>> {
+    const reads = new Map<string, Array<{ thread_id: string; pos: number }>>();
+    const add = (userId: string, threadId: string, pos: number) => {
+      let l = reads.get(userId);
+      if (!l) reads.set(userId, (l = []));
+      l.push({ thread_id: threadId, pos });
+    };
+    for (const r of await this.d.receipts.readReceiptsInRoom(roomId, userIds)) add(r.user_id, r.thread_id, r.event_stream_ordering);
+    for (const s of await this.d.repo.sentPositionsInRoom(roomId, userIds)) add(s.user_id, s.thread_id, s.stream_ordering);
+    const bases = new Map<string, number>();
+    const threads = new Map<string, Map<string, number>>();
+    for (const u of userIds) {
+      const { base, perThread } = readPositions(reads.get(u) ?? []);
+      bases.set(u, base);
+      if (perThread) threads.set(u, perThread);
+    }
+    const lowest = Math.min(...bases.values());
+    const rows = await this.d.repo.listAfterInRoom(roomId, userIds, Number.isFinite(lowest) ? lowest : Number.MIN_SAFE_INTEGER);
+    const byUser = new Map<string, typeof rows>();
+    for (const r of rows) {
+      let l = byUser.get(r.user_id);
+      if (!l) byUser.set(r.user_id, (l = []));
+      l.push(r);
+    }
+    const out = new Map<string, RoomUnread>();
+    for (const u of userIds) out.set(u, countUnread(byUser.get(u) ?? [], bases.get(u)!, threads.get(u)));
+    return out;
+  }
+
   /** Unread counts of a user in some rooms. */
   async unreadCounts(userId: string, roomIds: readonly string[]): Promise<Map<string, RoomUnread>> {
     const out = new Map<string, RoomUnread>();
@@ -203,6 +263,29 @@ export class PushActions {
       const base = unthreaded.get(roomId) ?? -Infinity;
       const perThread = threaded.get(roomId);
       const rows = await this.d.repo.listAfter(userId, roomId, Number.isFinite(base) ? base : Number.MIN_SAFE_INTEGER);
+      out.set(roomId, countUnread(rows, base, perThread));
+    };
+    // A few rooms at a time: PostgreSQL answers them in parallel.
+    for (let i = 0; i < roomIds.length; i += 8) await Promise.all(roomIds.slice(i, i + 8).map(one));
+    return out;
+  }
+}
+
+const zero = (): Counts => ({ notification_count: 0, highlight_count: 0 });
+
+/** A user's read positions in a room: unthreaded receipts apply to every thread; threaded ones and own events to theirs. */
+function readPositions(reads: ReadonlyArray<{ thread_id: string; pos: number }>): { base: number; perThread?: Map<string, number> } {
+  let base = -Infinity;
+  let perThread: Map<string, number> | undefined;
+  for (const r of reads) {
+    if (r.thread_id === "") base = Math.max(base, r.pos);
+    else (perThread ??= new Map()).set(r.thread_id, Math.max(perThread.get(r.thread_id) ?? -Infinity, r.pos));
+  }
+  return { base, perThread };
+}
+
+/** Counts the push actions after the read positions. */
+function countUnread(rows: ReadonlyArray<{ thread_id: string; stream_ordering: number; notify: number; highlight: number }>, base: number, perThread: Map<string, number> | undefined): RoomUnread {
       const res: RoomUnread = { total: zero(), main: zero(), threads: new Map() };
       for (const row of rows) {
         const readTo = Math.max(base, perThread?.get(row.thread_id) ?? -Infinity);
@@ -219,15 +302,8 @@ export class PushActions {
           add(c);
         }
       }
-      out.set(roomId, res);
-    };
-    // A few rooms at a time: PostgreSQL answers them in parallel.
-    for (let i = 0; i < roomIds.length; i += 8) await Promise.all(roomIds.slice(i, i + 8).map(one));
-    return out;
-  }
+  return res;
 }
-
-const zero = (): Counts => ({ notification_count: 0, highlight_count: 0 });
 
 /** Whether a user-defined rule looks at power levels (the default one only for room mentions). */
 function customRulesNeedPowerLevels(rules: Ruleset): boolean {

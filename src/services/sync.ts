@@ -116,6 +116,23 @@ export interface SyncExtensionContext {
   filter: SyncFilter;
   /** The `set_presence` parameter, when given. */
   setPresence?: string;
+  /**
+   * (since, to] holds only new timeline events of rooms (Notifier.timelineOnly): no position of
+   * account data, receipts, memberships, to-device, device lists or presence. An extension whose
+   * data moves with the stream has nothing new and need not look; it still fills what it always
+   * reports (e.g. one-time key counts). Never set on an initial sync.
+   */
+  quiet?: boolean;
+  /**
+   * With `quiet`: this request already read this device's to-device inbox (acknowledging up to an
+   * earlier `since`) and found it empty; new messages would have taken a stream position.
+   */
+  inboxRead?: boolean;
+  /**
+   * Only whether there is news matters (a long-poll that waits when there is none): parts always
+   * reported may be left out unless the extension reports news.
+   */
+  newsOnly?: boolean;
 }
 
 /**
@@ -147,6 +164,28 @@ interface Membership {
   stream_ordering: number;
 }
 
+/** What a computation gives: the response, whether it has news (ends a long-poll), the joined rooms to wait on. */
+export interface Computed {
+  body: SyncResponse;
+  news: boolean;
+  rooms: string[];
+  /** The body lacks what is always reported (SyncExtensionContext.newsOnly): compute it before sending. */
+  partial?: boolean;
+}
+
+/** Fan-out (Sync.fromMemory): the new events of one room in a range, read and formatted once. */
+interface RoomDelivery {
+  /** Newest first. */
+  rows: EventRow[];
+  /** Each sender's member event at these events. */
+  members: Map<string, string>;
+  /** The event as /sync shows it (client format, or federation format). */
+  format(r: EventRow, federation: boolean): SyncEvent;
+}
+
+/** (room, range) entries kept for the fan-out path. */
+const MAX_DELIVERIES = 256;
+
 /** Everything one computation shares across rooms. */
 interface Pass {
   req: SyncRequest;
@@ -177,6 +216,12 @@ export class Sync {
   /** Lazy loading: per (user, device), the member events each room's client already has. */
   private readonly lazyCache = new Lru<string, Map<string, Map<string, string>>>(2000, "sync_lazy_members");
   private closed = false;
+  /** Fan-out: what every waiter woken for the same new events of a room shares, per (room, range). */
+  private readonly deliveries = new Map<string, Promise<RoomDelivery | undefined>>();
+  /** Per user, the joined rooms (unfiltered, in membership order) a computation saw at position `at`. */
+  private readonly joinedOf = new Lru<string, { rooms: string[]; at: number }>(20_000, "sync_joined_rooms");
+  /** How incremental syncs were answered: from memory (fan-out path) or by the full computation. */
+  readonly answered = { fromMemory: 0, computed: 0 };
 
   constructor(private readonly d: SyncDeps) {}
 
@@ -194,23 +239,36 @@ export class Sync {
     const wait = since !== undefined && !req.fullState;
     const deadline = Date.now() + (wait ? Math.max(0, Math.min(req.timeoutMs ?? 0, MAX_SYNC_TIMEOUT_MS)) : 0);
     for (const hook of this.beforeSync) await hook(req.userId, req.setPresence, since?.stream);
+    /** The joined rooms of the last computation, once woken (the fan-out path starts from them). */
+    let woken: string[] | undefined;
     for (;;) {
       const to = this.d.streams.current();
       const typingTo = this.d.typing.current();
-      const { body, news, rooms } = await this.compute(req, since, to, typingTo);
+      let quick: Computed | undefined;
+      if (since && !req.fullState) {
+        // Woken: the rooms of the last computation; a new request: those known for the user.
+        const joined = woken ?? this.knownJoined(req, since.stream);
+        // When it will wait, only whether there is news matters (an empty answer is not sent).
+        if (joined) quick = await this.fromMemory(req, since, to, typingTo, joined, woken !== undefined, wait && deadline > Date.now());
+        this.answered[quick ? "fromMemory" : "computed"]++;
+      }
+      const { body, news, rooms, partial } = quick ?? (await this.compute(req, since, to, typingTo));
       const remaining = deadline - Date.now();
-      if (news || !wait || remaining <= 0 || this.closed || req.signal?.aborted) return body;
+      if (news || !wait || remaining <= 0 || this.closed || req.signal?.aborted) {
+        return partial ? (await this.compute(req, since, to, typingTo)).body : body;
+      }
       // Nothing new in (since, to]: the response would have said so with next_batch = to, so the
       // next round only needs to look at what comes after.
       since = { stream: to, typing: typingTo };
       const ac = new AbortController();
       const onAbort = () => ac.abort();
       req.signal?.addEventListener("abort", onAbort, { once: true });
-      const woken = this.d.notifier.wait(req.userId, rooms, remaining, ac.signal);
+      const waiting = this.d.notifier.wait(req.userId, rooms, remaining, ac.signal);
       // Registered: anything persisted from now on wakes us. Catch what came in before that.
       const missed = this.d.streams.current() !== to || this.d.typing.current() !== typingTo;
       if (missed) ac.abort();
-      const notified = await woken;
+      const notified = await waiting;
+      woken = rooms;
       req.signal?.removeEventListener("abort", onAbort);
       if (!notified && !missed) {
         // Timed out, client gone or shutting down: answer with the latest position.
@@ -223,14 +281,182 @@ export class Sync {
     }
   }
 
-  // ------------------------------------------------------------------ one computation
+  // ------------------------------------------------------------------ fan-out: answering from memory
 
-  private async compute(
+  /**
+   * The incremental sync over (since, to] without the full computation, when all that happened in
+   * the range is new timeline events (Notifier.timelineOnly) and, for this waiter, they are only
+   * "these new events in these rooms": no typing change, no limited timeline, none of its own
+   * events, no lazy-loaded member it lacks. The events are read and formatted once per (room,
+   * range) for every waiter; per waiter remain the filter, ignored users, unread counts and the
+   * extensions' always-reported parts. Undefined when it is not that simple: compute in full.
+   * The answer is the one `compute` gives (tests/sync/fanout.test.ts compares them), but for
+   * `unsigned.age`, which is taken when the events are formatted.
+   * `joined`: the joined rooms (filtered, in order) of the computation that ended at `since`.
+   */
+  async fromMemory(
     req: SyncRequest,
-    since: { stream: number; typing: number } | undefined,
+    since: { stream: number; typing: number },
     to: number,
     typingTo: number,
-  ): Promise<{ body: SyncResponse; news: boolean; rooms: string[] }> {
+    joined: readonly string[],
+    inboxRead = false,
+    newsOnly = false,
+  ): Promise<Computed | undefined> {
+    if (typingTo !== since.typing || req.fullState) return undefined;
+    const positions = this.d.notifier.timelineOnly(since.stream, to);
+    if (!positions) return undefined;
+    const { userId } = req;
+    const f = req.filter;
+    const rf = f.room ?? {};
+    const lazy = rf.state?.lazy_load_members === true;
+    const redundant = rf.state?.include_redundant_members === true;
+    const sentMembers = this.lazyCache.get(`${userId}\u0000${req.deviceId ?? ""}`);
+    if (!sentMembers) return undefined;
+    const limit = Math.max(0, Math.min(rf.timeline?.limit ?? DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT));
+    // readTimeline's first batch: more rows than that, and it would read again (limited or not).
+    const batchSize = Math.min(Math.max((limit + 1) * 2, 20), 200);
+    const withEvents = new Set(positions.map((p) => p.roomId));
+
+    const body: SyncResponse = {
+      next_batch: encodeStreamToken(to, typingTo),
+      account_data: { events: [] },
+      presence: { events: [] },
+      rooms: { join: {}, invite: {}, leave: {}, knock: {} },
+      to_device: { events: [] },
+      device_one_time_keys_count: {},
+      device_unused_fallback_key_types: [],
+      device_lists: { changed: [], left: [] },
+    };
+    const results = new Map<string, JoinedRoomSync>();
+    for (const roomId of joined) {
+      if (!withEvents.has(roomId)) continue;
+      const d = await this.delivery(roomId, since.stream, to);
+      if (!d || d.rows.length >= batchSize) return undefined;
+      const rows = await this.d.visibility.withoutIgnored(userId, applyRoomEventFilter(d.rows, rf.timeline));
+      if (rows.length > limit) return undefined;
+      if (rows.length === 0) continue;
+      const sent = sentMembers.get(roomId);
+      for (const r of rows) {
+        // Its own events carry its transaction ID: the full computation formats them.
+        if (r.sender === userId) return undefined;
+        const member = d.members.get(r.sender);
+        // A member event the client lacks would go into `state`.
+        if (lazy && member !== undefined && (redundant || sent?.get(r.sender) !== member)) return undefined;
+      }
+      rows.reverse();
+      const first = rows[0]!;
+      const out: JoinedRoomSync = {
+        timeline: {
+          events: rows.map((r) => d.format(r, f.event_format === "federation")),
+          limited: false,
+          prev_batch: encodeTopoToken({ depth: Number(first.depth), stream: Number(first.stream_ordering) }),
+        },
+        ephemeral: { events: [] },
+        account_data: { events: [] },
+        unread_notifications: { notification_count: 0, highlight_count: 0 },
+      };
+      if (req.useStateAfter) out.state_after = { events: [] };
+      else out.state = { events: [] };
+      results.set(roomId, out);
+    }
+    if (results.size) {
+      // One room (the usual wake-up): counted with every other waiter of that room at once.
+      const [only] = results.keys();
+      const unread = results.size === 1 ? new Map([[only!, await this.d.push.unreadInRoom(userId, only!)]]) : await this.d.push.unreadCounts(userId, [...results.keys()]);
+      const threads = rf.timeline?.unread_thread_notifications === true;
+      for (const roomId of joined) {
+        const room = results.get(roomId);
+        if (!room) continue;
+        setUnread(room, unread.get(roomId), threads);
+        body.rooms.join[roomId] = room;
+      }
+    }
+    let news = results.size > 0;
+    const ctx: SyncExtensionContext = {
+      userId,
+      deviceId: req.deviceId,
+      since: since.stream,
+      to,
+      fullState: false,
+      filter: f,
+      setPresence: req.setPresence,
+      quiet: true,
+      inboxRead,
+      newsOnly: newsOnly && !news,
+    };
+    for (const ext of this.extensions) if (await ext(ctx, body)) news = true;
+    if (f.event_fields) applyEventFields(body, f.event_fields);
+    return { body, news, rooms: [...joined], partial: ctx.newsOnly && !news };
+  }
+
+  /**
+   * A new request's joined rooms (filtered, in membership order) without reading them: those a
+   * computation of this user saw at a position `at` <= since, when nothing but timeline events
+   * happened since (no membership changed). Undefined: unknown.
+   */
+  private knownJoined(req: SyncRequest, since: number): string[] | undefined {
+    const known = this.joinedOf.get(req.userId);
+    if (!known || known.at > since || !this.d.notifier.timelineOnly(known.at, since)) return undefined;
+    const rf = req.filter.room ?? {};
+    return known.rooms.filter((r) => roomAllowed(rf, r));
+  }
+
+  /** The shared part of the fan-out answers for new events of a room in (from, to]. */
+  private delivery(roomId: string, from: number, to: number): Promise<RoomDelivery | undefined> {
+    const key = `${roomId}\u0000${from}\u0000${to}`;
+    let d = this.deliveries.get(key);
+    // Something else came after `to` (a redaction of one of these events, say): read them again.
+    if (d && !this.d.notifier.timelineOnly(to, this.d.streams.current())) d = undefined;
+    if (!d) {
+      d = this.loadDelivery(roomId, from, to).catch(() => undefined);
+      this.deliveries.set(key, d);
+      if (this.deliveries.size > MAX_DELIVERIES) this.deliveries.delete(this.deliveries.keys().next().value!);
+    }
+    return d;
+  }
+
+  private async loadDelivery(roomId: string, from: number, to: number): Promise<RoomDelivery | undefined> {
+    // Newest first, as readTimeline reads them.
+    const rows = await this.d.repo.roomEventsByStream(roomId, from, to, 201, true);
+    if (rows.length > 200) return undefined;
+    // One state group for all (no state in between): the state before the first and after the last
+    // shown event are the same, and nothing in the range changed state (nor did a resolution).
+    const groups = new Set(rows.map((r) => r.state_group));
+    if (groups.size > 1 || rows.some((r) => r.state_key !== null || r.state_group === null)) return undefined;
+    if ((await this.d.syncRepo.stateKeysChangedBetween(roomId, from, to)).length) return undefined;
+    if (rows.length && !(await this.d.events.roomVersion(roomId))) return undefined;
+    const members = new Map<string, string>();
+    if (rows.length) {
+      const senders = [...new Set(rows.map((r) => r.sender))];
+      const state = await this.d.repo.stateOfGroup(Number(rows[0]!.state_group), { keys: senders.map((u) => ["m.room.member", u] as [string, string]) });
+      for (const u of senders) {
+        const id = state.get(memberKey(u));
+        if (id !== undefined) members.set(u, id);
+      }
+    }
+    // Every waiter is joined since before the range: its membership at each event is "join" (and
+    // what differs per viewer — the sender's transaction ID, bundled aggregations — is not used).
+    const client = new Map<string, SyncEvent>();
+    const evs = await toClientEvents(this.d.events, rows, undefined, { withRoomId: false, bundle: false, membership: "join" });
+    rows.forEach((r, i) => client.set(r.event_id, evs[i] as unknown as SyncEvent));
+    const federation = new Map<string, SyncEvent>();
+    return {
+      rows,
+      members,
+      format(r, fed) {
+        if (!fed) return client.get(r.event_id)!;
+        let ev = federation.get(r.event_id);
+        if (!ev) federation.set(r.event_id, (ev = rowToEvent(r) as unknown as SyncEvent));
+        return ev;
+      },
+    };
+  }
+
+  // ------------------------------------------------------------------ one computation
+
+  /** The full computation of a sync over (since, to] (initial when `since` is undefined). */
+  async compute(req: SyncRequest, since: { stream: number; typing: number } | undefined, to: number, typingTo: number): Promise<Computed> {
     const { userId } = req;
     const f = req.filter;
     const rf = f.room ?? {};
@@ -279,9 +505,10 @@ export class Sync {
     }
     if (body.account_data.events.length) news = true;
 
-    const memberships = ((await this.d.repo.localMemberships(userId)) as Membership[])
-      .map((m) => ({ ...m, stream_ordering: Number(m.stream_ordering) }))
-      .filter((m) => m.stream_ordering <= to && roomAllowed(rf, m.room_id));
+    const all = ((await this.d.repo.localMemberships(userId)) as Membership[]).map((m) => ({ ...m, stream_ordering: Number(m.stream_ordering) }));
+    // Known for the user's next requests (knownJoined) when none is beyond `to`.
+    if (all.every((m) => m.stream_ordering <= to)) this.joinedOf.set(userId, { rooms: all.filter((m) => m.membership === "join").map((m) => m.room_id), at: to });
+    const memberships = all.filter((m) => m.stream_ordering <= to && roomAllowed(rf, m.room_id));
     const joined = memberships.filter((m) => m.membership === "join").map((m) => m.room_id);
 
     const receiptRows = initial ? await this.d.receipts.listForRooms(joined, to) : await this.d.receipts.listBetween(since.stream, to);

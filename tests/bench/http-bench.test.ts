@@ -20,10 +20,16 @@ test("the HTTP bench runs every workload on a tiny scale", async () => {
     "db_bytes_per_event",
     "fanout4_delivery_p99_ms",
     "fanout4_cpu_us_per_delivery",
+    "fanout1_4_delivery_p99_ms",
+    "fanout1_4_cpu_us_per_delivery",
+    "fanoutss_4_delivery_p99_ms",
+    "fanoutss_4_cpu_us_per_delivery",
   ]) {
     expect(out).toMatch(new RegExp(`^figure hs ${name} [0-9.]+ load=[0-9.]+$`, "m"));
     expect(out).toMatch(new RegExp(`^\\| ${name} \\| [0-9.]+ \\| [0-9.]+ \\|$`, "m"));
   }
   // Every fan-out message reached every waiter.
   expect(out).toMatch(/^figure hs fanout4_delivered_pct 100 /m);
+  expect(out).toMatch(/^figure hs fanout1_4_delivered_pct 100 /m);
+  expect(out).toMatch(/^figure hs fanoutss_4_delivered_pct 100 /m);
 }, 180_000);

@@ -90,15 +90,25 @@ export function createE2eeServices(d: E2eeServicesDeps): E2eeServices {
   d.sync.extensions.push(async (ctx, body) => {
     let news = false;
     if (ctx.deviceId !== null) {
-      body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
-      body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
-      const events = await toDevice.forSync(ctx.userId, ctx.deviceId, ctx.since, ctx.to);
+      // Only room events in the range: no new to-device message (each takes a stream position);
+      // the inbox is read again unless this request found it empty already (ctx.inboxRead).
+      const events = ctx.quiet && ctx.inboxRead ? [] : await toDevice.forSync(ctx.userId, ctx.deviceId, ctx.since, ctx.to);
       if (events.length) {
         body.to_device.events.push(...events);
         news = true;
       }
+      if (ctx.quiet && (!ctx.newsOnly || news)) {
+        // The fan-out path: read with the other devices woken at the same time.
+        const c = await k.keyCountsBatched(ctx.userId, ctx.deviceId);
+        body.device_one_time_keys_count = c.counts;
+        body.device_unused_fallback_key_types = c.fallback;
+      } else if (!ctx.newsOnly || news) {
+        body.device_one_time_keys_count = await k.oneTimeKeyCounts(ctx.userId, ctx.deviceId);
+        body.device_unused_fallback_key_types = await k.unusedFallbackKeyTypes(ctx.userId, ctx.deviceId);
     }
-    if (ctx.since !== undefined) {
+    }
+    // Only room events in the range: no device-list or membership change (they take positions).
+    if (ctx.since !== undefined && !ctx.quiet) {
       const lists = await deviceLists.changesFor(ctx.userId, ctx.since, ctx.to);
       body.device_lists = lists;
       if (lists.changed.length || lists.left.length) news = true;

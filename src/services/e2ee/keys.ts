@@ -35,6 +35,7 @@ import type { CrossSigningKeyRow, E2eeRepo, SignatureRow } from "../../storage/r
 import { FederationError } from "../federation/client.ts";
 import type { FederationRequester } from "../federation/ports.ts";
 import { remoteCrossSigningKeys, type DeviceLists } from "./device-lists.ts";
+import { TurnBatch } from "../../util/turn-batch.ts";
 
 export const DEFAULT_REMOTE_TIMEOUT_MS = 10_000;
 const MAX_REMOTE_TIMEOUT_MS = 60_000;
@@ -194,6 +195,18 @@ export class E2eeKeys {
 
   unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
     return this.d.repo.unusedFallbackKeyTypes(userId, deviceId);
+  }
+
+  /** Both of the above for the devices asked in the same turn of the event loop, read together. */
+  private readonly countsBatch = new TurnBatch<string, { counts: Record<string, number>; fallback: string[] } | undefined>(async (keys) => {
+    const users = [...new Set(keys.map((k) => k.slice(0, k.indexOf("\u0000"))))];
+    return this.d.repo.keyCountsOf(users);
+  });
+
+  /** oneTimeKeyCounts and unusedFallbackKeyTypes of a device, batched with other devices (/sync fan-out). */
+  async keyCountsBatched(userId: string, deviceId: string): Promise<{ counts: Record<string, number>; fallback: string[] }> {
+    const v = await this.countsBatch.get(`${userId}\u0000${deviceId}`);
+    return { counts: { [ALWAYS_COUNTED]: 0, ...(v?.counts ?? {}) }, fallback: v?.fallback ?? [] };
   }
 
   // ------------------------------------------------------------------ query

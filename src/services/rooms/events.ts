@@ -638,6 +638,9 @@ export class RoomEvents {
     const redactTarget = redactsOf(event, rv);
     const applyRedaction = redactTarget ? await this.redactionApplies(event, redactTarget, rv, { fromClient: true, authState: opts.authState }) : false;
 
+    // Only a new timeline event at this position (no state, no redaction, no new room): waiting
+    // syncs may answer from memory (Notifier log, Sync's fan-out path).
+    const onlyTimeline = stateKey === undefined && !redactTarget && event.type !== "m.room.redaction" && !opts.newRoom;
     const prevIds = refIds(event.prev_events);
     const ownMember = membership !== null && event.state_key && this.isLocalUser(event.state_key) ? event.state_key : undefined;
     const knownGroup = opts.newRoom ? null : this.heads.get(roomId)?.group;
@@ -699,10 +702,14 @@ export class RoomEvents {
     const durable = handled(
       this.roomWriteTransaction(roomId, write, { grouped: true, written: onWritten }).then(
         async () => {
+          // Committed; notified before the position becomes visible (woken syncs wait for it), so
+          // the notifier knows what it held by the time any sync's range covers it.
+          this.cache.set(event.event_id, event);
+          this.d.notifier.notifyRoom(roomId, { pos, timelineEvent: onlyTimeline ? event.event_id : undefined });
           await this.d.streams.release([pos]);
           if (txnKeyOf) this.recentTxns.set(txnKeyOf, { roomId, eventId: event.event_id });
           if (ownMember) this.membershipChanged(ownMember, roomId);
-          return this.afterWrite(event, roomId, pos, true);
+          return this.afterWrite(event, roomId, pos, true, false);
         },
         async (e: unknown) => {
           await this.d.streams.release([pos]);
@@ -769,9 +776,10 @@ export class RoomEvents {
     return this.commitLanes[this.commitLanes.length === 1 ? 0 : laneOf(roomId, this.commitLanes.length)]!.run(locked, opts.written);
   }
 
-  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean): PersistedEvent {
+  /** `notifyRoom`: false when the room was notified already (inside the position, by persist). */
+  private afterWrite(event: RoomEvent, roomId: string, stream: number, timeline: boolean, notifyRoom = true): PersistedEvent {
     this.cache.set(event.event_id, event);
-    this.d.notifier.notifyRoom(roomId);
+    if (notifyRoom) this.d.notifier.notifyRoom(roomId, { pos: stream });
     if (event.type === "m.room.member" && event.state_key) this.d.notifier.notifyUser(event.state_key);
     if (timeline) for (const hook of this.effects.handlers("afterPersist")) hook(event, stream);
     return { eventId: event.event_id, roomId, streamOrdering: stream, event };

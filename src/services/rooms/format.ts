@@ -30,7 +30,13 @@ export async function toClientEvents(
   events: RoomEvents,
   rows: readonly EventRow[],
   viewer: Viewer | undefined,
-  opts: { withRoomId?: boolean; now?: number; bundle?: boolean } = {},
+  opts: {
+    withRoomId?: boolean;
+    now?: number;
+    bundle?: boolean;
+    /** The viewer's membership at every one of the rows, when the caller knows it (not looked up). */
+    membership?: string;
+  } = {},
 ): Promise<ClientEvent[]> {
   const now = opts.now ?? Date.now();
   // Bundled aggregations (client-server API "Aggregations of child events"); never for state events.
@@ -47,7 +53,8 @@ export async function toClientEvents(
   const versions = new Map<string, RoomVersion>();
   for (const r of rows) if (!versions.has(r.room_id)) versions.set(r.room_id, await events.versionOf(r.room_id));
   // unsigned.membership (v1.11): the viewer's membership at each event, from the state after it.
-  const memberships = viewer ? await events.membershipsAtEvents(viewer.userId, rows) : undefined;
+  const memberships =
+    opts.membership !== undefined ? new Map(rows.map((r) => [r.event_id, opts.membership!])) : viewer ? await events.membershipsAtEvents(viewer.userId, rows) : undefined;
   // Erased users' events are redacted for whoever was not in the room when they were sent.
   const erased = events.erasedSenders ? await events.erasedSenders(new Set(rows.map((r) => r.sender))) : undefined;
   return rows.map((row) => {

@@ -186,6 +186,34 @@ export class E2eeRepo {
     }
   }
 
+  /**
+   * For some users' devices at once: unclaimed one-time keys per algorithm and unused fallback key
+   * algorithms (as countOneTimeKeys and unusedFallbackKeyTypes), keyed `user\0device`.
+   */
+  async keyCountsOf(userIds: readonly string[]): Promise<Map<string, { counts: Record<string, number>; fallback: string[] }>> {
+    const out = new Map<string, { counts: Record<string, number>; fallback: string[] }>();
+    const of = (u: string, d: string) => {
+      const k = `${u}\u0000${d}`;
+      let v = out.get(k);
+      if (!v) out.set(k, (v = { counts: {}, fallback: [] }));
+      return v;
+    };
+    for (const part of chunks(userIds, 400)) {
+      const marks = part.map(() => "?").join(", ");
+      const counts = await this.db.all<{ user_id: string; device_id: string; algorithm: string; n: number }>(
+        `SELECT user_id, device_id, algorithm, COUNT(*) AS n FROM e2e_one_time_keys WHERE user_id IN (${marks}) GROUP BY user_id, device_id, algorithm ORDER BY user_id, device_id, algorithm`,
+        [...part],
+      );
+      for (const r of counts) of(r.user_id, r.device_id).counts[r.algorithm] = Number(r.n);
+      const fallback = await this.db.all<{ user_id: string; device_id: string; algorithm: string }>(
+        `SELECT user_id, device_id, algorithm FROM e2e_fallback_keys WHERE user_id IN (${marks}) AND used = 0 ORDER BY user_id, device_id, algorithm`,
+        [...part],
+      );
+      for (const r of fallback) of(r.user_id, r.device_id).fallback.push(r.algorithm);
+    }
+    return out;
+  }
+
   /** Unclaimed one-time keys per algorithm. */
   async countOneTimeKeys(userId: string, deviceId: string, q: Queryable = this.db): Promise<Record<string, number>> {
     const rows = await q.all<{ algorithm: string; n: number }>(

@@ -72,6 +72,32 @@ export class PushActionsRepo {
   }
 
   /** The positions of a user's own latest events per room and thread. */
+  /** listAfter for some users of one room at once (each row names its user). */
+  async listAfterInRoom(roomId: string, userIds: readonly string[], afterStream: number): Promise<Array<Pick<PushActionRow, "user_id" | "thread_id" | "stream_ordering" | "notify" | "highlight">>> {
+    const out: Array<Pick<PushActionRow, "user_id" | "thread_id" | "stream_ordering" | "notify" | "highlight">> = [];
+    for (const part of chunks(userIds, 400)) {
+      const rows = await this.db.all<{ user_id: string; thread_id: string; stream_ordering: number; notify: number; highlight: number }>(
+        `SELECT user_id, thread_id, stream_ordering, notify, highlight FROM event_push_actions WHERE room_id = ? AND user_id IN (${part.map(() => "?").join(", ")}) AND stream_ordering > ?`,
+        [roomId, ...part, afterStream],
+      );
+      for (const r of rows) out.push({ user_id: r.user_id, thread_id: r.thread_id, stream_ordering: Number(r.stream_ordering), notify: Number(r.notify), highlight: Number(r.highlight) });
+    }
+    return out;
+  }
+
+  /** sentPositions of some users in one room. */
+  async sentPositionsInRoom(roomId: string, userIds: readonly string[]): Promise<Array<{ user_id: string; thread_id: string; stream_ordering: number }>> {
+    const out: Array<{ user_id: string; thread_id: string; stream_ordering: number }> = [];
+    for (const part of chunks(userIds, 400)) {
+      const rows = await this.db.all<{ user_id: string; thread_id: string; stream_ordering: number }>(
+        `SELECT user_id, thread_id, stream_ordering FROM push_read_positions WHERE room_id = ? AND user_id IN (${part.map(() => "?").join(", ")})`,
+        [roomId, ...part],
+      );
+      for (const r of rows) out.push({ ...r, stream_ordering: Number(r.stream_ordering) });
+    }
+    return out;
+  }
+
   async sentPositions(userId: string, roomIds: readonly string[]): Promise<Array<{ room_id: string; thread_id: string; stream_ordering: number }>> {
     const out: Array<{ room_id: string; thread_id: string; stream_ordering: number }> = [];
     for (const part of chunks(roomIds, 400)) {

@@ -65,6 +65,19 @@ export class ReceiptsRepo {
   }
 
   /** A user's read receipts (m.read and m.read.private) in some rooms. */
+  /** The read receipts (public and private) of some users in one room. */
+  async readReceiptsInRoom(roomId: string, userIds: readonly string[]): Promise<ReceiptRow[]> {
+    const out: ReceiptRow[] = [];
+    for (const part of chunks(userIds, 400)) {
+      const rows = await this.db.all<ReceiptRow>(
+        `SELECT ${COLS} FROM receipts WHERE room_id = ? AND user_id IN (${part.map(() => "?").join(", ")}) AND receipt_type IN ('m.read', 'm.read.private')`,
+        [roomId, ...part],
+      );
+      for (const r of rows) out.push(norm(r));
+    }
+    return out;
+  }
+
   async readReceiptsOf(userId: string, roomIds: readonly string[]): Promise<ReceiptRow[]> {
     const out: ReceiptRow[] = [];
     for (const part of chunks(roomIds, 400)) {
