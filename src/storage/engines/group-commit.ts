@@ -13,7 +13,7 @@
 //     holds `maxBatch` jobs. A lone job after a quiet spell is committed at once.
 // A job must not wait for anything that needs the database's write lock outside its `tx` (on
 // SQLite the batch holds the one writer connection until it commits).
-import type { Db, Queryable } from "./db.ts";
+import type { Queryable, Transaction } from "./db.ts";
 import { isConnectionLost } from "./postgres.ts";
 
 interface Job {
@@ -35,8 +35,8 @@ export class GroupCommit {
   readonly stats = { batches: 0, jobs: 0 };
 
   constructor(
-    /** Only its transactions: a batch is one of them. */
-    private readonly db: Pick<Db, "transaction">,
+    /** Only its transactions (what services receive as `transaction`): a batch is one of them. */
+    private readonly db: { transaction: Transaction },
     private readonly opts: {
       maxBatch?: number;
       /** Whether more jobs are on their way (the batch waits a turn of the event loop for them). */
