@@ -338,7 +338,7 @@ export class Rooms {
     // deduplication of state events); a new reason or profile makes a new join event.
     if (current === "join") {
       const { join_authorised_via_users_server: _via, ...was } = memberEvent!.content;
-      if (canonicalJsonLenient(was) === canonicalJsonLenient(content)) return roomId;
+      if (sameJson(was, content)) return roomId;
     }
     if (current === "ban") throw new MatrixError("M_FORBIDDEN", "You are banned from this room");
     if (current !== "invite" && current !== "join" && rv.restrictedJoinAllowed) {
@@ -898,4 +898,13 @@ function isInviteBlocked(e: unknown): boolean {
 function cmpPos(r: EventRow, p: TopoPosition): number {
   const d = Number(r.depth) - p.depth;
   return d !== 0 ? d : Number(r.stream_ordering) - p.stream;
+}
+
+/** Whether two JSON values encode the same (content that cannot be encoded, e.g. a lone surrogate, never does). */
+function sameJson(a: unknown, b: unknown): boolean {
+  try {
+    return canonicalJsonLenient(a) === canonicalJsonLenient(b);
+  } catch {
+    return false;
+  }
 }

@@ -4,7 +4,7 @@
 // blocks, and the file itself may stay on disk.
 import { Database } from "bun:sqlite";
 import { dirname } from "node:path";
-import { ensurePrivateDir } from "../../util/private-files.ts";
+import { ensurePrivateDir, ensurePrivateFile } from "../../util/private-files.ts";
 import { sqliteFileProblem } from "./open.ts";
 
 export class SqliteInUseError extends Error {}
@@ -20,9 +20,11 @@ export function acquireServeLock(dbPath: string, holders: () => string = () => "
   let db: Database;
   try {
     ensurePrivateDir(dirname(path));
+    // Created (0600) before SQLite opens it, as the database itself: a permission problem comes back as EACCES.
+    ensurePrivateFile(path);
     db = new Database(path, { create: true });
   } catch (e) {
-    throw sqliteFileProblem(path, e);
+    throw sqliteFileProblem(dbPath, e);
   }
   try {
     db.exec("PRAGMA busy_timeout = 0");
@@ -42,7 +44,7 @@ export function acquireServeLock(dbPath: string, holders: () => string = () => "
           `or move to PostgreSQL (hs port-db) to run several processes on one database (docs/SCALING.md).`,
       );
     }
-    throw sqliteFileProblem(path, e);
+    throw sqliteFileProblem(dbPath, e);
   }
   let released = false;
   return {
