@@ -444,11 +444,7 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
     setText(next);
     drafts.current.set(room.id, next);
     setAc(null);
-    const caret = ac.start + item.name.length + 1;
-    requestAnimationFrame(() => {
-      input.current?.focus();
-      input.current?.setSelectionRange(caret, caret);
-    });
+    placeCaret(input.current, next, ac.start + item.name.length + 1);
   };
 
   const insertText = (s: string) => {
@@ -458,10 +454,7 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
     const next = `${text.slice(0, at)}${s}${text.slice(end)}`;
     setText(next);
     drafts.current.set(room.id, next);
-    requestAnimationFrame(() => {
-      el?.focus();
-      el?.setSelectionRange(at + s.length, at + s.length);
-    });
+    placeCaret(el, next, at + s.length);
   };
 
   useEffect(() => {
@@ -665,4 +658,16 @@ function Composer({ room, replyTo, editing, clear, editLast, onSent }: { room: R
       </div>
     </div>
   );
+}
+
+/**
+ * Puts `value` in the composer and the caret at `caret` now, not after the next frame: a key typed
+ * in between (a fast typist right after picking a mention) would otherwise land before a caret
+ * moved back to a position computed earlier. The re-render with the same value leaves both alone.
+ */
+function placeCaret(el: HTMLTextAreaElement | null, value: string, caret: number): void {
+  if (!el) return;
+  el.value = value;
+  el.focus();
+  el.setSelectionRange(caret, caret);
 }
