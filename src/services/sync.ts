@@ -318,16 +318,7 @@ export class Sync {
     const batchSize = Math.min(Math.max((limit + 1) * 2, 20), 200);
     const withEvents = new Set(positions.map((p) => p.roomId));
 
-    const body: SyncResponse = {
-      next_batch: encodeStreamToken(to, typingTo),
-      account_data: { events: [] },
-      presence: { events: [] },
-      rooms: { join: {}, invite: {}, leave: {}, knock: {} },
-      to_device: { events: [] },
-      device_one_time_keys_count: {},
-      device_unused_fallback_key_types: [],
-      device_lists: { changed: [], left: [] },
-    };
+    const body = emptySyncBody(encodeStreamToken(to, typingTo), true);
     const results = new Map<string, JoinedRoomSync>();
     for (const roomId of joined) {
       if (!withEvents.has(roomId)) continue;
@@ -467,16 +458,7 @@ export class Sync {
     let sentMembers = this.lazyCache.get(cacheKey);
     if (!sentMembers || initial) this.lazyCache.set(cacheKey, (sentMembers = new Map()));
 
-    const body: SyncResponse = {
-      next_batch: encodeStreamToken(to, typingTo),
-      account_data: { events: [] },
-      presence: { events: [] },
-      rooms: { join: {}, invite: {}, leave: {}, knock: {} },
-      to_device: { events: [] },
-      device_one_time_keys_count: {},
-      device_unused_fallback_key_types: [],
-    };
-    if (!initial) body.device_lists = { changed: [], left: [] };
+    const body = emptySyncBody(encodeStreamToken(to, typingTo), !initial);
     let news = false;
 
     // Account data, global and per room.
@@ -904,4 +886,19 @@ function applyEventFields(body: SyncResponse, fields: string[]): void {
     map(r.state);
     map(r.state_after);
   }
+}
+
+/** A /sync answer with nothing in it yet (`device_lists` only in incremental syncs). */
+function emptySyncBody(nextBatch: string, withDeviceLists: boolean): SyncResponse {
+  const body: SyncResponse = {
+    next_batch: nextBatch,
+    account_data: { events: [] },
+    presence: { events: [] },
+    rooms: { join: {}, invite: {}, leave: {}, knock: {} },
+    to_device: { events: [] },
+    device_one_time_keys_count: {},
+    device_unused_fallback_key_types: [],
+  };
+  if (withDeviceLists) body.device_lists = { changed: [], left: [] };
+  return body;
 }

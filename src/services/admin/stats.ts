@@ -19,26 +19,11 @@ const DAY = 86_400_000;
 /** Long-polls (they wait up to their timeout by design) are left out of the latency figures. */
 const LONG_POLL = /\/sync$|\/v3\/events$|\/sync\/|\/unstable\/org\.matrix\.simplified_msc3575\/sync/;
 
-export interface StatsSample {
-  ts: number;
-  users: number;
-  registrations: number;
-  daily_active_users: number;
-  monthly_active_users: number;
-  rooms: number;
-  messages: number;
-  local_messages: number;
-  database_bytes: number;
-  media_bytes: number;
-  rss_bytes: number;
-  heap_bytes: number;
-  requests: number;
+/** A point of the served series: a stored sample without its bookkeeping, latencies in ms. */
+export type StatsSample = Omit<StatsSampleRow, "max_stream" | "latency_p50_us" | "latency_p95_us"> & {
   latency_p50_ms: number;
   latency_p95_ms: number;
-  federation_destinations: number;
-  federation_failing: number;
-  federation_queue: number;
-}
+};
 
 export interface StatsSeries {
   /** Seconds each point covers (the sampling interval, or a multiple of it for long periods). */
